@@ -1,0 +1,60 @@
+# Admin Core — run `make help` for the list of targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION ?= 0.13.8
+PYTHON ?= python3
+UV := .venv-tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install run test test-fast lint format services services-down bench bench-audit bench-graph clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@$(PYTHON) -m venv .venv-tools
+	@.venv-tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(BIN)/adminctl: $(UV) pyproject.toml uv.lock
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(BIN)/adminctl ## Install the locked dependencies into .venv
+
+run: install ## Start the API on the embedded default (SQLite, demo data, printed token)
+	@mkdir -p var
+	@$(BIN)/adminctl db upgrade
+	@$(BIN)/adminctl serve
+
+lint: install ## ruff, mypy --strict and the import-linter layer contracts
+	@$(BIN)/ruff format --check src tests bench
+	@$(BIN)/ruff check src tests bench
+	@$(BIN)/mypy
+	@$(BIN)/lint-imports --no-cache
+
+services: ## Install (if needed) and start PostgreSQL, Redis, Neo4j and stripe-mock
+	@bash scripts/services.sh up
+
+services-down: ## Stop the test services
+	@bash scripts/services.sh down
+
+test: install lint services ## Lint, start the services, run every test
+	@$(BIN)/pytest
+
+test-fast: install ## Unit tests and in-memory/SQLite contract tests only (no services)
+	@$(BIN)/pytest -m "not postgres and not neo4j and not redis and not stripe"
+
+format: install ## Format and fix what ruff can
+	@$(BIN)/ruff format src tests bench
+	@$(BIN)/ruff check --fix src tests bench
+
+bench: install services ## Benchmarks (audit log, graph rebuild); prints tables and ratios
+	@$(BIN)/python -m bench
+
+clean: ## Remove the virtualenvs and local state (var/)
+	@bash scripts/services.sh down || true
+	@rm -rf $(VENV) .venv-tools var .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Clerk: session-token verification (PyJWT) and, later, the Backend API identity provider."""

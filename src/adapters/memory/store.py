@@ -1,0 +1,29 @@
+"""The in-memory database: every table as a plain container."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from admin_core.domain.providers import Provider
+from admin_core.domain.tenants import OrgMapping, Tenant
+
+
+@dataclass
+class InMemoryStore:
+    """All tables as plain containers. One transaction at a time (a single lock), which gives
+    the serialisable behaviour the contract suites expect from a real database."""
+
+    providers: dict[str, Provider] = field(default_factory=dict)
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    org_mappings: dict[str, OrgMapping] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: copy.copy(value) for name, value in vars(self).items() if name != "lock"}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        for name, value in snapshot.items():
+            setattr(self, name, value)

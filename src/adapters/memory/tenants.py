@@ -1,0 +1,74 @@
+"""In-memory provider, tenant and org-mapping repositories."""
+
+from __future__ import annotations
+
+from adapters.memory.store import InMemoryStore
+from admin_core.domain.common import OffsetPage
+from admin_core.domain.providers import Provider
+from admin_core.domain.tenants import OrgMapping, Tenant, TenantQuery
+from admin_core.errors import TenantAlreadyExists
+from admin_core.ports.persistence import (
+    OrgMappingRepository,
+    ProviderRepository,
+    TenantRepository,
+)
+
+
+class InMemoryProviderRepository(ProviderRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def get(self, provider_id: str) -> Provider | None:
+        return self._store.providers.get(provider_id)
+
+    async def add(self, provider: Provider) -> None:
+        self._store.providers[provider.id] = provider
+
+
+class InMemoryTenantRepository(TenantRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return self._store.tenants.get(tenant_id)
+
+    async def get_by_provider(self, provider_id: str) -> Tenant | None:
+        return next((t for t in self._store.tenants.values() if t.provider_id == provider_id), None)
+
+    async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
+        rows = sorted(self._store.tenants.values(), key=lambda t: (t.created_at, t.id))
+        if query.tenant_id is not None:
+            rows = [t for t in rows if t.id == query.tenant_id]
+        if query.status is not None:
+            rows = [t for t in rows if t.status is query.status]
+        page = rows[query.offset : query.offset + query.limit]
+        return OffsetPage(items=page, total=len(rows), limit=query.limit, offset=query.offset)
+
+    async def add(self, tenant: Tenant) -> None:
+        if tenant.id in self._store.tenants:
+            raise TenantAlreadyExists(details={"tenant_id": tenant.id})
+        if tenant.provider_id is not None and await self.get_by_provider(tenant.provider_id):
+            raise TenantAlreadyExists(
+                "The provider already has a tenant.", details={"provider_id": tenant.provider_id}
+            )
+        self._store.tenants[tenant.id] = tenant
+
+    async def update(self, tenant: Tenant) -> None:
+        self._store.tenants[tenant.id] = tenant
+
+
+class InMemoryOrgMappingRepository(OrgMappingRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def tenant_for_org(self, org_id: str) -> str | None:
+        mapping = self._store.org_mappings.get(org_id)
+        return mapping.tenant_id if mapping else None
+
+    async def for_tenant(self, tenant_id: str) -> OrgMapping | None:
+        return next(
+            (m for m in self._store.org_mappings.values() if m.tenant_id == tenant_id), None
+        )
+
+    async def add(self, mapping: OrgMapping) -> None:
+        self._store.org_mappings[mapping.org_id] = mapping

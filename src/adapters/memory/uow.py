@@ -1,0 +1,54 @@
+"""The in-memory unit of work: snapshot on begin, restore unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from adapters.memory.store import InMemoryStore
+from adapters.memory.tenants import (
+    InMemoryOrgMappingRepository,
+    InMemoryProviderRepository,
+    InMemoryTenantRepository,
+)
+from admin_core.ports.persistence import UnitOfWork
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._snapshot: dict[str, Any] | None = None
+        self.providers = InMemoryProviderRepository(store)
+        self.tenants = InMemoryTenantRepository(store)
+        self.org_mappings = InMemoryOrgMappingRepository(store)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._snapshot = self._store.snapshot()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._snapshot = self._store.snapshot()
+
+    async def rollback(self) -> None:
+        if self._snapshot is not None:
+            self._store.restore(self._snapshot)
+
+
+class InMemoryUnitOfWorkFactory:
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)

@@ -1,0 +1,59 @@
+"""Run the alembic migrations programmatically (`adminctl db upgrade`, `make run`, tests).
+
+Migrations run as the schema owner. On PostgreSQL, `app_role` names the role the application
+connects as; each migration grants it exactly the privileges it needs on the tables it creates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.engine import create_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(app_role: str | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["app_role"] = app_role
+    return config
+
+
+async def upgrade(url: str, *, app_role: str | None = None, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision`."""
+    engine = create_engine(url)
+    try:
+        await upgrade_engine(engine, app_role=app_role, revision=revision)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_engine(
+    engine: AsyncEngine, *, app_role: str | None = None, revision: str = "head"
+) -> None:
+    config = _config(app_role)
+    async with engine.begin() as connection:
+        config.attributes["connection"] = connection
+
+        def run(sync_connection: object) -> None:
+            config.attributes["connection"] = sync_connection
+            command.upgrade(config, revision)
+
+        await connection.run_sync(run)
+
+
+def current_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config(None)).get_current_head()
+    return head or ""
+
+
+def upgrade_sync(url: str, *, app_role: str | None = None) -> None:
+    asyncio.run(upgrade(url, app_role=app_role))

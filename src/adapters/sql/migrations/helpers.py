@@ -1,0 +1,18 @@
+"""Small helpers shared by migration scripts."""
+
+from __future__ import annotations
+
+from alembic import context, op
+
+
+def is_postgres() -> bool:
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
+def grant(tables: list[str], privileges: str) -> None:
+    """On PostgreSQL, grant the application role `privileges` on `tables` (and nothing more)."""
+    app_role = context.config.attributes.get("app_role")
+    if not (is_postgres() and app_role):
+        return
+    for table in tables:
+        op.execute(f'GRANT {privileges} ON TABLE {table} TO "{app_role}"')

@@ -1,0 +1,73 @@
+"""Table definitions. Migrations (alembic, `migrations/versions`) create them; this module is
+what queries are written against, and must match the latest migration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from adapters.sql.types import UtcDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+providers = sa.Table(
+    "providers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("country", sa.Text, nullable=True),
+    sa.Column("city", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("provider_id", sa.Text, sa.ForeignKey("providers.id"), nullable=True, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("status in ('active', 'suspended')", name="status"),
+    sa.Index("ix_tenants_created_at_id", "created_at", "id"),
+)
+
+tenant_settings = sa.Table(
+    "tenant_settings",
+    metadata,
+    sa.Column(
+        "tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("payments_provider", sa.Text, nullable=True),
+    sa.Column("data_residency_region", sa.Text, nullable=True),
+    sa.Column("default_currency", sa.Text, nullable=True),
+    sa.Column("timezone", sa.Text, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "payments_provider is null or payments_provider in ('stripe', 'razorpay')",
+        name="payments_provider",
+    ),
+)
+
+tenant_org_mappings = sa.Table(
+    "tenant_org_mappings",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column(
+        "tenant_id",
+        sa.Text,
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,197 @@
+"""Provider, tenant and org-mapping repositories on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.sql.errors import unique_violation
+from adapters.sql.tables import providers, tenant_org_mappings, tenant_settings, tenants
+from admin_core.domain.common import OffsetPage
+from admin_core.domain.providers import Provider
+from admin_core.domain.tenants import (
+    OrgMapping,
+    PaymentsProvider,
+    Tenant,
+    TenantQuery,
+    TenantSettings,
+    TenantStatus,
+)
+from admin_core.errors import TenantAlreadyExists
+from admin_core.ports.persistence import (
+    OrgMappingRepository,
+    ProviderRepository,
+    TenantRepository,
+)
+
+_SELECT = sa.select(
+    tenants,
+    tenant_settings.c.payments_provider,
+    tenant_settings.c.data_residency_region,
+    tenant_settings.c.default_currency,
+    tenant_settings.c.timezone,
+).select_from(tenants.outerjoin(tenant_settings, tenant_settings.c.tenant_id == tenants.c.id))
+
+
+def _tenant(row: sa.Row[Any]) -> Tenant:
+    m = row._mapping
+    return Tenant(
+        id=m["id"],
+        name=m["name"],
+        status=TenantStatus(m["status"]),
+        provider_id=m["provider_id"],
+        settings=TenantSettings(
+            payments_provider=PaymentsProvider(m["payments_provider"])
+            if m["payments_provider"]
+            else None,
+            data_residency_region=m["data_residency_region"],
+            default_currency=m["default_currency"],
+            timezone=m["timezone"],
+        ),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _settings_values(tenant: Tenant) -> dict[str, Any]:
+    s = tenant.settings
+    return {
+        "payments_provider": s.payments_provider.value if s.payments_provider else None,
+        "data_residency_region": s.data_residency_region,
+        "default_currency": s.default_currency,
+        "timezone": s.timezone,
+        "updated_at": tenant.updated_at,
+    }
+
+
+class SqlProviderRepository(ProviderRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, provider_id: str) -> Provider | None:
+        row = (
+            await self._session.execute(sa.select(providers).where(providers.c.id == provider_id))
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Provider(
+            id=m["id"],
+            name=m["name"],
+            country=m["country"],
+            city=m["city"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+    async def add(self, provider: Provider) -> None:
+        await self._session.execute(
+            providers.insert().values(
+                id=provider.id,
+                name=provider.name,
+                country=provider.country,
+                city=provider.city,
+                created_at=provider.created_at,
+                updated_at=provider.updated_at,
+            )
+        )
+
+
+class SqlTenantRepository(TenantRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        row = (await self._session.execute(_SELECT.where(tenants.c.id == tenant_id))).first()
+        return _tenant(row) if row else None
+
+    async def get_by_provider(self, provider_id: str) -> Tenant | None:
+        stmt = _SELECT.where(tenants.c.provider_id == provider_id)
+        row = (await self._session.execute(stmt)).first()
+        return _tenant(row) if row else None
+
+    async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
+        conditions = []
+        if query.tenant_id is not None:
+            conditions.append(tenants.c.id == query.tenant_id)
+        if query.status is not None:
+            conditions.append(tenants.c.status == query.status.value)
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(tenants).where(*conditions)
+        )
+        stmt = (
+            _SELECT.where(*conditions)
+            .order_by(tenants.c.created_at, tenants.c.id)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        rows = (await self._session.execute(stmt)).all()
+        return OffsetPage(
+            items=[_tenant(r) for r in rows],
+            total=total or 0,
+            limit=query.limit,
+            offset=query.offset,
+        )
+
+    async def add(self, tenant: Tenant) -> None:
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    tenants.insert().values(
+                        id=tenant.id,
+                        name=tenant.name,
+                        status=tenant.status.value,
+                        provider_id=tenant.provider_id,
+                        created_at=tenant.created_at,
+                        updated_at=tenant.updated_at,
+                    )
+                )
+        except sqlalchemy.exc.IntegrityError as error:
+            if unique_violation(error):
+                raise TenantAlreadyExists(details={"tenant_id": tenant.id}) from error
+            raise
+        await self._session.execute(
+            tenant_settings.insert().values(tenant_id=tenant.id, **_settings_values(tenant))
+        )
+
+    async def update(self, tenant: Tenant) -> None:
+        await self._session.execute(
+            tenants.update()
+            .where(tenants.c.id == tenant.id)
+            .values(name=tenant.name, status=tenant.status.value, updated_at=tenant.updated_at)
+        )
+        await self._session.execute(
+            tenant_settings.update()
+            .where(tenant_settings.c.tenant_id == tenant.id)
+            .values(**_settings_values(tenant))
+        )
+
+
+class SqlOrgMappingRepository(OrgMappingRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def tenant_for_org(self, org_id: str) -> str | None:
+        return await self._session.scalar(
+            sa.select(tenant_org_mappings.c.tenant_id).where(tenant_org_mappings.c.org_id == org_id)
+        )
+
+    async def for_tenant(self, tenant_id: str) -> OrgMapping | None:
+        row = (
+            await self._session.execute(
+                sa.select(tenant_org_mappings).where(tenant_org_mappings.c.tenant_id == tenant_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return OrgMapping(org_id=row.org_id, tenant_id=row.tenant_id, created_at=row.created_at)
+
+    async def add(self, mapping: OrgMapping) -> None:
+        await self._session.execute(
+            tenant_org_mappings.insert().values(
+                org_id=mapping.org_id, tenant_id=mapping.tenant_id, created_at=mapping.created_at
+            )
+        )

@@ -1,0 +1,1 @@
+"""Domain types that cross ports: frozen, slotted, keyword-only dataclasses."""

@@ -1,0 +1,1 @@
+"""Outbound ports: what the core needs from the world, one small Protocol per capability."""

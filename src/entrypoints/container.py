@@ -1,0 +1,134 @@
+"""The composition root: the one place where adapters are chosen and use cases assembled.
+
+`build_container(settings)` is called by the HTTP app factory, the CLI and the tests. Adapters
+come from `SqlAdapters` (SQLite or PostgreSQL) or `MemoryAdapters`; `Container` builds the use
+cases from whichever it is given. Providers are synchronous: drivers and clients are
+Singletons, closed by `aclose`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache, http_jwks_fetcher
+from adapters.localauth.issuer import LocalTokenIssuer
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.sql.engine import create_engine
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.auth import RolePolicy
+from admin_core.usecases.authenticate import Authenticate
+from admin_core.usecases.demo import SeedDemoData
+from admin_core.usecases.readiness import CheckReadiness
+from admin_core.usecases.tenants import ListTenants
+from entrypoints.settings import Settings
+
+
+def _jwks_fetcher(
+    settings: Settings, issuer: Callable[[], LocalTokenIssuer]
+) -> Callable[[], Awaitable[Mapping[str, Any]]]:
+    if settings.auth_mode == "local":
+
+        async def local() -> Mapping[str, Any]:
+            return issuer().jwks()
+
+        return local
+    if settings.auth_mode == "clerk":
+        if not settings.clerk_jwks_url:
+            raise ValueError("ADMIN_CLERK_JWKS_URL is required when ADMIN_AUTH_MODE=clerk")
+        return http_jwks_fetcher(settings.clerk_jwks_url, secret_key=settings.clerk_secret_key)
+    raise ValueError(f"ADMIN_AUTH_MODE must be 'local' or 'clerk', not {settings.auth_mode!r}")
+
+
+async def _close_nothing() -> None:
+    return None
+
+
+async def _close_engine(engine: AsyncEngine) -> None:
+    await engine.dispose()
+
+
+def _role_policy(settings: Settings) -> RolePolicy:
+    if settings.role_policy_file is None:
+        return RolePolicy.default()
+    return RolePolicy.from_mapping(json.loads(settings.role_policy_file.read_text()))
+
+
+class CommonAdapters(containers.DeclarativeContainer):
+    """Adapters every mode shares: time, ids, token verification."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UlidGenerator)
+    token_issuer = providers.Singleton(
+        LocalTokenIssuer,
+        key_path=settings.provided.local_key_path,
+        issuer=settings.provided.auth_issuer,
+    )
+    jwks = providers.Singleton(
+        JwksCache, fetch=providers.Callable(_jwks_fetcher, settings, token_issuer.provider)
+    )
+    token_verifier = providers.Singleton(
+        ClerkSessionTokenVerifier,
+        jwks,
+        issuer=settings.provided.auth_issuer,
+        authorized_parties=settings.provided.auth_authorized_parties,
+    )
+    aclose = providers.Callable(_close_nothing)
+
+
+class SqlAdapters(CommonAdapters):
+    """SQLite (embedded) or PostgreSQL, by `ADMIN_DATABASE_URL`."""
+
+    engine = providers.Singleton(create_engine, CommonAdapters.settings.provided.database_url)
+    uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
+    aclose = providers.Callable(_close_engine, engine)
+
+
+class MemoryAdapters(CommonAdapters):
+    """Everything in process memory (`ADMIN_DATABASE_URL=memory://`): tests and demos."""
+
+    store = providers.Singleton(InMemoryStore)
+    uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
+
+
+class Container(containers.DeclarativeContainer):
+    """Use cases, built on whichever adapters container is given."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    adapters = providers.DependenciesContainer()
+
+    role_policy = providers.Singleton(_role_policy, settings)
+    authenticate = providers.Singleton(
+        Authenticate,
+        verifier=adapters.token_verifier,
+        uow=adapters.uow,
+        policy=role_policy,
+        platform_orgs=settings.provided.platform_orgs,
+        clock=adapters.clock,
+        cache_ttl=providers.Callable(lambda s: timedelta(seconds=s.org_cache_seconds), settings),
+    )
+    seed_demo = providers.Factory(SeedDemoData, uow=adapters.uow, clock=adapters.clock)
+    check_readiness = providers.Factory(CheckReadiness, uow=adapters.uow)
+    list_tenants = providers.Factory(ListTenants, uow=adapters.uow)
+
+
+def build_container(settings: Settings) -> Container:
+    adapters: containers.DeclarativeContainer
+    if settings.database_url.startswith("memory:"):
+        adapters = MemoryAdapters(settings=settings)
+    else:
+        adapters = SqlAdapters(settings=settings)
+    return Container(settings=settings, adapters=adapters)
+
+
+async def aclose(container: Container) -> None:
+    """Close what the adapters opened (database pools, drivers, HTTP clients)."""
+    await container.adapters.aclose()

@@ -1,0 +1,81 @@
+"""The success and error envelopes (SPEC §4) and the request id that every response carries."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Request, Response
+from litestar.types import Message, Scope
+
+from admin_core.errors import ErrorView
+from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta, SuccessEnvelope
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def request_id_of(request: Request[Any, Any, Any]) -> str:
+    return ensure_request_id(request.scope)
+
+
+def ok(
+    request: Request[Any, Any, Any],
+    data: Any,
+    *,
+    status_code: int = 200,
+    total: int | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    next_cursor: str | None = None,
+) -> Response[SuccessEnvelope[Any]]:
+    meta = Meta(
+        request_id=request_id_of(request),
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=next_cursor,
+    )
+    return Response(SuccessEnvelope(data=data, meta=meta), status_code=status_code)
+
+
+def error_response(
+    request: Request[Any, Any, Any],
+    status_code: int,
+    errors: Sequence[ErrorView],
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorEnvelope]:
+    body = ErrorEnvelope(
+        errors=[
+            ErrorItem(code=e.code, message=e.message, field=e.field, details=e.details or None)
+            for e in errors
+        ],
+        meta=Meta(request_id=request_id_of(request)),
+    )
+    return Response(body, status_code=status_code, headers=headers)
+
+
+def ensure_request_id(scope: Scope) -> str:
+    """The request's id: a sane incoming `X-Request-ID`, else a new one; kept in scope state."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    value = state.get("request_id")
+    if isinstance(value, str):
+        return value
+    incoming = next(
+        (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
+    )
+    request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    state["request_id"] = request_id
+    return request_id
+
+
+async def add_request_id_header(message: Message, scope: Scope) -> None:
+    """App-level `before_send` hook, so even routing errors (404/405) carry the header."""
+    if message["type"] == "http.response.start":
+        request_id = ensure_request_id(scope)
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
+        message["headers"] = headers

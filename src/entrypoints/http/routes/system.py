@@ -1,0 +1,34 @@
+"""Liveness, readiness and the embedded token issuer's JWKS (not in the admin schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Request, Response, get
+
+from admin_core.usecases.readiness import CheckReadiness
+from entrypoints.http.envelope import ok
+from entrypoints.http.schemas import StatusOut, SuccessEnvelope
+
+
+@get("/health", include_in_schema=False, sync_to_thread=False)
+def health(request: Request[Any, Any, Any]) -> Response[SuccessEnvelope[StatusOut]]:
+    return ok(request, StatusOut(status="ok"))
+
+
+@get("/ready", include_in_schema=False)
+async def ready(
+    request: Request[Any, Any, Any], check_readiness: CheckReadiness
+) -> Response[SuccessEnvelope[StatusOut]]:
+    if await check_readiness.execute():
+        return ok(request, StatusOut(status="ready"))
+    return ok(request, StatusOut(status="not_ready"), status_code=503)
+
+
+@get("/.well-known/jwks.json", include_in_schema=False, sync_to_thread=False)
+def jwks(request: Request[Any, Any, Any]) -> Mapping[str, Any]:
+    """The embedded issuer's public keys, in the same format Clerk publishes."""
+    issuer = request.app.state.container.adapters.token_issuer()
+    result: Mapping[str, Any] = issuer.jwks()
+    return result

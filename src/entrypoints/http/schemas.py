@@ -1,0 +1,74 @@
+"""msgspec Structs of the wire format. They exist only here; the core speaks dataclasses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class Out(msgspec.Struct, kw_only=True, frozen=True):
+    """Base of response bodies."""
+
+
+class In(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Base of request bodies: unknown fields are rejected."""
+
+
+class Meta(Out, omit_defaults=True, frozen=True):
+    request_id: str
+    total: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+    next_cursor: str | None = None
+
+
+class SuccessEnvelope(Out, Generic[T], frozen=True):
+    data: T
+    meta: Meta
+    success: bool = True
+
+
+class ErrorItem(Out, omit_defaults=True, frozen=True):
+    code: str
+    message: str
+    field: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(Out, frozen=True):
+    errors: list[ErrorItem]
+    meta: Meta
+    success: bool = False
+    data: None = None
+
+
+class TenantSettingsOut(Out, frozen=True):
+    payments_provider: str | None
+    data_residency_region: str | None
+    default_currency: str | None
+    timezone: str | None
+
+
+class TenantOut(Out, frozen=True):
+    id: str
+    name: str
+    status: str
+    provider_id: str | None
+    settings: TenantSettingsOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class TenantListOut(Out, frozen=True):
+    tenants: list[TenantOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class StatusOut(Out, frozen=True):
+    status: str

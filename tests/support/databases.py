@@ -1,0 +1,107 @@
+"""Fresh databases for the contract suites: in-memory, SQLite (a temp file), PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.sql.engine import create_engine
+from adapters.sql.migrate import upgrade
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from admin_core.ports.persistence import UnitOfWorkFactory
+from tests.support.services import service_url
+
+APP_ROLE = "admin_app"
+BACKENDS = ("memory", "sqlite", "postgres")
+
+_postgres_schema_ready = False
+
+
+async def _reset_postgres_schema(owner_url: str) -> None:
+    engine = create_engine(owner_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(sa.text("CREATE SCHEMA public"))
+            await conn.execute(sa.text(f'GRANT USAGE ON SCHEMA public TO "{APP_ROLE}"'))
+    finally:
+        await engine.dispose()
+    await upgrade(owner_url, app_role=APP_ROLE)
+
+
+async def truncate_postgres(owner_url: str) -> None:
+    """Empty every table between tests (as the owner; the app role may not TRUNCATE)."""
+    engine = create_engine(owner_url)
+    try:
+        async with engine.begin() as conn:
+            names = (
+                await conn.execute(
+                    sa.text(
+                        "select tablename from pg_tables where schemaname = 'public' "
+                        "and tablename <> 'alembic_version'"
+                    )
+                )
+            ).scalars()
+            tables = ", ".join(f'"{n}"' for n in names)
+            if tables:
+                await conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+def postgres_urls() -> tuple[str, str]:
+    """(app url, owner url) of a migrated test database; migrated once per test session."""
+    global _postgres_schema_ready
+    app_url, owner_url = service_url("POSTGRES"), service_url("POSTGRES_OWNER")
+    if not _postgres_schema_ready:
+        _run_in_fresh_loop(_reset_postgres_schema(owner_url))
+        _postgres_schema_ready = True
+    return app_url, owner_url
+
+
+def _run_in_fresh_loop(coro: object) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro)  # type: ignore[arg-type]
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+@asynccontextmanager
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[UnitOfWorkFactory]:
+    """A unit-of-work factory over an empty, migrated database of the given backend."""
+    if backend == "memory":
+        yield InMemoryUnitOfWorkFactory(InMemoryStore())
+        return
+    engine: AsyncEngine
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'admin_core.db'}"
+        await upgrade(url)
+        engine = create_engine(url)
+    elif backend == "postgres":
+        app_url, owner_url = postgres_urls()
+        await truncate_postgres(owner_url)
+        engine = create_engine(app_url)
+    else:
+        raise ValueError(backend)
+    try:
+        yield SqlUnitOfWorkFactory(engine)
+    finally:
+        await engine.dispose()
