@@ -88,7 +88,9 @@ class SqlAdapters(CommonAdapters):
     """SQLite (embedded) or PostgreSQL, by `ADMIN_DATABASE_URL`."""
 
     engine = providers.Singleton(create_engine, CommonAdapters.settings.provided.database_url)
-    uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
+    uow = providers.Singleton(
+        SqlUnitOfWorkFactory, engine, CommonAdapters.clock, CommonAdapters.ids
+    )
     aclose = providers.Callable(_close_engine, engine)
 
 
@@ -96,7 +98,9 @@ class MemoryAdapters(CommonAdapters):
     """Everything in process memory (`ADMIN_DATABASE_URL=memory://`): tests and demos."""
 
     store = providers.Singleton(InMemoryStore)
-    uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
+    uow = providers.Singleton(
+        InMemoryUnitOfWorkFactory, store, CommonAdapters.clock, CommonAdapters.ids
+    )
 
 
 class Container(containers.DeclarativeContainer):

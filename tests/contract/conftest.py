@@ -13,8 +13,7 @@ from tests.support.databases import BACKENDS, database
 
 @pytest.fixture(
     params=[
-        pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else [])
-        for b in BACKENDS
+        pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS
     ]
 )
 def backend(request: pytest.FixtureRequest) -> str:

@@ -40,8 +40,12 @@ def tenant(n: int, *, status: TenantStatus = TenantStatus.ACTIVE, provider: bool
 
 def provider(n: int) -> Provider:
     return Provider(
-        id=f"prv_{n:03d}", name=f"Hospital {n}", country="DE", city="Berlin",
-        created_at=T0, updated_at=T0,
+        id=f"prv_{n:03d}",
+        name=f"Hospital {n}",
+        country="DE",
+        city="Berlin",
+        created_at=T0,
+        updated_at=T0,
     )
 
 
@@ -72,7 +76,7 @@ async def test_leaving_without_commit_rolls_back(uow: UnitOfWorkFactory) -> None
 
 
 async def test_an_error_inside_the_block_rolls_back(uow: UnitOfWorkFactory) -> None:
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 - the whole block is under test
         async with uow() as tx:
             await tx.providers.add(provider(1))
             await tx.tenants.add(tenant(1))
@@ -91,8 +95,12 @@ async def test_duplicate_tenant_id_is_refused(uow: UnitOfWorkFactory) -> None:
 async def test_a_provider_has_at_most_one_tenant(uow: UnitOfWorkFactory) -> None:
     await add_tenants(uow, 1)
     second = Tenant(
-        id="tenant-other", name="Other", status=TenantStatus.ACTIVE, provider_id="prv_001",
-        created_at=T0, updated_at=T0,
+        id="tenant-other",
+        name="Other",
+        status=TenantStatus.ACTIVE,
+        provider_id="prv_001",
+        created_at=T0,
+        updated_at=T0,
     )
     async with uow() as tx:
         with pytest.raises(TenantAlreadyExists):
@@ -118,9 +126,13 @@ async def test_list_filters_orders_and_paginates(uow: UnitOfWorkFactory) -> None
 async def test_update_changes_name_status_and_settings(uow: UnitOfWorkFactory) -> None:
     await add_tenants(uow, 1)
     changed = Tenant(
-        id="tenant-001", name="Renamed", status=TenantStatus.SUSPENDED, provider_id="prv_001",
+        id="tenant-001",
+        name="Renamed",
+        status=TenantStatus.SUSPENDED,
+        provider_id="prv_001",
         settings=TenantSettings(payments_provider=PaymentsProvider.RAZORPAY, timezone="UTC"),
-        created_at=T0 + timedelta(minutes=1), updated_at=T0 + timedelta(days=1),
+        created_at=T0 + timedelta(minutes=1),
+        updated_at=T0 + timedelta(days=1),
     )
     async with uow() as tx:
         await tx.tenants.update(changed)

@@ -15,6 +15,7 @@ from adapters.memory.uow import InMemoryUnitOfWorkFactory
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.ports.persistence import UnitOfWorkFactory
 from tests.support.services import service_url
 
@@ -74,7 +75,7 @@ def _run_in_fresh_loop(coro: object) -> None:
     def target() -> None:
         try:
             asyncio.run(coro)  # type: ignore[arg-type]
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(error)
 
     thread = threading.Thread(target=target)
@@ -88,7 +89,7 @@ def _run_in_fresh_loop(coro: object) -> None:
 async def database(backend: str, tmp_path: Path) -> AsyncIterator[UnitOfWorkFactory]:
     """A unit-of-work factory over an empty, migrated database of the given backend."""
     if backend == "memory":
-        yield InMemoryUnitOfWorkFactory(InMemoryStore())
+        yield InMemoryUnitOfWorkFactory(InMemoryStore(), SystemClock(), UlidGenerator())
         return
     engine: AsyncEngine
     if backend == "sqlite":
@@ -102,6 +103,6 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[UnitOfWorkFact
     else:
         raise ValueError(backend)
     try:
-        yield SqlUnitOfWorkFactory(engine)
+        yield SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
     finally:
         await engine.dispose()

@@ -7,6 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from admin_core.domain.audit import AuditEntry
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import OrgMapping, Tenant
 
@@ -19,6 +20,8 @@ class InMemoryStore:
     providers: dict[str, Provider] = field(default_factory=dict)
     tenants: dict[str, Tenant] = field(default_factory=dict)
     org_mappings: dict[str, OrgMapping] = field(default_factory=dict)
+    audit_entries: list[AuditEntry] = field(default_factory=list)
+    audit_heads: dict[str, AuditEntry] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def snapshot(self) -> dict[str, Any]:

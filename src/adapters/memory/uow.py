@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.memory.audit import InMemoryAuditLog
 from adapters.memory.store import InMemoryStore
 from adapters.memory.tenants import (
     InMemoryOrgMappingRepository,
@@ -12,12 +13,14 @@ from adapters.memory.tenants import (
     InMemoryTenantRepository,
 )
 from admin_core.ports.persistence import UnitOfWork
+from admin_core.ports.runtime import Clock, IdGenerator
 
 
 class InMemoryUnitOfWork(UnitOfWork):
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
         self._store = store
         self._snapshot: dict[str, Any] | None = None
+        self.audit = InMemoryAuditLog(store, clock, ids)
         self.providers = InMemoryProviderRepository(store)
         self.tenants = InMemoryTenantRepository(store)
         self.org_mappings = InMemoryOrgMappingRepository(store)
@@ -47,8 +50,10 @@ class InMemoryUnitOfWork(UnitOfWork):
 
 
 class InMemoryUnitOfWorkFactory:
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
         self.store = store
+        self._clock = clock
+        self._ids = ids
 
     def __call__(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
+        return InMemoryUnitOfWork(self.store, self._clock, self._ids)

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.sql.audit import SqlAuditLog
 from adapters.sql.engine import WriterGate, is_sqlite
 from adapters.sql.tenants import (
     SqlOrgMappingRepository,
@@ -14,12 +15,21 @@ from adapters.sql.tenants import (
     SqlTenantRepository,
 )
 from admin_core.ports.persistence import UnitOfWork
+from admin_core.ports.runtime import Clock, IdGenerator
 
 
 class SqlUnitOfWork(UnitOfWork):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: WriterGate) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        gate: WriterGate,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
         self._sessions = sessions
         self._gate = gate
+        self._clock = clock
+        self._ids = ids
         self._session: AsyncSession | None = None
 
     @property
@@ -39,6 +49,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.providers = SqlProviderRepository(self._session)
         self.tenants = SqlTenantRepository(self._session)
         self.org_mappings = SqlOrgMappingRepository(self._session)
+        self.audit = SqlAuditLog(self._session, self._clock, self._ids)
         return self
 
     async def __aexit__(
@@ -64,10 +75,12 @@ class SqlUnitOfWork(UnitOfWork):
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, ids: IdGenerator) -> None:
         self.engine = engine
+        self._clock = clock
+        self._ids = ids
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._gate = WriterGate(enabled=is_sqlite(engine.url))
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions, self._gate)
+        return SqlUnitOfWork(self._sessions, self._gate, self._clock, self._ids)

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 from admin_core.domain.common import OffsetPage
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import OrgMapping, Tenant, TenantQuery
+from admin_core.ports.audit import AuditLog
 
 
 class ProviderRepository(Protocol):
@@ -46,6 +47,7 @@ class UnitOfWork(Protocol):
     providers: ProviderRepository
     tenants: TenantRepository
     org_mappings: OrgMappingRepository
+    audit: AuditLog
 
     async def __aenter__(self) -> Self: ...
 
