@@ -26,6 +26,8 @@ providers = sa.Table(
     sa.Column("city", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("specialties", Json, nullable=True),  # list of specialty names
+    sa.Column("languages", Json, nullable=True),  # list of ISO 639-1 codes
 )
 
 tenants = sa.Table(
@@ -102,4 +104,102 @@ audit_chain_heads = sa.Table(
     sa.Column("chain", sa.Text, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
+)
+
+# The provider catalogue (source of the graph projection, SPEC §6.1).
+
+PRICE = sa.Numeric(12, 2)
+
+accreditations = sa.Table(
+    "accreditations",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+)
+
+provider_accreditations = sa.Table(
+    "provider_accreditations",
+    metadata,
+    sa.Column(
+        "provider_id",
+        sa.Text,
+        sa.ForeignKey("providers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "accreditation_name",
+        sa.Text,
+        sa.ForeignKey("accreditations.name", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+doctors = sa.Table(
+    "doctors",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column(
+        "provider_id",
+        sa.Text,
+        sa.ForeignKey("providers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("specialty", sa.Text, nullable=True),
+    sa.Column("languages", Json, nullable=True),  # list of ISO 639-1 codes
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+procedures = sa.Table(
+    "procedures",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("specialty", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+provider_procedures = sa.Table(
+    "provider_procedures",
+    metadata,
+    sa.Column(
+        "provider_id",
+        sa.Text,
+        sa.ForeignKey("providers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "procedure_code",
+        sa.Text,
+        sa.ForeignKey("procedures.code", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    sa.Column("price_min_usd", PRICE, nullable=True),
+    sa.Column("price_max_usd", PRICE, nullable=True),
+    sa.CheckConstraint(
+        "price_min_usd is null or price_max_usd is null or price_min_usd <= price_max_usd",
+        name="price_range",
+    ),
+)
+
+doctor_procedures = sa.Table(
+    "doctor_procedures",
+    metadata,
+    sa.Column(
+        "doctor_id",
+        sa.Text,
+        sa.ForeignKey("doctors.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "procedure_code",
+        sa.Text,
+        sa.ForeignKey("procedures.code", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
 )
