@@ -27,7 +27,6 @@ install: $(BIN)/adminctl ## Install the locked dependencies into .venv
 
 run: install ## Start the API on the embedded default (SQLite, demo data, printed token)
 	@mkdir -p var
-	@$(BIN)/adminctl db upgrade
 	@$(BIN)/adminctl serve
 
 lint: install ## ruff, mypy --strict and the import-linter layer contracts

@@ -42,8 +42,9 @@ EXIT_CODES: dict[str, int] = {
     "RATE_LIMITED": 6,
 }
 
-stdout = Console()
-stderr = Console(stderr=True)
+# Piped output is not cut to 80 columns: scripts and logs see whole values.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -67,7 +68,7 @@ def print_json(value: Any) -> None:
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(to_jsonable(v)) for v in row))
     stdout.print(table)

@@ -132,15 +132,15 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     token = asyncio.run(prepare())
     base = f"http://{host}:{port}"
     if token:
-        header = shlex.quote(f"Authorization: Bearer {token}")
         stdout.print(
-            f"\n[bold]Admin Core[/bold] on {base}  (admin schema: {base}/api/v1/admin/schema)\n"
+            f"\n[bold]Admin Core[/bold] on {base}  (admin schema: {base}/api/v1/admin/schema)"
         )
-        stdout.print("[bold]Admin token[/bold] (platform org:admin, valid 8 h):")
-        print(token)
+        stdout.print("\n[bold]Admin token[/bold] (platform org:admin, valid 8 h):")
+        print(f"  export ADMIN_TOKEN={shlex.quote(token)}")
         stdout.print("\n[bold]Try:[/bold]")
-        print(f"  curl -s -H {header} {base}/api/v1/admin/tenants")
-        print(f"  curl -s -H {header} '{base}/api/v1/admin/tenants?status=suspended'")
+        auth = '-H "Authorization: Bearer $ADMIN_TOKEN"'
+        print(f"  curl -s {auth} {base}/api/v1/admin/tenants")
+        print(f"  curl -s {auth} '{base}/api/v1/admin/tenants?status=suspended'")
         print(f"  curl -s {base}/api/v1/admin/tenants   # 401 AUTH_HEADER_MISSING\n")
 
     container = build_container(settings)

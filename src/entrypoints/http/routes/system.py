@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 
 from admin_core.usecases.readiness import CheckReadiness
 from entrypoints.http.envelope import ok
@@ -19,7 +20,7 @@ def health(request: Request[Any, Any, Any]) -> Response[SuccessEnvelope[StatusOu
 
 @get("/ready", include_in_schema=False)
 async def ready(
-    request: Request[Any, Any, Any], check_readiness: CheckReadiness
+    request: Request[Any, Any, Any], check_readiness: NamedDependency[CheckReadiness]
 ) -> Response[SuccessEnvelope[StatusOut]]:
     if await check_readiness.execute():
         return ok(request, StatusOut(status="ready"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from admin_core.auth import Permission, Principal
 from admin_core.domain.tenants import Tenant, TenantQuery, TenantStatus
@@ -41,12 +42,12 @@ class TenantController(Controller):
     async def list_tenants(
         self,
         request: Request[Any, Any, Any],
-        principal: Principal,
-        list_tenants: ListTenants,
-        status: TenantStatus | None = None,
-        tenant_id: Annotated[str | None, Parameter(min_length=1, max_length=128)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        principal: NamedDependency[Principal],
+        list_tenants: NamedDependency[ListTenants],
+        status: Annotated[TenantStatus | None, QueryParameter()] = None,
+        tenant_id: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> Response[SuccessEnvelope[TenantListOut]]:
         """Tenants, oldest first. A tenant-scoped caller sees only its own tenant."""
         page = await list_tenants.execute(

@@ -1,0 +1,54 @@
+"""The real HTTP app on the in-memory adapters, seeded with the demo data, plus tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+PLATFORM_ORG = "org_platform"
+
+
+@dataclass
+class ApiClient:
+    client: AsyncTestClient[Any]
+    container: Container
+
+    def token(
+        self,
+        role: str | None = "org:admin",
+        org: str | None = PLATFORM_ORG,
+        user: str = "user_test",
+        **kwargs: Any,
+    ) -> str:
+        issuer = self.container.adapters.token_issuer()
+        token: str = issuer.mint(user_id=user, org_id=org, role=role, **kwargs)
+        return token
+
+    def auth(
+        self, role: str | None = "org:admin", org: str | None = PLATFORM_ORG, **kwargs: Any
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, org, **kwargs)}"}
+
+
+@asynccontextmanager
+async def api(tmp_key_dir: Any, settings: Settings | None = None) -> AsyncIterator[ApiClient]:
+    """`tmp_key_dir`: where the embedded signing key lives (a pytest tmp_path)."""
+    base = settings or Settings(database_url="memory://")
+    settings = Settings(
+        **{
+            **{f: getattr(base, f) for f in base.__slots__},  # type: ignore[attr-defined]
+            "local_key_path": tmp_key_dir / "signing.pem",
+        }
+    )
+    container = build_container(settings)
+    await container.seed_demo().execute()
+    async with AsyncTestClient(create_app(container)) as client:
+        yield ApiClient(client=client, container=container)

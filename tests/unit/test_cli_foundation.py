@@ -1,0 +1,59 @@
+"""`adminctl` on an embedded SQLite database: upgrade, seed, list, tokens, error exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jwt
+import pytest
+
+from entrypoints.cli.main import main
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(["db", "upgrade"]) == 0
+    return tmp_path
+
+
+def test_seed_then_list_as_json(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "seed"]) == 0
+    assert main(["demo", "seed"]) == 0  # idempotent
+    capsys.readouterr()
+    assert main(["--json", "tenants", "list", "--status", "suspended"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [t["id"] for t in listing["tenants"]] == ["medanta-gurugram"]
+    assert listing["total"] == 1
+
+
+def test_human_table_lists_tenants(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["demo", "seed"])
+    capsys.readouterr()
+    assert main(["tenants", "list"]) == 0
+    assert "apollo-chennai" in capsys.readouterr().out
+
+
+def test_validation_error_exits_non_zero_with_the_code(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--json", "tenants", "list", "--limit", "0"]) == 2
+    error = json.loads(capsys.readouterr().err)
+    assert error["errors"][0]["code"] == "VALIDATION_ERROR"
+    assert error["errors"][0]["field"] == "limit"
+
+
+def test_token_carries_the_role_and_org(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["--json", "token", "--role", "org:coordinator", "--org", "org_x", "--ttl", "60"]) == 0
+    )
+    token = json.loads(capsys.readouterr().out)["token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["o"] == {"id": "org_x", "rol": "coordinator"}
+    assert claims["exp"] - claims["iat"] == 60
+
+
+def test_token_refuses_a_silly_lifetime(embedded: Path) -> None:
+    assert main(["token", "--ttl", "999999"]) == 2

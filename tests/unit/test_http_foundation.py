@@ -1,0 +1,186 @@
+"""The HTTP conventions of SPEC §4–5 on the one foundation endpoint, through the real app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import jwt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.http import ApiClient, api
+
+TENANTS = "/api/v1/admin/tenants"
+
+
+@pytest.fixture
+async def http(tmp_path: Path) -> AsyncIterator[ApiClient]:
+    async with api(tmp_path) as client:
+        yield client
+
+
+def codes(body: dict[str, object]) -> list[str]:
+    return [e["code"] for e in body["errors"]]  # type: ignore[index, union-attr]
+
+
+async def test_success_envelope_carries_data_and_pagination(http: ApiClient) -> None:
+    response = await http.client.get(TENANTS, params={"limit": 2}, headers=http.auth())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    assert [t["id"] for t in body["data"]["tenants"]] == ["apollo-chennai", "bumrungrad-bangkok"]
+    assert body["data"]["total"] == 4
+    assert body["meta"]["total"] == 4
+    assert body["meta"]["limit"] == 2
+    assert body["meta"]["request_id"] == response.headers["x-request-id"]
+
+
+async def test_missing_header_is_401_auth_header_missing(http: ApiClient) -> None:
+    for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}):
+        response = await http.client.get(TENANTS, headers=headers)
+        assert response.status_code == 401
+        body = response.json()
+        assert body["success"] is False
+        assert body["data"] is None
+        assert codes(body) == ["AUTH_HEADER_MISSING"]
+
+
+async def test_garbage_token_is_401_invalid(http: ApiClient) -> None:
+    response = await http.client.get(TENANTS, headers={"Authorization": "Bearer not.a.jwt"})
+    assert (response.status_code, codes(response.json())) == (401, ["AUTH_TOKEN_INVALID"])
+
+
+async def test_expired_token_is_401_expired(http: ApiClient) -> None:
+    token = http.token(ttl_seconds=-60)
+    response = await http.client.get(TENANTS, headers={"Authorization": f"Bearer {token}"})
+    assert (response.status_code, codes(response.json())) == (401, ["AUTH_TOKEN_EXPIRED"])
+
+
+async def test_pending_session_is_401(http: ApiClient) -> None:
+    token = http.token(extra={"sts": "pending"})
+    response = await http.client.get(TENANTS, headers={"Authorization": f"Bearer {token}"})
+    assert (response.status_code, codes(response.json())) == (401, ["AUTH_TOKEN_INVALID"])
+
+
+async def test_v1_claims_work_through_the_api(http: ApiClient) -> None:
+    response = await http.client.get(TENANTS, headers=http.auth(claims_version=1))
+    assert response.status_code == 200
+
+
+async def test_tenant_scoped_caller_sees_only_its_tenant(http: ApiClient) -> None:
+    headers = http.auth("org:admin", "org_apollo_chennai")
+    response = await http.client.get(TENANTS, headers=headers)
+    assert [t["id"] for t in response.json()["data"]["tenants"]] == ["apollo-chennai"]
+    own = await http.client.get(TENANTS, params={"tenant_id": "apollo-chennai"}, headers=headers)
+    assert own.status_code == 200
+
+
+async def test_tenant_scoped_caller_naming_another_tenant_is_403(http: ApiClient) -> None:
+    headers = http.auth("org:provider:admin", "org_apollo_chennai")
+    response = await http.client.get(
+        TENANTS, params={"tenant_id": "acibadem-istanbul"}, headers=headers
+    )
+    assert (response.status_code, codes(response.json())) == (403, ["AUTH_INSUFFICIENT_PERMISSION"])
+
+
+@pytest.mark.parametrize(
+    ("role", "org"),
+    [
+        ("org:coordinator", "org_platform"),
+        ("org:provider:staff", "org_apollo_chennai"),
+        ("org:mso:doctor", "org_apollo_chennai"),
+        ("org:facilitator", "org_platform"),
+        ("org:admin", "org_nobody_knows"),
+        ("org:admin", None),
+    ],
+)
+async def test_roles_without_tenant_manage_get_403(
+    http: ApiClient, role: str, org: str | None
+) -> None:
+    response = await http.client.get(TENANTS, headers=http.auth(role, org))
+    assert (response.status_code, codes(response.json())) == (403, ["AUTH_INSUFFICIENT_PERMISSION"])
+
+
+async def test_bad_query_parameters_give_one_error_per_field(http: ApiClient) -> None:
+    response = await http.client.get(
+        TENANTS, params={"limit": 0, "offset": -1, "status": "gone"}, headers=http.auth()
+    )
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert {e["field"] for e in errors} == {"limit", "offset", "status"}
+    assert {e["code"] for e in errors} == {"VALIDATION_ERROR"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=abc", "limit"),
+        ("limit=201", "limit"),
+        ("colour=red", "colour"),
+        ("limit=1&limit=2", "limit"),
+        ("tenant_id=", "tenant_id"),
+    ],
+)
+async def test_each_bad_parameter_is_named(http: ApiClient, query: str, field: str) -> None:
+    response = await http.client.get(f"{TENANTS}?{query}", headers=http.auth())
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_unknown_route_and_method_use_the_error_envelope(http: ApiClient) -> None:
+    missing = await http.client.get("/api/v1/admin/nothing-here", headers=http.auth())
+    assert (missing.status_code, codes(missing.json())) == (404, ["NOT_FOUND"])
+    assert missing.headers["x-request-id"]
+    wrong = await http.client.put(TENANTS, headers=http.auth())
+    assert (wrong.status_code, codes(wrong.json())) == (405, ["METHOD_NOT_ALLOWED"])
+
+
+async def test_request_id_is_echoed_when_sane_and_replaced_when_not(http: ApiClient) -> None:
+    sane = await http.client.get("/health", headers={"X-Request-ID": "req-42.a:b"})
+    assert sane.headers["x-request-id"] == "req-42.a:b"
+    assert sane.json()["meta"]["request_id"] == "req-42.a:b"
+    insane = await http.client.get("/health", headers={"X-Request-ID": "x" * 500})
+    assert insane.headers["x-request-id"] != "x" * 500
+    assert len(insane.headers["x-request-id"]) == 32
+
+
+async def test_health_and_ready(http: ApiClient) -> None:
+    assert (await http.client.get("/health")).json()["data"] == {"status": "ok"}
+    assert (await http.client.get("/ready")).json()["data"] == {"status": "ready"}
+
+
+async def test_admin_openapi_lists_only_admin_routes(http: ApiClient) -> None:
+    schema = (await http.client.get("/api/v1/admin/schema/openapi.json")).json()
+    assert schema["paths"]
+    assert all(path.startswith("/api/v1/admin/") for path in schema["paths"])
+
+
+async def test_the_embedded_jwks_verifies_the_minted_tokens(http: ApiClient) -> None:
+    jwks = (await http.client.get("/.well-known/jwks.json")).json()
+    token = http.token()
+    key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], options={"verify_iss": False})
+    assert claims["sub"] == "user_test"
+
+
+query_values = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["limit", "offset", "status", "tenant_id", "cursor", "x"]),
+        query_values,
+        max_size=4,
+    )
+)
+async def test_no_query_string_yields_a_500(http: ApiClient, params: dict[str, str]) -> None:
+    query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
+    response = await http.client.get(f"{TENANTS}?{query}", headers=http.auth())
+    assert response.status_code in {200, 403, 422}
+    assert response.json()["success"] is (response.status_code == 200)

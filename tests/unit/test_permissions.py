@@ -1,0 +1,115 @@
+"""The role × org kind × permission × tenant matrix of SPEC §5, as a property test.
+
+The expectation below is written from the SPEC table independently of `RolePolicy`, and every
+case goes through the real path: a signed token, verification, org → tenant resolution.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache
+from adapters.memory.runtime import FixedClock, SequentialIds
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from admin_core.auth import ROLES, Permission, RolePolicy, Scope
+from admin_core.domain.tenants import OrgMapping, Tenant, TenantStatus
+from admin_core.usecases.authenticate import Authenticate
+from tests.support.tokens import ISSUER, JwksServer, SigningKey, claims
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PLATFORM_ORG, OWN_ORG, UNMAPPED_ORG = "org_platform", "org_own", "org_unmapped"
+OWN, OTHER = "tenant-own", "tenant-other"
+
+# SPEC §5, read row by row: (role, kind of org) → what it may do, and how far.
+SPEC_TABLE: dict[tuple[str, str], tuple[set[str], str]] = {
+    ("org:super_admin", "platform"): ({"*"}, "all"),
+    ("org:admin", "platform"): ({"tenant:manage", "graph:rebuild", "audit:read"}, "all"),
+    ("org:coordinator", "platform"): ({"audit:read"}, "all"),
+    ("org:admin", "tenant"): ({"tenant:manage", "audit:read"}, "own"),
+    ("org:provider:admin", "tenant"): ({"tenant:manage", "audit:read"}, "own"),
+}
+
+
+def expected(role: str, org: str, permission: str, target: str | None, platform: bool) -> bool:
+    kind = {PLATFORM_ORG: "platform", OWN_ORG: "tenant"}.get(org)
+    if kind is None:
+        return False  # no org, or an org that maps to no tenant
+    grants, reach = SPEC_TABLE.get((role, kind), (set(), "none"))
+    if "*" in grants:
+        return True
+    if permission not in grants:
+        return False
+    if platform and reach != "all":
+        return False
+    return target is None or reach == "all" or target == OWN
+
+
+def make_authenticate(jwks: JwksServer) -> Authenticate:
+    store = InMemoryStore()
+    for tenant_id in (OWN, OTHER):
+        store.tenants[tenant_id] = Tenant(
+            id=tenant_id,
+            name=tenant_id,
+            status=TenantStatus.ACTIVE,
+            provider_id=None,
+            created_at=T0,
+            updated_at=T0,
+        )
+    store.org_mappings[OWN_ORG] = OrgMapping(org_id=OWN_ORG, tenant_id=OWN, created_at=T0)
+    clock = FixedClock(T0)
+    return Authenticate(
+        ClerkSessionTokenVerifier(JwksCache(jwks.fetch), issuer=ISSUER),
+        InMemoryUnitOfWorkFactory(store, clock, SequentialIds()),
+        RolePolicy.default(),
+        platform_orgs=[PLATFORM_ORG],
+        clock=clock,
+    )
+
+
+KEY = SigningKey(kid="matrix")
+roles = st.sampled_from([*ROLES, "org:unknown", "admin", "super_admin", "coordinator"])
+orgs = st.sampled_from([PLATFORM_ORG, OWN_ORG, UNMAPPED_ORG, None])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    role=roles,
+    org=orgs,
+    permission=st.sampled_from(list(Permission)),
+    target=st.sampled_from([None, OWN, OTHER]),
+    platform=st.booleans(),
+    version=st.sampled_from([1, 2]),
+)
+async def test_permission_matrix_matches_the_spec(
+    role: str,
+    org: str | None,
+    permission: Permission,
+    target: str | None,
+    platform: bool,
+    version: int,
+) -> None:
+    authenticate = make_authenticate(JwksServer(KEY))
+    token = KEY.sign(claims(org_id=org, role=role, version=version))
+    principal = await authenticate.execute(token)
+    full_role = role if role.startswith("org:") else f"org:{role}"
+    want = expected(full_role, org or "", permission.value, target, platform)
+    assert principal.can(permission, tenant_id=target, platform=platform) is want
+
+
+async def test_tenant_org_resolves_to_its_tenant_and_unmapped_org_to_nothing() -> None:
+    authenticate = make_authenticate(JwksServer(KEY))
+    own = await authenticate.execute(KEY.sign(claims(org_id=OWN_ORG, role="org:admin")))
+    assert (own.scope, own.tenant_id) == (Scope.TENANT, OWN)
+    lost = await authenticate.execute(KEY.sign(claims(org_id=UNMAPPED_ORG, role="org:admin")))
+    assert (lost.scope, lost.tenant_id, lost.permissions) == (Scope.NONE, None, frozenset())
+
+
+async def test_super_admin_role_in_a_tenant_org_is_ignored() -> None:
+    authenticate = make_authenticate(JwksServer(KEY))
+    p = await authenticate.execute(KEY.sign(claims(org_id=OWN_ORG, role="org:super_admin")))
+    assert not p.is_super_admin
+    assert not p.can(Permission.AUDIT_READ, tenant_id=OWN)
