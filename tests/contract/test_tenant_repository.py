@@ -66,6 +66,36 @@ async def test_added_tenant_reads_back_equal(uow: UnitOfWorkFactory) -> None:
         assert await tx.tenants.get("missing") is None
 
 
+async def test_provider_catalogue_fields_read_back(uow: UnitOfWorkFactory) -> None:
+    first = Provider(
+        id="prv_cat_1",
+        name="Catalogue Hospital",
+        country="IN",
+        city="Chennai",
+        specialties=("cardiology", "oncology"),
+        languages=("en", "ta", "hi"),
+        accreditations=("JCI", "NABH"),
+        created_at=T0,
+        updated_at=T0,
+    )
+    second = Provider(
+        id="prv_cat_2",
+        name="Second Hospital",
+        country="TH",
+        city=None,
+        accreditations=("JCI",),  # an accreditation body shared with the first provider
+        created_at=T0,
+        updated_at=T0,
+    )
+    async with uow() as tx:
+        await tx.providers.add(first)
+        await tx.providers.add(second)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.providers.get("prv_cat_1") == first
+        assert await tx.providers.get("prv_cat_2") == second
+
+
 async def test_leaving_without_commit_rolls_back(uow: UnitOfWorkFactory) -> None:
     async with uow() as tx:
         await tx.providers.add(provider(1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from adapters.memory.store import InMemoryStore
 from admin_core.domain.common import OffsetPage
 from admin_core.domain.providers import Provider
@@ -22,7 +24,8 @@ class InMemoryProviderRepository(ProviderRepository):
         return self._store.providers.get(provider_id)
 
     async def add(self, provider: Provider) -> None:
-        self._store.providers[provider.id] = provider
+        accreditations = tuple(sorted(set(provider.accreditations)))
+        self._store.providers[provider.id] = replace(provider, accreditations=accreditations)
 
 
 class InMemoryTenantRepository(TenantRepository):

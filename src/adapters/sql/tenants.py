@@ -6,10 +6,18 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.errors import unique_violation
-from adapters.sql.tables import providers, tenant_org_mappings, tenant_settings, tenants
+from adapters.sql.tables import (
+    accreditations,
+    provider_accreditations,
+    providers,
+    tenant_org_mappings,
+    tenant_settings,
+    tenants,
+)
 from admin_core.domain.common import OffsetPage
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import (
@@ -68,6 +76,9 @@ def _settings_values(tenant: Tenant) -> dict[str, Any]:
 
 
 class SqlProviderRepository(ProviderRepository):
+    """Specialties and languages are JSON lists on the provider row; accreditations live in
+    `accreditations` (one row per body, shared) linked through `provider_accreditations`."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -77,12 +88,22 @@ class SqlProviderRepository(ProviderRepository):
         ).first()
         if row is None:
             return None
+        names = (
+            await self._session.scalars(
+                sa.select(provider_accreditations.c.accreditation_name)
+                .where(provider_accreditations.c.provider_id == provider_id)
+                .order_by(provider_accreditations.c.accreditation_name)
+            )
+        ).all()
         m = row._mapping
         return Provider(
             id=m["id"],
             name=m["name"],
             country=m["country"],
             city=m["city"],
+            specialties=tuple(m["specialties"] or ()),
+            languages=tuple(m["languages"] or ()),
+            accreditations=tuple(names),
             created_at=m["created_at"],
             updated_at=m["updated_at"],
         )
@@ -94,8 +115,25 @@ class SqlProviderRepository(ProviderRepository):
                 name=provider.name,
                 country=provider.country,
                 city=provider.city,
+                specialties=list(provider.specialties),
+                languages=list(provider.languages),
                 created_at=provider.created_at,
                 updated_at=provider.updated_at,
+            )
+        )
+        names = sorted(set(provider.accreditations))
+        if not names:
+            return
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await self._session.execute(
+            insert(accreditations)
+            .values([{"name": n} for n in names])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        await self._session.execute(
+            provider_accreditations.insert().values(
+                [{"provider_id": provider.id, "accreditation_name": n} for n in names]
             )
         )
 
