@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +16,7 @@ from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.ports.persistence import UnitOfWorkFactory
-from tests.support.services import service_url
+from tests.support.services import in_thread, service_url
 
 APP_ROLE = "admin_app"
 BACKENDS = ("memory", "sqlite", "postgres")
@@ -62,27 +61,9 @@ def postgres_urls() -> tuple[str, str]:
     global _postgres_schema_ready
     app_url, owner_url = service_url("POSTGRES"), service_url("POSTGRES_OWNER")
     if not _postgres_schema_ready:
-        _run_in_fresh_loop(_reset_postgres_schema(owner_url))
+        in_thread(_reset_postgres_schema(owner_url))
         _postgres_schema_ready = True
     return app_url, owner_url
-
-
-def _run_in_fresh_loop(coro: object) -> None:
-    import threading
-
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(coro)  # type: ignore[arg-type]
-        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
-            errors.append(error)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
 
 
 @asynccontextmanager
