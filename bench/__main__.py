@@ -14,9 +14,11 @@ BENCHMARKS: tuple[str, ...] = ("audit", "graph")
 
 
 def main(argv: list[str]) -> int:
-    names, _, options = (argv[: argv.index("--")], None, argv[argv.index("--") + 1 :]) if (
-        "--" in argv
-    ) else (argv, None, [])
+    names, _, options = (
+        (argv[: argv.index("--")], None, argv[argv.index("--") + 1 :])
+        if ("--" in argv)
+        else (argv, None, [])
+    )
     selected = names or list(BENCHMARKS)
     unknown = [n for n in selected if n not in BENCHMARKS]
     if unknown:

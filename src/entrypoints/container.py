@@ -18,14 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache, http_jwks_fetcher
 from adapters.localauth.issuer import LocalTokenIssuer
+from adapters.memory.catalogue import InMemoryCatalogueBulkLoader, InMemoryProjectionSource
+from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWorkFactory
-from adapters.sql.engine import create_engine
+from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
+from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.sql.engine import create_engine, is_sqlite
+from adapters.sql.projection import PostgresRebuildLock, SqlProjectionSource
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.auth import RolePolicy
+from admin_core.ports.graph import GraphProjection, RebuildLock
 from admin_core.usecases.authenticate import Authenticate
 from admin_core.usecases.demo import SeedDemoData
+from admin_core.usecases.graph import RebuildProjection, ShowGraphStatus
 from admin_core.usecases.readiness import CheckReadiness
 from admin_core.usecases.tenants import ListTenants
 from entrypoints.settings import Settings
@@ -47,12 +54,35 @@ def _jwks_fetcher(
     raise ValueError(f"ADMIN_AUTH_MODE must be 'local' or 'clerk', not {settings.auth_mode!r}")
 
 
-async def _close_nothing() -> None:
-    return None
+async def _close_nothing(graph: GraphProjection) -> None:
+    await _close_graph(graph)
 
 
-async def _close_engine(engine: AsyncEngine) -> None:
-    await engine.dispose()
+async def _close_engine(engine: AsyncEngine, graph: GraphProjection) -> None:
+    try:
+        await _close_graph(graph)
+    finally:
+        await engine.dispose()
+
+
+def _graph(settings: Settings) -> GraphProjection:
+    """Neo4j when `ADMIN_NEO4J_URL` is set; the in-process graph otherwise."""
+    if not settings.neo4j_url:
+        return InMemoryGraphProjection()
+    driver = create_driver(settings.neo4j_url, settings.neo4j_user, settings.neo4j_password)
+    return Neo4jGraphProjection(driver)
+
+
+async def _close_graph(graph: GraphProjection) -> None:
+    if isinstance(graph, Neo4jGraphProjection):
+        await graph.aclose()
+
+
+def _rebuild_lock(engine: AsyncEngine) -> RebuildLock:
+    """PostgreSQL: an advisory lock shared by every replica; SQLite: one process, one lock."""
+    if is_sqlite(engine.url):
+        return InProcessRebuildLock()
+    return PostgresRebuildLock(engine)
 
 
 def _role_policy(settings: Settings) -> RolePolicy:
@@ -81,7 +111,8 @@ class CommonAdapters(containers.DeclarativeContainer):
         issuer=settings.provided.auth_issuer,
         authorized_parties=settings.provided.auth_authorized_parties,
     )
-    aclose = providers.Callable(_close_nothing)
+    graph = providers.Singleton(_graph, settings)
+    aclose = providers.Callable(_close_nothing, graph)
 
 
 class SqlAdapters(CommonAdapters):
@@ -91,7 +122,10 @@ class SqlAdapters(CommonAdapters):
     uow = providers.Singleton(
         SqlUnitOfWorkFactory, engine, CommonAdapters.clock, CommonAdapters.ids
     )
-    aclose = providers.Callable(_close_engine, engine)
+    projection_source = providers.Singleton(SqlProjectionSource, engine)
+    rebuild_lock = providers.Singleton(_rebuild_lock, engine)
+    catalogue_loader = providers.Singleton(SqlCatalogueBulkLoader, engine)
+    aclose = providers.Callable(_close_engine, engine, CommonAdapters.graph)
 
 
 class MemoryAdapters(CommonAdapters):
@@ -101,6 +135,9 @@ class MemoryAdapters(CommonAdapters):
     uow = providers.Singleton(
         InMemoryUnitOfWorkFactory, store, CommonAdapters.clock, CommonAdapters.ids
     )
+    projection_source = providers.Singleton(InMemoryProjectionSource, store)
+    rebuild_lock = providers.Singleton(InProcessRebuildLock)
+    catalogue_loader = providers.Singleton(InMemoryCatalogueBulkLoader, store)
 
 
 class Container(containers.DeclarativeContainer):
@@ -122,6 +159,17 @@ class Container(containers.DeclarativeContainer):
     seed_demo = providers.Factory(SeedDemoData, uow=adapters.uow, clock=adapters.clock)
     check_readiness = providers.Factory(CheckReadiness, uow=adapters.uow)
     list_tenants = providers.Factory(ListTenants, uow=adapters.uow)
+    rebuild_graph = providers.Factory(
+        RebuildProjection,
+        source=adapters.projection_source,
+        graph=adapters.graph,
+        lock=adapters.rebuild_lock,
+        uow=adapters.uow,
+        ids=adapters.ids,
+    )
+    graph_status = providers.Factory(
+        ShowGraphStatus, source=adapters.projection_source, graph=adapters.graph
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from admin_core.domain.audit import AuditEntry
+from admin_core.domain.catalogue import Doctor, Procedure, ProcedureOffer
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import OrgMapping, Tenant
 
@@ -22,6 +23,13 @@ class InMemoryStore:
     org_mappings: dict[str, OrgMapping] = field(default_factory=dict)
     audit_entries: list[AuditEntry] = field(default_factory=list)
     audit_heads: dict[str, AuditEntry] = field(default_factory=dict)
+    # The provider catalogue (source of the graph projection); a provider's specialties,
+    # languages and accreditations live on its `Provider`.
+    accreditations: set[str] = field(default_factory=set)
+    doctors: dict[str, Doctor] = field(default_factory=dict)
+    procedures: dict[str, Procedure] = field(default_factory=dict)
+    provider_procedures: dict[tuple[str, str], ProcedureOffer] = field(default_factory=dict)
+    doctor_procedures: set[tuple[str, str]] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def snapshot(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.memory.audit import InMemoryAuditLog
+from adapters.memory.catalogue import InMemoryCatalogueWriter
 from adapters.memory.store import InMemoryStore
 from adapters.memory.tenants import (
     InMemoryOrgMappingRepository,
@@ -24,6 +25,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.providers = InMemoryProviderRepository(store)
         self.tenants = InMemoryTenantRepository(store)
         self.org_mappings = InMemoryOrgMappingRepository(store)
+        self.catalogue = InMemoryCatalogueWriter(store)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

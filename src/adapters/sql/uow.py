@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sql.audit import SqlAuditLog
+from adapters.sql.catalogue import SqlCatalogueWriter
 from adapters.sql.engine import WriterGate, is_sqlite
 from adapters.sql.tenants import (
     SqlOrgMappingRepository,
@@ -50,6 +51,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.tenants = SqlTenantRepository(self._session)
         self.org_mappings = SqlOrgMappingRepository(self._session)
         self.audit = SqlAuditLog(self._session, self._clock, self._ids)
+        self.catalogue = SqlCatalogueWriter(self._session)
         return self
 
     async def __aexit__(

@@ -9,6 +9,7 @@ from admin_core.domain.common import OffsetPage
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import OrgMapping, Tenant, TenantQuery
 from admin_core.ports.audit import AuditLog
+from admin_core.ports.catalogue import CatalogueWriter
 
 
 class ProviderRepository(Protocol):
@@ -48,6 +49,7 @@ class UnitOfWork(Protocol):
     tenants: TenantRepository
     org_mappings: OrgMappingRepository
     audit: AuditLog
+    catalogue: CatalogueWriter
 
     async def __aenter__(self) -> Self: ...
 

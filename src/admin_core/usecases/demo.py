@@ -14,6 +14,7 @@ from admin_core.domain.tenants import (
 )
 from admin_core.ports.persistence import UnitOfWorkFactory
 from admin_core.ports.runtime import Clock
+from admin_core.usecases.demo_catalogue import seed_demo_catalogue
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,5 +131,6 @@ class SeedDemoData:
                     OrgMapping(org_id=demo.org_id, tenant_id=demo.tenant_id, created_at=now)
                 )
                 created += 1
+            await seed_demo_catalogue(uow, self._clock)
             await uow.commit()
         return SeedReport(tenants_created=created, tenants_existing=existing)

@@ -1,0 +1,1 @@
+"""Neo4j adapters (official async driver): the graph projection."""

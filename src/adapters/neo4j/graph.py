@@ -1,0 +1,277 @@
+"""The graph projection on Neo4j (official async driver).
+
+Writes are `UNWIND` batches, one transaction each (managed: retried on transient errors such
+as deadlocks). Every node and relationship written carries the rebuild's run id in `_rebuild`;
+`remove_missing` deletes, in batches (`CALL { ... } IN TRANSACTIONS`), the items of a label or
+type whose stamp is another run's. Counts come from the count store. Driver exceptions are
+translated here: a lost, refused or timed-out connection is `GraphUnavailable`, any other
+failure `ProjectionError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, LiteralString
+
+import neo4j
+import neo4j.exceptions
+
+from admin_core.domain.graph import (
+    GraphCounts,
+    GraphNode,
+    GraphRelationship,
+    NodeLabel,
+    RelType,
+)
+from admin_core.ports.graph import GraphProjection, GraphUnavailable, ProjectionError
+
+#: The bookkeeping property: id of the rebuild that last wrote the node or relationship.
+STAMP = "_rebuild"
+
+_UNREACHABLE = (
+    neo4j.exceptions.ServiceUnavailable,
+    neo4j.exceptions.SessionExpired,
+    neo4j.exceptions.ConnectionAcquisitionTimeoutError,
+    neo4j.exceptions.DatabaseUnavailable,
+    OSError,
+    TimeoutError,
+)
+
+
+def create_driver(
+    url: str,
+    user: str | None = None,
+    password: str | None = None,
+    *,
+    connection_timeout: float = 5.0,
+    max_transaction_retry_time: float = 10.0,
+) -> neo4j.AsyncDriver:
+    """A driver for `url`; no authentication when `user` is not set."""
+    auth = (user, password or "") if user else None
+    return neo4j.AsyncGraphDatabase.driver(
+        url,
+        auth=auth,
+        connection_timeout=connection_timeout,
+        connection_acquisition_timeout=connection_timeout * 2,
+        max_transaction_retry_time=max_transaction_retry_time,
+        notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
+    )
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except _UNREACHABLE as error:
+        raise GraphUnavailable(f"Neo4j is unreachable: {type(error).__name__}") from error
+    except neo4j.exceptions.Neo4jError as error:
+        raise ProjectionError(f"Neo4j refused the operation: {error.code}") from error
+    except neo4j.exceptions.DriverError as error:
+        raise ProjectionError(f"Neo4j driver error: {type(error).__name__}") from error
+
+
+def _q(text: str) -> LiteralString:
+    """Queries are built only from the closed sets of labels and types below."""
+    return text
+
+
+def _node_upsert(label: NodeLabel) -> LiteralString:
+    return _q(
+        f"UNWIND $rows AS row MERGE (n:{label.value} {{{label.key}: row.{label.key}}}) "
+        f"SET n = row, n.{STAMP} = $run"
+    )
+
+
+def _relationship_upsert(rel: RelType) -> LiteralString:
+    start, end = rel.start, rel.end
+    props = "r = row.p, " if rel is RelType.OFFERS else ""
+    return _q(
+        f"UNWIND $rows AS row "
+        f"MATCH (a:{start.value} {{{start.key}: row.s}}) "
+        f"MERGE (b:{end.value} {{{end.key}: row.e}}) ON CREATE SET b.tenant_id = row.t "
+        f"MERGE (a)-[r:{rel.value}]->(b) "
+        f"SET {props}r.{STAMP} = $run"
+    )
+
+
+class Neo4jGraphProjection(GraphProjection):
+    def __init__(
+        self,
+        driver: neo4j.AsyncDriver,
+        *,
+        database: str | None = None,
+        delete_batch_size: int = 10_000,
+    ) -> None:
+        self._driver = driver
+        self._database = database
+        self._delete_batch_size = delete_batch_size
+
+    def _session(self) -> neo4j.AsyncSession:
+        return self._driver.session(database=self._database)
+
+    async def _write(self, query: LiteralString, **params: Any) -> None:
+        async def work(tx: neo4j.AsyncManagedTransaction) -> None:
+            result = await tx.run(query, params)
+            await result.consume()
+
+        async with translated(), self._session() as session:
+            await session.execute_write(work)
+
+    async def _read(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
+        async def work(tx: neo4j.AsyncManagedTransaction) -> list[neo4j.Record]:
+            result = await tx.run(query, params)
+            return [record async for record in result]
+
+        async with translated(), self._session() as session:
+            return await session.execute_read(work)
+
+    async def ensure_constraints(self) -> None:
+        for label in NodeLabel:
+            name = f"{label.value.lower()}_{label.key}_unique"
+            await self._write(
+                _q(
+                    f"CREATE CONSTRAINT {name} IF NOT EXISTS "
+                    f"FOR (n:{label.value}) REQUIRE n.{label.key} IS UNIQUE"
+                )
+            )
+        async with translated(), self._session() as session:
+            await (await session.run("CALL db.awaitIndexes(300)")).consume()
+
+    async def upsert_nodes(self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str) -> None:
+        if not nodes:
+            return
+        key = label.key
+        rows = [{**n.properties, key: n.key, "tenant_id": n.tenant_id} for n in nodes]
+        await self._write(_node_upsert(label), rows=rows, run=run)
+
+    async def upsert_relationships(
+        self, rel: RelType, relationships: Sequence[GraphRelationship], *, run: str
+    ) -> None:
+        if not relationships:
+            return
+        if rel is RelType.OFFERS:
+            rows = [
+                {"s": r.start, "e": r.end, "t": r.end_tenant_id, "p": r.properties}
+                for r in relationships
+            ]
+        else:
+            rows = [{"s": r.start, "e": r.end, "t": r.end_tenant_id} for r in relationships]
+        await self._write(_relationship_upsert(rel), rows=rows, run=run)
+
+    async def _delete_stale(self, query: LiteralString, run: str) -> int:
+        """Auto-commit query (required by `IN TRANSACTIONS`); returns what it deleted."""
+        async with translated(), self._session() as session:
+            result = await session.run(query, run=run, batch=self._delete_batch_size)
+            record = await result.single()
+            await result.consume()
+        return int(record["deleted"]) if record else 0
+
+    async def remove_missing(
+        self,
+        *,
+        labels: Sequence[NodeLabel],
+        relationships: Sequence[RelType],
+        run: str,
+    ) -> GraphCounts:
+        removed_rels: dict[RelType, int] = {}
+        for rel in relationships:
+            removed_rels[rel] = await self._delete_stale(
+                _q(
+                    f"MATCH ()-[r:{rel.value}]->() WHERE coalesce(r.{STAMP}, '') <> $run "
+                    "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS "
+                    "RETURN count(*) AS deleted"
+                ),
+                run,
+            )
+        removed_nodes: dict[NodeLabel, int] = {}
+        for label in labels:
+            removed_nodes[label] = await self._delete_stale(
+                _q(
+                    f"MATCH (n:{label.value}) WHERE coalesce(n.{STAMP}, '') <> $run "
+                    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS "
+                    "RETURN count(*) AS deleted"
+                ),
+                run,
+            )
+        return GraphCounts(nodes=removed_nodes, relationships=removed_rels)
+
+    async def counts(self) -> GraphCounts:
+        branches = [
+            f"MATCH (n:{label.value}) RETURN '{label.value}' AS item, count(n) AS n"
+            for label in NodeLabel
+        ] + [
+            f"MATCH ()-[r:{rel.value}]->() RETURN '{rel.value}' AS item, count(r) AS n"
+            for rel in RelType
+        ]
+        records = await self._read(_q(" UNION ALL ".join(branches)))
+        found = {str(r["item"]): int(r["n"]) for r in records}
+        return GraphCounts(
+            nodes={label: found.get(label.value, 0) for label in NodeLabel},
+            relationships={rel: found.get(rel.value, 0) for rel in RelType},
+        )
+
+    async def scan_nodes(
+        self, label: NodeLabel, *, after: str | None = None, limit: int = 1000
+    ) -> Sequence[GraphNode]:
+        key = label.key
+        records = await self._read(
+            _q(
+                f"MATCH (n:{label.value}) WHERE $after IS NULL OR n.{key} > $after "
+                f"RETURN n.{key} AS key, n.tenant_id AS tenant_id, properties(n) AS p "
+                f"ORDER BY n.{key} LIMIT $limit"
+            ),
+            after=after,
+            limit=limit,
+        )
+        hidden = {key, "tenant_id", STAMP}
+        return [
+            GraphNode(
+                key=r["key"],
+                tenant_id=r["tenant_id"],
+                properties={k: v for k, v in r["p"].items() if k not in hidden},
+            )
+            for r in records
+        ]
+
+    async def scan_relationships(
+        self, rel: RelType, *, after: tuple[str, str] | None = None, limit: int = 1000
+    ) -> Sequence[GraphRelationship]:
+        s, e = rel.start, rel.end
+        records = await self._read(
+            _q(
+                f"MATCH (a:{s.value})-[r:{rel.value}]->(b:{e.value}) "
+                f"WHERE $as IS NULL OR a.{s.key} > $as OR (a.{s.key} = $as AND b.{e.key} > $ae) "
+                f"RETURN a.{s.key} AS s, b.{e.key} AS e, b.tenant_id AS t, properties(r) AS p "
+                f"ORDER BY s, e LIMIT $limit"
+            ),
+            **{"as": after[0] if after else None, "ae": after[1] if after else None},
+            limit=limit,
+        )
+        return [
+            GraphRelationship(
+                start=r["s"],
+                end=r["e"],
+                end_tenant_id=r["t"],
+                properties={k: v for k, v in r["p"].items() if k != STAMP},
+            )
+            for r in records
+        ]
+
+    async def clear(self) -> None:
+        """Delete every projected node and relationship (tests and benchmarks)."""
+        for label in NodeLabel:
+            await self._delete_stale(
+                _q(
+                    f"MATCH (n:{label.value}) "
+                    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS "
+                    "RETURN count(*) AS deleted"
+                ),
+                "",
+            )
+
+    async def aclose(self) -> None:
+        with_timeout = asyncio.timeout(10)
+        async with with_timeout:
+            await self._driver.close()

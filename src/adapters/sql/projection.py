@@ -1,0 +1,323 @@
+"""The graph projection's source on SQL (PostgreSQL or SQLite), and the PostgreSQL advisory
+lock that keeps rebuilds single-flight across replicas.
+
+Each stream pages by primary key (keyset: `WHERE key > :after ORDER BY key LIMIT :n`), so
+every batch is one index range scan and nothing beyond a batch is held in memory. All streams
+of one `read()` run in one read-only REPEATABLE READ transaction on a dedicated connection:
+they see one snapshot, so no relationship refers to a row the node streams did not see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql.tables import (
+    accreditations,
+    doctor_procedures,
+    doctors,
+    procedures,
+    provider_accreditations,
+    provider_procedures,
+    providers,
+    tenants,
+)
+from admin_core.domain.graph import (
+    GraphNode,
+    GraphRelationship,
+    NodeLabel,
+    RelType,
+    accreditation_node,
+    accredited_by,
+    doctor_node,
+    offers,
+    performs,
+    procedure_node,
+    provider_node,
+    works_at,
+)
+from admin_core.ports.graph import (
+    GraphUnavailable,
+    ProjectionError,
+    ProjectionReader,
+    ProjectionSource,
+    RebuildLock,
+)
+
+T = TypeVar("T")
+
+_after: sa.BindParameter[Any] = sa.bindparam("after")
+_after_end: sa.BindParameter[Any] = sa.bindparam("after_end")
+_limit: sa.BindParameter[Any] = sa.bindparam("limit")
+
+
+def _provider_tenant(provider_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """The id of the tenant whose provider this is (at most one: `tenants.provider_id` is
+    unique), looked up through that unique index."""
+    return sa.select(tenants.c.id).where(tenants.c.provider_id == provider_id).scalar_subquery()
+
+
+def _keyset(key: sa.ColumnElement[Any], query: sa.Select[Any]) -> tuple[sa.Select[Any], ...]:
+    """(first page, next page) queries ordered by a single-column key."""
+    return query.order_by(key).limit(_limit), query.where(key > _after).order_by(key).limit(_limit)
+
+
+def _keyset2(
+    a: sa.ColumnElement[Any], b: sa.ColumnElement[Any], query: sa.Select[Any]
+) -> tuple[sa.Select[Any], ...]:
+    """(first page, next page) queries ordered by a two-column key."""
+    following = sa.or_(a > _after, sa.and_(a == _after, b > _after_end))
+    return (
+        query.order_by(a, b).limit(_limit),
+        query.where(following).order_by(a, b).limit(_limit),
+    )
+
+
+_NODE_QUERIES: dict[NodeLabel, tuple[sa.Select[Any], ...]] = {
+    NodeLabel.PROVIDER: _keyset(
+        providers.c.id,
+        sa.select(
+            providers.c.id,
+            _provider_tenant(providers.c.id),
+            providers.c.name,
+            providers.c.country,
+            providers.c.city,
+            providers.c.specialties,
+            providers.c.languages,
+        ),
+    ),
+    NodeLabel.DOCTOR: _keyset(
+        doctors.c.id,
+        sa.select(
+            doctors.c.id,
+            _provider_tenant(doctors.c.provider_id),
+            doctors.c.provider_id,
+            doctors.c.full_name,
+            doctors.c.specialty,
+            doctors.c.languages,
+        ),
+    ),
+    NodeLabel.PROCEDURE: _keyset(
+        procedures.c.code,
+        sa.select(procedures.c.code, procedures.c.name, procedures.c.specialty),
+    ),
+    NodeLabel.ACCREDITATION: _keyset(accreditations.c.name, sa.select(accreditations.c.name)),
+}
+
+_NODE_TABLES = {
+    NodeLabel.PROVIDER: providers,
+    NodeLabel.DOCTOR: doctors,
+    NodeLabel.PROCEDURE: procedures,
+    NodeLabel.ACCREDITATION: accreditations,
+}
+
+_NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
+    NodeLabel.PROVIDER: lambda r: provider_node(
+        id=r[0],
+        tenant_id=r[1],
+        name=r[2],
+        country=r[3],
+        city=r[4],
+        specialties=r[5],
+        languages=r[6],
+    ),
+    NodeLabel.DOCTOR: lambda r: doctor_node(
+        id=r[0],
+        tenant_id=r[1],
+        provider_id=r[2],
+        full_name=r[3],
+        specialty=r[4],
+        languages=r[5],
+    ),
+    NodeLabel.PROCEDURE: lambda r: procedure_node(code=r[0], name=r[1], specialty=r[2]),
+    NodeLabel.ACCREDITATION: lambda r: accreditation_node(name=r[0]),
+}
+
+_REL_QUERIES: dict[RelType, tuple[sa.Select[Any], ...]] = {
+    RelType.WORKS_AT: _keyset(
+        doctors.c.id,
+        sa.select(doctors.c.id, doctors.c.provider_id, _provider_tenant(doctors.c.provider_id)),
+    ),
+    RelType.OFFERS: _keyset2(
+        provider_procedures.c.provider_id,
+        provider_procedures.c.procedure_code,
+        sa.select(
+            provider_procedures.c.provider_id,
+            provider_procedures.c.procedure_code,
+            provider_procedures.c.price_min_usd,
+            provider_procedures.c.price_max_usd,
+        ),
+    ),
+    RelType.PERFORMS: _keyset2(
+        doctor_procedures.c.doctor_id,
+        doctor_procedures.c.procedure_code,
+        sa.select(doctor_procedures.c.doctor_id, doctor_procedures.c.procedure_code),
+    ),
+    RelType.ACCREDITED_BY: _keyset2(
+        provider_accreditations.c.provider_id,
+        provider_accreditations.c.accreditation_name,
+        sa.select(
+            provider_accreditations.c.provider_id, provider_accreditations.c.accreditation_name
+        ),
+    ),
+}
+
+_REL_TABLES = {
+    RelType.WORKS_AT: doctors,
+    RelType.OFFERS: provider_procedures,
+    RelType.PERFORMS: doctor_procedures,
+    RelType.ACCREDITED_BY: provider_accreditations,
+}
+
+_REL_BUILDERS: dict[RelType, Callable[[Sequence[Any]], GraphRelationship]] = {
+    RelType.WORKS_AT: lambda r: works_at(doctor_id=r[0], provider_id=r[1], tenant_id=r[2]),
+    RelType.OFFERS: lambda r: offers(
+        provider_id=r[0], procedure_code=r[1], price_min_usd=r[2], price_max_usd=r[3]
+    ),
+    RelType.PERFORMS: lambda r: performs(doctor_id=r[0], procedure_code=r[1]),
+    RelType.ACCREDITED_BY: lambda r: accredited_by(provider_id=r[0], accreditation_name=r[1]),
+}
+
+
+def translate(error: sqlalchemy.exc.SQLAlchemyError) -> ProjectionError:
+    """A lost or refused connection is `GraphUnavailable`; anything else a `ProjectionError`."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and (
+        error.connection_invalidated
+        or isinstance(error.orig, OSError)
+        or isinstance(error, sqlalchemy.exc.InterfaceError)
+    ):
+        return GraphUnavailable(f"the source database is unreachable: {type(error.orig).__name__}")
+    return ProjectionError(f"the source database failed: {type(error).__name__}")
+
+
+class _SqlReader(ProjectionReader):
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _pages(
+        self,
+        queries: tuple[sa.Select[Any], ...],
+        two_column_key: bool,
+        build: Callable[[Sequence[Any]], T],
+        batch_size: int,
+    ) -> AsyncIterator[Sequence[T]]:
+        first, following = queries
+        params: dict[str, Any] = {"limit": batch_size}
+        query = first
+        while True:
+            try:
+                rows = (await self._conn.execute(query, params)).all()
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                raise translate(error) from error
+            if not rows:
+                return
+            yield [build(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            last = rows[-1]
+            params = {"limit": batch_size, "after": last[0]}
+            if two_column_key:
+                params["after_end"] = last[1]
+            query = following
+
+    def nodes(self, label: NodeLabel, *, batch_size: int) -> AsyncIterator[Sequence[GraphNode]]:
+        return self._pages(_NODE_QUERIES[label], False, _NODE_BUILDERS[label], batch_size)
+
+    def relationships(
+        self, rel: RelType, *, batch_size: int
+    ) -> AsyncIterator[Sequence[GraphRelationship]]:
+        two = rel is not RelType.WORKS_AT
+        return self._pages(_REL_QUERIES[rel], two, _REL_BUILDERS[rel], batch_size)
+
+    async def _count(self, table: sa.Table) -> int:
+        try:
+            return int(await self._conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise translate(error) from error
+
+    async def count_nodes(self, label: NodeLabel) -> int:
+        return await self._count(_NODE_TABLES[label])
+
+    async def count_relationships(self, rel: RelType) -> int:
+        return await self._count(_REL_TABLES[rel])
+
+
+class SqlProjectionSource(ProjectionSource):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[ProjectionReader]:
+        try:
+            conn = await self._engine.connect()
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise translate(error) from error
+        try:
+            if conn.dialect.name == "postgresql":
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+                await conn.begin()
+                await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+            else:
+                await conn.begin()
+            yield _SqlReader(conn)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise translate(error) from error
+        finally:
+            try:
+                await conn.rollback()
+            finally:
+                await conn.close()
+
+
+#: The advisory-lock key of graph rebuilds: a fixed 64-bit number derived from a name.
+REBUILD_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"admin_core:graph_rebuild").digest()[:8], "big", signed=True
+)
+
+
+class PostgresRebuildLock(RebuildLock):
+    """`pg_try_advisory_lock`, held by a dedicated connection for the rebuild's duration.
+
+    Every replica sharing the database sees the same lock; if the holder dies, PostgreSQL
+    drops its connection and with it the lock, so a crash never leaves rebuilds blocked.
+    """
+
+    def __init__(self, engine: AsyncEngine, key: int = REBUILD_LOCK_KEY) -> None:
+        self._engine = engine
+        self._key = key
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[bool]:
+        try:
+            conn = await self._engine.connect()
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            raise translate(error) from error
+        taken = False
+        try:
+            taken = bool(
+                await conn.scalar(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key})
+            )
+            await conn.commit()  # the lock is session-level; no transaction stays open
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            await conn.close()
+            raise translate(error) from error
+        try:
+            yield taken
+        finally:
+            await self._release(conn, taken)
+
+    async def _release(self, conn: AsyncConnection, taken: bool) -> None:
+        try:
+            if taken:
+                await conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+                await conn.commit()
+        except sqlalchemy.exc.SQLAlchemyError:
+            await conn.invalidate()  # closing the session releases the lock server-side
+        finally:
+            await conn.close()

@@ -1,0 +1,113 @@
+"""Ports of the graph projection: the source it is rebuilt from, the graph it writes, and the
+lock that keeps rebuilds single-flight.
+
+Adapters translate their driver's exceptions into `GraphUnavailable` (the graph or source
+cannot be reached: connection refused, dropped, timed out) or `ProjectionError` (it answered,
+but with an error) at their boundary, so the core never sees a vendor exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from admin_core.domain.graph import (
+    GraphCounts,
+    GraphNode,
+    GraphRelationship,
+    NodeLabel,
+    RelType,
+)
+
+
+class ProjectionError(Exception):
+    """The graph or the source answered with an error."""
+
+
+class GraphUnavailable(ProjectionError):
+    """The graph (or the source) cannot be reached."""
+
+
+class ProjectionReader(Protocol):
+    """One consistent read of the source: every stream and count of one reader sees the same
+    snapshot, so no relationship refers to a row the node streams did not see."""
+
+    def nodes(self, label: NodeLabel, *, batch_size: int) -> AsyncIterator[Sequence[GraphNode]]:
+        """The label's nodes in key order, `batch_size` at a time (keyset pagination: each
+        batch is one index range scan; nothing beyond a batch is held in memory)."""
+        ...
+
+    def relationships(
+        self, rel: RelType, *, batch_size: int
+    ) -> AsyncIterator[Sequence[GraphRelationship]]:
+        """The type's relationships in (start, end) order, `batch_size` at a time."""
+        ...
+
+    async def count_nodes(self, label: NodeLabel) -> int: ...
+
+    async def count_relationships(self, rel: RelType) -> int: ...
+
+
+class ProjectionSource(Protocol):
+    def read(self) -> AbstractAsyncContextManager[ProjectionReader]:
+        """Open a consistent, read-only view of the source for one rebuild."""
+        ...
+
+
+class GraphProjection(Protocol):
+    """The graph store. Every write is idempotent; every node and relationship written by
+    a rebuild is stamped with the rebuild's `run`, which is how `remove_missing` tells stale
+    items from current ones without ever deleting an item the source still has."""
+
+    async def ensure_constraints(self) -> None:
+        """Create the uniqueness constraint on each label's key if absent."""
+        ...
+
+    async def upsert_nodes(self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str) -> None:
+        """Create or replace the nodes (properties become exactly the given ones), in one
+        transaction."""
+        ...
+
+    async def upsert_relationships(
+        self, rel: RelType, relationships: Sequence[GraphRelationship], *, run: str
+    ) -> None:
+        """Create or replace the relationships, in one transaction. A start node that is not
+        in the graph drops its relationship; a missing end node is created with its key and
+        tenant only."""
+        ...
+
+    async def remove_missing(
+        self,
+        *,
+        labels: Sequence[NodeLabel],
+        relationships: Sequence[RelType],
+        run: str,
+    ) -> GraphCounts:
+        """Delete the relationships of the given types, then the nodes of the given labels
+        (with any relationship they still have), that `run` did not write. Returns what was
+        deleted (relationships counted are those of the given types deleted directly)."""
+        ...
+
+    async def counts(self) -> GraphCounts:
+        """Nodes per label and relationships per type, for every label and type."""
+        ...
+
+    async def scan_nodes(
+        self, label: NodeLabel, *, after: str | None = None, limit: int = 1000
+    ) -> Sequence[GraphNode]:
+        """Nodes of a label in key order, after the key `after`: for checks and exports."""
+        ...
+
+    async def scan_relationships(
+        self, rel: RelType, *, after: tuple[str, str] | None = None, limit: int = 1000
+    ) -> Sequence[GraphRelationship]:
+        """Relationships of a type in (start, end) order, after `after`."""
+        ...
+
+
+class RebuildLock(Protocol):
+    def hold(self) -> AbstractAsyncContextManager[bool]:
+        """Try to take the rebuild lock without waiting; yields whether it was taken and
+        releases it on exit. Held by at most one rebuild across every replica."""
+        ...
