@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from admin_core.errors import AdminError
-from entrypoints.cli.commands import system, tenants
+from entrypoints.cli.commands import graph, system, tenants
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import report_error
 from entrypoints.container import aclose, build_container
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (system, tenants):
+    for module in (system, tenants, graph):
         module.register(groups)
     return parser
 

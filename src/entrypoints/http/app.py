@@ -16,6 +16,7 @@ from admin_core.errors import FieldError, ValidationFailed
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
 from entrypoints.http.errors import handle_exception
+from entrypoints.http.routes.graph import GraphController
 from entrypoints.http.routes.system import health, jwks, ready
 from entrypoints.http.routes.tenants import TenantController
 from entrypoints.http.security import current_principal
@@ -59,6 +60,7 @@ def create_app(container: Container, *, debug: bool = False) -> Litestar:
             await aclose(container)
 
     handlers: list[ControllerRouterHandler] = [health, ready, TenantController]
+    handlers.append(GraphController)
     if settings.auth_mode == "local":
         handlers.append(jwks)
 
@@ -68,6 +70,8 @@ def create_app(container: Container, *, debug: bool = False) -> Litestar:
             "principal": Provide(current_principal, sync_to_thread=False),
             "check_readiness": _use_case(container.check_readiness),
             "list_tenants": _use_case(container.list_tenants),
+            "rebuild_graph": _use_case(container.rebuild_graph),
+            "graph_status": _use_case(container.graph_status),
         },
         exception_handlers={Exception: handle_exception},
         before_send=[add_request_id_header],

@@ -1,0 +1,118 @@
+"""`adminctl graph rebuild | status`"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from uuid import uuid4
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+from admin_core.audit import Actor
+from admin_core.domain.graph import Drift, GraphScope, NodeLabel, RebuildProgress
+from admin_core.usecases.graph import removed_view
+from entrypoints.cli.context import CommandContext
+from entrypoints.cli.output import print_json, print_table, stderr, stdout
+
+
+def register(groups: Any) -> None:
+    parser: argparse.ArgumentParser = groups.add_parser("graph", help="the graph projection")
+    commands = parser.add_subparsers(dest="graph_command", required=True, metavar="COMMAND")
+
+    rebuild = commands.add_parser("rebuild", help="rebuild the projection from the database")
+    rebuild.add_argument(
+        "--scope", choices=[s.value for s in GraphScope], default=GraphScope.ALL.value
+    )
+    rebuild.add_argument("--no-progress", action="store_true", help="no progress bars")
+    rebuild.set_defaults(handler=rebuild_graph)
+
+    commands.add_parser("status", help="rows vs graph items, and the drift").set_defaults(
+        handler=graph_status
+    )
+
+
+def _label(item: Any) -> str:
+    return item.plural if isinstance(item, NodeLabel) else item.wire
+
+
+class _Bars:
+    """One progress bar per label and relationship type, on stderr."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.elapsed:>6.1f}s"),
+            console=stderr,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, progress: RebuildProgress) -> None:
+        name = _label(progress.item)
+        task = self._tasks.get(name)
+        if task is None:
+            task = self._tasks[name] = self.progress.add_task(name, total=progress.total)
+        total = max(progress.total, progress.done)
+        self.progress.update(task, completed=progress.done, total=total)
+
+
+async def rebuild_graph(ctx: CommandContext) -> None:
+    actor = Actor(principal=ctx.operator, request_id=f"cli-{uuid4().hex}")
+    use_case = ctx.container.rebuild_graph()
+    scope = GraphScope(ctx.args.scope)
+    if ctx.as_json or ctx.args.no_progress:
+        result = await use_case.execute(actor, scope)
+    else:
+        bars = _Bars()
+        with bars.progress:
+            result = await use_case.execute(actor, scope, progress=bars)
+    counts = {label.plural: n for label, n in result.counts.items()}
+    counts |= {rel.wire: n for rel, n in result.relationships.items()}
+    removed = removed_view(result.removed)
+    if ctx.as_json:
+        print_json(
+            {
+                "scope": result.scope,
+                "counts": {label.plural: n for label, n in result.counts.items()},
+                "relationships": {rel.wire: n for rel, n in result.relationships.items()},
+                "removed": removed,
+                "duration_ms": result.duration_ms,
+                "run_id": result.run_id,
+            }
+        )
+        return
+    print_table(
+        f"Graph rebuilt (scope {result.scope}) in {result.duration_ms} ms",
+        ["item", "in graph", "removed"],
+        [[k, v, removed.get(k, 0)] for k, v in counts.items()],
+    )
+
+
+def _drift(d: Drift) -> dict[str, Any]:
+    return {"source": d.source, "graph": d.graph, "drift": d.drift}
+
+
+async def graph_status(ctx: CommandContext) -> None:
+    status = await ctx.container.graph_status().execute(ctx.operator)
+    items = {label.plural: d for label, d in status.labels.items()}
+    items |= {rel.wire: d for rel, d in status.relationships.items()}
+    if ctx.as_json:
+        print_json(
+            {
+                "labels": {label.plural: _drift(d) for label, d in status.labels.items()},
+                "relationships": {rel.wire: _drift(d) for rel, d in status.relationships.items()},
+                "graph_available": status.graph_available,
+                "graph_error": status.graph_error,
+                "in_sync": status.in_sync,
+            }
+        )
+        return
+    print_table(
+        "Graph projection drift (graph − source)",
+        ["item", "source", "graph", "drift"],
+        [[name, d.source, d.graph, d.drift] for name, d in items.items()],
+    )
+    if not status.graph_available:
+        stdout.print(f"[yellow]graph unavailable[/yellow]: {status.graph_error}")
