@@ -16,10 +16,12 @@ from typing import Any
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.clerk.backend import ClerkIdentityProvider
 from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache, http_jwks_fetcher
 from adapters.localauth.issuer import LocalTokenIssuer
 from adapters.memory.catalogue import InMemoryCatalogueBulkLoader, InMemoryProjectionSource
 from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
+from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWorkFactory
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
@@ -30,11 +32,20 @@ from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.auth import RolePolicy
 from admin_core.ports.graph import GraphProjection, RebuildLock
+from admin_core.usecases.audit import ExportAuditLog, QueryAuditLog, VerifyAuditChain
 from admin_core.usecases.authenticate import Authenticate
 from admin_core.usecases.demo import SeedDemoData
+from admin_core.usecases.demo_users import demo_identity
 from admin_core.usecases.graph import RebuildProjection, ShowGraphStatus
 from admin_core.usecases.readiness import CheckReadiness
-from admin_core.usecases.tenants import ListTenants
+from admin_core.usecases.tenants import (
+    CreateProviderWithTenant,
+    CreateTenant,
+    ListTenants,
+    MapOrganization,
+    UpdateTenant,
+)
+from admin_core.usecases.users import GrantRole, ListTenantUsers, RevokeRole
 from entrypoints.settings import Settings
 
 
@@ -85,6 +96,22 @@ def _rebuild_lock(engine: AsyncEngine) -> RebuildLock:
     return PostgresRebuildLock(engine)
 
 
+def _platform_org(settings: Settings) -> str | None:
+    """The platform organisation whose memberships mirror the platform's roles."""
+    return settings.platform_orgs[0] if settings.platform_orgs else None
+
+
+def _identity(settings: Settings) -> ClerkIdentityProvider | InMemoryIdentityProvider:
+    """Clerk's Backend API when `ADMIN_CLERK_SECRET_KEY` is set; else an in-memory twin that
+    knows the demo users."""
+    if settings.clerk_secret_key:
+        return ClerkIdentityProvider(
+            base_url=settings.clerk_api_url, secret_key=settings.clerk_secret_key
+        )
+    users, memberships = demo_identity(_platform_org(settings))
+    return InMemoryIdentityProvider(users, memberships)
+
+
 def _role_policy(settings: Settings) -> RolePolicy:
     if settings.role_policy_file is None:
         return RolePolicy.default()
@@ -112,6 +139,7 @@ class CommonAdapters(containers.DeclarativeContainer):
         authorized_parties=settings.provided.auth_authorized_parties,
     )
     graph = providers.Singleton(_graph, settings)
+    identity = providers.Singleton(_identity, settings)
     aclose = providers.Callable(_close_nothing, graph)
 
 
@@ -159,6 +187,52 @@ class Container(containers.DeclarativeContainer):
     seed_demo = providers.Factory(SeedDemoData, uow=adapters.uow, clock=adapters.clock)
     check_readiness = providers.Factory(CheckReadiness, uow=adapters.uow)
     list_tenants = providers.Factory(ListTenants, uow=adapters.uow)
+    query_audit_log = providers.Factory(QueryAuditLog, uow=adapters.uow)
+    export_audit_log = providers.Factory(ExportAuditLog, uow=adapters.uow)
+    verify_audit_chain = providers.Factory(VerifyAuditChain, uow=adapters.uow)
+    platform_org = providers.Callable(_platform_org, settings)
+    create_tenant = providers.Factory(
+        CreateTenant,
+        uow=adapters.uow,
+        clock=adapters.clock,
+        ids=adapters.ids,
+        org_cache=authenticate,
+        platform_orgs=settings.provided.platform_orgs,
+    )
+    create_provider = providers.Factory(
+        CreateProviderWithTenant,
+        uow=adapters.uow,
+        clock=adapters.clock,
+        ids=adapters.ids,
+        org_cache=authenticate,
+        platform_orgs=settings.provided.platform_orgs,
+    )
+    update_tenant = providers.Factory(UpdateTenant, uow=adapters.uow, clock=adapters.clock)
+    map_org = providers.Factory(
+        MapOrganization,
+        uow=adapters.uow,
+        clock=adapters.clock,
+        org_cache=authenticate,
+        platform_orgs=settings.provided.platform_orgs,
+    )
+    list_tenant_users = providers.Factory(
+        ListTenantUsers, uow=adapters.uow, identity=adapters.identity, platform_org=platform_org
+    )
+    grant_role = providers.Factory(
+        GrantRole,
+        uow=adapters.uow,
+        identity=adapters.identity,
+        policy=role_policy,
+        clock=adapters.clock,
+        platform_org=platform_org,
+    )
+    revoke_role = providers.Factory(
+        RevokeRole,
+        uow=adapters.uow,
+        identity=adapters.identity,
+        policy=role_policy,
+        platform_org=platform_org,
+    )
     rebuild_graph = providers.Factory(
         RebuildProjection,
         source=adapters.projection_source,
@@ -183,4 +257,7 @@ def build_container(settings: Settings) -> Container:
 
 async def aclose(container: Container) -> None:
     """Close what the adapters opened (database pools, drivers, HTTP clients)."""
-    await container.adapters.aclose()
+    try:
+        await container.adapters.aclose()
+    finally:
+        await container.adapters.identity().aclose()

@@ -196,3 +196,27 @@ async def test_concurrent_creates_of_one_tenant_id_leave_one(uow: UnitOfWorkFact
 
     results = sorted(await asyncio.gather(create(), create()))
     assert results == ["conflict", "created"]
+
+
+async def test_org_mapping_can_move_and_is_exclusive(uow: UnitOfWorkFactory) -> None:
+    await add_tenants(uow, 1, 2)
+    async with uow() as tx:
+        await tx.org_mappings.add(OrgMapping(org_id="org_1", tenant_id="tenant-001", created_at=T0))
+        await tx.commit()
+    async with uow() as tx:
+        with pytest.raises(TenantAlreadyExists):
+            await tx.org_mappings.add(
+                OrgMapping(org_id="org_1", tenant_id="tenant-002", created_at=T0)
+            )
+    async with uow() as tx:
+        with pytest.raises(TenantAlreadyExists):
+            await tx.org_mappings.add(
+                OrgMapping(org_id="org_9", tenant_id="tenant-001", created_at=T0)
+            )
+    async with uow() as tx:
+        await tx.org_mappings.remove("org_1")
+        await tx.org_mappings.add(OrgMapping(org_id="org_1", tenant_id="tenant-002", created_at=T0))
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.org_mappings.tenant_for_org("org_1") == "tenant-002"
+        assert await tx.org_mappings.for_tenant("tenant-001") is None

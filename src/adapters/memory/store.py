@@ -11,6 +11,7 @@ from admin_core.domain.audit import AuditEntry
 from admin_core.domain.catalogue import Doctor, Procedure, ProcedureOffer
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import OrgMapping, Tenant
+from admin_core.domain.users import DirectoryUser, UserRole
 
 
 @dataclass
@@ -23,6 +24,8 @@ class InMemoryStore:
     org_mappings: dict[str, OrgMapping] = field(default_factory=dict)
     audit_entries: list[AuditEntry] = field(default_factory=list)
     audit_heads: dict[str, AuditEntry] = field(default_factory=dict)
+    users: dict[str, DirectoryUser] = field(default_factory=dict)
+    user_roles: dict[tuple[str, str, str], UserRole] = field(default_factory=dict)
     # The provider catalogue (source of the graph projection); a provider's specialties,
     # languages and accreditations live on its `Provider`.
     accreditations: set[str] = field(default_factory=set)

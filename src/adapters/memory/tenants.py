@@ -74,4 +74,15 @@ class InMemoryOrgMappingRepository(OrgMappingRepository):
         )
 
     async def add(self, mapping: OrgMapping) -> None:
+        owner = await self.tenant_for_org(mapping.org_id)
+        current = await self.for_tenant(mapping.tenant_id)
+        if owner is not None or current is not None:
+            raise TenantAlreadyExists(
+                "The organisation or the tenant is already mapped.",
+                field="clerk_org_id",
+                details={"clerk_org_id": mapping.org_id, "tenant_id": mapping.tenant_id},
+            )
         self._store.org_mappings[mapping.org_id] = mapping
+
+    async def remove(self, org_id: str) -> None:
+        self._store.org_mappings.pop(org_id, None)

@@ -13,6 +13,7 @@ from adapters.memory.tenants import (
     InMemoryProviderRepository,
     InMemoryTenantRepository,
 )
+from adapters.memory.users import InMemoryUserDirectory, InMemoryUserRoleRepository
 from admin_core.ports.persistence import UnitOfWork
 from admin_core.ports.runtime import Clock, IdGenerator
 
@@ -26,6 +27,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.tenants = InMemoryTenantRepository(store)
         self.org_mappings = InMemoryOrgMappingRepository(store)
         self.catalogue = InMemoryCatalogueWriter(store)
+        self.users = InMemoryUserDirectory(store)
+        self.user_roles = InMemoryUserRoleRepository(store)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -203,3 +203,25 @@ doctor_procedures = sa.Table(
         index=True,
     ),
 )
+
+# Users and roles (SPEC §6.9).
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("email", sa.Text, nullable=True),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+user_roles = sa.Table(
+    "user_roles",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),  # a tenant id, or "platform"
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("role", sa.Text, primary_key=True),
+    sa.Column("granted_by", sa.Text, nullable=False),
+    sa.Column("granted_at", UtcDateTime, nullable=False),
+    sa.Index("ix_user_roles_tenant_id_role", "tenant_id", "role"),
+)

@@ -228,8 +228,27 @@ class SqlOrgMappingRepository(OrgMappingRepository):
         return OrgMapping(org_id=row.org_id, tenant_id=row.tenant_id, created_at=row.created_at)
 
     async def add(self, mapping: OrgMapping) -> None:
+        """An organisation maps to one tenant and a tenant has one organisation; a taken one
+        (also by a concurrent transaction) is TENANT_ALREADY_EXISTS."""
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    tenant_org_mappings.insert().values(
+                        org_id=mapping.org_id,
+                        tenant_id=mapping.tenant_id,
+                        created_at=mapping.created_at,
+                    )
+                )
+        except sqlalchemy.exc.IntegrityError as error:
+            if unique_violation(error):
+                raise TenantAlreadyExists(
+                    "The organisation or the tenant is already mapped.",
+                    field="clerk_org_id",
+                    details={"clerk_org_id": mapping.org_id, "tenant_id": mapping.tenant_id},
+                ) from error
+            raise
+
+    async def remove(self, org_id: str) -> None:
         await self._session.execute(
-            tenant_org_mappings.insert().values(
-                org_id=mapping.org_id, tenant_id=mapping.tenant_id, created_at=mapping.created_at
-            )
+            tenant_org_mappings.delete().where(tenant_org_mappings.c.org_id == org_id)
         )

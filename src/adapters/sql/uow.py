@@ -15,6 +15,7 @@ from adapters.sql.tenants import (
     SqlProviderRepository,
     SqlTenantRepository,
 )
+from adapters.sql.users import SqlUserDirectory, SqlUserRoleRepository
 from admin_core.ports.persistence import UnitOfWork
 from admin_core.ports.runtime import Clock, IdGenerator
 
@@ -50,6 +51,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.providers = SqlProviderRepository(self._session)
         self.tenants = SqlTenantRepository(self._session)
         self.org_mappings = SqlOrgMappingRepository(self._session)
+        self.users = SqlUserDirectory(self._session)
+        self.user_roles = SqlUserRoleRepository(self._session)
         self.audit = SqlAuditLog(self._session, self._clock, self._ids)
         self.catalogue = SqlCatalogueWriter(self._session)
         return self

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
 from admin_core.domain.common import OffsetPage
 from admin_core.domain.providers import Provider
 from admin_core.domain.tenants import OrgMapping, Tenant, TenantQuery
+from admin_core.domain.users import DirectoryUser, UserRole
 from admin_core.ports.audit import AuditLog
 from admin_core.ports.catalogue import CatalogueWriter
 
@@ -41,6 +43,40 @@ class OrgMappingRepository(Protocol):
 
     async def add(self, mapping: OrgMapping) -> None: ...
 
+    async def remove(self, org_id: str) -> None: ...
+
+
+class UserDirectory(Protocol):
+    """Users' contact details, cached from the identity provider."""
+
+    async def upsert(self, user: DirectoryUser) -> None: ...
+
+    async def get_many(self, user_ids: Collection[str]) -> dict[str, DirectoryUser]: ...
+
+
+class UserRoleRepository(Protocol):
+    async def add(self, grant: UserRole) -> bool:
+        """False (and nothing written) when the user already holds the role in the tenant."""
+        ...
+
+    async def remove(self, tenant_id: str, user_id: str, role: str) -> bool:
+        """False when there was nothing to remove."""
+        ...
+
+    async def roles_of(self, tenant_id: str, user_id: str) -> tuple[str, ...]:
+        """The user's roles in the tenant, sorted."""
+        ...
+
+    async def for_tenant(self, tenant_id: str) -> Sequence[UserRole]:
+        """Every grant in the tenant, ordered by user id, then role."""
+        ...
+
+    async def holders(self, tenant_id: str, role: str, *, lock: bool = False) -> tuple[str, ...]:
+        """Ids of the users holding `role` in the tenant, sorted. `lock=True` locks those
+        grants until the transaction ends, so a concurrent revoke waits and then counts
+        again."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
@@ -48,6 +84,8 @@ class UnitOfWork(Protocol):
     providers: ProviderRepository
     tenants: TenantRepository
     org_mappings: OrgMappingRepository
+    users: UserDirectory
+    user_roles: UserRoleRepository
     audit: AuditLog
     catalogue: CatalogueWriter
 

@@ -14,7 +14,9 @@ from admin_core.domain.tenants import (
 )
 from admin_core.ports.persistence import UnitOfWorkFactory
 from admin_core.ports.runtime import Clock
+from admin_core.usecases.demo_audit import seed_demo_audit
 from admin_core.usecases.demo_catalogue import seed_demo_catalogue
+from admin_core.usecases.demo_users import seed_demo_users
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,5 +134,7 @@ class SeedDemoData:
                 )
                 created += 1
             await seed_demo_catalogue(uow, self._clock)
+            await seed_demo_audit(uow)
+            await seed_demo_users(uow, self._clock)
             await uow.commit()
         return SeedReport(tenants_created=created, tenants_existing=existing)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from admin_core.errors import AdminError
-from entrypoints.cli.commands import graph, system, tenants
+from entrypoints.cli.commands import audit, graph, providers, system, tenants, users
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import report_error
 from entrypoints.container import aclose, build_container
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (system, tenants, graph):
+    for module in (system, tenants, providers, users, graph, audit):
         module.register(groups)
     return parser
 
@@ -29,12 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     container = build_container(settings)
     try:
-        await args.handler(CommandContext(args=args, container=container, as_json=args.json))
+        status = await args.handler(
+            CommandContext(args=args, container=container, as_json=args.json)
+        )
     except AdminError as error:
         return report_error(error, as_json=args.json)
     finally:
         await aclose(container)
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,9 +16,12 @@ from admin_core.errors import FieldError, ValidationFailed
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
 from entrypoints.http.errors import handle_exception
+from entrypoints.http.routes.audit import AuditLogController
 from entrypoints.http.routes.graph import GraphController
+from entrypoints.http.routes.providers import create_provider
 from entrypoints.http.routes.system import health, jwks, ready
 from entrypoints.http.routes.tenants import TenantController
+from entrypoints.http.routes.users import TenantUserController
 from entrypoints.http.security import current_principal
 
 ADMIN_SCHEMA_PATH = "/api/v1/admin/schema"
@@ -61,6 +64,8 @@ def create_app(container: Container, *, debug: bool = False) -> Litestar:
 
     handlers: list[ControllerRouterHandler] = [health, ready, TenantController]
     handlers.append(GraphController)
+    handlers.append(AuditLogController)
+    handlers += [create_provider, TenantUserController]
     if settings.auth_mode == "local":
         handlers.append(jwks)
 
@@ -70,8 +75,17 @@ def create_app(container: Container, *, debug: bool = False) -> Litestar:
             "principal": Provide(current_principal, sync_to_thread=False),
             "check_readiness": _use_case(container.check_readiness),
             "list_tenants": _use_case(container.list_tenants),
+            "query_audit_log": _use_case(container.query_audit_log),
+            "verify_audit_chain": _use_case(container.verify_audit_chain),
             "rebuild_graph": _use_case(container.rebuild_graph),
             "graph_status": _use_case(container.graph_status),
+            "create_tenant": _use_case(container.create_tenant),
+            "create_provider": _use_case(container.create_provider),
+            "update_tenant": _use_case(container.update_tenant),
+            "map_org": _use_case(container.map_org),
+            "list_tenant_users": _use_case(container.list_tenant_users),
+            "grant_role": _use_case(container.grant_role),
+            "revoke_role": _use_case(container.revoke_role),
         },
         exception_handlers={Exception: handle_exception},
         before_send=[add_request_id_header],

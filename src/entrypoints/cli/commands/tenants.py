@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from admin_core.domain.tenant_requests import TenantChanges, TenantDraft, TenantView
+from admin_core.domain.tenant_rules import SETTINGS_FIELDS
 from admin_core.domain.tenants import TenantQuery, TenantStatus
+from admin_core.errors import ValidationFailed
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, print_table
+from entrypoints.cli.output import print_json, print_table, stdout
 
 
 def register(groups: Any) -> None:
@@ -20,6 +23,108 @@ def register(groups: Any) -> None:
     list_parser.add_argument("--limit", type=int, default=50)
     list_parser.add_argument("--offset", type=int, default=0)
     list_parser.set_defaults(handler=list_tenants)
+
+    create = commands.add_parser("create", help="create the tenant of an existing provider")
+    create.add_argument("--provider-id", required=True)
+    create.add_argument("--tenant-id", help="default: derived from the name")
+    create.add_argument("--name", help="default: the provider's name")
+    create.add_argument("--org", dest="clerk_org_id", help="Clerk organisation to map")
+    add_settings_arguments(create)
+    create.set_defaults(handler=create_tenant)
+
+    update = commands.add_parser("update", help="change a tenant's name, status or settings")
+    update.add_argument("tenant_id")
+    update.add_argument("--name")
+    update.add_argument("--status", choices=[s.value for s in TenantStatus])
+    add_settings_arguments(update, clearable=True)
+    update.set_defaults(handler=update_tenant)
+
+    map_org = commands.add_parser("map-org", help="map a Clerk organisation to a tenant")
+    map_org.add_argument("tenant_id")
+    map_org.add_argument("clerk_org_id")
+    map_org.set_defaults(handler=map_tenant_org)
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, *, clearable: bool = False) -> None:
+    keys = ", ".join(SETTINGS_FIELDS)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"a setting ({keys}); repeatable",
+    )
+    if clearable:
+        parser.add_argument(
+            "--clear", action="append", default=[], metavar="KEY", help="unset a setting"
+        )
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, str | None]:
+    changes: dict[str, str | None] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValidationFailed.single("set", f"expected KEY=VALUE, got {item!r}")
+        changes[key.strip()] = value.strip()
+    for key in getattr(args, "clear", []):
+        changes[key.strip()] = None
+    return changes
+
+
+def print_tenant(ctx: CommandContext, view: TenantView, verb: str) -> None:
+    if ctx.as_json:
+        print_json(view)
+        return
+    t = view.tenant
+    stdout.print(f"tenant [bold]{t.id}[/bold] {verb}")
+    print_table(
+        "",
+        ["id", "name", "status", "provider", "org", "currency", "timezone", "payments"],
+        [
+            [
+                t.id,
+                t.name,
+                t.status,
+                t.provider_id,
+                view.clerk_org_id,
+                t.settings.default_currency,
+                t.settings.timezone,
+                t.settings.payments_provider,
+            ]
+        ],
+    )
+
+
+async def create_tenant(ctx: CommandContext) -> None:
+    a = ctx.args
+    view = await ctx.container.create_tenant().execute(
+        ctx.actor,
+        provider_id=a.provider_id,
+        tenant=TenantDraft(id=a.tenant_id, name=a.name, settings=settings_from(a)),
+        clerk_org_id=a.clerk_org_id,
+    )
+    print_tenant(ctx, view, "created")
+
+
+async def update_tenant(ctx: CommandContext) -> None:
+    a = ctx.args
+    view = await ctx.container.update_tenant().execute(
+        ctx.actor,
+        a.tenant_id,
+        TenantChanges(
+            name=a.name,
+            status=TenantStatus(a.status) if a.status else None,
+            settings=settings_from(a),
+        ),
+    )
+    print_tenant(ctx, view, "updated")
+
+
+async def map_tenant_org(ctx: CommandContext) -> None:
+    a = ctx.args
+    view = await ctx.container.map_org().execute(ctx.actor, a.tenant_id, a.clerk_org_id)
+    print_tenant(ctx, view, f"mapped to {a.clerk_org_id}")
 
 
 async def list_tenants(ctx: CommandContext) -> None:

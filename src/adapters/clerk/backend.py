@@ -1,0 +1,277 @@
+"""Clerk's Backend API as the identity provider: users and organisation memberships.
+
+Endpoints (base `https://api.clerk.com/v1`, `Authorization: Bearer <secret key>`):
+`GET /users/{user_id}`, `GET|POST /organizations/{org_id}/memberships`,
+`PATCH|DELETE /organizations/{org_id}/memberships/{user_id}`. Errors come as
+`{"errors": [{"code", "message", "long_message"}]}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Mapping
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from admin_core.errors import IdentityProviderUnavailable, UserNotFound
+from admin_core.ports.identity import (
+    IdentityProvider,
+    IdentityUser,
+    MembershipAlreadyExists,
+    MembershipNotFound,
+    MembershipPage,
+    OrgMembership,
+)
+
+log = logging.getLogger("admin_core.clerk")
+
+MAX_LIMIT = 500
+ALREADY_A_MEMBER = "already_a_member_in_organization"
+
+
+def _segment(value: str) -> str:
+    """One path segment, so an id can never change the path it is put in."""
+    return quote(value, safe="")
+
+
+def _first_error(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+        return dict(errors[0])
+    return {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds (an integer or an HTTP date), None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _name(first: Any, last: Any, fallback: Any = None) -> str | None:
+    name = " ".join(p for p in (first, last) if isinstance(p, str) and p.strip()).strip()
+    if name:
+        return name
+    return fallback if isinstance(fallback, str) and fallback else None
+
+
+def _user(body: Mapping[str, Any]) -> IdentityUser:
+    primary = body.get("primary_email_address_id")
+    addresses = [a for a in body.get("email_addresses") or [] if isinstance(a, Mapping)]
+    chosen = next((a for a in addresses if a.get("id") == primary), None) or next(
+        iter(addresses), None
+    )
+    email = chosen.get("email_address") if chosen else None
+    return IdentityUser(
+        id=str(body["id"]),
+        email=email if isinstance(email, str) else None,
+        name=_name(body.get("first_name"), body.get("last_name"), body.get("username")),
+    )
+
+
+def _membership(org_id: str, body: Mapping[str, Any]) -> OrgMembership:
+    user = body.get("public_user_data") or {}
+    identifier = user.get("identifier")
+    return OrgMembership(
+        org_id=org_id,
+        user_id=str(user["user_id"]),
+        role=str(body["role"]),
+        email=identifier if isinstance(identifier, str) and "@" in identifier else None,
+        name=_name(user.get("first_name"), user.get("last_name")),
+    )
+
+
+class ClerkIdentityProvider(IdentityProvider):
+    """Each call has a timeout. 429 is retried after `Retry-After` (when it asks for no more
+    than `max_retry_after` seconds), 5xx and transport errors after a short backoff, at most
+    `max_attempts` tries in all; then IDENTITY_PROVIDER_UNAVAILABLE. Clerk refusing our secret
+    key is also IDENTITY_PROVIDER_UNAVAILABLE: to the caller, Clerk is not usable."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret_key: str,
+        timeout: float = 5.0,
+        max_attempts: int = 3,
+        backoff: float = 0.2,
+        max_retry_after: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/") + "/"
+        self._secret_key = secret_key
+        self._timeout = timeout
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff
+        self._max_retry_after = max_retry_after
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                headers={"Authorization": f"Bearer {self._secret_key}"},
+                timeout=httpx.Timeout(self._timeout),
+                transport=self._transport,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: httpx.QueryParams | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        for attempt in range(1, self._max_attempts + 1):
+            last = attempt == self._max_attempts
+            try:
+                response = await self._http().request(method, path, params=params, json=json)
+            except httpx.TransportError as error:  # timeouts, refused connections, resets
+                log.warning("clerk %s %s failed (try %d): %r", method, path, attempt, error)
+                if last:
+                    raise IdentityProviderUnavailable(
+                        "The identity provider did not answer in time."
+                        if isinstance(error, httpx.TimeoutException)
+                        else "The identity provider could not be reached.",
+                        details={"attempts": attempt},
+                    ) from error
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                continue
+            if response.status_code == 429:
+                wait = _retry_after(response)
+                wait = self._backoff * 2 ** (attempt - 1) if wait is None else wait
+                if last or wait > self._max_retry_after:
+                    raise IdentityProviderUnavailable(
+                        "The identity provider is rate limiting us.",
+                        details={"attempts": attempt, "retry_after": wait},
+                    )
+                await asyncio.sleep(wait)
+                continue
+            if response.status_code >= 500:
+                if last:
+                    raise self._unavailable(response, attempt)
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                continue
+            if response.status_code in (401, 403):
+                raise self._unavailable(response, attempt, "The identity provider refused our key.")
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns/raises
+
+    @staticmethod
+    def _unavailable(
+        response: httpx.Response, attempts: int, message: str | None = None
+    ) -> IdentityProviderUnavailable:
+        error = _first_error(response)
+        return IdentityProviderUnavailable(
+            message or "The identity provider failed.",
+            details={
+                "status": response.status_code,
+                "provider_code": error.get("code"),
+                "attempts": attempts,
+            },
+        )
+
+    def _unexpected(self, response: httpx.Response) -> IdentityProviderUnavailable:
+        return self._unavailable(response, 1, "The identity provider gave an unexpected answer.")
+
+    async def get_user(self, user_id: str) -> IdentityUser:
+        response = await self._request("GET", f"users/{_segment(user_id)}")
+        if response.status_code == 404:
+            raise UserNotFound(details={"user_id": user_id})
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        return _user(response.json())
+
+    async def list_memberships(
+        self,
+        org_id: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        user_ids: Collection[str] = (),
+    ) -> MembershipPage:
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise ValueError("limit must be 1..500 and offset 0 or more")
+        pairs: list[tuple[str, str | int | float | bool | None]] = [
+            ("limit", limit),
+            ("offset", offset),
+            ("order_by", "+created_at"),
+        ]
+        pairs += [("user_id", u) for u in user_ids]
+        response = await self._request(
+            "GET", f"organizations/{_segment(org_id)}/memberships", params=httpx.QueryParams(pairs)
+        )
+        if response.status_code == 404:
+            raise IdentityProviderUnavailable(
+                f"The identity provider does not know organisation {org_id}.",
+                details={"clerk_org_id": org_id},
+            )
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        body = response.json()
+        return MembershipPage(
+            memberships=[_membership(org_id, m) for m in body.get("data") or []],
+            total=int(body.get("total_count") or 0),
+        )
+
+    async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
+        response = await self._request(
+            "POST",
+            f"organizations/{_segment(org_id)}/memberships",
+            json={"user_id": user_id, "role": role},
+        )
+        if response.status_code in (400, 409, 422) and (
+            _first_error(response).get("code") == ALREADY_A_MEMBER
+        ):
+            raise MembershipAlreadyExists(f"{user_id} is already a member of {org_id}")
+        if response.status_code == 404:
+            raise UserNotFound(details={"user_id": user_id, "clerk_org_id": org_id})
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        return _membership(org_id, response.json())
+
+    async def update_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
+        response = await self._request(
+            "PATCH",
+            f"organizations/{_segment(org_id)}/memberships/{_segment(user_id)}",
+            json={"role": role},
+        )
+        if response.status_code == 404:
+            raise MembershipNotFound(f"{user_id} is not a member of {org_id}")
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        return _membership(org_id, response.json())
+
+    async def delete_membership(self, org_id: str, user_id: str) -> None:
+        response = await self._request(
+            "DELETE", f"organizations/{_segment(org_id)}/memberships/{_segment(user_id)}"
+        )
+        if response.status_code == 404:
+            raise MembershipNotFound(f"{user_id} is not a member of {org_id}")
+        if response.status_code != 200:
+            raise self._unexpected(response)

@@ -1,0 +1,63 @@
+"""`adminctl users list | grant | revoke` (tenant id `platform`: the platform organisation)"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from admin_core.auth import ROLES
+from admin_core.domain.users import RoleChange
+from entrypoints.cli.context import CommandContext
+from entrypoints.cli.output import print_json, print_table, stdout
+
+
+def register(groups: Any) -> None:
+    parser: argparse.ArgumentParser = groups.add_parser("users", help="users and roles")
+    commands = parser.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+
+    list_parser = commands.add_parser("list", help="a tenant's users and their roles")
+    list_parser.add_argument("tenant_id", help="a tenant id, or 'platform'")
+    list_parser.set_defaults(handler=list_users)
+
+    for name, handler, text in (
+        ("grant", grant_role, "grant a role (checked with the identity provider)"),
+        ("revoke", revoke_role, "revoke a role"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("tenant_id", help="a tenant id, or 'platform'")
+        command.add_argument("user_id")
+        command.add_argument("role", help=f"one of {', '.join(ROLES)}")
+        command.set_defaults(handler=handler)
+
+
+async def list_users(ctx: CommandContext) -> None:
+    users = await ctx.container.list_tenant_users().execute(ctx.operator, ctx.args.tenant_id)
+    if ctx.as_json:
+        print_json({"tenant_id": ctx.args.tenant_id, "users": users, "total": len(users)})
+        return
+    print_table(
+        f"Users of {ctx.args.tenant_id} ({len(users)})",
+        ["user", "email", "name", "roles", "org role", "source"],
+        ([u.user_id, u.email, u.name, ", ".join(u.roles), u.org_role, u.source] for u in users),
+    )
+
+
+def _report(ctx: CommandContext, change: RoleChange, done: str, unchanged: str) -> None:
+    if ctx.as_json:
+        print_json(change)
+        return
+    what = done if change.changed else unchanged
+    roles = ", ".join(change.roles) or "none"
+    stdout.print(f"{change.user_id} in {change.tenant_id}: {change.role} {what} (roles: {roles})")
+
+
+async def grant_role(ctx: CommandContext) -> None:
+    a = ctx.args
+    change = await ctx.container.grant_role().execute(ctx.actor, a.tenant_id, a.user_id, a.role)
+    _report(ctx, change, "granted", "already held")
+
+
+async def revoke_role(ctx: CommandContext) -> None:
+    a = ctx.args
+    change = await ctx.container.revoke_role().execute(ctx.actor, a.tenant_id, a.user_id, a.role)
+    _report(ctx, change, "revoked", "was not held")

@@ -1,0 +1,262 @@
+"""A local fake of Clerk's Backend API, for contract tests of the Clerk adapter.
+
+A real HTTP server on 127.0.0.1 (random port, a thread) that follows the documented API:
+`GET /v1/users/{user_id}`, `GET|POST /v1/organizations/{org_id}/memberships`,
+`PATCH|DELETE /v1/organizations/{org_id}/memberships/{user_id}`; `Authorization: Bearer sk_...`
+(401 otherwise); errors as `{"errors": [{"code", "message", "long_message"}]}`; `limit`
+(1..500, default 10) / `offset` pagination with `total_count`; 429 with `Retry-After`.
+
+Test controls: `fail_next(status, times)` answers the next calls with an error (a 429 carries
+`Retry-After`), `delay_next(seconds, times)` answers late — after applying a write, the way a
+timed-out request can still have gone through.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+SECRET_KEY = "sk_test_fake_clerk_secret"
+
+
+@dataclass
+class FakeUser:
+    id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@dataclass
+class Fault:
+    status: int | None = None  # answer with this error instead of handling the call
+    delay: float = 0.0  # answer this late (writes are applied first)
+    retry_after: int = 1
+
+
+@dataclass
+class FakeClerk:
+    secret_key: str = SECRET_KEY
+    users: dict[str, FakeUser] = field(default_factory=dict)
+    memberships: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    faults: deque[Fault] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    url: str = ""
+
+    # --- test controls -------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> None:
+        with self.lock:
+            self.users[user_id] = FakeUser(user_id, email, first_name, last_name)
+
+    def fail_next(self, status: int, times: int = 1, retry_after: int = 1) -> None:
+        with self.lock:
+            self.faults.extend(Fault(status=status, retry_after=retry_after) for _ in range(times))
+
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        with self.lock:
+            self.faults.extend(Fault(delay=seconds) for _ in range(times))
+
+    def role_of(self, org_id: str, user_id: str) -> str | None:
+        with self.lock:
+            membership = self.memberships.get(org_id, {}).get(user_id)
+            return str(membership["role"]) if membership else None
+
+    def calls_of(self, method: str) -> int:
+        with self.lock:
+            return sum(1 for m, _ in self.calls if m == method)
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def _user_json(self, user: FakeUser) -> dict[str, Any]:
+        email_id = f"idn_{user.id}"
+        return {
+            "object": "user",
+            "id": user.id,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "username": None,
+            "primary_email_address_id": email_id if user.email else None,
+            "email_addresses": [
+                {"object": "email_address", "id": email_id, "email_address": user.email}
+            ]
+            if user.email
+            else [],
+            "created_at": 1_700_000_000_000,
+            "updated_at": 1_700_000_000_000,
+        }
+
+    def _membership_json(self, org_id: str, user: FakeUser, role: str) -> dict[str, Any]:
+        now = int(time.time() * 1000)
+        return {
+            "object": "organization_membership",
+            "id": f"orgmem_{next(self._ids):06d}",
+            "role": role,
+            "permissions": [],
+            "public_metadata": {},
+            "private_metadata": {},
+            "organization": {"object": "organization", "id": org_id, "name": org_id},
+            "public_user_data": {
+                "user_id": user.id,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "identifier": user.email or user.id,
+                "image_url": "",
+                "has_image": False,
+            },
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any]]:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts[:1] != ["v1"]:
+            return _error(404, "resource_not_found", "not found")
+        parts = parts[1:]
+        if method == "GET" and len(parts) == 2 and parts[0] == "users":
+            user = self.users.get(parts[1])
+            if user is None:
+                return _error(404, "resource_not_found", "No user was found with id " + parts[1])
+            return 200, self._user_json(user)
+        if len(parts) >= 3 and parts[0] == "organizations" and parts[2] == "memberships":
+            org_id = parts[1]
+            members = self.memberships.setdefault(org_id, {})
+            if len(parts) == 3 and method == "GET":
+                return self._list(members, query)
+            if len(parts) == 3 and method == "POST":
+                return self._create(org_id, members, body or {})
+            if len(parts) == 4 and method == "PATCH":
+                member = members.get(parts[3])
+                if member is None:
+                    return _error(404, "resource_not_found", "not found")
+                role = (body or {}).get("role")
+                if not isinstance(role, str) or not role:
+                    return _error(422, "form_param_missing", "role is missing")
+                member["role"] = role
+                member["updated_at"] = int(time.time() * 1000)
+                return 200, member
+            if len(parts) == 4 and method == "DELETE":
+                member = members.pop(parts[3], None)
+                if member is None:
+                    return _error(404, "resource_not_found", "not found")
+                return 200, member
+        return _error(404, "resource_not_found", "not found")
+
+    def _list(
+        self, members: dict[str, dict[str, Any]], query: dict[str, list[str]]
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            limit = int(query.get("limit", ["10"])[-1])
+            offset = int(query.get("offset", ["0"])[-1])
+        except ValueError:
+            return _error(422, "form_param_format_invalid", "limit and offset must be integers")
+        if not 1 <= limit <= 500 or offset < 0:
+            return _error(422, "form_param_value_invalid", "limit must be 1..500, offset >= 0")
+        rows = list(members.values())
+        wanted = query.get("user_id")
+        if wanted:
+            rows = [m for m in rows if m["public_user_data"]["user_id"] in wanted]
+        order = query.get("order_by", ["-created_at"])[-1]
+        if order == "-created_at":
+            rows.reverse()
+        return 200, {"data": rows[offset : offset + limit], "total_count": len(rows)}
+
+    def _create(
+        self, org_id: str, members: dict[str, dict[str, Any]], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        user_id, role = body.get("user_id"), body.get("role")
+        if not isinstance(user_id, str) or not isinstance(role, str) or not role:
+            return _error(422, "form_param_missing", "user_id and role are required")
+        user = self.users.get(user_id)
+        if user is None:
+            return _error(404, "resource_not_found", "No user was found with id " + user_id)
+        if user_id in members:
+            return _error(400, "already_a_member_in_organization", "The user is already a member")
+        members[user_id] = self._membership_json(org_id, user, role)
+        return 200, members[user_id]
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"errors": [{"code": code, "message": message, "long_message": message}]}
+
+
+def _handler(fake: FakeClerk) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if self.headers.get("authorization") != f"Bearer {fake.secret_key}":
+                self._send(*_error(401, "authentication_invalid", "Invalid authentication"), None)
+                return
+            with fake.lock:
+                fake.calls.append((self.command, split.path))
+                fault = fake.faults.popleft() if fake.faults else None
+                if fault is not None and fault.status is not None:
+                    status, body = _error(fault.status, "injected", f"injected {fault.status}")
+                    retry = str(fault.retry_after) if fault.status == 429 else None
+                    self._send(status, body, retry)
+                    return
+                try:
+                    payload = json.loads(raw) if raw else None
+                except ValueError:
+                    payload = None
+                status, body = fake.handle(self.command, split.path, parse_qs(split.query), payload)
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)
+            self._send(status, body, None)
+
+        def _send(self, status: int, body: dict[str, Any], retry_after: str | None) -> None:
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                if retry_after is not None:
+                    self.send_header("retry-after", retry_after)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _serve  # the stdlib dispatches on these names
+
+    return Handler
+
+
+@contextmanager
+def running_fake_clerk() -> Iterator[FakeClerk]:
+    """Start the fake on a free port; `fake.url` is the base URL (`.../v1`)."""
+    fake = FakeClerk()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="fake-clerk", daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
