@@ -16,6 +16,7 @@ from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.ports.persistence import UnitOfWorkFactory
+from admin_core.ports.runtime import Clock
 from tests.support.services import in_thread, service_url
 
 APP_ROLE = "admin_app"
@@ -36,8 +37,16 @@ async def _reset_postgres_schema(owner_url: str) -> None:
     await upgrade(owner_url, app_role=APP_ROLE)
 
 
+_ENABLE = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA"}
+
+
 async def truncate_postgres(owner_url: str) -> None:
-    """Empty every table between tests (as the owner; the app role may not TRUNCATE)."""
+    """Empty every table between tests (as the owner; the app role may not TRUNCATE).
+
+    Tables that refuse TRUNCATE by trigger (the audit log) have those triggers switched off
+    for this one transaction and restored to their exact mode before it commits; nothing
+    else ever sees them off.
+    """
     engine = create_engine(owner_url)
     try:
         async with engine.begin() as conn:
@@ -50,8 +59,26 @@ async def truncate_postgres(owner_url: str) -> None:
                 )
             ).scalars()
             tables = ", ".join(f'"{n}"' for n in names)
-            if tables:
-                await conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+            if not tables:
+                return
+            triggers = (
+                await conn.execute(
+                    sa.text(
+                        "select c.relname, t.tgname, t.tgenabled::text from pg_trigger t "
+                        "join pg_class c on c.oid = t.tgrelid "
+                        "join pg_namespace n on n.oid = c.relnamespace "
+                        "where n.nspname = 'public' and not t.tgisinternal "
+                        "and t.tgenabled <> 'D'"
+                    )
+                )
+            ).all()
+            for table, trigger, _ in triggers:
+                await conn.execute(sa.text(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"'))
+            await conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+            for table, trigger, mode in triggers:
+                await conn.execute(
+                    sa.text(f'ALTER TABLE "{table}" {_ENABLE[mode]} TRIGGER "{trigger}"')
+                )
     finally:
         await engine.dispose()
 
@@ -67,10 +94,13 @@ def postgres_urls() -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def database(backend: str, tmp_path: Path) -> AsyncIterator[UnitOfWorkFactory]:
+async def database(
+    backend: str, tmp_path: Path, *, clock: Clock | None = None
+) -> AsyncIterator[UnitOfWorkFactory]:
     """A unit-of-work factory over an empty, migrated database of the given backend."""
+    clock = clock or SystemClock()
     if backend == "memory":
-        yield InMemoryUnitOfWorkFactory(InMemoryStore(), SystemClock(), UlidGenerator())
+        yield InMemoryUnitOfWorkFactory(InMemoryStore(), clock, UlidGenerator())
         return
     engine: AsyncEngine
     if backend == "sqlite":
@@ -84,6 +114,6 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[UnitOfWorkFact
     else:
         raise ValueError(backend)
     try:
-        yield SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+        yield SqlUnitOfWorkFactory(engine, clock, UlidGenerator())
     finally:
         await engine.dispose()

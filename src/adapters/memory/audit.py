@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from adapters.memory.store import InMemoryStore
-from admin_core.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, chain_of, seal
+from admin_core.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditFilter,
+    AuditPosition,
+    AuditRecord,
+    ChainHead,
+    chain_of,
+    newest_first,
+    seal,
+)
 from admin_core.ports.audit import AuditLog
 from admin_core.ports.runtime import Clock, IdGenerator
 
 
 class InMemoryAuditLog(AuditLog):
+    """Entries in append order; the store's single lock serialises writers."""
+
     def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
         self._store = store
         self._clock = clock
@@ -27,3 +41,24 @@ class InMemoryAuditLog(AuditLog):
         self._store.audit_entries.append(entry)
         self._store.audit_heads[chain] = entry
         return entry
+
+    async def query(
+        self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int
+    ) -> Sequence[AuditEntry]:
+        matching = [
+            e
+            for e in self._store.audit_entries
+            if audit_filter.matches(e) and (before is None or e.position < before)
+        ]
+        return newest_first(matching)[:limit]
+
+    async def count(self, audit_filter: AuditFilter) -> int:
+        return sum(1 for e in self._store.audit_entries if audit_filter.matches(e))
+
+    async def head(self, chain: str) -> ChainHead | None:
+        entry = self._store.audit_heads.get(chain)
+        return ChainHead(chain=chain, seq=entry.seq, hash=entry.hash) if entry else None
+
+    async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
+        entries = (e for e in self._store.audit_entries if e.chain == chain and e.seq > after_seq)
+        return sorted(entries, key=lambda e: e.seq)[:limit]

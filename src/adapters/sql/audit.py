@@ -2,78 +2,331 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.tables import audit_chain_heads, audit_log
-from admin_core.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, chain_of, seal
+from adapters.sql.types import Json, UtcDateTime
+from admin_core.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditFilter,
+    AuditPosition,
+    AuditRecord,
+    ChainHead,
+    chain_of,
+    content_digest,
+    draft,
+    link,
+    prefix_upper_bound,
+)
 from admin_core.ports.audit import AuditLog
 from admin_core.ports.runtime import Clock, IdGenerator
 
+#: A prefix that matches more distinct actions than this is read as one range and sorted
+#: instead of merged per action (docs/adr/0013-audit-log-indexes.md).
+MAX_ACTION_BRANCHES = 64
+
+_heads = audit_chain_heads.c
+_log = audit_log.c
+_ENTRY_COLUMNS = (
+    _log.id,
+    _log.seq,
+    _log.occurred_at,
+    _log.tenant_id,
+    _log.actor_id,
+    _log.actor_role,
+    _log.action,
+    _log.event_type,
+    _log.resource_type,
+    _log.resource_id,
+    _log.case_id,
+    _log.patient_id,
+    _log.request_id,
+    _log.before,
+    _log.after,
+    _log.prev_hash,
+    _log.hash,
+)
+_NEWEST_FIRST = (_log.occurred_at.desc(), _log.id.desc())
+
+# PostgreSQL appends in one statement: lock the chain's head row, advance it and link the new
+# entry (`link_hash`, computed by the database), then insert the entry with the returned values.
+_POSTGRES_APPEND = sa.text(
+    """
+    WITH head AS (
+        UPDATE audit_chain_heads
+           SET seq = seq + 1,
+               prev_hash = hash,
+               hash = encode(sha256(convert_to(
+                   hash || ':' || (seq + 1)::text || ':' || CAST(:digest AS text), 'UTF8'
+               )), 'hex')
+         WHERE chain = CAST(:chain AS text)
+        RETURNING seq, prev_hash, hash
+    )
+    INSERT INTO audit_log (
+        id, chain, seq, occurred_at, tenant_id, actor_id, actor_role, action, event_type,
+        resource_type, resource_id, case_id, patient_id, request_id, before, after,
+        prev_hash, hash
+    )
+    SELECT CAST(:id AS text), CAST(:chain AS text), head.seq,
+           CAST(:occurred_at AS timestamptz), CAST(:tenant_id AS text),
+           CAST(:actor_id AS text), CAST(:actor_role AS text), CAST(:action AS text),
+           CAST(:event_type AS text), CAST(:resource_type AS text),
+           CAST(:resource_id AS text), CAST(:case_id AS text), CAST(:patient_id AS text),
+           CAST(:request_id AS text), CAST(:before AS jsonb), CAST(:after AS jsonb),
+           head.prev_hash, head.hash
+    FROM head
+    RETURNING seq, prev_hash, hash
+    """
+).bindparams(
+    sa.bindparam("occurred_at", type_=UtcDateTime),
+    sa.bindparam("before", type_=Json),
+    sa.bindparam("after", type_=Json),
+)
+_CONTENT = (
+    "id",
+    "occurred_at",
+    "tenant_id",
+    "actor_id",
+    "actor_role",
+    "action",
+    "event_type",
+    "resource_type",
+    "resource_id",
+    "case_id",
+    "patient_id",
+    "request_id",
+    "before",
+    "after",
+)
+
+
+def _entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        seq=int(row.seq),
+        occurred_at=row.occurred_at,
+        tenant_id=row.tenant_id,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        action=row.action,
+        event_type=row.event_type,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        case_id=row.case_id,
+        patient_id=row.patient_id,
+        request_id=row.request_id,
+        before=row.before,
+        after=row.after,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _conditions(audit_filter: AuditFilter, *, with_action: bool = True) -> list[Any]:
+    f = audit_filter
+    where: list[Any] = []
+    if with_action and f.action_exact is not None:
+        where.append(_log.action == f.action_exact)
+    prefix = f.action_prefix
+    if with_action and prefix:
+        where += [_log.action >= prefix, _log.action < prefix_upper_bound(prefix)]
+    for column, value in (
+        (_log.actor_id, f.actor_id),
+        (_log.tenant_id, f.tenant_id),
+        (_log.case_id, f.case_id),
+        (_log.patient_id, f.patient_id),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if f.occurred_from is not None:
+        where.append(_log.occurred_at >= f.occurred_from)
+    if f.occurred_to is not None:
+        where.append(_log.occurred_at <= f.occurred_to)
+    return where
+
+
+def _before(position: AuditPosition | None) -> list[Any]:
+    if position is None:
+        return []
+    return [
+        sa.tuple_(_log.occurred_at, _log.id)
+        < sa.tuple_(
+            sa.literal(position.occurred_at, UtcDateTime), sa.literal(position.id, _log.id.type)
+        )
+    ]
+
 
 class SqlAuditLog(AuditLog):
-    """Appends take the chain's head row `FOR UPDATE`: writers of one chain queue on that row
-    until the appending transaction ends, so sequence numbers never repeat and every entry
-    links to the one committed before it. Different tenants never wait for each other."""
+    """Appends lock their chain's head row (PostgreSQL: in the one statement that also inserts
+    the entry; SQLite: with the head update as the transaction's first audit write), so writers
+    of one chain queue until the appending transaction ends: sequence numbers never repeat
+    and every entry links to the one committed before it. Different chains never wait for
+    each other."""
 
     def __init__(self, session: AsyncSession, clock: Clock, ids: IdGenerator) -> None:
         self._session = session
         self._clock = clock
         self._ids = ids
 
-    async def _lock_head(self, chain: str) -> tuple[int, str]:
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await self._session.execute(
-            insert(audit_chain_heads)
-            .values(chain=chain, seq=0, hash=GENESIS_HASH)
-            .on_conflict_do_nothing(index_elements=["chain"])
-        )
-        row = (
+    @property
+    def _postgres(self) -> bool:
+        return bool(self._session.get_bind().dialect.name == "postgresql")
+
+    async def _create_head(self, chain: str) -> None:
+        exists = await self._session.scalar(sa.select(_heads.seq).where(_heads.chain == chain))
+        if exists is None:
+            # Two first appends to a new chain: one insert wins, the other waits for its
+            # transaction and then finds the row (PostgreSQL) or never overlaps (SQLite).
+            dialect_insert = postgresql.insert if self._postgres else sqlite.insert
             await self._session.execute(
-                sa.select(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
-                .where(audit_chain_heads.c.chain == chain)
-                .with_for_update()
+                dialect_insert(audit_chain_heads)
+                .values(chain=chain, seq=0, hash=GENESIS_HASH, prev_hash=GENESIS_HASH)
+                .on_conflict_do_nothing(index_elements=["chain"])
             )
-        ).one()
-        return int(row.seq), str(row.hash)
 
     async def append(self, record: AuditRecord) -> AuditEntry:
         chain = chain_of(record.tenant_id)
-        seq, prev_hash = await self._lock_head(chain)
-        entry = seal(
-            record,
-            entry_id=self._ids.new_id("aud"),
-            seq=seq + 1,
-            occurred_at=self._clock.now(),
-            prev_hash=prev_hash,
+        entry = draft(record, entry_id=self._ids.new_id("aud"), occurred_at=self._clock.now())
+        digest = content_digest(entry)
+        if self._postgres:
+            return await self._append_postgres(chain, entry, digest)
+        return await self._append_portable(chain, entry, digest)
+
+    async def _append_postgres(self, chain: str, entry: AuditEntry, digest: str) -> AuditEntry:
+        params = {name: getattr(entry, name) for name in _CONTENT}
+        params |= {"chain": chain, "digest": digest}
+        row = (await self._session.execute(_POSTGRES_APPEND, params)).one_or_none()
+        if row is None:
+            await self._create_head(chain)
+            row = (await self._session.execute(_POSTGRES_APPEND, params)).one()
+        linked = link(entry, seq=int(row.seq), prev_hash=row.prev_hash, digest=digest)
+        if linked.hash != row.hash:
+            raise RuntimeError("the database computed a different audit chain link")
+        return linked
+
+    async def _append_portable(self, chain: str, entry: AuditEntry, digest: str) -> AuditEntry:
+        advance = (
+            sa.update(audit_chain_heads)
+            .where(_heads.chain == chain)
+            .values(seq=_heads.seq + 1)
+            .returning(_heads.seq, _heads.hash)
         )
+        row = (await self._session.execute(advance)).one_or_none()
+        if row is None:
+            await self._create_head(chain)
+            row = (await self._session.execute(advance)).one()
+        linked = link(entry, seq=int(row.seq), prev_hash=row.hash, digest=digest)
         await self._session.execute(
             audit_log.insert().values(
-                id=entry.id,
                 chain=chain,
-                seq=entry.seq,
-                occurred_at=entry.occurred_at,
-                tenant_id=entry.tenant_id,
-                actor_id=entry.actor_id,
-                actor_role=entry.actor_role,
-                action=entry.action,
-                event_type=entry.event_type,
-                resource_type=entry.resource_type,
-                resource_id=entry.resource_id,
-                case_id=entry.case_id,
-                patient_id=entry.patient_id,
-                request_id=entry.request_id,
-                before=entry.before,
-                after=entry.after,
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
+                seq=linked.seq,
+                prev_hash=linked.prev_hash,
+                hash=linked.hash,
+                **{name: getattr(linked, name) for name in _CONTENT},
             )
         )
         await self._session.execute(
             audit_chain_heads.update()
-            .where(audit_chain_heads.c.chain == chain)
-            .values(seq=entry.seq, hash=entry.hash)
+            .where(_heads.chain == chain)
+            .values(hash=linked.hash, prev_hash=linked.prev_hash)
         )
-        return entry
+        return linked
+
+    # ------------------------------------------------------------------ reads
+
+    async def query(
+        self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int
+    ) -> Sequence[AuditEntry]:
+        prefix = audit_filter.action_prefix
+        if prefix:
+            actions = await self._actions_with_prefix(prefix)
+            if not actions:
+                return []
+            if len(actions) <= MAX_ACTION_BRANCHES:
+                return await self._query_per_action(audit_filter, actions, before, limit)
+        statement = (
+            sa.select(*_ENTRY_COLUMNS)
+            .where(*_conditions(audit_filter), *_before(before))
+            .order_by(*_NEWEST_FIRST)
+            .limit(limit)
+        )
+        return [_entry(row) for row in await self._session.execute(statement)]
+
+    async def _actions_with_prefix(self, prefix: str) -> list[str]:
+        """The distinct actions starting with `prefix`: one index probe per action (a loose
+        index scan), however many entries each has."""
+        upper = prefix_upper_bound(prefix)
+        statement = sa.text(
+            """
+            WITH RECURSIVE matching(action) AS (
+                SELECT (SELECT min(action) FROM audit_log
+                        WHERE action >= :prefix AND action < :upper)
+                UNION ALL
+                SELECT (SELECT min(a.action) FROM audit_log a
+                        WHERE a.action > m.action AND a.action < :upper)
+                FROM matching m WHERE m.action IS NOT NULL
+            )
+            SELECT action FROM matching WHERE action IS NOT NULL
+            """
+        )
+        result = await self._session.execute(statement, {"prefix": prefix, "upper": upper})
+        return [str(action) for action in result.scalars()]
+
+    async def _query_per_action(
+        self,
+        audit_filter: AuditFilter,
+        actions: Sequence[str],
+        before: AuditPosition | None,
+        limit: int,
+    ) -> list[AuditEntry]:
+        """One newest-first range scan per action, merged: each branch reads at most `limit`
+        index entries, so the page costs the same at any depth."""
+        common = [*_conditions(audit_filter, with_action=False), *_before(before)]
+        branches = [
+            sa.select(*_ENTRY_COLUMNS)
+            .where(_log.action == action, *common)
+            .order_by(*_NEWEST_FIRST)
+            .limit(limit)
+            .subquery()
+            for action in actions
+        ]
+        if len(branches) == 1:
+            merged: Any = branches[0]
+        else:
+            merged = sa.union_all(*(sa.select(*b.c) for b in branches)).subquery()
+        statement = (
+            sa.select(*merged.c)
+            .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
+            .limit(limit)
+        )
+        return [_entry(row) for row in await self._session.execute(statement)]
+
+    async def count(self, audit_filter: AuditFilter) -> int:
+        statement = sa.select(sa.func.count()).select_from(audit_log)
+        result = await self._session.scalar(statement.where(*_conditions(audit_filter)))
+        return int(result or 0)
+
+    async def head(self, chain: str) -> ChainHead | None:
+        row = (
+            await self._session.execute(
+                sa.select(_heads.seq, _heads.hash).where(_heads.chain == chain)
+            )
+        ).one_or_none()
+        if row is None or int(row.seq) == 0:
+            return None
+        return ChainHead(chain=chain, seq=int(row.seq), hash=row.hash)
+
+    async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
+        statement = (
+            sa.select(*_ENTRY_COLUMNS)
+            .where(_log.chain == chain, _log.seq > after_seq)
+            .order_by(_log.seq)
+            .limit(limit)
+        )
+        return [_entry(row) for row in await self._session.execute(statement)]

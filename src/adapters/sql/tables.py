@@ -4,6 +4,7 @@ what queries are written against, and must match the latest migration."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from adapters.sql.types import Json, UtcDateTime
 
@@ -74,17 +75,21 @@ tenant_org_mappings = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+#: Text compared byte by byte on PostgreSQL too (SQLite's default already is), so that ordered
+#: indexes serve prefix ranges and keyset order matches the application's string order.
+BinaryText = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("id", BinaryText, primary_key=True),
     sa.Column("chain", sa.Text, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("tenant_id", sa.Text, nullable=True),
     sa.Column("actor_id", sa.Text, nullable=False),
     sa.Column("actor_role", sa.Text, nullable=True),
-    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("action", BinaryText, nullable=False),
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("resource_type", sa.Text, nullable=False),
     sa.Column("resource_id", sa.Text, nullable=True),
@@ -96,14 +101,42 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
     sa.UniqueConstraint("chain", "seq", name="uq_audit_log_chain_seq"),
+    # One index per filter shape, each ending in (occurred_at, id): every query is a range
+    # scan read newest first (docs/adr/0013-audit-log-indexes.md).
+    sa.Index("ix_audit_log_occurred_at_id", "occurred_at", "id"),
+    sa.Index("ix_audit_log_tenant_id_occurred_at_id", "tenant_id", "occurred_at", "id"),
+    sa.Index(
+        "ix_audit_log_tenant_id_action_occurred_at_id", "tenant_id", "action", "occurred_at", "id"
+    ),
+    sa.Index("ix_audit_log_action_occurred_at_id", "action", "occurred_at", "id"),
+    sa.Index("ix_audit_log_actor_id_occurred_at_id", "actor_id", "occurred_at", "id"),
+    sa.Index(
+        "ix_audit_log_case_id_occurred_at_id",
+        "case_id",
+        "occurred_at",
+        "id",
+        postgresql_where=sa.text("case_id IS NOT NULL"),
+        sqlite_where=sa.text("case_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_audit_log_patient_id_occurred_at_id",
+        "patient_id",
+        "occurred_at",
+        "id",
+        postgresql_where=sa.text("patient_id IS NOT NULL"),
+        sqlite_where=sa.text("patient_id IS NOT NULL"),
+    ),
 )
 
+#: The last entry of each chain. Appends lock their chain's row, so writers of one chain queue
+#: while writers of different chains never wait for each other.
 audit_chain_heads = sa.Table(
     "audit_chain_heads",
     metadata,
     sa.Column("chain", sa.Text, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=False),
 )
 
 # The provider catalogue (source of the graph projection, SPEC §6.1).

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from admin_core.domain.audit import AuditEntry, AuditRecord
+from admin_core.domain.audit import AuditEntry, AuditFilter, AuditPosition, AuditRecord, ChainHead
 
 
 class AuditLog(Protocol):
     async def append(self, record: AuditRecord) -> AuditEntry:
         """Append to the record's chain inside the current unit of work. The sequence number
         is allocated in the transaction, so concurrent writers can never fork a chain."""
+        ...
+
+    async def query(
+        self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int
+    ) -> Sequence[AuditEntry]:
+        """Up to `limit` entries matching the filter, newest first (`occurred_at`, then `id`,
+        both descending), strictly after `before` in that order when given. The cost of a
+        page must not grow with how deep `before` is."""
+        ...
+
+    async def count(self, audit_filter: AuditFilter) -> int:
+        """How many entries match the filter."""
+        ...
+
+    async def head(self, chain: str) -> ChainHead | None:
+        """The chain's last entry as recorded at append time; None for a chain never used."""
+        ...
+
+    async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
+        """Up to `limit` entries of one chain with `seq > after_seq`, in `seq` order: the
+        batches a verification streams through."""
         ...

@@ -1,0 +1,685 @@
+"""Contract of the audit log: every adapter appends, filters, pages and verifies alike, and the
+databases refuse to change what was written."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, cast
+
+import asyncpg
+import pytest
+
+from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from admin_core.audit import Actor, record_audit
+from admin_core.auth import Principal
+from admin_core.domain.audit import (
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    BreakReason,
+    chain_of,
+    newest_first,
+)
+from admin_core.errors import ValidationFailed
+from admin_core.ports.persistence import UnitOfWorkFactory
+from admin_core.usecases.audit import AuditQuery, QueryAuditLog, VerifyAuditChain
+from tests.support.clock import ManualClock
+from tests.support.databases import database
+from tests.support.services import service_url
+
+OPERATOR = Principal.operator("contract")
+ACTOR = Actor(principal=OPERATOR, request_id="req-contract")
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0, step=timedelta(seconds=1))
+
+
+@pytest.fixture
+async def uow(backend: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[UnitOfWorkFactory]:
+    async with database(backend, tmp_path, clock=clock) as factory:
+        yield factory
+
+
+def record(
+    n: int = 0,
+    *,
+    tenant_id: str | None = "tenant-a",
+    action: str = "tenant.update",
+    actor_id: str = "user_1",
+    case_id: str | None = None,
+    patient_id: str | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditRecord:
+    return AuditRecord(
+        tenant_id=tenant_id,
+        actor_id=actor_id,
+        actor_role="org:admin",
+        action=action,
+        event_type="ADMIN_" + action.upper().replace(".", "_"),
+        resource_type=action.split(".")[0],
+        resource_id=f"res-{n}",
+        case_id=case_id,
+        patient_id=patient_id,
+        request_id=f"req-{n}",
+        before={"n": n - 1},
+        after=after if after is not None else {"n": n},
+    )
+
+
+async def append(uow: UnitOfWorkFactory, *records: AuditRecord) -> list[AuditEntry]:
+    async with uow() as tx:
+        entries = [await tx.audit.append(r) for r in records]
+        await tx.commit()
+    return entries
+
+
+async def query(
+    uow: UnitOfWorkFactory, audit_filter: AuditFilter, limit: int = 1000
+) -> list[AuditEntry]:
+    async with uow() as tx:
+        return list(await tx.audit.query(audit_filter, before=None, limit=limit))
+
+
+async def verify(uow: UnitOfWorkFactory, tenant_id: str | None, batch_size: int = 5000) -> Any:
+    return await VerifyAuditChain(uow, batch_size=batch_size).execute(OPERATOR, tenant_id)
+
+
+# --------------------------------------------------------------------------- append
+
+
+async def test_each_chain_counts_from_one_and_links_to_its_previous_entry(
+    uow: UnitOfWorkFactory,
+) -> None:
+    entries = await append(
+        uow,
+        record(1, tenant_id="tenant-a"),
+        record(2, tenant_id="tenant-b"),
+        record(3, tenant_id="tenant-a"),
+        record(4, tenant_id=None, action="graph.rebuild"),
+        record(5, tenant_id="tenant-a"),
+    )
+    a = [e for e in entries if e.tenant_id == "tenant-a"]
+    assert [e.seq for e in a] == [1, 2, 3]
+    assert [e.prev_hash for e in a[1:]] == [e.hash for e in a[:-1]]
+    assert (entries[1].seq, entries[3].seq) == (1, 1)
+    assert entries[3].chain == "platform"
+    for tenant_id, count in (("tenant-a", 3), ("tenant-b", 1), (None, 1)):
+        result = await verify(uow, tenant_id)
+        assert (result.ok, result.entries_checked, result.broken_at) == (True, count, None)
+
+
+async def test_an_entry_reads_back_exactly_as_appended(uow: UnitOfWorkFactory) -> None:
+    (entry,) = await append(
+        uow, record(1, case_id="case-1", patient_id="pat-1", after={"name": "Zürich 東京"})
+    )
+    assert await query(uow, AuditFilter()) == [entry]
+    assert entry.occurred_at == T0
+    assert entry.request_id == "req-1"
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+async def test_before_and_after_survive_the_store_and_still_verify(
+    uow: UnitOfWorkFactory,
+) -> None:
+    after = {
+        "float": 0.1,
+        "tiny": 1.5e-07,
+        "integral_float": 2.0,
+        "huge_float": 1e20,
+        "big_int": 2**70,
+        "negative": -3.25,
+        "text": 'quote " backslash \\ tab \t emoji 🩺',
+        "nested": {"list": [1, "two", None, True], "empty": {}},
+        "when": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        "day": date(2026, 1, 2),
+        "money": Decimal("12.50"),
+        "colour": Colour.RED,
+        "tags": frozenset({"b", "a"}),
+        "pair": (1, 2),
+    }
+    (entry,) = await append(uow, record(1, after=after))
+    assert entry.after == {
+        "float": 0.1,
+        "tiny": 1.5e-07,
+        "integral_float": 2,
+        "huge_float": 10**20,
+        "big_int": 2**70,
+        "negative": -3.25,
+        "text": 'quote " backslash \\ tab \t emoji 🩺',
+        "nested": {"list": [1, "two", None, True], "empty": {}},
+        "when": "2026-01-02T03:04:05.000006Z",
+        "day": "2026-01-02",
+        "money": "12.50",
+        "colour": "red",
+        "tags": ["a", "b"],
+        "pair": [1, 2],
+    }
+    assert await query(uow, AuditFilter()) == [entry]
+    assert (await verify(uow, "tenant-a")).ok
+
+
+async def test_values_that_cannot_be_stored_are_refused_before_anything_is_written(
+    uow: UnitOfWorkFactory,
+) -> None:
+    for bad in ({"x": float("nan")}, {"x": object()}, {1: "int key"}):
+        async with uow() as tx:
+            with pytest.raises(ValueError, match="after"):
+                await tx.audit.append(record(1, after=bad))  # type: ignore[arg-type]
+    assert await query(uow, AuditFilter()) == []
+
+
+async def test_a_rolled_back_append_leaves_no_gap(uow: UnitOfWorkFactory) -> None:
+    async with uow() as tx:
+        await tx.audit.append(record(1))
+    (entry,) = await append(uow, record(2))
+    assert entry.seq == 1
+    assert (await verify(uow, "tenant-a")).ok
+
+
+async def test_record_audit_fills_in_the_actor_and_the_request(uow: UnitOfWorkFactory) -> None:
+    async with uow() as tx:
+        entry = await record_audit(
+            tx,
+            ACTOR,
+            action="tenant.update",
+            event_type="ADMIN_TENANT_UPDATE",
+            resource_type="tenant",
+            resource_id="tenant-a",
+            tenant_id="tenant-a",
+            before={"name": "Old"},
+            after={"name": "New"},
+        )
+        await tx.commit()
+    assert (entry.actor_id, entry.actor_role, entry.request_id) == (
+        "cli:contract",
+        "org:super_admin",
+        "req-contract",
+    )
+    assert await query(uow, AuditFilter(actor_id="cli:contract")) == [entry]
+
+
+# --------------------------------------------------------------------------- filters
+
+ACTIONS = (
+    "tenant.create",
+    "tenant.update",
+    "tenant_settings.update",
+    "tenants.export",
+    "flag.identity_override",
+    "flag.identity_override_removed",
+    "user_role.assign",
+    "mso_session.refund",
+)
+
+
+async def seed_history(uow: UnitOfWorkFactory, clock: ManualClock) -> list[AuditEntry]:
+    """72 entries over three days, every field varied, some sharing a timestamp."""
+    records = []
+    for n in range(72):
+        records.append(
+            record(
+                n,
+                tenant_id=(None, "tenant-a", "tenant-b", "tenant-c")[n % 4],
+                action=ACTIONS[n % len(ACTIONS)],
+                actor_id=f"user_{n % 5}",
+                case_id=f"case-{n % 3}" if n % 2 else None,
+                patient_id=f"pat-{n % 4}" if n % 3 == 0 else None,
+            )
+        )
+    entries = []
+    for n, rec in enumerate(records):
+        clock.set(T0 + timedelta(hours=n) - timedelta(minutes=30 * (n % 2)))
+        entries += await append(uow, rec)
+    return newest_first(entries)
+
+
+FILTERS = (
+    AuditFilter(),
+    AuditFilter(tenant_id="tenant-a"),
+    AuditFilter(actor_id="user_3"),
+    AuditFilter(action="tenant.update"),
+    AuditFilter(action="tenant."),
+    AuditFilter(action="tenant*"),
+    AuditFilter(action="flag.identity_override*"),
+    AuditFilter(action="flag.identity_override"),
+    AuditFilter(action="user_role."),
+    AuditFilter(action="nothing."),
+    AuditFilter(action="tenant"),
+    AuditFilter(case_id="case-1"),
+    AuditFilter(patient_id="pat-0"),
+    AuditFilter(tenant_id="tenant-b", action="tenant*", actor_id="user_2"),
+    AuditFilter(tenant_id="tenant-c", case_id="case-2"),
+    AuditFilter(action="flag.", patient_id="pat-0", case_id="case-0"),
+    AuditFilter(
+        tenant_id="tenant-a",
+        action="tenant.",
+        occurred_from=T0 + timedelta(hours=10),
+        occurred_to=T0 + timedelta(hours=40),
+    ),
+    AuditFilter(occurred_from=T0 + timedelta(hours=70)),
+    AuditFilter(occurred_to=T0 + timedelta(hours=3, minutes=30)),
+)
+
+
+async def test_every_filter_and_combination_returns_what_the_reference_filter_does(
+    uow: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    history = await seed_history(uow, clock)
+    for audit_filter in FILTERS:
+        expected = [e for e in history if audit_filter.matches(e)]
+        assert await query(uow, audit_filter) == expected, audit_filter
+        async with uow() as tx:
+            assert await tx.audit.count(audit_filter) == len(expected), audit_filter
+
+
+async def test_prefix_matching_is_a_prefix_and_exact_matching_is_exact(
+    uow: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    await seed_history(uow, clock)
+
+    async def actions(action: str) -> set[str]:
+        return {e.action for e in await query(uow, AuditFilter(action=action))}
+
+    assert await actions("tenant.") == {"tenant.create", "tenant.update"}
+    assert await actions("tenant*") == {
+        "tenant.create",
+        "tenant.update",
+        "tenant_settings.update",
+        "tenants.export",
+    }
+    assert await actions("flag.identity_override*") == {
+        "flag.identity_override",
+        "flag.identity_override_removed",
+    }
+    assert await actions("flag.identity_override") == {"flag.identity_override"}
+    assert await actions("user_role.") == {"user_role.assign"}
+    assert await actions("tenant") == set()
+    assert await actions("user%.") == set()
+
+
+async def test_a_prefix_spanning_many_actions_still_returns_the_newest_first(
+    uow: UnitOfWorkFactory,
+) -> None:
+    entries = await append(
+        uow, *(record(n, action=f"bulk.action_{n:03d}", actor_id="bulk") for n in range(80))
+    )
+    expected = newest_first(entries)
+    assert await query(uow, AuditFilter(action="bulk."), limit=25) == expected[:25]
+    async with uow() as tx:
+        deeper = await tx.audit.query(
+            AuditFilter(action="bulk."), before=expected[24].position, limit=10
+        )
+    assert list(deeper) == expected[25:35]
+
+
+async def test_date_bounds_are_inclusive_for_dates_and_date_times(
+    uow: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    times = [
+        datetime(2026, 2, 28, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 2, 0, 0, tzinfo=UTC),
+    ]
+    for n, moment in enumerate(times):
+        clock.set(moment)
+        await append(uow, record(n))
+    use_case = QueryAuditLog(uow)
+
+    async def seen(**bounds: Any) -> list[datetime]:
+        page = await use_case.execute(OPERATOR, AuditQuery(**bounds))
+        return sorted(e.occurred_at for e in page.entries)
+
+    assert await seen(from_date="2026-03-01", to_date="2026-03-01") == times[1:4]
+    assert await seen(from_date=date(2026, 3, 1), to_date=date(2026, 3, 1)) == times[1:4]
+    assert (
+        await seen(from_date="2026-03-01T12:00:00Z", to_date="2026-03-02T00:00:00") == (times[2:])
+    )
+    assert await seen(to_date="2026-03-01T00:00:00+00:00") == times[:2]
+    assert await seen(from_date="2026-03-01T13:00:00+01:00", to_date="2026-03-01T12:00Z") == [
+        times[2]
+    ]
+
+
+# --------------------------------------------------------------------------- pages
+
+
+async def walk(
+    uow: UnitOfWorkFactory,
+    query_: AuditQuery,
+    between_pages: Any = None,
+) -> list[AuditEntry]:
+    use_case = QueryAuditLog(uow)
+    seen: list[AuditEntry] = []
+    cursor = None
+    for page_number in itertools.count():
+        page = await use_case.execute(OPERATOR, replace(query_, cursor=cursor))
+        assert len(page.entries) <= query_.limit
+        seen += page.entries
+        if page.next_cursor is None:
+            return seen
+        assert len(page.entries) == query_.limit
+        cursor = page.next_cursor
+        if between_pages is not None:
+            await between_pages(page_number)
+    raise AssertionError("unreachable")
+
+
+async def test_pages_neither_skip_nor_repeat_while_entries_are_appended(
+    uow: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    history = await seed_history(uow, clock)
+    clock.set(T0 + timedelta(days=10))
+    appended: list[AuditEntry] = []
+
+    async def append_more(page_number: int) -> None:
+        appended.extend(
+            await append(
+                uow,
+                record(100 + page_number, tenant_id="tenant-a", action="tenant.update"),
+                record(200 + page_number, tenant_id="tenant-b", action="tenant.create"),
+            )
+        )
+
+    for q in (
+        AuditQuery(limit=7),
+        AuditQuery(action="tenant.", limit=4),
+        AuditQuery(tenant_id="tenant-a", limit=5),
+        AuditQuery(action="tenant*", tenant_id="tenant-b", limit=3),
+    ):
+        audit_filter = AuditFilter(action=q.action, tenant_id=q.tenant_id)
+        expected = [e for e in newest_first([*history, *appended]) if audit_filter.matches(e)]
+        assert await walk(uow, q, append_more) == expected, q
+    assert appended
+    page = await QueryAuditLog(uow).execute(OPERATOR, AuditQuery(limit=2))
+    assert list(page.entries) == newest_first(appended)[:2]
+
+
+async def test_entries_with_the_same_time_are_paged_by_id(
+    uow: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    clock.step = timedelta(0)
+    entries = await append(uow, *(record(n) for n in range(23)))
+    assert await walk(uow, AuditQuery(limit=4)) == newest_first(entries)
+
+
+async def test_a_cursor_only_works_with_the_filters_it_was_issued_for(
+    uow: UnitOfWorkFactory,
+) -> None:
+    await append(uow, *(record(n) for n in range(5)))
+    use_case = QueryAuditLog(uow)
+    page = await use_case.execute(OPERATOR, AuditQuery(action="tenant.", limit=2))
+    assert page.next_cursor
+    for bad in (
+        AuditQuery(action="tenant.update", cursor=page.next_cursor),
+        AuditQuery(action="tenant.", cursor=page.next_cursor[:-2]),
+        AuditQuery(action="tenant.", cursor=page.next_cursor[:-1] + "A"),
+        AuditQuery(action="tenant.", cursor="not a cursor"),
+    ):
+        with pytest.raises(ValidationFailed) as raised:
+            await use_case.execute(OPERATOR, bad)
+        assert [e.field for e in raised.value.errors] == ["cursor"]
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@dataclass
+class Backdoor:
+    """Changes the stored log the way someone with database superuser rights could."""
+
+    backend: str
+    uow: UnitOfWorkFactory
+    tmp_path: Path
+
+    async def update(self, entry: AuditEntry, column: str, value: Any) -> None:
+        if self.backend == "memory":
+            store = cast(InMemoryUnitOfWorkFactory, self.uow).store
+            index = next(i for i, e in enumerate(store.audit_entries) if e.id == entry.id)
+            store.audit_entries[index] = replace(entry, **{column: value})
+        elif self.backend == "sqlite":
+            if isinstance(value, datetime):
+                value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            stored = json.dumps(value) if isinstance(value, dict) else value
+            self._sqlite(f"UPDATE audit_log SET {column} = ? WHERE id = ?", (stored, entry.id))
+        else:
+            cast_ = "::jsonb" if isinstance(value, dict) else ""
+            stored = json.dumps(value) if isinstance(value, dict) else value
+            await self._postgres(
+                f"UPDATE audit_log SET {column} = $1{cast_} WHERE id = $2", stored, entry.id
+            )
+
+    async def delete(self, entry: AuditEntry) -> None:
+        if self.backend == "memory":
+            store = cast(InMemoryUnitOfWorkFactory, self.uow).store
+            store.audit_entries[:] = [e for e in store.audit_entries if e.id != entry.id]
+        elif self.backend == "sqlite":
+            self._sqlite("DELETE FROM audit_log WHERE id = ?", (entry.id,))
+        else:
+            await self._postgres("DELETE FROM audit_log WHERE id = $1", entry.id)
+
+    def _sqlite(self, statement: str, params: Sequence[Any]) -> None:
+        connection = sqlite3.connect(self.tmp_path / "admin_core.db")
+        try:
+            triggers = connection.execute(
+                "select name, sql from sqlite_master where type = 'trigger' "
+                "and tbl_name = 'audit_log'"
+            ).fetchall()
+            for name, _ in triggers:
+                connection.execute(f"DROP TRIGGER {name}")
+            connection.execute(statement, params)
+            for _, sql in triggers:
+                connection.execute(sql)
+            connection.commit()
+        finally:
+            connection.close()
+
+    async def _postgres(self, statement: str, *args: Any) -> None:
+        connection = await asyncpg.connect(dsn(service_url("POSTGRES_SUPER")))
+        try:
+            async with connection.transaction():
+                await connection.execute(
+                    "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete"
+                )
+                await connection.execute(statement, *args)
+                await connection.execute(
+                    "ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_no_update_or_delete"
+                )
+        finally:
+            await connection.close()
+
+
+def dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture
+def backdoor(backend: str, uow: UnitOfWorkFactory, tmp_path: Path) -> Backdoor:
+    return Backdoor(backend, uow, tmp_path)
+
+
+async def ten_entries(uow: UnitOfWorkFactory) -> list[AuditEntry]:
+    entries = await append(uow, *(record(n, after={"fee_minor": 1000 + n}) for n in range(10)))
+    await append(uow, record(99, tenant_id="tenant-other"))
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("after", {"fee_minor": 1}),
+        ("actor_id", "user_innocent"),
+        ("occurred_at", T0 - timedelta(days=1)),
+        ("request_id", None),
+    ],
+)
+async def test_verify_finds_the_entry_changed_behind_the_applications_back(
+    uow: UnitOfWorkFactory, backdoor: Backdoor, column: str, value: Any
+) -> None:
+    entries = await ten_entries(uow)
+    assert (await verify(uow, "tenant-a")).ok
+    await backdoor.update(entries[6], column, value)
+    result = await verify(uow, "tenant-a", batch_size=3)
+    assert not result.ok
+    assert result.broken_at is not None
+    assert (result.broken_at.seq, result.broken_at.entry_id) == (7, entries[6].id)
+    assert result.broken_at.reason is BreakReason.HASH_MISMATCH
+    assert result.entries_checked == 7
+    assert (await verify(uow, "tenant-other")).ok
+
+
+async def test_verify_finds_an_entry_moved_to_another_tenant_or_renumbered(
+    uow: UnitOfWorkFactory, backdoor: Backdoor, backend: str
+) -> None:
+    entries = await ten_entries(uow)
+    await backdoor.update(entries[3], "seq", 99)
+    result = await verify(uow, "tenant-a")
+    assert result.broken_at is not None
+    assert (result.broken_at.seq, result.broken_at.reason) == (5, BreakReason.MISSING_ENTRIES)
+    await backdoor.update(entries[1], "tenant_id", "tenant-other")
+    result = await verify(uow, "tenant-a")
+    assert result.broken_at is not None
+    if backend == "memory":  # no chain column: the entry leaves its chain, a gap shows where
+        assert (result.broken_at.seq, result.broken_at.reason) == (3, BreakReason.MISSING_ENTRIES)
+    else:  # the row stays in its chain and no longer hashes to what was recorded
+        assert (result.broken_at.seq, result.broken_at.reason) == (2, BreakReason.HASH_MISMATCH)
+
+
+async def test_verify_finds_a_rewritten_hash_by_the_broken_link(
+    uow: UnitOfWorkFactory, backdoor: Backdoor
+) -> None:
+    entries = await ten_entries(uow)
+    await backdoor.update(entries[2], "hash", "f" * 64)
+    result = await verify(uow, "tenant-a")
+    assert result.broken_at is not None
+    assert (result.broken_at.seq, result.broken_at.reason) == (3, BreakReason.HASH_MISMATCH)
+
+
+async def test_verify_finds_deleted_entries_in_the_middle_and_at_the_tail(
+    uow: UnitOfWorkFactory, backdoor: Backdoor
+) -> None:
+    entries = await ten_entries(uow)
+    await backdoor.delete(entries[9])
+    result = await verify(uow, "tenant-a")
+    assert result.broken_at is not None
+    assert (result.ok, result.broken_at.seq, result.broken_at.reason) == (
+        False,
+        10,
+        BreakReason.MISSING_ENTRIES,
+    )
+    await backdoor.delete(entries[4])
+    result = await verify(uow, "tenant-a", batch_size=2)
+    assert result.broken_at is not None
+    assert (result.broken_at.seq, result.broken_at.entry_id) == (6, entries[5].id)
+    assert result.broken_at.reason is BreakReason.MISSING_ENTRIES
+
+
+async def test_verify_reads_the_chain_in_batches(uow: UnitOfWorkFactory) -> None:
+    await ten_entries(uow)
+    for batch_size in (1, 3, 10, 11):
+        result = await verify(uow, "tenant-a", batch_size=batch_size)
+        assert (result.ok, result.entries_checked, result.head_seq) == (True, 10, 10)
+    empty = await verify(uow, "tenant-never-used")
+    assert (empty.ok, empty.entries_checked, empty.broken_at) == (True, 0, None)
+
+
+async def test_read_chain_returns_one_chain_in_seq_order(uow: UnitOfWorkFactory) -> None:
+    entries = await ten_entries(uow)
+    async with uow() as tx:
+        batch = await tx.audit.read_chain(chain_of("tenant-a"), after_seq=3, limit=4)
+        head = await tx.audit.head(chain_of("tenant-a"))
+        assert await tx.audit.head(chain_of("tenant-none")) is None
+    assert list(batch) == entries[3:7]
+    assert head is not None
+    assert (head.seq, head.hash) == (10, entries[-1].hash)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+async def test_concurrent_writers_on_one_tenant_leave_a_chain_that_verifies(
+    uow: UnitOfWorkFactory,
+) -> None:
+    deadline = time.monotonic() + 2.0
+    written = 0
+
+    async def writer(n: int) -> None:
+        nonlocal written
+        while time.monotonic() < deadline:
+            async with uow() as tx:
+                await tx.audit.append(record(n, tenant_id="tenant-busy", actor_id=f"w{n}"))
+                await tx.commit()
+            written += 1
+
+    await asyncio.gather(*(writer(n) for n in range(20)))
+    result = await verify(uow, "tenant-busy", batch_size=500)
+    assert (result.ok, result.entries_checked, result.head_seq) == (True, written, written)
+    assert written >= 20
+
+
+# --------------------------------------------------------------------------- the database
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sqlite_refuses_update_and_delete(uow: UnitOfWorkFactory, tmp_path: Path) -> None:
+    (entry,) = await append(uow, record(1))
+    connection = sqlite3.connect(tmp_path / "admin_core.db")
+    try:
+        for statement in (
+            "UPDATE audit_log SET actor_id = 'x' WHERE id = ?",
+            "DELETE FROM audit_log WHERE id = ?",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                connection.execute(statement, (entry.id,))
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            connection.execute("DELETE FROM audit_log")
+    finally:
+        connection.close()
+    assert await query(uow, AuditFilter()) == [entry]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("role", ["POSTGRES", "POSTGRES_OWNER", "POSTGRES_SUPER"])
+async def test_postgres_refuses_update_delete_and_truncate(
+    uow: UnitOfWorkFactory, role: str
+) -> None:
+    """The app role lacks the privilege; the owner and even a superuser (also as a replica,
+    which skips ordinary triggers) hit the triggers."""
+    (entry,) = await append(uow, record(1))
+    connection = await asyncpg.connect(dsn(service_url(role)))
+    try:
+        if role == "POSTGRES_SUPER":
+            await connection.execute("SET session_replication_role = replica")
+        for statement in (
+            f"UPDATE audit_log SET actor_id = 'x' WHERE id = '{entry.id}'",
+            f"DELETE FROM audit_log WHERE id = '{entry.id}'",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await connection.execute(statement)
+        privileges = await connection.fetch(
+            "select privilege_type from information_schema.role_table_grants "
+            "where table_name = 'audit_log' and grantee = 'admin_app'"
+        )
+    finally:
+        await connection.close()
+    assert {p["privilege_type"] for p in privileges} == {"SELECT", "INSERT"}
+    assert await query(uow, AuditFilter()) == [entry]
