@@ -146,7 +146,8 @@ async def test_a_page_carries_entries_in_the_wire_format_and_the_cursor(http: Au
         "prev_hash": entries[-2].hash,
     }
     cursor = body["data"]["next_cursor"]
-    assert cursor and body["meta"]["next_cursor"] == cursor
+    assert cursor
+    assert body["meta"]["next_cursor"] == cursor
     assert body["meta"]["limit"] == 2
     last = await http.client.get(AUDIT, params={"limit": 2, "cursor": cursor}, headers=http.auth())
     assert [e["seq"] for e in last.json()["data"]["entries"]] == [1]

@@ -27,8 +27,8 @@ from admin_core.domain.audit import (
 from admin_core.ports.audit import AuditLog
 from admin_core.ports.runtime import Clock, IdGenerator
 
-#: A prefix that matches more distinct actions than this is read as one range and sorted
-#: instead of merged per action (docs/adr/0013-audit-log-indexes.md).
+#: SQLite: a prefix that matches more distinct actions than this is read as one range and
+#: sorted instead of merged per action (docs/adr/0011-audit-cursor-and-index-design.md).
 MAX_ACTION_BRANCHES = 64
 
 _heads = audit_chain_heads.c
@@ -56,7 +56,7 @@ _NEWEST_FIRST = (_log.occurred_at.desc(), _log.id.desc())
 
 # PostgreSQL appends in one statement: lock the chain's head row, advance it and link the new
 # entry (`link_hash`, computed by the database), then insert the entry with the returned values.
-_POSTGRES_APPEND = sa.text(
+POSTGRES_APPEND = sa.text(
     """
     WITH head AS (
         UPDATE audit_chain_heads
@@ -162,6 +162,28 @@ def _before(position: AuditPosition | None) -> list[Any]:
     ]
 
 
+def _matching_actions(prefix: str) -> Any:
+    """The distinct actions starting with `prefix`, as a recursive CTE that reads one index
+    entry per action (a loose index scan) however many entries each action has. Its last row
+    is NULL."""
+    upper = prefix_upper_bound(prefix)
+    first = (
+        sa.select(sa.func.min(_log.action))
+        .where(_log.action >= prefix, _log.action < upper)
+        .scalar_subquery()
+    )
+    matching = sa.select(first.label("action")).cte("matching_actions", recursive=True)
+    later = audit_log.alias("later")
+    following = (
+        sa.select(sa.func.min(later.c.action))
+        .where(later.c.action > matching.c.action, later.c.action < upper)
+        .scalar_subquery()
+    )
+    return matching.union_all(
+        sa.select(following.label("action")).where(matching.c.action.is_not(None))
+    )
+
+
 class SqlAuditLog(AuditLog):
     """Appends lock their chain's head row (PostgreSQL: in the one statement that also inserts
     the entry; SQLite: with the head update as the transaction's first audit write), so writers
@@ -201,10 +223,10 @@ class SqlAuditLog(AuditLog):
     async def _append_postgres(self, chain: str, entry: AuditEntry, digest: str) -> AuditEntry:
         params = {name: getattr(entry, name) for name in _CONTENT}
         params |= {"chain": chain, "digest": digest}
-        row = (await self._session.execute(_POSTGRES_APPEND, params)).one_or_none()
+        row = (await self._session.execute(POSTGRES_APPEND, params)).one_or_none()
         if row is None:
             await self._create_head(chain)
-            row = (await self._session.execute(_POSTGRES_APPEND, params)).one()
+            row = (await self._session.execute(POSTGRES_APPEND, params)).one()
         linked = link(entry, seq=int(row.seq), prev_hash=row.prev_hash, digest=digest)
         if linked.hash != row.hash:
             raise RuntimeError("the database computed a different audit chain link")
@@ -244,8 +266,13 @@ class SqlAuditLog(AuditLog):
         self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int
     ) -> Sequence[AuditEntry]:
         prefix = audit_filter.action_prefix
+        if prefix and self._postgres:
+            return await self._query_prefix_lateral(audit_filter, prefix, before, limit)
         if prefix:
-            actions = await self._actions_with_prefix(prefix)
+            actions = list(
+                (await self._session.execute(sa.select(_matching_actions(prefix)))).scalars()
+            )
+            actions = [a for a in actions if a is not None]
             if not actions:
                 return []
             if len(actions) <= MAX_ACTION_BRANCHES:
@@ -258,25 +285,32 @@ class SqlAuditLog(AuditLog):
         )
         return [_entry(row) for row in await self._session.execute(statement)]
 
-    async def _actions_with_prefix(self, prefix: str) -> list[str]:
-        """The distinct actions starting with `prefix`: one index probe per action (a loose
-        index scan), however many entries each has."""
-        upper = prefix_upper_bound(prefix)
-        statement = sa.text(
-            """
-            WITH RECURSIVE matching(action) AS (
-                SELECT (SELECT min(action) FROM audit_log
-                        WHERE action >= :prefix AND action < :upper)
-                UNION ALL
-                SELECT (SELECT min(a.action) FROM audit_log a
-                        WHERE a.action > m.action AND a.action < :upper)
-                FROM matching m WHERE m.action IS NOT NULL
-            )
-            SELECT action FROM matching WHERE action IS NOT NULL
-            """
+    async def _query_prefix_lateral(
+        self,
+        audit_filter: AuditFilter,
+        prefix: str,
+        before: AuditPosition | None,
+        limit: int,
+    ) -> list[AuditEntry]:
+        """PostgreSQL, one statement: find the matching actions by a loose index scan, read
+        each one's newest `limit` entries by a range scan (LATERAL), keep the newest `limit`
+        of those. The page costs the same at any depth."""
+        matching = _matching_actions(prefix)
+        common = [*_conditions(audit_filter, with_action=False), *_before(before)]
+        per_action = (
+            sa.select(*_ENTRY_COLUMNS)
+            .where(_log.action == matching.c.action, *common)
+            .order_by(*_NEWEST_FIRST)
+            .limit(limit)
+            .lateral("per_action")
         )
-        result = await self._session.execute(statement, {"prefix": prefix, "upper": upper})
-        return [str(action) for action in result.scalars()]
+        statement = (
+            sa.select(*per_action.c)
+            .select_from(matching.join(per_action, sa.true()))
+            .order_by(per_action.c.occurred_at.desc(), per_action.c.id.desc())
+            .limit(limit)
+        )
+        return [_entry(row) for row in await self._session.execute(statement)]
 
     async def _query_per_action(
         self,
@@ -285,8 +319,8 @@ class SqlAuditLog(AuditLog):
         before: AuditPosition | None,
         limit: int,
     ) -> list[AuditEntry]:
-        """One newest-first range scan per action, merged: each branch reads at most `limit`
-        index entries, so the page costs the same at any depth."""
+        """Portable: one newest-first range scan per action (a UNION ALL), merged; each branch
+        reads at most `limit` index entries, so the page costs the same at any depth."""
         common = [*_conditions(audit_filter, with_action=False), *_before(before)]
         branches = [
             sa.select(*_ENTRY_COLUMNS)

@@ -102,7 +102,7 @@ audit_log = sa.Table(
     sa.Column("hash", sa.Text, nullable=False),
     sa.UniqueConstraint("chain", "seq", name="uq_audit_log_chain_seq"),
     # One index per filter shape, each ending in (occurred_at, id): every query is a range
-    # scan read newest first (docs/adr/0013-audit-log-indexes.md).
+    # scan read newest first (docs/adr/0011-audit-cursor-and-index-design.md).
     sa.Index("ix_audit_log_occurred_at_id", "occurred_at", "id"),
     sa.Index("ix_audit_log_tenant_id_occurred_at_id", "tenant_id", "occurred_at", "id"),
     sa.Index(

@@ -1,0 +1,776 @@
+"""Audit-log benchmark on PostgreSQL: page latency per filter shape, and append throughput.
+
+Loads N entries (default 1,000,000) across ~200 tenants with valid hash chains (computed in
+Python with the domain's own functions, written by COPY into a schema of its own), then:
+
+- for each filter shape (tenant, actor, action exact, action prefix, case, patient, date
+  range, combined) times first pages and deep pages reached by following cursors, through
+  the `QueryAuditLog` use case on the SQL adapter as the application role;
+- prints the plan PostgreSQL chose for each shape (every one must be an index range scan);
+- measures append throughput on one tenant with concurrent writers through the real path
+  (`record_audit` in a unit of work, one entry per transaction), against a baseline in the
+  same run: plain INSERTs of the same rows into an identical table without the chain; and
+  the same two at the SQL level (asyncpg, no ORM), which shows what the chain itself costs;
+- verifies the busiest tenant's chain (streamed) and the appended chain.
+
+    python -m bench audit -- [--rows 10000000] [--reuse] [--writers 20] [--seconds 5]
+
+Needs `make services` (ADMIN_TEST_POSTGRES_BENCH_OWNER_URL, ADMIN_TEST_POSTGRES_BENCH_URL, from
+the environment or var/services.env). Everything lives in the schema `audit_bench`, which the
+benchmark drops and recreates (`--reuse` keeps a loaded one of the same size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import resource
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.sql.audit import POSTGRES_APPEND
+from adapters.sql.migrate import upgrade_engine
+from adapters.sql.tables import audit_log
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.audit import Actor, record_audit
+from admin_core.auth import Principal
+from admin_core.domain.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    ChainVerification,
+    chain_of,
+    content_digest,
+    draft,
+    link,
+)
+from admin_core.usecases.audit import AuditQuery, QueryAuditLog, VerifyAuditChain
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = "audit_bench"
+APP_ROLE = "admin_app"
+TARGET_PAGE_P99_MS = 20.0
+TARGET_DEEP_RATIO = 1.5
+TARGET_APPENDS_PER_S = 2000
+SPAN = timedelta(days=730)
+START = datetime(2024, 11, 1, tzinfo=UTC)
+
+ACTIONS: tuple[tuple[str, str, float], ...] = (
+    # action, resource type, weight
+    ("tenant.create", "tenant", 0.5),
+    ("tenant.update", "tenant", 4),
+    ("provider.create", "provider", 0.5),
+    ("flag.identity_override", "flag", 10),
+    ("flag.identity_override_removed", "flag", 3),
+    ("triage_threshold.update", "flag", 8),
+    ("mso_doctor.onboard", "mso_doctor", 4),
+    ("mso_doctor.update", "mso_doctor", 8),
+    ("mso_session.refund", "mso_session", 14),
+    ("mso_session.reconcile", "mso_session", 2),
+    ("mso_session.cancel", "mso_session", 6),
+    ("mso_session.reschedule", "mso_session", 9),
+    ("user_role.assign", "user", 8),
+    ("user_role.revoke", "user", 3),
+    ("org_mapping.create", "tenant", 0.5),
+    ("matching_weights.update", "flag", 3),
+    ("case.assign", "case", 6),
+    ("case.transfer", "case", 3),
+    ("case.close", "case", 4),
+    ("payment.capture_review", "mso_session", 3),
+)
+PREFIXES = ("mso_session.", "flag.", "user_role.", "case.", "tenant.", "mso_doctor.")
+
+
+def _setting(name: str) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    env = ROOT / "var" / "services.env"
+    if env.exists():
+        for line in env.read_text().splitlines():
+            key, _, val = line.strip().partition("=")
+            if key == name and val:
+                return val
+    raise SystemExit(f"{name} is not set; run `make services`")
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def _engine(url: str, pool: int) -> AsyncEngine:
+    """The same pool settings as `adapters.sql.engine.create_engine`, in the bench schema."""
+    return create_async_engine(
+        url,
+        pool_size=pool,
+        max_overflow=pool,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": SCHEMA}},
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _skewed(rng: random.Random, n: int, power: float) -> int:
+    """0..n-1, small numbers far more likely (a few hot tenants, actors, cases)."""
+    return min(int(n * rng.random() ** power), n - 1)
+
+
+def _ulid(at: datetime, rng: random.Random) -> str:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = (int(at.timestamp() * 1000) << 80) | rng.getrandbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(alphabet[value & 31])
+        value >>= 5
+    return "aud_" + "".join(reversed(chars))
+
+
+@dataclass
+class Dataset:
+    rows: int
+    tenants: int = 200
+    actors_per_tenant: int = 12
+    operators: int = 25
+    cases: int = 50_000
+    patients: int = 30_000
+
+
+def generate(plan: Dataset, seed: int = 7) -> Iterator[tuple[AuditEntry, str]]:
+    """Entries in time order with valid chains: (entry, chain)."""
+    rng = random.Random(seed)
+    heads: dict[str, tuple[int, str]] = {}
+    names = [a for a, _, _ in ACTIONS]
+    resources = {a: r for a, r, _ in ACTIONS}
+    cumulative = list(itertools.accumulate(w for _, _, w in ACTIONS))
+    step = SPAN / plan.rows
+    for n in range(plan.rows):
+        at = START + step * n + timedelta(microseconds=rng.randrange(0, 1000))
+        platform = rng.random() < 0.02
+        tenant_id = None if platform else f"tenant-{_skewed(rng, plan.tenants, 2.2):04d}"
+        if platform or rng.random() < 0.25:
+            actor = f"user_ops_{_skewed(rng, plan.operators, 1.5):02d}"
+            role = "org:admin"
+        else:
+            actor = f"user_{tenant_id}_{_skewed(rng, plan.actors_per_tenant, 1.8):02d}"
+            role = "org:provider:admin"
+        action = "graph.rebuild" if platform else rng.choices(names, cum_weights=cumulative)[0]
+        with_case = action.startswith(("mso_session.", "case.", "payment."))
+        case_id = f"case_{_skewed(rng, plan.cases, 3.0):06d}" if with_case else None
+        patient_id = (
+            f"pat_{_skewed(rng, plan.patients, 3.0):06d}"
+            if with_case and rng.random() < 0.8
+            else None
+        )
+        record = AuditRecord(
+            tenant_id=tenant_id,
+            actor_id=actor,
+            actor_role=role,
+            action=action,
+            event_type="ADMIN_" + action.upper().replace(".", "_"),
+            resource_type=resources.get(action, "graph"),
+            resource_id=f"res_{rng.randrange(1_000_000):06d}",
+            case_id=case_id,
+            patient_id=patient_id,
+            request_id=f"req_{n:09d}",
+            before={"status": "paid", "version": n % 7},
+            after={"status": "refunded", "amount_minor": rng.randrange(1000, 90000)},
+        )
+        chain = chain_of(tenant_id)
+        seq, prev = heads.get(chain, (0, GENESIS_HASH))
+        entry = link(
+            draft(record, entry_id=_ulid(at, rng), occurred_at=at), seq=seq + 1, prev_hash=prev
+        )
+        heads[chain] = (entry.seq, entry.hash)
+        yield entry, chain
+
+
+COLUMNS = (
+    "id",
+    "chain",
+    "seq",
+    "occurred_at",
+    "tenant_id",
+    "actor_id",
+    "actor_role",
+    "action",
+    "event_type",
+    "resource_type",
+    "resource_id",
+    "case_id",
+    "patient_id",
+    "request_id",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+)
+
+
+def _copy_row(entry: AuditEntry, chain: str) -> tuple[Any, ...]:
+    return (
+        entry.id,
+        chain,
+        entry.seq,
+        entry.occurred_at,
+        entry.tenant_id,
+        entry.actor_id,
+        entry.actor_role,
+        entry.action,
+        entry.event_type,
+        entry.resource_type,
+        entry.resource_id,
+        entry.case_id,
+        entry.patient_id,
+        entry.request_id,
+        json.dumps(entry.before),
+        json.dumps(entry.after),
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
+async def reset_schema(owner_url: str) -> None:
+    connection = await asyncpg.connect(_dsn(owner_url))
+    try:
+        await connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        await connection.execute(f"CREATE SCHEMA {SCHEMA}")
+        await connection.execute(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{APP_ROLE}"')
+    finally:
+        await connection.close()
+    engine = _engine(owner_url, 1)
+    try:
+        await upgrade_engine(engine, app_role=APP_ROLE)
+    finally:
+        await engine.dispose()
+
+
+async def loaded_rows(owner_url: str) -> int:
+    connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
+    try:
+        exists = await connection.fetchval("select to_regclass('audit_log') is not null")
+        return int(await connection.fetchval("select count(*) from audit_log")) if exists else -1
+    finally:
+        await connection.close()
+
+
+async def load(owner_url: str, plan: Dataset) -> tuple[float, float]:
+    """COPY the dataset with the secondary indexes dropped, then build them; returns
+    (seconds generating + copying, seconds indexing)."""
+    await reset_schema(owner_url)
+    connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
+    try:
+        indexes = await connection.fetch(
+            "select indexname, indexdef from pg_indexes where schemaname = $1 "
+            "and tablename = 'audit_log' and indexname like 'ix_%'",
+            SCHEMA,
+        )
+        for index in indexes:
+            await connection.execute(f"DROP INDEX {index['indexname']}")
+        started = time.perf_counter()
+        heads: dict[str, tuple[int, str, str]] = {}
+        batch: list[tuple[Any, ...]] = []
+        done = 0
+        for entry, chain in generate(plan):
+            batch.append(_copy_row(entry, chain))
+            heads[chain] = (entry.seq, entry.hash, entry.prev_hash)
+            if len(batch) == 50_000:
+                await connection.copy_records_to_table(
+                    "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
+                )
+                done += len(batch)
+                batch = []
+                if done % 500_000 == 0:
+                    rate = done / (time.perf_counter() - started)
+                    print(f"  {done:,} rows loaded ({rate:,.0f} rows/s)", flush=True)
+        if batch:
+            await connection.copy_records_to_table(
+                "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
+            )
+        await connection.copy_records_to_table(
+            "audit_chain_heads",
+            records=[(c, s, h, p) for c, (s, h, p) in heads.items()],
+            columns=("chain", "seq", "hash", "prev_hash"),
+            schema_name=SCHEMA,
+        )
+        copied = time.perf_counter() - started
+        started = time.perf_counter()
+        await connection.execute("SET maintenance_work_mem = '512MB'")
+        for index in indexes:
+            await connection.execute(index["indexdef"])
+        await connection.execute("VACUUM ANALYZE audit_log")
+        await connection.execute("VACUUM ANALYZE audit_chain_heads")
+        return copied, time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+# --------------------------------------------------------------------------- latency
+
+
+@dataclass
+class Shape:
+    name: str
+    queries: list[AuditQuery]
+    first_ms: list[float] = field(default_factory=list)
+    deep_ms: list[float] = field(default_factory=list)
+    deep_pages: list[int] = field(default_factory=list)
+    plan: str = ""
+    index_scans: bool = False
+
+
+def _p(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _top(connection: asyncpg.Connection, column: str, n: int) -> list[str]:
+    rows = await connection.fetch(
+        f"select {column} from audit_log where {column} is not null "
+        f"group by {column} order by count(*) desc limit $1",
+        n,
+    )
+    return [r[0] for r in rows]
+
+
+async def shapes(owner_url: str, values: int) -> list[Shape]:
+    """Filter values with the most entries, so deep pages exist for every shape."""
+    connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
+    try:
+        tenants = await _top(connection, "tenant_id", values)
+        actors = await _top(connection, "actor_id", values)
+        actions = await _top(connection, "action", values)
+        cases = await _top(connection, "case_id", values)
+        patients = await _top(connection, "patient_id", values)
+    finally:
+        await connection.close()
+    rng = random.Random(11)
+
+    def week() -> tuple[str, str]:
+        start = START + timedelta(days=rng.randrange(0, SPAN.days - 8))
+        return start.date().isoformat(), (start + timedelta(days=6)).date().isoformat()
+
+    def quarter() -> tuple[str, str]:
+        start = START + timedelta(days=rng.randrange(0, SPAN.days - 92))
+        return start.isoformat(), (start + timedelta(days=91)).isoformat()
+
+    weeks = [week() for _ in range(values)]
+    quarters = [quarter() for _ in range(values)]
+    return [
+        Shape("tenant", [AuditQuery(tenant_id=t) for t in tenants]),
+        Shape("actor", [AuditQuery(actor_id=a) for a in actors]),
+        Shape("action exact", [AuditQuery(action=a) for a in actions]),
+        Shape("action prefix", [AuditQuery(action=p) for p in PREFIXES]),
+        Shape("case", [AuditQuery(case_id=c) for c in cases]),
+        Shape("patient", [AuditQuery(patient_id=p) for p in patients]),
+        Shape("date range (7 d)", [AuditQuery(from_date=f, to_date=t) for f, t in weeks]),
+        Shape(
+            "tenant+prefix+90 d",
+            [
+                AuditQuery(tenant_id=t, action=PREFIXES[i % 3], from_date=f, to_date=to)
+                for i, (t, (f, to)) in enumerate(zip(tenants, quarters, strict=False))
+            ],
+        ),
+    ]
+
+
+class PlanCapture:
+    """Keeps the last SQL statement the engine sent, to EXPLAIN it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.statement: str = ""
+        self.params: Any = ()
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", self._capture)
+
+    def _capture(self, _c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        if "audit_log" in statement and "count(" not in statement:
+            self.statement, self.params = statement, params
+
+
+def _plan_summary(node: dict[str, Any]) -> list[str]:
+    kind = node["Node Type"]
+    if "Index Name" in node:
+        direction = " backward" if node.get("Scan Direction") == "Backward" else ""
+        kind = f"{kind}{direction}({node['Index Name'].removeprefix('ix_audit_log_')})"
+    parts = [kind]
+    for child in node.get("Plans", []):
+        parts += _plan_summary(child)
+    return parts
+
+
+async def explain(engine: AsyncEngine, capture: PlanCapture) -> tuple[str, bool]:
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) " + capture.statement, capture.params
+        )
+        plan = result.scalar_one()
+    root = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    nodes = _plan_summary(root)
+    seq_scan = any(n.startswith("Seq Scan") for n in nodes)
+    compact: list[str] = []
+    for node in nodes:
+        if compact and compact[-1].split(" ×")[0] == node:
+            count = int(compact[-1].split(" ×")[1]) + 1 if " ×" in compact[-1] else 2
+            compact[-1] = f"{node} ×{count}"
+        else:
+            compact.append(node)
+    return " > ".join(n for n in compact if n not in {"Subquery Scan", "Result"}), not seq_scan
+
+
+async def measure(
+    engine: AsyncEngine,
+    shape: Shape,
+    *,
+    walks: int,
+    deep_from: int,
+    deep_to: int,
+    capture: PlanCapture,
+) -> None:
+    """Walk `walks` result sets page by page through their cursors; time every page from
+    `deep_from` on, and right after each one a first page of the next filter value in turn,
+    so first and deep pages are measured side by side under the same conditions."""
+    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    use_case = QueryAuditLog(uow)
+    operator = Principal.operator("bench")
+
+    async def timed(query: AuditQuery) -> tuple[float, str | None]:
+        started = time.perf_counter()
+        page = await use_case.execute(operator, query)
+        return (time.perf_counter() - started) * 1000, page.next_cursor
+
+    for query in shape.queries:  # warm the caches the way a running service has them
+        await use_case.execute(operator, query)
+    shape.plan, first_ok = await explain(engine, capture)
+    rotation = itertools.cycle(shape.queries)
+    deep_ok = True
+    for i in range(walks):
+        query = shape.queries[i % len(shape.queries)]
+        cursor: str | None = None
+        page = 0
+        for page in range(1, deep_to + 1):
+            elapsed, cursor = await timed(replace(query, cursor=cursor))
+            if page >= deep_from:
+                shape.deep_ms.append(elapsed)
+                if page == deep_from:
+                    _, ok = await explain(engine, capture)
+                    deep_ok = deep_ok and ok
+                shape.first_ms.append((await timed(next(rotation)))[0])
+            if cursor is None:
+                break
+        shape.deep_pages.append(page)
+    shape.index_scans = first_ok and deep_ok
+
+
+# --------------------------------------------------------------------------- appends
+
+
+BENCH_TENANT = "tenant-append-bench"
+
+
+def _append_record(n: int) -> AuditRecord:
+    return AuditRecord(
+        tenant_id=BENCH_TENANT,
+        actor_id=f"user_writer_{n % 20:02d}",
+        actor_role="org:admin",
+        action="mso_session.refund",
+        event_type="ADMIN_MSO_SESSION_REFUND",
+        resource_type="mso_session",
+        resource_id=f"mso_{n:08d}",
+        case_id=f"case_{n % 977:06d}",
+        patient_id=f"pat_{n % 613:06d}",
+        request_id=f"req-bench-{n}",
+        before={"status": "paid"},
+        after={"status": "refunded", "amount_minor": 14900, "currency": "USD"},
+    )
+
+
+async def _run_writers(
+    writers: int, seconds: float, one: Callable[[int], Awaitable[None]]
+) -> tuple[int, float]:
+    deadline = time.perf_counter() + seconds
+    count = 0
+    started = time.perf_counter()
+
+    async def writer(w: int) -> None:
+        nonlocal count
+        n = w
+        while time.perf_counter() < deadline:
+            await one(n)
+            count += 1
+            n += writers
+
+    await asyncio.gather(*(writer(w) for w in range(writers)))
+    return count, time.perf_counter() - started
+
+
+async def append_through_app(app_url: str, writers: int, seconds: float) -> tuple[int, float]:
+    engine = _engine(app_url, writers)
+    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    actor = Actor(principal=Principal.operator("bench"), request_id="bench")
+
+    async def one(n: int) -> None:
+        r = _append_record(n)
+        async with uow() as tx:
+            await record_audit(
+                tx,
+                actor,
+                action=r.action,
+                event_type=r.event_type,
+                resource_type=r.resource_type,
+                resource_id=r.resource_id,
+                tenant_id=r.tenant_id,
+                before=r.before,
+                after=r.after,
+                case_id=r.case_id,
+                patient_id=r.patient_id,
+            )
+            await tx.commit()
+
+    try:
+        await one(-1)  # the chain's head row exists before the clock starts
+        return await _run_writers(writers, seconds, one)
+    finally:
+        await engine.dispose()
+
+
+async def plain_through_app(app_url: str, writers: int, seconds: float) -> tuple[int, float]:
+    """The same row in the same unit of work: one plain INSERT into a twin table (same
+    columns and indexes, no chain head, no triggers)."""
+    engine = _engine(app_url, writers)
+    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    plain = audit_log.to_metadata(sa.MetaData(), name="audit_log_plain")
+    ids = UlidGenerator()
+
+    async def one(n: int) -> None:
+        entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
+        values = {name: getattr(entry, name) for name in COLUMNS if hasattr(entry, name)}
+        values |= {"chain": f"plain:{entry.id}", "seq": 1, "prev_hash": GENESIS_HASH}
+        values["hash"] = content_digest(entry)
+        async with uow() as tx:
+            await tx.session.execute(plain.insert().values(**values))
+            await tx.commit()
+
+    try:
+        return await _run_writers(writers, seconds, one)
+    finally:
+        await engine.dispose()
+
+
+async def sql_level(
+    app_url: str, writers: int, seconds: float, *, chained: bool
+) -> tuple[int, float]:
+    """The database alone: asyncpg, one transaction per entry, no ORM."""
+    pool = await asyncpg.create_pool(
+        _dsn(app_url), min_size=writers, max_size=writers, server_settings={"search_path": SCHEMA}
+    )
+    engine = _engine(app_url, 1)
+    compiled = POSTGRES_APPEND.compile(dialect=engine.dialect)
+    statement, order = str(compiled), list(compiled.positiontup or [])
+    await engine.dispose()
+    plain_sql = (
+        f"INSERT INTO audit_log_plain ({', '.join(COLUMNS)}) VALUES "
+        f"({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))})"
+    )
+    ids = UlidGenerator()
+
+    async def one(n: int) -> None:
+        entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
+        async with pool.acquire() as connection, connection.transaction():
+            if chained:
+                values = {name: getattr(entry, name, None) for name in order}
+                values |= {
+                    "chain": chain_of(BENCH_TENANT),
+                    "digest": content_digest(entry),
+                    "before": json.dumps(entry.before),
+                    "after": json.dumps(entry.after),
+                }
+                await connection.fetchrow(statement, *(values[name] for name in order))
+            else:
+                row = list(_copy_row(entry, f"plain:{entry.id}"))
+                row[2] = 1
+                await connection.execute(plain_sql, *row)
+
+    try:
+        return await _run_writers(writers, seconds, one)
+    finally:
+        await pool.close()
+
+
+async def prepare_plain_table(owner_url: str) -> None:
+    connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
+    try:
+        await connection.execute("DROP TABLE IF EXISTS audit_log_plain")
+        await connection.execute("CREATE TABLE audit_log_plain (LIKE audit_log INCLUDING ALL)")
+        await connection.execute(f'GRANT SELECT, INSERT ON audit_log_plain TO "{APP_ROLE}"')
+    finally:
+        await connection.close()
+
+
+async def verify(app_url: str, tenant_id: str) -> tuple[ChainVerification, float, float]:
+    engine = _engine(app_url, 2)
+    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    try:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        result = await VerifyAuditChain(uow).execute(Principal.operator("bench"), tenant_id)
+        elapsed = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return result, elapsed, rss_after - rss_before
+    finally:
+        await engine.dispose()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _size(text: str) -> int:
+    text = text.strip().lower().replace("_", "").replace(",", "")
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * factor)
+
+
+async def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench audit")
+    parser.add_argument("--rows", type=_size, default=1_000_000, help="entries to load (1m, 10m)")
+    parser.add_argument("--reuse", action="store_true", help="keep an already loaded schema")
+    parser.add_argument("--walks", type=int, default=20, help="cursor walks per shape")
+    parser.add_argument("--deep-from", type=int, default=41, help="first deep page measured")
+    parser.add_argument("--deep-to", type=int, default=60, help="last page of each walk")
+    parser.add_argument("--writers", type=int, default=20, help="concurrent appenders")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per append measurement")
+    args = parser.parse_args(argv)
+
+    owner_url = _setting("ADMIN_TEST_POSTGRES_BENCH_OWNER_URL")
+    app_url = _setting("ADMIN_TEST_POSTGRES_BENCH_URL")
+    plan = Dataset(rows=args.rows, tenants=max(20, min(2000, args.rows // 5000)))
+
+    existing = await loaded_rows(owner_url) if args.reuse else -1
+    if existing == plan.rows:
+        print(f"reusing {existing:,} entries in schema {SCHEMA}", flush=True)
+        copy_s = index_s = float("nan")
+    else:
+        print(f"loading {plan.rows:,} entries across {plan.tenants} tenants ...", flush=True)
+        copy_s, index_s = await load(owner_url, plan)
+        print(
+            f"  generated, hashed and copied in {copy_s:.1f} s "
+            f"({plan.rows / copy_s:,.0f} rows/s); indexes built in {index_s:.1f} s",
+            flush=True,
+        )
+
+    engine = _engine(app_url, 4)
+    capture = PlanCapture(engine)
+    measured = await shapes(owner_url, values=max(args.walks, 20))
+    try:
+        for shape in measured:
+            await measure(
+                engine,
+                shape,
+                walks=args.walks,
+                deep_from=args.deep_from,
+                deep_to=args.deep_to,
+                capture=capture,
+            )
+            print(f"  measured {shape.name}", flush=True)
+    finally:
+        await engine.dispose()
+
+    await prepare_plain_table(owner_url)
+    appends: dict[str, tuple[int, float]] = {}
+    for name, job in (
+        ("app, hash chain", lambda: append_through_app(app_url, args.writers, args.seconds)),
+        ("app, plain INSERT", lambda: plain_through_app(app_url, args.writers, args.seconds)),
+        ("SQL, hash chain", lambda: sql_level(app_url, args.writers, args.seconds, chained=True)),
+        (
+            "SQL, plain INSERT",
+            lambda: sql_level(app_url, args.writers, args.seconds, chained=False),
+        ),
+    ):
+        appends[name] = await job()
+        count, seconds = appends[name]
+        print(f"  {name}: {count:,} entries in {seconds:.1f} s", flush=True)
+
+    busiest = measured[0].queries[0].tenant_id or ""
+    big, big_s, big_rss = await verify(app_url, busiest)
+    small, _, _ = await verify(app_url, BENCH_TENANT)
+
+    # ------------------------------------------------------------------ report
+    print()
+    print(
+        f"Audit log on PostgreSQL: {plan.rows:,} entries, {plan.tenants} tenants, "
+        f"page size 50, {os.cpu_count()} cores; latency through QueryAuditLog "
+        f"(SQL adapter, application role)"
+    )
+    header = (
+        f"{'filter shape':<20} {'first p50':>9} {'first p99':>9} {'deep p50':>9} "
+        f"{'deep p99':>9} {'deep/first':>10} {'depth':>6}  plan"
+    )
+    print(header)
+    print("-" * (len(header) + 40))
+    for shape in measured:
+        first99, deep99 = _p(shape.first_ms, 0.99), _p(shape.deep_ms, 0.99)
+        depth = statistics.median(shape.deep_pages) if shape.deep_pages else 0
+        ratio = deep99 / first99
+        print(
+            f"{shape.name:<20} {_p(shape.first_ms, 0.5):>7.2f}ms {first99:>7.2f}ms "
+            f"{_p(shape.deep_ms, 0.5):>7.2f}ms {deep99:>7.2f}ms {ratio:>10.2f} {depth:>6.0f}  "
+            f"{shape.plan}"
+        )
+    print()
+    print(f"Append, one tenant, {args.writers} concurrent writers, one entry per transaction")
+    for name, (count, seconds) in appends.items():
+        print(f"  {name:<20} {count / seconds:>9,.0f} entries/s")
+    app_chain = appends["app, hash chain"][0] / appends["app, hash chain"][1]
+    app_plain = appends["app, plain INSERT"][0] / appends["app, plain INSERT"][1]
+    sql_chain = appends["SQL, hash chain"][0] / appends["SQL, hash chain"][1]
+    sql_plain = appends["SQL, plain INSERT"][0] / appends["SQL, plain INSERT"][1]
+    print(
+        f"  ratios: app chain / app plain = {app_chain / app_plain:.2f}; "
+        f"SQL chain / SQL plain = {sql_chain / sql_plain:.2f}"
+    )
+    print()
+    print(
+        f"Verify (streamed, batches of 5,000): {busiest}: {big.entries_checked:,} entries in "
+        f"{big_s:.1f} s ({big.entries_checked / big_s:,.0f}/s, ok={big.ok}, peak RSS "
+        f"+{big_rss:.0f} MB); {BENCH_TENANT}: {small.entries_checked:,} entries ok={small.ok}"
+    )
+    print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print()
+    checks = []
+    for shape in measured:
+        first99, deep99 = _p(shape.first_ms, 0.99), _p(shape.deep_ms, 0.99)
+        checks.append(
+            (
+                f"{shape.name}: page p99 ≤ {TARGET_PAGE_P99_MS:.0f} ms",
+                max(first99, deep99) <= TARGET_PAGE_P99_MS,
+            )
+        )
+        checks.append(
+            (
+                f"{shape.name}: deep p99 ≤ {TARGET_DEEP_RATIO}× first p99",
+                deep99 <= TARGET_DEEP_RATIO * first99,
+            )
+        )
+    checks.append((f"append ≥ {TARGET_APPENDS_PER_S:,}/s (app)", app_chain >= TARGET_APPENDS_PER_S))
+    checks.append((f"append ≥ {TARGET_APPENDS_PER_S:,}/s (SQL)", sql_chain >= TARGET_APPENDS_PER_S))
+    checks.append(("every shape is an index range scan", all(s.index_scans for s in measured)))
+    checks.append(("chains verify", big.ok and small.ok))
+    for name, passed in checks:
+        print(f"target {name}: {'met' if passed else 'MISSED'}")
+    return 0
