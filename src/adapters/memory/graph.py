@@ -59,22 +59,26 @@ class InMemoryGraphProjection(GraphProjection):
     async def ensure_constraints(self) -> None:
         return None  # keys are dictionary keys: unique by construction
 
-    async def upsert_nodes(self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str) -> None:
+    async def upsert_nodes(
+        self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str, absent: bool = False
+    ) -> None:
         table = self.graph.nodes[label]
         for node in nodes:
             table[node.key] = _Node(node.tenant_id, _present(node.properties), run)
 
     async def upsert_relationships(
-        self, rel: RelType, relationships: Sequence[GraphRelationship], *, run: str
+        self,
+        rel: RelType,
+        relationships: Sequence[GraphRelationship],
+        *,
+        run: str,
+        absent: bool = False,
     ) -> None:
         starts, ends = self.graph.nodes[rel.start], self.graph.nodes[rel.end]
         table = self.graph.relationships[rel]
         for r in relationships:
-            if r.start not in starts:
-                continue
-            if r.end not in ends:
-                ends[r.end] = _Node(r.end_tenant_id, {}, None)
-            table[(r.start, r.end)] = _Relationship(_present(r.properties), run)
+            if r.start in starts and r.end in ends:
+                table[(r.start, r.end)] = _Relationship(_present(r.properties), run)
 
     async def remove_missing(
         self,

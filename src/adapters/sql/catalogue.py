@@ -32,19 +32,17 @@ def _json(values: Sequence[str] | None) -> Any:
     return sa.null() if values is None else list(values)
 
 
-def _rows(batch: CatalogueBatch, now: datetime) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
-    """The batch as (table, rows), parents first."""
+def _rows(
+    batch: CatalogueBatch, now: datetime, *, held_accreditations: bool
+) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+    """The batch as (table, rows), parents first. `held_accreditations`: also add the names
+    the batch's providers hold to `accreditations` (for writers that skip existing rows)."""
     stamp = {"created_at": now, "updated_at": now}
+    names = set(batch.accreditations)
+    if held_accreditations:
+        names.update(a for p in batch.providers for a in p.accreditations)
     return [
-        (
-            accreditations,
-            [
-                {"name": n}
-                for n in sorted(
-                    {*batch.accreditations, *(a for p in batch.providers for a in p.accreditations)}
-                )
-            ],
-        ),
+        (accreditations, [{"name": n} for n in sorted(names)]),
         (
             procedures,
             [
@@ -129,7 +127,7 @@ class SqlCatalogueWriter(CatalogueWriter):
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
     async def write(self, batch: CatalogueBatch, *, now: datetime) -> None:
-        for table, rows in _rows(batch, now):
+        for table, rows in _rows(batch, now, held_accreditations=True):
             for start in range(0, len(rows), _CHUNK):
                 stmt = self._insert(table).values(rows[start : start + _CHUNK])
                 if table is providers:
@@ -168,7 +166,7 @@ class SqlCatalogueBulkLoader(CatalogueBulkLoader):
             postgres = conn.dialect.name == "postgresql"
             for batch in batches:
                 async with conn.begin():
-                    for table, rows in _rows(batch, now):
+                    for table, rows in _rows(batch, now, held_accreditations=False):
                         if not rows:
                             continue
                         if postgres:

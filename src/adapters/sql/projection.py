@@ -57,10 +57,10 @@ _after_end: sa.BindParameter[Any] = sa.bindparam("after_end")
 _limit: sa.BindParameter[Any] = sa.bindparam("limit")
 
 
-def _provider_tenant(provider_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-    """The id of the tenant whose provider this is (at most one: `tenants.provider_id` is
-    unique), looked up through that unique index."""
-    return sa.select(tenants.c.id).where(tenants.c.provider_id == provider_id).scalar_subquery()
+def _with_tenant(table: sa.Table, provider_id: sa.ColumnElement[Any]) -> sa.Join:
+    """`table` with the tenant whose provider this is (at most one: `tenants.provider_id` is
+    unique, so the outer join never repeats a row)."""
+    return table.outerjoin(tenants, tenants.c.provider_id == provider_id)
 
 
 def _keyset(key: sa.ColumnElement[Any], query: sa.Select[Any]) -> tuple[sa.Select[Any], ...]:
@@ -84,24 +84,24 @@ _NODE_QUERIES: dict[NodeLabel, tuple[sa.Select[Any], ...]] = {
         providers.c.id,
         sa.select(
             providers.c.id,
-            _provider_tenant(providers.c.id),
+            tenants.c.id,
             providers.c.name,
             providers.c.country,
             providers.c.city,
             providers.c.specialties,
             providers.c.languages,
-        ),
+        ).select_from(_with_tenant(providers, providers.c.id)),
     ),
     NodeLabel.DOCTOR: _keyset(
         doctors.c.id,
         sa.select(
             doctors.c.id,
-            _provider_tenant(doctors.c.provider_id),
+            tenants.c.id,
             doctors.c.provider_id,
             doctors.c.full_name,
             doctors.c.specialty,
             doctors.c.languages,
-        ),
+        ).select_from(_with_tenant(doctors, doctors.c.provider_id)),
     ),
     NodeLabel.PROCEDURE: _keyset(
         procedures.c.code,
@@ -142,7 +142,9 @@ _NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
 _REL_QUERIES: dict[RelType, tuple[sa.Select[Any], ...]] = {
     RelType.WORKS_AT: _keyset(
         doctors.c.id,
-        sa.select(doctors.c.id, doctors.c.provider_id, _provider_tenant(doctors.c.provider_id)),
+        sa.select(doctors.c.id, doctors.c.provider_id, tenants.c.id).select_from(
+            _with_tenant(doctors, doctors.c.provider_id)
+        ),
     ),
     RelType.OFFERS: _keyset2(
         provider_procedures.c.provider_id,

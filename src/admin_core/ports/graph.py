@@ -64,17 +64,26 @@ class GraphProjection(Protocol):
         """Create the uniqueness constraint on each label's key if absent."""
         ...
 
-    async def upsert_nodes(self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str) -> None:
-        """Create or replace the nodes (properties become exactly the given ones), in one
-        transaction."""
+    async def upsert_nodes(
+        self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str, absent: bool = False
+    ) -> None:
+        """Create the nodes, or update them (every given property set; a `None` one removed),
+        in one transaction. `absent=True` promises that none of them is in the graph yet
+        (the label was empty when the single-flight rebuild began), which lets the adapter
+        create without looking up."""
         ...
 
     async def upsert_relationships(
-        self, rel: RelType, relationships: Sequence[GraphRelationship], *, run: str
+        self,
+        rel: RelType,
+        relationships: Sequence[GraphRelationship],
+        *,
+        run: str,
+        absent: bool = False,
     ) -> None:
-        """Create or replace the relationships, in one transaction. A start node that is not
-        in the graph drops its relationship; a missing end node is created with its key and
-        tenant only."""
+        """Create or update the relationships, in one transaction. One whose start or end
+        node is not in the graph is skipped (a rebuild writes nodes before relationships and
+        scope `all` writes every label first). `absent` as for nodes."""
         ...
 
     async def remove_missing(

@@ -115,13 +115,16 @@ class RebuildProjection:
         self, scope: GraphScope, run: str, started: float, progress: ProgressCallback
     ) -> RebuildResult:
         await self._graph.ensure_constraints()
+        before = await self._graph.counts()
         written = 0
         async with self._source.read() as reader:
             for part in scope.parts:
                 for label in part.labels:
-                    written += await self._copy_nodes(reader, label, run, progress)
+                    absent = before.nodes.get(label, 0) == 0
+                    written += await self._copy_nodes(reader, label, run, absent, progress)
                 for rel in part.relationships:
-                    written += await self._copy_relationships(reader, rel, run, progress)
+                    absent = before.relationships.get(rel, 0) == 0
+                    written += await self._copy_relationships(reader, rel, run, absent, progress)
         removed = await self._graph.remove_missing(
             labels=scope.labels, relationships=scope.relationships, run=run
         )
@@ -137,28 +140,38 @@ class RebuildProjection:
         )
 
     async def _copy_nodes(
-        self, reader: ProjectionReader, label: NodeLabel, run: str, progress: ProgressCallback
+        self,
+        reader: ProjectionReader,
+        label: NodeLabel,
+        run: str,
+        absent: bool,
+        progress: ProgressCallback,
     ) -> int:
         total = await reader.count_nodes(label)
         progress(RebuildProgress(item=label, done=0, total=total))
 
         return await self._pump(
             reader.nodes(label, batch_size=self._batch_size),
-            lambda batch: self._graph.upsert_nodes(label, batch, run=run),
+            lambda batch: self._graph.upsert_nodes(label, batch, run=run, absent=absent),
             label,
             total,
             progress,
         )
 
     async def _copy_relationships(
-        self, reader: ProjectionReader, rel: RelType, run: str, progress: ProgressCallback
+        self,
+        reader: ProjectionReader,
+        rel: RelType,
+        run: str,
+        absent: bool,
+        progress: ProgressCallback,
     ) -> int:
         total = await reader.count_relationships(rel)
         progress(RebuildProgress(item=rel, done=0, total=total))
 
         return await self._pump(
             reader.relationships(rel, batch_size=self._batch_size),
-            lambda batch: self._graph.upsert_relationships(rel, batch, run=run),
+            lambda batch: self._graph.upsert_relationships(rel, batch, run=run, absent=absent),
             rel,
             total,
             progress,

@@ -1,0 +1,345 @@
+"""Graph rebuild benchmark: PostgreSQL source → real Neo4j.
+
+Loads a synthetic catalogue (PostgreSQL `COPY`) at each size, rebuilds the projection into an
+empty graph with `RebuildProjection`, and prints items/s (nodes + relationships written) and
+the Python process's peak RSS during the rebuild. In the same run, a naive baseline writes a
+2,000-entity set one row per transaction; the table prints each size's speed-up over it.
+
+    python -m bench graph -- --sizes 10k,100k,1m [--batch-size 5000] [--concurrency 2]
+
+Needs `make services` (ADMIN_TEST_POSTGRES_BENCH_OWNER_URL, ADMIN_TEST_POSTGRES_BENCH_URL,
+ADMIN_TEST_NEO4J_URL, read from the environment or var/services.env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import sqlalchemy as sa
+
+from adapters.memory.graph import InProcessRebuildLock
+from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
+from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.sql.engine import create_engine
+from adapters.sql.migrate import upgrade
+from adapters.sql.projection import SqlProjectionSource
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.audit import Actor
+from admin_core.auth import Principal
+from admin_core.domain.graph import GraphScope, NodeLabel, RelType
+from admin_core.usecases.graph import RebuildProjection
+from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue, SyntheticPlan
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE_TABLES = (
+    "doctor_procedures",
+    "provider_procedures",
+    "provider_accreditations",
+    "doctors",
+    "procedures",
+    "accreditations",
+)
+TARGET_ITEMS_PER_S = 50_000
+TARGET_RATIO = 50
+TARGET_RSS_MB = 300
+
+
+def _setting(name: str) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    env = ROOT / "var" / "services.env"
+    if env.exists():
+        for line in env.read_text().splitlines():
+            key, _, val = line.strip().partition("=")
+            if key == name and val:
+                return val
+    raise SystemExit(f"{name} is not set; run `make services`")
+
+
+def _size(text: str) -> int:
+    text = text.strip().lower()
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * factor)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@asynccontextmanager
+async def peak_rss() -> AsyncIterator[Callable[[], float]]:
+    """Samples this process's RSS every 20 ms; yields a function giving the peak so far."""
+    peak = _rss_mb()
+    running = True
+
+    async def sample() -> None:
+        nonlocal peak
+        while running:
+            peak = max(peak, _rss_mb())
+            await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield lambda: peak
+    finally:
+        running = False
+        await task
+        peak = max(peak, _rss_mb())
+
+
+@dataclass
+class Row:
+    name: str
+    entities: int
+    nodes: int
+    relationships: int
+    load_s: float
+    rebuild_s: float
+    peak_rss_mb: float
+
+    @property
+    def items_per_s(self) -> float:
+        return (self.nodes + self.relationships) / self.rebuild_s
+
+
+async def reset_source(owner_url: str) -> None:
+    await upgrade(owner_url, app_role="admin_app")
+    engine = create_engine(owner_url)
+    try:
+        async with engine.begin() as conn:
+            tables = ", ".join(CATALOGUE_TABLES)
+            await conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+            await conn.execute(
+                sa.text(
+                    "DELETE FROM tenants WHERE provider_id IN "
+                    "(SELECT id FROM providers WHERE id LIKE 'prv_syn_%')"
+                )
+            )
+            await conn.execute(sa.text("DELETE FROM providers WHERE id LIKE 'prv_syn_%'"))
+    finally:
+        await engine.dispose()
+
+
+async def load_source(owner_url: str, entities: int) -> tuple[SyntheticPlan, float]:
+    """Synthetic rows by COPY, plus a tenant for one provider in a hundred."""
+    await reset_source(owner_url)
+    engine = create_engine(owner_url)
+    started = time.perf_counter()
+    try:
+        loader = LoadSyntheticCatalogue(SqlCatalogueBulkLoader(engine), SystemClock())
+        plan = await loader.execute(entities)
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO tenants (id, name, status, provider_id, created_at, updated_at) "
+                    "SELECT 'syn-' || id, name, 'active', id, now(), now() FROM providers "
+                    "WHERE id LIKE 'prv_syn_%00'"
+                )
+            )
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text("ANALYZE"))
+    finally:
+        await engine.dispose()
+    return plan, time.perf_counter() - started
+
+
+async def rebuild(
+    app_url: str, graph: Neo4jGraphProjection, batch_size: int, concurrency: int
+) -> tuple[int, int, float, float]:
+    engine = create_engine(app_url)
+    try:
+        use_case = RebuildProjection(
+            source=SqlProjectionSource(engine),
+            graph=graph,
+            lock=InProcessRebuildLock(),
+            uow=SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator()),
+            ids=UlidGenerator(),
+            batch_size=batch_size,
+            concurrency=concurrency,
+        )
+        actor = Actor(principal=Principal.operator("bench"), request_id="bench")
+        async with peak_rss() as peak:
+            started = time.perf_counter()
+            result = await use_case.execute(actor, GraphScope.ALL)
+            elapsed = time.perf_counter() - started
+            rss = peak()
+    finally:
+        await engine.dispose()
+    nodes = sum(result.counts.values())
+    relationships = sum(result.relationships.values())
+    if result.written != nodes + relationships:
+        raise SystemExit(
+            f"wrote {result.written} items but the graph holds {nodes + relationships}"
+        )
+    return nodes, relationships, elapsed, rss
+
+
+_NAIVE_NODE = {
+    NodeLabel.PROCEDURE: "MERGE (n:Procedure {code: $key}) SET n.tenant_id = $tenant, n += $p",
+    NodeLabel.PROVIDER: "MERGE (n:Provider {id: $key}) SET n.tenant_id = $tenant, n += $p",
+    NodeLabel.ACCREDITATION: "MERGE (n:Accreditation {name: $key}) SET n.tenant_id = $tenant",
+    NodeLabel.DOCTOR: "MERGE (n:Doctor {id: $key}) SET n.tenant_id = $tenant, n += $p",
+}
+
+
+def _naive_rel(rel: RelType) -> str:
+    s, e = rel.start, rel.end
+    return (
+        f"MATCH (a:{s.value} {{{s.key}: $s}}) MATCH (b:{e.value} {{{e.key}: $e}}) "
+        f"MERGE (a)-[r:{rel.value}]->(b) SET r += $p"
+    )
+
+
+async def naive(app_url: str, driver: neo4j.AsyncDriver) -> tuple[int, float]:
+    """The reference approach: every row in its own transaction, one statement each."""
+    engine = create_engine(app_url)
+    written = 0
+
+    async def one(query: str, **params: Any) -> None:
+        async def work(tx: neo4j.AsyncManagedTransaction) -> None:
+            await (await tx.run(query, params)).consume()
+
+        async with driver.session() as session:
+            await session.execute_write(work)
+
+    try:
+        started = time.perf_counter()
+        async with SqlProjectionSource(engine).read() as reader:
+            for label in (
+                NodeLabel.PROCEDURE,
+                NodeLabel.PROVIDER,
+                NodeLabel.ACCREDITATION,
+                NodeLabel.DOCTOR,
+            ):
+                async for batch in reader.nodes(label, batch_size=1000):
+                    for node in batch:
+                        props = {k: v for k, v in node.properties.items() if v is not None}
+                        await one(_NAIVE_NODE[label], key=node.key, tenant=node.tenant_id, p=props)
+                        written += 1
+            for rel in (RelType.OFFERS, RelType.ACCREDITED_BY, RelType.WORKS_AT, RelType.PERFORMS):
+                async for rels in reader.relationships(rel, batch_size=1000):
+                    for r in rels:
+                        props = {k: v for k, v in r.properties.items() if v is not None}
+                        await one(_naive_rel(rel), s=r.start, e=r.end, p=props)
+                        written += 1
+        return written, time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+def _fmt(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+async def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench graph")
+    parser.add_argument("--sizes", default="10k,100k,1m", help="source entities, e.g. 10k,100k")
+    parser.add_argument("--baseline", default="2k", help="entities of the naive baseline set")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args(argv)
+    sizes = [_size(s) for s in args.sizes.split(",") if s.strip()]
+
+    owner_url = _setting("ADMIN_TEST_POSTGRES_BENCH_OWNER_URL")
+    app_url = _setting("ADMIN_TEST_POSTGRES_BENCH_URL")
+    driver = create_driver(_setting("ADMIN_TEST_NEO4J_URL"), max_transaction_retry_time=60)
+    graph = Neo4jGraphProjection(driver)
+    rows: list[Row] = []
+    naive_rate: float | None = None
+    try:
+        if not args.no_baseline:
+            entities = _size(args.baseline)
+            plan, load_s = await load_source(owner_url, entities)
+            await graph.clear()
+            await graph.ensure_constraints()
+            written, naive_s = await naive(app_url, driver)
+            naive_rate = written / naive_s
+            print(
+                f"naive baseline: {entities:,} entities, {written:,} items in {naive_s:.1f} s "
+                f"= {_fmt(naive_rate)} items/s (one row per transaction)",
+                flush=True,
+            )
+            await graph.clear()
+            nodes, rels, rebuild_s, rss = await rebuild(
+                app_url, graph, args.batch_size, args.concurrency
+            )
+            rows.append(Row("baseline set", entities, nodes, rels, load_s, rebuild_s, rss))
+        for entities in sizes:
+            plan, load_s = await load_source(owner_url, entities)
+            print(
+                f"{entities:,} entities loaded by COPY in {load_s:.1f} s "
+                f"(~{plan.relationships:,} relationships); clearing the graph ...",
+                flush=True,
+            )
+            await graph.clear()
+            nodes, rels, rebuild_s, rss = await rebuild(
+                app_url, graph, args.batch_size, args.concurrency
+            )
+            row = Row(f"{entities:,}", entities, nodes, rels, load_s, rebuild_s, rss)
+            rows.append(row)
+            print(
+                f"  rebuilt {nodes + rels:,} items in {rebuild_s:.1f} s = "
+                f"{_fmt(row.items_per_s)} items/s, peak RSS {rss:.0f} MB",
+                flush=True,
+            )
+        await graph.clear()
+    finally:
+        await graph.aclose()
+
+    print()
+    print(
+        f"Graph rebuild, PostgreSQL → Neo4j (batch {args.batch_size}, "
+        f"{args.concurrency} transactions in flight, {os.cpu_count()} cores)"
+    )
+    header = (
+        f"{'set':>12} {'nodes':>10} {'rels':>10} {'rebuild s':>10} {'items/s':>10} "
+        f"{'× naive':>8} {'peak RSS MB':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    status = 0
+    for row in rows:
+        ratio = row.items_per_s / naive_rate if naive_rate else float("nan")
+        print(
+            f"{row.name:>12} {row.nodes:>10,} {row.relationships:>10,} {row.rebuild_s:>10.1f} "
+            f"{_fmt(row.items_per_s):>10} {ratio:>8.0f} {row.peak_rss_mb:>12.0f}"
+        )
+    if naive_rate:
+        print(f"{'naive':>12} {'':>10} {'':>10} {'':>10} {_fmt(naive_rate):>10} {1:>8} {'':>12}")
+    print(
+        f"process peak RSS (whole run, including data generation): "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+    print()
+    for row in rows:
+        if row.name == "baseline set" or row.entities < 100_000:
+            continue
+        checks = [
+            (f"≥ {TARGET_ITEMS_PER_S:,} items/s", row.items_per_s >= TARGET_ITEMS_PER_S),
+            (
+                f"≥ {TARGET_RATIO}× naive",
+                naive_rate is None or row.items_per_s / naive_rate >= TARGET_RATIO,
+            ),
+        ]
+        if row.entities >= 1_000_000:
+            checks.append((f"peak RSS < {TARGET_RSS_MB} MB", row.peak_rss_mb < TARGET_RSS_MB))
+        for name, passed in checks:
+            print(f"target at {row.name}: {name}: {'met' if passed else 'MISSED'}")
+            status |= 0 if passed else 1
+    return 0
