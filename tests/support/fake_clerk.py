@@ -41,6 +41,7 @@ class Fault:
     status: int | None = None  # answer with this error instead of handling the call
     delay: float = 0.0  # answer this late (writes are applied first)
     retry_after: int = 1
+    method: str | None = None  # only calls with this method; None: any call
 
 
 @dataclass
@@ -66,13 +67,26 @@ class FakeClerk:
         with self.lock:
             self.users[user_id] = FakeUser(user_id, email, first_name, last_name)
 
-    def fail_next(self, status: int, times: int = 1, retry_after: int = 1) -> None:
+    def fail_next(
+        self, status: int, times: int = 1, retry_after: int = 1, method: str | None = None
+    ) -> None:
+        """The next `times` calls (of `method`, if given) answer `status`."""
         with self.lock:
-            self.faults.extend(Fault(status=status, retry_after=retry_after) for _ in range(times))
+            self.faults.extend(
+                Fault(status=status, retry_after=retry_after, method=method) for _ in range(times)
+            )
 
-    def delay_next(self, seconds: float, times: int = 1) -> None:
+    def delay_next(self, seconds: float, times: int = 1, method: str | None = None) -> None:
+        """The next `times` calls (of `method`, if given) answer `seconds` late."""
         with self.lock:
-            self.faults.extend(Fault(delay=seconds) for _ in range(times))
+            self.faults.extend(Fault(delay=seconds, method=method) for _ in range(times))
+
+    def take_fault(self, method: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method in (None, method):
+                self.faults.remove(fault)
+                return fault
+        return None
 
     def role_of(self, org_id: str, user_id: str) -> str | None:
         with self.lock:
@@ -213,7 +227,7 @@ def _handler(fake: FakeClerk) -> type[BaseHTTPRequestHandler]:
                 return
             with fake.lock:
                 fake.calls.append((self.command, split.path))
-                fault = fake.faults.popleft() if fake.faults else None
+                fault = fake.take_fault(self.command)
                 if fault is not None and fault.status is not None:
                     status, body = _error(fault.status, "injected", f"injected {fault.status}")
                     retry = str(fault.retry_after) if fault.status == 429 else None

@@ -124,9 +124,31 @@ def merge_settings(
     return merged
 
 
+#: Letters that Unicode decomposition does not reduce to ASCII.
+_LATIN = str.maketrans(
+    {
+        "ı": "i",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "Th",
+    }
+)
+
+
 def slug(name: str) -> str:
     """A tenant id derived from a name: `Apollo Hospitals Chennai` → `apollo-hospitals-chennai`."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    latin = name.translate(_LATIN)
+    ascii_name = unicodedata.normalize("NFKD", latin).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_name.lower())
     value = "-".join(words)[:64].strip("-")
     return value if value and value != PLATFORM_TENANT_ID else ""

@@ -68,6 +68,7 @@ def status_of(error: AdminError) -> int:
     return STATUS.get(error.code, 500)
 
 
+_NAMED_FIELD = re.compile(r"Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`")
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
@@ -79,9 +80,13 @@ def _field_error(item: dict[str, Any]) -> ErrorView:
     path = (match.group("path") or "") if match else ""
     field = key
     if key == "data":
-        field = path.lstrip(".").replace("[", ".").replace("]", "") or "body"
+        field = path.lstrip(".") or "body"
     elif path:
         field = f"{key}{path}"
+    field = field.replace("[", ".").replace("]", "")
+    named = _NAMED_FIELD.search(message)
+    if named:  # an unknown or missing field: name it, not the object holding it
+        field = named["name"] if field in ("", "body") else f"{field}.{named['name']}"
     return ErrorView(code="VALIDATION_ERROR", message=message, field=field or None)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from admin_core.auth import Permission, Principal
 from admin_core.domain.providers import Provider
@@ -47,7 +48,7 @@ async def create_provider(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     create_provider: NamedDependency[CreateProviderWithTenant],
-    data: CreateProviderIn,
+    data: JSONBody[CreateProviderIn],
 ) -> Response[SuccessEnvelope[ProviderWithTenantOut]]:
     """A failure leaves neither provider nor tenant."""
     p, t = data.provider, data.tenant

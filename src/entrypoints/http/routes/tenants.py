@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from admin_core.audit import Actor
 from admin_core.auth import Permission, Principal
@@ -90,7 +90,7 @@ class TenantController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         create_tenant: NamedDependency[CreateTenant],
-        data: CreateTenantIn,
+        data: JSONBody[CreateTenantIn],
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """The legacy two-step path; `POST /api/v1/admin/providers` does both in one step."""
         view = await create_tenant.execute(
@@ -113,8 +113,8 @@ class TenantController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         update_tenant: NamedDependency[UpdateTenant],
-        tenant_id: str,
-        data: UpdateTenantIn,
+        tenant_id: FromPath[str],
+        data: JSONBody[UpdateTenantIn],
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """Settings merge key by key; changing the status needs platform scope."""
         view = await update_tenant.execute(
@@ -138,8 +138,8 @@ class TenantController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         map_org: NamedDependency[MapOrganization],
-        tenant_id: str,
-        data: OrgMappingIn,
+        tenant_id: FromPath[str],
+        data: JSONBody[OrgMappingIn],
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """Replaces the tenant's previous organisation, if any."""
         view = await map_org.execute(actor_of(request, principal), tenant_id, data.clerk_org_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from admin_core.audit import Actor
@@ -46,7 +47,7 @@ class TenantUserController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         list_tenant_users: NamedDependency[ListTenantUsers],
-        tenant_id: str,
+        tenant_id: FromPath[str],
     ) -> Response[SuccessEnvelope[TenantUsersOut]]:
         """Users with roles granted here and members of the tenant's organisation."""
         users = await list_tenant_users.execute(principal, tenant_id)
@@ -73,9 +74,9 @@ class TenantUserController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         grant_role: NamedDependency[GrantRole],
-        tenant_id: str,
-        user_id: str,
-        data: RoleIn,
+        tenant_id: FromPath[str],
+        user_id: FromPath[str],
+        data: JSONBody[RoleIn],
     ) -> Response[SuccessEnvelope[RoleChangeOut]]:
         """201 when granted; 200 when the user already had the role (nothing written)."""
         actor = Actor(principal=principal, request_id=request_id_of(request))
@@ -93,9 +94,9 @@ class TenantUserController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         revoke_role: NamedDependency[RevokeRole],
-        tenant_id: str,
-        user_id: str,
-        role: str,
+        tenant_id: FromPath[str],
+        user_id: FromPath[str],
+        role: FromPath[str],
     ) -> None:
         """Roles contain `:` (`org:admin`), sent as is or percent-encoded."""
         actor = Actor(principal=principal, request_id=request_id_of(request))

@@ -1,0 +1,71 @@
+"""Role rules that depend on the database's isolation, on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from adapters.memory.identity import InMemoryIdentityProvider
+from adapters.system.runtime import SystemClock
+from admin_core.audit import Actor
+from admin_core.auth import Principal, RolePolicy
+from admin_core.domain.users import PLATFORM_TENANT_ID, DirectoryUser, UserRole
+from admin_core.errors import RoleNotAllowed
+from admin_core.ports.identity import IdentityUser
+from admin_core.ports.persistence import UnitOfWorkFactory
+from admin_core.usecases.users import GrantRole, RevokeRole
+
+SUPER = "org:super_admin"
+ACTOR = Actor(principal=Principal.operator("tester"), request_id="t-1")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def seed_super_admins(uow: UnitOfWorkFactory, *user_ids: str) -> None:
+    async with uow() as tx:
+        for user_id in user_ids:
+            await tx.users.upsert(DirectoryUser(id=user_id, email=None, name=None, updated_at=T0))
+            await tx.user_roles.add(
+                UserRole(
+                    tenant_id=PLATFORM_TENANT_ID,
+                    user_id=user_id,
+                    role=SUPER,
+                    granted_by="seed",
+                    granted_at=T0,
+                )
+            )
+        await tx.commit()
+
+
+async def test_concurrent_revokes_of_the_last_two_super_admins_keep_one(
+    uow: UnitOfWorkFactory,
+) -> None:
+    await seed_super_admins(uow, "user_a", "user_b")
+    revoke = RevokeRole(uow, InMemoryIdentityProvider(), RolePolicy.default(), platform_org=None)
+
+    async def attempt(user_id: str) -> str:
+        try:
+            await revoke.execute(ACTOR, PLATFORM_TENANT_ID, user_id, SUPER)
+        except RoleNotAllowed:
+            return "refused"
+        return "revoked"
+
+    assert sorted(await asyncio.gather(attempt("user_a"), attempt("user_b"))) == [
+        "refused",
+        "revoked",
+    ]
+    async with uow() as tx:
+        assert len(await tx.user_roles.holders(PLATFORM_TENANT_ID, SUPER)) == 1
+
+
+async def test_concurrent_grants_of_one_role_leave_one_grant(
+    uow: UnitOfWorkFactory,
+) -> None:
+    identity = InMemoryIdentityProvider(users=[IdentityUser(id="user_c", email=None, name=None)])
+    grant = GrantRole(uow, identity, RolePolicy.default(), SystemClock(), platform_org=None)
+    changes = await asyncio.gather(
+        grant.execute(ACTOR, PLATFORM_TENANT_ID, "user_c", "org:coordinator"),
+        grant.execute(ACTOR, PLATFORM_TENANT_ID, "user_c", "org:coordinator"),
+    )
+    assert sorted(c.changed for c in changes) == [False, True]
+    async with uow() as tx:
+        assert await tx.user_roles.roles_of(PLATFORM_TENANT_ID, "user_c") == ("org:coordinator",)

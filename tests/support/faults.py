@@ -1,0 +1,92 @@
+"""Units of work that fail on purpose, wrapping a real one: for atomicity tests.
+
+`FaultyUnitOfWorkFactory(inner, fail_tenant_add=True)` raises right after the provider insert
+of a provider + tenant creation; `fail_commit=True` raises when the transaction is committed.
+Everything else is the real adapter underneath.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from admin_core.domain.common import OffsetPage
+from admin_core.domain.tenants import Tenant, TenantQuery
+from admin_core.ports.persistence import TenantRepository, UnitOfWork, UnitOfWorkFactory
+
+
+class InjectedFailure(RuntimeError):
+    """The failure a test asked for."""
+
+
+class FailingTenantRepository(TenantRepository):
+    """Reads go through; `add` fails as a broken database would."""
+
+    def __init__(self, inner: TenantRepository) -> None:
+        self._inner = inner
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return await self._inner.get(tenant_id)
+
+    async def get_by_provider(self, provider_id: str) -> Tenant | None:
+        return await self._inner.get_by_provider(provider_id)
+
+    async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
+        return await self._inner.list(query)
+
+    async def add(self, tenant: Tenant) -> None:
+        raise InjectedFailure("tenant insert failed")
+
+    async def update(self, tenant: Tenant) -> None:
+        await self._inner.update(tenant)
+
+
+class FaultyUnitOfWork:
+    def __init__(self, inner: UnitOfWork, *, fail_tenant_add: bool, fail_commit: bool) -> None:
+        self._inner = inner
+        self._fail_tenant_add = fail_tenant_add
+        self._fail_commit = fail_commit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def tenants(self) -> TenantRepository:
+        if self._fail_tenant_add:
+            return FailingTenantRepository(self._inner.tenants)
+        return self._inner.tenants
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        if self._fail_commit:
+            raise InjectedFailure("commit failed")
+        await self._inner.commit()
+
+    async def rollback(self) -> None:
+        await self._inner.rollback()
+
+
+class FaultyUnitOfWorkFactory:
+    def __init__(
+        self, inner: UnitOfWorkFactory, *, fail_tenant_add: bool = False, fail_commit: bool = False
+    ) -> None:
+        self.inner = inner
+        self.fail_tenant_add = fail_tenant_add
+        self.fail_commit = fail_commit
+
+    def __call__(self) -> UnitOfWork:
+        uow: UnitOfWork = FaultyUnitOfWork(  # type: ignore[assignment]
+            self.inner(), fail_tenant_add=self.fail_tenant_add, fail_commit=self.fail_commit
+        )
+        return uow

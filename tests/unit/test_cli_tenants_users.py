@@ -1,0 +1,142 @@
+"""`adminctl tenants create|update`, `providers create`, `users list|grant|revoke` on an
+embedded SQLite database, acting as the operator and writing audit entries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.sql.engine import create_engine
+from entrypoints.cli.main import main
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}"
+    monkeypatch.setenv("ADMIN_DATABASE_URL", url)
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["demo", "seed"]) == 0
+    return url
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    capsys.readouterr()
+    assert main(["--json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def audit_actions(url: str) -> list[tuple[str, str]]:
+    """(action, actor kind) of the entries the CLI wrote, oldest first."""
+
+    async def read() -> list[tuple[str, str]]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    sa.text(
+                        "select action, actor_id from audit_log where actor_id like 'cli:%' "
+                        "order by occurred_at, seq"
+                    )
+                )
+                return [(r.action, r.actor_id.split(":")[0]) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_providers_create_then_tenants_update(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = run_json(
+        capsys,
+        "providers",
+        "create",
+        "--name",
+        "Fortis Hospital Mohali",
+        "--country",
+        "IN",
+        "--language",
+        "en",
+        "--accreditation",
+        "JCI",
+        "--set",
+        "default_currency=INR",
+        "--org",
+        "org_fortis",
+    )
+    assert created["tenant"]["tenant"]["id"] == "fortis-hospital-mohali"
+    assert created["tenant"]["clerk_org_id"] == "org_fortis"
+    updated = run_json(
+        capsys,
+        "tenants",
+        "update",
+        "fortis-hospital-mohali",
+        "--status",
+        "suspended",
+        "--set",
+        "timezone=Asia/Kolkata",
+        "--clear",
+        "default_currency",
+    )
+    assert updated["tenant"]["status"] == "suspended"
+    assert updated["tenant"]["settings"] == {
+        "payments_provider": None,
+        "data_residency_region": None,
+        "default_currency": None,
+        "timezone": "Asia/Kolkata",
+    }
+    assert audit_actions(embedded) == [
+        ("provider.create", "cli"),
+        ("tenant.create", "cli"),
+        ("tenant.update", "cli"),
+    ]
+
+
+def test_tenants_create_for_a_provider_that_has_one_exits_5(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["--json", "tenants", "create", "--provider-id", "prv_apollo_chennai"]) == 5
+    assert json.loads(capsys.readouterr().err)["errors"][0]["code"] == "TENANT_ALREADY_EXISTS"
+
+
+def test_bad_settings_exit_2_naming_the_fields(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    argv = ["--json", "tenants", "update", "apollo-chennai", "--set", "default_currency=ABC"]
+    assert main([*argv, "--set", "timezone=Nowhere/Town"]) == 2
+    fields = [e["field"] for e in json.loads(capsys.readouterr().err)["errors"]]
+    assert fields == ["settings.default_currency", "settings.timezone"]
+
+
+def test_users_grant_list_revoke(embedded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    granted = run_json(capsys, "users", "grant", "apollo-chennai", "user_new_hire", "org:admin")
+    assert (granted["changed"], granted["org_role"]) == (True, "org:admin")
+    listing = run_json(capsys, "users", "list", "apollo-chennai")
+    assert "user_new_hire" in {u["user_id"] for u in listing["users"]}
+    revoked = run_json(capsys, "users", "revoke", "apollo-chennai", "user_new_hire", "org:admin")
+    assert (revoked["changed"], revoked["roles"]) == (True, [])
+
+
+def test_users_grant_to_an_unknown_user_exits_4(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["users", "grant", "apollo-chennai", "user_ghost", "org:admin"]) == 4
+    assert "USER_NOT_FOUND" in capsys.readouterr().err
+
+
+def test_the_last_super_admin_cannot_be_revoked(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["users", "revoke", "platform", "user_platform_owner", "org:super_admin"]) == 3
+    assert "ROLE_NOT_ALLOWED" in capsys.readouterr().err

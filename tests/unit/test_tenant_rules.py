@@ -1,0 +1,120 @@
+"""The rules of tenant ids, settings and role grants, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from admin_core.auth import ROLES, OrgKind, Permission, Principal, RolePolicy, Scope
+from admin_core.domain.tenant_rules import TENANT_ID, merge_settings, slug
+from admin_core.domain.tenants import PaymentsProvider, TenantSettings
+from admin_core.errors import RoleNotAllowed, ValidationFailed
+from admin_core.grants import check_role_change, membership_role, roles_of_kind
+from admin_core.validation import FieldChecks
+
+POLICY = RolePolicy.default()
+
+
+@given(st.text(max_size=300))
+def test_a_slug_is_a_valid_tenant_id_or_nothing(name: str) -> None:
+    value = slug(name)
+    assert value == "" or (TENANT_ID.fullmatch(value) and value != "platform")
+
+
+def test_slugs_read_like_the_name() -> None:
+    assert slug("Acıbadem Maslak Hospital") == "acibadem-maslak-hospital"
+    assert slug("  St. Mary's — London  ") == "st-mary-s-london"
+    assert slug("Platform") == ""
+
+
+def test_settings_merge_key_by_key() -> None:
+    base = TenantSettings(
+        payments_provider=PaymentsProvider.STRIPE, default_currency="EUR", timezone="UTC"
+    )
+    checks = FieldChecks()
+    merged = merge_settings(checks, base, {"payments_provider": None, "timezone": "Asia/Kolkata"})
+    checks.done()
+    assert merged == TenantSettings(default_currency="EUR", timezone="Asia/Kolkata")
+
+
+def test_every_bad_setting_is_named_at_once() -> None:
+    checks = FieldChecks()
+    merge_settings(
+        checks,
+        TenantSettings(),
+        {
+            "payments_provider": "paypal",
+            "default_currency": "EURO",
+            "timezone": "Mars/Base",
+            "data_residency_region": "Frankfurt",
+            "colour": "blue",
+        },
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        checks.done()
+    assert sorted(e.field for e in caught.value.errors) == [
+        "settings.colour",
+        "settings.data_residency_region",
+        "settings.default_currency",
+        "settings.payments_provider",
+        "settings.timezone",
+    ]
+
+
+def principal(role: str, scope: Scope, kind: OrgKind) -> Principal:
+    return Principal(
+        user_id="user_x",
+        org_id="org_x",
+        role=role,
+        tenant_id="t" if scope is Scope.TENANT else None,
+        scope=scope,
+        permissions=POLICY.permissions(role, kind),
+    )
+
+
+def test_roles_of_each_kind_of_organisation() -> None:
+    assert roles_of_kind(POLICY, OrgKind.PLATFORM) == {
+        "org:super_admin",
+        "org:admin",
+        "org:coordinator",
+    }
+    assert roles_of_kind(POLICY, OrgKind.TENANT) == {
+        "org:admin",
+        "org:provider:admin",
+        "org:provider:staff",
+        "org:mso:doctor",
+        "org:facilitator",
+    }
+
+
+@given(granted=st.sampled_from(ROLES), kind=st.sampled_from(list(OrgKind)))
+def test_nobody_grants_more_than_they_hold(granted: str, kind: OrgKind) -> None:
+    """Whatever a non-super-admin caller may grant gives at most its own permissions."""
+    for caller_role, scope, caller_kind in (
+        ("org:admin", Scope.PLATFORM, OrgKind.PLATFORM),
+        ("org:admin", Scope.TENANT, OrgKind.TENANT),
+        ("org:provider:admin", Scope.TENANT, OrgKind.TENANT),
+    ):
+        caller = principal(caller_role, scope, caller_kind)
+        try:
+            check_role_change(caller, POLICY, granted, kind, granting=True)
+        except RoleNotAllowed:
+            continue
+        assert POLICY.permissions(granted, kind) <= caller.permissions
+        assert Permission.SUPER_ADMIN not in POLICY.permissions(granted, kind)
+
+
+def test_the_membership_carries_the_strongest_role() -> None:
+    assert membership_role(POLICY, OrgKind.TENANT, []) is None
+    assert (
+        membership_role(POLICY, OrgKind.TENANT, ["org:mso:doctor", "org:provider:staff"])
+        == "org:provider:staff"
+    )
+    assert (
+        membership_role(POLICY, OrgKind.TENANT, ["org:provider:admin", "org:admin"]) == "org:admin"
+    )
+    assert (
+        membership_role(POLICY, OrgKind.PLATFORM, ["org:admin", "org:super_admin"])
+        == "org:super_admin"
+    )
