@@ -190,6 +190,8 @@ class FakeClerk:
         if wanted:
             rows = [m for m in rows if m["public_user_data"]["user_id"] in wanted]
         order = query.get("order_by", ["-created_at"])[-1]
+        if order not in ("+created_at", "-created_at", "created_at"):
+            return _error(422, "form_param_value_invalid", f"order_by {order!r} is not valid")
         if order == "-created_at":
             rows.reverse()
         return 200, {"data": rows[offset : offset + limit], "total_count": len(rows)}

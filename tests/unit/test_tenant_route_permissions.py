@@ -135,3 +135,20 @@ async def test_only_the_roles_of_spec_5_pass(
         assert response.status_code == 403, (route.name, response.text)
         assert errors(response) == [("AUTH_INSUFFICIENT_PERMISSION", None)]
         assert len(audit(http)) == audit_before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+async def test_every_route_needs_a_valid_token(http: ApiClient, route: Route) -> None:
+    path = route.path.format(t=OWN)
+    body = route.body and {
+        k: v.format(org=OWN_ORG) if isinstance(v, str) else v for k, v in route.body.items()
+    }
+    expired = http.token("org:super_admin", PLATFORM_ORG, ttl_seconds=-60)
+    for headers, code in (
+        ({}, "AUTH_HEADER_MISSING"),
+        ({"Authorization": "Bearer not.a.token"}, "AUTH_TOKEN_INVALID"),
+        ({"Authorization": f"Bearer {expired}"}, "AUTH_TOKEN_EXPIRED"),
+    ):
+        response = await http.client.request(route.method, path, json=body, headers=headers)
+        assert (response.status_code, errors(response)) == (401, [(code, None)])
+    assert audit(http) == []
