@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from admin_core.audit import Actor, record_audit
 from admin_core.auth import Permission, Principal
@@ -37,8 +37,8 @@ REBUILD_ACTION = "graph.rebuild"
 REBUILD_EVENT = "ADMIN_GRAPH_REBUILD"
 
 
-class ProgressCallback(Protocol):
-    def __call__(self, progress: RebuildProgress) -> None: ...
+#: Called after each batch (and once with `done=0` when a label or type starts).
+ProgressCallback = Callable[[RebuildProgress], None]
 
 
 def _no_progress(progress: RebuildProgress) -> None:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from admin_core.audit import Actor
 from admin_core.auth import Permission, Principal
@@ -83,7 +84,7 @@ class GraphController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         rebuild_graph: NamedDependency[RebuildProjection],
-        data: RebuildIn | None = None,
+        data: JSONBody[RebuildIn | None] = None,
     ) -> Response[SuccessEnvelope[RebuildOut]]:
         """Synchronous; one rebuild at a time across replicas (409 otherwise)."""
         scope = GraphScope(data.scope if data else "all")
