@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import json
+import multiprocessing
 import os
 import random
 import resource
 import statistics
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,14 +135,19 @@ def _skewed(rng: random.Random, n: int, power: float) -> int:
     return min(int(n * rng.random() ** power), n - 1)
 
 
-def _ulid(at: datetime, rng: random.Random) -> str:
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    value = (int(at.timestamp() * 1000) << 80) | rng.getrandbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(alphabet[value & 31])
-        value >>= 5
-    return "aud_" + "".join(reversed(chars))
+_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
+
+
+def _ulid(at: datetime, random_bits: int) -> str:
+    """A ULID-shaped id (48-bit milliseconds, 80 random bits) that sorts by time."""
+    raw = (int(at.timestamp() * 1000) << 80 | random_bits).to_bytes(16, "big")
+    return "aud_" + base64.b32encode(raw)[:26].translate(_CROCKFORD).decode("ascii")
+
+
+def owner_of(chain: str, workers: int) -> int:
+    return zlib.crc32(chain.encode()) % workers
 
 
 @dataclass
@@ -151,50 +160,62 @@ class Dataset:
     patients: int = 30_000
 
 
-def generate(plan: Dataset, seed: int = 7) -> Iterator[tuple[AuditEntry, str]]:
-    """Entries in time order with valid chains: (entry, chain)."""
+def generate(
+    plan: Dataset, seed: int = 7, *, worker: int = 0, workers: int = 1
+) -> Iterator[tuple[AuditEntry, str]]:
+    """Entries in time order with valid chains: (entry, chain). With `workers` > 1, every
+    worker draws the same random stream and builds only the entries of its own chains."""
     rng = random.Random(seed)
     heads: dict[str, tuple[int, str]] = {}
     names = [a for a, _, _ in ACTIONS]
     resources = {a: r for a, r, _ in ACTIONS}
     cumulative = list(itertools.accumulate(w for _, _, w in ACTIONS))
     step = SPAN / plan.rows
+    owners: dict[int, bool] = {}
     for n in range(plan.rows):
         at = START + step * n + timedelta(microseconds=rng.randrange(0, 1000))
         platform = rng.random() < 0.02
-        tenant_id = None if platform else f"tenant-{_skewed(rng, plan.tenants, 2.2):04d}"
-        if platform or rng.random() < 0.25:
-            actor = f"user_ops_{_skewed(rng, plan.operators, 1.5):02d}"
-            role = "org:admin"
-        else:
-            actor = f"user_{tenant_id}_{_skewed(rng, plan.actors_per_tenant, 1.8):02d}"
-            role = "org:provider:admin"
+        tenant = -1 if platform else _skewed(rng, plan.tenants, 2.2)
+        operator = platform or rng.random() < 0.25
+        who = (
+            _skewed(rng, plan.operators, 1.5)
+            if operator
+            else _skewed(rng, plan.actors_per_tenant, 1.8)
+        )
         action = "graph.rebuild" if platform else rng.choices(names, cum_weights=cumulative)[0]
         with_case = action.startswith(("mso_session.", "case.", "payment."))
-        case_id = f"case_{_skewed(rng, plan.cases, 3.0):06d}" if with_case else None
-        patient_id = (
-            f"pat_{_skewed(rng, plan.patients, 3.0):06d}"
-            if with_case and rng.random() < 0.8
-            else None
+        case = _skewed(rng, plan.cases, 3.0) if with_case else -1
+        patient = _skewed(rng, plan.patients, 3.0) if with_case and rng.random() < 0.8 else -1
+        resource, amount, bits = (
+            rng.randrange(1_000_000),
+            rng.randrange(1000, 90000),
+            rng.getrandbits(80),
         )
+        mine = owners.get(tenant)
+        if mine is None:
+            tenant_id = None if tenant < 0 else f"tenant-{tenant:04d}"
+            mine = owners[tenant] = owner_of(chain_of(tenant_id), workers) == worker
+        if not mine:
+            continue
+        tenant_id = None if platform else f"tenant-{tenant:04d}"
         record = AuditRecord(
             tenant_id=tenant_id,
-            actor_id=actor,
-            actor_role=role,
+            actor_id=f"user_ops_{who:02d}" if operator else f"user_{tenant_id}_{who:02d}",
+            actor_role="org:admin" if operator else "org:provider:admin",
             action=action,
             event_type="ADMIN_" + action.upper().replace(".", "_"),
             resource_type=resources.get(action, "graph"),
-            resource_id=f"res_{rng.randrange(1_000_000):06d}",
-            case_id=case_id,
-            patient_id=patient_id,
+            resource_id=f"res_{resource:06d}",
+            case_id=f"case_{case:06d}" if case >= 0 else None,
+            patient_id=f"pat_{patient:06d}" if patient >= 0 else None,
             request_id=f"req_{n:09d}",
             before={"status": "paid", "version": n % 7},
-            after={"status": "refunded", "amount_minor": rng.randrange(1000, 90000)},
+            after={"status": "refunded", "amount_minor": amount},
         )
         chain = chain_of(tenant_id)
         seq, prev = heads.get(chain, (0, GENESIS_HASH))
         entry = link(
-            draft(record, entry_id=_ulid(at, rng), occurred_at=at), seq=seq + 1, prev_hash=prev
+            draft(record, entry_id=_ulid(at, bits), occurred_at=at), seq=seq + 1, prev_hash=prev
         )
         heads[chain] = (entry.seq, entry.hash)
         yield entry, chain
@@ -269,9 +290,45 @@ async def loaded_rows(owner_url: str) -> int:
         await connection.close()
 
 
-async def load(owner_url: str, plan: Dataset) -> tuple[float, float]:
-    """COPY the dataset with the secondary indexes dropped, then build them; returns
-    (seconds generating + copying, seconds indexing)."""
+async def _copy_part(owner_url: str, plan: Dataset, worker: int, workers: int) -> int:
+    connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
+    heads: dict[str, tuple[int, str, str]] = {}
+    batch: list[tuple[Any, ...]] = []
+    copied = 0
+    try:
+        for entry, chain in generate(plan, worker=worker, workers=workers):
+            batch.append(_copy_row(entry, chain))
+            heads[chain] = (entry.seq, entry.hash, entry.prev_hash)
+            if len(batch) == 20_000:
+                await connection.copy_records_to_table(
+                    "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
+                )
+                copied += len(batch)
+                batch = []
+        if batch:
+            await connection.copy_records_to_table(
+                "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
+            )
+            copied += len(batch)
+        await connection.copy_records_to_table(
+            "audit_chain_heads",
+            records=[(c, s, h, p) for c, (s, h, p) in heads.items()],
+            columns=("chain", "seq", "hash", "prev_hash"),
+            schema_name=SCHEMA,
+        )
+    finally:
+        await connection.close()
+    return copied
+
+
+def _load_part(owner_url: str, plan: Dataset, worker: int, workers: int) -> int:
+    return asyncio.run(_copy_part(owner_url, plan, worker, workers))
+
+
+async def load(owner_url: str, plan: Dataset, workers: int) -> tuple[float, float]:
+    """Drop the secondary indexes, generate and COPY the dataset in `workers` processes (each
+    owns a share of the chains), then build the indexes; returns (seconds generating and
+    copying, seconds indexing)."""
     await reset_schema(owner_url)
     connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
     try:
@@ -283,39 +340,23 @@ async def load(owner_url: str, plan: Dataset) -> tuple[float, float]:
         for index in indexes:
             await connection.execute(f"DROP INDEX {index['indexname']}")
         started = time.perf_counter()
-        heads: dict[str, tuple[int, str, str]] = {}
-        batch: list[tuple[Any, ...]] = []
-        done = 0
-        for entry, chain in generate(plan):
-            batch.append(_copy_row(entry, chain))
-            heads[chain] = (entry.seq, entry.hash, entry.prev_hash)
-            if len(batch) == 50_000:
-                await connection.copy_records_to_table(
-                    "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
-                )
-                done += len(batch)
-                batch = []
-                if done % 500_000 == 0:
-                    rate = done / (time.perf_counter() - started)
-                    print(f"  {done:,} rows loaded ({rate:,.0f} rows/s)", flush=True)
-        if batch:
-            await connection.copy_records_to_table(
-                "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
-            )
-        await connection.copy_records_to_table(
-            "audit_chain_heads",
-            records=[(c, s, h, p) for c, (s, h, p) in heads.items()],
-            columns=("chain", "seq", "hash", "prev_hash"),
-            schema_name=SCHEMA,
-        )
-        copied = time.perf_counter() - started
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = [
+                loop.run_in_executor(pool, _load_part, owner_url, plan, worker, workers)
+                for worker in range(workers)
+            ]
+            copied = sum(await asyncio.gather(*parts))
+        if copied != plan.rows:
+            raise RuntimeError(f"copied {copied:,} rows, expected {plan.rows:,}")
+        copy_s = time.perf_counter() - started
         started = time.perf_counter()
         await connection.execute("SET maintenance_work_mem = '512MB'")
         for index in indexes:
             await connection.execute(index["indexdef"])
         await connection.execute("VACUUM ANALYZE audit_log")
         await connection.execute("VACUUM ANALYZE audit_chain_heads")
-        return copied, time.perf_counter() - started
+        return copy_s, time.perf_counter() - started
     finally:
         await connection.close()
 
@@ -330,8 +371,15 @@ class Shape:
     first_ms: list[float] = field(default_factory=list)
     deep_ms: list[float] = field(default_factory=list)
     deep_pages: list[int] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    first_db_ms: list[float] = field(default_factory=list)
+    deep_db_ms: list[float] = field(default_factory=list)
     plan: str = ""
     index_scans: bool = False
+
+
+def _ms(value: float, width: int = 9) -> str:
+    return f"{value:>{width - 2}.2f}ms"
 
 
 def _p(values: Sequence[float], q: float) -> float:
@@ -415,15 +463,23 @@ def _plan_summary(node: dict[str, Any]) -> list[str]:
     return parts
 
 
-async def explain(engine: AsyncEngine, capture: PlanCapture) -> tuple[str, bool]:
+@dataclass
+class Plan:
+    summary: str
+    index_scans: bool
+    execution_ms: float
+
+
+async def explain(engine: AsyncEngine, capture: PlanCapture) -> Plan:
+    """EXPLAIN ANALYZE the last query: its plan in short, whether it avoided sequential
+    scans, and the time PostgreSQL spent executing it."""
     async with engine.connect() as connection:
         result = await connection.exec_driver_sql(
-            "EXPLAIN (FORMAT JSON) " + capture.statement, capture.params
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + capture.statement, capture.params
         )
-        plan = result.scalar_one()
-    root = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-    nodes = _plan_summary(root)
-    seq_scan = any(n.startswith("Seq Scan") for n in nodes)
+        raw = result.scalar_one()
+    document = (json.loads(raw) if isinstance(raw, str) else raw)[0]
+    nodes = _plan_summary(document["Plan"])
     compact: list[str] = []
     for node in nodes:
         if compact and compact[-1].split(" ×")[0] == node:
@@ -431,7 +487,11 @@ async def explain(engine: AsyncEngine, capture: PlanCapture) -> tuple[str, bool]
             compact[-1] = f"{node} ×{count}"
         else:
             compact.append(node)
-    return " > ".join(n for n in compact if n not in {"Subquery Scan", "Result"}), not seq_scan
+    return Plan(
+        summary=" > ".join(n for n in compact if n not in {"Subquery Scan", "Result"}),
+        index_scans=not any(n.startswith("Seq Scan") for n in nodes),
+        execution_ms=float(document["Execution Time"]),
+    )
 
 
 async def measure(
@@ -451,15 +511,18 @@ async def measure(
     operator = Principal.operator("bench")
 
     async def timed(query: AuditQuery) -> tuple[float, str | None]:
+        cpu = time.process_time()
         started = time.perf_counter()
         page = await use_case.execute(operator, query)
+        shape.cpu_ms.append((time.process_time() - cpu) * 1000)
         return (time.perf_counter() - started) * 1000, page.next_cursor
 
     for query in shape.queries:  # warm the caches the way a running service has them
         await use_case.execute(operator, query)
-    shape.plan, first_ok = await explain(engine, capture)
+    first_plan = await explain(engine, capture)
+    shape.plan = first_plan.summary
     rotation = itertools.cycle(shape.queries)
-    deep_ok = True
+    plans_ok = first_plan.index_scans
     for i in range(walks):
         query = shape.queries[i % len(shape.queries)]
         cursor: str | None = None
@@ -468,14 +531,17 @@ async def measure(
             elapsed, cursor = await timed(replace(query, cursor=cursor))
             if page >= deep_from:
                 shape.deep_ms.append(elapsed)
-                if page == deep_from:
-                    _, ok = await explain(engine, capture)
-                    deep_ok = deep_ok and ok
+                if page == deep_from:  # what the database spends on a deep page
+                    deep_plan = await explain(engine, capture)
+                    shape.deep_db_ms.append(deep_plan.execution_ms)
+                    plans_ok = plans_ok and deep_plan.index_scans
                 shape.first_ms.append((await timed(next(rotation)))[0])
+                if page == deep_from:  # ... and on a first page
+                    shape.first_db_ms.append((await explain(engine, capture)).execution_ms)
             if cursor is None:
                 break
         shape.deep_pages.append(page)
-    shape.index_scans = first_ok and deep_ok
+    shape.index_scans = plans_ok
 
 
 # --------------------------------------------------------------------------- appends
@@ -650,6 +716,7 @@ async def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench audit")
     parser.add_argument("--rows", type=_size, default=1_000_000, help="entries to load (1m, 10m)")
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded schema")
+    parser.add_argument("--load-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--walks", type=int, default=20, help="cursor walks per shape")
     parser.add_argument("--deep-from", type=int, default=41, help="first deep page measured")
     parser.add_argument("--deep-to", type=int, default=60, help="last page of each walk")
@@ -659,6 +726,7 @@ async def run(argv: list[str]) -> int:
 
     owner_url = _setting("ADMIN_TEST_POSTGRES_BENCH_OWNER_URL")
     app_url = _setting("ADMIN_TEST_POSTGRES_BENCH_URL")
+    load_start = os.getloadavg()[0]
     plan = Dataset(rows=args.rows, tenants=max(20, min(2000, args.rows // 5000)))
 
     existing = await loaded_rows(owner_url) if args.reuse else -1
@@ -667,7 +735,7 @@ async def run(argv: list[str]) -> int:
         copy_s = index_s = float("nan")
     else:
         print(f"loading {plan.rows:,} entries across {plan.tenants} tenants ...", flush=True)
-        copy_s, index_s = await load(owner_url, plan)
+        copy_s, index_s = await load(owner_url, plan, args.load_workers)
         print(
             f"  generated, hashed and copied in {copy_s:.1f} s "
             f"({plan.rows / copy_s:,.0f} rows/s); indexes built in {index_s:.1f} s",
@@ -719,19 +787,31 @@ async def run(argv: list[str]) -> int:
     )
     header = (
         f"{'filter shape':<20} {'first p50':>9} {'first p99':>9} {'deep p50':>9} "
-        f"{'deep p99':>9} {'deep/first':>10} {'depth':>6}  plan"
+        f"{'deep p99':>9} {'deep/first':>10} {'depth':>6} {'cpu/page':>8} "
+        f"{'db first':>8} {'db deep':>8}"
     )
     print(header)
-    print("-" * (len(header) + 40))
+    print("-" * len(header))
     for shape in measured:
         first99, deep99 = _p(shape.first_ms, 0.99), _p(shape.deep_ms, 0.99)
         depth = statistics.median(shape.deep_pages) if shape.deep_pages else 0
-        ratio = deep99 / first99
         print(
-            f"{shape.name:<20} {_p(shape.first_ms, 0.5):>7.2f}ms {first99:>7.2f}ms "
-            f"{_p(shape.deep_ms, 0.5):>7.2f}ms {deep99:>7.2f}ms {ratio:>10.2f} {depth:>6.0f}  "
-            f"{shape.plan}"
+            f"{shape.name:<20} {_ms(_p(shape.first_ms, 0.5))} {_ms(first99)} "
+            f"{_ms(_p(shape.deep_ms, 0.5))} {_ms(deep99)} {deep99 / first99:>10.2f} "
+            f"{depth:>6.0f} {_ms(statistics.fmean(shape.cpu_ms), 8)} "
+            f"{_ms(_p(shape.first_db_ms, 0.5), 8)} {_ms(_p(shape.deep_db_ms, 0.5), 8)}"
         )
+    print(
+        "(ms; p50/p99 of wall time per page through the use case; depth: median page reached "
+        "by the cursor walks, deep = pages "
+        f"{args.deep_from}..{args.deep_to}; cpu/page: this process's CPU per page; db: "
+        "PostgreSQL's own execution time, EXPLAIN ANALYZE, median)"
+    )
+    print()
+    print("Plans (first page; every deep page's plan is checked for sequential scans too)")
+    for shape in measured:
+        print(f"  {shape.name:<20} {shape.plan}")
+    print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print()
     print(f"Append, one tenant, {args.writers} concurrent writers, one entry per transaction")
     for name, (count, seconds) in appends.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -107,80 +108,154 @@ _CONTENT = (
 
 
 def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        seq=int(row.seq),
-        occurred_at=row.occurred_at,
-        tenant_id=row.tenant_id,
-        actor_id=row.actor_id,
-        actor_role=row.actor_role,
-        action=row.action,
-        event_type=row.event_type,
-        resource_type=row.resource_type,
-        resource_id=row.resource_id,
-        case_id=row.case_id,
-        patient_id=row.patient_id,
-        request_id=row.request_id,
-        before=row.before,
-        after=row.after,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+    """A row of `_ENTRY_COLUMNS` (named like the entry's fields) as an entry."""
+    return AuditEntry(**row._mapping)
 
 
-def _conditions(audit_filter: AuditFilter, *, with_action: bool = True) -> list[Any]:
+_EQUALS = ("actor_id", "tenant_id", "case_id", "patient_id")
+
+
+def _values(
+    audit_filter: AuditFilter, before: AuditPosition | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """The bind values of a query; which keys are present is the statement's shape."""
     f = audit_filter
-    where: list[Any] = []
-    if with_action and f.action_exact is not None:
-        where.append(_log.action == f.action_exact)
+    values: dict[str, Any] = {}
+    if f.action_exact is not None:
+        values["action"] = f.action_exact
     prefix = f.action_prefix
-    if with_action and prefix:
-        where += [_log.action >= prefix, _log.action < prefix_upper_bound(prefix)]
-    for column, value in (
-        (_log.actor_id, f.actor_id),
-        (_log.tenant_id, f.tenant_id),
-        (_log.case_id, f.case_id),
-        (_log.patient_id, f.patient_id),
-    ):
-        if value is not None:
-            where.append(column == value)
+    if prefix:
+        values["prefix"], values["upper"] = prefix, prefix_upper_bound(prefix)
+    for name in _EQUALS:
+        if getattr(f, name) is not None:
+            values[name] = getattr(f, name)
     if f.occurred_from is not None:
-        where.append(_log.occurred_at >= f.occurred_from)
+        values["occurred_from"] = f.occurred_from
     if f.occurred_to is not None:
-        where.append(_log.occurred_at <= f.occurred_to)
+        values["occurred_to"] = f.occurred_to
+    if before is not None:
+        values["before_at"], values["before_id"] = before.occurred_at, before.id
+    if limit is not None:
+        values["limit"] = limit
+    return values
+
+
+def _bind(name: str, type_: Any) -> Any:
+    return sa.bindparam(name, type_=type_)
+
+
+def _where(shape: frozenset[str], *, prefix_range: bool = True) -> list[Any]:
+    """The conditions of a query shape, on bind parameters named like `_values` keys."""
+    where: list[Any] = []
+    if "action" in shape:
+        where.append(_log.action == _bind("action", _log.action.type))
+    if "prefix" in shape and prefix_range:
+        where.append(_log.action >= _bind("prefix", _log.action.type))
+        where.append(_log.action < _bind("upper", _log.action.type))
+    where += [_log[name] == _bind(name, sa.Text) for name in _EQUALS if name in shape]
+    if "occurred_from" in shape:
+        where.append(_log.occurred_at >= _bind("occurred_from", UtcDateTime))
+    if "occurred_to" in shape:
+        where.append(_log.occurred_at <= _bind("occurred_to", UtcDateTime))
+    if "before_at" in shape:
+        where.append(
+            sa.tuple_(_log.occurred_at, _log.id)
+            < sa.tuple_(_bind("before_at", UtcDateTime), _bind("before_id", _log.id.type))
+        )
     return where
 
 
-def _before(position: AuditPosition | None) -> list[Any]:
-    if position is None:
-        return []
-    return [
-        sa.tuple_(_log.occurred_at, _log.id)
-        < sa.tuple_(
-            sa.literal(position.occurred_at, UtcDateTime), sa.literal(position.id, _log.id.type)
-        )
-    ]
-
-
-def _matching_actions(prefix: str) -> Any:
-    """The distinct actions starting with `prefix`, as a recursive CTE that reads one index
+def _matching_actions() -> Any:
+    """The distinct actions in [`prefix`, `upper`), as a recursive CTE that reads one index
     entry per action (a loose index scan) however many entries each action has. Its last row
     is NULL."""
-    upper = prefix_upper_bound(prefix)
     first = (
         sa.select(sa.func.min(_log.action))
-        .where(_log.action >= prefix, _log.action < upper)
+        .where(
+            _log.action >= _bind("prefix", _log.action.type),
+            _log.action < _bind("upper", _log.action.type),
+        )
         .scalar_subquery()
     )
     matching = sa.select(first.label("action")).cte("matching_actions", recursive=True)
     later = audit_log.alias("later")
     following = (
         sa.select(sa.func.min(later.c.action))
-        .where(later.c.action > matching.c.action, later.c.action < upper)
+        .where(
+            later.c.action > matching.c.action, later.c.action < _bind("upper", _log.action.type)
+        )
         .scalar_subquery()
     )
     return matching.union_all(
         sa.select(following.label("action")).where(matching.c.action.is_not(None))
+    )
+
+
+# Statements are built once per query shape (which filters are present) and reused with new
+# values: building and cache-keying a statement costs more than running it.
+
+
+@functools.cache
+def _page_statement(shape: frozenset[str]) -> Any:
+    return (
+        sa.select(*_ENTRY_COLUMNS)
+        .where(*_where(shape))
+        .order_by(*_NEWEST_FIRST)
+        .limit(_bind("limit", sa.Integer))
+    )
+
+
+@functools.cache
+def _lateral_statement(shape: frozenset[str]) -> Any:
+    """PostgreSQL, one statement for a prefix: find the matching actions by a loose index
+    scan, read each one's newest `limit` entries by a range scan (LATERAL), keep the newest
+    `limit` of those. The page costs the same at any depth."""
+    matching = _matching_actions()
+    per_action = (
+        sa.select(*_ENTRY_COLUMNS)
+        .where(_log.action == matching.c.action, *_where(shape, prefix_range=False))
+        .order_by(*_NEWEST_FIRST)
+        .limit(_bind("limit", sa.Integer))
+        .lateral("per_action")
+    )
+    return (
+        sa.select(*per_action.c)
+        .select_from(matching.join(per_action, sa.true()))
+        .order_by(per_action.c.occurred_at.desc(), per_action.c.id.desc())
+        .limit(_bind("limit", sa.Integer))
+    )
+
+
+@functools.cache
+def _count_statement(shape: frozenset[str]) -> Any:
+    return sa.select(sa.func.count()).select_from(audit_log).where(*_where(shape))
+
+
+_ACTIONS_WITH_PREFIX = sa.select(_matching_actions())
+
+
+def _union_statement(shape: frozenset[str], actions: Sequence[str]) -> Any:
+    """Portable (no LATERAL): one newest-first range scan per action, merged by UNION ALL;
+    each branch reads at most `limit` index entries, so the page costs the same at any
+    depth."""
+    common = _where(shape, prefix_range=False)
+    branches = [
+        sa.select(*_ENTRY_COLUMNS)
+        .where(_log.action == action, *common)
+        .order_by(*_NEWEST_FIRST)
+        .limit(_bind("limit", sa.Integer))
+        .subquery()
+        for action in actions
+    ]
+    merged: Any = (
+        branches[0]
+        if len(branches) == 1
+        else sa.union_all(*(sa.select(*b.c) for b in branches)).subquery()
+    )
+    return (
+        sa.select(*merged.c)
+        .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
+        .limit(_bind("limit", sa.Integer))
     )
 
 
@@ -265,85 +340,29 @@ class SqlAuditLog(AuditLog):
     async def query(
         self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int
     ) -> Sequence[AuditEntry]:
-        prefix = audit_filter.action_prefix
-        if prefix and self._postgres:
-            return await self._query_prefix_lateral(audit_filter, prefix, before, limit)
-        if prefix:
-            actions = list(
-                (await self._session.execute(sa.select(_matching_actions(prefix)))).scalars()
-            )
-            actions = [a for a in actions if a is not None]
+        values = _values(audit_filter, before, limit)
+        shape = frozenset(values)
+        if "prefix" in values and self._postgres:
+            statement = _lateral_statement(shape)
+        elif "prefix" in values:
+            actions = [
+                a
+                for a in (await self._session.execute(_ACTIONS_WITH_PREFIX, values)).scalars()
+                if a is not None
+            ]
             if not actions:
                 return []
-            if len(actions) <= MAX_ACTION_BRANCHES:
-                return await self._query_per_action(audit_filter, actions, before, limit)
-        statement = (
-            sa.select(*_ENTRY_COLUMNS)
-            .where(*_conditions(audit_filter), *_before(before))
-            .order_by(*_NEWEST_FIRST)
-            .limit(limit)
-        )
-        return [_entry(row) for row in await self._session.execute(statement)]
-
-    async def _query_prefix_lateral(
-        self,
-        audit_filter: AuditFilter,
-        prefix: str,
-        before: AuditPosition | None,
-        limit: int,
-    ) -> list[AuditEntry]:
-        """PostgreSQL, one statement: find the matching actions by a loose index scan, read
-        each one's newest `limit` entries by a range scan (LATERAL), keep the newest `limit`
-        of those. The page costs the same at any depth."""
-        matching = _matching_actions(prefix)
-        common = [*_conditions(audit_filter, with_action=False), *_before(before)]
-        per_action = (
-            sa.select(*_ENTRY_COLUMNS)
-            .where(_log.action == matching.c.action, *common)
-            .order_by(*_NEWEST_FIRST)
-            .limit(limit)
-            .lateral("per_action")
-        )
-        statement = (
-            sa.select(*per_action.c)
-            .select_from(matching.join(per_action, sa.true()))
-            .order_by(per_action.c.occurred_at.desc(), per_action.c.id.desc())
-            .limit(limit)
-        )
-        return [_entry(row) for row in await self._session.execute(statement)]
-
-    async def _query_per_action(
-        self,
-        audit_filter: AuditFilter,
-        actions: Sequence[str],
-        before: AuditPosition | None,
-        limit: int,
-    ) -> list[AuditEntry]:
-        """Portable: one newest-first range scan per action (a UNION ALL), merged; each branch
-        reads at most `limit` index entries, so the page costs the same at any depth."""
-        common = [*_conditions(audit_filter, with_action=False), *_before(before)]
-        branches = [
-            sa.select(*_ENTRY_COLUMNS)
-            .where(_log.action == action, *common)
-            .order_by(*_NEWEST_FIRST)
-            .limit(limit)
-            .subquery()
-            for action in actions
-        ]
-        if len(branches) == 1:
-            merged: Any = branches[0]
+            if len(actions) > MAX_ACTION_BRANCHES:
+                statement = _page_statement(shape)
+            else:
+                statement = _union_statement(shape, actions)
         else:
-            merged = sa.union_all(*(sa.select(*b.c) for b in branches)).subquery()
-        statement = (
-            sa.select(*merged.c)
-            .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
-            .limit(limit)
-        )
-        return [_entry(row) for row in await self._session.execute(statement)]
+            statement = _page_statement(shape)
+        return [_entry(row) for row in await self._session.execute(statement, values)]
 
     async def count(self, audit_filter: AuditFilter) -> int:
-        statement = sa.select(sa.func.count()).select_from(audit_log)
-        result = await self._session.scalar(statement.where(*_conditions(audit_filter)))
+        values = _values(audit_filter)
+        result = await self._session.scalar(_count_statement(frozenset(values)), values)
         return int(result or 0)
 
     async def head(self, chain: str) -> ChainHead | None:

@@ -21,7 +21,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -92,6 +92,9 @@ class AuditEntry:
 # --------------------------------------------------------------------------- canonical form
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_value(value: Any, path: str = "$") -> Any:
     """`value` as plain JSON data that survives a round trip through any of our stores.
 
@@ -100,16 +103,43 @@ def json_value(value: Any, path: str = "$") -> Any:
     integral value becomes an int (PostgreSQL's jsonb would return it as one), and NaN or
     infinity is refused. Anything else is refused with the path of the offending value.
     """
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind is dict:  # the common case, kept fast: plain leaves are taken as they are
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if type(key) is str else _key(key, path)
+            result[name] = item if type(item) in _PLAIN else json_value(item, f"{path}.{name}")
+        return result
+    if kind is list:
+        return [
+            item if type(item) in _PLAIN else json_value(item, f"{path}[{i}]")
+            for i, item in enumerate(value)
+        ]
+    return _json_other(value, path)
+
+
+def _key(key: Any, path: str) -> str:
+    name = key.value if isinstance(key, enum.Enum) else key
+    if not isinstance(name, str):
+        raise ValueError(f"{path}: keys must be strings, not {type(key).__name__}")
+    return str(name)
+
+
+def _json_other(value: Any, path: str) -> Any:
     if isinstance(value, enum.Enum):
         return json_value(value.value, path)
+    if isinstance(value, bool):
+        return bool(value)
     if isinstance(value, int):
         return int(value)
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{path}: {value} cannot be stored in the audit log")
-        return int(value) if value.is_integer() else value
+        return int(value) if value.is_integer() else float(value)
     if isinstance(value, datetime):
         return _time(value)
     if isinstance(value, date):
@@ -117,13 +147,7 @@ def json_value(value: Any, path: str = "$") -> Any:
     if isinstance(value, Decimal | uuid.UUID):
         return str(value)
     if isinstance(value, Mapping):
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            name = key.value if isinstance(key, enum.Enum) else key
-            if not isinstance(name, str):
-                raise ValueError(f"{path}: keys must be strings, not {type(key).__name__}")
-            result[name] = json_value(item, f"{path}.{name}")
-        return result
+        return json_value(dict(value.items()), path)
     if isinstance(value, list | tuple):
         return [json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, set | frozenset):
@@ -135,7 +159,7 @@ def json_value(value: Any, path: str = "$") -> Any:
 def _time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_bytes(entry: AuditEntry) -> bytes:
@@ -209,7 +233,25 @@ def draft(record: AuditRecord, *, entry_id: str, occurred_at: datetime) -> Audit
 def link(entry: AuditEntry, *, seq: int, prev_hash: str, digest: str | None = None) -> AuditEntry:
     """Place a drafted entry in its chain after the entry whose hash is `prev_hash`."""
     digest = digest or content_digest(entry)
-    return replace(entry, seq=seq, prev_hash=prev_hash, hash=link_hash(prev_hash, seq, digest))
+    return AuditEntry(
+        id=entry.id,
+        seq=seq,
+        occurred_at=entry.occurred_at,
+        tenant_id=entry.tenant_id,
+        actor_id=entry.actor_id,
+        actor_role=entry.actor_role,
+        action=entry.action,
+        event_type=entry.event_type,
+        resource_type=entry.resource_type,
+        resource_id=entry.resource_id,
+        case_id=entry.case_id,
+        patient_id=entry.patient_id,
+        request_id=entry.request_id,
+        before=entry.before,
+        after=entry.after,
+        prev_hash=prev_hash,
+        hash=link_hash(prev_hash, seq, digest),
+    )
 
 
 def seal(
