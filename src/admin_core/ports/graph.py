@@ -68,9 +68,10 @@ class GraphProjection(Protocol):
         self, label: NodeLabel, nodes: Sequence[GraphNode], *, run: str, absent: bool = False
     ) -> None:
         """Create the nodes, or update them (every given property set; a `None` one removed),
-        in one transaction. `absent=True` promises that none of them is in the graph yet
-        (the label was empty when the single-flight rebuild began), which lets the adapter
-        create without looking up."""
+        in one transaction, stamped with `run`. `absent=True` promises that none of them is
+        in the graph yet and that this run will not sweep the label (it was empty when the
+        single-flight rebuild began): the adapter may then create without looking up, and
+        without the stamp."""
         ...
 
     async def upsert_relationships(

@@ -57,7 +57,8 @@ class RebuildProjection:
       stamped with this run's id (up to `concurrency` batches in flight, so memory is bounded
       by batch size, not by data size); only then are the scope's nodes and relationships
       that this run did not write deleted. An item the source still has is therefore never
-      missing from the graph, even if the rebuild stops half-way;
+      missing from the graph, even if the rebuild stops half-way. A label or type that was
+      empty when the run began is created in bulk and needs no sweep;
     - nodes and relationships of other scopes are left alone;
     - a failure part-way gives GRAPH_REBUILD_FAILED (`unreachable` when the graph or the
       source could not be reached) and keeps the previous projection readable;
@@ -125,8 +126,15 @@ class RebuildProjection:
                 for rel in part.relationships:
                     absent = before.relationships.get(rel, 0) == 0
                     written += await self._copy_relationships(reader, rel, run, absent, progress)
+        # A label or type that was empty when this run began holds only what it wrote.
         removed = await self._graph.remove_missing(
-            labels=scope.labels, relationships=scope.relationships, run=run
+            labels=[label for label in scope.labels if before.nodes.get(label, 0)],
+            relationships=[rel for rel in scope.relationships if before.relationships.get(rel, 0)],
+            run=run,
+        )
+        removed = GraphCounts(
+            nodes={label: removed.nodes.get(label, 0) for label in scope.labels},
+            relationships={rel: removed.relationships.get(rel, 0) for rel in scope.relationships},
         )
         counts = await self._graph.counts()
         return RebuildResult(
