@@ -54,6 +54,9 @@ format: install ## Format and fix what ruff can
 bench: install services ## Benchmarks (audit log, graph rebuild); prints tables and ratios
 	@$(BIN)/python -m bench
 
+bench-audit: install services ## Audit-log benchmark only (ARGS="--rows 10m" for ten million rows)
+	@$(BIN)/python -m bench audit -- $(ARGS)
+
 clean: ## Remove the virtualenvs and local state (var/)
 	@bash scripts/services.sh down || true
 	@rm -rf $(VENV) .venv-tools var .mypy_cache .ruff_cache

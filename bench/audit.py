@@ -415,12 +415,20 @@ async def shapes(owner_url: str, values: int) -> list[Shape]:
         start = START + timedelta(days=rng.randrange(0, SPAN.days - 8))
         return start.date().isoformat(), (start + timedelta(days=6)).date().isoformat()
 
-    def quarter() -> tuple[str, str]:
-        start = START + timedelta(days=rng.randrange(0, SPAN.days - 92))
-        return start.isoformat(), (start + timedelta(days=91)).isoformat()
+    def year() -> tuple[str, str]:
+        start = START + timedelta(days=rng.randrange(0, SPAN.days - 366))
+        return start.isoformat(), (start + timedelta(days=365)).isoformat()
 
     weeks = [week() for _ in range(values)]
-    quarters = [quarter() for _ in range(values)]
+    combined = [
+        AuditQuery(tenant_id=tenant, action=prefix, from_date=start, to_date=stop)
+        for tenant, prefix, (start, stop) in zip(
+            itertools.cycle(tenants[:5]),
+            itertools.cycle(PREFIXES[:3]),
+            (year() for _ in range(values)),
+            strict=False,
+        )
+    ]
     return [
         Shape("tenant", [AuditQuery(tenant_id=t) for t in tenants]),
         Shape("actor", [AuditQuery(actor_id=a) for a in actors]),
@@ -429,13 +437,7 @@ async def shapes(owner_url: str, values: int) -> list[Shape]:
         Shape("case", [AuditQuery(case_id=c) for c in cases]),
         Shape("patient", [AuditQuery(patient_id=p) for p in patients]),
         Shape("date range (7 d)", [AuditQuery(from_date=f, to_date=t) for f, t in weeks]),
-        Shape(
-            "tenant+prefix+90 d",
-            [
-                AuditQuery(tenant_id=t, action=PREFIXES[i % 3], from_date=f, to_date=to)
-                for i, (t, (f, to)) in enumerate(zip(tenants, quarters, strict=False))
-            ],
-        ),
+        Shape("tenant+prefix+365 d", combined),
     ]
 
 
@@ -787,7 +789,7 @@ async def run(argv: list[str]) -> int:
     )
     header = (
         f"{'filter shape':<20} {'first p50':>9} {'first p99':>9} {'deep p50':>9} "
-        f"{'deep p99':>9} {'deep/first':>10} {'depth':>6} {'cpu/page':>8} "
+        f"{'deep p99':>9} {'deep/first':>10} {'depth':>6} {'samples':>9} {'cpu/page':>8} "
         f"{'db first':>8} {'db deep':>8}"
     )
     print(header)
@@ -798,12 +800,13 @@ async def run(argv: list[str]) -> int:
         print(
             f"{shape.name:<20} {_ms(_p(shape.first_ms, 0.5))} {_ms(first99)} "
             f"{_ms(_p(shape.deep_ms, 0.5))} {_ms(deep99)} {deep99 / first99:>10.2f} "
-            f"{depth:>6.0f} {_ms(statistics.fmean(shape.cpu_ms), 8)} "
+            f"{depth:>6.0f} {len(shape.first_ms):>4}/{len(shape.deep_ms):<4} "
+            f"{_ms(statistics.fmean(shape.cpu_ms), 8)} "
             f"{_ms(_p(shape.first_db_ms, 0.5), 8)} {_ms(_p(shape.deep_db_ms, 0.5), 8)}"
         )
     print(
         "(ms; p50/p99 of wall time per page through the use case; depth: median page reached "
-        "by the cursor walks, deep = pages "
+        "by the cursor walks; samples: first/deep pages timed; deep = pages "
         f"{args.deep_from}..{args.deep_to}; cpu/page: this process's CPU per page; db: "
         "PostgreSQL's own execution time, EXPLAIN ANALYZE, median)"
     )
@@ -815,7 +818,8 @@ async def run(argv: list[str]) -> int:
     print()
     print(f"Append, one tenant, {args.writers} concurrent writers, one entry per transaction")
     for name, (count, seconds) in appends.items():
-        print(f"  {name:<20} {count / seconds:>9,.0f} entries/s")
+        rate = count / seconds
+        print(f"  {name:<20} {rate:>9,.0f} entries/s   ({1000 / rate:.2f} ms per entry)")
     app_chain = appends["app, hash chain"][0] / appends["app, hash chain"][1]
     app_plain = appends["app, plain INSERT"][0] / appends["app, plain INSERT"][1]
     sql_chain = appends["SQL, hash chain"][0] / appends["SQL, hash chain"][1]
