@@ -1,17 +1,37 @@
 """Graph projections for tests: in memory, and the real Neo4j (`make services`) on a clean
-graph for each test."""
+graph for each test.
+
+Neo4j Community has one database, shared by every test session on the machine: a test that
+uses it holds an exclusive lock on `var/neo4j.lock` (so does `python -m bench graph`), so two
+sessions never wipe each other's graph half-way."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import fcntl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import neo4j
 
 from adapters.memory.graph import InMemoryGraphProjection
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
 from admin_core.ports.graph import GraphProjection
-from tests.support.services import service_url
+from tests.support.services import ROOT, service_url
+
+NEO4J_LOCK = ROOT / "var" / "neo4j.lock"
+
+
+@contextmanager
+def exclusive_neo4j() -> Iterator[None]:
+    """Wait for, then hold, the machine-wide lock on the shared test Neo4j."""
+    NEO4J_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with NEO4J_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 GRAPH_BACKENDS = ("memory", "neo4j")
 
@@ -26,12 +46,13 @@ async def wipe_neo4j(url: str) -> None:
 @asynccontextmanager
 async def neo4j_projection(url: str | None = None) -> AsyncIterator[Neo4jGraphProjection]:
     url = url or service_url("NEO4J")
-    await wipe_neo4j(url)
-    graph = Neo4jGraphProjection(create_driver(url, max_transaction_retry_time=5.0))
-    try:
-        yield graph
-    finally:
-        await graph.aclose()
+    with exclusive_neo4j():
+        await wipe_neo4j(url)
+        graph = Neo4jGraphProjection(create_driver(url, max_transaction_retry_time=5.0))
+        try:
+            yield graph
+        finally:
+            await graph.aclose()
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from adapters.memory.catalogue import InMemoryProjectionSource
 from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit import Actor
 from admin_core.auth import OrgKind, Principal, RolePolicy, Scope
@@ -366,3 +367,27 @@ def test_cli_rejects_an_unknown_scope(embedded: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["graph", "rebuild", "--scope", "everything"])
     assert exit_.value.code == 2
+
+
+async def test_an_unreachable_graph_fails_the_rebuild_with_503_and_drift_still_answers(
+    tmp_path: Path,
+) -> None:
+    container = build_container(
+        Settings(database_url="memory://", local_key_path=tmp_path / "signing.pem")
+    )
+    nowhere = create_driver(  # nothing listens there; give up retrying quickly
+        "bolt://127.0.0.1:9", connection_timeout=0.5, max_transaction_retry_time=0.2
+    )
+    container.adapters.graph.override(Neo4jGraphProjection(nowhere))
+    await container.seed_demo().execute()
+    headers = _auth(container, "org:admin")
+    async with AsyncTestClient(create_app(container)) as client:
+        rebuild = await client.post(REBUILD, json={"scope": "doctors"}, headers=headers)
+        status = await client.get(STATUS, headers=headers)
+
+    assert rebuild.status_code == 503, rebuild.text
+    assert rebuild.json()["errors"][0]["code"] == "GRAPH_REBUILD_FAILED"
+    assert status.status_code == 200
+    data = status.json()["data"]
+    assert data["graph_available"] is False
+    assert data["labels"]["doctors"] == {"source": 172, "graph": None, "drift": None}

@@ -1,0 +1,122 @@
+"""Contract suite of the projection source (and the catalogue writer behind it), on memory,
+SQLite and PostgreSQL: the same catalogue gives the same graph items everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.memory.catalogue import InMemoryCatalogueBulkLoader, InMemoryProjectionSource
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.sql.projection import SqlProjectionSource
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.domain.graph import NodeLabel, RelType
+from admin_core.ports.catalogue import CatalogueBulkLoader
+from admin_core.ports.graph import ProjectionSource
+from admin_core.ports.persistence import UnitOfWorkFactory
+from admin_core.usecases.demo import SeedDemoData
+from admin_core.usecases.demo_catalogue import demo_catalogue
+from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue, SyntheticPlan
+
+
+def source_of(uow: UnitOfWorkFactory) -> ProjectionSource:
+    if isinstance(uow, InMemoryUnitOfWorkFactory):
+        return InMemoryProjectionSource(uow.store)
+    assert isinstance(uow, SqlUnitOfWorkFactory)
+    return SqlProjectionSource(uow.engine)
+
+
+def loader_of(uow: UnitOfWorkFactory) -> CatalogueBulkLoader:
+    if isinstance(uow, InMemoryUnitOfWorkFactory):
+        return InMemoryCatalogueBulkLoader(uow.store)
+    assert isinstance(uow, SqlUnitOfWorkFactory)
+    return SqlCatalogueBulkLoader(uow.engine)
+
+
+async def everything(source: ProjectionSource, batch_size: int) -> dict[str, list[Any]]:
+    items: dict[str, list[Any]] = {}
+    async with source.read() as reader:
+        for label in NodeLabel:
+            items[label.value] = [
+                n async for b in reader.nodes(label, batch_size=batch_size) for n in b
+            ]
+            assert await reader.count_nodes(label) == len(items[label.value])
+        for rel in RelType:
+            items[rel.value] = [
+                r async for b in reader.relationships(rel, batch_size=batch_size) for r in b
+            ]
+            assert await reader.count_relationships(rel) == len(items[rel.value])
+    return items
+
+
+@pytest.fixture
+async def seeded(uow: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    await SeedDemoData(uow, SystemClock()).execute()
+    return uow
+
+
+async def test_the_demo_catalogue_streams_every_row_once_in_key_order(
+    seeded: UnitOfWorkFactory,
+) -> None:
+    items = await everything(source_of(seeded), batch_size=7)
+
+    demo = demo_catalogue()
+    assert [n.key for n in items["Doctor"]] == sorted(d.id for d in demo.doctors)
+    assert [n.key for n in items["Provider"]] == sorted(p.id for p in demo.providers)
+    assert len(items["Procedure"]) == 30
+    assert [(r.start, r.end) for r in items["PERFORMS"]] == sorted(
+        (d.doctor_id, d.procedure_code) for d in demo.doctor_procedures
+    )
+    assert len(items["OFFERS"]) == len(demo.offers)
+    assert len(items["ACCREDITED_BY"]) == sum(len(p.accreditations) for p in demo.providers)
+
+
+async def test_items_carry_the_source_columns_and_the_tenant(seeded: UnitOfWorkFactory) -> None:
+    items = await everything(source_of(seeded), batch_size=1000)
+
+    providers = {n.key: n for n in items["Provider"]}
+    apollo = providers["prv_apollo_chennai"]
+    assert apollo.tenant_id == "apollo-chennai"
+    assert apollo.properties["name"] == "Apollo Hospitals Chennai"
+    assert apollo.properties["languages"] == ["en", "ta", "hi"]
+    assert providers["prv_charite"].tenant_id == "platform"
+    doctors = {n.key: n for n in items["Doctor"]}
+    assert doctors["doc_0001"].tenant_id == "apollo-chennai"
+    assert doctors["doc_0001"].properties["provider_id"] == "prv_apollo_chennai"
+    [offer] = [r for r in items["OFFERS"] if (r.start, r.end) == ("prv_apollo_chennai", "CABG")]
+    low, high = offer.properties["price_min_usd"], offer.properties["price_max_usd"]
+    assert isinstance(low, float)
+    assert isinstance(high, float)
+    assert low <= high
+    works_at = {r.start: r for r in items["WORKS_AT"]}
+    assert works_at["doc_0001"].end == "prv_apollo_chennai"
+    assert works_at["doc_0001"].end_tenant_id == "apollo-chennai"
+
+
+async def test_every_backend_yields_the_same_items(seeded: UnitOfWorkFactory) -> None:
+    """The in-memory source is the reference the SQL sources must agree with."""
+    items = await everything(source_of(seeded), batch_size=50)
+    memory = InMemoryUnitOfWorkFactory(InMemoryStore(), SystemClock(), UlidGenerator())
+    await SeedDemoData(memory, SystemClock()).execute()
+    reference = await everything(source_of(memory), batch_size=50)
+    assert items == reference
+
+
+async def test_seeding_twice_changes_no_row(seeded: UnitOfWorkFactory) -> None:
+    before = await everything(source_of(seeded), batch_size=100)
+    await SeedDemoData(seeded, SystemClock()).execute()
+    assert await everything(source_of(seeded), batch_size=100) == before
+
+
+async def test_a_synthetic_catalogue_has_the_planned_size(uow: UnitOfWorkFactory) -> None:
+    plan = await LoadSyntheticCatalogue(loader_of(uow), SystemClock()).execute(3000, batch_size=700)
+
+    assert plan == SyntheticPlan.of(3000)
+    items = await everything(source_of(uow), batch_size=500)
+    assert sum(len(items[label.value]) for label in NodeLabel) == plan.entities == 3000
+    assert sum(len(items[rel.value]) for rel in RelType) == plan.relationships
+    assert plan.relationships >= 3 * plan.entities
