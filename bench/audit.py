@@ -570,15 +570,23 @@ def _append_record(n: int) -> AuditRecord:
 
 
 async def _run_writers(
-    writers: int, seconds: float, one: Callable[[int], Awaitable[None]]
+    writers: int,
+    seconds: float,
+    one: Callable[[int], Awaitable[None]],
+    start_at: float | None = None,
+    offset: int = 0,
 ) -> tuple[int, float]:
+    """`writers` coroutines calling `one` until `seconds` have passed (from the wall-clock
+    `start_at`, when given, so that several processes measure the same window)."""
+    if start_at is not None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
     deadline = time.perf_counter() + seconds
     count = 0
     started = time.perf_counter()
 
     async def writer(w: int) -> None:
         nonlocal count
-        n = w
+        n = offset + w
         while time.perf_counter() < deadline:
             await one(n)
             count += 1
@@ -588,7 +596,47 @@ async def _run_writers(
     return count, time.perf_counter() - started
 
 
-async def append_through_app(app_url: str, writers: int, seconds: float) -> tuple[int, float]:
+async def _warm(engine: AsyncEngine, connections: int) -> None:
+    """Open the pool's connections before the clock starts."""
+
+    async def hold() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("select 1"))
+            await asyncio.sleep(0.2)
+
+    await asyncio.gather(*(hold() for _ in range(connections)))
+
+
+def _app_part(
+    chained: bool, app_url: str, writers: int, seconds: float, start_at: float, offset: int
+) -> tuple[int, float]:
+    job = append_through_app if chained else plain_through_app
+    return asyncio.run(job(app_url, writers, seconds, start_at=start_at, offset=offset))
+
+
+async def through_app(
+    app_url: str, writers: int, seconds: float, *, chained: bool, processes: int
+) -> tuple[int, float]:
+    """The application path in `processes` processes (like API workers), `writers` in all."""
+    start_at = time.time() + 5.0  # time for the processes to start and connect
+    share = max(1, writers // processes)
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool, _app_part, chained, app_url, share, seconds, start_at, p * 1_000_000
+                )
+                for p in range(processes)
+            )
+        )
+    return sum(count for count, _ in parts), max(elapsed for _, elapsed in parts)
+
+
+async def append_through_app(
+    app_url: str, writers: int, seconds: float, *, start_at: float | None = None, offset: int = 0
+) -> tuple[int, float]:
     engine = _engine(app_url, writers)
     uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
     actor = Actor(principal=Principal.operator("bench"), request_id="bench")
@@ -613,12 +661,15 @@ async def append_through_app(app_url: str, writers: int, seconds: float) -> tupl
 
     try:
         await one(-1)  # the chain's head row exists before the clock starts
-        return await _run_writers(writers, seconds, one)
+        await _warm(engine, writers)
+        return await _run_writers(writers, seconds, one, start_at, offset)
     finally:
         await engine.dispose()
 
 
-async def plain_through_app(app_url: str, writers: int, seconds: float) -> tuple[int, float]:
+async def plain_through_app(
+    app_url: str, writers: int, seconds: float, *, start_at: float | None = None, offset: int = 0
+) -> tuple[int, float]:
     """The same row in the same unit of work: one plain INSERT into a twin table (same
     columns and indexes, no chain head, no triggers)."""
     engine = _engine(app_url, writers)
@@ -636,7 +687,8 @@ async def plain_through_app(app_url: str, writers: int, seconds: float) -> tuple
             await tx.commit()
 
     try:
-        return await _run_writers(writers, seconds, one)
+        await _warm(engine, writers)
+        return await _run_writers(writers, seconds, one, start_at, offset)
     finally:
         await engine.dispose()
 
@@ -723,6 +775,12 @@ async def run(argv: list[str]) -> int:
     parser.add_argument("--deep-from", type=int, default=41, help="first deep page measured")
     parser.add_argument("--deep-to", type=int, default=60, help="last page of each walk")
     parser.add_argument("--writers", type=int, default=20, help="concurrent appenders")
+    parser.add_argument(
+        "--app-processes",
+        type=int,
+        default=2,
+        help="processes sharing the writers on the application path (like API workers)",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="per append measurement")
     args = parser.parse_args(argv)
 
@@ -763,9 +821,18 @@ async def run(argv: list[str]) -> int:
 
     await prepare_plain_table(owner_url)
     appends: dict[str, tuple[int, float]] = {}
+    procs = args.app_processes
     for name, job in (
-        ("app, hash chain", lambda: append_through_app(app_url, args.writers, args.seconds)),
-        ("app, plain INSERT", lambda: plain_through_app(app_url, args.writers, args.seconds)),
+        (
+            f"app ×{procs}, hash chain",
+            lambda: through_app(app_url, args.writers, args.seconds, chained=True, processes=procs),
+        ),
+        (
+            f"app ×{procs}, plain INSERT",
+            lambda: through_app(
+                app_url, args.writers, args.seconds, chained=False, processes=procs
+            ),
+        ),
         ("SQL, hash chain", lambda: sql_level(app_url, args.writers, args.seconds, chained=True)),
         (
             "SQL, plain INSERT",
@@ -816,12 +883,17 @@ async def run(argv: list[str]) -> int:
         print(f"  {shape.name:<20} {shape.plan}")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print()
-    print(f"Append, one tenant, {args.writers} concurrent writers, one entry per transaction")
+    print(
+        f"Append, one tenant, {args.writers} concurrent writers (app: in {procs} processes), "
+        "one entry per transaction"
+    )
     for name, (count, seconds) in appends.items():
         rate = count / seconds
         print(f"  {name:<20} {rate:>9,.0f} entries/s   ({1000 / rate:.2f} ms per entry)")
-    app_chain = appends["app, hash chain"][0] / appends["app, hash chain"][1]
-    app_plain = appends["app, plain INSERT"][0] / appends["app, plain INSERT"][1]
+    app_chain = appends[f"app ×{procs}, hash chain"][0] / appends[f"app ×{procs}, hash chain"][1]
+    app_plain = (
+        appends[f"app ×{procs}, plain INSERT"][0] / appends[f"app ×{procs}, plain INSERT"][1]
+    )
     sql_chain = appends["SQL, hash chain"][0] / appends["SQL, hash chain"][1]
     sql_plain = appends["SQL, plain INSERT"][0] / appends["SQL, plain INSERT"][1]
     print(
