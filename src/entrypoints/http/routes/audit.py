@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from admin_core.auth import Permission, Principal
@@ -121,8 +122,8 @@ class AuditLogController(Controller):
     async def query(
         self,
         request: Request[Any, Any, Any],
-        principal: Principal,
-        query_audit_log: QueryAuditLog,
+        principal: NamedDependency[Principal],
+        query_audit_log: NamedDependency[QueryAuditLog],
         action: Annotated[
             str | None,
             Parameter(
@@ -165,8 +166,8 @@ class AuditLogController(Controller):
     async def verify(
         self,
         request: Request[Any, Any, Any],
-        principal: Principal,
-        verify_audit_chain: VerifyAuditChain,
+        principal: NamedDependency[Principal],
+        verify_audit_chain: NamedDependency[VerifyAuditChain],
         tenant_id: Id = None,
     ) -> Response[SuccessEnvelope[ChainVerificationOut]]:
         """Recompute the tenant's chain (without `tenant_id`: a platform caller's platform
