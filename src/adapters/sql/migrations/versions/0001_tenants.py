@@ -40,7 +40,7 @@ def upgrade() -> None:
             ["provider_id"], ["providers.id"], name="fk_tenants_provider_id_providers"
         ),
         sa.UniqueConstraint("provider_id", name="uq_tenants_provider_id"),
-        sa.CheckConstraint("status in ('active', 'suspended')", name="ck_tenants_status"),
+        sa.CheckConstraint("status in ('active', 'suspended')", name=op.f("ck_tenants_status")),
     )
     op.create_index("ix_tenants_created_at_id", "tenants", ["created_at", "id"])
     op.create_table(
@@ -60,7 +60,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "payments_provider is null or payments_provider in ('stripe', 'razorpay')",
-            name="ck_tenant_settings_payments_provider",
+            name=op.f("ck_tenant_settings_payments_provider"),
         ),
     )
     op.create_table(
