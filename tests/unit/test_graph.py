@@ -91,7 +91,13 @@ async def test_a_rebuild_projects_the_demo_catalogue_and_reports_progress(memory
     assert result.relationships[RelType.WORKS_AT] == 172
     last = {e.item: e for e in events}
     assert last[NodeLabel.DOCTOR].done == last[NodeLabel.DOCTOR].total == 172
-    assert [e.done for e in events if e.item is NodeLabel.DOCTOR] == [0, 50, 100, 150, 172]
+    # Batches finish in any order (two in flight), so progress only promises to climb, once
+    # per batch of 50, from nothing to everything.
+    doctors = [e.done for e in events if e.item is NodeLabel.DOCTOR]
+    assert doctors[0] == 0
+    assert doctors[-1] == 172
+    assert doctors == sorted(set(doctors))
+    assert len(doctors) == 1 + 4
     assert result.written == sum(result.counts.values()) + sum(result.relationships.values())
 
 
