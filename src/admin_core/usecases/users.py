@@ -123,6 +123,54 @@ def _change_snapshot(user_id: str, roles: tuple[str, ...], org_role: str | None)
     return {"user_id": user_id, "roles": list(roles), "org_role": org_role}
 
 
+async def _commit_role_change(
+    tx: UnitOfWork,
+    actor: Actor,
+    sync: MembershipSync,
+    policy: RolePolicy,
+    *,
+    verb: str,
+    tenant_id: str,
+    user_id: str,
+    role: str,
+    kind: OrgKind,
+    org_id: str | None,
+    before: tuple[str, ...],
+    after: tuple[str, ...],
+) -> RoleChange:
+    """The second half of a grant or revoke (ADR 0030): the local row is already written in
+    `tx`; set the organisation membership, append the audit entry, commit — and put the
+    membership back if anything after the Clerk write fails."""
+    target = membership_role(policy, kind, after) if org_id else None
+    previous = await sync.apply(org_id, user_id, target) if org_id else None
+    try:
+        await record_audit(
+            tx,
+            actor,
+            action=f"user_role.{verb}",
+            event_type=f"ADMIN_USER_ROLE_{verb.upper()}",
+            resource_type="user_role",
+            resource_id=user_id,
+            tenant_id=_audit_tenant(tenant_id),
+            before=_change_snapshot(user_id, before, previous),
+            after=_change_snapshot(user_id, after, target)
+            | {"granted" if verb == "assign" else "revoked": role},
+        )
+        await tx.commit()
+    except Exception:
+        if org_id:
+            await sync.restore(org_id, user_id, previous)
+        raise
+    return RoleChange(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        role=role,
+        changed=True,
+        roles=after,
+        org_role=target,
+    )
+
+
 class ListTenantUsers:
     """A tenant's users with their roles.
 
@@ -244,34 +292,20 @@ class GrantRole:
             )
             if not added:  # granted meanwhile by a concurrent request
                 return self._unchanged(tenant_id, user_id, role, before, kind, org_id)
-            after = tuple(sorted({*before, role}))
-            target = membership_role(self._policy, kind, after) if org_id else None
-            previous = await self._sync.apply(org_id, user_id, target) if org_id else None
-            try:
-                await record_audit(
-                    tx,
-                    actor,
-                    action="user_role.assign",
-                    event_type="ADMIN_USER_ROLE_ASSIGN",
-                    resource_type="user_role",
-                    resource_id=user_id,
-                    tenant_id=_audit_tenant(tenant_id),
-                    before=_change_snapshot(user_id, before, previous),
-                    after=_change_snapshot(user_id, after, target) | {"granted": role},
-                )
-                await tx.commit()
-            except Exception:
-                if org_id:
-                    await self._sync.restore(org_id, user_id, previous)
-                raise
-        return RoleChange(
-            tenant_id=tenant_id,
-            user_id=user_id,
-            role=role,
-            changed=True,
-            roles=after,
-            org_role=target,
-        )
+            return await _commit_role_change(
+                tx,
+                actor,
+                self._sync,
+                self._policy,
+                verb="assign",
+                tenant_id=tenant_id,
+                user_id=user_id,
+                role=role,
+                kind=kind,
+                org_id=org_id,
+                before=before,
+                after=tuple(sorted({*before, role})),
+            )
 
     def _unchanged(
         self,
@@ -343,31 +377,17 @@ class RevokeRole:
                     roles=before,
                     org_role=membership_role(self._policy, kind, before) if org_id else None,
                 )
-            after = tuple(r for r in before if r != role)
-            target = membership_role(self._policy, kind, after) if org_id else None
-            previous = await self._sync.apply(org_id, user_id, target) if org_id else None
-            try:
-                await record_audit(
-                    tx,
-                    actor,
-                    action="user_role.revoke",
-                    event_type="ADMIN_USER_ROLE_REVOKE",
-                    resource_type="user_role",
-                    resource_id=user_id,
-                    tenant_id=_audit_tenant(tenant_id),
-                    before=_change_snapshot(user_id, before, previous),
-                    after=_change_snapshot(user_id, after, target) | {"revoked": role},
-                )
-                await tx.commit()
-            except Exception:
-                if org_id:
-                    await self._sync.restore(org_id, user_id, previous)
-                raise
-        return RoleChange(
-            tenant_id=tenant_id,
-            user_id=user_id,
-            role=role,
-            changed=True,
-            roles=after,
-            org_role=target,
-        )
+            return await _commit_role_change(
+                tx,
+                actor,
+                self._sync,
+                self._policy,
+                verb="revoke",
+                tenant_id=tenant_id,
+                user_id=user_id,
+                role=role,
+                kind=kind,
+                org_id=org_id,
+                before=before,
+                after=tuple(r for r in before if r != role),
+            )
