@@ -683,7 +683,7 @@ async def plain_through_app(
         values |= {"chain": f"plain:{entry.id}", "seq": 1, "prev_hash": GENESIS_HASH}
         values["hash"] = content_digest(entry)
         async with uow() as tx:
-            await tx.session.execute(plain.insert().values(**values))
+            await tx.connection.execute(plain.insert().values(**values))
             await tx.commit()
 
     try:

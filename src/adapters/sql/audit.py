@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.tables import audit_chain_heads, audit_log
 from adapters.sql.types import Json, UtcDateTime
@@ -266,22 +266,22 @@ class SqlAuditLog(AuditLog):
     and every entry links to the one committed before it. Different chains never wait for
     each other."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, ids: IdGenerator) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection, clock: Clock, ids: IdGenerator) -> None:
+        self._connection = connection
         self._clock = clock
         self._ids = ids
 
     @property
     def _postgres(self) -> bool:
-        return bool(self._session.get_bind().dialect.name == "postgresql")
+        return bool(self._connection.dialect.name == "postgresql")
 
     async def _create_head(self, chain: str) -> None:
-        exists = await self._session.scalar(sa.select(_heads.seq).where(_heads.chain == chain))
+        exists = await self._connection.scalar(sa.select(_heads.seq).where(_heads.chain == chain))
         if exists is None:
             # Two first appends to a new chain: one insert wins, the other waits for its
             # transaction and then finds the row (PostgreSQL) or never overlaps (SQLite).
             dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-            await self._session.execute(
+            await self._connection.execute(
                 dialect_insert(audit_chain_heads)
                 .values(chain=chain, seq=0, hash=GENESIS_HASH, prev_hash=GENESIS_HASH)
                 .on_conflict_do_nothing(index_elements=["chain"])
@@ -298,10 +298,10 @@ class SqlAuditLog(AuditLog):
     async def _append_postgres(self, chain: str, entry: AuditEntry, digest: str) -> AuditEntry:
         params = {name: getattr(entry, name) for name in _CONTENT}
         params |= {"chain": chain, "digest": digest}
-        row = (await self._session.execute(POSTGRES_APPEND, params)).one_or_none()
+        row = (await self._connection.execute(POSTGRES_APPEND, params)).one_or_none()
         if row is None:
             await self._create_head(chain)
-            row = (await self._session.execute(POSTGRES_APPEND, params)).one()
+            row = (await self._connection.execute(POSTGRES_APPEND, params)).one()
         linked = link(entry, seq=int(row.seq), prev_hash=row.prev_hash, digest=digest)
         if linked.hash != row.hash:
             raise RuntimeError("the database computed a different audit chain link")
@@ -314,12 +314,12 @@ class SqlAuditLog(AuditLog):
             .values(seq=_heads.seq + 1)
             .returning(_heads.seq, _heads.hash)
         )
-        row = (await self._session.execute(advance)).one_or_none()
+        row = (await self._connection.execute(advance)).one_or_none()
         if row is None:
             await self._create_head(chain)
-            row = (await self._session.execute(advance)).one()
+            row = (await self._connection.execute(advance)).one()
         linked = link(entry, seq=int(row.seq), prev_hash=row.hash, digest=digest)
-        await self._session.execute(
+        await self._connection.execute(
             audit_log.insert().values(
                 chain=chain,
                 seq=linked.seq,
@@ -328,7 +328,7 @@ class SqlAuditLog(AuditLog):
                 **{name: getattr(linked, name) for name in _CONTENT},
             )
         )
-        await self._session.execute(
+        await self._connection.execute(
             audit_chain_heads.update()
             .where(_heads.chain == chain)
             .values(hash=linked.hash, prev_hash=linked.prev_hash)
@@ -347,7 +347,7 @@ class SqlAuditLog(AuditLog):
         elif "prefix" in values:
             actions = [
                 a
-                for a in (await self._session.execute(_ACTIONS_WITH_PREFIX, values)).scalars()
+                for a in (await self._connection.execute(_ACTIONS_WITH_PREFIX, values)).scalars()
                 if a is not None
             ]
             if not actions:
@@ -358,16 +358,16 @@ class SqlAuditLog(AuditLog):
                 statement = _union_statement(shape, actions)
         else:
             statement = _page_statement(shape)
-        return [_entry(row) for row in await self._session.execute(statement, values)]
+        return [_entry(row) for row in await self._connection.execute(statement, values)]
 
     async def count(self, audit_filter: AuditFilter) -> int:
         values = _values(audit_filter)
-        result = await self._session.scalar(_count_statement(frozenset(values)), values)
+        result = await self._connection.scalar(_count_statement(frozenset(values)), values)
         return int(result or 0)
 
     async def head(self, chain: str) -> ChainHead | None:
         row = (
-            await self._session.execute(
+            await self._connection.execute(
                 sa.select(_heads.seq, _heads.hash).where(_heads.chain == chain)
             )
         ).one_or_none()
@@ -382,4 +382,4 @@ class SqlAuditLog(AuditLog):
             .order_by(_log.seq)
             .limit(limit)
         )
-        return [_entry(row) for row in await self._session.execute(statement)]
+        return [_entry(row) for row in await self._connection.execute(statement)]

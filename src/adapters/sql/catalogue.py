@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.tables import (
     accreditations,
@@ -119,11 +119,11 @@ class SqlCatalogueWriter(CatalogueWriter):
     """Inserts that keep existing rows (`ON CONFLICT DO NOTHING`); an existing provider only
     gains the specialties and languages it lacks."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     def _insert(self, table: sa.Table) -> Any:
-        dialect = self._session.get_bind().dialect.name
+        dialect = self._connection.dialect.name
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
     async def write(self, batch: CatalogueBatch, *, now: datetime) -> None:
@@ -142,7 +142,7 @@ class SqlCatalogueWriter(CatalogueWriter):
                     )
                 else:
                     stmt = stmt.on_conflict_do_nothing()
-                await self._session.execute(stmt)
+                await self._connection.execute(stmt)
 
 
 def _copy_value(value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import unique_violation
 from adapters.sql.tables import (
@@ -79,17 +79,19 @@ class SqlProviderRepository(ProviderRepository):
     """Specialties and languages are JSON lists on the provider row; accreditations live in
     `accreditations` (one row per body, shared) linked through `provider_accreditations`."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def get(self, provider_id: str) -> Provider | None:
         row = (
-            await self._session.execute(sa.select(providers).where(providers.c.id == provider_id))
+            await self._connection.execute(
+                sa.select(providers).where(providers.c.id == provider_id)
+            )
         ).first()
         if row is None:
             return None
         names = (
-            await self._session.scalars(
+            await self._connection.scalars(
                 sa.select(provider_accreditations.c.accreditation_name)
                 .where(provider_accreditations.c.provider_id == provider_id)
                 .order_by(provider_accreditations.c.accreditation_name)
@@ -109,7 +111,7 @@ class SqlProviderRepository(ProviderRepository):
         )
 
     async def add(self, provider: Provider) -> None:
-        await self._session.execute(
+        await self._connection.execute(
             providers.insert().values(
                 id=provider.id,
                 name=provider.name,
@@ -124,14 +126,14 @@ class SqlProviderRepository(ProviderRepository):
         names = sorted(set(provider.accreditations))
         if not names:
             return
-        dialect = self._session.get_bind().dialect.name
+        dialect = self._connection.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await self._session.execute(
+        await self._connection.execute(
             insert(accreditations)
             .values([{"name": n} for n in names])
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        await self._session.execute(
+        await self._connection.execute(
             provider_accreditations.insert().values(
                 [{"provider_id": provider.id, "accreditation_name": n} for n in names]
             )
@@ -139,16 +141,16 @@ class SqlProviderRepository(ProviderRepository):
 
 
 class SqlTenantRepository(TenantRepository):
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def get(self, tenant_id: str) -> Tenant | None:
-        row = (await self._session.execute(_SELECT.where(tenants.c.id == tenant_id))).first()
+        row = (await self._connection.execute(_SELECT.where(tenants.c.id == tenant_id))).first()
         return _tenant(row) if row else None
 
     async def get_by_provider(self, provider_id: str) -> Tenant | None:
         stmt = _SELECT.where(tenants.c.provider_id == provider_id)
-        row = (await self._session.execute(stmt)).first()
+        row = (await self._connection.execute(stmt)).first()
         return _tenant(row) if row else None
 
     async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
@@ -157,7 +159,7 @@ class SqlTenantRepository(TenantRepository):
             conditions.append(tenants.c.id == query.tenant_id)
         if query.status is not None:
             conditions.append(tenants.c.status == query.status.value)
-        total = await self._session.scalar(
+        total = await self._connection.scalar(
             sa.select(sa.func.count()).select_from(tenants).where(*conditions)
         )
         stmt = (
@@ -166,7 +168,7 @@ class SqlTenantRepository(TenantRepository):
             .limit(query.limit)
             .offset(query.offset)
         )
-        rows = (await self._session.execute(stmt)).all()
+        rows = (await self._connection.execute(stmt)).all()
         return OffsetPage(
             items=[_tenant(r) for r in rows],
             total=total or 0,
@@ -176,8 +178,8 @@ class SqlTenantRepository(TenantRepository):
 
     async def add(self, tenant: Tenant) -> None:
         try:
-            async with self._session.begin_nested():
-                await self._session.execute(
+            async with self._connection.begin_nested():
+                await self._connection.execute(
                     tenants.insert().values(
                         id=tenant.id,
                         name=tenant.name,
@@ -191,17 +193,17 @@ class SqlTenantRepository(TenantRepository):
             if unique_violation(error):
                 raise TenantAlreadyExists(details={"tenant_id": tenant.id}) from error
             raise
-        await self._session.execute(
+        await self._connection.execute(
             tenant_settings.insert().values(tenant_id=tenant.id, **_settings_values(tenant))
         )
 
     async def update(self, tenant: Tenant) -> None:
-        await self._session.execute(
+        await self._connection.execute(
             tenants.update()
             .where(tenants.c.id == tenant.id)
             .values(name=tenant.name, status=tenant.status.value, updated_at=tenant.updated_at)
         )
-        await self._session.execute(
+        await self._connection.execute(
             tenant_settings.update()
             .where(tenant_settings.c.tenant_id == tenant.id)
             .values(**_settings_values(tenant))
@@ -209,17 +211,17 @@ class SqlTenantRepository(TenantRepository):
 
 
 class SqlOrgMappingRepository(OrgMappingRepository):
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def tenant_for_org(self, org_id: str) -> str | None:
-        return await self._session.scalar(
+        return await self._connection.scalar(
             sa.select(tenant_org_mappings.c.tenant_id).where(tenant_org_mappings.c.org_id == org_id)
         )
 
     async def for_tenant(self, tenant_id: str) -> OrgMapping | None:
         row = (
-            await self._session.execute(
+            await self._connection.execute(
                 sa.select(tenant_org_mappings).where(tenant_org_mappings.c.tenant_id == tenant_id)
             )
         ).first()
@@ -231,8 +233,8 @@ class SqlOrgMappingRepository(OrgMappingRepository):
         """An organisation maps to one tenant and a tenant has one organisation; a taken one
         (also by a concurrent transaction) is TENANT_ALREADY_EXISTS."""
         try:
-            async with self._session.begin_nested():
-                await self._session.execute(
+            async with self._connection.begin_nested():
+                await self._connection.execute(
                     tenant_org_mappings.insert().values(
                         org_id=mapping.org_id,
                         tenant_id=mapping.tenant_id,
@@ -249,6 +251,6 @@ class SqlOrgMappingRepository(OrgMappingRepository):
             raise
 
     async def remove(self, org_id: str) -> None:
-        await self._session.execute(
+        await self._connection.execute(
             tenant_org_mappings.delete().where(tenant_org_mappings.c.org_id == org_id)
         )

@@ -1,11 +1,14 @@
-"""The SQL unit of work: one session, one transaction, rolled back unless committed."""
+"""The SQL unit of work: one pooled connection, one transaction, rolled back unless committed.
+
+Repositories run Core statements on the connection directly; there is no ORM session (no
+identity map or flush to pay for on every transaction)."""
 
 from __future__ import annotations
 
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.audit import SqlAuditLog
 from adapters.sql.catalogue import SqlCatalogueWriter
@@ -23,38 +26,37 @@ from admin_core.ports.runtime import Clock, IdGenerator
 class SqlUnitOfWork(UnitOfWork):
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         gate: WriterGate,
         clock: Clock,
         ids: IdGenerator,
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._gate = gate
         self._clock = clock
         self._ids = ids
-        self._session: AsyncSession | None = None
+        self._connection: AsyncConnection | None = None
 
     @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
             raise RuntimeError("unit of work used outside its `async with` block")
-        return self._session
+        return self._connection
 
     async def __aenter__(self) -> Self:
         await self._gate.__aenter__()
         try:
-            self._session = self._sessions()
-            await self._session.begin()
+            self._connection = await self._engine.connect()
         except BaseException:
             await self._gate.__aexit__()
             raise
-        self.providers = SqlProviderRepository(self._session)
-        self.tenants = SqlTenantRepository(self._session)
-        self.org_mappings = SqlOrgMappingRepository(self._session)
-        self.users = SqlUserDirectory(self._session)
-        self.user_roles = SqlUserRoleRepository(self._session)
-        self.audit = SqlAuditLog(self._session, self._clock, self._ids)
-        self.catalogue = SqlCatalogueWriter(self._session)
+        self.providers = SqlProviderRepository(self._connection)
+        self.tenants = SqlTenantRepository(self._connection)
+        self.org_mappings = SqlOrgMappingRepository(self._connection)
+        self.users = SqlUserDirectory(self._connection)
+        self.user_roles = SqlUserRoleRepository(self._connection)
+        self.audit = SqlAuditLog(self._connection, self._clock, self._ids)
+        self.catalogue = SqlCatalogueWriter(self._connection)
         return self
 
     async def __aexit__(
@@ -64,19 +66,17 @@ class SqlUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self.session.rollback()
-            await self.session.close()
+            await self.connection.close()  # rolls back whatever was not committed
         finally:
-            self._session = None
+            self._connection = None
             await self._gate.__aexit__()
 
     async def commit(self) -> None:
-        await self.session.commit()
-        await self.session.begin()
+        # The next statement begins a new transaction (autobegin).
+        await self.connection.commit()
 
     async def rollback(self) -> None:
-        await self.session.rollback()
-        await self.session.begin()
+        await self.connection.rollback()
 
 
 class SqlUnitOfWorkFactory:
@@ -84,8 +84,7 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self._clock = clock
         self._ids = ids
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._gate = WriterGate(enabled=is_sqlite(engine.url))
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions, self._gate, self._clock, self._ids)
+        return SqlUnitOfWork(self.engine, self._gate, self._clock, self._ids)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import unique_violation
 from adapters.sql.tables import user_roles, users
@@ -16,16 +16,16 @@ from admin_core.ports.persistence import UserDirectory, UserRoleRepository
 
 
 class SqlUserDirectory(UserDirectory):
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def upsert(self, user: DirectoryUser) -> None:
-        dialect = self._session.get_bind().dialect.name
+        dialect = self._connection.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(users).values(
             id=user.id, email=user.email, name=user.name, updated_at=user.updated_at
         )
-        await self._session.execute(
+        await self._connection.execute(
             statement.on_conflict_do_update(
                 index_elements=["id"],
                 set_={
@@ -39,7 +39,9 @@ class SqlUserDirectory(UserDirectory):
     async def get_many(self, user_ids: Collection[str]) -> dict[str, DirectoryUser]:
         if not user_ids:
             return {}
-        rows = await self._session.execute(sa.select(users).where(users.c.id.in_(list(user_ids))))
+        rows = await self._connection.execute(
+            sa.select(users).where(users.c.id.in_(list(user_ids)))
+        )
         return {
             row.id: DirectoryUser(
                 id=row.id, email=row.email, name=row.name, updated_at=row.updated_at
@@ -49,14 +51,14 @@ class SqlUserDirectory(UserDirectory):
 
 
 class SqlUserRoleRepository(UserRoleRepository):
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def add(self, grant: UserRole) -> bool:
         """A concurrent grant of the same role waits on the key, then finds it taken."""
         try:
-            async with self._session.begin_nested():
-                await self._session.execute(
+            async with self._connection.begin_nested():
+                await self._connection.execute(
                     user_roles.insert().values(
                         tenant_id=grant.tenant_id,
                         user_id=grant.user_id,
@@ -72,17 +74,17 @@ class SqlUserRoleRepository(UserRoleRepository):
         return True
 
     async def remove(self, tenant_id: str, user_id: str, role: str) -> bool:
-        result = await self._session.execute(
+        result = await self._connection.execute(
             user_roles.delete().where(
                 user_roles.c.tenant_id == tenant_id,
                 user_roles.c.user_id == user_id,
                 user_roles.c.role == role,
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def roles_of(self, tenant_id: str, user_id: str) -> tuple[str, ...]:
-        roles = await self._session.scalars(
+        roles = await self._connection.scalars(
             sa.select(user_roles.c.role)
             .where(user_roles.c.tenant_id == tenant_id, user_roles.c.user_id == user_id)
             .order_by(user_roles.c.role)
@@ -90,7 +92,7 @@ class SqlUserRoleRepository(UserRoleRepository):
         return tuple(roles)
 
     async def for_tenant(self, tenant_id: str) -> Sequence[UserRole]:
-        rows = await self._session.execute(
+        rows = await self._connection.execute(
             sa.select(user_roles)
             .where(user_roles.c.tenant_id == tenant_id)
             .order_by(user_roles.c.user_id, user_roles.c.role)
@@ -114,4 +116,4 @@ class SqlUserRoleRepository(UserRoleRepository):
         )
         if lock:
             statement = statement.with_for_update()
-        return tuple(await self._session.scalars(statement))
+        return tuple(await self._connection.scalars(statement))
