@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.audit import POSTGRES_APPEND
+from adapters.sql.engine import PING_AFTER_IDLE_S, ping_when_idle
 from adapters.sql.migrate import upgrade_engine
 from adapters.sql.tables import audit_log
 from adapters.sql.uow import SqlUnitOfWorkFactory
@@ -118,13 +119,14 @@ def _dsn(url: str) -> str:
 
 def _engine(url: str, pool: int) -> AsyncEngine:
     """The same pool settings as `adapters.sql.engine.create_engine`, in the bench schema."""
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool,
         max_overflow=pool,
-        pool_pre_ping=True,
         connect_args={"server_settings": {"search_path": SCHEMA}},
     )
+    ping_when_idle(engine, PING_AFTER_IDLE_S)
+    return engine
 
 
 # --------------------------------------------------------------------------- data

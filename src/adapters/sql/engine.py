@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,8 +14,15 @@ def is_sqlite(url: str | sa.URL) -> bool:
     return sa.make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An async engine. SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool."""
+#: A pooled PostgreSQL connection idle for longer than this is checked before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE_S
+) -> AsyncEngine:
+    """An async engine. SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool
+    whose idle connections are checked before use (`ping_when_idle`)."""
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -27,9 +35,32 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             cursor.close()
 
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Check a pooled connection before handing it out, but only when it sat idle for more than
+    `idle_seconds`: one that the server dropped (a restart, an idle timeout) is replaced instead
+    of failing the request. A ping costs three round trips with asyncpg, so pinging on every
+    checkout, as `pool_pre_ping` does, would double the cost of a short transaction; a pool in
+    steady use skips it. A connection lost while in use still fails its request, and SQLAlchemy
+    then retires every connection of the pool opened before that moment."""
+
+    @sa.event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa.exc.DisconnectionError("pooled connection is gone") from error
 
 
 class WriterGate:
