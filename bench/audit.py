@@ -45,7 +45,6 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.sql.audit import POSTGRES_APPEND
 from adapters.sql.engine import PING_AFTER_IDLE_S, ping_when_idle
 from adapters.sql.migrate import upgrade_engine
 from adapters.sql.tables import audit_log
@@ -164,9 +163,10 @@ class Dataset:
 
 def generate(
     plan: Dataset, seed: int = 7, *, worker: int = 0, workers: int = 1
-) -> Iterator[tuple[AuditEntry, str]]:
-    """Entries in time order with valid chains: (entry, chain). With `workers` > 1, every
-    worker draws the same random stream and builds only the entries of its own chains."""
+) -> Iterator[tuple[AuditEntry, str, str]]:
+    """Entries in time order with valid chains: (entry, chain, content digest). With
+    `workers` > 1, every worker draws the same random stream and builds only the entries of
+    its own chains."""
     rng = random.Random(seed)
     heads: dict[str, tuple[int, str]] = {}
     names = [a for a, _, _ in ACTIONS]
@@ -216,17 +216,16 @@ def generate(
         )
         chain = chain_of(tenant_id)
         seq, prev = heads.get(chain, (0, GENESIS_HASH))
-        entry = link(
-            draft(record, entry_id=_ulid(at, bits), occurred_at=at), seq=seq + 1, prev_hash=prev
-        )
+        written = draft(record, entry_id=_ulid(at, bits), occurred_at=at)
+        digest = content_digest(written)
+        entry = link(written, seq=seq + 1, prev_hash=prev, digest=digest)
         heads[chain] = (entry.seq, entry.hash)
-        yield entry, chain
+        yield entry, chain, digest
 
 
 COLUMNS = (
     "id",
     "chain",
-    "seq",
     "occurred_at",
     "tenant_id",
     "actor_id",
@@ -240,16 +239,15 @@ COLUMNS = (
     "request_id",
     "before",
     "after",
-    "prev_hash",
-    "hash",
+    "digest",
 )
+LINK_COLUMNS = ("chain", "seq", "entry_id", "prev_hash", "hash")
 
 
-def _copy_row(entry: AuditEntry, chain: str) -> tuple[Any, ...]:
+def _copy_row(entry: AuditEntry, chain: str, digest: str) -> tuple[Any, ...]:
     return (
         entry.id,
         chain,
-        entry.seq,
         entry.occurred_at,
         entry.tenant_id,
         entry.actor_id,
@@ -263,9 +261,12 @@ def _copy_row(entry: AuditEntry, chain: str) -> tuple[Any, ...]:
         entry.request_id,
         json.dumps(entry.before),
         json.dumps(entry.after),
-        entry.prev_hash,
-        entry.hash,
+        digest,
     )
+
+
+def _link_row(entry: AuditEntry, chain: str) -> tuple[Any, ...]:
+    return (chain, entry.seq, entry.id, entry.prev_hash, entry.hash)
 
 
 async def reset_schema(owner_url: str) -> None:
@@ -295,23 +296,30 @@ async def loaded_rows(owner_url: str) -> int:
 async def _copy_part(owner_url: str, plan: Dataset, worker: int, workers: int) -> int:
     connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
     heads: dict[str, tuple[int, str, str]] = {}
-    batch: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
+    links: list[tuple[Any, ...]] = []
     copied = 0
+
+    async def flush() -> None:
+        await connection.copy_records_to_table(
+            "audit_log", records=entries, columns=COLUMNS, schema_name=SCHEMA
+        )
+        await connection.copy_records_to_table(
+            "audit_chain_links", records=links, columns=LINK_COLUMNS, schema_name=SCHEMA
+        )
+
     try:
-        for entry, chain in generate(plan, worker=worker, workers=workers):
-            batch.append(_copy_row(entry, chain))
+        for entry, chain, digest in generate(plan, worker=worker, workers=workers):
+            entries.append(_copy_row(entry, chain, digest))
+            links.append(_link_row(entry, chain))
             heads[chain] = (entry.seq, entry.hash, entry.prev_hash)
-            if len(batch) == 20_000:
-                await connection.copy_records_to_table(
-                    "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
-                )
-                copied += len(batch)
-                batch = []
-        if batch:
-            await connection.copy_records_to_table(
-                "audit_log", records=batch, columns=COLUMNS, schema_name=SCHEMA
-            )
-            copied += len(batch)
+            if len(entries) == 20_000:
+                await flush()
+                copied += len(entries)
+                entries, links = [], []
+        if entries:
+            await flush()
+            copied += len(entries)
         await connection.copy_records_to_table(
             "audit_chain_heads",
             records=[(c, s, h, p) for c, (s, h, p) in heads.items()],
@@ -328,12 +336,14 @@ def _load_part(owner_url: str, plan: Dataset, worker: int, workers: int) -> int:
 
 
 async def load(owner_url: str, plan: Dataset, workers: int) -> tuple[float, float]:
-    """Drop the secondary indexes, generate and COPY the dataset in `workers` processes (each
-    owns a share of the chains), then build the indexes; returns (seconds generating and
+    """Drop the secondary indexes, generate and COPY the dataset (entries with their links,
+    precomputed, so the commit-time linking trigger is off meanwhile) in `workers` processes
+    (each owns a share of the chains), then build the indexes; returns (seconds generating and
     copying, seconds indexing)."""
     await reset_schema(owner_url)
     connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
     try:
+        await connection.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_link_at_commit")
         indexes = await connection.fetch(
             "select indexname, indexdef from pg_indexes where schemaname = $1 "
             "and tablename = 'audit_log' and indexname like 'ix_%'",
@@ -353,10 +363,12 @@ async def load(owner_url: str, plan: Dataset, workers: int) -> tuple[float, floa
             raise RuntimeError(f"copied {copied:,} rows, expected {plan.rows:,}")
         copy_s = time.perf_counter() - started
         started = time.perf_counter()
+        await connection.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_link_at_commit")
         await connection.execute("SET maintenance_work_mem = '512MB'")
         for index in indexes:
             await connection.execute(index["indexdef"])
         await connection.execute("VACUUM ANALYZE audit_log")
+        await connection.execute("VACUUM ANALYZE audit_chain_links")
         await connection.execute("VACUUM ANALYZE audit_chain_heads")
         return copy_s, time.perf_counter() - started
     finally:
@@ -676,16 +688,15 @@ async def plain_through_app(
     columns and indexes, no chain head, no triggers)."""
     engine = _engine(app_url, writers)
     uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
-    plain = audit_log.to_metadata(sa.MetaData(), name="audit_log_plain")
+    insert_plain = audit_log.to_metadata(sa.MetaData(), name="audit_log_plain").insert()
     ids = UlidGenerator()
 
     async def one(n: int) -> None:
         entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
         values = {name: getattr(entry, name) for name in COLUMNS if hasattr(entry, name)}
-        values |= {"chain": f"plain:{entry.id}", "seq": 1, "prev_hash": GENESIS_HASH}
-        values["hash"] = content_digest(entry)
+        values |= {"chain": chain_of(BENCH_TENANT), "digest": content_digest(entry)}
         async with uow() as tx:
-            await tx.connection.execute(plain.insert().values(**values))
+            await tx.connection.execute(insert_plain, values)
             await tx.commit()
 
     try:
@@ -698,36 +709,23 @@ async def plain_through_app(
 async def sql_level(
     app_url: str, writers: int, seconds: float, *, chained: bool
 ) -> tuple[int, float]:
-    """The database alone: asyncpg, one transaction per entry, no ORM."""
+    """The database alone: asyncpg, one INSERT per transaction; `chained` into `audit_log`,
+    whose entries the trigger links at commit, else into its plain twin."""
     pool = await asyncpg.create_pool(
         _dsn(app_url), min_size=writers, max_size=writers, server_settings={"search_path": SCHEMA}
     )
-    engine = _engine(app_url, 1)
-    compiled = POSTGRES_APPEND.compile(dialect=engine.dialect)
-    statement, order = str(compiled), list(compiled.positiontup or [])
-    await engine.dispose()
-    plain_sql = (
-        f"INSERT INTO audit_log_plain ({', '.join(COLUMNS)}) VALUES "
+    table = "audit_log" if chained else "audit_log_plain"
+    insert = (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
         f"({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))})"
     )
     ids = UlidGenerator()
 
     async def one(n: int) -> None:
         entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
+        row = _copy_row(entry, chain_of(BENCH_TENANT), content_digest(entry))
         async with pool.acquire() as connection, connection.transaction():
-            if chained:
-                values = {name: getattr(entry, name, None) for name in order}
-                values |= {
-                    "chain": chain_of(BENCH_TENANT),
-                    "digest": content_digest(entry),
-                    "before": json.dumps(entry.before),
-                    "after": json.dumps(entry.after),
-                }
-                await connection.fetchrow(statement, *(values[name] for name in order))
-            else:
-                row = list(_copy_row(entry, f"plain:{entry.id}"))
-                row[2] = 1
-                await connection.execute(plain_sql, *row)
+            await connection.execute(insert, *row)
 
     try:
         return await _run_writers(writers, seconds, one)

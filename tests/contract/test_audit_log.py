@@ -28,6 +28,7 @@ from admin_core.domain.audit import (
     AuditRecord,
     BreakReason,
     chain_of,
+    link,
     newest_first,
 )
 from admin_core.errors import ValidationFailed
@@ -80,10 +81,20 @@ def record(
 
 
 async def append(uow: UnitOfWorkFactory, *records: AuditRecord) -> list[AuditEntry]:
+    """Append in one unit of work and commit; the entries as read back, linked."""
     async with uow() as tx:
-        entries = [await tx.audit.append(r) for r in records]
+        written = [await tx.audit.append(r) for r in records]
         await tx.commit()
-    return entries
+    return await read_back(uow, written)
+
+
+async def read_back(uow: UnitOfWorkFactory, written: list[AuditEntry]) -> list[AuditEntry]:
+    """The committed entries, with their places in their chains, in the order given."""
+    linked: dict[str, AuditEntry] = {}
+    async with uow() as tx:
+        for chain in {entry.chain for entry in written}:
+            linked |= {e.id: e for e in await tx.audit.read_chain(chain, after_seq=0, limit=10**6)}
+    return [linked[entry.id] for entry in written]
 
 
 async def query(
@@ -192,6 +203,22 @@ async def test_a_rolled_back_append_leaves_no_gap(uow: UnitOfWorkFactory) -> Non
     assert (await verify(uow, "tenant-a")).ok
 
 
+async def test_an_entry_joins_its_chain_when_its_unit_of_work_commits(
+    uow: UnitOfWorkFactory,
+) -> None:
+    (first,) = await append(uow, record(1))
+    async with uow() as tx:
+        written = await tx.audit.append(record(2))
+        assert (written.seq, written.prev_hash, written.hash) == (0, "", "")
+        await tx.commit()
+
+    (linked,) = await read_back(uow, [written])
+
+    assert (linked.seq, linked.prev_hash) == (2, first.hash)
+    assert linked.hash == link(written, seq=2, prev_hash=first.hash).hash
+    assert (await verify(uow, "tenant-a")).ok
+
+
 async def test_record_audit_fills_in_the_actor_and_the_request(uow: UnitOfWorkFactory) -> None:
     async with uow() as tx:
         entry = await record_audit(
@@ -211,7 +238,7 @@ async def test_record_audit_fills_in_the_actor_and_the_request(uow: UnitOfWorkFa
         "org:super_admin",
         "req-contract",
     )
-    assert await query(uow, AuditFilter(actor_id="cli:contract")) == [entry]
+    assert await query(uow, AuditFilter(actor_id="cli:contract")) == await read_back(uow, [entry])
 
 
 # --------------------------------------------------------------------------- filters
@@ -442,6 +469,9 @@ async def test_a_cursor_only_works_with_the_filters_it_was_issued_for(
 # --------------------------------------------------------------------------- verify
 
 
+LINKS = frozenset({"seq", "prev_hash", "hash"})
+
+
 @dataclass
 class Backdoor:
     """Changes the stored log the way someone with database superuser rights could."""
@@ -455,16 +485,21 @@ class Backdoor:
             store = cast(InMemoryUnitOfWorkFactory, self.uow).store
             index = next(i for i, e in enumerate(store.audit_entries) if e.id == entry.id)
             store.audit_entries[index] = replace(entry, **{column: value})
-        elif self.backend == "sqlite":
+            return
+        # SQL: an entry's place in its chain is stored apart from its content.
+        table, key = ("audit_chain_links", "entry_id") if column in LINKS else ("audit_log", "id")
+        if self.backend == "sqlite":
             if isinstance(value, datetime):
                 value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             stored = json.dumps(value) if isinstance(value, dict) else value
-            self._sqlite(f"UPDATE audit_log SET {column} = ? WHERE id = ?", (stored, entry.id))
+            self._sqlite(
+                table, f"UPDATE {table} SET {column} = ? WHERE {key} = ?", (stored, entry.id)
+            )
         else:
             cast_ = "::jsonb" if isinstance(value, dict) else ""
             stored = json.dumps(value) if isinstance(value, dict) else value
             await self._postgres(
-                f"UPDATE audit_log SET {column} = $1{cast_} WHERE id = $2", stored, entry.id
+                table, f"UPDATE {table} SET {column} = $1{cast_} WHERE {key} = $2", stored, entry.id
             )
 
     async def delete(self, entry: AuditEntry) -> None:
@@ -472,16 +507,16 @@ class Backdoor:
             store = cast(InMemoryUnitOfWorkFactory, self.uow).store
             store.audit_entries[:] = [e for e in store.audit_entries if e.id != entry.id]
         elif self.backend == "sqlite":
-            self._sqlite("DELETE FROM audit_log WHERE id = ?", (entry.id,))
+            self._sqlite("audit_log", "DELETE FROM audit_log WHERE id = ?", (entry.id,))
         else:
-            await self._postgres("DELETE FROM audit_log WHERE id = $1", entry.id)
+            await self._postgres("audit_log", "DELETE FROM audit_log WHERE id = $1", entry.id)
 
-    def _sqlite(self, statement: str, params: Sequence[Any]) -> None:
+    def _sqlite(self, table: str, statement: str, params: Sequence[Any]) -> None:
         connection = sqlite3.connect(self.tmp_path / "admin_core.db")
         try:
             triggers = connection.execute(
-                "select name, sql from sqlite_master where type = 'trigger' "
-                "and tbl_name = 'audit_log'"
+                "select name, sql from sqlite_master where type = 'trigger' and tbl_name = ?",
+                (table,),
             ).fetchall()
             for name, _ in triggers:
                 connection.execute(f"DROP TRIGGER {name}")
@@ -492,17 +527,14 @@ class Backdoor:
         finally:
             connection.close()
 
-    async def _postgres(self, statement: str, *args: Any) -> None:
+    async def _postgres(self, table: str, statement: str, *args: Any) -> None:
         connection = await asyncpg.connect(dsn(service_url("POSTGRES_SUPER")))
+        guard = f"{table}_no_update_or_delete"
         try:
             async with connection.transaction():
-                await connection.execute(
-                    "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete"
-                )
+                await connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER {guard}")
                 await connection.execute(statement, *args)
-                await connection.execute(
-                    "ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_no_update_or_delete"
-                )
+                await connection.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {guard}")
         finally:
             await connection.close()
 
@@ -646,11 +678,14 @@ async def test_sqlite_refuses_update_and_delete(uow: UnitOfWorkFactory, tmp_path
         for statement in (
             "UPDATE audit_log SET actor_id = 'x' WHERE id = ?",
             "DELETE FROM audit_log WHERE id = ?",
+            "UPDATE audit_chain_links SET hash = 'x' WHERE entry_id = ?",
+            "DELETE FROM audit_chain_links WHERE entry_id = ?",
         ):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 connection.execute(statement, (entry.id,))
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            connection.execute("DELETE FROM audit_log")
+        for table in ("audit_log", "audit_chain_links"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                connection.execute(f"DELETE FROM {table}")
     finally:
         connection.close()
     assert await query(uow, AuditFilter()) == [entry]
@@ -673,14 +708,46 @@ async def test_postgres_refuses_update_delete_and_truncate(
             f"UPDATE audit_log SET actor_id = 'x' WHERE id = '{entry.id}'",
             f"DELETE FROM audit_log WHERE id = '{entry.id}'",
             "TRUNCATE audit_log",
+            f"UPDATE audit_chain_links SET hash = 'x' WHERE entry_id = '{entry.id}'",
+            f"DELETE FROM audit_chain_links WHERE entry_id = '{entry.id}'",
+            "TRUNCATE audit_chain_links",
         ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await connection.execute(statement)
         privileges = await connection.fetch(
-            "select privilege_type from information_schema.role_table_grants "
-            "where table_name = 'audit_log' and grantee = 'admin_app'"
+            "select table_name, privilege_type from information_schema.role_table_grants "
+            "where table_name like 'audit%' and grantee = 'admin_app'"
         )
     finally:
         await connection.close()
-    assert {p["privilege_type"] for p in privileges} == {"SELECT", "INSERT"}
+    granted = {(p["table_name"], p["privilege_type"]) for p in privileges}
+    assert granted == {
+        ("audit_log", "SELECT"),
+        ("audit_log", "INSERT"),
+        ("audit_chain_links", "SELECT"),
+        ("audit_chain_heads", "SELECT"),
+    }
     assert await query(uow, AuditFilter()) == [entry]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_postgres_app_role_cannot_forge_a_link_or_move_a_head(
+    uow: UnitOfWorkFactory,
+) -> None:
+    """Only the commit-time trigger (running with the owner's rights) writes links and heads."""
+    (entry,) = await append(uow, record(1))
+    connection = await asyncpg.connect(dsn(service_url("POSTGRES")))
+    try:
+        for statement in (
+            "INSERT INTO audit_chain_links (chain, seq, entry_id, prev_hash, hash) "
+            f"VALUES ('tenant:tenant-a', 2, 'forged', '{entry.hash}', '{'f' * 64}')",
+            "UPDATE audit_chain_heads SET seq = 1",
+            "INSERT INTO audit_chain_heads (chain, seq, hash, prev_hash) "
+            "VALUES ('tenant:forged', 0, '', '')",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await connection.execute(statement)
+    finally:
+        await connection.close()
+    assert (await verify(uow, "tenant-a")).ok

@@ -58,9 +58,10 @@ class AuditApi:
         if at is not None:
             self.clock.set(at)
         async with self.container.adapters.uow()() as tx:
-            entries = [await tx.audit.append(r) for r in records]
+            written = [await tx.audit.append(r) for r in records]
             await tx.commit()
-        return entries
+        linked = {entry.id: entry for entry in self.store.audit_entries}
+        return [linked[entry.id] for entry in written]
 
     def reset(self) -> None:
         self.store.audit_entries.clear()

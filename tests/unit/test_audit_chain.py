@@ -309,7 +309,8 @@ def test_cli_verify_exits_non_zero_on_a_broken_chain(
     db = sqlite3.connect(embedded / "admin.db")
     db.execute("DROP TRIGGER audit_log_no_update")
     db.execute(
-        "UPDATE audit_log SET actor_id = 'x' WHERE chain = 'tenant:apollo-chennai' AND seq = 5"
+        "UPDATE audit_log SET actor_id = 'x' WHERE id = (SELECT entry_id FROM audit_chain_links "
+        "WHERE chain = 'tenant:apollo-chennai' AND seq = 5)"
     )
     db.commit()
     db.close()

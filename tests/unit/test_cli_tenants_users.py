@@ -40,8 +40,9 @@ def audit_actions(url: str) -> list[tuple[str, str]]:
             async with engine.connect() as conn:
                 rows = await conn.execute(
                     sa.text(
-                        "select action, actor_id from audit_log where actor_id like 'cli:%' "
-                        "order by occurred_at, seq"
+                        "select action, actor_id from audit_log "
+                        "join audit_chain_links on entry_id = id "
+                        "where actor_id like 'cli:%' order by occurred_at, seq"
                     )
                 )
                 return [(r.action, r.actor_id.split(":")[0]) for r in rows]

@@ -15,6 +15,7 @@ from admin_core.domain.audit import (
     chain_of,
     newest_first,
     seal,
+    unlinked,
 )
 from admin_core.ports.audit import AuditLog
 from admin_core.ports.runtime import Clock, IdGenerator
@@ -40,7 +41,7 @@ class InMemoryAuditLog(AuditLog):
         )
         self._store.audit_entries.append(entry)
         self._store.audit_heads[chain] = entry
-        return entry
+        return unlinked(entry)
 
     async def query(
         self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int

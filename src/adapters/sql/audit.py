@@ -1,4 +1,10 @@
-"""The audit log on SQL: entries plus one head row per chain, locked while appending."""
+"""The audit log on SQL: entries, their links into a chain, and one head row per chain.
+
+An entry joins its chain when its transaction commits (docs/adr/0010-audit-hash-chain.md): on
+PostgreSQL a deferred constraint trigger (migration 0005) locks the chain's head row, computes
+the link and writes it; on SQLite, where the one writer already serialises transactions, this
+adapter writes the link with the entry. Reads join entries to their links.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sql.tables import audit_chain_heads, audit_log
-from adapters.sql.types import Json, UtcDateTime
+from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_log
+from adapters.sql.types import UtcDateTime
 from admin_core.domain.audit import (
     GENESIS_HASH,
     AuditEntry,
@@ -33,10 +39,11 @@ from admin_core.ports.runtime import Clock, IdGenerator
 MAX_ACTION_BRANCHES = 64
 
 _heads = audit_chain_heads.c
+_links = audit_chain_links.c
 _log = audit_log.c
-_ENTRY_COLUMNS = (
+#: What a query selects from `audit_log`; `_linked` adds the chain columns.
+_CONTENT_COLUMNS = (
     _log.id,
-    _log.seq,
     _log.occurred_at,
     _log.tenant_id,
     _log.actor_id,
@@ -50,45 +57,11 @@ _ENTRY_COLUMNS = (
     _log.request_id,
     _log.before,
     _log.after,
-    _log.prev_hash,
-    _log.hash,
 )
+_LINK_COLUMNS = (_links.seq, _links.prev_hash, _links.hash)
 _NEWEST_FIRST = (_log.occurred_at.desc(), _log.id.desc())
 
-# PostgreSQL appends in one statement: lock the chain's head row, advance it and link the new
-# entry (`link_hash`, computed by the database), then insert the entry with the returned values.
-POSTGRES_APPEND = sa.text(
-    """
-    WITH head AS (
-        UPDATE audit_chain_heads
-           SET seq = seq + 1,
-               prev_hash = hash,
-               hash = encode(sha256(convert_to(
-                   hash || ':' || (seq + 1)::text || ':' || CAST(:digest AS text), 'UTF8'
-               )), 'hex')
-         WHERE chain = CAST(:chain AS text)
-        RETURNING seq, prev_hash, hash
-    )
-    INSERT INTO audit_log (
-        id, chain, seq, occurred_at, tenant_id, actor_id, actor_role, action, event_type,
-        resource_type, resource_id, case_id, patient_id, request_id, before, after,
-        prev_hash, hash
-    )
-    SELECT CAST(:id AS text), CAST(:chain AS text), head.seq,
-           CAST(:occurred_at AS timestamptz), CAST(:tenant_id AS text),
-           CAST(:actor_id AS text), CAST(:actor_role AS text), CAST(:action AS text),
-           CAST(:event_type AS text), CAST(:resource_type AS text),
-           CAST(:resource_id AS text), CAST(:case_id AS text), CAST(:patient_id AS text),
-           CAST(:request_id AS text), CAST(:before AS jsonb), CAST(:after AS jsonb),
-           head.prev_hash, head.hash
-    FROM head
-    RETURNING seq, prev_hash, hash
-    """
-).bindparams(
-    sa.bindparam("occurred_at", type_=UtcDateTime),
-    sa.bindparam("before", type_=Json),
-    sa.bindparam("after", type_=Json),
-)
+_INSERT_ENTRY = audit_log.insert()
 _CONTENT = (
     "id",
     "occurred_at",
@@ -108,8 +81,19 @@ _CONTENT = (
 
 
 def _entry(row: Any) -> AuditEntry:
-    """A row of `_ENTRY_COLUMNS` (named like the entry's fields) as an entry."""
+    """A row of content and link columns (named like the entry's fields) as an entry."""
     return AuditEntry(**row._mapping)
+
+
+def _linked(page: Any) -> Any:
+    """The entries of `page` (a newest-first selection of `_CONTENT_COLUMNS`), each joined to
+    its link: one primary-key lookup per entry of the page."""
+    rows = page.subquery("page")
+    return (
+        sa.select(*rows.c, *_LINK_COLUMNS)
+        .join_from(rows, audit_chain_links, _links.entry_id == rows.c.id)
+        .order_by(rows.c.occurred_at.desc(), rows.c.id.desc())
+    )
 
 
 _EQUALS = ("actor_id", "tenant_id", "case_id", "patient_id")
@@ -197,8 +181,8 @@ def _matching_actions() -> Any:
 
 @functools.cache
 def _page_statement(shape: frozenset[str]) -> Any:
-    return (
-        sa.select(*_ENTRY_COLUMNS)
+    return _linked(
+        sa.select(*_CONTENT_COLUMNS)
         .where(*_where(shape))
         .order_by(*_NEWEST_FIRST)
         .limit(_bind("limit", sa.Integer))
@@ -212,13 +196,13 @@ def _lateral_statement(shape: frozenset[str]) -> Any:
     `limit` of those. The page costs the same at any depth."""
     matching = _matching_actions()
     per_action = (
-        sa.select(*_ENTRY_COLUMNS)
+        sa.select(*_CONTENT_COLUMNS)
         .where(_log.action == matching.c.action, *_where(shape, prefix_range=False))
         .order_by(*_NEWEST_FIRST)
         .limit(_bind("limit", sa.Integer))
         .lateral("per_action")
     )
-    return (
+    return _linked(
         sa.select(*per_action.c)
         .select_from(matching.join(per_action, sa.true()))
         .order_by(per_action.c.occurred_at.desc(), per_action.c.id.desc())
@@ -240,7 +224,7 @@ def _union_statement(shape: frozenset[str], actions: Sequence[str]) -> Any:
     depth."""
     common = _where(shape, prefix_range=False)
     branches = [
-        sa.select(*_ENTRY_COLUMNS)
+        sa.select(*_CONTENT_COLUMNS)
         .where(_log.action == action, *common)
         .order_by(*_NEWEST_FIRST)
         .limit(_bind("limit", sa.Integer))
@@ -252,7 +236,7 @@ def _union_statement(shape: frozenset[str], actions: Sequence[str]) -> Any:
         if len(branches) == 1
         else sa.union_all(*(sa.select(*b.c) for b in branches)).subquery()
     )
-    return (
+    return _linked(
         sa.select(*merged.c)
         .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
         .limit(_bind("limit", sa.Integer))
@@ -260,11 +244,14 @@ def _union_statement(shape: frozenset[str], actions: Sequence[str]) -> Any:
 
 
 class SqlAuditLog(AuditLog):
-    """Appends lock their chain's head row (PostgreSQL: in the one statement that also inserts
-    the entry; SQLite: with the head update as the transaction's first audit write), so writers
-    of one chain queue until the appending transaction ends: sequence numbers never repeat
-    and every entry links to the one committed before it. Different chains never wait for
-    each other."""
+    """`append` writes the entry; the entry joins its chain when the transaction commits.
+
+    PostgreSQL: the deferred trigger `audit_log_link_at_commit` locks the chain's head row at
+    COMMIT, so writers of one chain queue only for the server's commit work, never for a
+    client round trip. SQLite: the adapter advances the head and writes the link with the
+    entry, inside the single writer's transaction. Either way a rolled-back append leaves no
+    gap, two writers never share a `seq`, and writers of different chains never wait for each
+    other."""
 
     def __init__(self, connection: AsyncConnection, clock: Clock, ids: IdGenerator) -> None:
         self._connection = connection
@@ -275,39 +262,16 @@ class SqlAuditLog(AuditLog):
     def _postgres(self) -> bool:
         return bool(self._connection.dialect.name == "postgresql")
 
-    async def _create_head(self, chain: str) -> None:
-        exists = await self._connection.scalar(sa.select(_heads.seq).where(_heads.chain == chain))
-        if exists is None:
-            # Two first appends to a new chain: one insert wins, the other waits for its
-            # transaction and then finds the row (PostgreSQL) or never overlaps (SQLite).
-            dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-            await self._connection.execute(
-                dialect_insert(audit_chain_heads)
-                .values(chain=chain, seq=0, hash=GENESIS_HASH, prev_hash=GENESIS_HASH)
-                .on_conflict_do_nothing(index_elements=["chain"])
-            )
-
     async def append(self, record: AuditRecord) -> AuditEntry:
-        chain = chain_of(record.tenant_id)
         entry = draft(record, entry_id=self._ids.new_id("aud"), occurred_at=self._clock.now())
-        digest = content_digest(entry)
-        if self._postgres:
-            return await self._append_postgres(chain, entry, digest)
-        return await self._append_portable(chain, entry, digest)
+        values = {name: getattr(entry, name) for name in _CONTENT}
+        values |= {"chain": chain_of(record.tenant_id), "digest": content_digest(entry)}
+        await self._connection.execute(_INSERT_ENTRY, values)
+        if not self._postgres:
+            await self._link_now(entry, values["chain"], values["digest"])
+        return entry
 
-    async def _append_postgres(self, chain: str, entry: AuditEntry, digest: str) -> AuditEntry:
-        params = {name: getattr(entry, name) for name in _CONTENT}
-        params |= {"chain": chain, "digest": digest}
-        row = (await self._connection.execute(POSTGRES_APPEND, params)).one_or_none()
-        if row is None:
-            await self._create_head(chain)
-            row = (await self._connection.execute(POSTGRES_APPEND, params)).one()
-        linked = link(entry, seq=int(row.seq), prev_hash=row.prev_hash, digest=digest)
-        if linked.hash != row.hash:
-            raise RuntimeError("the database computed a different audit chain link")
-        return linked
-
-    async def _append_portable(self, chain: str, entry: AuditEntry, digest: str) -> AuditEntry:
+    async def _link_now(self, entry: AuditEntry, chain: str, digest: str) -> None:
         advance = (
             sa.update(audit_chain_heads)
             .where(_heads.chain == chain)
@@ -316,16 +280,20 @@ class SqlAuditLog(AuditLog):
         )
         row = (await self._connection.execute(advance)).one_or_none()
         if row is None:
-            await self._create_head(chain)
+            await self._connection.execute(
+                sqlite.insert(audit_chain_heads)
+                .values(chain=chain, seq=0, hash=GENESIS_HASH, prev_hash=GENESIS_HASH)
+                .on_conflict_do_nothing(index_elements=["chain"])
+            )
             row = (await self._connection.execute(advance)).one()
         linked = link(entry, seq=int(row.seq), prev_hash=row.hash, digest=digest)
         await self._connection.execute(
-            audit_log.insert().values(
+            audit_chain_links.insert().values(
                 chain=chain,
                 seq=linked.seq,
+                entry_id=linked.id,
                 prev_hash=linked.prev_hash,
                 hash=linked.hash,
-                **{name: getattr(linked, name) for name in _CONTENT},
             )
         )
         await self._connection.execute(
@@ -333,7 +301,6 @@ class SqlAuditLog(AuditLog):
             .where(_heads.chain == chain)
             .values(hash=linked.hash, prev_hash=linked.prev_hash)
         )
-        return linked
 
     # ------------------------------------------------------------------ reads
 
@@ -376,10 +343,13 @@ class SqlAuditLog(AuditLog):
         return ChainHead(chain=chain, seq=int(row.seq), hash=row.hash)
 
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
+        # An entry deleted behind the application's back drops out of the join: verification
+        # then sees a gap in `seq`.
         statement = (
-            sa.select(*_ENTRY_COLUMNS)
-            .where(_log.chain == chain, _log.seq > after_seq)
-            .order_by(_log.seq)
+            sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
+            .join_from(audit_chain_links, audit_log, _log.id == _links.entry_id)
+            .where(_links.chain == chain, _links.seq > after_seq)
+            .order_by(_links.seq)
             .limit(limit)
         )
         return [_entry(row) for row in await self._connection.execute(statement)]

@@ -84,7 +84,6 @@ audit_log = sa.Table(
     metadata,
     sa.Column("id", BinaryText, primary_key=True),
     sa.Column("chain", sa.Text, nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("tenant_id", sa.Text, nullable=True),
     sa.Column("actor_id", sa.Text, nullable=False),
@@ -98,9 +97,9 @@ audit_log = sa.Table(
     sa.Column("request_id", sa.Text, nullable=True),
     sa.Column("before", Json, nullable=True),
     sa.Column("after", Json, nullable=True),
-    sa.Column("prev_hash", sa.Text, nullable=False),
-    sa.Column("hash", sa.Text, nullable=False),
-    sa.UniqueConstraint("chain", "seq", name="uq_audit_log_chain_seq"),
+    # SHA-256 of the canonical encoding, as the writer computed it; the link at commit hashes
+    # it. Verification recomputes it from the content instead of trusting this copy.
+    sa.Column("digest", sa.Text, nullable=True),
     # One index per filter shape, each ending in (occurred_at, id): every query is a range
     # scan read newest first (docs/adr/0011-audit-cursor-and-index-design.md).
     sa.Index("ix_audit_log_occurred_at_id", "occurred_at", "id"),
@@ -128,8 +127,20 @@ audit_log = sa.Table(
     ),
 )
 
-#: The last entry of each chain. Appends lock their chain's row, so writers of one chain queue
-#: while writers of different chains never wait for each other.
+#: Each entry's place in its chain, written when the entry's transaction commits (PostgreSQL:
+#: by a deferred trigger; SQLite: by the adapter) (docs/adr/0010-audit-hash-chain.md).
+audit_chain_links = sa.Table(
+    "audit_chain_links",
+    metadata,
+    sa.Column("chain", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("entry_id", BinaryText, nullable=False, unique=True),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+)
+
+#: The last entry of each chain. Linking locks the chain's row, so writers of one chain queue
+#: (for the commit only) while writers of different chains never wait for each other.
 audit_chain_heads = sa.Table(
     "audit_chain_heads",
     metadata,

@@ -21,7 +21,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -252,6 +252,11 @@ def link(entry: AuditEntry, *, seq: int, prev_hash: str, digest: str | None = No
         prev_hash=prev_hash,
         hash=link_hash(prev_hash, seq, digest),
     )
+
+
+def unlinked(entry: AuditEntry) -> AuditEntry:
+    """The entry without its place in the chain, as `AuditLog.append` returns it."""
+    return replace(entry, seq=0, prev_hash="", hash="")
 
 
 def seal(

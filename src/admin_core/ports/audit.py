@@ -10,8 +10,11 @@ from admin_core.domain.audit import AuditEntry, AuditFilter, AuditPosition, Audi
 
 class AuditLog(Protocol):
     async def append(self, record: AuditRecord) -> AuditEntry:
-        """Append to the record's chain inside the current unit of work. The sequence number
-        is allocated in the transaction, so concurrent writers can never fork a chain."""
+        """Record an entry inside the current unit of work and return it as written: its id,
+        time and content, with `seq` 0 and empty hashes. The entry joins its chain (`seq`,
+        `prev_hash`, `hash`) when the unit of work commits, still inside the transaction, so
+        concurrent writers can never fork a chain and a rollback leaves no gap. Read it back
+        linked with `query` or `read_chain`."""
         ...
 
     async def query(

@@ -16,3 +16,12 @@ def grant(tables: list[str], privileges: str) -> None:
         return
     for table in tables:
         op.execute(f'GRANT {privileges} ON TABLE {table} TO "{app_role}"')
+
+
+def revoke(tables: list[str], privileges: str) -> None:
+    """On PostgreSQL, take `privileges` on `tables` back from the application role."""
+    app_role = context.config.attributes.get("app_role")
+    if not (is_postgres() and app_role):
+        return
+    for table in tables:
+        op.execute(f'REVOKE {privileges} ON TABLE {table} FROM "{app_role}"')
