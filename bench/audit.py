@@ -8,9 +8,10 @@ Python with the domain's own functions, written by COPY into a schema of its own
   the `QueryAuditLog` use case on the SQL adapter as the application role;
 - prints the plan PostgreSQL chose for each shape (every one must be an index range scan);
 - measures append throughput on one tenant with concurrent writers through the real path
-  (`record_audit` in a unit of work, one entry per transaction), against a baseline in the
-  same run: plain INSERTs of the same rows into an identical table without the chain; and
-  the same two at the SQL level (asyncpg, no ORM), which shows what the chain itself costs;
+  (`record_audit` in a unit of work, one entry per transaction, in worker processes on uvloop
+  as under uvicorn), against a baseline in the same run: plain INSERTs of the same rows into
+  an identical table without the chain; and the same two at the SQL level (asyncpg, each
+  INSERT its own transaction), which shows what the chain itself costs;
 - verifies the busiest tenant's chain (streamed) and the appended chain.
 
     python -m bench audit -- [--rows 10000000] [--reuse] [--writers 20] [--seconds 5]
@@ -43,6 +44,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.engine import PING_AFTER_IDLE_S, ping_when_idle
@@ -625,7 +627,9 @@ def _app_part(
     chained: bool, app_url: str, writers: int, seconds: float, start_at: float, offset: int
 ) -> tuple[int, float]:
     job = append_through_app if chained else plain_through_app
-    return asyncio.run(job(app_url, writers, seconds, start_at=start_at, offset=offset))
+    # The event loop an API worker runs on: uvicorn picks uvloop when it is installed.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(job(app_url, writers, seconds, start_at=start_at, offset=offset))
 
 
 async def through_app(
@@ -709,8 +713,9 @@ async def plain_through_app(
 async def sql_level(
     app_url: str, writers: int, seconds: float, *, chained: bool
 ) -> tuple[int, float]:
-    """The database alone: asyncpg, one INSERT per transaction; `chained` into `audit_log`,
-    whose entries the trigger links at commit, else into its plain twin."""
+    """The database alone: asyncpg, each INSERT its own transaction (one round trip);
+    `chained` into `audit_log`, whose entries the trigger links at commit, else into its plain
+    twin."""
     pool = await asyncpg.create_pool(
         _dsn(app_url), min_size=writers, max_size=writers, server_settings={"search_path": SCHEMA}
     )
@@ -724,7 +729,7 @@ async def sql_level(
     async def one(n: int) -> None:
         entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
         row = _copy_row(entry, chain_of(BENCH_TENANT), content_digest(entry))
-        async with pool.acquire() as connection, connection.transaction():
+        async with pool.acquire() as connection:
             await connection.execute(insert, *row)
 
     try:
