@@ -57,22 +57,25 @@ legacy_heads = sa.Table(
 )
 
 
+def _record(n: int) -> AuditRecord:
+    return AuditRecord(
+        tenant_id="tenant-a",
+        actor_id="user_1",
+        actor_role="org:admin",
+        action="tenant.update",
+        event_type="ADMIN_TENANT_UPDATE",
+        resource_type="tenant",
+        resource_id="tenant-a",
+        after={"n": n},
+    )
+
+
 def _history(n: int) -> list[AuditEntry]:
     entries: list[AuditEntry] = []
     prev = GENESIS_HASH
     for i in range(1, n + 1):
-        record = AuditRecord(
-            tenant_id="tenant-a",
-            actor_id="user_1",
-            actor_role="org:admin",
-            action="tenant.update",
-            event_type="ADMIN_TENANT_UPDATE",
-            resource_type="tenant",
-            resource_id="tenant-a",
-            after={"n": i},
-        )
         entry = seal(
-            record,
+            _record(i),
             entry_id=f"aud_{i:04d}",
             seq=i,
             occurred_at=T0 + timedelta(minutes=i),
@@ -111,7 +114,7 @@ async def test_entries_written_before_0005_keep_their_chain_and_new_ones_extend_
             assert (
                 list(await tx.audit.read_chain("tenant:tenant-a", after_seq=0, limit=10)) == history
             )
-            await tx.audit.append(_next_record())
+            await tx.audit.append(_record(6))
             await tx.commit()
         result = await VerifyAuditChain(uow).execute(Principal.operator("test"), "tenant-a")
         async with uow() as tx:
@@ -120,16 +123,3 @@ async def test_entries_written_before_0005_keep_their_chain_and_new_ones_extend_
         await engine.dispose()
     assert (result.ok, result.entries_checked) == (True, 6)
     assert (newest.seq, newest.prev_hash) == (6, history[-1].hash)
-
-
-def _next_record() -> AuditRecord:
-    return AuditRecord(
-        tenant_id="tenant-a",
-        actor_id="user_2",
-        actor_role="org:admin",
-        action="tenant.update",
-        event_type="ADMIN_TENANT_UPDATE",
-        resource_type="tenant",
-        resource_id="tenant-a",
-        after={"n": 6},
-    )
