@@ -71,8 +71,10 @@ def _keyset(key: sa.ColumnElement[Any], query: sa.Select[Any]) -> tuple[sa.Selec
 def _keyset2(
     a: sa.ColumnElement[Any], b: sa.ColumnElement[Any], query: sa.Select[Any]
 ) -> tuple[sa.Select[Any], ...]:
-    """(first page, next page) queries ordered by a two-column key."""
-    following = sa.or_(a > _after, sa.and_(a == _after, b > _after_end))
+    """(first page, next page) queries ordered by a two-column key. The row comparison
+    `(a, b) > (:after, :after_end)` is an index range condition; the equivalent `a > x OR
+    (a = x AND b > y)` is only a filter, so every page would scan the index from its start."""
+    following = sa.tuple_(a, b) > sa.tuple_(_after, _after_end)
     return (
         query.order_by(a, b).limit(_limit),
         query.where(following).order_by(a, b).limit(_limit),
