@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from admin_core.audit import Actor, record_audit
@@ -43,6 +45,20 @@ ProgressCallback = Callable[[RebuildProgress], None]
 
 def _no_progress(progress: RebuildProgress) -> None:
     return None
+
+
+@contextmanager
+def _collector_spares_older_objects() -> Iterator[None]:
+    """A rebuild allocates millions of short-lived objects, and each of Python's full
+    collections would also walk every object the process already held (modules, caches):
+    about a third of the rebuild's Python CPU. `gc.freeze` keeps those older objects out of
+    the collector's view while the rebuild runs; `gc.unfreeze` hands them back, so nothing
+    is kept alive by this. Rebuilds are single-flight, so no two of these overlap."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class RebuildProjection:
@@ -101,7 +117,8 @@ class RebuildProjection:
             run = self._ids.new_id("grb")
             started = time.monotonic()
             try:
-                result = await self._rebuild(scope, run, started, progress)
+                with _collector_spares_older_objects():
+                    result = await self._rebuild(scope, run, started, progress)
             except ProjectionError as error:
                 failure = GraphRebuildFailed(
                     unreachable=isinstance(error, GraphUnavailable),
