@@ -713,12 +713,13 @@ async def plain_through_app(
 async def sql_level(
     app_url: str, writers: int, seconds: float, *, chained: bool
 ) -> tuple[int, float]:
-    """The database alone: asyncpg, each INSERT its own transaction (one round trip);
-    `chained` into `audit_log`, whose entries the trigger links at commit, else into its plain
-    twin."""
-    pool = await asyncpg.create_pool(
-        _dsn(app_url), min_size=writers, max_size=writers, server_settings={"search_path": SCHEMA}
-    )
+    """The database alone: asyncpg, each writer on its own connection, each INSERT its own
+    transaction (one round trip); `chained` into `audit_log`, whose entries the trigger links
+    at commit, else into its plain twin."""
+    connections = [
+        await asyncpg.connect(_dsn(app_url), server_settings={"search_path": SCHEMA})
+        for _ in range(writers)
+    ]
     table = "audit_log" if chained else "audit_log_plain"
     insert = (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
@@ -726,16 +727,16 @@ async def sql_level(
     )
     ids = UlidGenerator()
 
-    async def one(n: int) -> None:
+    async def one(n: int) -> None:  # writer w calls with n = w, w + writers, ...
         entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
         row = _copy_row(entry, chain_of(BENCH_TENANT), content_digest(entry))
-        async with pool.acquire() as connection:
-            await connection.execute(insert, *row)
+        await connections[n % writers].execute(insert, *row)
 
     try:
         return await _run_writers(writers, seconds, one)
     finally:
-        await pool.close()
+        for connection in connections:
+            await connection.close()
 
 
 async def prepare_plain_table(owner_url: str) -> None:
