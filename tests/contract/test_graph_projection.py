@@ -10,6 +10,7 @@ from admin_core.domain.graph import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
+    NodeWithLinks,
     RelType,
     doctor_node,
     offers,
@@ -230,4 +231,122 @@ async def test_scans_page_in_key_order(graph: GraphProjection) -> None:
         ("d1", "C"),
         ("d2", "A"),
         ("d2", "C"),
+    ]
+
+
+def _with_links(node: GraphNode, *links: list[GraphRelationship]) -> NodeWithLinks:
+    return NodeWithLinks(node, tuple(links))
+
+
+async def _links(graph: GraphProjection, rel: RelType) -> list[tuple[str, str, object]]:
+    return [(r.start, r.end, dict(r.properties)) for r in await graph.scan_relationships(rel)]
+
+
+@pytest.mark.parametrize("absent", [False, True], ids=["merged", "created"])
+async def test_nodes_are_written_with_their_relationships(
+    graph: GraphProjection, absent: bool
+) -> None:
+    await graph.upsert_nodes(NodeLabel.PROCEDURE, [_procedure("A"), _procedure("B")], run="r1")
+    await graph.upsert_nodes(NodeLabel.PROVIDER, [_provider("p1"), _provider("p2")], run="r1")
+    doctors = [
+        _with_links(
+            _doctor("d1", "p1"),
+            [works_at(doctor_id="d1", provider_id="p1", tenant_id=None)],
+            [performs(doctor_id="d1", procedure_code=c) for c in ("A", "NOPE", "B")],
+        ),
+        _with_links(
+            _doctor("d2", "p9"),  # works at a provider the graph does not hold
+            [works_at(doctor_id="d2", provider_id="p9", tenant_id=None)],
+            [],
+        ),
+    ]
+    providers = [
+        _with_links(
+            _provider("p3", name="Third"),
+            [
+                offers(provider_id="p3", procedure_code="B", price_min_usd=10, price_max_usd=None),
+                offers(provider_id="p3", procedure_code="A", price_min_usd=1, price_max_usd=2),
+            ],
+            [],
+        )
+    ]
+    empty = set(NodeLabel) | set(RelType) if absent else set()
+
+    await graph.upsert_nodes_with_links(NodeLabel.DOCTOR, doctors, run="r1", absent=empty)
+    await graph.upsert_nodes_with_links(
+        NodeLabel.PROVIDER, providers, run="r1", absent=empty - {NodeLabel.PROVIDER}
+    )
+
+    assert [n.key for n in await graph.scan_nodes(NodeLabel.DOCTOR)] == ["d1", "d2"]
+    assert await _links(graph, RelType.WORKS_AT) == [("d1", "p1", {})]
+    assert await _links(graph, RelType.PERFORMS) == [("d1", "A", {}), ("d1", "B", {})]
+    assert await _links(graph, RelType.OFFERS) == [
+        ("p3", "A", {"price_min_usd": 1.0, "price_max_usd": 2.0}),
+        ("p3", "B", {"price_min_usd": 10.0}),
+    ]
+    assert await _keys(graph, NodeLabel.PROVIDER) == ["p1", "p2", "p3"]
+    counts = await graph.counts()
+    assert counts.nodes[NodeLabel.PROCEDURE] == 2  # no node made up for a missing end
+
+
+async def test_nodes_with_links_written_again_are_kept_and_what_they_lost_is_swept(
+    graph: GraphProjection,
+) -> None:
+    await graph.upsert_nodes(NodeLabel.PROCEDURE, [_procedure("A"), _procedure("B")], run="r1")
+    await graph.upsert_nodes(NodeLabel.PROVIDER, [_provider("p1")], run="r1")
+
+    def doctor(key: str, codes: str) -> NodeWithLinks:
+        return _with_links(
+            _doctor(key, "p1"),
+            [works_at(doctor_id=key, provider_id="p1", tenant_id=None)],
+            [performs(doctor_id=key, procedure_code=c) for c in codes],
+        )
+
+    rels = [RelType.WORKS_AT, RelType.PERFORMS]
+    await graph.upsert_nodes_with_links(
+        NodeLabel.DOCTOR,
+        [doctor("d1", "AB"), doctor("d2", "A")],
+        run="r1",
+        absent={NodeLabel.DOCTOR, *rels},
+    )
+    renamed = doctor("d1", "A")
+    renamed = renamed._replace(
+        node=renamed.node._replace(properties={**renamed.node.properties, "specialty": None})
+    )
+
+    await graph.upsert_nodes_with_links(NodeLabel.DOCTOR, [renamed], run="r2")
+    removed = await graph.remove_missing(labels=[NodeLabel.DOCTOR], relationships=rels, run="r2")
+
+    assert removed.nodes == {NodeLabel.DOCTOR: 1}
+    assert removed.relationships == {RelType.WORKS_AT: 1, RelType.PERFORMS: 2}
+    [d1] = await graph.scan_nodes(NodeLabel.DOCTOR)
+    assert d1.key == "d1"
+    assert "specialty" not in d1.properties
+    assert await _links(graph, RelType.WORKS_AT) == [("d1", "p1", {})]
+    assert await _links(graph, RelType.PERFORMS) == [("d1", "A", {})]
+
+
+async def test_nodes_with_links_of_different_property_names_are_all_written(
+    graph: GraphProjection,
+) -> None:
+    await graph.upsert_nodes(NodeLabel.PROCEDURE, [_procedure("A")], run="r1")
+    plain = _with_links(_provider("p1"), [], [])
+    extra = _provider("p2")
+    extra = extra._replace(properties={"name": "Second"})
+    priced = offers(provider_id="p2", procedure_code="A", price_min_usd=1, price_max_usd=2)
+    bare = GraphRelationship("p1", "A", "platform", {})
+
+    await graph.upsert_nodes_with_links(
+        NodeLabel.PROVIDER,
+        [plain, _with_links(extra, [priced], []), _with_links(plain.node, [bare], [])],
+        run="r1",
+    )
+
+    assert [n.properties.get("name") for n in await graph.scan_nodes(NodeLabel.PROVIDER)] == [
+        "Hospital",
+        "Second",
+    ]
+    assert await _links(graph, RelType.OFFERS) == [
+        ("p1", "A", {}),
+        ("p2", "A", {"price_min_usd": 1.0, "price_max_usd": 2.0}),
     ]

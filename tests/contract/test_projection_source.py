@@ -14,6 +14,7 @@ from adapters.sql.catalogue import SqlCatalogueBulkLoader
 from adapters.sql.projection import SqlProjectionSource
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.domain.catalogue import CatalogueBatch, Doctor
 from admin_core.domain.graph import NodeLabel, RelType
 from admin_core.ports.catalogue import CatalogueBulkLoader
 from admin_core.ports.graph import ProjectionSource
@@ -120,3 +121,29 @@ async def test_a_synthetic_catalogue_has_the_planned_size(uow: UnitOfWorkFactory
     assert sum(len(items[label.value]) for label in NodeLabel) == plan.entities == 3000
     assert sum(len(items[rel.value]) for rel in RelType) == plan.relationships
     assert plan.relationships >= 3 * plan.entities
+
+
+@pytest.mark.parametrize("batch_size", [7, 1000])
+async def test_nodes_come_with_their_outgoing_relationships(
+    seeded: UnitOfWorkFactory, batch_size: int
+) -> None:
+    """What a rebuild reads: each node with its relationships, the same items as the
+    separate streams give, whatever the batch size."""
+    async with seeded() as tx:  # a doctor who performs nothing, between two who do
+        doctor = Doctor(id="doc_0001a", provider_id="prv_sheba", full_name="Dr. A", specialty=None)
+        await tx.catalogue.write(CatalogueBatch(doctors=(doctor,)), now=SystemClock().now())
+        await tx.commit()
+    source = source_of(seeded)
+    items = await everything(source, batch_size=1000)
+    async with source.read() as reader:
+        for label in NodeLabel:
+            batches = [b async for b in reader.nodes_with_links(label, batch_size=batch_size)]
+            assert all(0 < len(b) <= batch_size for b in batches)
+            owned = [item for b in batches for item in b]
+            assert [item.node for item in owned] == items[label.value]
+            for i, rel in enumerate(label.outgoing):
+                assert all(r.start == item.node.key for item in owned for r in item.links[i])
+                links = [r for item in owned for r in item.links[i]]
+                assert links == items[rel.value], rel
+    assert "doc_0001a" in {n.key for n in items["Doctor"]}
+    assert "doc_0001a" not in {r.start for r in items["PERFORMS"]}

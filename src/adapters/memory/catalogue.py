@@ -14,6 +14,7 @@ from admin_core.domain.graph import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
+    NodeWithLinks,
     RelType,
     accreditation_node,
     accredited_by,
@@ -165,20 +166,33 @@ class _InMemoryReader(ProjectionReader):
         held = {name for p in self._s.providers.values() for name in p.accreditations}
         return held | self._s.accreditations
 
+    def _builder(self, rel: RelType) -> Callable[[tuple[str, str]], GraphRelationship]:
+        if rel is RelType.WORKS_AT:
+            return self._works_at
+        if rel is RelType.OFFERS:
+            return self._offers
+        if rel is RelType.PERFORMS:
+            return lambda k: performs(doctor_id=k[0], procedure_code=k[1])
+        return lambda k: accredited_by(provider_id=k[0], accreditation_name=k[1])
+
     async def relationships(
         self, rel: RelType, *, batch_size: int
     ) -> AsyncIterator[Sequence[GraphRelationship]]:
-        build: Callable[[tuple[str, str]], GraphRelationship]
-        if rel is RelType.WORKS_AT:
-            build = self._works_at
-        elif rel is RelType.OFFERS:
-            build = self._offers
-        elif rel is RelType.PERFORMS:
-            build = lambda k: performs(doctor_id=k[0], procedure_code=k[1])  # noqa: E731
-        else:
-            build = lambda k: accredited_by(provider_id=k[0], accreditation_name=k[1])  # noqa: E731
-        for page in _pages(self._rel_keys(rel), batch_size, build):
+        for page in _pages(self._rel_keys(rel), batch_size, self._builder(rel)):
             yield page
+
+    async def nodes_with_links(
+        self, label: NodeLabel, *, batch_size: int
+    ) -> AsyncIterator[Sequence[NodeWithLinks]]:
+        by_start: list[dict[str, list[GraphRelationship]]] = []
+        for rel in label.outgoing:
+            build = self._builder(rel)
+            grouped: dict[str, list[GraphRelationship]] = {}
+            for key in sorted(self._rel_keys(rel)):
+                grouped.setdefault(key[0], []).append(build(key))
+            by_start.append(grouped)
+        async for page in self.nodes(label, batch_size=batch_size):
+            yield [NodeWithLinks(n, tuple(g.get(n.key, []) for g in by_start)) for n in page]
 
     async def count_nodes(self, label: NodeLabel) -> int:
         s = self._s

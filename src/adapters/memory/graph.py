@@ -4,7 +4,7 @@ lock used wherever one process is the whole deployment (memory and SQLite modes)
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -13,6 +13,7 @@ from admin_core.domain.graph import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
+    NodeWithLinks,
     PropertyValue,
     RelType,
 )
@@ -79,6 +80,19 @@ class InMemoryGraphProjection(GraphProjection):
         for r in relationships:
             if r.start in starts and r.end in ends:
                 table[(r.start, r.end)] = _Relationship(_present(r.properties), run)
+
+    async def upsert_nodes_with_links(
+        self,
+        label: NodeLabel,
+        items: Sequence[NodeWithLinks],
+        *,
+        run: str,
+        absent: Collection[NodeLabel | RelType] = (),
+    ) -> None:
+        await self.upsert_nodes(label, [item.node for item in items], run=run)
+        for i, rel in enumerate(label.outgoing):
+            links = [link for item in items for link in item.links[i]]
+            await self.upsert_relationships(rel, links, run=run)
 
     async def remove_missing(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString, TypeVar
 
@@ -24,6 +24,7 @@ from admin_core.domain.graph import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
+    NodeWithLinks,
     RelType,
 )
 from admin_core.ports.graph import GraphProjection, GraphUnavailable, ProjectionError
@@ -97,19 +98,48 @@ def _name(key: str) -> str:
     return key if _IDENTIFIER.fullmatch(key) else "`" + key.replace("`", "``") + "`"
 
 
-def _node_upsert(label: NodeLabel, names: tuple[str, ...], absent: bool) -> LiteralString:
-    """Rows are lists: key, tenant, then the values of `names` in order (a null value removes
-    the property, or does not create it). Lists rather than maps: nothing to decode per key
-    on the server and less to pack here."""
+def _node_upsert(
+    label: NodeLabel,
+    names: tuple[str, ...],
+    links: Sequence[tuple[RelType, tuple[str, ...]]],
+    absent: Collection[NodeLabel | RelType],
+) -> LiteralString:
+    """Nodes, each with its outgoing relationships of the types in `links`, in one statement.
+
+    Rows are lists: key, tenant, then the values of `names` in order (a null value removes
+    the property, or does not create it), then one list per type in `links`: an index into
+    `$ends<j>` per relationship, or `[index, property values...]` when the type has
+    properties. Lists rather than maps: nothing to decode per key on the server and less to
+    pack here. `$ends<j>` holds the batch's distinct end keys of type j, each looked up once
+    (a `[]` in `b<j>` where the end node is missing: that relationship is skipped); the
+    start node of every relationship is the node just written, so it is never looked up."""
+    head = ""
+    for j, (rel, _) in enumerate(links):
+        # A subquery, so that an empty `$ends<j>` still gives one row (an empty list).
+        end = rel.end
+        head += (
+            f"CALL () {{ UNWIND $ends{j} AS k OPTIONAL MATCH (b:{end.value} {{{end.key}: k}}) "
+            f"RETURN collect(CASE WHEN b IS NULL THEN [] ELSE [b] END) AS b{j} }} "
+        )
     columns = [label.key, "tenant_id", *names]
-    if absent:
+    if label in absent:
         props = ", ".join(f"{_name(c)}: row[{i}]" for i, c in enumerate(columns))
-        return _q(f"UNWIND $rows AS row CREATE (n:{label.value} {{{props}}})")
-    sets = ", ".join(f"n.{_name(c)} = row[{i}]" for i, c in enumerate(columns) if i)
-    return _q(
-        f"UNWIND $rows AS row MERGE (n:{label.value} {{{label.key}: row[0]}}) "
-        f"SET {sets}, n.{STAMP} = $run"
-    )
+        node = f"CREATE (n:{label.value} {{{props}}})"
+    else:
+        sets = ", ".join(f"n.{_name(c)} = row[{i}]" for i, c in enumerate(columns) if i)
+        node = f"MERGE (n:{label.value} {{{label.key}: row[0]}}) SET {sets}, n.{STAMP} = $run"
+    writes = ""
+    for j, (rel, rel_names) in enumerate(links):
+        at = len(columns) + j
+        x, at_end = ("x", "x[0]") if rel_names else ("i", "i")
+        if rel in absent:
+            props = ", ".join(f"{_name(c)}: x[{i}]" for i, c in enumerate(rel_names, 1))
+            write = f"CREATE (n)-[:{rel.value}{f' {{{props}}}' if props else ''}]->(b)"
+        else:
+            sets = "".join(f"r.{_name(c)} = x[{i}], " for i, c in enumerate(rel_names, 1))
+            write = f"MERGE (n)-[r:{rel.value}]->(b) SET {sets}r.{STAMP} = $run"
+        writes += f" FOREACH ({x} IN row[{at}] | FOREACH (b IN b{j}[{at_end}] | {write}))"
+    return _q(f"{head}UNWIND $rows AS row {node}{writes}")
 
 
 def _relationship_upsert(rel: RelType, names: tuple[str, ...], absent: bool) -> LiteralString:
@@ -145,6 +175,26 @@ def _by_shape(items: Sequence[T]) -> list[tuple[tuple[str, ...], Sequence[T]]]:
     for item in items:
         groups.setdefault(tuple(item.properties), []).append(item)
     return list(groups.items())
+
+
+def _links_shape(
+    items: Sequence[NodeWithLinks], types: int
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | None:
+    """The property names of the items' nodes and of their relationships of each type, or
+    None when they differ between items (as from the source, they do not)."""
+    names = tuple(items[0].node.properties)
+    link_names: list[tuple[str, ...] | None] = [None] * types
+    for node, links in items:
+        if tuple(node.properties) != names:
+            return None
+        for j in range(types):
+            for link in links[j]:
+                seen = tuple(link.properties)
+                if link_names[j] is None:
+                    link_names[j] = seen
+                elif seen != link_names[j]:
+                    return None
+    return names, [n or () for n in link_names]
 
 
 class Neo4jGraphProjection(GraphProjection):
@@ -197,7 +247,45 @@ class Neo4jGraphProjection(GraphProjection):
             return
         for names, group in _by_shape(nodes):
             rows = _Rows([n.key, n.tenant_id, *n.properties.values()] for n in group)
-            await self._write(_node_upsert(label, names, absent), rows=rows, run=run)
+            query = _node_upsert(label, names, (), (label,) if absent else ())
+            await self._write(query, rows=rows, run=run)
+
+    async def upsert_nodes_with_links(
+        self,
+        label: NodeLabel,
+        items: Sequence[NodeWithLinks],
+        *,
+        run: str,
+        absent: Collection[NodeLabel | RelType] = (),
+    ) -> None:
+        if not items:
+            return
+        rels = label.outgoing
+        shape = _links_shape(items, len(rels))
+        if shape is None:  # items of different property names: one statement per shape
+            await self.upsert_nodes(label, [i.node for i in items], run=run, absent=label in absent)
+            for j, rel in enumerate(rels):
+                links = [link for item in items for link in item.links[j]]
+                await self.upsert_relationships(rel, links, run=run, absent=rel in absent)
+            return
+        names, link_names = shape
+        # End keys sorted: concurrent batches look up (and lock) shared end nodes in one order.
+        ends = [
+            sorted({link.end for item in items for link in item.links[j]}) for j in range(len(rels))
+        ]
+        index = [{key: i for i, key in enumerate(keys)} for keys in ends]
+        rows = _Rows()
+        for node, outgoing in items:
+            row: list[Any] = [node.key, node.tenant_id, *node.properties.values()]
+            for j, at in enumerate(index):
+                if link_names[j]:
+                    row.append([[at[r.end], *r.properties.values()] for r in outgoing[j]])
+                else:
+                    row.append([at[r.end] for r in outgoing[j]])
+            rows.append(row)
+        query = _node_upsert(label, names, tuple(zip(rels, link_names, strict=True)), absent)
+        params = {f"ends{j}": _Rows(keys) for j, keys in enumerate(ends)}
+        await self._write(query, rows=rows, run=run, **params)
 
     async def upsert_relationships(
         self,

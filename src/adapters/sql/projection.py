@@ -10,7 +10,7 @@ they see one snapshot, so no relationship refers to a row the node streams did n
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from admin_core.domain.graph import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
+    NodeWithLinks,
     RelType,
     accreditation_node,
     accredited_by,
@@ -141,14 +142,16 @@ _NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
     NodeLabel.ACCREDITATION: lambda r: accreditation_node(name=r[0]),
 }
 
-_REL_QUERIES: dict[RelType, tuple[sa.Select[Any], ...]] = {
-    RelType.WORKS_AT: _keyset(
+#: Each relationship type's rows, with its (start, end) key columns.
+_REL_ROWS: dict[RelType, tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], sa.Select[Any]]] = {
+    RelType.WORKS_AT: (
         doctors.c.id,
+        doctors.c.provider_id,
         sa.select(doctors.c.id, doctors.c.provider_id, tenants.c.id).select_from(
             _with_tenant(doctors, doctors.c.provider_id)
         ),
     ),
-    RelType.OFFERS: _keyset2(
+    RelType.OFFERS: (
         provider_procedures.c.provider_id,
         provider_procedures.c.procedure_code,
         sa.select(
@@ -158,18 +161,42 @@ _REL_QUERIES: dict[RelType, tuple[sa.Select[Any], ...]] = {
             provider_procedures.c.price_max_usd,
         ),
     ),
-    RelType.PERFORMS: _keyset2(
+    RelType.PERFORMS: (
         doctor_procedures.c.doctor_id,
         doctor_procedures.c.procedure_code,
         sa.select(doctor_procedures.c.doctor_id, doctor_procedures.c.procedure_code),
     ),
-    RelType.ACCREDITED_BY: _keyset2(
+    RelType.ACCREDITED_BY: (
         provider_accreditations.c.provider_id,
         provider_accreditations.c.accreditation_name,
         sa.select(
             provider_accreditations.c.provider_id, provider_accreditations.c.accreditation_name
         ),
     ),
+}
+
+_REL_QUERIES: dict[RelType, tuple[sa.Select[Any], ...]] = {
+    RelType.WORKS_AT: _keyset(doctors.c.id, _REL_ROWS[RelType.WORKS_AT][2]),
+    **{
+        rel: _keyset2(start, end, query)
+        for rel, (start, end, query) in _REL_ROWS.items()
+        if rel is not RelType.WORKS_AT
+    },
+}
+
+_first: sa.BindParameter[Any] = sa.bindparam("first")
+_last: sa.BindParameter[Any] = sa.bindparam("last")
+
+#: The relationships of the start nodes keyed `first` to `last` (one index range scan): those
+#: of one page of start nodes.
+_LINK_QUERIES: dict[RelType, sa.Select[Any]] = {
+    rel: query.where(start >= _first, start <= _last).order_by(start, end)
+    for rel, (start, end, query) in _REL_ROWS.items()
+}
+
+#: Relationships read from the start node's own row (a doctor's provider), not from a table.
+_ROW_LINKS: dict[RelType, Callable[[Sequence[Any]], GraphRelationship]] = {
+    RelType.WORKS_AT: lambda r: works_at(doctor_id=r[0], provider_id=r[2], tenant_id=r[1]),
 }
 
 _REL_TABLES = {
@@ -241,13 +268,9 @@ class _SqlReader(ProjectionReader):
             raise translate_driver(error) from error
         return rows
 
-    async def _pages(
-        self,
-        queries: tuple[sa.Select[Any], ...],
-        two_column_key: bool,
-        build: Callable[[Sequence[Any]], T],
-        batch_size: int,
-    ) -> AsyncIterator[Sequence[T]]:
+    async def _rows(
+        self, queries: tuple[sa.Select[Any], ...], two_column_key: bool, batch_size: int
+    ) -> AsyncIterator[Sequence[Any]]:
         first, following = queries
         params: dict[str, Any] = {"limit": batch_size}
         query = first
@@ -255,7 +278,7 @@ class _SqlReader(ProjectionReader):
             rows = await self._fetch(query, params)
             if not rows:
                 return
-            yield [build(row) for row in rows]
+            yield rows
             if len(rows) < batch_size:
                 return
             last = rows[-1]
@@ -263,6 +286,16 @@ class _SqlReader(ProjectionReader):
             if two_column_key:
                 params["after_end"] = last[1]
             query = following
+
+    async def _pages(
+        self,
+        queries: tuple[sa.Select[Any], ...],
+        two_column_key: bool,
+        build: Callable[[Sequence[Any]], T],
+        batch_size: int,
+    ) -> AsyncIterator[Sequence[T]]:
+        async for rows in self._rows(queries, two_column_key, batch_size):
+            yield [build(row) for row in rows]
 
     def nodes(self, label: NodeLabel, *, batch_size: int) -> AsyncIterator[Sequence[GraphNode]]:
         return self._pages(_NODE_QUERIES[label], False, _NODE_BUILDERS[label], batch_size)
@@ -272,6 +305,37 @@ class _SqlReader(ProjectionReader):
     ) -> AsyncIterator[Sequence[GraphRelationship]]:
         two = rel is not RelType.WORKS_AT
         return self._pages(_REL_QUERIES[rel], two, _REL_BUILDERS[rel], batch_size)
+
+    async def nodes_with_links(
+        self, label: NodeLabel, *, batch_size: int
+    ) -> AsyncIterator[Sequence[NodeWithLinks]]:
+        build = _NODE_BUILDERS[label]
+        async for rows in self._rows(_NODE_QUERIES[label], False, batch_size):
+            links = [await self._links(rel, rows) for rel in label.outgoing]
+            yield [
+                NodeWithLinks(build(row), tuple(by_start.get(row[0], ()) for by_start in links))
+                for row in rows
+            ]
+
+    async def _links(
+        self, rel: RelType, rows: Sequence[Any]
+    ) -> Mapping[str, Sequence[GraphRelationship]]:
+        """The relationships of type `rel` starting at the nodes of `rows` (one page, in key
+        order), by start key."""
+        from_row = _ROW_LINKS.get(rel)
+        if from_row is not None:
+            return {row[0]: [from_row(row)] for row in rows}
+        build = _REL_BUILDERS[rel]
+        found = await self._fetch(_LINK_QUERIES[rel], {"first": rows[0][0], "last": rows[-1][0]})
+        grouped: dict[str, list[GraphRelationship]] = {}
+        for row in found:
+            link = build(row)
+            links = grouped.get(link.start)
+            if links is None:
+                grouped[link.start] = [link]
+            else:
+                links.append(link)
+        return grouped
 
     async def _count(self, table: sa.Table) -> int:
         try:

@@ -36,6 +36,11 @@ class NodeLabel(enum.StrEnum):
         """The label's name on the wire (`counts.providers`)."""
         return _PLURALS[self]
 
+    @property
+    def outgoing(self) -> tuple[RelType, ...]:
+        """The relationship types that start at nodes of this label (written with them)."""
+        return _OUTGOING[self]
+
 
 _KEYS = {
     NodeLabel.PROVIDER: "id",
@@ -77,6 +82,9 @@ _ENDS = {
     RelType.PERFORMS: (NodeLabel.DOCTOR, NodeLabel.PROCEDURE),
     RelType.ACCREDITED_BY: (NodeLabel.PROVIDER, NodeLabel.ACCREDITATION),
 }
+
+
+_OUTGOING = {label: tuple(rel for rel in RelType if rel.start is label) for label in NodeLabel}
 
 
 class GraphScope(enum.StrEnum):
@@ -143,6 +151,15 @@ class GraphRelationship(NamedTuple):
     end: str
     end_tenant_id: str
     properties: Mapping[str, PropertyValue]
+
+
+class NodeWithLinks(NamedTuple):
+    """A node with its outgoing relationships: `links` holds one sequence per type of the
+    node's `label.outgoing`, in that order, each relationship starting at `node`. A rebuild
+    writes them together, so the start node of every relationship is the node just written."""
+
+    node: GraphNode
+    links: tuple[Sequence[GraphRelationship], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

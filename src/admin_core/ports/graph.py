@@ -8,7 +8,7 @@ but with an error) at their boundary, so the core never sees a vendor exception.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -17,6 +17,7 @@ from admin_core.domain.graph import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
+    NodeWithLinks,
     RelType,
 )
 
@@ -42,6 +43,14 @@ class ProjectionReader(Protocol):
         self, rel: RelType, *, batch_size: int
     ) -> AsyncIterator[Sequence[GraphRelationship]]:
         """The type's relationships in (start, end) order, `batch_size` at a time."""
+        ...
+
+    def nodes_with_links(
+        self, label: NodeLabel, *, batch_size: int
+    ) -> AsyncIterator[Sequence[NodeWithLinks]]:
+        """The label's nodes in key order, `batch_size` nodes at a time, each with its
+        outgoing relationships of every type in `label.outgoing` (in (start, end) order):
+        what a rebuild writes. Memory is bounded by the batch, as for `nodes`."""
         ...
 
     async def count_nodes(self, label: NodeLabel) -> int: ...
@@ -85,6 +94,21 @@ class GraphProjection(Protocol):
         """Create or update the relationships, in one transaction. One whose start or end
         node is not in the graph is skipped (a rebuild writes nodes before relationships and
         scope `all` writes every label first). `absent` as for nodes."""
+        ...
+
+    async def upsert_nodes_with_links(
+        self,
+        label: NodeLabel,
+        items: Sequence[NodeWithLinks],
+        *,
+        run: str,
+        absent: Collection[NodeLabel | RelType] = (),
+    ) -> None:
+        """Upsert the nodes as `upsert_nodes` does and, in the same transaction, their
+        relationships as `upsert_relationships` does (each starting at its item's node; one
+        whose end node is not in the graph is skipped). `absent` names the label and the
+        types that were empty when the single-flight rebuild began and will not be swept in
+        this run: the adapter may create those without looking up, and without the stamp."""
         ...
 
     async def remove_missing(

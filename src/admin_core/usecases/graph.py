@@ -17,6 +17,7 @@ from admin_core.domain.graph import (
     GraphScope,
     GraphStatus,
     NodeLabel,
+    NodeWithLinks,
     RebuildProgress,
     RebuildResult,
     RelType,
@@ -68,13 +69,14 @@ class RebuildProjection:
     - needs `graph:rebuild` with platform scope;
     - single-flight: while any rebuild holds the lock (on any replica), another one fails at
       once with GRAPH_REBUILD_IN_PROGRESS;
-    - uniqueness constraints first; then, per label and relationship type the scope owns,
-      rows are streamed from one consistent read of the source in batches and upserted,
-      stamped with this run's id (up to `concurrency` batches in flight, so memory is bounded
-      by batch size, not by data size); only then are the scope's nodes and relationships
-      that this run did not write deleted. An item the source still has is therefore never
-      missing from the graph, even if the rebuild stops half-way. A label or type that was
-      empty when the run began is created in bulk and needs no sweep;
+    - uniqueness constraints first; then, per label the scope owns, its nodes are streamed
+      with their outgoing relationships from one consistent read of the source in batches
+      and upserted together, stamped with this run's id (up to `concurrency` batches in
+      flight, so memory is bounded by batch size, not by data size); a label's nodes are
+      written before the relationships that end at them; only then are the scope's nodes and
+      relationships that this run did not write deleted. An item the source still has is
+      therefore never missing from the graph, even if the rebuild stops half-way. A label or
+      type that was empty when the run began is created in bulk and needs no sweep;
     - nodes and relationships of other scopes are left alone;
     - a failure part-way gives GRAPH_REBUILD_FAILED (`unreachable` when the graph or the
       source could not be reached) and keeps the previous projection readable;
@@ -137,12 +139,14 @@ class RebuildProjection:
         written = 0
         async with self._source.read() as reader:
             for part in scope.parts:
-                for label in part.labels:
-                    absent = before.nodes.get(label, 0) == 0
-                    written += await self._copy_nodes(reader, label, run, absent, progress)
-                for rel in part.relationships:
-                    absent = before.relationships.get(rel, 0) == 0
-                    written += await self._copy_relationships(reader, rel, run, absent, progress)
+                for label in _write_order(part.labels):
+                    # Empty when this run began: created in bulk, and not swept.
+                    absent: set[NodeLabel | RelType] = {
+                        rel for rel in label.outgoing if before.relationships.get(rel, 0) == 0
+                    }
+                    if before.nodes.get(label, 0) == 0:
+                        absent.add(label)
+                    written += await self._copy(reader, label, run, absent, progress)
         # A label or type that was empty when this run began holds only what it wrote.
         removed = await self._graph.remove_missing(
             labels=[label for label in scope.labels if before.nodes.get(label, 0)],
@@ -164,65 +168,54 @@ class RebuildProjection:
             duration_ms=round((time.monotonic() - started) * 1000),
         )
 
-    async def _copy_nodes(
+    async def _copy(
         self,
         reader: ProjectionReader,
         label: NodeLabel,
         run: str,
-        absent: bool,
+        absent: set[NodeLabel | RelType],
         progress: ProgressCallback,
     ) -> int:
-        total = await reader.count_nodes(label)
-        progress(RebuildProgress(item=label, done=0, total=total))
+        """The label's nodes with their outgoing relationships, a batch per transaction;
+        progress per label and per relationship type."""
+        items: tuple[NodeLabel | RelType, ...] = (label, *label.outgoing)
+        totals = [await reader.count_nodes(label)]
+        totals += [await reader.count_relationships(rel) for rel in label.outgoing]
+        done = [0] * len(items)
+        for item, total in zip(items, totals, strict=True):
+            progress(RebuildProgress(item=item, done=0, total=total))
 
-        return await self._pump(
-            reader.nodes(label, batch_size=self._batch_size),
-            lambda batch: self._graph.upsert_nodes(label, batch, run=run, absent=absent),
-            label,
-            total,
-            progress,
+        def settle(batch: Sequence[NodeWithLinks]) -> None:
+            done[0] += len(batch)
+            for i in range(1, len(items)):
+                done[i] += sum(len(owned.links[i - 1]) for owned in batch)
+            for item, n, total in zip(items, done, totals, strict=True):
+                progress(RebuildProgress(item=item, done=n, total=max(total, n)))
+
+        await self._pump(
+            reader.nodes_with_links(label, batch_size=self._batch_size),
+            lambda batch: self._graph.upsert_nodes_with_links(label, batch, run=run, absent=absent),
+            settle,
         )
-
-    async def _copy_relationships(
-        self,
-        reader: ProjectionReader,
-        rel: RelType,
-        run: str,
-        absent: bool,
-        progress: ProgressCallback,
-    ) -> int:
-        total = await reader.count_relationships(rel)
-        progress(RebuildProgress(item=rel, done=0, total=total))
-
-        return await self._pump(
-            reader.relationships(rel, batch_size=self._batch_size),
-            lambda batch: self._graph.upsert_relationships(rel, batch, run=run, absent=absent),
-            rel,
-            total,
-            progress,
-        )
+        return sum(done)
 
     async def _pump(
         self,
         batches: AsyncIterator[Sequence[T]],
         write: Callable[[Sequence[T]], Awaitable[None]],
-        item: NodeLabel | RelType,
-        total: int,
-        progress: ProgressCallback,
-    ) -> int:
-        """Read the next batch while up to `concurrency` earlier ones are being written."""
-        done = 0
-        in_flight: set[asyncio.Task[int]] = set()
+        settle: Callable[[Sequence[T]], None],
+    ) -> None:
+        """Read the next batch while up to `concurrency` earlier ones are being written;
+        `settle` each batch once written."""
+        in_flight: set[asyncio.Task[Sequence[T]]] = set()
 
-        async def run(batch: Sequence[T]) -> int:
+        async def run(batch: Sequence[T]) -> Sequence[T]:
             await write(batch)
-            return len(batch)
+            return batch
 
-        def settle(finished: set[asyncio.Task[int]]) -> None:
-            nonlocal done
+        def settled(finished: set[asyncio.Task[Sequence[T]]]) -> None:
             for task in finished:
-                done += task.result()
-                progress(RebuildProgress(item=item, done=done, total=max(total, done)))
+                settle(task.result())
 
         try:
             async for batch in batches:
@@ -232,19 +225,18 @@ class RebuildProjection:
                     finished, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED
                     )
-                    settle(finished)
+                    settled(finished)
                 in_flight.add(asyncio.create_task(run(batch)))
             while in_flight:
                 finished, in_flight = await asyncio.wait(
                     in_flight, return_when=asyncio.FIRST_COMPLETED
                 )
-                settle(finished)
+                settled(finished)
         finally:
             for task in in_flight:
                 task.cancel()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
-        return done
 
     async def _audit(self, actor: Actor, result: RebuildResult) -> None:
         async with self._uow() as uow:
@@ -298,6 +290,13 @@ class RebuildProjection:
                 await uow.commit()
         except Exception:  # noqa: BLE001 - see docstring
             return
+
+
+def _write_order(labels: Sequence[NodeLabel]) -> list[NodeLabel]:
+    """Labels that relationships of the others end at come first (accreditations before the
+    providers accredited by them), so every relationship finds its end node."""
+    ends = {rel.end for label in labels for rel in label.outgoing}
+    return sorted(labels, key=lambda label: label not in ends)
 
 
 def removed_view(removed: GraphCounts) -> dict[str, int]:
