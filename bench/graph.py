@@ -46,6 +46,7 @@ from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue, Synt
 
 ROOT = Path(__file__).resolve().parents[1]
 NEO4J_LOCK = ROOT / "var" / "neo4j.lock"  # shared with the tests (tests/support/graph.py)
+NEO4J_PID = ROOT / "var" / "services" / "neo4j.pid"  # written by scripts/services.sh
 CATALOGUE_TABLES = (
     "doctor_procedures",
     "provider_procedures",
@@ -105,19 +106,44 @@ async def peak_rss() -> AsyncIterator[Callable[[], float]]:
         peak = max(peak, _rss_mb())
 
 
+def _neo4j_cpu_s() -> float | None:
+    """CPU time (user + system) of the Neo4j process `make services` started, if it runs
+    on this machine."""
+    try:
+        pid = int(NEO4J_PID.read_text().strip())
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Rebuilt:
+    nodes: int
+    relationships: int
+    seconds: float
+    peak_rss_mb: float
+    python_cpu_s: float
+    neo4j_cpu_s: float | None
+
+
 @dataclass
 class Row:
     name: str
     entities: int
-    nodes: int
-    relationships: int
-    load_s: float
-    rebuild_s: float
-    peak_rss_mb: float
+    rebuilt: Rebuilt
+
+    @property
+    def items(self) -> int:
+        return self.rebuilt.nodes + self.rebuilt.relationships
 
     @property
     def items_per_s(self) -> float:
-        return (self.nodes + self.relationships) / self.rebuild_s
+        return self.items / self.rebuilt.seconds
+
+    def cpu_us_per_item(self, seconds: float | None) -> str:
+        return "" if seconds is None else f"{seconds * 1e6 / self.items:.1f}"
 
 
 async def reset_source(owner_url: str) -> None:
@@ -164,7 +190,7 @@ async def load_source(owner_url: str, entities: int) -> tuple[SyntheticPlan, flo
 
 async def rebuild(
     app_url: str, graph: Neo4jGraphProjection, batch_size: int, concurrency: int
-) -> tuple[int, int, float, float]:
+) -> Rebuilt:
     engine = create_engine(app_url)
     try:
         use_case = RebuildProjection(
@@ -178,9 +204,11 @@ async def rebuild(
         )
         actor = Actor(principal=Principal.operator("bench"), request_id="bench")
         async with peak_rss() as peak:
+            neo4j_before, python_before = _neo4j_cpu_s(), time.process_time()
             started = time.perf_counter()
             result = await use_case.execute(actor, GraphScope.ALL)
             elapsed = time.perf_counter() - started
+            python_cpu, neo4j_after = time.process_time() - python_before, _neo4j_cpu_s()
             rss = peak()
     finally:
         await engine.dispose()
@@ -190,7 +218,10 @@ async def rebuild(
         raise SystemExit(
             f"wrote {result.written} items but the graph holds {nodes + relationships}"
         )
-    return nodes, relationships, elapsed, rss
+    neo4j_cpu = None
+    if neo4j_before is not None and neo4j_after is not None:
+        neo4j_cpu = neo4j_after - neo4j_before
+    return Rebuilt(nodes, relationships, elapsed, rss, python_cpu, neo4j_cpu)
 
 
 _NAIVE_NODE = {
@@ -297,10 +328,8 @@ async def _run(argv: list[str]) -> int:
                 flush=True,
             )
             await graph.clear()
-            nodes, rels, rebuild_s, rss = await rebuild(
-                app_url, graph, args.batch_size, args.concurrency
-            )
-            rows.append(Row("baseline set", entities, nodes, rels, load_s, rebuild_s, rss))
+            rebuilt = await rebuild(app_url, graph, args.batch_size, args.concurrency)
+            rows.append(Row("baseline set", entities, rebuilt))
         for entities in sizes:
             plan, load_s = await load_source(owner_url, entities)
             print(
@@ -309,21 +338,17 @@ async def _run(argv: list[str]) -> int:
                 flush=True,
             )
             await graph.clear()
-            nodes, rels, rebuild_s, rss = await rebuild(
-                app_url, graph, args.batch_size, args.concurrency
-            )
-            row = Row(f"{entities:,}", entities, nodes, rels, load_s, rebuild_s, rss)
+            rebuilt = await rebuild(app_url, graph, args.batch_size, args.concurrency)
+            row = Row(f"{entities:,}", entities, rebuilt)
             rows.append(row)
             print(
-                f"  rebuilt {nodes + rels:,} items in {rebuild_s:.1f} s = "
-                f"{_fmt(row.items_per_s)} items/s, peak RSS {rss:.0f} MB",
+                f"  rebuilt {row.items:,} items in {rebuilt.seconds:.1f} s = "
+                f"{_fmt(row.items_per_s)} items/s, peak RSS {rebuilt.peak_rss_mb:.0f} MB",
                 flush=True,
             )
             if args.warm:
-                nodes, rels, rebuild_s, rss = await rebuild(
-                    app_url, graph, args.batch_size, args.concurrency
-                )
-                warm = Row(f"{entities:,} warm", entities, nodes, rels, 0, rebuild_s, rss)
+                rebuilt = await rebuild(app_url, graph, args.batch_size, args.concurrency)
+                warm = Row(f"{entities:,} warm", entities, rebuilt)
                 rows.append(warm)
                 print(f"  again onto the full graph: {_fmt(warm.items_per_s)} items/s", flush=True)
         await graph.clear()
@@ -338,15 +363,17 @@ async def _run(argv: list[str]) -> int:
     )
     header = (
         f"{'set':>14} {'nodes':>10} {'rels':>10} {'rebuild s':>10} {'items/s':>10} "
-        f"{'× naive':>8} {'peak RSS MB':>12}"
+        f"{'× naive':>8} {'peak RSS MB':>12} {'CPU µs/item: Python':>20} {'Neo4j':>6}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         ratio = row.items_per_s / naive_rate if naive_rate else float("nan")
+        r = row.rebuilt
         print(
-            f"{row.name:>14} {row.nodes:>10,} {row.relationships:>10,} {row.rebuild_s:>10.1f} "
-            f"{_fmt(row.items_per_s):>10} {ratio:>8.0f} {row.peak_rss_mb:>12.0f}"
+            f"{row.name:>14} {r.nodes:>10,} {r.relationships:>10,} {r.seconds:>10.1f} "
+            f"{_fmt(row.items_per_s):>10} {ratio:>8.0f} {r.peak_rss_mb:>12.0f} "
+            f"{row.cpu_us_per_item(r.python_cpu_s):>20} {row.cpu_us_per_item(r.neo4j_cpu_s):>6}"
         )
     if naive_rate:
         print(f"{'naive':>14} {'':>10} {'':>10} {'':>10} {_fmt(naive_rate):>10} {1:>8} {'':>12}")
@@ -366,7 +393,9 @@ async def _run(argv: list[str]) -> int:
             ),
         ]
         if row.entities >= 1_000_000:
-            checks.append((f"peak RSS < {TARGET_RSS_MB} MB", row.peak_rss_mb < TARGET_RSS_MB))
+            checks.append(
+                (f"peak RSS < {TARGET_RSS_MB} MB", row.rebuilt.peak_rss_mb < TARGET_RSS_MB)
+            )
         for name, passed in checks:
             print(f"target at {row.name}: {name}: {'met' if passed else 'MISSED'}")
     return 0
