@@ -9,9 +9,10 @@ Python with the domain's own functions, written by COPY into a schema of its own
 - prints the plan PostgreSQL chose for each shape (every one must be an index range scan);
 - measures append throughput on one tenant with concurrent writers through the real path
   (`record_audit` in a unit of work, one entry per transaction, in worker processes on uvloop
-  as under uvicorn), against a baseline in the same run: plain INSERTs of the same rows into
-  an identical table without the chain; and the same two at the SQL level (asyncpg, each
-  INSERT its own transaction), which shows what the chain itself costs;
+  as under uvicorn, each with the application's default pool), against a baseline in the same
+  run: plain INSERTs of the same rows into an identical table without the chain; and the same
+  two at the SQL level (asyncpg, each INSERT its own transaction), which shows what the chain
+  itself costs;
 - verifies the busiest tenant's chain (streamed) and the appended chain.
 
     python -m bench audit -- [--rows 10000000] [--reuse] [--writers 20] [--seconds 5]
@@ -47,9 +48,8 @@ import sqlalchemy as sa
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.sql.engine import PING_AFTER_IDLE_S, ping_when_idle
+from adapters.sql.engine import DEFAULT_POOL_SIZE, PING_AFTER_IDLE_S, ping_when_idle
 from adapters.sql.migrate import upgrade_engine
-from adapters.sql.tables import audit_log
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit import Actor, record_audit
@@ -118,12 +118,13 @@ def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-def _engine(url: str, pool: int) -> AsyncEngine:
-    """The same pool settings as `adapters.sql.engine.create_engine`, in the bench schema."""
+def _engine(url: str, pool: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
+    """The same pool settings as `adapters.sql.engine.create_engine` (by default its pool size,
+    no overflow), in the bench schema."""
     engine = create_async_engine(
         url,
         pool_size=pool,
-        max_overflow=pool,
+        max_overflow=0,
         connect_args={"server_settings": {"search_path": SCHEMA}},
     )
     ping_when_idle(engine, PING_AFTER_IDLE_S)
@@ -655,7 +656,7 @@ async def through_app(
 async def append_through_app(
     app_url: str, writers: int, seconds: float, *, start_at: float | None = None, offset: int = 0
 ) -> tuple[int, float]:
-    engine = _engine(app_url, writers)
+    engine = _engine(app_url)
     uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
     actor = Actor(principal=Principal.operator("bench"), request_id="bench")
 
@@ -679,7 +680,7 @@ async def append_through_app(
 
     try:
         await one(-1)  # the chain's head row exists before the clock starts
-        await _warm(engine, writers)
+        await _warm(engine, DEFAULT_POOL_SIZE)
         return await _run_writers(writers, seconds, one, start_at, offset)
     finally:
         await engine.dispose()
@@ -688,26 +689,33 @@ async def append_through_app(
 async def plain_through_app(
     app_url: str, writers: int, seconds: float, *, start_at: float | None = None, offset: int = 0
 ) -> tuple[int, float]:
-    """The same row in the same unit of work: one plain INSERT into a twin table (same
-    columns and indexes, no chain head, no triggers)."""
-    engine = _engine(app_url, writers)
+    """The same row in the same unit of work, written the way the unit of work writes an
+    appended entry at commit (by the driver, one round trip), into a twin table (same columns
+    and indexes, no link trigger)."""
+    engine = _engine(app_url)
     uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
-    insert_plain = audit_log.to_metadata(sa.MetaData(), name="audit_log_plain").insert()
     ids = UlidGenerator()
 
     async def one(n: int) -> None:
         entry = draft(_append_record(n), entry_id=ids.new_id("aud"), occurred_at=datetime.now(UTC))
-        values = {name: getattr(entry, name) for name in COLUMNS if hasattr(entry, name)}
-        values |= {"chain": chain_of(BENCH_TENANT), "digest": content_digest(entry)}
+        row = _copy_row(entry, chain_of(BENCH_TENANT), content_digest(entry))
         async with uow() as tx:
-            await tx.connection.execute(insert_plain, values)
+            driver = tx.connection.sync_connection.connection.driver_connection
+            await driver.execute(_insert_sql("audit_log_plain"), *row)
             await tx.commit()
 
     try:
-        await _warm(engine, writers)
+        await _warm(engine, DEFAULT_POOL_SIZE)
         return await _run_writers(writers, seconds, one, start_at, offset)
     finally:
         await engine.dispose()
+
+
+def _insert_sql(table: str) -> str:
+    return (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
+        f"({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))})"
+    )
 
 
 async def sql_level(
@@ -720,11 +728,7 @@ async def sql_level(
         await asyncpg.connect(_dsn(app_url), server_settings={"search_path": SCHEMA})
         for _ in range(writers)
     ]
-    table = "audit_log" if chained else "audit_log_plain"
-    insert = (
-        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
-        f"({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))})"
-    )
+    insert = _insert_sql("audit_log" if chained else "audit_log_plain")
     ids = UlidGenerator()
 
     async def one(n: int) -> None:  # writer w calls with n = w, w + writers, ...
@@ -890,8 +894,9 @@ async def run(argv: list[str]) -> int:
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print()
     print(
-        f"Append, one tenant, {args.writers} concurrent writers (app: in {procs} processes), "
-        "one entry per transaction"
+        f"Append, one tenant, {args.writers} concurrent writers, one entry per transaction "
+        f"(app: {procs} processes with {DEFAULT_POOL_SIZE} pooled connections each; "
+        "SQL: a connection per writer)"
     )
     for name, (count, seconds) in appends.items():
         rate = count / seconds

@@ -89,6 +89,12 @@ async def _close_graph(graph: GraphProjection) -> None:
         await graph.aclose()
 
 
+def _engine(settings: Settings) -> AsyncEngine:
+    if settings.database_pool_size is None:
+        return create_engine(settings.database_url)
+    return create_engine(settings.database_url, pool_size=settings.database_pool_size)
+
+
 def _rebuild_lock(engine: AsyncEngine) -> RebuildLock:
     """PostgreSQL: an advisory lock shared by every replica; SQLite: one process, one lock."""
     if is_sqlite(engine.url):
@@ -146,7 +152,7 @@ class CommonAdapters(containers.DeclarativeContainer):
 class SqlAdapters(CommonAdapters):
     """SQLite (embedded) or PostgreSQL, by `ADMIN_DATABASE_URL`."""
 
-    engine = providers.Singleton(create_engine, CommonAdapters.settings.provided.database_url)
+    engine = providers.Singleton(_engine, CommonAdapters.settings)
     uow = providers.Singleton(
         SqlUnitOfWorkFactory, engine, CommonAdapters.clock, CommonAdapters.ids
     )

@@ -21,12 +21,21 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _positive(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     # Database: `memory://` for the in-memory store, SQLite (embedded default) or PostgreSQL.
     database_url: str = EMBEDDED_DATABASE
     migration_database_url: str | None = None  # owner role; defaults to database_url
     database_app_role: str | None = None  # PostgreSQL role granted INSERT/SELECT etc.
+    database_pool_size: int | None = None  # PostgreSQL connections per process
     # Authentication.
     auth_mode: str = "local"  # local | clerk
     auth_issuer: str = "http://127.0.0.1:8000"
@@ -65,6 +74,7 @@ class Settings:
             database_url=get("DATABASE_URL") or default.database_url,
             migration_database_url=get("MIGRATION_DATABASE_URL"),
             database_app_role=get("DATABASE_APP_ROLE"),
+            database_pool_size=_positive("ADMIN_DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE")),
             auth_mode=get("AUTH_MODE") or default.auth_mode,
             auth_issuer=get("AUTH_ISSUER") or default.auth_issuer,
             auth_authorized_parties=_csv(get("AUTH_AUTHORIZED_PARTIES")),

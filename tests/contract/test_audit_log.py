@@ -31,6 +31,7 @@ from admin_core.domain.audit import (
     link,
     newest_first,
 )
+from admin_core.domain.users import DirectoryUser
 from admin_core.errors import ValidationFailed
 from admin_core.ports.persistence import UnitOfWorkFactory
 from admin_core.usecases.audit import AuditQuery, QueryAuditLog, VerifyAuditChain
@@ -217,6 +218,40 @@ async def test_an_entry_joins_its_chain_when_its_unit_of_work_commits(
     assert (linked.seq, linked.prev_hash) == (2, first.hash)
     assert linked.hash == link(written, seq=2, prev_hash=first.hash).hash
     assert (await verify(uow, "tenant-a")).ok
+
+
+async def test_an_entry_and_the_change_it_records_commit_or_roll_back_together(
+    uow: UnitOfWorkFactory,
+) -> None:
+    def user(n: int) -> DirectoryUser:
+        return DirectoryUser(id=f"user_{n}", email=None, name=f"User {n}", updated_at=T0)
+
+    async with uow() as tx:
+        await tx.users.upsert(user(1))
+        await tx.audit.append(record(1))
+    async with uow() as tx:  # recorded after the change, then left without commit
+        await tx.audit.append(record(2))
+        await tx.users.upsert(user(2))
+    async with uow() as tx:
+        await tx.audit.append(record(3))
+        await tx.users.upsert(user(3))
+        await tx.commit()
+
+    async with uow() as tx:
+        assert set(await tx.users.get_many(["user_1", "user_2", "user_3"])) == {"user_3"}
+    assert [(e.resource_id, e.seq) for e in await query(uow, AuditFilter())] == [("res-3", 1)]
+
+
+async def test_entries_of_several_chains_in_one_unit_of_work_all_join_their_chains(
+    uow: UnitOfWorkFactory,
+) -> None:
+    records = [record(n, tenant_id=tenant) for n in range(6) for tenant in ("tenant-a", None)]
+
+    entries = await append(uow, *records)
+
+    assert [e.seq for e in entries] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
+    assert (await verify(uow, "tenant-a")).ok
+    assert (await verify(uow, None)).ok
 
 
 async def test_record_audit_fills_in_the_actor_and_the_request(uow: UnitOfWorkFactory) -> None:

@@ -1,11 +1,17 @@
-"""The PostgreSQL pool survives the server dropping its idle connections."""
+"""The PostgreSQL pool survives the server dropping its connections, idle or in use."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import asyncpg
+import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.domain.audit import AuditFilter, AuditRecord
 from tests.support.databases import postgres_urls
 from tests.support.services import service_url
 
@@ -35,5 +41,47 @@ async def test_an_idle_connection_the_server_dropped_is_replaced_not_failed() ->
         after = await _backend_pid(engine)  # the request that follows the drop succeeds
 
         assert after != before
+    finally:
+        await engine.dispose()
+
+
+#: Whichever way the driver notices that the server closed the connection.
+LOST = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+def _record(tenant_id: str) -> AuditRecord:
+    return AuditRecord(
+        tenant_id=tenant_id,
+        actor_id="user_1",
+        actor_role="org:admin",
+        action="tenant.update",
+        event_type="ADMIN_TENANT_UPDATE",
+        resource_type="tenant",
+        resource_id=tenant_id,
+    )
+
+
+async def test_a_connection_lost_before_commit_fails_the_commit_and_is_not_reused() -> None:
+    """The audit entry is written by the driver at commit, where SQLAlchemy does not see the
+    failure; the unit of work must still drop the dead connection from the pool."""
+    app_url, _ = postgres_urls()
+    engine = create_engine(app_url, pool_size=1, ping_after_idle=3600.0)
+    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    tenant = f"tenant-{uuid4().hex[:8]}"
+    try:
+        async with uow() as tx:
+            await tx.audit.append(_record(tenant))
+            driver = (await tx.connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            assert await _drop_backend(driver.get_server_pid())
+            with pytest.raises(LOST):
+                await tx.commit()
+
+        async with uow() as tx:  # the next unit of work gets a live connection
+            assert await tx.audit.count(AuditFilter(tenant_id=tenant)) == 0
+            await tx.audit.append(_record(tenant))
+            await tx.commit()
+        async with uow() as tx:
+            assert await tx.audit.count(AuditFilter(tenant_id=tenant)) == 1
     finally:
         await engine.dispose()

@@ -9,9 +9,11 @@ adapter writes the link with the entry. Reads join entries to their links.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -78,6 +80,49 @@ _CONTENT = (
     "before",
     "after",
 )
+#: The append as the PostgreSQL driver runs it: positional, in `_DRIVER_COLUMNS` order.
+_DRIVER_COLUMNS = (*_CONTENT, "chain", "digest")
+_DRIVER_INSERT_ENTRY = (
+    f"INSERT INTO {audit_log.name} ({', '.join(_DRIVER_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_DRIVER_COLUMNS) + 1))})"
+)
+
+
+def _driver_row(values: dict[str, Any]) -> tuple[Any, ...]:
+    row = [values[name] for name in _DRIVER_COLUMNS]
+    for i in (_DRIVER_COLUMNS.index("before"), _DRIVER_COLUMNS.index("after")):
+        if row[i] is not None:
+            row[i] = json.dumps(row[i])  # the dialect's jsonb codec takes JSON text
+    return tuple(row)
+
+
+async def write_appended(connection: AsyncConnection, appended: list[dict[str, Any]]) -> None:
+    """Write the entries a PostgreSQL unit of work appended, at its commit, in one round trip.
+
+    Inside an open transaction they join it. Alone (the unit of work ran no other statement),
+    the statement is its own implicit transaction, atomic like `BEGIN; INSERT; COMMIT` (and
+    `executemany` sends every row before one Sync, so several rows are one transaction too),
+    which saves the two round trips of `BEGIN` and `COMMIT`."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated:
+        raw = sync.connection  # checked out and valid: an attribute read, no I/O
+    else:
+        raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    rows = [_driver_row(values) for values in appended]
+    try:
+        if len(rows) == 1:
+            await driver.execute(_DRIVER_INSERT_ENTRY, *rows[0])
+        else:
+            await driver.executemany(_DRIVER_INSERT_ENTRY, rows)
+    except BaseException as error:
+        # SQLAlchemy did not see this call. Unless the server answered with an error on a live
+        # connection, the connection is lost or half way through a command (a cancelled wait,
+        # a protocol error): it must not go back to the pool.
+        if driver.is_closed() or not isinstance(error, asyncpg.PostgresError):
+            await connection.invalidate()
+        raise
 
 
 def _entry(row: Any) -> AuditEntry:
@@ -244,7 +289,9 @@ def _union_statement(shape: frozenset[str], actions: Sequence[str]) -> Any:
 
 
 class SqlAuditLog(AuditLog):
-    """`append` writes the entry; the entry joins its chain when the transaction commits.
+    """`append` records the entry; the entry joins its chain when the transaction commits.
+    On PostgreSQL the row itself is written at commit too, by the unit of work in one round
+    trip (`write_appended`, docs/adr/0007-sql-unit-of-work.md).
 
     PostgreSQL: the deferred trigger `audit_log_link_at_commit` locks the chain's head row at
     COMMIT, so writers of one chain queue only for the server's commit work, never for a
@@ -253,10 +300,20 @@ class SqlAuditLog(AuditLog):
     gap, two writers never share a `seq`, and writers of different chains never wait for each
     other."""
 
-    def __init__(self, connection: AsyncConnection, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        appended: list[dict[str, Any]] | None = None,
+    ) -> None:
         self._connection = connection
         self._clock = clock
         self._ids = ids
+        #: PostgreSQL: entries appended and not yet written; the unit of work writes them at
+        #: commit (`write_appended`), a read of the log in the same transaction before.
+        self._appended = appended
 
     @property
     def _postgres(self) -> bool:
@@ -266,10 +323,19 @@ class SqlAuditLog(AuditLog):
         entry = draft(record, entry_id=self._ids.new_id("aud"), occurred_at=self._clock.now())
         values = {name: getattr(entry, name) for name in _CONTENT}
         values |= {"chain": chain_of(record.tenant_id), "digest": content_digest(entry)}
+        if self._appended is not None:
+            self._appended.append(values)
+            return entry
         await self._connection.execute(_INSERT_ENTRY, values)
         if not self._postgres:
             await self._link_now(entry, values["chain"], values["digest"])
         return entry
+
+    async def _write_appended(self) -> None:
+        """Before a read of the log: what this transaction appended is written first."""
+        if self._appended:
+            await self._connection.execute(_INSERT_ENTRY, self._appended)
+            self._appended.clear()
 
     async def _link_now(self, entry: AuditEntry, chain: str, digest: str) -> None:
         advance = (
@@ -307,6 +373,7 @@ class SqlAuditLog(AuditLog):
     async def query(
         self, audit_filter: AuditFilter, *, before: AuditPosition | None, limit: int
     ) -> Sequence[AuditEntry]:
+        await self._write_appended()
         values = _values(audit_filter, before, limit)
         shape = frozenset(values)
         if "prefix" in values and self._postgres:
@@ -328,6 +395,7 @@ class SqlAuditLog(AuditLog):
         return [_entry(row) for row in await self._connection.execute(statement, values)]
 
     async def count(self, audit_filter: AuditFilter) -> int:
+        await self._write_appended()
         values = _values(audit_filter)
         result = await self._connection.scalar(_count_statement(frozenset(values)), values)
         return int(result or 0)

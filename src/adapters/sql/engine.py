@@ -16,13 +16,23 @@ def is_sqlite(url: str | sa.URL) -> bool:
 
 #: A pooled PostgreSQL connection idle for longer than this is checked before it is handed out.
 PING_AFTER_IDLE_S = 1.0
+#: PostgreSQL connections per process, and no overflow beyond them. A database server does
+#: the most work with a few active connections per core; more backends only queue on its
+#: cores and row locks (one tenant's audit chain), while a request waiting for a pooled
+#: connection in the process costs next to nothing (docs/adr/0007-sql-unit-of-work.md).
+#: A graph rebuild holds up to three (the single-flight lock, the source, its audit entry).
+DEFAULT_POOL_SIZE = 4
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE_S
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    echo: bool = False,
+    ping_after_idle: float = PING_AFTER_IDLE_S,
 ) -> AsyncEngine:
-    """An async engine. SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool
-    whose idle connections are checked before use (`ping_when_idle`)."""
+    """An async engine. SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool of
+    `pool_size` connections whose idle ones are checked before use (`ping_when_idle`)."""
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -35,7 +45,7 @@ def create_engine(
             cursor.close()
 
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
     ping_when_idle(engine, ping_after_idle)
     return engine
 

@@ -1,16 +1,19 @@
 """The SQL unit of work: one pooled connection, one transaction, rolled back unless committed.
 
 Repositories run Core statements on the connection directly; there is no ORM session (no
-identity map or flush to pay for on every transaction)."""
+identity map or flush to pay for on every transaction). On PostgreSQL, audit entries are
+written at commit by the driver in one round trip (`write_appended`), so a unit of work that
+only records an entry costs one round trip instead of three (`BEGIN`, `INSERT`, `COMMIT`);
+see docs/adr/0007-sql-unit-of-work.md."""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.audit import SqlAuditLog
+from adapters.sql.audit import SqlAuditLog, write_appended
 from adapters.sql.catalogue import SqlCatalogueWriter
 from adapters.sql.engine import WriterGate, is_sqlite
 from adapters.sql.tenants import (
@@ -30,12 +33,16 @@ class SqlUnitOfWork(UnitOfWork):
         gate: WriterGate,
         clock: Clock,
         ids: IdGenerator,
+        *,
+        postgres: bool | None = None,
     ) -> None:
         self._engine = engine
         self._gate = gate
         self._clock = clock
         self._ids = ids
         self._connection: AsyncConnection | None = None
+        self._postgres = not is_sqlite(engine.url) if postgres is None else postgres
+        self._appended: list[dict[str, Any]] = []
 
     @property
     def connection(self) -> AsyncConnection:
@@ -55,7 +62,12 @@ class SqlUnitOfWork(UnitOfWork):
         self.org_mappings = SqlOrgMappingRepository(self._connection)
         self.users = SqlUserDirectory(self._connection)
         self.user_roles = SqlUserRoleRepository(self._connection)
-        self.audit = SqlAuditLog(self._connection, self._clock, self._ids)
+        self.audit = SqlAuditLog(
+            self._connection,
+            self._clock,
+            self._ids,
+            appended=self._appended if self._postgres else None,
+        )
         self.catalogue = SqlCatalogueWriter(self._connection)
         return self
 
@@ -69,13 +81,21 @@ class SqlUnitOfWork(UnitOfWork):
             await self.connection.close()  # rolls back whatever was not committed
         finally:
             self._connection = None
+            self._appended.clear()
             await self._gate.__aexit__()
 
     async def commit(self) -> None:
-        # The next statement begins a new transaction (autobegin).
-        await self.connection.commit()
+        if self._appended:
+            try:
+                await write_appended(self.connection, self._appended)
+            finally:
+                self._appended.clear()
+        if self.connection.in_transaction():  # else there is nothing left to commit
+            # The next statement begins a new transaction (autobegin).
+            await self.connection.commit()
 
     async def rollback(self) -> None:
+        self._appended.clear()
         await self.connection.rollback()
 
 
@@ -84,7 +104,10 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self._clock = clock
         self._ids = ids
-        self._gate = WriterGate(enabled=is_sqlite(engine.url))
+        self._postgres = not is_sqlite(engine.url)
+        self._gate = WriterGate(enabled=not self._postgres)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self._gate, self._clock, self._ids)
+        return SqlUnitOfWork(
+            self.engine, self._gate, self._clock, self._ids, postgres=self._postgres
+        )
