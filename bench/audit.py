@@ -296,6 +296,16 @@ async def loaded_rows(owner_url: str) -> int:
         await connection.close()
 
 
+async def durability(owner_url: str) -> str:
+    """The server's durability settings, which decide what a commit waits for."""
+    connection = await asyncpg.connect(_dsn(owner_url))
+    try:
+        names = ("fsync", "synchronous_commit")
+        return ", ".join([f"{n}={await connection.fetchval(f'show {n}')}" for n in names])
+    finally:
+        await connection.close()
+
+
 async def _copy_part(owner_url: str, plan: Dataset, worker: int, workers: int) -> int:
     connection = await asyncpg.connect(_dsn(owner_url), server_settings={"search_path": SCHEMA})
     heads: dict[str, tuple[int, str, str]] = {}
@@ -896,7 +906,7 @@ async def run(argv: list[str]) -> int:
     print(
         f"Append, one tenant, {args.writers} concurrent writers, one entry per transaction "
         f"(app: {procs} processes with {DEFAULT_POOL_SIZE} pooled connections each; "
-        "SQL: a connection per writer)"
+        f"SQL: a connection per writer; server {await durability(owner_url)})"
     )
     for name, (count, seconds) in appends.items():
         rate = count / seconds
