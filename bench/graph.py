@@ -3,14 +3,16 @@
 Loads a synthetic catalogue (PostgreSQL `COPY`) at each size, rebuilds the projection into an
 empty graph with `RebuildProjection` (the first projection: labels and types are created in
 bulk), then again onto the full graph ('warm': the steady case, every item merged, stamped
-and swept), and prints items/s (nodes + relationships written) and the Python process's peak
-RSS during each rebuild. In the same run, a naive baseline writes a
-2,000-entity set one row per transaction; the table prints each size's speed-up over it.
+and swept), and prints items/s (nodes + relationships written), the Python process's peak
+RSS, and the CPU time per item of the Python process and of the Neo4j server during each
+rebuild. In the same run, a naive baseline writes a 2,000-entity set one row per
+transaction; the table prints each size's speed-up over it.
 
     python -m bench graph -- --sizes 10k,100k,1m [--batch-size 5000] [--concurrency 2] [--no-warm]
 
 Needs `make services` (ADMIN_TEST_POSTGRES_BENCH_OWNER_URL, ADMIN_TEST_POSTGRES_BENCH_URL,
-ADMIN_TEST_NEO4J_URL, read from the environment or var/services.env).
+ADMIN_TEST_NEO4J_URL, read from the environment or var/services.env; the Neo4j CPU column
+reads the pid `make services` wrote, or the file ADMIN_TEST_NEO4J_PID_FILE names).
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue, Synt
 
 ROOT = Path(__file__).resolve().parents[1]
 NEO4J_LOCK = ROOT / "var" / "neo4j.lock"  # shared with the tests (tests/support/graph.py)
-NEO4J_PID = ROOT / "var" / "services" / "neo4j.pid"  # written by scripts/services.sh
+#: The Neo4j process whose CPU the table shows: the one `make services` started, unless
+#: ADMIN_TEST_NEO4J_PID_FILE names another (a server started by hand for an experiment).
+NEO4J_PID = Path(
+    os.environ.get("ADMIN_TEST_NEO4J_PID_FILE") or ROOT / "var" / "services" / "neo4j.pid"
+)
 CATALOGUE_TABLES = (
     "doctor_procedures",
     "provider_procedures",
