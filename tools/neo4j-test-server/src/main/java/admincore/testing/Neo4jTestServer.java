@@ -20,10 +20,14 @@ import org.neo4j.io.ByteUnit;
  * <p>Usage: {@code Neo4jTestServer [homeDir] [boltPort] [pageCacheMiB]}. The home directory is
  * wiped on start, so every run begins with an empty graph. Prints {@code READY bolt://host:port}
  * once the default database is available and blocks until the process is terminated.
+ *
+ * <p>Any other Neo4j setting can be given as a system property named {@code neo4j.conf.} plus
+ * the setting's name, e.g. {@code -Dneo4j.conf.db.tx_state.memory_allocation=OFF_HEAP}.
  */
 public final class Neo4jTestServer {
 
     private static final String HOST = "127.0.0.1";
+    private static final String SETTING_PREFIX = "neo4j.conf.";
 
     public static void main(String[] args) throws Exception {
         Path home = Path.of(args.length > 0 ? args[0] : "var/services/neo4j").toAbsolutePath();
@@ -33,7 +37,11 @@ public final class Neo4jTestServer {
         wipe(home);
         Files.createDirectories(home);
 
+        Path settings = home.resolve("neo4j.conf");
+        Files.writeString(settings, settingsFromSystemProperties());
+
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+                .loadPropertiesFromFile(settings)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress(HOST, port))
                 .setConfig(BoltConnector.advertised_address, new SocketAddress(HOST, port))
@@ -58,6 +66,20 @@ public final class Neo4jTestServer {
         System.out.println("READY bolt://" + HOST + ":" + port);
         System.out.flush();
         stopped.await();
+    }
+
+    /** The {@code neo4j.conf.*} system properties as the lines of a neo4j.conf file. */
+    private static String settingsFromSystemProperties() {
+        StringBuilder lines = new StringBuilder();
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith(SETTING_PREFIX)) {
+                lines.append(name.substring(SETTING_PREFIX.length()))
+                        .append('=')
+                        .append(System.getProperty(name))
+                        .append('\n');
+            }
+        }
+        return lines.toString();
     }
 
     private static void wipe(Path dir) throws Exception {
