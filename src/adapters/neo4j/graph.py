@@ -220,6 +220,16 @@ class Neo4jGraphProjection(GraphProjection):
         async with translated(), self._session() as session:
             await session.execute_write(work)
 
+    async def _write_rows(self, query: LiteralString, run: str, **rows: _Rows) -> None:
+        """`_write`, then empty the parameter lists: the driver's session, transaction and
+        result objects refer to each other (a reference cycle that only the collector frees)
+        and keep the parameters until then; emptied, the batch's rows are freed at once."""
+        try:
+            await self._write(query, run=run, **rows)
+        finally:
+            for value in rows.values():
+                value.clear()
+
     async def _read(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
         async def work(tx: neo4j.AsyncManagedTransaction) -> list[neo4j.Record]:
             result = await tx.run(query, params)
@@ -248,7 +258,7 @@ class Neo4jGraphProjection(GraphProjection):
         for names, group in _by_shape(nodes):
             rows = _Rows([n.key, n.tenant_id, *n.properties.values()] for n in group)
             query = _node_upsert(label, names, (), (label,) if absent else ())
-            await self._write(query, rows=rows, run=run)
+            await self._write_rows(query, rows=rows, run=run)
 
     async def upsert_nodes_with_links(
         self,
@@ -285,7 +295,7 @@ class Neo4jGraphProjection(GraphProjection):
             rows.append(row)
         query = _node_upsert(label, names, tuple(zip(rels, link_names, strict=True)), absent)
         params = {f"ends{j}": _Rows(keys) for j, keys in enumerate(ends)}
-        await self._write(query, rows=rows, run=run, **params)
+        await self._write_rows(query, rows=rows, run=run, **params)
 
     async def upsert_relationships(
         self,
@@ -310,7 +320,7 @@ class Neo4jGraphProjection(GraphProjection):
                     rows.append([last, links])
                 links.append([index[r.end], *r.properties.values()])
             query = _relationship_upsert(rel, names, absent)
-            await self._write(query, rows=rows, ends=_Rows(ends), run=run)
+            await self._write_rows(query, rows=rows, ends=_Rows(ends), run=run)
 
     async def _delete_stale(self, query: LiteralString, run: str) -> int:
         """Auto-commit query (required by `IN TRANSACTIONS`); returns what it deleted."""
