@@ -88,9 +88,12 @@ _DRIVER_INSERT_ENTRY = (
 )
 
 
+_DRIVER_JSON = (_DRIVER_COLUMNS.index("before"), _DRIVER_COLUMNS.index("after"))
+
+
 def _driver_row(values: dict[str, Any]) -> tuple[Any, ...]:
     row = [values[name] for name in _DRIVER_COLUMNS]
-    for i in (_DRIVER_COLUMNS.index("before"), _DRIVER_COLUMNS.index("after")):
+    for i in _DRIVER_JSON:
         if row[i] is not None:
             row[i] = json.dumps(row[i])  # the dialect's jsonb codec takes JSON text
     return tuple(row)
@@ -332,7 +335,9 @@ class SqlAuditLog(AuditLog):
         return entry
 
     async def _write_appended(self) -> None:
-        """Before a read of the log: what this transaction appended is written first."""
+        """Before a read of the log: what this transaction appended is written first, through
+        SQLAlchemy, which begins the transaction if none is open (the driver alone would commit
+        the rows at once, ahead of the unit of work)."""
         if self._appended:
             await self._connection.execute(_INSERT_ENTRY, self._appended)
             self._appended.clear()
