@@ -12,6 +12,8 @@ from admin_core.domain.graph import (
     NodeLabel,
     NodeWithLinks,
     RelType,
+    accreditation_node,
+    accredited_by,
     doctor_node,
     offers,
     performs,
@@ -162,20 +164,9 @@ async def test_remove_missing_deletes_only_stale_items_of_the_given_labels_and_t
         ],
         run="old",
     )
-    # The new run still has d1 (performing A only) and d3; d2 and d1→B are gone.
+    # The new run still has d1 and d3; d2 is gone. A relationship belongs to its start node.
     await graph.upsert_nodes(
         NodeLabel.DOCTOR, [_doctor("d1", "p1"), _doctor("d3", "p1")], run="new"
-    )
-    await graph.upsert_relationships(
-        RelType.PERFORMS,
-        [
-            performs(doctor_id="d1", procedure_code="A"),
-            performs(doctor_id="d3", procedure_code="B"),
-        ],
-        run="new",
-    )
-    await graph.upsert_relationships(
-        RelType.WORKS_AT, [works_at(doctor_id="d1", provider_id="p1", tenant_id=None)], run="new"
     )
 
     removed = await graph.remove_missing(
@@ -183,13 +174,18 @@ async def test_remove_missing_deletes_only_stale_items_of_the_given_labels_and_t
     )
 
     assert removed.nodes == {NodeLabel.DOCTOR: 1}
-    assert removed.relationships == {RelType.WORKS_AT: 1, RelType.PERFORMS: 4}
+    assert removed.relationships == {RelType.WORKS_AT: 1, RelType.PERFORMS: 2}
     assert await _keys(graph, NodeLabel.DOCTOR) == ["d1", "d3"]
     assert await _keys(graph, NodeLabel.PROVIDER) == ["p1", "p2"]  # other labels untouched
     assert await _keys(graph, NodeLabel.PROCEDURE) == ["A", "B"]
     assert [(r.start, r.end) for r in await graph.scan_relationships(RelType.PERFORMS)] == [
         ("d1", "A"),
+        ("d1", "B"),
+        ("d3", "A"),
         ("d3", "B"),
+    ]
+    assert [(r.start, r.end) for r in await graph.scan_relationships(RelType.WORKS_AT)] == [
+        ("d1", "p1")
     ]
 
 
@@ -314,11 +310,13 @@ async def test_nodes_with_links_written_again_are_kept_and_what_they_lost_is_swe
         node=renamed.node._replace(properties={**renamed.node.properties, "specialty": None})
     )
 
-    await graph.upsert_nodes_with_links(NodeLabel.DOCTOR, [renamed], run="r2")
+    gone = await graph.upsert_nodes_with_links(NodeLabel.DOCTOR, [renamed], run="r2")
+    assert gone == {RelType.WORKS_AT: 0, RelType.PERFORMS: 1}  # d1 no longer performs B
+    assert await _links(graph, RelType.PERFORMS) == [("d1", "A", {}), ("d2", "A", {})]
     removed = await graph.remove_missing(labels=[NodeLabel.DOCTOR], relationships=rels, run="r2")
 
     assert removed.nodes == {NodeLabel.DOCTOR: 1}
-    assert removed.relationships == {RelType.WORKS_AT: 1, RelType.PERFORMS: 2}
+    assert removed.relationships == {RelType.WORKS_AT: 1, RelType.PERFORMS: 1}
     [d1] = await graph.scan_nodes(NodeLabel.DOCTOR)
     assert d1.key == "d1"
     assert "specialty" not in d1.properties
@@ -350,3 +348,37 @@ async def test_nodes_with_links_of_different_property_names_are_all_written(
         ("p1", "A", {}),
         ("p2", "A", {"price_min_usd": 1.0, "price_max_usd": 2.0}),
     ]
+
+
+async def test_a_node_written_again_has_exactly_its_new_links(graph: GraphProjection) -> None:
+    await graph.upsert_nodes(NodeLabel.PROCEDURE, [_procedure(c) for c in "ABC"], run="r1")
+    await graph.upsert_nodes(NodeLabel.ACCREDITATION, [accreditation_node(name="JCI")], run="r1")
+
+    def provider(*offered: tuple[str, float | None, float | None]) -> NodeWithLinks:
+        return _with_links(
+            _provider("p1"),
+            [
+                offers(provider_id="p1", procedure_code=c, price_min_usd=lo, price_max_usd=hi)
+                for c, lo, hi in offered
+            ],
+            [accredited_by(provider_id="p1", accreditation_name="JCI")],
+        )
+
+    first = await graph.upsert_nodes_with_links(
+        NodeLabel.PROVIDER, [provider(("A", 1, 2), ("B", 3, 4))], run="r1"
+    )
+    again = await graph.upsert_nodes_with_links(
+        NodeLabel.PROVIDER, [provider(("B", 5, None), ("C", 6, 7))], run="r2"
+    )
+
+    assert first == {RelType.OFFERS: 0, RelType.ACCREDITED_BY: 0}
+    assert again == {RelType.OFFERS: 1, RelType.ACCREDITED_BY: 0}  # A is no longer offered
+    assert await _links(graph, RelType.OFFERS) == [
+        ("p1", "B", {"price_min_usd": 5.0}),
+        ("p1", "C", {"price_min_usd": 6.0, "price_max_usd": 7.0}),
+    ]
+    assert await _links(graph, RelType.ACCREDITED_BY) == [("p1", "JCI", {})]
+    removed = await graph.remove_missing(
+        labels=[NodeLabel.PROVIDER], relationships=list(NodeLabel.PROVIDER.outgoing), run="r2"
+    )
+    assert sum(removed.nodes.values()) + sum(removed.relationships.values()) == 0

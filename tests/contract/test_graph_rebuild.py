@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import neo4j
 import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
@@ -227,6 +228,33 @@ async def test_a_full_rebuild_after_scope_changes_matches_the_source(world: Worl
     await world.rebuild()
 
     assert await graph_items(world.graph) == await source_items(world.source)
+
+
+async def test_a_rebuild_repairs_what_was_changed_in_the_graph_behind_its_back(
+    world: World,
+) -> None:
+    await world.rebuild()
+    async with neo4j.AsyncGraphDatabase.driver(service_url("NEO4J"), auth=None) as driver:
+        for drift in (
+            # a relationship from a node of the wrong label, one to a node of the wrong label,
+            # one more between a doctor and a procedure, and a changed price
+            "MATCH (p:Provider), (c:Procedure) WITH p, c LIMIT 1 CREATE (p)-[:PERFORMS]->(c)",
+            "MATCH (d:Doctor), (p:Provider) WITH d, p LIMIT 1 CREATE (d)-[:PERFORMS]->(p)",
+            "MATCH (d:Doctor), (c:Procedure) WHERE NOT (d)-[:PERFORMS]->(c) "
+            "WITH d, c LIMIT 1 CREATE (d)-[:PERFORMS]->(c)",
+            "MATCH ()-[r:OFFERS]->() WITH r LIMIT 1 SET r.price_min_usd = -1.0",
+        ):
+            await driver.execute_query(drift)
+    assert await graph_items(world.graph) != await source_items(world.source)
+
+    result = await world.rebuild()
+
+    expected = await source_items(world.source)
+    assert await graph_items(world.graph) == expected
+    counts = await world.graph.counts()  # every relationship, whatever its end labels
+    assert counts.relationships[RelType.PERFORMS] == len(expected[RelType.PERFORMS.value])
+    assert result.removed.relationships[RelType.PERFORMS] == 3
+    assert sum(result.removed.nodes.values()) == 0
 
 
 class TcpProxy:

@@ -37,7 +37,10 @@ class _Node:
 @dataclass(slots=True)
 class _Relationship:
     properties: dict[str, PropertyValue]
-    run: str | None
+
+
+def _run_of(node: _Node | None) -> str | None:
+    return node.run if node else None
 
 
 @dataclass
@@ -79,7 +82,7 @@ class InMemoryGraphProjection(GraphProjection):
         table = self.graph.relationships[rel]
         for r in relationships:
             if r.start in starts and r.end in ends:
-                table[(r.start, r.end)] = _Relationship(_present(r.properties), run)
+                table[(r.start, r.end)] = _Relationship(_present(r.properties))
 
     async def upsert_nodes_with_links(
         self,
@@ -88,11 +91,20 @@ class InMemoryGraphProjection(GraphProjection):
         *,
         run: str,
         absent: Collection[NodeLabel | RelType] = (),
-    ) -> None:
+    ) -> Mapping[RelType, int]:
         await self.upsert_nodes(label, [item.node for item in items], run=run)
+        gone: dict[RelType, int] = {}
         for i, rel in enumerate(label.outgoing):
+            keep = {(item.node.key, link.end) for item in items for link in item.links[i]}
+            starts = {item.node.key for item in items}
+            table = self.graph.relationships[rel]
+            stale = [pair for pair in table if pair[0] in starts and pair not in keep]
+            for pair in stale:
+                del table[pair]
+            gone[rel] = len(stale)
             links = [link for item in items for link in item.links[i]]
             await self.upsert_relationships(rel, links, run=run)
+        return gone
 
     async def remove_missing(
         self,
@@ -103,8 +115,9 @@ class InMemoryGraphProjection(GraphProjection):
     ) -> GraphCounts:
         removed_rels: dict[RelType, int] = {}
         for rel in relationships:
+            starts = self.graph.nodes[rel.start]
             table = self.graph.relationships[rel]
-            stale = [pair for pair, r in table.items() if r.run != run]
+            stale = [pair for pair in table if _run_of(starts.get(pair[0])) != run]
             for pair in stale:
                 del table[pair]
             removed_rels[rel] = len(stale)

@@ -1,9 +1,11 @@
 """The graph projection on Neo4j (official async driver).
 
 Writes are `UNWIND` batches, one transaction each (managed: retried on transient errors such
-as deadlocks). Every node and relationship written carries the rebuild's run id in `_rebuild`;
-`remove_missing` deletes, in batches (`CALL { ... } IN TRANSACTIONS`), the items of a label or
-type whose stamp is another run's. Counts come from the count store. Driver exceptions are
+as deadlocks). Every node written carries the rebuild's run id in `_rebuild`; a relationship
+belongs to its start node, whose outgoing relationships are replaced when it is written.
+`remove_missing` deletes, in batches (`CALL { ... } IN TRANSACTIONS`), the nodes of a label
+whose stamp is another run's and the relationships that start at them. Counts come from the
+count store. Driver exceptions are
 translated here: a lost, refused or timed-out connection is `GraphUnavailable`, any other
 failure `ProjectionError`.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString, TypeVar
 
@@ -90,6 +92,13 @@ class _Rows(list[Any]):
         return f"<{len(self)} rows>"
 
 
+#: Prefix of the rebuild's write statements. Every lookup in them is a unique-index seek, so
+#: their plan does not depend on the graph's size; but a rebuild changes the counts Neo4j
+#: plans by so much that, by default, it replans each statement every few seconds while the
+#: graph grows, and each new plan is JIT-compiled afresh: at 1M source entities that was a
+#: third of the first projection's server CPU (docs/adr/0023).
+_FIXED_PLAN = "CYPHER replan=skip "
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -104,7 +113,8 @@ def _node_upsert(
     links: Sequence[tuple[RelType, tuple[str, ...]]],
     absent: Collection[NodeLabel | RelType],
 ) -> LiteralString:
-    """Nodes, each with its outgoing relationships of the types in `links`, in one statement.
+    """Nodes, each with its outgoing relationships of the types in `links`, in one statement;
+    the node's relationships of those types become exactly the given ones.
 
     Rows are lists: key, tenant, then the values of `names` in order (a null value removes
     the property, or does not create it), then one list per type in `links`: an index into
@@ -112,7 +122,14 @@ def _node_upsert(
     properties. Lists rather than maps: nothing to decode per key on the server and less to
     pack here. `$ends<j>` holds the batch's distinct end keys of type j, each looked up once
     (a `[]` in `b<j>` where the end node is missing: that relationship is skipped); the
-    start node of every relationship is the node just written, so it is never looked up."""
+    start node of every relationship is the node just written, so it is never looked up.
+
+    A node that was already in the graph first loses its relationships of a type in `links`
+    to any node not among its given ends (counted in `gone<j>`, which the statement returns);
+    the others are merged and keep their identity. Nothing is written for a relationship
+    that is unchanged: relationships carry no stamp (`remove_missing` goes by their start
+    node's), so a rebuild onto a graph that already holds the source writes one property
+    per node and nothing per relationship."""
     head = ""
     for j, (rel, _) in enumerate(links):
         # A subquery, so that an empty `$ends<j>` still gives one row (an empty list).
@@ -122,24 +139,34 @@ def _node_upsert(
             f"RETURN collect(CASE WHEN b IS NULL THEN [] ELSE [b] END) AS b{j} }} "
         )
     columns = [label.key, "tenant_id", *names]
-    if label in absent:
+    created = label in absent
+    if created:
         props = ", ".join(f"{_name(c)}: row[{i}]" for i, c in enumerate(columns))
         node = f"CREATE (n:{label.value} {{{props}}})"
     else:
         sets = ", ".join(f"n.{_name(c)} = row[{i}]" for i, c in enumerate(columns) if i)
         node = f"MERGE (n:{label.value} {{{label.key}: row[0]}}) SET {sets}, n.{STAMP} = $run"
-    writes = ""
+    prunes, writes, counts = "", "", []
     for j, (rel, rel_names) in enumerate(links):
         at = len(columns) + j
         x, at_end = ("x", "x[0]") if rel_names else ("i", "i")
-        if rel in absent:
+        if created or rel in absent:  # the node has no relationship of this type yet
             props = ", ".join(f"{_name(c)}: x[{i}]" for i, c in enumerate(rel_names, 1))
             write = f"CREATE (n)-[:{rel.value}{f' {{{props}}}' if props else ''}]->(b)"
         else:
-            sets = "".join(f"r.{_name(c)} = x[{i}], " for i, c in enumerate(rel_names, 1))
-            write = f"MERGE (n)-[r:{rel.value}]->(b) SET {sets}r.{STAMP} = $run"
+            prunes += (
+                f"CALL (n, row, b{j}) {{ OPTIONAL MATCH (n)-[r:{rel.value}]->(e) "
+                f"WHERE NOT [e] IN [{x} IN row[{at}] | b{j}[{at_end}]] "
+                f"DELETE r RETURN count(r) AS gone{j} }} "
+            )
+            counts.append(f"sum(gone{j}) AS gone{j}")
+            sets = ", ".join(f"r.{_name(c)} = x[{i}]" for i, c in enumerate(rel_names, 1))
+            write = f"MERGE (n)-[r:{rel.value}]->(b){f' SET {sets}' if sets else ''}"
         writes += f" FOREACH ({x} IN row[{at}] | FOREACH (b IN b{j}[{at_end}] | {write}))"
-    return _q(f"{head}UNWIND $rows AS row {node}{writes}")
+    tail = f" RETURN {', '.join(counts)}" if counts else ""
+    if prunes:
+        prunes = f"WITH * {prunes}"
+    return _q(f"{_FIXED_PLAN}{head}UNWIND $rows AS row {node} {prunes}{writes}{tail}")
 
 
 def _relationship_upsert(rel: RelType, names: tuple[str, ...], absent: bool) -> LiteralString:
@@ -157,9 +184,9 @@ def _relationship_upsert(rel: RelType, names: tuple[str, ...], absent: bool) -> 
     )
     if absent:
         props = ", ".join(f"{_name(c)}: x[{i}]" for i, c in enumerate(names, 1))
-        return _q(f"{head}CREATE (a)-[r:{rel.value} {{{props}}}]->(b)")
-    sets = "".join(f"r.{_name(c)} = x[{i}], " for i, c in enumerate(names, 1))
-    return _q(f"{head}MERGE (a)-[r:{rel.value}]->(b) SET {sets}r.{STAMP} = $run")
+        return _q(f"{_FIXED_PLAN}{head}CREATE (a)-[r:{rel.value} {{{props}}}]->(b)")
+    sets = ", ".join(f"r.{_name(c)} = x[{i}]" for i, c in enumerate(names, 1))
+    return _q(f"{_FIXED_PLAN}{head}MERGE (a)-[r:{rel.value}]->(b){f' SET {sets}' if sets else ''}")
 
 
 T = TypeVar("T", GraphNode, GraphRelationship)
@@ -177,24 +204,23 @@ def _by_shape(items: Sequence[T]) -> list[tuple[tuple[str, ...], Sequence[T]]]:
     return list(groups.items())
 
 
-def _links_shape(
-    items: Sequence[NodeWithLinks], types: int
-) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | None:
-    """The property names of the items' nodes and of their relationships of each type, or
-    None when they differ between items (as from the source, they do not)."""
-    names = tuple(items[0].node.properties)
-    link_names: list[tuple[str, ...] | None] = [None] * types
-    for node, links in items:
-        if tuple(node.properties) != names:
-            return None
-        for j in range(types):
-            for link in links[j]:
-                seen = tuple(link.properties)
-                if link_names[j] is None:
-                    link_names[j] = seen
-                elif seen != link_names[j]:
-                    return None
-    return names, [n or () for n in link_names]
+def _link_names(items: Sequence[NodeWithLinks], j: int) -> tuple[tuple[str, ...], bool]:
+    """The property names of the items' relationships of the j-th type, in order of first
+    appearance, and whether every one of them has exactly these, in this order (as from the
+    source). A relationship without one of them is written without that property."""
+    names: tuple[str, ...] | None = None
+    union: dict[str, None] = {}
+    uniform = True
+    for item in items:
+        for link in item.links[j]:
+            seen = tuple(link.properties)
+            if names is None:
+                names = seen
+                union = dict.fromkeys(seen)
+            elif seen != names:
+                uniform = False
+                union.update(dict.fromkeys(seen))
+    return tuple(union), uniform
 
 
 class Neo4jGraphProjection(GraphProjection):
@@ -212,20 +238,25 @@ class Neo4jGraphProjection(GraphProjection):
     def _session(self) -> neo4j.AsyncSession:
         return self._driver.session(database=self._database)
 
-    async def _write(self, query: LiteralString, **params: Any) -> None:
-        async def work(tx: neo4j.AsyncManagedTransaction) -> None:
+    async def _write(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        """Run `query` in a write transaction; its records (a statement that returns nothing
+        gives none)."""
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> list[dict[str, Any]]:
             result = await tx.run(query, params)
-            await result.consume()
+            return [record.data() async for record in result]
 
         async with translated(), self._session() as session:
-            await session.execute_write(work)
+            return await session.execute_write(work)
 
-    async def _write_rows(self, query: LiteralString, run: str, **rows: _Rows) -> None:
+    async def _write_rows(
+        self, query: LiteralString, run: str, **rows: _Rows
+    ) -> list[dict[str, Any]]:
         """`_write`, then empty the parameter lists: the driver's session, transaction and
         result objects refer to each other (a reference cycle that only the collector frees)
         and keep the parameters until then; emptied, the batch's rows are freed at once."""
         try:
-            await self._write(query, run=run, **rows)
+            return await self._write(query, run=run, **rows)
         finally:
             for value in rows.values():
                 value.clear()
@@ -267,18 +298,26 @@ class Neo4jGraphProjection(GraphProjection):
         *,
         run: str,
         absent: Collection[NodeLabel | RelType] = (),
-    ) -> None:
-        if not items:
-            return
+    ) -> Mapping[RelType, int]:
+        gone: dict[RelType, int] = dict.fromkeys(label.outgoing, 0)
+        groups: dict[tuple[str, ...], list[NodeWithLinks]] = {}
+        for item in items:  # one group, as from the source, unless node property names differ
+            groups.setdefault(tuple(item.node.properties), []).append(item)
+        for names, group in groups.items():
+            for rel, n in (await self._upsert_with_links(label, names, group, run, absent)).items():
+                gone[rel] += n
+        return gone
+
+    async def _upsert_with_links(
+        self,
+        label: NodeLabel,
+        names: tuple[str, ...],
+        items: Sequence[NodeWithLinks],
+        run: str,
+        absent: Collection[NodeLabel | RelType],
+    ) -> dict[RelType, int]:
         rels = label.outgoing
-        shape = _links_shape(items, len(rels))
-        if shape is None:  # items of different property names: one statement per shape
-            await self.upsert_nodes(label, [i.node for i in items], run=run, absent=label in absent)
-            for j, rel in enumerate(rels):
-                links = [link for item in items for link in item.links[j]]
-                await self.upsert_relationships(rel, links, run=run, absent=rel in absent)
-            return
-        names, link_names = shape
+        shapes = [_link_names(items, j) for j in range(len(rels))]
         # End keys sorted: concurrent batches look up (and lock) shared end nodes in one order.
         ends = [
             sorted({link.end for item in items for link in item.links[j]}) for j in range(len(rels))
@@ -288,14 +327,22 @@ class Neo4jGraphProjection(GraphProjection):
         for node, outgoing in items:
             row: list[Any] = [node.key, node.tenant_id, *node.properties.values()]
             for j, at in enumerate(index):
-                if link_names[j]:
+                link_names, uniform = shapes[j]
+                if not link_names:
+                    row.append([at[r.end] for r in outgoing[j]])
+                elif uniform:
                     row.append([[at[r.end], *r.properties.values()] for r in outgoing[j]])
                 else:
-                    row.append([at[r.end] for r in outgoing[j]])
+                    row.append(
+                        [[at[r.end], *map(r.properties.get, link_names)] for r in outgoing[j]]
+                    )
             rows.append(row)
-        query = _node_upsert(label, names, tuple(zip(rels, link_names, strict=True)), absent)
+        links = tuple((rel, shape[0]) for rel, shape in zip(rels, shapes, strict=True))
+        query = _node_upsert(label, names, links, absent)
         params = {f"ends{j}": _Rows(keys) for j, keys in enumerate(ends)}
-        await self._write_rows(query, rows=rows, run=run, **params)
+        records = await self._write_rows(query, rows=rows, run=run, **params)
+        found = records[0] if records else {}
+        return {rel: int(found.get(f"gone{j}") or 0) for j, rel in enumerate(rels)}
 
     async def upsert_relationships(
         self,
@@ -339,14 +386,28 @@ class Neo4jGraphProjection(GraphProjection):
     ) -> GraphCounts:
         removed_rels: dict[RelType, int] = {}
         for rel in relationships:
-            removed_rels[rel] = await self._delete_stale(
+            start = rel.start
+            # Relationships belong to their start node: those of a node this run did not
+            # write go (a scan of the start label, not of every relationship of the type).
+            removed = await self._delete_stale(
                 _q(
-                    f"MATCH ()-[r:{rel.value}]->() WHERE coalesce(r.{STAMP}, '') <> $run "
+                    f"MATCH (a:{start.value})-[r:{rel.value}]->() "
+                    f"WHERE coalesce(a.{STAMP}, '') <> $run "
                     "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS "
                     "RETURN count(*) AS deleted"
                 ),
                 run,
             )
+            if await self._strays(rel):  # the count store: some start at another label
+                removed += await self._delete_stale(
+                    _q(
+                        f"MATCH (a)-[r:{rel.value}]->() WHERE NOT a:{start.value} "
+                        "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS "
+                        "RETURN count(*) AS deleted"
+                    ),
+                    run,
+                )
+            removed_rels[rel] = removed
         removed_nodes: dict[NodeLabel, int] = {}
         for label in labels:
             removed_nodes[label] = await self._delete_stale(
@@ -358,6 +419,18 @@ class Neo4jGraphProjection(GraphProjection):
                 run,
             )
         return GraphCounts(nodes=removed_nodes, relationships=removed_rels)
+
+    async def _strays(self, rel: RelType) -> bool:
+        """Whether some relationship of the type starts at a node of another label than its
+        own (both counts come from the count store)."""
+        [record] = await self._read(
+            _q(
+                f"CALL () {{ MATCH ()-[r:{rel.value}]->() RETURN count(r) AS every }} "
+                f"CALL () {{ MATCH (:{rel.start.value})-[r:{rel.value}]->() "
+                "RETURN count(r) AS own } RETURN every <> own AS strays"
+            )
+        )
+        return bool(record["strays"])
 
     async def counts(self) -> GraphCounts:
         branches = [

@@ -8,7 +8,7 @@ but with an error) at their boundary, so the core never sees a vendor exception.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -65,9 +65,10 @@ class ProjectionSource(Protocol):
 
 
 class GraphProjection(Protocol):
-    """The graph store. Every write is idempotent; every node and relationship written by
-    a rebuild is stamped with the rebuild's `run`, which is how `remove_missing` tells stale
-    items from current ones without ever deleting an item the source still has."""
+    """The graph store. Every write is idempotent. Every node written by a rebuild is stamped
+    with the rebuild's `run`, and a relationship belongs to its start node: that is how
+    `remove_missing` tells stale items from current ones without ever deleting an item the
+    source still has."""
 
     async def ensure_constraints(self) -> None:
         """Create the uniqueness constraint on each label's key if absent."""
@@ -91,9 +92,9 @@ class GraphProjection(Protocol):
         run: str,
         absent: bool = False,
     ) -> None:
-        """Create or update the relationships, in one transaction. One whose start or end
-        node is not in the graph is skipped (a rebuild writes nodes before relationships and
-        scope `all` writes every label first). `absent` as for nodes."""
+        """Create or update the relationships, in one transaction; other relationships are
+        left as they are. One whose start or end node is not in the graph is skipped.
+        `absent` promises that the type holds none of them yet."""
         ...
 
     async def upsert_nodes_with_links(
@@ -103,12 +104,14 @@ class GraphProjection(Protocol):
         *,
         run: str,
         absent: Collection[NodeLabel | RelType] = (),
-    ) -> None:
-        """Upsert the nodes as `upsert_nodes` does and, in the same transaction, their
-        relationships as `upsert_relationships` does (each starting at its item's node; one
-        whose end node is not in the graph is skipped). `absent` names the label and the
-        types that were empty when the single-flight rebuild began and will not be swept in
-        this run: the adapter may create those without looking up, and without the stamp."""
+    ) -> Mapping[RelType, int]:
+        """Upsert the nodes as `upsert_nodes` does and, in the same transaction, make each
+        node's outgoing relationships of the types in `label.outgoing` exactly its item's
+        links: those are created or updated (a relationship has exactly the properties
+        given; one whose end node is not in the graph is skipped), and any other of those
+        types from the node is deleted. Returns how many relationships of each type were
+        deleted so. `absent` names the label and the types that were empty when the
+        single-flight rebuild began: the adapter may create those without looking up."""
         ...
 
     async def remove_missing(
@@ -118,9 +121,11 @@ class GraphProjection(Protocol):
         relationships: Sequence[RelType],
         run: str,
     ) -> GraphCounts:
-        """Delete the relationships of the given types, then the nodes of the given labels
-        (with any relationship they still have), that `run` did not write. Returns what was
-        deleted (relationships counted are those of the given types deleted directly)."""
+        """Delete the relationships of the given types that start at a node `run` did not
+        write (or at a node of another label than the type's start label), then the nodes
+        of the given labels that `run` did not write, with any relationship they still
+        have. Returns what was deleted (relationships counted are those of the given types
+        deleted directly)."""
         ...
 
     async def counts(self) -> GraphCounts:

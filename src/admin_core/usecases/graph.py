@@ -82,10 +82,11 @@ class RebuildProjection:
       once with GRAPH_REBUILD_IN_PROGRESS;
     - uniqueness constraints first; then, per label the scope owns, its nodes are streamed
       with their outgoing relationships from one consistent read of the source in batches
-      and upserted together, stamped with this run's id (up to `concurrency` batches in
-      flight, so memory is bounded by batch size, not by data size); a label's nodes are
-      written before the relationships that end at them; only then are the scope's nodes and
-      relationships that this run did not write deleted. An item the source still has is
+      and upserted together: each node stamped with this run's id, its outgoing
+      relationships made exactly its links (up to `concurrency` batches in flight, so
+      memory is bounded by batch size, not by data size); a label's nodes are written
+      before the relationships that end at them; only then are the scope's nodes that this
+      run did not write deleted, with their relationships. An item the source still has is
       therefore never missing from the graph, even if the rebuild stops half-way. A label or
       type that was empty when the run began is created in bulk and needs no sweep;
     - nodes and relationships of other scopes are left alone;
@@ -148,6 +149,7 @@ class RebuildProjection:
         await self._graph.ensure_constraints()
         before = await self._graph.counts()
         written = 0
+        replaced: dict[RelType, int] = {}  # relationships the written nodes no longer have
         async with self._source.read() as reader:
             for part in scope.parts:
                 for label in _write_order(part.labels):
@@ -157,16 +159,23 @@ class RebuildProjection:
                     }
                     if before.nodes.get(label, 0) == 0:
                         absent.add(label)
-                    written += await self._copy(reader, label, run, absent, progress)
+                    written += await self._copy(reader, label, run, absent, progress, replaced)
         # A label or type that was empty when this run began holds only what it wrote.
         removed = await self._graph.remove_missing(
             labels=[label for label in scope.labels if before.nodes.get(label, 0)],
-            relationships=[rel for rel in scope.relationships if before.relationships.get(rel, 0)],
+            relationships=[
+                rel
+                for rel in scope.relationships
+                if before.relationships.get(rel, 0) and before.nodes.get(rel.start, 0)
+            ],
             run=run,
         )
         removed = GraphCounts(
             nodes={label: removed.nodes.get(label, 0) for label in scope.labels},
-            relationships={rel: removed.relationships.get(rel, 0) for rel in scope.relationships},
+            relationships={
+                rel: removed.relationships.get(rel, 0) + replaced.get(rel, 0)
+                for rel in scope.relationships
+            },
         )
         counts = await self._graph.counts()
         return RebuildResult(
@@ -186,6 +195,7 @@ class RebuildProjection:
         run: str,
         absent: set[NodeLabel | RelType],
         progress: ProgressCallback,
+        replaced: dict[RelType, int],
     ) -> int:
         """The label's nodes with their outgoing relationships, a batch per transaction;
         progress per label and per relationship type."""
@@ -203,11 +213,12 @@ class RebuildProjection:
             for item, n, total in zip(items, done, totals, strict=True):
                 progress(RebuildProgress(item=item, done=n, total=max(total, n)))
 
-        await self._pump(
-            reader.nodes_with_links(label, batch_size=self._batch_size),
-            lambda batch: self._graph.upsert_nodes_with_links(label, batch, run=run, absent=absent),
-            settle,
-        )
+        async def write(batch: Sequence[NodeWithLinks]) -> None:
+            gone = await self._graph.upsert_nodes_with_links(label, batch, run=run, absent=absent)
+            for rel, n in gone.items():
+                replaced[rel] = replaced.get(rel, 0) + n
+
+        await self._pump(reader.nodes_with_links(label, batch_size=self._batch_size), write, settle)
         return sum(done)
 
     async def _pump(
