@@ -390,18 +390,19 @@ class Neo4jGraphProjection(GraphProjection):
             # Relationships belong to their start node: those of a node this run did not
             # write go (a scan of the start label, not of every relationship of the type).
             removed = await self._delete_stale(
+                # Per start node: matching the relationships first would make the planner
+                # buffer every stale one (an `Eager`) before the first batch commits.
                 _q(
-                    f"MATCH (a:{start.value})-[r:{rel.value}]->() "
-                    f"WHERE coalesce(a.{STAMP}, '') <> $run "
-                    "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS "
-                    "RETURN count(*) AS deleted"
+                    f"MATCH (a:{start.value}) WHERE coalesce(a.{STAMP}, '') <> $run "
+                    f"CALL (a) {{ MATCH (a)-[r:{rel.value}]->() DELETE r RETURN count(r) AS n }} "
+                    "IN TRANSACTIONS OF $batch ROWS RETURN coalesce(sum(n), 0) AS deleted"
                 ),
                 run,
             )
             if await self._strays(rel):  # the count store: some start at another label
                 removed += await self._delete_stale(
                     _q(
-                        f"MATCH (a)-[r:{rel.value}]->() WHERE NOT a:{start.value} "
+                        f"MATCH ()-[r:{rel.value}]->() WHERE NOT startNode(r):{start.value} "
                         "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS "
                         "RETURN count(*) AS deleted"
                     ),
