@@ -94,9 +94,9 @@ class InMemoryGraphProjection(GraphProjection):
     ) -> Mapping[RelType, int]:
         await self.upsert_nodes(label, [item.node for item in items], run=run)
         gone: dict[RelType, int] = {}
+        starts = {item.node.key for item in items}
         for i, rel in enumerate(label.outgoing):
             keep = {(item.node.key, link.end) for item in items for link in item.links[i]}
-            starts = {item.node.key for item in items}
             table = self.graph.relationships[rel]
             stale = [pair for pair in table if pair[0] in starts and pair not in keep]
             for pair in stale:
