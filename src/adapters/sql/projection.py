@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import msgspec
 import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -58,6 +59,20 @@ _after_end: sa.BindParameter[Any] = sa.bindparam("after_end")
 _limit: sa.BindParameter[Any] = sa.bindparam("limit")
 
 
+def _json_text(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """A JSON column as its text, which the node builders decode with msgspec: the JSON
+    codec of the drivers (`json.loads`, per value) costs more than the rest of a row."""
+    return sa.cast(column, sa.Text)
+
+
+_STRING_LIST = msgspec.json.Decoder(list[str] | None)
+
+
+def _strings(text: str | None) -> Sequence[str] | None:
+    """A list of strings from the text of a JSON column (null or `null`: no list)."""
+    return None if text is None else _STRING_LIST.decode(text)
+
+
 def _with_tenant(table: sa.Table, provider_id: sa.ColumnElement[Any]) -> sa.Join:
     """`table` with the tenant whose provider this is (at most one: `tenants.provider_id` is
     unique, so the outer join never repeats a row)."""
@@ -91,8 +106,8 @@ _NODE_QUERIES: dict[NodeLabel, tuple[sa.Select[Any], ...]] = {
             providers.c.name,
             providers.c.country,
             providers.c.city,
-            providers.c.specialties,
-            providers.c.languages,
+            _json_text(providers.c.specialties),
+            _json_text(providers.c.languages),
         ).select_from(_with_tenant(providers, providers.c.id)),
     ),
     NodeLabel.DOCTOR: _keyset(
@@ -103,7 +118,7 @@ _NODE_QUERIES: dict[NodeLabel, tuple[sa.Select[Any], ...]] = {
             doctors.c.provider_id,
             doctors.c.full_name,
             doctors.c.specialty,
-            doctors.c.languages,
+            _json_text(doctors.c.languages),
         ).select_from(_with_tenant(doctors, doctors.c.provider_id)),
     ),
     NodeLabel.PROCEDURE: _keyset(
@@ -127,8 +142,8 @@ _NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
         name=r[2],
         country=r[3],
         city=r[4],
-        specialties=r[5],
-        languages=r[6],
+        specialties=_strings(r[5]),
+        languages=_strings(r[6]),
     ),
     NodeLabel.DOCTOR: lambda r: doctor_node(
         id=r[0],
@@ -136,7 +151,7 @@ _NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
         provider_id=r[2],
         full_name=r[3],
         specialty=r[4],
-        languages=r[5],
+        languages=_strings(r[5]),
     ),
     NodeLabel.PROCEDURE: lambda r: procedure_node(code=r[0], name=r[1], specialty=r[2]),
     NodeLabel.ACCREDITATION: lambda r: accreditation_node(name=r[0]),

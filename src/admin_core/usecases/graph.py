@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any
 
 from admin_core.audit import Actor, record_audit
 from admin_core.auth import Permission, Principal
@@ -33,8 +33,6 @@ from admin_core.ports.graph import (
 )
 from admin_core.ports.persistence import UnitOfWorkFactory
 from admin_core.ports.runtime import IdGenerator
-
-T = TypeVar("T")
 
 REBUILD_ACTION = "graph.rebuild"
 REBUILD_EVENT = "ADMIN_GRAPH_REBUILD"
@@ -148,18 +146,25 @@ class RebuildProjection:
     ) -> RebuildResult:
         await self._graph.ensure_constraints()
         before = await self._graph.counts()
-        written = 0
+        done: list[list[int]] = []  # items written, per label: its nodes, then each type
         replaced: dict[RelType, int] = {}  # relationships the written nodes no longer have
-        async with self._source.read() as reader:
-            for part in scope.parts:
-                for label in _write_order(part.labels):
-                    # Empty when this run began: created in bulk, and not swept.
-                    absent: set[NodeLabel | RelType] = {
-                        rel for rel in label.outgoing if before.relationships.get(rel, 0) == 0
-                    }
-                    if before.nodes.get(label, 0) == 0:
-                        absent.add(label)
-                    written += await self._copy(reader, label, run, absent, progress, replaced)
+        writes = _Writes(self._concurrency)
+        try:
+            async with self._source.read() as reader:
+                for part in scope.parts:
+                    for label in _write_order(part.labels):
+                        # Empty when this run began: created in bulk, and not swept.
+                        absent: set[NodeLabel | RelType] = {
+                            rel for rel in label.outgoing if before.relationships.get(rel, 0) == 0
+                        }
+                        if before.nodes.get(label, 0) == 0:
+                            absent.add(label)
+                        done.append(
+                            await self._copy(reader, label, run, absent, progress, replaced, writes)
+                        )
+                await writes.finish()
+        finally:
+            await writes.cancel()
         # A label or type that was empty when this run began holds only what it wrote.
         removed = await self._graph.remove_missing(
             labels=[label for label in scope.labels if before.nodes.get(label, 0)],
@@ -184,7 +189,7 @@ class RebuildProjection:
             counts={label: counts.nodes.get(label, 0) for label in scope.labels},
             relationships={rel: counts.relationships.get(rel, 0) for rel in scope.relationships},
             removed=removed,
-            written=written,
+            written=sum(map(sum, done)),
             duration_ms=round((time.monotonic() - started) * 1000),
         )
 
@@ -196,9 +201,15 @@ class RebuildProjection:
         absent: set[NodeLabel | RelType],
         progress: ProgressCallback,
         replaced: dict[RelType, int],
-    ) -> int:
-        """The label's nodes with their outgoing relationships, a batch per transaction;
-        progress per label and per relationship type."""
+        writes: _Writes,
+    ) -> list[int]:
+        """Start writing the label's nodes with their outgoing relationships, a batch per
+        transaction, and return the items written so far (its nodes, then each type), which
+        grows as batches complete; progress per label and per relationship type.
+
+        The first batch is read while the earlier labels' last writes are still in flight,
+        and written only once they are all done: the relationships written here may end at
+        their nodes."""
         items: tuple[NodeLabel | RelType, ...] = (label, *label.outgoing)
         totals = [await reader.count_nodes(label)]
         totals += [await reader.count_relationships(rel) for rel in label.outgoing]
@@ -206,59 +217,25 @@ class RebuildProjection:
         for item, total in zip(items, totals, strict=True):
             progress(RebuildProgress(item=item, done=0, total=total))
 
-        def settle(batch: Sequence[NodeWithLinks]) -> None:
+        async def write(batch: Sequence[NodeWithLinks]) -> None:
+            gone = await self._graph.upsert_nodes_with_links(label, batch, run=run, absent=absent)
+            for rel, n in gone.items():
+                replaced[rel] = replaced.get(rel, 0) + n
             done[0] += len(batch)
             for i in range(1, len(items)):
                 done[i] += sum(len(owned.links[i - 1]) for owned in batch)
             for item, n, total in zip(items, done, totals, strict=True):
                 progress(RebuildProgress(item=item, done=n, total=max(total, n)))
 
-        async def write(batch: Sequence[NodeWithLinks]) -> None:
-            gone = await self._graph.upsert_nodes_with_links(label, batch, run=run, absent=absent)
-            for rel, n in gone.items():
-                replaced[rel] = replaced.get(rel, 0) + n
-
-        await self._pump(reader.nodes_with_links(label, batch_size=self._batch_size), write, settle)
-        return sum(done)
-
-    async def _pump(
-        self,
-        batches: AsyncIterator[Sequence[T]],
-        write: Callable[[Sequence[T]], Awaitable[None]],
-        settle: Callable[[Sequence[T]], None],
-    ) -> None:
-        """Read the next batch while up to `concurrency` earlier ones are being written;
-        `settle` each batch once written."""
-        in_flight: set[asyncio.Task[Sequence[T]]] = set()
-
-        async def run(batch: Sequence[T]) -> Sequence[T]:
-            await write(batch)
-            return batch
-
-        def settled(finished: set[asyncio.Task[Sequence[T]]]) -> None:
-            for task in finished:
-                settle(task.result())
-
-        try:
-            async for batch in batches:
-                if not batch:
-                    continue
-                while len(in_flight) >= self._concurrency:
-                    finished, in_flight = await asyncio.wait(
-                        in_flight, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    settled(finished)
-                in_flight.add(asyncio.create_task(run(batch)))
-            while in_flight:
-                finished, in_flight = await asyncio.wait(
-                    in_flight, return_when=asyncio.FIRST_COMPLETED
-                )
-                settled(finished)
-        finally:
-            for task in in_flight:
-                task.cancel()
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+        batches = reader.nodes_with_links(label, batch_size=self._batch_size)
+        first = await anext(batches, None)
+        await writes.finish()
+        if first:
+            await writes.start(write(first))
+        async for batch in batches:
+            if batch:
+                await writes.start(write(batch))
+        return done
 
     async def _audit(self, actor: Actor, result: RebuildResult) -> None:
         async with self._uow() as uow:
@@ -312,6 +289,44 @@ class RebuildProjection:
                 await uow.commit()
         except Exception:  # noqa: BLE001 - see docstring
             return
+
+
+class _Writes:
+    """Writes in flight, at most `limit` at a time, each a task; a failed write's error is
+    raised by the next `start` or `finish`."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, write: Coroutine[Any, Any, None]) -> None:
+        """Start `write` once fewer than `limit` are in flight."""
+        try:
+            while len(self._tasks) >= self._limit:
+                await self._settle()
+        except BaseException:
+            write.close()  # never started
+            raise
+        self._tasks.add(asyncio.create_task(write))
+
+    async def finish(self) -> None:
+        """Wait until every write started is done."""
+        while self._tasks:
+            await self._settle()
+
+    async def _settle(self) -> None:
+        finished, self._tasks = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        failures = [error for task in finished if (error := task.exception()) is not None]
+        if failures:
+            raise failures[0]
+
+    async def cancel(self) -> None:
+        """Stop the writes still in flight (after a failure)."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
 
 
 def _write_order(labels: Sequence[NodeLabel]) -> list[NodeLabel]:
