@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from itertools import repeat
 from typing import Any, TypeVar
 
 import msgspec
@@ -326,10 +327,16 @@ class _SqlReader(ProjectionReader):
     ) -> AsyncIterator[Sequence[NodeWithLinks]]:
         build = _NODE_BUILDERS[label]
         async for rows in self._rows(_NODE_QUERIES[label], False, batch_size):
-            links = [await self._links(rel, rows) for rel in label.outgoing]
+            keys = [row[0] for row in rows]
+            # One list per type, of each node's links; zipped, one tuple per node (built in
+            # C, where a generator per node would cost more than the node itself).
+            columns = [
+                [by_start.get(key, ()) for key in keys]
+                for by_start in [await self._links(rel, rows) for rel in label.outgoing]
+            ]
+            per_node = zip(*columns, strict=True) if columns else repeat(())
             yield [
-                NodeWithLinks(build(row), tuple(by_start.get(row[0], ()) for by_start in links))
-                for row in rows
+                NodeWithLinks(build(row), links) for row, links in zip(rows, per_node, strict=False)
             ]
 
     async def _links(
