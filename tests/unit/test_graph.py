@@ -3,8 +3,9 @@ and the CLI commands."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit import Actor
 from admin_core.auth import OrgKind, Principal, RolePolicy, Scope
 from admin_core.domain.catalogue import CatalogueBatch, Doctor
-from admin_core.domain.graph import GraphScope, NodeLabel, RebuildProgress, RelType
+from admin_core.domain.graph import (
+    GraphScope,
+    NodeLabel,
+    NodeWithLinks,
+    RebuildProgress,
+    RelType,
+)
 from admin_core.errors import GraphRebuildInProgress, InsufficientPermission
 from admin_core.usecases.demo import SeedDemoData
 from admin_core.usecases.demo_catalogue import demo_catalogue
@@ -99,6 +106,37 @@ async def test_a_rebuild_projects_the_demo_catalogue_and_reports_progress(memory
     assert doctors == sorted(set(doctors))
     assert len(doctors) == 1 + 4
     assert result.written == sum(result.counts.values()) + sum(result.relationships.values())
+
+
+class SlowToWriteProviders(InMemoryGraphProjection):
+    """Provider batches take a while to write (a busy server), so the doctors' first batch
+    has been read before the last of them is done."""
+
+    async def upsert_nodes_with_links(
+        self,
+        label: NodeLabel,
+        items: Sequence[NodeWithLinks],
+        *,
+        run: str,
+        absent: Collection[NodeLabel | RelType] = (),
+    ) -> Mapping[RelType, int]:
+        if label is NodeLabel.PROVIDER:
+            await asyncio.sleep(0.01)
+        return await super().upsert_nodes_with_links(label, items, run=run, absent=absent)
+
+
+async def test_a_labels_writes_start_only_once_the_nodes_they_link_to_are_written(
+    memory: Memory,
+) -> None:
+    memory.graph = SlowToWriteProviders()
+
+    result = await memory.rebuild(batch_size=10, concurrency=3).execute(OPERATOR)
+
+    status = await ShowGraphStatus(source=memory.source, graph=memory.graph).execute(
+        OPERATOR.principal
+    )
+    assert status.in_sync
+    assert result.relationships[RelType.WORKS_AT] == 172
 
 
 async def test_the_rebuild_is_audited_on_the_platform_chain(memory: Memory) -> None:
