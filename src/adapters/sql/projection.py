@@ -66,12 +66,13 @@ def _json_text(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
     return sa.cast(column, sa.Text)
 
 
-_STRING_LIST = msgspec.json.Decoder(list[str] | None)
+_JSON = msgspec.json.Decoder()
 
 
-def _strings(text: str | None) -> Sequence[str] | None:
-    """A list of strings from the text of a JSON column (null or `null`: no list)."""
-    return None if text is None else _STRING_LIST.decode(text)
+def _json_value(text: str | None) -> Any:
+    """The value of a JSON column from its text (SQL null or JSON `null`: None); untyped,
+    as the driver's codec was, so a row that breaks the rules still projects as before."""
+    return None if text is None else _JSON.decode(text)
 
 
 def _with_tenant(table: sa.Table, provider_id: sa.ColumnElement[Any]) -> sa.Join:
@@ -143,8 +144,8 @@ _NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
         name=r[2],
         country=r[3],
         city=r[4],
-        specialties=_strings(r[5]),
-        languages=_strings(r[6]),
+        specialties=_json_value(r[5]),
+        languages=_json_value(r[6]),
     ),
     NodeLabel.DOCTOR: lambda r: doctor_node(
         id=r[0],
@@ -152,7 +153,7 @@ _NODE_BUILDERS: dict[NodeLabel, Callable[[Sequence[Any]], GraphNode]] = {
         provider_id=r[2],
         full_name=r[3],
         specialty=r[4],
-        languages=_strings(r[5]),
+        languages=_json_value(r[5]),
     ),
     NodeLabel.PROCEDURE: lambda r: procedure_node(code=r[0], name=r[1], specialty=r[2]),
     NodeLabel.ACCREDITATION: lambda r: accreditation_node(name=r[0]),
