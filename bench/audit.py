@@ -50,11 +50,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.engine import DEFAULT_POOL_SIZE, PING_AFTER_IDLE_S, ping_when_idle
 from adapters.sql.migrate import upgrade_engine
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.audit import Actor, record_audit
-from admin_core.auth import Principal
-from admin_core.domain.audit import (
+from admin_core.audit import Actor
+from admin_core.audit.model import (
     GENESIS_HASH,
     AuditEntry,
     AuditRecord,
@@ -64,7 +63,9 @@ from admin_core.domain.audit import (
     draft,
     link,
 )
-from admin_core.usecases.audit import AuditQuery, QueryAuditLog, VerifyAuditChain
+from admin_core.audit.recording import record_audit
+from admin_core.audit.use_cases import AuditQuery, QueryAuditLog, VerifyAuditChain
+from admin_core.kernel.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "audit_bench"

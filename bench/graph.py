@@ -1,6 +1,6 @@
 """Graph rebuild benchmark: PostgreSQL source → real Neo4j.
 
-Loads a synthetic catalogue (PostgreSQL `COPY`) at each size, rebuilds the projection into an
+Loads a synthetic directory (PostgreSQL `COPY`) at each size, rebuilds the projection into an
 empty graph with `RebuildProjection` (the first projection: labels and types are created in
 bulk), then again onto the full graph ('warm': the steady case, every item merged, stamped
 and swept), and prints items/s (nodes + relationships written), the Python process's peak
@@ -40,17 +40,17 @@ import sqlalchemy as sa
 
 from adapters.memory.graph import InProcessRebuildLock
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
-from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.projection import SqlProjectionSource
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit import Actor
-from admin_core.auth import Principal
-from admin_core.domain.graph import GraphScope, NodeLabel, RelType
-from admin_core.usecases.graph import RebuildProjection
-from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue, SyntheticPlan
+from admin_core.graph.model import GraphScope, NodeLabel, RelType
+from admin_core.graph.use_cases import RebuildProjection
+from admin_core.kernel.principal import Principal
+from bench.synthetic_directory import LoadSyntheticDirectory, SyntheticPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 NEO4J_LOCK = ROOT / "var" / "neo4j.lock"  # shared with the tests (tests/support/graph.py)
@@ -182,7 +182,7 @@ async def load_source(owner_url: str, entities: int) -> tuple[SyntheticPlan, flo
     engine = create_engine(owner_url)
     started = time.perf_counter()
     try:
-        loader = LoadSyntheticCatalogue(SqlCatalogueBulkLoader(engine), SystemClock())
+        loader = LoadSyntheticDirectory(SqlDirectoryBulkLoader(engine), SystemClock())
         plan = await loader.execute(entities)
         async with engine.begin() as conn:
             await conn.execute(

@@ -19,33 +19,33 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.clerk.backend import ClerkIdentityProvider
 from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache, http_jwks_fetcher
 from adapters.localauth.issuer import LocalTokenIssuer
-from adapters.memory.catalogue import InMemoryCatalogueBulkLoader, InMemoryProjectionSource
+from adapters.memory.directory import InMemoryDirectoryBulkLoader, InMemoryProjectionSource
 from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
 from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
-from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.engine import create_engine, is_sqlite
 from adapters.sql.projection import PostgresRebuildLock, SqlProjectionSource
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.auth import RolePolicy
-from admin_core.ports.graph import GraphProjection, RebuildLock
-from admin_core.usecases.audit import ExportAuditLog, QueryAuditLog, VerifyAuditChain
-from admin_core.usecases.authenticate import Authenticate
-from admin_core.usecases.demo import SeedDemoData
-from admin_core.usecases.demo_users import demo_identity
-from admin_core.usecases.graph import RebuildProjection, ShowGraphStatus
-from admin_core.usecases.readiness import CheckReadiness
-from admin_core.usecases.tenants import (
+from admin_core.audit.use_cases import ExportAuditLog, QueryAuditLog, VerifyAuditChain
+from admin_core.auth.policy import RolePolicy
+from admin_core.auth.use_cases import Authenticate
+from admin_core.graph.ports import GraphProjection, RebuildLock
+from admin_core.graph.use_cases import RebuildProjection, ShowGraphStatus
+from admin_core.health.use_cases import CheckReadiness
+from admin_core.tenants.use_cases import (
     CreateProviderWithTenant,
     CreateTenant,
     ListTenants,
     MapOrganization,
     UpdateTenant,
 )
-from admin_core.usecases.users import GrantRole, ListTenantUsers, RevokeRole
+from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
+from entrypoints.demo.seed import SeedDemoData
+from entrypoints.demo.users import demo_identity
 from entrypoints.settings import Settings
 
 
@@ -158,7 +158,7 @@ class SqlAdapters(CommonAdapters):
     )
     projection_source = providers.Singleton(SqlProjectionSource, engine)
     rebuild_lock = providers.Singleton(_rebuild_lock, engine)
-    catalogue_loader = providers.Singleton(SqlCatalogueBulkLoader, engine)
+    directory_loader = providers.Singleton(SqlDirectoryBulkLoader, engine)
     aclose = providers.Callable(_close_engine, engine, CommonAdapters.graph)
 
 
@@ -171,7 +171,7 @@ class MemoryAdapters(CommonAdapters):
     )
     projection_source = providers.Singleton(InMemoryProjectionSource, store)
     rebuild_lock = providers.Singleton(InProcessRebuildLock)
-    catalogue_loader = providers.Singleton(InMemoryCatalogueBulkLoader, store)
+    directory_loader = providers.Singleton(InMemoryDirectoryBulkLoader, store)
 
 
 class Container(containers.DeclarativeContainer):

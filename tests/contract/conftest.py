@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from admin_core.ports.persistence import UnitOfWorkFactory
+from admin_core.kernel.transaction import Transactions
 from tests.support.databases import BACKENDS, database
 
 
@@ -21,6 +21,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def uow(backend: str, tmp_path: Path) -> AsyncIterator[UnitOfWorkFactory]:
+async def uow(backend: str, tmp_path: Path) -> AsyncIterator[Transactions]:
     async with database(backend, tmp_path) as factory:
         yield factory

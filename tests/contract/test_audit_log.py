@@ -19,10 +19,9 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
-from admin_core.audit import Actor, record_audit
-from admin_core.auth import Principal
-from admin_core.domain.audit import (
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from admin_core.audit import Actor
+from admin_core.audit.model import (
     AuditEntry,
     AuditFilter,
     AuditRecord,
@@ -31,10 +30,12 @@ from admin_core.domain.audit import (
     link,
     newest_first,
 )
-from admin_core.domain.users import DirectoryUser
-from admin_core.errors import ValidationFailed
-from admin_core.ports.persistence import UnitOfWorkFactory
-from admin_core.usecases.audit import AuditQuery, QueryAuditLog, VerifyAuditChain
+from admin_core.audit.recording import record_audit
+from admin_core.audit.use_cases import AuditQuery, QueryAuditLog, VerifyAuditChain
+from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.principal import Principal
+from admin_core.kernel.transaction import Transactions
+from admin_core.users.model import UserContact
 from tests.support.clock import ManualClock
 from tests.support.databases import database
 from tests.support.services import service_url
@@ -50,7 +51,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def uow(backend: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[UnitOfWorkFactory]:
+async def uow(backend: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[Transactions]:
     async with database(backend, tmp_path, clock=clock) as factory:
         yield factory
 
@@ -81,7 +82,7 @@ def record(
     )
 
 
-async def append(uow: UnitOfWorkFactory, *records: AuditRecord) -> list[AuditEntry]:
+async def append(uow: Transactions, *records: AuditRecord) -> list[AuditEntry]:
     """Append in one unit of work and commit; the entries as read back, linked."""
     async with uow() as tx:
         written = [await tx.audit.append(r) for r in records]
@@ -89,7 +90,7 @@ async def append(uow: UnitOfWorkFactory, *records: AuditRecord) -> list[AuditEnt
     return await read_back(uow, written)
 
 
-async def read_back(uow: UnitOfWorkFactory, written: list[AuditEntry]) -> list[AuditEntry]:
+async def read_back(uow: Transactions, written: list[AuditEntry]) -> list[AuditEntry]:
     """The committed entries, with their places in their chains, in the order given."""
     linked: dict[str, AuditEntry] = {}
     async with uow() as tx:
@@ -99,13 +100,13 @@ async def read_back(uow: UnitOfWorkFactory, written: list[AuditEntry]) -> list[A
 
 
 async def query(
-    uow: UnitOfWorkFactory, audit_filter: AuditFilter, limit: int = 1000
+    uow: Transactions, audit_filter: AuditFilter, limit: int = 1000
 ) -> list[AuditEntry]:
     async with uow() as tx:
         return list(await tx.audit.query(audit_filter, before=None, limit=limit))
 
 
-async def verify(uow: UnitOfWorkFactory, tenant_id: str | None, batch_size: int = 5000) -> Any:
+async def verify(uow: Transactions, tenant_id: str | None, batch_size: int = 5000) -> Any:
     return await VerifyAuditChain(uow, batch_size=batch_size).execute(OPERATOR, tenant_id)
 
 
@@ -113,7 +114,7 @@ async def verify(uow: UnitOfWorkFactory, tenant_id: str | None, batch_size: int 
 
 
 async def test_each_chain_counts_from_one_and_links_to_its_previous_entry(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     entries = await append(
         uow,
@@ -133,7 +134,7 @@ async def test_each_chain_counts_from_one_and_links_to_its_previous_entry(
         assert (result.ok, result.entries_checked, result.broken_at) == (True, count, None)
 
 
-async def test_an_entry_reads_back_exactly_as_appended(uow: UnitOfWorkFactory) -> None:
+async def test_an_entry_reads_back_exactly_as_appended(uow: Transactions) -> None:
     (entry,) = await append(
         uow, record(1, case_id="case-1", patient_id="pat-1", after={"name": "Zürich 東京"})
     )
@@ -147,7 +148,7 @@ class Colour(StrEnum):
 
 
 async def test_before_and_after_survive_the_store_and_still_verify(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     after = {
         "float": 0.1,
@@ -187,7 +188,7 @@ async def test_before_and_after_survive_the_store_and_still_verify(
 
 
 async def test_values_that_cannot_be_stored_are_refused_before_anything_is_written(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     for bad in ({"x": float("nan")}, {"x": object()}, {1: "int key"}):
         async with uow() as tx:
@@ -196,7 +197,7 @@ async def test_values_that_cannot_be_stored_are_refused_before_anything_is_writt
     assert await query(uow, AuditFilter()) == []
 
 
-async def test_a_rolled_back_append_leaves_no_gap(uow: UnitOfWorkFactory) -> None:
+async def test_a_rolled_back_append_leaves_no_gap(uow: Transactions) -> None:
     async with uow() as tx:
         await tx.audit.append(record(1))
     (entry,) = await append(uow, record(2))
@@ -205,7 +206,7 @@ async def test_a_rolled_back_append_leaves_no_gap(uow: UnitOfWorkFactory) -> Non
 
 
 async def test_an_entry_joins_its_chain_when_its_unit_of_work_commits(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     (first,) = await append(uow, record(1))
     async with uow() as tx:
@@ -221,10 +222,10 @@ async def test_an_entry_joins_its_chain_when_its_unit_of_work_commits(
 
 
 async def test_an_entry_and_the_change_it_records_commit_or_roll_back_together(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
-    def user(n: int) -> DirectoryUser:
-        return DirectoryUser(id=f"user_{n}", email=None, name=f"User {n}", updated_at=T0)
+    def user(n: int) -> UserContact:
+        return UserContact(id=f"user_{n}", email=None, name=f"User {n}", updated_at=T0)
 
     async with uow() as tx:
         await tx.users.upsert(user(1))
@@ -243,7 +244,7 @@ async def test_an_entry_and_the_change_it_records_commit_or_roll_back_together(
 
 
 async def test_entries_of_several_chains_in_one_unit_of_work_all_join_their_chains(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     records = [record(n, tenant_id=tenant) for n in range(6) for tenant in ("tenant-a", None)]
 
@@ -254,7 +255,7 @@ async def test_entries_of_several_chains_in_one_unit_of_work_all_join_their_chai
     assert (await verify(uow, None)).ok
 
 
-async def test_record_audit_fills_in_the_actor_and_the_request(uow: UnitOfWorkFactory) -> None:
+async def test_record_audit_fills_in_the_actor_and_the_request(uow: Transactions) -> None:
     async with uow() as tx:
         entry = await record_audit(
             tx,
@@ -290,7 +291,7 @@ ACTIONS = (
 )
 
 
-async def seed_history(uow: UnitOfWorkFactory, clock: ManualClock) -> list[AuditEntry]:
+async def seed_history(uow: Transactions, clock: ManualClock) -> list[AuditEntry]:
     """72 entries over three days, every field varied, some sharing a timestamp."""
     records = []
     for n in range(72):
@@ -340,7 +341,7 @@ FILTERS = (
 
 
 async def test_every_filter_and_combination_returns_what_the_reference_filter_does(
-    uow: UnitOfWorkFactory, clock: ManualClock
+    uow: Transactions, clock: ManualClock
 ) -> None:
     history = await seed_history(uow, clock)
     for audit_filter in FILTERS:
@@ -351,7 +352,7 @@ async def test_every_filter_and_combination_returns_what_the_reference_filter_do
 
 
 async def test_prefix_matching_is_a_prefix_and_exact_matching_is_exact(
-    uow: UnitOfWorkFactory, clock: ManualClock
+    uow: Transactions, clock: ManualClock
 ) -> None:
     await seed_history(uow, clock)
 
@@ -376,7 +377,7 @@ async def test_prefix_matching_is_a_prefix_and_exact_matching_is_exact(
 
 
 async def test_a_prefix_spanning_many_actions_still_returns_the_newest_first(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     entries = await append(
         uow, *(record(n, action=f"bulk.action_{n:03d}", actor_id="bulk") for n in range(80))
@@ -391,7 +392,7 @@ async def test_a_prefix_spanning_many_actions_still_returns_the_newest_first(
 
 
 async def test_date_bounds_are_inclusive_for_dates_and_date_times(
-    uow: UnitOfWorkFactory, clock: ManualClock
+    uow: Transactions, clock: ManualClock
 ) -> None:
     times = [
         datetime(2026, 2, 28, 23, 59, 59, 999999, tzinfo=UTC),
@@ -424,7 +425,7 @@ async def test_date_bounds_are_inclusive_for_dates_and_date_times(
 
 
 async def walk(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
     query_: AuditQuery,
     between_pages: Any = None,
 ) -> list[AuditEntry]:
@@ -445,7 +446,7 @@ async def walk(
 
 
 async def test_pages_neither_skip_nor_repeat_while_entries_are_appended(
-    uow: UnitOfWorkFactory, clock: ManualClock
+    uow: Transactions, clock: ManualClock
 ) -> None:
     history = await seed_history(uow, clock)
     clock.set(T0 + timedelta(days=10))
@@ -475,7 +476,7 @@ async def test_pages_neither_skip_nor_repeat_while_entries_are_appended(
 
 
 async def test_entries_with_the_same_time_are_paged_by_id(
-    uow: UnitOfWorkFactory, clock: ManualClock
+    uow: Transactions, clock: ManualClock
 ) -> None:
     clock.step = timedelta(0)
     entries = await append(uow, *(record(n) for n in range(23)))
@@ -483,7 +484,7 @@ async def test_entries_with_the_same_time_are_paged_by_id(
 
 
 async def test_a_cursor_only_works_with_the_filters_it_was_issued_for(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     await append(uow, *(record(n) for n in range(5)))
     use_case = QueryAuditLog(uow)
@@ -512,7 +513,7 @@ class Backdoor:
     """Changes the stored log the way someone with database superuser rights could."""
 
     backend: str
-    uow: UnitOfWorkFactory
+    uow: Transactions
     tmp_path: Path
 
     async def update(self, entry: AuditEntry, column: str, value: Any) -> None:
@@ -579,11 +580,11 @@ def dsn(url: str) -> str:
 
 
 @pytest.fixture
-def backdoor(backend: str, uow: UnitOfWorkFactory, tmp_path: Path) -> Backdoor:
+def backdoor(backend: str, uow: Transactions, tmp_path: Path) -> Backdoor:
     return Backdoor(backend, uow, tmp_path)
 
 
-async def ten_entries(uow: UnitOfWorkFactory) -> list[AuditEntry]:
+async def ten_entries(uow: Transactions) -> list[AuditEntry]:
     entries = await append(uow, *(record(n, after={"fee_minor": 1000 + n}) for n in range(10)))
     await append(uow, record(99, tenant_id="tenant-other"))
     return entries
@@ -599,7 +600,7 @@ async def ten_entries(uow: UnitOfWorkFactory) -> list[AuditEntry]:
     ],
 )
 async def test_verify_finds_the_entry_changed_behind_the_applications_back(
-    uow: UnitOfWorkFactory, backdoor: Backdoor, column: str, value: Any
+    uow: Transactions, backdoor: Backdoor, column: str, value: Any
 ) -> None:
     entries = await ten_entries(uow)
     assert (await verify(uow, "tenant-a")).ok
@@ -614,7 +615,7 @@ async def test_verify_finds_the_entry_changed_behind_the_applications_back(
 
 
 async def test_verify_finds_an_entry_moved_to_another_tenant_or_renumbered(
-    uow: UnitOfWorkFactory, backdoor: Backdoor, backend: str
+    uow: Transactions, backdoor: Backdoor, backend: str
 ) -> None:
     entries = await ten_entries(uow)
     await backdoor.update(entries[3], "seq", 99)
@@ -631,7 +632,7 @@ async def test_verify_finds_an_entry_moved_to_another_tenant_or_renumbered(
 
 
 async def test_verify_finds_a_rewritten_hash_by_the_broken_link(
-    uow: UnitOfWorkFactory, backdoor: Backdoor
+    uow: Transactions, backdoor: Backdoor
 ) -> None:
     entries = await ten_entries(uow)
     await backdoor.update(entries[2], "hash", "f" * 64)
@@ -641,7 +642,7 @@ async def test_verify_finds_a_rewritten_hash_by_the_broken_link(
 
 
 async def test_verify_finds_deleted_entries_in_the_middle_and_at_the_tail(
-    uow: UnitOfWorkFactory, backdoor: Backdoor
+    uow: Transactions, backdoor: Backdoor
 ) -> None:
     entries = await ten_entries(uow)
     await backdoor.delete(entries[9])
@@ -659,7 +660,7 @@ async def test_verify_finds_deleted_entries_in_the_middle_and_at_the_tail(
     assert result.broken_at.reason is BreakReason.MISSING_ENTRIES
 
 
-async def test_verify_reads_the_chain_in_batches(uow: UnitOfWorkFactory) -> None:
+async def test_verify_reads_the_chain_in_batches(uow: Transactions) -> None:
     await ten_entries(uow)
     for batch_size in (1, 3, 10, 11):
         result = await verify(uow, "tenant-a", batch_size=batch_size)
@@ -668,7 +669,7 @@ async def test_verify_reads_the_chain_in_batches(uow: UnitOfWorkFactory) -> None
     assert (empty.ok, empty.entries_checked, empty.broken_at) == (True, 0, None)
 
 
-async def test_read_chain_returns_one_chain_in_seq_order(uow: UnitOfWorkFactory) -> None:
+async def test_read_chain_returns_one_chain_in_seq_order(uow: Transactions) -> None:
     entries = await ten_entries(uow)
     async with uow() as tx:
         batch = await tx.audit.read_chain(chain_of("tenant-a"), after_seq=3, limit=4)
@@ -683,7 +684,7 @@ async def test_read_chain_returns_one_chain_in_seq_order(uow: UnitOfWorkFactory)
 
 
 async def test_concurrent_writers_on_one_tenant_leave_a_chain_that_verifies(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     deadline = time.monotonic() + 2.0
     written = 0
@@ -706,7 +707,7 @@ async def test_concurrent_writers_on_one_tenant_leave_a_chain_that_verifies(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-async def test_sqlite_refuses_update_and_delete(uow: UnitOfWorkFactory, tmp_path: Path) -> None:
+async def test_sqlite_refuses_update_and_delete(uow: Transactions, tmp_path: Path) -> None:
     (entry,) = await append(uow, record(1))
     connection = sqlite3.connect(tmp_path / "admin_core.db")
     try:
@@ -729,9 +730,7 @@ async def test_sqlite_refuses_update_and_delete(uow: UnitOfWorkFactory, tmp_path
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"])
 @pytest.mark.parametrize("role", ["POSTGRES", "POSTGRES_OWNER", "POSTGRES_SUPER"])
-async def test_postgres_refuses_update_delete_and_truncate(
-    uow: UnitOfWorkFactory, role: str
-) -> None:
+async def test_postgres_refuses_update_delete_and_truncate(uow: Transactions, role: str) -> None:
     """The app role lacks the privilege; the owner and even a superuser (also as a replica,
     which skips ordinary triggers) hit the triggers."""
     (entry,) = await append(uow, record(1))
@@ -768,7 +767,7 @@ async def test_postgres_refuses_update_delete_and_truncate(
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_postgres_app_role_cannot_forge_a_link_or_move_a_head(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     """Only the commit-time trigger (running with the owner's rights) writes links and heads."""
     (entry,) = await append(uow, record(1))

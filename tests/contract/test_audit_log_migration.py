@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.sql.types import Json, UtcDateTime
-from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.auth import Principal
-from admin_core.domain.audit import GENESIS_HASH, AuditEntry, AuditFilter, AuditRecord, seal
-from admin_core.usecases.audit import VerifyAuditChain
+from admin_core.audit.model import GENESIS_HASH, AuditEntry, AuditFilter, AuditRecord, seal
+from admin_core.audit.use_cases import VerifyAuditChain
+from admin_core.kernel.principal import Principal
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from admin_core.domain.graph import (
+from admin_core.graph.model import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
@@ -21,7 +21,7 @@ from admin_core.domain.graph import (
     provider_node,
     works_at,
 )
-from admin_core.ports.graph import GraphProjection
+from admin_core.graph.ports import GraphProjection
 from tests.support.graph import GRAPH_BACKENDS, graph_projection
 
 

@@ -17,13 +17,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
-from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.projection import REBUILD_LOCK_KEY, PostgresRebuildLock, SqlProjectionSource
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit import Actor
-from admin_core.auth import Principal
-from admin_core.domain.graph import (
+from admin_core.graph.errors import GraphRebuildFailed
+from admin_core.graph.model import (
     GraphNode,
     GraphRelationship,
     GraphScope,
@@ -31,12 +31,12 @@ from admin_core.domain.graph import (
     RebuildProgress,
     RelType,
 )
-from admin_core.errors import GraphRebuildFailed
-from admin_core.ports.graph import GraphProjection, ProjectionSource
-from admin_core.usecases.demo import SeedDemoData
-from admin_core.usecases.graph import RebuildProjection
-from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue
+from admin_core.graph.ports import GraphProjection, ProjectionSource
+from admin_core.graph.use_cases import RebuildProjection
+from admin_core.kernel.principal import Principal
+from bench.synthetic_directory import LoadSyntheticDirectory
 from entrypoints.container import aclose, build_container
+from entrypoints.demo.seed import SeedDemoData
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.support.databases import database
@@ -359,9 +359,9 @@ async def _advisory_lock_held(engine: AsyncEngine) -> bool:
 async def test_two_replicas_on_one_database_rebuild_one_at_a_time(
     world: World, tmp_path: Path
 ) -> None:
-    """Replica A rebuilds (a synthetic catalogue big enough to take a while); replica B,
+    """Replica A rebuilds (a synthetic directory big enough to take a while); replica B,
     another container on the same PostgreSQL, is asked over HTTP meanwhile and refuses."""
-    await LoadSyntheticCatalogue(SqlCatalogueBulkLoader(world.engine), SystemClock()).execute(
+    await LoadSyntheticDirectory(SqlDirectoryBulkLoader(world.engine), SystemClock()).execute(
         20_000
     )
     settings = Settings(

@@ -11,8 +11,8 @@ import pytest
 
 from adapters.clerk.backend import ClerkIdentityProvider
 from adapters.memory.identity import InMemoryIdentityProvider
-from admin_core.errors import IdentityProviderUnavailable, UserNotFound
-from admin_core.ports.identity import (
+from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
+from admin_core.users.ports import (
     IdentityProvider,
     IdentityUser,
     MembershipAlreadyExists,

@@ -1,5 +1,5 @@
-"""Contract suite of the projection source (and the catalogue writer behind it), on memory,
-SQLite and PostgreSQL: the same catalogue gives the same graph items everywhere."""
+"""Contract suite of the projection source (and the directory writer behind it), on memory,
+SQLite and PostgreSQL: the same directory gives the same graph items everywhere."""
 
 from __future__ import annotations
 
@@ -7,35 +7,35 @@ from typing import Any
 
 import pytest
 
-from adapters.memory.catalogue import InMemoryCatalogueBulkLoader, InMemoryProjectionSource
+from adapters.memory.directory import InMemoryDirectoryBulkLoader, InMemoryProjectionSource
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
-from adapters.sql.catalogue import SqlCatalogueBulkLoader
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.projection import SqlProjectionSource
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.domain.catalogue import CatalogueBatch, Doctor
-from admin_core.domain.graph import NodeLabel, RelType
-from admin_core.ports.catalogue import CatalogueBulkLoader
-from admin_core.ports.graph import ProjectionSource
-from admin_core.ports.persistence import UnitOfWorkFactory
-from admin_core.usecases.demo import SeedDemoData
-from admin_core.usecases.demo_catalogue import demo_catalogue
-from admin_core.usecases.synthetic_catalogue import LoadSyntheticCatalogue, SyntheticPlan
+from admin_core.directory.model import DirectoryBatch, ProviderDoctor
+from admin_core.directory.ports import DirectoryBulkLoader
+from admin_core.graph.model import NodeLabel, RelType
+from admin_core.graph.ports import ProjectionSource
+from admin_core.kernel.transaction import Transactions
+from bench.synthetic_directory import LoadSyntheticDirectory, SyntheticPlan
+from entrypoints.demo.directory import demo_directory
+from entrypoints.demo.seed import SeedDemoData
 
 
-def source_of(uow: UnitOfWorkFactory) -> ProjectionSource:
+def source_of(uow: Transactions) -> ProjectionSource:
     if isinstance(uow, InMemoryUnitOfWorkFactory):
         return InMemoryProjectionSource(uow.store)
     assert isinstance(uow, SqlUnitOfWorkFactory)
     return SqlProjectionSource(uow.engine)
 
 
-def loader_of(uow: UnitOfWorkFactory) -> CatalogueBulkLoader:
+def loader_of(uow: Transactions) -> DirectoryBulkLoader:
     if isinstance(uow, InMemoryUnitOfWorkFactory):
-        return InMemoryCatalogueBulkLoader(uow.store)
+        return InMemoryDirectoryBulkLoader(uow.store)
     assert isinstance(uow, SqlUnitOfWorkFactory)
-    return SqlCatalogueBulkLoader(uow.engine)
+    return SqlDirectoryBulkLoader(uow.engine)
 
 
 async def everything(source: ProjectionSource, batch_size: int) -> dict[str, list[Any]]:
@@ -55,17 +55,17 @@ async def everything(source: ProjectionSource, batch_size: int) -> dict[str, lis
 
 
 @pytest.fixture
-async def seeded(uow: UnitOfWorkFactory) -> UnitOfWorkFactory:
+async def seeded(uow: Transactions) -> Transactions:
     await SeedDemoData(uow, SystemClock()).execute()
     return uow
 
 
-async def test_the_demo_catalogue_streams_every_row_once_in_key_order(
-    seeded: UnitOfWorkFactory,
+async def test_the_demo_directory_streams_every_row_once_in_key_order(
+    seeded: Transactions,
 ) -> None:
     items = await everything(source_of(seeded), batch_size=7)
 
-    demo = demo_catalogue()
+    demo = demo_directory()
     assert [n.key for n in items["Doctor"]] == sorted(d.id for d in demo.doctors)
     assert [n.key for n in items["Provider"]] == sorted(p.id for p in demo.providers)
     assert len(items["Procedure"]) == 30
@@ -76,7 +76,7 @@ async def test_the_demo_catalogue_streams_every_row_once_in_key_order(
     assert len(items["ACCREDITED_BY"]) == sum(len(p.accreditations) for p in demo.providers)
 
 
-async def test_items_carry_the_source_columns_and_the_tenant(seeded: UnitOfWorkFactory) -> None:
+async def test_items_carry_the_source_columns_and_the_tenant(seeded: Transactions) -> None:
     items = await everything(source_of(seeded), batch_size=1000)
 
     providers = {n.key: n for n in items["Provider"]}
@@ -98,7 +98,7 @@ async def test_items_carry_the_source_columns_and_the_tenant(seeded: UnitOfWorkF
     assert works_at["doc_0001"].end_tenant_id == "apollo-chennai"
 
 
-async def test_every_backend_yields_the_same_items(seeded: UnitOfWorkFactory) -> None:
+async def test_every_backend_yields_the_same_items(seeded: Transactions) -> None:
     """The in-memory source is the reference the SQL sources must agree with."""
     items = await everything(source_of(seeded), batch_size=50)
     memory = InMemoryUnitOfWorkFactory(InMemoryStore(), SystemClock(), UlidGenerator())
@@ -107,14 +107,14 @@ async def test_every_backend_yields_the_same_items(seeded: UnitOfWorkFactory) ->
     assert items == reference
 
 
-async def test_seeding_twice_changes_no_row(seeded: UnitOfWorkFactory) -> None:
+async def test_seeding_twice_changes_no_row(seeded: Transactions) -> None:
     before = await everything(source_of(seeded), batch_size=100)
     await SeedDemoData(seeded, SystemClock()).execute()
     assert await everything(source_of(seeded), batch_size=100) == before
 
 
-async def test_a_synthetic_catalogue_has_the_planned_size(uow: UnitOfWorkFactory) -> None:
-    plan = await LoadSyntheticCatalogue(loader_of(uow), SystemClock()).execute(3000, batch_size=700)
+async def test_a_synthetic_directory_has_the_planned_size(uow: Transactions) -> None:
+    plan = await LoadSyntheticDirectory(loader_of(uow), SystemClock()).execute(3000, batch_size=700)
 
     assert plan == SyntheticPlan.of(3000)
     items = await everything(source_of(uow), batch_size=500)
@@ -125,13 +125,15 @@ async def test_a_synthetic_catalogue_has_the_planned_size(uow: UnitOfWorkFactory
 
 @pytest.mark.parametrize("batch_size", [7, 1000])
 async def test_nodes_come_with_their_outgoing_relationships(
-    seeded: UnitOfWorkFactory, batch_size: int
+    seeded: Transactions, batch_size: int
 ) -> None:
     """What a rebuild reads: each node with its relationships, the same items as the
     separate streams give, whatever the batch size."""
     async with seeded() as tx:  # a doctor who performs nothing, between two who do
-        doctor = Doctor(id="doc_0001a", provider_id="prv_sheba", full_name="Dr. A", specialty=None)
-        await tx.catalogue.write(CatalogueBatch(doctors=(doctor,)), now=SystemClock().now())
+        doctor = ProviderDoctor(
+            id="doc_0001a", provider_id="prv_sheba", full_name="Dr. A", specialty=None
+        )
+        await tx.directory.write(DirectoryBatch(doctors=(doctor,)), now=SystemClock().now())
         await tx.commit()
     source = source_of(seeded)
     items = await everything(source, batch_size=1000)

@@ -15,8 +15,8 @@ from dependency_injector import providers
 
 from adapters.clerk.backend import ClerkIdentityProvider
 from admin_core.audit import Actor
-from admin_core.auth import Principal
-from admin_core.usecases.users import GrantRole, RevokeRole
+from admin_core.kernel.principal import Principal
+from admin_core.users.use_cases import GrantRole, RevokeRole
 from entrypoints.settings import Settings
 from tests.support.admin_api import audit, errors, mark_audit_baseline
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk

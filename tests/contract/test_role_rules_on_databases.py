@@ -8,22 +8,23 @@ from datetime import UTC, datetime
 from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.system.runtime import SystemClock
 from admin_core.audit import Actor
-from admin_core.auth import Principal, RolePolicy
-from admin_core.domain.users import PLATFORM_TENANT_ID, DirectoryUser, UserRole
-from admin_core.errors import RoleNotAllowed
-from admin_core.ports.identity import IdentityUser
-from admin_core.ports.persistence import UnitOfWorkFactory
-from admin_core.usecases.users import GrantRole, RevokeRole
+from admin_core.auth.policy import RolePolicy
+from admin_core.kernel.principal import PLATFORM_TENANT_ID, Principal
+from admin_core.kernel.transaction import Transactions
+from admin_core.users.errors import RoleNotAllowed
+from admin_core.users.model import UserContact, UserRole
+from admin_core.users.ports import IdentityUser
+from admin_core.users.use_cases import GrantRole, RevokeRole
 
 SUPER = "org:super_admin"
 ACTOR = Actor(principal=Principal.operator("tester"), request_id="t-1")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def seed_super_admins(uow: UnitOfWorkFactory, *user_ids: str) -> None:
+async def seed_super_admins(uow: Transactions, *user_ids: str) -> None:
     async with uow() as tx:
         for user_id in user_ids:
-            await tx.users.upsert(DirectoryUser(id=user_id, email=None, name=None, updated_at=T0))
+            await tx.users.upsert(UserContact(id=user_id, email=None, name=None, updated_at=T0))
             await tx.user_roles.add(
                 UserRole(
                     tenant_id=PLATFORM_TENANT_ID,
@@ -37,7 +38,7 @@ async def seed_super_admins(uow: UnitOfWorkFactory, *user_ids: str) -> None:
 
 
 async def test_concurrent_revokes_of_the_last_two_super_admins_keep_one(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     await seed_super_admins(uow, "user_a", "user_b")
     revoke = RevokeRole(uow, InMemoryIdentityProvider(), RolePolicy.default(), platform_org=None)
@@ -58,7 +59,7 @@ async def test_concurrent_revokes_of_the_last_two_super_admins_keep_one(
 
 
 async def test_concurrent_grants_of_one_role_leave_one_grant(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     identity = InMemoryIdentityProvider(users=[IdentityUser(id="user_c", email=None, name=None)])
     grant = GrantRole(uow, identity, RolePolicy.default(), SystemClock(), platform_org=None)

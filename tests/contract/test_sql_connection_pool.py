@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.domain.audit import AuditFilter, AuditRecord
+from admin_core.audit.model import AuditFilter, AuditRecord
 from tests.support.databases import postgres_urls
 from tests.support.services import service_url
 

@@ -19,12 +19,12 @@ from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.system.runtime import SystemClock
 from admin_core.audit import Actor
-from admin_core.auth import Principal
-from admin_core.domain.providers import Provider
+from admin_core.directory.model import Provider
 from admin_core.domain.tenant_requests import ProviderDraft, TenantDraft
 from admin_core.domain.tenants import TenantQuery
-from admin_core.ports.persistence import UnitOfWorkFactory
-from admin_core.usecases.tenants import CreateProviderWithTenant
+from admin_core.kernel.principal import Principal
+from admin_core.kernel.transaction import Transactions
+from admin_core.tenants.use_cases import CreateProviderWithTenant
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -40,7 +40,7 @@ class _NoCache:
 
 
 async def test_a_failure_after_the_provider_insert_leaves_neither(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     create = CreateProviderWithTenant(
         FaultyUnitOfWorkFactory(uow, fail_tenant_add=True),
@@ -63,7 +63,7 @@ async def test_a_failure_after_the_provider_insert_leaves_neither(
         assert await tx.org_mappings.tenant_for_org("org_half") is None
 
 
-async def test_the_same_draft_without_the_failure_creates_both(uow: UnitOfWorkFactory) -> None:
+async def test_the_same_draft_without_the_failure_creates_both(uow: Transactions) -> None:
     create = CreateProviderWithTenant(
         uow, SystemClock(), SequentialIds(), _NoCache(), platform_orgs=["org_platform"]
     )

@@ -7,17 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from admin_core.domain.providers import Provider
-from admin_core.domain.tenants import (
+from admin_core.directory.model import Provider
+from admin_core.domain.tenants import TenantQuery
+from admin_core.kernel.transaction import Transactions
+from admin_core.tenants.errors import TenantAlreadyExists
+from admin_core.tenants.model import (
     OrgMapping,
     PaymentsProvider,
     Tenant,
-    TenantQuery,
     TenantSettings,
     TenantStatus,
 )
-from admin_core.errors import TenantAlreadyExists
-from admin_core.ports.persistence import UnitOfWorkFactory
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -49,7 +49,7 @@ def provider(n: int) -> Provider:
     )
 
 
-async def add_tenants(uow: UnitOfWorkFactory, *numbers: int) -> None:
+async def add_tenants(uow: Transactions, *numbers: int) -> None:
     async with uow() as tx:
         for n in numbers:
             await tx.providers.add(provider(n))
@@ -57,7 +57,7 @@ async def add_tenants(uow: UnitOfWorkFactory, *numbers: int) -> None:
         await tx.commit()
 
 
-async def test_added_tenant_reads_back_equal(uow: UnitOfWorkFactory) -> None:
+async def test_added_tenant_reads_back_equal(uow: Transactions) -> None:
     await add_tenants(uow, 1)
     async with uow() as tx:
         assert await tx.tenants.get("tenant-001") == tenant(1)
@@ -66,10 +66,10 @@ async def test_added_tenant_reads_back_equal(uow: UnitOfWorkFactory) -> None:
         assert await tx.tenants.get("missing") is None
 
 
-async def test_provider_catalogue_fields_read_back(uow: UnitOfWorkFactory) -> None:
+async def test_provider_directory_fields_read_back(uow: Transactions) -> None:
     first = Provider(
         id="prv_cat_1",
-        name="Catalogue Hospital",
+        name="Directory Hospital",
         country="IN",
         city="Chennai",
         specialties=("cardiology", "oncology"),
@@ -96,7 +96,7 @@ async def test_provider_catalogue_fields_read_back(uow: UnitOfWorkFactory) -> No
         assert await tx.providers.get("prv_cat_2") == second
 
 
-async def test_leaving_without_commit_rolls_back(uow: UnitOfWorkFactory) -> None:
+async def test_leaving_without_commit_rolls_back(uow: Transactions) -> None:
     async with uow() as tx:
         await tx.providers.add(provider(1))
         await tx.tenants.add(tenant(1))
@@ -105,7 +105,7 @@ async def test_leaving_without_commit_rolls_back(uow: UnitOfWorkFactory) -> None
         assert await tx.providers.get("prv_001") is None
 
 
-async def test_an_error_inside_the_block_rolls_back(uow: UnitOfWorkFactory) -> None:
+async def test_an_error_inside_the_block_rolls_back(uow: Transactions) -> None:
     with pytest.raises(RuntimeError):  # noqa: PT012 - the whole block is under test
         async with uow() as tx:
             await tx.providers.add(provider(1))
@@ -115,14 +115,14 @@ async def test_an_error_inside_the_block_rolls_back(uow: UnitOfWorkFactory) -> N
         assert await tx.tenants.get("tenant-001") is None
 
 
-async def test_duplicate_tenant_id_is_refused(uow: UnitOfWorkFactory) -> None:
+async def test_duplicate_tenant_id_is_refused(uow: Transactions) -> None:
     await add_tenants(uow, 1)
     async with uow() as tx:
         with pytest.raises(TenantAlreadyExists):
             await tx.tenants.add(tenant(1, provider=False))
 
 
-async def test_a_provider_has_at_most_one_tenant(uow: UnitOfWorkFactory) -> None:
+async def test_a_provider_has_at_most_one_tenant(uow: Transactions) -> None:
     await add_tenants(uow, 1)
     second = Tenant(
         id="tenant-other",
@@ -137,7 +137,7 @@ async def test_a_provider_has_at_most_one_tenant(uow: UnitOfWorkFactory) -> None
             await tx.tenants.add(second)
 
 
-async def test_list_filters_orders_and_paginates(uow: UnitOfWorkFactory) -> None:
+async def test_list_filters_orders_and_paginates(uow: Transactions) -> None:
     await add_tenants(uow, 3, 1, 2, 4)
     async with uow() as tx:
         await tx.tenants.update(tenant(2, status=TenantStatus.SUSPENDED))
@@ -153,7 +153,7 @@ async def test_list_filters_orders_and_paginates(uow: UnitOfWorkFactory) -> None
         assert [t.id for t in one.items] == ["tenant-004"]
 
 
-async def test_update_changes_name_status_and_settings(uow: UnitOfWorkFactory) -> None:
+async def test_update_changes_name_status_and_settings(uow: Transactions) -> None:
     await add_tenants(uow, 1)
     changed = Tenant(
         id="tenant-001",
@@ -171,7 +171,7 @@ async def test_update_changes_name_status_and_settings(uow: UnitOfWorkFactory) -
         assert await tx.tenants.get("tenant-001") == changed
 
 
-async def test_org_mapping_resolves_both_ways(uow: UnitOfWorkFactory) -> None:
+async def test_org_mapping_resolves_both_ways(uow: Transactions) -> None:
     await add_tenants(uow, 1)
     mapping = OrgMapping(org_id="org_1", tenant_id="tenant-001", created_at=T0)
     async with uow() as tx:
@@ -183,7 +183,7 @@ async def test_org_mapping_resolves_both_ways(uow: UnitOfWorkFactory) -> None:
         assert await tx.org_mappings.for_tenant("tenant-001") == mapping
 
 
-async def test_concurrent_creates_of_one_tenant_id_leave_one(uow: UnitOfWorkFactory) -> None:
+async def test_concurrent_creates_of_one_tenant_id_leave_one(uow: Transactions) -> None:
     async def create() -> str:
         try:
             async with uow() as tx:
@@ -198,7 +198,7 @@ async def test_concurrent_creates_of_one_tenant_id_leave_one(uow: UnitOfWorkFact
     assert results == ["conflict", "created"]
 
 
-async def test_org_mapping_can_move_and_is_exclusive(uow: UnitOfWorkFactory) -> None:
+async def test_org_mapping_can_move_and_is_exclusive(uow: Transactions) -> None:
     await add_tenants(uow, 1, 2)
     async with uow() as tx:
         await tx.org_mappings.add(OrgMapping(org_id="org_1", tenant_id="tenant-001", created_at=T0))

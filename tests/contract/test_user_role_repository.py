@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from admin_core.domain.users import DirectoryUser, UserRole
-from admin_core.ports.persistence import UnitOfWorkFactory
+from admin_core.kernel.transaction import Transactions
+from admin_core.users.model import UserContact, UserRole
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def user(user_id: str, email: str | None = None) -> DirectoryUser:
-    return DirectoryUser(id=user_id, email=email, name=user_id.title(), updated_at=T0)
+def user(user_id: str, email: str | None = None) -> UserContact:
+    return UserContact(id=user_id, email=email, name=user_id.title(), updated_at=T0)
 
 
 def grant(tenant_id: str, user_id: str, role: str) -> UserRole:
@@ -21,7 +21,7 @@ def grant(tenant_id: str, user_id: str, role: str) -> UserRole:
     )
 
 
-async def seed(uow: UnitOfWorkFactory, *grants: UserRole) -> None:
+async def seed(uow: Transactions, *grants: UserRole) -> None:
     async with uow() as tx:
         for g in grants:
             await tx.users.upsert(user(g.user_id))
@@ -29,11 +29,11 @@ async def seed(uow: UnitOfWorkFactory, *grants: UserRole) -> None:
         await tx.commit()
 
 
-async def test_directory_upsert_replaces_details(uow: UnitOfWorkFactory) -> None:
+async def test_directory_upsert_replaces_details(uow: Transactions) -> None:
     async with uow() as tx:
         await tx.users.upsert(user("user_a", "old@example.org"))
         await tx.commit()
-    newer = DirectoryUser(
+    newer = UserContact(
         id="user_a", email="new@example.org", name="A", updated_at=T0 + timedelta(days=1)
     )
     async with uow() as tx:
@@ -44,7 +44,7 @@ async def test_directory_upsert_replaces_details(uow: UnitOfWorkFactory) -> None
         assert await tx.users.get_many([]) == {}
 
 
-async def test_grants_read_back_per_tenant_in_order(uow: UnitOfWorkFactory) -> None:
+async def test_grants_read_back_per_tenant_in_order(uow: Transactions) -> None:
     await seed(
         uow,
         grant("t1", "user_b", "org:admin"),
@@ -65,7 +65,7 @@ async def test_grants_read_back_per_tenant_in_order(uow: UnitOfWorkFactory) -> N
         assert await tx.user_roles.holders("t1", "org:admin") == ("user_a", "user_b")
 
 
-async def test_granting_a_held_role_again_writes_nothing(uow: UnitOfWorkFactory) -> None:
+async def test_granting_a_held_role_again_writes_nothing(uow: Transactions) -> None:
     await seed(uow, grant("t1", "user_a", "org:admin"))
     async with uow() as tx:
         later = UserRole(
@@ -81,7 +81,7 @@ async def test_granting_a_held_role_again_writes_nothing(uow: UnitOfWorkFactory)
         assert await tx.user_roles.for_tenant("t1") == [grant("t1", "user_a", "org:admin")]
 
 
-async def test_remove_reports_whether_something_was_removed(uow: UnitOfWorkFactory) -> None:
+async def test_remove_reports_whether_something_was_removed(uow: Transactions) -> None:
     await seed(uow, grant("t1", "user_a", "org:admin"))
     async with uow() as tx:
         assert await tx.user_roles.remove("t1", "user_a", "org:admin")
@@ -91,7 +91,7 @@ async def test_remove_reports_whether_something_was_removed(uow: UnitOfWorkFacto
         assert await tx.user_roles.roles_of("t1", "user_a") == ()
 
 
-async def test_uncommitted_grants_roll_back(uow: UnitOfWorkFactory) -> None:
+async def test_uncommitted_grants_roll_back(uow: Transactions) -> None:
     async with uow() as tx:
         await tx.users.upsert(user("user_a"))
         await tx.user_roles.add(grant("t1", "user_a", "org:admin"))
@@ -100,7 +100,7 @@ async def test_uncommitted_grants_roll_back(uow: UnitOfWorkFactory) -> None:
         assert await tx.users.get_many(["user_a"]) == {}
 
 
-async def test_concurrent_grants_of_one_role_leave_one(uow: UnitOfWorkFactory) -> None:
+async def test_concurrent_grants_of_one_role_leave_one(uow: Transactions) -> None:
     await seed(uow, grant("t1", "user_a", "org:provider:staff"))
 
     async def add() -> bool:
@@ -114,7 +114,7 @@ async def test_concurrent_grants_of_one_role_leave_one(uow: UnitOfWorkFactory) -
 
 
 async def test_locked_holders_make_a_concurrent_revoke_count_again(
-    uow: UnitOfWorkFactory,
+    uow: Transactions,
 ) -> None:
     """Two revokes of the last two holders: the second sees only one holder left."""
     await seed(uow, grant("platform", "user_a", "org:super_admin"))

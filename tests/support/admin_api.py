@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin_core.domain.audit import AuditEntry
+from admin_core.audit.model import AuditEntry
 from tests.support.http import ApiClient
 
 _BASELINES: dict[int, int] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from admin_core.ports.runtime import Clock
+from admin_core.kernel.runtime import Clock
 
 
 class ManualClock(Clock):

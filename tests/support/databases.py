@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlUnitOfWorkFactory
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.ports.persistence import UnitOfWorkFactory
-from admin_core.ports.runtime import Clock
+from admin_core.kernel.runtime import Clock
+from admin_core.kernel.transaction import Transactions
 from tests.support.services import in_thread, service_url
 
 APP_ROLE = "admin_app"
@@ -96,7 +96,7 @@ def postgres_urls() -> tuple[str, str]:
 @asynccontextmanager
 async def database(
     backend: str, tmp_path: Path, *, clock: Clock | None = None
-) -> AsyncIterator[UnitOfWorkFactory]:
+) -> AsyncIterator[Transactions]:
     """A unit-of-work factory over an empty, migrated database of the given backend."""
     clock = clock or SystemClock()
     if backend == "memory":

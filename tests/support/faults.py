@@ -10,9 +10,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from admin_core.domain.common import OffsetPage
-from admin_core.domain.tenants import Tenant, TenantQuery
-from admin_core.ports.persistence import TenantRepository, UnitOfWork, UnitOfWorkFactory
+from admin_core.domain.tenants import TenantQuery
+from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.transaction import Transaction, Transactions
+from admin_core.tenants.model import Tenant
+from admin_core.tenants.ports import TenantRepository
 
 
 class InjectedFailure(RuntimeError):
@@ -42,7 +44,7 @@ class FailingTenantRepository(TenantRepository):
 
 
 class FaultyUnitOfWork:
-    def __init__(self, inner: UnitOfWork, *, fail_tenant_add: bool, fail_commit: bool) -> None:
+    def __init__(self, inner: Transaction, *, fail_tenant_add: bool, fail_commit: bool) -> None:
         self._inner = inner
         self._fail_tenant_add = fail_tenant_add
         self._fail_commit = fail_commit
@@ -79,14 +81,14 @@ class FaultyUnitOfWork:
 
 class FaultyUnitOfWorkFactory:
     def __init__(
-        self, inner: UnitOfWorkFactory, *, fail_tenant_add: bool = False, fail_commit: bool = False
+        self, inner: Transactions, *, fail_tenant_add: bool = False, fail_commit: bool = False
     ) -> None:
         self.inner = inner
         self.fail_tenant_add = fail_tenant_add
         self.fail_commit = fail_commit
 
-    def __call__(self) -> UnitOfWork:
-        uow: UnitOfWork = FaultyUnitOfWork(  # type: ignore[assignment]
+    def __call__(self) -> Transaction:
+        uow: Transaction = FaultyUnitOfWork(  # type: ignore[assignment]
             self.inner(), fail_tenant_add=self.fail_tenant_add, fail_commit=self.fail_commit
         )
         return uow

@@ -15,7 +15,7 @@ import neo4j
 
 from adapters.memory.graph import InMemoryGraphProjection
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
-from admin_core.ports.graph import GraphProjection
+from admin_core.graph.ports import GraphProjection
 from tests.support.services import ROOT, service_url
 
 NEO4J_LOCK = ROOT / "var" / "neo4j.lock"

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
-from admin_core.domain.audit import AuditEntry, AuditRecord
-from admin_core.domain.tenants import OrgMapping
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from admin_core.audit.model import AuditEntry, AuditRecord
+from admin_core.tenants.model import OrgMapping
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings

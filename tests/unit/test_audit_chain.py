@@ -15,10 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
 from adapters.system.runtime import UlidGenerator
-from admin_core.auth import Permission, Principal, Scope
-from admin_core.domain.audit import (
+from admin_core.audit.model import (
     GENESIS_HASH,
     AuditEntry,
     AuditFilter,
@@ -33,11 +32,12 @@ from admin_core.domain.audit import (
     entry_hash,
     seal,
 )
-from admin_core.errors import InsufficientPermission, ValidationFailed
-from admin_core.usecases.audit import AuditQuery, ExportAuditLog, QueryAuditLog, VerifyAuditChain
-from admin_core.usecases.demo import SeedDemoData
-from admin_core.usecases.demo_audit import DEMO_AUDIT_TENANTS
+from admin_core.audit.use_cases import AuditQuery, ExportAuditLog, QueryAuditLog, VerifyAuditChain
+from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
+from admin_core.kernel.principal import Permission, Principal, Scope
 from entrypoints.cli.main import main
+from entrypoints.demo.history import DEMO_AUDIT_TENANTS
+from entrypoints.demo.seed import SeedDemoData
 from tests.support.clock import ManualClock
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -12,28 +12,24 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.memory.catalogue import InMemoryProjectionSource
+from adapters.memory.directory import InMemoryProjectionSource
 from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit import Actor
-from admin_core.auth import OrgKind, Principal, RolePolicy, Scope
-from admin_core.domain.catalogue import CatalogueBatch, Doctor
-from admin_core.domain.graph import (
-    GraphScope,
-    NodeLabel,
-    NodeWithLinks,
-    RebuildProgress,
-    RelType,
-)
-from admin_core.errors import GraphRebuildInProgress, InsufficientPermission
-from admin_core.usecases.demo import SeedDemoData
-from admin_core.usecases.demo_catalogue import demo_catalogue
-from admin_core.usecases.graph import RebuildProjection, ShowGraphStatus
+from admin_core.auth.policy import RolePolicy
+from admin_core.directory.model import DirectoryBatch, ProviderDoctor
+from admin_core.graph.errors import GraphRebuildInProgress
+from admin_core.graph.model import GraphScope, NodeLabel, NodeWithLinks, RebuildProgress, RelType
+from admin_core.graph.use_cases import RebuildProjection, ShowGraphStatus
+from admin_core.kernel.errors import InsufficientPermission
+from admin_core.kernel.principal import OrgKind, Principal, Scope
 from entrypoints.cli.main import main
 from entrypoints.container import Container, build_container
+from entrypoints.demo.directory import demo_directory
+from entrypoints.demo.seed import SeedDemoData
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 
@@ -66,8 +62,8 @@ async def memory() -> Memory:
     return world
 
 
-def test_the_demo_catalogue_has_the_promised_size() -> None:
-    batch = demo_catalogue()
+def test_the_demo_directory_has_the_promised_size() -> None:
+    batch = demo_directory()
     assert (len(batch.providers), len(batch.doctors), len(batch.procedures)) == (42, 172, 30)
     ids = {p.id for p in batch.providers}
     assert {"prv_apollo_chennai", "prv_bumrungrad", "prv_acibadem", "prv_medanta"} <= ids
@@ -77,14 +73,14 @@ def test_the_demo_catalogue_has_the_promised_size() -> None:
     assert {d.procedure_code for d in batch.doctor_procedures} <= codes
 
 
-async def test_seeding_twice_keeps_the_catalogue_as_it_was(memory: Memory) -> None:
+async def test_seeding_twice_keeps_the_directory_as_it_was(memory: Memory) -> None:
     before = (len(memory.store.doctors), len(memory.store.provider_procedures))
     await SeedDemoData(memory.uow, SystemClock()).execute()
     assert (len(memory.store.doctors), len(memory.store.provider_procedures)) == before
     assert memory.store.providers["prv_apollo_chennai"].specialties[0] == "cardiology"
 
 
-async def test_a_rebuild_projects_the_demo_catalogue_and_reports_progress(memory: Memory) -> None:
+async def test_a_rebuild_projects_the_demo_directory_and_reports_progress(memory: Memory) -> None:
     events: list[RebuildProgress] = []
 
     result = await memory.rebuild(batch_size=50).execute(OPERATOR, progress=events.append)
@@ -161,10 +157,12 @@ async def test_a_scope_rebuild_removes_what_the_source_no_longer_has(memory: Mem
         k for k in memory.store.doctor_procedures if k[0] != "doc_0001"
     }
     async with memory.uow() as tx:
-        await tx.catalogue.write(
-            CatalogueBatch(
+        await tx.directory.write(
+            DirectoryBatch(
                 doctors=(
-                    Doctor(id="doc_x", provider_id="prv_sheba", full_name="Dr. X", specialty=None),
+                    ProviderDoctor(
+                        id="doc_x", provider_id="prv_sheba", full_name="Dr. X", specialty=None
+                    ),
                 )
             ),
             now=SystemClock().now(),

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache
 from adapters.memory.runtime import FixedClock, SequentialIds
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWorkFactory
-from admin_core.auth import ROLES, Permission, RolePolicy, Scope
-from admin_core.domain.tenants import OrgMapping, Tenant, TenantStatus
-from admin_core.usecases.authenticate import Authenticate
+from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from admin_core.auth.policy import ROLES, RolePolicy
+from admin_core.auth.use_cases import Authenticate
+from admin_core.kernel.principal import Permission, Scope
+from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
 from tests.support.tokens import ISSUER, JwksServer, SigningKey, claims
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

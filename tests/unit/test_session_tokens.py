@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache
-from admin_core.errors import AuthTokenExpired, AuthTokenInvalid
+from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
 from tests.support.tokens import ISSUER, JwksServer, SigningKey, claims, rsa_key
 
 

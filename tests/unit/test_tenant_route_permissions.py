@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from admin_core.auth import ROLES
+from admin_core.auth.policy import ROLES
 from tests.support.admin_api import audit, errors, mark_audit_baseline
 from tests.support.http import ApiClient, api
 

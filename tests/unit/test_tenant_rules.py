@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from admin_core.auth import ROLES, OrgKind, Permission, Principal, RolePolicy, Scope
-from admin_core.domain.tenant_rules import TENANT_ID, merge_settings, slug
-from admin_core.domain.tenants import PaymentsProvider, TenantSettings
-from admin_core.errors import RoleNotAllowed, ValidationFailed
-from admin_core.grants import check_role_change, membership_role, roles_of_kind
-from admin_core.validation import FieldChecks
+from admin_core.auth.policy import ROLES, RolePolicy
+from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.principal import OrgKind, Permission, Principal, Scope
+from admin_core.kernel.validation import FieldChecks
+from admin_core.tenants.model import PaymentsProvider, TenantSettings
+from admin_core.tenants.rules import TENANT_ID, merge_settings, slug
+from admin_core.users.errors import RoleNotAllowed
+from admin_core.users.grants import check_role_change, membership_role, roles_of_kind
 
 POLICY = RolePolicy.default()
 

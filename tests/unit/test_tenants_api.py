@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from admin_core.domain.providers import Provider
+from admin_core.directory.model import Provider
 from tests.support.admin_api import audit, errors, mark_audit_baseline
 from tests.support.http import ApiClient, api
 

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from admin_core.errors import IdentityProviderUnavailable, UserNotFound
-from admin_core.ports.identity import (
+from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
+from admin_core.users.ports import (
     IdentityProvider,
     IdentityUser,
     MembershipAlreadyExists,

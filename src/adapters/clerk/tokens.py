@@ -11,8 +11,8 @@ import httpx
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
-from admin_core.errors import AuthTokenExpired, AuthTokenInvalid
-from admin_core.ports.identity import SessionClaims, SessionTokenVerifier
+from admin_core.auth.ports import SessionClaims, SessionTokenVerifier
+from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
 
 JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
 

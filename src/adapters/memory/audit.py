@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.memory.store import InMemoryStore
-from admin_core.domain.audit import (
+from admin_core.audit.model import (
     GENESIS_HASH,
     AuditEntry,
     AuditFilter,
@@ -17,8 +17,8 @@ from admin_core.domain.audit import (
     seal,
     unlinked,
 )
-from admin_core.ports.audit import AuditLog
-from admin_core.ports.runtime import Clock, IdGenerator
+from admin_core.audit.ports import AuditLog
+from admin_core.kernel.runtime import Clock, IdGenerator
 
 
 class InMemoryAuditLog(AuditLog):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from admin_core.domain.graph import (
+from admin_core.graph.model import (
     GraphCounts,
     GraphNode,
     GraphRelationship,
@@ -17,7 +17,7 @@ from admin_core.domain.graph import (
     PropertyValue,
     RelType,
 )
-from admin_core.ports.graph import GraphProjection, RebuildLock
+from admin_core.graph.ports import GraphProjection, RebuildLock
 
 
 def _present(properties: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from admin_core.errors import UserNotFound
-from admin_core.ports.identity import (
+from admin_core.users.errors import UserNotFound
+from admin_core.users.ports import (
     IdentityProvider,
     IdentityUser,
     MembershipAlreadyExists,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from admin_core.ports.runtime import Clock, IdGenerator
+from admin_core.kernel.runtime import Clock, IdGenerator
 
 
 class FixedClock(Clock):

@@ -7,11 +7,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from admin_core.domain.audit import AuditEntry
-from admin_core.domain.catalogue import Doctor, Procedure, ProcedureOffer
-from admin_core.domain.providers import Provider
-from admin_core.domain.tenants import OrgMapping, Tenant
-from admin_core.domain.users import DirectoryUser, UserRole
+from admin_core.audit.model import AuditEntry
+from admin_core.directory.model import Procedure, ProcedureOffer, Provider, ProviderDoctor
+from admin_core.tenants.model import OrgMapping, Tenant
+from admin_core.users.model import UserContact, UserRole
 
 
 @dataclass
@@ -24,12 +23,12 @@ class InMemoryStore:
     org_mappings: dict[str, OrgMapping] = field(default_factory=dict)
     audit_entries: list[AuditEntry] = field(default_factory=list)
     audit_heads: dict[str, AuditEntry] = field(default_factory=dict)
-    users: dict[str, DirectoryUser] = field(default_factory=dict)
+    users: dict[str, UserContact] = field(default_factory=dict)
     user_roles: dict[tuple[str, str, str], UserRole] = field(default_factory=dict)
-    # The provider catalogue (source of the graph projection); a provider's specialties,
+    # The provider directory (source of the graph projection); a provider's specialties,
     # languages and accreditations live on its `Provider`.
     accreditations: set[str] = field(default_factory=set)
-    doctors: dict[str, Doctor] = field(default_factory=dict)
+    doctors: dict[str, ProviderDoctor] = field(default_factory=dict)
     procedures: dict[str, Procedure] = field(default_factory=dict)
     provider_procedures: dict[tuple[str, str], ProcedureOffer] = field(default_factory=dict)
     doctor_procedures: set[tuple[str, str]] = field(default_factory=set)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapters.memory.store import InMemoryStore
-from admin_core.domain.common import OffsetPage
-from admin_core.domain.providers import Provider
-from admin_core.domain.tenants import OrgMapping, Tenant, TenantQuery
-from admin_core.errors import TenantAlreadyExists
-from admin_core.ports.persistence import (
-    OrgMappingRepository,
-    ProviderRepository,
-    TenantRepository,
-)
+from admin_core.directory.model import Provider
+from admin_core.directory.ports import ProviderRepository
+from admin_core.kernel.paging import OffsetPage
+from admin_core.tenants.errors import TenantAlreadyExists
+from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
+from admin_core.tenants.ports import OrgMappingRepository, TenantRepository
 
 
 class InMemoryProviderRepository(ProviderRepository):
@@ -38,14 +35,21 @@ class InMemoryTenantRepository(TenantRepository):
     async def get_by_provider(self, provider_id: str) -> Tenant | None:
         return next((t for t in self._store.tenants.values() if t.provider_id == provider_id), None)
 
-    async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
+    async def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: TenantStatus | None = None,
+        limit: int,
+        offset: int,
+    ) -> OffsetPage[Tenant]:
         rows = sorted(self._store.tenants.values(), key=lambda t: (t.created_at, t.id))
-        if query.tenant_id is not None:
-            rows = [t for t in rows if t.id == query.tenant_id]
-        if query.status is not None:
-            rows = [t for t in rows if t.status is query.status]
-        page = rows[query.offset : query.offset + query.limit]
-        return OffsetPage(items=page, total=len(rows), limit=query.limit, offset=query.offset)
+        if tenant_id is not None:
+            rows = [t for t in rows if t.id == tenant_id]
+        if status is not None:
+            rows = [t for t in rows if t.status is status]
+        page = rows[offset : offset + limit]
+        return OffsetPage(items=page, total=len(rows), limit=limit, offset=offset)
 
     async def add(self, tenant: Tenant) -> None:
         if tenant.id in self._store.tenants:

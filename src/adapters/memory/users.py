@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from adapters.memory.store import InMemoryStore
-from admin_core.domain.users import DirectoryUser, UserRole
-from admin_core.ports.persistence import UserDirectory, UserRoleRepository
+from admin_core.users.model import UserContact, UserRole
+from admin_core.users.ports import UserContacts, UserRoleRepository
 
 
-class InMemoryUserDirectory(UserDirectory):
+class InMemoryUserContacts(UserContacts):
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
 
-    async def upsert(self, user: DirectoryUser) -> None:
+    async def upsert(self, user: UserContact) -> None:
         self._store.users[user.id] = user
 
-    async def get_many(self, user_ids: Collection[str]) -> dict[str, DirectoryUser]:
+    async def get_many(self, user_ids: Collection[str]) -> dict[str, UserContact]:
         return {i: self._store.users[i] for i in user_ids if i in self._store.users}
 
 

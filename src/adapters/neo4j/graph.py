@@ -21,7 +21,7 @@ from typing import Any, LiteralString, TypeVar
 import neo4j
 import neo4j.exceptions
 
-from admin_core.domain.graph import (
+from admin_core.graph.model import (
     GraphCounts,
     GraphNode,
     GraphRelationship,
@@ -29,7 +29,7 @@ from admin_core.domain.graph import (
     NodeWithLinks,
     RelType,
 )
-from admin_core.ports.graph import GraphProjection, GraphUnavailable, ProjectionError
+from admin_core.graph.ports import GraphProjection, GraphUnavailable, ProjectionError
 
 #: The bookkeeping property: id of the rebuild that last wrote the node or relationship.
 STAMP = "_rebuild"

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_log
 from adapters.sql.types import UtcDateTime
-from admin_core.domain.audit import (
+from admin_core.audit.model import (
     GENESIS_HASH,
     AuditEntry,
     AuditFilter,
@@ -33,8 +33,8 @@ from admin_core.domain.audit import (
     link,
     prefix_upper_bound,
 )
-from admin_core.ports.audit import AuditLog
-from admin_core.ports.runtime import Clock, IdGenerator
+from admin_core.audit.ports import AuditLog
+from admin_core.kernel.runtime import Clock, IdGenerator
 
 #: SQLite: a prefix that matches more distinct actions than this is read as one range and
 #: sorted instead of merged per action (docs/adr/0011-audit-cursor-and-index-design.md).

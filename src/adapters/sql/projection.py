@@ -30,7 +30,7 @@ from adapters.sql.tables import (
     providers,
     tenants,
 )
-from admin_core.domain.graph import (
+from admin_core.graph.model import (
     GraphNode,
     GraphRelationship,
     NodeLabel,
@@ -45,7 +45,7 @@ from admin_core.domain.graph import (
     provider_node,
     works_at,
 )
-from admin_core.ports.graph import (
+from admin_core.graph.ports import (
     GraphUnavailable,
     ProjectionError,
     ProjectionReader,

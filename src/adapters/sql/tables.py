@@ -150,7 +150,7 @@ audit_chain_heads = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
 )
 
-# The provider catalogue (source of the graph projection, SPEC §6.1).
+# The provider directory (source of the graph projection, SPEC §6.1).
 
 PRICE = sa.Numeric(12, 2)
 

@@ -18,22 +18,18 @@ from adapters.sql.tables import (
     tenant_settings,
     tenants,
 )
-from admin_core.domain.common import OffsetPage
-from admin_core.domain.providers import Provider
-from admin_core.domain.tenants import (
+from admin_core.directory.model import Provider
+from admin_core.directory.ports import ProviderRepository
+from admin_core.kernel.paging import OffsetPage
+from admin_core.tenants.errors import TenantAlreadyExists
+from admin_core.tenants.model import (
     OrgMapping,
     PaymentsProvider,
     Tenant,
-    TenantQuery,
     TenantSettings,
     TenantStatus,
 )
-from admin_core.errors import TenantAlreadyExists
-from admin_core.ports.persistence import (
-    OrgMappingRepository,
-    ProviderRepository,
-    TenantRepository,
-)
+from admin_core.tenants.ports import OrgMappingRepository, TenantRepository
 
 _SELECT = sa.select(
     tenants,
@@ -153,27 +149,34 @@ class SqlTenantRepository(TenantRepository):
         row = (await self._connection.execute(stmt)).first()
         return _tenant(row) if row else None
 
-    async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
+    async def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: TenantStatus | None = None,
+        limit: int,
+        offset: int,
+    ) -> OffsetPage[Tenant]:
         conditions = []
-        if query.tenant_id is not None:
-            conditions.append(tenants.c.id == query.tenant_id)
-        if query.status is not None:
-            conditions.append(tenants.c.status == query.status.value)
+        if tenant_id is not None:
+            conditions.append(tenants.c.id == tenant_id)
+        if status is not None:
+            conditions.append(tenants.c.status == status.value)
         total = await self._connection.scalar(
             sa.select(sa.func.count()).select_from(tenants).where(*conditions)
         )
         stmt = (
             _SELECT.where(*conditions)
             .order_by(tenants.c.created_at, tenants.c.id)
-            .limit(query.limit)
-            .offset(query.offset)
+            .limit(limit)
+            .offset(offset)
         )
         rows = (await self._connection.execute(stmt)).all()
         return OffsetPage(
             items=[_tenant(r) for r in rows],
             total=total or 0,
-            limit=query.limit,
-            offset=query.offset,
+            limit=limit,
+            offset=offset,
         )
 
     async def add(self, tenant: Tenant) -> None:

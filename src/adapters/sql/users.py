@@ -11,15 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import unique_violation
 from adapters.sql.tables import user_roles, users
-from admin_core.domain.users import DirectoryUser, UserRole
-from admin_core.ports.persistence import UserDirectory, UserRoleRepository
+from admin_core.users.model import UserContact, UserRole
+from admin_core.users.ports import UserContacts, UserRoleRepository
 
 
-class SqlUserDirectory(UserDirectory):
+class SqlUserContacts(UserContacts):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def upsert(self, user: DirectoryUser) -> None:
+    async def upsert(self, user: UserContact) -> None:
         dialect = self._connection.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(users).values(
@@ -36,14 +36,14 @@ class SqlUserDirectory(UserDirectory):
             )
         )
 
-    async def get_many(self, user_ids: Collection[str]) -> dict[str, DirectoryUser]:
+    async def get_many(self, user_ids: Collection[str]) -> dict[str, UserContact]:
         if not user_ids:
             return {}
         rows = await self._connection.execute(
             sa.select(users).where(users.c.id.in_(list(user_ids)))
         )
         return {
-            row.id: DirectoryUser(
+            row.id: UserContact(
                 id=row.id, email=row.email, name=row.name, updated_at=row.updated_at
             )
             for row in rows

@@ -6,7 +6,7 @@ import os
 import time
 from datetime import UTC, datetime
 
-from admin_core.ports.runtime import Clock, IdGenerator
+from admin_core.kernel.runtime import Clock, IdGenerator
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from admin_core.audit import Actor
-from admin_core.auth import Principal
+from admin_core.kernel.principal import Principal
 from entrypoints.container import Container
 
 

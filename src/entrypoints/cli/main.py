@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from admin_core.errors import AdminError
+from admin_core.kernel.errors import AdminError
 from entrypoints.cli.commands import audit, graph, providers, system, tenants, users
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import report_error

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from admin_core.errors import AdminError, error_views
+from admin_core.kernel.errors import AdminError, error_views
 
 EXIT_CODES: dict[str, int] = {
     "VALIDATION_ERROR": 2,

@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.types import Message, Scope
 
-from admin_core.errors import ErrorView
+from admin_core.kernel.errors import ErrorView
 from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta, SuccessEnvelope
 
 REQUEST_ID_HEADER = "x-request-id"

@@ -15,17 +15,17 @@ from litestar.exceptions import (
     ValidationException,
 )
 
-from admin_core.errors import (
+from admin_core.graph.errors import GraphRebuildFailed
+from admin_core.kernel.errors import (
     AdminError,
     ErrorView,
-    GraphRebuildFailed,
     MethodNotAllowed,
     NotFound,
     RateLimited,
-    RoleNotAllowed,
     ValidationFailed,
     error_views,
 )
+from admin_core.users.errors import RoleNotAllowed
 from entrypoints.http.envelope import error_response
 
 log = logging.getLogger("admin_core.http")

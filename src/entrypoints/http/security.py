@@ -14,9 +14,9 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from admin_core.auth import Permission, Principal
-from admin_core.errors import InsufficientPermission
-from admin_core.usecases.authenticate import Authenticate
+from admin_core.auth.use_cases import Authenticate
+from admin_core.kernel.errors import InsufficientPermission
+from admin_core.kernel.principal import Permission, Principal
 
 PRINCIPAL_KEY = "principal"
 

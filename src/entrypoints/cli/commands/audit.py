@@ -21,8 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from admin_core.domain.audit import AuditEntry, ChainVerification
-from admin_core.usecases.audit import DEFAULT_AUDIT_LIMIT, AuditQuery
+from admin_core.audit.model import DEFAULT_AUDIT_LIMIT, AuditEntry, ChainVerification
+from admin_core.audit.use_cases import AuditQuery
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stderr, stdout
 

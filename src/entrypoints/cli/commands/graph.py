@@ -9,8 +9,8 @@ from uuid import uuid4
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from admin_core.audit import Actor
-from admin_core.domain.graph import Drift, GraphScope, NodeLabel, RebuildProgress
-from admin_core.usecases.graph import removed_view
+from admin_core.graph.model import Drift, GraphScope, NodeLabel, RebuildProgress
+from admin_core.graph.use_cases import removed_view
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stderr, stdout
 

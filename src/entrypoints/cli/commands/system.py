@@ -9,8 +9,8 @@ from typing import Any
 
 from adapters.sql.engine import is_sqlite
 from adapters.sql.migrate import upgrade
-from admin_core.auth import ROLES
-from admin_core.errors import ValidationFailed
+from admin_core.auth.policy import ROLES
+from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, stdout
 from entrypoints.container import aclose, build_container

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from admin_core.domain.tenant_requests import TenantChanges, TenantDraft, TenantView
-from admin_core.domain.tenant_rules import SETTINGS_FIELDS
-from admin_core.domain.tenants import TenantQuery, TenantStatus
-from admin_core.errors import ValidationFailed
+from admin_core.domain.tenant_requests import TenantChanges, TenantDraft
+from admin_core.domain.tenants import TenantQuery
+from admin_core.kernel.errors import ValidationFailed
+from admin_core.tenants.model import TenantStatus, TenantView
+from admin_core.tenants.rules import SETTINGS_FIELDS
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stdout
 

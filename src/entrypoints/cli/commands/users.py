@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from admin_core.auth import ROLES
-from admin_core.domain.users import RoleChange
+from admin_core.auth.policy import ROLES
+from admin_core.users.model import RoleChange
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stdout
 

@@ -9,16 +9,16 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
-from admin_core.auth import Permission, Principal
-from admin_core.domain.audit import AuditEntry, ChainVerification, tenant_of_chain
-from admin_core.usecases.audit import (
+from admin_core.audit.model import (
     DEFAULT_AUDIT_LIMIT,
     MAX_AUDIT_LIMIT,
     MAX_ID_LENGTH,
-    AuditQuery,
-    QueryAuditLog,
-    VerifyAuditChain,
+    AuditEntry,
+    ChainVerification,
+    tenant_of_chain,
 )
+from admin_core.audit.use_cases import AuditQuery, QueryAuditLog, VerifyAuditChain
+from admin_core.kernel.principal import Permission, Principal
 from entrypoints.http.envelope import ok
 from entrypoints.http.schemas import Out, SuccessEnvelope
 from entrypoints.http.security import requires

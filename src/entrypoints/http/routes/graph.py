@@ -9,9 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from admin_core.audit import Actor
-from admin_core.auth import Permission, Principal
-from admin_core.domain.graph import Drift, GraphScope, GraphStatus, RebuildResult
-from admin_core.usecases.graph import RebuildProjection, ShowGraphStatus, removed_view
+from admin_core.graph.model import Drift, GraphScope, GraphStatus, RebuildResult
+from admin_core.graph.use_cases import RebuildProjection, ShowGraphStatus, removed_view
+from admin_core.kernel.principal import Permission, Principal
 from entrypoints.http.envelope import ok, request_id_of
 from entrypoints.http.schemas import In, Out, SuccessEnvelope
 from entrypoints.http.security import requires

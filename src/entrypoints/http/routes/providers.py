@@ -8,10 +8,10 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from admin_core.auth import Permission, Principal
-from admin_core.domain.providers import Provider
+from admin_core.directory.model import Provider
 from admin_core.domain.tenant_requests import ProviderDraft, TenantDraft
-from admin_core.usecases.tenants import CreateProviderWithTenant
+from admin_core.kernel.principal import Permission, Principal
+from admin_core.tenants.use_cases import CreateProviderWithTenant
 from entrypoints.http.envelope import ok
 from entrypoints.http.routes.tenants import actor_of, tenant_view_out
 from entrypoints.http.schemas import SuccessEnvelope

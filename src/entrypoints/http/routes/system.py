@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
-from admin_core.usecases.readiness import CheckReadiness
+from admin_core.health.use_cases import CheckReadiness
 from entrypoints.http.envelope import ok
 from entrypoints.http.schemas import StatusOut, SuccessEnvelope
 

@@ -9,10 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from admin_core.audit import Actor
-from admin_core.auth import Permission, Principal
-from admin_core.domain.tenant_requests import TenantChanges, TenantDraft, TenantView
-from admin_core.domain.tenants import Tenant, TenantQuery, TenantStatus
-from admin_core.usecases.tenants import CreateTenant, ListTenants, MapOrganization, UpdateTenant
+from admin_core.domain.tenant_requests import TenantChanges, TenantDraft
+from admin_core.domain.tenants import TenantQuery
+from admin_core.kernel.principal import Permission, Principal
+from admin_core.tenants.model import Tenant, TenantStatus, TenantView
+from admin_core.tenants.use_cases import CreateTenant, ListTenants, MapOrganization, UpdateTenant
 from entrypoints.http.envelope import ok, request_id_of
 from entrypoints.http.schemas import SuccessEnvelope, TenantListOut, TenantOut, TenantSettingsOut
 from entrypoints.http.security import requires

@@ -11,9 +11,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from admin_core.audit import Actor
-from admin_core.auth import Permission, Principal
-from admin_core.domain.users import RoleChange
-from admin_core.usecases.users import GrantRole, ListTenantUsers, RevokeRole
+from admin_core.kernel.principal import Permission, Principal
+from admin_core.users.model import RoleChange
+from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
 from entrypoints.http.envelope import ok, request_id_of
 from entrypoints.http.schemas import SuccessEnvelope
 from entrypoints.http.security import requires

@@ -1,0 +1,84 @@
+"""The in-memory transaction: snapshot on begin, restore unless committed. It composes every
+repository over the one store and satisfies each area's transaction protocol."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from adapters.memory.audit import InMemoryAuditLog
+from adapters.memory.directory import InMemoryDirectoryWriter
+from adapters.memory.store import InMemoryStore
+from adapters.memory.tenants import (
+    InMemoryOrgMappingRepository,
+    InMemoryProviderRepository,
+    InMemoryTenantRepository,
+)
+from adapters.memory.users import InMemoryUserContacts, InMemoryUserRoleRepository
+from admin_core.audit.ports import AuditLog, AuditTransaction
+from admin_core.auth.ports import OrgLookupTransaction
+from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
+from admin_core.kernel.runtime import Clock, IdGenerator
+from admin_core.kernel.transaction import Transactions
+from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
+from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
+
+
+class InMemoryTransaction(
+    TenantsTransaction,
+    UsersTransaction,
+    AuditTransaction,
+    DirectoryTransaction,
+    OrgLookupTransaction,
+):
+    providers: ProviderRepository
+    tenants: TenantRepository
+    org_mappings: OrgMappingRepository
+    users: UserContacts
+    user_roles: UserRoleRepository
+    audit: AuditLog
+    directory: DirectoryWriter
+
+    def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
+        self._store = store
+        self._snapshot: dict[str, Any] | None = None
+        self.audit = InMemoryAuditLog(store, clock, ids)
+        self.providers = InMemoryProviderRepository(store)
+        self.tenants = InMemoryTenantRepository(store)
+        self.org_mappings = InMemoryOrgMappingRepository(store)
+        self.directory = InMemoryDirectoryWriter(store)
+        self.users = InMemoryUserContacts(store)
+        self.user_roles = InMemoryUserRoleRepository(store)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._snapshot = self._store.snapshot()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._snapshot = self._store.snapshot()
+
+    async def rollback(self) -> None:
+        if self._snapshot is not None:
+            self._store.restore(self._snapshot)
+
+
+class InMemoryTransactions(Transactions[InMemoryTransaction]):
+    def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
+        self.store = store
+        self._clock = clock
+        self._ids = ids
+
+    def __call__(self) -> InMemoryTransaction:
+        return InMemoryTransaction(self.store, self._clock, self._ids)

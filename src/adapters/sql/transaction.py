@@ -1,0 +1,135 @@
+"""The SQL transaction: one pooled connection, one transaction, rolled back unless committed.
+It composes every repository on that connection and satisfies each area's transaction
+protocol.
+
+
+Repositories run Core statements on the connection directly; there is no ORM session (no
+identity map or flush to pay for on every transaction). On PostgreSQL, audit entries are
+written at commit by the driver in one round trip (`write_appended`), so a transaction that
+only records an entry costs one round trip instead of three (`BEGIN`, `INSERT`, `COMMIT`);
+see docs/adr/0007-sql-unit-of-work.md."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql.audit import SqlAuditLog, write_appended
+from adapters.sql.directory import SqlDirectoryWriter
+from adapters.sql.engine import WriterGate, is_sqlite
+from adapters.sql.tenants import (
+    SqlOrgMappingRepository,
+    SqlProviderRepository,
+    SqlTenantRepository,
+)
+from adapters.sql.users import SqlUserContacts, SqlUserRoleRepository
+from admin_core.audit.ports import AuditLog, AuditTransaction
+from admin_core.auth.ports import OrgLookupTransaction
+from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
+from admin_core.kernel.runtime import Clock, IdGenerator
+from admin_core.kernel.transaction import Transactions
+from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
+from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
+
+
+class SqlTransaction(
+    TenantsTransaction,
+    UsersTransaction,
+    AuditTransaction,
+    DirectoryTransaction,
+    OrgLookupTransaction,
+):
+    providers: ProviderRepository
+    tenants: TenantRepository
+    org_mappings: OrgMappingRepository
+    users: UserContacts
+    user_roles: UserRoleRepository
+    audit: AuditLog
+    directory: DirectoryWriter
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        gate: WriterGate,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        postgres: bool | None = None,
+    ) -> None:
+        self._engine = engine
+        self._gate = gate
+        self._clock = clock
+        self._ids = ids
+        self._connection: AsyncConnection | None = None
+        self._postgres = not is_sqlite(engine.url) if postgres is None else postgres
+        self._appended: list[dict[str, Any]] = []
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("transaction used outside its `async with` block")
+        return self._connection
+
+    async def __aenter__(self) -> Self:
+        await self._gate.__aenter__()
+        try:
+            self._connection = await self._engine.connect()
+        except BaseException:
+            await self._gate.__aexit__()
+            raise
+        self.providers = SqlProviderRepository(self._connection)
+        self.tenants = SqlTenantRepository(self._connection)
+        self.org_mappings = SqlOrgMappingRepository(self._connection)
+        self.users = SqlUserContacts(self._connection)
+        self.user_roles = SqlUserRoleRepository(self._connection)
+        self.audit = SqlAuditLog(
+            self._connection,
+            self._clock,
+            self._ids,
+            appended=self._appended if self._postgres else None,
+        )
+        self.directory = SqlDirectoryWriter(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.connection.close()  # rolls back whatever was not committed
+        finally:
+            self._connection = None
+            self._appended.clear()
+            await self._gate.__aexit__()
+
+    async def commit(self) -> None:
+        if self._appended:
+            try:
+                await write_appended(self.connection, self._appended)
+            finally:
+                self._appended.clear()
+        if self.connection.in_transaction():  # else there is nothing left to commit
+            # The next statement begins a new transaction (autobegin).
+            await self.connection.commit()
+
+    async def rollback(self) -> None:
+        self._appended.clear()
+        await self.connection.rollback()
+
+
+class SqlTransactions(Transactions[SqlTransaction]):
+    def __init__(self, engine: AsyncEngine, clock: Clock, ids: IdGenerator) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._ids = ids
+        self._postgres = not is_sqlite(engine.url)
+        self._gate = WriterGate(enabled=not self._postgres)
+
+    def __call__(self) -> SqlTransaction:
+        return SqlTransaction(
+            self.engine, self._gate, self._clock, self._ids, postgres=self._postgres
+        )

@@ -1,0 +1,509 @@
+"""Audit-log entries, the hash chain that makes them tamper-evident, filters and cursors.
+
+One chain per tenant, and one for platform actions (`PLATFORM_CHAIN`). An entry's hash is
+
+    hash = SHA-256(prev_hash ":" seq ":" digest)    digest = SHA-256(canonical encoding)
+
+where the canonical encoding covers every field of the entry except `seq`, `prev_hash` and
+`hash` (those three are bound by the outer hash). Changing, removing or reordering any entry
+therefore breaks its own hash or the link of the entry after it. The split lets a database
+compute the link of the next entry in the same statement that allocates its `seq`
+(docs/adr/0010-audit-hash-chain.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+PLATFORM_CHAIN = "platform"
+DEFAULT_AUDIT_LIMIT = 50
+MAX_AUDIT_LIMIT = 500
+#: The longest id a filter takes (actor, tenant, case, patient).
+MAX_ID_LENGTH = 200
+GENESIS_HASH = "0" * 64
+CANONICAL_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def chain_of(tenant_id: str | None) -> str:
+    """The chain an entry belongs to: its tenant's, or the platform chain."""
+    return f"tenant:{tenant_id}" if tenant_id else PLATFORM_CHAIN
+
+
+def tenant_of_chain(chain: str) -> str | None:
+    """The inverse of `chain_of`."""
+    return None if chain == PLATFORM_CHAIN else chain.removeprefix("tenant:")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord:
+    """What a use case asks to record. The log assigns id, seq, time and hashes."""
+
+    tenant_id: str | None
+    actor_id: str
+    actor_role: str | None
+    action: str
+    event_type: str
+    resource_type: str
+    resource_id: str | None
+    case_id: str | None = None
+    patient_id: str | None = None
+    request_id: str | None = None
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    id: str
+    seq: int
+    occurred_at: datetime
+    tenant_id: str | None
+    actor_id: str
+    actor_role: str | None
+    action: str
+    event_type: str
+    resource_type: str
+    resource_id: str | None
+    case_id: str | None
+    patient_id: str | None
+    request_id: str | None
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    prev_hash: str
+    hash: str
+
+    @property
+    def chain(self) -> str:
+        return chain_of(self.tenant_id)
+
+    @property
+    def position(self) -> AuditPosition:
+        return AuditPosition(occurred_at=self.occurred_at, id=self.id)
+
+
+# --------------------------------------------------------------------------- canonical form
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def json_value(value: Any, path: str = "$") -> Any:
+    """`value` as plain JSON data that survives a round trip through any of our stores.
+
+    Mappings need string keys; tuples and sets become lists (sets sorted); enums become their
+    value; datetimes become ISO-8601 UTC text; Decimal and UUID become text; a float with an
+    integral value becomes an int (PostgreSQL's jsonb would return it as one), and NaN or
+    infinity is refused. Anything else is refused with the path of the offending value.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:  # the common case, kept fast: plain leaves are taken as they are
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if type(key) is str else _key(key, path)
+            result[name] = item if type(item) in _PLAIN else json_value(item, f"{path}.{name}")
+        return result
+    if kind is list:
+        return [
+            item if type(item) in _PLAIN else json_value(item, f"{path}[{i}]")
+            for i, item in enumerate(value)
+        ]
+    return _json_other(value, path)
+
+
+def _key(key: Any, path: str) -> str:
+    name = key.value if isinstance(key, enum.Enum) else key
+    if not isinstance(name, str):
+        raise ValueError(f"{path}: keys must be strings, not {type(key).__name__}")
+    return str(name)
+
+
+def _json_other(value: Any, path: str) -> Any:
+    if isinstance(value, enum.Enum):
+        return json_value(value.value, path)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path}: {value} cannot be stored in the audit log")
+        return int(value) if value.is_integer() else float(value)
+    if isinstance(value, datetime):
+        return _time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return json_value(dict(value.items()), path)
+    if isinstance(value, list | tuple):
+        return [json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, set | frozenset):
+        items = [json_value(item, f"{path}[]") for item in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    raise ValueError(f"{path}: {type(value).__name__} cannot be stored in the audit log")
+
+
+def _time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def canonical_bytes(entry: AuditEntry) -> bytes:
+    """The entry's content as canonical JSON: keys sorted, no whitespace, ASCII only (other
+    characters as \\u escapes), numbers as `json_value` leaves them. `seq`, `prev_hash` and
+    `hash` are not part of it; the chain link binds them."""
+    body = {
+        "v": CANONICAL_VERSION,
+        "id": entry.id,
+        "chain": entry.chain,
+        "occurred_at": _time(entry.occurred_at),
+        "tenant_id": entry.tenant_id,
+        "actor_id": entry.actor_id,
+        "actor_role": entry.actor_role,
+        "action": entry.action,
+        "event_type": entry.event_type,
+        "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id,
+        "case_id": entry.case_id,
+        "patient_id": entry.patient_id,
+        "request_id": entry.request_id,
+        "before": json_value(entry.before),
+        "after": json_value(entry.after),
+    }
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def content_digest(entry: AuditEntry) -> str:
+    """SHA-256 (hex) of the entry's canonical encoding."""
+    return hashlib.sha256(canonical_bytes(entry)).hexdigest()
+
+
+def link_hash(prev_hash: str, seq: int, digest: str) -> str:
+    """The chain link: SHA-256 over `prev_hash:seq:digest` (ASCII). A database may compute it
+    too: `encode(sha256(convert_to(prev || ':' || seq || ':' || digest, 'UTF8')), 'hex')`."""
+    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode("ascii")).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return link_hash(entry.prev_hash, entry.seq, content_digest(entry))
+
+
+def draft(record: AuditRecord, *, entry_id: str, occurred_at: datetime) -> AuditEntry:
+    """The entry a record becomes, before its place in the chain (`seq`, hashes) is known.
+    `before`/`after` are normalised by `json_value` (a bad value raises ValueError)."""
+    before = json_value(record.before, "before") if record.before is not None else None
+    after = json_value(record.after, "after") if record.after is not None else None
+    return AuditEntry(
+        id=entry_id,
+        seq=0,
+        occurred_at=occurred_at,
+        tenant_id=record.tenant_id,
+        actor_id=record.actor_id,
+        actor_role=record.actor_role,
+        action=record.action,
+        event_type=record.event_type,
+        resource_type=record.resource_type,
+        resource_id=record.resource_id,
+        case_id=record.case_id,
+        patient_id=record.patient_id,
+        request_id=record.request_id,
+        before=before,
+        after=after,
+        prev_hash="",
+        hash="",
+    )
+
+
+def link(entry: AuditEntry, *, seq: int, prev_hash: str, digest: str | None = None) -> AuditEntry:
+    """Place a drafted entry in its chain after the entry whose hash is `prev_hash`."""
+    digest = digest or content_digest(entry)
+    return AuditEntry(
+        id=entry.id,
+        seq=seq,
+        occurred_at=entry.occurred_at,
+        tenant_id=entry.tenant_id,
+        actor_id=entry.actor_id,
+        actor_role=entry.actor_role,
+        action=entry.action,
+        event_type=entry.event_type,
+        resource_type=entry.resource_type,
+        resource_id=entry.resource_id,
+        case_id=entry.case_id,
+        patient_id=entry.patient_id,
+        request_id=entry.request_id,
+        before=entry.before,
+        after=entry.after,
+        prev_hash=prev_hash,
+        hash=link_hash(prev_hash, seq, digest),
+    )
+
+
+def unlinked(entry: AuditEntry) -> AuditEntry:
+    """The entry without its place in the chain, as `AuditLog.append` returns it."""
+    return replace(entry, seq=0, prev_hash="", hash="")
+
+
+def seal(
+    record: AuditRecord, *, entry_id: str, seq: int, occurred_at: datetime, prev_hash: str
+) -> AuditEntry:
+    """Turn a record into the next entry of its chain, hash included."""
+    return link(
+        draft(record, entry_id=entry_id, occurred_at=occurred_at), seq=seq, prev_hash=prev_hash
+    )
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class AuditPosition:
+    """Where an entry sits in the newest-first order: by time, then id."""
+
+    occurred_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditFilter:
+    """Which entries a query wants; every given field must match.
+
+    `action` matches exactly, or as a prefix when it ends with `.` (kept in the prefix) or `*`
+    (dropped). Time bounds are inclusive. `tenant_id=None` means every chain.
+    """
+
+    action: str | None = None
+    actor_id: str | None = None
+    tenant_id: str | None = None
+    case_id: str | None = None
+    patient_id: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+    @property
+    def action_prefix(self) -> str | None:
+        if self.action is None:
+            return None
+        if self.action.endswith("*"):
+            return self.action[:-1]
+        return self.action if self.action.endswith(".") else None
+
+    @property
+    def action_exact(self) -> str | None:
+        return self.action if self.action is not None and self.action_prefix is None else None
+
+    def matches(self, entry: AuditEntry) -> bool:
+        """The reference semantics every adapter must reproduce."""
+        return (
+            self._action_matches(entry.action)
+            and (self.actor_id is None or entry.actor_id == self.actor_id)
+            and (self.tenant_id is None or entry.tenant_id == self.tenant_id)
+            and (self.case_id is None or entry.case_id == self.case_id)
+            and (self.patient_id is None or entry.patient_id == self.patient_id)
+            and (self.occurred_from is None or entry.occurred_at >= self.occurred_from)
+            and (self.occurred_to is None or entry.occurred_at <= self.occurred_to)
+        )
+
+    def _action_matches(self, action: str) -> bool:
+        if self.action is None:
+            return True
+        prefix = self.action_prefix
+        return action.startswith(prefix) if prefix is not None else action == self.action
+
+    def fingerprint(self) -> str:
+        """A short digest that identifies this filter set (used to bind cursors to it)."""
+        body = [
+            self.action,
+            self.actor_id,
+            self.tenant_id,
+            self.case_id,
+            self.patient_id,
+            _micros(self.occurred_from) if self.occurred_from else None,
+            _micros(self.occurred_to) if self.occurred_to else None,
+        ]
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string above every string that starts with `prefix` (non-empty), so
+    `prefix <= s < bound` is a prefix match an ordered index can scan as one range."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def newest_first(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    return sorted(entries, key=lambda e: (e.occurred_at, e.id), reverse=True)
+
+
+# --------------------------------------------------------------------------- cursors
+
+CURSOR_VERSION = 1
+MAX_CURSOR_LENGTH = 512
+
+
+def _micros(value: datetime) -> int:
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _cursor_check(raw: bytes) -> str:
+    return hashlib.sha256(b"audit-cursor:" + raw).hexdigest()[:16]
+
+
+def encode_cursor(position: AuditPosition, audit_filter: AuditFilter) -> str:
+    """An opaque token for 'the entries after `position`, under this filter set'.
+
+    URL-safe base64 of `[version, µs since epoch, id, filter fingerprint]` plus a checksum,
+    so an edited or truncated cursor, or one reused with other filters, is refused.
+    """
+    raw = json.dumps(
+        [CURSOR_VERSION, _micros(position.occurred_at), position.id, audit_filter.fingerprint()],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    ).encode("ascii")
+    token = raw + b"|" + _cursor_check(raw).encode("ascii")
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+
+
+class CursorInvalid(ValueError):
+    """The cursor is not one this log issued for this filter set."""
+
+
+def decode_cursor(token: str, audit_filter: AuditFilter) -> AuditPosition:
+    if not token or len(token) > MAX_CURSOR_LENGTH:
+        raise CursorInvalid("is not a cursor returned by this endpoint")
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        raw_token = base64.urlsafe_b64decode(padded.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError) as error:
+        raise CursorInvalid("is not a cursor returned by this endpoint") from error
+    canonical = base64.urlsafe_b64encode(raw_token).rstrip(b"=").decode("ascii")
+    raw, _, check = raw_token.rpartition(b"|")
+    if canonical != token or not raw or check != _cursor_check(raw).encode("ascii"):
+        raise CursorInvalid("is not a cursor returned by this endpoint")
+    try:
+        version, micros, entry_id, fingerprint = json.loads(raw)
+    except (ValueError, TypeError) as error:
+        raise CursorInvalid("is not a cursor returned by this endpoint") from error
+    if (
+        version != CURSOR_VERSION
+        or not isinstance(micros, int)
+        or not isinstance(entry_id, str)
+        or not isinstance(fingerprint, str)
+    ):
+        raise CursorInvalid("is not a cursor returned by this endpoint")
+    if fingerprint != audit_filter.fingerprint():
+        raise CursorInvalid("belongs to a different set of filters; start again without it")
+    try:
+        occurred_at = _from_micros(micros)
+    except OverflowError as error:
+        raise CursorInvalid("is not a cursor returned by this endpoint") from error
+    return AuditPosition(occurred_at=occurred_at, id=entry_id)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainHead:
+    """The last entry of a chain as the log records it (seq 0 and GENESIS_HASH when empty)."""
+
+    chain: str
+    seq: int
+    hash: str
+
+
+class BreakReason(enum.StrEnum):
+    HASH_MISMATCH = "hash_mismatch"  # the entry's content (or seq) is not what was hashed
+    PREV_HASH_MISMATCH = "prev_hash_mismatch"  # the entry does not link to the one before
+    MISSING_ENTRIES = "missing_entries"  # entries before this seq (or at the tail) are gone
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainBreak:
+    seq: int
+    entry_id: str | None
+    reason: BreakReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainVerification:
+    chain: str
+    ok: bool
+    entries_checked: int
+    broken_at: ChainBreak | None
+    head_seq: int
+    head_hash: str
+
+
+class ChainVerifier:
+    """Checks one chain entry by entry, in `seq` order, keeping only the previous hash, so a
+    chain of any length is verified in constant memory. Stops at the first break."""
+
+    def __init__(self, chain: str) -> None:
+        self.chain = chain
+        self.checked = 0
+        self.broken: ChainBreak | None = None
+        self._seq = 0
+        self._hash = GENESIS_HASH
+        self._id: str | None = None
+
+    def feed(self, entry: AuditEntry) -> bool:
+        """Check the next entry; False once the chain is broken."""
+        if self.broken is not None:
+            return False
+        self.checked += 1
+        reason: BreakReason | None = None
+        if entry.seq != self._seq + 1:
+            reason = BreakReason.MISSING_ENTRIES
+        elif entry.prev_hash != self._hash:
+            reason = BreakReason.PREV_HASH_MISMATCH
+        elif entry.chain != self.chain or entry.hash != entry_hash(entry):
+            reason = BreakReason.HASH_MISMATCH
+        if reason is not None:
+            self.broken = ChainBreak(seq=entry.seq, entry_id=entry.id, reason=reason)
+            return False
+        self._seq, self._hash, self._id = entry.seq, entry.hash, entry.id
+        return True
+
+    def finish(self, head: ChainHead | None) -> ChainVerification:
+        """The verdict; entries the head counts but that were never read are missing."""
+        if self.broken is None and head is not None and head.seq > self._seq:
+            self.broken = ChainBreak(
+                seq=self._seq + 1, entry_id=None, reason=BreakReason.MISSING_ENTRIES
+            )
+        if self.broken is None and head is not None and head.hash != self._hash:
+            self.broken = ChainBreak(
+                seq=self._seq, entry_id=self._id, reason=BreakReason.HASH_MISMATCH
+            )
+        return ChainVerification(
+            chain=self.chain,
+            ok=self.broken is None,
+            entries_checked=self.checked,
+            broken_at=self.broken,
+            head_seq=self._seq,
+            head_hash=self._hash,
+        )

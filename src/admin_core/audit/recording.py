@@ -1,0 +1,48 @@
+"""The one way use cases write audit entries: `record_audit(tx, principal, ...)`.
+
+It fills in who acted and the request they acted in, so no use case builds an entry by hand.
+Call it inside the same transaction as the change it records, before `commit()`; for external
+side effects, after the provider confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from admin_core.audit.model import AuditEntry, AuditRecord
+from admin_core.audit.ports import AuditTransaction
+from admin_core.kernel.principal import Principal
+
+
+async def record_audit(
+    tx: AuditTransaction,
+    principal: Principal,
+    *,
+    action: str,
+    event_type: str,
+    resource_type: str,
+    resource_id: str | None,
+    tenant_id: str | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    case_id: str | None = None,
+    patient_id: str | None = None,
+) -> AuditEntry:
+    """Append one entry. `before`/`after` hold identifiers and settings, never PHI."""
+    return await tx.audit.append(
+        AuditRecord(
+            tenant_id=tenant_id,
+            actor_id=principal.user_id,
+            actor_role=principal.role,
+            action=action,
+            event_type=event_type,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            case_id=case_id,
+            patient_id=patient_id,
+            request_id=principal.request_id,
+            before=before,
+            after=after,
+        )
+    )

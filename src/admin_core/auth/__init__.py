@@ -1,0 +1,1 @@
+"""Authentication (SPEC §5): session tokens become principals under the role policy."""

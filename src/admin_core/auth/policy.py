@@ -1,0 +1,69 @@
+"""The role → permission policy (SPEC §5). Plain data, so operators can configure it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from admin_core.kernel.principal import OrgKind, Permission
+
+ROLES: tuple[str, ...] = (
+    "org:super_admin",
+    "org:admin",
+    "org:coordinator",
+    "org:provider:admin",
+    "org:provider:staff",
+    "org:mso:doctor",
+    "org:facilitator",
+)
+
+
+def normalise_role(role: str | None) -> str | None:
+    """Clerk v2 claims drop the `org:` prefix (`admin`); v1 keeps it (`org:admin`)."""
+    if not role:
+        return None
+    return role if role.startswith("org:") else f"org:{role}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RolePolicy:
+    """Role → permissions, separately for platform orgs and tenant orgs."""
+
+    platform: Mapping[str, frozenset[Permission]]
+    tenant: Mapping[str, frozenset[Permission]]
+
+    def permissions(self, role: str | None, kind: OrgKind) -> frozenset[Permission]:
+        if role is None:
+            return frozenset()
+        table = self.platform if kind is OrgKind.PLATFORM else self.tenant
+        return table.get(role, frozenset())
+
+    def known_roles(self) -> frozenset[str]:
+        return frozenset(ROLES) | frozenset(self.platform) | frozenset(self.tenant)
+
+    @classmethod
+    def default(cls) -> RolePolicy:
+        p = Permission
+        return cls(
+            platform={
+                "org:super_admin": frozenset({p.SUPER_ADMIN}),
+                "org:admin": frozenset({p.TENANT_MANAGE, p.GRAPH_REBUILD, p.AUDIT_READ}),
+                "org:coordinator": frozenset({p.AUDIT_READ}),
+            },
+            tenant={
+                "org:admin": frozenset({p.TENANT_MANAGE, p.AUDIT_READ}),
+                "org:provider:admin": frozenset({p.TENANT_MANAGE, p.AUDIT_READ}),
+            },
+        )
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Mapping[str, Iterable[str]]]) -> RolePolicy:
+        """Build from `{"platform": {role: [perm, ...]}, "tenant": {...}}` (e.g. parsed JSON)."""
+
+        def table(section: str) -> dict[str, frozenset[Permission]]:
+            return {
+                normalise_role(role) or role: frozenset(Permission(p) for p in perms)
+                for role, perms in raw.get(section, {}).items()
+            }
+
+        return cls(platform=table("platform"), tenant=table("tenant"))

@@ -1,1 +1,0 @@
-"""Domain types that cross ports: frozen, slotted, keyword-only dataclasses."""

@@ -1,0 +1,1 @@
+"""Feature flags and per-tenant overrides (SPEC §6.2)."""

@@ -1,0 +1,1 @@
+"""The graph projection of the provider directory (SPEC §6.1)."""

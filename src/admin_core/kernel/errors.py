@@ -1,0 +1,121 @@
+"""One error base class with stable codes (SPEC §4).
+
+Entrypoints keep the only tables from code to HTTP status and CLI exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldError:
+    """One offending field of a request: `field` is a dotted path (`settings.timezone`)."""
+
+    field: str
+    message: str
+
+
+class AdminError(Exception):
+    """Base of every error the core raises on purpose. `code` is part of the API contract."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_message: ClassVar[str] = "Internal error."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(self.message)
+
+
+class AuthHeaderMissing(AdminError):
+    code = "AUTH_HEADER_MISSING"
+    default_message = "An 'Authorization: Bearer <token>' header is required."
+
+
+class AuthTokenInvalid(AdminError):
+    code = "AUTH_TOKEN_INVALID"
+    default_message = "The session token is not valid."
+
+
+class AuthTokenExpired(AdminError):
+    code = "AUTH_TOKEN_EXPIRED"
+    default_message = "The session token has expired."
+
+
+class InsufficientPermission(AdminError):
+    code = "AUTH_INSUFFICIENT_PERMISSION"
+    default_message = "Your role does not allow this action."
+
+
+class ValidationFailed(AdminError):
+    """Bad input: one `FieldError` per offending field; nothing was changed."""
+
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid."
+
+    def __init__(self, errors: Sequence[FieldError], message: str | None = None) -> None:
+        super().__init__(message)
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+
+    @classmethod
+    def single(cls, field: str, message: str) -> ValidationFailed:
+        return cls([FieldError(field=field, message=message)])
+
+
+class NotFound(AdminError):
+    code = "NOT_FOUND"
+    default_message = "No such route."
+
+
+class MethodNotAllowed(AdminError):
+    code = "METHOD_NOT_ALLOWED"
+    default_message = "Method not allowed on this route."
+
+
+class RateLimited(AdminError):
+    code = "RATE_LIMITED"
+    default_message = "Too many requests."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorView:
+    """The wire-neutral shape of one error, used by both entrypoints."""
+
+    code: str
+    message: str
+    field: str | None = None
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def error_views(error: AdminError) -> list[ErrorView]:
+    if isinstance(error, ValidationFailed) and error.errors:
+        return [ErrorView(code=error.code, message=e.message, field=e.field) for e in error.errors]
+    return [
+        ErrorView(code=error.code, message=error.message, field=error.field, details=error.details)
+    ]
+
+
+class BadRequest(AdminError):
+    code = "BAD_REQUEST"
+    default_message = "The request body is not parseable JSON."
+
+
+class PayloadTooLarge(AdminError):
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(AdminError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "Request bodies must be JSON (Content-Type: application/json)."

@@ -1,0 +1,35 @@
+"""Pages of results: offset pages and the bounds every paged query shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from admin_core.kernel.errors import FieldError, ValidationFailed
+
+T = TypeVar("T")
+
+MAX_OFFSET_LIMIT = 200
+#: The deepest offset any list accepts: far beyond any real list, and well inside the 64-bit
+#: integers both databases bind (a larger number is a 422, never a driver error).
+MAX_OFFSET = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OffsetPage(Generic[T]):
+    items: Sequence[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def check_page(limit: int, offset: int, max_limit: int = MAX_OFFSET_LIMIT) -> None:
+    """`limit` is 1..`max_limit`, `offset` 0..`MAX_OFFSET`; each bad one is named."""
+    errors = []
+    if not 1 <= limit <= max_limit:
+        errors.append(FieldError(field="limit", message=f"must be between 1 and {max_limit}"))
+    if not 0 <= offset <= MAX_OFFSET:
+        errors.append(FieldError(field="offset", message=f"must be between 0 and {MAX_OFFSET}"))
+    if errors:
+        raise ValidationFailed(errors)

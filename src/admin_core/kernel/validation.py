@@ -1,0 +1,125 @@
+"""Field checks shared by use cases: collect every offending field, then fail once.
+
+The HTTP layer rejects most malformed bodies before a use case runs; these checks are the
+rules themselves, so the CLI and embedding services get the same answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
+
+from admin_core.kernel.errors import FieldError, ValidationFailed
+
+#: C0 and C1 control characters (NUL among them): no name, id or filter holds one, and
+#: PostgreSQL cannot store a NUL in text at all. Tabs and line breaks are refused too.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME_HINT = "must be a date (YYYY-MM-DD) or an ISO date-time"
+
+#: A time bound as an entrypoint received it: text, a date or a date-time.
+TimeBound = str | date | datetime | None
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def time_bound(value: TimeBound, *, field: str, end: bool) -> datetime | None:
+    """An inclusive UTC bound: a date covers its whole UTC day (`end` picks its last
+    microsecond); a date-time without an offset is UTC. A value whose offset moves it out of
+    the years 1..9999 is a VALIDATION_ERROR naming `field`, like any unreadable one."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 64:
+            raise ValidationFailed.single(field, _TIME_HINT)
+        try:
+            value = (
+                date.fromisoformat(text) if _DATE_ONLY.match(text) else datetime.fromisoformat(text)
+            )
+        except ValueError as error:
+            raise ValidationFailed.single(field, _TIME_HINT) from error
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValidationFailed.single(
+            field, "is out of range once converted to UTC (years 1 to 9999)"
+        ) from error
+
+
+class FieldChecks:
+    """Accumulates `FieldError`s; `done()` raises `ValidationFailed` if there are any."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field=field, message=message))
+
+    def text(
+        self,
+        field: str,
+        value: str | None,
+        *,
+        max_length: int,
+        pattern: re.Pattern[str] | None = None,
+        pattern_hint: str = "",
+        required: bool = True,
+    ) -> str | None:
+        """A trimmed string: not blank, at most `max_length` characters, matching `pattern`."""
+        if value is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if len(value) > max_length:
+            self.fail(field, f"must be at most {max_length} characters")
+            return None
+        trimmed = value.strip()
+        if not trimmed:
+            self.fail(field, "must not be empty")
+            return None
+        if has_control_characters(trimmed):
+            self.fail(field, "must not contain control characters")
+            return None
+        if pattern is not None and not pattern.fullmatch(trimmed):
+            self.fail(field, f"must be {pattern_hint}" if pattern_hint else "has a bad format")
+            return None
+        return trimmed
+
+    def texts(
+        self,
+        field: str,
+        values: Sequence[str],
+        *,
+        max_items: int,
+        max_length: int,
+        allowed: Iterable[str] | None = None,
+        allowed_hint: str = "",
+    ) -> tuple[str, ...]:
+        """A list of distinct trimmed strings, in the order given."""
+        if len(values) > max_items:
+            self.fail(field, f"must have at most {max_items} items")
+            return ()
+        known = frozenset(allowed) if allowed is not None else None
+        result: list[str] = []
+        for index, value in enumerate(values):
+            item = self.text(f"{field}.{index}", value, max_length=max_length)
+            if item is None:
+                continue
+            if known is not None and item not in known:
+                self.fail(f"{field}.{index}", f"must be {allowed_hint}")
+                continue
+            if item not in result:
+                result.append(item)
+        return tuple(result)
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors)

@@ -1,0 +1,1 @@
+"""Second-opinion (MSO) doctors (SPEC §6.5)."""

@@ -1,0 +1,1 @@
+"""MSO sessions and refunds through the provider that took the money (SPEC §6.4)."""

@@ -1,1 +1,0 @@
-"""Outbound ports: what the core needs from the world, one small Protocol per capability."""

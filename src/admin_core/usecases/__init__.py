@@ -1,1 +1,0 @@
-"""Inbound use cases: one class each, ports in `__init__`, `async execute`."""
