@@ -50,9 +50,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.engine import DEFAULT_POOL_SIZE, PING_AFTER_IDLE_S, ping_when_idle
 from adapters.sql.migrate import upgrade_engine
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.audit import Actor
 from admin_core.audit.model import (
     GENESIS_HASH,
     AuditEntry,
@@ -536,7 +535,7 @@ async def measure(
     """Walk `walks` result sets page by page through their cursors; time every page from
     `deep_from` on, and right after each one a first page of the next filter value in turn,
     so first and deep pages are measured side by side under the same conditions."""
-    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
     use_case = QueryAuditLog(uow)
     operator = Principal.operator("bench")
 
@@ -668,8 +667,8 @@ async def append_through_app(
     app_url: str, writers: int, seconds: float, *, start_at: float | None = None, offset: int = 0
 ) -> tuple[int, float]:
     engine = _engine(app_url)
-    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
-    actor = Actor(principal=Principal.operator("bench"), request_id="bench")
+    uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
+    actor = Principal.operator("bench", request_id="bench")
 
     async def one(n: int) -> None:
         r = _append_record(n)
@@ -704,7 +703,7 @@ async def plain_through_app(
     appended entry at commit (by the driver, one round trip), into a twin table (same columns
     and indexes, no link trigger)."""
     engine = _engine(app_url)
-    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
     ids = UlidGenerator()
 
     async def one(n: int) -> None:
@@ -766,7 +765,7 @@ async def prepare_plain_table(owner_url: str) -> None:
 
 async def verify(app_url: str, tenant_id: str) -> tuple[ChainVerification, float, float]:
     engine = _engine(app_url, 2)
-    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
     try:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()

@@ -44,13 +44,13 @@ from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.projection import SqlProjectionSource
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.audit import Actor
 from admin_core.graph.model import GraphScope, NodeLabel, RelType
-from admin_core.graph.use_cases import RebuildProjection
+from admin_core.graph.use_cases import RebuildCommand
 from admin_core.kernel.principal import Principal
 from bench.synthetic_directory import LoadSyntheticDirectory, SyntheticPlan
+from entrypoints.container.graph import CollectorSparingRebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 NEO4J_LOCK = ROOT / "var" / "neo4j.lock"  # shared with the tests (tests/support/graph.py)
@@ -205,20 +205,21 @@ async def rebuild(
 ) -> Rebuilt:
     engine = create_engine(app_url)
     try:
-        use_case = RebuildProjection(
+        # As the entrypoints run it: with the garbage collector tuned for a rebuild.
+        use_case = CollectorSparingRebuild(
             source=SqlProjectionSource(engine),
             graph=graph,
             lock=InProcessRebuildLock(),
-            uow=SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator()),
+            transactions=SqlTransactions(engine, SystemClock(), UlidGenerator()),
             ids=UlidGenerator(),
             batch_size=batch_size,
             concurrency=concurrency,
         )
-        actor = Actor(principal=Principal.operator("bench"), request_id="bench")
+        actor = Principal.operator("bench", request_id="bench")
         async with peak_rss() as peak:
             neo4j_before, python_before = _neo4j_cpu_s(), time.process_time()
             started = time.perf_counter()
-            result = await use_case.execute(actor, GraphScope.ALL)
+            result = await use_case.execute(actor, RebuildCommand(scope=GraphScope.ALL))
             elapsed = time.perf_counter() - started
             python_cpu, neo4j_after = time.process_time() - python_before, _neo4j_cpu_s()
             rss = peak()

@@ -1,95 +1,433 @@
-"""Settings read from the environment (see `.env.example`). Read once, by the caller of
-`Settings.from_env`, never at import time."""
+"""Settings: one typed definition, read from the environment and validated at once.
+
+Every setting is a field of `Settings` whose metadata names its variable, how to read it and
+what it means; the README table and `.env.example` are generated from the same definition
+(`python -m entrypoints.settings`, kept in sync by a test). Nothing is read at import time.
+
+Two modes (docs/adr/0040-run-modes.md):
+- `embedded` (the default) runs with no external service: SQLite under `var/`, a local token
+  issuer, the in-process graph and the demo identity provider, and seeds the demo data set
+  into a database it created;
+- `production` needs PostgreSQL, Clerk and Neo4j, never seeds, never mints local tokens and
+  never falls back to an in-memory adapter. A missing or invalid setting stops start-up with
+  one message that names every problem (`ConfigurationError`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
+PREFIX = "ADMIN_"
+#: Variables of the test and benchmark tooling, not of the application.
+_TOOLING_PREFIX = "ADMIN_TEST_"
+_ORG_ID = re.compile(r"org_[A-Za-z0-9_]{1,120}")
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+class Mode(enum.StrEnum):
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class ConfigurationError(Exception):
+    """The configuration cannot run; `problems` names every one of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"- {p}" for p in problems))
 
 
-def _positive(name: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.strip().isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-    return int(value)
+# --------------------------------------------------------------------------- readers
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def read(value: str) -> int:
+        text = value.strip()
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return int(text)
+
+    return read
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not 0 <= seconds <= 86_400:
+        raise ValueError("must be between 0 and 86400 seconds")
+    return seconds
+
+
+def _flag(value: str) -> bool:
+    text = value.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _path(value: str) -> Path:
+    return Path(value)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _org_ids(value: str) -> tuple[str, ...]:
+    orgs = _csv(value)
+    if not orgs:
+        raise ValueError("must name at least one organisation")
+    bad = [org for org in orgs if not _ORG_ID.fullmatch(org)]
+    if bad:
+        raise ValueError(f"{', '.join(bad)} is not a Clerk organisation id (org_...)")
+    return orgs
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def read(value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(f'{s}://' for s in schemes)}"
+            )
+        return value.strip()
+
+    return read
+
+
+def _mode(value: str) -> Mode:
+    try:
+        return Mode(value.strip().lower())
+    except ValueError:
+        raise ValueError("must be embedded or production") from None
+
+
+_DATABASE = _url("sqlite+aiosqlite", "postgresql+asyncpg", "memory")
+_POSTGRES = _url("postgresql+asyncpg")
+
+
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    read: Callable[[str], Any] = _text,
+    secret: bool = False,
+    shown_default: str | None = None,
+) -> Any:
+    """A field of `Settings`: its variable is `ADMIN_<FIELD NAME>`."""
+    metadata = {"doc": doc, "read": read, "secret": secret, "shown_default": shown_default}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
-    # Database: `memory://` for the in-memory store, SQLite (embedded default) or PostgreSQL.
-    database_url: str = EMBEDDED_DATABASE
-    migration_database_url: str | None = None  # owner role; defaults to database_url
-    database_app_role: str | None = None  # PostgreSQL role granted INSERT/SELECT etc.
-    database_pool_size: int | None = None  # PostgreSQL connections per process
-    # Authentication.
-    auth_mode: str = "local"  # local | clerk
-    auth_issuer: str = "http://127.0.0.1:8000"
-    auth_authorized_parties: tuple[str, ...] = ()
-    clerk_jwks_url: str | None = None
-    clerk_secret_key: str | None = None
-    clerk_api_url: str = "https://api.clerk.com/v1"
-    platform_orgs: tuple[str, ...] = ("org_platform",)
-    role_policy_file: Path | None = None
-    local_key_path: Path = Path("var/keys/local-signing.pem")
-    org_cache_seconds: float = 30.0
-    # Serving.
-    host: str = "127.0.0.1"
-    port: int = 8000
-    demo_seed: bool = True
-    # External services.
-    neo4j_url: str | None = None
-    neo4j_user: str | None = None
-    neo4j_password: str | None = None
-    redis_url: str | None = None
+    mode: Mode = setting(
+        Mode.EMBEDDED,
+        "`embedded` (SQLite, demo data, local tokens) or `production` (PostgreSQL, Clerk, Neo4j)",
+        read=_mode,
+    )
+    database_url: str = setting(
+        EMBEDDED_DATABASE,
+        "`postgresql+asyncpg://...` (required in production); embedded: SQLite or `memory://`",
+        read=_DATABASE,
+        shown_default="embedded: `sqlite+aiosqlite:///var/admin_core.db`",
+    )
+    migration_database_url: str | None = setting(
+        None,
+        "owner role used by `adminctl db upgrade` (default: the database URL)",
+        read=_DATABASE,
+        secret=True,
+    )
+    database_app_role: str | None = setting(
+        None, "PostgreSQL role the app connects as; migrations grant it exactly what it needs"
+    )
+    database_pool_size: int = setting(
+        4,
+        "PostgreSQL connections per process, no overflow (ADR 0007)",
+        read=_integer(1, 100),
+    )
+    auth_issuer: str = setting(
+        "http://127.0.0.1:8000",
+        "required `iss` of session tokens (production: your Clerk instance's URL)",
+        read=_url("http", "https"),
+        shown_default="embedded: `http://127.0.0.1:8000`",
+    )
+    auth_authorized_parties: tuple[str, ...] = setting(
+        (), "comma list; a token's `azp`, when present, must be one of them", read=_csv
+    )
+    clerk_jwks_url: str | None = setting(
+        None, "Clerk JWKS endpoint (required in production)", read=_url("http", "https")
+    )
+    clerk_secret_key: str | None = setting(
+        None, "Clerk Backend API key, `sk_...` (required in production)", secret=True
+    )
+    clerk_api_url: str = setting(
+        "https://api.clerk.com/v1", "Clerk Backend API base URL", read=_url("http", "https")
+    )
+    platform_orgs: tuple[str, ...] = setting(
+        ("org_platform",), "organisations whose members act on every tenant", read=_org_ids
+    )
+    role_policy_file: Path | None = setting(
+        None, "JSON role → permission map replacing the default (SPEC §5)", read=_path
+    )
+    org_cache_seconds: float = setting(
+        30.0, "how long an org → tenant mapping is cached per replica", read=_seconds
+    )
+    local_key_path: Path = setting(
+        Path("var/keys/local-signing.pem"),
+        "embedded only: the local token issuer's private key",
+        read=_path,
+    )
+    demo_seed: bool = setting(
+        True,
+        "embedded only: seed the demo data set into a database `serve` created",
+        read=_flag,
+    )
+    host: str = setting("127.0.0.1", "where `adminctl serve` listens")
+    port: int = setting(8000, "the port `adminctl serve` listens on", read=_integer(1, 65535))
+    neo4j_url: str | None = setting(
+        None,
+        "Neo4j for the graph projection (required in production; embedded: the in-process "
+        "graph when unset)",
+        read=_url("bolt", "bolt+s", "neo4j", "neo4j+s"),
+    )
+    neo4j_user: str | None = setting(None, "Neo4j user")
+    neo4j_password: str | None = setting(None, "Neo4j password", secret=True)
+    redis_url: str | None = setting(
+        None, "Redis, for the health probe", read=_url("redis", "rediss"), secret=True
+    )
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode is Mode.EMBEDDED
 
     @property
     def migrations_url(self) -> str:
         return self.migration_database_url or self.database_url
 
+    @property
+    def platform_org(self) -> str | None:
+        """The platform organisation whose memberships mirror the platform's roles."""
+        return self.platform_orgs[0] if self.platform_orgs else None
+
+    def problems(self) -> list[str]:
+        """What stops this configuration from running in its mode (empty: it can run)."""
+        problems: list[str] = []
+        if self.role_policy_file is not None:
+            problems += _policy_file_problems(self.role_policy_file)
+        if self.embedded:
+            return problems
+        required = {
+            "database_url": self.database_url.startswith("postgresql+asyncpg://"),
+            "clerk_jwks_url": bool(self.clerk_jwks_url),
+            "clerk_secret_key": bool(self.clerk_secret_key),
+            "neo4j_url": bool(self.neo4j_url),
+        }
+        reasons = {
+            "database_url": "production needs PostgreSQL (postgresql+asyncpg://...)",
+            "clerk_jwks_url": "production verifies Clerk session tokens against Clerk's JWKS",
+            "clerk_secret_key": "production checks users and roles with Clerk's Backend API",
+            "neo4j_url": "production projects the graph into Neo4j",
+        }
+        problems += [f"{env_name(f)}: {reasons[f]}" for f, ok in required.items() if not ok]
+        if self.migration_database_url and not self.migration_database_url.startswith(
+            "postgresql+asyncpg://"
+        ):
+            problems.append(f"{env_name('migration_database_url')}: must be PostgreSQL too")
+        if self.auth_issuer == _default("auth_issuer"):
+            problems.append(
+                f"{env_name('auth_issuer')}: production needs your Clerk instance's issuer URL"
+            )
+        return problems
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        e = os.environ if env is None else env
-        default = cls()
+        """Read and validate every setting; raises `ConfigurationError` naming all problems."""
+        settings, problems = cls.read_env(env)
+        if problems:
+            raise ConfigurationError(problems)
+        return settings
 
-        def get(name: str) -> str | None:
-            value = e.get(f"ADMIN_{name}")
-            return value if value not in (None, "") else None
+    @classmethod
+    def read_env(cls, env: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+        """Every setting that could be read (the default for one that could not), and every
+        problem of the configuration: what `adminctl config check` shows."""
+        environ = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_name(f.name), "")
+            if raw == "":
+                continue
+            try:
+                values[f.name] = f.metadata["read"](raw)
+            except ValueError as error:
+                problems.append(f"{env_name(f.name)}: {error}")
+        settings = cls(**values)
+        if not settings.embedded:
+            problems += _production_only_problems(environ)
+        problems += [p for p in settings.problems() if p not in problems]
+        return settings, problems
 
-        return cls(
-            database_url=get("DATABASE_URL") or default.database_url,
-            migration_database_url=get("MIGRATION_DATABASE_URL"),
-            database_app_role=get("DATABASE_APP_ROLE"),
-            database_pool_size=_positive("ADMIN_DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE")),
-            auth_mode=get("AUTH_MODE") or default.auth_mode,
-            auth_issuer=get("AUTH_ISSUER") or default.auth_issuer,
-            auth_authorized_parties=_csv(get("AUTH_AUTHORIZED_PARTIES")),
-            clerk_jwks_url=get("CLERK_JWKS_URL"),
-            clerk_secret_key=get("CLERK_SECRET_KEY"),
-            clerk_api_url=get("CLERK_API_URL") or default.clerk_api_url,
-            platform_orgs=_csv(get("PLATFORM_ORGS")) or default.platform_orgs,
-            role_policy_file=Path(p) if (p := get("ROLE_POLICY_FILE")) else None,
-            local_key_path=Path(get("LOCAL_KEY_PATH") or default.local_key_path),
-            org_cache_seconds=float(get("ORG_CACHE_SECONDS") or default.org_cache_seconds),
-            host=get("HOST") or default.host,
-            port=int(get("PORT") or default.port),
-            demo_seed=_bool(get("DEMO_SEED"), default.demo_seed),
-            neo4j_url=get("NEO4J_URL"),
-            neo4j_user=get("NEO4J_USER"),
-            neo4j_password=get("NEO4J_PASSWORD"),
-            redis_url=get("REDIS_URL"),
-        )
+    def check(self) -> Settings:
+        """This configuration, or `ConfigurationError` naming every problem."""
+        problems = self.problems()
+        if problems:
+            raise ConfigurationError(problems)
+        return self
+
+    def effective(self) -> list[tuple[str, str]]:
+        """(variable, value) of every setting, secrets masked."""
+        return [(env_name(f.name), _shown(self, f)) for f in dataclasses.fields(self)]
+
+
+def env_name(field_name: str) -> str:
+    return f"{PREFIX}{field_name.upper()}"
+
+
+def _default(name: str) -> Any:
+    return next(f.default for f in dataclasses.fields(Settings) if f.name == name)
+
+
+_EMBEDDED_ONLY = ("local_key_path", "demo_seed")
+_RENAMED = {"ADMIN_AUTH_MODE": "ADMIN_MODE (production verifies Clerk tokens)"}
+
+
+def _production_only_problems(environ: Mapping[str, str]) -> list[str]:
+    """Variables that make no sense in production: embedded-only ones and unknown names."""
+    known = {env_name(f.name) for f in dataclasses.fields(Settings)}
+    problems = [
+        f"{env_name(name)}: only used in embedded mode; unset it in production"
+        for name in _EMBEDDED_ONLY
+        if environ.get(env_name(name))
+    ]
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name.startswith(_TOOLING_PREFIX) or name in known:
+            continue
+        if not environ[name]:
+            continue
+        hint = f"; use {_RENAMED[name]}" if name in _RENAMED else ""
+        problems.append(f"{name}: not a setting of Admin Core{hint}")
+    return problems
+
+
+def _policy_file_problems(path: Path) -> list[str]:
+    name = env_name("role_policy_file")
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as error:
+        return [f"{name}: cannot read {path}: {error.strerror}"]
+    except ValueError as error:
+        return [f"{name}: {path} is not JSON: {error}"]
+    from admin_core.auth.policy import RolePolicy
+
+    try:
+        RolePolicy.from_mapping(raw)
+    except (AttributeError, TypeError, ValueError) as error:
+        return [f"{name}: {path} is not a role policy: {error}"]
+    return []
+
+
+def mask_url(url: str) -> str:
+    """A URL with its password replaced by `***`."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:
+    value = getattr(settings, f.name)
+    if value is None or value == ():
+        return "(unset)"
+    if isinstance(value, tuple):
+        text = ",".join(value)
+    elif isinstance(value, enum.Enum):
+        text = str(value.value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    if f.metadata["secret"]:
+        return mask_url(text) if "://" in text else "***"
+    return text
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def _default_text(f: dataclasses.Field[Any]) -> str:
+    shown: str | None = f.metadata["shown_default"]
+    if shown is not None:
+        return shown
+    default = f.default
+    if default is None or default == ():
+        return "—"
+    if isinstance(default, tuple):
+        return f"`{','.join(default)}`"
+    if isinstance(default, enum.Enum):
+        return f"`{default.value}`"
+    if isinstance(default, bool):
+        return f"`{'true' if default else 'false'}`"
+    return f"`{default}`"
+
+
+def _raw_default(f: dataclasses.Field[Any]) -> str:
+    default = f.default
+    if default is None:
+        return ""
+    if isinstance(default, tuple):
+        return ",".join(default)
+    if isinstance(default, enum.Enum):
+        return str(default.value)
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    return str(default)
+
+
+def settings_table() -> str:
+    """The README's configuration table."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [
+        f"| `{env_name(f.name)}` | {_default_text(f)} | {f.metadata['doc']} |"
+        for f in dataclasses.fields(Settings)
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def env_example() -> str:
+    """`.env.example`: every variable, commented out at its default."""
+    lines = [
+        "# Admin Core settings (generated from entrypoints/settings.py; see the README).",
+        "# Every variable is optional in the embedded mode; production needs those marked so.",
+        "",
+    ]
+    for f in dataclasses.fields(Settings):
+        lines.append(f"# {f.metadata['doc'].replace('`', '')}")
+        lines.append(f"# {env_name(f.name)}={_raw_default(f)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    target = sys.argv[1] if len(sys.argv) > 1 else "table"
+    sys.stdout.write(env_example() if target == "env" else settings_table())

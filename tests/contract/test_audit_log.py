@@ -19,8 +19,7 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
-from admin_core.audit import Actor
+from adapters.memory.transaction import InMemoryTransactions
 from admin_core.audit.model import (
     AuditEntry,
     AuditFilter,
@@ -31,7 +30,12 @@ from admin_core.audit.model import (
     newest_first,
 )
 from admin_core.audit.recording import record_audit
-from admin_core.audit.use_cases import AuditQuery, QueryAuditLog, VerifyAuditChain
+from admin_core.audit.use_cases import (
+    AuditQuery,
+    QueryAuditLog,
+    VerifyAuditChain,
+    VerifyAuditChainQuery,
+)
 from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
@@ -41,7 +45,7 @@ from tests.support.databases import database
 from tests.support.services import service_url
 
 OPERATOR = Principal.operator("contract")
-ACTOR = Actor(principal=OPERATOR, request_id="req-contract")
+ACTOR = replace(OPERATOR, request_id="req-contract")
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -107,7 +111,9 @@ async def query(
 
 
 async def verify(uow: Transactions, tenant_id: str | None, batch_size: int = 5000) -> Any:
-    return await VerifyAuditChain(uow, batch_size=batch_size).execute(OPERATOR, tenant_id)
+    return await VerifyAuditChain(uow, batch_size=batch_size).execute(
+        OPERATOR, VerifyAuditChainQuery(tenant_id=tenant_id)
+    )
 
 
 # --------------------------------------------------------------------------- append
@@ -518,7 +524,7 @@ class Backdoor:
 
     async def update(self, entry: AuditEntry, column: str, value: Any) -> None:
         if self.backend == "memory":
-            store = cast(InMemoryUnitOfWorkFactory, self.uow).store
+            store = cast(InMemoryTransactions, self.uow).store
             index = next(i for i, e in enumerate(store.audit_entries) if e.id == entry.id)
             store.audit_entries[index] = replace(entry, **{column: value})
             return
@@ -540,7 +546,7 @@ class Backdoor:
 
     async def delete(self, entry: AuditEntry) -> None:
         if self.backend == "memory":
-            store = cast(InMemoryUnitOfWorkFactory, self.uow).store
+            store = cast(InMemoryTransactions, self.uow).store
             store.audit_entries[:] = [e for e in store.audit_entries if e.id != entry.id]
         elif self.backend == "sqlite":
             self._sqlite("audit_log", "DELETE FROM audit_log WHERE id = ?", (entry.id,))

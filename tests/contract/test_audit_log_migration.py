@@ -9,11 +9,11 @@ import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.sql.types import Json, UtcDateTime
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit.model import GENESIS_HASH, AuditEntry, AuditFilter, AuditRecord, seal
-from admin_core.audit.use_cases import VerifyAuditChain
+from admin_core.audit.use_cases import VerifyAuditChain, VerifyAuditChainQuery
 from admin_core.kernel.principal import Principal
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -109,14 +109,16 @@ async def test_entries_written_before_0005_keep_their_chain_and_new_ones_extend_
 
         await upgrade(url)
 
-        uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+        uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
         async with uow() as tx:
             assert (
                 list(await tx.audit.read_chain("tenant:tenant-a", after_seq=0, limit=10)) == history
             )
             await tx.audit.append(_record(6))
             await tx.commit()
-        result = await VerifyAuditChain(uow).execute(Principal.operator("test"), "tenant-a")
+        result = await VerifyAuditChain(uow).execute(
+            Principal.operator("test"), VerifyAuditChainQuery(tenant_id="tenant-a")
+        )
         async with uow() as tx:
             newest = (await tx.audit.query(AuditFilter(), before=None, limit=1))[0]
     finally:

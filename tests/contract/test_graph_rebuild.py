@@ -19,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
 from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.projection import REBUILD_LOCK_KEY, PostgresRebuildLock, SqlProjectionSource
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.audit import Actor
 from admin_core.graph.errors import GraphRebuildFailed
 from admin_core.graph.model import (
     GraphNode,
@@ -32,20 +31,20 @@ from admin_core.graph.model import (
     RelType,
 )
 from admin_core.graph.ports import GraphProjection, ProjectionSource
-from admin_core.graph.use_cases import RebuildProjection
+from admin_core.graph.use_cases import RebuildCommand, RebuildProjection
 from admin_core.kernel.principal import Principal
 from bench.synthetic_directory import LoadSyntheticDirectory
 from entrypoints.container import aclose, build_container
-from entrypoints.demo.seed import SeedDemoData
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.support.databases import database
+from tests.support.demo import seed_demo_into
 from tests.support.graph import neo4j_projection
 from tests.support.services import service_url
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.postgres]
 
-ACTOR = Actor(principal=Principal.operator("test"), request_id="test")
+ACTOR = Principal.operator("test", request_id="test")
 
 Snapshot = dict[str, list[Any]]
 
@@ -53,7 +52,7 @@ Snapshot = dict[str, list[Any]]
 @dataclass
 class World:
     engine: AsyncEngine
-    uow: SqlUnitOfWorkFactory
+    uow: SqlTransactions
     source: SqlProjectionSource
     graph: Neo4jGraphProjection
 
@@ -62,13 +61,15 @@ class World:
             source=self.source,
             graph=graph,
             lock=PostgresRebuildLock(self.engine),
-            uow=self.uow,
+            transactions=self.uow,
             ids=UlidGenerator(),
             **kwargs,
         )
 
     async def rebuild(self, scope: GraphScope = GraphScope.ALL, **kwargs: Any) -> Any:
-        return await self.rebuild_with(self.graph, **kwargs).execute(ACTOR, scope)
+        return await self.rebuild_with(self.graph, **kwargs).execute(
+            ACTOR, RebuildCommand(scope=scope)
+        )
 
     async def sql(self, statement: str, **params: Any) -> None:
         async with self.engine.begin() as conn:
@@ -78,8 +79,8 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with database("postgres", tmp_path) as factory, neo4j_projection() as graph:
-        assert isinstance(factory, SqlUnitOfWorkFactory)
-        await SeedDemoData(factory, SystemClock()).execute()
+        assert isinstance(factory, SqlTransactions)
+        await seed_demo_into(factory)
         yield World(factory.engine, factory, SqlProjectionSource(factory.engine), graph)
 
 
@@ -318,7 +319,9 @@ async def test_a_connection_cut_half_way_fails_the_rebuild_and_keeps_every_curre
     use_case = world.rebuild_with(proxied, batch_size=20, concurrency=1)
     try:
         with pytest.raises(GraphRebuildFailed) as failure:
-            await use_case.execute(ACTOR, GraphScope.ALL, progress=cut_during_doctors)
+            await use_case.execute(
+                ACTOR, RebuildCommand(scope=GraphScope.ALL), progress=cut_during_doctors
+            )
     finally:
         await proxied.aclose()
         await proxy.close()
@@ -370,12 +373,14 @@ async def test_two_replicas_on_one_database_rebuild_one_at_a_time(
         local_key_path=tmp_path / "signing.pem",
     )
     first, second = build_container(settings), build_container(settings)
-    token = second.adapters.token_issuer().mint(
+    token = second.auth.token_issuer().mint(
         user_id="user_ops", org_id="org_platform", role="org:admin"
     )
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        running = asyncio.create_task(first.rebuild_graph().execute(ACTOR, GraphScope.ALL))
+        running = asyncio.create_task(
+            first.graph.rebuild_graph().execute(ACTOR, RebuildCommand(scope=GraphScope.ALL))
+        )
         for _ in range(400):
             if await _advisory_lock_held(world.engine) or running.done():
                 break

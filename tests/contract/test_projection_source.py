@@ -9,10 +9,10 @@ import pytest
 
 from adapters.memory.directory import InMemoryDirectoryBulkLoader, InMemoryProjectionSource
 from adapters.memory.store import InMemoryStore
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.projection import SqlProjectionSource
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.directory.model import DirectoryBatch, ProviderDoctor
 from admin_core.directory.ports import DirectoryBulkLoader
@@ -21,20 +21,20 @@ from admin_core.graph.ports import ProjectionSource
 from admin_core.kernel.transaction import Transactions
 from bench.synthetic_directory import LoadSyntheticDirectory, SyntheticPlan
 from entrypoints.demo.directory import demo_directory
-from entrypoints.demo.seed import SeedDemoData
+from tests.support.demo import seed_demo_into
 
 
 def source_of(uow: Transactions) -> ProjectionSource:
-    if isinstance(uow, InMemoryUnitOfWorkFactory):
+    if isinstance(uow, InMemoryTransactions):
         return InMemoryProjectionSource(uow.store)
-    assert isinstance(uow, SqlUnitOfWorkFactory)
+    assert isinstance(uow, SqlTransactions)
     return SqlProjectionSource(uow.engine)
 
 
 def loader_of(uow: Transactions) -> DirectoryBulkLoader:
-    if isinstance(uow, InMemoryUnitOfWorkFactory):
+    if isinstance(uow, InMemoryTransactions):
         return InMemoryDirectoryBulkLoader(uow.store)
-    assert isinstance(uow, SqlUnitOfWorkFactory)
+    assert isinstance(uow, SqlTransactions)
     return SqlDirectoryBulkLoader(uow.engine)
 
 
@@ -56,7 +56,7 @@ async def everything(source: ProjectionSource, batch_size: int) -> dict[str, lis
 
 @pytest.fixture
 async def seeded(uow: Transactions) -> Transactions:
-    await SeedDemoData(uow, SystemClock()).execute()
+    await seed_demo_into(uow)
     return uow
 
 
@@ -101,15 +101,15 @@ async def test_items_carry_the_source_columns_and_the_tenant(seeded: Transaction
 async def test_every_backend_yields_the_same_items(seeded: Transactions) -> None:
     """The in-memory source is the reference the SQL sources must agree with."""
     items = await everything(source_of(seeded), batch_size=50)
-    memory = InMemoryUnitOfWorkFactory(InMemoryStore(), SystemClock(), UlidGenerator())
-    await SeedDemoData(memory, SystemClock()).execute()
+    memory = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
+    await seed_demo_into(memory)
     reference = await everything(source_of(memory), batch_size=50)
     assert items == reference
 
 
 async def test_seeding_twice_changes_no_row(seeded: Transactions) -> None:
     before = await everything(source_of(seeded), batch_size=100)
-    await SeedDemoData(seeded, SystemClock()).execute()
+    await seed_demo_into(seeded)
     assert await everything(source_of(seeded), batch_size=100) == before
 
 

@@ -14,13 +14,12 @@ import pytest
 from dependency_injector import providers
 
 from adapters.clerk.backend import ClerkIdentityProvider
-from admin_core.audit import Actor
 from admin_core.kernel.principal import Principal
-from admin_core.users.use_cases import GrantRole, RevokeRole
+from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRole, RevokeRoleCommand
 from entrypoints.settings import Settings
 from tests.support.admin_api import audit, errors, mark_audit_baseline
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
-from tests.support.faults import FaultyUnitOfWorkFactory, InjectedFailure
+from tests.support.faults import FaultyTransactions, InjectedFailure
 from tests.support.http import ApiClient, api
 
 APOLLO, APOLLO_ORG = "apollo-chennai", "org_apollo_chennai"
@@ -42,7 +41,7 @@ async def http(tmp_path: Path, fake: FakeClerk) -> AsyncIterator[ApiClient]:
         database_url="memory://", clerk_secret_key=fake.secret_key, clerk_api_url=fake.url
     )
     async with api(tmp_path, settings) as client:
-        client.container.adapters.identity.override(
+        client.container.users.identity.override(
             providers.Object(
                 ClerkIdentityProvider(
                     base_url=fake.url, secret_key=fake.secret_key, timeout=0.3, backoff=0.01
@@ -54,7 +53,7 @@ async def http(tmp_path: Path, fake: FakeClerk) -> AsyncIterator[ApiClient]:
 
 
 def local_roles(http: ApiClient, user_id: str = "user_new_hire") -> set[tuple[str, str]]:
-    return {(t, r) for (t, u, r) in http.container.adapters.store().user_roles if u == user_id}
+    return {(t, r) for (t, u, r) in http.container.database.store().user_roles if u == user_id}
 
 
 async def grant(http: ApiClient, role: str = "org:provider:staff") -> Any:
@@ -121,7 +120,7 @@ async def test_500_on_the_membership_write_rolls_the_grant_back(
     assert fake.role_of(APOLLO_ORG, "user_new_hire") is None
     assert local_roles(http) == set()
     assert audit(http) == []
-    assert "user_new_hire" not in http.container.adapters.store().users
+    assert "user_new_hire" not in http.container.database.store().users
 
 
 async def test_a_timed_out_write_that_went_through_is_undone(
@@ -184,19 +183,24 @@ async def test_a_commit_that_fails_after_clerk_succeeded_is_compensated(
     to what it was (here: the staff role the user already had)."""
     assert (await grant(http)).status_code == 201
     c = http.container
-    actor = Actor(principal=Principal.operator("tester"), request_id="t-1")
-    failing = FaultyUnitOfWorkFactory(c.adapters.uow(), fail_commit=True)
+    actor = Principal.operator("tester", request_id="t-1")
+    failing = FaultyTransactions(c.database.transactions(), fail_commit=True)
     grant_role = GrantRole(
-        failing, c.adapters.identity(), c.role_policy(), c.adapters.clock(), "org_platform"
+        failing, c.users.identity(), c.auth.role_policy(), c.runtime.clock(), "org_platform"
     )
     with pytest.raises(InjectedFailure):
-        await grant_role.execute(actor, APOLLO, "user_new_hire", "org:admin")
+        await grant_role.execute(
+            actor, GrantRoleCommand(tenant_id=APOLLO, user_id="user_new_hire", role="org:admin")
+        )
     assert fake.role_of(APOLLO_ORG, "user_new_hire") == "org:provider:staff"
     assert local_roles(http) == {(APOLLO, "org:provider:staff")}
 
-    revoke_role = RevokeRole(failing, c.adapters.identity(), c.role_policy(), "org_platform")
+    revoke_role = RevokeRole(failing, c.users.identity(), c.auth.role_policy(), "org_platform")
     with pytest.raises(InjectedFailure):
-        await revoke_role.execute(actor, APOLLO, "user_new_hire", "org:provider:staff")
+        await revoke_role.execute(
+            actor,
+            RevokeRoleCommand(tenant_id=APOLLO, user_id="user_new_hire", role="org:provider:staff"),
+        )
     assert fake.role_of(APOLLO_ORG, "user_new_hire") == "org:provider:staff"
     assert local_roles(http) == {(APOLLO, "org:provider:staff")}
     assert len(audit(http)) == 1  # the first, successful grant only

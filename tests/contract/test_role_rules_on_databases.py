@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 
 from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.system.runtime import SystemClock
-from admin_core.audit import Actor
 from admin_core.auth.policy import RolePolicy
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.users.errors import RoleNotAllowed
 from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import IdentityUser
-from admin_core.users.use_cases import GrantRole, RevokeRole
+from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRole, RevokeRoleCommand
 
 SUPER = "org:super_admin"
-ACTOR = Actor(principal=Principal.operator("tester"), request_id="t-1")
+ACTOR = Principal.operator("tester", request_id="t-1")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -45,7 +44,10 @@ async def test_concurrent_revokes_of_the_last_two_super_admins_keep_one(
 
     async def attempt(user_id: str) -> str:
         try:
-            await revoke.execute(ACTOR, PLATFORM_TENANT_ID, user_id, SUPER)
+            await revoke.execute(
+                ACTOR,
+                RevokeRoleCommand(tenant_id=PLATFORM_TENANT_ID, user_id=user_id, role=SUPER),
+            )
         except RoleNotAllowed:
             return "refused"
         return "revoked"
@@ -64,8 +66,18 @@ async def test_concurrent_grants_of_one_role_leave_one_grant(
     identity = InMemoryIdentityProvider(users=[IdentityUser(id="user_c", email=None, name=None)])
     grant = GrantRole(uow, identity, RolePolicy.default(), SystemClock(), platform_org=None)
     changes = await asyncio.gather(
-        grant.execute(ACTOR, PLATFORM_TENANT_ID, "user_c", "org:coordinator"),
-        grant.execute(ACTOR, PLATFORM_TENANT_ID, "user_c", "org:coordinator"),
+        grant.execute(
+            ACTOR,
+            GrantRoleCommand(
+                tenant_id=PLATFORM_TENANT_ID, user_id="user_c", role="org:coordinator"
+            ),
+        ),
+        grant.execute(
+            ACTOR,
+            GrantRoleCommand(
+                tenant_id=PLATFORM_TENANT_ID, user_id="user_c", role="org:coordinator"
+            ),
+        ),
     )
     assert sorted(c.changed for c in changes) == [False, True]
     async with uow() as tx:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit.model import AuditFilter, AuditRecord
 from tests.support.databases import postgres_urls
@@ -66,7 +66,7 @@ async def test_a_connection_lost_before_commit_fails_the_commit_and_is_not_reuse
     failure; the unit of work must still drop the dead connection from the pool."""
     app_url, _ = postgres_urls()
     engine = create_engine(app_url, pool_size=1, ping_after_idle=3600.0)
-    uow = SqlUnitOfWorkFactory(engine, SystemClock(), UlidGenerator())
+    uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
     tenant = f"tenant-{uuid4().hex[:8]}"
     try:
         async with uow() as tx:

@@ -18,20 +18,23 @@ from adapters.memory.runtime import SequentialIds
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.system.runtime import SystemClock
-from admin_core.audit import Actor
 from admin_core.directory.model import Provider
-from admin_core.domain.tenant_requests import ProviderDraft, TenantDraft
-from admin_core.domain.tenants import TenantQuery
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
-from admin_core.tenants.use_cases import CreateProviderWithTenant
+from admin_core.tenants.use_cases import (
+    CreateProviderCommand,
+    CreateProviderWithTenant,
+    NewProvider,
+    NewTenant,
+)
 from entrypoints.container import Container, aclose, build_container
+from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.support.databases import postgres_urls, truncate_postgres
-from tests.support.faults import FaultyUnitOfWorkFactory, InjectedFailure
+from tests.support.faults import FaultyTransactions, InjectedFailure
 
-ACTOR = Actor(principal=Principal.operator("tester"), request_id="t-1")
+ACTOR = Principal.operator("tester", request_id="t-1")
 
 
 class _NoCache:
@@ -43,7 +46,7 @@ async def test_a_failure_after_the_provider_insert_leaves_neither(
     uow: Transactions,
 ) -> None:
     create = CreateProviderWithTenant(
-        FaultyUnitOfWorkFactory(uow, fail_tenant_add=True),
+        FaultyTransactions(uow, fail_tenant_add=True),
         SystemClock(),
         SequentialIds(),
         _NoCache(),
@@ -52,14 +55,16 @@ async def test_a_failure_after_the_provider_insert_leaves_neither(
     with pytest.raises(InjectedFailure):
         await create.execute(
             ACTOR,
-            provider=ProviderDraft(name="Half Hospital", accreditations=["JCI"]),
-            tenant=TenantDraft(id="half-hospital"),
-            clerk_org_id="org_half",
+            CreateProviderCommand(
+                provider=NewProvider(name="Half Hospital", accreditations=["JCI"]),
+                tenant=NewTenant(id="half-hospital"),
+                clerk_org_id="org_half",
+            ),
         )
     async with uow() as tx:
         assert await tx.providers.get("prv_000001") is None
         assert await tx.tenants.get("half-hospital") is None
-        assert (await tx.tenants.list(TenantQuery())).total == 0
+        assert (await tx.tenants.list(limit=50, offset=0)).total == 0
         assert await tx.org_mappings.tenant_for_org("org_half") is None
 
 
@@ -69,8 +74,10 @@ async def test_the_same_draft_without_the_failure_creates_both(uow: Transactions
     )
     created = await create.execute(
         ACTOR,
-        provider=ProviderDraft(name="Whole Hospital", accreditations=["JCI"]),
-        tenant=TenantDraft(id="whole-hospital"),
+        CreateProviderCommand(
+            provider=NewProvider(name="Whole Hospital", accreditations=["JCI"]),
+            tenant=NewTenant(id="whole-hospital"),
+        ),
     )
     async with uow() as tx:
         assert await tx.providers.get(created.provider.id) == created.provider
@@ -90,7 +97,7 @@ class SqlApi:
     url: str
 
     def auth(self) -> dict[str, str]:
-        token = self.container.adapters.token_issuer().mint(
+        token = self.container.auth.token_issuer().mint(
             user_id="user_racer", org_id="org_platform", role="org:admin"
         )
         return {"Authorization": f"Bearer {token}"}
@@ -118,7 +125,7 @@ async def sql_api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         await truncate_postgres(owner_url)
     container = build_container(Settings(database_url=url, local_key_path=tmp_path / "signing.pem"))
     try:
-        await container.seed_demo().execute()
+        await seed_demo(container)
         transport = httpx.ASGITransport(app=create_app(container))
         async with httpx.AsyncClient(transport=transport, base_url="http://admin.test") as client:
             yield SqlApi(client=client, container=container, url=url)
@@ -142,7 +149,7 @@ async def test_two_concurrent_provider_creates_of_one_tenant_id(sql_api: SqlApi)
 async def test_two_concurrent_tenant_creates_of_one_tenant_id(sql_api: SqlApi) -> None:
     """The legacy path: two providers without a tenant, both asking for the same tenant id."""
     now = datetime.now(UTC)
-    async with sql_api.container.adapters.uow()() as tx:
+    async with sql_api.container.database.transactions()() as tx:
         for n in (1, 2):
             await tx.providers.add(
                 Provider(

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.store import InMemoryStore
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.transaction import SqlUnitOfWorkFactory
+from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions
@@ -100,7 +100,7 @@ async def database(
     """A unit-of-work factory over an empty, migrated database of the given backend."""
     clock = clock or SystemClock()
     if backend == "memory":
-        yield InMemoryUnitOfWorkFactory(InMemoryStore(), clock, UlidGenerator())
+        yield InMemoryTransactions(InMemoryStore(), clock, UlidGenerator())
         return
     engine: AsyncEngine
     if backend == "sqlite":
@@ -114,6 +114,6 @@ async def database(
     else:
         raise ValueError(backend)
     try:
-        yield SqlUnitOfWorkFactory(engine, clock, UlidGenerator())
+        yield SqlTransactions(engine, clock, UlidGenerator())
     finally:
         await engine.dispose()

@@ -1,6 +1,6 @@
-"""Units of work that fail on purpose, wrapping a real one: for atomicity tests.
+"""Transactions that fail on purpose, wrapping real ones: for atomicity tests.
 
-`FaultyUnitOfWorkFactory(inner, fail_tenant_add=True)` raises right after the provider insert
+`FaultyTransactions(inner, fail_tenant_add=True)` raises right after the provider insert
 of a provider + tenant creation; `fail_commit=True` raises when the transaction is committed.
 Everything else is the real adapter underneath.
 """
@@ -10,10 +10,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from admin_core.domain.tenants import TenantQuery
 from admin_core.kernel.paging import OffsetPage
-from admin_core.kernel.transaction import Transaction, Transactions
-from admin_core.tenants.model import Tenant
+from admin_core.kernel.transaction import Transactions
+from admin_core.tenants.model import Tenant, TenantStatus
 from admin_core.tenants.ports import TenantRepository
 
 
@@ -33,8 +32,17 @@ class FailingTenantRepository(TenantRepository):
     async def get_by_provider(self, provider_id: str) -> Tenant | None:
         return await self._inner.get_by_provider(provider_id)
 
-    async def list(self, query: TenantQuery) -> OffsetPage[Tenant]:
-        return await self._inner.list(query)
+    async def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: TenantStatus | None = None,
+        limit: int,
+        offset: int,
+    ) -> OffsetPage[Tenant]:
+        return await self._inner.list(
+            tenant_id=tenant_id, status=status, limit=limit, offset=offset
+        )
 
     async def add(self, tenant: Tenant) -> None:
         raise InjectedFailure("tenant insert failed")
@@ -43,8 +51,8 @@ class FailingTenantRepository(TenantRepository):
         await self._inner.update(tenant)
 
 
-class FaultyUnitOfWork:
-    def __init__(self, inner: Transaction, *, fail_tenant_add: bool, fail_commit: bool) -> None:
+class FaultyTransaction:
+    def __init__(self, inner: Any, *, fail_tenant_add: bool, fail_commit: bool) -> None:
         self._inner = inner
         self._fail_tenant_add = fail_tenant_add
         self._fail_commit = fail_commit
@@ -79,16 +87,15 @@ class FaultyUnitOfWork:
         await self._inner.rollback()
 
 
-class FaultyUnitOfWorkFactory:
+class FaultyTransactions:
     def __init__(
-        self, inner: Transactions, *, fail_tenant_add: bool = False, fail_commit: bool = False
+        self, inner: Transactions[Any], *, fail_tenant_add: bool = False, fail_commit: bool = False
     ) -> None:
         self.inner = inner
         self.fail_tenant_add = fail_tenant_add
         self.fail_commit = fail_commit
 
-    def __call__(self) -> Transaction:
-        uow: Transaction = FaultyUnitOfWork(  # type: ignore[assignment]
+    def __call__(self) -> Any:
+        return FaultyTransaction(
             self.inner(), fail_tenant_add=self.fail_tenant_add, fail_commit=self.fail_commit
         )
-        return uow

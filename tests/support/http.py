@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
 from entrypoints.container import Container, build_container
+from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 
@@ -28,7 +29,7 @@ class ApiClient:
         user: str = "user_test",
         **kwargs: Any,
     ) -> str:
-        issuer = self.container.adapters.token_issuer()
+        issuer = self.container.auth.token_issuer()
         token: str = issuer.mint(user_id=user, org_id=org, role=role, **kwargs)
         return token
 
@@ -42,13 +43,7 @@ class ApiClient:
 async def api(tmp_key_dir: Any, settings: Settings | None = None) -> AsyncIterator[ApiClient]:
     """`tmp_key_dir`: where the embedded signing key lives (a pytest tmp_path)."""
     base = settings or Settings(database_url="memory://")
-    settings = Settings(
-        **{
-            **{f: getattr(base, f) for f in base.__slots__},  # type: ignore[attr-defined]
-            "local_key_path": tmp_key_dir / "signing.pem",
-        }
-    )
-    container = build_container(settings)
-    await container.seed_demo().execute()
+    container = build_container(replace(base, local_key_path=tmp_key_dir / "signing.pem"))
+    await seed_demo(container)
     async with AsyncTestClient(create_app(container)) as client:
         yield ApiClient(client=client, container=container)

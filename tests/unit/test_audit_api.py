@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
 from adapters.memory.store import InMemoryStore
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryTransactions
 from admin_core.audit.model import AuditEntry, AuditRecord
 from admin_core.tenants.model import OrgMapping
 from entrypoints.container import Container, build_container
@@ -45,19 +45,19 @@ class AuditApi:
 
     @property
     def store(self) -> InMemoryStore:
-        store: InMemoryStore = self.container.adapters.store()
+        store: InMemoryStore = self.container.database.store()
         return store
 
     def auth(
         self, role: str | None = "org:admin", org: str | None = "org_platform"
     ) -> dict[str, str]:
-        issuer = self.container.adapters.token_issuer()
+        issuer = self.container.auth.token_issuer()
         return {"Authorization": f"Bearer {issuer.mint(user_id='user_t', org_id=org, role=role)}"}
 
     async def append(self, *records: AuditRecord, at: datetime | None = None) -> list[AuditEntry]:
         if at is not None:
             self.clock.set(at)
-        async with self.container.adapters.uow()() as tx:
+        async with self.container.database.transactions()() as tx:
             written = [await tx.audit.append(r) for r in records]
             await tx.commit()
         linked = {entry.id: entry for entry in self.store.audit_entries}
@@ -73,12 +73,12 @@ async def http(key_dir: Path) -> AsyncIterator[AuditApi]:
     settings_ = Settings(database_url="memory://", local_key_path=key_dir / "signing.pem")
     container = build_container(settings_)
     clock = ManualClock(T0, step=timedelta(seconds=1))
-    container.adapters.uow.override(
+    container.database.transactions.override(
         providers.Singleton(
-            InMemoryUnitOfWorkFactory, container.adapters.store, clock, container.adapters.ids
+            InMemoryTransactions, container.database.store, clock, container.runtime.ids
         )
     )
-    async with container.adapters.uow()() as tx:
+    async with container.database.transactions()() as tx:
         await tx.org_mappings.add(OrgMapping(org_id=TENANT_ORG, tenant_id=TENANT, created_at=T0))
         await tx.commit()
     async with AsyncTestClient(create_app(container)) as client:

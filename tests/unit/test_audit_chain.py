@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.memory.store import InMemoryStore
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryTransactions
 from adapters.system.runtime import UlidGenerator
 from admin_core.audit.model import (
     GENESIS_HASH,
@@ -32,13 +32,19 @@ from admin_core.audit.model import (
     entry_hash,
     seal,
 )
-from admin_core.audit.use_cases import AuditQuery, ExportAuditLog, QueryAuditLog, VerifyAuditChain
+from admin_core.audit.use_cases import (
+    AuditQuery,
+    ExportAuditLog,
+    QueryAuditLog,
+    VerifyAuditChain,
+    VerifyAuditChainQuery,
+)
 from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
 from admin_core.kernel.principal import Permission, Principal, Scope
 from entrypoints.cli.main import main
-from entrypoints.demo.history import DEMO_AUDIT_TENANTS
-from entrypoints.demo.seed import SeedDemoData
+from entrypoints.demo.data import DEMO_TENANTS
 from tests.support.clock import ManualClock
+from tests.support.demo import seed_demo_into
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 OPERATOR = Principal.operator("unit")
@@ -184,11 +190,11 @@ def test_a_cursor_round_trips_only_under_its_own_filters() -> None:
 
 
 @pytest.fixture
-def uow() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory(InMemoryStore(), ManualClock(T0), UlidGenerator())
+def uow() -> InMemoryTransactions:
+    return InMemoryTransactions(InMemoryStore(), ManualClock(T0), UlidGenerator())
 
 
-async def append(uow: InMemoryUnitOfWorkFactory, *records: AuditRecord) -> None:
+async def append(uow: InMemoryTransactions, *records: AuditRecord) -> None:
     async with uow() as tx:
         for r in records:
             await tx.audit.append(r)
@@ -207,7 +213,7 @@ def tenant_admin(tenant_id: str = "tenant-a") -> Principal:
 
 
 async def test_query_scopes_a_tenant_caller_and_refuses_other_tenants(
-    uow: InMemoryUnitOfWorkFactory,
+    uow: InMemoryTransactions,
 ) -> None:
     await append(uow, record(1), record(2, tenant_id="tenant-b"), record(3, tenant_id=None))
     use_case = QueryAuditLog(uow)
@@ -216,14 +222,16 @@ async def test_query_scopes_a_tenant_caller_and_refuses_other_tenants(
     with pytest.raises(InsufficientPermission):
         await use_case.execute(tenant_admin(), AuditQuery(tenant_id="tenant-b"))
     with pytest.raises(InsufficientPermission):
-        await VerifyAuditChain(uow).execute(tenant_admin(), "tenant-b")
+        await VerifyAuditChain(uow).execute(
+            tenant_admin(), VerifyAuditChainQuery(tenant_id="tenant-b")
+        )
     manager = replace(tenant_admin(), permissions=frozenset({Permission.TENANT_MANAGE}))
     with pytest.raises(InsufficientPermission):
         await use_case.execute(manager, AuditQuery())
     assert len((await use_case.execute(OPERATOR, AuditQuery())).entries) == 3
 
 
-async def test_query_names_every_bad_field(uow: InMemoryUnitOfWorkFactory) -> None:
+async def test_query_names_every_bad_field(uow: InMemoryTransactions) -> None:
     with pytest.raises(ValidationFailed) as raised:
         await QueryAuditLog(uow).execute(
             OPERATOR,
@@ -238,7 +246,7 @@ async def test_query_names_every_bad_field(uow: InMemoryUnitOfWorkFactory) -> No
     ]
 
 
-async def test_export_streams_every_entry_in_batches(uow: InMemoryUnitOfWorkFactory) -> None:
+async def test_export_streams_every_entry_in_batches(uow: InMemoryTransactions) -> None:
     await append(uow, *(record(n) for n in range(10)), record(99, tenant_id="tenant-b"))
     export = await ExportAuditLog(uow, batch_size=3).execute(
         OPERATOR, AuditQuery(tenant_id="tenant-a")
@@ -250,24 +258,26 @@ async def test_export_streams_every_entry_in_batches(uow: InMemoryUnitOfWorkFact
     assert seqs == list(range(10, 0, -1))
 
 
-async def test_the_demo_history_is_written_once_and_verifies(
-    uow: InMemoryUnitOfWorkFactory,
+async def test_the_demo_history_is_written_once_by_the_use_cases_and_verifies(
+    uow: InMemoryTransactions,
 ) -> None:
-    seed = SeedDemoData(uow, ManualClock(T0))
-    await seed.execute()
+    await seed_demo_into(uow)
     async with uow() as tx:
         total = await tx.audit.count(AuditFilter())
-    await seed.execute()
+    await seed_demo_into(uow)
     async with uow() as tx:
         assert await tx.audit.count(AuditFilter()) == total
-        refunds = await tx.audit.count(AuditFilter(action="mso_session."))
-    assert total >= 150
-    assert refunds > 0
-    for tenant_id, *_ in DEMO_AUDIT_TENANTS:
-        result = await VerifyAuditChain(uow).execute(OPERATOR, tenant_id)
+        created = await tx.audit.count(AuditFilter(action="tenant.create"))
+        grants = await tx.audit.count(AuditFilter(action="user_role.assign"))
+        rebuilds = await tx.audit.count(AuditFilter(action="graph.rebuild"))
+    assert (created, grants, rebuilds) == (len(DEMO_TENANTS), 7, 1)
+    for demo in DEMO_TENANTS:
+        result = await VerifyAuditChain(uow).execute(
+            OPERATOR, VerifyAuditChainQuery(tenant_id=demo.tenant_id)
+        )
         assert result.ok
-        assert result.entries_checked > 30
-    assert (await VerifyAuditChain(uow).execute(OPERATOR, None)).ok
+        assert result.entries_checked >= 2
+    assert (await VerifyAuditChain(uow).execute(OPERATOR, VerifyAuditChainQuery())).ok
 
 
 # --------------------------------------------------------------------------- adminctl
@@ -286,11 +296,11 @@ def test_cli_query_pages_with_the_cursor(
     embedded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    assert main(["--json", "audit", "query", "--action", "mso_session.", "--limit", "3"]) == 0
+    assert main(["--json", "audit", "query", "--action", "user_role.", "--limit", "3"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert len(first["entries"]) == 3
-    assert {e["action"] for e in first["entries"]} == {"mso_session.refund"}
-    args = ["--json", "audit", "query", "--action", "mso_session.", "--limit", "3"]
+    assert {e["action"] for e in first["entries"]} == {"user_role.assign"}
+    args = ["--json", "audit", "query", "--action", "user_role.", "--limit", "3"]
     assert main([*args, "--cursor", first["next_cursor"]]) == 0
     second = json.loads(capsys.readouterr().out)
     assert not {e["id"] for e in first["entries"]} & {e["id"] for e in second["entries"]}
@@ -310,7 +320,7 @@ def test_cli_verify_exits_non_zero_on_a_broken_chain(
     db.execute("DROP TRIGGER audit_log_no_update")
     db.execute(
         "UPDATE audit_log SET actor_id = 'x' WHERE id = (SELECT entry_id FROM audit_chain_links "
-        "WHERE chain = 'tenant:apollo-chennai' AND seq = 5)"
+        "WHERE chain = 'tenant:apollo-chennai' AND seq = 3)"
     )
     db.commit()
     db.close()
@@ -318,7 +328,7 @@ def test_cli_verify_exits_non_zero_on_a_broken_chain(
     assert "BROKEN" in capsys.readouterr().out
     assert main(["--json", "audit", "verify", "--tenant-id", "apollo-chennai"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["broken_at"]["seq"] == 5
+    assert report["broken_at"]["seq"] == 3
     assert report["broken_at"]["reason"] == "hash_mismatch"
 
 

@@ -72,7 +72,7 @@ def test_providers_create_then_tenants_update(
         "--org",
         "org_fortis",
     )
-    assert created["tenant"]["tenant"]["id"] == "fortis-hospital-mohali"
+    assert created["tenant"]["id"] == "fortis-hospital-mohali"
     assert created["tenant"]["clerk_org_id"] == "org_fortis"
     updated = run_json(
         capsys,
@@ -86,8 +86,8 @@ def test_providers_create_then_tenants_update(
         "--clear",
         "default_currency",
     )
-    assert updated["tenant"]["status"] == "suspended"
-    assert updated["tenant"]["settings"] == {
+    assert updated["status"] == "suspended"
+    assert updated["settings"] == {
         "payments_provider": None,
         "data_residency_region": None,
         "default_currency": None,

@@ -15,31 +15,31 @@ from litestar.testing import AsyncTestClient
 from adapters.memory.directory import InMemoryProjectionSource
 from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
 from adapters.memory.store import InMemoryStore
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryTransactions
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.audit import Actor
 from admin_core.auth.policy import RolePolicy
 from admin_core.directory.model import DirectoryBatch, ProviderDoctor
 from admin_core.graph.errors import GraphRebuildInProgress
 from admin_core.graph.model import GraphScope, NodeLabel, NodeWithLinks, RebuildProgress, RelType
-from admin_core.graph.use_cases import RebuildProjection, ShowGraphStatus
+from admin_core.graph.use_cases import RebuildCommand, RebuildProjection, ShowGraphStatus
 from admin_core.kernel.errors import InsufficientPermission
 from admin_core.kernel.principal import OrgKind, Principal, Scope
 from entrypoints.cli.main import main
 from entrypoints.container import Container, build_container
 from entrypoints.demo.directory import demo_directory
-from entrypoints.demo.seed import SeedDemoData
+from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.support.demo import seed_demo_into
 
-OPERATOR = Actor(principal=Principal.operator("test"), request_id="req-1")
+OPERATOR = Principal.operator("test", request_id="req-1")
 
 
 class Memory:
     def __init__(self) -> None:
         self.store = InMemoryStore()
-        self.uow = InMemoryUnitOfWorkFactory(self.store, SystemClock(), UlidGenerator())
+        self.uow = InMemoryTransactions(self.store, SystemClock(), UlidGenerator())
         self.graph = InMemoryGraphProjection()
         self.lock = InProcessRebuildLock()
         self.source = InMemoryProjectionSource(self.store)
@@ -49,7 +49,7 @@ class Memory:
             source=self.source,
             graph=self.graph,
             lock=self.lock,
-            uow=self.uow,
+            transactions=self.uow,
             ids=UlidGenerator(),
             **kwargs,
         )
@@ -58,7 +58,7 @@ class Memory:
 @pytest.fixture
 async def memory() -> Memory:
     world = Memory()
-    await SeedDemoData(world.uow, SystemClock()).execute()
+    await seed_demo_into(world.uow)
     return world
 
 
@@ -75,7 +75,7 @@ def test_the_demo_directory_has_the_promised_size() -> None:
 
 async def test_seeding_twice_keeps_the_directory_as_it_was(memory: Memory) -> None:
     before = (len(memory.store.doctors), len(memory.store.provider_procedures))
-    await SeedDemoData(memory.uow, SystemClock()).execute()
+    await seed_demo_into(memory.uow)
     assert (len(memory.store.doctors), len(memory.store.provider_procedures)) == before
     assert memory.store.providers["prv_apollo_chennai"].specialties[0] == "cardiology"
 
@@ -83,7 +83,9 @@ async def test_seeding_twice_keeps_the_directory_as_it_was(memory: Memory) -> No
 async def test_a_rebuild_projects_the_demo_directory_and_reports_progress(memory: Memory) -> None:
     events: list[RebuildProgress] = []
 
-    result = await memory.rebuild(batch_size=50).execute(OPERATOR, progress=events.append)
+    result = await memory.rebuild(batch_size=50).execute(
+        OPERATOR, RebuildCommand(), progress=events.append
+    )
 
     assert {label.plural: n for label, n in result.counts.items()} == {
         "procedures": 30,
@@ -126,17 +128,15 @@ async def test_a_labels_writes_start_only_once_the_nodes_they_link_to_are_writte
 ) -> None:
     memory.graph = SlowToWriteProviders()
 
-    result = await memory.rebuild(batch_size=10, concurrency=3).execute(OPERATOR)
+    result = await memory.rebuild(batch_size=10, concurrency=3).execute(OPERATOR, RebuildCommand())
 
-    status = await ShowGraphStatus(source=memory.source, graph=memory.graph).execute(
-        OPERATOR.principal
-    )
+    status = await ShowGraphStatus(source=memory.source, graph=memory.graph).execute(OPERATOR)
     assert status.in_sync
     assert result.relationships[RelType.WORKS_AT] == 172
 
 
 async def test_the_rebuild_is_audited_on_the_platform_chain(memory: Memory) -> None:
-    result = await memory.rebuild().execute(OPERATOR, GraphScope.DOCTORS)
+    result = await memory.rebuild().execute(OPERATOR, RebuildCommand(scope=GraphScope.DOCTORS))
 
     [entry] = [e for e in memory.store.audit_entries if e.request_id == "req-1"]
     assert entry.action == "graph.rebuild"
@@ -151,7 +151,7 @@ async def test_the_rebuild_is_audited_on_the_platform_chain(memory: Memory) -> N
 
 
 async def test_a_scope_rebuild_removes_what_the_source_no_longer_has(memory: Memory) -> None:
-    await memory.rebuild().execute(OPERATOR)
+    await memory.rebuild().execute(OPERATOR, RebuildCommand())
     del memory.store.doctors["doc_0001"]
     memory.store.doctor_procedures = {
         k for k in memory.store.doctor_procedures if k[0] != "doc_0001"
@@ -169,7 +169,7 @@ async def test_a_scope_rebuild_removes_what_the_source_no_longer_has(memory: Mem
         )
         await tx.commit()
 
-    result = await memory.rebuild().execute(OPERATOR, GraphScope.DOCTORS)
+    result = await memory.rebuild().execute(OPERATOR, RebuildCommand(scope=GraphScope.DOCTORS))
 
     assert result.removed.nodes == {NodeLabel.DOCTOR: 1}
     assert result.removed.relationships[RelType.WORKS_AT] == 1
@@ -182,8 +182,10 @@ async def test_only_one_rebuild_runs_at_a_time(memory: Memory) -> None:
     async with memory.lock.hold() as held:
         assert held
         with pytest.raises(GraphRebuildInProgress):
-            await memory.rebuild().execute(OPERATOR)
-    assert (await memory.rebuild().execute(OPERATOR)).counts[NodeLabel.DOCTOR] == 172
+            await memory.rebuild().execute(OPERATOR, RebuildCommand())
+    assert (await memory.rebuild().execute(OPERATOR, RebuildCommand())).counts[
+        NodeLabel.DOCTOR
+    ] == 172
 
 
 @pytest.mark.parametrize(
@@ -209,7 +211,7 @@ async def test_only_platform_graph_rebuilders_may_rebuild_or_see_drift(
     )
     audited = len(memory.store.audit_entries)
     with pytest.raises(InsufficientPermission):
-        await memory.rebuild().execute(Actor(principal=principal))
+        await memory.rebuild().execute(principal, RebuildCommand())
     with pytest.raises(InsufficientPermission):
         await ShowGraphStatus(source=memory.source, graph=memory.graph).execute(principal)
     assert len(memory.store.audit_entries) == audited
@@ -218,14 +220,14 @@ async def test_only_platform_graph_rebuilders_may_rebuild_or_see_drift(
 
 async def test_drift_shows_source_rows_graph_items_and_their_difference(memory: Memory) -> None:
     status = ShowGraphStatus(source=memory.source, graph=memory.graph)
-    before = await status.execute(OPERATOR.principal)
+    before = await status.execute(OPERATOR)
     assert before.labels[NodeLabel.DOCTOR].source == 172
     assert before.labels[NodeLabel.DOCTOR].drift == -172
     assert not before.in_sync
 
-    await memory.rebuild().execute(OPERATOR)
+    await memory.rebuild().execute(OPERATOR, RebuildCommand())
 
-    after = await status.execute(OPERATOR.principal)
+    after = await status.execute(OPERATOR)
     assert after.in_sync
     assert after.relationships[RelType.PERFORMS].drift == 0
 
@@ -238,13 +240,13 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[AsyncTestClient[Any], Conta
     container = build_container(
         Settings(database_url="memory://", local_key_path=tmp_path / "signing.pem")
     )
-    await container.seed_demo().execute()
+    await seed_demo(container)
     async with AsyncTestClient(create_app(container)) as client:
         yield client, container
 
 
 def _auth(container: Container, role: str, org: str = "org_platform") -> dict[str, str]:
-    token = container.adapters.token_issuer().mint(user_id="user_1", org_id=org, role=role)
+    token = container.auth.token_issuer().mint(user_id="user_1", org_id=org, role=role)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -340,7 +342,7 @@ async def test_http_rebuild_while_another_runs_is_409(
     api: tuple[AsyncTestClient[Any], Container],
 ) -> None:
     client, container = api
-    async with container.adapters.rebuild_lock().hold() as held:
+    async with container.graph.rebuild_lock().hold() as held:
         assert held
         response = await client.post(REBUILD, json={}, headers=_auth(container, "org:admin"))
     assert response.status_code == 409
@@ -352,6 +354,9 @@ async def test_http_status_reports_drift_per_label(
 ) -> None:
     client, container = api
     headers = _auth(container, "org:admin")
+    seeded = (await client.get(STATUS, headers=headers)).json()["data"]
+    assert seeded["in_sync"] is True  # the demo seed rebuilds once
+    container.graph.graph.override(InMemoryGraphProjection())  # a graph that lost everything
     before = (await client.get(STATUS, headers=headers)).json()["data"]
     await client.post(REBUILD, json={}, headers=headers)
     after = (await client.get(STATUS, headers=headers)).json()["data"]
@@ -420,8 +425,8 @@ async def test_an_unreachable_graph_fails_the_rebuild_with_503_and_drift_still_a
     nowhere = create_driver(  # nothing listens there; give up retrying quickly
         "bolt://127.0.0.1:9", connection_timeout=0.5, max_transaction_retry_time=0.2
     )
-    container.adapters.graph.override(Neo4jGraphProjection(nowhere))
-    await container.seed_demo().execute()
+    container.graph.graph.override(Neo4jGraphProjection(nowhere))
+    await seed_demo(container)
     headers = _auth(container, "org:admin")
     async with AsyncTestClient(create_app(container)) as client:
         rebuild = await client.post(REBUILD, json={"scope": "doctors"}, headers=headers)

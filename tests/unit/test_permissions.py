@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache
 from adapters.memory.runtime import FixedClock, SequentialIds
 from adapters.memory.store import InMemoryStore
-from adapters.memory.transaction import InMemoryUnitOfWorkFactory
+from adapters.memory.transaction import InMemoryTransactions
 from admin_core.auth.policy import ROLES, RolePolicy
 from admin_core.auth.use_cases import Authenticate
 from admin_core.kernel.principal import Permission, Scope
@@ -64,7 +64,7 @@ def make_authenticate(jwks: JwksServer) -> Authenticate:
     clock = FixedClock(T0)
     return Authenticate(
         ClerkSessionTokenVerifier(JwksCache(jwks.fetch), issuer=ISSUER),
-        InMemoryUnitOfWorkFactory(store, clock, SequentialIds()),
+        InMemoryTransactions(store, clock, SequentialIds()),
         RolePolicy.default(),
         platform_orgs=[PLATFORM_ORG],
         clock=clock,

@@ -27,7 +27,7 @@ async def http(tmp_path: Path) -> AsyncIterator[ApiClient]:
 
 async def add_provider(http: ApiClient, provider_id: str = "prv_pending") -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    async with http.container.adapters.uow()() as tx:
+    async with http.container.database.transactions()() as tx:
         await tx.providers.add(
             Provider(
                 id=provider_id,
@@ -140,7 +140,7 @@ async def test_an_org_of_another_tenant_is_409(http: ApiClient) -> None:
     )
     assert errors(response) == [("TENANT_ALREADY_EXISTS", "clerk_org_id")]
     assert response.status_code == 409
-    async with http.container.adapters.uow()() as tx:
+    async with http.container.database.transactions()() as tx:
         assert await tx.tenants.get_by_provider("prv_pending") is None
 
 
@@ -174,14 +174,14 @@ async def test_bad_create_tenant_bodies_are_422_naming_the_field(
     assert audit(http) == []
 
 
-async def test_malformed_json_is_422(http: ApiClient) -> None:
+async def test_malformed_json_is_400_bad_request(http: ApiClient) -> None:
     response = await http.client.post(
         TENANTS,
         content=b'{"provider_id": ',
         headers={**http.auth(), "content-type": "application/json"},
     )
-    assert response.status_code == 422
-    assert errors(response)[0][0] == "VALIDATION_ERROR"
+    assert response.status_code == 400
+    assert errors(response) == [("BAD_REQUEST", None)]
 
 
 # --- POST /providers ---------------------------------------------------------------------------
@@ -217,14 +217,14 @@ async def test_create_provider_and_tenant_in_one_step(http: ApiClient) -> None:
     )
     assert tenant["clerk_org_id"] == "org_fortis"
     assert [e.action for e in audit(http)] == ["provider.create", "tenant.create"]
-    async with http.container.adapters.uow()() as tx:
+    async with http.container.database.transactions()() as tx:
         stored = await tx.providers.get(provider["id"])
         assert stored is not None
         assert stored.specialties == ("cardiology", "orthopaedics")
 
 
 async def test_a_failed_provider_create_leaves_no_provider(http: ApiClient) -> None:
-    store = http.container.adapters.store()
+    store = http.container.database.store()
     providers_before = set(store.providers)
     response = await http.client.post(
         PROVIDERS,
@@ -263,11 +263,11 @@ async def test_a_failed_provider_create_leaves_no_provider(http: ApiClient) -> N
 async def test_bad_create_provider_bodies_are_422_naming_the_field(
     http: ApiClient, body: dict[str, Any], field: str
 ) -> None:
-    providers_before = set(http.container.adapters.store().providers)
+    providers_before = set(http.container.database.store().providers)
     response = await http.client.post(PROVIDERS, json=body, headers=http.auth())
     assert response.status_code == 422
     assert ("VALIDATION_ERROR", field) in errors(response)
-    assert set(http.container.adapters.store().providers) == providers_before
+    assert set(http.container.database.store().providers) == providers_before
 
 
 # --- PATCH /tenants/{tenant_id} ----------------------------------------------------------------

@@ -34,7 +34,7 @@ def roles_url(tenant_id: str, user_id: str, role: str | None = None) -> str:
 
 
 def identity(http: ApiClient) -> InMemoryIdentityProvider:
-    provider: InMemoryIdentityProvider = http.container.adapters.identity()
+    provider: InMemoryIdentityProvider = http.container.users.identity()
     return provider
 
 
@@ -45,7 +45,7 @@ async def org_role(http: ApiClient, org_id: str, user_id: str) -> str | None:
 
 async def state(http: ApiClient) -> tuple[Any, ...]:
     """Everything a grant or revoke could change."""
-    store = http.container.adapters.store()
+    store = http.container.database.store()
     memberships = {
         org: sorted(
             (m.user_id, m.role) for m in (await identity(http).list_memberships(org)).memberships
@@ -75,7 +75,7 @@ async def test_without_an_org_every_user_is_local(
     http: ApiClient,
 ) -> None:
     await identity(http).create_membership(APOLLO_ORG, "user_new_hire", "org:mso:doctor")
-    async with http.container.adapters.uow()() as tx:
+    async with http.container.database.transactions()() as tx:
         await tx.org_mappings.remove(APOLLO_ORG)
         await tx.commit()
     local_only = await http.client.get(f"{TENANTS}/{APOLLO}/users", headers=http.auth())
@@ -177,7 +177,7 @@ async def test_the_membership_carries_the_strongest_role(http: ApiClient) -> Non
 
 
 async def test_a_tenant_without_an_org_keeps_roles_locally(http: ApiClient) -> None:
-    async with http.container.adapters.uow()() as tx:
+    async with http.container.database.transactions()() as tx:
         await tx.org_mappings.remove(APOLLO_ORG)
         await tx.commit()
     response = await http.client.post(

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_log
 from adapters.sql.types import UtcDateTime
 from admin_core.audit.model import (
+    CONTENT_FIELDS,
     GENESIS_HASH,
     AuditEntry,
     AuditFilter,
@@ -44,44 +45,13 @@ _heads = audit_chain_heads.c
 _links = audit_chain_links.c
 _log = audit_log.c
 #: What a query selects from `audit_log`; `_linked` adds the chain columns.
-_CONTENT_COLUMNS = (
-    _log.id,
-    _log.occurred_at,
-    _log.tenant_id,
-    _log.actor_id,
-    _log.actor_role,
-    _log.action,
-    _log.event_type,
-    _log.resource_type,
-    _log.resource_id,
-    _log.case_id,
-    _log.patient_id,
-    _log.request_id,
-    _log.before,
-    _log.after,
-)
+_CONTENT_COLUMNS = tuple(_log[name] for name in CONTENT_FIELDS)
 _LINK_COLUMNS = (_links.seq, _links.prev_hash, _links.hash)
 _NEWEST_FIRST = (_log.occurred_at.desc(), _log.id.desc())
 
 _INSERT_ENTRY = audit_log.insert()
-_CONTENT = (
-    "id",
-    "occurred_at",
-    "tenant_id",
-    "actor_id",
-    "actor_role",
-    "action",
-    "event_type",
-    "resource_type",
-    "resource_id",
-    "case_id",
-    "patient_id",
-    "request_id",
-    "before",
-    "after",
-)
 #: The append as the PostgreSQL driver runs it: positional, in `_DRIVER_COLUMNS` order.
-_DRIVER_COLUMNS = (*_CONTENT, "chain", "digest")
+_DRIVER_COLUMNS = (*CONTENT_FIELDS, "chain", "digest")
 _DRIVER_INSERT_ENTRY = (
     f"INSERT INTO {audit_log.name} ({', '.join(_DRIVER_COLUMNS)}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(_DRIVER_COLUMNS) + 1))})"
@@ -324,7 +294,7 @@ class SqlAuditLog(AuditLog):
 
     async def append(self, record: AuditRecord) -> AuditEntry:
         entry = draft(record, entry_id=self._ids.new_id("aud"), occurred_at=self._clock.now())
-        values = {name: getattr(entry, name) for name in _CONTENT}
+        values = {name: getattr(entry, name) for name in CONTENT_FIELDS}
         values |= {"chain": chain_of(record.tenant_id), "digest": content_digest(entry)}
         if self._appended is not None:
             self._appended.append(values)

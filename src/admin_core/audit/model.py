@@ -21,7 +21,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -91,6 +91,18 @@ class AuditEntry:
     @property
     def position(self) -> AuditPosition:
         return AuditPosition(occurred_at=self.occurred_at, id=self.id)
+
+
+#: The fields an entry's content is made of: everything but its place in the chain (`seq`,
+#: `prev_hash`, `hash`), in the order the entry declares them. Stores and exports take their
+#: columns from here.
+CONTENT_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(AuditEntry) if f.name not in {"seq", "prev_hash", "hash"}
+)
+#: The fields a use case gives (`AuditRecord`) except `before`/`after`, which are normalised.
+RECORD_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(AuditRecord) if f.name not in {"before", "after"}
+)
 
 
 # --------------------------------------------------------------------------- canonical form
@@ -170,24 +182,12 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
     """The entry's content as canonical JSON: keys sorted, no whitespace, ASCII only (other
     characters as \\u escapes), numbers as `json_value` leaves them. `seq`, `prev_hash` and
     `hash` are not part of it; the chain link binds them."""
-    body = {
-        "v": CANONICAL_VERSION,
-        "id": entry.id,
-        "chain": entry.chain,
-        "occurred_at": _time(entry.occurred_at),
-        "tenant_id": entry.tenant_id,
-        "actor_id": entry.actor_id,
-        "actor_role": entry.actor_role,
-        "action": entry.action,
-        "event_type": entry.event_type,
-        "resource_type": entry.resource_type,
-        "resource_id": entry.resource_id,
-        "case_id": entry.case_id,
-        "patient_id": entry.patient_id,
-        "request_id": entry.request_id,
-        "before": json_value(entry.before),
-        "after": json_value(entry.after),
-    }
+    body = {name: getattr(entry, name) for name in CONTENT_FIELDS}
+    body["v"] = CANONICAL_VERSION
+    body["chain"] = entry.chain
+    body["occurred_at"] = _time(entry.occurred_at)
+    body["before"] = json_value(entry.before)
+    body["after"] = json_value(entry.after)
     return json.dumps(
         body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
     ).encode("ascii")
@@ -214,21 +214,12 @@ def draft(record: AuditRecord, *, entry_id: str, occurred_at: datetime) -> Audit
     before = json_value(record.before, "before") if record.before is not None else None
     after = json_value(record.after, "after") if record.after is not None else None
     return AuditEntry(
+        **{name: getattr(record, name) for name in RECORD_FIELDS},
         id=entry_id,
-        seq=0,
         occurred_at=occurred_at,
-        tenant_id=record.tenant_id,
-        actor_id=record.actor_id,
-        actor_role=record.actor_role,
-        action=record.action,
-        event_type=record.event_type,
-        resource_type=record.resource_type,
-        resource_id=record.resource_id,
-        case_id=record.case_id,
-        patient_id=record.patient_id,
-        request_id=record.request_id,
         before=before,
         after=after,
+        seq=0,
         prev_hash="",
         hash="",
     )
@@ -237,25 +228,7 @@ def draft(record: AuditRecord, *, entry_id: str, occurred_at: datetime) -> Audit
 def link(entry: AuditEntry, *, seq: int, prev_hash: str, digest: str | None = None) -> AuditEntry:
     """Place a drafted entry in its chain after the entry whose hash is `prev_hash`."""
     digest = digest or content_digest(entry)
-    return AuditEntry(
-        id=entry.id,
-        seq=seq,
-        occurred_at=entry.occurred_at,
-        tenant_id=entry.tenant_id,
-        actor_id=entry.actor_id,
-        actor_role=entry.actor_role,
-        action=entry.action,
-        event_type=entry.event_type,
-        resource_type=entry.resource_type,
-        resource_id=entry.resource_id,
-        case_id=entry.case_id,
-        patient_id=entry.patient_id,
-        request_id=entry.request_id,
-        before=entry.before,
-        after=entry.after,
-        prev_hash=prev_hash,
-        hash=link_hash(prev_hash, seq, digest),
-    )
+    return replace(entry, seq=seq, prev_hash=prev_hash, hash=link_hash(prev_hash, seq, digest))
 
 
 def unlinked(entry: AuditEntry) -> AuditEntry:

@@ -29,8 +29,8 @@ class Provider:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderListing:
-    """A provider's listing details as the directory is loaded with them. Writing one that exists keeps its name and
-    location and fills in only the listing details it lacks."""
+    """A provider's listing details as the directory is loaded with them. Writing one that
+    exists keeps its name and location and fills in only the listing details it lacks."""
 
     id: str
     name: str

@@ -1,45 +1,81 @@
-"""Human tables by default, JSON with `--json`; one table from error code to exit code."""
+"""Human tables by default, JSON with `--json`; the one table from error class to exit code.
+
+`--json` prints a command's result through the presenter of its HTTP twin, so it is exactly
+the `data` object the API returns for the same request.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from admin_core.kernel.errors import AdminError, error_views
+from admin_core.directory.errors import ProviderNotFound
+from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
+from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
+from admin_core.kernel.errors import (
+    AdminError,
+    AuthHeaderMissing,
+    AuthTokenExpired,
+    AuthTokenInvalid,
+    BadRequest,
+    InsufficientPermission,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+    ValidationFailed,
+    error_views,
+)
+from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists, MsoDoctorNotFound
+from admin_core.payments.errors import (
+    MsoRefundNotAllowed,
+    MsoSessionNotFound,
+    PaymentProviderError,
+    PaymentProviderNotConfigured,
+)
+from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
+from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
+from entrypoints.http.schemas import ErrorItem
 
-EXIT_CODES: dict[str, int] = {
-    "VALIDATION_ERROR": 2,
-    "FLAG_UNKNOWN": 2,
-    "FLAG_VALUE_INVALID": 2,
-    "AUTH_HEADER_MISSING": 3,
-    "AUTH_TOKEN_INVALID": 3,
-    "AUTH_TOKEN_EXPIRED": 3,
-    "AUTH_INSUFFICIENT_PERMISSION": 3,
-    "ROLE_NOT_ALLOWED": 3,
-    "NOT_FOUND": 4,
-    "TENANT_NOT_FOUND": 4,
-    "PROVIDER_NOT_FOUND": 4,
-    "MSO_SESSION_NOT_FOUND": 4,
-    "MSO_DOCTOR_NOT_FOUND": 4,
-    "USER_NOT_FOUND": 4,
-    "TENANT_ALREADY_EXISTS": 5,
-    "GRAPH_REBUILD_IN_PROGRESS": 5,
-    "MSO_REFUND_NOT_ALLOWED": 5,
-    "MSO_DOCTOR_ALREADY_EXISTS": 5,
-    "GRAPH_REBUILD_FAILED": 6,
-    "FLAGS_UNAVAILABLE": 6,
-    "PAYMENT_PROVIDER_ERROR": 6,
-    "PAYMENT_PROVIDER_NOT_CONFIGURED": 6,
-    "IDENTITY_PROVIDER_UNAVAILABLE": 6,
-    "RATE_LIMITED": 6,
+#: Exit status of a configuration that cannot run (sysexits' EX_CONFIG).
+EXIT_CONFIG = 78
+
+EXIT_CODES: dict[type[AdminError], int] = {
+    AdminError: 1,  # INTERNAL_ERROR
+    ValidationFailed: 2,
+    BadRequest: 2,
+    PayloadTooLarge: 2,
+    UnsupportedMediaType: 2,
+    FlagUnknown: 2,
+    FlagValueInvalid: 2,
+    AuthHeaderMissing: 3,
+    AuthTokenInvalid: 3,
+    AuthTokenExpired: 3,
+    InsufficientPermission: 3,
+    RoleNotAllowed: 3,
+    NotFound: 4,
+    MethodNotAllowed: 4,
+    TenantNotFound: 4,
+    ProviderNotFound: 4,
+    MsoSessionNotFound: 4,
+    MsoDoctorNotFound: 4,
+    UserNotFound: 4,
+    TenantAlreadyExists: 5,
+    GraphRebuildInProgress: 5,
+    MsoRefundNotAllowed: 5,
+    MsoDoctorAlreadyExists: 5,
+    GraphRebuildFailed: 6,
+    FlagsUnavailable: 6,
+    PaymentProviderError: 6,
+    PaymentProviderNotConfigured: 6,
+    IdentityProviderUnavailable: 6,
+    RateLimited: 6,
 }
 
 # Piped output is not cut to 80 columns: scripts and logs see whole values.
@@ -47,22 +83,10 @@ stdout = Console(width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
-def to_jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    return value
-
-
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
+    """A presenter's Struct (or plain data) as the API would encode it, indented."""
+    encoded = msgspec.json.encode(value)
+    sys.stdout.write(msgspec.json.format(encoded, indent=2).decode() + "\n")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -70,17 +94,28 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(to_jsonable(v)) for v in row))
+        table.add_row(*("" if v is None else str(v) for v in row))
     stdout.print(table)
 
 
 def report_error(error: AdminError, *, as_json: bool) -> int:
-    code = EXIT_CODES.get(error.code, 1)
+    """The error as the API's error items (on stderr), and its exit code."""
+    views = error_views(error)
     if as_json:
-        views = [to_jsonable(v) for v in error_views(error)]
-        sys.stderr.write(json.dumps({"success": False, "errors": views}) + "\n")
+        items = [
+            ErrorItem(code=v.code, message=v.message, field=v.field, details=v.details or None)
+            for v in views
+        ]
+        sys.stderr.write(msgspec.json.encode({"success": False, "errors": items}).decode() + "\n")
     else:
-        for view in error_views(error):
+        for view in views:
             where = f" ({view.field})" if view.field else ""
             stderr.print(f"[red]error[/red] {view.code}{where}: {view.message}", highlight=False)
-    return code
+    return EXIT_CODES[type(error)]
+
+
+def report_problems(title: str, problems: Sequence[str]) -> int:
+    stderr.print(f"[red]{title}[/red]", highlight=False)
+    for problem in problems:
+        stderr.print(f"  - {problem}", highlight=False)
+    return EXIT_CONFIG

@@ -1,8 +1,8 @@
 """The demo provider directory: 42 providers (the demo tenants' four among them), 172 doctors
 and 30 procedures, with the offers, procedures performed and accreditations that link them.
 
-Deterministic, and written through the unit of work's directory writer, so seeding twice keeps
-what is there (`seed_demo_directory` is called by `SeedDemoData`).
+Deterministic, and written through a transaction's directory writer, which keeps the rows
+that exist already.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from admin_core.directory.model import (
     ProviderDoctor,
     ProviderListing,
 )
-from admin_core.kernel.runtime import Clock
-from admin_core.kernel.transaction import Transaction
 
 ACCREDITATIONS = ("JCI", "NABH", "ISO 9001", "TEMOS", "ACHS", "KTQ", "DNV")
 
@@ -174,7 +172,7 @@ def demo_directory() -> DirectoryBatch:
     for p in procedures:
         by_specialty.setdefault(p.specialty or "", []).append(p.code)
     providers: list[ProviderListing] = []
-    doctors: list[Doctor] = []
+    doctors: list[ProviderDoctor] = []
     offers: list[ProcedureOffer] = []
     performed: list[DoctorProcedure] = []
     serial = 0
@@ -233,8 +231,3 @@ def demo_directory() -> DirectoryBatch:
         offers=tuple(offers),
         doctor_procedures=tuple(performed),
     )
-
-
-async def seed_demo_directory(uow: Transaction, clock: Clock) -> None:
-    """Write the demo directory in the caller's unit of work; existing rows are kept."""
-    await uow.directory.write(demo_directory(), now=clock.now())

@@ -1,140 +1,203 @@
-"""Seed the demo data set used by the embedded mode and by `adminctl demo seed`."""
+"""Seed the demo data set of the embedded mode through the real use cases, so that its audit
+history is genuine: every entry was written by the use case that made the change it records.
+
+Only into a database that holds nothing else (docs/adr/0040-run-modes.md): an empty database
+is seeded, one that holds the demo set already is left as it is, and one that holds any other
+data is refused. Production never seeds.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import enum
+from dataclasses import dataclass, replace
 
-from admin_core.directory.model import Provider
-from admin_core.kernel.runtime import Clock
-from admin_core.kernel.transaction import Transactions
-from admin_core.tenants.model import (
-    OrgMapping,
-    PaymentsProvider,
-    Tenant,
-    TenantSettings,
-    TenantStatus,
+from admin_core.audit.model import AuditFilter
+from admin_core.graph.errors import GraphRebuildFailed
+from admin_core.graph.use_cases import RebuildCommand
+from admin_core.kernel.principal import (
+    PLATFORM_TENANT_ID,
+    OrgKind,
+    Permission,
+    Principal,
+    Scope,
 )
-from entrypoints.demo.directory import seed_demo_directory
-from entrypoints.demo.history import seed_demo_audit
-from entrypoints.demo.users import seed_demo_users
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DemoTenant:
-    tenant_id: str
-    org_id: str
-    provider_id: str
-    name: str
-    country: str
-    city: str
-    settings: TenantSettings
-    status: TenantStatus = TenantStatus.ACTIVE
-
-
-DEMO_TENANTS: tuple[DemoTenant, ...] = (
-    DemoTenant(
-        tenant_id="apollo-chennai",
-        org_id="org_apollo_chennai",
-        provider_id="prv_apollo_chennai",
-        name="Apollo Hospitals Chennai",
-        country="IN",
-        city="Chennai",
-        settings=TenantSettings(
-            payments_provider=PaymentsProvider.RAZORPAY,
-            data_residency_region="ap-south-1",
-            default_currency="INR",
-            timezone="Asia/Kolkata",
-        ),
-    ),
-    DemoTenant(
-        tenant_id="bumrungrad-bangkok",
-        org_id="org_bumrungrad",
-        provider_id="prv_bumrungrad",
-        name="Bumrungrad International Hospital",
-        country="TH",
-        city="Bangkok",
-        settings=TenantSettings(
-            payments_provider=PaymentsProvider.STRIPE,
-            data_residency_region="ap-southeast-1",
-            default_currency="THB",
-            timezone="Asia/Bangkok",
-        ),
-    ),
-    DemoTenant(
-        tenant_id="acibadem-istanbul",
-        org_id="org_acibadem",
-        provider_id="prv_acibadem",
-        name="Acibadem Maslak Hospital",
-        country="TR",
-        city="Istanbul",
-        settings=TenantSettings(
-            payments_provider=PaymentsProvider.STRIPE,
-            data_residency_region="eu-central-1",
-            default_currency="EUR",
-            timezone="Europe/Istanbul",
-        ),
-    ),
-    DemoTenant(
-        tenant_id="medanta-gurugram",
-        org_id="org_medanta",
-        provider_id="prv_medanta",
-        name="Medanta The Medicity",
-        country="IN",
-        city="Gurugram",
-        settings=TenantSettings(default_currency="INR", timezone="Asia/Kolkata"),
-        status=TenantStatus.SUSPENDED,
-    ),
+from admin_core.tenants.model import TenantStatus
+from admin_core.tenants.use_cases import (
+    CreateTenantCommand,
+    NewTenant,
+    UpdateTenantCommand,
 )
+from admin_core.users.use_cases import GrantRoleCommand
+from entrypoints.container import Container
+from entrypoints.demo.data import DEMO_TENANTS, DEMO_USERS, DemoTenant
+from entrypoints.demo.directory import demo_directory
+
+#: Who seeds: the operator who set the platform up (a super-admin, audited as such).
+SEEDER = "demo:seed"
+
+
+class SeedState(enum.StrEnum):
+    EMPTY = "empty"  # nothing in it: the demo set may go in
+    DEMO = "demo"  # the demo set is there, and nothing but it
+    OTHER = "other"  # data that is not the demo set: never seeded
+
+
+class DemoSeedRefused(Exception):
+    """The database holds other data, or the mode is production."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SeedReport:
+    state: SeedState  # what the database held before
     tenants_created: int
-    tenants_existing: int
 
 
-class SeedDemoData:
-    """Create the demo providers, tenants and org mappings. Idempotent: what exists is kept."""
+async def seed_state(container: Container) -> SeedState:
+    async with container.database.transactions()() as tx:
+        tenants = await tx.tenants.list(limit=len(DEMO_TENANTS) + 1, offset=0)
+        entries = await tx.audit.count(AuditFilter())
+        platform_roles = await tx.user_roles.for_tenant(PLATFORM_TENANT_ID)
+    if tenants.total == 0 and entries == 0 and not platform_roles:
+        return SeedState.EMPTY
+    ids = {t.id for t in tenants.items}
+    if tenants.total == len(DEMO_TENANTS) and ids == {t.tenant_id for t in DEMO_TENANTS}:
+        return SeedState.DEMO
+    return SeedState.OTHER
 
-    def __init__(self, uow: Transactions, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
 
-    async def execute(self) -> SeedReport:
-        created = existing = 0
-        async with self._uow() as uow:
-            for demo in DEMO_TENANTS:
-                if await uow.tenants.get(demo.tenant_id) is not None:
-                    existing += 1
-                    continue
-                now = self._clock.now()
-                await uow.providers.add(
-                    Provider(
-                        id=demo.provider_id,
-                        name=demo.name,
-                        country=demo.country,
-                        city=demo.city,
-                        created_at=now,
-                        updated_at=now,
-                    )
+async def seed_demo(container: Container) -> SeedReport:
+    """Seed an empty database; leave the demo set as it is; refuse anything else."""
+    if not container.settings().embedded:
+        raise DemoSeedRefused("production mode never seeds demo data")
+    state = await seed_state(container)
+    if state is SeedState.OTHER:
+        raise DemoSeedRefused(
+            "the database holds data that is not the demo set; "
+            "the demo set goes only into an empty database"
+        )
+    if state is SeedState.DEMO:
+        return SeedReport(state=state, tenants_created=0)
+    await _Story(container).tell()
+    return SeedReport(state=state, tenants_created=len(DEMO_TENANTS))
+
+
+class _Story:
+    """A few weeks of the platform, told through the use cases in the order they happened."""
+
+    def __init__(self, container: Container) -> None:
+        self._c = container
+        self._n = 0
+        self._operator = Principal(
+            user_id=SEEDER,
+            org_id=None,
+            role="org:super_admin",
+            tenant_id=None,
+            scope=Scope.PLATFORM,
+            permissions=frozenset({Permission.SUPER_ADMIN}),
+        )
+
+    def _as(self, principal: Principal) -> Principal:
+        self._n += 1
+        return replace(principal, request_id=f"demo-{self._n:04d}")
+
+    def _member(
+        self, user_id: str, org_id: str | None, role: str, tenant_id: str | None
+    ) -> Principal:
+        """A user as `Authenticate` would see them: platform org or a tenant's org."""
+        kind = OrgKind.TENANT if tenant_id else OrgKind.PLATFORM
+        return Principal(
+            user_id=user_id,
+            org_id=org_id,
+            role=role,
+            tenant_id=tenant_id,
+            scope=Scope.TENANT if tenant_id else Scope.PLATFORM,
+            permissions=self._c.auth.role_policy().permissions(role, kind),
+        )
+
+    async def tell(self) -> None:
+        await self._directory()
+        for demo in DEMO_TENANTS:
+            await self._onboard(demo)
+        await self._grant_roles()
+        await self._settle_time_zones()
+        platform_admin = self._member(
+            "user_local_admin", self._c.settings().platform_org, "org:admin", None
+        )
+        await self._c.tenants.update_tenant().execute(
+            self._as(platform_admin),
+            UpdateTenantCommand(tenant_id="medanta-gurugram", status=TenantStatus.SUSPENDED),
+        )
+        # A failed rebuild is audited by the rebuild itself; the demo works without a graph.
+        with contextlib.suppress(GraphRebuildFailed):
+            await self._c.graph.rebuild_graph().execute(self._as(platform_admin), RebuildCommand())
+
+    async def _directory(self) -> None:
+        """The provider directory is loaded by the services that own it, not by an admin
+        action: it is written as rows, with no audit entry."""
+        async with self._c.database.transactions()() as tx:
+            await tx.directory.write(demo_directory(), now=self._c.runtime.clock().now())
+            await tx.commit()
+
+    async def _onboard(self, demo: DemoTenant) -> None:
+        """Tenants are created for their directory provider, with their organisation; each
+        sets its own time zone later."""
+        await self._c.tenants.create_tenant().execute(
+            self._as(self._operator),
+            CreateTenantCommand(
+                provider_id=demo.provider_id,
+                tenant=NewTenant(
+                    id=demo.tenant_id,
+                    name=demo.name,
+                    settings={
+                        "payments_provider": demo.settings.payments_provider,
+                        "data_residency_region": demo.settings.data_residency_region,
+                        "default_currency": demo.settings.default_currency,
+                    },
+                ),
+                clerk_org_id=demo.org_id,
+            ),
+        )
+
+    async def _grant_roles(self) -> None:
+        """Platform and tenant admins first (by the operator); then each tenant admin grants
+        the roles of their own staff."""
+        admins = {
+            tenant_id: user
+            for user in DEMO_USERS
+            for tenant_id, role in user.grants
+            if tenant_id != PLATFORM_TENANT_ID and role in {"org:admin", "org:provider:admin"}
+        }
+        orgs = {t.tenant_id: t.org_id for t in DEMO_TENANTS}
+        grant = self._c.users.grant_role()
+        for user in DEMO_USERS:
+            for tenant_id, role in user.grants:
+                granter = self._operator
+                admin = admins.get(tenant_id)
+                if admin is not None and admin.id != user.id:
+                    admin_role = dict(admin.grants)[tenant_id]
+                    granter = self._member(admin.id, orgs[tenant_id], admin_role, tenant_id)
+                await grant.execute(
+                    self._as(granter),
+                    GrantRoleCommand(tenant_id=tenant_id, user_id=user.id, role=role),
                 )
-                await uow.tenants.add(
-                    Tenant(
-                        id=demo.tenant_id,
-                        name=demo.name,
-                        status=demo.status,
-                        provider_id=demo.provider_id,
-                        settings=demo.settings,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                await uow.org_mappings.add(
-                    OrgMapping(org_id=demo.org_id, tenant_id=demo.tenant_id, created_at=now)
-                )
-                created += 1
-            await seed_demo_directory(uow, self._clock)
-            await seed_demo_audit(uow)
-            await seed_demo_users(uow, self._clock)
-            await uow.commit()
-        return SeedReport(tenants_created=created, tenants_existing=existing)
+
+    async def _settle_time_zones(self) -> None:
+        update = self._c.tenants.update_tenant()
+        admins = {
+            tenant_id: (user.id, role)
+            for user in DEMO_USERS
+            for tenant_id, role in user.grants
+            if role in {"org:admin", "org:provider:admin"}
+        }
+        for demo in DEMO_TENANTS:
+            actor = self._operator
+            if demo.tenant_id in admins:
+                user_id, role = admins[demo.tenant_id]
+                actor = self._member(user_id, demo.org_id, role, demo.tenant_id)
+            await update.execute(
+                self._as(actor),
+                UpdateTenantCommand(
+                    tenant_id=demo.tenant_id, settings={"timezone": demo.settings.timezone}
+                ),
+            )

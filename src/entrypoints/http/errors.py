@@ -1,4 +1,11 @@
-"""The one table from error code to HTTP status, and the one app-level exception mapper."""
+"""The one table from error class to HTTP status, and the one app-level exception mapper.
+
+Every `AdminError` class has its status here (a test walks every subclass). Other framework
+errors are mapped by their status to codes of their own: 400 BAD_REQUEST, 404 NOT_FOUND,
+405 METHOD_NOT_ALLOWED, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 429 RATE_LIMITED;
+validation failures are 422 VALIDATION_ERROR naming the field. Anything else is a bug: 500
+INTERNAL_ERROR, logged, without internals.
+"""
 
 from __future__ import annotations
 
@@ -7,56 +14,80 @@ import re
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import (
-    HTTPException,
-    MethodNotAllowedException,
-    NotFoundException,
-    TooManyRequestsException,
-    ValidationException,
-)
+from litestar.exceptions import HTTPException, ValidationException
 
-from admin_core.graph.errors import GraphRebuildFailed
+from admin_core.directory.errors import ProviderNotFound
+from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
+from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
 from admin_core.kernel.errors import (
     AdminError,
+    AuthHeaderMissing,
+    AuthTokenExpired,
+    AuthTokenInvalid,
+    BadRequest,
     ErrorView,
+    InsufficientPermission,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     RateLimited,
+    UnsupportedMediaType,
     ValidationFailed,
     error_views,
 )
-from admin_core.users.errors import RoleNotAllowed
+from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists, MsoDoctorNotFound
+from admin_core.payments.errors import (
+    MsoRefundNotAllowed,
+    MsoSessionNotFound,
+    PaymentProviderError,
+    PaymentProviderNotConfigured,
+)
+from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
+from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
 from entrypoints.http.envelope import error_response
 
 log = logging.getLogger("admin_core.http")
 
-STATUS: dict[str, int] = {
-    "AUTH_HEADER_MISSING": 401,
-    "AUTH_TOKEN_INVALID": 401,
-    "AUTH_TOKEN_EXPIRED": 401,
-    "AUTH_INSUFFICIENT_PERMISSION": 403,
-    "TENANT_NOT_FOUND": 404,
-    "TENANT_ALREADY_EXISTS": 409,
-    "PROVIDER_NOT_FOUND": 404,
-    "GRAPH_REBUILD_FAILED": 500,
-    "GRAPH_REBUILD_IN_PROGRESS": 409,
-    "FLAG_UNKNOWN": 422,
-    "FLAG_VALUE_INVALID": 422,
-    "FLAGS_UNAVAILABLE": 503,
-    "MSO_SESSION_NOT_FOUND": 404,
-    "MSO_REFUND_NOT_ALLOWED": 409,
-    "PAYMENT_PROVIDER_ERROR": 502,
-    "PAYMENT_PROVIDER_NOT_CONFIGURED": 503,
-    "MSO_DOCTOR_NOT_FOUND": 404,
-    "MSO_DOCTOR_ALREADY_EXISTS": 409,
-    "USER_NOT_FOUND": 404,
-    "ROLE_NOT_ALLOWED": 403,
-    "IDENTITY_PROVIDER_UNAVAILABLE": 503,
-    "VALIDATION_ERROR": 422,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "RATE_LIMITED": 429,
-    "INTERNAL_ERROR": 500,
+STATUS: dict[type[AdminError], int] = {
+    AdminError: 500,
+    AuthHeaderMissing: 401,
+    AuthTokenInvalid: 401,
+    AuthTokenExpired: 401,
+    InsufficientPermission: 403,
+    TenantNotFound: 404,
+    TenantAlreadyExists: 409,
+    ProviderNotFound: 404,
+    GraphRebuildFailed: 500,  # 503 when the graph or source was unreachable
+    GraphRebuildInProgress: 409,
+    FlagUnknown: 422,
+    FlagValueInvalid: 422,
+    FlagsUnavailable: 503,
+    MsoSessionNotFound: 404,
+    MsoRefundNotAllowed: 409,
+    PaymentProviderError: 502,
+    PaymentProviderNotConfigured: 503,
+    MsoDoctorNotFound: 404,
+    MsoDoctorAlreadyExists: 409,
+    UserNotFound: 404,
+    RoleNotAllowed: 403,  # 422 for a role nobody knows
+    IdentityProviderUnavailable: 503,
+    ValidationFailed: 422,
+    BadRequest: 400,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    NotFound: 404,
+    MethodNotAllowed: 405,
+    RateLimited: 429,
+}
+
+#: Framework errors without a class of ours, by status.
+_BY_STATUS: dict[int, type[AdminError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    429: RateLimited,
 }
 
 
@@ -65,7 +96,7 @@ def status_of(error: AdminError) -> int:
         return 503
     if isinstance(error, RoleNotAllowed) and error.unknown:
         return 422
-    return STATUS.get(error.code, 500)
+    return STATUS[type(error)]
 
 
 _NAMED_FIELD = re.compile(r"Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`")
@@ -73,21 +104,18 @@ _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DO
 
 
 def _field_error(item: dict[str, Any]) -> ErrorView:
-    """Litestar reports `{"key": "limit", "message": "... - at `$.x`", "source": "query"}`."""
+    """Litestar reports `{"key": "limit", "message": "... - at `$.x`", "source": "query"}`;
+    the body's key is `data`, which callers never see: its fields are named from the root."""
     key = str(item.get("key") or "")
     match = _AT_PATH.match(str(item.get("message", "invalid value")))
     message = match.group("message") if match else "invalid value"
     path = (match.group("path") or "") if match else ""
-    field = key
-    if key == "data":
-        field = path.lstrip(".") or "body"
-    elif path:
-        field = f"{key}{path}"
+    field = (path.lstrip(".") or "body") if key == "data" else f"{key}{path}"
     field = field.replace("[", ".").replace("]", "")
     named = _NAMED_FIELD.search(message)
     if named:  # an unknown or missing field: name it, not the object holding it
         field = named["name"] if field in ("", "body") else f"{field}.{named['name']}"
-    return ErrorView(code="VALIDATION_ERROR", message=message, field=field or None)
+    return ErrorView(code=ValidationFailed.code, message=message, field=field or None)
 
 
 def _validation_views(exc: ValidationException) -> list[ErrorView]:
@@ -95,31 +123,33 @@ def _validation_views(exc: ValidationException) -> list[ErrorView]:
     views = [_field_error(item) for item in extra if isinstance(item, dict)]
     if views:
         return views
-    detail = exc.detail or "The request body is not valid JSON."
-    return [ErrorView(code="VALIDATION_ERROR", message=str(detail), field="body")]
+    return [ErrorView(code=ValidationFailed.code, message=str(exc.detail), field="body")]
+
+
+def _framework(exc: HTTPException) -> tuple[int, AdminError]:
+    """A framework error by its status; a 4xx we have no class for keeps its status."""
+    status = exc.status_code
+    kind = _BY_STATUS.get(status)
+    if kind is not None:
+        return status, kind()
+    if 400 <= status < 500:
+        return 400, BadRequest(str(exc.detail))
+    return 500, AdminError()
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every failure, from routing to use case, leaves through here in the error envelope."""
-    headers: dict[str, str] = {}
     if isinstance(exc, ValidationException):
+        if exc.status_code == 400 and not isinstance(exc.extra, list):
+            return error_response(request, 400, error_views(BadRequest()))
         return error_response(request, 422, _validation_views(exc))
     if isinstance(exc, AdminError):
-        if isinstance(exc, ValidationFailed):
-            return error_response(request, 422, error_views(exc))
         return error_response(request, status_of(exc), error_views(exc))
-    if isinstance(exc, NotFoundException):
-        return error_response(request, 404, error_views(NotFound()))
-    if isinstance(exc, MethodNotAllowedException):
-        if exc.headers:
-            headers.update(exc.headers)
-        return error_response(request, 405, error_views(MethodNotAllowed()), headers=headers)
-    if isinstance(exc, TooManyRequestsException):
-        return error_response(request, 429, error_views(RateLimited()))
-    if isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
-        code = "VALIDATION_ERROR" if exc.status_code in (400, 415) else "NOT_FOUND"
-        status = 422 if code == "VALIDATION_ERROR" else exc.status_code
-        view = ErrorView(code=code, message=str(exc.detail))
-        return error_response(request, status, [view])
+    if isinstance(exc, HTTPException):
+        status, error = _framework(exc)
+        headers = dict(exc.headers or {}) if status == 405 else None
+        if status == 500:
+            log.error("framework error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(request, status, error_views(error), headers=headers)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, error_views(AdminError()))

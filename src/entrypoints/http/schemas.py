@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -44,30 +43,6 @@ class ErrorEnvelope(Out, frozen=True):
     meta: Meta
     success: bool = False
     data: None = None
-
-
-class TenantSettingsOut(Out, frozen=True):
-    payments_provider: str | None
-    data_residency_region: str | None
-    default_currency: str | None
-    timezone: str | None
-
-
-class TenantOut(Out, frozen=True):
-    id: str
-    name: str
-    status: str
-    provider_id: str | None
-    settings: TenantSettingsOut
-    created_at: datetime
-    updated_at: datetime
-
-
-class TenantListOut(Out, frozen=True):
-    tenants: list[TenantOut]
-    total: int
-    limit: int
-    offset: int
 
 
 class StatusOut(Out, frozen=True):

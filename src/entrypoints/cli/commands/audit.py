@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import io
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,33 +21,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from admin_core.audit.model import DEFAULT_AUDIT_LIMIT, AuditEntry, ChainVerification
-from admin_core.audit.use_cases import AuditQuery
+from admin_core.audit.model import (
+    DEFAULT_AUDIT_LIMIT,
+    MAX_AUDIT_LIMIT,
+    AuditEntry,
+    ChainVerification,
+)
+from admin_core.audit.use_cases import AuditQuery, VerifyAuditChainQuery
 from entrypoints.cli.context import CommandContext
+from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stderr, stdout
+from entrypoints.http.presenters.audit import ENTRY_FIELDS, entry_out, page_out, verification_out
+
+_ENCODER = msgspec.json.Encoder()
 
 #: Exit status of `audit verify` when the chain is broken (errors keep their own codes).
 EXIT_CHAIN_BROKEN = 1
-
-FIELDS = (
-    "id",
-    "seq",
-    "occurred_at",
-    "tenant_id",
-    "actor_id",
-    "actor_role",
-    "action",
-    "event_type",
-    "resource_type",
-    "resource_id",
-    "case_id",
-    "patient_id",
-    "request_id",
-    "before",
-    "after",
-    "hash",
-    "prev_hash",
-)
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +56,12 @@ def register(groups: Any) -> None:
 
     query = commands.add_parser("query", help="one page of entries, newest first")
     _filters(query)
-    query.add_argument("--limit", type=int, default=DEFAULT_AUDIT_LIMIT, help="1 to 500")
+    query.add_argument(
+        "--limit",
+        type=bounded_int("limit", 1, MAX_AUDIT_LIMIT),
+        default=DEFAULT_AUDIT_LIMIT,
+        help=f"1 to {MAX_AUDIT_LIMIT}",
+    )
     query.set_defaults(handler=query_audit)
 
     verify = commands.add_parser("verify", help="recompute a chain's hashes")
@@ -99,19 +93,16 @@ def _query(args: argparse.Namespace, limit: int = DEFAULT_AUDIT_LIMIT) -> AuditQ
 
 def entry_record(entry: AuditEntry) -> dict[str, Any]:
     """An entry in the API's wire format (times ISO-8601 UTC with `Z`)."""
-    record: dict[str, Any] = {name: getattr(entry, name) for name in FIELDS}
-    record["occurred_at"] = entry.occurred_at.isoformat().replace("+00:00", "Z")
+    record: dict[str, Any] = msgspec.to_builtins(entry_out(entry))
     return record
 
 
 async def query_audit(ctx: CommandContext) -> None:
-    page = await ctx.container.query_audit_log().execute(
-        ctx.operator, _query(ctx.args, ctx.args.limit)
+    page = await ctx.container.audit.query_audit_log().execute(
+        ctx.principal, _query(ctx.args, ctx.args.limit)
     )
     if ctx.as_json:
-        print_json(
-            {"entries": [entry_record(e) for e in page.entries], "next_cursor": page.next_cursor}
-        )
+        print_json(page_out(page))
         return
     print_table(
         f"Audit log ({len(page.entries)} entries, newest first)",
@@ -146,7 +137,7 @@ def _progress() -> Progress:
 
 
 async def verify_audit(ctx: CommandContext) -> int:
-    use_case = ctx.container.verify_audit_chain()
+    use_case = ctx.container.audit.verify_audit_chain()
     show = not ctx.args.no_progress and not ctx.as_json
     with _progress() if show else contextlib.nullcontext() as bar:
         task: TaskID | None = bar.add_task("verifying", total=None) if bar else None
@@ -155,14 +146,16 @@ async def verify_audit(ctx: CommandContext) -> int:
             if bar is not None and task is not None:
                 bar.update(task, completed=checked, total=total)
 
-        result = await use_case.execute(ctx.operator, ctx.args.tenant_id, progress=advance)
+        result = await use_case.execute(
+            ctx.principal, VerifyAuditChainQuery(tenant_id=ctx.args.tenant_id), progress=advance
+        )
     _report(ctx, result)
     return 0 if result.ok else EXIT_CHAIN_BROKEN
 
 
 def _report(ctx: CommandContext, result: ChainVerification) -> None:
     if ctx.as_json:
-        print_json(result)
+        print_json(verification_out(result))
         return
     if result.ok:
         stdout.print(
@@ -195,27 +188,24 @@ def _csv_row(entry: AuditEntry) -> list[Any]:
     for name in ("before", "after"):
         if record[name] is not None:
             record[name] = json.dumps(record[name], sort_keys=True, ensure_ascii=False)
-    return [record[name] for name in FIELDS]
+    return [record[name] for name in ENTRY_FIELDS]
 
 
 async def export_audit(ctx: CommandContext) -> None:
-    export = await ctx.container.export_audit_log().execute(ctx.operator, _query(ctx.args))
+    export = await ctx.container.audit.export_audit_log().execute(ctx.principal, _query(ctx.args))
     show = not ctx.args.no_progress
     written = 0
     with _output(ctx.args.output) as out, _progress() if show else contextlib.nullcontext() as bar:
         task = bar.add_task("exporting", total=export.total) if bar else None
         writer = csv.writer(out) if ctx.args.format == "csv" else None
         if writer is not None:
-            writer.writerow(FIELDS)
+            writer.writerow(ENTRY_FIELDS)
         async for batch in export.batches():
             if writer is not None:
                 writer.writerows(_csv_row(e) for e in batch)
             else:
-                buffer = io.StringIO()
-                for entry in batch:
-                    buffer.write(json.dumps(entry_record(entry), ensure_ascii=False))
-                    buffer.write("\n")
-                out.write(buffer.getvalue())
+                lines = b"".join(_ENCODER.encode(entry_out(e)) + b"\n" for e in batch)
+                out.write(lines.decode())
             written += len(batch)
             if bar is not None and task is not None:
                 bar.update(task, completed=written, total=max(export.total, written))

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from uuid import uuid4
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from admin_core.audit import Actor
-from admin_core.graph.model import Drift, GraphScope, NodeLabel, RebuildProgress
-from admin_core.graph.use_cases import removed_view
+from admin_core.graph.model import GraphScope, NodeLabel, RebuildProgress
+from admin_core.graph.use_cases import RebuildCommand
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stderr, stdout
+from entrypoints.http.presenters.graph import rebuild_out, status_out
 
 
 def register(groups: Any) -> None:
@@ -59,60 +58,38 @@ class _Bars:
 
 
 async def rebuild_graph(ctx: CommandContext) -> None:
-    actor = Actor(principal=ctx.operator, request_id=f"cli-{uuid4().hex}")
-    use_case = ctx.container.rebuild_graph()
-    scope = GraphScope(ctx.args.scope)
+    use_case = ctx.container.graph.rebuild_graph()
+    command = RebuildCommand(scope=GraphScope(ctx.args.scope))
     if ctx.as_json or ctx.args.no_progress:
-        result = await use_case.execute(actor, scope)
+        result = await use_case.execute(ctx.principal, command)
     else:
         bars = _Bars()
         with bars.progress:
-            result = await use_case.execute(actor, scope, progress=bars)
-    counts = {label.plural: n for label, n in result.counts.items()}
-    counts |= {rel.wire: n for rel, n in result.relationships.items()}
-    removed = removed_view(result.removed)
+            result = await use_case.execute(ctx.principal, command, progress=bars)
+    out = rebuild_out(result)
     if ctx.as_json:
-        print_json(
-            {
-                "scope": result.scope,
-                "counts": {label.plural: n for label, n in result.counts.items()},
-                "relationships": {rel.wire: n for rel, n in result.relationships.items()},
-                "removed": removed,
-                "duration_ms": result.duration_ms,
-                "run_id": result.run_id,
-            }
-        )
+        print_json(out)
         return
     print_table(
         f"Graph rebuilt (scope {result.scope}) in {result.duration_ms} ms",
         ["item", "in graph", "removed"],
-        [[k, v, removed.get(k, 0)] for k, v in counts.items()],
+        [[k, v, out.removed.get(k, 0)] for k, v in (out.counts | out.relationships).items()],
     )
 
 
-def _drift(d: Drift) -> dict[str, Any]:
-    return {"source": d.source, "graph": d.graph, "drift": d.drift}
-
-
 async def graph_status(ctx: CommandContext) -> None:
-    status = await ctx.container.graph_status().execute(ctx.operator)
-    items = {label.plural: d for label, d in status.labels.items()}
-    items |= {rel.wire: d for rel, d in status.relationships.items()}
+    status = await ctx.container.graph.graph_status().execute(ctx.principal)
+    out = status_out(status)
     if ctx.as_json:
-        print_json(
-            {
-                "labels": {label.plural: _drift(d) for label, d in status.labels.items()},
-                "relationships": {rel.wire: _drift(d) for rel, d in status.relationships.items()},
-                "graph_available": status.graph_available,
-                "graph_error": status.graph_error,
-                "in_sync": status.in_sync,
-            }
-        )
+        print_json(out)
         return
     print_table(
         "Graph projection drift (graph − source)",
         ["item", "source", "graph", "drift"],
-        [[name, d.source, d.graph, d.drift] for name, d in items.items()],
+        [
+            [name, d.source, d.graph, d.drift]
+            for name, d in (out.labels | out.relationships).items()
+        ],
     )
     if not status.graph_available:
         stdout.print(f"[yellow]graph unavailable[/yellow]: {status.graph_error}")

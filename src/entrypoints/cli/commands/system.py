@@ -1,26 +1,39 @@
-"""`adminctl serve | db upgrade | token | demo seed`"""
+"""`adminctl serve | db upgrade | token | demo seed | config check`"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
-from adapters.sql.engine import is_sqlite
 from adapters.sql.migrate import upgrade
-from admin_core.auth.policy import ROLES
-from admin_core.kernel.errors import ValidationFailed
+from admin_core.auth.policy import normalise_role
+from admin_core.kernel.errors import FieldError, ValidationFailed
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, stdout
-from entrypoints.container import aclose, build_container
+from entrypoints.cli.options import bounded_int
+from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout
+from entrypoints.container import Container, build_container, choices
+from entrypoints.container.auth import LocalTokensRefused
+from entrypoints.demo.seed import DemoSeedRefused, SeedState, seed_demo
 from entrypoints.settings import Settings
+
+#: Exit status when the demo seed refuses the database (it holds other data).
+EXIT_SEED_REFUSED = 5
+_USER_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+_ORG_ID = re.compile(r"org_[A-Za-z0-9_]{1,120}")
+#: Headers the server reads before answering (a long token must reach the app, which answers
+#: in the envelope; uvicorn's own limit answers in plain text).
+MAX_HEADER_BYTES = 256 * 1024
 
 
 def register(groups: Any) -> None:
     serve = groups.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=bounded_int("port", 1, 65535))
     serve.add_argument("--no-seed", action="store_true", help="do not seed the demo data")
     serve.set_defaults(sync_handler=run_serve)
 
@@ -29,52 +42,72 @@ def register(groups: Any) -> None:
     db_commands.add_parser("upgrade", help="apply the migrations").set_defaults(handler=db_upgrade)
 
     token = groups.add_parser("token", help="mint a short-lived session token (embedded mode)")
-    token.add_argument("--role", default="org:admin", help=f"one of {', '.join(ROLES)}")
+    token.add_argument("--role", default="org:admin", help="a role of the role policy")
     token.add_argument("--org", help="organisation id (default: the first platform org)")
     token.add_argument("--no-org", action="store_true", help="a token without organisation")
     token.add_argument("--user", default="user_local_admin")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--ttl", type=bounded_int("ttl", 1, 86400), default=3600, help="seconds")
     token.add_argument("--claims-version", type=int, choices=(1, 2), default=2)
     token.set_defaults(handler=mint_token)
 
-    demo: argparse.ArgumentParser = groups.add_parser("demo", help="demo data")
+    demo: argparse.ArgumentParser = groups.add_parser("demo", help="demo data (embedded mode)")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="COMMAND")
     demo_commands.add_parser("seed", help="seed the demo data set").set_defaults(handler=demo_seed)
 
+    config: argparse.ArgumentParser = groups.add_parser("config", help="the configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    config_commands.add_parser(
+        "check", help="the effective settings (secrets masked) and the adapter of each port"
+    ).set_defaults(settings_handler=config_check)
+
 
 async def migrate(settings: Settings) -> None:
-    if settings.database_url.startswith("memory:"):
+    if choices.database(settings) == "memory":
         return
-    if is_sqlite(settings.database_url):
-        path = settings.database_url.split("///", 1)[-1]
-        from pathlib import Path
-
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if choices.database(settings) == "sqlite":
+        Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.migrations_url, app_role=settings.database_app_role)
 
 
 async def db_upgrade(ctx: CommandContext) -> None:
-    settings = ctx.container.settings()
-    await migrate(settings)
+    await migrate(ctx.container.settings())
     if ctx.as_json:
         print_json({"upgraded": True})
     else:
         stdout.print("database schema is up to date")
 
 
-def _token(ctx_settings: Settings, args: argparse.Namespace, container: Any) -> str:
-    if ctx_settings.auth_mode != "local":
+def _token(container: Container, args: argparse.Namespace) -> str:
+    """A token from the embedded issuer; every input is checked like the API checks it."""
+    settings = container.settings()
+    if not choices.mints_local_tokens(settings):
         raise ValidationFailed.single(
-            "auth_mode", "tokens can be minted only in the embedded mode (ADMIN_AUTH_MODE=local)"
+            "mode", "tokens are minted only in the embedded mode; production uses Clerk's"
         )
-    if args.ttl < 1 or args.ttl > 86400:
-        raise ValidationFailed.single("ttl", "must be between 1 and 86400 seconds")
-    org = None if args.no_org else (args.org or ctx_settings.platform_orgs[0])
-    issuer = container.adapters.token_issuer()
+    role = normalise_role(args.role)
+    known = container.auth.role_policy().known_roles()
+    org = None if args.no_org else (args.org or settings.platform_org)
+    errors = []
+    if role not in known:
+        errors.append(
+            FieldError(field="role", message=f"must be one of {', '.join(sorted(known))}")
+        )
+    if not _USER_ID.fullmatch(args.user):
+        errors.append(FieldError(field="user", message="must be a user id such as user_2abc"))
+    if org is not None and not _ORG_ID.fullmatch(org):
+        errors.append(
+            FieldError(field="org", message="must be an organisation id such as org_2abc")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        issuer = container.auth.token_issuer()
+    except LocalTokensRefused as error:  # pragma: no cover - the mode is checked above
+        raise ValidationFailed.single("mode", str(error)) from error
     token: str = issuer.mint(
         user_id=args.user,
         org_id=org,
-        role=args.role,
+        role=role,
         ttl_seconds=args.ttl,
         claims_version=args.claims_version,
     )
@@ -82,22 +115,53 @@ def _token(ctx_settings: Settings, args: argparse.Namespace, container: Any) -> 
 
 
 async def mint_token(ctx: CommandContext) -> None:
-    token = _token(ctx.container.settings(), ctx.args, ctx.container)
+    token = _token(ctx.container, ctx.args)
     if ctx.as_json:
         print_json({"token": token})
     else:
         print(token)
 
 
-async def demo_seed(ctx: CommandContext) -> None:
-    report = await ctx.container.seed_demo().execute()
+async def demo_seed(ctx: CommandContext) -> int:
+    try:
+        report = await seed_demo(ctx.container)
+    except DemoSeedRefused as error:
+        stderr.print(f"[red]refused[/red]: {error}", highlight=False)
+        return EXIT_SEED_REFUSED
     if ctx.as_json:
-        print_json(report)
+        print_json({"state": report.state.value, "tenants_created": report.tenants_created})
+    elif report.state is SeedState.DEMO:
+        stdout.print("demo data: already there, nothing changed")
     else:
-        stdout.print(
-            f"demo data: {report.tenants_created} tenants created, "
-            f"{report.tenants_existing} already there"
+        stdout.print(f"demo data: {report.tenants_created} tenants seeded")
+    return 0
+
+
+def config_check(args: argparse.Namespace) -> int:
+    settings, problems = Settings.read_env()
+    adapters = choices.describe(settings)
+    if args.json:
+        print_json(
+            {
+                "mode": settings.mode.value,
+                "settings": dict(settings.effective()),
+                "adapters": {c.port: {"adapter": c.adapter, "why": c.why} for c in adapters},
+                "problems": problems,
+            }
         )
+    else:
+        stdout.print(f"[bold]mode[/bold]: {settings.mode.value}")
+        print_table("Settings (secrets masked)", ["variable", "value"], settings.effective())
+        print_table(
+            "Adapters", ["port", "adapter", "why"], ([c.port, c.adapter, c.why] for c in adapters)
+        )
+        if problems:
+            stderr.print("[red]the configuration cannot run:[/red]", highlight=False)
+            for problem in problems:
+                stderr.print(f"  - {problem}", highlight=False)
+        else:
+            stdout.print("[green]ok[/green]: the configuration can run")
+    return EXIT_CONFIG if problems else 0
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,42 +171,48 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
-
-    async def prepare() -> str:
-        if is_sqlite(settings.database_url):
-            await migrate(settings)
-        container = build_container(settings)
-        try:
-            if settings.demo_seed and not args.no_seed:
-                await container.seed_demo().execute()
-            if settings.auth_mode != "local":
-                return ""
-            ns = argparse.Namespace(
-                no_org=False,
-                org=None,
-                user="user_local_admin",
-                role="org:admin",
-                ttl=8 * 3600,
-                claims_version=2,
-            )
-            return _token(settings, ns, container)
-        finally:
-            await aclose(container)
-
-    token = asyncio.run(prepare())
-    base = f"http://{host}:{port}"
-    if token:
-        stdout.print(
-            f"\n[bold]Admin Core[/bold] on {base}  (admin schema: {base}/api/v1/admin/schema)"
-        )
-        stdout.print("\n[bold]Admin token[/bold] (platform org:admin, valid 8 h):")
-        print(f"  export ADMIN_TOKEN={shlex.quote(token)}")
-        stdout.print("\n[bold]Try:[/bold]")
-        auth = '-H "Authorization: Bearer $ADMIN_TOKEN"'
-        print(f"  curl -s {auth} {base}/api/v1/admin/tenants")
-        print(f"  curl -s {auth} '{base}/api/v1/admin/tenants?status=suspended'")
-        print(f"  curl -s {base}/api/v1/admin/tenants   # 401 AUTH_HEADER_MISSING\n")
-
+    if settings.embedded:
+        asyncio.run(migrate(settings))
     container = build_container(settings)
-    uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    seed = settings.embedded and settings.demo_seed and not args.no_seed
+
+    async def seed_on_start(started: Container) -> None:
+        try:
+            report = await seed_demo(started)
+        except DemoSeedRefused as error:
+            stderr.print(f"not seeding the demo data: {error}", highlight=False)
+            return
+        if report.state is SeedState.EMPTY:
+            stderr.print(f"demo data seeded: {report.tenants_created} tenants", highlight=False)
+
+    if settings.embedded:
+        _print_welcome(container, f"http://{host}:{port}")
+    uvicorn.run(
+        create_app(container, on_startup=seed_on_start if seed else None),
+        host=host,
+        port=port,
+        log_level="info",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
     return 0
+
+
+def _print_welcome(container: Container, base: str) -> None:
+    ns = argparse.Namespace(
+        no_org=False,
+        org=None,
+        user="user_local_admin",
+        role="org:admin",
+        ttl=8 * 3600,
+        claims_version=2,
+    )
+    token = _token(container, ns)
+    stdout.print(f"\n[bold]Admin Core[/bold] on {base}  (admin schema: {base}/api/v1/admin/schema)")
+    stdout.print("\n[bold]Admin token[/bold] (platform org:admin, valid 8 h):")
+    print(f"  export ADMIN_TOKEN={shlex.quote(token)}")
+    stdout.print("\n[bold]Try:[/bold]")
+    auth = '-H "Authorization: Bearer $ADMIN_TOKEN"'
+    print(f"  curl -s {auth} {base}/api/v1/admin/tenants")
+    print(f"  curl -s {auth} '{base}/api/v1/admin/tenants?status=suspended'")
+    print(f"  curl -s {base}/api/v1/admin/tenants   # 401 AUTH_HEADER_MISSING\n")
+    sys.stdout.flush()

@@ -1,17 +1,31 @@
-"""`adminctl tenants ...`"""
+"""`adminctl tenants list | create | update | map-org` and `adminctl providers create`"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from admin_core.domain.tenant_requests import TenantChanges, TenantDraft
-from admin_core.domain.tenants import TenantQuery
 from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.tenants.model import TenantStatus, TenantView
 from admin_core.tenants.rules import SETTINGS_FIELDS
+from admin_core.tenants.use_cases import (
+    CreateProviderCommand,
+    CreateTenantCommand,
+    ListTenantsQuery,
+    MapOrganizationCommand,
+    NewProvider,
+    NewTenant,
+    UpdateTenantCommand,
+)
 from entrypoints.cli.context import CommandContext
+from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.http.presenters.tenants import (
+    provider_with_tenant_out,
+    tenant_list_out,
+    tenant_view_out,
+)
 
 
 def register(groups: Any) -> None:
@@ -21,8 +35,8 @@ def register(groups: Any) -> None:
     list_parser = commands.add_parser("list", help="list tenants")
     list_parser.add_argument("--status", choices=[s.value for s in TenantStatus])
     list_parser.add_argument("--tenant-id")
-    list_parser.add_argument("--limit", type=int, default=50)
-    list_parser.add_argument("--offset", type=int, default=0)
+    list_parser.add_argument("--limit", type=bounded_int("limit", 1, MAX_OFFSET_LIMIT), default=50)
+    list_parser.add_argument("--offset", type=bounded_int("offset", 0, MAX_OFFSET), default=0)
     list_parser.set_defaults(handler=list_tenants)
 
     create = commands.add_parser("create", help="create the tenant of an existing provider")
@@ -44,6 +58,26 @@ def register(groups: Any) -> None:
     map_org.add_argument("tenant_id")
     map_org.add_argument("clerk_org_id")
     map_org.set_defaults(handler=map_tenant_org)
+
+    providers: argparse.ArgumentParser = groups.add_parser("providers", help="manage providers")
+    provider_commands = providers.add_subparsers(
+        dest="providers_command", required=True, metavar="COMMAND"
+    )
+    create_provider_parser = provider_commands.add_parser(
+        "create", help="create a provider and its tenant in one transaction"
+    )
+    p = create_provider_parser
+    p.add_argument("--name", required=True)
+    p.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. IN")
+    p.add_argument("--city")
+    p.add_argument("--specialty", action="append", default=[], dest="specialties")
+    p.add_argument("--language", action="append", default=[], dest="languages")
+    p.add_argument("--accreditation", action="append", default=[], dest="accreditations")
+    p.add_argument("--tenant-id", help="default: derived from the name")
+    p.add_argument("--tenant-name", help="default: the provider's name")
+    p.add_argument("--org", dest="clerk_org_id", help="Clerk organisation to map")
+    add_settings_arguments(p)
+    p.set_defaults(handler=create_provider)
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser, *, clearable: bool = False) -> None:
@@ -75,7 +109,7 @@ def settings_from(args: argparse.Namespace) -> dict[str, str | None]:
 
 def print_tenant(ctx: CommandContext, view: TenantView, verb: str) -> None:
     if ctx.as_json:
-        print_json(view)
+        print_json(tenant_view_out(view))
         return
     t = view.tenant
     stdout.print(f"tenant [bold]{t.id}[/bold] {verb}")
@@ -97,42 +131,11 @@ def print_tenant(ctx: CommandContext, view: TenantView, verb: str) -> None:
     )
 
 
-async def create_tenant(ctx: CommandContext) -> None:
-    a = ctx.args
-    view = await ctx.container.create_tenant().execute(
-        ctx.actor,
-        provider_id=a.provider_id,
-        tenant=TenantDraft(id=a.tenant_id, name=a.name, settings=settings_from(a)),
-        clerk_org_id=a.clerk_org_id,
-    )
-    print_tenant(ctx, view, "created")
-
-
-async def update_tenant(ctx: CommandContext) -> None:
-    a = ctx.args
-    view = await ctx.container.update_tenant().execute(
-        ctx.actor,
-        a.tenant_id,
-        TenantChanges(
-            name=a.name,
-            status=TenantStatus(a.status) if a.status else None,
-            settings=settings_from(a),
-        ),
-    )
-    print_tenant(ctx, view, "updated")
-
-
-async def map_tenant_org(ctx: CommandContext) -> None:
-    a = ctx.args
-    view = await ctx.container.map_org().execute(ctx.actor, a.tenant_id, a.clerk_org_id)
-    print_tenant(ctx, view, f"mapped to {a.clerk_org_id}")
-
-
 async def list_tenants(ctx: CommandContext) -> None:
     a = ctx.args
-    page = await ctx.container.list_tenants().execute(
-        ctx.operator,
-        TenantQuery(
+    page = await ctx.container.tenants.list_tenants().execute(
+        ctx.principal,
+        ListTenantsQuery(
             tenant_id=a.tenant_id,
             status=TenantStatus(a.status) if a.status else None,
             limit=a.limit,
@@ -140,9 +143,7 @@ async def list_tenants(ctx: CommandContext) -> None:
         ),
     )
     if ctx.as_json:
-        print_json(
-            {"tenants": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
-        )
+        print_json(tenant_list_out(page))
         return
     print_table(
         f"Tenants ({len(page.items)} of {page.total})",
@@ -159,3 +160,62 @@ async def list_tenants(ctx: CommandContext) -> None:
             for t in page.items
         ),
     )
+
+
+async def create_tenant(ctx: CommandContext) -> None:
+    a = ctx.args
+    view = await ctx.container.tenants.create_tenant().execute(
+        ctx.principal,
+        CreateTenantCommand(
+            provider_id=a.provider_id,
+            tenant=NewTenant(id=a.tenant_id, name=a.name, settings=settings_from(a)),
+            clerk_org_id=a.clerk_org_id,
+        ),
+    )
+    print_tenant(ctx, view, "created")
+
+
+async def update_tenant(ctx: CommandContext) -> None:
+    a = ctx.args
+    view = await ctx.container.tenants.update_tenant().execute(
+        ctx.principal,
+        UpdateTenantCommand(
+            tenant_id=a.tenant_id,
+            name=a.name,
+            status=TenantStatus(a.status) if a.status else None,
+            settings=settings_from(a),
+        ),
+    )
+    print_tenant(ctx, view, "updated")
+
+
+async def map_tenant_org(ctx: CommandContext) -> None:
+    a = ctx.args
+    view = await ctx.container.tenants.map_org().execute(
+        ctx.principal, MapOrganizationCommand(tenant_id=a.tenant_id, clerk_org_id=a.clerk_org_id)
+    )
+    print_tenant(ctx, view, f"mapped to {a.clerk_org_id}")
+
+
+async def create_provider(ctx: CommandContext) -> None:
+    a = ctx.args
+    created = await ctx.container.tenants.create_provider().execute(
+        ctx.principal,
+        CreateProviderCommand(
+            provider=NewProvider(
+                name=a.name,
+                country=a.country,
+                city=a.city,
+                specialties=a.specialties,
+                languages=a.languages,
+                accreditations=a.accreditations,
+            ),
+            tenant=NewTenant(id=a.tenant_id, name=a.tenant_name, settings=settings_from(a)),
+            clerk_org_id=a.clerk_org_id,
+        ),
+    )
+    if ctx.as_json:
+        print_json(provider_with_tenant_out(created))
+        return
+    stdout.print(f"provider [bold]{created.provider.id}[/bold] created")
+    print_tenant(ctx, created.tenant, "created")

@@ -7,8 +7,10 @@ from typing import Any
 
 from admin_core.auth.policy import ROLES
 from admin_core.users.model import RoleChange
+from admin_core.users.use_cases import GrantRoleCommand, ListTenantUsersQuery, RevokeRoleCommand
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.http.presenters.users import role_change_out, tenant_users_out
 
 
 def register(groups: Any) -> None:
@@ -31,12 +33,15 @@ def register(groups: Any) -> None:
 
 
 async def list_users(ctx: CommandContext) -> None:
-    users = await ctx.container.list_tenant_users().execute(ctx.operator, ctx.args.tenant_id)
+    tenant_id = ctx.args.tenant_id
+    users = await ctx.container.users.list_tenant_users().execute(
+        ctx.principal, ListTenantUsersQuery(tenant_id=tenant_id)
+    )
     if ctx.as_json:
-        print_json({"tenant_id": ctx.args.tenant_id, "users": users, "total": len(users)})
+        print_json(tenant_users_out(tenant_id, users))
         return
     print_table(
-        f"Users of {ctx.args.tenant_id} ({len(users)})",
+        f"Users of {tenant_id} ({len(users)})",
         ["user", "email", "name", "roles", "org role", "source"],
         ([u.user_id, u.email, u.name, ", ".join(u.roles), u.org_role, u.source] for u in users),
     )
@@ -44,7 +49,7 @@ async def list_users(ctx: CommandContext) -> None:
 
 def _report(ctx: CommandContext, change: RoleChange, done: str, unchanged: str) -> None:
     if ctx.as_json:
-        print_json(change)
+        print_json(role_change_out(change))
         return
     what = done if change.changed else unchanged
     roles = ", ".join(change.roles) or "none"
@@ -53,11 +58,15 @@ def _report(ctx: CommandContext, change: RoleChange, done: str, unchanged: str) 
 
 async def grant_role(ctx: CommandContext) -> None:
     a = ctx.args
-    change = await ctx.container.grant_role().execute(ctx.actor, a.tenant_id, a.user_id, a.role)
+    change = await ctx.container.users.grant_role().execute(
+        ctx.principal, GrantRoleCommand(tenant_id=a.tenant_id, user_id=a.user_id, role=a.role)
+    )
     _report(ctx, change, "granted", "already held")
 
 
 async def revoke_role(ctx: CommandContext) -> None:
     a = ctx.args
-    change = await ctx.container.revoke_role().execute(ctx.actor, a.tenant_id, a.user_id, a.role)
+    change = await ctx.container.users.revoke_role().execute(
+        ctx.principal, RevokeRoleCommand(tenant_id=a.tenant_id, user_id=a.user_id, role=a.role)
+    )
     _report(ctx, change, "revoked", "was not held")

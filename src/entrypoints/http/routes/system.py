@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from admin_core.health.use_cases import CheckReadiness
+from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.schemas import StatusOut, SuccessEnvelope
 
@@ -18,7 +19,11 @@ def health(request: Request[Any, Any, Any]) -> Response[SuccessEnvelope[StatusOu
     return ok(request, StatusOut(status="ok"))
 
 
-@get("/ready", include_in_schema=False)
+@get(
+    "/ready",
+    include_in_schema=False,
+    dependencies={"check_readiness": use_case(lambda c: c.health.check_readiness)},
+)
 async def ready(
     request: Request[Any, Any, Any], check_readiness: NamedDependency[CheckReadiness]
 ) -> Response[SuccessEnvelope[StatusOut]]:
@@ -30,6 +35,5 @@ async def ready(
 @get("/.well-known/jwks.json", include_in_schema=False, sync_to_thread=False)
 def jwks(request: Request[Any, Any, Any]) -> Mapping[str, Any]:
     """The embedded issuer's public keys, in the same format Clerk publishes."""
-    issuer = request.app.state.container.adapters.token_issuer()
-    result: Mapping[str, Any] = issuer.jwks()
+    result: Mapping[str, Any] = request.app.state.container.auth.token_issuer().jwks()
     return result

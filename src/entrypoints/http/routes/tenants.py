@@ -1,64 +1,150 @@
-"""Tenant routes (SPEC §6.8)."""
+"""Tenant and provider routes (SPEC §6.8).
+
+Request bodies reject unknown fields and bound every string and list, so a 10 KB name or a
+thousand specialties is a 422 naming the field before any use case runs. The core then
+applies the rules themselves (known currency, IANA time zone, id formats).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from admin_core.audit import Actor
-from admin_core.domain.tenant_requests import TenantChanges, TenantDraft
-from admin_core.domain.tenants import TenantQuery
+from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
-from admin_core.tenants.model import Tenant, TenantStatus, TenantView
-from admin_core.tenants.use_cases import CreateTenant, ListTenants, MapOrganization, UpdateTenant
-from entrypoints.http.envelope import ok, request_id_of
-from entrypoints.http.schemas import SuccessEnvelope, TenantListOut, TenantOut, TenantSettingsOut
-from entrypoints.http.security import requires
-from entrypoints.http.tenant_schemas import (
-    CreateTenantIn,
-    OrgMappingIn,
-    TenantViewOut,
-    UpdateTenantIn,
-    settings_changes,
+from admin_core.tenants.model import TenantStatus
+from admin_core.tenants.use_cases import (
+    CreateProviderCommand,
+    CreateProviderWithTenant,
+    CreateTenant,
+    CreateTenantCommand,
+    ListTenants,
+    ListTenantsQuery,
+    MapOrganization,
+    MapOrganizationCommand,
+    NewProvider,
+    NewTenant,
+    UpdateTenant,
+    UpdateTenantCommand,
 )
+from entrypoints.http.dependencies import use_case
+from entrypoints.http.envelope import ok
+from entrypoints.http.openapi import WRITE, errors
+from entrypoints.http.presenters.tenants import (
+    ProviderWithTenantOut,
+    TenantListOut,
+    TenantViewOut,
+    provider_with_tenant_out,
+    tenant_list_out,
+    tenant_view_out,
+)
+from entrypoints.http.schemas import In, SuccessEnvelope
+from entrypoints.http.security import requires
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+TenantId = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
+]
+OrgId = Annotated[str, msgspec.Meta(min_length=5, max_length=124, pattern=r"^org_[A-Za-z0-9_]+$")]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
+Language = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[a-z]{2}$")]
+Unset = msgspec.UnsetType
+UNSET = msgspec.UNSET
 
 
-def tenant_out(tenant: Tenant) -> TenantOut:
-    s = tenant.settings
-    return TenantOut(
-        id=tenant.id,
-        name=tenant.name,
-        status=tenant.status.value,
-        provider_id=tenant.provider_id,
-        settings=TenantSettingsOut(
-            payments_provider=s.payments_provider.value if s.payments_provider else None,
-            data_residency_region=s.data_residency_region,
-            default_currency=s.default_currency,
-            timezone=s.timezone,
-        ),
-        created_at=tenant.created_at,
-        updated_at=tenant.updated_at,
+class TenantSettingsIn(In, frozen=True):
+    """Only the keys given are changed; a key given as null clears that setting."""
+
+    payments_provider: Literal["stripe", "razorpay"] | Unset | None = UNSET
+    data_residency_region: Annotated[str, msgspec.Meta(max_length=32)] | Unset | None = UNSET
+    default_currency: (
+        Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+        | Unset
+        | None
+    ) = UNSET
+    timezone: Annotated[str, msgspec.Meta(max_length=64)] | Unset | None = UNSET
+
+    def changes(self) -> dict[str, str | None]:
+        values: dict[str, Any] = {f: getattr(self, f) for f in self.__struct_fields__}
+        return {k: v for k, v in values.items() if v is not UNSET}
+
+
+def settings_changes(settings: TenantSettingsIn | None) -> dict[str, str | None]:
+    return settings.changes() if settings is not None else {}
+
+
+class CreateTenantIn(In, frozen=True):
+    provider_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    tenant_id: TenantId | None = None
+    name: Name | None = None
+    clerk_org_id: OrgId | None = None
+    settings: TenantSettingsIn | None = None
+
+
+class ProviderIn(In, frozen=True):
+    name: Name
+    country: (
+        Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")] | None
+    ) = None
+    city: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    specialties: Tags = msgspec.field(default_factory=list)
+    languages: Annotated[list[Language], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=list
     )
+    accreditations: Tags = msgspec.field(default_factory=list)
 
 
-def tenant_view_out(view: TenantView) -> TenantViewOut:
-    base = tenant_out(view.tenant)
-    fields = {f: getattr(base, f) for f in base.__struct_fields__}
-    return TenantViewOut(**fields, clerk_org_id=view.clerk_org_id)
+class NewTenantIn(In, frozen=True):
+    id: TenantId | None = None
+    name: Name | None = None
+    settings: TenantSettingsIn | None = None
 
 
-def actor_of(request: Request[Any, Any, Any], principal: Principal) -> Actor:
-    return Actor(principal=principal, request_id=request_id_of(request))
+class CreateProviderIn(In, frozen=True):
+    provider: ProviderIn
+    tenant: NewTenantIn = msgspec.field(default_factory=NewTenantIn)
+    clerk_org_id: OrgId | None = None
+
+
+class UpdateTenantIn(In, frozen=True):
+    name: Name | None = None
+    status: Literal["active", "suspended"] | None = None
+    settings: TenantSettingsIn | None = None
+
+
+class OrgMappingIn(In, frozen=True):
+    clerk_org_id: OrgId
+
+
+def new_tenant(
+    tenant_id: str | None, name: str | None, settings: TenantSettingsIn | None
+) -> NewTenant:
+    return NewTenant(id=tenant_id, name=name, settings=settings_changes(settings))
 
 
 class TenantController(Controller):
     path = "/api/v1/admin/tenants"
     tags = ["tenants"]  # noqa: RUF012 - Litestar reads it as a plain attribute
+    dependencies = {  # noqa: RUF012
+        "list_tenants": use_case(lambda c: c.tenants.list_tenants),
+        "create_tenant": use_case(lambda c: c.tenants.create_tenant),
+        "update_tenant": use_case(lambda c: c.tenants.update_tenant),
+        "map_org": use_case(lambda c: c.tenants.map_org),
+    }
 
-    @get("/", guards=[requires(Permission.TENANT_MANAGE)], summary="List tenants")
+    @get(
+        "/",
+        guards=[requires(Permission.TENANT_MANAGE)],
+        summary="List tenants",
+        operation_id="listTenants",
+        responses=errors(),
+    )
     async def list_tenants(
         self,
         request: Request[Any, Any, Any],
@@ -66,25 +152,24 @@ class TenantController(Controller):
         list_tenants: NamedDependency[ListTenants],
         status: Annotated[TenantStatus | None, QueryParameter()] = None,
         tenant_id: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response[SuccessEnvelope[TenantListOut]]:
         """Tenants, oldest first. A tenant-scoped caller sees only its own tenant."""
         page = await list_tenants.execute(
-            principal, TenantQuery(tenant_id=tenant_id, status=status, limit=limit, offset=offset)
+            principal,
+            ListTenantsQuery(tenant_id=tenant_id, status=status, limit=limit, offset=offset),
         )
-        data = TenantListOut(
-            tenants=[tenant_out(t) for t in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
+        return ok(
+            request, tenant_list_out(page), total=page.total, limit=page.limit, offset=page.offset
         )
-        return ok(request, data, total=page.total, limit=page.limit, offset=page.offset)
 
     @post(
         "/",
         guards=[requires(Permission.TENANT_MANAGE, platform=True)],
         summary="Create the tenant of an existing provider",
+        operation_id="createTenant",
+        responses=errors(404, 409, base=WRITE),
     )
     async def create_tenant(
         self,
@@ -95,12 +180,12 @@ class TenantController(Controller):
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """The legacy two-step path; `POST /api/v1/admin/providers` does both in one step."""
         view = await create_tenant.execute(
-            actor_of(request, principal),
-            provider_id=data.provider_id,
-            tenant=TenantDraft(
-                id=data.tenant_id, name=data.name, settings=settings_changes(data.settings)
+            principal,
+            CreateTenantCommand(
+                provider_id=data.provider_id,
+                tenant=new_tenant(data.tenant_id, data.name, data.settings),
+                clerk_org_id=data.clerk_org_id,
             ),
-            clerk_org_id=data.clerk_org_id,
         )
         return ok(request, tenant_view_out(view), status_code=201)
 
@@ -108,6 +193,8 @@ class TenantController(Controller):
         "/{tenant_id:str}",
         guards=[requires(Permission.TENANT_MANAGE)],
         summary="Update a tenant's name, status or settings",
+        operation_id="updateTenant",
+        responses=errors(404, base=WRITE),
     )
     async def update_tenant(
         self,
@@ -119,9 +206,9 @@ class TenantController(Controller):
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """Settings merge key by key; changing the status needs platform scope."""
         view = await update_tenant.execute(
-            actor_of(request, principal),
-            tenant_id,
-            TenantChanges(
+            principal,
+            UpdateTenantCommand(
+                tenant_id=tenant_id,
                 name=data.name,
                 status=TenantStatus(data.status) if data.status else None,
                 settings=settings_changes(data.settings),
@@ -133,6 +220,8 @@ class TenantController(Controller):
         "/{tenant_id:str}/org-mapping",
         guards=[requires(Permission.TENANT_MANAGE, platform=True)],
         summary="Map a Clerk organisation to a tenant",
+        operation_id="mapTenantOrganization",
+        responses=errors(404, 409, base=WRITE),
     )
     async def map_org(
         self,
@@ -143,5 +232,46 @@ class TenantController(Controller):
         data: JSONBody[OrgMappingIn],
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """Replaces the tenant's previous organisation, if any."""
-        view = await map_org.execute(actor_of(request, principal), tenant_id, data.clerk_org_id)
+        view = await map_org.execute(
+            principal, MapOrganizationCommand(tenant_id=tenant_id, clerk_org_id=data.clerk_org_id)
+        )
         return ok(request, tenant_view_out(view))
+
+
+class ProviderController(Controller):
+    path = "/api/v1/admin/providers"
+    tags = ["tenants"]  # noqa: RUF012
+    dependencies = {"create_provider": use_case(lambda c: c.tenants.create_provider)}  # noqa: RUF012
+
+    @post(
+        "/",
+        guards=[requires(Permission.TENANT_MANAGE, platform=True)],
+        summary="Create a provider and its tenant in one transaction",
+        operation_id="createProvider",
+        responses=errors(409, base=WRITE),
+    )
+    async def create_provider(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        create_provider: NamedDependency[CreateProviderWithTenant],
+        data: JSONBody[CreateProviderIn],
+    ) -> Response[SuccessEnvelope[ProviderWithTenantOut]]:
+        """A failure leaves neither provider nor tenant."""
+        p, t = data.provider, data.tenant
+        created = await create_provider.execute(
+            principal,
+            CreateProviderCommand(
+                provider=NewProvider(
+                    name=p.name,
+                    country=p.country,
+                    city=p.city,
+                    specialties=p.specialties,
+                    languages=p.languages,
+                    accreditations=p.accreditations,
+                ),
+                tenant=new_tenant(t.id, t.name, t.settings),
+                clerk_org_id=data.clerk_org_id,
+            ),
+        )
+        return ok(request, provider_with_tenant_out(created), status_code=201)

@@ -1,7 +1,8 @@
-"""Demo users and their roles: the platform's operators and a few hospital staff.
+"""The demo data set of the embedded mode: four hospital tenants, the users who work on them,
+and (in `directory.py`) the provider directory the graph is projected from.
 
-The same list seeds the local role table (`seed_demo_users`) and the in-memory identity
-provider of the embedded mode (`demo_identity`), so the two agree on first start.
+The same users seed the local role table (through `GrantRole`) and the in-memory identity
+provider of the embedded mode (`demo_identity`), so the two agree from the first start.
 """
 
 from __future__ import annotations
@@ -9,12 +10,76 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from admin_core.kernel.principal import PLATFORM_TENANT_ID
-from admin_core.kernel.runtime import Clock
-from admin_core.kernel.transaction import Transaction
-from admin_core.users.model import UserContact, UserRole
+from admin_core.tenants.model import PaymentsProvider, TenantSettings, TenantStatus
 from admin_core.users.ports import IdentityUser, OrgMembership
 
-SEEDED_BY = "demo:seed"
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoTenant:
+    tenant_id: str
+    org_id: str
+    provider_id: str
+    name: str
+    country: str
+    city: str
+    settings: TenantSettings
+    status: TenantStatus = TenantStatus.ACTIVE
+
+
+DEMO_TENANTS: tuple[DemoTenant, ...] = (
+    DemoTenant(
+        tenant_id="apollo-chennai",
+        org_id="org_apollo_chennai",
+        provider_id="prv_apollo_chennai",
+        name="Apollo Hospitals Chennai",
+        country="IN",
+        city="Chennai",
+        settings=TenantSettings(
+            payments_provider=PaymentsProvider.RAZORPAY,
+            data_residency_region="ap-south-1",
+            default_currency="INR",
+            timezone="Asia/Kolkata",
+        ),
+    ),
+    DemoTenant(
+        tenant_id="bumrungrad-bangkok",
+        org_id="org_bumrungrad",
+        provider_id="prv_bumrungrad",
+        name="Bumrungrad International Hospital",
+        country="TH",
+        city="Bangkok",
+        settings=TenantSettings(
+            payments_provider=PaymentsProvider.STRIPE,
+            data_residency_region="ap-southeast-1",
+            default_currency="THB",
+            timezone="Asia/Bangkok",
+        ),
+    ),
+    DemoTenant(
+        tenant_id="acibadem-istanbul",
+        org_id="org_acibadem",
+        provider_id="prv_acibadem",
+        name="Acibadem Maslak Hospital",
+        country="TR",
+        city="Istanbul",
+        settings=TenantSettings(
+            payments_provider=PaymentsProvider.STRIPE,
+            data_residency_region="eu-central-1",
+            default_currency="EUR",
+            timezone="Europe/Istanbul",
+        ),
+    ),
+    DemoTenant(
+        tenant_id="medanta-gurugram",
+        org_id="org_medanta",
+        provider_id="prv_medanta",
+        name="Medanta The Medicity",
+        country="IN",
+        city="Gurugram",
+        settings=TenantSettings(default_currency="INR", timezone="Asia/Kolkata"),
+        status=TenantStatus.SUSPENDED,
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,8 +141,6 @@ def demo_identity(
     platform_org: str | None,
 ) -> tuple[list[IdentityUser], list[OrgMembership]]:
     """Users and organisation memberships for the in-memory identity provider."""
-    from entrypoints.demo.seed import DEMO_TENANTS
-
     orgs: dict[str, str | None] = {t.tenant_id: t.org_id for t in DEMO_TENANTS}
     orgs[PLATFORM_TENANT_ID] = platform_org
     users = [IdentityUser(id=u.id, email=u.email, name=u.name) for u in DEMO_USERS]
@@ -88,26 +151,3 @@ def demo_identity(
         if (org_id := orgs.get(tenant_id))
     ]
     return users, memberships
-
-
-async def seed_demo_users(uow: Transaction, clock: Clock) -> int:
-    """Add the demo users' roles inside the caller's transaction. Idempotent: returns how many
-    roles were new."""
-    now = clock.now()
-    added = 0
-    for user in DEMO_USERS:
-        if not user.grants:
-            continue
-        await uow.users.upsert(
-            UserContact(id=user.id, email=user.email, name=user.name, updated_at=now)
-        )
-        for tenant_id, role in user.grants:
-            grant = UserRole(
-                tenant_id=tenant_id,
-                user_id=user.id,
-                role=role,
-                granted_by=SEEDED_BY,
-                granted_at=now,
-            )
-            added += await uow.user_roles.add(grant)
-    return added

@@ -1,0 +1,45 @@
+"""The composition root: one sub-container per area, each adapter chosen from the mode.
+
+`build_container(settings)` is called by the HTTP app factory, the CLI, the tests and any
+service that embeds the core with our adapters. The settings are validated first (production
+refuses to build on an incomplete configuration). Each area's use cases live in its own
+sub-container (`container.tenants.create_tenant()`, `container.graph.rebuild_graph()`, ...);
+the areas to come (flags, payments, MSO doctors, matching, external health) each get a module
+here and a line in `Container`. Providers are synchronous: drivers and clients are Singletons
+that register themselves in `runtime.resources`, closed by `aclose`.
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from entrypoints.container.audit import AuditArea
+from entrypoints.container.auth import AuthArea
+from entrypoints.container.graph import GraphArea
+from entrypoints.container.health import HealthArea
+from entrypoints.container.runtime import Database, Runtime
+from entrypoints.container.tenants import TenantsArea
+from entrypoints.container.users import UsersArea
+from entrypoints.settings import Settings
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    runtime = providers.Container(Runtime, settings=settings)
+    database = providers.Container(Database, runtime=runtime)
+    auth = providers.Container(AuthArea, runtime=runtime, database=database)
+    tenants = providers.Container(TenantsArea, runtime=runtime, database=database, auth=auth)
+    users = providers.Container(UsersArea, runtime=runtime, database=database, auth=auth)
+    audit = providers.Container(AuditArea, database=database)
+    graph = providers.Container(GraphArea, runtime=runtime, database=database)
+    health = providers.Container(HealthArea, database=database)
+
+
+def build_container(settings: Settings) -> Container:
+    """The container for `settings`; raises `ConfigurationError` naming every problem."""
+    return Container(settings=settings.check())
+
+
+async def aclose(container: Container) -> None:
+    """Close what the adapters opened (database pools, drivers, HTTP clients)."""
+    await container.runtime.resources().aclose()

@@ -1,0 +1,92 @@
+"""Which adapter serves each port, decided from the settings in one place.
+
+The area containers build what these functions choose, and `adminctl config check` prints
+them, so the two cannot disagree. There is no fallback: production's choices are always the
+real services (its settings are validated before anything is built), and embedded picks an
+external service only where its setting names one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from entrypoints.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    port: str
+    adapter: str
+    why: str
+
+
+def database(settings: Settings) -> str:
+    """`postgres`, `sqlite` or `memory`."""
+    url = settings.database_url
+    if url.startswith("memory:"):
+        return "memory"
+    return "postgres" if url.startswith("postgresql") else "sqlite"
+
+
+def uses_neo4j(settings: Settings) -> bool:
+    return bool(settings.neo4j_url)
+
+
+def uses_clerk_identity(settings: Settings) -> bool:
+    """Production checks users with Clerk; embedded always uses the demo identity provider."""
+    return not settings.embedded
+
+
+def mints_local_tokens(settings: Settings) -> bool:
+    """Only the embedded mode has a local token issuer; production verifies Clerk's tokens."""
+    return settings.embedded
+
+
+def describe(settings: Settings) -> list[Choice]:
+    """Every port with the adapter this configuration resolves it to."""
+    db = database(settings)
+    store = {"postgres": "PostgreSQL", "sqlite": "SQLite", "memory": "process memory"}[db]
+    sql = db != "memory"
+    return [
+        Choice(
+            "Transactions (tenants, users, audit, directory)",
+            "SqlTransactions" if sql else "InMemoryTransactions",
+            store,
+        ),
+        Choice(
+            "SessionTokenVerifier",
+            "ClerkSessionTokenVerifier",
+            "keys from the local issuer's JWKS"
+            if mints_local_tokens(settings)
+            else f"keys from {settings.clerk_jwks_url}",
+        ),
+        Choice(
+            "local token issuer",
+            "LocalTokenIssuer" if mints_local_tokens(settings) else "none",
+            str(settings.local_key_path) if mints_local_tokens(settings) else "production",
+        ),
+        Choice(
+            "IdentityProvider",
+            "ClerkIdentityProvider"
+            if uses_clerk_identity(settings)
+            else "InMemoryIdentityProvider",
+            settings.clerk_api_url if uses_clerk_identity(settings) else "the demo users",
+        ),
+        Choice(
+            "GraphProjection",
+            "Neo4jGraphProjection" if uses_neo4j(settings) else "InMemoryGraphProjection",
+            str(settings.neo4j_url) if uses_neo4j(settings) else "this process's memory",
+        ),
+        Choice(
+            "ProjectionSource",
+            "SqlProjectionSource" if sql else "InMemoryProjectionSource",
+            store,
+        ),
+        Choice(
+            "RebuildLock",
+            "PostgresRebuildLock" if db == "postgres" else "InProcessRebuildLock",
+            "an advisory lock shared by every replica" if db == "postgres" else "one process",
+        ),
+        Choice("Clock", "SystemClock", "UTC"),
+        Choice("IdGenerator", "UlidGenerator", "prefixed ULIDs"),
+    ]

@@ -1,0 +1,45 @@
+"""Time, ids, the list of resources to close, and the database every area shares."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
+from adapters.sql.engine import create_engine
+from adapters.sql.transaction import SqlTransactions
+from adapters.system.runtime import SystemClock, UlidGenerator
+from entrypoints.container import choices
+from entrypoints.container.resources import Resources
+from entrypoints.settings import Settings
+
+
+class Runtime(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    resources = providers.Singleton(Resources)
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UlidGenerator)
+
+
+def _engine(settings: Settings, resources: Resources) -> AsyncEngine:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    resources.add("database engine", engine.dispose)
+    return engine
+
+
+def _kind(settings: Settings) -> str:
+    return "memory" if choices.database(settings) == "memory" else "sql"
+
+
+class Database(containers.DeclarativeContainer):
+    """SQLite or PostgreSQL through one engine, or the in-memory store."""
+
+    runtime = providers.DependenciesContainer()
+    engine = providers.Singleton(_engine, runtime.settings, runtime.resources)
+    store = providers.Singleton(InMemoryStore)
+    transactions = providers.Selector(
+        providers.Callable(_kind, runtime.settings),
+        sql=providers.Singleton(SqlTransactions, engine, runtime.clock, runtime.ids),
+        memory=providers.Singleton(InMemoryTransactions, store, runtime.clock, runtime.ids),
+    )

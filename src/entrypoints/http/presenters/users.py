@@ -1,0 +1,61 @@
+"""Users and role changes on the wire (SPEC §6.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from admin_core.users.model import RoleChange, TenantUser
+from entrypoints.http.schemas import Out
+
+
+class TenantUserOut(Out, frozen=True):
+    user_id: str
+    email: str | None
+    name: str | None
+    roles: list[str]
+    org_role: str | None
+    source: str
+
+
+class TenantUsersOut(Out, frozen=True):
+    tenant_id: str
+    users: list[TenantUserOut]
+    total: int
+
+
+class RoleChangeOut(Out, frozen=True):
+    tenant_id: str
+    user_id: str
+    role: str
+    changed: bool
+    roles: list[str]
+    org_role: str | None
+
+
+def tenant_users_out(tenant_id: str, users: Sequence[TenantUser]) -> TenantUsersOut:
+    return TenantUsersOut(
+        tenant_id=tenant_id,
+        users=[
+            TenantUserOut(
+                user_id=u.user_id,
+                email=u.email,
+                name=u.name,
+                roles=list(u.roles),
+                org_role=u.org_role,
+                source=u.source.value,
+            )
+            for u in users
+        ],
+        total=len(users),
+    )
+
+
+def role_change_out(change: RoleChange) -> RoleChangeOut:
+    return RoleChangeOut(
+        tenant_id=change.tenant_id,
+        user_id=change.user_id,
+        role=change.role,
+        changed=change.changed,
+        roles=list(change.roles),
+        org_role=change.org_role,
+    )

@@ -1,0 +1,134 @@
+"""Checks every request passes before its handler runs, for whole classes of bad input:
+
+- a query parameter the operation does not declare (or one given twice) is a 422, never
+  silently ignored: a typo in a filter must not widen a query, and a dependency's name
+  (`?principal=x`) is not a parameter;
+- a query or path value with a control character (NUL among them) is a 422;
+- a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
+- a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request
+from litestar.constants import RESERVED_KWARGS
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathParameter
+
+from admin_core.kernel.errors import (
+    BadRequest,
+    FieldError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from admin_core.kernel.validation import has_control_characters
+
+#: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
+MAX_JSON_DEPTH = 32
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_query_names: dict[int, frozenset[str]] = {}
+
+
+def query_names(handler: BaseRouteHandler) -> frozenset[str]:
+    """The query parameters `handler` declares (computed once per handler)."""
+    names = _query_names.get(id(handler))
+    if names is None:
+        dependencies = set(handler.resolve_dependencies())
+        found: set[str] = set()
+        for name, definition in handler.parsed_fn_signature.parameters.items():
+            kwarg = definition.kwarg_definition
+            if name in dependencies or name in RESERVED_KWARGS or name == "self":
+                continue
+            if isinstance(kwarg, BodyKwarg | DependencyKwarg | PathParameter):
+                continue
+            if isinstance(kwarg, ParameterKwarg):
+                if kwarg.header or kwarg.cookie:
+                    continue
+                found.add(kwarg.query or name)
+                continue
+            found.add(name)
+        names = _query_names[id(handler)] = frozenset(found)
+    return names
+
+
+def _body_required(handler: BaseRouteHandler) -> bool | None:
+    """None: the operation takes no body; else whether its body is required."""
+    definition = handler.parsed_fn_signature.parameters.get("data")
+    if definition is None:
+        return None
+    return not definition.has_default and not definition.is_optional
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than `limit` (a scan, no parsing)."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= limit:
+        return False
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+_CHECKED = "admin_request_checked"
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """Run once per request, by the guard (before it reads the body) or before the handler."""
+    state = request.scope.setdefault("state", {})
+    if state.get(_CHECKED):
+        return
+    state[_CHECKED] = True
+    handler = request.route_handler
+    params = request.query_params
+    if params:
+        known = query_names(handler) - set(request.path_params)
+        errors = [
+            FieldError(field=key, message="unknown query parameter")
+            if key not in known
+            else FieldError(field=key, message="given more than once")
+            for key in sorted(params)
+            if key not in known or len(params.getall(key)) > 1
+        ]
+        errors += [
+            FieldError(field=key, message="must not contain control characters")
+            for key in sorted(params)
+            if key in known and any(has_control_characters(v) for v in params.getall(key))
+        ]
+        if errors:
+            raise ValidationFailed(errors)
+    bad_path = [
+        FieldError(field=key, message="must not contain control characters")
+        for key, value in sorted(request.path_params.items())
+        if isinstance(value, str) and has_control_characters(value)
+    ]
+    if bad_path:
+        raise ValidationFailed(bad_path)
+    required = _body_required(handler) if request.method in _BODY_METHODS else None
+    if required is None:
+        return
+    body = await request.body()
+    if not body:
+        if required:
+            raise ValidationFailed.single("body", "A JSON body is required.")
+        return
+    if not _is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType()
+    if json_depth_exceeds(body, MAX_JSON_DEPTH):
+        raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
