@@ -114,11 +114,12 @@ async def test_an_error_inside_the_block_rolls_back(uow: Transactions) -> None:
         assert await tx.tenants.get("tenant-001") is None
 
 
-async def test_duplicate_tenant_id_is_refused(uow: Transactions) -> None:
+async def test_duplicate_tenant_id_is_refused_as_a_taken_id(uow: Transactions) -> None:
     await add_tenants(uow, 1)
     async with uow() as tx:
-        with pytest.raises(TenantAlreadyExists):
+        with pytest.raises(TenantAlreadyExists) as refused:
             await tx.tenants.add(tenant(1, provider=False))
+    assert refused.value.details == {"tenant_id": "tenant-001"}
 
 
 async def test_a_provider_has_at_most_one_tenant(uow: Transactions) -> None:
@@ -132,8 +133,11 @@ async def test_a_provider_has_at_most_one_tenant(uow: Transactions) -> None:
         updated_at=T0,
     )
     async with uow() as tx:
-        with pytest.raises(TenantAlreadyExists):
+        with pytest.raises(TenantAlreadyExists) as refused:
             await tx.tenants.add(second)
+    # The provider's clash, not a taken tenant id: `tenant-other` is free.
+    assert refused.value.details == {"provider_id": "prv_001"}
+    assert refused.value.message == "The provider already has a tenant."
 
 
 async def test_list_filters_orders_and_paginates(uow: Transactions) -> None:

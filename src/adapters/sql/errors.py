@@ -1,12 +1,43 @@
-"""Translate driver errors into core errors at the adapter boundary."""
+"""Translate driver errors into core errors at the adapter boundary — by the identity of what
+failed (the constraint's name), never by the wording of a message."""
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy.exc
 
+from adapters.sql.tables import metadata
 
-def unique_violation(error: sqlalchemy.exc.IntegrityError) -> bool:
-    """True for a unique/primary-key violation on either database."""
-    text = str(error.orig).lower()
-    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return code == "23505" or "unique constraint" in text or "duplicate key" in text
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w.]+(?:, [\w.]+)*)")
+
+
+def violated_constraint(error: sqlalchemy.exc.IntegrityError) -> str | None:
+    """The name of the unique or primary-key constraint `error` violated, as the migrations
+    name it (`pk_tenants`, `uq_tenants_provider_id`), or None for any other integrity error.
+
+    PostgreSQL reports the name itself (SQLSTATE 23505 with `constraint_name`). SQLite names
+    the columns only (its code SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, and `table.column`,
+    ...), which identify the constraint through the table definitions."""
+    driver_error = getattr(error.orig, "__cause__", None) or error.orig
+    if getattr(driver_error, "sqlstate", None) == "23505":
+        name = getattr(driver_error, "constraint_name", None)
+        return str(name) if name else None
+    sqlite_code = getattr(error.orig, "sqlite_errorname", None)
+    if sqlite_code not in {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}:
+        return None
+    match = _SQLITE_UNIQUE.search(str(error.orig))
+    if match is None:
+        return None
+    qualified = [c.strip() for c in match["columns"].split(",")]
+    tables = {c.split(".", 1)[0] for c in qualified}
+    if len(tables) != 1:
+        return None
+    (table_name,) = tables
+    columns = [c.split(".", 1)[1] for c in qualified]
+    table = metadata.tables.get(table_name)
+    if table is None:
+        return None
+    if columns == [c.name for c in table.primary_key.columns]:
+        return f"pk_{table_name}"
+    return f"uq_{table_name}_{'_'.join(columns)}"

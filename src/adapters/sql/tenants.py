@@ -9,7 +9,7 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sql.errors import unique_violation
+from adapters.sql.errors import violated_constraint
 from adapters.sql.tables import (
     accreditations,
     provider_accreditations,
@@ -193,8 +193,14 @@ class SqlTenantRepository(TenantRepository):
                     )
                 )
         except sqlalchemy.exc.IntegrityError as error:
-            if unique_violation(error):
+            constraint = violated_constraint(error)
+            if constraint == "pk_tenants":
                 raise TenantAlreadyExists(details={"tenant_id": tenant.id}) from error
+            if constraint == "uq_tenants_provider_id":
+                raise TenantAlreadyExists(
+                    "The provider already has a tenant.",
+                    details={"provider_id": tenant.provider_id},
+                ) from error
             raise
         await self._connection.execute(
             tenant_settings.insert().values(tenant_id=tenant.id, **_settings_values(tenant))
@@ -245,7 +251,10 @@ class SqlOrgMappingRepository(OrgMappingRepository):
                     )
                 )
         except sqlalchemy.exc.IntegrityError as error:
-            if unique_violation(error):
+            if violated_constraint(error) in {
+                "pk_tenant_org_mappings",
+                "uq_tenant_org_mappings_tenant_id",
+            }:
                 raise TenantAlreadyExists(
                     "The organisation or the tenant is already mapped.",
                     field="clerk_org_id",

@@ -9,7 +9,7 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sql.errors import unique_violation
+from adapters.sql.errors import violated_constraint
 from adapters.sql.tables import user_roles, users
 from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import UserContacts, UserRoleRepository
@@ -68,7 +68,7 @@ class SqlUserRoleRepository(UserRoleRepository):
                     )
                 )
         except sqlalchemy.exc.IntegrityError as error:
-            if unique_violation(error):
+            if violated_constraint(error) == "pk_user_roles":
                 return False
             raise
         return True
