@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -74,16 +75,94 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
 
 class WriterGate:
-    """SQLite allows one writer at a time; queueing transactions here, in the one embedded
-    process, replaces 'database is locked' errors with a fair wait. PostgreSQL needs none."""
+    """SQLite allows one writer at a time; queueing writers here, in the one embedded process,
+    replaces 'database is locked' errors with a fair wait. Only writes queue: in WAL mode a
+    read never waits for a writer, so a transaction takes the gate at its first statement that
+    writes (or locks, or opens a savepoint), and holds it until it ends. PostgreSQL needs none.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self._lock = asyncio.Lock() if enabled else None
 
-    async def __aenter__(self) -> None:
-        if self._lock is not None:
-            await self._lock.acquire()
+    def guard(self, connection: AsyncConnection) -> tuple[AsyncConnection, Callable[[], None]]:
+        """`connection` as a transaction's repositories see it, and what releases the gate
+        when the transaction ends."""
+        if self._lock is None:
+            return connection, _nothing
+        gated = GatedConnection(connection, self._lock)
+        return cast(AsyncConnection, gated), gated.release
 
-    async def __aexit__(self, *_: object) -> None:
-        if self._lock is not None:
+
+def _nothing() -> None:
+    return None
+
+
+class GatedConnection:
+    """An `AsyncConnection` whose first writing statement waits for the writer gate."""
+
+    def __init__(self, connection: AsyncConnection, lock: asyncio.Lock) -> None:
+        self._connection = connection
+        self._lock = lock
+        self._held = False
+
+    async def _writing(self, statement: Any = None) -> None:
+        if self._held or not _writes(statement):
+            return
+        await self._lock.acquire()
+        self._held = True
+
+    def release(self) -> None:
+        """Called when the transaction ends (its connection closed)."""
+        if self._held:
+            self._held = False
             self._lock.release()
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._writing(statement)
+        return await self._real.execute(statement, *args, **kwargs)
+
+    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._writing(statement)
+        return await self._real.scalar(statement, *args, **kwargs)
+
+    async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._writing(statement)
+        return await self._real.scalars(statement, *args, **kwargs)
+
+    def begin_nested(self) -> Any:
+        """A savepoint begins an SQLite transaction: the gate comes first, so that the
+        transaction never waits for it holding a snapshot another writer has made stale."""
+        return _GatedSavepoint(self)
+
+    @property
+    def _real(self) -> AsyncConnection:
+        return self._connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _GatedSavepoint:
+    def __init__(self, gated: GatedConnection) -> None:
+        self._gated = gated
+        self._savepoint: Any = None
+
+    async def __aenter__(self) -> Any:
+        await self._gated._writing()
+        self._savepoint = self._gated._real.begin_nested()
+        return await self._savepoint.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._savepoint.__aexit__(*exc)
+
+
+def _writes(statement: Any) -> bool:
+    """Whether a statement writes or locks (None: a savepoint, which comes before a write)."""
+    if statement is None:
+        return True
+    if getattr(statement, "is_dml", False):
+        return True
+    if getattr(statement, "is_select", False):
+        return getattr(statement, "_for_update_arg", None) is not None
+    text = str(getattr(statement, "text", "")).lstrip().upper()
+    return not text.startswith(("SELECT", "WITH", "PRAGMA"))

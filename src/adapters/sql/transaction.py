@@ -11,6 +11,7 @@ see docs/adr/0007-sql-unit-of-work.md."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -65,6 +66,7 @@ class SqlTransaction(
         self._connection: AsyncConnection | None = None
         self._postgres = not is_sqlite(engine.url) if postgres is None else postgres
         self._appended: list[dict[str, Any]] = []
+        self._release_gate: Callable[[], None] = lambda: None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -73,24 +75,22 @@ class SqlTransaction(
         return self._connection
 
     async def __aenter__(self) -> Self:
-        await self._gate.__aenter__()
-        try:
-            self._connection = await self._engine.connect()
-        except BaseException:
-            await self._gate.__aexit__()
-            raise
-        self.providers = SqlProviderRepository(self._connection)
-        self.tenants = SqlTenantRepository(self._connection)
-        self.org_mappings = SqlOrgMappingRepository(self._connection)
-        self.users = SqlUserContacts(self._connection)
-        self.user_roles = SqlUserRoleRepository(self._connection)
+        self._connection = await self._engine.connect()
+        # Repositories see the connection through the writer gate (a no-op on PostgreSQL):
+        # reads go straight through, the first write waits for the gate.
+        connection, self._release_gate = self._gate.guard(self._connection)
+        self.providers = SqlProviderRepository(connection)
+        self.tenants = SqlTenantRepository(connection)
+        self.org_mappings = SqlOrgMappingRepository(connection)
+        self.users = SqlUserContacts(connection)
+        self.user_roles = SqlUserRoleRepository(connection)
         self.audit = SqlAuditLog(
-            self._connection,
+            connection,
             self._clock,
             self._ids,
             appended=self._appended if self._postgres else None,
         )
-        self.directory = SqlDirectoryWriter(self._connection)
+        self.directory = SqlDirectoryWriter(connection)
         return self
 
     async def __aexit__(
@@ -104,7 +104,7 @@ class SqlTransaction(
         finally:
             self._connection = None
             self._appended.clear()
-            await self._gate.__aexit__()
+            self._release_gate()
 
     async def commit(self) -> None:
         if self._appended:
