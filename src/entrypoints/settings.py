@@ -148,6 +148,7 @@ class Settings:
         EMBEDDED_DATABASE,
         "`postgresql+asyncpg://...` (required in production); embedded: SQLite or `memory://`",
         read=_DATABASE,
+        secret=True,
         shown_default="embedded: `sqlite+aiosqlite:///var/admin_core.db`",
     )
     migration_database_url: str | None = setting(
@@ -296,7 +297,15 @@ class Settings:
 
     def effective(self) -> list[tuple[str, str]]:
         """(variable, value) of every setting, secrets masked."""
-        return [(env_name(f.name), _shown(self, f)) for f in dataclasses.fields(self)]
+        return [
+            (
+                env_name(f.name),
+                "(not used in production)"
+                if not self.embedded and f.name in _EMBEDDED_ONLY
+                else _shown(self, f),
+            )
+            for f in dataclasses.fields(self)
+        ]
 
 
 def env_name(field_name: str) -> str:

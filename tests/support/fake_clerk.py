@@ -4,7 +4,9 @@ A real HTTP server on 127.0.0.1 (random port, a thread) that follows the documen
 `GET /v1/users/{user_id}`, `GET|POST /v1/organizations/{org_id}/memberships`,
 `PATCH|DELETE /v1/organizations/{org_id}/memberships/{user_id}`; `Authorization: Bearer sk_...`
 (401 otherwise); errors as `{"errors": [{"code", "message", "long_message"}]}`; `limit`
-(1..500, default 10) / `offset` pagination with `total_count`; 429 with `Retry-After`.
+(1..500, default 10) / `offset` pagination with `total_count`; 429 with `Retry-After`;
+`GET /v1/jwks`, the instance's session-token signing keys (`{"keys": [...]}`), behind the same
+secret key (`publish_key(jwk)` adds one; `jwks_url` is its address).
 
 Test controls: `fail_next(status, times)` answers the next calls with an error (a 429 carries
 `Retry-After`), `delay_next(seconds, times)` answers late — after applying a write, the way a
@@ -18,7 +20,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,8 +56,19 @@ class FakeClerk:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     url: str = ""
+    jwks_keys: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def jwks_url(self) -> str:
+        """Where Clerk's Backend API serves the JWKS (`ADMIN_CLERK_JWKS_URL`)."""
+        return f"{self.url}/jwks"
 
     # --- test controls -------------------------------------------------------------------
+
+    def publish_key(self, jwk: Mapping[str, Any]) -> None:
+        """Serve this public JWK (e.g. `SigningKey.jwk()`) from `GET /v1/jwks`."""
+        with self.lock:
+            self.jwks_keys.append(dict(jwk))
 
     def add_user(
         self,
@@ -146,6 +159,8 @@ class FakeClerk:
         if parts[:1] != ["v1"]:
             return _error(404, "resource_not_found", "not found")
         parts = parts[1:]
+        if method == "GET" and parts == ["jwks"]:
+            return 200, {"keys": [dict(k) for k in self.jwks_keys]}
         if method == "GET" and len(parts) == 2 and parts[0] == "users":
             user = self.users.get(parts[1])
             if user is None:

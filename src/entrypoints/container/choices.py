@@ -21,15 +21,16 @@ class Choice:
 
 
 def database(settings: Settings) -> str:
-    """`postgres`, `sqlite` or `memory`."""
+    """`postgres`, `sqlite` or `memory`; production is always PostgreSQL."""
     url = settings.database_url
-    if url.startswith("memory:"):
-        return "memory"
-    return "postgres" if url.startswith("postgresql") else "sqlite"
+    if not settings.embedded or url.startswith("postgresql"):
+        return "postgres"
+    return "memory" if url.startswith("memory:") else "sqlite"
 
 
 def uses_neo4j(settings: Settings) -> bool:
-    return bool(settings.neo4j_url)
+    """Production always projects into Neo4j; embedded only when its URL is set."""
+    return not settings.embedded or bool(settings.neo4j_url)
 
 
 def uses_clerk_identity(settings: Settings) -> bool:
@@ -42,10 +43,17 @@ def mints_local_tokens(settings: Settings) -> bool:
     return settings.embedded
 
 
+def _or_missing(value: object, name: str) -> str:
+    return str(value) if value else f"missing: ADMIN_{name}"
+
+
 def describe(settings: Settings) -> list[Choice]:
-    """Every port with the adapter this configuration resolves it to."""
+    """Every port with the adapter this configuration resolves it to (in production, the real
+    adapter even where its setting is missing: it names what is missing, never a fallback)."""
     db = database(settings)
     store = {"postgres": "PostgreSQL", "sqlite": "SQLite", "memory": "process memory"}[db]
+    if db == "postgres" and not settings.database_url.startswith("postgresql"):
+        store = "missing: ADMIN_DATABASE_URL (PostgreSQL)"
     sql = db != "memory"
     return [
         Choice(
@@ -58,7 +66,7 @@ def describe(settings: Settings) -> list[Choice]:
             "ClerkSessionTokenVerifier",
             "keys from the local issuer's JWKS"
             if mints_local_tokens(settings)
-            else f"keys from {settings.clerk_jwks_url}",
+            else f"keys from {_or_missing(settings.clerk_jwks_url, 'CLERK_JWKS_URL')}",
         ),
         Choice(
             "local token issuer",
@@ -70,12 +78,20 @@ def describe(settings: Settings) -> list[Choice]:
             "ClerkIdentityProvider"
             if uses_clerk_identity(settings)
             else "InMemoryIdentityProvider",
-            settings.clerk_api_url if uses_clerk_identity(settings) else "the demo users",
+            (
+                settings.clerk_api_url
+                if settings.clerk_secret_key
+                else "missing: ADMIN_CLERK_SECRET_KEY"
+            )
+            if uses_clerk_identity(settings)
+            else "the demo users",
         ),
         Choice(
             "GraphProjection",
             "Neo4jGraphProjection" if uses_neo4j(settings) else "InMemoryGraphProjection",
-            str(settings.neo4j_url) if uses_neo4j(settings) else "this process's memory",
+            _or_missing(settings.neo4j_url, "NEO4J_URL")
+            if uses_neo4j(settings)
+            else "this process's memory",
         ),
         Choice(
             "ProjectionSource",

@@ -8,13 +8,13 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
 from entrypoints.http.errors import handle_exception
+from entrypoints.http.openapi import finish_document, openapi_config
 from entrypoints.http.requests import check_request
 from entrypoints.http.routes.audit import AuditLogController
 from entrypoints.http.routes.graph import GraphController
@@ -24,6 +24,8 @@ from entrypoints.http.routes.users import TenantUserController
 from entrypoints.http.security import current_principal
 
 ADMIN_SCHEMA_PATH = "/api/v1/admin/schema"
+#: No admin request body comes near this; a larger one is a 413 PAYLOAD_TOO_LARGE.
+MAX_BODY_BYTES = 1024 * 1024
 
 #: The admin API, one controller per area (system routes stay out of the admin document).
 ADMIN_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (
@@ -59,14 +61,10 @@ def create_app(container: Container, *, debug: bool = False, on_startup: Any = N
         before_send=[add_request_id_header],
         before_request=check_request,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="Admin Core — admin API",
-            version="1.0.0",
-            description="The admin control plane. Every route needs a Clerk session token.",
-            path=ADMIN_SCHEMA_PATH,
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(ADMIN_SCHEMA_PATH, [SwaggerRenderPlugin()]),
+        request_max_body_size=MAX_BODY_BYTES,
         debug=debug,
     )
     app.state.container = container
+    finish_document(app)
     return app

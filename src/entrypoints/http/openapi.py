@@ -1,15 +1,24 @@
-"""What the admin OpenAPI document says about each operation's errors.
+"""What the admin OpenAPI document says beyond what Litestar derives from the handlers.
 
-Every admin operation declares the error responses it can give, each in the envelope's shape:
-the ones every authenticated route shares (`COMMON`) plus its own. A test walks the document
-to keep it so, and schemathesis checks the answers against it.
+Every admin operation declares the error responses it can give, each in the envelope's shape
+(`errors(...)`: what every read or write shares, plus its own). `finish_document` then states
+what the handlers imply but Litestar does not write: the bearer security scheme, request
+bodies that reject unknown fields (`additionalProperties: false`) and bodies that are
+optional. A test walks the document to keep it so, and schemathesis checks the answers
+against it.
 """
 
 from __future__ import annotations
 
-from litestar.openapi import ResponseSpec
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.openapi.spec import Components, Operation, Reference, Schema, SecurityScheme
+from litestar.routes import HTTPRoute
 
-from entrypoints.http.schemas import ErrorEnvelope
+from entrypoints.http.schemas import ErrorEnvelope, In
+
+BEARER = "BearerToken"
 
 _DESCRIPTIONS = {
     400: "BAD_REQUEST: the body is not parseable JSON",
@@ -27,7 +36,7 @@ _DESCRIPTIONS = {
 }
 
 #: What any authenticated read can answer.
-READ = (401, 403, 422, 429, 500)
+READ = (400, 401, 403, 422, 429, 500)
 #: What any authenticated write with a JSON body can answer.
 WRITE = (400, 401, 403, 413, 415, 422, 429, 500)
 
@@ -42,3 +51,62 @@ def errors(*statuses: int, base: tuple[int, ...] = READ) -> dict[int, ResponseSp
         )
         for status in sorted({*base, *statuses})
     }
+
+
+def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Admin Core — admin API",
+        version="1.0.0",
+        description=(
+            "The admin control plane. Every operation needs a Clerk session token "
+            "(`Authorization: Bearer <token>`); errors come in the envelope of SPEC §4."
+        ),
+        path=path,
+        render_plugins=render_plugins,
+        security=[{BEARER: []}],
+        components=Components(
+            security_schemes={
+                BEARER: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="A Clerk session token (RS256); embedded: `adminctl token`.",
+                )
+            }
+        ),
+    )
+
+
+def _request_structs() -> set[str]:
+    names: set[str] = set()
+    pending = list(In.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending += cls.__subclasses__()
+    return names
+
+
+def finish_document(app: Litestar) -> None:
+    """Complete the app's (cached) OpenAPI document; called once the routes are registered."""
+    document = app.openapi_schema
+    closed = _request_structs()
+    for name, schema in (document.components.schemas or {}).items():
+        if name in closed and isinstance(schema, Schema):
+            schema.additional_properties = False
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path_format not in (document.paths or {}):
+            continue
+        item = (document.paths or {})[route.path_format]
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None)
+                definition = handler.parsed_fn_signature.parameters.get("data")
+                if (
+                    isinstance(operation, Operation)
+                    and definition is not None
+                    and operation.request_body is not None
+                    and not isinstance(operation.request_body, Reference)
+                    and (definition.has_default or definition.is_optional)
+                ):
+                    operation.request_body.required = False

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
@@ -46,6 +46,8 @@ from entrypoints.http.schemas import In, SuccessEnvelope
 from entrypoints.http.security import requires
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+TENANT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+TenantPath = Annotated[str, PathParameter(pattern=TENANT_ID_PATTERN, max_length=64)]
 TenantId = Annotated[
     str,
     msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
@@ -151,7 +153,9 @@ class TenantController(Controller):
         principal: NamedDependency[Principal],
         list_tenants: NamedDependency[ListTenants],
         status: Annotated[TenantStatus | None, QueryParameter()] = None,
-        tenant_id: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
+        tenant_id: Annotated[
+            str | None, QueryParameter(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response[SuccessEnvelope[TenantListOut]]:
@@ -201,7 +205,7 @@ class TenantController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         update_tenant: NamedDependency[UpdateTenant],
-        tenant_id: FromPath[str],
+        tenant_id: TenantPath,
         data: JSONBody[UpdateTenantIn],
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """Settings merge key by key; changing the status needs platform scope."""
@@ -228,7 +232,7 @@ class TenantController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         map_org: NamedDependency[MapOrganization],
-        tenant_id: FromPath[str],
+        tenant_id: TenantPath,
         data: JSONBody[OrgMappingIn],
     ) -> Response[SuccessEnvelope[TenantViewOut]]:
         """Replaces the tenant's previous organisation, if any."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from admin_core.kernel.principal import Permission, Principal
@@ -32,9 +32,23 @@ from entrypoints.http.presenters.users import (
 from entrypoints.http.schemas import In, SuccessEnvelope
 from entrypoints.http.security import requires
 
+ROLE_PATTERN = r"^[a-z][a-z0-9_:-]{0,63}$"
+TenantPath = Annotated[
+    str,
+    PathParameter(
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        max_length=64,
+        description="A tenant id, or `platform` for the platform organisation.",
+    ),
+]
+UserPath = Annotated[
+    str, PathParameter(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$", max_length=128)
+]
+RolePath = Annotated[str, PathParameter(pattern=ROLE_PATTERN, max_length=64)]
+
 
 class RoleIn(In, frozen=True):
-    role: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_:-]*$")]
+    role: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ROLE_PATTERN)]
 
 
 class TenantUserController(Controller):
@@ -58,7 +72,7 @@ class TenantUserController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         list_tenant_users: NamedDependency[ListTenantUsers],
-        tenant_id: FromPath[str],
+        tenant_id: TenantPath,
     ) -> Response[SuccessEnvelope[TenantUsersOut]]:
         """Users with roles granted here and members of the tenant's organisation."""
         users = await list_tenant_users.execute(
@@ -77,8 +91,8 @@ class TenantUserController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         grant_role: NamedDependency[GrantRole],
-        tenant_id: FromPath[str],
-        user_id: FromPath[str],
+        tenant_id: TenantPath,
+        user_id: UserPath,
         data: JSONBody[RoleIn],
     ) -> Response[SuccessEnvelope[RoleChangeOut]]:
         """201 when granted; 200 when the user already had the role (nothing written)."""
@@ -89,7 +103,7 @@ class TenantUserController(Controller):
         return ok(request, role_change_out(change), status_code=status)
 
     @delete(
-        "/{user_id:str}/roles/{role:path}",
+        "/{user_id:str}/roles/{role:str}",
         summary="Revoke a role",
         operation_id="revokeRole",
         status_code=HTTP_204_NO_CONTENT,
@@ -99,12 +113,11 @@ class TenantUserController(Controller):
         self,
         principal: NamedDependency[Principal],
         revoke_role: NamedDependency[RevokeRole],
-        tenant_id: FromPath[str],
-        user_id: FromPath[str],
-        role: FromPath[str],
+        tenant_id: TenantPath,
+        user_id: UserPath,
+        role: RolePath,
     ) -> None:
         """Roles contain `:` (`org:admin`), sent as is or percent-encoded."""
         await revoke_role.execute(
-            principal,
-            RevokeRoleCommand(tenant_id=tenant_id, user_id=user_id, role=role.lstrip("/")),
+            principal, RevokeRoleCommand(tenant_id=tenant_id, user_id=user_id, role=role)
         )

@@ -1,0 +1,564 @@
+"""Acceptance tests of the two run modes (SPEC §3, §5), from the operator's side: what
+`adminctl` prints and exits with, what the running server answers, what the database holds.
+
+- Production refuses to start on an incomplete configuration, naming every problem at once
+  (exit 78), and never mints local tokens nor seeds demo data; with PostgreSQL, Neo4j and a
+  Clerk (the local fake, serving its JWKS behind the secret key) it really serves, verifying
+  Clerk-signed session tokens, and leaves the database as it found it.
+- `adminctl config check` shows the mode, masks secrets and names the adapter of each port.
+- Embedded seeds the demo set only into an empty database: one holding other data is refused
+  (`demo seed` exits 5, `serve` starts without seeding), and seeding twice changes nothing.
+
+Commands run in this process (`entrypoints.cli.main.main`) with a patched environment, except
+`serve`, which runs as a real `adminctl` subprocess on a free port and is always stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+import sqlalchemy as sa
+
+from adapters.sql.engine import create_engine
+from entrypoints.cli.main import main
+from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
+from tests.support.fake_clerk import FakeClerk, running_fake_clerk
+from tests.support.services import ROOT, service_url
+from tests.support.tokens import ISSUER, SigningKey, claims
+
+ADMINCTL = Path(sys.executable).with_name("adminctl")
+if not ADMINCTL.exists():  # pragma: no cover - pytest run from outside the venv
+    ADMINCTL = ROOT / ".venv" / "bin" / "adminctl"
+
+EXIT_CONFIG = 78
+EXIT_SEED_REFUSED = 5
+START_TIMEOUT = 40.0
+PLATFORM_ORG = "org_platform_ops"
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+#: The settings production requires, and what the refusal must call each of them.
+REQUIRED = {
+    "ADMIN_DATABASE_URL": "PostgreSQL",
+    "ADMIN_CLERK_JWKS_URL": "JWKS",
+    "ADMIN_CLERK_SECRET_KEY": "Clerk",
+    "ADMIN_NEO4J_URL": "Neo4j",
+    "ADMIN_AUTH_ISSUER": "issuer",
+}
+
+# A complete production configuration pointing at hosts that are never contacted: the
+# commands it is used with must decide before touching any service.
+DB_PASSWORD = "db-pw-Qx7Lm2"
+OWNER_PASSWORD = "owner-pw-Qx7Lm2"
+NEO4J_PASSWORD = "neo4j-pw-Qx7Lm2"
+CLERK_SECRET = "sk_live_Qx7Lm2notarealkey"
+COMPLETE: dict[str, str] = {
+    "ADMIN_MODE": "production",
+    "ADMIN_DATABASE_URL": (
+        f"postgresql+asyncpg://admin_app:{DB_PASSWORD}@db.internal.invalid:5432/admin_core"
+    ),
+    "ADMIN_MIGRATION_DATABASE_URL": (
+        f"postgresql+asyncpg://admin_owner:{OWNER_PASSWORD}@db.internal.invalid:5432/admin_core"
+    ),
+    "ADMIN_DATABASE_APP_ROLE": "admin_app",
+    "ADMIN_CLERK_JWKS_URL": "https://api.clerk.invalid/v1/jwks",
+    "ADMIN_CLERK_SECRET_KEY": CLERK_SECRET,
+    "ADMIN_CLERK_API_URL": "https://api.clerk.invalid/v1",
+    "ADMIN_AUTH_ISSUER": "https://clerk.admin-core.invalid",
+    "ADMIN_PLATFORM_ORGS": PLATFORM_ORG,
+    "ADMIN_NEO4J_URL": "neo4j+s://graph.internal.invalid:7687",
+    "ADMIN_NEO4J_USER": "neo4j",
+    "ADMIN_NEO4J_PASSWORD": NEO4J_PASSWORD,
+}
+SECRETS = (DB_PASSWORD, OWNER_PASSWORD, NEO4J_PASSWORD, CLERK_SECRET)
+PRODUCTION_ADAPTERS = (
+    "SqlTransactions",
+    "ClerkSessionTokenVerifier",
+    "ClerkIdentityProvider",
+    "Neo4jGraphProjection",
+    "PostgresRebuildLock",
+)
+
+
+# --------------------------------------------------------------------------- running adminctl
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def _is_setting(name: str) -> bool:
+    """ADMIN_* variables of the application (ADMIN_TEST_* belong to the test tooling)."""
+    return name.startswith("ADMIN_") and not name.startswith("ADMIN_TEST_")
+
+
+def process_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without any application setting, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not _is_setting(k)}
+    return env | dict(settings)
+
+
+@pytest.fixture
+def adminctl(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Callable[..., Run]:
+    """`adminctl(*args, env={...})`: one command in this process, in `tmp_path`, with exactly
+    the application settings in `env`."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, env: Mapping[str, str]) -> Run:
+        for name in [n for n in os.environ if _is_setting(n)]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text() + self.stderr.read_text()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@contextmanager
+def serving(settings: Mapping[str, str], workdir: Path) -> Iterator[Server]:
+    """`adminctl serve` as a subprocess on a free port, up once `/health` answers 200; always
+    stopped (terminate, then kill) on the way out, whatever happened inside."""
+    port = free_port()
+    out, err = workdir / "serve.out", workdir / "serve.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=process_env(settings),
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, out, err)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"adminctl serve exited with {process.returncode}:\n{server.output()}",
+                    pytrace=False,
+                )
+            try:
+                if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"adminctl serve did not start:\n{server.output()}", pytrace=False)
+            time.sleep(0.1)
+        yield server
+    finally:
+        _stop(process)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --------------------------------------------------------------------------- databases
+
+
+async def _pg_rows(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                table: (await conn.execute(sa.text(f"select count(*) from {table}"))).scalar_one()
+                for table in ("tenants", "providers", "user_roles", "audit_log")
+            }
+    finally:
+        await engine.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class Contents:
+    tenants: frozenset[str]
+    providers: int
+    user_roles: int
+    audit_ids: tuple[str, ...]
+    audit_tenants: frozenset[str | None]
+
+
+def sqlite_contents(path: Path) -> Contents:
+    with sqlite3.connect(path) as db:
+        return Contents(
+            tenants=frozenset(r[0] for r in db.execute("select id from tenants")),
+            providers=db.execute("select count(*) from providers").fetchone()[0],
+            user_roles=db.execute("select count(*) from user_roles").fetchone()[0],
+            audit_ids=tuple(r[0] for r in db.execute("select id from audit_log order by id")),
+            audit_tenants=frozenset(r[0] for r in db.execute("select tenant_id from audit_log")),
+        )
+
+
+def embedded_env(tmp_path: Path, db: Path) -> dict[str, str]:
+    return {
+        "ADMIN_DATABASE_URL": sqlite_url(db),
+        "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "keys" / "signing.pem"),
+    }
+
+
+# --------------------------------------------------------------------------- 1, 2: refusals
+
+
+def test_production_with_nothing_set_refuses_to_serve_naming_every_missing_setting(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [str(ADMINCTL), "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=process_env({"ADMIN_MODE": "production"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == EXIT_CONFIG, done.stdout + done.stderr
+    problems = [line for line in done.stderr.splitlines() if line.strip().startswith("- ")]
+    for variable, subject in REQUIRED.items():
+        named = [p for p in problems if variable in p]
+        assert named, f"{variable} not named in:\n{done.stderr}"
+        assert subject.lower() in named[0].lower(), named
+    assert "Traceback" not in done.stderr
+    # nothing fell back to the embedded mode: no SQLite file, no local signing key
+    assert not (tmp_path / "var").exists()
+
+
+def test_production_with_postgres_but_no_clerk_names_the_clerk_settings_only(
+    adminctl: Callable[..., Run], tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in COMPLETE.items()
+        if k not in {"ADMIN_CLERK_JWKS_URL", "ADMIN_CLERK_SECRET_KEY"}
+    }
+    run = adminctl("serve", "--port", str(free_port()), env=env)
+    assert run.code == EXIT_CONFIG, run.text
+    problems = [line.strip() for line in run.err.splitlines() if line.strip().startswith("- ")]
+    assert [p.split(":")[0] for p in problems] == [
+        "- ADMIN_CLERK_JWKS_URL",
+        "- ADMIN_CLERK_SECRET_KEY",
+    ], run.err
+    assert "ADMIN_DATABASE_URL" not in run.text
+    assert not (tmp_path / "var").exists()
+
+
+def test_production_refuses_a_non_postgres_database_and_leftover_embedded_settings(
+    adminctl: Callable[..., Run], tmp_path: Path
+) -> None:
+    env = COMPLETE | {
+        "ADMIN_DATABASE_URL": sqlite_url(tmp_path / "prod.db"),
+        "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "key.pem"),
+    }
+    run = adminctl("serve", env=env)
+    assert run.code == EXIT_CONFIG, run.text
+    assert "ADMIN_DATABASE_URL: production needs PostgreSQL" in run.err
+    assert "ADMIN_LOCAL_KEY_PATH" in run.err
+    assert not (tmp_path / "prod.db").exists()
+
+
+# --------------------------------------------------------------------------- 3: it serves
+
+
+@pytest.fixture
+def fake_clerk() -> Iterator[tuple[FakeClerk, SigningKey]]:
+    key = SigningKey("ins_production_mode")
+    with running_fake_clerk() as fake:
+        fake.publish_key(key.jwk())
+        yield fake, key
+
+
+@pytest.mark.postgres
+@pytest.mark.neo4j
+def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(
+    adminctl: Callable[..., Run],
+    tmp_path: Path,
+    fake_clerk: tuple[FakeClerk, SigningKey],
+) -> None:
+    app_url, owner_url = postgres_urls()
+    neo4j_url = service_url("NEO4J")
+    asyncio.run(truncate_postgres(owner_url))
+    fake, key = fake_clerk
+    env = {
+        "ADMIN_MODE": "production",
+        "ADMIN_DATABASE_URL": app_url,
+        "ADMIN_DATABASE_APP_ROLE": APP_ROLE,
+        "ADMIN_CLERK_JWKS_URL": fake.jwks_url,
+        "ADMIN_CLERK_SECRET_KEY": fake.secret_key,
+        "ADMIN_CLERK_API_URL": fake.url,
+        "ADMIN_AUTH_ISSUER": ISSUER,
+        "ADMIN_PLATFORM_ORGS": PLATFORM_ORG,
+        "ADMIN_NEO4J_URL": neo4j_url,
+    }
+    # the operator's migration step: as the owner, granting the app role what it needs
+    migrated = adminctl("db", "upgrade", env=env | {"ADMIN_MIGRATION_DATABASE_URL": owner_url})
+    assert migrated.code == 0, migrated.text
+
+    with serving(env, tmp_path) as server:
+        assert httpx.get(f"{server.url}/ready", timeout=5).status_code == 200
+        tenants = f"{server.url}/api/v1/admin/tenants"
+        token = key.sign(
+            claims(sub="user_ops", org_id=PLATFORM_ORG, role="org:admin", sid="sess_ops_1")
+        )
+
+        listed = httpx.get(tenants, headers=bearer(token), timeout=10)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["data"]["total"] == 0
+        assert listed.json()["data"]["tenants"] == []
+        assert ("GET", "/v1/jwks") in fake.calls  # the keys came from Clerk, with the key
+
+        missing = httpx.get(tenants, timeout=10)
+        assert missing.status_code == 401
+        assert missing.json()["errors"][0]["code"] == "AUTH_HEADER_MISSING"
+        unsigned = jwt.encode(
+            claims(sub="user_ops", org_id=PLATFORM_ORG, role="org:admin", sid="sess_ops_1"),
+            None,
+            algorithm="none",
+            headers={"kid": key.kid},
+        )
+        forged = SigningKey("not_clerks").sign(
+            claims(sub="user_ops", org_id=PLATFORM_ORG, role="org:admin", sid="sess_ops_1"),
+            headers={"kid": key.kid},
+        )
+        for bad in (unsigned, forged):
+            refused = httpx.get(tenants, headers=bearer(bad), timeout=10)
+            assert refused.status_code == 401, refused.text
+            assert refused.json()["errors"][0]["code"] == "AUTH_TOKEN_INVALID"
+
+        assert httpx.get(f"{server.url}/.well-known/jwks.json", timeout=5).status_code == 404
+    assert "Traceback" not in server.output(), server.output()
+    assert fake.secret_key not in server.output()
+
+    assert asyncio.run(_pg_rows(owner_url)) == {
+        "tenants": 0,
+        "providers": 0,
+        "user_roles": 0,
+        "audit_log": 0,
+    }
+
+
+# --------------------------------------------------------------------------- 4: no local tokens
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
+def test_production_never_mints_a_local_token(
+    adminctl: Callable[..., Run], tmp_path: Path, as_json: bool
+) -> None:
+    run = adminctl(*(["--json"] if as_json else []), "token", "--role", "org:admin", env=COMPLETE)
+    assert run.code != 0
+    assert not JWT_SHAPE.search(run.text), run.text
+    assert "embedded" in run.err  # says why
+    assert not (tmp_path / "var").exists()  # and made no signing key
+
+
+def test_production_never_seeds_demo_data(adminctl: Callable[..., Run]) -> None:
+    run = adminctl("demo", "seed", env=COMPLETE)
+    assert run.code == EXIT_SEED_REFUSED, run.text
+    assert "production" in run.err
+
+
+# --------------------------------------------------------------------------- 5: config check
+
+
+def test_config_check_shows_a_complete_production_configuration_with_secrets_masked(
+    adminctl: Callable[..., Run],
+) -> None:
+    human = adminctl("config", "check", env=COMPLETE)
+    assert human.code == 0, human.text
+    assert re.search(r"mode\W+production", human.out), human.out
+    for adapter in PRODUCTION_ADAPTERS:
+        assert adapter in human.out, adapter
+    assert "InMemory" not in human.out
+    assert "LocalTokenIssuer" not in human.out
+    for secret in SECRETS:
+        assert secret not in human.text
+
+    as_json = adminctl("--json", "config", "check", env=COMPLETE)
+    assert as_json.code == 0, as_json.text
+    for secret in SECRETS:
+        assert secret not in as_json.text
+    report = json.loads(as_json.out)
+    assert report["mode"] == "production"
+    assert report["problems"] == []
+    shown = report["settings"]
+    assert shown["ADMIN_CLERK_SECRET_KEY"] == "***"
+    assert shown["ADMIN_NEO4J_PASSWORD"] == "***"
+    assert shown["ADMIN_MIGRATION_DATABASE_URL"] == COMPLETE[
+        "ADMIN_MIGRATION_DATABASE_URL"
+    ].replace(OWNER_PASSWORD, "***")
+    assert shown["ADMIN_NEO4J_URL"] == COMPLETE["ADMIN_NEO4J_URL"]
+    chosen = {port: a["adapter"] for port, a in report["adapters"].items()}
+    assert set(PRODUCTION_ADAPTERS) <= set(chosen.values()), chosen
+    assert chosen["SessionTokenVerifier"] == "ClerkSessionTokenVerifier"
+    assert chosen["IdentityProvider"] == "ClerkIdentityProvider"
+    assert chosen["GraphProjection"] == "Neo4jGraphProjection"
+    assert chosen["RebuildLock"] == "PostgresRebuildLock"
+    assert report["adapters"]["SessionTokenVerifier"]["why"].endswith(
+        COMPLETE["ADMIN_CLERK_JWKS_URL"]
+    )
+
+
+def test_config_check_lists_every_problem_of_an_incomplete_production_configuration(
+    adminctl: Callable[..., Run],
+) -> None:
+    env = {
+        "ADMIN_MODE": "production",
+        "ADMIN_DATABASE_URL": COMPLETE["ADMIN_DATABASE_URL"],
+        "ADMIN_CLERK_SECRET_KEY": CLERK_SECRET,
+        "ADMIN_PORT": "not-a-port",
+    }
+    run = adminctl("config", "check", env=env)
+    assert run.code == EXIT_CONFIG, run.text
+    assert re.search(r"mode\W+production", run.out), run.out
+    problems = [line.strip() for line in run.err.splitlines() if line.strip().startswith("- ")]
+    named = {p.removeprefix("- ").split(":")[0] for p in problems}
+    assert named == {
+        "ADMIN_CLERK_JWKS_URL",
+        "ADMIN_NEO4J_URL",
+        "ADMIN_AUTH_ISSUER",
+        "ADMIN_PORT",
+    }, run.err
+    assert CLERK_SECRET not in run.text
+
+    as_json = adminctl("--json", "config", "check", env=env)
+    assert as_json.code == EXIT_CONFIG
+    assert {p.split(":")[0] for p in json.loads(as_json.out)["problems"]} == named
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
+def test_config_check_masks_the_database_password(
+    adminctl: Callable[..., Run], as_json: bool
+) -> None:
+    run = adminctl(*(["--json"] if as_json else []), "config", "check", env=COMPLETE)
+    assert run.code == 0, run.text
+    assert DB_PASSWORD not in run.text
+    assert COMPLETE["ADMIN_DATABASE_URL"].replace(DB_PASSWORD, "***") in run.out
+
+
+def test_config_check_never_shows_an_embedded_fallback_in_production(
+    adminctl: Callable[..., Run],
+) -> None:
+    run = adminctl("--json", "config", "check", env={"ADMIN_MODE": "production"})
+    assert run.code == EXIT_CONFIG
+    adapters = json.loads(run.out)["adapters"].values()
+    chosen = {a["adapter"] for a in adapters}
+    fallbacks = {a for a in chosen if a.startswith(("InMemory", "InProcess", "Local"))}
+    assert not fallbacks, chosen
+    assert not [a for a in adapters if a["why"] == "SQLite" or "None" in a["why"]], adapters
+
+
+# --------------------------------------------------------------------------- 6: embedded seeding
+
+
+def test_embedded_demo_seed_and_serve_leave_a_database_with_other_data_alone(
+    adminctl: Callable[..., Run], tmp_path: Path
+) -> None:
+    db = tmp_path / "clinic.db"
+    env = embedded_env(tmp_path, db)
+    assert adminctl("db", "upgrade", env=env).code == 0
+    created = adminctl("--json", "providers", "create", "--name", "Clinica Lumen", env=env)
+    assert created.code == 0, created.text
+    tenant_id = json.loads(created.out)["tenant"]["id"]
+    before = sqlite_contents(db)
+    assert before.tenants == {tenant_id}
+    assert before.audit_ids  # the creation was audited
+
+    refused = adminctl("demo", "seed", env=env)
+    assert refused.code == EXIT_SEED_REFUSED, refused.text
+    assert "refused" in refused.err
+    assert "demo set" in refused.err
+    assert sqlite_contents(db) == before
+
+    with serving(env, tmp_path) as server:
+        token = adminctl("token", env=env)
+        assert token.code == 0, token.text
+        listed = httpx.get(
+            f"{server.url}/api/v1/admin/tenants", headers=bearer(token.out.strip()), timeout=10
+        )
+        assert listed.status_code == 200, listed.text
+        assert [t["id"] for t in listed.json()["data"]["tenants"]] == [tenant_id]
+        assert httpx.get(f"{server.url}/.well-known/jwks.json", timeout=5).status_code == 200
+    assert "not seeding the demo data" in server.stderr.read_text(), server.output()
+
+    after = adminctl("--json", "tenants", "list", env=env)
+    assert after.code == 0, after.text
+    assert json.loads(after.out)["total"] == 1
+    assert sqlite_contents(db) == before
+
+
+def test_embedded_demo_seed_fills_an_empty_database_once(
+    adminctl: Callable[..., Run], tmp_path: Path
+) -> None:
+    db = tmp_path / "empty.db"
+    env = embedded_env(tmp_path, db)
+    assert adminctl("db", "upgrade", env=env).code == 0
+
+    first = adminctl("demo", "seed", env=env)
+    assert first.code == 0, first.text
+    assert "seeded" in first.out
+    seeded = sqlite_contents(db)
+    assert len(seeded.tenants) > 1
+    assert seeded.audit_ids
+    assert seeded.user_roles
+    assert seeded.providers
+
+    second = adminctl("--json", "demo", "seed", env=env)
+    assert second.code == 0, second.text
+    assert json.loads(second.out) == {"state": "demo", "tenants_created": 0}
+    assert sqlite_contents(db) == seeded

@@ -1,0 +1,87 @@
+"""Every error the core can raise has an HTTP status and a CLI exit code; framework errors keep
+a code of their own."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+import pytest
+from litestar import Litestar, post
+from litestar.params import JSONBody
+from litestar.testing import AsyncTestClient
+
+import admin_core
+from admin_core.kernel.errors import AdminError
+from entrypoints.cli.output import EXIT_CODES
+from entrypoints.http.errors import STATUS, handle_exception
+
+
+def _all_error_classes() -> set[type[AdminError]]:
+    for module in pkgutil.walk_packages(admin_core.__path__, "admin_core."):
+        importlib.import_module(module.name)
+    found: set[type[AdminError]] = set()
+    pending: list[type[AdminError]] = [AdminError]
+    while pending:
+        cls = pending.pop()
+        found.add(cls)
+        pending += cls.__subclasses__()
+    return found
+
+
+ERRORS = sorted(_all_error_classes(), key=lambda cls: cls.code)
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda cls: cls.__name__)
+def test_every_error_class_has_an_http_status_and_an_exit_code(error: type[AdminError]) -> None:
+    assert 400 <= STATUS[error] <= 599
+    assert EXIT_CODES[error] >= 1
+
+
+def test_the_tables_name_no_class_twice_and_nothing_else() -> None:
+    assert set(STATUS) == set(ERRORS)
+    assert set(EXIT_CODES) == set(ERRORS)
+
+
+def test_codes_are_unique_per_class_except_where_the_spec_shares_one() -> None:
+    codes = [cls.code for cls in ERRORS]
+    assert len(codes) == len(set(codes))
+
+
+@post("/echo")
+async def echo(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    return data
+
+
+def _app() -> Litestar:
+    return Litestar(
+        [echo], exception_handlers={Exception: handle_exception}, request_max_body_size=64
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        (b"x" * 100, {"content-type": "application/json"}, 413, "PAYLOAD_TOO_LARGE"),
+        (b"{", {"content-type": "application/json"}, 400, "BAD_REQUEST"),
+    ],
+    ids=["413", "400"],
+)
+async def test_framework_errors_are_mapped_by_status_to_their_own_code(
+    body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    async with AsyncTestClient(_app()) as client:
+        response = await client.post("/echo", content=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["errors"][0]["code"] == code
+
+
+async def test_an_unknown_route_and_method_keep_their_codes() -> None:
+    async with AsyncTestClient(_app()) as client:
+        missing = await client.get("/nowhere")
+        wrong = await client.get("/echo")
+    assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "NOT_FOUND")
+    assert (wrong.status_code, wrong.json()["errors"][0]["code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
