@@ -172,7 +172,9 @@ class CreateTenant:
         tenant, clerk_org_id = command.tenant, command.clerk_org_id
         checks = FieldChecks()
         provider_id = checks.text("provider_id", command.provider_id, max_length=128) or ""
-        tenant_id = check_tenant_id(checks, "tenant_id", tenant.id) if tenant.id else None
+        tenant_id = (
+            check_tenant_id(checks, "tenant_id", tenant.id) if tenant.id is not None else None
+        )
         name = check_name(checks, "name", tenant.name, required=False)
         org_id = self._orgs.check(checks, "clerk_org_id", clerk_org_id)
         settings = merge_settings(checks, TenantSettings(), tenant.settings)
@@ -276,7 +278,9 @@ class CreateProviderWithTenant:
             max_items=LIST_MAX,
             max_length=TAG_MAX,
         )
-        tenant_id = check_tenant_id(checks, "tenant.id", tenant.id) if tenant.id else None
+        tenant_id = (
+            check_tenant_id(checks, "tenant.id", tenant.id) if tenant.id is not None else None
+        )
         tenant_name = check_name(checks, "tenant.name", tenant.name, required=False)
         settings = merge_settings(
             checks, TenantSettings(), tenant.settings, field="tenant.settings"
@@ -389,13 +393,14 @@ class UpdateTenant:
             )
         checks = FieldChecks()
         name = check_name(checks, "name", changes.name, required=False)
+        # Every value is checked before the tenant is read, so all bad fields are named at once.
+        merge_settings(checks, TenantSettings(), changes.settings)
         checks.done()
         async with self._transactions() as tx:
             tenant = await tx.tenants.get(tenant_id)
             if tenant is None:
                 raise TenantNotFound(details={"tenant_id": tenant_id})
             settings = merge_settings(checks, tenant.settings, changes.settings)
-            checks.done()
             mapping = await tx.org_mappings.for_tenant(tenant_id)
             org_id = mapping.org_id if mapping else None
             changed = replace(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,17 +96,21 @@ class MembershipSync:
             except MembershipNotFound:
                 await self._identity.create_membership(org_id, user_id, target)
 
-    async def apply(self, org_id: str, user_id: str, target: str | None) -> str | None:
-        """Set the membership to `target`; returns the role it had (None: not a member). When
-        the write fails its outcome is unknown (a timeout may hide a success), so the previous
-        state is put back before the error is raised."""
+    async def apply(
+        self, org_id: str, user_id: str, target_of: Callable[[str | None], str | None]
+    ) -> tuple[str | None, str | None]:
+        """Set the membership to `target_of(the role it has now)`; returns (the role it had,
+        the role it has now), None meaning no membership. When the write fails its outcome is
+        unknown (a timeout may hide a success), so the previous state is put back before the
+        error is raised."""
         previous = await self.current(org_id, user_id)
+        target = target_of(previous)
         try:
             await self._set(org_id, user_id, previous, target)
         except Exception:
             await self.restore(org_id, user_id, previous)
             raise
-        return previous
+        return previous, target
 
     async def restore(self, org_id: str, user_id: str, previous: str | None) -> None:
         """Best effort: a failure here is logged, never raised over the original error."""
@@ -138,9 +143,18 @@ async def _commit_role_change(
 ) -> RoleChange:
     """The second half of a grant or revoke (ADR 0030): the local row is already written in
     `tx`; set the organisation membership, append the audit entry, commit — and put the
-    membership back if anything after the Clerk write fails."""
-    target = membership_role(policy, kind, after) if org_id else None
-    previous = await sync.apply(org_id, user_id, target) if org_id else None
+    membership back if anything after the Clerk write fails.
+
+    The membership carries the strongest of the user's roles here; a grant also counts the
+    role the membership already has, so granting never takes access away (a member made
+    `org:admin` in Clerk directly stays one when given a weaker role here). A revoke falls
+    back to the strongest role left here, or removes the membership with the last one."""
+
+    def target_of(current: str | None) -> str | None:
+        held = (*after, current) if verb == "assign" and current else after
+        return membership_role(policy, kind, held)
+
+    previous, target = await sync.apply(org_id, user_id, target_of) if org_id else (None, None)
     try:
         await record_audit(
             tx,

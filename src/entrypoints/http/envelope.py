@@ -38,7 +38,7 @@ def ok(
         offset=offset,
         next_cursor=next_cursor,
     )
-    return Response(SuccessEnvelope(data=data, meta=meta), status_code=status_code)
+    return Response(SuccessEnvelope(success=True, data=data, meta=meta), status_code=status_code)
 
 
 def error_response(
@@ -49,6 +49,8 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorEnvelope]:
     body = ErrorEnvelope(
+        success=False,
+        data=None,
         errors=[
             ErrorItem(code=e.code, message=e.message, field=e.field, details=e.details or None)
             for e in errors

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -26,9 +26,9 @@ class Meta(Out, omit_defaults=True, frozen=True):
 
 
 class SuccessEnvelope(Out, Generic[T], frozen=True):
+    success: Literal[True]
     data: T
     meta: Meta
-    success: bool = True
 
 
 class ErrorItem(Out, omit_defaults=True, frozen=True):
@@ -39,10 +39,10 @@ class ErrorItem(Out, omit_defaults=True, frozen=True):
 
 
 class ErrorEnvelope(Out, frozen=True):
+    success: Literal[False]
+    data: None
     errors: list[ErrorItem]
     meta: Meta
-    success: bool = False
-    data: None = None
 
 
 class StatusOut(Out, frozen=True):
