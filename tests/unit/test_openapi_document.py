@@ -4,8 +4,7 @@ marked optional, and bounds on what it takes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -111,10 +110,8 @@ def test_ids_roles_limits_and_dates_are_bounded(document: dict[str, Any]) -> Non
                     bounded = "maxLength" in variant or "maxLength" in schema
                     assert bounded, (method, path, parameter["name"])
                 if variant.get("type") == "integer":
-                    assert "maximum" in variant and "minimum" in variant, (
-                        method,
-                        path,
-                        parameter["name"],
-                    )
+                    where = (method, path, parameter["name"])
+                    assert "maximum" in variant, where
+                    assert "minimum" in variant, where
             if parameter["in"] == "path":
                 assert "pattern" in schema, (method, path, parameter["name"])
