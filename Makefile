@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-fast lint format services services-down bench bench-audit bench-graph clean
+.PHONY: help install run test test-fast lint format services services-down bench bench-audit bench-graph bench-http clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ bench: install services ## Benchmarks (audit log, graph rebuild); prints tables 
 
 bench-audit: install services ## Audit-log benchmark only (ARGS="--rows 10m" for ten million rows)
 	@$(BIN)/python -m bench audit -- $(ARGS)
+
+bench-http: install services ## HTTP load benchmark: authenticated reads vs a bare handler (ARGS="--no-postgres")
+	@$(BIN)/python -m bench http -- $(ARGS)
 
 clean: ## Remove the virtualenvs and local state (var/)
 	@bash scripts/services.sh down || true

@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("audit", "graph")
+BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http")
 
 
 def main(argv: list[str]) -> int:
