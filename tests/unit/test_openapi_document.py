@@ -5,6 +5,7 @@ marked optional, and bounds on what it takes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,3 +116,24 @@ def test_ids_roles_limits_and_dates_are_bounded(document: dict[str, Any]) -> Non
                     assert "minimum" in variant, where
             if parameter["in"] == "path":
                 assert "pattern" in schema, (method, path, parameter["name"])
+
+
+def test_the_schema_viewer_loads_nothing_from_outside_the_app(tmp_path: Path) -> None:
+    import asyncio
+    import re
+
+    async def fetch() -> tuple[str, list[int]]:
+        container = build_container(
+            Settings(database_url="memory://", local_key_path=tmp_path / "signing.pem")
+        )
+        async with AsyncTestClient(create_app(container)) as client:
+            page = (await client.get(f"{ADMIN_SCHEMA_PATH}/swagger")).text
+            urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+            statuses = [(await client.get(url)).status_code for url in urls]
+        assert urls
+        assert all(url.startswith("/") for url in urls), urls
+        return page, statuses
+
+    page, statuses = asyncio.run(fetch())
+    assert "cdn." not in page
+    assert statuses == [200] * len(statuses)

@@ -8,13 +8,17 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
 from entrypoints.http.errors import handle_exception
-from entrypoints.http.openapi import finish_document, openapi_config
+from entrypoints.http.openapi import (
+    finish_document,
+    openapi_config,
+    swagger_ui,
+    swagger_ui_assets,
+)
 from entrypoints.http.requests import check_request
 from entrypoints.http.routes.audit import AuditLogController
 from entrypoints.http.routes.graph import GraphController
@@ -50,7 +54,12 @@ def create_app(container: Container, *, debug: bool = False, on_startup: Any = N
         finally:
             await aclose(container)
 
-    handlers: list[ControllerRouterHandler] = [health, ready, *ADMIN_CONTROLLERS]
+    handlers: list[ControllerRouterHandler] = [
+        health,
+        ready,
+        swagger_ui_assets(),
+        *ADMIN_CONTROLLERS,
+    ]
     if container.settings().embedded:
         handlers.append(jwks)
 
@@ -61,7 +70,7 @@ def create_app(container: Container, *, debug: bool = False, on_startup: Any = N
         before_send=[add_request_id_header],
         before_request=check_request,
         lifespan=[lifespan],
-        openapi_config=openapi_config(ADMIN_SCHEMA_PATH, [SwaggerRenderPlugin()]),
+        openapi_config=openapi_config(ADMIN_SCHEMA_PATH, [swagger_ui()]),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,
     )

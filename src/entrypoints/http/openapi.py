@@ -10,15 +10,19 @@ against it.
 
 from __future__ import annotations
 
-from litestar import Litestar
+import swagger_ui_bundle
+from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 from litestar.openapi.spec import Components, Operation, Reference, Schema, SecurityScheme
 from litestar.routes import HTTPRoute
 
 from entrypoints.http.schemas import ErrorEnvelope, In
 
 BEARER = "BearerToken"
+#: Where the app serves Swagger UI's own files (an admin plane loads nothing from a CDN).
+SWAGGER_ASSETS = "/admin/assets/swagger-ui"
 
 _DESCRIPTIONS = {
     400: "BAD_REQUEST: the body is not parseable JSON",
@@ -110,3 +114,22 @@ def finish_document(app: Litestar) -> None:
                     and (definition.has_default or definition.is_optional)
                 ):
                     operation.request_body.required = False
+
+
+def swagger_ui_assets() -> Router:
+    """Swagger UI's scripts and styles, from the package that ships them."""
+    return create_static_files_router(
+        path=SWAGGER_ASSETS,
+        directories=[swagger_ui_bundle.swagger_ui_path],
+        include_in_schema=False,
+    )
+
+
+def swagger_ui() -> SwaggerRenderPlugin:
+    """The document's viewer, loading every asset from this app."""
+    return SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f'<link rel="icon" type="image/png" href="{SWAGGER_ASSETS}/favicon-32x32.png">',
+    )
