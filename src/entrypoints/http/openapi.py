@@ -14,9 +14,9 @@ import swagger_ui_bundle
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
-from litestar.static_files import create_static_files_router
 from litestar.openapi.spec import Components, Operation, Reference, Schema, SecurityScheme
 from litestar.routes import HTTPRoute
+from litestar.static_files import create_static_files_router
 
 from entrypoints.http.schemas import ErrorEnvelope, In
 
