@@ -30,9 +30,10 @@ run: install ## Start the API on the embedded default (SQLite, demo data, printe
 	@$(BIN)/adminctl serve
 
 lint: install ## ruff, mypy --strict and the import-linter layer contracts
-	@$(BIN)/ruff format --check src tests bench
-	@$(BIN)/ruff check src tests bench
+	@$(BIN)/ruff format --check src tests bench examples
+	@$(BIN)/ruff check src tests bench examples
 	@$(BIN)/mypy
+	@MYPYPATH=src $(BIN)/mypy --strict examples
 	@$(BIN)/lint-imports --no-cache
 
 services: ## Install (if needed) and start PostgreSQL, Redis, Neo4j and stripe-mock
@@ -48,8 +49,8 @@ test-fast: install ## Unit tests and in-memory/SQLite contract tests only (no se
 	@$(BIN)/pytest -m "not postgres and not neo4j and not redis and not stripe"
 
 format: install ## Format and fix what ruff can
-	@$(BIN)/ruff format src tests bench
-	@$(BIN)/ruff check --fix src tests bench
+	@$(BIN)/ruff format src tests bench examples
+	@$(BIN)/ruff check --fix src tests bench examples
 
 bench: install services ## Benchmarks (audit log, graph rebuild); prints tables and ratios
 	@$(BIN)/python -m bench

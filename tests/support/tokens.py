@@ -70,6 +70,7 @@ def claims(
     body: dict[str, Any] = {
         "iss": issuer,
         "sub": sub,
+        "sid": "sess_1",
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,

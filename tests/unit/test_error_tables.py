@@ -83,5 +83,3 @@ async def test_an_unknown_route_and_method_keep_their_codes() -> None:
         wrong = await client.get("/echo")
     assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "NOT_FOUND")
     assert (wrong.status_code, wrong.json()["errors"][0]["code"]) == (405, "METHOD_NOT_ALLOWED")
-
-

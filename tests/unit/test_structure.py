@@ -97,7 +97,7 @@ def test_every_use_case_takes_the_principal_and_one_command() -> None:
             execute = getattr(thing, "execute", None)
             if execute is None or name in exceptions:
                 continue
-            params = [p for p in execute.__code__.co_varnames[: execute.__code__.co_argcount]]
+            params = list(execute.__code__.co_varnames[: execute.__code__.co_argcount])
             if params[:2] != ["self", "principal"] or len(params) > 3:
                 offenders.append(f"{module.__name__}.{name}{tuple(params)}")
     assert offenders == []

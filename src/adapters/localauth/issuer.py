@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import secrets
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -36,11 +40,18 @@ class LocalTokenIssuer:
 
     @staticmethod
     def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{path.name} does not hold an RSA private key")
-            return key
+        """Read the key at `path`, or make one and publish it there without ever overwriting.
+
+        Several processes may start at once on a fresh path (replicas, `adminctl serve` beside
+        `adminctl token`). Each writes its new key to a temporary file (0600) in the same
+        directory and hard-links it to `path`; the link either appears complete or fails with
+        `FileExistsError`, so a reader never sees a half-written key and exactly one writer
+        wins. A loser reads the winner's key, so every process ends up with the same `kid`.
+        """
+        try:
+            return _read_key(path)
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(
@@ -48,9 +59,19 @@ class LocalTokenIssuer:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:  # mkstemp creates the file with mode 0600
+                file.write(pem)
+                file.flush()
+                os.fsync(file.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return _read_key(path)  # another process won the race: use its key
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
         return key
 
     def jwks(self) -> Mapping[str, Any]:
@@ -66,12 +87,16 @@ class LocalTokenIssuer:
         claims_version: int = 2,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        """A session token in Clerk's v2 (default) or v1 claim format."""
+        """A session token in Clerk's v2 (default) or v1 claim format.
+
+        It always carries a `sid` (the verifier accepts session tokens only) and never `aud`;
+        claims that would be `null` are left out, as Clerk does.
+        """
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": user_id,
-            "sid": f"sess_local_{now}",
+            "sid": f"sess_local_{secrets.token_hex(8)}",
             "iat": now,
             "nbf": now - 5,
             "exp": now + ttl_seconds,
@@ -79,11 +104,38 @@ class LocalTokenIssuer:
         if claims_version == 2:
             claims["v"] = 2
             if org_id:
-                claims["o"] = {"id": org_id, "rol": (role or "").removeprefix("org:")}
-        elif org_id:
-            claims |= {"org_id": org_id, "org_role": role, "org_permissions": []}
+                org: dict[str, Any] = {"id": org_id}
+                if role:
+                    org["rol"] = role.removeprefix("org:")
+                claims["o"] = org
+        elif claims_version == 1:
+            if org_id:
+                claims |= {"org_id": org_id, "org_permissions": []}
+                if role:
+                    claims["org_role"] = role
+        else:
+            raise ValueError(f"Clerk has no claim format version {claims_version}")
         claims |= dict(extra or {})
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+
+class LocalKeyUnusable(ValueError):
+    """The file at the key path exists but does not hold an unencrypted RSA private key."""
+
+
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
+    """The RSA private key at `path`; `FileNotFoundError` when there is none."""
+    data = path.read_bytes()
+    advice = "delete it to have a new key made, or point the key path at another file"
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise LocalKeyUnusable(
+            f"{path} is not an unencrypted PEM private key ({advice})"
+        ) from error
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise LocalKeyUnusable(f"{path} holds a private key that is not RSA ({advice})")
+    return key
 
 
 def _thumbprint(jwk: Mapping[str, Any]) -> str:

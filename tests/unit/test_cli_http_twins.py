@@ -1,0 +1,531 @@
+"""`adminctl --json <cmd>` prints exactly the `data` object of its HTTP twin (SPEC §7).
+
+Each case builds two identical embedded containers (in-memory database, the same fixed
+clock, sequential ids, the demo data set), runs the command through the CLI on one and the
+same request through the real app on the other, and compares the CLI's JSON with the
+envelope's `data`. The two runs differ only in who acts: the CLI is the operator
+`cli:<user>` with a `cli-<uuid>` request id, the HTTP caller a platform super-admin with the
+app's request id. Those two values reach only the audit entries a write records, which no
+case reads back (the `audit query` cases read the demo seed's entries, which exist before the
+command and are identical in both containers; the commands they run write nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from adapters.memory.runtime import FixedClock, SequentialIds
+from admin_core.graph import use_cases as graph_use_cases
+from entrypoints.cli.main import build_parser, execute
+from entrypoints.container import Container, aclose, build_container
+from entrypoints.demo.seed import seed_demo
+from entrypoints.http.app import create_app
+from entrypoints.http.presenters.users import RoleChangeOut
+from entrypoints.settings import Settings
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+ADMIN = "/api/v1/admin"
+
+#: CLI commands with no HTTP endpoint: they run the server, touch the schema or the local
+#: key, seed, read the environment, or stream a file (the API pages the log instead).
+CLI_ONLY: frozenset[str] = frozenset(
+    {"serve", "db upgrade", "token", "demo seed", "config check", "audit export"}
+)
+
+Normalise = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _without_duration(data: dict[str, Any]) -> dict[str, Any]:
+    """A rebuild's wall-clock time differs between any two runs (`run_id` does not: both
+    containers draw it from the same sequence of ids)."""
+    assert isinstance(data.get("duration_ms"), int)
+    assert data["duration_ms"] >= 0
+    return {k: v for k, v in data.items() if k != "duration_ms"}
+
+
+@dataclass(frozen=True)
+class Twin:
+    """One CLI command and its HTTP twin, for the same request."""
+
+    name: str  # the case id
+    command: str  # the CLI command's words, e.g. "tenants list"
+    args: tuple[str, ...]  # the CLI arguments after the command
+    method: str
+    path: str
+    params: Mapping[str, str | int] = field(default_factory=dict)
+    body: Any = None  # JSON body, None: no body
+    status: int = 200
+    normalise: Normalise | None = None  # applied to both sides, for by-nature differences
+    xfail: str | None = None  # a known CLI/HTTP mismatch (reported, not fixed here)
+
+    @property
+    def argv(self) -> list[str]:
+        return ["--json", *self.command.split(), *self.args]
+
+
+TWINS: tuple[Twin, ...] = (
+    # tenants list ↔ GET /tenants
+    Twin("tenants list", "tenants list", (), "GET", f"{ADMIN}/tenants"),
+    Twin(
+        "tenants list --status suspended",
+        "tenants list",
+        ("--status", "suspended"),
+        "GET",
+        f"{ADMIN}/tenants",
+        params={"status": "suspended"},
+    ),
+    Twin(
+        "tenants list --status active --limit 2 --offset 1",
+        "tenants list",
+        ("--status", "active", "--limit", "2", "--offset", "1"),
+        "GET",
+        f"{ADMIN}/tenants",
+        params={"status": "active", "limit": 2, "offset": 1},
+    ),
+    Twin(
+        "tenants list --offset past the end",
+        "tenants list",
+        ("--limit", "3", "--offset", "10"),
+        "GET",
+        f"{ADMIN}/tenants",
+        params={"limit": 3, "offset": 10},
+    ),
+    Twin(
+        "tenants list --tenant-id",
+        "tenants list",
+        ("--tenant-id", "bumrungrad-bangkok"),
+        "GET",
+        f"{ADMIN}/tenants",
+        params={"tenant_id": "bumrungrad-bangkok"},
+    ),
+    # tenants create ↔ POST /tenants
+    Twin(
+        "tenants create (defaults)",
+        "tenants create",
+        ("--provider-id", "prv_fortis_gurugram"),
+        "POST",
+        f"{ADMIN}/tenants",
+        body={"provider_id": "prv_fortis_gurugram"},
+        status=201,
+    ),
+    Twin(
+        "tenants create (id, name, org, settings)",
+        "tenants create",
+        (
+            "--provider-id",
+            "prv_max_saket",
+            "--tenant-id",
+            "max-saket",
+            "--name",
+            "Max Saket",
+            "--org",
+            "org_max_saket",
+            "--set",
+            "default_currency=INR",
+            "--set",
+            "timezone=Asia/Kolkata",
+            "--set",
+            "payments_provider=razorpay",
+        ),
+        "POST",
+        f"{ADMIN}/tenants",
+        body={
+            "provider_id": "prv_max_saket",
+            "tenant_id": "max-saket",
+            "name": "Max Saket",
+            "clerk_org_id": "org_max_saket",
+            "settings": {
+                "default_currency": "INR",
+                "timezone": "Asia/Kolkata",
+                "payments_provider": "razorpay",
+            },
+        },
+        status=201,
+    ),
+    # tenants update ↔ PATCH /tenants/{id}
+    Twin(
+        "tenants update (name, status, set, clear)",
+        "tenants update",
+        (
+            "apollo-chennai",
+            "--name",
+            "Apollo Chennai",
+            "--status",
+            "suspended",
+            "--set",
+            "timezone=Asia/Calcutta",
+            "--clear",
+            "data_residency_region",
+        ),
+        "PATCH",
+        f"{ADMIN}/tenants/apollo-chennai",
+        body={
+            "name": "Apollo Chennai",
+            "status": "suspended",
+            "settings": {"timezone": "Asia/Calcutta", "data_residency_region": None},
+        },
+    ),
+    Twin(
+        "tenants update (reactivate)",
+        "tenants update",
+        ("medanta-gurugram", "--status", "active"),
+        "PATCH",
+        f"{ADMIN}/tenants/medanta-gurugram",
+        body={"status": "active"},
+    ),
+    # tenants map-org ↔ PUT /tenants/{id}/org-mapping
+    Twin(
+        "tenants map-org",
+        "tenants map-org",
+        ("acibadem-istanbul", "org_acibadem_new"),
+        "PUT",
+        f"{ADMIN}/tenants/acibadem-istanbul/org-mapping",
+        body={"clerk_org_id": "org_acibadem_new"},
+    ),
+    # providers create ↔ POST /providers
+    Twin(
+        "providers create (name only)",
+        "providers create",
+        ("--name", "Global Care Clinic"),
+        "POST",
+        f"{ADMIN}/providers",
+        body={"provider": {"name": "Global Care Clinic"}},
+        status=201,
+    ),
+    Twin(
+        "providers create (everything)",
+        "providers create",
+        (
+            "--name",
+            "Fortis Hospital Mohali",
+            "--country",
+            "IN",
+            "--city",
+            "Mohali",
+            "--specialty",
+            "cardiology",
+            "--specialty",
+            "oncology",
+            "--language",
+            "en",
+            "--language",
+            "hi",
+            "--accreditation",
+            "JCI",
+            "--tenant-id",
+            "fortis-mohali",
+            "--tenant-name",
+            "Fortis Mohali",
+            "--org",
+            "org_fortis_mohali",
+            "--set",
+            "default_currency=INR",
+            "--set",
+            "data_residency_region=ap-south-1",
+        ),
+        "POST",
+        f"{ADMIN}/providers",
+        body={
+            "provider": {
+                "name": "Fortis Hospital Mohali",
+                "country": "IN",
+                "city": "Mohali",
+                "specialties": ["cardiology", "oncology"],
+                "languages": ["en", "hi"],
+                "accreditations": ["JCI"],
+            },
+            "tenant": {
+                "id": "fortis-mohali",
+                "name": "Fortis Mohali",
+                "settings": {"default_currency": "INR", "data_residency_region": "ap-south-1"},
+            },
+            "clerk_org_id": "org_fortis_mohali",
+        },
+        status=201,
+    ),
+    # users list ↔ GET /tenants/{id}/users
+    Twin(
+        "users list (tenant)",
+        "users list",
+        ("apollo-chennai",),
+        "GET",
+        f"{ADMIN}/tenants/apollo-chennai/users",
+    ),
+    Twin(
+        "users list (platform)",
+        "users list",
+        ("platform",),
+        "GET",
+        f"{ADMIN}/tenants/platform/users",
+    ),
+    # users grant ↔ POST /tenants/{id}/users/{user}/roles
+    Twin(
+        "users grant (new role)",
+        "users grant",
+        ("apollo-chennai", "user_new_hire", "org:provider:staff"),
+        "POST",
+        f"{ADMIN}/tenants/apollo-chennai/users/user_new_hire/roles",
+        body={"role": "org:provider:staff"},
+        status=201,
+    ),
+    Twin(
+        "users grant (already held)",
+        "users grant",
+        ("apollo-chennai", "user_apollo_staff", "org:provider:staff"),
+        "POST",
+        f"{ADMIN}/tenants/apollo-chennai/users/user_apollo_staff/roles",
+        body={"role": "org:provider:staff"},
+        status=200,
+    ),
+    # graph rebuild ↔ POST /graph/rebuild
+    Twin(
+        "graph rebuild",
+        "graph rebuild",
+        (),
+        "POST",
+        f"{ADMIN}/graph/rebuild",
+        normalise=_without_duration,
+    ),
+    *(
+        Twin(
+            f"graph rebuild --scope {scope}",
+            "graph rebuild",
+            ("--scope", scope),
+            "POST",
+            f"{ADMIN}/graph/rebuild",
+            body={"scope": scope},
+            normalise=_without_duration,
+        )
+        for scope in ("all", "providers", "doctors", "procedures")
+    ),
+    # graph status ↔ GET /graph/status
+    Twin("graph status", "graph status", (), "GET", f"{ADMIN}/graph/status"),
+    # audit query ↔ GET /audit-log (the demo seed's entries only: see the module docstring)
+    Twin("audit query", "audit query", (), "GET", f"{ADMIN}/audit-log"),
+    Twin(
+        "audit query --limit",
+        "audit query",
+        ("--limit", "3"),
+        "GET",
+        f"{ADMIN}/audit-log",
+        params={"limit": 3},
+    ),
+    Twin(
+        "audit query --tenant-id --action prefix",
+        "audit query",
+        ("--tenant-id", "apollo-chennai", "--action", "tenant.", "--limit", "5"),
+        "GET",
+        f"{ADMIN}/audit-log",
+        params={"tenant_id": "apollo-chennai", "action": "tenant.", "limit": 5},
+    ),
+    Twin(
+        "audit query --actor-id --action exact",
+        "audit query",
+        ("--actor-id", "demo:seed", "--action", "user.role_granted"),
+        "GET",
+        f"{ADMIN}/audit-log",
+        params={"actor_id": "demo:seed", "action": "user.role_granted"},
+    ),
+    Twin(
+        "audit query --from-date --to-date",
+        "audit query",
+        ("--from-date", "2026-03-02", "--to-date", "2026-03-02T23:59:59Z", "--limit", "4"),
+        "GET",
+        f"{ADMIN}/audit-log",
+        params={"from_date": "2026-03-02", "to_date": "2026-03-02T23:59:59Z", "limit": 4},
+    ),
+    Twin(
+        "audit query (no match)",
+        "audit query",
+        ("--case-id", "case_none", "--patient-id", "pat_none"),
+        "GET",
+        f"{ADMIN}/audit-log",
+        params={"case_id": "case_none", "patient_id": "pat_none"},
+    ),
+    # audit verify ↔ GET /audit-log/verify
+    Twin("audit verify (platform chain)", "audit verify", (), "GET", f"{ADMIN}/audit-log/verify"),
+    Twin(
+        "audit verify --tenant-id",
+        "audit verify",
+        ("--tenant-id", "apollo-chennai"),
+        "GET",
+        f"{ADMIN}/audit-log/verify",
+        params={"tenant_id": "apollo-chennai"},
+    ),
+)
+
+#: `users revoke` ↔ `DELETE /tenants/{id}/users/{user}/roles/{role}` is the one twin without
+#: a `data` object: the API answers 204 with no body (SPEC §4, deletes are 204), while the
+#: CLI prints the RoleChange. It is checked on its own below (the shape, the empty answer,
+#: and the same state afterwards).
+REVOKE = "users revoke"
+
+
+# --- two identical embedded containers --------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def quiet_http_client(caplog: pytest.LogCaptureFixture) -> None:
+    """No INFO line per request from httpx: Litestar's logging queue would write it from its
+    own thread, at times after pytest has closed the test's captured stderr."""
+    caplog.set_level(logging.WARNING, logger="httpx")
+
+
+@pytest.fixture(scope="module")
+def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One signing key for every container (RSA generation is the slow part)."""
+    return tmp_path_factory.mktemp("twins-key") / "signing.pem"
+
+
+async def seeded(key_path: Path) -> Container:
+    """A fresh embedded container on the demo data set, identical to every other one."""
+    container = build_container(Settings(database_url="memory://", local_key_path=key_path))
+    container.runtime.clock.override(providers.Object(FixedClock(T0)))
+    container.runtime.ids.override(providers.Object(SequentialIds()))
+    # The seed ends with a graph rebuild, audited on the platform chain with its wall-clock
+    # `duration_ms`: the one value of the seeded state that two runs would not share, and it
+    # feeds the hash of that entry (the platform chain's head). Seeding with the rebuild's
+    # timer stopped makes the two states equal, hashes included; the commands under test
+    # run with the real timer.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(graph_use_cases, "time", SimpleNamespace(monotonic=lambda: 0.0))
+        await seed_demo(container)
+    return container
+
+
+async def run_cli(container: Container, argv: list[str], capsys: pytest.CaptureFixture[str]) -> Any:
+    args = build_parser().parse_args(argv)
+    capsys.readouterr()
+    status = await execute(args, container)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return json.loads(captured.out)
+
+
+@asynccontextmanager
+async def http_client(container: Container) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The real app on `container`, as a platform super-admin (the app closes the container
+    when the client stops)."""
+    token = container.auth.token_issuer().mint(
+        user_id="user_platform_owner", org_id="org_platform", role="org:super_admin"
+    )
+    async with AsyncTestClient(create_app(container)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+async def run_http(container: Container, twin: Twin) -> Any:
+    kwargs: dict[str, Any] = {"params": dict(twin.params)} if twin.params else {}
+    if twin.body is not None:
+        kwargs["json"] = twin.body
+    async with http_client(container) as client:
+        return await client.request(twin.method, twin.path, **kwargs)
+
+
+# --- the twins -----------------------------------------------------------------------------
+
+
+def _cases() -> Iterator[Any]:
+    for twin in TWINS:
+        marks = [pytest.mark.xfail(strict=True, reason=twin.xfail)] if twin.xfail else []
+        yield pytest.param(twin, id=twin.name, marks=marks)
+
+
+@pytest.mark.parametrize("twin", list(_cases()))
+async def test_cli_json_is_the_http_data(
+    twin: Twin, key_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_side, http_side = await seeded(key_path), await seeded(key_path)
+    try:
+        printed = await run_cli(cli_side, twin.argv, capsys)
+        response = await run_http(http_side, twin)
+    finally:
+        await aclose(cli_side)
+    assert response.status_code == twin.status, response.text
+    envelope = response.json()
+    assert envelope["success"] is True
+    data = envelope["data"]
+    assert isinstance(data, dict)
+    assert data
+    if twin.normalise is not None:
+        printed, data = twin.normalise(printed), twin.normalise(data)
+    assert printed == data
+    # ... and field for field in the same order (both are the one presenter's Struct).
+    assert json.dumps(printed) == json.dumps(data)
+
+
+async def test_users_revoke_prints_the_role_change_where_the_api_answers_204(
+    key_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    revoke = ("apollo-chennai", "user_apollo_staff", "org:provider:staff")
+    cli_side, http_side = await seeded(key_path), await seeded(key_path)
+    try:
+        printed = await run_cli(cli_side, ["--json", *REVOKE.split(), *revoke], capsys)
+        after_cli = await run_cli(cli_side, ["--json", "users", "list", revoke[0]], capsys)
+    finally:
+        await aclose(cli_side)
+    async with http_client(http_side) as client:
+        response = await client.delete(
+            f"{ADMIN}/tenants/{revoke[0]}/users/{revoke[1]}/roles/{revoke[2]}"
+        )
+        after_http = await client.get(f"{ADMIN}/tenants/{revoke[0]}/users")
+    # The CLI prints the RoleChange, field for field what a grant's `data` holds.
+    assert list(printed) == list(RoleChangeOut.__struct_fields__)
+    assert printed == {
+        "tenant_id": "apollo-chennai",
+        "user_id": "user_apollo_staff",
+        "role": "org:provider:staff",
+        "changed": True,
+        "roles": [],
+        "org_role": None,
+    }
+    # The API answers 204 with no body at all (no envelope, so no `data` to compare).
+    assert response.status_code == 204
+    assert response.content == b""
+    # The same change, whichever entrypoint made it.
+    assert after_http.status_code == 200
+    assert after_cli == after_http.json()["data"]
+
+
+# --- the list of twins is complete ------------------------------------------------------
+
+
+def cli_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> set[str]:
+    """Every leaf command of the parser, as its words ("tenants list", "serve")."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= cli_commands(sub, (*prefix, name))
+    return found or {" ".join(prefix)}
+
+
+def test_every_cli_command_with_an_http_route_has_a_twin() -> None:
+    commands = cli_commands(build_parser())
+    twinned = {t.command for t in TWINS} | {REVOKE}
+    assert not twinned & CLI_ONLY
+    assert twinned | CLI_ONLY == commands, (
+        f"without a twin case nor a CLI-only entry: {sorted(commands - twinned - CLI_ONLY)}; "
+        f"listed but not a CLI command: {sorted((twinned | CLI_ONLY) - commands)}"
+    )
+
+
+def test_the_twins_have_distinct_readable_ids() -> None:
+    names = [t.name for t in TWINS]
+    assert len(names) == len(set(names))
+    assert all(t.name.startswith(t.command) for t in TWINS)
+    requests = [(t.command, t.args) for t in TWINS]
+    assert len(requests) == len(set(requests))
