@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-fast lint format services services-down bench bench-audit bench-graph bench-http clean
+.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,8 +42,12 @@ services: ## Install (if needed) and start PostgreSQL, Redis, Neo4j and stripe-m
 services-down: ## Stop the test services
 	@bash scripts/services.sh down
 
-test: install lint services ## Lint, start the services, run every test
+test: install lint services ## Lint, start the services, run every test, then schemathesis over the API
 	@$(BIN)/pytest
+	@bash scripts/schemathesis.sh
+
+test-api: install ## schemathesis over the whole admin OpenAPI document, against the running app
+	@bash scripts/schemathesis.sh
 
 test-fast: install ## Unit tests and in-memory/SQLite contract tests only (no services)
 	@$(BIN)/pytest -m "not postgres and not neo4j and not redis and not stripe"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from admin_core.kernel.errors import FieldError, ValidationFailed
 
@@ -28,8 +28,9 @@ def has_control_characters(value: str) -> bool:
 
 def time_bound(value: TimeBound, *, field: str, end: bool) -> datetime | None:
     """An inclusive UTC bound: a date covers its whole UTC day (`end` picks its last
-    microsecond); a date-time without an offset is UTC. A value whose offset moves it out of
-    the years 1..9999 is a VALIDATION_ERROR naming `field`, like any unreadable one."""
+    microsecond); a date-time without an offset is UTC. A value whose offset moves it before
+    year 1 or past year 9999 in UTC bounds nothing on that side: it becomes the earliest or
+    latest time there is. Unreadable text is a VALIDATION_ERROR naming `field`."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -48,10 +49,9 @@ def time_bound(value: TimeBound, *, field: str, end: bool) -> datetime | None:
         return value.replace(tzinfo=UTC)
     try:
         return value.astimezone(UTC)
-    except OverflowError as error:
-        raise ValidationFailed.single(
-            field, "is out of range once converted to UTC (years 1 to 9999)"
-        ) from error
+    except OverflowError:
+        ahead_of_utc = (value.utcoffset() or timedelta()) > timedelta()
+        return (datetime.min if ahead_of_utc else datetime.max).replace(tzinfo=UTC)
 
 
 class FieldChecks:

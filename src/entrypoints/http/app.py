@@ -6,9 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Response
 from litestar.di import Provide
-from litestar.types import ControllerRouterHandler
+from litestar.enums import MediaType
+from litestar.routes import HTTPRoute
+from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler, Scope
 
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
@@ -75,5 +78,27 @@ def create_app(container: Container, *, debug: bool = False, on_startup: Any = N
         debug=debug,
     )
     app.state.container = container
-    finish_document(app)
+    _answer_options_with_every_method(app)
+    finish_document(app, container.auth.role_policy().known_roles())
     return app
+
+
+def _answer_options_with_every_method(app: Litestar) -> None:
+    """`OPTIONS` lists every method of the path in `Allow`. Litestar builds its automatic
+    OPTIONS handler with the first handler registered for a path and keeps it when more
+    handlers join the path (`GET` and `POST /tenants` would answer `Allow: OPTIONS, POST`)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
+            continue
+        handler, _ = route.route_handler_map["OPTIONS"]
+        allow = ", ".join(sorted(route.methods))
+
+        def options(scope: Scope, allow: str = allow) -> Response[None]:
+            return Response(
+                content=None,
+                status_code=HTTP_204_NO_CONTENT,
+                headers={"Allow": allow},
+                media_type=MediaType.TEXT,
+            )
+
+        handler._fn = options  # type: ignore[assignment]  # called as `fn(scope=...)`, synchronously

@@ -10,11 +10,16 @@ against it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
+import msgspec
 import swagger_ui_bundle
 from litestar import Litestar, Router
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Operation, Reference, Schema, SecurityScheme
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
@@ -81,39 +86,60 @@ def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> Open
     )
 
 
-def _request_structs() -> set[str]:
-    names: set[str] = set()
+def _request_structs() -> list[type[In]]:
+    found: list[type[In]] = []
     pending = list(In.__subclasses__())
     while pending:
         cls = pending.pop()
-        names.add(cls.__name__)
+        found.append(cls)
         pending += cls.__subclasses__()
-    return names
+    return found
 
 
-def finish_document(app: Litestar) -> None:
-    """Complete the app's (cached) OpenAPI document; called once the routes are registered."""
-    document = app.openapi_schema
-    closed = _request_structs()
-    for name, schema in (document.components.schemas or {}).items():
-        if name in closed and isinstance(schema, Schema):
-            schema.additional_properties = False
+def finish_document(app: Litestar, roles: Collection[str]) -> None:
+    """Complete the app's (cached) OpenAPI document, once its routes are registered.
+
+    Request bodies are described by msgspec itself, from the very Structs that validate them,
+    so the document states every constraint the API enforces (Litestar's own schemas leave
+    out the constraints of list items), with `additionalProperties: false` as those Structs
+    reject unknown fields. `roles` (the configured policy's) are the values a role takes."""
+    document: dict[str, Any] = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    structs = _request_structs()
+    _, components = msgspec.json.schema_components(structs, ref_template=_REF)
+    for name, schema in components.items():
+        if schema.get("type") == "object":
+            schema["additionalProperties"] = False
+        role = schema.get("properties", {}).get("role")
+        if role is not None:
+            role["enum"] = sorted(roles)
+        schemas[name] = schema
+    for item in document["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "role" and parameter["in"] == "path":
+                    parameter["schema"]["enum"] = sorted(roles)
+    optional = {(path, method) for path, method in _optional_bodies(app)}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if (path, method) in optional and "requestBody" in operation:
+                operation["requestBody"]["required"] = False
+
+
+_REF = "#/components/schemas/{name}"
+
+
+def _optional_bodies(app: Litestar) -> list[tuple[str, str]]:
+    """(path, method) of the operations whose JSON body may be left out."""
+    found = []
     for route in app.routes:
-        if not isinstance(route, HTTPRoute) or route.path_format not in (document.paths or {}):
+        if not isinstance(route, HTTPRoute):
             continue
-        item = (document.paths or {})[route.path_format]
         for handler in route.route_handlers:
-            for method in handler.http_methods:
-                operation = getattr(item, method.lower(), None)
-                definition = handler.parsed_fn_signature.parameters.get("data")
-                if (
-                    isinstance(operation, Operation)
-                    and definition is not None
-                    and operation.request_body is not None
-                    and not isinstance(operation.request_body, Reference)
-                    and (definition.has_default or definition.is_optional)
-                ):
-                    operation.request_body.required = False
+            definition = handler.parsed_fn_signature.parameters.get("data")
+            if definition is not None and (definition.has_default or definition.is_optional):
+                found += [(route.path_format, m.lower()) for m in handler.http_methods]
+    return found
 
 
 def swagger_ui_assets() -> Router:

@@ -23,6 +23,12 @@ from admin_core.audit.use_cases import (
 from admin_core.kernel.principal import Permission, Principal
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
+from entrypoints.http.fields import (
+    ACTION_PATTERN,
+    CURSOR_PATTERN,
+    FILTER_ID_PATTERN,
+    TIME_PATTERN,
+)
 from entrypoints.http.openapi import errors
 from entrypoints.http.presenters.audit import (
     AuditPageOut,
@@ -33,15 +39,9 @@ from entrypoints.http.presenters.audit import (
 from entrypoints.http.schemas import SuccessEnvelope
 from entrypoints.http.security import requires
 
-#: An id: printable, no control characters.
-ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
-#: A date (the whole UTC day) or an ISO-8601 date-time (UTC when it has no offset).
-TIME_PATTERN = (
-    r"^\d{4}-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
-)
-
-Id = Annotated[str | None, Parameter(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+Id = Annotated[
+    str | None, Parameter(min_length=1, max_length=MAX_ID_LENGTH, pattern=FILTER_ID_PATTERN)
+]
 Bound = Annotated[
     str | None,
     Parameter(
@@ -73,7 +73,7 @@ class AuditLogController(Controller):
             Parameter(
                 min_length=1,
                 max_length=129,
-                pattern=r"^(?:[A-Za-z0-9_.:\-]{1,128}\*?|\*)$",
+                pattern=ACTION_PATTERN,
                 description="Exact action, or a prefix ending in '.' or '*'.",
             ),
         ] = None,
@@ -86,7 +86,7 @@ class AuditLogController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=MAX_AUDIT_LIMIT)] = DEFAULT_AUDIT_LIMIT,
         cursor: Annotated[
             str | None,
-            Parameter(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]+$"),
+            Parameter(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN),
         ] = None,
     ) -> Response[SuccessEnvelope[AuditPageOut]]:
         """Entries newest first. Follow `next_cursor` (same filters) for the next page; a

@@ -33,6 +33,20 @@ from admin_core.tenants.use_cases import (
 )
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
+from entrypoints.http.fields import (
+    TENANT_ID_PATTERN,
+    City,
+    Country,
+    Currency,
+    Language,
+    Name,
+    OrgId,
+    ProviderId,
+    Region,
+    Tags,
+    TenantId,
+    TimeZone,
+)
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.tenants import (
     ProviderWithTenantOut,
@@ -45,17 +59,7 @@ from entrypoints.http.presenters.tenants import (
 from entrypoints.http.schemas import In, SuccessEnvelope
 from entrypoints.http.security import requires
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-TENANT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 TenantPath = Annotated[str, PathParameter(pattern=TENANT_ID_PATTERN, max_length=64)]
-TenantId = Annotated[
-    str,
-    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"),
-]
-OrgId = Annotated[str, msgspec.Meta(min_length=5, max_length=124, pattern=r"^org_[A-Za-z0-9_]+$")]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
-Language = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[a-z]{2}$")]
 Unset = msgspec.UnsetType
 UNSET = msgspec.UNSET
 
@@ -64,13 +68,9 @@ class TenantSettingsIn(In, frozen=True):
     """Only the keys given are changed; a key given as null clears that setting."""
 
     payments_provider: Literal["stripe", "razorpay"] | Unset | None = UNSET
-    data_residency_region: Annotated[str, msgspec.Meta(max_length=32)] | Unset | None = UNSET
-    default_currency: (
-        Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
-        | Unset
-        | None
-    ) = UNSET
-    timezone: Annotated[str, msgspec.Meta(max_length=64)] | Unset | None = UNSET
+    data_residency_region: Region | Unset | None = UNSET
+    default_currency: Currency | Unset | None = UNSET
+    timezone: TimeZone | Unset | None = UNSET
 
     def changes(self) -> dict[str, str | None]:
         values: dict[str, Any] = {f: getattr(self, f) for f in self.__struct_fields__}
@@ -82,7 +82,7 @@ def settings_changes(settings: TenantSettingsIn | None) -> dict[str, str | None]
 
 
 class CreateTenantIn(In, frozen=True):
-    provider_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    provider_id: ProviderId
     tenant_id: TenantId | None = None
     name: Name | None = None
     clerk_org_id: OrgId | None = None
@@ -91,10 +91,8 @@ class CreateTenantIn(In, frozen=True):
 
 class ProviderIn(In, frozen=True):
     name: Name
-    country: (
-        Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")] | None
-    ) = None
-    city: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    country: Country | None = None
+    city: City | None = None
     specialties: Tags = msgspec.field(default_factory=list)
     languages: Annotated[list[Language], msgspec.Meta(max_length=50)] = msgspec.field(
         default_factory=list

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -22,6 +23,7 @@ from admin_core.users.use_cases import (
 )
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
+from entrypoints.http.fields import ROLE_PATTERN, TENANT_ID_PATTERN, USER_ID_PATTERN
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.users import (
     RoleChangeOut,
@@ -32,18 +34,15 @@ from entrypoints.http.presenters.users import (
 from entrypoints.http.schemas import In, SuccessEnvelope
 from entrypoints.http.security import requires
 
-ROLE_PATTERN = r"^[a-z][a-z0-9_:-]{0,63}$"
 TenantPath = Annotated[
     str,
     PathParameter(
-        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        pattern=TENANT_ID_PATTERN,
         max_length=64,
         description="A tenant id, or `platform` for the platform organisation.",
     ),
 ]
-UserPath = Annotated[
-    str, PathParameter(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$", max_length=128)
-]
+UserPath = Annotated[str, PathParameter(pattern=USER_ID_PATTERN, max_length=128)]
 RolePath = Annotated[str, PathParameter(pattern=ROLE_PATTERN, max_length=64)]
 
 
@@ -84,7 +83,14 @@ class TenantUserController(Controller):
         "/{user_id:str}/roles",
         summary="Grant a role",
         operation_id="grantRole",
-        responses=errors(404, 503, base=WRITE),
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                SuccessEnvelope[RoleChangeOut],
+                description="The user already had the role: nothing was written",
+                generate_examples=False,
+            ),
+            **errors(404, 503, base=WRITE),
+        },
     )
     async def grant_role(
         self,

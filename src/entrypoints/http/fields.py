@@ -1,0 +1,74 @@
+"""The wire types of request fields: what the OpenAPI document promises is what the core
+accepts, so a request the document calls valid is not refused for its syntax.
+
+Free text has no control characters and at least one visible character (the core trims and
+refuses blank text); codes are the core's own reference lists.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
+
+import msgspec
+
+from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
+from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID
+
+_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+_PRINTABLE = r"[^\x00-\x1f\x7f-\x9f]"
+#: Text with at least one visible character and no control characters.
+TEXT_PATTERN = rf"^{_PRINTABLE}*{_VISIBLE}{_PRINTABLE}*$"
+
+
+def text(max_length: int) -> object:
+    return msgspec.Meta(min_length=1, max_length=max_length, pattern=TEXT_PATTERN)
+
+
+Name = Annotated[str, text(200)]
+City = Annotated[str, text(100)]
+Tag = Annotated[str, text(100)]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
+ProviderId = Annotated[str, text(128)]
+TENANT_ID_PATTERN = f"^{TENANT_ID.pattern}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$"
+ROLE_PATTERN = r"^[a-z][a-z0-9_:-]{0,63}$"
+#: An id in an audit filter: anything printable.
+FILTER_ID_PATTERN = rf"^{_PRINTABLE}+$"
+ACTION_PATTERN = r"^(?:[A-Za-z0-9_.:\-]{1,128}\*?|\*)$"
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+#: A date (the whole UTC day) or an ISO-8601 date-time (UTC when it has no offset).
+TIME_PATTERN = (
+    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?$"
+)
+TenantId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)]
+OrgId = Annotated[str, msgspec.Meta(min_length=5, max_length=124, pattern=f"^{ORG_ID.pattern}$")]
+Region = Annotated[str, msgspec.Meta(min_length=4, max_length=32, pattern=f"^{REGION.pattern}$")]
+
+# Codes from the reference lists: enums in the document, checked by msgspec on the way in.
+if TYPE_CHECKING:
+    Country: TypeAlias = str
+    Currency: TypeAlias = str
+    Language: TypeAlias = str
+    TimeZone: TypeAlias = str
+else:
+    Country = Literal[tuple(sorted(COUNTRIES))]
+    Currency = Literal[tuple(sorted(CURRENCIES))]
+    Language = Literal[tuple(sorted(LANGUAGES))]
+    TimeZone = Literal[tuple(sorted(zoneinfo.available_timezones()))]
+
+#: What each pattern means, for the error message of a value that does not match it.
+PATTERN_HINTS: dict[str, str] = {
+    TEXT_PATTERN: "must be text with a visible character and no control characters",
+    TENANT_ID_PATTERN: "must be lowercase letters, digits and inner dashes (at most 64)",
+    USER_ID_PATTERN: "must be an identity provider user id such as user_2abc",
+    ROLE_PATTERN: "must be a role such as org:admin",
+    FILTER_ID_PATTERN: "must not contain control characters",
+    ACTION_PATTERN: "must be an action name, optionally ending in '.' or '*' (a prefix)",
+    CURSOR_PATTERN: "is not a cursor returned by this endpoint",
+    TIME_PATTERN: "must be a date (YYYY-MM-DD) or an ISO date-time",
+    f"^{ORG_ID.pattern}$": "must be a Clerk organisation id such as org_2abc",
+    f"^{REGION.pattern}$": "must be a region code such as eu-central-1",
+}

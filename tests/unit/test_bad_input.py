@@ -1,0 +1,315 @@
+"""Bad input, class by class: every operation answers it with a clear error in the envelope,
+changes nothing, and never yields a 500 — in the API and in the CLI alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from entrypoints.cli.main import main
+from entrypoints.http.requests import MAX_JSON_DEPTH
+from tests.support.http import ApiClient, api
+
+TENANTS = "/api/v1/admin/tenants"
+AUDIT = "/api/v1/admin/audit-log"
+
+#: One request per admin operation that takes a JSON body: (method, path, a valid body).
+BODY_OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", TENANTS, {"provider_id": "prv_unknown"}),
+    ("PATCH", f"{TENANTS}/apollo-chennai", {"name": "Apollo"}),
+    ("PUT", f"{TENANTS}/apollo-chennai/org-mapping", {"clerk_org_id": "org_new"}),
+    ("POST", "/api/v1/admin/providers", {"provider": {"name": "New Hospital"}}),
+    ("POST", f"{TENANTS}/apollo-chennai/users/user_new_hire/roles", {"role": "org:admin"}),
+    ("POST", "/api/v1/admin/graph/rebuild", {"scope": "doctors"}),
+]
+#: One request per admin read.
+READS = [
+    TENANTS,
+    f"{TENANTS}/apollo-chennai/users",
+    "/api/v1/admin/graph/status",
+    AUDIT,
+    f"{AUDIT}/verify",
+]
+
+
+@pytest.fixture
+async def http(tmp_path: Path) -> AsyncIterator[ApiClient]:
+    async with api(tmp_path) as client:
+        yield client
+
+
+def state(http: ApiClient) -> Any:
+    store = http.container.database.store()
+    return (dict(store.tenants), dict(store.providers), len(store.audit_entries))
+
+
+def codes(response: Any) -> list[str]:
+    body = response.json()
+    assert body["success"] is False
+    assert body["data"] is None
+    return [e["code"] for e in body["errors"]]
+
+
+async def test_every_body_operation_is_listed(http: ApiClient) -> None:
+    app = http.client.app
+    taking_bodies = {
+        method
+        + " "
+        + route.path_format.replace("{tenant_id}", "apollo-chennai").replace(
+            "{user_id}", "user_new_hire"
+        )
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if "data" in handler.parsed_fn_signature.parameters
+        for method in handler.http_methods
+    }
+    assert taking_bodies == {f"{method} {path}" for method, path, _ in BODY_OPERATIONS}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_a_json_body_under_another_content_type_is_415(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    before = state(http)
+    response = await http.client.request(
+        method,
+        path,
+        content=json.dumps(body).encode(),
+        headers={**http.auth(role="org:super_admin"), "content-type": "text/plain"},
+    )
+    assert response.status_code == 415
+    assert codes(response) == ["UNSUPPORTED_MEDIA_TYPE"]
+    assert state(http) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_json_nested_too_deep_is_400_in_every_body(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    depth = 1000
+    key = next(iter(body))
+    deep = (f'{{"{key}": ' + "[" * depth + "]" * depth + "}").encode()
+    response = await http.client.request(
+        method,
+        path,
+        content=deep,
+        headers={**http.auth(role="org:super_admin"), "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert codes(response) == ["BAD_REQUEST"]
+
+
+async def test_json_within_the_depth_limit_is_read_normally(http: ApiClient) -> None:
+    nested = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    response = await http.client.post(
+        "/api/v1/admin/graph/rebuild",
+        content=f'{{"scope": {nested}}}'.encode(),
+        headers={**http.auth(), "content-type": "application/json"},
+    )
+    assert response.status_code == 422  # a list is not a scope: validation, not a depth error
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"), [op for op in BODY_OPERATIONS if "rebuild" not in op[1]]
+)
+async def test_a_missing_body_names_the_body_not_an_internal_key(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    response = await http.client.request(method, path, headers=http.auth(role="org:super_admin"))
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "body")
+    assert "data" not in error["message"]
+
+
+async def test_the_rebuild_body_is_optional(http: ApiClient) -> None:
+    response = await http.client.post("/api/v1/admin/graph/rebuild", headers=http.auth())
+    assert response.status_code == 200
+
+
+async def test_a_body_over_the_limit_is_413_payload_too_large(http: ApiClient) -> None:
+    response = await http.client.post(
+        "/api/v1/admin/providers",
+        content=b'{"provider": {"name": "' + b"x" * 2_000_000 + b'"}}',
+        headers={**http.auth(), "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert codes(response) == ["PAYLOAD_TOO_LARGE"]
+
+
+def injected_names() -> Iterator[str]:
+    """Names a handler receives that are not query parameters: dependencies, reserved."""
+    yield from ("principal", "request", "list_tenants", "query_audit_log", "data", "self")
+
+
+@pytest.mark.parametrize("path", READS)
+@pytest.mark.parametrize("name", list(injected_names()))
+async def test_an_injected_argument_is_not_a_query_parameter(
+    http: ApiClient, path: str, name: str
+) -> None:
+    response = await http.client.get(path, params={name: "x"}, headers=http.auth())
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["field"], error["message"]) == (name, "unknown query parameter")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"offset": str(2**64)},
+        {"offset": "9" * 40},
+        {"limit": str(2**63)},
+        {"offset": "-1"},
+    ],
+)
+async def test_integers_beyond_the_bounds_are_422(http: ApiClient, query: dict[str, str]) -> None:
+    response = await http.client.get(TENANTS, params=query, headers=http.auth())
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == next(iter(query))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"to_date": "9999-12-31T23:59:59-05:00"},
+        {"from_date": "0001-01-01T00:00:00+05:00"},
+        {"from_date": "0001-01-01T00:00:00+05:00", "to_date": "9999-12-31T23:59:59-05:00"},
+    ],
+)
+async def test_dates_past_the_calendar_once_in_utc_bound_nothing_on_that_side(
+    http: ApiClient, query: dict[str, str]
+) -> None:
+    everything = await http.client.get(AUDIT, params={"limit": 500}, headers=http.auth())
+    response = await http.client.get(AUDIT, params={**query, "limit": 500}, headers=http.auth())
+    assert response.status_code == 200
+    assert response.json()["data"]["entries"] == everything.json()["data"]["entries"]
+
+
+@pytest.mark.parametrize("value", ["\x00", "a\x00b", "\x1b[31m", "line\nbreak"])
+async def test_control_characters_are_never_stored(http: ApiClient, value: str) -> None:
+    before = state(http)
+    responses = [
+        await http.client.post(
+            "/api/v1/admin/providers", json={"provider": {"name": value}}, headers=http.auth()
+        ),
+        await http.client.post(
+            "/api/v1/admin/providers",
+            json={"provider": {"name": "Fine", "city": value}},
+            headers=http.auth(),
+        ),
+        await http.client.patch(
+            f"{TENANTS}/apollo-chennai", json={"name": value}, headers=http.auth()
+        ),
+        await http.client.get(AUDIT, params={"actor_id": value}, headers=http.auth()),
+        await http.client.get(f"{TENANTS}/a%00b/users", headers=http.auth()),
+    ]
+    assert [r.status_code for r in responses] == [422] * len(responses)
+    assert state(http) == before
+
+
+@pytest.mark.parametrize("size", [20_000, 200_000])
+async def test_a_very_large_authorization_header_is_answered_in_the_envelope(
+    http: ApiClient, size: int
+) -> None:
+    response = await http.client.get(TENANTS, headers={"Authorization": "Bearer " + "a" * size})
+    assert response.status_code == 401
+    assert codes(response) == ["AUTH_TOKEN_INVALID"]
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("ADMIN_MODE", "ADMIN_NEO4J_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["demo", "seed"]) == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["tenants", "list", "--offset", str(2**64)], "offset"),
+        (["tenants", "list", "--limit", "9" * 40], "limit"),
+        (["audit", "query", "--limit", str(2**70)], "limit"),
+        (["token", "--ttl", str(2**64)], "ttl"),
+        (["token", "--role", "org:nonsense"], "role"),
+        (["token", "--role", "org:admin", "--org", "not an org"], "org"),
+        (["token", "--user", "bad user\x01"], "user"),
+    ],
+)
+def test_the_cli_answers_bad_values_like_the_api(
+    embedded: Path, capsys: pytest.CaptureFixture[str], argv: list[str], field: str
+) -> None:
+    capsys.readouterr()
+    assert main(["--json", *argv]) == 2
+    output = capsys.readouterr()
+    assert output.out == ""  # no token, no table
+    errors = json.loads(output.err)["errors"]
+    assert (errors[0]["code"], errors[0]["field"]) == ("VALIDATION_ERROR", field)
+
+
+def test_the_cli_takes_dates_past_the_calendar_like_the_api(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["--json", "audit", "query", "--limit", "500"]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    argv = ["--json", "audit", "query", "--limit", "500", "--to-date", "9999-12-31T23:59:59-05:00"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == everything
+
+
+def test_the_server_itself_hands_a_large_authorization_header_to_the_app(tmp_path: Path) -> None:
+    """uvicorn answers a request whose headers exceed its limit with a plain-text 400 of its
+    own; `adminctl serve` raises that limit so the app answers in the envelope."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMIN_")}
+    env |= {
+        "ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}",
+        "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "signing.pem"),
+        "ADMIN_PORT": str(port),
+    }
+    adminctl = Path(sys.executable).with_name("adminctl")
+    server = subprocess.Popen(
+        [str(adminctl), "serve", "--no-seed"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        response = httpx.get(
+            f"{base}/api/v1/admin/tenants", headers={"Authorization": "Bearer " + "a" * 100_000}
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["code"] == "AUTH_TOKEN_INVALID"
