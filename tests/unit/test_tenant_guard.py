@@ -1,0 +1,110 @@
+"""The permission guard checks the reach to every tenant a request names — in the path, the
+query, and the JSON body — before the handler runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.testing import AsyncTestClient
+
+from admin_core.kernel.principal import Permission, Principal
+from entrypoints.http.errors import handle_exception
+from entrypoints.http.requests import check_request
+from entrypoints.http.security import current_principal, requires
+from tests.support.http import ApiClient, api
+
+APOLLO, APOLLO_ORG, BUMRUNGRAD = "apollo-chennai", "org_apollo_chennai", "bumrungrad-bangkok"
+reached: list[str] = []
+
+
+@post("/thresholds/{tenant_id:str}", guards=[requires(Permission.TENANT_MANAGE)])
+async def tune(
+    principal: NamedDependency[Principal],
+    tenant_id: FromPath[str],
+    data: JSONBody[dict[str, Any]],
+) -> dict[str, str]:
+    """A route shaped like the coming PUT/POST bodies that carry a tenant id."""
+    reached.append(tenant_id)
+    return {"by": principal.user_id}
+
+
+@post("/overrides", guards=[requires(Permission.TENANT_MANAGE)])
+async def override(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    reached.append(str(data.get("tenant_id")))
+    return data
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[tuple[AsyncTestClient[Any], ApiClient]]:
+    reached.clear()
+    async with api(tmp_path) as http:
+        app = Litestar(
+            [tune, override],
+            dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
+            exception_handlers={Exception: handle_exception},
+            before_request=check_request,
+        )
+        app.state.container = http.container
+        async with AsyncTestClient(app) as test_client:
+            yield test_client, http
+
+
+async def test_a_tenant_in_the_body_is_checked_like_one_in_the_path(
+    client: tuple[AsyncTestClient[Any], ApiClient],
+) -> None:
+    test_client, http = client
+    apollo_admin = http.auth(role="org:admin", org=APOLLO_ORG)
+    own = await test_client.post("/overrides", json={"tenant_id": APOLLO}, headers=apollo_admin)
+    other = await test_client.post(
+        "/overrides", json={"tenant_id": BUMRUNGRAD, "flag": "x"}, headers=apollo_admin
+    )
+    assert own.status_code == 201
+    assert other.status_code == 403
+    assert other.json()["errors"][0]["code"] == "AUTH_INSUFFICIENT_PERMISSION"
+    assert other.json()["errors"][0]["details"]["tenant_id"] == BUMRUNGRAD
+    assert reached == [APOLLO]  # the refused request never reached its handler
+
+
+async def test_every_named_tenant_must_be_reached(
+    client: tuple[AsyncTestClient[Any], ApiClient],
+) -> None:
+    test_client, http = client
+    apollo_admin = http.auth(role="org:admin", org=APOLLO_ORG)
+    smuggled = await test_client.post(
+        f"/thresholds/{APOLLO}", json={"tenant_id": BUMRUNGRAD}, headers=apollo_admin
+    )
+    consistent = await test_client.post(
+        f"/thresholds/{APOLLO}", json={"tenant_id": APOLLO}, headers=apollo_admin
+    )
+    assert smuggled.status_code == 403
+    assert consistent.status_code == 201
+    assert reached == [APOLLO]
+
+
+async def test_platform_callers_reach_every_tenant_named_in_a_body(
+    client: tuple[AsyncTestClient[Any], ApiClient],
+) -> None:
+    test_client, http = client
+    response = await test_client.post(
+        "/overrides", json={"tenant_id": BUMRUNGRAD}, headers=http.auth(role="org:admin")
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1, 2]", b'"apollo"', b"null"], ids=repr)
+async def test_a_body_the_guard_cannot_read_is_left_to_validation(
+    client: tuple[AsyncTestClient[Any], ApiClient], body: bytes
+) -> None:
+    test_client, http = client
+    response = await test_client.post(
+        "/overrides",
+        content=body,
+        headers={**http.auth(role="org:admin", org=APOLLO_ORG), "content-type": "application/json"},
+    )
+    assert response.status_code in {400, 422}
