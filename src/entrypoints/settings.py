@@ -131,9 +131,20 @@ def setting(
     read: Callable[[str], Any] = _text,
     secret: bool = False,
     shown_default: str | None = None,
+    production: str | None = None,
+    example: str | None = None,
 ) -> Any:
-    """A field of `Settings`: its variable is `ADMIN_<FIELD NAME>`."""
-    metadata = {"doc": doc, "read": read, "secret": secret, "shown_default": shown_default}
+    """A field of `Settings`: its variable is `ADMIN_<FIELD NAME>`. `production`, when given,
+    says why production needs the setting set to a value of its own (the embedded default
+    does not count); `example` is what `.env.example` shows for it."""
+    metadata = {
+        "doc": doc,
+        "read": read,
+        "secret": secret,
+        "shown_default": shown_default,
+        "production": production,
+        "example": example,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -150,15 +161,20 @@ class Settings:
         read=_DATABASE,
         secret=True,
         shown_default="embedded: `sqlite+aiosqlite:///var/admin_core.db`",
+        production="production needs PostgreSQL (postgresql+asyncpg://...)",
+        example="postgresql+asyncpg://admin_app:secret@db.internal:5432/admin_core",
     )
     migration_database_url: str | None = setting(
         None,
         "owner role used by `adminctl db upgrade` (default: the database URL)",
         read=_DATABASE,
         secret=True,
+        example="postgresql+asyncpg://admin_owner:secret@db.internal:5432/admin_core",
     )
     database_app_role: str | None = setting(
-        None, "PostgreSQL role the app connects as; migrations grant it exactly what it needs"
+        None,
+        "PostgreSQL role the app connects as; migrations grant it exactly what it needs",
+        example="admin_app",
     )
     database_pool_size: int = setting(
         4,
@@ -170,15 +186,28 @@ class Settings:
         "required `iss` of session tokens (production: your Clerk instance's URL)",
         read=_url("http", "https"),
         shown_default="embedded: `http://127.0.0.1:8000`",
+        production="production needs your Clerk instance's issuer URL",
+        example="https://clerk.example.com",
     )
     auth_authorized_parties: tuple[str, ...] = setting(
-        (), "comma list; a token's `azp`, when present, must be one of them", read=_csv
+        (),
+        "comma list; a token's `azp`, when present, must be one of them",
+        read=_csv,
+        example="https://admin.example.com",
     )
     clerk_jwks_url: str | None = setting(
-        None, "Clerk JWKS endpoint (required in production)", read=_url("http", "https")
+        None,
+        "Clerk JWKS endpoint (required in production)",
+        read=_url("http", "https"),
+        production="production verifies Clerk session tokens against Clerk's JWKS",
+        example="https://api.clerk.com/v1/jwks",
     )
     clerk_secret_key: str | None = setting(
-        None, "Clerk Backend API key, `sk_...` (required in production)", secret=True
+        None,
+        "Clerk Backend API key, `sk_...` (required in production)",
+        secret=True,
+        production="production checks users and roles with Clerk's Backend API",
+        example="sk_live_replace_me",
     )
     clerk_api_url: str = setting(
         "https://api.clerk.com/v1", "Clerk Backend API base URL", read=_url("http", "https")
@@ -209,11 +238,17 @@ class Settings:
         "Neo4j for the graph projection (required in production; embedded: the in-process "
         "graph when unset)",
         read=_url("bolt", "bolt+s", "neo4j", "neo4j+s"),
+        production="production projects the graph into Neo4j",
+        example="bolt://neo4j.internal:7687",
     )
-    neo4j_user: str | None = setting(None, "Neo4j user")
-    neo4j_password: str | None = setting(None, "Neo4j password", secret=True)
+    neo4j_user: str | None = setting(None, "Neo4j user", example="neo4j")
+    neo4j_password: str | None = setting(None, "Neo4j password", secret=True, example="replace_me")
     redis_url: str | None = setting(
-        None, "Redis, for the health probe", read=_url("redis", "rediss"), secret=True
+        None,
+        "Redis, for the health probe",
+        read=_url("redis", "rediss"),
+        secret=True,
+        example="redis://redis.internal:6379/0",
     )
 
     @property
@@ -236,27 +271,15 @@ class Settings:
             problems += _policy_file_problems(self.role_policy_file)
         if self.embedded:
             return problems
-        required = {
-            "database_url": self.database_url.startswith("postgresql+asyncpg://"),
-            "clerk_jwks_url": bool(self.clerk_jwks_url),
-            "clerk_secret_key": bool(self.clerk_secret_key),
-            "neo4j_url": bool(self.neo4j_url),
-        }
-        reasons = {
-            "database_url": "production needs PostgreSQL (postgresql+asyncpg://...)",
-            "clerk_jwks_url": "production verifies Clerk session tokens against Clerk's JWKS",
-            "clerk_secret_key": "production checks users and roles with Clerk's Backend API",
-            "neo4j_url": "production projects the graph into Neo4j",
-        }
-        problems += [f"{env_name(f)}: {reasons[f]}" for f, ok in required.items() if not ok]
-        if self.migration_database_url and not self.migration_database_url.startswith(
-            "postgresql+asyncpg://"
-        ):
-            problems.append(f"{env_name('migration_database_url')}: must be PostgreSQL too")
-        if self.auth_issuer == _default("auth_issuer"):
-            problems.append(
-                f"{env_name('auth_issuer')}: production needs your Clerk instance's issuer URL"
-            )
+        for f in dataclasses.fields(self):
+            reason = f.metadata["production"]
+            value = getattr(self, f.name)
+            if reason and (value is None or value == f.default):
+                problems.append(f"{env_name(f.name)}: {reason}")
+        for name in ("database_url", "migration_database_url"):
+            url = getattr(self, name)
+            if url and url != _default(name) and not url.startswith("postgresql+asyncpg://"):
+                problems.append(f"{env_name(name)}: production needs PostgreSQL, not {url!r}")
         return problems
 
     @classmethod
@@ -424,19 +447,44 @@ def settings_table() -> str:
 
 
 def env_example() -> str:
-    """`.env.example`: every variable, commented out at its default."""
+    """`.env.example`: every variable with what it means, commented out."""
     lines = [
-        "# Admin Core settings (generated from entrypoints/settings.py; see the README).",
-        "# Every variable is optional in the embedded mode; production needs those marked so.",
+        "# Admin Core settings, generated from src/entrypoints/settings.py",
+        "# (`python -m entrypoints.settings env`; a test keeps this file in sync).",
+        "# Every variable is optional in the embedded mode. Production needs those marked",
+        "# 'production:'. Export them, or load a copy with `set -a; . ./.env; set +a`.",
         "",
     ]
     for f in dataclasses.fields(Settings):
         lines.append(f"# {f.metadata['doc'].replace('`', '')}")
-        lines.append(f"# {env_name(f.name)}={_raw_default(f)}")
+        if f.metadata["production"]:
+            lines.append(f"# production: {f.metadata['production']}")
+        default = _raw_default(f)
+        if default:
+            lines.append(f"# default: {default}")
+        lines.append(f"#{env_name(f.name)}={f.metadata['example'] or default}")
         lines.append("")
     return "\n".join(lines)
 
 
+README_START, README_END = "<!-- settings:start -->", "<!-- settings:end -->"
+
+
+def with_settings_table(readme: str) -> str:
+    """`readme` with the text between its settings markers replaced by `settings_table()`."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"the README has no {README_START} ... {README_END} section")
+    return f"{head}{README_START}\n{settings_table()}{README_END}{tail}"
+
+
 if __name__ == "__main__":
-    target = sys.argv[1] if len(sys.argv) > 1 else "table"
-    sys.stdout.write(env_example() if target == "env" else settings_table())
+    # `table` / `env` print; `write README.md .env.example` updates both files in place.
+    command = sys.argv[1] if len(sys.argv) > 1 else "table"
+    if command == "write":
+        readme, example = (Path(p) for p in sys.argv[2:4])
+        readme.write_text(with_settings_table(readme.read_text()))
+        example.write_text(env_example())
+    else:
+        sys.stdout.write(env_example() if command == "env" else settings_table())

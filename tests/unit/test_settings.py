@@ -1,11 +1,22 @@
-"""Settings from the environment: what an operator sets is what the process runs with."""
+"""Settings from the environment: one typed definition, validated at once, documented from the
+same definition."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from entrypoints.container import build_container
-from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.settings import (
+    ConfigurationError,
+    Mode,
+    Settings,
+    env_example,
+    with_settings_table,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_database_pool_size_comes_from_the_environment() -> None:
@@ -13,10 +24,80 @@ def test_the_database_pool_size_comes_from_the_environment() -> None:
     assert Settings.from_env({"ADMIN_DATABASE_POOL_SIZE": "8"}).database_pool_size == 8
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "four", "2.5"])
+@pytest.mark.parametrize("value", ["0", "-2", "four", "2.5", "101"])
 def test_a_pool_size_that_is_not_a_positive_whole_number_is_refused_by_name(value: str) -> None:
     with pytest.raises(ConfigurationError, match="ADMIN_DATABASE_POOL_SIZE"):
         Settings.from_env({"ADMIN_DATABASE_POOL_SIZE": value})
+
+
+def test_every_bad_value_is_named_at_once() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env(
+            {
+                "ADMIN_MODE": "staging",
+                "ADMIN_PORT": "http",
+                "ADMIN_DATABASE_URL": "mysql://x",
+                "ADMIN_PLATFORM_ORGS": "platform",
+                "ADMIN_DEMO_SEED": "maybe",
+            }
+        )
+    named = {problem.split(":")[0] for problem in refused.value.problems}
+    assert named == {
+        "ADMIN_MODE",
+        "ADMIN_PORT",
+        "ADMIN_DATABASE_URL",
+        "ADMIN_PLATFORM_ORGS",
+        "ADMIN_DEMO_SEED",
+    }
+
+
+def test_embedded_is_the_default_and_needs_nothing() -> None:
+    settings = Settings.from_env({})
+    assert settings.mode is Mode.EMBEDDED
+    assert settings.problems() == []
+
+
+def test_production_names_every_missing_setting_and_every_embedded_only_one() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env(
+            {
+                "ADMIN_MODE": "production",
+                "ADMIN_LOCAL_KEY_PATH": "/tmp/key.pem",
+                "ADMIN_AUTH_MODE": "clerk",
+                "ADMIN_TEST_POSTGRES_URL": "ignored: tooling",
+            }
+        )
+    named = {problem.split(":")[0] for problem in refused.value.problems}
+    assert named == {
+        "ADMIN_DATABASE_URL",
+        "ADMIN_AUTH_ISSUER",
+        "ADMIN_CLERK_JWKS_URL",
+        "ADMIN_CLERK_SECRET_KEY",
+        "ADMIN_NEO4J_URL",
+        "ADMIN_LOCAL_KEY_PATH",
+        "ADMIN_AUTH_MODE",
+    }
+
+
+def test_a_settings_object_built_by_hand_is_checked_before_anything_is_built() -> None:
+    with pytest.raises(ConfigurationError, match="ADMIN_CLERK_JWKS_URL"):
+        build_container(Settings(mode=Mode.PRODUCTION, database_url="postgresql+asyncpg://x/y"))
+
+
+def test_a_role_policy_file_that_cannot_be_read_is_a_configuration_problem(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "roles.json"
+    bad.write_text('{"platform": {"org:admin": ["no:such"]}}')
+    for path in (tmp_path / "missing.json", bad):
+        with pytest.raises(ConfigurationError, match="ADMIN_ROLE_POLICY_FILE"):
+            Settings.from_env({"ADMIN_ROLE_POLICY_FILE": str(path)})
+
+
+def test_the_readme_table_and_env_example_are_generated_from_the_definition() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert with_settings_table(readme) == readme, "run: python -m entrypoints.settings write"
+    assert (ROOT / ".env.example").read_text() == env_example()
 
 
 async def test_the_engine_pool_holds_the_configured_number_of_connections() -> None:
