@@ -7,6 +7,7 @@ import json
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Final, cast
 
@@ -44,10 +45,13 @@ def http_jwks_fetcher(
 class JwksCache:
     """Public keys by `kid`.
 
-    Keys are fetched on first use and kept. A token with an unknown `kid` triggers one refetch
-    (concurrent callers share it), at most once per `min_refetch_interval` seconds, so a flood
-    of forged `kid`s cannot turn into a flood of JWKS requests. Rotation works: the new key is
-    found by that refetch.
+    Keys are fetched on first use and kept for `max_age` seconds. A token with an unknown `kid`
+    triggers one refetch (concurrent callers share it), at most once per
+    `min_refetch_interval` seconds, so a flood of forged `kid`s cannot turn into a flood of
+    JWKS requests. Rotation works: the new key is found by that refetch. A key withdrawn from
+    the JWKS stops verifying once the keys are older than `max_age` and fetched again; if that
+    fetch fails, the keys in hand keep serving (an outage of the JWKS endpoint does not lock
+    every caller out).
     """
 
     def __init__(
@@ -55,10 +59,12 @@ class JwksCache:
         fetch: JwksFetcher,
         *,
         min_refetch_interval: float = 30.0,
+        max_age: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
         self._min_interval = min_refetch_interval
+        self._max_age = max_age
         self._monotonic = monotonic
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
@@ -70,22 +76,34 @@ class JwksCache:
         """How many times the JWKS was fetched (observable rate limiting)."""
         return self._fetches
 
+    def _fresh(self) -> bool:
+        return self._fetched_at is not None and (
+            self._monotonic() - self._fetched_at < self._max_age
+        )
+
     async def key(self, kid: str) -> Any | None:
-        if kid in self._keys:
+        if kid in self._keys and self._fresh():
             return self._keys[kid]
         async with self._lock:
-            if kid in self._keys:
+            if kid in self._keys and self._fresh():
                 return self._keys[kid]
             now = self._monotonic()
-            if self._fetched_at is not None and now - self._fetched_at < self._min_interval:
+            stale = kid in self._keys
+            if (
+                not stale
+                and self._fetched_at is not None
+                and (now - self._fetched_at < self._min_interval)
+            ):
                 return None
             self._fetched_at = now
             self._fetches += 1
             try:
-                document = await self._fetch()
-            except (httpx.HTTPError, ValueError) as error:
+                keys = _rsa_keys(await self._fetch())
+            except (httpx.HTTPError, ValueError, AuthTokenInvalid) as error:
+                if stale:
+                    return self._keys[kid]
                 raise AuthTokenInvalid("The signing keys could not be fetched.") from error
-            self._keys = _rsa_keys(document)
+            self._keys = keys
             return self._keys.get(kid)
 
 
@@ -136,6 +154,10 @@ class ClerkSessionTokenVerifier(SessionTokenVerifier):
     version are read: a v2 token may carry custom claims named like v1's, and they are ignored.
     `org_permissions` come out sorted and without duplicates, identical for equivalent v1 and
     v2 tokens. The v2 role keeps Clerk's form (`admin`); the core adds the `org:` prefix.
+
+    A verified token is remembered for up to `recheck_seconds` (and never past its `exp`), so
+    the many requests one session token authorises cost one signature check, not one each;
+    after that its signature is checked again against the JWKS as `JwksCache` then holds it.
     """
 
     def __init__(
@@ -146,14 +168,36 @@ class ClerkSessionTokenVerifier(SessionTokenVerifier):
         authorized_parties: Collection[str] = (),
         leeway_seconds: float = 5.0,
         now: Callable[[], float] = time.time,
+        recheck_seconds: float = 30.0,
+        remembered: int = 10_000,
     ) -> None:
         self._jwks = jwks
         self._issuer = issuer
         self._authorized_parties = frozenset(authorized_parties)
         self._leeway = leeway_seconds
         self._now = now
+        self._recheck = recheck_seconds
+        self._remembered = remembered
+        #: token → (its claims, its `exp`, when to check its signature again); oldest first.
+        self._verified: OrderedDict[str, tuple[SessionClaims, float, float]] = OrderedDict()
 
     async def verify(self, token: str) -> SessionClaims:
+        known = self._verified.get(token)
+        if known is not None:
+            claims, expires, recheck_at = known
+            now = self._now()
+            if now < recheck_at:
+                if expires <= now - self._leeway:
+                    raise AuthTokenExpired()
+                return claims
+            del self._verified[token]
+        claims, expires = await self._verify(token)
+        self._verified[token] = (claims, expires, self._now() + self._recheck)
+        if len(self._verified) > self._remembered:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> tuple[SessionClaims, float]:
         if len(token) > MAX_TOKEN_LENGTH:
             raise AuthTokenInvalid("The session token is too long.")
         if not token.isascii():
@@ -178,7 +222,7 @@ class ClerkSessionTokenVerifier(SessionTokenVerifier):
             raise AuthTokenInvalid() from error
         return self._check(_ClaimReader(_parse_payload(signed["payload"])))
 
-    def _check(self, claims: _ClaimReader) -> SessionClaims:
+    def _check(self, claims: _ClaimReader) -> tuple[SessionClaims, float]:
         if claims.present("aud"):
             raise AuthTokenInvalid("A JWT-template token (with `aud`) is not a session token.")
         issuer = claims.required_text("iss")
@@ -212,13 +256,14 @@ class ClerkSessionTokenVerifier(SessionTokenVerifier):
             raise AuthTokenInvalid("The session is pending and cannot be used yet.")
         if status is not None and status != "active":
             raise AuthTokenInvalid("The session is not active.")
-        return SessionClaims(
+        verified = SessionClaims(
             user_id=subject,
             session_id=session_id,
             org_id=org_id,
             org_role=role,
             org_permissions=tuple(sorted(set(permissions))),
         )
+        return verified, expires
 
 
 _Organisation = tuple[str | None, str | None, list[str]]
