@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from adapters.sql.inline_sqlite import inline_connector
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -32,10 +34,12 @@ def create_engine(
     echo: bool = False,
     ping_after_idle: float = PING_AFTER_IDLE_S,
 ) -> AsyncEngine:
-    """An async engine. SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool of
-    `pool_size` connections whose idle ones are checked before use (`ping_when_idle`)."""
+    """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
+    WAL, foreign keys and a busy timeout; PostgreSQL gets a pool of `pool_size` connections
+    whose idle ones are checked before use (`ping_when_idle`)."""
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        database = sa.make_url(url).database or ":memory:"
+        engine = create_async_engine(url, echo=echo, async_creator=inline_connector(database))
 
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -77,79 +81,74 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 class WriterGate:
     """SQLite allows one writer at a time; queueing writers here, in the one embedded process,
     replaces 'database is locked' errors with a fair wait. Only writes queue: in WAL mode a
-    read never waits for a writer, so a transaction takes the gate at its first statement that
-    writes (or locks, or opens a savepoint), and holds it until it ends. PostgreSQL needs none.
-    """
+    read never waits for a writer (ADR 0045)."""
 
-    def __init__(self, enabled: bool) -> None:
-        self._lock = asyncio.Lock() if enabled else None
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
 
-    def guard(self, connection: AsyncConnection) -> tuple[AsyncConnection, Callable[[], None]]:
-        """`connection` as a transaction's repositories see it, and what releases the gate
-        when the transaction ends."""
-        if self._lock is None:
-            return connection, _nothing
-        gated = GatedConnection(connection, self._lock)
-        return cast(AsyncConnection, gated), gated.release
-
-
-def _nothing() -> None:
-    return None
-
-
-class GatedConnection:
-    """An `AsyncConnection` whose first writing statement waits for the writer gate."""
-
-    def __init__(self, connection: AsyncConnection, lock: asyncio.Lock) -> None:
-        self._connection = connection
-        self._lock = lock
-        self._held = False
-
-    async def _writing(self, statement: Any = None) -> None:
-        if self._held or not _writes(statement):
-            return
+    async def acquire(self) -> None:
         await self._lock.acquire()
-        self._held = True
 
     def release(self) -> None:
-        """Called when the transaction ends (its connection closed)."""
-        if self._held:
-            self._held = False
-            self._lock.release()
+        self._lock.release()
+
+
+class FirstWrite:
+    """A transaction's connection as its repositories see it: reads go straight through, and
+    the first statement that writes, locks (`FOR UPDATE`) or opens a savepoint first calls
+    `begin_writing` — once per transaction.
+
+    SQLite: `begin_writing` takes the writer gate, held until the transaction ends. PostgreSQL:
+    the connection runs its reads in autocommit, and `begin_writing` leaves it, so the first
+    write begins the transaction. Under READ COMMITTED every statement sees what was committed
+    when it started, inside a transaction or not, so a read before the first write sees the
+    same either way; a read-only transaction then costs no BEGIN and no ROLLBACK round trip
+    (ADR 0047). Locks and savepoints need the transaction, so they begin it too."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        begin_writing: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._connection = connection
+        self._begin_writing = begin_writing
+        self.writing = False
+
+    async def _before(self, statement: Any) -> None:
+        if self.writing or not _writes(statement):
+            return
+        await self._begin_writing()
+        self.writing = True
 
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._writing(statement)
-        return await self._real.execute(statement, *args, **kwargs)
+        await self._before(statement)
+        return await self._connection.execute(statement, *args, **kwargs)
 
     async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._writing(statement)
-        return await self._real.scalar(statement, *args, **kwargs)
+        await self._before(statement)
+        return await self._connection.scalar(statement, *args, **kwargs)
 
     async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._writing(statement)
-        return await self._real.scalars(statement, *args, **kwargs)
+        await self._before(statement)
+        return await self._connection.scalars(statement, *args, **kwargs)
 
     def begin_nested(self) -> Any:
-        """A savepoint begins an SQLite transaction: the gate comes first, so that the
-        transaction never waits for it holding a snapshot another writer has made stale."""
-        return _GatedSavepoint(self)
-
-    @property
-    def _real(self) -> AsyncConnection:
-        return self._connection
+        """A savepoint belongs to a transaction: it begins writing before it is opened (on
+        SQLite, so that no transaction waits for the gate holding a stale snapshot)."""
+        return _Savepoint(self)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+        return getattr(self._connection, name)
 
 
-class _GatedSavepoint:
-    def __init__(self, gated: GatedConnection) -> None:
-        self._gated = gated
+class _Savepoint:
+    def __init__(self, first: FirstWrite) -> None:
+        self._first = first
         self._savepoint: Any = None
 
     async def __aenter__(self) -> Any:
-        await self._gated._writing()
-        self._savepoint = self._gated._real.begin_nested()
+        await self._first._before(None)
+        self._savepoint = self._first._connection.begin_nested()
         return await self._savepoint.__aenter__()
 
     async def __aexit__(self, *exc: Any) -> Any:

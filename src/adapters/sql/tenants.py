@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,38 @@ _SELECT = sa.select(
     tenant_settings.c.default_currency,
     tenant_settings.c.timezone,
 ).select_from(tenants.outerjoin(tenant_settings, tenant_settings.c.tenant_id == tenants.c.id))
+
+
+_GET = _SELECT.where(tenants.c.id == sa.bindparam("tenant_id"))
+_GET_BY_PROVIDER = _SELECT.where(tenants.c.provider_id == sa.bindparam("provider_id"))
+
+
+@functools.cache
+def _page(by_tenant: bool, by_status: bool) -> Any:
+    """A page of tenants with the count of every tenant that matches (`total`), in one
+    statement, built once per filter shape: building a statement costs more than running it."""
+    conditions = []
+    if by_tenant:
+        conditions.append(tenants.c.id == sa.bindparam("tenant_id"))
+    if by_status:
+        conditions.append(tenants.c.status == sa.bindparam("status"))
+    return (
+        _SELECT.add_columns(sa.func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(tenants.c.created_at, tenants.c.id)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+
+
+@functools.cache
+def _count(by_tenant: bool, by_status: bool) -> Any:
+    conditions = []
+    if by_tenant:
+        conditions.append(tenants.c.id == sa.bindparam("tenant_id"))
+    if by_status:
+        conditions.append(tenants.c.status == sa.bindparam("status"))
+    return sa.select(sa.func.count()).select_from(tenants).where(*conditions)
 
 
 def _tenant(row: sa.Row[Any]) -> Tenant:
@@ -141,12 +174,13 @@ class SqlTenantRepository(TenantRepository):
         self._connection = connection
 
     async def get(self, tenant_id: str) -> Tenant | None:
-        row = (await self._connection.execute(_SELECT.where(tenants.c.id == tenant_id))).first()
+        row = (await self._connection.execute(_GET, {"tenant_id": tenant_id})).first()
         return _tenant(row) if row else None
 
     async def get_by_provider(self, provider_id: str) -> Tenant | None:
-        stmt = _SELECT.where(tenants.c.provider_id == provider_id)
-        row = (await self._connection.execute(stmt)).first()
+        row = (
+            await self._connection.execute(_GET_BY_PROVIDER, {"provider_id": provider_id})
+        ).first()
         return _tenant(row) if row else None
 
     async def list(
@@ -157,27 +191,18 @@ class SqlTenantRepository(TenantRepository):
         limit: int,
         offset: int,
     ) -> OffsetPage[Tenant]:
-        conditions = []
+        values: dict[str, Any] = {"limit": limit, "offset": offset}
         if tenant_id is not None:
-            conditions.append(tenants.c.id == tenant_id)
+            values["tenant_id"] = tenant_id
         if status is not None:
-            conditions.append(tenants.c.status == status.value)
-        total = await self._connection.scalar(
-            sa.select(sa.func.count()).select_from(tenants).where(*conditions)
-        )
-        stmt = (
-            _SELECT.where(*conditions)
-            .order_by(tenants.c.created_at, tenants.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        rows = (await self._connection.execute(stmt)).all()
-        return OffsetPage(
-            items=[_tenant(r) for r in rows],
-            total=total or 0,
-            limit=limit,
-            offset=offset,
-        )
+            values["status"] = status.value
+        shape = (tenant_id is not None, status is not None)
+        rows = (await self._connection.execute(_page(*shape), values)).all()
+        if rows:
+            total = int(rows[0].total)
+        else:  # past the last page (or nothing matches): the total needs its own count
+            total = int(await self._connection.scalar(_count(*shape), values) or 0)
+        return OffsetPage(items=[_tenant(r) for r in rows], total=total, limit=limit, offset=offset)
 
     async def add(self, tenant: Tenant) -> None:
         try:

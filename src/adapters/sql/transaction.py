@@ -11,15 +11,14 @@ see docs/adr/0007-sql-unit-of-work.md."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.audit import SqlAuditLog, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
-from adapters.sql.engine import WriterGate, is_sqlite
+from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
 from adapters.sql.tenants import (
     SqlOrgMappingRepository,
     SqlProviderRepository,
@@ -33,6 +32,8 @@ from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
+
+_READ_COMMITTED = "READ COMMITTED"
 
 
 class SqlTransaction(
@@ -53,7 +54,7 @@ class SqlTransaction(
     def __init__(
         self,
         engine: AsyncEngine,
-        gate: WriterGate,
+        gate: WriterGate | None,
         clock: Clock,
         ids: IdGenerator,
         *,
@@ -66,7 +67,7 @@ class SqlTransaction(
         self._connection: AsyncConnection | None = None
         self._postgres = not is_sqlite(engine.url) if postgres is None else postgres
         self._appended: list[dict[str, Any]] = []
-        self._release_gate: Callable[[], None] = lambda: None
+        self._first_write: FirstWrite | None = None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -76,9 +77,10 @@ class SqlTransaction(
 
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
-        # Repositories see the connection through the writer gate (a no-op on PostgreSQL):
-        # reads go straight through, the first write waits for the gate.
-        connection, self._release_gate = self._gate.guard(self._connection)
+        if self._postgres:
+            await self._connection.execution_options(isolation_level="AUTOCOMMIT")
+        first = self._first_write = FirstWrite(self._connection, self._begin_writing)
+        connection = cast(AsyncConnection, first)
         self.providers = SqlProviderRepository(connection)
         self.tenants = SqlTenantRepository(connection)
         self.org_mappings = SqlOrgMappingRepository(connection)
@@ -104,7 +106,17 @@ class SqlTransaction(
         finally:
             self._connection = None
             self._appended.clear()
-            self._release_gate()
+            first, self._first_write = self._first_write, None
+            if first is not None and first.writing and self._gate is not None:
+                self._gate.release()
+
+    async def _begin_writing(self) -> None:
+        """Before the first statement that writes (see `FirstWrite`)."""
+        if self._gate is not None:
+            await self._gate.acquire()
+        elif self._postgres:
+            await self.connection.commit()  # ends the autocommit reads; nothing to send
+            await self.connection.execution_options(isolation_level=_READ_COMMITTED)
 
     async def commit(self) -> None:
         if self._appended:
@@ -127,7 +139,7 @@ class SqlTransactions(Transactions[SqlTransaction]):
         self._clock = clock
         self._ids = ids
         self._postgres = not is_sqlite(engine.url)
-        self._gate = WriterGate(enabled=not self._postgres)
+        self._gate = None if self._postgres else WriterGate()
 
     def __call__(self) -> SqlTransaction:
         return SqlTransaction(

@@ -1,4 +1,7 @@
-"""Checks every request passes before its handler runs, for whole classes of bad input:
+"""What every request passes before its handler runs, in this order: authentication and
+permission (`security.authenticate`, for operations that declare `requires`), then these
+checks for whole classes of bad input, then the reach to the tenants it names
+(`security.admit`):
 
 - a query parameter the operation does not declare (or one given twice) is a 422, never
   silently ignored: a typo in a filter must not widen a query, and a dependency's name
@@ -25,6 +28,8 @@ from admin_core.kernel.errors import (
     ValidationFailed,
 )
 from admin_core.kernel.validation import has_control_characters
+from entrypoints.http.envelope import ensure_request_id
+from entrypoints.http.security import REQUIRES, admit, authenticate
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32
@@ -86,16 +91,11 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
-_CHECKED = "admin_request_checked"
-
-
 async def check_request(request: Request[Any, Any, Any]) -> None:
-    """Run once per request, by the guard (before it reads the body) or before the handler."""
-    state = request.scope.setdefault("state", {})
-    if state.get(_CHECKED):
-        return
-    state[_CHECKED] = True
+    """The app's `before_request` step."""
     handler = request.route_handler
+    requirement = handler.opt.get(REQUIRES)
+    principal = await authenticate(request, requirement) if requirement is not None else None
     params = request.query_params
     if params:
         known = query_names(handler) - set(request.path_params)
@@ -120,15 +120,24 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     ]
     if bad_path:
         raise ValidationFailed(bad_path)
+    body = await _checked_body(request, handler)
+    if principal is not None and requirement is not None:
+        admit(request, principal, requirement, ensure_request_id(request.scope), body)
+
+
+async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandler) -> bytes:
+    """The body of an operation that takes one: JSON, not nested too deep, present if
+    required."""
     required = _body_required(handler) if request.method in _BODY_METHODS else None
     if required is None:
-        return
+        return b""
     body = await request.body()
     if not body:
         if required:
             raise ValidationFailed.single("body", "A JSON body is required.")
-        return
+        return body
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType()
     if json_depth_exceeds(body, MAX_JSON_DEPTH):
         raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return body

@@ -56,7 +56,7 @@ Bound = Annotated[
 class AuditLogController(Controller):
     path = "/api/v1/admin/audit-log"
     tags = ["audit"]  # noqa: RUF012 - Litestar reads it as a plain attribute
-    guards = [requires(Permission.AUDIT_READ)]  # noqa: RUF012
+    opt = requires(Permission.AUDIT_READ)
     dependencies = {  # noqa: RUF012
         "query_audit_log": use_case(lambda c: c.audit.query_audit_log),
         "verify_audit_chain": use_case(lambda c: c.audit.verify_audit_chain),

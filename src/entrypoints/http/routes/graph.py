@@ -26,7 +26,7 @@ class RebuildIn(In, frozen=True):
 class GraphController(Controller):
     path = "/api/v1/admin/graph"
     tags = ["graph"]  # noqa: RUF012 - Litestar reads it as a plain attribute
-    guards = [requires(Permission.GRAPH_REBUILD, platform=True)]  # noqa: RUF012
+    opt = requires(Permission.GRAPH_REBUILD, platform=True)
     dependencies = {  # noqa: RUF012
         "rebuild_graph": use_case(lambda c: c.graph.rebuild_graph),
         "graph_status": use_case(lambda c: c.graph.graph_status),

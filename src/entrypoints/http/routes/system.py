@@ -9,7 +9,7 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from admin_core.health.use_cases import CheckReadiness
-from entrypoints.http.dependencies import use_case
+from entrypoints.http.dependencies import open_use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.schemas import StatusOut, SuccessEnvelope
 
@@ -22,7 +22,7 @@ def health(request: Request[Any, Any, Any]) -> Response[SuccessEnvelope[StatusOu
 @get(
     "/ready",
     include_in_schema=False,
-    dependencies={"check_readiness": use_case(lambda c: c.health.check_readiness)},
+    dependencies={"check_readiness": open_use_case(lambda c: c.health.check_readiness)},
 )
 async def ready(
     request: Request[Any, Any, Any], check_readiness: NamedDependency[CheckReadiness]

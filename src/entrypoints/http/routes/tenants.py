@@ -140,7 +140,7 @@ class TenantController(Controller):
 
     @get(
         "/",
-        guards=[requires(Permission.TENANT_MANAGE)],
+        opt=requires(Permission.TENANT_MANAGE),
         summary="List tenants",
         operation_id="listTenants",
         responses=errors(),
@@ -168,7 +168,7 @@ class TenantController(Controller):
 
     @post(
         "/",
-        guards=[requires(Permission.TENANT_MANAGE, platform=True)],
+        opt=requires(Permission.TENANT_MANAGE, platform=True),
         summary="Create the tenant of an existing provider",
         operation_id="createTenant",
         responses=errors(404, 409, base=WRITE),
@@ -193,7 +193,7 @@ class TenantController(Controller):
 
     @patch(
         "/{tenant_id:str}",
-        guards=[requires(Permission.TENANT_MANAGE)],
+        opt=requires(Permission.TENANT_MANAGE),
         summary="Update a tenant's name, status or settings",
         operation_id="updateTenant",
         responses=errors(404, base=WRITE),
@@ -220,7 +220,7 @@ class TenantController(Controller):
 
     @put(
         "/{tenant_id:str}/org-mapping",
-        guards=[requires(Permission.TENANT_MANAGE, platform=True)],
+        opt=requires(Permission.TENANT_MANAGE, platform=True),
         summary="Map a Clerk organisation to a tenant",
         operation_id="mapTenantOrganization",
         responses=errors(404, 409, base=WRITE),
@@ -247,7 +247,7 @@ class ProviderController(Controller):
 
     @post(
         "/",
-        guards=[requires(Permission.TENANT_MANAGE, platform=True)],
+        opt=requires(Permission.TENANT_MANAGE, platform=True),
         summary="Create a provider and its tenant in one transaction",
         operation_id="createProvider",
         responses=errors(409, base=WRITE),

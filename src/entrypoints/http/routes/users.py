@@ -53,7 +53,7 @@ class RoleIn(In, frozen=True):
 class TenantUserController(Controller):
     path = "/api/v1/admin/tenants/{tenant_id:str}/users"
     tags = ["users"]  # noqa: RUF012 - Litestar reads it as a plain attribute
-    guards = [requires(Permission.TENANT_MANAGE)]  # noqa: RUF012
+    opt = requires(Permission.TENANT_MANAGE)
     dependencies = {  # noqa: RUF012
         "list_tenant_users": use_case(lambda c: c.users.list_tenant_users),
         "grant_role": use_case(lambda c: c.users.grant_role),

@@ -1,0 +1,120 @@
+"""SQLite for the async engine without a thread per connection.
+
+aiosqlite runs each connection's calls on a thread of its own; SQLAlchemy's adapter makes four
+such calls per statement (cursor, execute, fetch, close), and each is a hand-off between
+threads that waits for the GIL. An embedded-mode read is a few statements on pages SQLite
+already holds in memory, so those hand-offs were most of its time (docs/adr/0047). This is the
+small part of aiosqlite's interface SQLAlchemy's `sqlite+aiosqlite` dialect uses, done inline:
+each call runs `sqlite3` directly on the event loop's thread and returns at once.
+
+That is right for the embedded mode, where statements are short and the process is the only
+writer (the writer gate queues its transactions, ADR 0045): a statement never waits for a lock
+held by a coroutine of the same loop. A long statement does hold the loop for its duration.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+
+class InlineCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Self:
+        self._cursor.execute(sql, parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Self:
+        self._cursor.executemany(sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+
+class InlineConnection:
+    """What SQLAlchemy's aiosqlite adapter calls on an aiosqlite connection."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._conn = connection
+        #: aiosqlite's name for the same object; the adapter tests it to know the connection
+        #: is still open.
+        self._connection: sqlite3.Connection | None = connection
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    def cursor(self) -> InlineCursor:
+        return InlineCursor(self._conn.cursor())
+
+    async def commit(self) -> None:
+        self._conn.commit()
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection = None
+            self._conn.close()
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._conn.create_function(*args, **kwargs)
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            self._connection = None
+            self._conn.close()
+
+
+def inline_connector(path: str, *, timeout: float = 30.0) -> Any:
+    """The `async_creator` of an engine on the SQLite file at `path` (or `:memory:`)."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    async def connect() -> InlineConnection:
+        # The default (legacy) transaction control, as aiosqlite's: a DML statement begins a
+        # deferred transaction; reads outside one see the last committed state.
+        return InlineConnection(sqlite3.connect(path, timeout=timeout, check_same_thread=False))
+
+    return connect
