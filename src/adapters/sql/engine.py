@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -27,6 +29,19 @@ PING_AFTER_IDLE_S = 1.0
 DEFAULT_POOL_SIZE = 4
 
 
+_JSON = msgspec.json.Decoder()
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns decoded by msgspec (several times faster than `json.loads`), falling back
+    to `json.loads` for what msgspec refuses and the standard library reads (a lone
+    surrogate escape): every stored value reads back as before."""
+    try:
+        return _JSON.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
 def create_engine(
     url: str,
     *,
@@ -39,7 +54,12 @@ def create_engine(
     whose idle ones are checked before use (`ping_when_idle`)."""
     if is_sqlite(url):
         database = sa.make_url(url).database or ":memory:"
-        engine = create_async_engine(url, echo=echo, async_creator=inline_connector(database))
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            async_creator=inline_connector(database),
+            json_deserializer=json_loads,
+        )
 
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -50,7 +70,9 @@ def create_engine(
             cursor.close()
 
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
+    engine = create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=0, json_deserializer=json_loads
+    )
     ping_when_idle(engine, ping_after_idle)
     return engine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from typing import Any
 
@@ -55,8 +56,11 @@ class ChainVerificationOut(Out, frozen=True):
     head_hash: str
 
 
+_ENTRY_VALUES = operator.attrgetter(*ENTRY_FIELDS)
+
+
 def entry_out(entry: AuditEntry) -> AuditEntryOut:
-    return AuditEntryOut(**{name: getattr(entry, name) for name in ENTRY_FIELDS})
+    return AuditEntryOut(**dict(zip(ENTRY_FIELDS, _ENTRY_VALUES(entry), strict=True)))
 
 
 def page_out(page: AuditPage) -> AuditPageOut:
