@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sql.reads import Read
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_log
 from adapters.sql.types import UtcDateTime
 from admin_core.audit.model import (
@@ -203,17 +204,29 @@ def _matching_actions() -> Any:
 
 
 @functools.cache
-def _page_statement(shape: frozenset[str]) -> Any:
-    return _linked(
-        sa.select(*_CONTENT_COLUMNS)
-        .where(*_where(shape))
-        .order_by(*_NEWEST_FIRST)
-        .limit(_bind("limit", sa.Integer))
+def _page_statement(shape: frozenset[str]) -> Read:
+    """A page of entries. PostgreSQL: the page is chosen first, then each entry joined to its
+    link (ADR 0011); SQLite, whose planner only nests loops, reads the same page straight
+    from one join in index order, without materialising and sorting the page again."""
+    return Read(
+        _linked(
+            sa.select(*_CONTENT_COLUMNS)
+            .where(*_where(shape))
+            .order_by(*_NEWEST_FIRST)
+            .limit(_bind("limit", sa.Integer))
+        ),
+        per_dialect={
+            "sqlite": sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
+            .join_from(audit_log, audit_chain_links, _links.entry_id == _log.id)
+            .where(*_where(shape))
+            .order_by(*_NEWEST_FIRST)
+            .limit(_bind("limit", sa.Integer))
+        },
     )
 
 
 @functools.cache
-def _lateral_statement(shape: frozenset[str]) -> Any:
+def _lateral_statement(shape: frozenset[str]) -> Read:
     """PostgreSQL, one statement for a prefix: find the matching actions by a loose index
     scan, read each one's newest `limit` entries by a range scan (LATERAL), keep the newest
     `limit` of those. The page costs the same at any depth."""
@@ -225,11 +238,13 @@ def _lateral_statement(shape: frozenset[str]) -> Any:
         .limit(_bind("limit", sa.Integer))
         .lateral("per_action")
     )
-    return _linked(
-        sa.select(*per_action.c)
-        .select_from(matching.join(per_action, sa.true()))
-        .order_by(per_action.c.occurred_at.desc(), per_action.c.id.desc())
-        .limit(_bind("limit", sa.Integer))
+    return Read(
+        _linked(
+            sa.select(*per_action.c)
+            .select_from(matching.join(per_action, sa.true()))
+            .order_by(per_action.c.occurred_at.desc(), per_action.c.id.desc())
+            .limit(_bind("limit", sa.Integer))
+        )
     )
 
 
@@ -239,6 +254,19 @@ def _count_statement(shape: frozenset[str]) -> Any:
 
 
 _ACTIONS_WITH_PREFIX = sa.select(_matching_actions())
+
+#: A chain's entries in `seq` order after a seq. An entry deleted behind the application's
+#: back drops out of the join: verification then sees a gap in `seq`.
+_CHAIN = Read(
+    sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
+    .join_from(audit_chain_links, audit_log, _log.id == _links.entry_id)
+    .where(
+        _links.chain == _bind("chain", sa.Text),
+        _links.seq > _bind("after_seq", sa.BigInteger),
+    )
+    .order_by(_links.seq)
+    .limit(_bind("limit", sa.Integer))
+)
 
 
 def _union_statement(shape: frozenset[str], actions: Sequence[str]) -> Any:
@@ -357,7 +385,7 @@ class SqlAuditLog(AuditLog):
         values = _values(audit_filter, before, limit)
         shape = frozenset(values)
         if "prefix" in values and self._postgres:
-            statement = _lateral_statement(shape)
+            read = _lateral_statement(shape)
         elif "prefix" in values:
             actions = [
                 a
@@ -366,13 +394,14 @@ class SqlAuditLog(AuditLog):
             ]
             if not actions:
                 return []
-            if len(actions) > MAX_ACTION_BRANCHES:
-                statement = _page_statement(shape)
-            else:
+            if len(actions) <= MAX_ACTION_BRANCHES:  # one statement per set of actions
                 statement = _union_statement(shape, actions)
+                result = await self._connection.execute(statement, values)
+                return [_entry(row) for row in result]
+            read = _page_statement(shape)
         else:
-            statement = _page_statement(shape)
-        return [_entry(row) for row in await self._connection.execute(statement, values)]
+            read = _page_statement(shape)
+        return [_entry(row) for row in await read.rows(self._connection, values)]
 
     async def count(self, audit_filter: AuditFilter) -> int:
         await self._write_appended()
@@ -391,13 +420,5 @@ class SqlAuditLog(AuditLog):
         return ChainHead(chain=chain, seq=int(row.seq), hash=row.hash)
 
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
-        # An entry deleted behind the application's back drops out of the join: verification
-        # then sees a gap in `seq`.
-        statement = (
-            sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
-            .join_from(audit_chain_links, audit_log, _log.id == _links.entry_id)
-            .where(_links.chain == chain, _links.seq > after_seq)
-            .order_by(_links.seq)
-            .limit(limit)
-        )
-        return [_entry(row) for row in await self._connection.execute(statement)]
+        values = {"chain": chain, "after_seq": after_seq, "limit": limit}
+        return [_entry(row) for row in await _CHAIN.rows(self._connection, values)]

@@ -87,6 +87,10 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
+    def execute_now(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run a query and fetch its rows, synchronously (`reads.Read`)."""
+        return self._conn.execute(sql, parameters).fetchall()
+
     async def commit(self) -> None:
         self._conn.commit()
 

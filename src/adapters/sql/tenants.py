@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import violated_constraint
+from adapters.sql.reads import Read
 from adapters.sql.tables import (
     accreditations,
     provider_accreditations,
@@ -46,7 +48,7 @@ _GET_BY_PROVIDER = _SELECT.where(tenants.c.provider_id == sa.bindparam("provider
 
 
 @functools.cache
-def _page(by_tenant: bool, by_status: bool) -> Any:
+def _page(by_tenant: bool, by_status: bool) -> Read:
     """A page of tenants with the count of every tenant that matches (`total`), in one
     statement, built once per filter shape: building a statement costs more than running it."""
     conditions = []
@@ -54,7 +56,7 @@ def _page(by_tenant: bool, by_status: bool) -> Any:
         conditions.append(tenants.c.id == sa.bindparam("tenant_id"))
     if by_status:
         conditions.append(tenants.c.status == sa.bindparam("status"))
-    return (
+    return Read(
         _SELECT.add_columns(sa.func.count().over().label("total"))
         .where(*conditions)
         .order_by(tenants.c.created_at, tenants.c.id)
@@ -73,23 +75,23 @@ def _count(by_tenant: bool, by_status: bool) -> Any:
     return sa.select(sa.func.count()).select_from(tenants).where(*conditions)
 
 
-def _tenant(row: sa.Row[Any]) -> Tenant:
-    m = row._mapping
+def _tenant(row: Sequence[Any]) -> Tenant:
+    """A row of `_SELECT`, by position: the tenant's columns, then its settings'."""
+    (id_, name, status, provider_id, created_at, updated_at) = row[:6]
+    payments, region, currency, timezone = row[6:10]
     return Tenant(
-        id=m["id"],
-        name=m["name"],
-        status=TenantStatus(m["status"]),
-        provider_id=m["provider_id"],
+        id=id_,
+        name=name,
+        status=TenantStatus(status),
+        provider_id=provider_id,
         settings=TenantSettings(
-            payments_provider=PaymentsProvider(m["payments_provider"])
-            if m["payments_provider"]
-            else None,
-            data_residency_region=m["data_residency_region"],
-            default_currency=m["default_currency"],
-            timezone=m["timezone"],
+            payments_provider=PaymentsProvider(payments) if payments else None,
+            data_residency_region=region,
+            default_currency=currency,
+            timezone=timezone,
         ),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
+        created_at=created_at,
+        updated_at=updated_at,
     )
 
 
@@ -197,9 +199,9 @@ class SqlTenantRepository(TenantRepository):
         if status is not None:
             values["status"] = status.value
         shape = (tenant_id is not None, status is not None)
-        rows = (await self._connection.execute(_page(*shape), values)).all()
+        rows = await _page(*shape).rows(self._connection, values)
         if rows:
-            total = int(rows[0].total)
+            total = int(rows[0][-1])
         else:  # past the last page (or nothing matches): the total needs its own count
             total = int(await self._connection.scalar(_count(*shape), values) or 0)
         return OffsetPage(items=[_tenant(r) for r in rows], total=total, limit=limit, offset=offset)

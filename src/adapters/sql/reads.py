@@ -1,0 +1,124 @@
+"""Hot reads on the driver's own connection.
+
+An authenticated list or audit page is one SELECT, yet SQLAlchemy's execution of it (a
+greenlet per call, an execution context, a `Row` per row, a processor call per value) cost
+several times the query itself (docs/adr/0047). `Read` compiles a Core SELECT once per
+dialect — its SQL, the order of its parameters, their bind processors and the result
+processors of its columns, all as SQLAlchemy itself would use them — and runs it on the
+driver connection the transaction already holds: asyncpg's `fetch` (its statement cache
+prepares once), or the embedded SQLite connection. Rows come back as tuples of processed
+values, in the statement's column order. Writes stay on SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.inline_sqlite import InlineConnection
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    parameters: tuple[str, ...]
+    literals: Mapping[str, Any]
+    binds: tuple[Processor, ...]
+    #: (column index, processor) of the columns whose values need one.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+class Read:
+    """One SELECT, compiled once per dialect, run on the driver connection. `per_dialect`
+    gives another form of the same query for a dialect whose planner serves it better."""
+
+    def __init__(self, statement: Any, *, per_dialect: Mapping[str, Any] | None = None) -> None:
+        self._statements = dict(per_dialect or {})
+        self._statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            statement = self._statements.get(dialect.name, self._statement)
+            compiled = self._compiled[dialect.name] = _compile(statement, dialect)
+        return compiled
+
+    async def rows(
+        self, connection: AsyncConnection, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        compiled = self._for(connection.dialect)
+        args = [
+            bind(value) if bind is not None else value
+            for bind, value in zip(
+                compiled.binds,
+                (
+                    values[name] if name in values else compiled.literals[name]
+                    for name in compiled.parameters
+                ),
+                strict=True,
+            )
+        ]
+        raw = await _driver(connection)
+        if isinstance(raw, InlineConnection):
+            fetched: Sequence[Sequence[Any]] = raw.execute_now(compiled.sql, args)
+        else:
+            try:
+                fetched = await raw.fetch(compiled.sql, *args)
+            except BaseException as error:
+                # SQLAlchemy did not see this call: a connection that failed other than by a
+                # server error on a live connection must not go back to the pool.
+                if raw.is_closed() or not isinstance(error, asyncpg.PostgresError):
+                    await connection.invalidate()
+                raise
+        processors = compiled.results
+        if not processors:
+            return [tuple(row) for row in fetched]
+        rows = []
+        for fetched_row in fetched:
+            row = list(fetched_row)
+            for index, process in processors:
+                value = row[index]
+                if value is not None:
+                    row[index] = process(value)
+            rows.append(tuple(row))
+        return rows
+
+
+def _compile(statement: Any, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    names = tuple(compiled.positiontup or ())
+    bind_processors = compiled._bind_processors
+    literals = {
+        name: param.value
+        for name, param in compiled.binds.items()
+        if param.value is not None and not param.required
+    }
+    processors = (
+        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+    )
+    results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+    return _Compiled(
+        sql=compiled.string,
+        parameters=names,
+        literals=literals,
+        binds=tuple(bind_processors.get(name) for name in names),
+        results=results,
+    )
+
+
+async def _driver(connection: AsyncConnection) -> Any:
+    """The driver connection under `connection` (checked out already: no I/O)."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated:
+        fairy = sync.connection
+    else:
+        fairy = await connection.get_raw_connection()
+    return fairy.driver_connection
