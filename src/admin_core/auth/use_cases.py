@@ -43,14 +43,20 @@ class Authenticate:
         self._cache_ttl = cache_ttl
         self._org_cache: dict[str, tuple[str | None, float]] = {}
 
-    async def execute(self, token: str | None) -> Principal:
+    async def execute(self, token: str | None, *, request_id: str | None = None) -> Principal:
+        """The caller of a request (`request_id` is the request it acts in)."""
         if not token:
             raise AuthHeaderMissing()
         claims = await self._verifier.verify(token)
         role = normalise_role(claims.org_role)
         if claims.org_id is None:
             return Principal(
-                user_id=claims.user_id, org_id=None, role=role, tenant_id=None, scope=Scope.NONE
+                user_id=claims.user_id,
+                org_id=None,
+                role=role,
+                tenant_id=None,
+                scope=Scope.NONE,
+                request_id=request_id,
             )
         if claims.org_id in self._platform_orgs:
             return Principal(
@@ -60,6 +66,7 @@ class Authenticate:
                 tenant_id=None,
                 scope=Scope.PLATFORM,
                 permissions=self._policy.permissions(role, OrgKind.PLATFORM),
+                request_id=request_id,
             )
         tenant_id = await self._tenant_for_org(claims.org_id)
         if tenant_id is None:
@@ -69,6 +76,7 @@ class Authenticate:
                 role=role,
                 tenant_id=None,
                 scope=Scope.NONE,
+                request_id=request_id,
             )
         return Principal(
             user_id=claims.user_id,
@@ -77,6 +85,7 @@ class Authenticate:
             tenant_id=tenant_id,
             scope=Scope.TENANT,
             permissions=self._policy.permissions(role, OrgKind.TENANT),
+            request_id=request_id,
         )
 
     async def _tenant_for_org(self, org_id: str) -> str | None:

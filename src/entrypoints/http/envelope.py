@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,7 +69,7 @@ def ensure_request_id(scope: Scope) -> str:
     incoming = next(
         (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
     )
-    request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
     state["request_id"] = request_id
     return request_id
 

@@ -28,7 +28,6 @@ from admin_core.kernel.errors import (
     ValidationFailed,
 )
 from admin_core.kernel.validation import has_control_characters
-from entrypoints.http.envelope import ensure_request_id
 from entrypoints.http.security import REQUIRES, admit, authenticate
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
@@ -122,7 +121,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         raise ValidationFailed(bad_path)
     body = await _checked_body(request, handler)
     if principal is not None and requirement is not None:
-        admit(request, principal, requirement, ensure_request_id(request.scope), body)
+        admit(request, principal, requirement, body)
 
 
 async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandler) -> bytes:

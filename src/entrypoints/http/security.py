@@ -13,7 +13,7 @@ route handler on every call, which cost more than the whole check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -22,6 +22,7 @@ from litestar.connection import ASGIConnection
 
 from admin_core.kernel.errors import InsufficientPermission
 from admin_core.kernel.principal import Permission, Principal
+from entrypoints.http.envelope import ensure_request_id
 
 PRINCIPAL_KEY = "principal"
 REQUIRES = "requires"
@@ -49,7 +50,7 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 async def authenticate(request: Request[Any, Any, Any], requirement: Requirement) -> Principal:
     """The caller, if the token is valid and carries the permission at all (401 / 403)."""
     principal: Principal = await request.app.state.container.auth.authenticate().execute(
-        bearer_token(request)
+        bearer_token(request), request_id=ensure_request_id(request.scope)
     )
     if not principal.can(requirement.permission, platform=requirement.platform):
         raise InsufficientPermission(details={"permission": requirement.permission.value})
@@ -71,11 +72,7 @@ def body_tenant(body: bytes) -> str | None:
 
 
 def admit(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    requirement: Requirement,
-    request_id: str,
-    body: bytes,
+    request: Request[Any, Any, Any], principal: Principal, requirement: Requirement, body: bytes
 ) -> None:
     """Check the reach to every named tenant, then hand the principal to the handler."""
     named = {
@@ -92,7 +89,7 @@ def admit(
             raise InsufficientPermission(
                 details={"permission": requirement.permission.value, "tenant_id": tenant_id}
             )
-    request.scope.setdefault("state", {})[PRINCIPAL_KEY] = replace(principal, request_id=request_id)
+    request.scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
 
 
 def current_principal(request: Request[Any, Any, Any]) -> Principal:
