@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from typing import Any
 
 from admin_core.kernel.errors import ValidationFailed
@@ -66,6 +67,7 @@ def register(groups: Any) -> None:
     create_provider_parser = provider_commands.add_parser(
         "create", help="create a provider and its tenant in one transaction"
     )
+    # Each option's destination is a field of `NewProvider`.
     p = create_provider_parser
     p.add_argument("--name", required=True)
     p.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. IN")
@@ -202,14 +204,7 @@ async def create_provider(ctx: CommandContext) -> None:
     created = await ctx.container.tenants.create_provider().execute(
         ctx.principal,
         CreateProviderCommand(
-            provider=NewProvider(
-                name=a.name,
-                country=a.country,
-                city=a.city,
-                specialties=a.specialties,
-                languages=a.languages,
-                accreditations=a.accreditations,
-            ),
+            provider=NewProvider(**{f.name: getattr(a, f.name) for f in fields(NewProvider)}),
             tenant=NewTenant(id=a.tenant_id, name=a.tenant_name, settings=settings_from(a)),
             clerk_org_id=a.clerk_org_id,
         ),

@@ -90,6 +90,8 @@ class CreateTenantIn(In, frozen=True):
 
 
 class ProviderIn(In, frozen=True):
+    """The fields of `NewProvider`, bounded."""
+
     name: Name
     country: Country | None = None
     city: City | None = None
@@ -260,18 +262,11 @@ class ProviderController(Controller):
         data: JSONBody[CreateProviderIn],
     ) -> Response[SuccessEnvelope[ProviderWithTenantOut]]:
         """A failure leaves neither provider nor tenant."""
-        p, t = data.provider, data.tenant
+        t = data.tenant
         created = await create_provider.execute(
             principal,
             CreateProviderCommand(
-                provider=NewProvider(
-                    name=p.name,
-                    country=p.country,
-                    city=p.city,
-                    specialties=p.specialties,
-                    languages=p.languages,
-                    accreditations=p.accreditations,
-                ),
+                provider=NewProvider(**msgspec.structs.asdict(data.provider)),
                 tenant=new_tenant(t.id, t.name, t.settings),
                 clerk_org_id=data.clerk_org_id,
             ),
