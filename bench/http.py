@@ -552,6 +552,11 @@ async def run(argv: list[str]) -> int:
     except BenchFailed as error:
         print(f"bench http: {error}", file=sys.stderr)
         return 1
+    finally:
+        # The bench database is shared with `bench graph`: leave it as empty as it was found.
+        owner_url = _setting("ADMIN_TEST_POSTGRES_BENCH_OWNER_URL")
+        if "postgres" in databases and owner_url:
+            await empty_postgres(owner_url)
 
     report(results, args, load_start)
     print(f"whole run: {time.perf_counter() - started:.0f} s")
