@@ -1,9 +1,12 @@
 """SQLite in WAL mode: readers never wait for the writer; writers of one process queue at the
-writer gate instead of failing with 'database is locked'."""
+writer gate instead of failing with 'database is locked'; a writer of another process is
+waited for without stopping the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,3 +63,33 @@ async def test_a_second_writer_waits_for_the_first_and_then_writes(tmp_path: Pat
         async with transactions() as tx:
             names = {u.name for u in (await tx.users.get_many(["user_1", "user_2"])).values()}
         assert names == {"First", "Second"}
+
+
+async def test_a_writer_waits_for_another_process_without_stopping_the_server(
+    tmp_path: Path,
+) -> None:
+    async with database("sqlite", tmp_path) as transactions:
+        other = sqlite3.connect(tmp_path / "admin_core.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process (an adminctl command) is writing
+
+        async def write() -> None:
+            async with transactions() as tx:
+                await tx.users.upsert(contact("user_1", "Waited"))
+                await tx.commit()
+
+        writing = asyncio.create_task(write())
+        started = time.monotonic()
+        ticks = 0
+        while time.monotonic() - started < 0.3:  # the loop keeps serving meanwhile
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks >= 10
+        assert not writing.done()
+        async with transactions() as reader:
+            assert await reader.users.get_many(["user_1"]) == {}
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, timeout=5)
+        other.close()
+
+        async with transactions() as tx:
+            assert (await tx.users.get_many(["user_1"]))["user_1"].name == "Waited"

@@ -26,8 +26,8 @@ class FailingTenantRepository(TenantRepository):
     def __init__(self, inner: TenantRepository) -> None:
         self._inner = inner
 
-    async def get(self, tenant_id: str) -> Tenant | None:
-        return await self._inner.get(tenant_id)
+    async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        return await self._inner.get(tenant_id, lock=lock)
 
     async def get_by_provider(self, provider_id: str) -> Tenant | None:
         return await self._inner.get_by_provider(provider_id)

@@ -29,7 +29,8 @@ class InMemoryTenantRepository(TenantRepository):
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
 
-    async def get(self, tenant_id: str) -> Tenant | None:
+    async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        # A transaction holds the whole store until it ends: every read is locked.
         return self._store.tenants.get(tenant_id)
 
     async def get_by_provider(self, provider_id: str) -> Tenant | None:

@@ -37,7 +37,10 @@ class InMemoryUserRoleRepository(UserRoleRepository):
     async def remove(self, tenant_id: str, user_id: str, role: str) -> bool:
         return self._store.user_roles.pop((tenant_id, user_id, role), None) is not None
 
-    async def roles_of(self, tenant_id: str, user_id: str) -> tuple[str, ...]:
+    async def roles_of(
+        self, tenant_id: str, user_id: str, *, lock: bool = False
+    ) -> tuple[str, ...]:
+        # A transaction holds the whole store until it ends: every read is locked.
         return tuple(
             sorted(r for t, u, r in self._store.user_roles if t == tenant_id and u == user_id)
         )

@@ -13,12 +13,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sql.reads import Read
+from adapters.sql.reads import Read, driver_connection, invalidate_unless_answered
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_log
 from adapters.sql.types import UtcDateTime
 from admin_core.audit.model import (
@@ -77,13 +76,7 @@ async def write_appended(connection: AsyncConnection, appended: list[dict[str, A
     the statement is its own implicit transaction, atomic like `BEGIN; INSERT; COMMIT` (and
     `executemany` sends every row before one Sync, so several rows are one transaction too),
     which saves the two round trips of `BEGIN` and `COMMIT`."""
-    sync = connection.sync_connection
-    if sync is not None and not sync.invalidated:
-        raw = sync.connection  # checked out and valid: an attribute read, no I/O
-    else:
-        raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
+    driver = await driver_connection(connection)
     rows = [_driver_row(values) for values in appended]
     try:
         if len(rows) == 1:
@@ -91,11 +84,7 @@ async def write_appended(connection: AsyncConnection, appended: list[dict[str, A
         else:
             await driver.executemany(_DRIVER_INSERT_ENTRY, rows)
     except BaseException as error:
-        # SQLAlchemy did not see this call. Unless the server answered with an error on a live
-        # connection, the connection is lost or half way through a command (a cancelled wait,
-        # a protocol error): it must not go back to the pool.
-        if driver.is_closed() or not isinstance(error, asyncpg.PostgresError):
-            await connection.invalidate()
+        await invalidate_unless_answered(connection, driver, error)
         raise
 
 

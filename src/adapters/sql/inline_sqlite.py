@@ -7,14 +7,19 @@ already holds in memory, so those hand-offs were most of its time (docs/adr/0047
 small part of aiosqlite's interface SQLAlchemy's `sqlite+aiosqlite` dialect uses, done inline:
 each call runs `sqlite3` directly on the event loop's thread and returns at once.
 
-That is right for the embedded mode, where statements are short and the process is the only
-writer (the writer gate queues its transactions, ADR 0045): a statement never waits for a lock
-held by a coroutine of the same loop. A long statement does hold the loop for its duration.
+That is right for the embedded mode, where statements are short: in WAL mode a read never waits
+for a writer, and a transaction takes SQLite's write lock once, at its first write
+(`begin_immediate`, after the writer gate has queued it behind the process's other writers,
+ADR 0045). Another process can hold that lock (an `adminctl` command beside the server), so
+`begin_immediate` waits for it by sleeping on the event loop, never in SQLite's busy handler,
+which would stop every request meanwhile. A long statement does hold the loop for its duration.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -74,8 +79,9 @@ class InlineCursor:
 class InlineConnection:
     """What SQLAlchemy's aiosqlite adapter calls on an aiosqlite connection."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, busy_timeout: float) -> None:
         self._conn = connection
+        self._busy_timeout = busy_timeout
         #: aiosqlite's name for the same object; the adapter tests it to know the connection
         #: is still open.
         self._connection: sqlite3.Connection | None = connection
@@ -91,6 +97,27 @@ class InlineConnection:
         """Run a query and fetch its rows, synchronously (`reads.Read`)."""
         return self._conn.execute(sql, parameters).fetchall()
 
+    async def begin_immediate(self) -> None:
+        """Begin a transaction holding SQLite's write lock. While another connection holds it,
+        retry after growing pauses on the event loop, for up to the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.001
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    if time.monotonic() + pause > deadline:
+                        raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+
     async def commit(self) -> None:
         self._conn.commit()
 
@@ -98,9 +125,7 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection = None
-            self._conn.close()
+        self.stop()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
@@ -119,6 +144,7 @@ def inline_connector(path: str, *, timeout: float = 30.0) -> Any:
     async def connect() -> InlineConnection:
         # The default (legacy) transaction control, as aiosqlite's: a DML statement begins a
         # deferred transaction; reads outside one see the last committed state.
-        return InlineConnection(sqlite3.connect(path, timeout=timeout, check_same_thread=False))
+        connection = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+        return InlineConnection(connection, busy_timeout=timeout)
 
     return connect

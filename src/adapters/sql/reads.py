@@ -66,17 +66,14 @@ class Read:
                 strict=True,
             )
         ]
-        raw = await _driver(connection)
+        raw = await driver_connection(connection)
         if isinstance(raw, InlineConnection):
             fetched: Sequence[Sequence[Any]] = raw.execute_now(compiled.sql, args)
         else:
             try:
                 fetched = await raw.fetch(compiled.sql, *args)
             except BaseException as error:
-                # SQLAlchemy did not see this call: a connection that failed other than by a
-                # server error on a live connection must not go back to the pool.
-                if raw.is_closed() or not isinstance(error, asyncpg.PostgresError):
-                    await connection.invalidate()
+                await invalidate_unless_answered(connection, raw, error)
                 raise
         processors = compiled.results
         if not processors:
@@ -114,7 +111,7 @@ def _compile(statement: Any, dialect: Dialect) -> _Compiled:
     )
 
 
-async def _driver(connection: AsyncConnection) -> Any:
+async def driver_connection(connection: AsyncConnection) -> Any:
     """The driver connection under `connection` (checked out already: no I/O)."""
     sync = connection.sync_connection
     if sync is not None and not sync.invalidated:
@@ -122,3 +119,14 @@ async def _driver(connection: AsyncConnection) -> Any:
     else:
         fairy = await connection.get_raw_connection()
     return fairy.driver_connection
+
+
+async def invalidate_unless_answered(
+    connection: AsyncConnection, driver: Any, error: BaseException
+) -> None:
+    """After `error` from a call made on asyncpg's connection directly, which SQLAlchemy did
+    not see: unless the server answered with an error on a live connection, the connection
+    is lost or half way through a command (a cancelled wait, a protocol error), and it must
+    not go back to the pool."""
+    if driver.is_closed() or not isinstance(error, asyncpg.PostgresError):
+        await connection.invalidate()

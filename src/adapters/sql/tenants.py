@@ -44,6 +44,7 @@ _SELECT = sa.select(
 
 
 _GET = _SELECT.where(tenants.c.id == sa.bindparam("tenant_id"))
+_LOCK = sa.select(tenants.c.id).where(tenants.c.id == sa.bindparam("tenant_id")).with_for_update()
 _GET_BY_PROVIDER = _SELECT.where(tenants.c.provider_id == sa.bindparam("provider_id"))
 
 
@@ -175,7 +176,11 @@ class SqlTenantRepository(TenantRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def get(self, tenant_id: str) -> Tenant | None:
+    async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        if lock:
+            # Its own statement: a statement that waited for a lock sees the locked row as
+            # committed, but the other rows it joins as they were when it began.
+            await self._connection.execute(_LOCK, {"tenant_id": tenant_id})
         row = (await self._connection.execute(_GET, {"tenant_id": tenant_id})).first()
         return _tenant(row) if row else None
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.audit import SqlAuditLog, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
+from adapters.sql.reads import driver_connection
 from adapters.sql.tenants import (
     SqlOrgMappingRepository,
     SqlProviderRepository,
@@ -106,17 +107,33 @@ class SqlTransaction(
         finally:
             self._connection = None
             self._appended.clear()
-            first, self._first_write = self._first_write, None
-            if first is not None and first.writing and self._gate is not None:
-                self._gate.release()
+            self._end_writing()
+            self._first_write = None
 
     async def _begin_writing(self) -> None:
-        """Before the first statement that writes (see `FirstWrite`)."""
+        """Before the first statement that writes (see `FirstWrite`). SQLite: queue behind the
+        process's other writers, then take the database's write lock (`BEGIN IMMEDIATE`), so
+        that everything up to the commit is one transaction — a savepoint too, which on its
+        own would begin and, released, commit a transaction of its own. PostgreSQL: leave the
+        autocommit reads; the next statement begins the transaction."""
         if self._gate is not None:
             await self._gate.acquire()
+            try:
+                await (await driver_connection(self.connection)).begin_immediate()
+            except BaseException:
+                self._gate.release()
+                raise
         elif self._postgres:
             await self.connection.commit()  # ends the autocommit reads; nothing to send
             await self.connection.execution_options(isolation_level=_READ_COMMITTED)
+
+    def _end_writing(self) -> None:
+        """After a commit or a rollback on SQLite: let the next writer in; a later write of
+        this transaction queues and begins again."""
+        first = self._first_write
+        if first is not None and first.writing and self._gate is not None:
+            first.writing = False
+            self._gate.release()
 
     async def commit(self) -> None:
         if self._appended:
@@ -127,10 +144,12 @@ class SqlTransaction(
         if self.connection.in_transaction():  # else there is nothing left to commit
             # The next statement begins a new transaction (autobegin).
             await self.connection.commit()
+        self._end_writing()
 
     async def rollback(self) -> None:
         self._appended.clear()
         await self.connection.rollback()
+        self._end_writing()
 
 
 class SqlTransactions(Transactions[SqlTransaction]):

@@ -83,7 +83,13 @@ class SqlUserRoleRepository(UserRoleRepository):
         )
         return bool(result.rowcount)
 
-    async def roles_of(self, tenant_id: str, user_id: str) -> tuple[str, ...]:
+    async def roles_of(
+        self, tenant_id: str, user_id: str, *, lock: bool = False
+    ) -> tuple[str, ...]:
+        if lock:
+            await self._connection.execute(
+                sa.select(users.c.id).where(users.c.id == user_id).with_for_update()
+            )
         roles = await self._connection.scalars(
             sa.select(user_roles.c.role)
             .where(user_roles.c.tenant_id == tenant_id, user_roles.c.user_id == user_id)

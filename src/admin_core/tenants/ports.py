@@ -13,7 +13,10 @@ from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
 
 
 class TenantRepository(Protocol):
-    async def get(self, tenant_id: str) -> Tenant | None: ...
+    async def get(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        """`lock=True` for a tenant about to be changed from what is read: a concurrent change
+        waits until this transaction ends, then reads what it wrote."""
+        ...
 
     async def get_by_provider(self, provider_id: str) -> Tenant | None: ...
 

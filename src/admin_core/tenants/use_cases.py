@@ -397,7 +397,7 @@ class UpdateTenant:
         merge_settings(checks, TenantSettings(), changes.settings)
         checks.done()
         async with self._transactions() as tx:
-            tenant = await tx.tenants.get(tenant_id)
+            tenant = await tx.tenants.get(tenant_id, lock=True)
             if tenant is None:
                 raise TenantNotFound(details={"tenant_id": tenant_id})
             settings = merge_settings(checks, tenant.settings, changes.settings)

@@ -101,8 +101,13 @@ class UserRoleRepository(Protocol):
         """False when there was nothing to remove."""
         ...
 
-    async def roles_of(self, tenant_id: str, user_id: str) -> tuple[str, ...]:
-        """The user's roles in the tenant, sorted."""
+    async def roles_of(
+        self, tenant_id: str, user_id: str, *, lock: bool = False
+    ) -> tuple[str, ...]:
+        """The user's roles in the tenant, sorted. `lock=True` for roles about to be changed
+        from what is read: it locks the user (whose contact every grant refers to), so a
+        concurrent change of the user's roles waits until this transaction ends, then reads
+        what it wrote."""
         ...
 
     async def for_tenant(self, tenant_id: str) -> Sequence[UserRole]:

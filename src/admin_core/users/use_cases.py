@@ -316,11 +316,11 @@ class GrantRole:
         user = await self._identity.get_user(user_id)
         async with self._transactions() as tx:
             org_id = await _org_of(tx, tenant_id, self._platform_org)
-            before = await tx.user_roles.roles_of(tenant_id, user_id)
             now = self._clock.now()
             await tx.users.upsert(
                 UserContact(id=user.id, email=user.email, name=user.name, updated_at=now)
             )
+            before = await tx.user_roles.roles_of(tenant_id, user_id, lock=True)
             added = await tx.user_roles.add(
                 UserRole(
                     tenant_id=tenant_id,
@@ -397,6 +397,8 @@ class RevokeRole:
         check_role_change(principal, self._policy, role, kind, granting=False)
         async with self._transactions() as tx:
             org_id = await _org_of(tx, tenant_id, self._platform_org)
+            # The user first, then the role's holders: the order every role change locks in.
+            before = await tx.user_roles.roles_of(tenant_id, user_id, lock=True)
             if kind is OrgKind.PLATFORM and Permission.SUPER_ADMIN in self._policy.permissions(
                 role, kind
             ):
@@ -407,7 +409,6 @@ class RevokeRole:
                         unknown=False,
                         details={"role": role, "user_id": user_id},
                     )
-            before = await tx.user_roles.roles_of(tenant_id, user_id)
             if not await tx.user_roles.remove(tenant_id, user_id, role):
                 return RoleChange(
                     tenant_id=tenant_id,
