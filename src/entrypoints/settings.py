@@ -19,7 +19,6 @@ import dataclasses
 import enum
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,11 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from admin_core.tenants.rules import ORG_ID
+
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
 PREFIX = "ADMIN_"
 #: Variables of the test and benchmark tooling, not of the application.
 _TOOLING_PREFIX = "ADMIN_TEST_"
-_ORG_ID = re.compile(r"org_[A-Za-z0-9_]{1,120}")
 
 
 class Mode(enum.StrEnum):
@@ -95,7 +95,7 @@ def _org_ids(value: str) -> tuple[str, ...]:
     orgs = _csv(value)
     if not orgs:
         raise ValueError("must name at least one organisation")
-    bad = [org for org in orgs if not _ORG_ID.fullmatch(org)]
+    bad = [org for org in orgs if not ORG_ID.fullmatch(org)]
     if bad:
         raise ValueError(f"{', '.join(bad)} is not a Clerk organisation id (org_...)")
     return orgs
@@ -228,7 +228,7 @@ class Settings:
     )
     demo_seed: bool = setting(
         True,
-        "embedded only: seed the demo data set into a database `serve` created",
+        "embedded only: seed the demo data set into an empty database (no tenant, audit entry or platform role)",
         read=_flag,
     )
     host: str = setting("127.0.0.1", "where `adminctl serve` listens")

@@ -52,14 +52,9 @@ _GET_BY_PROVIDER = _SELECT.where(tenants.c.provider_id == sa.bindparam("provider
 def _page(by_tenant: bool, by_status: bool) -> Read:
     """A page of tenants with the count of every tenant that matches (`total`), in one
     statement, built once per filter shape: building a statement costs more than running it."""
-    conditions = []
-    if by_tenant:
-        conditions.append(tenants.c.id == sa.bindparam("tenant_id"))
-    if by_status:
-        conditions.append(tenants.c.status == sa.bindparam("status"))
     return Read(
         _SELECT.add_columns(sa.func.count().over().label("total"))
-        .where(*conditions)
+        .where(*_conditions(by_tenant, by_status))
         .order_by(tenants.c.created_at, tenants.c.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
@@ -68,12 +63,16 @@ def _page(by_tenant: bool, by_status: bool) -> Read:
 
 @functools.cache
 def _count(by_tenant: bool, by_status: bool) -> Any:
+    return sa.select(sa.func.count()).select_from(tenants).where(*_conditions(by_tenant, by_status))
+
+
+def _conditions(by_tenant: bool, by_status: bool) -> list[Any]:
     conditions = []
     if by_tenant:
         conditions.append(tenants.c.id == sa.bindparam("tenant_id"))
     if by_status:
         conditions.append(tenants.c.status == sa.bindparam("status"))
-    return sa.select(sa.func.count()).select_from(tenants).where(*conditions)
+    return conditions
 
 
 def _tenant(row: Sequence[Any]) -> Tenant:

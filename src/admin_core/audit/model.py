@@ -19,6 +19,7 @@ import enum
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -44,6 +45,10 @@ def chain_of(tenant_id: str | None) -> str:
 def tenant_of_chain(chain: str) -> str | None:
     """The inverse of `chain_of`."""
     return None if chain == PLATFORM_CHAIN else chain.removeprefix("tenant:")
+
+
+#: An action filter: an action (`tenant.update`), a prefix of actions (`tenant.*`) or `*`.
+ACTION_FILTER = re.compile(r"(?:[A-Za-z0-9_.:\-]{1,128}\*?|\*)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

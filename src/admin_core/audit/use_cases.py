@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from admin_core.audit.model import (
+    ACTION_FILTER,
     DEFAULT_AUDIT_LIMIT,
     MAX_AUDIT_LIMIT,
     MAX_ID_LENGTH,
@@ -27,8 +27,6 @@ from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import TimeBound, has_control_characters, time_bound
-
-_ACTION = re.compile(r"^(?:[A-Za-z0-9_.:\-]{1,128}\*?|\*)$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +58,7 @@ class AuditPage:
 
 def _filter_errors(query: AuditQuery) -> list[FieldError]:
     errors: list[FieldError] = []
-    if query.action is not None and not _ACTION.match(query.action):
+    if query.action is not None and not ACTION_FILTER.fullmatch(query.action):
         errors.append(
             FieldError(
                 field="action",

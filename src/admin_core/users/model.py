@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+#: An identity provider's user id (`user_2abc`).
+USER_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+#: The syntax of a role name (`org:admin`); which roles exist is the role policy's.
+ROLE = re.compile(r"[a-z][a-z0-9_:-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

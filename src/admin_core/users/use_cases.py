@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,15 @@ from admin_core.kernel.validation import FieldChecks
 from admin_core.tenants.errors import TenantNotFound
 from admin_core.users.errors import RoleNotAllowed
 from admin_core.users.grants import check_role_change, membership_role, org_kind
-from admin_core.users.model import RoleChange, TenantUser, UserContact, UserRole, UserSource
+from admin_core.users.model import (
+    ROLE,
+    USER_ID,
+    RoleChange,
+    TenantUser,
+    UserContact,
+    UserRole,
+    UserSource,
+)
 from admin_core.users.ports import (
     IdentityProvider,
     MembershipAlreadyExists,
@@ -30,8 +37,6 @@ from admin_core.users.ports import (
 
 log = logging.getLogger("admin_core.users")
 
-USER_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
-ROLE = re.compile(r"[a-z][a-z0-9_:-]{0,63}")
 PAGE = 100
 MAX_PAGES = 100  # 10,000 members: beyond that, an organisation is not a tenant's staff list
 
@@ -274,7 +279,7 @@ class GrantRole:
     organisation).
 
     Rules:
-    - `tenant:manage` reaching the tenant; the role rules of `admin_core.grants` (unknown role
+    - `tenant:manage` reaching the tenant; the role rules of `admin_core.users.grants` (unknown role
       422; no escalation 403; tenant-scoped callers only tenant roles). A refused request
       writes nothing, not even an audit entry;
     - the user is verified with the identity provider before anything is written

@@ -45,8 +45,8 @@ ADMIN_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (
 
 
 def create_app(container: Container, *, debug: bool = False, on_startup: Any = None) -> Litestar:
-    """`on_startup`, if given, is awaited with the container once the app starts serving
-    (the embedded `serve` seeds the demo data set there)."""
+    """`on_startup`, if given, is awaited with the container when the app starts, before it
+    serves a request (the embedded `serve` seeds the demo data set there)."""
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

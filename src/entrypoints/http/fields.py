@@ -7,13 +7,14 @@ refuses blank text); codes are the core's own reference lists.
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import msgspec
 
+from admin_core.audit.model import ACTION_FILTER
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
-from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID
+from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
+from admin_core.users.model import ROLE, USER_ID
 
 _VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
 _PRINTABLE = r"[^\x00-\x1f\x7f-\x9f]"
@@ -31,11 +32,11 @@ Tag = Annotated[str, text(100)]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
 ProviderId = Annotated[str, text(128)]
 TENANT_ID_PATTERN = f"^{TENANT_ID.pattern}$"
-USER_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$"
-ROLE_PATTERN = r"^[a-z][a-z0-9_:-]{0,63}$"
+USER_ID_PATTERN = f"^{USER_ID.pattern}$"
+ROLE_PATTERN = f"^{ROLE.pattern}$"
 #: An id in an audit filter: anything printable.
 FILTER_ID_PATTERN = rf"^{_PRINTABLE}+$"
-ACTION_PATTERN = r"^(?:[A-Za-z0-9_.:\-]{1,128}\*?|\*)$"
+ACTION_PATTERN = f"^{ACTION_FILTER.pattern}$"
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 #: A date (the whole UTC day) or an ISO-8601 date-time (UTC when it has no offset).
 TIME_PATTERN = (
@@ -57,7 +58,7 @@ else:
     Country = Literal[tuple(sorted(COUNTRIES))]
     Currency = Literal[tuple(sorted(CURRENCIES))]
     Language = Literal[tuple(sorted(LANGUAGES))]
-    TimeZone = Literal[tuple(sorted(zoneinfo.available_timezones()))]
+    TimeZone = Literal[tuple(sorted(timezones()))]
 
 #: What each pattern means, for the error message of a value that does not match it.
 PATTERN_HINTS: dict[str, str] = {

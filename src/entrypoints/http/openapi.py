@@ -23,6 +23,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
+from entrypoints.http.requests import body_required
 from entrypoints.http.schemas import ErrorEnvelope, In
 
 BEARER = "BearerToken"
@@ -136,8 +137,7 @@ def _optional_bodies(app: Litestar) -> list[tuple[str, str]]:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
-            definition = handler.parsed_fn_signature.parameters.get("data")
-            if definition is not None and (definition.has_default or definition.is_optional):
+            if body_required(handler) is False:
                 found += [(route.path_format, m.lower()) for m in handler.http_methods]
     return found
 

@@ -14,6 +14,7 @@ checks for whole classes of bad input, then the reach to the tenants it names
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 
 from litestar import Request
@@ -33,12 +34,15 @@ from entrypoints.http.security import REQUIRES, admit, authenticate
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_query_names: dict[int, frozenset[str]] = {}
+#: Per handler object of a built app (an app has its own copies; they go with it).
+_query_names: weakref.WeakKeyDictionary[BaseRouteHandler, frozenset[str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def query_names(handler: BaseRouteHandler) -> frozenset[str]:
     """The query parameters `handler` declares (computed once per handler)."""
-    names = _query_names.get(id(handler))
+    names = _query_names.get(handler)
     if names is None:
         dependencies = set(handler.resolve_dependencies())
         found: set[str] = set()
@@ -54,11 +58,11 @@ def query_names(handler: BaseRouteHandler) -> frozenset[str]:
                 found.add(kwarg.query or name)
                 continue
             found.add(name)
-        names = _query_names[id(handler)] = frozenset(found)
+        names = _query_names[handler] = frozenset(found)
     return names
 
 
-def _body_required(handler: BaseRouteHandler) -> bool | None:
+def body_required(handler: BaseRouteHandler) -> bool | None:
     """None: the operation takes no body; else whether its body is required."""
     definition = handler.parsed_fn_signature.parameters.get("data")
     if definition is None:
@@ -127,7 +131,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
 async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandler) -> bytes:
     """The body of an operation that takes one: JSON, not nested too deep, present if
     required."""
-    required = _body_required(handler) if request.method in _BODY_METHODS else None
+    required = body_required(handler) if request.method in _BODY_METHODS else None
     if required is None:
         return b""
     body = await request.body()

@@ -1,10 +1,10 @@
 """Authentication and the permission check of every admin operation.
 
 An operation declares what it needs with `opt=requires(permission, platform=...)` (on the
-handler or its controller). `admit` then, before anything else about the request is looked
-at: authenticates the bearer token (401), checks the permission and platform scope (403),
-and — once the request's syntax has been checked — the reach to every tenant the request
-names: in the path, in the query, or as `tenant_id` in a JSON body (403). Handlers receive
+handler or its controller). Before anything else about the request is looked at,
+`authenticate` verifies the bearer token (401) and checks the permission and platform scope
+(403); once the request's syntax has been checked, `admit` checks the reach to every tenant
+the request names: in the path, in the query, or as `tenant_id` in a JSON body (403). Handlers receive
 the checked `Principal`, carrying the request id, as the `principal` dependency.
 
 This is a `before_request` step rather than a Litestar guard: a guard is handed a copy of the

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any
 from adapters.sql.migrate import upgrade
 from admin_core.auth.policy import normalise_role
 from admin_core.kernel.errors import FieldError, ValidationFailed
+from admin_core.tenants.rules import ORG_ID
+from admin_core.users.model import USER_ID
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout
@@ -23,8 +24,6 @@ from entrypoints.settings import Settings
 
 #: Exit status when the demo seed refuses the database (it holds other data).
 EXIT_SEED_REFUSED = 5
-_USER_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
-_ORG_ID = re.compile(r"org_[A-Za-z0-9_]{1,120}")
 #: Headers the server reads before answering (a long token must reach the app, which answers
 #: in the envelope; uvicorn's own limit answers in plain text).
 MAX_HEADER_BYTES = 256 * 1024
@@ -92,9 +91,9 @@ def _token(container: Container, args: argparse.Namespace) -> str:
         errors.append(
             FieldError(field="role", message=f"must be one of {', '.join(sorted(known))}")
         )
-    if not _USER_ID.fullmatch(args.user):
+    if not USER_ID.fullmatch(args.user):
         errors.append(FieldError(field="user", message="must be a user id such as user_2abc"))
-    if org is not None and not _ORG_ID.fullmatch(org):
+    if org is not None and not ORG_ID.fullmatch(org):
         errors.append(
             FieldError(field="org", message="must be an organisation id such as org_2abc")
         )

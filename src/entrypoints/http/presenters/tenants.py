@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from admin_core.directory.model import Provider
 from admin_core.kernel.paging import OffsetPage
@@ -64,16 +65,20 @@ def settings_out(settings: TenantSettings) -> TenantSettingsOut:
     )
 
 
+def _tenant_fields(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "name": tenant.name,
+        "status": tenant.status.value,
+        "provider_id": tenant.provider_id,
+        "settings": settings_out(tenant.settings),
+        "created_at": tenant.created_at,
+        "updated_at": tenant.updated_at,
+    }
+
+
 def tenant_out(tenant: Tenant) -> TenantOut:
-    return TenantOut(
-        id=tenant.id,
-        name=tenant.name,
-        status=tenant.status.value,
-        provider_id=tenant.provider_id,
-        settings=settings_out(tenant.settings),
-        created_at=tenant.created_at,
-        updated_at=tenant.updated_at,
-    )
+    return TenantOut(**_tenant_fields(tenant))
 
 
 def tenant_list_out(page: OffsetPage[Tenant]) -> TenantListOut:
@@ -86,17 +91,7 @@ def tenant_list_out(page: OffsetPage[Tenant]) -> TenantListOut:
 
 
 def tenant_view_out(view: TenantView) -> TenantViewOut:
-    t = view.tenant
-    return TenantViewOut(
-        id=t.id,
-        name=t.name,
-        status=t.status.value,
-        provider_id=t.provider_id,
-        settings=settings_out(t.settings),
-        created_at=t.created_at,
-        updated_at=t.updated_at,
-        clerk_org_id=view.clerk_org_id,
-    )
+    return TenantViewOut(**_tenant_fields(view.tenant), clerk_org_id=view.clerk_org_id)
 
 
 def provider_out(provider: Provider) -> ProviderOut:
