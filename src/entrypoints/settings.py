@@ -228,7 +228,8 @@ class Settings:
     )
     demo_seed: bool = setting(
         True,
-        "embedded only: seed the demo data set into an empty database (no tenant, audit entry or platform role)",
+        "embedded only: seed the demo data set into an empty database"
+        " (no tenant, audit entry or platform role)",
         read=_flag,
     )
     host: str = setting("127.0.0.1", "where `adminctl serve` listens")

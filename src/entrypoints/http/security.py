@@ -4,8 +4,9 @@ An operation declares what it needs with `opt=requires(permission, platform=...)
 handler or its controller). Before anything else about the request is looked at,
 `authenticate` verifies the bearer token (401) and checks the permission and platform scope
 (403); once the request's syntax has been checked, `admit` checks the reach to every tenant
-the request names: in the path, in the query, or as `tenant_id` in a JSON body (403). Handlers receive
-the checked `Principal`, carrying the request id, as the `principal` dependency.
+the request names: in the path, in the query, or as `tenant_id` in a JSON body (403).
+Handlers receive the checked `Principal`, carrying the request id, as the `principal`
+dependency.
 
 This is a `before_request` step rather than a Litestar guard: a guard is handed a copy of the
 route handler on every call, which cost more than the whole check.
