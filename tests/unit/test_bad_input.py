@@ -4,6 +4,7 @@ changes nothing, and never yields a 500 — in the API and in the CLI alike."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,23 @@ async def test_every_body_operation_is_listed(http: ApiClient) -> None:
         for method in handler.http_methods
     }
     assert taking_bodies == {f"{method} {path}" for method, path, _ in BODY_OPERATIONS}
+
+
+async def test_every_method_of_every_route_answers_without_a_500(http: ApiClient) -> None:
+    """OPTIONS and HEAD included (Litestar makes their handlers), with a query parameter and
+    without one."""
+    answers = {}
+    for route in http.client.app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        path = re.sub(r"\{[^}]+\}", "x", route.path_format)
+        for method in sorted(route.methods):
+            for params in ({}, {"limit": "1"}):
+                response = await http.client.request(
+                    method, path, params=params, headers=http.auth()
+                )
+                answers[f"{method} {path} {params}"] = response.status_code
+    assert answers and all(status < 500 for status in answers.values()), answers
 
 
 @pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)

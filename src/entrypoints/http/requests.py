@@ -14,7 +14,6 @@ checks for whole classes of bad input, then the reach to the tenants it names
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Any
 
 from litestar import Request
@@ -34,31 +33,36 @@ from entrypoints.http.security import REQUIRES, admit, authenticate
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-#: Per handler object of a built app (an app has its own copies; they go with it).
-_query_names: weakref.WeakKeyDictionary[BaseRouteHandler, frozenset[str]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Where an app keeps the query names of its handlers (`app.state`).
+_QUERY_NAMES = "query_names"
 
 
 def query_names(handler: BaseRouteHandler) -> frozenset[str]:
-    """The query parameters `handler` declares (computed once per handler)."""
-    names = _query_names.get(handler)
+    """The query parameters `handler` declares."""
+    dependencies = set(handler.resolve_dependencies())
+    found: set[str] = set()
+    for name, definition in handler.parsed_fn_signature.parameters.items():
+        kwarg = definition.kwarg_definition
+        if name in dependencies or name in RESERVED_KWARGS or name == "self":
+            continue
+        if isinstance(kwarg, BodyKwarg | DependencyKwarg | PathParameter):
+            continue
+        if isinstance(kwarg, ParameterKwarg):
+            if kwarg.header or kwarg.cookie:
+                continue
+            found.add(kwarg.query or name)
+            continue
+        found.add(name)
+    return frozenset(found)
+
+
+def _known_query_names(request: Request[Any, Any, Any]) -> frozenset[str]:
+    """`query_names` of the request's handler, computed once per handler of the app."""
+    handler = request.route_handler
+    cache: dict[BaseRouteHandler, frozenset[str]] = request.app.state.setdefault(_QUERY_NAMES, {})
+    names = cache.get(handler)
     if names is None:
-        dependencies = set(handler.resolve_dependencies())
-        found: set[str] = set()
-        for name, definition in handler.parsed_fn_signature.parameters.items():
-            kwarg = definition.kwarg_definition
-            if name in dependencies or name in RESERVED_KWARGS or name == "self":
-                continue
-            if isinstance(kwarg, BodyKwarg | DependencyKwarg | PathParameter):
-                continue
-            if isinstance(kwarg, ParameterKwarg):
-                if kwarg.header or kwarg.cookie:
-                    continue
-                found.add(kwarg.query or name)
-                continue
-            found.add(name)
-        names = _query_names[handler] = frozenset(found)
+        names = cache[handler] = query_names(handler)
     return names
 
 
@@ -101,7 +105,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     principal = await authenticate(request, requirement) if requirement is not None else None
     params = request.query_params
     if params:
-        known = query_names(handler) - set(request.path_params)
+        known = _known_query_names(request) - set(request.path_params)
         errors = [
             FieldError(field=key, message="unknown query parameter")
             if key not in known
