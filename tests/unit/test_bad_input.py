@@ -87,7 +87,8 @@ async def test_every_method_of_every_route_answers_without_a_500(http: ApiClient
                     method, path, params=params, headers=http.auth()
                 )
                 answers[f"{method} {path} {params}"] = response.status_code
-    assert answers and all(status < 500 for status in answers.values()), answers
+    assert answers
+    assert {call: status for call, status in answers.items() if status >= 500} == {}
 
 
 @pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
