@@ -49,10 +49,10 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.http_bare import PATH as BARE_PATH
 from bench.http_bare import SERVER_OPTIONS
+from tests.support.databases import truncate_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_ROLE = "admin_app"
@@ -266,49 +266,6 @@ def _in_process(*lines: str) -> list[str]:
     return [sys.executable, "-m", "bench.http", *lines]
 
 
-async def empty_postgres(owner_url: str) -> None:
-    """Empty every table of the `public` schema, as the owner (the app role may not TRUNCATE).
-
-    Triggers that refuse TRUNCATE (the audit log's) are switched off for this one transaction
-    and restored to their exact mode before it commits, as tests/support/databases.py does.
-    """
-    enable = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA"}
-    engine = create_async_engine(owner_url)
-    try:
-        async with engine.begin() as conn:
-            names = (
-                await conn.execute(
-                    sa.text(
-                        "select tablename from pg_tables where schemaname = 'public' "
-                        "and tablename <> 'alembic_version'"
-                    )
-                )
-            ).scalars()
-            tables = ", ".join(f'"{n}"' for n in names)
-            if not tables:
-                return
-            triggers = (
-                await conn.execute(
-                    sa.text(
-                        "select c.relname, t.tgname, t.tgenabled::text from pg_trigger t "
-                        "join pg_class c on c.oid = t.tgrelid "
-                        "join pg_namespace n on n.oid = c.relnamespace "
-                        "where n.nspname = 'public' and not t.tgisinternal "
-                        "and t.tgenabled <> 'D'"
-                    )
-                )
-            ).all()
-            for table, trigger, _ in triggers:
-                await conn.execute(sa.text(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"'))
-            await conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
-            for table, trigger, mode in triggers:
-                await conn.execute(
-                    sa.text(f'ALTER TABLE "{table}" {enable[mode]} TRIGGER "{trigger}"')
-                )
-    finally:
-        await engine.dispose()
-
-
 async def start_app(database: str, workdir: Path) -> Server:
     """`adminctl serve` on a migrated database holding the demo data and a full audit page."""
     adminctl = str(Path(sys.executable).with_name("adminctl"))
@@ -333,7 +290,7 @@ async def start_app(database: str, workdir: Path) -> Server:
     await _command([adminctl, "db", "upgrade"], f"{database}: adminctl db upgrade", env)
     if database == "postgres":
         try:
-            await empty_postgres(env["ADMIN_MIGRATION_DATABASE_URL"])
+            await truncate_postgres(env["ADMIN_MIGRATION_DATABASE_URL"])
         except (OSError, sa.exc.SQLAlchemyError) as error:
             raise BenchFailed(f"postgres: emptying the tables failed: {error}") from error
     updates = [
@@ -556,7 +513,7 @@ async def run(argv: list[str]) -> int:
         # The bench database is shared with `bench graph`: leave it as empty as it was found.
         owner_url = _setting("ADMIN_TEST_POSTGRES_BENCH_OWNER_URL")
         if "postgres" in databases and owner_url:
-            await empty_postgres(owner_url)
+            await truncate_postgres(owner_url)
 
     report(results, args, load_start)
     print(f"whole run: {time.perf_counter() - started:.0f} s")
