@@ -9,6 +9,7 @@ from typing import Any
 
 from admin_core.audit.model import AuditEntry
 from admin_core.directory.model import Procedure, ProcedureOffer, Provider, ProviderDoctor
+from admin_core.side_effects.model import Intent
 from admin_core.tenants.model import OrgMapping, Tenant
 from admin_core.users.model import UserContact, UserRole
 
@@ -32,6 +33,7 @@ class InMemoryStore:
     procedures: dict[str, Procedure] = field(default_factory=dict)
     provider_procedures: dict[tuple[str, str], ProcedureOffer] = field(default_factory=dict)
     doctor_procedures: set[tuple[str, str]] = field(default_factory=set)
+    intents: dict[str, Intent] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def snapshot(self) -> dict[str, Any]:

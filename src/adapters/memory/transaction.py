@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from adapters.memory.audit import InMemoryAuditLog
 from adapters.memory.directory import InMemoryDirectoryWriter
+from adapters.memory.intents import InMemoryIntentLog
 from adapters.memory.store import InMemoryStore
 from adapters.memory.tenants import (
     InMemoryOrgMappingRepository,
@@ -20,6 +21,7 @@ from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
+from admin_core.side_effects.ports import IntentLog, SideEffectsTransaction
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
 
@@ -27,6 +29,7 @@ from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransa
 class InMemoryTransaction(
     TenantsTransaction,
     UsersTransaction,
+    SideEffectsTransaction,
     AuditTransaction,
     DirectoryTransaction,
     OrgLookupTransaction,
@@ -38,6 +41,7 @@ class InMemoryTransaction(
     user_roles: UserRoleRepository
     audit: AuditLog
     directory: DirectoryWriter
+    intents: IntentLog
 
     def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
         self._store = store
@@ -49,6 +53,7 @@ class InMemoryTransaction(
         self.directory = InMemoryDirectoryWriter(store)
         self.users = InMemoryUserContacts(store)
         self.user_roles = InMemoryUserRoleRepository(store)
+        self.intents = InMemoryIntentLog(store)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -269,3 +269,29 @@ user_roles = sa.Table(
     sa.Column("granted_at", UtcDateTime, nullable=False),
     sa.Index("ix_user_roles_tenant_id_role", "tenant_id", "role"),
 )
+
+side_effect_intents = sa.Table(
+    "side_effect_intents",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("audit", Json, nullable=False),  # the audit records written once it is done
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_side_effect_intents_status_created_at", "status", "created_at"),
+)
+
+flag_overrides = sa.Table(
+    "flag_overrides",
+    metadata,
+    sa.Column("identity", sa.Text, primary_key=True),  # a tenant id
+    sa.Column("flag", sa.Text, primary_key=True),
+    sa.Column("value", Json, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.audit import SqlAuditLog, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
+from adapters.sql.flags import SqlFlagOverrides
+from adapters.sql.intents import SqlIntentLog
 from adapters.sql.reads import driver_connection
 from adapters.sql.tenants import (
     SqlOrgMappingRepository,
@@ -31,6 +33,7 @@ from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
+from admin_core.side_effects.ports import IntentLog, SideEffectsTransaction
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
 
@@ -40,6 +43,7 @@ _READ_COMMITTED = "READ COMMITTED"
 class SqlTransaction(
     TenantsTransaction,
     UsersTransaction,
+    SideEffectsTransaction,
     AuditTransaction,
     DirectoryTransaction,
     OrgLookupTransaction,
@@ -51,6 +55,9 @@ class SqlTransaction(
     user_roles: UserRoleRepository
     audit: AuditLog
     directory: DirectoryWriter
+    intents: IntentLog
+    #: The embedded flag provider's table (`SqlFeatureFlags`), not a port of the core.
+    flag_overrides: SqlFlagOverrides
 
     def __init__(
         self,
@@ -94,6 +101,8 @@ class SqlTransaction(
             appended=self._appended if self._postgres else None,
         )
         self.directory = SqlDirectoryWriter(connection)
+        self.intents = SqlIntentLog(connection)
+        self.flag_overrides = SqlFlagOverrides(connection)
         return self
 
     async def __aexit__(

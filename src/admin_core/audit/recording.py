@@ -15,6 +15,37 @@ from admin_core.audit.ports import AuditTransaction
 from admin_core.kernel.principal import Principal
 
 
+def audit_record(
+    principal: Principal,
+    *,
+    action: str,
+    event_type: str,
+    resource_type: str,
+    resource_id: str | None,
+    tenant_id: str | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    case_id: str | None = None,
+    patient_id: str | None = None,
+) -> AuditRecord:
+    """The entry `principal` causes, to append now (`record_audit`) or once an external side
+    effect is confirmed (`side_effects`)."""
+    return AuditRecord(
+        tenant_id=tenant_id,
+        actor_id=principal.user_id,
+        actor_role=principal.role,
+        action=action,
+        event_type=event_type,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        case_id=case_id,
+        patient_id=patient_id,
+        request_id=principal.request_id,
+        before=before,
+        after=after,
+    )
+
+
 async def record_audit(
     tx: AuditTransaction,
     principal: Principal,
@@ -31,18 +62,16 @@ async def record_audit(
 ) -> AuditEntry:
     """Append one entry. `before`/`after` hold identifiers and settings, never PHI."""
     return await tx.audit.append(
-        AuditRecord(
-            tenant_id=tenant_id,
-            actor_id=principal.user_id,
-            actor_role=principal.role,
+        audit_record(
+            principal,
             action=action,
             event_type=event_type,
             resource_type=resource_type,
             resource_id=resource_id,
-            case_id=case_id,
-            patient_id=patient_id,
-            request_id=principal.request_id,
+            tenant_id=tenant_id,
             before=before,
             after=after,
+            case_id=case_id,
+            patient_id=patient_id,
         )
     )

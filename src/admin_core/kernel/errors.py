@@ -13,10 +13,13 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FieldError:
-    """One offending field of a request: `field` is a dotted path (`settings.timezone`)."""
+    """One offending field of a request: `field` is a dotted path (`settings.timezone`).
+    `code` names a more precise error than the one that carries it (`FLAG_UNKNOWN` among
+    `FLAG_VALUE_INVALID`s), where one request can fail both ways."""
 
     field: str
     message: str
+    code: str | None = None
 
 
 class AdminError(Exception):
@@ -100,7 +103,10 @@ class ErrorView:
 
 def error_views(error: AdminError) -> list[ErrorView]:
     if isinstance(error, ValidationFailed) and error.errors:
-        return [ErrorView(code=error.code, message=e.message, field=e.field) for e in error.errors]
+        return [
+            ErrorView(code=e.code or error.code, message=e.message, field=e.field)
+            for e in error.errors
+        ]
     return [
         ErrorView(code=error.code, message=error.message, field=error.field, details=error.details)
     ]

@@ -56,6 +56,12 @@ class OrgCache(Protocol):
     def forget_org(self, org_id: str) -> None: ...
 
 
+class TenantLookupTransaction(Transaction, Protocol):
+    """A transaction that reads tenants (other areas check that a tenant exists)."""
+
+    tenants: TenantRepository
+
+
 class TenantsTransaction(Transaction, Protocol):
     """What tenant use cases read and write in one transaction."""
 

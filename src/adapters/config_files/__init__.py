@@ -1,0 +1,1 @@
+"""Configuration files the core's definitions are read from (YAML)."""

@@ -1,0 +1,102 @@
+"""The flag catalogue file (`config/flags.yaml`): read, checked, and its errors located.
+
+    flags:
+      - name: triage_risk_threshold
+        type: float          # bool | int | float | string | json
+        default: 0.65
+        min: 0
+        max: 1
+        step: 0.05           # optional, int and float
+        allowed: [a, b]      # string: one of; json: a list of distinct ones of
+        weights: [a, b]      # json: an object of exactly these keys, weights summing to 1
+        triage: true         # a triage threshold (SPEC §6.6)
+        unit: days
+        description: ...
+
+Every error names the file and the line: a YAML syntax error where the parser stopped, an
+entry's error at the offending key (or the entry).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from admin_core.flags.errors import FlagCatalogueInvalid
+from admin_core.flags.model import (
+    CatalogueEntryInvalid,
+    FlagCatalogue,
+    FlagDefinition,
+    definition_from,
+)
+
+
+def load_flag_catalogue(path: Path) -> FlagCatalogue:
+    """The catalogue in `path`; raises `FlagCatalogueInvalid` with `path:line: what`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise FlagCatalogueInvalid(f"{path}: cannot be read ({error})") from error
+    return parse_flag_catalogue(text, source=str(path))
+
+
+def parse_flag_catalogue(text: str, *, source: str) -> FlagCatalogue:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise FlagCatalogueInvalid(f"{source}{where}: not valid YAML: {problem}") from error
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+        raise FlagCatalogueInvalid(f"{source}:1: the file must be a mapping with 'flags'")
+    unknown = sorted(str(k) for k in data if k != "flags")
+    if unknown:
+        raise FlagCatalogueInvalid(
+            f"{source}:{_line_of_key(root, unknown[0])}: unknown key '{unknown[0]}'"
+        )
+    entries = data.get("flags")
+    entry_nodes = _value_node(root, "flags")
+    if not isinstance(entries, list) or not isinstance(entry_nodes, yaml.SequenceNode):
+        raise FlagCatalogueInvalid(
+            f"{source}:{_line_of_key(root, 'flags')}: 'flags' must be a list"
+        )
+    definitions: list[FlagDefinition] = []
+    seen: set[str] = set()
+    for entry, node in zip(entries, entry_nodes.value, strict=True):
+        try:
+            definition = definition_from(entry)
+        except CatalogueEntryInvalid as error:
+            line = _line_of_key(node, error.key) if error.key else _line(node)
+            raise FlagCatalogueInvalid(f"{source}:{line}: {error.message}") from error
+        if definition.name in seen:
+            line = _line_of_key(node, "name")
+            raise FlagCatalogueInvalid(
+                f"{source}:{line}: flag '{definition.name}' is defined twice"
+            )
+        seen.add(definition.name)
+        definitions.append(definition)
+    return FlagCatalogue.of(definitions)
+
+
+def _value_node(mapping: Any, key: str) -> Any:
+    for key_node, value_node in getattr(mapping, "value", ()):
+        if getattr(key_node, "value", None) == key:
+            return value_node
+    return None
+
+
+def _line_of_key(mapping: Any, key: str) -> int:
+    for key_node, _ in (
+        getattr(mapping, "value", ()) if isinstance(mapping, yaml.MappingNode) else ()
+    ):
+        if key_node.value == key:
+            return int(key_node.start_mark.line) + 1
+    return int(mapping.start_mark.line) + 1
+
+
+def _line(node: Any) -> int:
+    return int(node.start_mark.line) + 1

@@ -1,0 +1,40 @@
+"""In-memory intents of external side effects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from adapters.memory.store import InMemoryStore
+from admin_core.side_effects.model import Intent, IntentStatus
+from admin_core.side_effects.ports import IntentLog
+
+
+class InMemoryIntentLog(IntentLog):
+    """The store's single lock serialises transactions: `get(lock=True)` needs nothing more."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def add(self, intent: Intent) -> None:
+        self._store.intents[intent.id] = intent
+
+    async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
+        return self._store.intents.get(intent_id)
+
+    async def settle(
+        self, intent_id: str, status: IntentStatus, *, at: datetime, error: str | None = None
+    ) -> None:
+        intent = self._store.intents[intent_id]
+        self._store.intents[intent_id] = replace(
+            intent, status=status, updated_at=at, attempts=intent.attempts + 1, error=error
+        )
+
+    async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
+        found = [
+            i
+            for i in self._store.intents.values()
+            if i.status is IntentStatus.PENDING and i.created_at < created_before
+        ]
+        return sorted(found, key=lambda i: (i.created_at, i.id))[:limit]

@@ -1,0 +1,95 @@
+"""Intents of external side effects in SQL (`side_effect_intents`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.tables import side_effect_intents as intents
+from admin_core.audit.model import AuditRecord
+from admin_core.side_effects.model import Intent, IntentStatus
+from admin_core.side_effects.ports import IntentLog
+
+
+class SqlIntentLog(IntentLog):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, intent: Intent) -> None:
+        await self._connection.execute(
+            intents.insert().values(
+                id=intent.id,
+                kind=intent.kind,
+                key=intent.key,
+                tenant_id=intent.tenant_id,
+                payload=dict(intent.payload),
+                audit=[_record_values(r) for r in intent.audit],
+                status=intent.status.value,
+                created_at=intent.created_at,
+                updated_at=intent.updated_at,
+                attempts=intent.attempts,
+                error=intent.error,
+            )
+        )
+
+    async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
+        statement = sa.select(intents).where(intents.c.id == intent_id)
+        if lock:
+            statement = statement.with_for_update()
+        row = (await self._connection.execute(statement)).first()
+        return _intent(row) if row is not None else None
+
+    async def settle(
+        self, intent_id: str, status: IntentStatus, *, at: datetime, error: str | None = None
+    ) -> None:
+        await self._connection.execute(
+            intents.update()
+            .where(intents.c.id == intent_id)
+            .values(
+                status=status.value,
+                updated_at=at,
+                attempts=intents.c.attempts + 1,
+                error=error,
+            )
+        )
+
+    async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
+        rows = await self._connection.execute(
+            sa.select(intents)
+            .where(
+                intents.c.status == IntentStatus.PENDING.value,
+                intents.c.created_at < created_before,
+            )
+            .order_by(intents.c.created_at, intents.c.id)
+            .limit(limit)
+        )
+        return [_intent(row) for row in rows]
+
+
+def _record_values(record: AuditRecord) -> dict[str, Any]:
+    values = asdict(record)
+    for name in ("before", "after"):
+        if values[name] is not None:
+            values[name] = dict(values[name])
+    return values
+
+
+def _intent(row: Any) -> Intent:
+    return Intent(
+        id=row.id,
+        kind=row.kind,
+        key=row.key,
+        tenant_id=row.tenant_id,
+        payload=row.payload,
+        audit=tuple(AuditRecord(**values) for values in row.audit),
+        status=IntentStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        attempts=row.attempts,
+        error=row.error,
+    )

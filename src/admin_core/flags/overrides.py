@@ -1,0 +1,96 @@
+"""Writing a tenant's overrides to the flag provider, as one side effect (docs/adr/0048).
+
+One intent carries every change of one request (one override, or the thresholds of a triage
+update). Applied in order; when one fails, those already written are put back, so the
+provider holds all the changes or none. `settle` tells which it holds after a crash, and puts
+back a half-applied set first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from admin_core.flags.model import FlagChange
+from admin_core.flags.ports import FeatureFlags
+from admin_core.side_effects.model import Intent, Outcome
+
+#: The kind of intent this effect performs.
+KIND = "flags.overrides"
+_ABSENT = object()
+
+
+def payload(tenant_id: str, changes: Sequence[FlagChange]) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "changes": [
+            {
+                "flag": c.flag,
+                "value": c.value,
+                "clear": c.clear,
+                "had_override": c.had_override,
+                "previous": c.previous,
+            }
+            for c in changes
+        ],
+    }
+
+
+def _changes(intent: Intent) -> tuple[str, list[FlagChange]]:
+    raw = intent.payload
+    return str(raw["tenant_id"]), [FlagChange(**change) for change in raw["changes"]]
+
+
+class FlagOverrides:
+    """The `Effect` of `KIND` intents."""
+
+    def __init__(self, flags: FeatureFlags) -> None:
+        self._flags = flags
+
+    async def apply(self, intent: Intent) -> None:
+        tenant_id, changes = _changes(intent)
+        for done, change in enumerate(changes):
+            try:
+                await self._write(tenant_id, change)
+            except Exception:
+                await self._put_back(tenant_id, changes[:done])
+                raise
+
+    async def settle(self, intent: Intent) -> Outcome:
+        tenant_id, changes = _changes(intent)
+        held = await self._flags.overrides(tenant_id)
+        if all(_holds(held, c, target=True) for c in changes):
+            return Outcome.APPLIED
+        await self._put_back(tenant_id, [c for c in changes if not _holds(held, c, target=False)])
+        return Outcome.NOT_APPLIED
+
+    async def _write(self, tenant_id: str, change: FlagChange) -> None:
+        if change.clear:
+            await self._flags.clear_override(tenant_id, change.flag)
+        else:
+            await self._flags.set_override(tenant_id, change.flag, change.value)
+
+    async def _put_back(self, tenant_id: str, changes: Sequence[FlagChange]) -> None:
+        """Restore what `changes` replaced, last first. A failure propagates: the intent stays
+        pending and reconcile tries again."""
+        for change in reversed(changes):
+            if change.had_override:
+                await self._flags.set_override(tenant_id, change.flag, change.previous)
+            else:
+                await self._flags.clear_override(tenant_id, change.flag)
+
+
+def _holds(held: Mapping[str, Any], change: FlagChange, *, target: bool) -> bool:
+    """Whether the provider holds the change's target (or, `target=False`, what it
+    replaced)."""
+    value = held.get(change.flag, _ABSENT)
+    if target:
+        return value is _ABSENT if change.clear else same_value(value, change.value)
+    return same_value(value, change.previous) if change.had_override else value is _ABSENT
+
+
+def same_value(held: Any, wanted: Any) -> bool:
+    """Equal as JSON values (a provider may hand back 1.0 for 1, never True for 1)."""
+    if isinstance(held, bool) or isinstance(wanted, bool):
+        return held is wanted
+    return bool(held == wanted)

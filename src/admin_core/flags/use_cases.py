@@ -1,0 +1,177 @@
+"""A tenant's feature flags: read them, and set or clear its overrides (SPEC §6.2).
+
+Overrides are the only per-tenant values. Every one is checked against the catalogue before
+anything is written, written through the side-effect mechanism (intent, provider, audit), and
+audited: `flag.identity_override`, `flag.identity_override_removed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from admin_core.audit.recording import audit_record
+from admin_core.flags import overrides
+from admin_core.flags.model import (
+    EffectiveFlags,
+    FlagChange,
+)
+from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags, check_reason
+from admin_core.kernel.principal import Permission, Principal
+from admin_core.kernel.validation import FieldChecks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EffectiveFlagsQuery:
+    tenant_id: str
+
+
+class ShowEffectiveFlags:
+    """A tenant's flags with where each value comes from. `tenant:manage` reaching the
+    tenant; TENANT_NOT_FOUND for a tenant that does not exist; served from the provider's
+    cache, marked stale when the provider is down (FLAGS_UNAVAILABLE with nothing cached)."""
+
+    def __init__(self, flags: TenantFlags) -> None:
+        self._flags = flags
+
+    async def execute(self, principal: Principal, query: EffectiveFlagsQuery) -> EffectiveFlags:
+        principal.require(Permission.TENANT_MANAGE, tenant_id=query.tenant_id)
+        await self._flags.tenants.require(query.tenant_id)
+        return await self._flags.effective(query.tenant_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverrideFlagCommand:
+    tenant_id: str
+    flag: str
+    value: Any
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlagOverride:
+    """The outcome of setting or clearing an override. `changed` is False when the tenant
+    already had that value as its override (or had none to clear): nothing was written."""
+
+    tenant_id: str
+    flag: str
+    previous_value: Any
+    value: Any
+    overrides_applied: list[str]
+    changed: bool
+
+
+class OverrideFlag:
+    """Set a tenant's value of a flag, the only way to set one. `tenant:manage` reaching the
+    tenant; the flag must be in the catalogue (FLAG_UNKNOWN) and the value one it allows
+    (FLAG_VALUE_INVALID); a reason is required. Audit `flag.identity_override` with the value
+    before and after."""
+
+    def __init__(self, flags: TenantFlags) -> None:
+        self._flags = flags
+
+    async def execute(self, principal: Principal, command: OverrideFlagCommand) -> FlagOverride:
+        tenant_id = command.tenant_id
+        principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
+        checks = FieldChecks()
+        reason = check_reason(checks, command.reason)
+        checks.done()
+        flags = self._flags
+        value = flags.catalogue.get(command.flag).checked(command.value)
+        await flags.tenants.require(tenant_id)
+        async with flags.side_effects.serialized(tenant_id):
+            before = await flags.effective(tenant_id)
+            held = await flags.provider.overrides(tenant_id)
+            had_override = command.flag in held
+            previous = before.values.get(command.flag)
+            if had_override and overrides.same_value(held[command.flag], value):
+                return _outcome(tenant_id, command.flag, previous, value, held, changed=False)
+            change = FlagChange(
+                flag=command.flag,
+                value=value,
+                had_override=had_override,
+                previous=held.get(command.flag),
+            )
+            record = audit_record(
+                principal,
+                action="flag.identity_override",
+                event_type=FLAG_EVENT,
+                resource_type="feature_flag",
+                resource_id=command.flag,
+                tenant_id=tenant_id,
+                before={"value": previous, "overridden": had_override},
+                after={"value": value, "overridden": True, "reason": reason},
+            )
+            await flags.change(tenant_id, [change], [record])
+        return _outcome(tenant_id, command.flag, previous, value, {**held, command.flag: value})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClearFlagOverrideCommand:
+    tenant_id: str
+    flag: str
+    reason: str | None = None
+
+
+class ClearFlagOverride:
+    """Remove a tenant's override: the tenant gets the environment's value again. The same
+    rules as `OverrideFlag`; clearing an override the tenant does not have changes nothing.
+    Audit `flag.identity_override_removed`."""
+
+    def __init__(self, flags: TenantFlags) -> None:
+        self._flags = flags
+
+    async def execute(
+        self, principal: Principal, command: ClearFlagOverrideCommand
+    ) -> FlagOverride:
+        tenant_id = command.tenant_id
+        principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
+        checks = FieldChecks()
+        reason = check_reason(checks, command.reason, required=False)
+        checks.done()
+        flags = self._flags
+        definition = flags.catalogue.get(command.flag)
+        await flags.tenants.require(tenant_id)
+        async with flags.side_effects.serialized(tenant_id):
+            before = await flags.effective(tenant_id)
+            held = await flags.provider.overrides(tenant_id)
+            previous = before.values.get(command.flag)
+            remaining = {k: v for k, v in held.items() if k != command.flag}
+            if command.flag not in held:
+                return _outcome(tenant_id, command.flag, previous, previous, held, changed=False)
+            value = before.defaults.get(command.flag, definition.default)
+            change = FlagChange(
+                flag=command.flag, clear=True, had_override=True, previous=held[command.flag]
+            )
+            record = audit_record(
+                principal,
+                action="flag.identity_override_removed",
+                event_type=FLAG_EVENT,
+                resource_type="feature_flag",
+                resource_id=command.flag,
+                tenant_id=tenant_id,
+                before={"value": previous, "overridden": True},
+                after={"value": value, "overridden": False, "reason": reason},
+            )
+            await flags.change(tenant_id, [change], [record])
+        return _outcome(tenant_id, command.flag, previous, value, remaining)
+
+
+def _outcome(
+    tenant_id: str,
+    flag: str,
+    previous: Any,
+    value: Any,
+    held: Mapping[str, Any],
+    *,
+    changed: bool = True,
+) -> FlagOverride:
+    return FlagOverride(
+        tenant_id=tenant_id,
+        flag=flag,
+        previous_value=previous,
+        value=value,
+        overrides_applied=sorted(held),
+        changed=changed,
+    )
