@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http")
+BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http", "flags")
 
 
 def main(argv: list[str]) -> int:

@@ -266,8 +266,9 @@ def _in_process(*lines: str) -> list[str]:
     return [sys.executable, "-m", "bench.http", *lines]
 
 
-async def start_app(database: str, workdir: Path) -> Server:
-    """`adminctl serve` on a migrated database holding the demo data and a full audit page."""
+async def start_app(database: str, workdir: Path, routes: tuple[Route, ...] = APP_ROUTES) -> Server:
+    """`adminctl serve` on a migrated database holding the demo data and a full audit page,
+    to be loaded on `routes`."""
     adminctl = str(Path(sys.executable).with_name("adminctl"))
     if database == "sqlite":
         env = _app_env(f"sqlite+aiosqlite:///{workdir / 'admin.db'}", workdir)
@@ -311,7 +312,7 @@ async def start_app(database: str, workdir: Path) -> Server:
     server = await start_server(
         database,
         lambda port: _in_process(f"serve --port {port}"),
-        APP_ROUTES,
+        routes,
         workdir,
         env,
     )
@@ -445,7 +446,11 @@ def report(results: list[Measured], args: argparse.Namespace, load_start: float)
 
 
 async def measure(
-    wrk: str, workdir: Path, databases: list[str], args: argparse.Namespace
+    wrk: str,
+    workdir: Path,
+    databases: list[str],
+    args: argparse.Namespace,
+    routes: tuple[Route, ...] = APP_ROUTES,
 ) -> list[Measured]:
     """Start every server, check its routes, then load them round after round."""
     servers: list[Server] = []
@@ -461,7 +466,7 @@ async def measure(
         )
         for database in databases:
             appdir = Path(tempfile.mkdtemp(prefix=f"{database}-", dir=workdir))
-            servers.append(await start_app(database, appdir))
+            servers.append(await start_app(database, appdir, routes))
         for server in servers:
             await check_routes(server)
         print("every route answers 200 with the expected rows", flush=True)

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 from admin_core.tenants.rules import ORG_ID
 
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
+#: The project's `config/` folder (the flag catalogue), wherever the command runs from.
+CONFIG = Path(__file__).resolve().parents[2] / "config"
 PREFIX = "ADMIN_"
 #: Variables of the test and benchmark tooling, not of the application.
 _TOOLING_PREFIX = "ADMIN_TEST_"
@@ -111,6 +113,12 @@ def _url(*schemes: str) -> Callable[[str], str]:
         return value.strip()
 
     return read
+
+
+def _server_key(value: str) -> str:
+    if not value.startswith("ser."):
+        raise ValueError("must be a server-side environment key (ser....) for local evaluation")
+    return value
 
 
 def _mode(value: str) -> Mode:
@@ -244,6 +252,52 @@ class Settings:
     )
     neo4j_user: str | None = setting(None, "Neo4j user", example="neo4j")
     neo4j_password: str | None = setting(None, "Neo4j password", secret=True, example="replace_me")
+    flag_catalogue_file: Path = setting(
+        CONFIG / "flags.yaml",
+        "the flag catalogue: which flags exist and the values they allow (SPEC §6.2)",
+        read=_path,
+        shown_default="`config/flags.yaml` of this project",
+        example="config/flags.yaml",
+    )
+    flags_cache_seconds: float = setting(
+        5.0, "how long a tenant's flags are cached per replica", read=_seconds
+    )
+    flagsmith_api_url: str = setting(
+        "https://edge.api.flagsmith.com/api/v1/",
+        "Flagsmith's flags API (the environment document)",
+        read=_url("http", "https"),
+    )
+    flagsmith_server_key: str | None = setting(
+        None,
+        "Flagsmith server-side environment key, `ser....` (required in production; embedded:"
+        " flags in the database when unset)",
+        read=_server_key,
+        secret=True,
+        production="production reads flags from Flagsmith (local evaluation)",
+        example="ser.replace_me",
+    )
+    flagsmith_admin_api_url: str = setting(
+        "https://api.flagsmith.com/api/v1/",
+        "Flagsmith's Admin API (identity overrides)",
+        read=_url("http", "https"),
+    )
+    flagsmith_admin_key: str | None = setting(
+        None,
+        "Flagsmith Admin API key (with the server key)",
+        secret=True,
+        production="production writes tenants' overrides with Flagsmith's Admin API",
+        example="replace_me",
+    )
+    flagsmith_environment_key: str | None = setting(
+        None,
+        "the Flagsmith environment's key, whose identities hold the overrides (with the server"
+        " key)",
+        production="production needs the Flagsmith environment the overrides go to",
+        example="replace_me",
+    )
+    flagsmith_refresh_seconds: float = setting(
+        10.0, "how often the Flagsmith environment document is fetched again", read=_seconds
+    )
     redis_url: str | None = setting(
         None,
         "Redis, for the health probe",
@@ -270,6 +324,13 @@ class Settings:
         problems: list[str] = []
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
+        problems += _flag_catalogue_problems(self.flag_catalogue_file)
+        if self.flagsmith_server_key and self.embedded:
+            problems += [
+                f"{env_name(name)}: needed with {env_name('flagsmith_server_key')}"
+                for name in ("flagsmith_admin_key", "flagsmith_environment_key")
+                if not getattr(self, name)
+            ]
         if self.embedded:
             return problems
         for f in dataclasses.fields(self):
@@ -379,6 +440,17 @@ def _policy_file_problems(path: Path) -> list[str]:
     return []
 
 
+def _flag_catalogue_problems(path: Path) -> list[str]:
+    from adapters.config_files.flags import load_flag_catalogue
+    from admin_core.flags.errors import FlagCatalogueInvalid
+
+    try:
+        load_flag_catalogue(path)
+    except FlagCatalogueInvalid as error:
+        return [f"{env_name('flag_catalogue_file')}: {error}"]
+    return []
+
+
 def mask_url(url: str) -> str:
     """A URL with its password replaced by `***`."""
     parts = urlsplit(url)
@@ -434,6 +506,8 @@ def _raw_default(f: dataclasses.Field[Any]) -> str:
         return str(default.value)
     if isinstance(default, bool):
         return "true" if default else "false"
+    if isinstance(default, Path) and default.is_absolute():  # under this project
+        return str(default.relative_to(CONFIG.parent))
     return str(default)
 
 

@@ -58,6 +58,9 @@ REQUIRED = {
     "ADMIN_CLERK_SECRET_KEY": "Clerk",
     "ADMIN_NEO4J_URL": "Neo4j",
     "ADMIN_AUTH_ISSUER": "issuer",
+    "ADMIN_FLAGSMITH_SERVER_KEY": "Flagsmith",
+    "ADMIN_FLAGSMITH_ADMIN_KEY": "Admin API",
+    "ADMIN_FLAGSMITH_ENVIRONMENT_KEY": "environment",
 }
 
 # A complete production configuration pointing at hosts that are never contacted: the
@@ -66,6 +69,16 @@ DB_PASSWORD = "db-pw-Qx7Lm2"
 OWNER_PASSWORD = "owner-pw-Qx7Lm2"
 NEO4J_PASSWORD = "neo4j-pw-Qx7Lm2"
 CLERK_SECRET = "sk_live_Qx7Lm2notarealkey"
+FLAGSMITH_SERVER_KEY = "ser.Qx7Lm2notarealkey"
+FLAGSMITH_ADMIN_KEY = "fsadmin-Qx7Lm2notarealkey"
+#: Flagsmith, never contacted before a flag is read (the SDK is built on first use).
+FLAGSMITH = {
+    "ADMIN_FLAGSMITH_API_URL": "https://flags.internal.invalid/api/v1/",
+    "ADMIN_FLAGSMITH_SERVER_KEY": FLAGSMITH_SERVER_KEY,
+    "ADMIN_FLAGSMITH_ADMIN_API_URL": "https://flags-admin.internal.invalid/api/v1/",
+    "ADMIN_FLAGSMITH_ADMIN_KEY": FLAGSMITH_ADMIN_KEY,
+    "ADMIN_FLAGSMITH_ENVIRONMENT_KEY": "env_production",
+}
 COMPLETE: dict[str, str] = {
     "ADMIN_MODE": "production",
     "ADMIN_DATABASE_URL": (
@@ -83,14 +96,24 @@ COMPLETE: dict[str, str] = {
     "ADMIN_NEO4J_URL": "neo4j+s://graph.internal.invalid:7687",
     "ADMIN_NEO4J_USER": "neo4j",
     "ADMIN_NEO4J_PASSWORD": NEO4J_PASSWORD,
+    **FLAGSMITH,
 }
-SECRETS = (DB_PASSWORD, OWNER_PASSWORD, NEO4J_PASSWORD, CLERK_SECRET)
+SECRETS = (
+    DB_PASSWORD,
+    OWNER_PASSWORD,
+    NEO4J_PASSWORD,
+    CLERK_SECRET,
+    FLAGSMITH_SERVER_KEY,
+    FLAGSMITH_ADMIN_KEY,
+)
 PRODUCTION_ADAPTERS = (
     "SqlTransactions",
     "ClerkSessionTokenVerifier",
     "ClerkIdentityProvider",
     "Neo4jGraphProjection",
     "PostgresRebuildLock",
+    "FlagsmithFeatureFlags",
+    "SqlIntentLog",
 )
 
 
@@ -345,6 +368,7 @@ def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(
         "ADMIN_AUTH_ISSUER": ISSUER,
         "ADMIN_PLATFORM_ORGS": PLATFORM_ORG,
         "ADMIN_NEO4J_URL": neo4j_url,
+        **FLAGSMITH,
     }
     # the operator's migration step: as the owner, granting the app role what it needs
     migrated = adminctl("db", "upgrade", env=env | {"ADMIN_MIGRATION_DATABASE_URL": owner_url})
@@ -472,6 +496,9 @@ def test_config_check_lists_every_problem_of_an_incomplete_production_configurat
         "ADMIN_CLERK_JWKS_URL",
         "ADMIN_NEO4J_URL",
         "ADMIN_AUTH_ISSUER",
+        "ADMIN_FLAGSMITH_SERVER_KEY",
+        "ADMIN_FLAGSMITH_ADMIN_KEY",
+        "ADMIN_FLAGSMITH_ENVIRONMENT_KEY",
         "ADMIN_PORT",
     }, run.err
     assert CLERK_SECRET not in run.text

@@ -27,6 +27,21 @@ BODY_OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/admin/providers", {"provider": {"name": "New Hospital"}}),
     ("POST", f"{TENANTS}/apollo-chennai/users/user_new_hire/roles", {"role": "org:admin"}),
     ("POST", "/api/v1/admin/graph/rebuild", {"scope": "doctors"}),
+    (
+        "POST",
+        "/api/v1/admin/flags/identity-override",
+        {
+            "tenant_id": "apollo-chennai",
+            "flag": "enable_mso_booking",
+            "value": False,
+            "reason": "r",
+        },
+    ),
+    (
+        "PUT",
+        "/api/v1/admin/triage/thresholds",
+        {"tenant_id": "apollo-chennai", "values": {"mso_max_offers_per_case": 4}, "reason": "r"},
+    ),
 ]
 #: One request per admin read.
 READS = [

@@ -33,6 +33,7 @@ from entrypoints.cli.main import build_parser, execute
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
+from entrypoints.http.presenters.flags import FlagOverrideOut
 from entrypoints.http.presenters.users import RoleChangeOut
 from entrypoints.settings import Settings
 
@@ -42,7 +43,7 @@ ADMIN = "/api/v1/admin"
 #: CLI commands with no HTTP endpoint: they run the server, touch the schema or the local
 #: key, seed, read the environment, or stream a file (the API pages the log instead).
 CLI_ONLY: frozenset[str] = frozenset(
-    {"serve", "db upgrade", "token", "demo seed", "config check", "audit export"}
+    {"serve", "db upgrade", "token", "demo seed", "config check", "audit export", "reconcile"}
 )
 
 Normalise = Callable[[dict[str, Any]], dict[str, Any]]
@@ -365,6 +366,75 @@ TWINS: tuple[Twin, ...] = (
         f"{ADMIN}/audit-log/verify",
         params={"tenant_id": "apollo-chennai"},
     ),
+    # flags effective ↔ GET /flags/effective
+    Twin(
+        "flags effective",
+        "flags effective",
+        ("apollo-chennai",),
+        "GET",
+        f"{ADMIN}/flags/effective",
+        params={"tenant_id": "apollo-chennai"},
+    ),
+    # flags override ↔ POST /flags/identity-override
+    Twin(
+        "flags override (a number)",
+        "flags override",
+        ("apollo-chennai", "triage_risk_threshold", "0.5", "--reason", "pilot"),
+        "POST",
+        f"{ADMIN}/flags/identity-override",
+        body={
+            "tenant_id": "apollo-chennai",
+            "flag": "triage_risk_threshold",
+            "value": 0.5,
+            "reason": "pilot",
+        },
+    ),
+    Twin(
+        "flags override (text that is not JSON is a string)",
+        "flags override",
+        ("bumrungrad-bangkok", "matching_strategy_version", "v2.0", "--reason", "rollback"),
+        "POST",
+        f"{ADMIN}/flags/identity-override",
+        body={
+            "tenant_id": "bumrungrad-bangkok",
+            "flag": "matching_strategy_version",
+            "value": "v2.0",
+            "reason": "rollback",
+        },
+    ),
+    # triage show ↔ GET /triage/thresholds
+    Twin(
+        "triage show",
+        "triage show",
+        ("apollo-chennai",),
+        "GET",
+        f"{ADMIN}/triage/thresholds",
+        params={"tenant_id": "apollo-chennai"},
+    ),
+    # triage set ↔ PUT /triage/thresholds
+    Twin(
+        "triage set (two values, one clear)",
+        "triage set",
+        (
+            "apollo-chennai",
+            "mso_max_offers_per_case=5",
+            'mso_eligible_decision_stages=["booked"]',
+            "triage_risk_threshold=null",
+            "--reason",
+            "tune",
+        ),
+        "PUT",
+        f"{ADMIN}/triage/thresholds",
+        body={
+            "tenant_id": "apollo-chennai",
+            "values": {
+                "mso_max_offers_per_case": 5,
+                "mso_eligible_decision_stages": ["booked"],
+                "triage_risk_threshold": None,
+            },
+            "reason": "tune",
+        },
+    ),
 )
 
 #: `users revoke` ↔ `DELETE /tenants/{id}/users/{user}/roles/{role}` is the one twin without
@@ -372,6 +442,9 @@ TWINS: tuple[Twin, ...] = (
 #: CLI prints the RoleChange. It is checked on its own below (the shape, the empty answer,
 #: and the same state afterwards).
 REVOKE = "users revoke"
+#: `flags clear` ↔ `DELETE /flags/identity-override` likewise: 204, while the CLI prints the
+#: outcome (the shape of an override's `data`).
+CLEAR = "flags clear"
 
 
 # --- two identical embedded containers --------------------------------------------------
@@ -500,6 +573,35 @@ async def test_users_revoke_prints_the_role_change_where_the_api_answers_204(
     assert after_cli == after_http.json()["data"]
 
 
+async def test_flags_clear_prints_the_outcome_where_the_api_answers_204(
+    key_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("apollo-chennai", "enable_mso_booking")
+    override = ["--json", "flags", "override", *args, "false", "--reason", "pause"]
+    cli_side, http_side = await seeded(key_path), await seeded(key_path)
+    try:
+        await run_cli(cli_side, override, capsys)
+        printed = await run_cli(cli_side, ["--json", *CLEAR.split(), *args], capsys)
+        after_cli = await run_cli(cli_side, ["--json", "flags", "effective", args[0]], capsys)
+    finally:
+        await aclose(cli_side)
+    async with http_client(http_side) as client:
+        await client.post(
+            f"{ADMIN}/flags/identity-override",
+            json={"tenant_id": args[0], "flag": args[1], "value": False, "reason": "pause"},
+        )
+        response = await client.delete(
+            f"{ADMIN}/flags/identity-override", params={"tenant_id": args[0], "flag": args[1]}
+        )
+        after_http = await client.get(f"{ADMIN}/flags/effective", params={"tenant_id": args[0]})
+    assert list(printed) == list(FlagOverrideOut.__struct_fields__)
+    assert printed["previous_value"] is False
+    assert printed["value"] is True
+    assert response.status_code == 204
+    assert response.content == b""
+    assert after_cli == after_http.json()["data"]
+
+
 # --- the list of twins is complete ------------------------------------------------------
 
 
@@ -515,7 +617,7 @@ def cli_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) 
 
 def test_every_cli_command_with_an_http_route_has_a_twin() -> None:
     commands = cli_commands(build_parser())
-    twinned = {t.command for t in TWINS} | {REVOKE}
+    twinned = {t.command for t in TWINS} | {REVOKE, CLEAR}
     assert not twinned & CLI_ONLY
     assert twinned | CLI_ONLY == commands, (
         f"without a twin case nor a CLI-only entry: {sorted(commands - twinned - CLI_ONLY)}; "

@@ -74,9 +74,30 @@ def test_production_names_every_missing_setting_and_every_embedded_only_one() ->
         "ADMIN_CLERK_JWKS_URL",
         "ADMIN_CLERK_SECRET_KEY",
         "ADMIN_NEO4J_URL",
+        "ADMIN_FLAGSMITH_SERVER_KEY",
+        "ADMIN_FLAGSMITH_ADMIN_KEY",
+        "ADMIN_FLAGSMITH_ENVIRONMENT_KEY",
         "ADMIN_LOCAL_KEY_PATH",
         "ADMIN_AUTH_MODE",
     }
+
+
+def test_a_flagsmith_server_key_needs_its_admin_key_and_environment() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({"ADMIN_FLAGSMITH_SERVER_KEY": "ser.abc"})
+    named = {problem.split(":")[0] for problem in refused.value.problems}
+    assert named == {"ADMIN_FLAGSMITH_ADMIN_KEY", "ADMIN_FLAGSMITH_ENVIRONMENT_KEY"}
+    with pytest.raises(ConfigurationError, match="server-side environment key"):
+        Settings.from_env({"ADMIN_FLAGSMITH_SERVER_KEY": "client-key"})
+
+
+def test_a_bad_flag_catalogue_stops_start_up_naming_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "flags.yaml"
+    bad.write_text("flags:\n  - name: a\n    type: int\n    default: 1\n    max: 0\n")
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({"ADMIN_FLAG_CATALOGUE_FILE": str(bad)})
+    [problem] = refused.value.problems
+    assert problem.startswith(f"ADMIN_FLAG_CATALOGUE_FILE: {bad}:4:")
 
 
 def test_a_settings_object_built_by_hand_is_checked_before_anything_is_built() -> None:

@@ -5,6 +5,7 @@ transactions (through the SQLite writer gate like every other write)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,13 +32,13 @@ class SqlFlagOverrides:
         rows = await self._connection.execute(
             sa.select(overrides.c.flag, overrides.c.value).where(overrides.c.identity == identity)
         )
-        return {row.flag: row.value for row in rows}
+        return {row.flag: json.loads(row.value) for row in rows}
 
     async def set(self, identity: str, flag: str, value: Any, *, at: datetime) -> None:
         postgres = self._connection.dialect.name == "postgresql"
         insert = postgresql.insert if postgres else sqlite.insert
         statement = insert(overrides).values(
-            identity=identity, flag=flag, value=value, updated_at=at
+            identity=identity, flag=flag, value=json.dumps(value), updated_at=at
         )
         await self._connection.execute(
             statement.on_conflict_do_update(

@@ -292,6 +292,6 @@ flag_overrides = sa.Table(
     metadata,
     sa.Column("identity", sa.Text, primary_key=True),  # a tenant id
     sa.Column("flag", sa.Text, primary_key=True),
-    sa.Column("value", Json, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),  # JSON text (exact: 1.0 stays a float)
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )

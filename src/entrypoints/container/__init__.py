@@ -4,7 +4,7 @@
 service that embeds the core with our adapters. The settings are validated first (production
 refuses to build on an incomplete configuration). Each area's use cases live in its own
 sub-container (`container.tenants.create_tenant()`, `container.graph.rebuild_graph()`, ...);
-the areas to come (flags, payments, MSO doctors, matching, external health) each get a module
+the areas to come (payments, MSO doctors, matching, external health) each get a module
 here and a line in `Container`. Providers are synchronous: drivers and clients are Singletons
 that register themselves in `runtime.resources`, closed by `aclose`.
 """
@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from admin_core.side_effects.use_cases import ReconcileSideEffects
 from entrypoints.container.audit import AuditArea
 from entrypoints.container.auth import AuthArea
+from entrypoints.container.flags import FlagsArea
 from entrypoints.container.graph import GraphArea
 from entrypoints.container.health import HealthArea
 from entrypoints.container.runtime import Database, Runtime
+from entrypoints.container.side_effects import SideEffectsArea, every_effect
 from entrypoints.container.tenants import TenantsArea
 from entrypoints.container.users import UsersArea
 from entrypoints.settings import Settings
@@ -33,6 +36,16 @@ class Container(containers.DeclarativeContainer):
     audit = providers.Container(AuditArea, database=database)
     graph = providers.Container(GraphArea, runtime=runtime, database=database)
     health = providers.Container(HealthArea, database=database)
+    side_effects = providers.Container(SideEffectsArea, runtime=runtime, database=database)
+    flags = providers.Container(
+        FlagsArea, runtime=runtime, database=database, side_effects=side_effects
+    )
+    #: Settles the intents every area leaves (the one use case over all areas).
+    reconcile_side_effects = providers.Factory(
+        ReconcileSideEffects,
+        side_effects=side_effects.runner,
+        effects=providers.Callable(every_effect, flags.tenant_flags),
+    )
 
 
 def build_container(settings: Settings) -> Container:

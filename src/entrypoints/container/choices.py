@@ -43,6 +43,14 @@ def mints_local_tokens(settings: Settings) -> bool:
     return settings.embedded
 
 
+def flags(settings: Settings) -> str:
+    """`flagsmith` (always in production; embedded when its server key is set), else the
+    database the other areas use (`sql` or `memory`)."""
+    if not settings.embedded or settings.flagsmith_server_key:
+        return "flagsmith"
+    return "memory" if database(settings) == "memory" else "sql"
+
+
 def _or_missing(value: object, name: str) -> str:
     return str(value) if value else f"missing: ADMIN_{name}"
 
@@ -103,6 +111,24 @@ def describe(settings: Settings) -> list[Choice]:
             "PostgresRebuildLock" if db == "postgres" else "InProcessRebuildLock",
             "an advisory lock shared by every replica" if db == "postgres" else "one process",
         ),
+        Choice(
+            "FeatureFlags",
+            {
+                "flagsmith": "FlagsmithFeatureFlags",
+                "sql": "SqlFeatureFlags",
+                "memory": "InMemoryFeatureFlags",
+            }[flags(settings)],
+            (
+                _or_missing(
+                    settings.flagsmith_server_key and settings.flagsmith_api_url,
+                    "FLAGSMITH_SERVER_KEY",
+                )
+                if flags(settings) == "flagsmith"
+                else f"overrides in {store}, the catalogue's defaults"
+            )
+            + f"; reads cached {settings.flags_cache_seconds:g} s",
+        ),
+        Choice("IntentLog", "SqlIntentLog" if sql else "InMemoryIntentLog", store),
         Choice("Clock", "SystemClock", "UTC"),
         Choice("IdGenerator", "UlidGenerator", "prefixed ULIDs"),
     ]

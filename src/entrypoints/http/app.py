@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +16,8 @@ from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler, Scope
 
+from admin_core.kernel.principal import Principal
+from admin_core.side_effects.use_cases import ReconcileCommand
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
 from entrypoints.http.errors import handle_exception
@@ -22,13 +27,17 @@ from entrypoints.http.openapi import (
     swagger_ui,
     swagger_ui_assets,
 )
+from entrypoints.http.pages import page_handlers
 from entrypoints.http.requests import check_request
 from entrypoints.http.routes.audit import AuditLogController
+from entrypoints.http.routes.flags import FlagsController, TriageController
 from entrypoints.http.routes.graph import GraphController
 from entrypoints.http.routes.system import health, jwks, ready
 from entrypoints.http.routes.tenants import ProviderController, TenantController
 from entrypoints.http.routes.users import TenantUserController
 from entrypoints.http.security import current_principal
+
+log = logging.getLogger("admin_core.http")
 
 ADMIN_SCHEMA_PATH = "/api/v1/admin/schema"
 #: No admin request body comes near this; a larger one is a 413 PAYLOAD_TOO_LARGE.
@@ -41,26 +50,44 @@ ADMIN_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (
     TenantUserController,
     GraphController,
     AuditLogController,
+    FlagsController,
+    TriageController,
 )
 
 
-def create_app(container: Container, *, debug: bool = False, on_startup: Any = None) -> Litestar:
+def create_app(
+    container: Container,
+    *,
+    debug: bool = False,
+    on_startup: Any = None,
+    reconcile_every: float | None = None,
+) -> Litestar:
     """`on_startup`, if given, is awaited with the container when the app starts, before it
-    serves a request (the embedded `serve` seeds the demo data set there)."""
+    serves a request (the embedded `serve` seeds the demo data set there). `reconcile_every`
+    seconds, if given, the intents of external side effects left pending are settled
+    (docs/adr/0048) while the app runs."""
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        reconciling: asyncio.Task[None] | None = None
         try:
             if on_startup is not None:
                 await on_startup(container)
+            if reconcile_every is not None:
+                reconciling = asyncio.create_task(_reconcile(container, reconcile_every))
             yield
         finally:
+            if reconciling is not None:
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
             await aclose(container)
 
     handlers: list[ControllerRouterHandler] = [
         health,
         ready,
         swagger_ui_assets(),
+        *page_handlers(),
         *ADMIN_CONTROLLERS,
     ]
     if container.settings().embedded:
@@ -79,8 +106,33 @@ def create_app(container: Container, *, debug: bool = False, on_startup: Any = N
     )
     app.state.container = container
     _answer_options_with_every_method(app)
-    finish_document(app, container.auth.role_policy().known_roles())
+    catalogue = container.flags.catalogue()
+    finish_document(
+        app,
+        container.auth.role_policy().known_roles(),
+        flags=catalogue.definitions,
+        thresholds=[d.name for d in catalogue.triage],
+    )
     return app
+
+
+async def _reconcile(container: Container, every: float) -> None:
+    """Settle pending intents every `every` seconds; a failed pass is logged and retried."""
+    principal = Principal.operator("reconcile", request_id="reconcile")
+    while True:
+        await asyncio.sleep(every)
+        try:
+            report = await container.reconcile_side_effects().execute(principal, ReconcileCommand())
+        except Exception:
+            log.exception("reconciling external side effects failed")
+            continue
+        if report.completed or report.abandoned:
+            log.info(
+                "reconciled side effects: %d completed, %d abandoned, %d still pending",
+                len(report.completed),
+                len(report.abandoned),
+                len(report.unresolved),
+            )
 
 
 def _answer_options_with_every_method(app: Litestar) -> None:

@@ -30,6 +30,7 @@ def ok(
     limit: int | None = None,
     offset: int | None = None,
     next_cursor: str | None = None,
+    stale: bool = False,
 ) -> Response[SuccessEnvelope[Any]]:
     meta = Meta(
         request_id=request_id_of(request),
@@ -37,6 +38,7 @@ def ok(
         limit=limit,
         offset=offset,
         next_cursor=next_cursor,
+        stale=True if stale else None,
     )
     return Response(SuccessEnvelope(success=True, data=data, meta=meta), status_code=status_code)
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 import msgspec
 
 from admin_core.audit.model import ACTION_FILTER
+from admin_core.flags.model import FLAG_NAME
+from admin_core.flags.tenant_flags import MAX_REASON_LENGTH
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
 from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
 from admin_core.users.model import ROLE, USER_ID
@@ -44,6 +46,10 @@ TIME_PATTERN = (
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
     r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?$"
 )
+FLAG_NAME_PATTERN = f"^{FLAG_NAME.pattern}$"
+FlagName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=FLAG_NAME_PATTERN)]
+#: Why a change is made; recorded in its audit entries.
+Reason = Annotated[str, text(MAX_REASON_LENGTH)]
 TenantId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)]
 OrgId = Annotated[str, msgspec.Meta(min_length=5, max_length=124, pattern=f"^{ORG_ID.pattern}$")]
 Region = Annotated[str, msgspec.Meta(min_length=4, max_length=32, pattern=f"^{REGION.pattern}$")]
@@ -69,6 +75,7 @@ PATTERN_HINTS: dict[str, str] = {
     FILTER_ID_PATTERN: "must not contain control characters",
     ACTION_PATTERN: "must be an action name, optionally ending in '.' or '*' (a prefix)",
     CURSOR_PATTERN: "is not a cursor returned by this endpoint",
+    FLAG_NAME_PATTERN: "must be a flag name: lowercase letters, digits and underscores",
     TIME_PATTERN: "must be a date (YYYY-MM-DD) or an ISO date-time",
     f"^{ORG_ID.pattern}$": "must be a Clerk organisation id such as org_2abc",
     f"^{REGION.pattern}$": "must be a region code such as eu-central-1",

@@ -97,13 +97,21 @@ def _request_structs() -> list[type[In]]:
     return found
 
 
-def finish_document(app: Litestar, roles: Collection[str]) -> None:
+def finish_document(
+    app: Litestar,
+    roles: Collection[str],
+    *,
+    flags: Collection[str] = (),
+    thresholds: Collection[str] = (),
+) -> None:
     """Complete the app's (cached) OpenAPI document, once its routes are registered.
 
     Request bodies are described by msgspec itself, from the very Structs that validate them,
     so the document states every constraint the API enforces (Litestar's own schemas leave
     out the constraints of list items), with `additionalProperties: false` as those Structs
-    reject unknown fields. `roles` (the configured policy's) are the values a role takes."""
+    reject unknown fields. `roles` (the configured policy's) are the values a role takes;
+    `flags` and `thresholds` (the flag catalogue's) those a flag name and a triage threshold's
+    name take."""
     document: dict[str, Any] = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
     schemas: dict[str, Any] = document["components"]["schemas"]
     structs = _request_structs()
@@ -111,15 +119,21 @@ def finish_document(app: Litestar, roles: Collection[str]) -> None:
     for name, schema in components.items():
         if schema.get("type") == "object":
             schema["additionalProperties"] = False
-        role = schema.get("properties", {}).get("role")
-        if role is not None:
-            role["enum"] = sorted(roles)
+        properties = schema.get("properties", {})
+        if "role" in properties:
+            properties["role"]["enum"] = sorted(roles)
+        if "flag" in properties and flags:
+            properties["flag"]["enum"] = sorted(flags)
+        if "values" in properties and thresholds:
+            properties["values"]["propertyNames"] = {"enum": sorted(thresholds)}
         schemas[name] = schema
     for item in document["paths"].values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "role" and parameter["in"] == "path":
                     parameter["schema"]["enum"] = sorted(roles)
+                if parameter["name"] == "flag" and parameter["in"] == "query" and flags:
+                    parameter["schema"]["enum"] = sorted(flags)
     optional = {(path, method) for path, method in _optional_bodies(app)}
     for path, item in document["paths"].items():
         for method, operation in item.items():

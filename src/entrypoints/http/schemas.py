@@ -22,6 +22,8 @@ class Meta(Out, omit_defaults=True, frozen=True):
     total: int | None = None
     limit: int | None = None
     offset: int | None = None
+    #: True when the flag provider was unreachable and its last known values are shown.
+    stale: bool | None = None
     next_cursor: str | None = None
 
 

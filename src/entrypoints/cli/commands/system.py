@@ -27,6 +27,8 @@ EXIT_SEED_REFUSED = 5
 #: Headers the server reads before answering (a long token must reach the app, which answers
 #: in the envelope; uvicorn's own limit answers in plain text).
 MAX_HEADER_BYTES = 256 * 1024
+#: How often `serve` settles the intents of external side effects a crash left pending.
+RECONCILE_EVERY_S = 60.0
 
 
 def register(groups: Any) -> None:
@@ -187,7 +189,11 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.embedded:
         _print_welcome(container, f"http://{host}:{port}")
     uvicorn.run(
-        create_app(container, on_startup=seed_on_start if seed else None),
+        create_app(
+            container,
+            on_startup=seed_on_start if seed else None,
+            reconcile_every=RECONCILE_EVERY_S,
+        ),
         host=host,
         port=port,
         log_level="info",
@@ -209,6 +215,7 @@ def _print_welcome(container: Container, base: str) -> None:
     stdout.print(f"\n[bold]Admin Core[/bold] on {base}  (admin schema: {base}/api/v1/admin/schema)")
     stdout.print("\n[bold]Admin token[/bold] (platform org:admin, valid 8 h):")
     print(f"  export ADMIN_TOKEN={shlex.quote(token)}")
+    print(f"  triage page (signs you in): {base}/admin/triage#token={token}")
     stdout.print("\n[bold]Try:[/bold]")
     auth = '-H "Authorization: Bearer $ADMIN_TOKEN"'
     print(f"  curl -s {auth} {base}/api/v1/admin/tenants")

@@ -44,7 +44,9 @@ def upgrade() -> None:
         "flag_overrides",
         sa.Column("identity", sa.Text),
         sa.Column("flag", sa.Text),
-        sa.Column("value", Json, nullable=False),
+        # JSON text, encoded by the adapter: SQLite's JSON columns have numeric affinity and
+        # would read a float 1.0 back as the integer 1.
+        sa.Column("value", sa.Text, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
         sa.PrimaryKeyConstraint("identity", "flag", name="pk_flag_overrides"),
     )

@@ -1,0 +1,1 @@
+"""Flagsmith: the flag provider of production (docs/adr/0049)."""

@@ -1,0 +1,556 @@
+"""Flagsmith as the flag provider (docs/adr/0049).
+
+Reads go through the official SDK in local evaluation: it fetches the environment document
+(`GET {api_url}environment-document/`, server-side key) and fetches it again every
+`refresh_seconds` in a thread of its own; flags are evaluated in process. The environment's
+values are the SDK's environment flags; a tenant's overrides are the flags of its identity that
+an identity override decided (reason `TARGETING_MATCH; segment=identity_overrides`, which the
+SDK gives only to the `identity_overrides` of the document), so an override equal to the
+default is still an override. `overrides` fetches the document itself: what Flagsmith holds now.
+
+Writes go through the Admin API, one identity override by identifier: `PUT|DELETE
+{admin_api_url}environments/environments/{environment_key}/edge-identities-featurestates`
+with `Authorization: Api-Key <admin key>`. A write is shown to this process at once: it is
+laid over the identity's overrides until the SDK polls a document after it that agrees (or,
+at the latest, for `max(60 s, 6 refreshes)`), since the document Flagsmith serves trails its
+writes.
+
+Values: Flagsmith holds a string, an integer or a boolean (and null). A bool flag is the
+feature's `enabled`; int is an integer; float is its decimal string; string is a string; json is
+its JSON text. A value that does not read as its flag's type is left out (and logged): the
+catalogue's default stands in for it.
+
+Every failure of Flagsmith is FLAGS_UNAVAILABLE, with `details` such as `{"status": 503}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, NoReturn, cast
+from urllib.parse import quote
+
+import httpx
+from flagsmith import Flagsmith
+from flagsmith.exceptions import FlagsmithClientError
+from urllib3 import Retry
+
+from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
+from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, FlagType
+from admin_core.flags.overrides import same_value
+from admin_core.flags.ports import FeatureFlags
+from admin_core.kernel.errors import FieldError
+
+log = logging.getLogger("admin_core.flagsmith")
+
+#: The reason the SDK gives a flag an identity override decided.
+OVERRIDE_REASON = "TARGETING_MATCH; segment=identity_overrides"
+#: First wait before a retry (doubled each time), and the longest `Retry-After` honoured.
+BACKOFF = 0.1
+MAX_RETRY_AFTER = 5.0
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DOCUMENT_PATH = "/environment-document/"
+
+
+class Unreadable(ValueError):
+    """A value Flagsmith holds that is not a value of its flag's type."""
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def decode(definition: FlagDefinition | None, enabled: Any, value: Any) -> Any:
+    """Our value of a feature Flagsmith holds as (`enabled`, `value`); raises `Unreadable`."""
+    if definition is None:
+        return enabled if value is None else value
+    kind = definition.type
+    if kind is FlagType.BOOL:
+        if isinstance(enabled, bool):
+            return enabled
+    elif kind is FlagType.INT:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            return int(value)
+    elif kind is FlagType.FLOAT:
+        number: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is not None and math.isfinite(number):
+            return number
+    elif kind is FlagType.STRING:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):  # a dashboard types "true" as a boolean
+            return "true" if value else "false"
+        if isinstance(value, int):  # ... and "12" as an integer
+            return str(value)
+    elif isinstance(value, str):
+        try:
+            return json.loads(value, parse_constant=_reject_constant)
+        except ValueError:
+            pass
+    elif isinstance(value, bool | int | float):
+        return value
+    raise Unreadable(f"{value!r} is not a {kind.value}")
+
+
+def encode(definition: FlagDefinition | None, value: Any) -> tuple[bool, str | int | None]:
+    """(`enabled`, `feature_state_value`) holding `value` in Flagsmith; raises
+    FLAG_VALUE_INVALID when `value` is not of the flag's type. A flag outside the catalogue is
+    encoded by the type of `value`."""
+    kind = definition.type if definition is not None else None
+    if kind is FlagType.BOOL or (kind is None and isinstance(value, bool)):
+        if not isinstance(value, bool):
+            raise _invalid("must be true or false")
+        return value, None
+    if kind is FlagType.INT or (kind is None and isinstance(value, int)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _invalid("must be a whole number")
+        return True, value
+    if kind is FlagType.FLOAT or (kind is None and isinstance(value, float)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise _invalid("must be a number")
+        return True, repr(float(value))
+    if kind is FlagType.STRING or (kind is None and isinstance(value, str)):
+        if not isinstance(value, str):
+            raise _invalid("must be a string")
+        return True, value
+    try:
+        return True, json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raise _invalid("must be a JSON value") from None
+
+
+def _invalid(message: str) -> FlagValueInvalid:
+    return FlagValueInvalid([FieldError(field="value", message=message)])
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds (a number or an HTTP date); None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _provider_message(response: httpx.Response) -> str | None:
+    """Flagsmith's own words about a refusal (`{"detail": ...}` or field errors), shortened."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    text = body.get("detail") if isinstance(body, Mapping) else None
+    if text is None and body:
+        text = json.dumps(body)
+    return str(text)[:200] if text is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """An override this process wrote: its value (or a clear) and when Flagsmith took it."""
+
+    value: Any
+    cleared: bool
+    at: float
+
+
+class _Document:
+    """The SDK's offline handler: the document fetched before the SDK started, so the SDK
+    never evaluates without one (it would otherwise call Flagsmith for every flag)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._document = document
+
+    def get_environment(self) -> Any:
+        return self._document
+
+
+class FlagsmithFeatureFlags(FeatureFlags):
+    """Flagsmith through its SDK (reads) and its Admin API (writes). No network I/O before the
+    first call; the SDK starts then, off the event loop. Each HTTP call has `timeout`;
+    connection errors, timeouts, 5xx and 429 are tried again `retries` times (after a backoff,
+    or `Retry-After` capped at 5 s), then FLAGS_UNAVAILABLE, as is a refused key or any other
+    unexpected answer. `state` is marked `stale` when the SDK has not fetched the document for
+    two refreshes plus the time its fetches may take."""
+
+    def __init__(
+        self,
+        *,
+        catalogue: FlagCatalogue,
+        api_url: str,
+        server_key: str,
+        admin_api_url: str,
+        admin_key: str,
+        environment_key: str,
+        refresh_seconds: float = 10.0,
+        timeout: float = 5.0,
+        retries: int = 2,
+    ) -> None:
+        if not server_key.startswith("ser."):
+            raise ValueError("local evaluation needs Flagsmith's server-side key ('ser.…')")
+        if refresh_seconds <= 0 or timeout <= 0 or retries < 0:
+            raise ValueError("refresh_seconds and timeout must be positive, retries 0 or more")
+        self._catalogue = catalogue
+        self._api_url = _with_slash(api_url)
+        self._document_url = self._api_url + _DOCUMENT_PATH.lstrip("/")
+        self._server_key = server_key
+        self._overrides_url = (
+            _with_slash(admin_api_url)
+            + f"environments/environments/{quote(environment_key, safe='')}"
+            + "/edge-identities-featurestates"
+        )
+        self._admin_key = admin_key
+        self._refresh = refresh_seconds
+        self._timeout = timeout
+        self._retries = retries
+        self._stale_after = 2 * refresh_seconds + (retries + 1) * timeout + 1.0
+        self._write_lifetime = max(60.0, 6 * refresh_seconds)
+        self._sdk: Flagsmith | None = None
+        self._starting = asyncio.Lock()
+        self._http_client: httpx.AsyncClient | None = None
+        #: When the document the SDK holds was fetched (`time.monotonic`, start of the request).
+        self._fetched_at = 0.0
+        self._writes: dict[str, dict[str, _Write]] = {}
+        self._warned: set[tuple[str, str]] = set()
+        self._closed = False
+
+    # --- the port ----------------------------------------------------------------------------
+
+    async def state(self, identity: str) -> FlagState:
+        sdk = await self._started()
+        fetched_at = self._fetched_at
+        environment, overrides = await asyncio.to_thread(self._evaluate, sdk, identity)
+        return FlagState(
+            environment=environment,
+            overrides=self._with_writes(identity, overrides, fetched_at),
+            stale=time.monotonic() - fetched_at > self._stale_after,
+        )
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        document = await self._document()
+        return self._with_writes(identity, self._held_by(document, identity), None)
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        definition = self._catalogue.definitions.get(flag)
+        enabled, stored = encode(definition, value)
+        response = await self._send(
+            "PUT",
+            self._overrides_url,
+            headers=self._admin_headers(),
+            body={
+                "identifier": identity,
+                "feature": flag,
+                "enabled": enabled,
+                "feature_state_value": stored,
+            },
+            key="Admin API key",
+        )
+        if not response.is_success:
+            raise self._unexpected(response)
+        written = decode(definition, enabled, stored)
+        self._remember(identity, flag, _Write(written, cleared=False, at=time.monotonic()))
+
+    async def clear_override(self, identity: str, flag: str) -> None:
+        response = await self._send(
+            "DELETE",
+            self._overrides_url,
+            headers=self._admin_headers(),
+            body={"identifier": identity, "feature": flag},
+            key="Admin API key",
+        )
+        # 404: a Flagsmith that does not know the identity yet (older versions) holds nothing.
+        if not response.is_success and response.status_code != 404:
+            raise self._unexpected(response)
+        self._remember(identity, flag, _Write(None, cleared=True, at=time.monotonic()))
+
+    async def aclose(self) -> None:
+        self._closed = True
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None:
+            _stop(sdk)
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None
+
+    # --- the SDK -----------------------------------------------------------------------------
+
+    async def _started(self) -> Flagsmith:
+        if self._sdk is not None:
+            return self._sdk
+        self._check_open()
+        async with self._starting:
+            if self._sdk is None:
+                fetched_at = time.monotonic()
+                document = await self._document()
+                sdk = await self._start(document)
+                if self._closed_meanwhile():
+                    _stop(sdk)
+                    raise FlagsUnavailable("The Flagsmith client is closed.")
+                self._sdk = sdk
+                self._fetched_at = max(self._fetched_at, fetched_at)
+        return self._sdk
+
+    async def _start(self, document: Mapping[str, Any]) -> Flagsmith:
+        """The SDK, built in a thread: its constructor fetches the document once more. If that
+        takes longer than its own timeouts allow, FLAGS_UNAVAILABLE (and the SDK, once built,
+        is stopped)."""
+        building = asyncio.ensure_future(asyncio.to_thread(self._build, document))
+        deadline = (self._retries + 1) * (self._timeout + 1.0) + 1.0
+        try:
+            return await asyncio.wait_for(asyncio.shield(building), deadline)
+        except TimeoutError:
+            building.add_done_callback(_stop_when_built)
+            raise FlagsUnavailable(
+                "The Flagsmith SDK did not start in time.", details={"seconds": deadline}
+            ) from None
+        except asyncio.CancelledError:
+            building.add_done_callback(_stop_when_built)
+            raise
+
+    def _build(self, document: Mapping[str, Any]) -> Flagsmith:
+        try:
+            sdk = Flagsmith(
+                environment_key=self._server_key,
+                api_url=self._api_url,
+                enable_local_evaluation=True,
+                environment_refresh_interval_seconds=self._refresh,
+                # requests takes float seconds; the SDK's annotation says int.
+                request_timeout_seconds=cast(int, self._timeout),
+                retries=Retry(total=self._retries, backoff_factor=BACKOFF, status=0),
+                offline_handler=_Document(document),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise FlagsUnavailable(
+                "Flagsmith's environment document cannot be read by its SDK."
+            ) from error
+        sdk.session.hooks["response"].append(self._fetched)
+        return sdk
+
+    def _fetched(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A response hook on the SDK's session: notes when the document it polls was fetched."""
+        if response.status_code == 200 and str(response.url).endswith(_DOCUMENT_PATH):
+            self._fetched_at = time.monotonic() - response.elapsed.total_seconds()
+
+    def _evaluate(self, sdk: Flagsmith, identity: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The environment's values and the identity's overrides, from the SDK's document."""
+        try:
+            environment_flags = sdk.get_environment_flags().all_flags()
+            identity_flags = sdk.get_identity_flags(identity).all_flags()
+        except (FlagsmithClientError, KeyError, TypeError, ValueError) as error:
+            raise FlagsUnavailable("The Flagsmith SDK could not evaluate the flags.") from error
+        environment = self._decoded((f.feature_name, f.enabled, f.value) for f in environment_flags)
+        overrides = self._decoded(
+            (f.feature_name, f.enabled, f.value)
+            for f in identity_flags
+            if f.reason == OVERRIDE_REASON
+        )
+        return environment, overrides
+
+    # --- reading the document ----------------------------------------------------------------
+
+    async def _document(self) -> dict[str, Any]:
+        response = await self._send(
+            "GET",
+            self._document_url,
+            headers={"X-Environment-Key": self._server_key},
+            key="server-side key",
+        )
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("feature_states"), list):
+            raise FlagsUnavailable(
+                "Flagsmith answered with something other than an environment document.",
+                details={"status": response.status_code},
+            )
+        return document
+
+    def _held_by(self, document: Mapping[str, Any], identity: str) -> dict[str, Any]:
+        """The identity's overrides in the document's `identity_overrides`."""
+        entries = document.get("identity_overrides") or []
+        held: list[tuple[str, Any, Any]] = []
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, Mapping) or entry.get("identifier") != identity:
+                continue
+            for state in entry.get("identity_features") or []:
+                feature = state.get("feature") if isinstance(state, Mapping) else None
+                name = feature.get("name") if isinstance(feature, Mapping) else None
+                if isinstance(name, str):
+                    held.append((name, state.get("enabled"), state.get("feature_state_value")))
+        return self._decoded(held)
+
+    def _decoded(self, features: Iterable[tuple[str, Any, Any]]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, enabled, value in features:
+            definition = self._catalogue.definitions.get(name)
+            try:
+                values[name] = decode(definition, enabled, value)
+            except Unreadable as error:
+                seen = (name, repr(value)[:100])
+                if seen not in self._warned and len(self._warned) < 1_000:
+                    self._warned.add(seen)
+                    log.warning("flagsmith holds an unreadable value of %s: %s", name, error)
+        return values
+
+    # --- own writes ----------------------------------------------------------------------------
+
+    def _remember(self, identity: str, flag: str, write: _Write) -> None:
+        self._writes.setdefault(identity, {})[flag] = write
+
+    def _with_writes(
+        self, identity: str, held: Mapping[str, Any], fetched_at: float | None
+    ) -> dict[str, Any]:
+        """`held` with this process's writes laid over it. A write is forgotten once the SDK's
+        document (fetched at `fetched_at`; None: `held` is not from it) is fetched after it and
+        agrees with it — a fresher document read by `overrides` does not retire it, `state`
+        still needs it — or when it has waited `_write_lifetime` for that."""
+        overrides = dict(held)
+        writes = self._writes.get(identity)
+        if not writes:
+            return overrides
+        now = time.monotonic()
+        for flag, write in list(writes.items()):
+            if write.cleared:
+                agrees = flag not in held
+            else:
+                agrees = flag in held and same_value(held[flag], write.value)
+            caught_up = fetched_at is not None and fetched_at >= write.at
+            if (agrees and caught_up) or now - write.at > self._write_lifetime:
+                del writes[flag]
+            elif write.cleared:
+                overrides.pop(flag, None)
+            else:
+                overrides[flag] = write.value
+        if not writes:
+            self._writes.pop(identity, None)
+        return overrides
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise FlagsUnavailable("The Flagsmith client is closed.")
+
+    def _closed_meanwhile(self) -> bool:
+        return self._closed
+
+    def _http(self) -> httpx.AsyncClient:
+        self._check_open()
+        if self._http_client is None:
+            self._http_client = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout))
+        return self._http_client
+
+    def _admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Api-Key {self._admin_key}"}
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        key: str,
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One call, tried again on what may pass (the calls are idempotent). A refused key
+        raises at once; any other answer is returned."""
+        attempts = self._retries + 1
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            backoff = BACKOFF * 2 ** (attempt - 1)
+            try:
+                response = await self._http().request(method, url, headers=headers, json=body)
+            except httpx.TransportError as error:  # timeouts, refused connections, resets
+                log.warning("flagsmith %s %s failed (try %d): %r", method, url, attempt, error)
+                if last:
+                    timed_out = isinstance(error, httpx.TimeoutException)
+                    raise FlagsUnavailable(
+                        "Flagsmith did not answer in time."
+                        if timed_out
+                        else "Flagsmith could not be reached.",
+                        details={
+                            "reason": "timeout" if timed_out else "unreachable",
+                            "attempts": attempt,
+                        },
+                    ) from error
+                await asyncio.sleep(backoff)
+                continue
+            except httpx.HTTPError as error:
+                raise FlagsUnavailable(
+                    "Flagsmith could not be called.", details={"attempts": attempt}
+                ) from error
+            status = response.status_code
+            if status == 429 or status >= 500:
+                log.warning("flagsmith %s %s answered %d (try %d)", method, url, status, attempt)
+                if last:
+                    raise self._unavailable(
+                        response,
+                        attempt,
+                        "Flagsmith is rate limiting us."
+                        if status == 429
+                        else f"Flagsmith failed (HTTP {status}).",
+                    )
+                wait = _retry_after(response) if status == 429 else None
+                await asyncio.sleep(min(backoff if wait is None else wait, MAX_RETRY_AFTER))
+                continue
+            if status in (401, 403):
+                raise self._unavailable(response, attempt, f"Flagsmith refused our {key}.")
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _unavailable(response: httpx.Response, attempts: int, message: str) -> FlagsUnavailable:
+        details: dict[str, Any] = {"status": response.status_code, "attempts": attempts}
+        said = _provider_message(response)
+        if said:
+            details["provider_message"] = said
+        return FlagsUnavailable(message, details=details)
+
+    def _unexpected(self, response: httpx.Response) -> FlagsUnavailable:
+        return self._unavailable(
+            response, 1, f"Flagsmith gave an unexpected answer (HTTP {response.status_code})."
+        )
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def _stop(sdk: Flagsmith) -> None:
+    poller = getattr(sdk, "environment_data_polling_manager_thread", None)
+    if poller is not None:
+        poller.stop()
+    sdk.session.close()
+
+
+def _stop_when_built(building: asyncio.Future[Flagsmith]) -> None:
+    if not building.cancelled() and building.exception() is None:
+        _stop(building.result())

@@ -1,0 +1,195 @@
+"""`adminctl flags effective | override | clear`, `adminctl triage show | set` and
+`adminctl reconcile` (SPEC §6.2, §6.6).
+
+Values are JSON (`0.5`, `true`, `'["booked"]'`); text that is not JSON is taken as a string
+(`v2.0`). `triage set` takes `name=value` pairs, `name=null` clearing that override.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from admin_core.flags.use_cases import (
+    ClearFlagOverrideCommand,
+    EffectiveFlagsQuery,
+    OverrideFlagCommand,
+)
+from admin_core.kernel.errors import ValidationFailed
+from admin_core.side_effects.use_cases import ReconcileCommand
+from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
+from entrypoints.cli.context import CommandContext
+from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.http.presenters.flags import (
+    effective_flags_out,
+    flag_override_out,
+    triage_thresholds_out,
+)
+
+
+def register(groups: Any) -> None:
+    flags: argparse.ArgumentParser = groups.add_parser("flags", help="a tenant's feature flags")
+    commands = flags.add_subparsers(dest="flags_command", required=True, metavar="COMMAND")
+    effective = commands.add_parser("effective", help="a tenant's flags and their sources")
+    effective.add_argument("tenant_id")
+    effective.set_defaults(handler=show_effective)
+    override = commands.add_parser("override", help="set a tenant's value of a flag")
+    override.add_argument("tenant_id")
+    override.add_argument("flag")
+    override.add_argument("value", help="JSON (0.5, true, '[\"a\"]'); other text is a string")
+    override.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    override.set_defaults(handler=override_flag)
+    clear = commands.add_parser("clear", help="clear a tenant's override of a flag")
+    clear.add_argument("tenant_id")
+    clear.add_argument("flag")
+    clear.add_argument("--reason", help="why (recorded in the audit log)")
+    clear.set_defaults(handler=clear_override)
+
+    triage: argparse.ArgumentParser = groups.add_parser("triage", help="triage thresholds")
+    commands = triage.add_subparsers(dest="triage_command", required=True, metavar="COMMAND")
+    show = commands.add_parser("show", help="a tenant's triage thresholds")
+    show.add_argument("tenant_id")
+    show.set_defaults(handler=show_thresholds)
+    set_ = commands.add_parser("set", help="set thresholds, all or nothing")
+    set_.add_argument("tenant_id")
+    set_.add_argument("values", nargs="+", metavar="NAME=VALUE", help="NAME=null clears one")
+    set_.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    set_.set_defaults(handler=set_thresholds)
+
+    reconcile = groups.add_parser(
+        "reconcile", help="finish external changes a crash left half done"
+    )
+    reconcile.set_defaults(handler=reconcile_side_effects)
+
+
+def value_of(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+async def show_effective(ctx: CommandContext) -> None:
+    flags = await ctx.container.flags.show_effective_flags().execute(
+        ctx.principal, EffectiveFlagsQuery(tenant_id=ctx.args.tenant_id)
+    )
+    if ctx.as_json:
+        print_json(effective_flags_out(flags))
+        return
+    title = f"Flags of {flags.tenant_id}" + (
+        " (stale: the provider is unreachable)" if flags.stale else ""
+    )
+    print_table(
+        title,
+        ["flag", "value", "source"],
+        (
+            [name, json.dumps(value), flags.sources[name].value]
+            for name, value in flags.values.items()
+        ),
+    )
+
+
+async def override_flag(ctx: CommandContext) -> None:
+    a = ctx.args
+    result = await ctx.container.flags.override_flag().execute(
+        ctx.principal,
+        OverrideFlagCommand(
+            tenant_id=a.tenant_id, flag=a.flag, value=value_of(a.value), reason=a.reason
+        ),
+    )
+    if ctx.as_json:
+        print_json(flag_override_out(result))
+        return
+    what = "set" if result.changed else "already set"
+    stdout.print(
+        f"{result.flag} of {result.tenant_id}: {json.dumps(result.value)} {what}"
+        f" (was {json.dumps(result.previous_value)})"
+    )
+
+
+async def clear_override(ctx: CommandContext) -> None:
+    a = ctx.args
+    result = await ctx.container.flags.clear_flag_override().execute(
+        ctx.principal, ClearFlagOverrideCommand(tenant_id=a.tenant_id, flag=a.flag, reason=a.reason)
+    )
+    if ctx.as_json:  # the HTTP twin answers 204: the CLI shows the outcome
+        print_json(flag_override_out(result))
+        return
+    what = "cleared" if result.changed else "had no override"
+    stdout.print(f"{result.flag} of {result.tenant_id}: {what}; now {json.dumps(result.value)}")
+
+
+async def show_thresholds(ctx: CommandContext) -> None:
+    result = await ctx.container.flags.show_triage_thresholds().execute(
+        ctx.principal, TriageThresholdsQuery(tenant_id=ctx.args.tenant_id)
+    )
+    _print_thresholds(ctx, result)
+
+
+async def set_thresholds(ctx: CommandContext) -> None:
+    a = ctx.args
+    values: dict[str, Any] = {}
+    bad = []
+    for pair in a.values:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            bad.append(pair)
+            continue
+        values[name] = value_of(text)
+    if bad:
+        raise ValidationFailed.single("values", f"expected NAME=VALUE, got {', '.join(bad)}")
+    result = await ctx.container.flags.update_triage_thresholds().execute(
+        ctx.principal,
+        UpdateTriageThresholdsCommand(tenant_id=a.tenant_id, values=values, reason=a.reason),
+    )
+    _print_thresholds(ctx, result)
+
+
+def _print_thresholds(ctx: CommandContext, result: Any) -> None:
+    if ctx.as_json:
+        print_json(triage_thresholds_out(result))
+        return
+    print_table(
+        f"Triage thresholds of {result.tenant_id}",
+        ["threshold", "value", "default", "overridden", "range"],
+        (
+            [
+                t.definition.name,
+                json.dumps(t.value),
+                json.dumps(t.default),
+                "yes" if t.overridden else "",
+                _range(t.definition),
+            ]
+            for t in result.thresholds
+        ),
+    )
+
+
+def _range(definition: Any) -> str:
+    if definition.allowed:
+        return "any of " + ", ".join(definition.allowed)
+    low, high, step = definition.minimum, definition.maximum, definition.step
+    text = f"{low if low is not None else ''}..{high if high is not None else ''}"
+    return (
+        text
+        + (f" step {step}" if step else "")
+        + (f" {definition.unit}" if definition.unit else "")
+    )
+
+
+async def reconcile_side_effects(ctx: CommandContext) -> None:
+    report = await ctx.container.reconcile_side_effects().execute(ctx.principal, ReconcileCommand())
+    if ctx.as_json:
+        print_json(
+            {
+                "completed": list(report.completed),
+                "abandoned": list(report.abandoned),
+                "unresolved": list(report.unresolved),
+            }
+        )
+        return
+    stdout.print(
+        f"completed {len(report.completed)}, abandoned {len(report.abandoned)},"
+        f" still pending {len(report.unresolved)}"
+    )

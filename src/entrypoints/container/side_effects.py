@@ -1,0 +1,26 @@
+"""The one mechanism for external side effects, shared by every area that makes them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dependency_injector import containers, providers
+
+from admin_core.flags.tenant_flags import TenantFlags
+from admin_core.side_effects.ports import Effect
+from admin_core.side_effects.runner import SideEffects
+
+
+class SideEffectsArea(containers.DeclarativeContainer):
+    runtime = providers.DependenciesContainer()
+    database = providers.DependenciesContainer()
+
+    runner = providers.Singleton(
+        SideEffects, transactions=database.transactions, clock=runtime.clock, ids=runtime.ids
+    )
+
+
+def every_effect(flags: TenantFlags) -> Mapping[str, Effect]:
+    """The effect of each kind of intent, from every area that leaves intents (payments will
+    add theirs here): what reconcile settles intents with."""
+    return {**flags.effects}

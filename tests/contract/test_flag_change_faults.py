@@ -1,0 +1,228 @@
+"""Changes of a tenant's flags when the provider fails, or the process dies, part way: the
+provider ends with all of a change or none of it, and the audit log has exactly one entry per
+change the provider holds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from admin_core.flags.errors import FlagsUnavailable
+from admin_core.flags.use_cases import OverrideFlagCommand
+from admin_core.side_effects.model import IntentStatus
+from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
+from tests.support.flags import (
+    OPERATOR,
+    FailingFlags,
+    FlagWorld,
+    add_tenants,
+    catalogue,
+    flag_provider,
+    world_on,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVIDERS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+FIVE = {
+    "triage_risk_threshold": 0.4,
+    "triage_layer_advance_threshold": 0.55,
+    "mso_completion_threshold": 0.9,
+    "mso_pfs_skip_threshold": 90,
+    "mso_max_offers_per_case": 5,
+}
+
+
+@pytest.fixture(params=PROVIDERS)
+async def failing(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[FlagWorld, FailingFlags]]:
+    flags = catalogue()
+    async with flag_provider(request.param, tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        wrapped = FailingFlags(provider)
+        yield world_on(wrapped, transactions, flags), wrapped
+
+
+async def test_a_triage_update_failing_on_its_third_write_puts_the_first_two_back(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    world, provider = failing
+    await provider.inner.set_override("apollo", "mso_completion_threshold", 0.6)  # kept as is
+    provider.fail_sets = (4,)  # the first set above was call 1: the update's third is call 4
+    with pytest.raises(FlagsUnavailable):
+        await world.update_thresholds.execute(
+            OPERATOR,
+            UpdateTriageThresholdsCommand(tenant_id="apollo", values=FIVE, reason="tune"),
+        )
+    assert await provider.inner.overrides("apollo") == {"mso_completion_threshold": 0.6}
+    assert await world.audit("triage_threshold.update") == []
+    intent = await world.intent(1)
+    assert intent is not None
+    assert intent.status is IntentStatus.FAILED
+
+
+async def test_a_triage_update_that_succeeds_writes_one_entry_per_change(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    world, _ = failing
+    result = await world.update_thresholds.execute(
+        OPERATOR, UpdateTriageThresholdsCommand(tenant_id="apollo", values=FIVE, reason="tune")
+    )
+    assert {t.definition.name: t.value for t in result.thresholds if t.overridden} == FIVE
+    entries = await world.audit("triage_threshold.update")
+    assert sorted(e.resource_id or "" for e in entries) == sorted(FIVE)
+    assert all(e.after and e.after["reason"] == "tune" for e in entries)
+
+
+async def test_a_write_the_provider_refused_fails_and_is_not_audited(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    world, provider = failing
+    provider.fail_sets = (1,)
+    with pytest.raises(FlagsUnavailable):
+        await world.override.execute(OPERATOR, _override())
+    assert await provider.inner.overrides("apollo") == {}
+    assert await world.audit("flag.identity_override") == []
+    intent = await world.intent(1)
+    assert intent is not None
+    assert intent.status is IntentStatus.FAILED
+
+
+async def test_a_write_that_timed_out_after_going_through_succeeds_and_is_audited_once(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    world, provider = failing
+    provider.fail_sets, provider.after_write = (1,), True
+    result = await world.override.execute(OPERATOR, _override())
+    assert result.value == 0.3
+    assert await provider.inner.overrides("apollo") == {"triage_risk_threshold": 0.3}
+    assert len(await world.audit("flag.identity_override")) == 1
+
+
+async def test_a_provider_that_cannot_be_asked_leaves_the_change_to_reconcile(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    world, provider = failing
+    await world.show.execute(OPERATOR, _query())  # a state in the cache
+    provider.fail_sets, provider.after_write = (1,), True
+    provider.unreachable_after_failure = True
+    with pytest.raises(FlagsUnavailable):
+        await world.override.execute(OPERATOR, _override())
+    provider.overrides_down = False
+    intent = await world.intent(1)
+    assert intent is not None
+    assert intent.status is IntentStatus.PENDING
+    assert await world.audit("flag.identity_override") == []
+
+    report = await world.flags.side_effects.reconcile(world.flags.effects, older_than=timedelta(0))
+    assert list(report.completed) == [intent.id]
+    assert len(await world.audit("flag.identity_override")) == 1
+    again = await world.flags.side_effects.reconcile(world.flags.effects, older_than=timedelta(0))
+    assert (list(again.completed), list(again.abandoned)) == ([], [])
+    assert len(await world.audit("flag.identity_override")) == 1
+
+
+async def test_reads_are_served_stale_while_the_provider_is_down(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    world, provider = failing
+    flags = world_on(provider, world.transactions, world.catalogue, ttl=0)
+    fresh = await flags.show.execute(OPERATOR, _query())
+    provider.down = True
+    stale = await flags.show.execute(OPERATOR, _query())
+    assert stale.stale is True
+    assert stale.values == fresh.values
+    cold = world_on(provider, world.transactions, world.catalogue, ttl=0)
+    with pytest.raises(FlagsUnavailable):
+        await cold.show.execute(OPERATOR, _query())
+
+
+def _override() -> OverrideFlagCommand:
+    return OverrideFlagCommand(
+        tenant_id="apollo", flag="triage_risk_threshold", value=0.3, reason="pilot"
+    )
+
+
+def _query() -> Any:
+    from admin_core.flags.use_cases import EffectiveFlagsQuery
+
+    return EffectiveFlagsQuery(tenant_id="apollo")
+
+
+# --------------------------------------------------------------------------- a crash
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "flagsmith"])
+async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child process overrides a flag and dies (SIGKILL) right after the provider
+    confirmed the write, before the audit entry. Reconcile then writes exactly one entry, and
+    the provider holds the value."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'admin_core.db'}"
+    from adapters.sql.migrate import upgrade
+
+    await upgrade(database)
+    flags = catalogue()
+    provider_env: dict[str, str] = {}
+    fake = None
+    if kind == "flagsmith":
+        from tests.support.fake_flagsmith import running_fake_for
+
+        fake = running_fake_for(flags)
+        provider_env = fake.adapter_env()
+        for name, value in provider_env.items():  # the child's provider, and this one's
+            monkeypatch.setenv(name, value)
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.killed_flag_change",
+            database,
+            kind,
+            env={**os.environ, **provider_env, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(child.communicate(), timeout=60)
+        assert child.returncode == -9, (out, err)
+
+        from adapters.sql.engine import create_engine
+        from adapters.sql.transaction import SqlTransactions
+        from adapters.system.runtime import SystemClock, UlidGenerator
+        from tests.support.killed_flag_change import provider_for
+
+        engine = create_engine(database)
+        try:
+            transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
+            provider = await provider_for(kind, transactions, flags)
+            world = world_on(provider, transactions, flags)
+            assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.3}
+            assert await world.audit("flag.identity_override") == []
+            effects = world.flags.effects
+            report = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+            assert len(report.completed) == 1
+            again = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+            assert list(again.completed) == []
+            [entry] = await world.audit("flag.identity_override")
+            assert entry.after == {"value": 0.3, "overridden": True, "reason": "pilot"}
+            assert entry.request_id == "req-killed"
+            await getattr(provider, "aclose", _nothing)()
+        finally:
+            await engine.dispose()
+    finally:
+        if fake is not None:
+            fake.stop()
+
+
+async def _nothing() -> None:
+    return None
