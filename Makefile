@@ -43,6 +43,7 @@ services-down: ## Stop the test services
 	@bash scripts/services.sh down
 
 test: install lint services ## Lint, start the services, run every test, then schemathesis over the API
+	@bash scripts/chromium.sh
 	@$(BIN)/pytest
 	@bash scripts/schemathesis.sh
 

@@ -130,7 +130,9 @@ async def run(argv: list[str]) -> int:
     try:
         wrk = await http_bench.ensure_wrk()
         with tempfile.TemporaryDirectory(prefix="bench-flags-http-") as tmp:
-            results = await http_bench.measure(wrk, Path(tmp), ["sqlite"], http_args, (ROUTE,))
+            results = await http_bench.measure(
+                wrk, Path(tmp), ["sqlite"], http_args, (http_bench.Route("/health"), ROUTE)
+            )
     except http_bench.BenchFailed as error:
         print(f"bench flags: {error}", file=sys.stderr)
         return 1

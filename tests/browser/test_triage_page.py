@@ -1,0 +1,335 @@
+"""The triage page (SPEC §6.6) in a real browser against the real app: sign in with a token
+(pasted, or in the URL fragment `make run` prints), pick a tenant, edit thresholds with a
+reason; the server's errors appear next to their fields and nothing is written; a saved change
+is shown as an override after a reload and is in the audit log; a role without
+`tenant:manage` is told plainly it is not allowed; the page runs under a strict CSP without a
+console error."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.live import ARTIFACTS, LiveApp, PageUnderTest
+from tests.support.http import PLATFORM_ORG
+
+PAGE = "/admin/triage"
+TOKEN_KEY = "admin-core.token"
+RISK = "triage_risk_threshold"
+STAGES = "mso_eligible_decision_stages"
+THRESHOLDS = {
+    RISK,
+    "triage_layer_advance_threshold",
+    "mso_completion_threshold",
+    "mso_pfs_skip_threshold",
+    "mso_max_offers_per_case",
+    STAGES,
+}
+
+
+def open_page(under_test: PageUnderTest, suffix: str = "") -> Any:
+    page = under_test.page
+    page.goto(f"{under_test.app.base_url}{PAGE}{suffix}")
+    return page
+
+
+def paste_token(page: Any, token: str) -> None:
+    page.get_by_label("Bearer token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Any, token: str) -> None:
+    paste_token(page, token)
+    expect(page.locator("#session")).to_be_visible()
+
+
+def pick_tenant(page: Any, tenant_id: str) -> None:
+    page.get_by_label("Tenant", exact=True).select_option(tenant_id)
+    expect(page.locator("#thresholds-form")).to_be_visible()
+    expect(page.locator(".threshold")).to_have_count(len(THRESHOLDS))
+
+
+def threshold(page: Any, name: str) -> Any:
+    return page.locator(f".threshold[data-name='{name}']")
+
+
+def stored_token(page: Any) -> str | None:
+    value: str | None = page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')")
+    return value
+
+
+def test_the_page_has_a_strict_policy_no_inline_code_and_stays_out_of_the_api_document(
+    live_app: LiveApp,
+) -> None:
+    response = live_app.http.get(PAGE)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    policy = {
+        part.split()[0]: part.split()[1:]
+        for part in response.headers["content-security-policy"].split(";")
+    }
+    assert policy == {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "img-src": ["'self'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    html = response.text
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts == ['<script src="/admin/assets/triage/triage.js" defer>']
+    assert "<style" not in html
+    assert " style=" not in html
+    assert not re.search(r"\son[a-z]+=", html), "no inline event handlers"
+    urls = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
+    assert urls
+    assert all(url.startswith("/admin/assets/triage/") for url in urls), urls
+    for url in urls:
+        asset = live_app.http.get(url)
+        assert asset.status_code == 200, url
+        assert asset.headers["x-content-type-options"] == "nosniff"
+        assert (
+            asset.headers["content-security-policy"] == response.headers["content-security-policy"]
+        )
+    document = live_app.http.get("/api/v1/admin/schema/openapi.json").json()
+    assert all(path.startswith("/api/v1/admin/") for path in document["paths"])
+
+
+def test_a_value_out_of_range_is_shown_next_to_its_field_and_nothing_is_written(
+    page: PageUnderTest,
+) -> None:
+    app, tenant = page.app, "apollo-chennai"
+    before, audited = app.thresholds(tenant), len(app.audit(tenant))
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+
+    field = tab.get_by_label("Triage risk threshold", exact=True)
+    expect(field).to_have_value(str(before[RISK]["value"]))
+    field.fill("1.5")
+    tab.get_by_label("Reason for the change").fill("Testing a value out of range")
+    tab.get_by_role("button", name="Save changes").click()
+
+    error = tab.locator(f"#t-{RISK}-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("at most 1")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    described = field.get_attribute("aria-describedby").split()
+    assert f"t-{RISK}-error" in described
+    expect(field).to_be_focused()
+    summary = tab.locator("#error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("Triage risk threshold: must be at most 1")
+    expect(threshold(tab, RISK)).to_contain_text("Default value")
+    tab.screenshot(path=str(ARTIFACTS / "triage-error.png"), full_page=True)
+
+    assert app.thresholds(tenant) == before
+    assert len(app.audit(tenant)) == audited
+    assert page.unexpected_errors(422) == []
+
+
+def test_a_valid_value_with_a_reason_is_saved_audited_and_shown_as_overridden_after_a_reload(
+    page: PageUnderTest,
+) -> None:
+    app, tenant = page.app, "apollo-chennai"
+    audited = len(app.audit(tenant))
+    reason = "Clinical review asked for a lower bar (ticket TRI-42)"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+
+    tab.get_by_label("Triage risk threshold", exact=True).fill("0.7")
+    tab.get_by_label("Reason for the change").fill(reason)
+    tab.get_by_role("button", name="Save changes").click()
+
+    status = tab.locator("#status")
+    expect(status).to_contain_text("Saved for")
+    expect(status).to_contain_text("Triage risk threshold")
+    expect(threshold(tab, RISK)).to_contain_text("Overridden for this tenant")
+    expect(tab.get_by_label("Reason for the change")).to_have_value("")
+    tab.screenshot(path=str(ARTIFACTS / "triage.png"), full_page=True)
+
+    saved = app.thresholds(tenant)[RISK]
+    assert (saved["value"], saved["overridden"]) == (0.7, True)
+
+    tab.reload()
+    expect(tab.locator("#session")).to_be_visible()  # the token is still in this tab
+    expect(tab.get_by_label("Tenant", exact=True)).to_have_value(tenant)  # remembered
+    expect(tab.get_by_label("Triage risk threshold", exact=True)).to_have_value("0.7")
+    expect(threshold(tab, RISK)).to_contain_text("Overridden for this tenant")
+    expect(threshold(tab, RISK).get_by_role("button", name="Clear override")).to_be_visible()
+
+    entries = app.audit(tenant)
+    assert len(entries) == audited + 1
+    entry = entries[0]
+    assert entry["action"] == "triage_threshold.update"
+    assert entry["resource_id"] == RISK
+    assert entry["actor_id"] == "user_browser"
+    assert entry["after"]["value"] == 0.7
+    assert entry["after"]["reason"] == reason
+    assert page.unexpected_errors() == []
+
+
+def test_the_stage_list_is_a_group_of_checkboxes_and_an_override_can_be_cleared(
+    page: PageUnderTest,
+) -> None:
+    app, tenant = page.app, "bumrungrad-bangkok"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+
+    group = tab.get_by_role("group", name="MSO eligible decision stages")
+    boxes = group.get_by_role("checkbox")
+    expect(boxes).to_have_count(len(app.thresholds(tenant)[STAGES]["allowed"]))
+    expect(group.get_by_label("Comparing options")).to_be_checked()
+    booked = group.get_by_label("Booked")
+    expect(booked).not_to_be_checked()
+    booked.focus()
+    tab.keyboard.press("Space")  # keyboard alone
+    expect(booked).to_be_checked()
+    expect(threshold(tab, STAGES)).to_contain_text("Edited, not saved")
+    tab.get_by_label("Reason for the change").fill("Offer second opinions once booked too")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(threshold(tab, STAGES)).to_contain_text("Overridden for this tenant")
+    saved = app.thresholds(tenant)[STAGES]
+    assert set(saved["value"]) == {"comparing_options", "decided_on_destination", "booked"}
+
+    clear = threshold(tab, STAGES).get_by_role("button", name="Clear override")
+    clear.click()  # without a reason: the server asks for one, next to the reason
+    reason_error = tab.locator("#reason-error")
+    expect(reason_error).to_be_visible()
+    expect(tab.get_by_label("Reason for the change")).to_be_focused()
+    assert app.thresholds(tenant)[STAGES]["overridden"] is True
+
+    tab.get_by_label("Reason for the change").fill("Back to the platform default")
+    clear.click()
+    expect(tab.locator("#status")).to_contain_text("cleared")
+    expect(threshold(tab, STAGES)).to_contain_text("Default value")
+    expect(reason_error).to_be_hidden()
+    restored = app.thresholds(tenant)[STAGES]
+    assert restored["overridden"] is False
+    assert restored["value"] == restored["default"]
+    entries = app.audit(tenant)
+    assert [e["after"].get("reason") for e in entries[:2]] == [
+        "Back to the platform default",
+        "Offer second opinions once booked too",
+    ]
+    assert page.unexpected_errors(422) == []
+
+
+def test_a_missing_reason_is_shown_next_to_the_reason_and_every_field_is_labelled(
+    page: PageUnderTest,
+) -> None:
+    app, tenant = page.app, "acibadem-istanbul"
+    before = app.thresholds(tenant)
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    unlabelled = tab.evaluate(
+        """() => Array.from(document.querySelectorAll('input, select, textarea'))
+            .filter((el) => el.offsetParent !== null && el.labels.length === 0)
+            .map((el) => el.id || el.name)"""
+    )
+    assert unlabelled == []
+
+    field = tab.get_by_label("MSO max offers per case", exact=True)
+    field.fill("5")
+    field.press("Enter")  # submits the form, like the Save button
+
+    reason = tab.get_by_label("Reason for the change")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(reason).to_be_focused()
+    expect(tab.locator("#reason-error")).to_contain_text("Enter a reason")
+    expect(tab.locator("#error-summary")).to_contain_text("Reason: Enter a reason")
+    assert app.thresholds(tenant) == before
+    assert page.unexpected_errors(422) == []
+
+
+def test_the_link_make_run_prints_signs_in_and_leaves_no_token_in_the_address_bar(
+    page: PageUnderTest,
+) -> None:
+    link = page.app.welcome_link()
+    token = link.split("#token=", 1)[1]
+    tab = page.page
+    assert link.startswith(f"{page.app.base_url}/admin/triage#token=")
+    tab.goto(link)
+    expect(tab.locator("#session")).to_be_visible()
+    expect(tab.locator("#session-who")).to_contain_text("user_local_admin")
+    assert "token" not in tab.evaluate("location.href")
+    assert tab.evaluate("location.hash") == ""
+    assert stored_token(tab) == token
+    expect(tab.get_by_label("Tenant", exact=True).locator("option")).to_have_count(5)
+    assert page.unexpected_errors() == []
+
+
+def test_a_tenant_scoped_admin_sees_only_its_tenant_and_signing_out_forgets_the_token(
+    page: PageUnderTest,
+) -> None:
+    tab = open_page(page)
+    sign_in(tab, page.app.token(org="org_medanta", user="user_medanta_admin"))
+    tenant = tab.get_by_label("Tenant", exact=True)
+    expect(tenant.locator("option")).to_have_count(2)  # the prompt and its own tenant
+    expect(tenant).to_have_value("medanta-gurugram")  # the only one: chosen for it
+    expect(tab.locator(".threshold")).to_have_count(len(THRESHOLDS))
+
+    tab.get_by_role("button", name="Sign out").click()
+    expect(tab.get_by_label("Bearer token")).to_be_visible()
+    expect(tab.locator("#status")).to_contain_text("Signed out")
+    assert stored_token(tab) is None
+    tab.reload()
+    expect(tab.get_by_label("Bearer token")).to_be_visible()
+    expect(tab.locator("#workspace")).to_be_hidden()
+    assert page.unexpected_errors() == []
+
+
+def test_a_coordinator_is_told_plainly_it_is_not_allowed(page: PageUnderTest) -> None:
+    tab = open_page(page)
+    sign_in(tab, page.app.token(role="org:coordinator", org=PLATFORM_ORG))
+    alert = tab.locator("#alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("Not allowed")
+    expect(alert).to_contain_text("tenant:manage")
+    expect(tab.locator("#thresholds-form")).to_be_hidden()
+    assert page.unexpected_errors(403) == []
+
+
+def test_a_refused_token_asks_for_a_token_again(page: PageUnderTest) -> None:
+    tab = open_page(page)
+    forged = page.app.token()[:-4] + "AAAA"
+    paste_token(tab, forged)
+    error = tab.locator("#token-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Sign in again")
+    expect(tab.get_by_label("Bearer token")).to_have_attribute("aria-invalid", "true")
+    expect(tab.locator("#workspace")).to_be_hidden()
+    assert stored_token(tab) is None
+    assert page.unexpected_errors(401) == []
+
+
+def test_thresholds_read_from_a_stale_cache_carry_a_notice(page: PageUnderTest) -> None:
+    """`stale: true` (the flag provider unreachable, the cache answering) as the API sends it;
+    the embedded flag store is never stale, so the answer is amended on its way."""
+
+    def stale(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body["data"]["stale"] = True
+        route.fulfill(response=answer, json=body)
+
+    tab = open_page(page)
+    tab.route("**/api/v1/admin/triage/thresholds?*", stale)
+    sign_in(tab, page.app.token())
+    notice = tab.locator("#stale")
+    expect(notice).to_be_hidden()
+    pick_tenant(tab, "apollo-chennai")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("may be out of date")
+    assert page.unexpected_errors() == []
