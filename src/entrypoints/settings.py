@@ -298,6 +298,32 @@ class Settings:
     flagsmith_refresh_seconds: float = setting(
         10.0, "how often the Flagsmith environment document is fetched again", read=_seconds
     )
+    stripe_api_key: str | None = setting(
+        None,
+        "Stripe secret key, `sk_...`: refunds of sessions Stripe took the money for (unset:"
+        " embedded refunds them in the sandbox, production answers"
+        " PAYMENT_PROVIDER_NOT_CONFIGURED)",
+        secret=True,
+        example="sk_live_replace_me",
+    )
+    stripe_api_url: str = setting(
+        "https://api.stripe.com", "Stripe's API", read=_url("http", "https")
+    )
+    razorpay_key_id: str | None = setting(
+        None,
+        "Razorpay key id: refunds of sessions Razorpay took the money for (with the secret;"
+        " unset as for Stripe)",
+        example="rzp_live_replace_me",
+    )
+    razorpay_key_secret: str | None = setting(
+        None, "Razorpay key secret (with the key id)", secret=True, example="replace_me"
+    )
+    razorpay_api_url: str = setting(
+        "https://api.razorpay.com", "Razorpay's API", read=_url("http", "https")
+    )
+    payment_timeout_seconds: float = setting(
+        10.0, "how long one call to a payment provider may take", read=_seconds
+    )
     redis_url: str | None = setting(
         None,
         "Redis, for the health probe",
@@ -331,6 +357,11 @@ class Settings:
                 for name in ("flagsmith_admin_key", "flagsmith_environment_key")
                 if not getattr(self, name)
             ]
+        if bool(self.razorpay_key_id) != bool(self.razorpay_key_secret):
+            problems.append(
+                f"{env_name('razorpay_key_id')} and {env_name('razorpay_key_secret')}:"
+                " set both or neither"
+            )
         if self.embedded:
             return problems
         for f in dataclasses.fields(self):

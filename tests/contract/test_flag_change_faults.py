@@ -18,7 +18,9 @@ import pytest
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import IntentStatus
+from admin_core.side_effects.runner import LEASE
 from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
+from tests.support.clock import LaterClock
 from tests.support.flags import (
     OPERATOR,
     FailingFlags,
@@ -205,7 +207,8 @@ async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled
         try:
             transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
             provider = await provider_for(kind, transactions, flags)
-            world = world_on(provider, transactions, flags)
+            # Later than the killed process's lease: reconcile may take its intent over.
+            world = world_on(provider, transactions, flags, clock=LaterClock(LEASE))
             assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.3}
             assert await world.audit("flag.identity_override") == []
             effects = world.flags.effects

@@ -525,7 +525,7 @@ def test_config_check_never_shows_an_embedded_fallback_in_production(
     assert run.code == EXIT_CONFIG
     adapters = json.loads(run.out)["adapters"].values()
     chosen = {a["adapter"] for a in adapters}
-    fallbacks = {a for a in chosen if a.startswith(("InMemory", "InProcess", "Local"))}
+    fallbacks = {a for a in chosen if a.startswith(("InMemory", "InProcess", "Local", "Sandbox"))}
     assert not fallbacks, chosen
     assert not [a for a in adapters if a["why"] == "SQLite" or "None" in a["why"]], adapters
 

@@ -25,3 +25,13 @@ class ManualClock(Clock):
 
     def set(self, value: datetime) -> None:
         self.current = value
+
+
+class LaterClock(Clock):
+    """The system's time moved on by `offset`: a process that runs later than this one."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset

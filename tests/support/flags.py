@@ -29,6 +29,7 @@ from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.tenant_flags import TenantFlags
 from admin_core.flags.use_cases import ClearFlagOverride, OverrideFlag, ShowEffectiveFlags
 from admin_core.kernel.principal import Principal
+from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import Intent
 from admin_core.side_effects.runner import SideEffects
@@ -145,13 +146,14 @@ def world_on(
     flags: FlagCatalogue,
     *,
     ttl: float = 60.0,
+    clock: Clock | None = None,
 ) -> FlagWorld:
     cached = CachedFeatureFlags(provider, ttl=ttl)
     tenant_flags = TenantFlags(
         catalogue=flags,
         flags=cached,
         tenants=KnownTenants(transactions),
-        side_effects=SideEffects(transactions, SystemClock(), SequentialIds()),
+        side_effects=SideEffects(transactions, clock or SystemClock(), SequentialIds()),
     )
     return FlagWorld(
         catalogue=flags, provider=provider, transactions=transactions, flags=tenant_flags

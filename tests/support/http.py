@@ -45,5 +45,9 @@ async def api(tmp_key_dir: Any, settings: Settings | None = None) -> AsyncIterat
     base = settings or Settings(database_url="memory://")
     container = build_container(replace(base, local_key_path=tmp_key_dir / "signing.pem"))
     await seed_demo(container)
+    if not base.database_url.startswith("memory:"):
+        # The app runs on the test client's own event loop: pooled connections opened on
+        # this one (by the seed) cannot serve it.
+        await container.database.engine().dispose()
     async with AsyncTestClient(create_app(container)) as client:
         yield ApiClient(client=client, container=container)

@@ -20,6 +20,9 @@ TENANTS = "/api/v1/admin/tenants"
 AUDIT = "/api/v1/admin/audit-log"
 
 #: One request per admin operation that takes a JSON body: (method, path, a valid body).
+#: Ids in the paths of body operations (the doctor need not exist: bodies are read first).
+DOCTOR = "msd_unknown"
+SESSION = "mso_apollo_040"
 BODY_OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", TENANTS, {"provider_id": "prv_unknown"}),
     ("PATCH", f"{TENANTS}/apollo-chennai", {"name": "Apollo"}),
@@ -42,6 +45,25 @@ BODY_OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
         "/api/v1/admin/triage/thresholds",
         {"tenant_id": "apollo-chennai", "values": {"mso_max_offers_per_case": 4}, "reason": "r"},
     ),
+    (
+        "POST",
+        "/api/v1/admin/mso/doctors",
+        {
+            "tenant_id": "apollo-chennai",
+            "full_name": "Dr. X",
+            "email": "x@apollo.example",
+            "specialty": "cardiology",
+            "languages": ["en"],
+            "countries": ["IN"],
+            "license_number": "L-1",
+            "consultation_fee_minor": 100,
+            "currency": "INR",
+            "available_from": "2026-01-01",
+            "timezone": "Asia/Kolkata",
+        },
+    ),
+    ("PATCH", f"/api/v1/admin/mso/doctors/{DOCTOR}", {"active": False}),
+    ("POST", f"/api/v1/admin/mso/sessions/{SESSION}/refund", {"reason": "r"}),
 ]
 #: One request per admin read.
 READS = [
@@ -76,9 +98,10 @@ async def test_every_body_operation_is_listed(http: ApiClient) -> None:
     taking_bodies = {
         method
         + " "
-        + route.path_format.replace("{tenant_id}", "apollo-chennai").replace(
-            "{user_id}", "user_new_hire"
-        )
+        + route.path_format.replace("{tenant_id}", "apollo-chennai")
+        .replace("{user_id}", "user_new_hire")
+        .replace("{doctor_id}", DOCTOR)
+        .replace("{session_id}", SESSION)
         for route in app.routes
         if isinstance(route, HTTPRoute)
         for handler in route.route_handlers

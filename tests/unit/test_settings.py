@@ -117,7 +117,9 @@ def test_a_role_policy_file_that_cannot_be_read_is_a_configuration_problem(
 
 def test_the_readme_table_and_env_example_are_generated_from_the_definition() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert with_settings_table(readme) == readme, "run: python -m entrypoints.settings write"
+    assert with_settings_table(readme) == readme, (
+        "run: python -m entrypoints.settings write README.md .env.example"
+    )
     assert (ROOT / ".env.example").read_text() == env_example()
 
 
@@ -131,3 +133,44 @@ async def test_the_engine_pool_holds_the_configured_number_of_connections() -> N
         assert engine.pool.size() == 7  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
+
+
+def test_payment_gateways_fall_back_to_the_sandbox_only_in_the_embedded_mode() -> None:
+    from entrypoints.container import choices
+    from entrypoints.settings import Mode
+
+    embedded = Settings(stripe_api_key="sk_test_x")
+    assert choices.payment_gateways(embedded) == {
+        "stripe": "stripe",
+        "razorpay": "sandbox",
+        "sandbox": "sandbox",
+    }
+    production = Settings(mode=Mode.PRODUCTION, razorpay_key_id="rzp_x", razorpay_key_secret="s")
+    assert choices.payment_gateways(production) == {
+        "stripe": None,
+        "razorpay": "razorpay",
+        "sandbox": None,
+    }
+
+
+async def test_a_provider_without_credentials_in_production_is_not_configured() -> None:
+    from adapters.system.runtime import SystemClock, UlidGenerator
+    from admin_core.payments.errors import PaymentProviderNotConfigured
+    from admin_core.payments.model import PaymentProvider
+    from entrypoints.container.payments import _gateways
+    from entrypoints.container.resources import Resources
+    from entrypoints.settings import Mode
+
+    settings = Settings(mode=Mode.PRODUCTION)
+    resources = Resources()
+    registry = _gateways(settings, None, SystemClock(), UlidGenerator(), resources)
+    for provider in PaymentProvider:
+        with pytest.raises(PaymentProviderNotConfigured):
+            registry.gateway(provider)
+    await resources.aclose()
+
+
+def test_a_razorpay_key_id_needs_its_secret() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"ADMIN_RAZORPAY_KEY_ID": "rzp_live_x"})
+    assert any("ADMIN_RAZORPAY_KEY_SECRET" in p for p in raised.value.problems)

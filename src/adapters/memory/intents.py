@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from adapters.memory.store import InMemoryStore
 from admin_core.side_effects.model import Intent, IntentStatus
@@ -24,12 +25,28 @@ class InMemoryIntentLog(IntentLog):
         return self._store.intents.get(intent_id)
 
     async def settle(
-        self, intent_id: str, status: IntentStatus, *, at: datetime, error: str | None = None
+        self,
+        intent_id: str,
+        status: IntentStatus,
+        *,
+        at: datetime,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
     ) -> None:
         intent = self._store.intents[intent_id]
         self._store.intents[intent_id] = replace(
-            intent, status=status, updated_at=at, attempts=intent.attempts + 1, error=error
+            intent,
+            status=status,
+            updated_at=at,
+            attempts=intent.attempts + 1,
+            error=error,
+            result=intent.result if result is None else dict(result),
+            lease_until=None,
         )
+
+    async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
+        intent = self._store.intents[intent_id]
+        self._store.intents[intent_id] = replace(intent, lease_until=until, updated_at=at)
 
     async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
         found = [

@@ -9,6 +9,8 @@ from typing import Any
 
 from admin_core.audit.model import AuditEntry
 from admin_core.directory.model import Procedure, ProcedureOffer, Provider, ProviderDoctor
+from admin_core.mso_doctors.model import MsoDoctor
+from admin_core.payments.model import MsoSession, Refund
 from admin_core.side_effects.model import Intent
 from admin_core.tenants.model import OrgMapping, Tenant
 from admin_core.users.model import UserContact, UserRole
@@ -34,6 +36,10 @@ class InMemoryStore:
     provider_procedures: dict[tuple[str, str], ProcedureOffer] = field(default_factory=dict)
     doctor_procedures: set[tuple[str, str]] = field(default_factory=set)
     intents: dict[str, Intent] = field(default_factory=dict)
+    mso_sessions: dict[str, MsoSession] = field(default_factory=dict)
+    # The sandbox gateway's refunds: (idempotency key, payment ref, refund).
+    sandbox_refunds: list[tuple[str, str, Refund]] = field(default_factory=list)
+    mso_doctors: dict[str, MsoDoctor] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def snapshot(self) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from typing import Any, Self
 from adapters.memory.audit import InMemoryAuditLog
 from adapters.memory.directory import InMemoryDirectoryWriter
 from adapters.memory.intents import InMemoryIntentLog
+from adapters.memory.mso_doctors import InMemoryMsoDoctorRepository
+from adapters.memory.mso_sessions import InMemoryMsoSessionRepository
+from adapters.memory.sandbox_refunds import InMemorySandboxLedger
 from adapters.memory.store import InMemoryStore
 from adapters.memory.tenants import (
     InMemoryOrgMappingRepository,
@@ -21,6 +24,8 @@ from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
+from admin_core.mso_doctors.ports import MsoDoctorRepository, MsoDoctorsTransaction
+from admin_core.payments.ports import MsoSessionRepository, PaymentsTransaction
 from admin_core.side_effects.ports import IntentLog, SideEffectsTransaction
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
@@ -29,6 +34,8 @@ from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransa
 class InMemoryTransaction(
     TenantsTransaction,
     UsersTransaction,
+    PaymentsTransaction,
+    MsoDoctorsTransaction,
     SideEffectsTransaction,
     AuditTransaction,
     DirectoryTransaction,
@@ -42,6 +49,10 @@ class InMemoryTransaction(
     audit: AuditLog
     directory: DirectoryWriter
     intents: IntentLog
+    mso_doctors: MsoDoctorRepository
+    mso_sessions: MsoSessionRepository
+    #: The sandbox gateway's ledger (`SandboxGateway`), not a port of the core.
+    sandbox_refunds: InMemorySandboxLedger
 
     def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:
         self._store = store
@@ -54,6 +65,9 @@ class InMemoryTransaction(
         self.users = InMemoryUserContacts(store)
         self.user_roles = InMemoryUserRoleRepository(store)
         self.intents = InMemoryIntentLog(store)
+        self.mso_doctors = InMemoryMsoDoctorRepository(store)
+        self.mso_sessions = InMemoryMsoSessionRepository(store)
+        self.sandbox_refunds = InMemorySandboxLedger(store)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,8 @@ class SqlIntentLog(IntentLog):
                 updated_at=intent.updated_at,
                 attempts=intent.attempts,
                 error=intent.error,
+                result=None if intent.result is None else dict(intent.result),
+                lease_until=intent.lease_until,
             )
         )
 
@@ -45,17 +47,32 @@ class SqlIntentLog(IntentLog):
         return _intent(row) if row is not None else None
 
     async def settle(
-        self, intent_id: str, status: IntentStatus, *, at: datetime, error: str | None = None
+        self,
+        intent_id: str,
+        status: IntentStatus,
+        *,
+        at: datetime,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
     ) -> None:
+        values: dict[str, Any] = {
+            "status": status.value,
+            "updated_at": at,
+            "attempts": intents.c.attempts + 1,
+            "error": error,
+            "lease_until": None,
+        }
+        if result is not None:
+            values["result"] = dict(result)
+        await self._connection.execute(
+            intents.update().where(intents.c.id == intent_id).values(**values)
+        )
+
+    async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         await self._connection.execute(
             intents.update()
             .where(intents.c.id == intent_id)
-            .values(
-                status=status.value,
-                updated_at=at,
-                attempts=intents.c.attempts + 1,
-                error=error,
-            )
+            .values(lease_until=until, updated_at=at)
         )
 
     async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
@@ -92,4 +109,6 @@ def _intent(row: Any) -> Intent:
         updated_at=row.updated_at,
         attempts=row.attempts,
         error=row.error,
+        result=row.result,
+        lease_until=row.lease_until,
     )

@@ -12,6 +12,7 @@ values, in the statement's column order. Writes stay on SQLAlchemy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,11 +52,8 @@ class Read:
             compiled = self._compiled[dialect.name] = _compile(statement, dialect)
         return compiled
 
-    async def rows(
-        self, connection: AsyncConnection, values: Mapping[str, Any]
-    ) -> list[tuple[Any, ...]]:
-        compiled = self._for(connection.dialect)
-        args = [
+    def _args(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[Any]:
+        return [
             bind(value) if bind is not None else value
             for bind, value in zip(
                 compiled.binds,
@@ -66,6 +64,12 @@ class Read:
                 strict=True,
             )
         ]
+
+    async def rows(
+        self, connection: AsyncConnection, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        compiled = self._for(connection.dialect)
+        args = self._args(compiled, values)
         raw = await driver_connection(connection)
         if isinstance(raw, InlineConnection):
             fetched: Sequence[Sequence[Any]] = raw.execute_now(compiled.sql, args)
@@ -87,6 +91,22 @@ class Read:
                     row[index] = process(value)
             rows.append(tuple(row))
         return rows
+
+    async def estimate(self, connection: AsyncConnection, values: Mapping[str, Any]) -> int:
+        """PostgreSQL's estimate of how many rows the statement returns (`EXPLAIN`: nothing
+        is read)."""
+        compiled = self._for(connection.dialect)
+        raw = await driver_connection(connection)
+        try:
+            plan = await raw.fetchval(
+                f"EXPLAIN (FORMAT JSON) {compiled.sql}", *self._args(compiled, values)
+            )
+        except BaseException as error:
+            await invalidate_unless_answered(connection, raw, error)
+            raise
+        if isinstance(plan, str | bytes):  # decoded already where a JSON codec is set
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _compile(statement: Any, dialect: Dialect) -> _Compiled:

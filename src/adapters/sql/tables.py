@@ -284,6 +284,8 @@ side_effect_intents = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("result", Json, nullable=True),  # the provider's last answer
+    sa.Column("lease_until", UtcDateTime, nullable=True),  # driven until then by one caller
     sa.Index("ix_side_effect_intents_status_created_at", "status", "created_at"),
 )
 
@@ -294,4 +296,80 @@ flag_overrides = sa.Table(
     sa.Column("flag", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),  # JSON text (exact: 1.0 stays a float)
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+mso_sessions = sa.Table(
+    "mso_sessions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("patient_id", sa.Text, nullable=False),
+    sa.Column("case_id", sa.Text, nullable=False),
+    sa.Column("mso_doctor_id", sa.Text, nullable=False),
+    sa.Column("scheduled_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("payment_provider", sa.Text, nullable=False),
+    sa.Column("payment_ref", sa.Text, nullable=False),
+    sa.Column("refund_id", sa.Text, nullable=True),
+    sa.Column("refund_status", sa.Text, nullable=True),
+    sa.Column("refund_amount_minor", sa.BigInteger, nullable=True),
+    sa.Column("refund_provider", sa.Text, nullable=True),
+    sa.Column("refund_created_at", UtcDateTime, nullable=True),
+    sa.Column("refund_attempts", sa.Integer, nullable=False),
+    sa.Column("refund_intent_id", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "payment_provider in ('stripe', 'razorpay', 'sandbox')", name="payment_provider"
+    ),
+    sa.CheckConstraint("amount_minor >= 0", name="amount_minor"),
+    # One index per filter shape, each ending in the list's order (newest first).
+    sa.Index("ix_mso_sessions_scheduled_at_id", "scheduled_at", "id"),
+    sa.Index("ix_mso_sessions_tenant_id_scheduled_at_id", "tenant_id", "scheduled_at", "id"),
+    sa.Index("ix_mso_sessions_status_scheduled_at_id", "status", "scheduled_at", "id"),
+    sa.Index(
+        "ix_mso_sessions_tenant_id_status_scheduled_at_id",
+        "tenant_id",
+        "status",
+        "scheduled_at",
+        "id",
+    ),
+)
+
+sandbox_refunds = sa.Table(
+    "sandbox_refunds",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),  # the idempotency key
+    sa.Column("payment_ref", sa.Text, nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+mso_doctors = sa.Table(
+    "mso_doctors",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),  # lower-cased
+    sa.Column("specialty", sa.Text, nullable=False),
+    sa.Column("languages", Json, nullable=False),  # list of ISO 639-1 codes
+    sa.Column("countries", Json, nullable=False),  # list of ISO 3166-1 alpha-2 codes
+    sa.Column("license_number", sa.Text, nullable=False),
+    sa.Column("consultation_fee_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("available_from", sa.Date, nullable=False),
+    sa.Column("timezone", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("clerk_user_id", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "email"),
+    sa.CheckConstraint("consultation_fee_minor >= 0", name="consultation_fee_minor"),
+    sa.Index("ix_mso_doctors_tenant_id_full_name_id", "tenant_id", "full_name", "id"),
+    sa.Index("ix_mso_doctors_specialty", "specialty"),
 )

@@ -21,7 +21,10 @@ from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
 from adapters.sql.flags import SqlFlagOverrides
 from adapters.sql.intents import SqlIntentLog
+from adapters.sql.mso_doctors import SqlMsoDoctorRepository
+from adapters.sql.mso_sessions import SqlMsoSessionRepository
 from adapters.sql.reads import driver_connection
+from adapters.sql.sandbox_refunds import SqlSandboxLedger
 from adapters.sql.tenants import (
     SqlOrgMappingRepository,
     SqlProviderRepository,
@@ -33,6 +36,8 @@ from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
+from admin_core.mso_doctors.ports import MsoDoctorRepository, MsoDoctorsTransaction
+from admin_core.payments.ports import MsoSessionRepository, PaymentsTransaction
 from admin_core.side_effects.ports import IntentLog, SideEffectsTransaction
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
@@ -43,6 +48,8 @@ _READ_COMMITTED = "READ COMMITTED"
 class SqlTransaction(
     TenantsTransaction,
     UsersTransaction,
+    PaymentsTransaction,
+    MsoDoctorsTransaction,
     SideEffectsTransaction,
     AuditTransaction,
     DirectoryTransaction,
@@ -56,8 +63,12 @@ class SqlTransaction(
     audit: AuditLog
     directory: DirectoryWriter
     intents: IntentLog
+    mso_doctors: MsoDoctorRepository
     #: The embedded flag provider's table (`SqlFeatureFlags`), not a port of the core.
     flag_overrides: SqlFlagOverrides
+    mso_sessions: MsoSessionRepository
+    #: The sandbox gateway's ledger (`SandboxGateway`), not a port of the core.
+    sandbox_refunds: SqlSandboxLedger
 
     def __init__(
         self,
@@ -102,7 +113,10 @@ class SqlTransaction(
         )
         self.directory = SqlDirectoryWriter(connection)
         self.intents = SqlIntentLog(connection)
+        self.mso_doctors = SqlMsoDoctorRepository(connection)
         self.flag_overrides = SqlFlagOverrides(connection)
+        self.mso_sessions = SqlMsoSessionRepository(connection)
+        self.sandbox_refunds = SqlSandboxLedger(connection)
         return self
 
     async def __aexit__(

@@ -13,7 +13,8 @@ from typing import Any
 
 from admin_core.flags.model import FlagChange
 from admin_core.flags.ports import FeatureFlags
-from admin_core.side_effects.model import Intent, Outcome
+from admin_core.side_effects.model import APPLIED, NOT_APPLIED, Answer, Intent
+from admin_core.side_effects.ports import SideEffectsTransaction
 
 #: The kind of intent this effect performs.
 KIND = "flags.overrides"
@@ -47,7 +48,7 @@ class FlagOverrides:
     def __init__(self, flags: FeatureFlags) -> None:
         self._flags = flags
 
-    async def apply(self, intent: Intent) -> None:
+    async def apply(self, intent: Intent) -> Answer:
         tenant_id, changes = _changes(intent)
         for done, change in enumerate(changes):
             try:
@@ -55,14 +56,18 @@ class FlagOverrides:
             except Exception:
                 await self._put_back(tenant_id, changes[:done])
                 raise
+        return APPLIED
 
-    async def settle(self, intent: Intent) -> Outcome:
+    async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
         tenant_id, changes = _changes(intent)
         held = await self._flags.overrides(tenant_id)
         if all(_holds(held, c, target=True) for c in changes):
-            return Outcome.APPLIED
+            return APPLIED
         await self._put_back(tenant_id, [c for c in changes if not _holds(held, c, target=False)])
-        return Outcome.NOT_APPLIED
+        return NOT_APPLIED
+
+    async def record(self, tx: SideEffectsTransaction, intent: Intent, answer: Answer) -> None:
+        """Flags keep nothing of their own beside the intent and its audit entries."""
 
     async def _write(self, tenant_id: str, change: FlagChange) -> None:
         if change.clear:

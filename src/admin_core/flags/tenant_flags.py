@@ -17,6 +17,7 @@ from admin_core.flags.model import (
 )
 from admin_core.flags.ports import FeatureFlags
 from admin_core.kernel.validation import FieldChecks
+from admin_core.side_effects.ports import SideEffectsTransaction
 from admin_core.side_effects.runner import SideEffects
 from admin_core.tenants.known import KnownTenants
 
@@ -39,7 +40,7 @@ class TenantFlags:
         catalogue: FlagCatalogue,
         flags: FeatureFlags,
         tenants: KnownTenants,
-        side_effects: SideEffects,
+        side_effects: SideEffects[SideEffectsTransaction],
     ) -> None:
         self.catalogue = catalogue
         self.provider = flags

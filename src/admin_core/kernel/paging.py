@@ -22,6 +22,9 @@ class OffsetPage(Generic[T]):
     total: int
     limit: int
     offset: int
+    #: False when `total` is the database's estimate (a list too long to count on every
+    #: page; see the list's docs).
+    total_exact: bool = True
 
 
 def check_page(limit: int, offset: int, max_limit: int = MAX_OFFSET_LIMIT) -> None:

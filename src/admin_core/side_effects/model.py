@@ -18,11 +18,24 @@ class IntentStatus(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """What the provider holds, asked after a failure or a crash."""
+    """What the provider holds: as it answered, or asked after a failure or a crash."""
 
     APPLIED = "applied"
     NOT_APPLIED = "not_applied"
+    PENDING = "pending"  # accepted, not confirmed yet: asked again later
     UNKNOWN = "unknown"  # the provider cannot be asked now
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the provider said: the outcome, and what the area records of it (JSON)."""
+
+    outcome: Outcome
+    result: Mapping[str, Any] | None = None
+
+
+APPLIED = Answer(Outcome.APPLIED)
+NOT_APPLIED = Answer(Outcome.NOT_APPLIED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +55,10 @@ class Intent:
     updated_at: datetime
     attempts: int = 0
     error: str | None = None
+    #: The provider's last answer (`Answer.result`), if it said anything worth keeping.
+    result: Mapping[str, Any] | None = None
+    #: Driven until then by one caller (on any replica); others leave it alone.
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from admin_core.audit.ports import AuditTransaction
-from admin_core.side_effects.model import Intent, IntentStatus, Outcome
+from admin_core.side_effects.model import Answer, Intent, IntentStatus
 
 
 class IntentLog(Protocol):
@@ -19,9 +19,20 @@ class IntentLog(Protocol):
         ...
 
     async def settle(
-        self, intent_id: str, status: IntentStatus, *, at: datetime, error: str | None = None
+        self,
+        intent_id: str,
+        status: IntentStatus,
+        *,
+        at: datetime,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record the intent's end (or, with PENDING, one more attempt)."""
+        """Record the intent's end (or, with PENDING, one more attempt) and release its
+        lease. `result` replaces the provider's last answer when given."""
+        ...
+
+    async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
+        """Mark the intent as driven by the caller until `until`."""
         ...
 
     async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
@@ -33,16 +44,27 @@ class SideEffectsTransaction(AuditTransaction, Protocol):
     intents: IntentLog
 
 
-class Effect(Protocol):
+T_contra = TypeVar("T_contra", bound=SideEffectsTransaction, contravariant=True)
+
+
+class Effect(Protocol[T_contra]):
     """Performs one kind of side effect from an intent's payload."""
 
-    async def apply(self, intent: Intent) -> None:
-        """Do it (idempotently: the provider may have done it already). Raises when the
-        provider refuses or cannot be reached; a partial effect is put back before raising
+    async def apply(self, intent: Intent) -> Answer:
+        """Do it (idempotently: the provider may have done it already). Answers APPLIED,
+        PENDING (accepted, not confirmed) or NOT_APPLIED (a definite failure); raises when the
+        provider refuses or cannot be reached. A partial effect is put back before raising
         where it can be."""
         ...
 
-    async def settle(self, intent: Intent) -> Outcome:
-        """After a failure or a crash: whether the provider holds the effect now. A partial
-        effect is put back first (then NOT_APPLIED)."""
+    async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
+        """After a failure or a crash: whether the provider holds the effect now (UNKNOWN when
+        it cannot tell). A partial effect is put back first (then NOT_APPLIED). `redrive`:
+        the effect may also be done again with the intent's key, where that is how the
+        provider is asked safely (reconcile does; a failing call does not, to answer soon)."""
+        ...
+
+    async def record(self, tx: T_contra, intent: Intent, answer: Answer) -> None:
+        """The area's own writes for the provider's answer, in the transaction that records
+        the intent's outcome (and, once applied, its audit entries)."""
         ...

@@ -1,18 +1,21 @@
-"""The one mechanism for external side effects (docs/adr/0048).
+"""The one mechanism for external side effects (docs/adr/0048, 0051).
 
 A side effect on Flagsmith, Stripe, Razorpay or Clerk cannot share a transaction with the
 audit log. So:
 
-1. the intent is committed first: what will be done, and the audit entries that will record
-   it once done;
+1. the intent is committed first: what will be done, its idempotency key, and the audit
+   entries that will record it once done — with whatever the area writes beside it (a
+   session marked `refund_pending`), and a lease: one caller, on any replica, drives it;
 2. the provider is called (idempotently: with the intent's key where the provider takes one);
-3. the audit entries are written and the intent marked done, in one transaction.
+3. the provider's answer is recorded: applied → the audit entries, the area's own writes
+   (`Effect.record`) and the intent done, in one transaction; pending (accepted, not
+   confirmed) → the answer kept, the intent still pending; not applied → the intent failed.
 
-A failure at 2 asks the provider what it holds (`Effect.settle`): applied after all → step 3;
-not applied → the intent fails and the caller gets the error; the provider cannot be asked →
-the intent stays pending and the caller gets the error. `reconcile` does the same for every
-intent left pending (a crash between any two steps), so each intent ends with its audit
-entries written exactly once if and only if the provider acted.
+A failure at 2 asks the provider what it holds (`Effect.settle`) and goes on at 3 with that
+answer; when the provider cannot be asked the intent stays pending and the caller gets the
+error. `reconcile` does the same for every intent left pending whose lease has run out (a
+crash between any two steps, a pending answer), so each intent ends with its audit entries
+written exactly once if and only if the provider acted.
 """
 
 from __future__ import annotations
@@ -23,12 +26,18 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from admin_core.audit.model import AuditRecord
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
-from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
+from admin_core.side_effects.model import (
+    Answer,
+    Intent,
+    IntentStatus,
+    Outcome,
+    ReconcileReport,
+)
 from admin_core.side_effects.ports import Effect, SideEffectsTransaction
 
 log = logging.getLogger("admin_core.side_effects")
@@ -36,15 +45,20 @@ log = logging.getLogger("admin_core.side_effects")
 #: Intents younger than this belong to requests still running; reconcile leaves them alone.
 RECONCILE_AFTER = timedelta(seconds=30)
 RECONCILE_BATCH = 100
+#: How long one caller drives an intent before another may take it over: longer than any
+#: provider call with its retries, short enough that a crashed caller's intent is soon
+#: finished by the next call or by reconcile.
+LEASE = timedelta(seconds=60)
+
+T = TypeVar("T", bound=SideEffectsTransaction)
 
 
-class SideEffects:
-    def __init__(
-        self,
-        transactions: Transactions[SideEffectsTransaction],
-        clock: Clock,
-        ids: IdGenerator,
-    ) -> None:
+class IntentInProgress(Exception):
+    """Another caller (on this or another replica) is driving the intent now."""
+
+
+class SideEffects(Generic[T]):
+    def __init__(self, transactions: Transactions[T], clock: Clock, ids: IdGenerator) -> None:
         self._transactions = transactions
         self._clock = clock
         self._ids = ids
@@ -52,15 +66,14 @@ class SideEffects:
 
     @contextlib.asynccontextmanager
     async def serialized(self, scope: str) -> AsyncIterator[None]:
-        """One change of `scope` (a tenant's flags, a session's payment) at a time in this
-        process: what a change reads to compute its audit entries is not stale when it acts."""
+        """One change of `scope` (a tenant's flags) at a time in this process: what a change
+        reads to compute its audit entries is not stale when it acts."""
         lock = self._locks.setdefault(scope, asyncio.Lock())
         async with lock:
             yield
 
-    async def perform(
+    def new_intent(
         self,
-        effect: Effect,
         *,
         kind: str,
         tenant_id: str | None,
@@ -68,11 +81,11 @@ class SideEffects:
         audit: Sequence[AuditRecord],
         key: str | None = None,
     ) -> Intent:
-        """Record the intent, apply the effect, record its outcome. Raises what the effect
-        raised unless the provider turned out to have acted."""
+        """An intent leased to the caller, to be added in the caller's transaction (beside the
+        area's own writes) and then driven with `drive`."""
         now = self._clock.now()
         intent_id = self._ids.new_id("int")
-        intent = Intent(
+        return Intent(
             id=intent_id,
             kind=kind,
             key=key or intent_id,
@@ -82,30 +95,71 @@ class SideEffects:
             status=IntentStatus.PENDING,
             created_at=now,
             updated_at=now,
+            lease_until=now + LEASE,
+        )
+
+    async def claim(self, tx: T, intent_id: str) -> Intent:
+        """Take the lease of a pending intent in the caller's transaction (committed by the
+        caller), then `drive` it. Raises `IntentInProgress` while another caller's lease runs;
+        returns the intent as it is when it is no longer pending."""
+        intent = await tx.intents.get(intent_id, lock=True)
+        if intent is None:
+            raise LookupError(intent_id)
+        if intent.status is not IntentStatus.PENDING:
+            return intent
+        now = self._clock.now()
+        if intent.lease_until is not None and intent.lease_until > now:
+            raise IntentInProgress(intent_id)
+        until = now + LEASE
+        await tx.intents.lease(intent_id, until=until, at=now)
+        return replace(intent, lease_until=until)
+
+    async def perform(
+        self,
+        effect: Effect[T],
+        *,
+        kind: str,
+        tenant_id: str | None,
+        payload: Mapping[str, Any],
+        audit: Sequence[AuditRecord],
+        key: str | None = None,
+    ) -> Answer:
+        """Record the intent, apply the effect, record its outcome. Raises what the effect
+        raised unless the provider turned out to have acted."""
+        intent = self.new_intent(
+            kind=kind, tenant_id=tenant_id, payload=payload, audit=audit, key=key
         )
         async with self._transactions() as tx:
             await tx.intents.add(intent)
             await tx.commit()
+        return await self.drive(effect, intent)
+
+    async def drive(self, effect: Effect[T], intent: Intent) -> Answer:
+        """Call the provider for an intent this caller holds the lease of, and record the
+        answer. Raises what the provider raised when it did not act, or when whether it acted
+        cannot be known now (the intent stays pending: a retry or reconcile finishes it)."""
         try:
-            await effect.apply(intent)
+            answer = await effect.apply(intent)
         except Exception as error:
-            outcome = await _settle(effect, intent)
-            if outcome is not Outcome.APPLIED:
-                await self._end(intent, outcome, error)
+            answer = await _settle(effect, intent, redrive=False)
+            if answer.outcome is not Outcome.APPLIED and answer.outcome is not Outcome.PENDING:
+                await self._record(effect, intent, answer, error)
                 raise
             log.warning("intent %s: the provider acted despite %r", intent.id, error)
-        await self._complete(intent)
-        return replace(intent, status=IntentStatus.DONE)
+        await self._record(effect, intent, answer, None)
+        return answer
 
     async def reconcile(
         self,
-        effects: Mapping[str, Effect],
+        effects: Mapping[str, Effect[T]],
         *,
         older_than: timedelta = RECONCILE_AFTER,
         limit: int = RECONCILE_BATCH,
+        kinds: Sequence[str] | None = None,
     ) -> ReconcileReport:
-        """Finish the intents left pending: complete those the provider holds, fail those it
-        does not, leave those it cannot be asked about."""
+        """Finish the intents left pending (of `kinds`, or every kind) whose lease has run
+        out: complete those the provider holds, fail those it does not, leave those it cannot
+        be asked about or has not confirmed yet."""
         async with self._transactions() as tx:
             pending = await tx.intents.pending(
                 created_before=self._clock.now() - older_than, limit=limit
@@ -113,43 +167,67 @@ class SideEffects:
         completed: list[str] = []
         abandoned: list[str] = []
         unresolved: list[str] = []
-        for intent in pending:
-            effect = effects.get(intent.kind)
-            outcome = Outcome.UNKNOWN if effect is None else await _settle(effect, intent)
-            if outcome is Outcome.APPLIED:
-                await self._complete(intent)
+        for found in pending:
+            if kinds is not None and found.kind not in kinds:
+                continue
+            effect = effects.get(found.kind)
+            if effect is None:
+                unresolved.append(found.id)
+                continue
+            try:
+                async with self._transactions() as tx:
+                    intent = await self.claim(tx, found.id)
+                    await tx.commit()
+            except IntentInProgress:
+                unresolved.append(found.id)
+                continue
+            if intent.status is not IntentStatus.PENDING:
+                continue
+            answer = await _settle(effect, intent, redrive=True)
+            await self._record(effect, intent, answer, None)
+            if answer.outcome is Outcome.APPLIED:
                 completed.append(intent.id)
+            elif answer.outcome is Outcome.NOT_APPLIED:
+                abandoned.append(intent.id)
             else:
-                await self._end(intent, outcome, None)
-                (abandoned if outcome is Outcome.NOT_APPLIED else unresolved).append(intent.id)
+                unresolved.append(intent.id)
         return ReconcileReport(completed=completed, abandoned=abandoned, unresolved=unresolved)
 
-    async def _complete(self, intent: Intent) -> None:
-        """Write the audit entries and mark the intent done, once: a concurrent completion
-        (the request and a reconcile) finds it done and writes nothing."""
+    async def _record(
+        self, effect: Effect[T], intent: Intent, answer: Answer, error: BaseException | None
+    ) -> None:
+        """Record the answer once: applied → the area's writes, the audit entries, done;
+        not applied → the area's writes, failed; pending or unknown → the answer kept, the
+        lease released, still pending. A concurrent recorder (the request and a reconcile)
+        finds the intent no longer pending and writes nothing."""
+        outcome = answer.outcome
+        status = {
+            Outcome.APPLIED: IntentStatus.DONE,
+            Outcome.NOT_APPLIED: IntentStatus.FAILED,
+        }.get(outcome, IntentStatus.PENDING)
+        reason = None if error is None else repr(error)[:500]
+        if reason is None and outcome is Outcome.UNKNOWN:
+            reason = "the provider could not be asked"
         async with self._transactions() as tx:
-            current = await tx.intents.get(intent.id, lock=True)
-            if current is None or current.status is IntentStatus.DONE:
-                return
-            for record in intent.audit:
-                await tx.audit.append(record)
-            await tx.intents.settle(intent.id, IntentStatus.DONE, at=self._clock.now())
-            await tx.commit()
-
-    async def _end(self, intent: Intent, outcome: Outcome, error: BaseException | None) -> None:
-        status = IntentStatus.FAILED if outcome is Outcome.NOT_APPLIED else IntentStatus.PENDING
-        reason = repr(error) if error is not None else f"reconcile: {outcome.value}"
-        async with self._transactions() as tx:
+            # The area's rows first, then the intent: the order in which a caller that starts
+            # or claims an intent beside its own rows locks them (no deadlock between them).
+            if outcome is not Outcome.UNKNOWN:
+                await effect.record(tx, intent, answer)
             current = await tx.intents.get(intent.id, lock=True)
             if current is None or current.status is not IntentStatus.PENDING:
-                return
-            await tx.intents.settle(intent.id, status, at=self._clock.now(), error=reason[:500])
+                return  # recorded by another: this transaction's writes are rolled back
+            if outcome is Outcome.APPLIED:
+                for record in intent.audit:
+                    await tx.audit.append(record)
+            await tx.intents.settle(
+                intent.id, status, at=self._clock.now(), error=reason, result=answer.result
+            )
             await tx.commit()
 
 
-async def _settle(effect: Effect, intent: Intent) -> Outcome:
+async def _settle(effect: Effect[Any], intent: Intent, *, redrive: bool) -> Answer:
     try:
-        return await effect.settle(intent)
+        return await effect.settle(intent, redrive=redrive)
     except Exception:
         log.warning("intent %s: the provider could not be asked", intent.id, exc_info=True)
-        return Outcome.UNKNOWN
+        return Answer(Outcome.UNKNOWN)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.side_effects.model import ReconcileReport
-from admin_core.side_effects.ports import Effect
+from admin_core.side_effects.ports import Effect, SideEffectsTransaction
 from admin_core.side_effects.runner import RECONCILE_AFTER, SideEffects
 
 
@@ -25,7 +25,11 @@ class ReconcileSideEffects:
     fail those it does not, leave those it cannot be asked about. Platform operators only;
     `adminctl reconcile` and a periodic task of `adminctl serve` run it."""
 
-    def __init__(self, side_effects: SideEffects, effects: Mapping[str, Effect]) -> None:
+    def __init__(
+        self,
+        side_effects: SideEffects[SideEffectsTransaction],
+        effects: Mapping[str, Effect[SideEffectsTransaction]],
+    ) -> None:
         self._side_effects = side_effects
         self._effects = effects
 

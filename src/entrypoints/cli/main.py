@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from admin_core.kernel.errors import AdminError
-from entrypoints.cli.commands import audit, flags, graph, system, tenants, users
+from entrypoints.cli.commands import audit, doctors, flags, graph, sessions, system, tenants, users
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import report_error, report_problems
 from entrypoints.container import Container, aclose, build_container
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (system, tenants, users, flags, graph, audit):
+    for module in (system, tenants, users, flags, doctors, sessions, graph, audit):
         module.register(groups)
     return parser
 

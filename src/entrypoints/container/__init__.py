@@ -19,6 +19,8 @@ from entrypoints.container.auth import AuthArea
 from entrypoints.container.flags import FlagsArea
 from entrypoints.container.graph import GraphArea
 from entrypoints.container.health import HealthArea
+from entrypoints.container.mso_doctors import MsoDoctorsArea
+from entrypoints.container.payments import PaymentsArea
 from entrypoints.container.runtime import Database, Runtime
 from entrypoints.container.side_effects import SideEffectsArea, every_effect
 from entrypoints.container.tenants import TenantsArea
@@ -40,11 +42,15 @@ class Container(containers.DeclarativeContainer):
     flags = providers.Container(
         FlagsArea, runtime=runtime, database=database, side_effects=side_effects
     )
+    payments = providers.Container(
+        PaymentsArea, runtime=runtime, database=database, side_effects=side_effects
+    )
+    mso_doctors = providers.Container(MsoDoctorsArea, runtime=runtime, database=database)
     #: Settles the intents every area leaves (the one use case over all areas).
     reconcile_side_effects = providers.Factory(
         ReconcileSideEffects,
         side_effects=side_effects.runner,
-        effects=providers.Callable(every_effect, flags.tenant_flags),
+        effects=providers.Callable(every_effect, flags.tenant_flags, payments.payments),
     )
 
 

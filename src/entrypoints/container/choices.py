@@ -51,6 +51,19 @@ def flags(settings: Settings) -> str:
     return "memory" if database(settings) == "memory" else "sql"
 
 
+def payment_gateways(settings: Settings) -> dict[str, str | None]:
+    """The gateway refunding each provider's payments: the real one where its credentials
+    are set; otherwise the sandbox in the embedded mode, and none in production (its
+    refunds answer PAYMENT_PROVIDER_NOT_CONFIGURED). Sessions paid in the sandbox are
+    refunded there in the embedded mode only."""
+    fallback = "sandbox" if settings.embedded else None
+    return {
+        "stripe": "stripe" if settings.stripe_api_key else fallback,
+        "razorpay": "razorpay" if settings.razorpay_key_id else fallback,
+        "sandbox": fallback,
+    }
+
+
 def _or_missing(value: object, name: str) -> str:
     return str(value) if value else f"missing: ADMIN_{name}"
 
@@ -129,6 +142,21 @@ def describe(settings: Settings) -> list[Choice]:
             + f"; reads cached {settings.flags_cache_seconds:g} s",
         ),
         Choice("IntentLog", "SqlIntentLog" if sql else "InMemoryIntentLog", store),
+        *(
+            Choice(
+                f"PaymentGateway ({provider} payments)",
+                {"stripe": "StripeGateway", "razorpay": "RazorpayGateway"}.get(
+                    str(gateway), "SandboxGateway" if gateway else "none"
+                ),
+                {
+                    "stripe": settings.stripe_api_url,
+                    "razorpay": settings.razorpay_api_url,
+                    "sandbox": f"refunds recorded in {store}, no money moved",
+                    None: "not configured: refunds answer PAYMENT_PROVIDER_NOT_CONFIGURED",
+                }[gateway],
+            )
+            for provider, gateway in payment_gateways(settings).items()
+        ),
         Choice("Clock", "SystemClock", "UTC"),
         Choice("IdGenerator", "UlidGenerator", "prefixed ULIDs"),
     ]

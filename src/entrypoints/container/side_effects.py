@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from dependency_injector import containers, providers
 
 from admin_core.flags.tenant_flags import TenantFlags
+from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.ports import Effect
 from admin_core.side_effects.runner import SideEffects
 
@@ -20,7 +22,7 @@ class SideEffectsArea(containers.DeclarativeContainer):
     )
 
 
-def every_effect(flags: TenantFlags) -> Mapping[str, Effect]:
-    """The effect of each kind of intent, from every area that leaves intents (payments will
-    add theirs here): what reconcile settles intents with."""
-    return {**flags.effects}
+def every_effect(flags: TenantFlags, payments: SessionPayments) -> Mapping[str, Effect[Any]]:
+    """The effect of each kind of intent, from every area that leaves intents: what
+    reconcile settles intents with."""
+    return {**flags.effects, **payments.effects}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from admin_core.audit.model import AuditFilter
@@ -32,6 +33,8 @@ from admin_core.users.use_cases import GrantRoleCommand
 from entrypoints.container import Container
 from entrypoints.demo.data import DEMO_TENANTS, DEMO_USERS, DemoTenant
 from entrypoints.demo.directory import demo_directory
+from entrypoints.demo.mso_doctors import onboard_demo_doctors
+from entrypoints.demo.mso_sessions import demo_sessions
 
 #: Who seeds: the operator who set the platform up (a super-admin, audited as such).
 SEEDER = "demo:seed"
@@ -121,6 +124,8 @@ class _Story:
             await self._onboard(demo)
         await self._grant_roles()
         await self._settle_time_zones()
+        doctors = await onboard_demo_doctors(self._c, lambda: self._as(self._operator))
+        await self._sessions(doctors)
         platform_admin = self._member(
             "user_local_admin", self._c.settings().platform_org, "org:admin", None
         )
@@ -201,3 +206,12 @@ class _Story:
                     tenant_id=demo.tenant_id, settings={"timezone": demo.settings.timezone}
                 ),
             )
+
+    async def _sessions(self, doctors: Mapping[str, Sequence[str]]) -> None:
+        """Second-opinion sessions are booked and paid by the booking service: written as
+        rows, with no audit entry."""
+        currencies = {t.tenant_id: t.settings.default_currency or "USD" for t in DEMO_TENANTS}
+        sessions = demo_sessions(currencies, doctors, now=self._c.runtime.clock().now())
+        async with self._c.database.transactions()() as tx:
+            await tx.mso_sessions.add_many(sessions)
+            await tx.commit()

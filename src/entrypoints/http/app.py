@@ -32,6 +32,8 @@ from entrypoints.http.requests import check_request
 from entrypoints.http.routes.audit import AuditLogController
 from entrypoints.http.routes.flags import FlagsController, TriageController
 from entrypoints.http.routes.graph import GraphController
+from entrypoints.http.routes.mso_doctors import MsoDoctorController
+from entrypoints.http.routes.mso_sessions import MsoSessionController
 from entrypoints.http.routes.system import health, jwks, ready
 from entrypoints.http.routes.tenants import ProviderController, TenantController
 from entrypoints.http.routes.users import TenantUserController
@@ -52,6 +54,8 @@ ADMIN_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (
     AuditLogController,
     FlagsController,
     TriageController,
+    MsoDoctorController,
+    MsoSessionController,
 )
 
 

@@ -27,6 +27,7 @@ def ok(
     *,
     status_code: int = 200,
     total: int | None = None,
+    total_exact: bool = True,
     limit: int | None = None,
     offset: int | None = None,
     next_cursor: str | None = None,
@@ -35,6 +36,7 @@ def ok(
     meta = Meta(
         request_id=request_id_of(request),
         total=total,
+        total_exact=None if total_exact else False,
         limit=limit,
         offset=offset,
         next_cursor=next_cursor,

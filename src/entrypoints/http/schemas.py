@@ -20,6 +20,8 @@ class In(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
 class Meta(Out, omit_defaults=True, frozen=True):
     request_id: str
     total: int | None = None
+    #: False when `total` is an estimate (a list too long to count on every page).
+    total_exact: bool | None = None
     limit: int | None = None
     offset: int | None = None
     #: True when the flag provider was unreachable and its last known values are shown.

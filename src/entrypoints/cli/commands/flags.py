@@ -26,6 +26,7 @@ from entrypoints.http.presenters.flags import (
     flag_override_out,
     triage_thresholds_out,
 )
+from entrypoints.http.presenters.side_effects import reconcile_report_out, reconcile_summary
 
 
 def register(groups: Any) -> None:
@@ -181,15 +182,6 @@ def _range(definition: Any) -> str:
 async def reconcile_side_effects(ctx: CommandContext) -> None:
     report = await ctx.container.reconcile_side_effects().execute(ctx.principal, ReconcileCommand())
     if ctx.as_json:
-        print_json(
-            {
-                "completed": list(report.completed),
-                "abandoned": list(report.abandoned),
-                "unresolved": list(report.unresolved),
-            }
-        )
+        print_json(reconcile_report_out(report))
         return
-    stdout.print(
-        f"completed {len(report.completed)}, abandoned {len(report.abandoned)},"
-        f" still pending {len(report.unresolved)}"
-    )
+    stdout.print(reconcile_summary(report))

@@ -1,0 +1,1 @@
+"""Razorpay: refunds of the payments Razorpay took, over its REST API (docs/adr/0053)."""

@@ -1,0 +1,1 @@
+"""The sandbox payment gateway of the embedded mode: refunds recorded, no money moved."""

@@ -1,0 +1,211 @@
+"""MSO sessions on SQLAlchemy Core; their lists run as `Read`s, one statement per filter shape."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.reads import Read
+from adapters.sql.tables import mso_sessions as sessions
+from admin_core.kernel.paging import OffsetPage
+from admin_core.payments.model import (
+    MsoSession,
+    PaymentProvider,
+    Refund,
+    RefundStatus,
+    SessionFilter,
+    SessionStatus,
+)
+from admin_core.payments.ports import MsoSessionRepository
+
+_COLUMNS = tuple(sessions.c)
+_GET = sa.select(*_COLUMNS).where(sessions.c.id == sa.bindparam("session_id"))
+_LOCK = _GET.with_for_update()
+_ORDER = (sessions.c.scheduled_at.desc(), sessions.c.id.desc())
+
+
+def _conditions(where: SessionFilter) -> tuple[tuple[bool, ...], dict[str, Any]]:
+    values: dict[str, Any] = {}
+    if where.tenant_id is not None:
+        values["tenant_id"] = where.tenant_id
+    if where.status is not None:
+        values["status"] = where.status.value
+    if where.scheduled_from is not None:
+        values["scheduled_from"] = where.scheduled_from
+    if where.scheduled_to is not None:
+        values["scheduled_to"] = where.scheduled_to
+    shape = tuple(name in values for name in _FILTERS)
+    return shape, values
+
+
+_FILTERS = ("tenant_id", "status", "scheduled_from", "scheduled_to")
+
+
+def _where(shape: tuple[bool, ...]) -> list[Any]:
+    by_tenant, by_status, by_from, by_to = shape
+    conditions = []
+    if by_tenant:
+        conditions.append(sessions.c.tenant_id == sa.bindparam("tenant_id"))
+    if by_status:
+        conditions.append(sessions.c.status == sa.bindparam("status"))
+    if by_from:
+        conditions.append(sessions.c.scheduled_at >= sa.bindparam("scheduled_from"))
+    if by_to:
+        conditions.append(sessions.c.scheduled_at <= sa.bindparam("scheduled_to"))
+    return conditions
+
+
+@functools.cache
+def _page(shape: tuple[bool, ...]) -> Read:
+    return Read(
+        sa.select(*_COLUMNS)
+        .where(*_where(shape))
+        .order_by(*_ORDER)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+
+
+#: Up to this many matching sessions are counted exactly on every page; beyond it PostgreSQL's
+#: planner estimates the total (flagged `total_exact=False`): counting a million rows costs
+#: 30-90 ms, far over a first page's budget (docs/adr/0051).
+EXACT_TOTAL_UP_TO = 10_000
+
+
+@functools.cache
+def _count(shape: tuple[bool, ...]) -> Read:
+    return Read(sa.select(sa.func.count()).select_from(sessions).where(*_where(shape)))
+
+
+@functools.cache
+def _capped_count(shape: tuple[bool, ...]) -> Read:
+    matching = (
+        sa.select(sa.literal(1))
+        .select_from(sessions)
+        .where(*_where(shape))
+        .limit(EXACT_TOTAL_UP_TO + 1)
+    ).subquery()
+    return Read(sa.select(sa.func.count()).select_from(matching))
+
+
+@functools.cache
+def _estimate(shape: tuple[bool, ...]) -> Read:
+    """The planner's row estimate of the filter (no rows are read)."""
+    return Read(sa.select(sa.literal(1)).select_from(sessions).where(*_where(shape)))
+
+
+def _session(row: Sequence[Any]) -> MsoSession:
+    v = dict(zip((c.name for c in _COLUMNS), row, strict=True))
+    refund = None
+    if v["refund_id"] is not None:
+        refund = Refund(
+            id=v["refund_id"],
+            status=RefundStatus(v["refund_status"]),
+            amount_minor=int(v["refund_amount_minor"]),
+            currency=v["currency"],
+            provider=v["refund_provider"],
+            created_at=v["refund_created_at"],
+        )
+    return MsoSession(
+        id=v["id"],
+        tenant_id=v["tenant_id"],
+        patient_id=v["patient_id"],
+        case_id=v["case_id"],
+        mso_doctor_id=v["mso_doctor_id"],
+        scheduled_at=v["scheduled_at"],
+        status=SessionStatus(v["status"]),
+        amount_minor=int(v["amount_minor"]),
+        currency=v["currency"],
+        payment_provider=PaymentProvider(v["payment_provider"]),
+        payment_ref=v["payment_ref"],
+        refund=refund,
+        created_at=v["created_at"],
+        updated_at=v["updated_at"],
+        refund_attempts=int(v["refund_attempts"]),
+        refund_intent_id=v["refund_intent_id"],
+    )
+
+
+def session_values(session: MsoSession) -> dict[str, Any]:
+    refund = session.refund
+    return {
+        "id": session.id,
+        "tenant_id": session.tenant_id,
+        "patient_id": session.patient_id,
+        "case_id": session.case_id,
+        "mso_doctor_id": session.mso_doctor_id,
+        "scheduled_at": session.scheduled_at,
+        "status": session.status.value,
+        "amount_minor": session.amount_minor,
+        "currency": session.currency,
+        "payment_provider": session.payment_provider.value,
+        "payment_ref": session.payment_ref,
+        "refund_id": refund.id if refund else None,
+        "refund_status": refund.status.value if refund else None,
+        "refund_amount_minor": refund.amount_minor if refund else None,
+        "refund_provider": refund.provider if refund else None,
+        "refund_created_at": refund.created_at if refund else None,
+        "refund_attempts": session.refund_attempts,
+        "refund_intent_id": session.refund_intent_id,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+    }
+
+
+class SqlMsoSessionRepository(MsoSessionRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, session_id: str, *, lock: bool = False) -> MsoSession | None:
+        row = (
+            await self._connection.execute(_LOCK if lock else _GET, {"session_id": session_id})
+        ).first()
+        return _session(row) if row is not None else None
+
+    async def page(
+        self, where: SessionFilter, *, limit: int, offset: int
+    ) -> OffsetPage[MsoSession]:
+        shape, values = _conditions(where)
+        rows = await _page(shape).rows(
+            self._connection, {**values, "limit": limit, "offset": offset}
+        )
+        total, exact = await self._total(shape, values)
+        if rows:
+            total = max(total, offset + len(rows))
+        return OffsetPage(
+            items=[_session(r) for r in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+            total_exact=exact,
+        )
+
+    async def _total(self, shape: tuple[bool, ...], values: dict[str, Any]) -> tuple[int, bool]:
+        """Exact up to `EXACT_TOTAL_UP_TO` (and always on SQLite, the embedded mode's small
+        database); PostgreSQL's estimate beyond."""
+        if self._connection.dialect.name != "postgresql":
+            [(total,)] = await _count(shape).rows(self._connection, values)
+            return int(total), True
+        [(capped,)] = await _capped_count(shape).rows(self._connection, values)
+        if capped <= EXACT_TOTAL_UP_TO:
+            return int(capped), True
+        estimate = await _estimate(shape).estimate(self._connection, values)
+        return max(estimate, EXACT_TOTAL_UP_TO + 1), False
+
+    async def add(self, session: MsoSession) -> None:
+        await self._connection.execute(sessions.insert().values(**session_values(session)))
+
+    async def add_many(self, items: Sequence[MsoSession]) -> None:
+        if items:
+            await self._connection.execute(sessions.insert(), [session_values(s) for s in items])
+
+    async def update(self, session: MsoSession) -> None:
+        values = session_values(session)
+        del values["id"]
+        await self._connection.execute(
+            sessions.update().where(sessions.c.id == session.id).values(**values)
+        )

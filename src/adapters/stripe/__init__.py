@@ -1,0 +1,1 @@
+"""Stripe: refunds of the payments Stripe took, through the official SDK (`refunds.py`)."""

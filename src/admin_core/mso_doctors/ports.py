@@ -1,0 +1,29 @@
+"""Where second-opinion doctors are kept."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from admin_core.audit.ports import AuditTransaction
+from admin_core.kernel.paging import OffsetPage
+from admin_core.mso_doctors.model import DoctorFilter, MsoDoctor
+
+
+class MsoDoctorRepository(Protocol):
+    async def get(self, doctor_id: str, *, lock: bool = False) -> MsoDoctor | None: ...
+
+    async def page(self, where: DoctorFilter, *, limit: int, offset: int) -> OffsetPage[MsoDoctor]:
+        """Ordered by full name, then id, with the total matching `where`."""
+        ...
+
+    async def add(self, doctor: MsoDoctor) -> None:
+        """Raises `MsoDoctorAlreadyExists` when the tenant has a doctor with that email."""
+        ...
+
+    async def update(self, doctor: MsoDoctor) -> None:
+        """Raises `MsoDoctorAlreadyExists` when the new email is another doctor's."""
+        ...
+
+
+class MsoDoctorsTransaction(AuditTransaction, Protocol):
+    mso_doctors: MsoDoctorRepository

@@ -1,0 +1,169 @@
+"""Refunding a session through its provider, as a side effect (docs/adr/0048, 0051).
+
+A refund attempt is an intent: its key is the idempotency key the provider receives (the same
+on every call that re-drives the attempt), its payload what the provider needs, its audit
+entry `mso_session.refund`. `record` keeps the session in step with the provider's answer in
+the transaction that records it: refunded once the provider confirmed, refund_pending while
+it has not, refund_failed after a definite refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from admin_core.payments.errors import PaymentProviderNotConfigured
+from admin_core.payments.model import (
+    MsoSession,
+    PaymentProvider,
+    Refund,
+    RefundStatus,
+    SessionStatus,
+)
+from admin_core.payments.ports import (
+    GatewayRefused,
+    Gateways,
+    PaymentGateway,
+    PaymentsTransaction,
+    RefundRequest,
+)
+from admin_core.side_effects.model import Answer, Intent, Outcome
+
+#: The kind of intent a refund attempt is.
+KIND = "payments.refund"
+
+_OUTCOMES = {
+    RefundStatus.SUCCEEDED: Outcome.APPLIED,
+    RefundStatus.PENDING: Outcome.PENDING,
+    RefundStatus.FAILED: Outcome.NOT_APPLIED,
+}
+
+
+class GatewayRegistry(Gateways):
+    """The gateways a deployment has, by the provider whose payments each refunds."""
+
+    def __init__(self, gateways: Mapping[PaymentProvider, PaymentGateway]) -> None:
+        self._gateways = dict(gateways)
+
+    def gateway(self, provider: PaymentProvider) -> PaymentGateway:
+        found = self._gateways.get(provider)
+        if found is None:
+            raise PaymentProviderNotConfigured(details={"payment_provider": provider.value})
+        return found
+
+
+def payload(session: MsoSession, reason: str) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "payment_provider": session.payment_provider.value,
+        "payment_ref": session.payment_ref,
+        "amount_minor": session.amount_minor,
+        "currency": session.currency,
+        "reason": reason,
+    }
+
+
+class SessionRefunds:
+    """The `Effect` of `KIND` intents."""
+
+    def __init__(self, gateways: Gateways) -> None:
+        self._gateways = gateways
+
+    def gateway(self, session: MsoSession) -> PaymentGateway:
+        return self._gateways.gateway(session.payment_provider)
+
+    async def apply(self, intent: Intent) -> Answer:
+        gateway, request = self._request(intent)
+        try:
+            refund = await gateway.refund(request)
+        except GatewayRefused as refused:
+            return Answer(
+                Outcome.NOT_APPLIED,
+                {"provider": gateway.name, "error": str(refused), "code": refused.code},
+            )
+        return _answer(refund)
+
+    async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
+        """The refund made with the intent's key, as the provider holds it now; none made yet
+        → UNKNOWN (a request may still be on its way), or with `redrive`, the refund asked
+        for again with the same key (the provider makes it, or answers with the one it
+        made). Asking first also finds a refund whose key the provider has forgotten."""
+        gateway, request = self._request(intent)
+        found = await gateway.find_refund(request)
+        if found is not None:
+            return _answer(found)
+        if redrive:
+            return await self.apply(intent)
+        return Answer(Outcome.UNKNOWN)
+
+    async def record(self, tx: PaymentsTransaction, intent: Intent, answer: Answer) -> None:
+        session = await tx.mso_sessions.get(str(intent.payload["session_id"]), lock=True)
+        if session is None or session.refund_intent_id != intent.id:
+            return
+        await tx.mso_sessions.update(recorded(session, answer, intent.updated_at))
+
+    def _request(self, intent: Intent) -> tuple[PaymentGateway, RefundRequest]:
+        raw = intent.payload
+        gateway = self._gateways.gateway(PaymentProvider(raw["payment_provider"]))
+        return gateway, RefundRequest(
+            key=intent.key,
+            session_id=str(raw["session_id"]),
+            payment_ref=str(raw["payment_ref"]),
+            amount_minor=int(raw["amount_minor"]),
+            currency=str(raw["currency"]),
+            reason=str(raw["reason"]),
+        )
+
+
+def recorded(session: MsoSession, answer: Answer, at: datetime) -> MsoSession:
+    """The session as the provider's answer leaves it."""
+    refund = _refund(answer.result)
+    if answer.outcome is Outcome.APPLIED:
+        return replace(
+            session,
+            status=SessionStatus.REFUNDED,
+            refund=refund,
+            refund_intent_id=None,
+            updated_at=at,
+        )
+    if answer.outcome is Outcome.NOT_APPLIED:
+        return replace(
+            session,
+            status=SessionStatus.REFUND_FAILED,
+            refund=refund,
+            refund_intent_id=None,
+            updated_at=at,
+        )
+    return replace(session, status=SessionStatus.REFUND_PENDING, refund=refund, updated_at=at)
+
+
+def _answer(refund: Refund) -> Answer:
+    return Answer(
+        _OUTCOMES[refund.status],
+        {
+            "refund": {
+                "id": refund.id,
+                "status": refund.status.value,
+                "amount_minor": refund.amount_minor,
+                "currency": refund.currency,
+                "provider": refund.provider,
+                "created_at": refund.created_at.isoformat(),
+            }
+        },
+    )
+
+
+def _refund(result: Mapping[str, Any] | None) -> Refund | None:
+    raw = None if result is None else result.get("refund")
+    if not isinstance(raw, Mapping):
+        return None
+    return Refund(
+        id=str(raw["id"]),
+        status=RefundStatus(raw["status"]),
+        amount_minor=int(raw["amount_minor"]),
+        currency=str(raw["currency"]),
+        provider=str(raw["provider"]),
+        created_at=datetime.fromisoformat(str(raw["created_at"])),
+    )

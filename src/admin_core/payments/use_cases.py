@@ -1,0 +1,233 @@
+"""Second-opinion sessions: list them, refund one exactly once, finish what a crash left
+(SPEC §6.4, docs/adr/0051)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from admin_core.audit.recording import audit_record
+from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.paging import OffsetPage, check_page
+from admin_core.kernel.principal import Permission, Principal
+from admin_core.kernel.validation import FieldChecks, TimeBound, time_bound
+from admin_core.payments.errors import (
+    MsoRefundNotAllowed,
+    MsoSessionNotFound,
+    PaymentProviderError,
+)
+from admin_core.payments.model import (
+    REFUNDABLE,
+    MsoSession,
+    SessionFilter,
+    SessionStatus,
+    refund_key,
+)
+from admin_core.payments.ports import GatewayUnavailable, PaymentsTransaction
+from admin_core.payments.refunds import KIND as REFUND_KIND
+from admin_core.payments.refunds import payload as refund_payload
+from admin_core.payments.session_payments import SessionPayments
+from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
+from admin_core.side_effects.runner import RECONCILE_AFTER, IntentInProgress
+
+REFUND_EVENT = "ADMIN_MSO_SESSION_REFUND"
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListSessionsQuery:
+    status: str | None = None
+    tenant_id: str | None = None
+    from_date: TimeBound = None
+    to_date: TimeBound = None
+    limit: int = 50
+    offset: int = 0
+
+
+class ListMsoSessions:
+    """Sessions newest `scheduled_at` first, with the total. `tenant:manage`; a tenant-scoped
+    caller sees its own tenant only (another tenant named → 403)."""
+
+    def __init__(self, payments: SessionPayments) -> None:
+        self._transactions = payments.transactions
+
+    async def execute(
+        self, principal: Principal, query: ListSessionsQuery
+    ) -> OffsetPage[MsoSession]:
+        tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
+        checks = FieldChecks()
+        status = None
+        if query.status is not None:
+            try:
+                status = SessionStatus(query.status)
+            except ValueError:
+                checks.fail("status", f"must be one of {', '.join(SessionStatus)}")
+        bounds: dict[str, datetime | None] = {}
+        for field, value, end in (
+            ("from_date", query.from_date, False),
+            ("to_date", query.to_date, True),
+        ):
+            try:
+                bounds[field] = time_bound(value, field=field, end=end)
+            except ValidationFailed as error:  # reported with the others
+                checks.errors.extend(error.errors)
+        checks.done()
+        check_page(query.limit, query.offset)
+        where = SessionFilter(
+            status=status,
+            tenant_id=tenant_id,
+            scheduled_from=bounds["from_date"],
+            scheduled_to=bounds["to_date"],
+        )
+        async with self._transactions() as tx:
+            return await tx.mso_sessions.page(where, limit=query.limit, offset=query.offset)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundSessionCommand:
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundOutcome:
+    """The session after the call. `in_progress`: the refund is not confirmed yet (the
+    provider has not confirmed it, or another caller is driving it now); the session is
+    `refund_pending`, and calling again (or reconcile) finishes it with the same key."""
+
+    session: MsoSession
+    in_progress: bool
+
+
+class RefundSession:
+    """Refund a session in full through the provider that took the payment, at most once
+    whatever retries, concurrent calls, replicas or crashes do.
+
+    Platform scope with `tenant:manage`. A refunded session is answered as it is (the second
+    call returns the first's result); refundable statuses start an attempt (or re-drive the
+    pending one with its key); others → MSO_REFUND_NOT_ALLOWED. The session is committed as
+    `refund_pending` with the attempt's intent before the provider is called; the provider's
+    answer is recorded with the audit entry `mso_session.refund` once it confirmed. A
+    provider that cannot be reached → PAYMENT_PROVIDER_ERROR `retry_safe: true` (the session
+    stays `refund_pending`); a refusal → PAYMENT_PROVIDER_ERROR `retry_safe: false` (the
+    session becomes `refund_failed`; a later call starts a new attempt with a new key)."""
+
+    def __init__(self, payments: SessionPayments) -> None:
+        self._payments = payments
+
+    async def execute(self, principal: Principal, command: RefundSessionCommand) -> RefundOutcome:
+        principal.require(Permission.TENANT_MANAGE, platform=True)
+        checks = FieldChecks()
+        reason = checks.text("reason", command.reason, max_length=MAX_REASON_LENGTH)
+        checks.done()
+        assert reason is not None
+        payments = self._payments
+        async with payments.transactions() as tx:
+            session = await tx.mso_sessions.get(command.session_id, lock=True)
+            if session is None:
+                raise MsoSessionNotFound(details={"session_id": command.session_id})
+            if session.status is SessionStatus.REFUNDED:
+                return RefundOutcome(session=session, in_progress=False)
+            if session.status not in REFUNDABLE:
+                raise MsoRefundNotAllowed(details={"status": session.status.value})
+            payments.refunds.gateway(session)  # PAYMENT_PROVIDER_NOT_CONFIGURED before any write
+            try:
+                intent = await self._attempt(tx, principal, session, reason)
+            except IntentInProgress:
+                return RefundOutcome(session=session, in_progress=True)
+            await tx.commit()
+        if intent.status is IntentStatus.PENDING:
+            try:
+                answer = await payments.side_effects.drive(payments.refunds, intent)
+            except GatewayUnavailable as error:
+                raise PaymentProviderError(
+                    "The payment provider could not be reached; the refund is pending and "
+                    "calling again is safe.",
+                    retry_safe=True,
+                    details={"session_id": session.id, "status": "refund_pending"},
+                ) from error
+            if answer.outcome is Outcome.NOT_APPLIED:
+                result = answer.result or {}
+                raise PaymentProviderError(
+                    f"The payment provider refused the refund: {result.get('error')}",
+                    retry_safe=False,
+                    details={"session_id": session.id, "provider_code": result.get("code")},
+                )
+        async with payments.transactions() as tx:
+            current = await tx.mso_sessions.get(session.id)
+        assert current is not None
+        return RefundOutcome(
+            session=current, in_progress=current.status is SessionStatus.REFUND_PENDING
+        )
+
+    async def _attempt(
+        self, tx: PaymentsTransaction, principal: Principal, session: MsoSession, reason: str
+    ) -> Intent:
+        """The attempt to drive, leased to this call: the pending one, or a new one."""
+        side_effects = self._payments.side_effects
+        if session.status is SessionStatus.REFUND_PENDING and session.refund_intent_id:
+            return await side_effects.claim(tx, session.refund_intent_id)
+        attempt = session.refund_attempts + 1
+        gateway = self._payments.refunds.gateway(session)
+        record = audit_record(
+            principal,
+            action="mso_session.refund",
+            event_type=REFUND_EVENT,
+            resource_type="mso_session",
+            resource_id=session.id,
+            tenant_id=session.tenant_id,
+            before={"status": session.status.value},
+            after={
+                "status": SessionStatus.REFUNDED.value,
+                "amount_minor": session.amount_minor,
+                "currency": session.currency,
+                "provider": gateway.name,
+                "idempotency_key": refund_key(session.id, attempt),
+                "reason": reason,
+            },
+        )
+        intent = side_effects.new_intent(
+            kind=REFUND_KIND,
+            tenant_id=session.tenant_id,
+            payload=refund_payload(session, reason),
+            audit=[record],
+            key=refund_key(session.id, attempt),
+        )
+        await tx.intents.add(intent)
+        await tx.mso_sessions.update(
+            replace(
+                session,
+                status=SessionStatus.REFUND_PENDING,
+                refund=None,
+                refund_attempts=attempt,
+                refund_intent_id=intent.id,
+                updated_at=intent.created_at,
+            )
+        )
+        return intent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileRefundsCommand:
+    """Attempts pending for longer than `older_than` (and not driven by a caller now)."""
+
+    older_than: timedelta = RECONCILE_AFTER
+
+
+class ReconcileRefunds:
+    """Finish the refunds left `refund_pending`: each attempt is looked up at its provider by
+    its key and re-driven with that key when the provider has none, then recorded — refunded
+    (with its audit entry), still pending, or failed. Platform scope with `tenant:manage`;
+    `adminctl sessions reconcile` and `adminctl serve`'s periodic reconcile run it."""
+
+    def __init__(self, payments: SessionPayments) -> None:
+        self._payments = payments
+
+    async def execute(
+        self, principal: Principal, command: ReconcileRefundsCommand
+    ) -> ReconcileReport:
+        principal.require(Permission.TENANT_MANAGE, platform=True)
+        payments = self._payments
+        return await payments.side_effects.reconcile(
+            payments.effects, older_than=command.older_than, kinds=[REFUND_KIND]
+        )

@@ -1,0 +1,249 @@
+"""RefundSession and ReconcileRefunds on the in-memory adapters and the sandbox gateway, with
+faults: a refund happens at most once, `refunded` only once the provider confirmed, and a
+crash, a lost answer or an unconfirmed refund is finished by the next call or by reconcile
+with the same idempotency key (SPEC §6.4, docs/adr/0051)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from adapters.memory.runtime import SequentialIds
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
+from admin_core.payments.errors import PaymentProviderError
+from admin_core.payments.model import RefundStatus, SessionStatus, refund_key
+from admin_core.payments.use_cases import ReconcileRefundsCommand, RefundSessionCommand
+from admin_core.side_effects.runner import LEASE
+from tests.support.payments import (
+    AdvancingClock,
+    Crash,
+    Fault,
+    PaymentsWorld,
+    add_sessions,
+    payments_world,
+    sessions,
+)
+
+NOW = ReconcileRefundsCommand(older_than=timedelta(0))
+
+
+async def world_with(count: int = 3) -> PaymentsWorld:
+    clock = AdvancingClock()
+    transactions = InMemoryTransactions(InMemoryStore(), clock, SequentialIds())
+    await add_sessions(transactions, sessions(count))
+    return payments_world(transactions, clock)
+
+
+def refund_of(session_id: str) -> RefundSessionCommand:
+    return RefundSessionCommand(session_id=session_id, reason="patient asked")
+
+
+def made(world: PaymentsWorld) -> int:
+    """Refunds the provider really made."""
+    store = world.payments.transactions.store  # type: ignore[attr-defined]
+    return len(store.sandbox_refunds)
+
+
+async def test_a_refund_is_made_once_and_a_second_call_answers_the_same() -> None:
+    world = await world_with()
+    first = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert first.session.status is SessionStatus.REFUNDED
+    assert not first.in_progress
+    assert first.session.refund is not None
+    assert first.session.refund.status is RefundStatus.SUCCEEDED
+    second = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert second.session == first.session
+    assert made(world) == 1
+    [entry] = await world.audit_entries("mso_00000")
+    assert entry.after["idempotency_key"] == refund_key("mso_00000", 1)
+
+
+async def test_a_crash_after_the_provider_acted_is_finished_by_the_next_call() -> None:
+    world = await world_with()
+    world.gateway.next(Fault.CRASH_AFTER)
+    with pytest.raises(Crash):
+        await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert (await world.session("mso_00000")).status is SessionStatus.REFUND_PENDING
+    assert made(world) == 1
+    busy = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert busy.in_progress  # the dead caller's lease still runs
+    world.clock.advance(LEASE)  # type: ignore[attr-defined]
+    done = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert done.session.status is SessionStatus.REFUNDED
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
+
+
+async def test_a_crash_after_the_provider_acted_is_finished_by_reconcile() -> None:
+    world = await world_with()
+    world.gateway.next(Fault.CRASH_AFTER)
+    with pytest.raises(Crash):
+        await world.refund.execute(world.operator, refund_of("mso_00001"))
+    world.clock.advance(LEASE)  # type: ignore[attr-defined]
+    report = await world.reconcile.execute(world.operator, NOW)
+    assert len(report.completed) == 1
+    assert (await world.session("mso_00001")).status is SessionStatus.REFUNDED
+    again = await world.reconcile.execute(world.operator, NOW)
+    assert list(again.completed) == []
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00001")) == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.UNREACHABLE, Fault.TIMEOUT_AFTER])
+async def test_an_unreachable_provider_is_a_retry_safe_502_and_a_retry_completes_once(
+    fault: Fault,
+) -> None:
+    world = await world_with()
+    world.gateway.next(fault)
+    with pytest.raises(PaymentProviderError) as raised:
+        await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert raised.value.details["retry_safe"] is True
+    assert (await world.session("mso_00000")).status is SessionStatus.REFUND_PENDING
+    assert await world.audit_entries("mso_00000") == []
+    retried = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert retried.session.status is SessionStatus.REFUNDED
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
+
+
+async def test_a_lost_answer_is_found_by_its_key_without_a_second_refund() -> None:
+    world = await world_with()
+    world.gateway.next(Fault.LOST_ANSWER)
+    outcome = await world.refund.execute(world.operator, refund_of("mso_00001"))
+    assert outcome.session.status is SessionStatus.REFUNDED
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00001")) == 1
+
+
+async def test_a_refusal_fails_the_attempt_and_a_later_call_starts_a_new_one() -> None:
+    world = await world_with()
+    world.gateway.next(Fault.REFUSE)
+    with pytest.raises(PaymentProviderError) as raised:
+        await world.refund.execute(world.operator, refund_of("mso_00002"))
+    assert raised.value.details["retry_safe"] is False
+    assert (await world.session("mso_00002")).status is SessionStatus.REFUND_FAILED
+    again = await world.refund.execute(world.operator, refund_of("mso_00002"))
+    assert again.session.status is SessionStatus.REFUNDED
+    assert again.session.refund_attempts == 2
+    [entry] = await world.audit_entries("mso_00002")
+    assert entry.after["idempotency_key"] == refund_key("mso_00002", 2)
+
+
+async def test_an_unconfirmed_refund_stays_pending_until_the_provider_confirms() -> None:
+    world = await world_with()
+    world.gateway.next(Fault.UNCONFIRMED)
+    outcome = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    assert outcome.in_progress
+    assert outcome.session.status is SessionStatus.REFUND_PENDING
+    assert outcome.session.refund is not None
+    assert outcome.session.refund.status is RefundStatus.PENDING
+    world.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
+    report = await world.reconcile.execute(world.operator, NOW)
+    assert list(report.completed) == []
+    assert len(report.unresolved) == 1
+    world.gateway.confirm_all()
+    report = await world.reconcile.execute(world.operator, NOW)
+    assert len(report.completed) == 1
+    assert (await world.session("mso_00000")).status is SessionStatus.REFUNDED
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
+
+
+async def test_concurrent_calls_make_one_refund_and_each_gets_an_answer() -> None:
+    world = await world_with()
+    outcomes = await asyncio.gather(
+        *(world.refund.execute(world.operator, refund_of("mso_00000")) for _ in range(20))
+    )
+    assert {o.session.status for o in outcomes} <= {
+        SessionStatus.REFUNDED,
+        SessionStatus.REFUND_PENDING,
+    }
+    assert all(o.in_progress for o in outcomes if o.session.status is not SessionStatus.REFUNDED)
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
+
+
+# --------------------------------------------------------------------------- state machine
+
+SESSIONS = [f"mso_{n:05d}" for n in range(3)]
+
+
+class RefundMachine(RuleBasedStateMachine):
+    """Random interleavings of refunds, retries, crashes, provider failures, confirmations,
+    time passing and reconcile. Invariants: at most one refund per session at the provider;
+    `refunded` only when the provider holds a confirmed refund; one audit entry per refunded
+    session, none for the others."""
+
+    @initialize()
+    def start(self) -> None:
+        self.world = asyncio.run(world_with(len(SESSIONS)))
+
+    def _run(self, coroutine: object) -> object:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+    @rule(session=st.sampled_from(SESSIONS))
+    def refund(self, session: str) -> None:
+        try:
+            self._run(self.world.refund.execute(self.world.operator, refund_of(session)))
+        except (PaymentProviderError, Crash):
+            pass
+        except Exception as error:  # MSO_REFUND_NOT_ALLOWED cannot happen: all refundable
+            raise AssertionError(f"unexpected {error!r}") from error
+
+    @rule(fault=st.sampled_from(list(Fault)))
+    def provider_fault_next(self, fault: Fault) -> None:
+        self.world.gateway.next(fault)
+
+    @rule()
+    def provider_confirms(self) -> None:
+        self.world.gateway.confirm_all()
+
+    @rule()
+    def time_passes(self) -> None:
+        self.world.clock.advance(LEASE)  # type: ignore[attr-defined]
+
+    @rule()
+    def reconcile(self) -> None:
+        with contextlib.suppress(Crash):  # reconcile's process can die too
+            self._run(self.world.reconcile.execute(self.world.operator, NOW))
+
+    @precondition(lambda self: hasattr(self, "world"))
+    @invariant()
+    def at_most_one_refund_and_refunded_only_when_confirmed(self) -> None:
+        store = self.world.payments.transactions.store  # type: ignore[attr-defined]
+        by_payment: dict[str, int] = {}
+        for _, payment_ref, _ in store.sandbox_refunds:
+            by_payment[payment_ref] = by_payment.get(payment_ref, 0) + 1
+        assert all(count == 1 for count in by_payment.values()), by_payment
+        refunded_ids = {r.id for _, _, r in store.sandbox_refunds}
+        for session_id in SESSIONS:
+            session = store.mso_sessions[session_id]
+            entries = [
+                e
+                for e in store.audit_entries
+                if e.action == "mso_session.refund" and e.resource_id == session_id
+            ]
+            if session.status is SessionStatus.REFUNDED:
+                assert session.refund is not None
+                assert session.refund.id in refunded_ids
+                assert session.refund.id not in self.world.gateway.unconfirmed
+                assert len(entries) == 1
+            else:
+                assert entries == []
+
+
+RefundMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestRefundStateMachine = RefundMachine.TestCase
