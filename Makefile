@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http bench-flags clean
+.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http bench-flags bench-mso clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ bench-http: install services ## HTTP load benchmark: authenticated reads vs a ba
 
 bench-flags: install ## Cached effective-flag reads: in process and over HTTP vs a bare handler
 	@$(BIN)/python -m bench flags -- $(ARGS)
+
+bench-mso: install services ## MSO session lists at 1M rows per filter shape, and refund throughput (ARGS="--reuse")
+	@$(BIN)/python -m bench mso -- $(ARGS)
 
 clean: ## Remove the virtualenvs and local state (var/)
 	@bash scripts/services.sh down || true

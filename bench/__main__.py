@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http", "flags")
+BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http", "flags", "mso")
 
 
 def main(argv: list[str]) -> int:
