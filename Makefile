@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http bench-flags bench-mso clean
+.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http bench-flags bench-mso bench-matching clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +71,9 @@ bench-flags: install ## Cached effective-flag reads: in process and over HTTP vs
 
 bench-mso: install services ## MSO session lists at 1M rows per filter shape, and refund throughput (ARGS="--reuse")
 	@$(BIN)/python -m bench mso -- $(ARGS)
+
+bench-matching: install services ## Coverage refresh at 100k providers on PostgreSQL vs one query per parameter (ARGS="--providers 1m")
+	@$(BIN)/python -m bench matching -- $(ARGS)
 
 clean: ## Remove the virtualenvs and local state (var/)
 	@bash scripts/services.sh down || true

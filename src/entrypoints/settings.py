@@ -76,6 +76,13 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _probe_timeout(value: str) -> float:
+    seconds = _seconds(value)
+    if not 0 < seconds <= 30:
+        raise ValueError("must be more than 0 and at most 30 seconds")
+    return seconds
+
+
 def _flag(value: str) -> bool:
     text = value.strip().lower()
     if text in {"1", "true", "yes", "on"}:
@@ -91,6 +98,10 @@ def _path(value: str) -> Path:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _paths(value: str) -> tuple[Path, ...]:
+    return tuple(Path(part) for part in _csv(value))
 
 
 def _org_ids(value: str) -> tuple[str, ...]:
@@ -331,6 +342,92 @@ class Settings:
         secret=True,
         example="redis://redis.internal:6379/0",
     )
+    daily_api_key: str | None = setting(
+        None,
+        "Daily API key (video consultations); unset: the health check says not_configured",
+        secret=True,
+        example="replace_me",
+    )
+    daily_api_url: str = setting(
+        "https://api.daily.co/v1", "Daily's REST API", read=_url("http", "https")
+    )
+    qdrant_url: str | None = setting(
+        None,
+        "Qdrant (the vector store); unset: the health check says not_configured",
+        read=_url("http", "https"),
+        example="https://qdrant.internal:6333",
+    )
+    qdrant_api_key: str | None = setting(
+        None, "Qdrant API key (with the URL, when Qdrant asks for one)", secret=True
+    )
+    anthropic_api_key: str | None = setting(
+        None,
+        "Anthropic API key, `sk-ant-...`; unset: the health check says not_configured",
+        secret=True,
+        example="sk-ant-replace_me",
+    )
+    anthropic_api_url: str = setting(
+        "https://api.anthropic.com", "Anthropic's API", read=_url("http", "https")
+    )
+    langfuse_url: str | None = setting(
+        None,
+        "Langfuse (LLM tracing), e.g. `https://cloud.langfuse.com`; unset: the health check"
+        " says not_configured",
+        read=_url("http", "https"),
+        example="https://cloud.langfuse.com",
+    )
+    langfuse_public_key: str | None = setting(
+        None, "Langfuse public key, `pk-lf-...` (with the URL)", example="pk-lf-replace_me"
+    )
+    langfuse_secret_key: str | None = setting(
+        None,
+        "Langfuse secret key, `sk-lf-...` (with the URL)",
+        secret=True,
+        example="sk-lf-replace_me",
+    )
+    health_timeout_seconds: float = setting(
+        2.0,
+        "how long each external dependency's health probe may take (they run at once)",
+        read=_probe_timeout,
+    )
+    health_cache_seconds: float = setting(
+        5.0,
+        "how long the external dependencies' health is reused per replica (one probe each"
+        " meanwhile, however many ask)",
+        read=_seconds,
+    )
+    audit_checkpoint_key_file: Path | None = setting(
+        None,
+        "Ed25519 private key (PEM) that signs audit checkpoints; never in the database"
+        " (required in production; embedded: made on first use beside the local signing key)",
+        read=_path,
+        shown_default="embedded: `var/keys/audit-checkpoint-ed25519.pem`",
+        production="production signs audit checkpoints with a key kept outside the database",
+        example="/run/secrets/audit-checkpoint-ed25519.pem",
+    )
+    audit_checkpoint_trusted_keys: tuple[Path, ...] = setting(
+        (),
+        "comma list of public key files (PEM or JSON key set) of former checkpoint keys, so"
+        " checkpoints signed before a key rotation still verify",
+        read=_paths,
+        example="/etc/admin-core/audit-checkpoint-2025.pub.pem",
+    )
+    audit_checkpoint_dir: Path | None = setting(
+        None,
+        "the checkpoint sink: a directory (one file per checkpoint, never rewritten) on storage"
+        " the database's administrators cannot rewrite (required in production; embedded:"
+        " beside the SQLite file)",
+        read=_path,
+        shown_default="embedded: `var/audit-checkpoints`",
+        production="production publishes audit checkpoints outside the database",
+        example="/mnt/audit-checkpoints",
+    )
+    audit_checkpoint_seconds: float = setting(
+        60.0,
+        "how often `adminctl serve` writes a signed checkpoint of the audit chains when they"
+        " moved (one writer across replicas; 0: never)",
+        read=_seconds,
+    )
 
     @property
     def embedded(self) -> bool:
@@ -351,6 +448,7 @@ class Settings:
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
         problems += _flag_catalogue_problems(self.flag_catalogue_file)
+        problems += _matching_problems()
         if self.flagsmith_server_key and self.embedded:
             problems += [
                 f"{env_name(name)}: needed with {env_name('flagsmith_server_key')}"
@@ -482,6 +580,12 @@ def _flag_catalogue_problems(path: Path) -> list[str]:
     return []
 
 
+def _matching_problems() -> list[str]:
+    from adapters.config_files.matching import check_matching_configuration
+
+    return [f"matching registry: {p}" for p in check_matching_configuration(CONFIG / "matching")]
+
+
 def mask_url(url: str) -> str:
     """A URL with its password replaced by `***`."""
     parts = urlsplit(url)
@@ -496,7 +600,7 @@ def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:
     if value is None or value == ():
         return "(unset)"
     if isinstance(value, tuple):
-        text = ",".join(value)
+        text = ",".join(str(v) for v in value)
     elif isinstance(value, enum.Enum):
         text = str(value.value)
     elif isinstance(value, bool):

@@ -626,13 +626,14 @@ async def test_verify_finds_an_entry_moved_to_another_tenant_or_renumbered(
     entries = await ten_entries(uow)
     await backdoor.update(entries[3], "seq", 99)
     result = await verify(uow, "tenant-a")
-    assert result.broken_at is not None
-    assert (result.broken_at.seq, result.broken_at.reason) == (5, BreakReason.MISSING_ENTRIES)
+    assert result.broken_at is not None  # the first missing seq is named, not the next entry
+    assert (result.broken_at.seq, result.broken_at.reason) == (4, BreakReason.MISSING_ENTRIES)
+    assert result.broken_at.entry_id is None
     await backdoor.update(entries[1], "tenant_id", "tenant-other")
     result = await verify(uow, "tenant-a")
     assert result.broken_at is not None
     if backend == "memory":  # no chain column: the entry leaves its chain, a gap shows where
-        assert (result.broken_at.seq, result.broken_at.reason) == (3, BreakReason.MISSING_ENTRIES)
+        assert (result.broken_at.seq, result.broken_at.reason) == (2, BreakReason.MISSING_ENTRIES)
     else:  # the row stays in its chain and no longer hashes to what was recorded
         assert (result.broken_at.seq, result.broken_at.reason) == (2, BreakReason.HASH_MISMATCH)
 
@@ -662,8 +663,9 @@ async def test_verify_finds_deleted_entries_in_the_middle_and_at_the_tail(
     await backdoor.delete(entries[4])
     result = await verify(uow, "tenant-a", batch_size=2)
     assert result.broken_at is not None
-    assert (result.broken_at.seq, result.broken_at.entry_id) == (6, entries[5].id)
+    assert (result.broken_at.seq, result.broken_at.entry_id) == (5, None)
     assert result.broken_at.reason is BreakReason.MISSING_ENTRIES
+    assert (result.verified_seq, result.head_seq) == (4, 10)  # the real head, not the last good
 
 
 async def test_verify_reads_the_chain_in_batches(uow: Transactions) -> None:
@@ -766,6 +768,8 @@ async def test_postgres_refuses_update_delete_and_truncate(uow: Transactions, ro
         ("audit_log", "INSERT"),
         ("audit_chain_links", "SELECT"),
         ("audit_chain_heads", "SELECT"),
+        ("audit_checkpoints", "SELECT"),
+        ("audit_checkpoints", "INSERT"),
     }
     assert await query(uow, AuditFilter()) == [entry]
 

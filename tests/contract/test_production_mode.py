@@ -61,6 +61,8 @@ REQUIRED = {
     "ADMIN_FLAGSMITH_SERVER_KEY": "Flagsmith",
     "ADMIN_FLAGSMITH_ADMIN_KEY": "Admin API",
     "ADMIN_FLAGSMITH_ENVIRONMENT_KEY": "environment",
+    "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": "checkpoint",
+    "ADMIN_AUDIT_CHECKPOINT_DIR": "checkpoint",
 }
 
 # A complete production configuration pointing at hosts that are never contacted: the
@@ -97,6 +99,8 @@ COMPLETE: dict[str, str] = {
     "ADMIN_NEO4J_USER": "neo4j",
     "ADMIN_NEO4J_PASSWORD": NEO4J_PASSWORD,
     **FLAGSMITH,
+    "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": "/run/secrets/audit-checkpoint-ed25519.pem",
+    "ADMIN_AUDIT_CHECKPOINT_DIR": "/mnt/audit-checkpoints.invalid",
 }
 SECRETS = (
     DB_PASSWORD,
@@ -115,6 +119,23 @@ PRODUCTION_ADAPTERS = (
     "FlagsmithFeatureFlags",
     "SqlIntentLog",
 )
+
+
+def checkpoint_key(directory: Path) -> Path:
+    """An Ed25519 key as an operator makes one (`openssl genpkey -algorithm ed25519`)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "audit-checkpoint-ed25519.pem"
+    path.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
 
 
 # --------------------------------------------------------------------------- running adminctl
@@ -369,6 +390,9 @@ def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(
         "ADMIN_PLATFORM_ORGS": PLATFORM_ORG,
         "ADMIN_NEO4J_URL": neo4j_url,
         **FLAGSMITH,
+        # the checkpoint key is made by the operator; production never makes one
+        "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": str(checkpoint_key(tmp_path / "secrets")),
+        "ADMIN_AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
     }
     # the operator's migration step: as the owner, granting the app role what it needs
     migrated = adminctl("db", "upgrade", env=env | {"ADMIN_MIGRATION_DATABASE_URL": owner_url})
@@ -499,6 +523,8 @@ def test_config_check_lists_every_problem_of_an_incomplete_production_configurat
         "ADMIN_FLAGSMITH_SERVER_KEY",
         "ADMIN_FLAGSMITH_ADMIN_KEY",
         "ADMIN_FLAGSMITH_ENVIRONMENT_KEY",
+        "ADMIN_AUDIT_CHECKPOINT_KEY_FILE",
+        "ADMIN_AUDIT_CHECKPOINT_DIR",
         "ADMIN_PORT",
     }, run.err
     assert CLERK_SECRET not in run.text
@@ -589,3 +615,15 @@ def test_embedded_demo_seed_fills_an_empty_database_once(
     assert second.code == 0, second.text
     assert json.loads(second.out) == {"state": "demo", "tenants_created": 0}
     assert sqlite_contents(db) == seeded
+
+
+def test_production_refuses_to_start_without_its_checkpoint_key_and_never_makes_one(
+    adminctl: Callable[..., Run], tmp_path: Path
+) -> None:
+    missing = tmp_path / "secrets" / "audit-checkpoint-ed25519.pem"
+    env = COMPLETE | {"ADMIN_AUDIT_CHECKPOINT_KEY_FILE": str(missing)}
+    run = adminctl("serve", "--port", str(free_port()), env=env)
+    assert run.code == EXIT_CONFIG, run.text
+    assert "ADMIN_AUDIT_CHECKPOINT_KEY_FILE" in run.err
+    assert not missing.exists()
+    assert "Traceback" not in run.text

@@ -22,6 +22,7 @@ API for refunds (JSON bodies, HTTP Basic `key_id:key_secret`):
 - `GET /v1/payments/{id}/refunds?count=&skip=` (newest first; `{"entity": "collection",
   "count", "items"}`) and `GET /v1/refunds/{id}`; an unknown id is 400 "The id provided does
   not exist".
+- `GET /v1/payments?count=` (the health probe's read): the payments the fake knows.
 - Errors: `{"error": {"code", "description", "source", "step", "reason", "metadata",
   "field"}}` (descriptions other than the documented ones are the fake's own wording).
 
@@ -469,6 +470,27 @@ class FakeRazorpay:
                 "items": [r.entity() for r in page],
             }
 
+    def list_payments(self, query: Mapping[str, str]) -> Answer:
+        """`GET /v1/payments?count=` (the health probe's read): the payments the fake knows,
+        as a collection of minimal payment entities."""
+        count_text = query.get("count", "10")
+        if not count_text.isdigit() or not 1 <= int(count_text) <= 100:
+            return _bad("The count must be between 1 and 100.", field="count")
+        with self.lock:
+            page = list(self.payments.values())[: int(count_text)]
+            items = [
+                {
+                    "id": p.id,
+                    "entity": "payment",
+                    "amount": p.amount,
+                    "currency": p.currency,
+                    "status": "captured" if p.captured else "authorized",
+                    "captured": p.captured,
+                }
+                for p in page
+            ]
+        return 200, {"entity": "collection", "count": len(items), "items": items}
+
     def get_refund(self, refund_id: str) -> Answer:
         with self.lock:
             refund = self.refunds.get(refund_id)
@@ -529,6 +551,8 @@ def _handler(fake: FakeRazorpay) -> type[BaseHTTPRequestHandler]:
                 and segments[3] == "refunds"
             ):
                 answer = fake.list_refunds(segments[2], query)
+            elif self.command == "GET" and segments == ["v1", "payments"]:
+                answer = fake.list_payments(query)
             elif self.command == "GET" and len(segments) == 3 and segments[:2] == ["v1", "refunds"]:
                 answer = fake.get_refund(segments[2])
             else:

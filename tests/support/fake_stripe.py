@@ -20,6 +20,7 @@ for refunds, as the official SDK calls it (form-encoded bodies, `metadata[key]=v
 - `GET /v1/refunds?payment_intent=&charge=&limit=&starting_after=` (newest first, pages with
   `has_more`; an unknown payment intent is 400 `resource_missing`) and `GET /v1/refunds/{id}`
   (404 `resource_missing`).
+- `GET /v1/balance` (the health probe's read): an empty test-mode balance.
 
 Test controls: `fail_next(status, times, saved=False)` answers an error instead of handling
 the call (`saved=True`: as a failure after execution began — saved for the key, nothing
@@ -518,6 +519,11 @@ class FakeStripe:
                 "url": "/v1/refunds",
             }
 
+    def balance(self) -> dict[str, Any]:
+        """`GET /v1/balance` (the health probe's read): an empty test-mode balance."""
+        amounts = [{"amount": 0, "currency": self.auto_currency, "source_types": {"card": 0}}]
+        return {"object": "balance", "available": amounts, "pending": amounts, "livemode": False}
+
     def get_refund(self, refund_id: str) -> Answer:
         with self.lock:
             refund = self.refunds.get(refund_id)
@@ -571,7 +577,9 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
                         fake.finish_refund(form, key, answer)
                 self._send(*answer, extra=extra)
                 return
-            if self.command == "GET" and path == "/v1/refunds":
+            if self.command == "GET" and path == "/v1/balance":
+                answer = 200, fake.balance()
+            elif self.command == "GET" and path == "/v1/refunds":
                 answer = fake.list_refunds(query)
             elif self.command == "GET" and path.startswith("/v1/refunds/"):
                 answer = fake.get_refund(unquote(path.removeprefix("/v1/refunds/")))

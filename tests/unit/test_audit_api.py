@@ -18,8 +18,10 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
-from admin_core.audit.model import AuditEntry, AuditRecord
-from admin_core.tenants.model import OrgMapping
+from admin_core.audit.model import AuditEntry, AuditRecord, link, unlinked
+from admin_core.audit.use_cases import WriteCheckpointCommand
+from admin_core.kernel.principal import Principal
+from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -80,6 +82,16 @@ async def http(key_dir: Path) -> AsyncIterator[AuditApi]:
     )
     async with container.database.transactions()() as tx:
         await tx.org_mappings.add(OrgMapping(org_id=TENANT_ORG, tenant_id=TENANT, created_at=T0))
+        await tx.tenants.add(
+            Tenant(
+                id=TENANT,
+                name="Apollo Chennai",
+                status=TenantStatus.ACTIVE,
+                provider_id=None,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
         await tx.commit()
     async with AsyncTestClient(create_app(container)) as client:
         yield AuditApi(client=client, container=container, clock=clock)
@@ -168,13 +180,70 @@ async def test_verify_reports_ok_and_then_the_first_broken_entry(http: AuditApi)
         "tenant_id": TENANT,
         "head_seq": 5,
         "head_hash": entries[-1].hash,
+        "recorded_head_seq": 5,
+        "verified_seq": 5,
+        "sealed_seq": 0,
+        "unsealed_entries": 5,  # no checkpoint yet
+        "checkpoint_seq": None,
+        "checkpoint_at": None,
+        "checkpoints_checked": 0,
+        "checkpoint_problem": None,
     }
     http.store.audit_entries[2] = replace(entries[2], after={"v": 3})
     data = (
         await http.client.get(VERIFY, params={"tenant_id": TENANT}, headers=http.auth())
     ).json()["data"]
     assert (data["ok"], data["entries_checked"]) == (False, 3)
-    assert data["broken_at"] == {"seq": 3, "entry_id": entries[2].id, "reason": "hash_mismatch"}
+    assert data["broken_at"] == {
+        "seq": 3,
+        "entry_id": entries[2].id,
+        "reason": "hash_mismatch",
+        "checkpoint_seq": None,
+    }
+    assert (data["verified_seq"], data["head_seq"]) == (2, 5)
+
+
+async def test_verify_of_a_tenant_that_does_not_exist_is_404(http: AuditApi) -> None:
+    response = await http.client.get(
+        VERIFY, params={"tenant_id": "no-such-tenant"}, headers=http.auth()
+    )
+    assert response.status_code == 404
+    assert [e["code"] for e in response.json()["errors"]] == ["TENANT_NOT_FOUND"]
+
+
+async def test_verify_holds_the_chain_to_a_checkpoint_and_counts_the_unsealed(
+    http: AuditApi,
+) -> None:
+    entries = await http.append(*(rec() for _ in range(3)))
+    written = await http.container.audit.write_checkpoint().execute(
+        Principal.operator("test"), WriteCheckpointCommand()
+    )
+    assert written.written
+    await http.append(rec(), rec())
+    data = (
+        await http.client.get(VERIFY, params={"tenant_id": TENANT}, headers=http.auth())
+    ).json()["data"]
+    assert (data["ok"], data["sealed_seq"], data["unsealed_entries"]) == (True, 3, 2)
+    assert (data["checkpoint_seq"], data["checkpoints_checked"]) == (1, 1)
+    keys = (await http.client.get("/.well-known/audit-checkpoint-keys")).json()["keys"]
+    assert [k["kid"] for k in keys] == [written.checkpoint.key_id if written.checkpoint else ""]
+    # a re-seal of the sealed entries with recomputed hashes is caught at the sealed head
+    store = http.store
+    forged = replace(entries[1], after={"v": 99})
+    prev = entries[0].hash
+    rewritten = []
+    for entry in [forged, *store.audit_entries[2:]]:
+        relinked = link(unlinked(entry), seq=entry.seq, prev_hash=prev)
+        rewritten.append(relinked)
+        prev = relinked.hash
+    store.audit_entries[1:] = rewritten
+    store.audit_heads[f"tenant:{TENANT}"] = rewritten[-1]
+    data = (
+        await http.client.get(VERIFY, params={"tenant_id": TENANT}, headers=http.auth())
+    ).json()["data"]
+    assert data["ok"] is False
+    assert data["broken_at"]["reason"] == "checkpoint_mismatch"
+    assert (data["broken_at"]["seq"], data["broken_at"]["checkpoint_seq"]) == (3, 1)
 
 
 async def test_platform_callers_verify_the_platform_chain_by_default(http: AuditApi) -> None:

@@ -134,10 +134,10 @@ def test_the_verifier_reports_the_first_break_of_each_kind() -> None:
     relinked = [*entries[:3], replace(entries[3], prev_hash=entries[1].hash), *entries[4:]]
     edited = [*entries[:4], replace(entries[4], actor_id="someone"), entries[5]]
     for sequence, seq, reason in (
-        (swapped, 4, BreakReason.MISSING_ENTRIES),
+        (swapped, 3, BreakReason.MISSING_ENTRIES),  # the first missing seq is named
         (relinked, 4, BreakReason.PREV_HASH_MISMATCH),
         (edited, 5, BreakReason.HASH_MISMATCH),
-        (entries[:2] + entries[3:], 4, BreakReason.MISSING_ENTRIES),
+        (entries[:2] + entries[3:], 3, BreakReason.MISSING_ENTRIES),
     ):
         verifier = ChainVerifier("tenant:tenant-a")
         for entry in sequence:

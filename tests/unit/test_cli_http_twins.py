@@ -50,8 +50,12 @@ CLI_ONLY: frozenset[str] = frozenset(
         "demo seed",
         "config check",
         "audit export",
+        "audit checkpoint",  # written by `serve` periodically; no admin route writes one
+        "audit public-key",  # GET /.well-known/audit-checkpoint-keys: a key set, no envelope
+        "audit verify-export",  # offline: no server at all
         "reconcile",
         "sessions reconcile",
+        "matching check",
     }
 )
 
@@ -64,6 +68,17 @@ def _without_duration(data: dict[str, Any]) -> dict[str, Any]:
     assert isinstance(data.get("duration_ms"), int)
     assert data["duration_ms"] >= 0
     return {k: v for k, v in data.items() if k != "duration_ms"}
+
+
+def _latency_normalised(data: dict[str, Any]) -> dict[str, Any]:
+    """A probe's latency is wall-clock time; everything else of the answer is determined (the
+    fixed clock gives `checked_at`; only the in-memory database is configured)."""
+    dependencies = {}
+    for name, dependency in data["dependencies"].items():
+        latency = dependency["latency_ms"]
+        assert latency is None or (isinstance(latency, int) and latency >= 0)
+        dependencies[name] = {**dependency, "latency_ms": None if latency is None else 0}
+    return {**data, "dependencies": dependencies}
 
 
 @dataclass(frozen=True)
@@ -323,6 +338,15 @@ TWINS: tuple[Twin, ...] = (
     ),
     # graph status ↔ GET /graph/status
     Twin("graph status", "graph status", (), "GET", f"{ADMIN}/graph/status"),
+    # health ↔ GET /health/external-deps (the database in memory, nothing else configured)
+    Twin(
+        "health",
+        "health",
+        (),
+        "GET",
+        f"{ADMIN}/health/external-deps",
+        normalise=_latency_normalised,
+    ),
     # audit query ↔ GET /audit-log (the demo seed's entries only: see the module docstring)
     Twin("audit query", "audit query", (), "GET", f"{ADMIN}/audit-log"),
     Twin(
@@ -598,6 +622,25 @@ TWINS: tuple[Twin, ...] = (
             },
             "reason": "tune",
         },
+    ),
+    # matching parameters ↔ GET /matching/parameters (both clocks fixed: same last_refresh)
+    Twin("matching parameters", "matching parameters", (), "GET", f"{ADMIN}/matching/parameters"),
+    Twin(
+        "matching parameters --domain --status --refresh",
+        "matching parameters",
+        ("--domain", "cost_financial", "--status", "active", "--refresh"),
+        "GET",
+        f"{ADMIN}/matching/parameters",
+        params={"domain": "cost_financial", "status": "active", "refresh": "true"},
+    ),
+    # matching weights ↔ GET /matching/domain-weights
+    Twin(
+        "matching weights",
+        "matching weights",
+        ("apollo-chennai",),
+        "GET",
+        f"{ADMIN}/matching/domain-weights",
+        params={"tenant_id": "apollo-chennai"},
     ),
 )
 

@@ -77,6 +77,8 @@ def test_production_names_every_missing_setting_and_every_embedded_only_one() ->
         "ADMIN_FLAGSMITH_SERVER_KEY",
         "ADMIN_FLAGSMITH_ADMIN_KEY",
         "ADMIN_FLAGSMITH_ENVIRONMENT_KEY",
+        "ADMIN_AUDIT_CHECKPOINT_KEY_FILE",
+        "ADMIN_AUDIT_CHECKPOINT_DIR",
         "ADMIN_LOCAL_KEY_PATH",
         "ADMIN_AUTH_MODE",
     }

@@ -9,6 +9,7 @@
         step: 0.05           # optional, int and float
         allowed: [a, b]      # string: one of; json: a list of distinct ones of
         weights: [a, b]      # json: an object of exactly these keys, weights summing to 1
+        weights: matching_domains   # ... or a key set the core defines (`KEY_SETS`)
         triage: true         # a triage threshold (SPEC §6.6)
         unit: days
         description: ...
@@ -31,6 +32,11 @@ from admin_core.flags.model import (
     FlagDefinition,
     definition_from,
 )
+from admin_core.matching.model import DOMAINS
+
+#: Key sets a `weights` entry may name instead of listing the keys: lists the core owns, so
+#: they are written once (the matching domains, SPEC §6.3).
+KEY_SETS: dict[str, tuple[str, ...]] = {"matching_domains": DOMAINS}
 
 
 def load_flag_catalogue(path: Path) -> FlagCatalogue:
@@ -67,6 +73,14 @@ def parse_flag_catalogue(text: str, *, source: str) -> FlagCatalogue:
     definitions: list[FlagDefinition] = []
     seen: set[str] = set()
     for entry, node in zip(entries, entry_nodes.value, strict=True):
+        named = entry.get("weights") if isinstance(entry, dict) else None
+        if isinstance(named, str):
+            if named not in KEY_SETS:
+                raise FlagCatalogueInvalid(
+                    f"{source}:{_line_of_key(node, 'weights')}: 'weights' names no key set"
+                    f" ({', '.join(KEY_SETS)})"
+                )
+            entry = {**entry, "weights": list(KEY_SETS[named])}
         try:
             definition = definition_from(entry)
         except CatalogueEntryInvalid as error:

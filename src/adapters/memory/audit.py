@@ -1,10 +1,19 @@
-"""The in-memory audit log."""
+"""The in-memory audit log, its checkpoints, a checkpoint sink and a checkpoint lock."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from adapters.memory.store import InMemoryStore
+from admin_core.audit.checkpoints import (
+    Checkpoint,
+    CheckpointIssue,
+    SealedHead,
+    parse_checkpoint,
+)
+from admin_core.audit.errors import CHECKPOINTS, AuditChainBroken
 from admin_core.audit.model import (
     GENESIS_HASH,
     AuditEntry,
@@ -17,7 +26,7 @@ from admin_core.audit.model import (
     seal,
     unlinked,
 )
-from admin_core.audit.ports import AuditLog
+from admin_core.audit.ports import AuditLog, CheckpointLock, CheckpointSink, CheckpointStore
 from admin_core.kernel.runtime import Clock, IdGenerator
 
 
@@ -63,3 +72,61 @@ class InMemoryAuditLog(AuditLog):
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
         entries = (e for e in self._store.audit_entries if e.chain == chain and e.seq > after_seq)
         return sorted(entries, key=lambda e: e.seq)[:limit]
+
+
+class InMemoryCheckpointStore(CheckpointStore):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def heads(self) -> Sequence[SealedHead]:
+        return sorted(
+            SealedHead(chain=chain, seq=e.seq, hash=e.hash)
+            for chain, e in self._store.audit_heads.items()
+        )
+
+    async def latest(self) -> Checkpoint | None:
+        checkpoints = self._store.audit_checkpoints
+        return parse_checkpoint(checkpoints[max(checkpoints)]) if checkpoints else None
+
+    async def add(self, checkpoint: Checkpoint) -> bool:
+        if checkpoint.seq in self._store.audit_checkpoints:
+            return False
+        self._store.audit_checkpoints[checkpoint.seq] = checkpoint.document()
+        return True
+
+    async def documents(self, *, after_seq: int, limit: int) -> Sequence[tuple[int, bytes]]:
+        checkpoints = self._store.audit_checkpoints
+        return [(seq, checkpoints[seq]) for seq in sorted(checkpoints) if seq > after_seq][:limit]
+
+
+class InMemoryCheckpointSink(CheckpointSink):
+    """The sink in this process's memory: for tests and the `memory://` database, whose
+    checkpoints do not outlive the process either."""
+
+    def __init__(self) -> None:
+        self.documents: dict[int, bytes] = {}
+
+    async def publish(self, seq: int, document: bytes) -> None:
+        existing = self.documents.setdefault(seq, document)
+        if existing != document:
+            raise AuditChainBroken(CHECKPOINTS, CheckpointIssue.SINK_DISAGREES)
+
+    async def read(self, seq: int) -> bytes | None:
+        return self.documents.get(seq)
+
+
+class InProcessCheckpointLock(CheckpointLock):
+    """Single-flight within one process (embedded SQLite, in-memory); replicas sharing
+    PostgreSQL use `PostgresCheckpointLock`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[bool]:
+        taken = self._lock.acquire(blocking=False)
+        try:
+            yield taken
+        finally:
+            if taken:
+                self._lock.release()

@@ -26,6 +26,8 @@ class InMemoryStore:
     org_mappings: dict[str, OrgMapping] = field(default_factory=dict)
     audit_entries: list[AuditEntry] = field(default_factory=list)
     audit_heads: dict[str, AuditEntry] = field(default_factory=dict)
+    #: Signed audit checkpoints by seq, as their documents.
+    audit_checkpoints: dict[int, bytes] = field(default_factory=dict)
     users: dict[str, UserContact] = field(default_factory=dict)
     user_roles: dict[tuple[str, str, str], UserRole] = field(default_factory=dict)
     # The provider directory (source of the graph projection); a provider's specialties,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from adapters.memory.audit import InMemoryAuditLog
+from adapters.memory.audit import InMemoryAuditLog, InMemoryCheckpointStore
 from adapters.memory.directory import InMemoryDirectoryWriter
 from adapters.memory.intents import InMemoryIntentLog
 from adapters.memory.mso_doctors import InMemoryMsoDoctorRepository
@@ -19,7 +19,7 @@ from adapters.memory.tenants import (
     InMemoryTenantRepository,
 )
 from adapters.memory.users import InMemoryUserContacts, InMemoryUserRoleRepository
-from admin_core.audit.ports import AuditLog, AuditTransaction
+from admin_core.audit.ports import AuditLog, CheckpointStore, CheckpointTransaction
 from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
 from admin_core.kernel.runtime import Clock, IdGenerator
@@ -37,7 +37,7 @@ class InMemoryTransaction(
     PaymentsTransaction,
     MsoDoctorsTransaction,
     SideEffectsTransaction,
-    AuditTransaction,
+    CheckpointTransaction,
     DirectoryTransaction,
     OrgLookupTransaction,
 ):
@@ -47,6 +47,7 @@ class InMemoryTransaction(
     users: UserContacts
     user_roles: UserRoleRepository
     audit: AuditLog
+    checkpoints: CheckpointStore
     directory: DirectoryWriter
     intents: IntentLog
     mso_doctors: MsoDoctorRepository
@@ -58,6 +59,7 @@ class InMemoryTransaction(
         self._store = store
         self._snapshot: dict[str, Any] | None = None
         self.audit = InMemoryAuditLog(store, clock, ids)
+        self.checkpoints = InMemoryCheckpointStore(store)
         self.providers = InMemoryProviderRepository(store)
         self.tenants = InMemoryTenantRepository(store)
         self.org_mappings = InMemoryOrgMappingRepository(store)

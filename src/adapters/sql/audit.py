@@ -14,12 +14,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+import sqlalchemy.exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.projection import PostgresRebuildLock
 from adapters.sql.reads import Read, driver_connection, invalidate_unless_answered
-from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_log
+from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_checkpoints, audit_log
 from adapters.sql.types import UtcDateTime
+from admin_core.audit.checkpoints import Checkpoint, SealedHead, parse_checkpoint
+from admin_core.audit.errors import AuditChainBroken
 from admin_core.audit.model import (
     CONTENT_FIELDS,
     GENESIS_HASH,
@@ -34,7 +38,7 @@ from admin_core.audit.model import (
     link,
     prefix_upper_bound,
 )
-from admin_core.audit.ports import AuditLog
+from admin_core.audit.ports import AuditLog, CheckpointLock, CheckpointStore
 from admin_core.kernel.runtime import Clock, IdGenerator
 
 #: SQLite: a prefix that matches more distinct actions than this is read as one range and
@@ -335,21 +339,37 @@ class SqlAuditLog(AuditLog):
             self._appended.clear()
 
     async def _link_now(self, entry: AuditEntry, chain: str, digest: str) -> None:
-        advance = (
-            sa.update(audit_chain_heads)
-            .where(_heads.chain == chain)
-            .values(seq=_heads.seq + 1)
-            .returning(_heads.seq, _heads.hash)
-        )
-        row = (await self._connection.execute(advance)).one_or_none()
+        """SQLite, inside the one writer's transaction: link the entry after the chain's head,
+        then move the head one step (the order migration 0008's triggers demand). A chain
+        whose head and links disagree is refused, never repaired."""
+        row = (
+            await self._connection.execute(
+                sa.select(_heads.seq, _heads.hash).where(_heads.chain == chain)
+            )
+        ).one_or_none()
         if row is None:
             await self._connection.execute(
-                sqlite.insert(audit_chain_heads)
-                .values(chain=chain, seq=0, hash=GENESIS_HASH, prev_hash=GENESIS_HASH)
-                .on_conflict_do_nothing(index_elements=["chain"])
+                audit_chain_heads.insert().values(
+                    chain=chain, seq=0, hash=GENESIS_HASH, prev_hash=GENESIS_HASH
+                )
             )
-            row = (await self._connection.execute(advance)).one()
-        linked = link(entry, seq=int(row.seq), prev_hash=row.hash, digest=digest)
+            seq, head_hash = 0, GENESIS_HASH
+        else:
+            seq, head_hash = int(row.seq), row.hash
+        near = dict(
+            (
+                await self._connection.execute(
+                    sa.select(_links.seq, _links.hash).where(
+                        _links.chain == chain, _links.seq.in_([seq, seq + 1])
+                    )
+                )
+            ).all()
+        )
+        if seq + 1 in near:
+            raise AuditChainBroken(chain, "links_beyond_head")
+        if seq > 0 and near.get(seq) != head_hash:
+            raise AuditChainBroken(chain, "head_mismatch")
+        linked = link(entry, seq=seq + 1, prev_hash=head_hash, digest=digest)
         await self._connection.execute(
             audit_chain_links.insert().values(
                 chain=chain,
@@ -362,7 +382,7 @@ class SqlAuditLog(AuditLog):
         await self._connection.execute(
             audit_chain_heads.update()
             .where(_heads.chain == chain)
-            .values(hash=linked.hash, prev_hash=linked.prev_hash)
+            .values(seq=linked.seq, hash=linked.hash, prev_hash=linked.prev_hash)
         )
 
     # ------------------------------------------------------------------ reads
@@ -411,3 +431,87 @@ class SqlAuditLog(AuditLog):
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
         values = {"chain": chain, "after_seq": after_seq, "limit": limit}
         return [_entry(row) for row in await _CHAIN.rows(self._connection, values)]
+
+
+#: PostgreSQL's answer when the linking trigger refuses a chain (migration 0008), by SQLSTATE.
+_CHAIN_REFUSALS = {"AU001": "links_beyond_head", "AU002": "head_mismatch"}
+
+
+def chain_broken(error: BaseException) -> AuditChainBroken | None:
+    """The core error for a commit the linking trigger refused, identified by SQLSTATE (the
+    chain is the error's DETAIL); None for any other error."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        state = getattr(current, "sqlstate", None)
+        if state in _CHAIN_REFUSALS:
+            chain = str(getattr(current, "detail", None) or "?")
+            return AuditChainBroken(chain, _CHAIN_REFUSALS[state])
+        current = getattr(current, "orig", None) or current.__cause__
+    return None
+
+
+_checkpoints = audit_checkpoints.c
+
+
+class SqlCheckpointStore(CheckpointStore):
+    """Checkpoints in `audit_checkpoints` (append-only by trigger, migration 0008)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def heads(self) -> Sequence[SealedHead]:
+        rows = await self._connection.execute(
+            sa.select(_heads.chain, _heads.seq, _heads.hash)
+            .where(_heads.seq > 0)
+            .order_by(_heads.chain)
+        )
+        return sorted(SealedHead(chain=r.chain, seq=int(r.seq), hash=r.hash) for r in rows)
+
+    async def latest(self) -> Checkpoint | None:
+        document = await self._connection.scalar(
+            sa.select(_checkpoints.document).order_by(_checkpoints.seq.desc()).limit(1)
+        )
+        return parse_checkpoint(document) if document is not None else None
+
+    async def add(self, checkpoint: Checkpoint) -> bool:
+        values = {
+            "seq": checkpoint.seq,
+            "created_at": checkpoint.created_at,
+            "hash": checkpoint.hash,
+            "document": checkpoint.document().decode("ascii"),
+        }
+        if self._connection.dialect.name == "postgresql":
+            statement = (
+                postgresql.insert(audit_checkpoints)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["seq"])
+                .returning(_checkpoints.seq)
+            )
+            return (await self._connection.execute(statement)).one_or_none() is not None
+        try:  # SQLite: a taken seq is refused by trigger, and only this statement undone
+            await self._connection.execute(audit_checkpoints.insert().values(values))
+        except sqlalchemy.exc.IntegrityError:
+            return False
+        return True
+
+    async def documents(self, *, after_seq: int, limit: int) -> Sequence[tuple[int, bytes]]:
+        rows = await self._connection.execute(
+            sa.select(_checkpoints.seq, _checkpoints.document)
+            .where(_checkpoints.seq > after_seq)
+            .order_by(_checkpoints.seq)
+            .limit(limit)
+        )
+        return [(int(r.seq), r.document.encode("ascii")) for r in rows]
+
+
+#: The advisory lock key of the checkpoint writer (the graph rebuild's is another).
+CHECKPOINT_LOCK_KEY = 0x0AD17C4E
+
+
+class PostgresCheckpointLock(PostgresRebuildLock, CheckpointLock):
+    """`pg_try_advisory_lock` on its own key: one checkpoint writer across every replica."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, key=CHECKPOINT_LOCK_KEY)

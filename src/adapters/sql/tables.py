@@ -150,6 +150,16 @@ audit_chain_heads = sa.Table(
     sa.Column("prev_hash", sa.Text, nullable=False),
 )
 
+#: Signed checkpoints of every chain's head, as their documents (docs/adr/0056).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
 # The provider directory (source of the graph projection, SPEC §6.1).
 
 PRICE = sa.Numeric(12, 2)

@@ -16,7 +16,7 @@ from typing import Any, Self, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.audit import SqlAuditLog, write_appended
+from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
 from adapters.sql.flags import SqlFlagOverrides
@@ -31,7 +31,7 @@ from adapters.sql.tenants import (
     SqlTenantRepository,
 )
 from adapters.sql.users import SqlUserContacts, SqlUserRoleRepository
-from admin_core.audit.ports import AuditLog, AuditTransaction
+from admin_core.audit.ports import AuditLog, CheckpointStore, CheckpointTransaction
 from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
 from admin_core.kernel.runtime import Clock, IdGenerator
@@ -51,7 +51,7 @@ class SqlTransaction(
     PaymentsTransaction,
     MsoDoctorsTransaction,
     SideEffectsTransaction,
-    AuditTransaction,
+    CheckpointTransaction,
     DirectoryTransaction,
     OrgLookupTransaction,
 ):
@@ -61,6 +61,7 @@ class SqlTransaction(
     users: UserContacts
     user_roles: UserRoleRepository
     audit: AuditLog
+    checkpoints: CheckpointStore
     directory: DirectoryWriter
     intents: IntentLog
     mso_doctors: MsoDoctorRepository
@@ -111,6 +112,7 @@ class SqlTransaction(
             self._ids,
             appended=self._appended if self._postgres else None,
         )
+        self.checkpoints = SqlCheckpointStore(connection)
         self.directory = SqlDirectoryWriter(connection)
         self.intents = SqlIntentLog(connection)
         self.mso_doctors = SqlMsoDoctorRepository(connection)
@@ -159,6 +161,15 @@ class SqlTransaction(
             self._gate.release()
 
     async def commit(self) -> None:
+        try:
+            await self._commit()
+        except Exception as error:
+            refused = chain_broken(error)  # the linking trigger refused a broken chain
+            if refused is None:
+                raise
+            raise refused from error
+
+    async def _commit(self) -> None:
         if self._appended:
             try:
                 await write_appended(self.connection, self._appended)

@@ -417,7 +417,11 @@ class ChainHead:
 class BreakReason(enum.StrEnum):
     HASH_MISMATCH = "hash_mismatch"  # the entry's content (or seq) is not what was hashed
     PREV_HASH_MISMATCH = "prev_hash_mismatch"  # the entry does not link to the one before
-    MISSING_ENTRIES = "missing_entries"  # entries before this seq (or at the tail) are gone
+    MISSING_ENTRIES = "missing_entries"  # the entry at this seq (and maybe more) is gone
+    HEAD_MISMATCH = "head_mismatch"  # the recorded head's hash is not the chain's last link
+    LINKS_BEYOND_HEAD = "links_beyond_head"  # the recorded head was moved back
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # a signed checkpoint sealed another hash here
+    TRUNCATED = "truncated"  # the chain ends before the head a signed checkpoint sealed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -425,63 +429,148 @@ class ChainBreak:
     seq: int
     entry_id: str | None
     reason: BreakReason
+    #: The checkpoint whose seal the chain contradicts (CHECKPOINT_MISMATCH, TRUNCATED).
+    checkpoint_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointProblem:
+    """Why the checkpoint `checkpoint_seq` cannot be trusted (`CheckpointIssue` values)."""
+
+    checkpoint_seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seal:
+    """A chain's head as one trusted checkpoint sealed it."""
+
+    seq: int
+    hash: str
+    checkpoint_seq: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChainVerification:
+    """The verdict on one chain.
+
+    `head_seq`/`head_hash` are the chain's real head: the last link found or the recorded
+    head, whichever is further (a rolled-back head does not hide later links, deleted tail
+    entries do not shorten the chain). `verified_seq` is the last entry that checked out.
+    `sealed_seq` is the head the latest trusted checkpoint sealed (0: none); the
+    `unsealed_entries` after it are protected by the chain alone.
+    """
+
     chain: str
     ok: bool
     entries_checked: int
     broken_at: ChainBreak | None
     head_seq: int
     head_hash: str
+    recorded_head_seq: int = 0
+    verified_seq: int = 0
+    sealed_seq: int = 0
+    checkpoint_seq: int | None = None
+    checkpoint_at: datetime | None = None
+    unsealed_entries: int = 0
+    checkpoints_checked: int = 0
+    checkpoint_problem: CheckpointProblem | None = None
 
 
 class ChainVerifier:
     """Checks one chain entry by entry, in `seq` order, keeping only the previous hash, so a
-    chain of any length is verified in constant memory. Stops at the first break."""
+    chain of any length is verified in constant memory (plus the seals of this chain).
 
-    def __init__(self, chain: str) -> None:
+    Each entry must follow the previous one (`seq` + 1, `prev_hash`), hash to its own `hash`,
+    and match every seal a trusted checkpoint made at its `seq`. After the first break the
+    verifier only follows the links, to find the real head."""
+
+    def __init__(self, chain: str, seals: Mapping[int, Seal] | None = None) -> None:
         self.chain = chain
         self.checked = 0
         self.broken: ChainBreak | None = None
+        self._seals = seals or {}
         self._seq = 0
         self._hash = GENESIS_HASH
         self._id: str | None = None
+        self.last_seq = 0
+        self.last_hash = GENESIS_HASH
 
     def feed(self, entry: AuditEntry) -> bool:
         """Check the next entry; False once the chain is broken."""
+        self.last_seq, self.last_hash = entry.seq, entry.hash
         if self.broken is not None:
             return False
         self.checked += 1
         reason: BreakReason | None = None
+        seal = self._seals.get(entry.seq)
         if entry.seq != self._seq + 1:
-            reason = BreakReason.MISSING_ENTRIES
-        elif entry.prev_hash != self._hash:
+            self.broken = ChainBreak(
+                seq=self._seq + 1, entry_id=None, reason=BreakReason.MISSING_ENTRIES
+            )
+            return False
+        if entry.prev_hash != self._hash:
             reason = BreakReason.PREV_HASH_MISMATCH
         elif entry.chain != self.chain or entry.hash != entry_hash(entry):
             reason = BreakReason.HASH_MISMATCH
+        elif seal is not None and seal.hash != entry.hash:
+            self.broken = ChainBreak(
+                seq=entry.seq,
+                entry_id=entry.id,
+                reason=BreakReason.CHECKPOINT_MISMATCH,
+                checkpoint_seq=seal.checkpoint_seq,
+            )
+            return False
         if reason is not None:
             self.broken = ChainBreak(seq=entry.seq, entry_id=entry.id, reason=reason)
             return False
         self._seq, self._hash, self._id = entry.seq, entry.hash, entry.id
         return True
 
-    def finish(self, head: ChainHead | None) -> ChainVerification:
-        """The verdict; entries the head counts but that were never read are missing."""
-        if self.broken is None and head is not None and head.seq > self._seq:
+    def finish(
+        self,
+        head: ChainHead | None,
+        *,
+        latest_seal: Seal | None = None,
+    ) -> ChainVerification:
+        """The verdict. `head` is the recorded head read after the walk (a head read before
+        it would call entries appended meanwhile links beyond the head); `latest_seal` what
+        the latest trusted checkpoint sealed of this chain."""
+        recorded = head.seq if head is not None else 0
+        if self.broken is None and self.last_seq > recorded:
+            self.broken = ChainBreak(
+                seq=recorded + 1, entry_id=None, reason=BreakReason.LINKS_BEYOND_HEAD
+            )
+        if self.broken is None and latest_seal is not None and latest_seal.seq > self._seq:
+            self.broken = ChainBreak(
+                seq=self._seq + 1,
+                entry_id=None,
+                reason=BreakReason.TRUNCATED,
+                checkpoint_seq=latest_seal.checkpoint_seq,
+            )
+        if self.broken is None and recorded > self._seq:
             self.broken = ChainBreak(
                 seq=self._seq + 1, entry_id=None, reason=BreakReason.MISSING_ENTRIES
             )
         if self.broken is None and head is not None and head.hash != self._hash:
             self.broken = ChainBreak(
-                seq=self._seq, entry_id=self._id, reason=BreakReason.HASH_MISMATCH
+                seq=self._seq, entry_id=self._id, reason=BreakReason.HEAD_MISMATCH
             )
+        if head is not None and head.seq >= self.last_seq:
+            head_seq, head_hash = head.seq, head.hash
+        else:
+            head_seq, head_hash = self.last_seq, self.last_hash
+        sealed = latest_seal.seq if latest_seal is not None else 0
         return ChainVerification(
             chain=self.chain,
             ok=self.broken is None,
             entries_checked=self.checked,
             broken_at=self.broken,
-            head_seq=self._seq,
-            head_hash=self._hash,
+            head_seq=head_seq,
+            head_hash=head_hash,
+            recorded_head_seq=recorded,
+            verified_seq=self._seq,
+            sealed_seq=sealed,
+            checkpoint_seq=latest_seal.checkpoint_seq if latest_seal is not None else None,
+            unsealed_entries=max(0, head_seq - sealed),
         )

@@ -1,10 +1,13 @@
-"""The audit log port. It can append and read; there is deliberately no update or delete."""
+"""The audit log port (it can append and read; there is deliberately no update or delete),
+and the ports of signed checkpoints (docs/adr/0056-signed-audit-checkpoints.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from admin_core.audit.checkpoints import Checkpoint, PublicKey, SealedHead
 from admin_core.audit.model import AuditEntry, AuditFilter, AuditPosition, AuditRecord, ChainHead
 from admin_core.kernel.transaction import Transaction
 
@@ -40,7 +43,84 @@ class AuditLog(Protocol):
         ...
 
 
+class CheckpointStore(Protocol):
+    """The checkpoints kept in the database, beside the chains they seal. Append-only."""
+
+    async def heads(self) -> Sequence[SealedHead]:
+        """Every chain's head as recorded now, sorted by chain (what a checkpoint seals)."""
+        ...
+
+    async def latest(self) -> Checkpoint | None:
+        """The checkpoint with the highest `seq`, as stored (not verified)."""
+        ...
+
+    async def add(self, checkpoint: Checkpoint) -> bool:
+        """Store a signed checkpoint; False when its `seq` is taken already (another writer
+        got there first), and nothing is written."""
+        ...
+
+    async def documents(self, *, after_seq: int, limit: int) -> Sequence[tuple[int, bytes]]:
+        """Up to `limit` stored documents `(seq, document)` with `seq > after_seq`, in order."""
+        ...
+
+
 class AuditTransaction(Transaction, Protocol):
     """A transaction that can record and read audit entries."""
 
     audit: AuditLog
+
+
+class CheckpointTransaction(AuditTransaction, Protocol):
+    """A transaction that reads the chains and their checkpoints."""
+
+    checkpoints: CheckpointStore
+
+
+class CheckpointSigner(Protocol):
+    """Signs checkpoints with an Ed25519 key the database never holds."""
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    def sign(self, payload: bytes) -> bytes:
+        """The Ed25519 signature of `payload`."""
+        ...
+
+
+class CheckpointKeys(Protocol):
+    """The public keys checkpoints are trusted under: the signer's and former ones (rotation
+    keeps old checkpoints verifiable)."""
+
+    def public_keys(self) -> Sequence[PublicKey]: ...
+
+    def verify(self, key_id: str, payload: bytes, signature: bytes) -> bool | None:
+        """Whether `signature` over `payload` holds under the key `key_id`; None when no
+        trusted key has that id."""
+        ...
+
+
+class CheckpointSink(Protocol):
+    """A copy of every checkpoint outside the database. A checkpoint once published is never
+    rewritten."""
+
+    async def publish(self, seq: int, document: bytes) -> None:
+        """Write the checkpoint `seq`; publishing the same document again is a no-op, a
+        different document under a published `seq` raises AUDIT_CHAIN_BROKEN."""
+        ...
+
+    async def read(self, seq: int) -> bytes | None:
+        """The published document of checkpoint `seq`, or None."""
+        ...
+
+
+class CheckpointLock(Protocol):
+    def hold(self) -> AbstractAsyncContextManager[bool]:
+        """Try to take the checkpoint writer's lock without waiting; yields whether it was
+        taken. Held by at most one writer across every replica."""
+        ...
+
+
+class TenantCheck(Protocol):
+    async def require(self, tenant_id: str) -> None:
+        """Raise TENANT_NOT_FOUND when the tenant does not exist."""
+        ...

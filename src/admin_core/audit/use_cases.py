@@ -1,11 +1,26 @@
-"""Audit-log use cases: query (keyset pages), export (a stream of pages), verify a chain."""
+"""Audit-log use cases: query (keyset pages), export (a stream of pages), verify a chain
+against the signed checkpoints, write a checkpoint, export whole chains with their
+checkpoints."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from admin_core.audit.checkpoints import (
+    Checkpoint,
+    CheckpointIssue,
+    CheckpointMalformed,
+    SignatureCheck,
+    b64,
+    unb64,
+    unsigned_checkpoint,
+)
+from admin_core.audit.errors import CHECKPOINTS, AuditChainBroken
 from admin_core.audit.model import (
     ACTION_FILTER,
     DEFAULT_AUDIT_LIMIT,
@@ -17,16 +32,29 @@ from admin_core.audit.model import (
     ChainHead,
     ChainVerification,
     ChainVerifier,
+    CheckpointProblem,
     CursorInvalid,
+    Seal,
     chain_of,
     decode_cursor,
     encode_cursor,
 )
-from admin_core.audit.ports import AuditTransaction
+from admin_core.audit.ports import (
+    AuditTransaction,
+    CheckpointKeys,
+    CheckpointLock,
+    CheckpointSigner,
+    CheckpointSink,
+    CheckpointTransaction,
+    TenantCheck,
+)
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import TimeBound, has_control_characters, time_bound
+
+log = logging.getLogger("admin_core.audit")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,22 +229,49 @@ class VerifyAuditChainQuery:
     tenant_id: str | None = None  # None: the caller's own chain (platform callers: the platform's)
 
 
-class VerifyAuditChain:
-    """Prove a chain was not altered: recompute every entry's hash and link, in `seq` order.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointEvidence:
+    """What the trusted checkpoints say about one chain."""
 
-    Rules: needs `audit:read` reaching the tenant; without `tenant_id` a tenant-scoped caller
-    verifies its own tenant's chain and a platform caller the platform chain. The chain is
-    read in batches of `batch_size`, each in its own unit of work, so millions of entries
-    verify in constant memory. It checks the entries up to the chain head recorded when the
-    verification starts, and reports the first broken entry: a changed entry, a broken link,
-    or missing entries (also at the tail).
+    seals: dict[int, Seal]
+    latest: Seal | None
+    latest_checkpoint: Checkpoint | None
+    checked: int
+    problem: CheckpointProblem | None
+
+
+class VerifyAuditChain:
+    """Prove a chain was not altered: recompute every entry's hash and link, in `seq` order,
+    and hold the chain to what the signed checkpoints sealed.
+
+    Rules: needs `audit:read` reaching the tenant; a tenant that does not exist is
+    TENANT_NOT_FOUND; without `tenant_id` a tenant-scoped caller verifies its own tenant's
+    chain and a platform caller the platform chain. The chain is read in batches of
+    `batch_size`, each in its own unit of work, so millions of entries verify in constant
+    memory. Reported, with the first broken seq: a changed entry, a broken link, missing
+    entries, links beyond the recorded head (a rolled-back head), a head whose hash is not the
+    last link's, an entry whose hash differs from the one a checkpoint sealed (a re-seal), a
+    chain that ends before a sealed head (truncation). Every checkpoint is checked too (its
+    signature by a trusted key, its link to the one before, the sink's copy equal to the
+    database's): the first one that fails is `checkpoint_problem`, and only the checkpoints
+    before it are trusted. Entries after the latest trusted checkpoint are counted as
+    `unsealed_entries`: the chain alone protects them.
     """
 
     def __init__(
-        self, transactions: Transactions[AuditTransaction], batch_size: int = 5000
+        self,
+        transactions: Transactions[CheckpointTransaction],
+        batch_size: int = 5000,
+        *,
+        tenants: TenantCheck | None = None,
+        keys: CheckpointKeys | None = None,
+        sink: CheckpointSink | None = None,
     ) -> None:
         self._transactions = transactions
         self._batch_size = batch_size
+        self._tenants = tenants
+        self._keys = keys
+        self._sink = sink
 
     async def execute(
         self,
@@ -231,12 +286,72 @@ class VerifyAuditChain:
             raise ValidationFailed.single("tenant_id", f"must be 1 to {MAX_ID_LENGTH} characters")
         if tenant_id is not None and has_control_characters(tenant_id):
             raise ValidationFailed.single("tenant_id", "must not contain control characters")
-        chain = chain_of(principal.visible_tenant(tenant_id, Permission.AUDIT_READ))
+        visible = principal.visible_tenant(tenant_id, Permission.AUDIT_READ)
+        if visible is not None and self._tenants is not None:
+            await self._tenants.require(visible)
+        chain = chain_of(visible)
+        evidence = await self._evidence(chain)
         async with self._transactions() as tx:
             head = await tx.audit.head(chain)
-        verifier = ChainVerifier(chain)
+        verifier = ChainVerifier(chain, evidence.seals)
         await self._walk(verifier, head, progress)
-        return verifier.finish(head)
+        async with self._transactions() as tx:  # appends committed meanwhile are no break
+            head = await tx.audit.head(chain)
+        result = verifier.finish(head, latest_seal=evidence.latest)
+        latest = evidence.latest_checkpoint
+        return dataclasses.replace(
+            result,
+            ok=result.ok and evidence.problem is None,
+            checkpoint_seq=latest.seq if latest else None,
+            checkpoint_at=latest.created_at if latest else None,
+            checkpoints_checked=evidence.checked,
+            checkpoint_problem=evidence.problem,
+        )
+
+    async def _evidence(self, chain: str) -> CheckpointEvidence:
+        """Check every checkpoint in order; collect what the trusted ones sealed of `chain`."""
+        seals: dict[int, Seal] = {}
+        latest: Seal | None = None
+        if self._keys is None:
+            return CheckpointEvidence(
+                seals=seals, latest=None, latest_checkpoint=None, checked=0, problem=None
+            )
+        check = SignatureCheck(self._keys.verify)
+        after = 0
+        while check.problem is None:
+            async with self._transactions() as tx:
+                documents = await tx.checkpoints.documents(after_seq=after, limit=self._batch_size)
+            for seq, document in documents:
+                if seq != after + 1:  # a checkpoint was deleted from the database
+                    check.feed(after + 1, None, await self._published(after + 1))
+                    break
+                checkpoint = check.feed(seq, document, await self._published(seq, document))
+                if checkpoint is None:
+                    break
+                sealed = checkpoint.head_of(chain)
+                if sealed is not None:
+                    latest = Seal(seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq)
+                    seals.setdefault(sealed.seq, latest)
+                after = seq
+            if len(documents) < self._batch_size:
+                break
+        if check.problem is None and self._sink is not None:
+            later = await self._sink.read(after + 1)
+            if later is not None:  # the latest checkpoints were deleted from the database
+                check.feed(after + 1, None, later)
+        return CheckpointEvidence(
+            seals=seals,
+            latest=latest,
+            latest_checkpoint=check.latest,
+            checked=check.checked,
+            problem=check.problem,
+        )
+
+    async def _published(self, seq: int, document: bytes | None = None) -> bytes | None:
+        """The sink's copy; without a sink, the database's copy stands for both."""
+        if self._sink is None:
+            return document
+        return await self._sink.read(seq)
 
     async def _walk(
         self,
@@ -244,17 +359,204 @@ class VerifyAuditChain:
         head: ChainHead | None,
         progress: Callable[[int, int], None] | None,
     ) -> None:
+        """Every link of the chain, past the recorded head too (a rolled-back head must not
+        hide later links); after a break only the real head is looked for."""
         after = 0
-        while head is None or after < head.seq:
+        while True:
             async with self._transactions() as tx:
                 batch = await tx.audit.read_chain(
                     verifier.chain, after_seq=after, limit=self._batch_size
                 )
             for entry in batch:
-                if (head is not None and entry.seq > head.seq) or not verifier.feed(entry):
-                    return
+                verifier.feed(entry)
             if progress is not None:
-                progress(verifier.checked, head.seq if head else verifier.checked)
+                progress(verifier.checked, max(head.seq if head else 0, verifier.last_seq))
             if len(batch) < self._batch_size:
                 return
             after = batch[-1].seq
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteCheckpointCommand:
+    """`only_if_changed`: write nothing when no chain moved since the latest checkpoint (the
+    periodic writer); `wait_seconds`: how long to wait for another writer to finish."""
+
+    only_if_changed: bool = False
+    wait_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointWritten:
+    checkpoint: Checkpoint | None  # the one written, else the latest
+    written: bool
+
+
+class WriteCheckpoint:
+    """Seal every chain's head in a signed checkpoint, stored in the database and published
+    to the sink.
+
+    Rules: needs `audit:read` with platform scope. One writer at a time across replicas (the
+    lock); a writer that cannot take it within `wait_seconds` writes nothing and returns the
+    latest checkpoint. The checkpoint is committed to the database first, then published; a
+    checkpoint the sink lacks (a crash between the two) is published by the next writer,
+    once its signature checks out. A sink holding a different checkpoint under the same
+    number is AUDIT_CHAIN_BROKEN: nothing overwrites a published checkpoint.
+    """
+
+    def __init__(
+        self,
+        transactions: Transactions[CheckpointTransaction],
+        *,
+        signer: CheckpointSigner,
+        keys: CheckpointKeys,
+        sink: CheckpointSink,
+        lock: CheckpointLock,
+        clock: Clock,
+    ) -> None:
+        self._transactions = transactions
+        self._signer = signer
+        self._keys = keys
+        self._sink = sink
+        self._lock = lock
+        self._clock = clock
+
+    async def execute(
+        self, principal: Principal, command: WriteCheckpointCommand
+    ) -> CheckpointWritten:
+        principal.require(Permission.AUDIT_READ, platform=True)
+        waited = 0.0
+        while True:
+            async with self._lock.hold() as taken:
+                if taken:
+                    return await self._write(command)
+            if waited >= command.wait_seconds:
+                async with self._transactions() as tx:
+                    return CheckpointWritten(
+                        checkpoint=await tx.checkpoints.latest(), written=False
+                    )
+            await asyncio.sleep(0.05)
+            waited += 0.05
+
+    async def _write(self, command: WriteCheckpointCommand) -> CheckpointWritten:
+        async with self._transactions() as tx:
+            try:
+                previous = await tx.checkpoints.latest()
+            except CheckpointMalformed as error:
+                raise AuditChainBroken(
+                    CHECKPOINTS,
+                    CheckpointIssue.MALFORMED,
+                    "The latest checkpoint in the database is not a checkpoint; no new one is "
+                    "chained to it. Run `adminctl audit verify`.",
+                ) from error
+            if previous is not None:
+                await self._publish_missing(previous)
+            heads = await tx.checkpoints.heads()
+            unchanged = previous is not None and previous.heads == tuple(
+                h for h in heads if h.seq > 0
+            )
+            if command.only_if_changed and unchanged:
+                return CheckpointWritten(checkpoint=previous, written=False)
+            unsigned = unsigned_checkpoint(
+                previous,
+                heads,
+                created_at=self._clock.now(),
+                key_id=self._signer.public_key.key_id,
+            )
+            checkpoint = dataclasses.replace(
+                unsigned, signature=b64(self._signer.sign(unsigned.payload()))
+            )
+            if not await tx.checkpoints.add(checkpoint):
+                return CheckpointWritten(checkpoint=await tx.checkpoints.latest(), written=False)
+            await tx.commit()
+        await self._sink.publish(checkpoint.seq, checkpoint.document())
+        return CheckpointWritten(checkpoint=checkpoint, written=True)
+
+    async def _publish_missing(self, latest: Checkpoint) -> None:
+        """Publish the latest stored checkpoint if the sink lacks it and it is genuine."""
+        if await self._sink.read(latest.seq) is not None:
+            return
+        try:
+            valid = self._keys.verify(latest.key_id, latest.payload(), unb64(latest.signature))
+        except CheckpointMalformed:
+            valid = False
+        if not valid:
+            log.error("checkpoint %d in the database is not validly signed", latest.seq)
+            raise AuditChainBroken(
+                CHECKPOINTS,
+                CheckpointIssue.SIGNATURE_INVALID,
+                f"Checkpoint {latest.seq} in the database is not validly signed and was not "
+                "published; run `adminctl audit verify`.",
+            )
+        await self._sink.publish(latest.seq, latest.document())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SealedChainsQuery:
+    tenant_id: str | None = None  # None: every chain
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SealedExport:
+    """Whole chains in `seq` order, with every stored checkpoint: what an auditor verifies
+    offline with the public key alone (`verify_export`). Read in batches, each in its own
+    unit of work."""
+
+    chains: Sequence[str]
+    batch_size: int
+    transactions: Transactions[CheckpointTransaction]
+
+    async def checkpoints(self) -> AsyncIterator[bytes]:
+        after = 0
+        while True:
+            async with self.transactions() as tx:
+                documents = await tx.checkpoints.documents(after_seq=after, limit=self.batch_size)
+            for seq, document in documents:
+                yield document
+                after = seq
+            if len(documents) < self.batch_size:
+                return
+
+    async def entries(self) -> AsyncIterator[Sequence[AuditEntry]]:
+        for chain in self.chains:
+            after = 0
+            while True:
+                async with self.transactions() as tx:
+                    batch = await tx.audit.read_chain(chain, after_seq=after, limit=self.batch_size)
+                if batch:
+                    yield batch
+                if len(batch) < self.batch_size:
+                    break
+                after = batch[-1].seq
+
+
+class ExportSealedChains:
+    """Export whole chains with their checkpoints (`adminctl audit export --with-checkpoints`).
+
+    Rules: needs `audit:read` with platform scope (a checkpoint names every chain's head);
+    a tenant that does not exist is TENANT_NOT_FOUND; without `tenant_id`, every chain.
+    Checkpoints come first, then each chain from seq 1, so a verifier streams it.
+    """
+
+    def __init__(
+        self,
+        transactions: Transactions[CheckpointTransaction],
+        *,
+        tenants: TenantCheck | None = None,
+        batch_size: int = MAX_AUDIT_LIMIT,
+    ) -> None:
+        self._transactions = transactions
+        self._tenants = tenants
+        self._batch_size = batch_size
+
+    async def execute(self, principal: Principal, query: SealedChainsQuery) -> SealedExport:
+        principal.require(Permission.AUDIT_READ, platform=True)
+        if query.tenant_id is not None:
+            if self._tenants is not None:
+                await self._tenants.require(query.tenant_id)
+            chains: Sequence[str] = [chain_of(query.tenant_id)]
+        else:
+            async with self._transactions() as tx:
+                chains = [h.chain for h in await tx.checkpoints.heads() if h.seq > 0]
+        return SealedExport(
+            chains=chains, batch_size=self._batch_size, transactions=self._transactions
+        )

@@ -1,7 +1,10 @@
-"""Readiness: can this replica reach its database?"""
+"""Readiness: can this replica reach its database? And how are the external dependencies?"""
 
 from __future__ import annotations
 
+from admin_core.health.model import ExternalHealth
+from admin_core.health.monitor import DependencyMonitor
+from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.tenants.ports import TenantsTransaction
 
@@ -19,3 +22,20 @@ class CheckReadiness:
         except Exception:  # noqa: BLE001 - any failure means "not ready", never a crash
             return False
         return True
+
+
+class CheckExternalDependencies:
+    """The health of every external dependency (SPEC §6.10): platform scope
+    (`tenant:manage` over every tenant), else AUTH_INSUFFICIENT_PERMISSION.
+
+    Each dependency is `ok`, `down` (with why, naming no secret) or `not_configured`; the
+    whole is `degraded` when any configured one is down. Probes run concurrently with a
+    timeout each; the answer is cached for a few seconds and made once for a burst of
+    callers (`DependencyMonitor`)."""
+
+    def __init__(self, monitor: DependencyMonitor) -> None:
+        self._monitor = monitor
+
+    async def execute(self, principal: Principal) -> ExternalHealth:
+        principal.require(Permission.TENANT_MANAGE, platform=True)
+        return await self._monitor.current()

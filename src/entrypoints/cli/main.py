@@ -9,7 +9,18 @@ import sys
 from collections.abc import Sequence
 
 from admin_core.kernel.errors import AdminError
-from entrypoints.cli.commands import audit, doctors, flags, graph, sessions, system, tenants, users
+from entrypoints.cli.commands import (
+    audit,
+    doctors,
+    flags,
+    graph,
+    health,
+    matching,
+    sessions,
+    system,
+    tenants,
+    users,
+)
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import report_error, report_problems
 from entrypoints.container import Container, aclose, build_container
@@ -22,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (system, tenants, users, flags, doctors, sessions, graph, audit):
+    for module in (
+        system, tenants, users, flags, matching, doctors, sessions, graph, audit, health,
+    ):  # fmt: skip
         module.register(groups)
     return parser
 
@@ -51,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(words)
     except AdminError as error:  # a value an argument type refused
         return report_error(error, as_json="--json" in words)
+    if getattr(args, "offline_handler", None) is not None:  # audit verify-export: no settings
+        offline: int = args.offline_handler(args)
+        return offline
     if getattr(args, "settings_handler", None) is not None:  # config check: reads on its own
         result: int = args.settings_handler(args)
         return result

@@ -14,6 +14,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
 from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
@@ -76,6 +77,7 @@ EXIT_CODES: dict[type[AdminError], int] = {
     PaymentProviderNotConfigured: 6,
     IdentityProviderUnavailable: 6,
     RateLimited: 6,
+    AuditChainBroken: 6,
 }
 
 # Piped output is not cut to 80 columns: scripts and logs see whole values.

@@ -19,6 +19,7 @@ from entrypoints.container.auth import AuthArea
 from entrypoints.container.flags import FlagsArea
 from entrypoints.container.graph import GraphArea
 from entrypoints.container.health import HealthArea
+from entrypoints.container.matching import MatchingArea
 from entrypoints.container.mso_doctors import MsoDoctorsArea
 from entrypoints.container.payments import PaymentsArea
 from entrypoints.container.runtime import Database, Runtime
@@ -35,9 +36,9 @@ class Container(containers.DeclarativeContainer):
     auth = providers.Container(AuthArea, runtime=runtime, database=database)
     tenants = providers.Container(TenantsArea, runtime=runtime, database=database, auth=auth)
     users = providers.Container(UsersArea, runtime=runtime, database=database, auth=auth)
-    audit = providers.Container(AuditArea, database=database)
+    audit = providers.Container(AuditArea, runtime=runtime, database=database)
     graph = providers.Container(GraphArea, runtime=runtime, database=database)
-    health = providers.Container(HealthArea, database=database)
+    health = providers.Container(HealthArea, runtime=runtime, database=database)
     side_effects = providers.Container(SideEffectsArea, runtime=runtime, database=database)
     flags = providers.Container(
         FlagsArea, runtime=runtime, database=database, side_effects=side_effects
@@ -46,6 +47,9 @@ class Container(containers.DeclarativeContainer):
         PaymentsArea, runtime=runtime, database=database, side_effects=side_effects
     )
     mso_doctors = providers.Container(MsoDoctorsArea, runtime=runtime, database=database)
+    matching = providers.Container(
+        MatchingArea, runtime=runtime, database=database, graph=graph, flags=flags
+    )
     #: Settles the intents every area leaves (the one use case over all areas).
     reconcile_side_effects = providers.Factory(
         ReconcileSideEffects,

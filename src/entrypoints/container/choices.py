@@ -9,6 +9,7 @@ external service only where its setting names one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from entrypoints.settings import Settings
 
@@ -26,6 +27,27 @@ def database(settings: Settings) -> str:
     if not settings.embedded or url.startswith("postgresql"):
         return "postgres"
     return "memory" if url.startswith("memory:") else "sqlite"
+
+
+def checkpoint_key_path(settings: Settings) -> Path:
+    """The audit checkpoint signer's key: the configured file (production requires one), or
+    embedded, a key beside the local token issuer's."""
+    if settings.audit_checkpoint_key_file is not None:
+        return settings.audit_checkpoint_key_file
+    return settings.local_key_path.with_name("audit-checkpoint-ed25519.pem")
+
+
+def checkpoint_directory(settings: Settings) -> Path | None:
+    """The checkpoint sink's directory: the configured one (production requires one), or
+    embedded, beside the SQLite file; None for the `memory://` database (a sink in memory,
+    which lives as long as the database does)."""
+    if settings.audit_checkpoint_dir is not None:
+        return settings.audit_checkpoint_dir
+    if database(settings) == "memory":
+        return None
+    if database(settings) == "sqlite":
+        return Path(settings.database_url.split("///", 1)[-1]).parent / "audit-checkpoints"
+    return Path("var/audit-checkpoints")
 
 
 def uses_neo4j(settings: Settings) -> bool:
@@ -62,6 +84,42 @@ def payment_gateways(settings: Settings) -> dict[str, str | None]:
         "razorpay": "razorpay" if settings.razorpay_key_id else fallback,
         "sandbox": fallback,
     }
+
+
+#: The external dependencies the health check reports, in its order (SPEC §6.10).
+HEALTH_DEPENDENCIES = (
+    "postgres",
+    "neo4j",
+    "redis",
+    "flagsmith",
+    "stripe",
+    "razorpay",
+    "clerk",
+    "daily_co",
+    "qdrant",
+    "anthropic",
+    "langfuse",
+)
+
+
+def health_probes(settings: Settings) -> dict[str, bool]:
+    """Which dependencies the health check probes (True) or reports `not_configured`: the
+    database always (whichever it is), the graph's Neo4j when the graph uses it, Flagsmith
+    when the flags do, and every other service when its settings are set."""
+    configured = {
+        "postgres": True,
+        "neo4j": uses_neo4j(settings) and bool(settings.neo4j_url),
+        "redis": bool(settings.redis_url),
+        "flagsmith": flags(settings) == "flagsmith" and bool(settings.flagsmith_server_key),
+        "stripe": bool(settings.stripe_api_key),
+        "razorpay": bool(settings.razorpay_key_id and settings.razorpay_key_secret),
+        "clerk": bool(settings.clerk_secret_key),
+        "daily_co": bool(settings.daily_api_key),
+        "qdrant": bool(settings.qdrant_url),
+        "anthropic": bool(settings.anthropic_api_key),
+        "langfuse": bool(settings.langfuse_url),
+    }
+    return {name: configured[name] for name in HEALTH_DEPENDENCIES}
 
 
 def _or_missing(value: object, name: str) -> str:
@@ -156,6 +214,40 @@ def describe(settings: Settings) -> list[Choice]:
                 }[gateway],
             )
             for provider, gateway in payment_gateways(settings).items()
+        ),
+        Choice(
+            "DependencyProbe (health of external dependencies)",
+            ", ".join(n for n, on in health_probes(settings).items() if on),
+            "not configured: "
+            + (", ".join(n for n, on in health_probes(settings).items() if not on) or "none")
+            + f"; {settings.health_timeout_seconds:g} s each,"
+            f" cached {settings.health_cache_seconds:g} s",
+        ),
+        Choice(
+            "CheckpointSigner (audit checkpoints)",
+            "Ed25519CheckpointSigner",
+            str(checkpoint_key_path(settings))
+            if settings.audit_checkpoint_key_file or settings.embedded
+            else "missing: ADMIN_AUDIT_CHECKPOINT_KEY_FILE",
+        ),
+        Choice(
+            "CheckpointSink",
+            "InMemoryCheckpointSink"
+            if checkpoint_directory(settings) is None
+            else "DirectoryCheckpointSink",
+            "this process's memory"
+            if checkpoint_directory(settings) is None
+            else (
+                str(checkpoint_directory(settings))
+                if settings.audit_checkpoint_dir or settings.embedded
+                else "missing: ADMIN_AUDIT_CHECKPOINT_DIR"
+            )
+            + f"; every {settings.audit_checkpoint_seconds:g} s when a chain moved",
+        ),
+        Choice(
+            "CheckpointLock",
+            "PostgresCheckpointLock" if db == "postgres" else "InProcessCheckpointLock",
+            "an advisory lock shared by every replica" if db == "postgres" else "one process",
         ),
         Choice("Clock", "SystemClock", "UTC"),
         Choice("IdGenerator", "UlidGenerator", "prefixed ULIDs"),

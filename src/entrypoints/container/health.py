@@ -1,13 +1,160 @@
-"""Health: this replica's readiness (and, next to it, the external dependencies' probes)."""
+"""Health: this replica's readiness, and the external dependencies' probes — one per
+dependency, built from the settings (`choices.health_probes` says which are configured), one
+monitor per process that caches their answer (docs/adr/0054)."""
 
 from __future__ import annotations
 
-from dependency_injector import containers, providers
+import dataclasses
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import urlsplit
 
-from admin_core.health.use_cases import CheckReadiness
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory.health import InMemoryDependencyProbe
+from adapters.sql.health import SqlDependencyProbe
+from admin_core.health.monitor import DependencyMonitor
+from admin_core.health.ports import DependencyProbe, UnconfiguredProbe
+from admin_core.health.use_cases import CheckExternalDependencies, CheckReadiness
+from admin_core.kernel.runtime import Clock
+from entrypoints.container import choices
+from entrypoints.container.resources import Resources
+from entrypoints.settings import Settings
+
+
+class _ClosableProbe(DependencyProbe, Protocol):
+    async def aclose(self) -> None: ...
+
+
+def _probe(
+    name: str, settings: Settings, engine: Callable[[], AsyncEngine], resources: Resources
+) -> DependencyProbe:
+    """The probe of one configured dependency (its client registered to be closed)."""
+    s, timeout = settings, settings.health_timeout_seconds
+    probe: _ClosableProbe
+    if name == "postgres":
+        if choices.database(s) == "memory":
+            return InMemoryDependencyProbe(name)
+        return SqlDependencyProbe(engine(), name=name)
+    if name == "neo4j":
+        from adapters.neo4j.health import Neo4jDependencyProbe
+
+        assert s.neo4j_url is not None
+        probe = Neo4jDependencyProbe.connect(
+            s.neo4j_url, s.neo4j_user, s.neo4j_password, timeout_seconds=timeout
+        )
+    elif name == "redis":
+        from adapters.redis.health import RedisDependencyProbe
+
+        assert s.redis_url is not None
+        probe = RedisDependencyProbe(url=s.redis_url, timeout_seconds=timeout)
+    elif name == "flagsmith":
+        from adapters.flagsmith.health import FlagsmithDependencyProbe
+
+        assert s.flagsmith_server_key is not None
+        probe = FlagsmithDependencyProbe(
+            server_key=s.flagsmith_server_key, api_url=s.flagsmith_api_url, timeout_seconds=timeout
+        )
+    elif name == "stripe":
+        from adapters.stripe.health import StripeDependencyProbe
+
+        assert s.stripe_api_key is not None
+        probe = StripeDependencyProbe(
+            api_key=s.stripe_api_key, api_url=s.stripe_api_url, timeout_seconds=timeout
+        )
+    elif name == "razorpay":
+        from adapters.razorpay.health import RazorpayDependencyProbe
+
+        assert s.razorpay_key_id is not None
+        assert s.razorpay_key_secret is not None
+        probe = RazorpayDependencyProbe(
+            key_id=s.razorpay_key_id,
+            key_secret=s.razorpay_key_secret,
+            api_url=s.razorpay_api_url,
+            timeout_seconds=timeout,
+        )
+    elif name == "clerk":
+        from adapters.clerk.health import ClerkDependencyProbe
+
+        assert s.clerk_secret_key is not None
+        probe = ClerkDependencyProbe(
+            secret_key=s.clerk_secret_key, api_url=s.clerk_api_url, timeout_seconds=timeout
+        )
+    elif name == "daily_co":
+        from adapters.daily.health import DailyDependencyProbe
+
+        assert s.daily_api_key is not None
+        probe = DailyDependencyProbe(
+            api_key=s.daily_api_key, api_url=s.daily_api_url, timeout_seconds=timeout
+        )
+    elif name == "qdrant":
+        from adapters.qdrant.health import QdrantDependencyProbe
+
+        assert s.qdrant_url is not None
+        probe = QdrantDependencyProbe(
+            url=s.qdrant_url, api_key=s.qdrant_api_key, timeout_seconds=timeout
+        )
+    elif name == "anthropic":
+        from adapters.anthropic.health import AnthropicDependencyProbe
+
+        assert s.anthropic_api_key is not None
+        probe = AnthropicDependencyProbe(
+            api_key=s.anthropic_api_key, api_url=s.anthropic_api_url, timeout_seconds=timeout
+        )
+    elif name == "langfuse":
+        from adapters.langfuse.health import LangfuseDependencyProbe
+
+        assert s.langfuse_url is not None
+        probe = LangfuseDependencyProbe(url=s.langfuse_url, timeout_seconds=timeout)
+    else:
+        raise ValueError(f"no probe for {name!r}")
+    resources.add(f"{name} health probe", probe.aclose)
+    return probe
+
+
+def _probes(
+    settings: Settings, engine: Callable[[], AsyncEngine], resources: Resources
+) -> list[DependencyProbe]:
+    return [
+        _probe(name, settings, engine, resources) if configured else UnconfiguredProbe(name)
+        for name, configured in choices.health_probes(settings).items()
+    ]
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret setting's value, and the password inside each secret URL: what no
+    health error may show."""
+    found: list[str] = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if not f.metadata["secret"] or not isinstance(value, str) or not value:
+            continue
+        found.append(value)
+        password = urlsplit(value).password if "://" in value else None
+        if password:
+            found.append(password)
+    return found
+
+
+def _monitor(settings: Settings, probes: list[DependencyProbe], clock: Clock) -> DependencyMonitor:
+    return DependencyMonitor(
+        probes,
+        clock=clock,
+        timeout_seconds=settings.health_timeout_seconds,
+        cache_seconds=settings.health_cache_seconds,
+        secrets=secrets_of(settings),
+    )
 
 
 class HealthArea(containers.DeclarativeContainer):
+    runtime = providers.DependenciesContainer()
     database = providers.DependenciesContainer()
 
     check_readiness = providers.Factory(CheckReadiness, transactions=database.transactions)
+    probes = providers.Singleton(
+        _probes, runtime.settings, database.engine.provider, runtime.resources
+    )
+    #: One per process: its cache and single flight hold across requests.
+    monitor = providers.Singleton(_monitor, runtime.settings, probes, runtime.clock)
+    check_external_dependencies = providers.Factory(CheckExternalDependencies, monitor=monitor)

@@ -16,6 +16,7 @@ from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler, Scope
 
+from admin_core.audit.use_cases import WriteCheckpointCommand
 from admin_core.kernel.principal import Principal
 from admin_core.side_effects.use_cases import ReconcileCommand
 from entrypoints.container import Container, aclose
@@ -32,9 +33,11 @@ from entrypoints.http.requests import check_request
 from entrypoints.http.routes.audit import AuditLogController
 from entrypoints.http.routes.flags import FlagsController, TriageController
 from entrypoints.http.routes.graph import GraphController
+from entrypoints.http.routes.health import HealthController
+from entrypoints.http.routes.matching import MatchingController
 from entrypoints.http.routes.mso_doctors import MsoDoctorController
 from entrypoints.http.routes.mso_sessions import MsoSessionController
-from entrypoints.http.routes.system import health, jwks, ready
+from entrypoints.http.routes.system import audit_checkpoint_keys, health, jwks, ready
 from entrypoints.http.routes.tenants import ProviderController, TenantController
 from entrypoints.http.routes.users import TenantUserController
 from entrypoints.http.security import current_principal
@@ -54,8 +57,10 @@ ADMIN_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (
     AuditLogController,
     FlagsController,
     TriageController,
+    MatchingController,
     MsoDoctorController,
     MsoSessionController,
+    HealthController,
 )
 
 
@@ -65,31 +70,38 @@ def create_app(
     debug: bool = False,
     on_startup: Any = None,
     reconcile_every: float | None = None,
+    checkpoint_every: float | None = None,
 ) -> Litestar:
     """`on_startup`, if given, is awaited with the container when the app starts, before it
     serves a request (the embedded `serve` seeds the demo data set there). `reconcile_every`
     seconds, if given, the intents of external side effects left pending are settled
-    (docs/adr/0048) while the app runs."""
+    (docs/adr/0048) while the app runs; every `checkpoint_every` seconds, if given, a signed
+    checkpoint of the audit chains is written when they moved (docs/adr/0056)."""
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         reconciling: asyncio.Task[None] | None = None
+        checkpointing: asyncio.Task[None] | None = None
         try:
             if on_startup is not None:
                 await on_startup(container)
             if reconcile_every is not None:
                 reconciling = asyncio.create_task(_reconcile(container, reconcile_every))
+            if checkpoint_every:
+                checkpointing = asyncio.create_task(_checkpoint(container, checkpoint_every))
             yield
         finally:
-            if reconciling is not None:
-                reconciling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciling
+            for task in (reconciling, checkpointing):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await aclose(container)
 
     handlers: list[ControllerRouterHandler] = [
         health,
         ready,
+        audit_checkpoint_keys,
         swagger_ui_assets(),
         *page_handlers(),
         *ADMIN_CONTROLLERS,
@@ -137,6 +149,22 @@ async def _reconcile(container: Container, every: float) -> None:
                 len(report.abandoned),
                 len(report.unresolved),
             )
+
+
+async def _checkpoint(container: Container, every: float) -> None:
+    """Seal the audit chains every `every` seconds when they moved; one replica at a time
+    writes (the others find the lock taken); a failed pass is logged and retried."""
+    principal = Principal.operator("checkpoint", request_id="checkpoint")
+    command = WriteCheckpointCommand(only_if_changed=True, wait_seconds=0)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            written = await container.audit.write_checkpoint().execute(principal, command)
+        except Exception:
+            log.exception("writing an audit checkpoint failed")
+            continue
+        if written.written and written.checkpoint is not None:
+            log.info("audit checkpoint %d written", written.checkpoint.seq)
 
 
 def _answer_options_with_every_method(app: Litestar) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
 from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
@@ -79,6 +80,7 @@ STATUS: dict[type[AdminError], int] = {
     NotFound: 404,
     MethodNotAllowed: 405,
     RateLimited: 429,
+    AuditChainBroken: 503,
 }
 
 #: Framework errors without a class of ours, by status.

@@ -1,4 +1,4 @@
-"""`adminctl audit query | verify | export`"""
+"""`adminctl audit query | verify | export | checkpoint | public-key | verify-export`"""
 
 from __future__ import annotations
 
@@ -21,17 +21,39 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from adapters.ed25519.keys import (
+    CheckpointKeyUnusable,
+    Ed25519CheckpointKeys,
+    public_key_jwk,
+    public_key_pem,
+    read_public_keys,
+)
 from admin_core.audit.model import (
     DEFAULT_AUDIT_LIMIT,
     MAX_AUDIT_LIMIT,
     AuditEntry,
+    BreakReason,
     ChainVerification,
 )
-from admin_core.audit.use_cases import AuditQuery, VerifyAuditChainQuery
+from admin_core.audit.offline import ExportVerification, verify_export
+from admin_core.audit.use_cases import (
+    AuditQuery,
+    SealedChainsQuery,
+    VerifyAuditChainQuery,
+    WriteCheckpointCommand,
+)
+from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import print_json, print_table, stderr, stdout
-from entrypoints.http.presenters.audit import ENTRY_FIELDS, entry_out, page_out, verification_out
+from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout
+from entrypoints.http.presenters.audit import (
+    ENTRY_FIELDS,
+    checkpoint_out,
+    entry_out,
+    export_verification_out,
+    page_out,
+    verification_out,
+)
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -74,7 +96,39 @@ def register(groups: Any) -> None:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
+    export.add_argument(
+        "--with-checkpoints",
+        action="store_true",
+        help="whole chains in seq order (all, or --tenant-id's) after every signed checkpoint: "
+        "what `audit verify-export` checks offline (jsonl; no other filter)",
+    )
     export.set_defaults(handler=export_audit)
+
+    checkpoint = commands.add_parser(
+        "checkpoint", help="write a signed checkpoint of every chain's head now"
+    )
+    checkpoint.set_defaults(handler=write_checkpoint)
+
+    public_key = commands.add_parser(
+        "public-key", help="the public key(s) checkpoints verify under (PEM; --json: key set)"
+    )
+    public_key.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    public_key.set_defaults(handler=show_public_key)
+
+    offline = commands.add_parser(
+        "verify-export",
+        help="verify an export made with --with-checkpoints, offline: no database, no settings",
+    )
+    offline.add_argument("file", type=Path, help="the export (jsonl)")
+    offline.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        required=True,
+        help="a public key file (PEM, or the JSON key set of /.well-known/audit-checkpoint-keys);"
+        " repeat for keys from before a rotation",
+    )
+    offline.set_defaults(offline_handler=verify_export_file)
 
 
 def _query(args: argparse.Namespace, limit: int = DEFAULT_AUDIT_LIMIT) -> AuditQuery:
@@ -153,25 +207,65 @@ async def verify_audit(ctx: CommandContext) -> int:
     return 0 if result.ok else EXIT_CHAIN_BROKEN
 
 
+#: What to do about each kind of break (docs/adr/0056-signed-audit-checkpoints.md).
+ADVICE = {
+    BreakReason.HASH_MISMATCH: "an entry was changed after it was written",
+    BreakReason.PREV_HASH_MISMATCH: "an entry was rewritten or moved",
+    BreakReason.MISSING_ENTRIES: "entries were deleted",
+    BreakReason.HEAD_MISMATCH: "the recorded head was rewritten",
+    BreakReason.LINKS_BEYOND_HEAD: "the recorded head was moved back over existing entries",
+    BreakReason.CHECKPOINT_MISMATCH: "the chain was re-sealed: entries up to this seq were "
+    "rewritten with recomputed hashes after a signed checkpoint sealed them",
+    BreakReason.TRUNCATED: "entries a signed checkpoint sealed were deleted",
+}
+WHAT_TO_DO = (
+    "Treat this as a security incident: the database was changed behind the application. "
+    "Audited writes to this chain are refused (AUDIT_CHAIN_BROKEN) where the head and links "
+    "disagree, and nothing repairs a chain silently. Keep the database as it is, restore the "
+    "entries from a backup or the checkpoint sink's evidence, and record what happened "
+    "(docs/adr/0056-signed-audit-checkpoints.md)."
+)
+
+
 def _report(ctx: CommandContext, result: ChainVerification) -> None:
     if ctx.as_json:
         print_json(verification_out(result))
         return
+    sealed = (
+        f"sealed through #{result.sealed_seq} by checkpoint {result.checkpoint_seq}; "
+        f"{result.unsealed_entries} unsealed entries after it (protected by the chain alone)"
+        if result.checkpoint_seq is not None
+        else f"no checkpoint yet: all {result.unsealed_entries} entries are unsealed"
+    )
     if result.ok:
         stdout.print(
             f"[green]ok[/green] {result.chain}: {result.entries_checked} entries verified; "
-            f"head #{result.head_seq} {result.head_hash}",
+            f"head #{result.head_seq} {result.head_hash}; {sealed}",
             highlight=False,
         )
         return
     broken = result.broken_at
-    assert broken is not None
-    where = f" (entry {broken.entry_id})" if broken.entry_id else ""
-    stdout.print(
-        f"[red]BROKEN[/red] {result.chain} at seq {broken.seq}{where}: {broken.reason.value}; "
-        f"{result.entries_checked} entries checked, the last good one is #{result.head_seq}",
-        highlight=False,
-    )
+    if broken is not None:
+        where = f" (entry {broken.entry_id})" if broken.entry_id else ""
+        checkpoint = f", checkpoint {broken.checkpoint_seq}" if broken.checkpoint_seq else ""
+        stdout.print(
+            f"[red]BROKEN[/red] {result.chain} at seq {broken.seq}{where}: "
+            f"{broken.reason.value}{checkpoint} — {ADVICE[broken.reason]}; "
+            f"{result.entries_checked} entries checked, the last good one is "
+            f"#{result.verified_seq}; the chain's head is #{result.head_seq} (recorded: "
+            f"#{result.recorded_head_seq})",
+            highlight=False,
+        )
+    problem = result.checkpoint_problem
+    if problem is not None:
+        stdout.print(
+            f"[red]CHECKPOINT[/red] checkpoint {problem.checkpoint_seq}: {problem.reason} — "
+            "a checkpoint was deleted or altered (or the sink disagrees with the database); "
+            "only the checkpoints before it were trusted",
+            highlight=False,
+        )
+    stdout.print(sealed, highlight=False)
+    stdout.print(WHAT_TO_DO, highlight=False)
 
 
 @contextlib.contextmanager
@@ -192,6 +286,9 @@ def _csv_row(entry: AuditEntry) -> list[Any]:
 
 
 async def export_audit(ctx: CommandContext) -> None:
+    if ctx.args.with_checkpoints:
+        await _export_sealed(ctx)
+        return
     export = await ctx.container.audit.export_audit_log().execute(ctx.principal, _query(ctx.args))
     show = not ctx.args.no_progress
     written = 0
@@ -213,3 +310,132 @@ async def export_audit(ctx: CommandContext) -> None:
     if ctx.args.output is not None:
         message = f"{written} entries written to {ctx.args.output} ({ctx.args.format})"
         stderr.print(message, highlight=False)
+
+
+async def _export_sealed(ctx: CommandContext) -> None:
+    args = ctx.args
+    others = [
+        name
+        for name in (
+            "action",
+            "actor_id",
+            "case_id",
+            "patient_id",
+            "from_date",
+            "to_date",
+            "cursor",
+        )
+        if getattr(args, name) is not None
+    ]
+    if others or args.format != "jsonl":
+        raise ValidationFailed.single(
+            "with_checkpoints",
+            "exports whole chains as jsonl: only --tenant-id may be given with it",
+        )
+    export = await ctx.container.audit.export_sealed_chains().execute(
+        ctx.principal, SealedChainsQuery(tenant_id=args.tenant_id)
+    )
+    checkpoints = written = 0
+    with _output(args.output) as out:
+        async for document in export.checkpoints():
+            out.write('{"checkpoint":' + document.decode("ascii") + "}\n")
+            checkpoints += 1
+        async for batch in export.entries():
+            out.write(b"".join(_ENCODER.encode(entry_out(e)) + b"\n" for e in batch).decode())
+            written += len(batch)
+        out.flush()
+    if args.output is not None:
+        stderr.print(
+            f"{checkpoints} checkpoints and {written} entries of {len(export.chains)} chains "
+            f"written to {args.output}",
+            highlight=False,
+        )
+
+
+async def write_checkpoint(ctx: CommandContext) -> int:
+    result = await ctx.container.audit.write_checkpoint().execute(
+        ctx.principal, WriteCheckpointCommand()
+    )
+    shown = checkpoint_out(result)
+    if ctx.as_json:
+        print_json(shown)
+        return 0
+    if shown is None:
+        stdout.print("no checkpoint: another writer held the lock", highlight=False)
+        return 0
+    verb = "written" if shown.written else "another writer just wrote"
+    stdout.print(
+        f"checkpoint {shown.seq} {verb} at {shown.created_at.isoformat()}: "
+        f"{len(shown.heads)} chains sealed, key {shown.key_id}, hash {shown.hash}",
+        highlight=False,
+    )
+    return 0
+
+
+async def show_public_key(ctx: CommandContext) -> None:
+    keys = ctx.container.audit.checkpoint_keys().public_keys()
+    if ctx.as_json:
+        print_json({"keys": [public_key_jwk(k) for k in keys]})
+        return
+    text = "".join(f"# key id {key.key_id}\n{public_key_pem(key)}" for key in keys)
+    if ctx.args.output is None:
+        sys.stdout.write(text)
+        return
+    ctx.args.output.write_text(text)
+    stderr.print(f"{len(keys)} public key(s) written to {ctx.args.output}", highlight=False)
+
+
+def verify_export_file(args: argparse.Namespace) -> int:
+    """Runs before any setting is read: the file and the public keys are all it needs."""
+    keys = []
+    try:
+        for path in args.public_key:
+            keys += read_public_keys(path.read_bytes())
+    except (OSError, CheckpointKeyUnusable, ValueError) as error:
+        stderr.print(f"[red]error[/red] cannot read the public key: {error}", highlight=False)
+        return EXIT_CONFIG
+    try:
+        with args.file.open("rb") as lines:
+            result = verify_export(lines, Ed25519CheckpointKeys(keys).verify)
+    except OSError as error:
+        stderr.print(f"[red]error[/red] cannot read {args.file}: {error}", highlight=False)
+        return EXIT_CONFIG
+    _report_export(args, result)
+    return 0 if result.ok else EXIT_CHAIN_BROKEN
+
+
+def _report_export(args: argparse.Namespace, result: ExportVerification) -> None:
+    if args.json:
+        print_json(export_verification_out(result))
+        return
+    for c in result.checkpoints:
+        covers = ", ".join(f"{v.chain} #1-#{v.through_seq}" for v in c.covers) or "no chain"
+        state = "[green]trusted[/green]" if c.trusted else f"[red]{c.reason}[/red]"
+        elsewhere = (
+            f" (+{c.chains_not_exported} chains not exported)" if c.chains_not_exported else ""
+        )
+        stdout.print(
+            f"checkpoint {c.seq} {state} key {c.key_id}: covers {covers}{elsewhere}",
+            highlight=False,
+        )
+    for chain in result.chains:
+        if chain.ok:
+            stdout.print(
+                f"[green]ok[/green] {chain.chain}: {chain.entries} entries, head #{chain.head_seq},"
+                f" sealed through #{chain.sealed_seq}, {chain.unsealed_entries} unsealed",
+                highlight=False,
+            )
+        else:
+            broken = chain.broken_at
+            assert broken is not None
+            stdout.print(
+                f"[red]BROKEN[/red] {chain.chain} at seq {broken.seq}: {broken.reason.value} — "
+                f"{ADVICE[broken.reason]}",
+                highlight=False,
+            )
+    if result.bad_line is not None:
+        stdout.print(f"[red]BAD LINE[/red] {result.bad_line[0]}: {result.bad_line[1]}")
+    if result.checkpoint_problem is not None and not any(not c.trusted for c in result.checkpoints):
+        stdout.print(f"[red]{result.checkpoint_problem.reason}[/red]: nothing is proven")
+    verdict = "[green]ok[/green]" if result.ok else "[red]NOT VERIFIED[/red]"
+    stdout.print(f"{verdict}: {result.entries} entries", highlight=False)

@@ -16,11 +16,18 @@ from admin_core.tenants.rules import ORG_ID
 from admin_core.users.model import USER_ID
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout
+from entrypoints.cli.output import (
+    EXIT_CONFIG,
+    print_json,
+    print_table,
+    report_problems,
+    stderr,
+    stdout,
+)
 from entrypoints.container import Container, build_container, choices
 from entrypoints.container.auth import LocalTokensRefused
 from entrypoints.demo.seed import DemoSeedRefused, SeedState, seed_demo
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, env_name
 
 #: Exit status when the demo seed refuses the database (it holds other data).
 EXIT_SEED_REFUSED = 5
@@ -175,6 +182,13 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.embedded:
         asyncio.run(migrate(settings))
     container = build_container(settings)
+    try:  # production never makes a key: one it cannot read stops start-up here
+        container.audit.checkpoint_keys()
+    except (OSError, ValueError) as error:
+        return report_problems(
+            "the audit checkpoint key cannot be used:",
+            [f"{env_name('audit_checkpoint_key_file')}: {error}"],
+        )
     seed = settings.embedded and settings.demo_seed and not args.no_seed
 
     async def seed_on_start(started: Container) -> None:
@@ -193,6 +207,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             container,
             on_startup=seed_on_start if seed else None,
             reconcile_every=RECONCILE_EVERY_S,
+            checkpoint_every=settings.audit_checkpoint_seconds,
         ),
         host=host,
         port=port,

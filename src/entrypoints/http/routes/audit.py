@@ -109,9 +109,9 @@ class AuditLogController(Controller):
 
     @get(
         "/verify",
-        summary="Verify a hash chain",
+        summary="Verify a hash chain against the signed checkpoints",
         operation_id="verifyAuditChain",
-        responses=errors(),
+        responses=errors(404),
     )
     async def verify(
         self,
@@ -121,7 +121,10 @@ class AuditLogController(Controller):
         tenant_id: Id = None,
     ) -> Response[SuccessEnvelope[ChainVerificationOut]]:
         """Recompute the tenant's chain (without `tenant_id`: a platform caller's platform
-        chain, a tenant-scoped caller's own) and report the first broken entry."""
+        chain, a tenant-scoped caller's own), check every signed checkpoint and hold the chain
+        to the heads they sealed; report the first broken seq with its reason, the real head,
+        and the `unsealed_entries` after the latest checkpoint. An unknown tenant is 404
+        TENANT_NOT_FOUND."""
         result = await verify_audit_chain.execute(
             principal, VerifyAuditChainQuery(tenant_id=tenant_id)
         )

@@ -1,4 +1,5 @@
-"""Liveness, readiness and the embedded token issuer's JWKS (not in the admin schema)."""
+"""Liveness, readiness, the embedded token issuer's JWKS and the audit checkpoints' public keys
+(not in the admin schema)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
+from adapters.ed25519.keys import public_key_jwk
 from admin_core.health.use_cases import CheckReadiness
 from entrypoints.http.dependencies import open_use_case
 from entrypoints.http.envelope import ok
@@ -37,3 +39,11 @@ def jwks(request: Request[Any, Any, Any]) -> Mapping[str, Any]:
     """The embedded issuer's public keys, in the same format Clerk publishes."""
     result: Mapping[str, Any] = request.app.state.container.auth.token_issuer().jwks()
     return result
+
+
+@get("/.well-known/audit-checkpoint-keys", include_in_schema=False, sync_to_thread=False)
+def audit_checkpoint_keys(request: Request[Any, Any, Any]) -> Mapping[str, Any]:
+    """The public keys audit checkpoints verify under (the signer's first, then former keys),
+    as a JSON key set: what `adminctl audit verify-export --public-key` takes."""
+    keys = request.app.state.container.audit.checkpoint_keys().public_keys()
+    return {"keys": [public_key_jwk(key) for key in keys]}

@@ -1,0 +1,1 @@
+"""Anthropic (the Claude API): the health probe of its REST API."""

@@ -1,0 +1,1 @@
+"""Ed25519 keys that sign and verify audit checkpoints (the `cryptography` package)."""

@@ -1,0 +1,1 @@
+"""Ports kept in plain files: the audit checkpoints' directory sink."""

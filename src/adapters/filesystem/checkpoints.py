@@ -1,0 +1,79 @@
+"""The checkpoint sink as a directory: one file per checkpoint, never rewritten."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from admin_core.audit.checkpoints import CheckpointIssue
+from admin_core.audit.errors import CHECKPOINTS, AuditChainBroken
+from admin_core.audit.ports import CheckpointSink
+
+
+class DirectoryCheckpointSink(CheckpointSink):
+    """`checkpoint-<seq, 12 digits>.json` under `directory`, mode 0444.
+
+    A checkpoint is written whole to a temporary file (created with O_EXCL), flushed to disk,
+    then hard-linked to its name: the link either appears complete or fails because the name
+    exists, so no file is ever overwritten or seen half-written. Point the directory at
+    storage the database's administrators cannot rewrite (another host, a WORM bucket
+    mount) for the sink to be worth having (docs/adr/0056)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, seq: int) -> Path:
+        return self.directory / f"checkpoint-{seq:012d}.json"
+
+    async def publish(self, seq: int, document: bytes) -> None:
+        await asyncio.to_thread(self._publish, seq, document)
+
+    async def read(self, seq: int) -> bytes | None:
+        return await asyncio.to_thread(self._read, seq)
+
+    def _read(self, seq: int) -> bytes | None:
+        try:
+            return self.path(seq).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _publish(self, seq: int, document: bytes) -> None:
+        target = self.path(seq)
+        existing = self._read(seq)
+        if existing is not None:
+            self._same(seq, existing, document)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".checkpoint.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(document)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temporary, 0o444)
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                self._same(seq, target.read_bytes(), document)
+                return
+            directory = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+    @staticmethod
+    def _same(seq: int, existing: bytes, document: bytes) -> None:
+        if existing != document:
+            raise AuditChainBroken(
+                CHECKPOINTS,
+                CheckpointIssue.SINK_DISAGREES,
+                f"The sink holds a different checkpoint {seq}; it is never overwritten. Run "
+                "`adminctl audit verify`.",
+            )

@@ -1,0 +1,1 @@
+"""Langfuse (LLM tracing): the health probe of its public API."""

@@ -1,0 +1,1 @@
+"""Qdrant (the vector store): the health probe of its REST API."""

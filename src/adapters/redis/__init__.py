@@ -1,0 +1,1 @@
+"""Redis: the health probe (`redis` package, asyncio client)."""

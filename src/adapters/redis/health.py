@@ -1,0 +1,38 @@
+"""Redis's health probe: `PING` (answered `PONG`), with no retry — the caller bounds the
+time, and a retry would only hide a refused connection."""
+
+from __future__ import annotations
+
+import redis.asyncio
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from admin_core.health.ports import DependencyDown, DependencyProbe
+
+
+class RedisDependencyProbe(DependencyProbe):
+    name = "redis"
+
+    def __init__(self, *, url: str, timeout_seconds: float) -> None:
+        self._client = redis.asyncio.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout_seconds,
+            socket_timeout=timeout_seconds,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    async def check(self) -> None:
+        try:
+            answer = await self._client.ping()
+        except redis.exceptions.AuthenticationError:
+            raise DependencyDown("credentials refused") from None
+        except redis.exceptions.ResponseError as error:
+            raise DependencyDown(f"refused PING ({type(error).__name__})") from None
+        except (redis.exceptions.RedisError, OSError) as error:
+            raise DependencyDown.unreachable(error) from None
+        if answer is not True:
+            raise DependencyDown("unexpected answer to PING")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

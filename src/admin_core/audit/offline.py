@@ -1,0 +1,249 @@
+"""Verify an export of whole chains with their checkpoints, with public keys only: no
+database, no settings (`adminctl audit verify-export FILE --public-key KEY`).
+
+The export is JSON lines: first `{"checkpoint": <checkpoint document>}` lines in `seq` order
+from 1, then each chain's entries (the API's wire format) from seq 1 in order. Each
+checkpoint must be signed by a given key and link to the one before; each chain must link
+entry by entry and reach every head a trusted checkpoint sealed with the sealed hash. The
+report says, for each checkpoint, which entries it covers (seq 1 through the sealed head of
+each exported chain) and whether they hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from admin_core.audit.checkpoints import (
+    Checkpoint,
+    CheckpointIssue,
+    CheckpointMalformed,
+    SignatureCheck,
+    Verify,
+    checkpoint_from,
+)
+from admin_core.audit.model import (
+    CONTENT_FIELDS,
+    AuditEntry,
+    ChainBreak,
+    ChainHead,
+    ChainVerifier,
+    CheckpointProblem,
+    Seal,
+)
+
+_ENTRY_FIELDS = frozenset((*CONTENT_FIELDS, "seq", "prev_hash", "hash"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainReport:
+    chain: str
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    broken_at: ChainBreak | None
+    sealed_seq: int
+    unsealed_entries: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    """Entries 1..`through_seq` of `chain`, as checkpoint sealed them; `holds` when the
+    export has them and they reach the sealed hash."""
+
+    chain: str
+    through_seq: int
+    holds: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointReport:
+    seq: int
+    created_at: datetime | None
+    key_id: str | None
+    trusted: bool
+    reason: str | None
+    covers: tuple[Coverage, ...]
+    #: Chains the checkpoint seals that are not in this export.
+    chains_not_exported: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportVerification:
+    ok: bool
+    entries: int
+    chains: tuple[ChainReport, ...]
+    checkpoints: tuple[CheckpointReport, ...]
+    checkpoint_problem: CheckpointProblem | None
+    #: A line that is neither a checkpoint nor an entry (1-based), and why.
+    bad_line: tuple[int, str] | None = None
+
+
+@dataclass
+class _Chain:
+    verifier: ChainVerifier
+    seals: dict[int, Seal] = field(default_factory=dict)
+
+
+#: An export without checkpoints proves nothing against a re-seal.
+_NO_CHECKPOINTS = CheckpointProblem(checkpoint_seq=0, reason="no_checkpoints")
+
+
+def _entry(data: dict[str, Any]) -> AuditEntry:
+    if set(data) != _ENTRY_FIELDS:
+        raise ValueError("not an audit entry (fields differ)")
+    values = dict(data)
+    values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+    if values["occurred_at"].tzinfo is None:
+        raise ValueError("occurred_at has no time zone")
+    if type(values["seq"]) is not int:
+        raise ValueError("seq is not an integer")
+    return AuditEntry(**values)
+
+
+def verify_export(lines: Iterable[bytes | str], verify: Verify) -> ExportVerification:
+    """Verify an export (its lines, streamed) under the keys `verify` knows."""
+    check = SignatureCheck(verify)
+    trusted: list[Checkpoint] = []
+    all_checkpoints: list[tuple[int, Checkpoint | None, str | None]] = []
+    chains: dict[str, _Chain] = {}
+    entries = 0
+    bad_line: tuple[int, str] | None = None
+    expected_checkpoint = 1
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if "checkpoint" in data:
+                if chains:
+                    raise ValueError("a checkpoint after the entries")
+                expected_checkpoint = _checkpoint(
+                    data["checkpoint"], expected_checkpoint, check, trusted, all_checkpoints
+                )
+                continue
+            entry = _entry(data)
+        except (ValueError, TypeError, KeyError) as error:
+            bad_line = (number, str(error))
+            break
+        state = chains.get(entry.chain)
+        if state is None:
+            seals = _seals(trusted, entry.chain)
+            state = chains[entry.chain] = _Chain(ChainVerifier(entry.chain, seals), seals)
+        state.verifier.feed(entry)
+        entries += 1
+    reports = tuple(_chain_report(chain, state, trusted) for chain, state in chains.items())
+    checkpoints = tuple(_checkpoint_report(c, reports) for c in all_checkpoints)
+    ok = (
+        bad_line is None
+        and check.problem is None
+        and bool(all_checkpoints)
+        and all(r.ok for r in reports)
+    )
+    return ExportVerification(
+        ok=ok,
+        entries=entries,
+        chains=reports,
+        checkpoints=checkpoints,
+        checkpoint_problem=check.problem or (None if all_checkpoints else _NO_CHECKPOINTS),
+        bad_line=bad_line,
+    )
+
+
+def _checkpoint(
+    data: Any,
+    expected: int,
+    check: SignatureCheck,
+    trusted: list[Checkpoint],
+    seen: list[tuple[int, Checkpoint | None, str | None]],
+) -> int:
+    try:
+        checkpoint: Checkpoint | None = checkpoint_from(data)
+    except CheckpointMalformed:
+        checkpoint = None
+    seq = checkpoint.seq if checkpoint is not None else expected
+    if check.problem is not None:
+        seen.append((seq, checkpoint, "after_an_untrusted_checkpoint"))
+        return expected + 1
+    if checkpoint is None:
+        reason: str | None = CheckpointIssue.MALFORMED
+    elif checkpoint.seq != expected:
+        reason = CheckpointIssue.CHAIN_BROKEN  # one is missing, or out of order
+    else:
+        reason = check.check(seq, checkpoint.document())
+    if reason is not None:
+        check.problem = CheckpointProblem(checkpoint_seq=seq, reason=reason)
+    else:
+        assert checkpoint is not None
+        trusted.append(checkpoint)
+    check.checked += 1
+    seen.append((seq, checkpoint, reason))
+    return expected + 1
+
+
+def _seals(trusted: list[Checkpoint], chain: str) -> dict[int, Seal]:
+    seals: dict[int, Seal] = {}
+    for checkpoint in trusted:
+        head = checkpoint.head_of(chain)
+        if head is not None:
+            seals.setdefault(
+                head.seq, Seal(seq=head.seq, hash=head.hash, checkpoint_seq=checkpoint.seq)
+            )
+    return seals
+
+
+def _latest_seal(trusted: list[Checkpoint], chain: str) -> Seal | None:
+    for checkpoint in reversed(trusted):
+        head = checkpoint.head_of(chain)
+        if head is not None:
+            return Seal(seq=head.seq, hash=head.hash, checkpoint_seq=checkpoint.seq)
+    return None
+
+
+def _chain_report(chain: str, state: _Chain, trusted: list[Checkpoint]) -> ChainReport:
+    verifier = state.verifier
+    head = ChainHead(chain=chain, seq=verifier.last_seq, hash=verifier.last_hash)
+    result = verifier.finish(head, latest_seal=_latest_seal(trusted, chain))
+    return ChainReport(
+        chain=chain,
+        ok=result.ok,
+        entries=result.entries_checked,
+        head_seq=result.head_seq,
+        head_hash=result.head_hash,
+        broken_at=result.broken_at,
+        sealed_seq=result.sealed_seq,
+        unsealed_entries=result.unsealed_entries,
+    )
+
+
+def _checkpoint_report(
+    item: tuple[int, Checkpoint | None, str | None],
+    reports: tuple[ChainReport, ...],
+) -> CheckpointReport:
+    seq, checkpoint, reason = item
+    by_chain = {r.chain: r for r in reports}
+    covers: list[Coverage] = []
+    missing = 0
+    for head in checkpoint.heads if checkpoint is not None else ():
+        report = by_chain.get(head.chain)
+        if report is None:
+            missing += 1
+            continue
+        broken = report.broken_at
+        holds = reason is None and (broken is None or broken.seq > head.seq)
+        covers.append(Coverage(chain=head.chain, through_seq=head.seq, holds=holds))
+    return CheckpointReport(
+        seq=seq,
+        created_at=checkpoint.created_at if checkpoint is not None else None,
+        key_id=checkpoint.key_id if checkpoint is not None else None,
+        trusted=reason is None,
+        reason=reason,
+        covers=tuple(covers),
+        chains_not_exported=missing,
+    )

@@ -1,0 +1,261 @@
+"""An auditor verifies an export of whole chains with their checkpoints, holding nothing but
+the public key: the untouched export verifies, each tampered variant does not."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from adapters.ed25519.keys import (
+    Ed25519CheckpointKeys,
+    Ed25519CheckpointSigner,
+)
+from adapters.memory.audit import InMemoryCheckpointSink, InProcessCheckpointLock
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
+from adapters.system.runtime import UlidGenerator
+from admin_core.audit.checkpoints import CheckpointIssue, PublicKey
+from admin_core.audit.model import AuditRecord, BreakReason, link, unlinked
+from admin_core.audit.offline import ExportVerification, verify_export
+from admin_core.audit.use_cases import (
+    ExportSealedChains,
+    SealedChainsQuery,
+    WriteCheckpoint,
+    WriteCheckpointCommand,
+)
+from admin_core.kernel.principal import Principal
+from entrypoints.cli.main import main
+from entrypoints.http.presenters.audit import entry_out
+from tests.support.clock import ManualClock
+
+OPERATOR = Principal.operator("auditor-test")
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+ADMINCTL = Path(sys.executable).with_name("adminctl")
+
+
+def record(n: int, tenant_id: str = "tenant-a") -> AuditRecord:
+    return AuditRecord(
+        tenant_id=tenant_id,
+        actor_id="user_1",
+        actor_role="org:admin",
+        action="tenant.update",
+        event_type="ADMIN_TENANT_UPDATE",
+        resource_type="tenant",
+        resource_id=f"res-{n}",
+        before={"n": n - 1},
+        after={"n": n, "when": "2026-03-01", "ratio": 0.5},
+    )
+
+
+class Log:
+    def __init__(self, tmp_path: Path) -> None:
+        self.clock = ManualClock(T0, step=timedelta(seconds=1))
+        self.uow = InMemoryTransactions(InMemoryStore(), self.clock, UlidGenerator())
+        self.sink = InMemoryCheckpointSink()
+        self.key_path = tmp_path / "checkpoint.pem"
+        self.use_key(self.key_path)
+
+    def use_key(self, path: Path) -> None:
+        self.signer = Ed25519CheckpointSigner(path, create=True)
+        self.keys = Ed25519CheckpointKeys([self.signer.public_key])
+
+    async def append(self, *records: AuditRecord) -> None:
+        async with self.uow() as tx:
+            for r in records:
+                await tx.audit.append(r)
+            await tx.commit()
+
+    async def checkpoint(self) -> None:
+        writer = WriteCheckpoint(
+            self.uow,
+            signer=self.signer,
+            keys=self.keys,
+            sink=self.sink,
+            lock=InProcessCheckpointLock(),
+            clock=self.clock,
+        )
+        assert (await writer.execute(OPERATOR, WriteCheckpointCommand())).written
+
+    async def export(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        export = await ExportSealedChains(self.uow).execute(
+            OPERATOR, SealedChainsQuery(tenant_id=tenant_id)
+        )
+        lines: list[dict[str, Any]] = [
+            {"checkpoint": json.loads(d)} async for d in export.checkpoints()
+        ]
+        async for batch in export.entries():
+            lines += [msgspec.to_builtins(entry_out(e)) for e in batch]
+        return lines
+
+
+def check(lines: list[dict[str, Any]], *keys: PublicKey) -> ExportVerification:
+    verifier = Ed25519CheckpointKeys(list(keys))
+    return verify_export((json.dumps(line) for line in lines), verifier.verify)
+
+
+@pytest.fixture
+async def log(tmp_path: Path) -> Log:
+    log = Log(tmp_path)
+    await log.append(*(record(n) for n in range(1, 6)), record(1, tenant_id="tenant-b"))
+    await log.checkpoint()
+    await log.append(*(record(n) for n in range(6, 9)))
+    await log.checkpoint()
+    await log.append(record(9))  # after the latest checkpoint
+    return log
+
+
+def entries_of(lines: list[dict[str, Any]], chain: str = "tenant-a") -> list[dict[str, Any]]:
+    return [line for line in lines if line.get("tenant_id") == chain]
+
+
+async def test_an_untouched_export_verifies_and_says_what_each_checkpoint_covers(
+    log: Log,
+) -> None:
+    result = check(await log.export(), log.signer.public_key)
+    assert result.ok, result
+    assert result.entries == 10
+    chains = {c.chain: c for c in result.chains}
+    assert (chains["tenant:tenant-a"].sealed_seq, chains["tenant:tenant-a"].unsealed_entries) == (
+        8,
+        1,
+    )
+    covers = [[(v.chain, v.through_seq, v.holds) for v in c.covers] for c in result.checkpoints]
+    assert covers == [
+        [("tenant:tenant-a", 5, True), ("tenant:tenant-b", 1, True)],
+        [("tenant:tenant-a", 8, True), ("tenant:tenant-b", 1, True)],
+    ]
+    one = check(await log.export("tenant-a"), log.signer.public_key)
+    assert one.ok
+    assert [c.chains_not_exported for c in one.checkpoints] == [1, 1]
+
+
+async def test_a_changed_entry_is_found(log: Log) -> None:
+    lines = await log.export()
+    entries_of(lines)[2]["after"]["n"] = 99
+    result = check(lines, log.signer.public_key)
+    assert not result.ok
+    [broken] = [c.broken_at for c in result.chains if c.broken_at]
+    assert (broken.seq, broken.reason) == (3, BreakReason.HASH_MISMATCH)
+    assert [v.holds for c in result.checkpoints for v in c.covers if v.chain.endswith("-a")] == [
+        False,
+        False,
+    ]
+
+
+async def test_a_resealed_chain_is_found_at_the_first_sealed_head(log: Log) -> None:
+    async with log.uow() as tx:
+        chain = list(await tx.audit.read_chain("tenant:tenant-a", after_seq=0, limit=100))
+    prev = chain[1].hash
+    forged = []
+    for i, entry in enumerate(chain[2:]):
+        content = replace(entry, after={"n": 99}) if i == 0 else entry
+        relinked = link(unlinked(content), seq=entry.seq, prev_hash=prev)
+        forged.append(relinked)
+        prev = relinked.hash
+    lines = await log.export()
+    wire = [msgspec.to_builtins(entry_out(e)) for e in [*chain[:2], *forged]]
+    lines = [line for line in lines if line.get("tenant_id") != "tenant-a"] + wire
+    result = check(lines, log.signer.public_key)
+    [broken] = [c.broken_at for c in result.chains if c.broken_at]
+    assert (broken.seq, broken.reason, broken.checkpoint_seq) == (
+        5,
+        BreakReason.CHECKPOINT_MISMATCH,
+        1,
+    )
+
+
+async def test_a_truncated_chain_is_found(log: Log) -> None:
+    lines = await log.export()
+    cut = entries_of(lines)[6:]  # seq 7-9: 7 and 8 were sealed
+    result = check([line for line in lines if line not in cut], log.signer.public_key)
+    [broken] = [c.broken_at for c in result.chains if c.broken_at]
+    assert (broken.seq, broken.reason, broken.checkpoint_seq) == (7, BreakReason.TRUNCATED, 2)
+
+
+async def test_an_altered_missing_or_foreign_checkpoint_is_found(log: Log, tmp_path: Path) -> None:
+    lines = await log.export()
+    altered = json.loads(json.dumps(lines))
+    altered[0]["checkpoint"]["heads"][0][1] = 4
+    problem = check(altered, log.signer.public_key).checkpoint_problem
+    assert problem is not None
+    assert (problem.checkpoint_seq, problem.reason) == (1, CheckpointIssue.SIGNATURE_INVALID)
+
+    problem = check(lines[1:], log.signer.public_key).checkpoint_problem
+    assert problem is not None  # checkpoint 1 left out: 2 does not chain from the start
+    assert (problem.checkpoint_seq, problem.reason) == (2, CheckpointIssue.CHAIN_BROKEN)
+
+    stranger = Ed25519CheckpointSigner(tmp_path / "stranger.pem", create=True).public_key
+    problem = check(lines, stranger).checkpoint_problem
+    assert problem is not None
+    assert problem.reason == CheckpointIssue.UNKNOWN_KEY
+
+    no_checkpoints = check([line for line in lines if "checkpoint" not in line])
+    assert not no_checkpoints.ok
+    assert no_checkpoints.checkpoint_problem is not None
+
+
+async def test_checkpoints_signed_before_a_key_rotation_still_verify(
+    log: Log, tmp_path: Path
+) -> None:
+    old = log.signer.public_key
+    log.use_key(tmp_path / "new.pem")
+    log.keys = Ed25519CheckpointKeys([log.signer.public_key, old])
+    await log.append(record(10))
+    await log.checkpoint()
+    lines = await log.export()
+    assert check(lines, log.signer.public_key, old).ok
+    problem = check(lines, log.signer.public_key).checkpoint_problem
+    assert problem is not None
+    assert (problem.checkpoint_seq, problem.reason) == (1, CheckpointIssue.UNKNOWN_KEY)
+
+
+def test_adminctl_exports_with_checkpoints_and_verifies_offline_with_an_empty_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("ADMIN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    monkeypatch.setenv("ADMIN_DEMO_SEED", "false")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["graph", "rebuild"]) == 0  # writes a platform audit entry
+    assert main(["audit", "checkpoint"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "public-key"]) == 0
+    (tmp_path / "audit.pub").write_text(capsys.readouterr().out)
+    export = tmp_path / "audit.jsonl"
+    assert main(["audit", "export", "--with-checkpoints", "--no-progress", "-o", str(export)]) == 0
+    assert export.read_text().startswith('{"checkpoint":')
+
+    def offline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(ADMINCTL), *args],
+            env={},  # no setting, no database: the file and the key
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = offline("audit", "verify-export", str(export), "--public-key", "audit.pub")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checkpoint 1 trusted" in done.stdout
+    as_json = offline("--json", "audit", "verify-export", str(export), "--public-key", "audit.pub")
+    assert json.loads(as_json.stdout)["ok"] is True
+    lines = export.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["checkpoint"]["created_at"] = "2020-01-01T00:00:00.000000Z"
+    export.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    done = offline("audit", "verify-export", str(export), "--public-key", "audit.pub")
+    assert done.returncode == 1, done.stdout
+    assert "checkpoint_signature_invalid" in done.stdout
+    assert not (tmp_path / "var").exists()
