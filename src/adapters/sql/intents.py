@@ -15,6 +15,38 @@ from admin_core.audit.model import AuditRecord
 from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.ports import IntentLog
 
+#: Built once: building a statement costs more than running it.
+_INSERT = intents.insert()
+_GET = sa.select(intents).where(intents.c.id == sa.bindparam("intent_id"))
+_LOCK = _GET.with_for_update()
+_SETTLE = (
+    intents.update()
+    .where(intents.c.id == sa.bindparam("intent_id"))
+    .values(
+        status=sa.bindparam("new_status"),
+        updated_at=sa.bindparam("at"),
+        attempts=intents.c.attempts + 1,
+        error=sa.bindparam("new_error"),
+        lease_until=None,
+    )
+)
+#: The same, also replacing the provider's last answer.
+_SETTLE_WITH_RESULT = _SETTLE.values(result=sa.bindparam("new_result"))
+_LEASE = (
+    intents.update()
+    .where(intents.c.id == sa.bindparam("intent_id"))
+    .values(lease_until=sa.bindparam("until"), updated_at=sa.bindparam("at"))
+)
+_PENDING = (
+    sa.select(intents)
+    .where(
+        intents.c.status == IntentStatus.PENDING.value,
+        intents.c.created_at < sa.bindparam("created_before"),
+    )
+    .order_by(intents.c.created_at, intents.c.id)
+    .limit(sa.bindparam("limit"))
+)
+
 
 class SqlIntentLog(IntentLog):
     def __init__(self, connection: AsyncConnection) -> None:
@@ -22,28 +54,27 @@ class SqlIntentLog(IntentLog):
 
     async def add(self, intent: Intent) -> None:
         await self._connection.execute(
-            intents.insert().values(
-                id=intent.id,
-                kind=intent.kind,
-                key=intent.key,
-                tenant_id=intent.tenant_id,
-                payload=dict(intent.payload),
-                audit=[_record_values(r) for r in intent.audit],
-                status=intent.status.value,
-                created_at=intent.created_at,
-                updated_at=intent.updated_at,
-                attempts=intent.attempts,
-                error=intent.error,
-                result=None if intent.result is None else dict(intent.result),
-                lease_until=intent.lease_until,
-            )
+            _INSERT,
+            {
+                "id": intent.id,
+                "kind": intent.kind,
+                "key": intent.key,
+                "tenant_id": intent.tenant_id,
+                "payload": dict(intent.payload),
+                "audit": [_record_values(r) for r in intent.audit],
+                "status": intent.status.value,
+                "created_at": intent.created_at,
+                "updated_at": intent.updated_at,
+                "attempts": intent.attempts,
+                "error": intent.error,
+                "result": None if intent.result is None else dict(intent.result),
+                "lease_until": intent.lease_until,
+            },
         )
 
     async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
-        statement = sa.select(intents).where(intents.c.id == intent_id)
-        if lock:
-            statement = statement.with_for_update()
-        row = (await self._connection.execute(statement)).first()
+        found = await self._connection.execute(_LOCK if lock else _GET, {"intent_id": intent_id})
+        row = found.first()
         return _intent(row) if row is not None else None
 
     async def settle(
@@ -56,34 +87,23 @@ class SqlIntentLog(IntentLog):
         result: Mapping[str, Any] | None = None,
     ) -> None:
         values: dict[str, Any] = {
-            "status": status.value,
-            "updated_at": at,
-            "attempts": intents.c.attempts + 1,
-            "error": error,
-            "lease_until": None,
+            "intent_id": intent_id,
+            "new_status": status.value,
+            "at": at,
+            "new_error": error,
         }
+        statement = _SETTLE
         if result is not None:
-            values["result"] = dict(result)
-        await self._connection.execute(
-            intents.update().where(intents.c.id == intent_id).values(**values)
-        )
+            statement = _SETTLE_WITH_RESULT
+            values["new_result"] = dict(result)
+        await self._connection.execute(statement, values)
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
-        await self._connection.execute(
-            intents.update()
-            .where(intents.c.id == intent_id)
-            .values(lease_until=until, updated_at=at)
-        )
+        await self._connection.execute(_LEASE, {"intent_id": intent_id, "until": until, "at": at})
 
     async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
         rows = await self._connection.execute(
-            sa.select(intents)
-            .where(
-                intents.c.status == IntentStatus.PENDING.value,
-                intents.c.created_at < created_before,
-            )
-            .order_by(intents.c.created_at, intents.c.id)
-            .limit(limit)
+            _PENDING, {"created_before": created_before, "limit": limit}
         )
         return [_intent(row) for row in rows]
 

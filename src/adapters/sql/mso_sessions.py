@@ -26,6 +26,13 @@ _COLUMNS = tuple(sessions.c)
 _GET = sa.select(*_COLUMNS).where(sessions.c.id == sa.bindparam("session_id"))
 _LOCK = _GET.with_for_update()
 _ORDER = (sessions.c.scheduled_at.desc(), sessions.c.id.desc())
+#: Built once: building a statement costs more than running it.
+_INSERT = sessions.insert()
+_UPDATE = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("session_id"))
+    .values({c.name: sa.bindparam(f"new_{c.name}") for c in sessions.c if c.name != "id"})
+)
 
 
 def _conditions(where: SessionFilter) -> tuple[tuple[bool, ...], dict[str, Any]]:
@@ -50,8 +57,8 @@ def _where(shape: tuple[bool, ...]) -> list[Any]:
     conditions = []
     if by_tenant:
         conditions.append(sessions.c.tenant_id == sa.bindparam("tenant_id"))
-    if by_status:
-        conditions.append(sessions.c.status == sa.bindparam("status"))
+    if by_status:  # a range of one value: see `_page`
+        conditions.append(sessions.c.status.between(sa.bindparam("status"), sa.bindparam("status")))
     if by_from:
         conditions.append(sessions.c.scheduled_at >= sa.bindparam("scheduled_from"))
     if by_to:
@@ -61,10 +68,20 @@ def _where(shape: tuple[bool, ...]) -> list[Any]:
 
 @functools.cache
 def _page(shape: tuple[bool, ...]) -> Read:
+    """Newest first. With a status filter the page is ordered by the status index's columns
+    too (the same order: the status is one value) and the status is written as a range:
+    PostgreSQL otherwise walks `scheduled_at` backwards and filters, skipping every newer
+    session of another status — the future bookings first (docs/adr/0051)."""
+    by_tenant, by_status = shape[0], shape[1]
+    leading = []
+    if by_status:
+        leading = [sessions.c.status.desc()]
+        if by_tenant:
+            leading = [sessions.c.tenant_id.desc(), *leading]
     return Read(
         sa.select(*_COLUMNS)
         .where(*_where(shape))
-        .order_by(*_ORDER)
+        .order_by(*leading, *_ORDER)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
     )
@@ -197,15 +214,13 @@ class SqlMsoSessionRepository(MsoSessionRepository):
         return max(estimate, EXACT_TOTAL_UP_TO + 1), False
 
     async def add(self, session: MsoSession) -> None:
-        await self._connection.execute(sessions.insert().values(**session_values(session)))
+        await self._connection.execute(_INSERT, session_values(session))
 
     async def add_many(self, items: Sequence[MsoSession]) -> None:
         if items:
-            await self._connection.execute(sessions.insert(), [session_values(s) for s in items])
+            await self._connection.execute(_INSERT, [session_values(s) for s in items])
 
     async def update(self, session: MsoSession) -> None:
-        values = session_values(session)
-        del values["id"]
-        await self._connection.execute(
-            sessions.update().where(sessions.c.id == session.id).values(**values)
-        )
+        values = {f"new_{name}": value for name, value in session_values(session).items()}
+        values["session_id"] = values.pop("new_id")
+        await self._connection.execute(_UPDATE, values)

@@ -26,6 +26,7 @@ from admin_core.payments.model import (
 from admin_core.payments.ports import GatewayUnavailable, PaymentsTransaction
 from admin_core.payments.refunds import KIND as REFUND_KIND
 from admin_core.payments.refunds import payload as refund_payload
+from admin_core.payments.refunds import recorded
 from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
 from admin_core.side_effects.runner import RECONCILE_AFTER, IntentInProgress
@@ -132,7 +133,7 @@ class RefundSession:
                 raise MsoRefundNotAllowed(details={"status": session.status.value})
             payments.refunds.gateway(session)  # PAYMENT_PROVIDER_NOT_CONFIGURED before any write
             try:
-                intent = await self._attempt(tx, principal, session, reason)
+                intent, pending = await self._attempt(tx, principal, session, reason)
             except IntentInProgress:
                 return RefundOutcome(session=session, in_progress=True)
             await tx.commit()
@@ -153,6 +154,10 @@ class RefundSession:
                     retry_safe=False,
                     details={"session_id": session.id, "provider_code": result.get("code")},
                 )
+            if answer.outcome is Outcome.APPLIED:  # as `SessionRefunds.record` wrote it
+                return RefundOutcome(
+                    session=recorded(pending, answer, intent.updated_at), in_progress=False
+                )
         async with payments.transactions() as tx:
             current = await tx.mso_sessions.get(session.id)
         assert current is not None
@@ -162,11 +167,12 @@ class RefundSession:
 
     async def _attempt(
         self, tx: PaymentsTransaction, principal: Principal, session: MsoSession, reason: str
-    ) -> Intent:
-        """The attempt to drive, leased to this call: the pending one, or a new one."""
+    ) -> tuple[Intent, MsoSession]:
+        """The attempt to drive, leased to this call (the pending one, or a new one), and the
+        session as it stands while the attempt is pending."""
         side_effects = self._payments.side_effects
         if session.status is SessionStatus.REFUND_PENDING and session.refund_intent_id:
-            return await side_effects.claim(tx, session.refund_intent_id)
+            return await side_effects.claim(tx, session.refund_intent_id), session
         attempt = session.refund_attempts + 1
         gateway = self._payments.refunds.gateway(session)
         record = audit_record(
@@ -193,18 +199,17 @@ class RefundSession:
             audit=[record],
             key=refund_key(session.id, attempt),
         )
-        await tx.intents.add(intent)
-        await tx.mso_sessions.update(
-            replace(
-                session,
-                status=SessionStatus.REFUND_PENDING,
-                refund=None,
-                refund_attempts=attempt,
-                refund_intent_id=intent.id,
-                updated_at=intent.created_at,
-            )
+        pending = replace(
+            session,
+            status=SessionStatus.REFUND_PENDING,
+            refund=None,
+            refund_attempts=attempt,
+            refund_intent_id=intent.id,
+            updated_at=intent.created_at,
         )
-        return intent
+        await tx.intents.add(intent)
+        await tx.mso_sessions.update(pending)
+        return intent, pending
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
