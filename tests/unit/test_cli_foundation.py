@@ -57,3 +57,20 @@ def test_token_carries_the_role_and_org(embedded: Path, capsys: pytest.CaptureFi
 
 def test_token_refuses_a_silly_lifetime(embedded: Path) -> None:
     assert main(["token", "--ttl", "999999"]) == 2
+
+
+@pytest.mark.parametrize(
+    "command", [["tenants", "list"], ["--json", "sessions", "list"], ["audit", "query"]]
+)
+def test_a_database_never_migrated_is_named_not_a_traceback(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(command) == 78
+    err = capsys.readouterr().err
+    assert "adminctl db upgrade" in err
+    assert "Traceback" not in err

@@ -41,3 +41,21 @@ def violated_constraint(error: sqlalchemy.exc.IntegrityError) -> str | None:
     if columns == [c.name for c in table.primary_key.columns]:
         return f"pk_{table_name}"
     return f"uq_{table_name}_{'_'.join(columns)}"
+
+
+def schema_missing(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) says a table does not exist: a database that was
+    never migrated. SQLite: "no such table"; PostgreSQL: SQLSTATE 42P01."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) == "42P01":
+            return True
+        if type(current).__name__ == "OperationalError" and "no such table" in str(current):
+            return True
+        pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return False

@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from adapters.sql.errors import schema_missing
 from admin_core.kernel.errors import AdminError
 from entrypoints.cli.commands import (
     audit,
@@ -48,6 +49,13 @@ async def execute(args: argparse.Namespace, container: Container) -> int:
         )
     except AdminError as error:
         return report_error(error, as_json=args.json)
+    except Exception as error:
+        if not schema_missing(error):
+            raise
+        return report_problems(
+            "the database has no schema yet:",
+            ["run `adminctl db upgrade` (the embedded `adminctl serve` creates it on start)"],
+        )
     return status if isinstance(status, int) else 0
 
 
