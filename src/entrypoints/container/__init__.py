@@ -3,10 +3,10 @@
 `build_container(settings)` is called by the HTTP app factory, the CLI, the tests and any
 service that embeds the core with our adapters. The settings are validated first (production
 refuses to build on an incomplete configuration). Each area's use cases live in its own
-sub-container (`container.tenants.create_tenant()`, `container.graph.rebuild_graph()`, ...);
-the areas to come (payments, MSO doctors, matching, external health) each get a module
-here and a line in `Container`. Providers are synchronous: drivers and clients are Singletons
-that register themselves in `runtime.resources`, closed by `aclose`.
+sub-container (`container.tenants.create_tenant()`, `container.payments.refund_session()`,
+...): a new area gets a module here and a line in `Container`. Providers are synchronous:
+drivers and clients are Singletons that register themselves in `runtime.resources`, closed
+by `aclose`.
 """
 
 from __future__ import annotations
