@@ -368,17 +368,13 @@ def fake_clerk() -> Iterator[tuple[FakeClerk, SigningKey]]:
         yield fake, key
 
 
-@pytest.mark.postgres
-@pytest.mark.neo4j
-def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(
-    adminctl: Callable[..., Run],
-    tmp_path: Path,
-    fake_clerk: tuple[FakeClerk, SigningKey],
-) -> None:
+def migrated_production(
+    adminctl: Callable[..., Run], tmp_path: Path, fake: FakeClerk
+) -> tuple[dict[str, str], str]:
+    """A complete production configuration on an empty, migrated PostgreSQL (the operator's
+    migration step: as the owner, granting the app role what it needs), and the owner URL."""
     app_url, owner_url = postgres_urls()
-    neo4j_url = service_url("NEO4J")
     asyncio.run(truncate_postgres(owner_url))
-    fake, key = fake_clerk
     env = {
         "ADMIN_MODE": "production",
         "ADMIN_DATABASE_URL": app_url,
@@ -388,15 +384,26 @@ def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(
         "ADMIN_CLERK_API_URL": fake.url,
         "ADMIN_AUTH_ISSUER": ISSUER,
         "ADMIN_PLATFORM_ORGS": PLATFORM_ORG,
-        "ADMIN_NEO4J_URL": neo4j_url,
+        "ADMIN_NEO4J_URL": service_url("NEO4J"),
         **FLAGSMITH,
         # the checkpoint key is made by the operator; production never makes one
         "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": str(checkpoint_key(tmp_path / "secrets")),
         "ADMIN_AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
     }
-    # the operator's migration step: as the owner, granting the app role what it needs
     migrated = adminctl("db", "upgrade", env=env | {"ADMIN_MIGRATION_DATABASE_URL": owner_url})
     assert migrated.code == 0, migrated.text
+    return env, owner_url
+
+
+@pytest.mark.postgres
+@pytest.mark.neo4j
+def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(
+    adminctl: Callable[..., Run],
+    tmp_path: Path,
+    fake_clerk: tuple[FakeClerk, SigningKey],
+) -> None:
+    fake, key = fake_clerk
+    env, owner_url = migrated_production(adminctl, tmp_path, fake)
 
     with serving(env, tmp_path) as server:
         assert httpx.get(f"{server.url}/ready", timeout=5).status_code == 200
@@ -627,3 +634,64 @@ def test_production_refuses_to_start_without_its_checkpoint_key_and_never_makes_
     assert "ADMIN_AUDIT_CHECKPOINT_KEY_FILE" in run.err
     assert not missing.exists()
     assert "Traceback" not in run.text
+
+
+async def _a_paid_session(owner_url: str, provider: str) -> None:
+    engine = create_engine(owner_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "insert into providers (id, name, created_at, updated_at)"
+                    " values ('prv_p', 'P', now(), now());"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "insert into tenants (id, name, status, provider_id, created_at, updated_at)"
+                    " values ('tenant-p', 'P', 'active', 'prv_p', now(), now())"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "insert into mso_sessions (id, tenant_id, patient_id, case_id, mso_doctor_id,"
+                    " scheduled_at, status, amount_minor, currency, payment_provider,"
+                    " payment_ref, refund_attempts, created_at, updated_at) values ('mso_p',"
+                    " 'tenant-p', 'pat', 'case', 'msd', now(), 'completed', 1000, 'EUR',"
+                    " :provider, 'ref_p', 0, now(), now())"
+                ),
+                {"provider": provider},
+            )
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.neo4j
+@pytest.mark.parametrize("provider", ["stripe", "sandbox"])
+def test_production_refunds_need_the_providers_credentials_never_the_sandbox(
+    provider: str,
+    adminctl: Callable[..., Run],
+    tmp_path: Path,
+    fake_clerk: tuple[FakeClerk, SigningKey],
+) -> None:
+    fake, key = fake_clerk
+    env, owner_url = migrated_production(adminctl, tmp_path, fake)
+    asyncio.run(_a_paid_session(owner_url, provider))
+    with serving(env, tmp_path) as server:
+        token = key.sign(
+            claims(sub="user_ops", org_id=PLATFORM_ORG, role="org:admin", sid="sess_ops_1")
+        )
+        refused = httpx.post(
+            f"{server.url}/api/v1/admin/mso/sessions/mso_p/refund",
+            json={"reason": "patient cancelled"},
+            headers=bearer(token),
+            timeout=10,
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["errors"][0]["code"] == "PAYMENT_PROVIDER_NOT_CONFIGURED"
+        listed = httpx.get(
+            f"{server.url}/api/v1/admin/mso/sessions", headers=bearer(token), timeout=10
+        )
+        assert [s["status"] for s in listed.json()["data"]["sessions"]] == ["completed"]
+    assert "Traceback" not in server.output(), server.output()
