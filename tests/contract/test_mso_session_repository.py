@@ -175,3 +175,39 @@ async def test_a_list_past_ten_thousand_flags_an_estimated_total_on_postgres(
         assert everything.total > EXACT_TOTAL_UP_TO
     else:
         assert (everything.total, everything.total_exact) == (len(many), True)
+
+
+async def test_a_refund_answer_lands_only_on_the_attempt_it_answers(
+    stored: tuple[Transactions[Any], list[MsoSession]],
+) -> None:
+    from admin_core.payments.model import RefundAnswer
+
+    uow, items = stored
+    pending = replace(
+        items[0], status=SessionStatus.REFUND_PENDING, refund_attempts=1, refund_intent_id="int_1"
+    )
+    refund = Refund(
+        id="re_9",
+        status=RefundStatus.SUCCEEDED,
+        amount_minor=pending.amount_minor,
+        currency=pending.currency,
+        provider="stripe",
+        created_at=T0,
+    )
+    done = RefundAnswer(status=SessionStatus.REFUNDED, refund=refund, pending=False)
+    async with uow() as tx:
+        await tx.mso_sessions.update(pending)
+        await tx.mso_sessions.record_refund(pending.id, "int_0", done, at=T0)  # an old attempt
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.mso_sessions.get(pending.id) == pending
+        await tx.mso_sessions.record_refund(pending.id, "int_1", done, at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.mso_sessions.get(pending.id) == replace(
+            pending,
+            status=SessionStatus.REFUNDED,
+            refund=refund,
+            refund_intent_id=None,
+            updated_at=T0,
+        )

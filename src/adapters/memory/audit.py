@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from adapters.memory.store import InMemoryStore
 from admin_core.audit.checkpoints import (
@@ -16,6 +17,7 @@ from admin_core.audit.checkpoints import (
 from admin_core.audit.errors import CHECKPOINTS, AuditChainBroken
 from admin_core.audit.model import (
     GENESIS_HASH,
+    ROW_FIELDS,
     AuditEntry,
     AuditFilter,
     AuditPosition,
@@ -72,6 +74,12 @@ class InMemoryAuditLog(AuditLog):
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
         entries = (e for e in self._store.audit_entries if e.chain == chain and e.seq > after_seq)
         return sorted(entries, key=lambda e: e.seq)[:limit]
+
+    async def read_chain_rows(
+        self, chain: str, *, after_seq: int, limit: int
+    ) -> Sequence[Sequence[Any]]:
+        entries = await self.read_chain(chain, after_seq=after_seq, limit=limit)
+        return [tuple(getattr(e, name) for name in ROW_FIELDS) for e in entries]
 
 
 class InMemoryCheckpointStore(CheckpointStore):

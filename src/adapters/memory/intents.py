@@ -32,8 +32,10 @@ class InMemoryIntentLog(IntentLog):
         at: datetime,
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
-    ) -> None:
-        intent = self._store.intents[intent_id]
+    ) -> bool:
+        intent = self._store.intents.get(intent_id)
+        if intent is None or intent.status is not IntentStatus.PENDING:
+            return False
         self._store.intents[intent_id] = replace(
             intent,
             status=status,
@@ -43,6 +45,7 @@ class InMemoryIntentLog(IntentLog):
             result=intent.result if result is None else dict(result),
             lease_until=None,
         )
+        return True
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         intent = self._store.intents[intent_id]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from adapters.memory.store import InMemoryStore
 from admin_core.kernel.paging import OffsetPage
-from admin_core.payments.model import MsoSession, SessionFilter
+from admin_core.payments.model import MsoSession, RefundAnswer, SessionFilter
 from admin_core.payments.ports import MsoSessionRepository
 
 
@@ -35,6 +37,20 @@ class InMemoryMsoSessionRepository(MsoSessionRepository):
 
     async def update(self, session: MsoSession) -> None:
         self._store.mso_sessions[session.id] = session
+
+    async def record_refund(
+        self, session_id: str, intent_id: str, answer: RefundAnswer, *, at: datetime
+    ) -> None:
+        session = self._store.mso_sessions.get(session_id)
+        if session is None or session.refund_intent_id != intent_id:
+            return
+        self._store.mso_sessions[session_id] = replace(
+            session,
+            status=answer.status,
+            refund=answer.refund,
+            refund_intent_id=intent_id if answer.pending else None,
+            updated_at=at,
+        )
 
 
 def _matches(session: MsoSession, where: SessionFilter) -> bool:

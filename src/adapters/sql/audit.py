@@ -27,6 +27,7 @@ from admin_core.audit.errors import AuditChainBroken
 from admin_core.audit.model import (
     CONTENT_FIELDS,
     GENESIS_HASH,
+    ROW_FIELDS,
     AuditEntry,
     AuditFilter,
     AuditPosition,
@@ -92,14 +93,10 @@ async def write_appended(connection: AsyncConnection, appended: list[dict[str, A
         raise
 
 
-#: The names of a read's columns, in order: the entry's content, then its link.
-_ROW_FIELDS = (*CONTENT_FIELDS, "seq", "prev_hash", "hash")
-
-
 def _entry(row: Any) -> AuditEntry:
-    """A row of content and link columns, in `_ROW_FIELDS` order, as an entry (by position:
+    """A row of content and link columns, in `ROW_FIELDS` order, as an entry (by position:
     building the row's mapping cost more than the rest of the entry)."""
-    return AuditEntry(**dict(zip(_ROW_FIELDS, row, strict=True)))
+    return AuditEntry(**dict(zip(ROW_FIELDS, row, strict=True)))
 
 
 def _linked(page: Any) -> Any:
@@ -429,8 +426,14 @@ class SqlAuditLog(AuditLog):
         return ChainHead(chain=chain, seq=int(row.seq), hash=row.hash)
 
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
+        rows = await self.read_chain_rows(chain, after_seq=after_seq, limit=limit)
+        return [_entry(row) for row in rows]
+
+    async def read_chain_rows(
+        self, chain: str, *, after_seq: int, limit: int
+    ) -> Sequence[Sequence[Any]]:
         values = {"chain": chain, "after_seq": after_seq, "limit": limit}
-        return [_entry(row) for row in await _CHAIN.rows(self._connection, values)]
+        return await _CHAIN.rows(self._connection, values)
 
 
 #: PostgreSQL's answer when the linking trigger refuses a chain (migration 0008), by SQLSTATE.

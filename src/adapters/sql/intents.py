@@ -21,7 +21,10 @@ _GET = sa.select(intents).where(intents.c.id == sa.bindparam("intent_id"))
 _LOCK = _GET.with_for_update()
 _SETTLE = (
     intents.update()
-    .where(intents.c.id == sa.bindparam("intent_id"))
+    .where(
+        intents.c.id == sa.bindparam("intent_id"),
+        intents.c.status == IntentStatus.PENDING.value,
+    )
     .values(
         status=sa.bindparam("new_status"),
         updated_at=sa.bindparam("at"),
@@ -85,7 +88,7 @@ class SqlIntentLog(IntentLog):
         at: datetime,
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> bool:
         values: dict[str, Any] = {
             "intent_id": intent_id,
             "new_status": status.value,
@@ -96,7 +99,8 @@ class SqlIntentLog(IntentLog):
         if result is not None:
             statement = _SETTLE_WITH_RESULT
             values["new_result"] = dict(result)
-        await self._connection.execute(statement, values)
+        settled = await self._connection.execute(statement, values)
+        return bool(settled.rowcount == 1)
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         await self._connection.execute(_LEASE, {"intent_id": intent_id, "until": until, "at": at})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from admin_core.payments.model import (
     MsoSession,
     PaymentProvider,
     Refund,
+    RefundAnswer,
     RefundStatus,
     SessionFilter,
     SessionStatus,
@@ -28,6 +30,23 @@ _LOCK = _GET.with_for_update()
 _ORDER = (sessions.c.scheduled_at.desc(), sessions.c.id.desc())
 #: Built once: building a statement costs more than running it.
 _INSERT = sessions.insert()
+_RECORD_REFUND = (
+    sessions.update()
+    .where(
+        sessions.c.id == sa.bindparam("session_id"),
+        sessions.c.refund_intent_id == sa.bindparam("intent_id"),
+    )
+    .values(
+        status=sa.bindparam("new_status"),
+        refund_id=sa.bindparam("new_refund_id"),
+        refund_status=sa.bindparam("new_refund_status"),
+        refund_amount_minor=sa.bindparam("new_refund_amount_minor"),
+        refund_provider=sa.bindparam("new_refund_provider"),
+        refund_created_at=sa.bindparam("new_refund_created_at"),
+        refund_intent_id=sa.bindparam("new_refund_intent_id"),
+        updated_at=sa.bindparam("new_updated_at"),
+    )
+)
 _UPDATE = (
     sessions.update()
     .where(sessions.c.id == sa.bindparam("session_id"))
@@ -224,3 +243,23 @@ class SqlMsoSessionRepository(MsoSessionRepository):
         values = {f"new_{name}": value for name, value in session_values(session).items()}
         values["session_id"] = values.pop("new_id")
         await self._connection.execute(_UPDATE, values)
+
+    async def record_refund(
+        self, session_id: str, intent_id: str, answer: RefundAnswer, *, at: datetime
+    ) -> None:
+        refund = answer.refund
+        await self._connection.execute(
+            _RECORD_REFUND,
+            {
+                "session_id": session_id,
+                "intent_id": intent_id,
+                "new_status": answer.status.value,
+                "new_refund_id": refund.id if refund else None,
+                "new_refund_status": refund.status.value if refund else None,
+                "new_refund_amount_minor": refund.amount_minor if refund else None,
+                "new_refund_provider": refund.provider if refund else None,
+                "new_refund_created_at": refund.created_at if refund else None,
+                "new_refund_intent_id": intent_id if answer.pending else None,
+                "new_updated_at": at,
+            },
+        )

@@ -104,6 +104,13 @@ class AuditEntry:
 CONTENT_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(AuditEntry) if f.name not in {"seq", "prev_hash", "hash"}
 )
+#: An entry as a row (a tuple): its content fields, then its place in the chain. Stores stream
+#: chains to a verifier in this form, which spares an entry object per row.
+ROW_FIELDS: tuple[str, ...] = (*CONTENT_FIELDS, "seq", "prev_hash", "hash")
+_ID, _TENANT, _TIME, _BEFORE, _AFTER, _SEQ, _PREV, _HASH = (
+    ROW_FIELDS.index(name)
+    for name in ("id", "tenant_id", "occurred_at", "before", "after", "seq", "prev_hash", "hash")
+)
 #: The fields a use case gives (`AuditRecord`) except `before`/`after`, which are normalised.
 RECORD_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(AuditRecord) if f.name not in {"before", "after"}
@@ -180,27 +187,61 @@ def _json_other(value: Any, path: str) -> Any:
 def _time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" → "Z"
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _canonical_encoder() -> Any:
+    """`json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+    allow_nan=False)`, with the C encoder built once instead of per call (a third of the
+    cost of hashing an entry)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        encoder = json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+        return encoder.encode
+    encode = make(
+        None, _refuse, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, False
+    )
+    return lambda body: "".join(encode(body, 0))
+
+
+_ENCODE = _canonical_encoder()
 
 
 def canonical_bytes(entry: AuditEntry) -> bytes:
     """The entry's content as canonical JSON: keys sorted, no whitespace, ASCII only (other
     characters as \\u escapes), numbers as `json_value` leaves them. `seq`, `prev_hash` and
     `hash` are not part of it; the chain link binds them."""
-    body = {name: getattr(entry, name) for name in CONTENT_FIELDS}
+    return _canonical_row(tuple(getattr(entry, name) for name in CONTENT_FIELDS))
+
+
+def _canonical_row(row: Sequence[Any]) -> bytes:
+    """`canonical_bytes` of a row whose first values are the entry's `CONTENT_FIELDS`."""
+    body = dict(zip(CONTENT_FIELDS, row, strict=False))
     body["v"] = CANONICAL_VERSION
-    body["chain"] = entry.chain
-    body["occurred_at"] = _time(entry.occurred_at)
-    body["before"] = json_value(entry.before)
-    body["after"] = json_value(entry.after)
-    return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
+    body["chain"] = chain_of(row[_TENANT])
+    body["occurred_at"] = _time(row[_TIME])
+    body["before"] = json_value(row[_BEFORE])
+    body["after"] = json_value(row[_AFTER])
+    return bytes(_ENCODE(body), "ascii")
 
 
 def content_digest(entry: AuditEntry) -> str:
     """SHA-256 (hex) of the entry's canonical encoding."""
     return hashlib.sha256(canonical_bytes(entry)).hexdigest()
+
+
+def row_hash(row: Sequence[Any]) -> str:
+    """`entry_hash` of an entry given as a row in `ROW_FIELDS` order."""
+    digest = hashlib.sha256(_canonical_row(row)).hexdigest()
+    return hashlib.sha256(f"{row[_PREV]}:{row[_SEQ]}:{digest}".encode("ascii")).hexdigest()
 
 
 def link_hash(prev_hash: str, seq: int, digest: str) -> str:
@@ -498,33 +539,38 @@ class ChainVerifier:
 
     def feed(self, entry: AuditEntry) -> bool:
         """Check the next entry; False once the chain is broken."""
-        self.last_seq, self.last_hash = entry.seq, entry.hash
+        return self.feed_row(tuple(getattr(entry, name) for name in ROW_FIELDS))
+
+    def feed_row(self, row: Sequence[Any]) -> bool:
+        """`feed` for an entry given as a row in `ROW_FIELDS` order."""
+        seq, entry_hash_ = row[_SEQ], row[_HASH]
+        self.last_seq, self.last_hash = seq, entry_hash_
         if self.broken is not None:
             return False
         self.checked += 1
         reason: BreakReason | None = None
-        seal = self._seals.get(entry.seq)
-        if entry.seq != self._seq + 1:
+        seal = self._seals.get(seq)
+        if seq != self._seq + 1:
             self.broken = ChainBreak(
                 seq=self._seq + 1, entry_id=None, reason=BreakReason.MISSING_ENTRIES
             )
             return False
-        if entry.prev_hash != self._hash:
+        if row[_PREV] != self._hash:
             reason = BreakReason.PREV_HASH_MISMATCH
-        elif entry.chain != self.chain or entry.hash != entry_hash(entry):
+        elif chain_of(row[_TENANT]) != self.chain or entry_hash_ != row_hash(row):
             reason = BreakReason.HASH_MISMATCH
-        elif seal is not None and seal.hash != entry.hash:
+        elif seal is not None and seal.hash != entry_hash_:
             self.broken = ChainBreak(
-                seq=entry.seq,
-                entry_id=entry.id,
+                seq=seq,
+                entry_id=row[_ID],
                 reason=BreakReason.CHECKPOINT_MISMATCH,
                 checkpoint_seq=seal.checkpoint_seq,
             )
             return False
         if reason is not None:
-            self.broken = ChainBreak(seq=entry.seq, entry_id=entry.id, reason=reason)
+            self.broken = ChainBreak(seq=seq, entry_id=row[_ID], reason=reason)
             return False
-        self._seq, self._hash, self._id = entry.seq, entry.hash, entry.id
+        self._seq, self._hash, self._id = seq, entry_hash_, row[_ID]
         return True
 
     def finish(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from admin_core.audit.checkpoints import Checkpoint, PublicKey, SealedHead
 from admin_core.audit.model import AuditEntry, AuditFilter, AuditPosition, AuditRecord, ChainHead
@@ -40,6 +40,13 @@ class AuditLog(Protocol):
     async def read_chain(self, chain: str, *, after_seq: int, limit: int) -> Sequence[AuditEntry]:
         """Up to `limit` entries of one chain with `seq > after_seq`, in `seq` order: the
         batches a verification streams through."""
+        ...
+
+    async def read_chain_rows(
+        self, chain: str, *, after_seq: int, limit: int
+    ) -> Sequence[Sequence[Any]]:
+        """What `read_chain` returns, each entry as a row of its values in `ROW_FIELDS`
+        order: a verification hashes a row without building an entry for it."""
         ...
 
 

@@ -5,11 +5,13 @@ checkpoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from admin_core.audit.checkpoints import (
     Checkpoint,
@@ -26,6 +28,7 @@ from admin_core.audit.model import (
     DEFAULT_AUDIT_LIMIT,
     MAX_AUDIT_LIMIT,
     MAX_ID_LENGTH,
+    ROW_FIELDS,
     AuditEntry,
     AuditFilter,
     AuditPosition,
@@ -360,20 +363,33 @@ class VerifyAuditChain:
         progress: Callable[[int, int], None] | None,
     ) -> None:
         """Every link of the chain, past the recorded head too (a rolled-back head must not
-        hide later links); after a break only the real head is looked for."""
-        after = 0
-        while True:
+        hide later links); after a break only the real head is looked for. The next batch is
+        read while this one is hashed, so the database's work and ours overlap."""
+        chain, size = verifier.chain, self._batch_size
+        seq_at = ROW_FIELDS.index("seq")
+
+        async def read(after: int) -> Sequence[Sequence[Any]]:
             async with self._transactions() as tx:
-                batch = await tx.audit.read_chain(
-                    verifier.chain, after_seq=after, limit=self._batch_size
-                )
-            for entry in batch:
-                verifier.feed(entry)
-            if progress is not None:
-                progress(verifier.checked, max(head.seq if head else 0, verifier.last_seq))
-            if len(batch) < self._batch_size:
-                return
-            after = batch[-1].seq
+                return await tx.audit.read_chain_rows(chain, after_seq=after, limit=size)
+
+        pending = asyncio.ensure_future(read(0))
+        try:
+            while True:
+                batch = await pending
+                if len(batch) == size:
+                    pending = asyncio.ensure_future(read(batch[-1][seq_at]))
+                feed = verifier.feed_row
+                for row in batch:
+                    feed(row)
+                if progress is not None:
+                    progress(verifier.checked, max(head.seq if head else 0, verifier.last_seq))
+                if len(batch) < size:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from admin_core.side_effects.model import Answer, Outcome
 
 #: A session id: also part of its refunds' idempotency keys, which Razorpay limits to
 #: `[A-Za-z0-9_-]`.
@@ -104,3 +108,37 @@ class SessionFilter:
     #: Inclusive bounds of `scheduled_at`.
     scheduled_from: datetime | None = None
     scheduled_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundAnswer:
+    """What a provider's answer makes of a session: its status, its refund, and whether the
+    attempt is still pending (the session keeps pointing at it)."""
+
+    status: SessionStatus
+    refund: Refund | None
+    pending: bool
+
+    @classmethod
+    def of(cls, answer: Answer) -> RefundAnswer:
+        refund = refund_of(answer.result)
+        if answer.outcome is Outcome.APPLIED:
+            return cls(status=SessionStatus.REFUNDED, refund=refund, pending=False)
+        if answer.outcome is Outcome.NOT_APPLIED:
+            return cls(status=SessionStatus.REFUND_FAILED, refund=refund, pending=False)
+        return cls(status=SessionStatus.REFUND_PENDING, refund=refund, pending=True)
+
+
+def refund_of(result: Mapping[str, Any] | None) -> Refund | None:
+    """The refund a provider's answer describes (`SessionRefunds` writes it), if any."""
+    raw = None if result is None else result.get("refund")
+    if not isinstance(raw, Mapping):
+        return None
+    return Refund(
+        id=str(raw["id"]),
+        status=RefundStatus(raw["status"]),
+        amount_minor=int(raw["amount_minor"]),
+        currency=str(raw["currency"]),
+        provider=str(raw["provider"]),
+        created_at=datetime.fromisoformat(str(raw["created_at"])),
+    )

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from admin_core.kernel.paging import OffsetPage
-from admin_core.payments.model import MsoSession, PaymentProvider, Refund, SessionFilter
+from admin_core.payments.model import (
+    MsoSession,
+    PaymentProvider,
+    Refund,
+    RefundAnswer,
+    SessionFilter,
+)
 from admin_core.side_effects.ports import SideEffectsTransaction
 
 
@@ -30,6 +37,13 @@ class MsoSessionRepository(Protocol):
         ...
 
     async def add_many(self, sessions: Sequence[MsoSession]) -> None: ...
+
+    async def record_refund(
+        self, session_id: str, intent_id: str, answer: RefundAnswer, *, at: datetime
+    ) -> None:
+        """Store a provider's answer on the session, if its refund attempt in flight is
+        still `intent_id` (a session that moved on is left alone)."""
+        ...
 
 
 class PaymentsTransaction(SideEffectsTransaction, Protocol):

@@ -19,8 +19,8 @@ from admin_core.payments.model import (
     MsoSession,
     PaymentProvider,
     Refund,
+    RefundAnswer,
     RefundStatus,
-    SessionStatus,
 )
 from admin_core.payments.ports import (
     GatewayRefused,
@@ -99,10 +99,12 @@ class SessionRefunds:
         return Answer(Outcome.UNKNOWN)
 
     async def record(self, tx: PaymentsTransaction, intent: Intent, answer: Answer) -> None:
-        session = await tx.mso_sessions.get(str(intent.payload["session_id"]), lock=True)
-        if session is None or session.refund_intent_id != intent.id:
-            return
-        await tx.mso_sessions.update(recorded(session, answer, intent.updated_at))
+        await tx.mso_sessions.record_refund(
+            str(intent.payload["session_id"]),
+            intent.id,
+            RefundAnswer.of(answer),
+            at=intent.updated_at,
+        )
 
     def _request(self, intent: Intent) -> tuple[PaymentGateway, RefundRequest]:
         raw = intent.payload
@@ -118,25 +120,15 @@ class SessionRefunds:
 
 
 def recorded(session: MsoSession, answer: Answer, at: datetime) -> MsoSession:
-    """The session as the provider's answer leaves it."""
-    refund = _refund(answer.result)
-    if answer.outcome is Outcome.APPLIED:
-        return replace(
-            session,
-            status=SessionStatus.REFUNDED,
-            refund=refund,
-            refund_intent_id=None,
-            updated_at=at,
-        )
-    if answer.outcome is Outcome.NOT_APPLIED:
-        return replace(
-            session,
-            status=SessionStatus.REFUND_FAILED,
-            refund=refund,
-            refund_intent_id=None,
-            updated_at=at,
-        )
-    return replace(session, status=SessionStatus.REFUND_PENDING, refund=refund, updated_at=at)
+    """The session as the provider's answer leaves it (what `record_refund` stores)."""
+    change = RefundAnswer.of(answer)
+    return replace(
+        session,
+        status=change.status,
+        refund=change.refund,
+        refund_intent_id=session.refund_intent_id if change.pending else None,
+        updated_at=at,
+    )
 
 
 def _answer(refund: Refund) -> Answer:
@@ -152,18 +144,4 @@ def _answer(refund: Refund) -> Answer:
                 "created_at": refund.created_at.isoformat(),
             }
         },
-    )
-
-
-def _refund(result: Mapping[str, Any] | None) -> Refund | None:
-    raw = None if result is None else result.get("refund")
-    if not isinstance(raw, Mapping):
-        return None
-    return Refund(
-        id=str(raw["id"]),
-        status=RefundStatus(raw["status"]),
-        amount_minor=int(raw["amount_minor"]),
-        currency=str(raw["currency"]),
-        provider=str(raw["provider"]),
-        created_at=datetime.fromisoformat(str(raw["created_at"])),
     )

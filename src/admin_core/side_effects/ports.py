@@ -26,9 +26,11 @@ class IntentLog(Protocol):
         at: datetime,
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Record the intent's end (or, with PENDING, one more attempt) and release its
-        lease. `result` replaces the provider's last answer when given."""
+    ) -> bool:
+        """Record the end of an intent still pending (or, with PENDING, one more attempt) and
+        release its lease; `result` replaces the provider's last answer when given. False,
+        and nothing written, when the intent is no longer pending (another caller recorded
+        it: a concurrent settle waits for that caller's transaction, then finds it so)."""
         ...
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:

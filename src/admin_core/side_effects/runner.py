@@ -213,15 +213,14 @@ class SideEffects(Generic[T]):
             # or claims an intent beside its own rows locks them (no deadlock between them).
             if outcome is not Outcome.UNKNOWN:
                 await effect.record(tx, intent, answer)
-            current = await tx.intents.get(intent.id, lock=True)
-            if current is None or current.status is not IntentStatus.PENDING:
+            settled = await tx.intents.settle(
+                intent.id, status, at=self._clock.now(), error=reason, result=answer.result
+            )
+            if not settled:
                 return  # recorded by another: this transaction's writes are rolled back
             if outcome is Outcome.APPLIED:
                 for record in intent.audit:
                     await tx.audit.append(record)
-            await tx.intents.settle(
-                intent.id, status, at=self._clock.now(), error=reason, result=answer.result
-            )
             await tx.commit()
 
 
