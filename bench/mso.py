@@ -17,7 +17,8 @@ or paid, few refund_*), payments taken by Stripe, Razorpay or the sandbox. Then:
   same run: as many transactions of the same `SqlTransactions` doing one `SELECT 1` round trip
   each. Target: first page p99 ≤ 20 ms.
 - Refunds: `RefundSession.execute` with the real `StripeGateway` (the official SDK) against
-  the local fake Stripe (tests/support/fake_stripe.py, a fresh one per round), on sessions
+  the local fake Stripe (tests/support/fake_stripe.py, a fresh one per round, in a process of
+  its own as a remote provider is; `--fake thread` runs it in this process), on sessions
   created for the round, `--concurrency` at a time; against a baseline in the same run: as
   many bare refund POSTs straight at a fresh fake with httpx at the same concurrency. Target:
   ≥ 200 distinct sessions refunded per second.
@@ -685,6 +686,9 @@ fake.stop()
 """
 
 
+_WHERE = {"process": "in a process of its own", "thread": "in this process"}
+
+
 class Provider:
     """A fresh provider for one measurement. `thread`: the fake Stripe in this process (a
     thread, as the tests run it: its request handling shares this process's GIL); `process`:
@@ -1226,6 +1230,13 @@ async def run(argv: list[str]) -> int:
     parser.add_argument("--refunds", type=int, default=2000, help="sessions refunded per round")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent refunds")
     parser.add_argument("--refund-rounds", type=int, default=3)
+    parser.add_argument(
+        "--fake",
+        choices=["process", "thread"],
+        default="process",
+        help="where the fake Stripe runs: a process of its own, as a remote provider is"
+        " (default), or a thread of this process (sharing its GIL)",
+    )
     parser.add_argument("--no-lists", action="store_true")
     parser.add_argument("--no-refunds", action="store_true")
     args = parser.parse_args(argv)
@@ -1273,11 +1284,14 @@ async def run(argv: list[str]) -> int:
             await plans_run(uow, measured)
             await exact_counts(app_url, measured)
         if not args.no_refunds:
-            await refund_round(uow, owner_url, min(64, args.refunds), args.concurrency)  # warm-up
+            where = args.fake
+            await refund_round(uow, owner_url, min(64, args.refunds), args.concurrency, where=where)
             for r in range(args.refund_rounds):
-                result = await refund_round(uow, owner_url, args.refunds, args.concurrency)
+                result = await refund_round(
+                    uow, owner_url, args.refunds, args.concurrency, where=where
+                )
                 refunds.append(result)
-                raws.append(await raw_posts(args.refunds, args.concurrency))
+                raws.append(await raw_posts(args.refunds, args.concurrency, where=where))
                 print(
                     f"  refund round {r + 1}/{args.refund_rounds}: {result.rate:,.0f}/s "
                     f"through the use case, {raws[-1].rate:,.0f}/s raw POSTs",
@@ -1393,7 +1407,7 @@ async def run(argv: list[str]) -> int:
         raw_rate = statistics.median(r.rate for r in raws)
         print(
             f"Refunds through RefundSession.execute: StripeGateway (SDK {_sdk()}) on the local "
-            f"fake Stripe (in this process, a fresh one per round), {args.refunds:,} distinct "
+            f"fake Stripe ({_WHERE[args.fake]}, a fresh one per round), {args.refunds:,} distinct "
             f"completed sessions per round, {args.concurrency} concurrent, engine pool "
             f"{DEFAULT_POOL_SIZE}; median of {args.refund_rounds} rounds; {os.cpu_count()} cores"
         )

@@ -499,6 +499,10 @@ class FakeRazorpay:
 
 def _handler(fake: FakeRazorpay) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = (
+            "HTTP/1.1"  # keep-alive, as the real API: a client reuses its connections
+        )
+
         def log_message(self, format: str, *args: Any) -> None:
             return
 

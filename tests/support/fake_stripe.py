@@ -537,6 +537,10 @@ class FakeStripe:
 
 def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = (
+            "HTTP/1.1"  # keep-alive, as the real API: a client reuses its connections
+        )
+
         def log_message(self, format: str, *args: Any) -> None:
             return
 
