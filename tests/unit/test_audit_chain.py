@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
 from adapters.system.runtime import UlidGenerator
 from admin_core.audit.model import (
+    CONTENT_FIELDS,
     GENESIS_HASH,
+    ROW_FIELDS,
     AuditEntry,
     AuditFilter,
     AuditPosition,
@@ -168,6 +170,51 @@ def test_a_json_round_trip_of_the_stored_values_keeps_the_hash(value: Any) -> No
     assert entry.after is not None
     reread = replace(entry, after=json.loads(json.dumps(entry.after)))
     assert entry_hash(reread) == entry.hash
+
+
+_TEXT = st.none() | st.text(max_size=8)
+
+
+@given(
+    text=st.fixed_dictionaries(
+        {
+            "tenant_id": _TEXT,
+            "actor_id": st.text(max_size=8),
+            "actor_role": _TEXT,
+            "action": st.text(max_size=8),
+            "case_id": _TEXT,
+            "patient_id": _TEXT,
+            "request_id": _TEXT,
+            "resource_id": _TEXT,
+        }
+    ),
+    before=st.none() | st.dictionaries(st.text(max_size=4), st.integers() | st.text(), max_size=3),
+    offset=st.integers(min_value=-12 * 60, max_value=14 * 60),
+)
+def test_the_canonical_form_is_sorted_compact_ascii_json(
+    text: dict[str, Any], before: dict[str, Any] | None, offset: int
+) -> None:
+    """The definition the fast encoder must equal: `json.dumps` of the content with `v` and
+    `chain`, keys sorted, no whitespace, ASCII only; the time as UTC with microseconds."""
+    at = (T0 + timedelta(microseconds=offset * 997)).astimezone(timezone(timedelta(minutes=offset)))
+    entry = seal(
+        record(1, before=before, **text),
+        entry_id="aud_x",
+        seq=1,
+        occurred_at=at,
+        prev_hash=GENESIS_HASH,
+    )
+    body = {name: getattr(entry, name) for name in CONTENT_FIELDS}
+    body |= {"v": 1, "chain": entry.chain, "occurred_at": _utc_text(entry.occurred_at)}
+    expected = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert canonical_bytes(entry) == expected.encode("ascii")
+    verifier = ChainVerifier(entry.chain)
+    row = tuple(getattr(entry, name) for name in ROW_FIELDS)
+    assert verifier.feed_row(row), verifier.broken
+
+
+def _utc_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # --------------------------------------------------------------------------- cursors

@@ -27,7 +27,6 @@ from admin_core.audit.errors import AuditChainBroken
 from admin_core.audit.model import (
     CONTENT_FIELDS,
     GENESIS_HASH,
-    ROW_FIELDS,
     AuditEntry,
     AuditFilter,
     AuditPosition,
@@ -36,6 +35,7 @@ from admin_core.audit.model import (
     chain_of,
     content_digest,
     draft,
+    entry_of_row,
     link,
     prefix_upper_bound,
 )
@@ -93,10 +93,8 @@ async def write_appended(connection: AsyncConnection, appended: list[dict[str, A
         raise
 
 
-def _entry(row: Any) -> AuditEntry:
-    """A row of content and link columns, in `ROW_FIELDS` order, as an entry (by position:
-    building the row's mapping cost more than the rest of the entry)."""
-    return AuditEntry(**dict(zip(ROW_FIELDS, row, strict=True)))
+#: A row of content and link columns, in `ROW_FIELDS` order, as an entry (by position).
+_entry = entry_of_row
 
 
 def _linked(page: Any) -> Any:
@@ -245,17 +243,37 @@ def _count_statement(shape: frozenset[str]) -> Any:
 
 _ACTIONS_WITH_PREFIX = sa.select(_matching_actions())
 
+
 #: A chain's entries in `seq` order after a seq. An entry deleted behind the application's
 #: back drops out of the join: verification then sees a gap in `seq`.
-_CHAIN = Read(
-    sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
-    .join_from(audit_chain_links, audit_log, _log.id == _links.entry_id)
-    .where(
-        _links.chain == _bind("chain", sa.Text),
-        _links.seq > _bind("after_seq", sa.BigInteger),
+def _chain_statement(*columns: Any) -> Any:
+    return (
+        sa.select(*columns)
+        .join_from(audit_chain_links, audit_log, _log.id == _links.entry_id)
+        .where(
+            _links.chain == _bind("chain", sa.Text),
+            _links.seq > _bind("after_seq", sa.BigInteger),
+        )
+        .order_by(_links.seq)
+        .limit(_bind("limit", sa.Integer))
     )
-    .order_by(_links.seq)
-    .limit(_bind("limit", sa.Integer))
+
+
+#: PostgreSQL hands `occurred_at` over in UTC already (asyncpg, timestamptz), so its column
+#: needs no result processor there, and each row is taken as it comes.
+_CHAIN = Read(
+    _chain_statement(*_CONTENT_COLUMNS, *_LINK_COLUMNS),
+    per_dialect={
+        "postgresql": _chain_statement(
+            *(
+                sa.type_coerce(c, sa.DateTime(timezone=True)).label(c.name)
+                if c is _log.occurred_at
+                else c
+                for c in _CONTENT_COLUMNS
+            ),
+            *_LINK_COLUMNS,
+        )
+    },
 )
 
 

@@ -111,6 +111,22 @@ _ID, _TENANT, _TIME, _BEFORE, _AFTER, _SEQ, _PREV, _HASH = (
     ROW_FIELDS.index(name)
     for name in ("id", "tenant_id", "occurred_at", "before", "after", "seq", "prev_hash", "hash")
 )
+_UNPACKED = (  # the first content fields, in the order `_canonical_row` unpacks them
+    "id",
+    "occurred_at",
+    "tenant_id",
+    "actor_id",
+    "actor_role",
+    "action",
+    "event_type",
+    "resource_type",
+    "resource_id",
+    "case_id",
+    "patient_id",
+    "request_id",
+)
+if CONTENT_FIELDS[:12] != _UNPACKED:
+    raise RuntimeError("_canonical_row must follow the order of CONTENT_FIELDS")
 #: The fields a use case gives (`AuditRecord`) except `before`/`after`, which are normalised.
 RECORD_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(AuditRecord) if f.name not in {"before", "after"}
@@ -184,6 +200,20 @@ def _json_other(value: Any, path: str) -> Any:
     raise ValueError(f"{path}: {type(value).__name__} cannot be stored in the audit log")
 
 
+_SLOT_SETTERS = tuple(getattr(AuditEntry, name).__set__ for name in ROW_FIELDS)
+_new_object = object.__new__
+
+
+def entry_of_row(row: Sequence[Any]) -> AuditEntry:
+    """The entry a store's row holds (values in `ROW_FIELDS` order, taken as they are). Sets
+    the slots directly: the frozen dataclass's `__init__` makes one `object.__setattr__` call
+    per field, which cost more than the rest of reading a page (docs/adr/0057)."""
+    entry: AuditEntry = _new_object(AuditEntry)
+    for put, value in zip(_SLOT_SETTERS, row, strict=True):
+        put(entry, value)
+    return entry
+
+
 def _time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
@@ -222,15 +252,40 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
     return _canonical_row(tuple(getattr(entry, name) for name in CONTENT_FIELDS))
 
 
+_STRING = json.encoder.encode_basestring_ascii
+
+
+def _field(value: Any) -> str:
+    if type(value) is str:
+        return str(_STRING(value))
+    return "null" if value is None else str(_ENCODE(json_value(value)))
+
+
 def _canonical_row(row: Sequence[Any]) -> bytes:
-    """`canonical_bytes` of a row whose first values are the entry's `CONTENT_FIELDS`."""
-    body = dict(zip(CONTENT_FIELDS, row, strict=False))
-    body["v"] = CANONICAL_VERSION
-    body["chain"] = chain_of(row[_TENANT])
-    body["occurred_at"] = _time(row[_TIME])
-    body["before"] = json_value(row[_BEFORE])
-    body["after"] = json_value(row[_AFTER])
-    return bytes(_ENCODE(body), "ascii")
+    """`canonical_bytes` of a row whose first values are the entry's `CONTENT_FIELDS`.
+
+    The top level is written in its sorted key order directly (what `json.dumps` with
+    `sort_keys` gives, without a dict and a sort per entry); `before`/`after` go through the
+    canonical encoder. tests/unit/test_audit_chain.py holds it to the `json.dumps` form."""
+    s, f = _STRING, _field
+    (id_, at, tenant, actor, role, action, event, kind, resource, case, patient, request) = row[:12]
+    return (
+        f'{{"action":{s(action) if action.__class__ is str else f(action)},'
+        f'"actor_id":{s(actor) if actor.__class__ is str else f(actor)},'
+        f'"actor_role":{s(role) if role.__class__ is str else f(role)},'
+        f'"after":{_ENCODE(json_value(row[_AFTER]))},'
+        f'"before":{_ENCODE(json_value(row[_BEFORE]))},'
+        f'"case_id":{s(case) if case.__class__ is str else f(case)},'
+        f'"chain":{s(chain_of(tenant))},'
+        f'"event_type":{s(event) if event.__class__ is str else f(event)},'
+        f'"id":{s(id_) if id_.__class__ is str else f(id_)},"occurred_at":"{_time(at)}",'
+        f'"patient_id":{s(patient) if patient.__class__ is str else f(patient)},'
+        f'"request_id":{s(request) if request.__class__ is str else f(request)},'
+        f'"resource_id":{s(resource) if resource.__class__ is str else f(resource)},'
+        f'"resource_type":{s(kind) if kind.__class__ is str else f(kind)},'
+        f'"tenant_id":{s(tenant) if tenant.__class__ is str else f(tenant)},'
+        f'"v":{CANONICAL_VERSION}}}'
+    ).encode("ascii")
 
 
 def content_digest(entry: AuditEntry) -> str:

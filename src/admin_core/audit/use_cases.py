@@ -364,26 +364,30 @@ class VerifyAuditChain:
     ) -> None:
         """Every link of the chain, past the recorded head too (a rolled-back head must not
         hide later links); after a break only the real head is looked for. The next batch is
-        read while this one is hashed, so the database's work and ours overlap."""
-        chain, size = verifier.chain, self._batch_size
+        read while this one is hashed, so the database's work and ours overlap; batches start
+        small and grow to `batch_size`, so that a short chain overlaps too."""
+        chain = verifier.chain
         seq_at = ROW_FIELDS.index("seq")
 
-        async def read(after: int) -> Sequence[Sequence[Any]]:
+        async def read(after: int, limit: int) -> Sequence[Sequence[Any]]:
             async with self._transactions() as tx:
-                return await tx.audit.read_chain_rows(chain, after_seq=after, limit=size)
+                return await tx.audit.read_chain_rows(chain, after_seq=after, limit=limit)
 
-        pending = asyncio.ensure_future(read(0))
+        limit = min(self._batch_size, 500)
+        pending = asyncio.ensure_future(read(0, limit))
         try:
             while True:
                 batch = await pending
-                if len(batch) == size:
-                    pending = asyncio.ensure_future(read(batch[-1][seq_at]))
+                more = len(batch) == limit
+                if more:
+                    limit = min(self._batch_size, limit * 4)
+                    pending = asyncio.ensure_future(read(batch[-1][seq_at], limit))
                 feed = verifier.feed_row
                 for row in batch:
                     feed(row)
                 if progress is not None:
                     progress(verifier.checked, max(head.seq if head else 0, verifier.last_seq))
-                if len(batch) < size:
+                if not more:
                     return
         finally:
             if not pending.done():
