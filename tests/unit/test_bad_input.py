@@ -370,3 +370,22 @@ def test_the_server_itself_hands_a_large_authorization_header_to_the_app(tmp_pat
         server.wait(timeout=30)
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] == "AUTH_TOKEN_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"active": 0}, "active"), ({"consultation_fee_minor": "100"}, "consultation_fee_minor")],
+)
+async def test_a_body_value_of_another_json_type_is_refused_not_converted(
+    http: ApiClient, change: dict[str, Any], field: str
+) -> None:
+    """`0` is not `false` and `"100"` is not `100`: the framework would convert them."""
+    _, path, body = next(
+        op for op in BODY_OPERATIONS if op[:2] == ("POST", "/api/v1/admin/mso/doctors")
+    )
+    before = state(http)
+    response = await http.client.post(path, json={**body, **change}, headers=http.auth())
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", field)
+    assert state(http) == before

@@ -8,14 +8,18 @@ checks for whole classes of bad input, then the reach to the tenants it names
   (`?principal=x`) is not a parameter;
 - a query or path value with a control character (NUL among them) is a 422;
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
-- a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it.
+- a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it;
+- a body is checked against its operation's type strictly: JSON's own types only (`0` is not
+  `false`, `"100"` is not `100`), where the framework's decoding would convert.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers.base import BaseRouteHandler
@@ -147,4 +151,35 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         raise UnsupportedMediaType()
     if json_depth_exceeds(body, MAX_JSON_DEPTH):
         raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+    decoder = _strict_decoder(handler)
+    if decoder is not None:
+        try:
+            decoder.decode(body)
+        except msgspec.ValidationError as error:
+            raise ValidationFailed.single(*_field_and_message(str(error))) from error
+        except msgspec.DecodeError as error:
+            raise BadRequest() from error
     return body
+
+
+_UNKNOWN = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def _field_and_message(text: str) -> tuple[str, str]:
+    """msgspec's "Expected `bool`, got `int` - at `$.active`" as ("active", "Expected ...")."""
+    match = _AT.match(text)
+    assert match is not None
+    path = re.sub(r"\[(\d+)\]", r".\1", match["path"] or "").lstrip(".")
+    unknown = _UNKNOWN.search(match["message"])
+    if unknown is not None:  # named by the field itself
+        path = f"{path}.{unknown['name']}".lstrip(".")
+    return path or "body", match["message"]
+
+
+@functools.cache
+def _strict_decoder(handler: BaseRouteHandler) -> msgspec.json.Decoder[Any] | None:
+    definition = handler.parsed_fn_signature.parameters.get("data")
+    if definition is None or definition.annotation is Any:
+        return None
+    return msgspec.json.Decoder(definition.annotation, strict=True)
