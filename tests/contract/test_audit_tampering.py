@@ -549,3 +549,52 @@ async def test_checkpoints_are_single_flight_across_two_engines(tmp_path: Path) 
         assert all(one.sink.path(seq).exists() for seq in seqs)
         result = await one.verify()
         assert (result.ok, result.checkpoints_checked) == (True, written)
+
+
+# --------------------------------------------------------------------------- every chain
+
+
+async def verify_all(sealed: Sealed) -> dict[str, Any]:
+    results = await VerifyAuditChain(
+        sealed.uow, batch_size=3, keys=sealed.keys, sink=sealed.sink
+    ).execute_all(OPERATOR, concurrency=2)
+    return {result.chain: result for result in results}
+
+
+async def test_every_chain_is_verified_and_only_the_edited_one_is_broken(sealed: Sealed) -> None:
+    entries = await ten_sealed_then_two(sealed)
+    await sealed.append(record(1, tenant_id=None))  # the platform chain
+    clean = await verify_all(sealed)
+    assert sorted(clean) == sorted({CHAIN, chain_of("tenant-other"), chain_of(None)})
+    assert all(result.ok for result in clean.values())
+    assert {c: r.entries_checked for c, r in clean.items()} == {
+        CHAIN: 12,
+        chain_of("tenant-other"): 1,
+        chain_of(None): 1,
+    }
+    await sealed.attacker.run(
+        [("UPDATE audit_log SET action = ? WHERE id = ?", ("tenant.create", entries[4].id))],
+        without_triggers=True,
+    )
+    edited = await verify_all(sealed)
+    assert [c for c, r in edited.items() if not r.ok] == [CHAIN]
+    broken = edited[CHAIN].broken_at
+    assert broken is not None
+    assert (broken.seq, broken.reason) == (5, BreakReason.HASH_MISMATCH)
+
+
+async def test_a_sealed_chain_whose_head_was_deleted_is_still_verified(sealed: Sealed) -> None:
+    await ten_sealed_then_two(sealed)
+    await sealed.attacker.run(
+        [
+            ("DELETE FROM audit_chain_links WHERE chain = ?", (CHAIN,)),
+            ("DELETE FROM audit_chain_heads WHERE chain = ?", (CHAIN,)),
+        ],
+        without_triggers=True,
+    )
+    results = await verify_all(sealed)
+    assert CHAIN in results  # the checkpoint names it, though no head does any more
+    broken = results[CHAIN].broken_at
+    assert broken is not None
+    assert (broken.seq, broken.reason, broken.checkpoint_seq) == (1, BreakReason.TRUNCATED, 1)
+    assert results[chain_of("tenant-other")].ok

@@ -377,6 +377,13 @@ def test_cli_verify_exits_non_zero_on_a_broken_chain(
     report = json.loads(capsys.readouterr().out)
     assert report["broken_at"]["seq"] == 3
     assert report["broken_at"]["reason"] == "hash_mismatch"
+    assert main(["--json", "audit", "verify", "--all"]) == 1  # every chain, one broken
+    every = json.loads(capsys.readouterr().out)
+    assert [r["chain"] for r in every if not r["ok"]] == ["tenant:apollo-chennai"]
+    assert len(every) > 1
+    assert [r["chain"] for r in every] == sorted(r["chain"] for r in every)
+    assert main(["audit", "verify", "--all", "--no-progress"]) == 1
+    assert f"{len(every)} chains" in capsys.readouterr().out
 
 
 def test_cli_export_streams_json_lines_and_csv(

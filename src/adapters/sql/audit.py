@@ -191,11 +191,50 @@ def _matching_actions() -> Any:
 # values: building and cache-keying a statement costs more than running it.
 
 
+#: The filters that pick rows by one value each, with their bind types.
+_KEYS = {"action": _log.action.type, **{name: sa.Text() for name in _EQUALS}}
+
+
+def _keyed_page(shape: frozenset[str]) -> Any:
+    """PostgreSQL, a shape with `=` filters: the values come from a materialised CTE and the
+    page is read by a LATERAL subquery, so the planner plans it for a value it cannot see
+    and takes the index that leads with the filtered column. Planned for the value itself, a
+    frequent value (the busiest tenant, the commonest action) looked cheap to find by walking
+    the time index backward, which is true only while its entries are spread evenly over
+    time; after a burst of another tenant's entries that walk read tens of thousands of rows
+    for one page (docs/adr/0057)."""
+    keys = [name for name in _KEYS if name in shape]
+    given = (
+        sa.select(*(_bind(name, _KEYS[name]).label(name) for name in keys))
+        .cte("given")
+        .prefix_with("MATERIALIZED")
+    )
+    rest = frozenset(shape - set(keys))
+    page = (
+        sa.select(*_CONTENT_COLUMNS)
+        .where(*(_log[name] == given.c[name] for name in keys), *_where(rest))
+        .order_by(*_NEWEST_FIRST)
+        .limit(_bind("limit", sa.Integer))
+        .lateral("page")
+    )
+    return _linked(sa.select(*page.c).select_from(given.join(page, sa.true())))
+
+
 @functools.cache
 def _page_statement(shape: frozenset[str]) -> Read:
     """A page of entries. PostgreSQL: the page is chosen first, then each entry joined to its
-    link (ADR 0011); SQLite, whose planner only nests loops, reads the same page straight
-    from one join in index order, without materialising and sorting the page again."""
+    link (ADR 0011), the page by `_keyed_page` when a filter is `=`; SQLite, whose planner
+    only nests loops, reads the same page straight from one join in index order, without
+    materialising and sorting the page again."""
+    per_dialect = {
+        "sqlite": sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
+        .join_from(audit_log, audit_chain_links, _links.entry_id == _log.id)
+        .where(*_where(shape))
+        .order_by(*_NEWEST_FIRST)
+        .limit(_bind("limit", sa.Integer))
+    }
+    if shape & _KEYS.keys():
+        per_dialect["postgresql"] = _keyed_page(shape)
     return Read(
         _linked(
             sa.select(*_CONTENT_COLUMNS)
@@ -203,13 +242,7 @@ def _page_statement(shape: frozenset[str]) -> Read:
             .order_by(*_NEWEST_FIRST)
             .limit(_bind("limit", sa.Integer))
         ),
-        per_dialect={
-            "sqlite": sa.select(*_CONTENT_COLUMNS, *_LINK_COLUMNS)
-            .join_from(audit_log, audit_chain_links, _links.entry_id == _log.id)
-            .where(*_where(shape))
-            .order_by(*_NEWEST_FIRST)
-            .limit(_bind("limit", sa.Integer))
-        },
+        per_dialect=per_dialect,
     )
 
 

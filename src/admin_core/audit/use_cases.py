@@ -293,7 +293,60 @@ class VerifyAuditChain:
         if visible is not None and self._tenants is not None:
             await self._tenants.require(visible)
         chain = chain_of(visible)
-        evidence = await self._evidence(chain)
+        evidence = (await self._evidence([chain]))[chain]
+        return await self._verify(chain, evidence, progress)
+
+    async def execute_all(
+        self,
+        principal: Principal,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        concurrency: int = 2,
+    ) -> list[ChainVerification]:
+        """Every chain: each one with a head, and each one the latest checkpoint sealed (a
+        head rolled back to nothing does not hide a chain), in chain order. Needs `audit:read`
+        with platform scope. The checkpoints are checked once for all chains; `concurrency`
+        chains are verified at a time, so that one chain's reads overlap another's hashing
+        (most chains are short). `progress(checked, total)` counts entries over all chains."""
+        principal.require(Permission.AUDIT_READ, platform=True)
+        async with self._transactions() as tx:
+            heads = await tx.checkpoints.heads()
+            try:
+                sealed = await tx.checkpoints.latest()
+            except CheckpointMalformed:  # reported by the checkpoint check below
+                sealed = None
+        sealed_heads = sealed.heads if sealed is not None else ()
+        chains = sorted({h.chain for h in heads} | {h.chain for h in sealed_heads})
+        evidence = await self._evidence(chains)
+        total = sum(h.seq for h in heads)
+        done: dict[str, int] = {}
+
+        def advance(chain: str) -> Callable[[int, int], None] | None:
+            if progress is None:
+                return None
+
+            def report(checked: int, _: int) -> None:
+                done[chain] = checked
+                progress(sum(done.values()), max(total, sum(done.values())))
+
+            return report
+
+        results: dict[str, ChainVerification] = {}
+        pending = iter(chains)
+
+        async def verify_next() -> None:
+            for chain in pending:  # shared: each chain is taken once
+                results[chain] = await self._verify(chain, evidence[chain], advance(chain))
+
+        await asyncio.gather(*(verify_next() for _ in range(max(1, concurrency))))
+        return [results[chain] for chain in chains]
+
+    async def _verify(
+        self,
+        chain: str,
+        evidence: CheckpointEvidence,
+        progress: Callable[[int, int], None] | None,
+    ) -> ChainVerification:
         async with self._transactions() as tx:
             head = await tx.audit.head(chain)
         verifier = ChainVerifier(chain, evidence.seals)
@@ -311,14 +364,18 @@ class VerifyAuditChain:
             checkpoint_problem=evidence.problem,
         )
 
-    async def _evidence(self, chain: str) -> CheckpointEvidence:
-        """Check every checkpoint in order; collect what the trusted ones sealed of `chain`."""
-        seals: dict[int, Seal] = {}
-        latest: Seal | None = None
+    async def _evidence(self, chains: Sequence[str]) -> dict[str, CheckpointEvidence]:
+        """Check every checkpoint in order, once; collect what the trusted ones sealed of
+        each of `chains`."""
+        seals: dict[str, dict[int, Seal]] = {chain: {} for chain in chains}
+        latest: dict[str, Seal] = {}
         if self._keys is None:
-            return CheckpointEvidence(
-                seals=seals, latest=None, latest_checkpoint=None, checked=0, problem=None
-            )
+            return {
+                chain: CheckpointEvidence(
+                    seals={}, latest=None, latest_checkpoint=None, checked=0, problem=None
+                )
+                for chain in chains
+            }
         check = SignatureCheck(self._keys.verify)
         after = 0
         while check.problem is None:
@@ -331,10 +388,13 @@ class VerifyAuditChain:
                 checkpoint = check.feed(seq, document, await self._published(seq, document))
                 if checkpoint is None:
                     break
-                sealed = checkpoint.head_of(chain)
-                if sealed is not None:
-                    latest = Seal(seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq)
-                    seals.setdefault(sealed.seq, latest)
+                for sealed in checkpoint.heads:
+                    chain_seals = seals.get(sealed.chain)
+                    if chain_seals is not None:
+                        seal = latest[sealed.chain] = Seal(
+                            seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq
+                        )
+                        chain_seals.setdefault(sealed.seq, seal)
                 after = seq
             if len(documents) < self._batch_size:
                 break
@@ -342,13 +402,16 @@ class VerifyAuditChain:
             later = await self._sink.read(after + 1)
             if later is not None:  # the latest checkpoints were deleted from the database
                 check.feed(after + 1, None, later)
-        return CheckpointEvidence(
-            seals=seals,
-            latest=latest,
-            latest_checkpoint=check.latest,
-            checked=check.checked,
-            problem=check.problem,
-        )
+        return {
+            chain: CheckpointEvidence(
+                seals=seals[chain],
+                latest=latest.get(chain),
+                latest_checkpoint=check.latest,
+                checked=check.checked,
+                problem=check.problem,
+            )
+            for chain in chains
+        }
 
     async def _published(self, seq: int, document: bytes | None = None) -> bytes | None:
         """The sink's copy; without a sink, the database's copy stands for both."""

@@ -87,7 +87,11 @@ def register(groups: Any) -> None:
     query.set_defaults(handler=query_audit)
 
     verify = commands.add_parser("verify", help="recompute a chain's hashes")
-    verify.add_argument("--tenant-id", help="the tenant's chain (default: the platform chain)")
+    which = verify.add_mutually_exclusive_group()
+    which.add_argument("--tenant-id", help="the tenant's chain (default: the platform chain)")
+    which.add_argument(
+        "--all", action="store_true", dest="all_chains", help="every chain (platform scope)"
+    )
     verify.add_argument("--no-progress", action="store_true", help="no progress bar")
     verify.set_defaults(handler=verify_audit)
 
@@ -200,11 +204,23 @@ async def verify_audit(ctx: CommandContext) -> int:
             if bar is not None and task is not None:
                 bar.update(task, completed=checked, total=total)
 
-        result = await use_case.execute(
-            ctx.principal, VerifyAuditChainQuery(tenant_id=ctx.args.tenant_id), progress=advance
+        if ctx.args.all_chains:
+            results = await use_case.execute_all(ctx.principal, progress=advance)
+        else:
+            query = VerifyAuditChainQuery(tenant_id=ctx.args.tenant_id)
+            results = [await use_case.execute(ctx.principal, query, progress=advance)]
+    if ctx.as_json and ctx.args.all_chains:
+        print_json([verification_out(result) for result in results])
+    else:
+        for result in results:
+            _report(ctx, result)
+    if ctx.args.all_chains and not ctx.as_json:
+        broken = sum(not result.ok for result in results)
+        checked = sum(result.entries_checked for result in results)
+        stdout.print(
+            f"{len(results)} chains, {checked} entries checked, {broken} broken", highlight=False
         )
-    _report(ctx, result)
-    return 0 if result.ok else EXIT_CHAIN_BROKEN
+    return 0 if all(result.ok for result in results) else EXIT_CHAIN_BROKEN
 
 
 #: What to do about each kind of break (docs/adr/0056-signed-audit-checkpoints.md).
