@@ -118,6 +118,8 @@ PRODUCTION_ADAPTERS = (
     "PostgresRebuildLock",
     "FlagsmithFeatureFlags",
     "SqlIntentLog",
+    "SqlCoverageMeter",
+    "Neo4jCoverageMeter",
 )
 
 

@@ -224,6 +224,18 @@ def describe(settings: Settings) -> list[Choice]:
             f" cached {settings.health_cache_seconds:g} s",
         ),
         Choice(
+            "CoverageMeter (matching parameters on postgres)",
+            "SqlCoverageMeter" if sql else "InMemoryStoreCoverage",
+            store,
+        ),
+        Choice(
+            "CoverageMeter (matching parameters on neo4j)",
+            "Neo4jCoverageMeter" if uses_neo4j(settings) else "InMemoryGraphCoverage",
+            _or_missing(settings.neo4j_url, "NEO4J_URL")
+            if uses_neo4j(settings)
+            else "this process's graph",
+        ),
+        Choice(
             "CheckpointSigner (audit checkpoints)",
             "Ed25519CheckpointSigner",
             str(checkpoint_key_path(settings))
