@@ -598,3 +598,21 @@ async def test_a_sealed_chain_whose_head_was_deleted_is_still_verified(sealed: S
     assert broken is not None
     assert (broken.seq, broken.reason, broken.checkpoint_seq) == (1, BreakReason.TRUNCATED, 1)
     assert results[chain_of("tenant-other")].ok
+
+
+async def test_one_chain_and_every_chain_agree_on_what_the_checkpoints_sealed(
+    sealed: Sealed,
+) -> None:
+    """With many chains in a checkpoint, one chain's seals are looked up, every chain's are
+    picked out: both read the same."""
+    await sealed.append(*(record(n) for n in range(1, 4)))
+    await sealed.append(*(record(1, tenant_id=f"tenant-{i:02d}") for i in range(12)))
+    assert await sealed.checkpoint() == 1
+    await sealed.append(record(4))
+    every = await verify_all(sealed)
+    one = await sealed.verify()
+    assert len(every) == 13
+    assert (one.sealed_seq, one.unsealed_entries, one.checkpoint_seq) == (3, 1, 1)
+    mine = every[CHAIN]
+    assert (mine.sealed_seq, mine.unsealed_entries, mine.checkpoint_seq) == (3, 1, 1)
+    assert all(r.sealed_seq == 1 and r.ok for c, r in every.items() if c != CHAIN)

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from admin_core.audit.checkpoints import (
     Checkpoint,
     CheckpointIssue,
     CheckpointMalformed,
+    SealedHead,
     SignatureCheck,
     b64,
     unb64,
@@ -388,13 +389,11 @@ class VerifyAuditChain:
                 checkpoint = check.feed(seq, document, await self._published(seq, document))
                 if checkpoint is None:
                     break
-                for sealed in checkpoint.heads:
-                    chain_seals = seals.get(sealed.chain)
-                    if chain_seals is not None:
-                        seal = latest[sealed.chain] = Seal(
-                            seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq
-                        )
-                        chain_seals.setdefault(sealed.seq, seal)
+                for sealed in _heads_of(checkpoint, seals):
+                    seal = latest[sealed.chain] = Seal(
+                        seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq
+                    )
+                    seals[sealed.chain].setdefault(sealed.seq, seal)
                 after = seq
             if len(documents) < self._batch_size:
                 break
@@ -457,6 +456,14 @@ class VerifyAuditChain:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pending
+
+
+def _heads_of(checkpoint: Checkpoint, chains: Collection[str]) -> list[SealedHead]:
+    """The heads `checkpoint` sealed of `chains`: looked up one by one when they are few
+    (one chain verified), else picked out of all of them (every chain)."""
+    if len(chains) * 8 < len(checkpoint.heads):
+        return [head for head in map(checkpoint.head_of, chains) if head is not None]
+    return [head for head in checkpoint.heads if head.chain in chains]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

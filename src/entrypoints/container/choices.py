@@ -134,6 +134,8 @@ def describe(settings: Settings) -> list[Choice]:
     if db == "postgres" and not settings.database_url.startswith("postgresql"):
         store = "missing: ADMIN_DATABASE_URL (PostgreSQL)"
     sql = db != "memory"
+    neo4j = uses_neo4j(settings)
+    graph = _or_missing(settings.neo4j_url, "NEO4J_URL") if neo4j else "this process's memory"
     return [
         Choice(
             "Transactions (tenants, users, audit, directory)",
@@ -167,10 +169,8 @@ def describe(settings: Settings) -> list[Choice]:
         ),
         Choice(
             "GraphProjection",
-            "Neo4jGraphProjection" if uses_neo4j(settings) else "InMemoryGraphProjection",
-            _or_missing(settings.neo4j_url, "NEO4J_URL")
-            if uses_neo4j(settings)
-            else "this process's memory",
+            "Neo4jGraphProjection" if neo4j else "InMemoryGraphProjection",
+            graph,
         ),
         Choice(
             "ProjectionSource",
@@ -230,10 +230,8 @@ def describe(settings: Settings) -> list[Choice]:
         ),
         Choice(
             "CoverageMeter (matching parameters on neo4j)",
-            "Neo4jCoverageMeter" if uses_neo4j(settings) else "InMemoryGraphCoverage",
-            _or_missing(settings.neo4j_url, "NEO4J_URL")
-            if uses_neo4j(settings)
-            else "this process's graph",
+            "Neo4jCoverageMeter" if neo4j else "InMemoryGraphCoverage",
+            graph,
         ),
         Choice(
             "CheckpointSigner (audit checkpoints)",
