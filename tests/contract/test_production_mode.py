@@ -397,6 +397,57 @@ def migrated_production(
     return env, owner_url
 
 
+async def _schema_usable_by_app(owner_url: str) -> bool:
+    engine = create_engine(owner_url)
+    try:
+        async with engine.connect() as connection:
+            return bool(
+                await connection.scalar(
+                    sa.text("select has_schema_privilege(:role, 'public', 'USAGE')"),
+                    {"role": APP_ROLE},
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _schema_grant(owner_url: str, verb: str) -> None:
+    """REVOKE the schema from PUBLIC and the app role, or GRANT it to the app role back."""
+    engine = create_engine(owner_url)
+    grantees = ("PUBLIC", f'"{APP_ROLE}"') if verb == "REVOKE" else (f'"{APP_ROLE}"',)
+    word = "FROM" if verb == "REVOKE" else "TO"
+    try:
+        async with engine.begin() as connection:
+            for grantee in grantees:
+                await connection.execute(sa.text(f"{verb} USAGE ON SCHEMA public {word} {grantee}"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+def test_db_upgrade_lets_the_app_role_use_a_schema_a_hardened_cluster_revoked(
+    adminctl: Callable[..., Run],
+) -> None:
+    """`REVOKE ... ON SCHEMA public FROM PUBLIC` is common hardening: table privileges alone
+    then reach nothing, and every request would fail as if the schema were missing."""
+    app_url, owner_url = postgres_urls()
+    asyncio.run(_schema_grant(owner_url, "REVOKE"))
+    try:
+        assert not asyncio.run(_schema_usable_by_app(owner_url))
+        env = {
+            "ADMIN_DATABASE_URL": app_url,
+            "ADMIN_MIGRATION_DATABASE_URL": owner_url,
+            "ADMIN_DATABASE_APP_ROLE": APP_ROLE,
+        }
+        migrated = adminctl("db", "upgrade", env=env)
+        assert migrated.code == 0, migrated.text
+        assert asyncio.run(_schema_usable_by_app(owner_url))
+        listed = adminctl("--json", "tenants", "list", env=env)
+        assert listed.code == 0, listed.text
+    finally:
+        asyncio.run(_schema_grant(owner_url, "GRANT"))  # as the test database had it
+
+
 @pytest.mark.postgres
 @pytest.mark.neo4j
 def test_production_serves_with_postgres_neo4j_and_clerk_and_seeds_nothing(

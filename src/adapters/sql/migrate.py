@@ -1,7 +1,9 @@
 """Run the alembic migrations programmatically (`adminctl db upgrade`, `make run`, tests).
 
 Migrations run as the schema owner. On PostgreSQL, `app_role` names the role the application
-connects as; each migration grants it exactly the privileges it needs on the tables it creates.
+connects as; each migration grants it exactly the privileges it needs on the tables it creates,
+and the upgrade lets it use the schema when it cannot yet (a hardened cluster revokes the
+`public` schema from PUBLIC; table privileges alone then reach nothing).
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import create_engine
 
@@ -46,6 +49,20 @@ async def upgrade_engine(
             command.upgrade(config, revision)
 
         await connection.run_sync(run)
+        if app_role and connection.dialect.name == "postgresql":
+            await _grant_schema_usage(connection, app_role)
+
+
+async def _grant_schema_usage(connection: AsyncConnection, app_role: str) -> None:
+    schema = await connection.scalar(sa.text("select current_schema()"))
+    usable = await connection.scalar(
+        sa.text("select has_schema_privilege(:role, current_schema(), 'USAGE')"),
+        {"role": app_role},
+    )
+    if not usable:
+        role = app_role.replace('"', '""')
+        name = str(schema).replace('"', '""')
+        await connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{name}" TO "{role}"'))
 
 
 def current_head() -> str:
