@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,12 +72,20 @@ def create_app(
     on_startup: Any = None,
     reconcile_every: float | None = None,
     checkpoint_every: float | None = None,
+    freeze_after_start: bool = False,
 ) -> Litestar:
     """`on_startup`, if given, is awaited with the container when the app starts, before it
     serves a request (the embedded `serve` seeds the demo data set there). `reconcile_every`
     seconds, if given, the intents of external side effects left pending are settled
     (docs/adr/0048) while the app runs; every `checkpoint_every` seconds, if given, a signed
-    checkpoint of the audit chains is written when they moved (docs/adr/0056)."""
+    checkpoint of the audit chains is written when they moved (docs/adr/0056).
+
+    `freeze_after_start`, for a process that only serves this app (`adminctl serve`): what
+    start-up built (the container, the routes, the OpenAPI document: some 130,000 objects)
+    lives as long as the process, so it is collected once and frozen, and a full collection
+    while serving walks only what requests made — a ~40 ms pause less each time (ADR 0047).
+    Unfrozen when the app stops. A process embedding the app decides about its own
+    collector and leaves it False."""
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -89,8 +98,13 @@ def create_app(
                 reconciling = asyncio.create_task(_reconcile(container, reconcile_every))
             if checkpoint_every:
                 checkpointing = asyncio.create_task(_checkpoint(container, checkpoint_every))
+            if freeze_after_start:
+                gc.collect()
+                gc.freeze()
             yield
         finally:
+            if freeze_after_start:
+                gc.unfreeze()
             for task in (reconciling, checkpointing):
                 if task is not None:
                     task.cancel()

@@ -208,6 +208,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             on_startup=seed_on_start if seed else None,
             reconcile_every=RECONCILE_EVERY_S,
             checkpoint_every=settings.audit_checkpoint_seconds,
+            freeze_after_start=True,
         ),
         host=host,
         port=port,
