@@ -90,8 +90,9 @@ from admin_core.audit.use_cases import (
     WriteCheckpointCommand,
 )
 from admin_core.kernel.principal import Principal
+from bench.services import dsn as _dsn
+from bench.services import setting as _setting
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "audit_bench"
 APP_ROLE = "admin_app"
 TARGET_PAGE_P99_MS = 5.0
@@ -124,23 +125,6 @@ ACTIONS: tuple[tuple[str, str, float], ...] = (
     ("payment.capture_review", "mso_session", 3),
 )
 PREFIXES = ("mso_session.", "flag.", "user_role.", "case.", "tenant.", "mso_doctor.")
-
-
-def _setting(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    env = ROOT / "var" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            key, _, val = line.strip().partition("=")
-            if key == name and val:
-                return val
-    raise SystemExit(f"{name} is not set; run `make services`")
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 def _engine(url: str, pool: int = DEFAULT_POOL_SIZE) -> AsyncEngine:

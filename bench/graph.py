@@ -49,10 +49,11 @@ from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.graph.model import GraphScope, NodeLabel, RelType
 from admin_core.graph.use_cases import RebuildCommand
 from admin_core.kernel.principal import Principal
+from bench.services import ROOT
+from bench.services import setting as _setting
 from bench.synthetic_directory import LoadSyntheticDirectory, SyntheticPlan
 from entrypoints.container.graph import CollectorSparingRebuild
 
-ROOT = Path(__file__).resolve().parents[1]
 NEO4J_LOCK = ROOT / "var" / "neo4j.lock"  # shared with the tests (tests/support/graph.py)
 #: The Neo4j process whose CPU the table shows: the one `make services` started, unless
 #: ADMIN_TEST_NEO4J_PID_FILE names another (a server started by hand for an experiment).
@@ -70,19 +71,6 @@ CATALOGUE_TABLES = (
 TARGET_ITEMS_PER_S = 50_000
 TARGET_RATIO = 50
 TARGET_RSS_MB = 300
-
-
-def _setting(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    env = ROOT / "var" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            key, _, val = line.strip().partition("=")
-            if key == name and val:
-                return val
-    raise SystemExit(f"{name} is not set; run `make services`")
 
 
 def _size(text: str) -> int:

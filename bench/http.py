@@ -52,9 +52,10 @@ import sqlalchemy as sa
 
 from bench.http_bare import PATH as BARE_PATH
 from bench.http_bare import SERVER_OPTIONS
+from bench.services import ROOT
+from bench.services import optional_setting as _setting
 from tests.support.databases import truncate_postgres
 
-ROOT = Path(__file__).resolve().parents[1]
 APP_ROLE = "admin_app"
 TARGET_RATIO = 1 / 3
 DATABASES = ("sqlite", "postgres")
@@ -135,19 +136,6 @@ class Measured:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _setting(name: str) -> str | None:
-    value = os.environ.get(name)
-    if value:
-        return value
-    env = ROOT / "var" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            key, _, val = line.strip().partition("=")
-            if key == name and val:
-                return val
-    return None
 
 
 def _tail(text: str, lines: int = 25) -> str:

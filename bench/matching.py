@@ -18,13 +18,11 @@ from the environment or var/services.env); never touches the test database.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import asyncpg
 import sqlalchemy as sa
@@ -44,8 +42,10 @@ from admin_core.directory.model import (
 )
 from admin_core.matching.model import Source
 from admin_core.matching.paths import POSTGRES_PATHS
+from bench.services import ROOT
+from bench.services import dsn as _dsn
+from bench.services import setting as _setting
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "matching_bench"
 APP_ROLE = "admin_app"
 TARGET_SECONDS = 2.0
@@ -55,27 +55,10 @@ SPECIALTIES = ("cardiology", "orthopedics", "oncology", "fertility", "transplant
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-def _setting(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    env = ROOT / "var" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            key, _, val = line.strip().partition("=")
-            if key == name and val:
-                return val
-    raise SystemExit(f"{name} is not set; run `make services`")
-
-
 def _size(text: str) -> int:
     text = text.strip().lower().replace("_", "").replace(",", "")
     factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
     return int(float(text.rstrip("km")) * factor)
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 def _engine(url: str) -> AsyncEngine:

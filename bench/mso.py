@@ -59,7 +59,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -86,9 +85,11 @@ from admin_core.payments.use_cases import (
     RefundSessionCommand,
 )
 from admin_core.side_effects.runner import SideEffects
+from bench.services import ROOT
+from bench.services import dsn as _dsn
+from bench.services import setting as _setting
 from tests.support.fake_stripe import API_KEY, FakeStripe, start_fake_stripe, stripe_gateway
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "mso_bench"
 APP_ROLE = "admin_app"
 TARGET_FIRST_P99_MS = 20.0
@@ -151,23 +152,6 @@ COLUMNS = (
     "updated_at",
 )
 PRICES = {"INR": (150_000, 250_000, 350_000, 500_000), "USD": (9_900, 14_900, 19_900, 29_900)}
-
-
-def _setting(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    env = ROOT / "var" / "services.env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            key, _, val = line.strip().partition("=")
-            if key == name and val:
-                return val
-    raise SystemExit(f"{name} is not set; run `make services`")
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def _connect(url: str) -> asyncpg.Connection:

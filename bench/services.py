@@ -1,0 +1,36 @@
+"""Where the benchmarks find the services `make services` started: the environment first,
+then `var/services.env`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def optional_setting(name: str) -> str | None:
+    """`name` from the environment, else from `var/services.env`; None when neither has it."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    env = ROOT / "var" / "services.env"
+    if env.exists():
+        for line in env.read_text().splitlines():
+            key, _, found = line.strip().partition("=")
+            if key == name and found:
+                return found
+    return None
+
+
+def setting(name: str) -> str:
+    """`optional_setting`, or stop the benchmark saying how to get it."""
+    value = optional_setting(name)
+    if value is None:
+        raise SystemExit(f"{name} is not set; run `make services`")
+    return value
+
+
+def dsn(url: str) -> str:
+    """The asyncpg form of a SQLAlchemy PostgreSQL URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
