@@ -66,7 +66,6 @@ from adapters.sql.engine import (
     json_loads,
     ping_when_idle,
 )
-from adapters.sql.migrate import upgrade_engine
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit.model import (
@@ -91,6 +90,7 @@ from admin_core.audit.use_cases import (
 )
 from admin_core.kernel.principal import Principal
 from bench.services import dsn as _dsn
+from bench.services import fresh_schema
 from bench.services import setting as _setting
 
 SCHEMA = "audit_bench"
@@ -283,18 +283,7 @@ def _link_row(entry: AuditEntry, chain: str) -> tuple[Any, ...]:
 
 
 async def reset_schema(owner_url: str) -> None:
-    connection = await asyncpg.connect(_dsn(owner_url))
-    try:
-        await connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        await connection.execute(f"CREATE SCHEMA {SCHEMA}")
-        await connection.execute(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{APP_ROLE}"')
-    finally:
-        await connection.close()
-    engine = _engine(owner_url, 1)
-    try:
-        await upgrade_engine(engine, app_role=APP_ROLE)
-    finally:
-        await engine.dispose()
+    await fresh_schema(owner_url, SCHEMA, APP_ROLE, _engine(owner_url, 1))
 
 
 async def loaded_rows(owner_url: str) -> int:

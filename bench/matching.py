@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -32,7 +31,6 @@ from adapters.config_files.matching import load_registry
 from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.engine import json_loads
 from adapters.sql.matching import SqlCoverageMeter, coverage_query
-from adapters.sql.migrate import upgrade_engine
 from admin_core.directory.model import (
     DirectoryBatch,
     Procedure,
@@ -42,8 +40,7 @@ from admin_core.directory.model import (
 )
 from admin_core.matching.model import Source
 from admin_core.matching.paths import POSTGRES_PATHS
-from bench.services import ROOT
-from bench.services import dsn as _dsn
+from bench.services import ROOT, fresh_schema
 from bench.services import setting as _setting
 
 SCHEMA = "matching_bench"
@@ -124,18 +121,7 @@ def directory(providers: int, batch_size: int = 20_000) -> Iterator[DirectoryBat
 
 
 async def _reset(owner_url: str) -> None:
-    connection = await asyncpg.connect(_dsn(owner_url))
-    try:
-        await connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        await connection.execute(f"CREATE SCHEMA {SCHEMA}")
-        await connection.execute(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{APP_ROLE}"')
-    finally:
-        await connection.close()
-    engine = _engine(owner_url)
-    try:
-        await upgrade_engine(engine, app_role=APP_ROLE)
-    finally:
-        await engine.dispose()
+    await fresh_schema(owner_url, SCHEMA, APP_ROLE, _engine(owner_url))
 
 
 async def _load(owner_url: str, providers: int) -> float:

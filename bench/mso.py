@@ -67,7 +67,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.engine import DEFAULT_POOL_SIZE, PING_AFTER_IDLE_S, json_loads, ping_when_idle
-from adapters.sql.migrate import upgrade_engine
 from adapters.sql.mso_sessions import EXACT_TOTAL_UP_TO
 from adapters.sql.reads import Read, driver_connection
 from adapters.sql.transaction import SqlTransactions
@@ -85,7 +84,7 @@ from admin_core.payments.use_cases import (
     RefundSessionCommand,
 )
 from admin_core.side_effects.runner import SideEffects
-from bench.services import ROOT
+from bench.services import ROOT, fresh_schema
 from bench.services import dsn as _dsn
 from bench.services import setting as _setting
 from tests.support.fake_stripe import API_KEY, FakeStripe, start_fake_stripe, stripe_gateway
@@ -331,18 +330,7 @@ def _load_part(owner_url: str, chunks: Sequence[tuple[int, int]], plan: Dataset)
 
 
 async def reset_schema(owner_url: str) -> None:
-    connection = await asyncpg.connect(_dsn(owner_url))
-    try:
-        await connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        await connection.execute(f"CREATE SCHEMA {SCHEMA}")
-        await connection.execute(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{APP_ROLE}"')
-    finally:
-        await connection.close()
-    engine = _engine(owner_url, 1)
-    try:
-        await upgrade_engine(engine, app_role=APP_ROLE)
-    finally:
-        await engine.dispose()
+    await fresh_schema(owner_url, SCHEMA, APP_ROLE, _engine(owner_url, 1))
 
 
 async def _add_tenants(connection: asyncpg.Connection) -> None:

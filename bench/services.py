@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.migrate import upgrade_engine
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,3 +39,19 @@ def setting(name: str) -> str:
 def dsn(url: str) -> str:
     """The asyncpg form of a SQLAlchemy PostgreSQL URL."""
     return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def fresh_schema(owner_url: str, schema: str, app_role: str, engine: AsyncEngine) -> None:
+    """Drop `schema`, create it again and migrate it as the owner, through `engine` (whose
+    search_path is the schema; disposed of here), granting `app_role` what it needs."""
+    connection = await asyncpg.connect(dsn(owner_url))
+    try:
+        await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await connection.execute(f"CREATE SCHEMA {schema}")
+        await connection.execute(f'GRANT USAGE ON SCHEMA {schema} TO "{app_role}"')
+    finally:
+        await connection.close()
+    try:
+        await upgrade_engine(engine, app_role=app_role)
+    finally:
+        await engine.dispose()
