@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.memory.store import InMemoryStore
 from admin_core.side_effects.model import Intent, IntentStatus
-from admin_core.side_effects.ports import IntentLog
+from admin_core.side_effects.ports import IntentLog, IntentSubjectBusy
 
 
 class InMemoryIntentLog(IntentLog):
@@ -19,6 +19,8 @@ class InMemoryIntentLog(IntentLog):
         self._store = store
 
     async def add(self, intent: Intent) -> None:
+        if intent.subject is not None and await self.pending_of(intent.subject) is not None:
+            raise IntentSubjectBusy(intent.subject)
         self._store.intents[intent.id] = intent
 
     async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
@@ -58,3 +60,13 @@ class InMemoryIntentLog(IntentLog):
             if i.status is IntentStatus.PENDING and i.created_at < created_before
         ]
         return sorted(found, key=lambda i: (i.created_at, i.id))[:limit]
+
+    async def pending_of(self, subject: str) -> Intent | None:
+        return next(
+            (
+                i
+                for i in self._store.intents.values()
+                if i.subject == subject and i.status is IntentStatus.PENDING
+            ),
+            None,
+        )

@@ -8,12 +8,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sql.errors import violated_constraint
 from adapters.sql.tables import side_effect_intents as intents
 from admin_core.audit.model import AuditRecord
 from admin_core.side_effects.model import Intent, IntentStatus
-from admin_core.side_effects.ports import IntentLog
+from admin_core.side_effects.ports import IntentLog, IntentSubjectBusy
 
 #: Built once: building a statement costs more than running it.
 _INSERT = intents.insert()
@@ -49,6 +51,10 @@ _PENDING = (
     .order_by(intents.c.created_at, intents.c.id)
     .limit(sa.bindparam("limit"))
 )
+_PENDING_OF = sa.select(intents).where(
+    intents.c.subject == sa.bindparam("subject"),
+    intents.c.status == IntentStatus.PENDING.value,
+)
 
 
 class SqlIntentLog(IntentLog):
@@ -56,6 +62,18 @@ class SqlIntentLog(IntentLog):
         self._connection = connection
 
     async def add(self, intent: Intent) -> None:
+        if intent.subject is None:
+            await self._insert(intent)
+            return
+        try:
+            async with self._connection.begin_nested():  # the caller's transaction survives
+                await self._insert(intent)
+        except sqlalchemy.exc.IntegrityError as error:
+            if violated_constraint(error) == "uq_side_effect_intents_subject":
+                raise IntentSubjectBusy(intent.subject) from error
+            raise
+
+    async def _insert(self, intent: Intent) -> None:
         await self._connection.execute(
             _INSERT,
             {
@@ -72,6 +90,7 @@ class SqlIntentLog(IntentLog):
                 "error": intent.error,
                 "result": None if intent.result is None else dict(intent.result),
                 "lease_until": intent.lease_until,
+                "subject": intent.subject,
             },
         )
 
@@ -111,6 +130,11 @@ class SqlIntentLog(IntentLog):
         )
         return [_intent(row) for row in rows]
 
+    async def pending_of(self, subject: str) -> Intent | None:
+        found = await self._connection.execute(_PENDING_OF, {"subject": subject})
+        row = found.first()
+        return _intent(row) if row is not None else None
+
 
 def _record_values(record: AuditRecord) -> dict[str, Any]:
     values = asdict(record)
@@ -135,4 +159,5 @@ def _intent(row: Any) -> Intent:
         error=row.error,
         result=row.result,
         lease_until=row.lease_until,
+        subject=row.subject,
     )

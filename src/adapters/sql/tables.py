@@ -280,6 +280,8 @@ user_roles = sa.Table(
     sa.Index("ix_user_roles_tenant_id_role", "tenant_id", "role"),
 )
 
+_PENDING_SUBJECT = sa.text("status = 'pending' AND subject IS NOT NULL")
+
 side_effect_intents = sa.Table(
     "side_effect_intents",
     metadata,
@@ -296,7 +298,15 @@ side_effect_intents = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("result", Json, nullable=True),  # the provider's last answer
     sa.Column("lease_until", UtcDateTime, nullable=True),  # driven until then by one caller
+    sa.Column("subject", sa.Text, nullable=True),  # what it changes: one pending per subject
     sa.Index("ix_side_effect_intents_status_created_at", "status", "created_at"),
+    sa.Index(
+        "uq_side_effect_intents_subject",
+        "subject",
+        unique=True,
+        sqlite_where=_PENDING_SUBJECT,
+        postgresql_where=_PENDING_SUBJECT,
+    ),
 )
 
 flag_overrides = sa.Table(

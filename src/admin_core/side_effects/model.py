@@ -59,6 +59,9 @@ class Intent:
     result: Mapping[str, Any] | None = None
     #: Driven until then by one caller (on any replica); others leave it alone.
     lease_until: datetime | None = None
+    #: What the effect changes, where changes of one thing must not overlap (a user's
+    #: membership of one organisation): at most one intent of a subject is pending at a time.
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,9 @@ from admin_core.side_effects.model import Answer, Intent, IntentStatus
 
 
 class IntentLog(Protocol):
-    async def add(self, intent: Intent) -> None: ...
+    async def add(self, intent: Intent) -> None:
+        """Raises `IntentSubjectBusy` when the intent's subject has a pending intent."""
+        ...
 
     async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
         """`lock=True`: a concurrent settle of the same intent waits until this transaction
@@ -40,6 +42,16 @@ class IntentLog(Protocol):
     async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
         """Pending intents recorded before `created_before`, oldest first."""
         ...
+
+    async def pending_of(self, subject: str) -> Intent | None:
+        """The pending intent of `subject`, if there is one. `add` refuses a second one
+        (`IntentSubjectBusy`); callers that add one first lock what the subject belongs to,
+        so that they find each other's here rather than there."""
+        ...
+
+
+class IntentSubjectBusy(Exception):
+    """An intent was added for a subject that already has one pending."""
 
 
 class SideEffectsTransaction(AuditTransaction, Protocol):

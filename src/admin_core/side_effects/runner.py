@@ -53,6 +53,14 @@ LEASE = timedelta(seconds=60)
 T = TypeVar("T", bound=SideEffectsTransaction)
 
 
+class _ScopeLock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class IntentInProgress(Exception):
     """Another caller (on this or another replica) is driving the intent now."""
 
@@ -62,15 +70,24 @@ class SideEffects(Generic[T]):
         self._transactions = transactions
         self._clock = clock
         self._ids = ids
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _ScopeLock] = {}
 
     @contextlib.asynccontextmanager
     async def serialized(self, scope: str) -> AsyncIterator[None]:
-        """One change of `scope` (a tenant's flags) at a time in this process: what a change
-        reads to compute its audit entries is not stale when it acts."""
-        lock = self._locks.setdefault(scope, asyncio.Lock())
-        async with lock:
-            yield
+        """One change of `scope` (a tenant's flags, a user's membership) at a time in this
+        process: what a change reads to compute its audit entries is not stale when it acts.
+        A scope's lock lives while someone holds or awaits it."""
+        lock = self._locks.get(scope)
+        if lock is None:
+            lock = self._locks[scope] = _ScopeLock()
+        lock.users += 1
+        try:
+            async with lock.lock:
+                yield
+        finally:
+            lock.users -= 1
+            if lock.users == 0:
+                del self._locks[scope]
 
     def new_intent(
         self,
@@ -80,9 +97,11 @@ class SideEffects(Generic[T]):
         payload: Mapping[str, Any],
         audit: Sequence[AuditRecord],
         key: str | None = None,
+        subject: str | None = None,
     ) -> Intent:
         """An intent leased to the caller, to be added in the caller's transaction (beside the
-        area's own writes) and then driven with `drive`."""
+        area's own writes) and then driven with `drive`. `subject`: what it changes, where
+        changes of one thing must not overlap (see `IntentLog.pending_of`)."""
         now = self._clock.now()
         intent_id = self._ids.new_id("int")
         return Intent(
@@ -96,6 +115,7 @@ class SideEffects(Generic[T]):
             created_at=now,
             updated_at=now,
             lease_until=now + LEASE,
+            subject=subject,
         )
 
     async def claim(self, tx: T, intent_id: str) -> Intent:
@@ -175,23 +195,30 @@ class SideEffects(Generic[T]):
                 unresolved.append(found.id)
                 continue
             try:
-                async with self._transactions() as tx:
-                    intent = await self.claim(tx, found.id)
-                    await tx.commit()
+                outcome = await self.finish(effect, found.id)
             except IntentInProgress:
                 unresolved.append(found.id)
                 continue
-            if intent.status is not IntentStatus.PENDING:
-                continue
-            answer = await _settle(effect, intent, redrive=True)
-            await self._record(effect, intent, answer, None)
-            if answer.outcome is Outcome.APPLIED:
-                completed.append(intent.id)
-            elif answer.outcome is Outcome.NOT_APPLIED:
-                abandoned.append(intent.id)
-            else:
-                unresolved.append(intent.id)
+            if outcome is Outcome.APPLIED:
+                completed.append(found.id)
+            elif outcome is Outcome.NOT_APPLIED:
+                abandoned.append(found.id)
+            elif outcome is not None:
+                unresolved.append(found.id)
         return ReconcileReport(completed=completed, abandoned=abandoned, unresolved=unresolved)
+
+    async def finish(self, effect: Effect[T], intent_id: str) -> Outcome | None:
+        """Settle one intent left pending, as reconcile does: take its lease (raises
+        `IntentInProgress` while another caller's runs), ask the provider what it holds, and
+        record that. None when the intent was no longer pending."""
+        async with self._transactions() as tx:
+            intent = await self.claim(tx, intent_id)
+            await tx.commit()
+        if intent.status is not IntentStatus.PENDING:
+            return None
+        answer = await _settle(effect, intent, redrive=True)
+        await self._record(effect, intent, answer, None)
+        return answer.outcome
 
     async def _record(
         self, effect: Effect[T], intent: Intent, answer: Answer, error: BaseException | None

@@ -1,0 +1,163 @@
+"""Contract of the intent log (`IntentLog`), on every adapter: what an intent holds reads
+back as written; its end is recorded once; reconcile finds what is left pending; at most one
+intent of a subject is pending at a time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from admin_core.audit.model import AuditRecord
+from admin_core.kernel.transaction import Transactions
+from admin_core.side_effects.model import Intent, IntentStatus
+from admin_core.side_effects.ports import IntentSubjectBusy
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+RECORD = AuditRecord(
+    tenant_id="apollo",
+    actor_id="user_ops",
+    actor_role="org:admin",
+    action="user_role.assign",
+    event_type="ADMIN_USER_ROLE_ASSIGN",
+    resource_type="user_role",
+    resource_id="user_a",
+    request_id="req-1",
+    before={"roles": []},
+    after={"roles": ["org:admin"], "nested": {"n": 1.5}},
+)
+
+
+def intent(intent_id: str, *, at: datetime = T0, subject: str | None = None) -> Intent:
+    return Intent(
+        id=intent_id,
+        kind="identity.membership",
+        key=f"key-{intent_id}",
+        tenant_id="apollo",
+        payload={"org_id": "org_a", "user_id": "user_a", "target": None, "list": [1, "two"]},
+        audit=(RECORD,),
+        status=IntentStatus.PENDING,
+        created_at=at,
+        updated_at=at,
+        lease_until=at + timedelta(seconds=60),
+        subject=subject,
+    )
+
+
+async def add(uow: Transactions, *intents: Intent) -> None:
+    async with uow() as tx:
+        for each in intents:
+            await tx.intents.add(each)
+        await tx.commit()
+
+
+async def test_an_intent_reads_back_as_written(uow: Transactions) -> None:
+    written = intent("int_1", subject="membership:org_a:user_a")
+    await add(uow, written)
+    async with uow() as tx:
+        assert await tx.intents.get("int_1") == written
+        assert await tx.intents.get("int_1", lock=True) == written
+        assert await tx.intents.get("int_missing") is None
+
+
+async def test_an_intent_ends_once(uow: Transactions) -> None:
+    await add(uow, intent("int_1"))
+    later = T0 + timedelta(seconds=5)
+    async with uow() as tx:
+        assert await tx.intents.settle(
+            "int_1", IntentStatus.DONE, at=later, result={"provider": "ok"}
+        )
+        await tx.commit()
+    async with uow() as tx:
+        assert not await tx.intents.settle("int_1", IntentStatus.FAILED, at=later, error="late")
+        await tx.commit()
+    async with uow() as tx:
+        ended = await tx.intents.get("int_1")
+    assert ended is not None
+    assert (ended.status, ended.attempts, ended.error, ended.result, ended.lease_until) == (
+        IntentStatus.DONE,
+        1,
+        None,
+        {"provider": "ok"},
+        None,
+    )
+
+
+async def test_a_pending_answer_counts_an_attempt_and_releases_the_lease(
+    uow: Transactions,
+) -> None:
+    await add(uow, intent("int_1"))
+    async with uow() as tx:
+        assert await tx.intents.settle(
+            "int_1", IntentStatus.PENDING, at=T0, error="the provider could not be asked"
+        )
+        await tx.commit()
+    async with uow() as tx:
+        pending = await tx.intents.get("int_1")
+        await tx.intents.lease("int_1", until=T0 + timedelta(minutes=2), at=T0)
+        await tx.commit()
+    assert pending is not None
+    assert (pending.status, pending.attempts, pending.lease_until) == (
+        IntentStatus.PENDING,
+        1,
+        None,
+    )
+    async with uow() as tx:
+        leased = await tx.intents.get("int_1")
+    assert leased is not None
+    assert leased.lease_until == T0 + timedelta(minutes=2)
+
+
+async def test_reconcile_finds_older_pending_intents_oldest_first(uow: Transactions) -> None:
+    await add(
+        uow,
+        intent("int_b", at=T0 + timedelta(seconds=2)),
+        intent("int_a", at=T0 + timedelta(seconds=1)),
+        intent("int_c", at=T0 + timedelta(seconds=3)),
+        intent("int_new", at=T0 + timedelta(minutes=5)),
+        intent("int_done", at=T0),
+    )
+    async with uow() as tx:
+        await tx.intents.settle("int_done", IntentStatus.DONE, at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        found = await tx.intents.pending(created_before=T0 + timedelta(minutes=1), limit=10)
+        first_two = await tx.intents.pending(created_before=T0 + timedelta(minutes=1), limit=2)
+    assert [i.id for i in found] == ["int_a", "int_b", "int_c"]
+    assert [i.id for i in first_two] == ["int_a", "int_b"]
+
+
+async def test_one_pending_intent_per_subject(uow: Transactions) -> None:
+    subject = "membership:org_a:user_a"
+    await add(uow, intent("int_1", subject=subject), intent("int_other", subject="membership:x"))
+    async with uow() as tx:
+        found = await tx.intents.pending_of(subject)
+        assert found is not None
+        assert found.id == "int_1"
+        assert await tx.intents.pending_of("membership:nobody") is None
+        with pytest.raises(IntentSubjectBusy):
+            await tx.intents.add(intent("int_2", subject=subject))
+        # The refusal leaves the transaction usable.
+        await tx.intents.add(intent("int_free"))
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.intents.get("int_2") is None
+        assert await tx.intents.get("int_free") is not None
+        await tx.intents.settle("int_1", IntentStatus.FAILED, at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.intents.pending_of(subject) is None
+        await tx.intents.add(intent("int_2", subject=subject))  # free again once it ended
+        await tx.commit()
+    async with uow() as tx:
+        found = await tx.intents.pending_of(subject)
+        ended = await tx.intents.get("int_1")
+    assert found is not None
+    assert found.id == "int_2"
+    assert ended == replace(
+        intent("int_1", subject=subject),
+        status=IntentStatus.FAILED,
+        attempts=1,
+        lease_until=None,
+    )
