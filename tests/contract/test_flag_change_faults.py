@@ -4,10 +4,6 @@ change the provider holds."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +26,8 @@ from tests.support.flags import (
     flag_provider,
     world_on,
 )
+from tests.support.killed import run_until_killed
 
-ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 FIVE = {
     "triage_risk_threshold": 0.4,
@@ -184,19 +180,7 @@ async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled
         for name, value in provider_env.items():  # the child's provider, and this one's
             monkeypatch.setenv(name, value)
     try:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.support.killed_flag_change",
-            database,
-            kind,
-            env={**os.environ, **provider_env, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(child.communicate(), timeout=60)
-        assert child.returncode == -9, (out, err)
+        await run_until_killed("tests.support.killed_flag_change", database, kind, env=provider_env)
 
         from adapters.sql.engine import create_engine
         from adapters.sql.transaction import SqlTransactions

@@ -12,7 +12,6 @@ from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.memory.runtime import SequentialIds
 from adapters.system.runtime import SystemClock
 from admin_core.audit.model import AuditFilter
-from admin_core.auth.policy import RolePolicy
 from admin_core.directory.model import Provider
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
@@ -28,6 +27,7 @@ from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import IdentityUser, OrgMembership
 from admin_core.users.use_cases import RevokeRole, RevokeRoleCommand
 from tests.support.faults import FaultyTransactions, InjectedFailure
+from tests.support.use_cases import role_changes
 
 ACTOR = Principal.operator("tester", request_id="t-1")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -159,13 +159,14 @@ async def test_concurrent_revokes_of_two_roles_leave_no_role_and_no_membership(
         users=[IdentityUser(id="user_d", email=None, name=None)],
         memberships=[OrgMembership(org_id=ORG, user_id="user_d", role="org:provider:admin")],
     )
-    revoke = RevokeRole(uow, identity, RolePolicy.default(), platform_org=None)
+    # Two replicas (no lock shared in memory): the database keeps their changes apart.
+    replicas = [RevokeRole(role_changes(uow, identity, clock=SystemClock())) for _ in roles]
     changes = await asyncio.gather(
         *(
             revoke.execute(
                 ACTOR, RevokeRoleCommand(tenant_id="apollo", user_id="user_d", role=role)
             )
-            for role in roles
+            for revoke, role in zip(replicas, roles, strict=True)
         )
     )
     assert sorted(len(change.roles) for change in changes) == [0, 1]

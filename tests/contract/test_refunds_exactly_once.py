@@ -13,9 +13,6 @@ providers, which count the refunds they really made:
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import timedelta
@@ -37,10 +34,10 @@ from tests.support.databases import postgres_urls, truncate_postgres
 from tests.support.fake_razorpay import running_fake_razorpay
 from tests.support.fake_stripe import FakeStripe, fake_stripe
 from tests.support.http import ApiClient, api
+from tests.support.killed import run_until_killed
 from tests.support.killed_refund import gateway_for, prepare
 from tests.support.payments import payments_world
 
-ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = "/api/v1/admin/mso/sessions"
 
 
@@ -161,19 +158,7 @@ async def test_a_process_killed_after_the_provider_accepted_is_finished_once(
         try:
             transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
             await prepare(transactions, kind)
-            child = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.support.killed_refund",
-                database,
-                kind,
-                env={**os.environ, **env, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(child.communicate(), timeout=60)
-            assert child.returncode == -9, (out, err)
+            await run_until_killed("tests.support.killed_refund", database, kind, env=env)
             assert fake.refunds_created == 1
 
             # A process that runs later than the dead one's lease.

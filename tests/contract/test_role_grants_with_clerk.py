@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,24 @@ import pytest
 from dependency_injector import providers
 
 from adapters.clerk.backend import ClerkIdentityProvider
+from adapters.system.runtime import SystemClock
 from admin_core.kernel.principal import Principal
-from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRole, RevokeRoleCommand
+from admin_core.side_effects.model import IntentStatus
+from admin_core.side_effects.runner import LEASE
+from admin_core.users.ports import OrgMembership
+from admin_core.users.use_cases import (
+    GrantRole,
+    GrantRoleCommand,
+    RevokeRole,
+    RevokeRoleCommand,
+)
 from entrypoints.settings import Settings
 from tests.support.admin_api import audit, errors, mark_audit_baseline
+from tests.support.clock import LaterClock
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
 from tests.support.faults import FaultyTransactions, InjectedFailure
 from tests.support.http import ApiClient, api
+from tests.support.use_cases import role_changes
 
 APOLLO, APOLLO_ORG = "apollo-chennai", "org_apollo_chennai"
 GRANT = f"/api/v1/admin/tenants/{APOLLO}/users/user_new_hire/roles"
@@ -120,24 +132,22 @@ async def test_500_on_the_membership_write_rolls_the_grant_back(
     assert fake.role_of(APOLLO_ORG, "user_new_hire") is None
     assert local_roles(http) == set()
     assert audit(http) == []
-    assert "user_new_hire" not in http.container.database.store().users
+    assert pending_intents(http) == []
 
 
-async def test_a_timed_out_write_that_went_through_is_undone(
+async def test_a_write_that_timed_out_every_time_but_went_through_is_one_grant(
     http: ApiClient, fake: FakeClerk
 ) -> None:
-    """Clerk applied the membership but answered too late, every time: the grant is refused
-    and the membership Clerk did create is removed again."""
+    """Clerk applied the membership but answered too late, every time: asked afterwards, it
+    holds the membership, so the grant stands, audited once (the provider acted)."""
     fake.delay_next(1.0, times=3, method="POST")
     response = await grant(http)
-    assert (response.status_code, errors(response)) == (
-        503,
-        [("IDENTITY_PROVIDER_UNAVAILABLE", None)],
-    )
+    assert response.status_code == 201
     assert fake.calls_of("POST") == 3
-    assert fake.role_of(APOLLO_ORG, "user_new_hire") is None
-    assert local_roles(http) == set()
-    assert audit(http) == []
+    assert fake.role_of(APOLLO_ORG, "user_new_hire") == "org:provider:staff"
+    assert local_roles(http) == {(APOLLO, "org:provider:staff")}
+    assert len(audit(http, "user_role.assign")) == 1
+    assert pending_intents(http) == []
 
 
 async def test_a_timeout_then_success_is_one_clean_grant(http: ApiClient, fake: FakeClerk) -> None:
@@ -176,31 +186,71 @@ async def test_listing_users_while_clerk_is_down_is_503(http: ApiClient, fake: F
     )
 
 
-async def test_a_commit_that_fails_after_clerk_succeeded_is_compensated(
-    http: ApiClient, fake: FakeClerk
+class FailingAfterWrites(ClerkIdentityProvider):
+    """Clerk's adapter; every membership write that Clerk took turns the database's commits
+    into failures: the outcome cannot be recorded."""
+
+    def __init__(self, failing: FaultyTransactions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._failing = failing
+
+    async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
+        created = await super().create_membership(org_id, user_id, role)
+        self._failing.fail_commit = True
+        return created
+
+    async def delete_membership(self, org_id: str, user_id: str) -> None:
+        await super().delete_membership(org_id, user_id)
+        self._failing.fail_commit = True
+
+
+@pytest.mark.parametrize("verb", ["grant", "revoke"])
+async def test_an_outcome_that_cannot_be_recorded_is_finished_by_reconcile(
+    http: ApiClient, fake: FakeClerk, verb: str
 ) -> None:
-    """The local transaction fails after the membership was written: the membership goes back
-    to what it was (here: the staff role the user already had)."""
-    assert (await grant(http)).status_code == 201
+    """The database fails after Clerk took the membership: the change stays committed with
+    its pending intent, and reconcile writes its one audit entry."""
+    if verb == "revoke":
+        assert (await grant(http)).status_code == 201
     c = http.container
+    failing = FaultyTransactions(c.database.transactions())
+    identity = FailingAfterWrites(
+        failing, base_url=fake.url, secret_key=fake.secret_key, timeout=0.3, backoff=0.01
+    )
+    changes = role_changes(failing, identity, clock=SystemClock(), platform_org="org_platform")
     actor = Principal.operator("tester", request_id="t-1")
-    failing = FaultyTransactions(c.database.transactions(), fail_commit=True)
-    grant_role = GrantRole(
-        failing, c.users.identity(), c.auth.role_policy(), c.runtime.clock(), "org_platform"
+    role = {"tenant_id": APOLLO, "user_id": "user_new_hire", "role": "org:provider:staff"}
+    change = (
+        GrantRole(changes).execute(actor, GrantRoleCommand(**role))
+        if verb == "grant"
+        else RevokeRole(changes).execute(actor, RevokeRoleCommand(**role))
     )
     with pytest.raises(InjectedFailure):
-        await grant_role.execute(
-            actor, GrantRoleCommand(tenant_id=APOLLO, user_id="user_new_hire", role="org:admin")
-        )
-    assert fake.role_of(APOLLO_ORG, "user_new_hire") == "org:provider:staff"
-    assert local_roles(http) == {(APOLLO, "org:provider:staff")}
+        await change
+    held = "org:provider:staff" if verb == "grant" else None
+    expected_local = {(APOLLO, "org:provider:staff")} if verb == "grant" else set()
+    assert fake.role_of(APOLLO_ORG, "user_new_hire") == held
+    assert local_roles(http) == expected_local
+    action = "user_role.assign" if verb == "grant" else "user_role.revoke"
+    assert audit(http, action) == []
+    await identity.aclose()
 
-    revoke_role = RevokeRole(failing, c.users.identity(), c.auth.role_policy(), "org_platform")
-    with pytest.raises(InjectedFailure):
-        await revoke_role.execute(
-            actor,
-            RevokeRoleCommand(tenant_id=APOLLO, user_id="user_new_hire", role="org:provider:staff"),
-        )
-    assert fake.role_of(APOLLO_ORG, "user_new_hire") == "org:provider:staff"
-    assert local_roles(http) == {(APOLLO, "org:provider:staff")}
-    assert len(audit(http)) == 1  # the first, successful grant only
+    later = role_changes(
+        c.database.transactions(),
+        c.users.identity(),
+        clock=LaterClock(LEASE),
+        platform_org="org_platform",
+    )
+    report = await later.side_effects.reconcile(later.effects, older_than=timedelta(0))
+    assert len(report.completed) == 1
+    again = await later.side_effects.reconcile(later.effects, older_than=timedelta(0))
+    assert list(again.completed) == []
+    assert fake.role_of(APOLLO_ORG, "user_new_hire") == held
+    assert local_roles(http) == expected_local
+    assert len(audit(http, action)) == 1
+    assert pending_intents(http) == []
+
+
+def pending_intents(http: ApiClient) -> list[str]:
+    intents = http.container.database.store().intents.values()
+    return [i.id for i in intents if i.status is IntentStatus.PENDING]

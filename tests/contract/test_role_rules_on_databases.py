@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.system.runtime import SystemClock
-from admin_core.auth.policy import RolePolicy
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.users.errors import RoleNotAllowed
 from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import IdentityUser
 from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRole, RevokeRoleCommand
+from tests.support.use_cases import role_changes
 
 SUPER = "org:super_admin"
 ACTOR = Principal.operator("tester", request_id="t-1")
@@ -40,7 +40,7 @@ async def test_concurrent_revokes_of_the_last_two_super_admins_keep_one(
     uow: Transactions,
 ) -> None:
     await seed_super_admins(uow, "user_a", "user_b")
-    revoke = RevokeRole(uow, InMemoryIdentityProvider(), RolePolicy.default(), platform_org=None)
+    revoke = RevokeRole(role_changes(uow, InMemoryIdentityProvider(), clock=SystemClock()))
 
     async def attempt(user_id: str) -> str:
         try:
@@ -64,7 +64,7 @@ async def test_concurrent_grants_of_one_role_leave_one_grant(
     uow: Transactions,
 ) -> None:
     identity = InMemoryIdentityProvider(users=[IdentityUser(id="user_c", email=None, name=None)])
-    grant = GrantRole(uow, identity, RolePolicy.default(), SystemClock(), platform_org=None)
+    grant = GrantRole(role_changes(uow, identity, clock=SystemClock()))
     changes = await asyncio.gather(
         grant.execute(
             ACTOR,

@@ -134,3 +134,12 @@ async def test_locked_holders_make_a_concurrent_revoke_count_again(
     assert sorted(len(h) for h in seen) == [1, 2]
     async with uow() as tx:
         assert len(await tx.user_roles.holders("platform", "org:super_admin")) == 1
+
+
+async def test_one_grant_reads_back_in_full(uow: Transactions) -> None:
+    granted = grant("t1", "user_a", "org:admin")
+    await seed(uow, granted, grant("t2", "user_a", "org:admin"))
+    async with uow() as tx:
+        assert await tx.user_roles.get("t1", "user_a", "org:admin") == granted
+        assert await tx.user_roles.get("t1", "user_a", "org:provider:staff") is None
+        assert await tx.user_roles.get("t3", "user_a", "org:admin") is None

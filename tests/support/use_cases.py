@@ -16,10 +16,14 @@ from adapters.memory.identity import InMemoryIdentityProvider
 from adapters.memory.runtime import FixedClock, SequentialIds
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
+from adapters.system.runtime import UlidGenerator
 from admin_core.audit.model import AuditEntry
 from admin_core.auth.policy import RolePolicy
 from admin_core.directory.model import Provider
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal, Scope
+from admin_core.kernel.runtime import Clock, IdGenerator
+from admin_core.kernel.transaction import Transactions
+from admin_core.side_effects.runner import SideEffects
 from admin_core.tenants.model import OrgMapping, Tenant, TenantSettings, TenantStatus
 from admin_core.tenants.ports import OrgCache
 from admin_core.tenants.use_cases import (
@@ -30,7 +34,8 @@ from admin_core.tenants.use_cases import (
     UpdateTenant,
 )
 from admin_core.users.model import UserRole
-from admin_core.users.ports import IdentityUser, OrgMembership
+from admin_core.users.ports import IdentityProvider, IdentityUser, OrgMembership, UsersTransaction
+from admin_core.users.role_changes import RoleChanges
 from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -130,6 +135,23 @@ class RecordingOrgCache(OrgCache):
         self.forgotten.append(org_id)
 
 
+def role_changes(
+    transactions: Transactions[UsersTransaction],
+    identity: IdentityProvider,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    policy: RolePolicy | None = None,
+    platform_org: str | None = None,
+) -> RoleChanges:
+    """What `GrantRole` and `RevokeRole` share, on `transactions` and `identity`."""
+    clock = clock or FixedClock(T0)
+    side_effects = SideEffects(transactions, clock, ids or UlidGenerator())
+    return RoleChanges(
+        transactions, identity, policy or RolePolicy.default(), clock, side_effects, platform_org
+    )
+
+
 @dataclass
 class World:
     """One in-memory system: a store, a fixed clock, sequential ids, an identity provider,
@@ -153,8 +175,11 @@ class World:
         self.update_tenant = UpdateTenant(tx, clock)
         self.map_org = MapOrganization(tx, clock, cache, platform_orgs)
         self.list_users = ListTenantUsers(tx, self.identity, PLATFORM_ORG)
-        self.grant = GrantRole(tx, self.identity, self.policy, clock, PLATFORM_ORG)
-        self.revoke = RevokeRole(tx, self.identity, self.policy, PLATFORM_ORG)
+        self.role_changes = role_changes(
+            tx, self.identity, clock=clock, ids=ids, policy=self.policy, platform_org=PLATFORM_ORG
+        )
+        self.grant = GrantRole(self.role_changes)
+        self.revoke = RevokeRole(self.role_changes)
 
     # --- seeding, straight through the adapters (no audit entries) ----------------------------
 

@@ -34,6 +34,9 @@ class InMemoryUserRoleRepository(UserRoleRepository):
         self._store.user_roles[key] = grant
         return True
 
+    async def get(self, tenant_id: str, user_id: str, role: str) -> UserRole | None:
+        return self._store.user_roles.get((tenant_id, user_id, role))
+
     async def remove(self, tenant_id: str, user_id: str, role: str) -> bool:
         return self._store.user_roles.pop((tenant_id, user_id, role), None) is not None
 

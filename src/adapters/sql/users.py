@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -97,22 +98,24 @@ class SqlUserRoleRepository(UserRoleRepository):
         )
         return tuple(roles)
 
+    async def get(self, tenant_id: str, user_id: str, role: str) -> UserRole | None:
+        found = await self._connection.execute(
+            sa.select(user_roles).where(
+                user_roles.c.tenant_id == tenant_id,
+                user_roles.c.user_id == user_id,
+                user_roles.c.role == role,
+            )
+        )
+        row = found.first()
+        return _grant(row) if row is not None else None
+
     async def for_tenant(self, tenant_id: str) -> Sequence[UserRole]:
         rows = await self._connection.execute(
             sa.select(user_roles)
             .where(user_roles.c.tenant_id == tenant_id)
             .order_by(user_roles.c.user_id, user_roles.c.role)
         )
-        return [
-            UserRole(
-                tenant_id=row.tenant_id,
-                user_id=row.user_id,
-                role=row.role,
-                granted_by=row.granted_by,
-                granted_at=row.granted_at,
-            )
-            for row in rows
-        ]
+        return [_grant(row) for row in rows]
 
     async def holders(self, tenant_id: str, role: str, *, lock: bool = False) -> tuple[str, ...]:
         statement = (
@@ -123,3 +126,13 @@ class SqlUserRoleRepository(UserRoleRepository):
         if lock:
             statement = statement.with_for_update()
         return tuple(await self._connection.scalars(statement))
+
+
+def _grant(row: sa.Row[Any]) -> UserRole:
+    return UserRole(
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        role=row.role,
+        granted_by=row.granted_by,
+        granted_at=row.granted_at,
+    )

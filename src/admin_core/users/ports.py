@@ -9,8 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from admin_core.audit.ports import AuditLog
-from admin_core.kernel.transaction import Transaction
+from admin_core.side_effects.ports import SideEffectsTransaction
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository
 from admin_core.users.model import UserContact, UserRole
 
@@ -97,6 +96,10 @@ class UserRoleRepository(Protocol):
         """False (and nothing written) when the user already holds the role in the tenant."""
         ...
 
+    async def get(self, tenant_id: str, user_id: str, role: str) -> UserRole | None:
+        """The grant of `role` to the user in the tenant, if there is one."""
+        ...
+
     async def remove(self, tenant_id: str, user_id: str, role: str) -> bool:
         """False when there was nothing to remove."""
         ...
@@ -121,11 +124,11 @@ class UserRoleRepository(Protocol):
         ...
 
 
-class UsersTransaction(Transaction, Protocol):
-    """What user and role use cases read and write in one transaction."""
+class UsersTransaction(SideEffectsTransaction, Protocol):
+    """What user and role use cases read and write in one transaction, with the intents of
+    membership changes and the audit log."""
 
     tenants: TenantRepository
     org_mappings: OrgMappingRepository
     users: UserContacts
     user_roles: UserRoleRepository
-    audit: AuditLog

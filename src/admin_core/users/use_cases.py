@@ -3,20 +3,23 @@ case takes the acting principal and one command defined beside it."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from admin_core.audit.recording import record_audit
-from admin_core.auth.policy import RolePolicy
+from admin_core.audit.model import AuditRecord
+from admin_core.audit.recording import audit_record
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal
-from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
+from admin_core.side_effects.model import Intent, Outcome
+from admin_core.side_effects.ports import IntentSubjectBusy
+from admin_core.side_effects.runner import IntentInProgress
 from admin_core.tenants.errors import TenantNotFound
-from admin_core.users.errors import RoleNotAllowed
+from admin_core.users import memberships
+from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
 from admin_core.users.grants import check_role_change, membership_role, org_kind
 from admin_core.users.model import (
     ROLE,
@@ -27,15 +30,8 @@ from admin_core.users.model import (
     UserRole,
     UserSource,
 )
-from admin_core.users.ports import (
-    IdentityProvider,
-    MembershipAlreadyExists,
-    MembershipNotFound,
-    OrgMembership,
-    UsersTransaction,
-)
-
-log = logging.getLogger("admin_core.users")
+from admin_core.users.ports import IdentityProvider, OrgMembership, UsersTransaction
+from admin_core.users.role_changes import RoleChanges
 
 PAGE = 100
 MAX_PAGES = 100  # 10,000 members: beyond that, an organisation is not a tenant's staff list
@@ -69,123 +65,6 @@ async def _org_of(tx: UsersTransaction, tenant_id: str, platform_org: str | None
 def _audit_tenant(tenant_id: str) -> str | None:
     """Platform roles are recorded in the platform chain."""
     return None if tenant_id == PLATFORM_TENANT_ID else tenant_id
-
-
-class MembershipSync:
-    """Makes a user's organisation membership carry a given role (or no membership), and can
-    put back what was there before."""
-
-    def __init__(self, identity: IdentityProvider) -> None:
-        self._identity = identity
-
-    async def current(self, org_id: str, user_id: str) -> str | None:
-        page = await self._identity.list_memberships(org_id, user_ids=[user_id], limit=10)
-        return next((m.role for m in page.memberships if m.user_id == user_id), None)
-
-    async def _set(
-        self, org_id: str, user_id: str, current: str | None, target: str | None
-    ) -> None:
-        if target == current:
-            return
-        if target is None:
-            with contextlib.suppress(MembershipNotFound):
-                await self._identity.delete_membership(org_id, user_id)
-        elif current is None:
-            try:
-                await self._identity.create_membership(org_id, user_id, target)
-            except MembershipAlreadyExists:  # a retried create that had gone through
-                await self._identity.update_membership(org_id, user_id, target)
-        else:
-            try:
-                await self._identity.update_membership(org_id, user_id, target)
-            except MembershipNotFound:
-                await self._identity.create_membership(org_id, user_id, target)
-
-    async def apply(
-        self, org_id: str, user_id: str, target_of: Callable[[str | None], str | None]
-    ) -> tuple[str | None, str | None]:
-        """Set the membership to `target_of(the role it has now)`; returns (the role it had,
-        the role it has now), None meaning no membership. When the write fails its outcome is
-        unknown (a timeout may hide a success), so the previous state is put back before the
-        error is raised."""
-        previous = await self.current(org_id, user_id)
-        target = target_of(previous)
-        try:
-            await self._set(org_id, user_id, previous, target)
-        except Exception:
-            await self.restore(org_id, user_id, previous)
-            raise
-        return previous, target
-
-    async def restore(self, org_id: str, user_id: str, previous: str | None) -> None:
-        """Best effort: a failure here is logged, never raised over the original error."""
-        try:
-            await self._set(org_id, user_id, await self.current(org_id, user_id), previous)
-        except Exception:  # compensation must not mask the error it handles
-            log.exception(
-                "could not restore the membership of %s in %s to %r", user_id, org_id, previous
-            )
-
-
-def _change_snapshot(user_id: str, roles: tuple[str, ...], org_role: str | None) -> dict[str, Any]:
-    return {"user_id": user_id, "roles": list(roles), "org_role": org_role}
-
-
-async def _commit_role_change(
-    tx: UsersTransaction,
-    principal: Principal,
-    sync: MembershipSync,
-    policy: RolePolicy,
-    *,
-    verb: str,
-    tenant_id: str,
-    user_id: str,
-    role: str,
-    kind: OrgKind,
-    org_id: str | None,
-    before: tuple[str, ...],
-    after: tuple[str, ...],
-) -> RoleChange:
-    """The second half of a grant or revoke (ADR 0030): the local row is already written in
-    `tx`; set the organisation membership, append the audit entry, commit — and put the
-    membership back if anything after the Clerk write fails.
-
-    The membership carries the strongest of the user's roles here; a grant also counts the
-    role the membership already has, so granting never takes access away (a member made
-    `org:admin` in Clerk directly stays one when given a weaker role here). A revoke falls
-    back to the strongest role left here, or removes the membership with the last one."""
-
-    def target_of(current: str | None) -> str | None:
-        held = (*after, current) if verb == "assign" and current else after
-        return membership_role(policy, kind, held)
-
-    previous, target = await sync.apply(org_id, user_id, target_of) if org_id else (None, None)
-    try:
-        await record_audit(
-            tx,
-            principal,
-            action=f"user_role.{verb}",
-            event_type=f"ADMIN_USER_ROLE_{verb.upper()}",
-            resource_type="user_role",
-            resource_id=user_id,
-            tenant_id=_audit_tenant(tenant_id),
-            before=_change_snapshot(user_id, before, previous),
-            after=_change_snapshot(user_id, after, target)
-            | {"granted" if verb == "assign" else "revoked": role},
-        )
-        await tx.commit()
-    except Exception:
-        if org_id:
-            await sync.restore(org_id, user_id, previous)
-        raise
-    return RoleChange(
-        tenant_id=tenant_id,
-        user_id=user_id,
-        role=role,
-        changed=True,
-        roles=after,
-        org_role=target,
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,100 +153,243 @@ class RevokeRoleCommand(RoleCommand):
     """Revoke `role` from the user."""
 
 
+#: How long a change waits, in steps, for another replica's change of the same membership
+#: to be confirmed: longer than one provider call with its retries.
+WAIT_STEP = 0.05
+WAIT_STEPS = 200
+
+#: The local side of one role change, written in the change's transaction: the user's roles
+#: before it, and the grant it added or removed (None: nothing to change).
+LocalWrite = Callable[[UsersTransaction], Awaitable[tuple[tuple[str, ...], UserRole | None]]]
+
+
+def _snapshot(user_id: str, roles: tuple[str, ...], org_role: str | None) -> dict[str, Any]:
+    return {"user_id": user_id, "roles": list(roles), "org_role": org_role}
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A role change as its transaction found it: the answer, and — when something changes —
+    the grant added or removed and the audit entry that records the change."""
+
+    change: RoleChange
+    grant: UserRole | None = None
+    record: AuditRecord | None = None
+
+
+async def _plan(
+    changes: RoleChanges,
+    principal: Principal,
+    tx: UsersTransaction,
+    *,
+    verb: str,
+    command: RoleCommand,
+    write: LocalWrite,
+    org_id: str | None,
+    previous: str | None,
+) -> _Planned:
+    """Write the local side of the change in `tx`, and say what the membership becomes.
+
+    The membership carries the strongest of the user's roles here; a grant also counts the
+    role the membership already has (`previous`), so granting never takes access away (a
+    member made `org:admin` at the provider directly stays one when given a weaker role
+    here). A revoke falls back to the strongest role left here, or removes the membership
+    with the last one."""
+    tenant_id, user_id, role = command.tenant_id, command.user_id, command.role
+    kind = org_kind(tenant_id)
+    before, grant = await write(tx)
+    if grant is None:
+        org_role = membership_role(changes.policy, kind, before) if org_id else None
+        return _Planned(
+            RoleChange(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                role=role,
+                changed=False,
+                roles=before,
+                org_role=org_role,
+            )
+        )
+    if verb == memberships.ASSIGN:
+        after = tuple(sorted({*before, role}))
+        held = (*after, previous) if previous else after
+    else:
+        after = tuple(r for r in before if r != role)
+        held = after
+    target = membership_role(changes.policy, kind, held) if org_id else None
+    record = audit_record(
+        principal,
+        action=f"user_role.{verb}",
+        event_type=f"ADMIN_USER_ROLE_{verb.upper()}",
+        resource_type="user_role",
+        resource_id=user_id,
+        tenant_id=_audit_tenant(tenant_id),
+        before=_snapshot(user_id, before, previous),
+        after=_snapshot(user_id, after, target)
+        | {"granted" if verb == memberships.ASSIGN else "revoked": role},
+    )
+    change = RoleChange(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        role=role,
+        changed=True,
+        roles=after,
+        org_role=target,
+    )
+    return _Planned(change, grant, record)
+
+
+async def _change_role(
+    changes: RoleChanges,
+    principal: Principal,
+    *,
+    verb: str,
+    command: RoleCommand,
+    write: LocalWrite,
+) -> RoleChange:
+    """One grant or revoke (ADR 0030, 0058), once its rules have passed.
+
+    Without an organisation the roles are kept here only: the local write and its audit
+    entry commit together. With one, the membership is an external side effect:
+    1. a change of this membership still pending (another replica's, or one a crash left)
+       is waited for, or finished when its caller is gone;
+    2. the membership is read as the provider has it now (outside any transaction);
+    3. the local write and the intent to set the membership, carrying the audit entry,
+       commit in one transaction (at most one intent of a membership is pending);
+    4. the membership is set, then the entry appended; when the provider did not take it,
+       the local write is undone and the provider's error raised. A crash anywhere after 3
+       is finished by the next change of this membership, or by reconcile.
+    """
+    tenant_id, user_id = command.tenant_id, command.user_id
+    plan = partial(_plan, changes, principal, verb=verb, command=command, write=write)
+    async with changes.transactions() as tx:
+        org_id = await _org_of(tx, tenant_id, changes.platform_org)
+    if org_id is None:
+        async with changes.transactions() as tx:
+            planned = await plan(tx, org_id=None, previous=None)
+            if planned.record is not None:
+                await tx.audit.append(planned.record)
+                await tx.commit()
+        return planned.change
+    subject = memberships.subject(org_id, user_id)
+    async with changes.side_effects.serialized(subject):
+        for _ in range(WAIT_STEPS):
+            async with changes.transactions() as tx:
+                busy = await tx.intents.pending_of(subject)
+            if busy is not None:
+                await _wait_for(changes, busy)
+                continue
+            previous = await changes.memberships.sync.current(org_id, user_id)
+            async with changes.transactions() as tx:
+                planned = await plan(tx, org_id=org_id, previous=previous)
+                if planned.grant is None or planned.record is None:
+                    return planned.change
+                intent = changes.side_effects.new_intent(
+                    kind=memberships.KIND,
+                    tenant_id=_audit_tenant(tenant_id),
+                    payload=memberships.payload(
+                        org_id=org_id,
+                        verb=verb,
+                        grant=planned.grant,
+                        target=planned.change.org_role,
+                    ),
+                    audit=[planned.record],
+                    subject=subject,
+                )
+                try:
+                    await tx.intents.add(intent)
+                except IntentSubjectBusy:  # another replica's change began meanwhile
+                    continue
+                await tx.commit()
+            await changes.side_effects.drive(changes.memberships, intent)
+            return planned.change
+    raise IdentityProviderUnavailable(
+        "Another change of this user's roles is still waiting for the identity provider; "
+        "try again shortly.",
+        details={"tenant_id": tenant_id, "user_id": user_id},
+    )
+
+
+async def _wait_for(changes: RoleChanges, busy: Intent) -> None:
+    """A pending change of the same membership: another caller drives it (wait a step), or
+    its caller is gone (finish it now, as reconcile would). Raises when the provider cannot
+    say what it holds."""
+    if busy.lease_until is not None and busy.lease_until > changes.clock.now():
+        await asyncio.sleep(WAIT_STEP)
+        return
+    try:
+        outcome = await changes.side_effects.finish(changes.memberships, busy.id)
+    except IntentInProgress:  # taken over by another caller meanwhile
+        await asyncio.sleep(WAIT_STEP)
+        return
+    if outcome is Outcome.UNKNOWN:
+        raise IdentityProviderUnavailable(
+            "An earlier change of this user's roles cannot be confirmed with the identity "
+            "provider now; try again shortly.",
+            details={"intent_id": busy.id},
+        )
+
+
 class GrantRole:
     """Grant a role to a user in a tenant (or, with tenant id `platform`, in the platform
     organisation).
 
     Rules:
-    - `tenant:manage` reaching the tenant; the role rules of `admin_core.users.grants` (unknown role
-      422; no escalation 403; tenant-scoped callers only tenant roles). A refused request
+    - `tenant:manage` reaching the tenant; the role rules of `admin_core.users.grants` (unknown
+      role 422; no escalation 403; tenant-scoped callers only tenant roles). A refused request
       writes nothing, not even an audit entry;
     - the user is verified with the identity provider before anything is written
       (USER_NOT_FOUND 404; provider down 503);
     - a role the user already has is a no-op that succeeds (no write, no audit entry);
     - when the tenant has an organisation, the user's membership there carries the strongest
-      of their roles. Order (ADR 0030): the local grant is written in an open transaction, then
-      the membership is set, then the audit entry, then commit. A provider failure rolls the
-      transaction back and puts the membership back as it was; a failure after the provider
-      call does the same. Audit `user_role.assign`.
+      of their roles, set as an external side effect (ADR 0058): the grant and its intent
+      commit first; the provider not taking the membership undoes the grant and answers its
+      error (503), with no audit entry. Audit `user_role.assign`.
     """
 
-    def __init__(
-        self,
-        transactions: Transactions[UsersTransaction],
-        identity: IdentityProvider,
-        policy: RolePolicy,
-        clock: Clock,
-        platform_org: str | None,
-    ) -> None:
-        self._transactions = transactions
-        self._identity = identity
-        self._sync = MembershipSync(identity)
-        self._policy = policy
-        self._clock = clock
-        self._platform_org = platform_org
+    def __init__(self, changes: RoleChanges) -> None:
+        self._changes = changes
 
     async def execute(self, principal: Principal, command: GrantRoleCommand) -> RoleChange:
+        changes = self._changes
         tenant_id, user_id, role = command.tenant_id, command.user_id, command.role
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         _check(user_id, role)
         kind = org_kind(tenant_id)
-        check_role_change(principal, self._policy, role, kind, granting=True)
-        async with self._transactions() as tx:
-            org_id = await _org_of(tx, tenant_id, self._platform_org)
+        check_role_change(principal, changes.policy, role, kind, granting=True)
+        async with changes.transactions() as tx:
+            org_id = await _org_of(tx, tenant_id, changes.platform_org)
             held = await tx.user_roles.roles_of(tenant_id, user_id)
         if role in held:
-            return self._unchanged(tenant_id, user_id, role, held, kind, org_id)
-        user = await self._identity.get_user(user_id)
-        async with self._transactions() as tx:
-            org_id = await _org_of(tx, tenant_id, self._platform_org)
-            now = self._clock.now()
+            return RoleChange(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                role=role,
+                changed=False,
+                roles=held,
+                org_role=membership_role(changes.policy, kind, held) if org_id else None,
+            )
+        user = await changes.identity.get_user(user_id)
+
+        async def write(tx: UsersTransaction) -> tuple[tuple[str, ...], UserRole | None]:
+            now = changes.clock.now()
             await tx.users.upsert(
                 UserContact(id=user.id, email=user.email, name=user.name, updated_at=now)
             )
             before = await tx.user_roles.roles_of(tenant_id, user_id, lock=True)
-            added = await tx.user_roles.add(
-                UserRole(
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    role=role,
-                    granted_by=principal.user_id,
-                    granted_at=now,
-                )
-            )
-            if not added:  # granted meanwhile by a concurrent request
-                return self._unchanged(tenant_id, user_id, role, before, kind, org_id)
-            return await _commit_role_change(
-                tx,
-                principal,
-                self._sync,
-                self._policy,
-                verb="assign",
+            grant = UserRole(
                 tenant_id=tenant_id,
                 user_id=user_id,
                 role=role,
-                kind=kind,
-                org_id=org_id,
-                before=before,
-                after=tuple(sorted({*before, role})),
+                granted_by=principal.user_id,
+                granted_at=now,
             )
+            # The key is the concurrency point: a concurrent grant of the role waits on it
+            # and then finds it taken (a no-op).
+            return before, grant if await tx.user_roles.add(grant) else None
 
-    def _unchanged(
-        self,
-        tenant_id: str,
-        user_id: str,
-        role: str,
-        roles: tuple[str, ...],
-        kind: OrgKind,
-        org_id: str | None,
-    ) -> RoleChange:
-        return RoleChange(
-            tenant_id=tenant_id,
-            user_id=user_id,
-            role=role,
-            changed=False,
-            roles=roles,
-            org_role=membership_role(self._policy, kind, roles) if org_id else None,
+        return await _change_role(
+            changes, principal, verb=memberships.ASSIGN, command=command, write=write
         )
 
 
@@ -379,32 +401,25 @@ class RevokeRole:
     platform super-admin cannot be revoked (403 ROLE_NOT_ALLOWED; concurrent revokes of the
     last two wait on each other, so one of them is refused); the membership in the tenant's
     organisation falls back to the strongest remaining role, or is removed with the last one,
-    in the same order and with the same compensation as `GrantRole`. Audit `user_role.revoke`.
+    as an external side effect like `GrantRole`'s (the provider not taking it puts the role
+    back). Audit `user_role.revoke`.
     """
 
-    def __init__(
-        self,
-        transactions: Transactions[UsersTransaction],
-        identity: IdentityProvider,
-        policy: RolePolicy,
-        platform_org: str | None,
-    ) -> None:
-        self._transactions = transactions
-        self._sync = MembershipSync(identity)
-        self._policy = policy
-        self._platform_org = platform_org
+    def __init__(self, changes: RoleChanges) -> None:
+        self._changes = changes
 
     async def execute(self, principal: Principal, command: RevokeRoleCommand) -> RoleChange:
+        changes = self._changes
         tenant_id, user_id, role = command.tenant_id, command.user_id, command.role
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         _check(user_id, role)
         kind = org_kind(tenant_id)
-        check_role_change(principal, self._policy, role, kind, granting=False)
-        async with self._transactions() as tx:
-            org_id = await _org_of(tx, tenant_id, self._platform_org)
+        check_role_change(principal, changes.policy, role, kind, granting=False)
+
+        async def write(tx: UsersTransaction) -> tuple[tuple[str, ...], UserRole | None]:
             # The user first, then the role's holders: the order every role change locks in.
             before = await tx.user_roles.roles_of(tenant_id, user_id, lock=True)
-            if kind is OrgKind.PLATFORM and Permission.SUPER_ADMIN in self._policy.permissions(
+            if kind is OrgKind.PLATFORM and Permission.SUPER_ADMIN in changes.policy.permissions(
                 role, kind
             ):
                 holders = await tx.user_roles.holders(tenant_id, role, lock=True)
@@ -414,26 +429,11 @@ class RevokeRole:
                         unknown=False,
                         details={"role": role, "user_id": user_id},
                     )
-            if not await tx.user_roles.remove(tenant_id, user_id, role):
-                return RoleChange(
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    role=role,
-                    changed=False,
-                    roles=before,
-                    org_role=membership_role(self._policy, kind, before) if org_id else None,
-                )
-            return await _commit_role_change(
-                tx,
-                principal,
-                self._sync,
-                self._policy,
-                verb="revoke",
-                tenant_id=tenant_id,
-                user_id=user_id,
-                role=role,
-                kind=kind,
-                org_id=org_id,
-                before=before,
-                after=tuple(r for r in before if r != role),
-            )
+            grant = await tx.user_roles.get(tenant_id, user_id, role)
+            if grant is None or not await tx.user_roles.remove(tenant_id, user_id, role):
+                return before, None
+            return before, grant
+
+        return await _change_role(
+            changes, principal, verb=memberships.REVOKE, command=command, write=write
+        )

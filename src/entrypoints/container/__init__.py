@@ -35,11 +35,13 @@ class Container(containers.DeclarativeContainer):
     database = providers.Container(Database, runtime=runtime)
     auth = providers.Container(AuthArea, runtime=runtime, database=database)
     tenants = providers.Container(TenantsArea, runtime=runtime, database=database, auth=auth)
-    users = providers.Container(UsersArea, runtime=runtime, database=database, auth=auth)
+    side_effects = providers.Container(SideEffectsArea, runtime=runtime, database=database)
+    users = providers.Container(
+        UsersArea, runtime=runtime, database=database, auth=auth, side_effects=side_effects
+    )
     audit = providers.Container(AuditArea, runtime=runtime, database=database)
     graph = providers.Container(GraphArea, runtime=runtime, database=database)
     health = providers.Container(HealthArea, runtime=runtime, database=database)
-    side_effects = providers.Container(SideEffectsArea, runtime=runtime, database=database)
     flags = providers.Container(
         FlagsArea, runtime=runtime, database=database, side_effects=side_effects
     )
@@ -54,7 +56,9 @@ class Container(containers.DeclarativeContainer):
     reconcile_side_effects = providers.Factory(
         ReconcileSideEffects,
         side_effects=side_effects.runner,
-        effects=providers.Callable(every_effect, flags.tenant_flags, payments.payments),
+        effects=providers.Callable(
+            every_effect, flags.tenant_flags, payments.payments, users.role_changes
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from admin_core.flags.tenant_flags import TenantFlags
 from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.ports import Effect
 from admin_core.side_effects.runner import SideEffects
+from admin_core.users.role_changes import RoleChanges
 
 
 class SideEffectsArea(containers.DeclarativeContainer):
@@ -22,7 +23,9 @@ class SideEffectsArea(containers.DeclarativeContainer):
     )
 
 
-def every_effect(flags: TenantFlags, payments: SessionPayments) -> Mapping[str, Effect[Any]]:
+def every_effect(
+    flags: TenantFlags, payments: SessionPayments, roles: RoleChanges
+) -> Mapping[str, Effect[Any]]:
     """The effect of each kind of intent, from every area that leaves intents: what
     reconcile settles intents with."""
-    return {**flags.effects, **payments.effects}
+    return {**flags.effects, **payments.effects, **roles.effects}

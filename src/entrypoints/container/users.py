@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 from adapters.clerk.backend import ClerkIdentityProvider
 from adapters.memory.identity import InMemoryIdentityProvider
 from admin_core.users.ports import IdentityProvider
+from admin_core.users.role_changes import RoleChanges
 from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
 from entrypoints.container import choices
 from entrypoints.container.resources import Resources
@@ -31,6 +32,7 @@ class UsersArea(containers.DeclarativeContainer):
     runtime = providers.DependenciesContainer()
     database = providers.DependenciesContainer()
     auth = providers.DependenciesContainer()
+    side_effects = providers.DependenciesContainer()
 
     identity = providers.Singleton(_identity, runtime.settings, runtime.resources)
     list_tenant_users = providers.Factory(
@@ -39,18 +41,15 @@ class UsersArea(containers.DeclarativeContainer):
         identity=identity,
         platform_org=runtime.settings.provided.platform_org,
     )
-    grant_role = providers.Factory(
-        GrantRole,
+    #: What grants and revokes share; its membership effect is reconciled with every other.
+    role_changes = providers.Factory(
+        RoleChanges,
         transactions=database.transactions,
         identity=identity,
         policy=auth.role_policy,
         clock=runtime.clock,
+        side_effects=side_effects.runner,
         platform_org=runtime.settings.provided.platform_org,
     )
-    revoke_role = providers.Factory(
-        RevokeRole,
-        transactions=database.transactions,
-        identity=identity,
-        policy=auth.role_policy,
-        platform_org=runtime.settings.provided.platform_org,
-    )
+    grant_role = providers.Factory(GrantRole, changes=role_changes)
+    revoke_role = providers.Factory(RevokeRole, changes=role_changes)

@@ -1,0 +1,131 @@
+"""A user's organisation membership at the identity provider, changed as an external side
+effect (docs/adr/0058): the local role change and the intent commit first, then the
+membership is written, then the audit entry — or, when the provider did not take it, the
+local change is undone.
+
+The intent's payload says what to set and what to undo:
+- `org_id`, `user_id`: whose membership;
+- `target`: the role the membership must carry afterwards (None: no membership);
+- `grant`: the local grant the change added (`assign`) or removed (`revoke`), in full, so
+  that it can be removed or put back;
+- `contact`: for a grant, the user's details as the provider gave them, cached once the
+  membership is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from admin_core.side_effects.model import APPLIED, NOT_APPLIED, Answer, Intent, Outcome
+from admin_core.side_effects.ports import Effect
+from admin_core.users.model import UserRole
+from admin_core.users.ports import (
+    IdentityProvider,
+    MembershipAlreadyExists,
+    MembershipNotFound,
+    UsersTransaction,
+)
+
+KIND = "identity.membership"
+ASSIGN, REVOKE = "assign", "revoke"
+
+
+def subject(org_id: str, user_id: str) -> str:
+    """Changes of one membership never overlap: at most one is pending at a time."""
+    return f"membership:{org_id}:{user_id}"
+
+
+def payload(
+    *,
+    org_id: str,
+    verb: str,
+    grant: UserRole,
+    target: str | None,
+) -> dict[str, Any]:
+    return {
+        "org_id": org_id,
+        "user_id": grant.user_id,
+        "verb": verb,
+        "target": target,
+        "grant": {
+            "tenant_id": grant.tenant_id,
+            "role": grant.role,
+            "granted_by": grant.granted_by,
+            "granted_at": grant.granted_at.isoformat(),
+        },
+    }
+
+
+def _grant(values: Mapping[str, Any]) -> UserRole:
+    grant = values["grant"]
+    return UserRole(
+        tenant_id=grant["tenant_id"],
+        user_id=values["user_id"],
+        role=grant["role"],
+        granted_by=grant["granted_by"],
+        granted_at=datetime.fromisoformat(grant["granted_at"]),
+    )
+
+
+class MembershipSync:
+    """Reads a user's membership of an organisation, and sets it to a given role (or to no
+    membership), whatever it is now."""
+
+    def __init__(self, identity: IdentityProvider) -> None:
+        self._identity = identity
+
+    async def current(self, org_id: str, user_id: str) -> str | None:
+        page = await self._identity.list_memberships(org_id, user_ids=[user_id], limit=10)
+        return next((m.role for m in page.memberships if m.user_id == user_id), None)
+
+    async def set(self, org_id: str, user_id: str, target: str | None) -> None:
+        current = await self.current(org_id, user_id)
+        if target == current:
+            return
+        if target is None:
+            with contextlib.suppress(MembershipNotFound):
+                await self._identity.delete_membership(org_id, user_id)
+        elif current is None:
+            try:
+                await self._identity.create_membership(org_id, user_id, target)
+            except MembershipAlreadyExists:  # a retried create that had gone through
+                await self._identity.update_membership(org_id, user_id, target)
+        else:
+            try:
+                await self._identity.update_membership(org_id, user_id, target)
+            except MembershipNotFound:
+                await self._identity.create_membership(org_id, user_id, target)
+
+
+class MembershipChanges(Effect[UsersTransaction]):
+    """The membership write of one role change, and what records its outcome locally."""
+
+    def __init__(self, identity: IdentityProvider) -> None:
+        self.sync = MembershipSync(identity)
+
+    async def apply(self, intent: Intent) -> Answer:
+        values = intent.payload
+        await self.sync.set(values["org_id"], values["user_id"], values["target"])
+        return APPLIED
+
+    async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
+        """Applied when the membership carries the target role (a write that timed out but
+        went through); otherwise not applied: a membership write is one call, so nothing
+        partial is left to put back. Raises when the provider cannot be asked."""
+        values = intent.payload
+        current = await self.sync.current(values["org_id"], values["user_id"])
+        return APPLIED if current == values["target"] else NOT_APPLIED
+
+    async def record(self, tx: UsersTransaction, intent: Intent, answer: Answer) -> None:
+        """Not applied: the local change committed with the intent is undone (a revoked grant
+        is put back as it was). Applied: it stands as committed."""
+        if answer.outcome is not Outcome.NOT_APPLIED:
+            return
+        grant = _grant(intent.payload)
+        if intent.payload["verb"] == ASSIGN:
+            await tx.user_roles.remove(grant.tenant_id, grant.user_id, grant.role)
+        else:
+            await tx.user_roles.add(grant)
