@@ -177,18 +177,18 @@ class _Planned:
     record: AuditRecord | None = None
 
 
-async def _plan(
+def _plan(
     changes: RoleChanges,
     principal: Principal,
-    tx: UsersTransaction,
     *,
     verb: str,
     command: RoleCommand,
-    write: LocalWrite,
+    written: tuple[tuple[str, ...], UserRole | None],
     org_id: str | None,
     previous: str | None,
 ) -> _Planned:
-    """Write the local side of the change in `tx`, and say what the membership becomes.
+    """What a change whose local side is `written` (the roles before it, the grant added or
+    removed) answers and records, and what the membership becomes.
 
     The membership carries the strongest of the user's roles here; a grant also counts the
     role the membership already has (`previous`), so granting never takes access away (a
@@ -197,7 +197,7 @@ async def _plan(
     with the last one."""
     tenant_id, user_id, role = command.tenant_id, command.user_id, command.role
     kind = org_kind(tenant_id)
-    before, grant = await write(tx)
+    before, grant = written
     if grant is None:
         org_role = membership_role(changes.policy, kind, before) if org_id else None
         return _Planned(
@@ -250,23 +250,25 @@ async def _change_role(
     """One grant or revoke (ADR 0030, 0058), once its rules have passed.
 
     Without an organisation the roles are kept here only: the local write and its audit
-    entry commit together. With one, the membership is an external side effect:
-    1. a change of this membership still pending (another replica's, or one a crash left)
-       is waited for, or finished when its caller is gone;
-    2. the membership is read as the provider has it now (outside any transaction);
-    3. the local write and the intent to set the membership, carrying the audit entry,
-       commit in one transaction (at most one intent of a membership is pending);
-    4. the membership is set, then the entry appended; when the provider did not take it,
-       the local write is undone and the provider's error raised. A crash anywhere after 3
-       is finished by the next change of this membership, or by reconcile.
+    entry commit together. With one, the membership is an external side effect. One
+    transaction writes the local side (which locks the user), and then:
+    - when a change of this membership is still pending (another replica's, or one a crash
+      left), rolls back, and the change waits for it, or finishes it when its caller is gone,
+      before starting again;
+    - otherwise reads the membership as the provider has it now (no other change of it can
+      begin meanwhile) and commits the local write with the intent to set the membership,
+      which carries the audit entry.
+    Then the membership is set and the entry appended; when the provider did not take it,
+    the local write is undone and the provider's error raised. A crash anywhere after the
+    commit is finished by the next change of this membership, or by reconcile.
     """
     tenant_id, user_id = command.tenant_id, command.user_id
-    plan = partial(_plan, changes, principal, verb=verb, command=command, write=write)
+    plan = partial(_plan, changes, principal, verb=verb, command=command)
     async with changes.transactions() as tx:
         org_id = await _org_of(tx, tenant_id, changes.platform_org)
     if org_id is None:
         async with changes.transactions() as tx:
-            planned = await plan(tx, org_id=None, previous=None)
+            planned = plan(written=await write(tx), org_id=None, previous=None)
             if planned.record is not None:
                 await tx.audit.append(planned.record)
                 await tx.commit()
@@ -274,35 +276,39 @@ async def _change_role(
     subject = memberships.subject(org_id, user_id)
     async with changes.side_effects.serialized(subject):
         for _ in range(WAIT_STEPS):
+            added = False
             async with changes.transactions() as tx:
+                written = await write(tx)
                 busy = await tx.intents.pending_of(subject)
+                if busy is None:
+                    previous = await changes.memberships.sync.current(org_id, user_id)
+                    planned = plan(written=written, org_id=org_id, previous=previous)
+                    if planned.grant is None or planned.record is None:
+                        return planned.change
+                    intent = changes.side_effects.new_intent(
+                        kind=memberships.KIND,
+                        tenant_id=_audit_tenant(tenant_id),
+                        payload=memberships.payload(
+                            org_id=org_id,
+                            verb=verb,
+                            grant=planned.grant,
+                            target=planned.change.org_role,
+                        ),
+                        audit=[planned.record],
+                        subject=subject,
+                    )
+                    try:
+                        await tx.intents.add(intent)
+                    except IntentSubjectBusy:  # a new user: there was no row to lock yet
+                        busy = await tx.intents.pending_of(subject)
+                    else:
+                        await tx.commit()
+                        added = True
+            if added:
+                await changes.side_effects.drive(changes.memberships, intent)
+                return planned.change
             if busy is not None:
                 await _wait_for(changes, busy)
-                continue
-            previous = await changes.memberships.sync.current(org_id, user_id)
-            async with changes.transactions() as tx:
-                planned = await plan(tx, org_id=org_id, previous=previous)
-                if planned.grant is None or planned.record is None:
-                    return planned.change
-                intent = changes.side_effects.new_intent(
-                    kind=memberships.KIND,
-                    tenant_id=_audit_tenant(tenant_id),
-                    payload=memberships.payload(
-                        org_id=org_id,
-                        verb=verb,
-                        grant=planned.grant,
-                        target=planned.change.org_role,
-                    ),
-                    audit=[planned.record],
-                    subject=subject,
-                )
-                try:
-                    await tx.intents.add(intent)
-                except IntentSubjectBusy:  # another replica's change began meanwhile
-                    continue
-                await tx.commit()
-            await changes.side_effects.drive(changes.memberships, intent)
-            return planned.change
     raise IdentityProviderUnavailable(
         "Another change of this user's roles is still waiting for the identity provider; "
         "try again shortly.",
