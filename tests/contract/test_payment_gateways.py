@@ -32,6 +32,7 @@ from adapters.stripe.refunds import StripeGateway
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.payments.model import Refund, RefundStatus, refund_key
 from admin_core.payments.ports import (
+    GatewayFailureReplayed,
     GatewayRefused,
     GatewayUnavailable,
     PaymentGateway,
@@ -556,11 +557,31 @@ async def test_stripe_replays_a_saved_500_for_the_key_and_nothing_was_refunded(
     fake.add_payment("pi_saved", 4200)
     fake.fail_next(500, saved=True)
     request = request_for("pi_saved", 4200, "USD")
-    for _ in range(2):
-        with pytest.raises(GatewayUnavailable):
+    for _ in range(2):  # the SDK's own retry already gets the replay
+        with pytest.raises(GatewayFailureReplayed):
             await adapter.refund(request)
     assert fake.refunds_created == 0
     assert await adapter.find_refund(request) is None
+
+
+async def test_stripe_a_fresh_500_is_not_a_replayed_one(
+    stripe: tuple[StripeGateway, FakeStripe],
+) -> None:
+    """A 500 that Stripe did not save (the request never began) is only unavailable: the
+    same key may still succeed."""
+    _, fake = stripe
+    fake.add_payment("pi_fresh", 4200)
+    adapter = stripe_gateway(fake, timeout_seconds=2.0, max_network_retries=0)
+    try:
+        fake.fail_next(500)
+        request = request_for("pi_fresh", 4200, "USD")
+        with pytest.raises(GatewayUnavailable) as raised:
+            await adapter.refund(request)
+        assert not isinstance(raised.value, GatewayFailureReplayed)
+        refund = await adapter.refund(request)
+        assert refund.status is RefundStatus.SUCCEEDED
+    finally:
+        await adapter.aclose()
 
 
 async def test_stripe_refund_whose_answer_is_lost_is_found(

@@ -21,10 +21,13 @@ from typing import Any
 
 import pytest
 
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.payments.errors import PaymentProviderError
 from admin_core.payments.model import SessionStatus
 from admin_core.payments.use_cases import ReconcileRefundsCommand, RefundSessionCommand
 from admin_core.side_effects.runner import LEASE
@@ -187,3 +190,41 @@ async def test_a_process_killed_after_the_provider_accepted_is_finished_once(
             await gateway.aclose()
         finally:
             await engine.dispose()
+
+
+async def test_a_failure_stripe_saved_for_the_key_ends_the_attempt_at_reconcile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stripe saved a 500 for the attempt's key and replays it for the key's lifetime (24 h
+    or more). The caller gets a retry-safe 502; reconcile asks Stripe, finds no refund and
+    the replayed failure, and ends the attempt (`refund_failed`) instead of re-driving the
+    key for a day; the next call refunds with a new key, once."""
+    with running_fake("stripe") as fake:
+        for name, value in fake.adapter_env().items():
+            monkeypatch.setenv(name, value)
+        transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
+        await prepare(transactions, "stripe")
+        gateway = gateway_for("stripe")
+        try:
+            world = payments_world(transactions, SystemClock(), gateway)
+            command = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
+            fake.fail_next(500, saved=True)
+            with pytest.raises(PaymentProviderError) as raised:
+                await world.refund.execute(world.operator, command)
+            assert raised.value.details["retry_safe"] is True
+            assert (await world.session("mso_00000")).status is SessionStatus.REFUND_PENDING
+
+            later = payments_world(transactions, LaterClock(LEASE), gateway)
+            report = await later.reconcile.execute(
+                later.operator, ReconcileRefundsCommand(older_than=timedelta(0))
+            )
+            assert (len(report.abandoned), len(report.unresolved)) == (1, 0)
+            assert (await later.session("mso_00000")).status is SessionStatus.REFUND_FAILED
+            assert await later.audit_entries("mso_00000") == []
+
+            outcome = await later.refund.execute(later.operator, command)
+            assert outcome.session.status is SessionStatus.REFUNDED
+            assert fake.refunds_created == 1
+            assert len(await later.audit_entries("mso_00000")) == 1
+        finally:
+            await gateway.aclose()

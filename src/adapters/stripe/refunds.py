@@ -24,7 +24,9 @@ Errors, by SDK class and HTTP status (never by message):
 - `GatewayUnavailable` — the outcome is unknown and a retry with the same key is safe:
   `APIConnectionError` (not reached, no answer in time), `RateLimitError` (429),
   `IdempotencyError` with 409 or any `APIError` (409 concurrent request with the key, 5xx,
-  an answer that is not Stripe's), and any Stripe error this table does not name.
+  an answer that is not Stripe's), and any Stripe error this table does not name;
+  `GatewayFailureReplayed`, one of them, when the 5xx is one Stripe saved for the key and
+  replays (`Idempotent-Replayed: true`): retrying that key cannot succeed.
 - `GatewayRefused` — Stripe answered that it did not refund: `InvalidRequestError` (400/404:
   `charge_already_refunded`, `resource_missing`, `amount_too_large`, …; `code` is Stripe's),
   `IdempotencyError` with 400 (the key was used with other parameters; `code`
@@ -45,6 +47,7 @@ from stripe.params import RefundListParams
 
 from admin_core.payments.model import Refund, RefundStatus
 from admin_core.payments.ports import (
+    GatewayFailureReplayed,
     GatewayRefused,
     GatewayUnavailable,
     PaymentGateway,
@@ -120,7 +123,20 @@ def _raise_translated(error: stripe.StripeError) -> NoReturn:
     if isinstance(error, stripe.InvalidRequestError | stripe.CardError):
         refused = GatewayRefused(f"Stripe refused the refund: {_said(error)}", code=_code(error))
         raise refused from error
+    if (status or 0) >= 500 and _replayed(error):
+        raise GatewayFailureReplayed(
+            f"Stripe replayed the failure it saved for this key: {_said(error)}"
+        ) from error
     raise _unavailable(error) from error
+
+
+def _replayed(error: stripe.StripeError) -> bool:
+    """Whether Stripe answered with a result it saved for the key (`Idempotent-Replayed`)."""
+    headers = error.headers or {}
+    return any(
+        name.lower() == "idempotent-replayed" and str(value).lower() == "true"
+        for name, value in headers.items()
+    )
 
 
 def _metadata(refund: stripe.Refund) -> dict[str, object]:

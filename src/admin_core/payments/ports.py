@@ -69,6 +69,13 @@ class GatewayUnavailable(Exception):
     safe."""
 
 
+class GatewayFailureReplayed(GatewayUnavailable):
+    """The provider answered with the failure it saved for the key (Stripe replays a saved
+    5xx for the key's lifetime, 24 hours or more): the first request has ended, and every
+    retry with this key will fail the same way. Whether that first request refunded is still
+    to be asked (`find_refund`)."""
+
+
 class GatewayRefused(Exception):
     """The provider answered that it will not refund (a definite failure: nothing was
     refunded). `code` is the provider's error code."""

@@ -23,6 +23,7 @@ from admin_core.payments.model import (
     RefundStatus,
 )
 from admin_core.payments.ports import (
+    GatewayFailureReplayed,
     GatewayRefused,
     Gateways,
     PaymentGateway,
@@ -89,14 +90,24 @@ class SessionRefunds:
         """The refund made with the intent's key, as the provider holds it now; none made yet
         → UNKNOWN (a request may still be on its way), or with `redrive`, the refund asked
         for again with the same key (the provider makes it, or answers with the one it
-        made). Asking first also finds a refund whose key the provider has forgotten."""
+        made). Asking first also finds a refund whose key the provider has forgotten. A
+        provider that replays a failure it saved for the key, with no refund made, ends the
+        attempt (NOT_APPLIED) instead of leaving it pending for the key's lifetime."""
         gateway, request = self._request(intent)
         found = await gateway.find_refund(request)
         if found is not None:
             return _answer(found)
-        if redrive:
+        if not redrive:
+            return Answer(Outcome.UNKNOWN)
+        try:
             return await self.apply(intent)
-        return Answer(Outcome.UNKNOWN)
+        except GatewayFailureReplayed as replayed:
+            # The first request with this key ended in a failure and made no refund (asked
+            # just now): this attempt is over; the next call starts one with a new key.
+            return Answer(
+                Outcome.NOT_APPLIED,
+                {"provider": gateway.name, "error": str(replayed), "code": "failure_replayed"},
+            )
 
     async def record(self, tx: PaymentsTransaction, intent: Intent, answer: Answer) -> None:
         await tx.mso_sessions.record_refund(
