@@ -35,7 +35,7 @@ from admin_core.tenants.use_cases import (
 )
 from admin_core.users.model import UserRole
 from admin_core.users.ports import IdentityProvider, IdentityUser, OrgMembership, UsersTransaction
-from admin_core.users.role_changes import RoleChanges
+from admin_core.users.role_changes import PATIENCE_SECONDS, RoleChanges
 from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -143,12 +143,19 @@ def role_changes(
     ids: IdGenerator | None = None,
     policy: RolePolicy | None = None,
     platform_org: str | None = None,
+    patience_seconds: float = PATIENCE_SECONDS,
 ) -> RoleChanges:
     """What `GrantRole` and `RevokeRole` share, on `transactions` and `identity`."""
     clock = clock or FixedClock(T0)
     side_effects = SideEffects(transactions, clock, ids or UlidGenerator())
     return RoleChanges(
-        transactions, identity, policy or RolePolicy.default(), clock, side_effects, platform_org
+        transactions,
+        identity,
+        policy or RolePolicy.default(),
+        clock,
+        side_effects,
+        platform_org,
+        patience_seconds,
     )
 
 
@@ -164,6 +171,8 @@ class World:
     org_cache: RecordingOrgCache = field(default_factory=RecordingOrgCache)
     policy: RolePolicy = field(default_factory=RolePolicy.default)
     orgs: set[str] = field(default_factory=lambda: {PLATFORM_ORG})
+    #: How long a role change waits for another one of the same membership.
+    patience_seconds: float = PATIENCE_SECONDS
 
     def __post_init__(self) -> None:
         self.transactions = InMemoryTransactions(self.store, self.clock, self.ids)
@@ -176,7 +185,13 @@ class World:
         self.map_org = MapOrganization(tx, clock, cache, platform_orgs)
         self.list_users = ListTenantUsers(tx, self.identity, PLATFORM_ORG)
         self.role_changes = role_changes(
-            tx, self.identity, clock=clock, ids=ids, policy=self.policy, platform_org=PLATFORM_ORG
+            tx,
+            self.identity,
+            clock=clock,
+            ids=ids,
+            policy=self.policy,
+            platform_org=PLATFORM_ORG,
+            patience_seconds=self.patience_seconds,
         )
         self.grant = GrantRole(self.role_changes)
         self.revoke = RevokeRole(self.role_changes)

@@ -5,10 +5,15 @@ change is there with one entry, or it is not there and has none."""
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Collection
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.memory.identity import InMemoryIdentityProvider
 from admin_core.side_effects.model import IntentStatus
@@ -208,3 +213,102 @@ async def test_a_replica_waits_for_another_replicas_change_of_the_same_membershi
     ]
     assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
     assert world.clock.now() == T0
+
+
+# --------------------------------------------------------------------------- state machine
+
+ROLES = ["org:admin", "org:provider:admin", "org:provider:staff", "org:mso:doctor"]
+#: The strongest first, as the membership carries it (ADR 0031).
+STRONGEST_FIRST = ROLES
+
+
+class Fault(enum.Enum):
+    REFUSE = "refuse"  # the write fails and does not land
+    LOSE_ANSWER = "lose_answer"  # the write lands, its answer is lost
+    DIE = "die"  # the caller dies once the write has landed
+    REFUSE_THEN_UNREACHABLE = "refuse_then_unreachable"  # ... and then cannot be asked
+
+
+class RoleChangeMachine(RuleBasedStateMachine):
+    """Random interleavings of grants and revokes of one user's roles with provider
+    failures, dying callers, time passing and reconcile. Whenever no change is pending:
+    the membership carries the strongest local role (none: no membership), the audit
+    entries replay to the local roles, and there is one entry per change the provider
+    took."""
+
+    @initialize()
+    def start(self) -> None:
+        async def build() -> World:
+            w = World(identity=Flaky(), patience_seconds=0.1)
+            await w.add_tenant(APOLLO, name="Apollo Chennai")
+            w.add_user(HIRE, "Sam Carter")
+            return w
+
+        self.world = asyncio.run(build())
+
+    def _change(self, use_case: Any, command: Any) -> None:
+        identity = flaky(self.world)
+        try:
+            asyncio.run(use_case.execute(ADMIN, command))
+        except (IdentityProviderUnavailable, asyncio.CancelledError):
+            pass
+        finally:  # a fault is for one call
+            identity.refuse_writes = identity.then_unreachable = False
+            identity.lose_answers = identity.die_after_write = False
+
+    @rule(role=st.sampled_from(ROLES))
+    def grant(self, role: str) -> None:
+        self._change(self.world.grant, grant(role))
+
+    @rule(role=st.sampled_from(ROLES))
+    def revoke(self, role: str) -> None:
+        self._change(self.world.revoke, revoke(role))
+
+    @rule(fault=st.sampled_from(list(Fault)))
+    def provider_fault_next(self, fault: Fault) -> None:
+        identity = flaky(self.world)
+        identity.refuse_writes = fault in (Fault.REFUSE, Fault.REFUSE_THEN_UNREACHABLE)
+        identity.then_unreachable = fault is Fault.REFUSE_THEN_UNREACHABLE
+        identity.lose_answers = fault is Fault.LOSE_ANSWER
+        identity.die_after_write = fault is Fault.DIE
+
+    @rule()
+    def provider_answers_again(self) -> None:
+        flaky(self.world).unreachable_reads = False
+
+    @rule()
+    def time_passes(self) -> None:
+        self.world.clock.advance(LEASE + timedelta(seconds=1))
+
+    @rule()
+    def reconcile(self) -> None:
+        changes = self.world.role_changes
+        asyncio.run(changes.side_effects.reconcile(changes.effects, older_than=timedelta(0)))
+
+    @precondition(lambda self: hasattr(self, "world"))
+    @invariant()
+    def one_entry_per_change_the_provider_took(self) -> None:
+        done = [i for i in self.world.store.intents.values() if i.status is IntentStatus.DONE]
+        assert len(self.world.audit()) == len(done)
+
+    @precondition(
+        lambda self: hasattr(self, "world") and IntentStatus.PENDING not in statuses(self.world)
+    )
+    @invariant()
+    def settled_changes_agree_everywhere(self) -> None:
+        local = {r for (t, u, r) in self.world.store.user_roles if (t, u) == (APOLLO, HIRE)}
+        members = asyncio.run(self.world.identity.list_memberships(APOLLO_ORG, user_ids=[HIRE]))
+        held = members.memberships[0].role if members.memberships else None
+        assert held == next((r for r in STRONGEST_FIRST if r in local), None)
+        replayed: set[str] = set()
+        for entry in self.world.audit():
+            assert entry.after is not None
+            if entry.action == "user_role.assign":
+                replayed.add(entry.after["granted"])
+            else:
+                replayed.discard(entry.after["revoked"])
+        assert replayed == local
+
+
+TestRoleChangeMachine = RoleChangeMachine.TestCase
+TestRoleChangeMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)

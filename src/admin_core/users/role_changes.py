@@ -10,10 +10,16 @@ from admin_core.users import memberships
 from admin_core.users.memberships import MembershipChanges
 from admin_core.users.ports import IdentityProvider, UsersTransaction
 
+#: How long a change waits for another caller's change of the same membership to be
+#: recorded: longer than one provider call with its retries.
+PATIENCE_SECONDS = 10.0
+
 
 class RoleChanges:
     """What the role use cases share: their transactions, the identity provider, the role
-    policy, the membership effect and the side-effect mechanism that drives it."""
+    policy, the membership effect and the side-effect mechanism that drives it.
+    `patience_seconds`: how long a change waits for another caller's change of the same
+    membership before answering that the identity provider is still busy with it."""
 
     def __init__(
         self,
@@ -23,6 +29,7 @@ class RoleChanges:
         clock: Clock,
         side_effects: SideEffects[UsersTransaction],
         platform_org: str | None,
+        patience_seconds: float = PATIENCE_SECONDS,
     ) -> None:
         self.transactions = transactions
         self.identity = identity
@@ -31,6 +38,7 @@ class RoleChanges:
         self.side_effects = side_effects
         self.platform_org = platform_org
         self.memberships = MembershipChanges(identity)
+        self.patience_seconds = patience_seconds
 
     @property
     def effects(self) -> dict[str, MembershipChanges]:

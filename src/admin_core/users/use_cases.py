@@ -153,10 +153,8 @@ class RevokeRoleCommand(RoleCommand):
     """Revoke `role` from the user."""
 
 
-#: How long a change waits, in steps, for another replica's change of the same membership
-#: to be confirmed: longer than one provider call with its retries.
+#: How often a change waiting for another caller's change of the same membership looks again.
 WAIT_STEP = 0.05
-WAIT_STEPS = 200
 
 #: The local side of one role change, written in the change's transaction: the user's roles
 #: before it, and the grant it added or removed (None: nothing to change).
@@ -275,7 +273,7 @@ async def _change_role(
         return planned.change
     subject = memberships.subject(org_id, user_id)
     async with changes.side_effects.serialized(subject):
-        for _ in range(WAIT_STEPS):
+        for _ in range(max(1, round(changes.patience_seconds / WAIT_STEP))):
             added = False
             async with changes.transactions() as tx:
                 written = await write(tx)
