@@ -16,16 +16,16 @@ timed-out request can still have gone through.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
+
+from tests.support.fake_http import FakeServer, Incoming, Reply
 
 SECRET_KEY = "sk_test_fake_clerk_secret"
 
@@ -230,64 +230,34 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"errors": [{"code": code, "message": message, "long_message": message}]}
 
 
-def _handler(fake: FakeClerk) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+def _respond(fake: FakeClerk) -> Callable[[Incoming], Reply]:
+    def respond(incoming: Incoming) -> Reply:
+        if incoming.headers.get("authorization") != f"Bearer {fake.secret_key}":
+            return Reply(*_error(401, "authentication_invalid", "Invalid authentication"))
+        with fake.lock:
+            fake.calls.append((incoming.method, incoming.path))
+            fault = fake.take_fault(incoming.method)
+            if fault is not None and fault.status is not None:
+                status, body = _error(fault.status, "injected", f"injected {fault.status}")
+                retry = {"retry-after": str(fault.retry_after)} if fault.status == 429 else {}
+                return Reply(status, body, retry)
+            status, body = fake.handle(
+                incoming.method, incoming.path, parse_qs(incoming.query), incoming.json()
+            )
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        return Reply(status, body)
 
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if self.headers.get("authorization") != f"Bearer {fake.secret_key}":
-                self._send(*_error(401, "authentication_invalid", "Invalid authentication"), None)
-                return
-            with fake.lock:
-                fake.calls.append((self.command, split.path))
-                fault = fake.take_fault(self.command)
-                if fault is not None and fault.status is not None:
-                    status, body = _error(fault.status, "injected", f"injected {fault.status}")
-                    retry = str(fault.retry_after) if fault.status == 429 else None
-                    self._send(status, body, retry)
-                    return
-                try:
-                    payload = json.loads(raw) if raw else None
-                except ValueError:
-                    payload = None
-                status, body = fake.handle(self.command, split.path, parse_qs(split.query), payload)
-            if fault is not None and fault.delay:
-                time.sleep(fault.delay)
-            self._send(status, body, None)
-
-        def _send(self, status: int, body: dict[str, Any], retry_after: str | None) -> None:
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                if retry_after is not None:
-                    self.send_header("retry-after", retry_after)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
-
-        do_GET = do_POST = do_PATCH = do_DELETE = _serve  # the stdlib dispatches on these names
-
-    return Handler
+    return respond
 
 
 @contextmanager
 def running_fake_clerk() -> Iterator[FakeClerk]:
     """Start the fake on a free port; `fake.url` is the base URL (`.../v1`)."""
     fake = FakeClerk()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="fake-clerk", daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server = FakeServer(_respond(fake), name="clerk")
+    fake.url = f"{server.url}/v1"
     try:
         yield fake
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()

@@ -35,16 +35,16 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from adapters.flagsmith.flags import FlagsmithFeatureFlags
 from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagType
+from tests.support.fake_http import FakeServer, Incoming, Reply
 
 SERVER_KEY = "ser.fake_flagsmith_server_key"
 ENVIRONMENT_KEY = "fakeFlagsmithEnvKey"
@@ -119,7 +119,7 @@ class FakeFlagsmith:
     lock: threading.RLock = field(default_factory=threading.RLock)
     released: threading.Event = field(default_factory=threading.Event)
     url: str = ""
-    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    server: FakeServer | None = field(default=None, repr=False)
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -225,8 +225,7 @@ class FakeFlagsmith:
         """Stop serving (a hung call is answered at once)."""
         self.released.set()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
             self.server = None
 
     def calls_to(self, method: str, path_part: str, *, user_agent: str | None = None) -> int:
@@ -384,51 +383,24 @@ class FakeFlagsmith:
         return 204, None
 
 
-def _handler(fake: FakeFlagsmith) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+def _respond(fake: FakeFlagsmith) -> Callable[[Incoming], Reply]:
+    def respond(incoming: Incoming) -> Reply:
+        body = incoming.json()
+        user_agent = incoming.headers.get("user-agent", "")
+        with fake.lock:
+            fake.calls.append(Call(incoming.method, incoming.path, body, user_agent))
+            fault = fake._take_fault(incoming.method, incoming.path, user_agent)
+        if fault is not None and fault.hang:
+            fake.released.wait(fault.hang)
+            return Reply(504, {"detail": "injected hang"})
+        if fault is not None and fault.status is not None:
+            retry = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+            return Reply(fault.status, {"detail": f"injected {fault.status}"}, retry)
+        with fake.lock:
+            status, answer = fake.handle(incoming.method, incoming.path, incoming.headers, body)
+        return Reply(status, answer)
 
-        def _serve(self) -> None:
-            path = urlsplit(self.path).path
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            user_agent = headers.get("user-agent", "")
-            with fake.lock:
-                fake.calls.append(Call(self.command, path, body, user_agent))
-                fault = fake._take_fault(self.command, path, user_agent)
-            if fault is not None and fault.hang:
-                fake.released.wait(fault.hang)
-                self._send(504, {"detail": "injected hang"}, None)
-                return
-            if fault is not None and fault.status is not None:
-                self._send(fault.status, {"detail": f"injected {fault.status}"}, fault.retry_after)
-                return
-            with fake.lock:
-                status, answer = fake.handle(self.command, path, headers, body)
-            self._send(status, answer, None)
-
-        def _send(self, status: int, body: Any, retry_after: str | None) -> None:
-            data = b"" if status == 204 else json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                if retry_after is not None:
-                    self.send_header("retry-after", retry_after)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
-
-        do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = _serve
-
-    return Handler
+    return respond
 
 
 def start_fake_flagsmith(
@@ -439,17 +411,8 @@ def start_fake_flagsmith(
     fake = FakeFlagsmith()
     for name, (enabled, value) in (features or {}).items():
         fake.set_feature(name, enabled=enabled, value=value)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        daemon=True,
-        name="fake-flagsmith",
-    )
-    thread.start()
-    fake.server = server
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    fake.server = FakeServer(_respond(fake), name="flagsmith")
+    fake.url = fake.server.url
     return fake
 
 

@@ -44,14 +44,14 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from adapters.razorpay.refunds import RazorpayGateway
+from tests.support.fake_http import FakeServer, Incoming, Reply
 
 KEY_ID = "rzp_test_FakeKeyId0001"
 KEY_SECRET = "fake_razorpay_key_secret"
@@ -225,7 +225,7 @@ class FakeRazorpay:
     lock: threading.RLock = field(default_factory=threading.RLock)
     released: threading.Event = field(default_factory=threading.Event)
     url: str = ""
-    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    server: FakeServer | None = field(default=None, repr=False)
 
     # --- test controls -------------------------------------------------------------------
 
@@ -304,8 +304,7 @@ class FakeRazorpay:
         """Stop serving (hung and slow calls are answered at once)."""
         self.released.set()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
             self.server = None
 
     # --- the API ---------------------------------------------------------------------------
@@ -497,114 +496,60 @@ class FakeRazorpay:
             return (200, refund.entity()) if refund is not None else _no_such_id()
 
 
-def _handler(fake: FakeRazorpay) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = (
-            "HTTP/1.1"  # keep-alive, as the real API: a client reuses its connections
-        )
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            segments = [unquote(s) for s in parts.path.strip("/").split("/")]
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            key = headers.get("x-refund-idempotency")
+def _respond(fake: FakeRazorpay) -> Callable[[Incoming], Reply]:
+    def respond(incoming: Incoming) -> Reply:
+        method, path = incoming.method, incoming.path
+        segments = [unquote(s) for s in path.strip("/").split("/")]
+        key = incoming.headers.get("x-refund-idempotency")
+        with fake.lock:
+            fake.calls.append(Call(method, path, incoming.json(), key, incoming.body))
+        denied = fake.authenticate(incoming.headers)
+        if denied is not None:
+            return Reply(*denied)
+        fault = fake.take_fault(method, path)
+        if fault is not None and fault.hang:
+            fake.released.wait(fault.hang)
+            return Reply(*injected_error(504))
+        if fault is not None and fault.status is not None:
+            return Reply(*injected_error(fault.status))
+        slow = fault.slow if fault is not None else 0.0
+        query = dict(parse_qsl(incoming.query))
+        of_a_payment = len(segments) == 4 and segments[:2] == ["v1", "payments"]
+        if method == "POST" and of_a_payment and segments[3] == "refund":
+            answer, in_flight = fake.start_refund(segments[2], incoming.body, key)
             try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            with fake.lock:
-                fake.calls.append(Call(self.command, parts.path, body, key, raw))
-            denied = fake.authenticate(headers)
-            if denied is not None:
-                self._send(*denied)
-                return
-            fault = fake.take_fault(self.command, parts.path)
-            if fault is not None and fault.hang:
-                fake.released.wait(fault.hang)
-                self._send(*injected_error(504))
-                return
-            if fault is not None and fault.status is not None:
-                self._send(*injected_error(fault.status))
-                return
-            slow = fault.slow if fault is not None else 0.0
-            query = dict(parse_qsl(parts.query))
-            if (
-                self.command == "POST"
-                and len(segments) == 4
-                and segments[:2] == ["v1", "payments"]
-                and segments[3] == "refund"
-            ):
-                answer, in_flight = fake.start_refund(segments[2], raw, key)
-                try:
-                    if slow:
-                        fake.released.wait(slow)
-                finally:
-                    if in_flight and key is not None:
-                        fake.finish_refund(key)
-                self._send(*answer)
-                return
-            if (
-                self.command == "GET"
-                and len(segments) == 4
-                and segments[:2] == ["v1", "payments"]
-                and segments[3] == "refunds"
-            ):
-                answer = fake.list_refunds(segments[2], query)
-            elif self.command == "GET" and segments == ["v1", "payments"]:
-                answer = fake.list_payments(query)
-            elif self.command == "GET" and len(segments) == 3 and segments[:2] == ["v1", "refunds"]:
-                answer = fake.get_refund(segments[2])
-            else:
-                answer = _error(
-                    404,
-                    "The requested URL was not found on the server.",
-                    source="NA",
-                    step="NA",
-                    reason="NA",
-                )
-            if slow:
-                fake.released.wait(slow)
-            self._send(*answer)
+                if slow:
+                    fake.released.wait(slow)
+            finally:
+                if in_flight and key is not None:
+                    fake.finish_refund(key)
+            return Reply(*answer)
+        if method == "GET" and of_a_payment and segments[3] == "refunds":
+            answer = fake.list_refunds(segments[2], query)
+        elif method == "GET" and segments == ["v1", "payments"]:
+            answer = fake.list_payments(query)
+        elif method == "GET" and len(segments) == 3 and segments[:2] == ["v1", "refunds"]:
+            answer = fake.get_refund(segments[2])
+        else:
+            answer = _error(
+                404,
+                "The requested URL was not found on the server.",
+                source="NA",
+                step="NA",
+                reason="NA",
+            )
+        if slow:
+            fake.released.wait(slow)
+        return Reply(*answer)
 
-        def _send(self, status: int, body: Mapping[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
-
-        do_GET = do_POST = do_PATCH = do_DELETE = _serve
-
-    return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # concurrent tests open many connections at once
+    return respond
 
 
 def start_fake_razorpay(*, auto_payments: bool = False) -> FakeRazorpay:
     """A fake started on a free port; `stop()` it."""
     fake = FakeRazorpay(auto_payments=auto_payments)
-    server = _Server(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        daemon=True,
-        name="fake-razorpay",
-    )
-    thread.start()
-    fake.server = server
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    fake.server = FakeServer(_respond(fake), name="razorpay", keep_alive=True)
+    fake.url = fake.server.url
     return fake
 
 

@@ -22,15 +22,15 @@ them). `probe_calls` counts the calls to the probe's path.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from tests.support.fake_http import JSON, FakeServer, Incoming, Reply
 
 DAILY_KEY = "fake_daily_api_key_7c1d"
 QDRANT_KEY = "fake_qdrant_api_key_52be"
@@ -39,7 +39,6 @@ LANGFUSE_VERSION = "3.112.0"
 
 #: (status, body, content type); a `str` body is sent as text.
 Answer = tuple[int, Any, str]
-JSON = "application/json"
 
 
 @dataclass
@@ -55,7 +54,7 @@ class FakeSaas:
     fail_status: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     released: threading.Event = field(default_factory=threading.Event)
-    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    server: FakeServer | None = field(default=None, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -80,8 +79,7 @@ class FakeSaas:
         """Stop serving (a hung or slow call is answered at once)."""
         self.released.set()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
             self.server = None
 
     # --- the APIs ---------------------------------------------------------------------------
@@ -179,55 +177,30 @@ class FakeSaas:
         return 404, {"error": "not-found", "info": "no such endpoint"}, JSON
 
 
-def _handler(fake: FakeSaas) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+def _respond(fake: FakeSaas) -> Callable[[Incoming], Reply | None]:
+    def respond(incoming: Incoming) -> Reply | None:
+        with fake.lock:
+            if fake.is_probe(incoming.path):
+                fake.probe_calls += 1
+            hanging, slow = fake.hanging, fake.slow_seconds
+        if hanging:
+            fake.released.wait()
+            return None
+        if slow:
+            fake.released.wait(slow)
+        status, body, content_type = fake.handle(
+            incoming.path, parse_qs(incoming.query), incoming.headers
+        )
+        return Reply(status, body, content_type=content_type)
 
-        def do_GET(self) -> None:
-            split = urlsplit(self.path)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            with fake.lock:
-                if fake.is_probe(split.path):
-                    fake.probe_calls += 1
-                hanging, slow = fake.hanging, fake.slow_seconds
-            if hanging:
-                fake.released.wait()
-                return
-            if slow:
-                fake.released.wait(slow)
-            status, body, content_type = fake.handle(split.path, parse_qs(split.query), headers)
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
-
-    return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
+    return respond
 
 
 def start_fake(service: str, api_key: str | None = None) -> FakeSaas:
     """A fake `service` started on a free port; `stop()` it."""
     fake = FakeSaas(service=service, api_key=api_key)
-    server = _Server(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        daemon=True,
-        name=f"fake-{service}",
-    )
-    thread.start()
-    fake.server = server
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    fake.server = FakeServer(_respond(fake), name=service)
+    fake.url = fake.server.url
     return fake
 
 

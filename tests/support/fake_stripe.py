@@ -38,19 +38,18 @@ connected to it (close it with `aclose()`); `running_fake_stripe()` starts one w
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import string
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from adapters.stripe.refunds import StripeGateway
+from tests.support.fake_http import FakeServer, Incoming, Reply
 
 API_KEY = "sk_test_fake_stripe_secret_key"
 _ALPHABET = string.ascii_letters + string.digits
@@ -214,7 +213,7 @@ class FakeStripe:
     lock: threading.RLock = field(default_factory=threading.RLock)
     released: threading.Event = field(default_factory=threading.Event)
     url: str = ""
-    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    server: FakeServer | None = field(default=None, repr=False)
 
     # --- test controls -------------------------------------------------------------------
 
@@ -293,8 +292,7 @@ class FakeStripe:
         """Stop serving (hung and slow calls are answered at once)."""
         self.released.set()
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
             self.server = None
 
     # --- the API ---------------------------------------------------------------------------
@@ -535,104 +533,64 @@ class FakeStripe:
             return 200, refund.body()
 
 
-def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = (
-            "HTTP/1.1"  # keep-alive, as the real API: a client reuses its connections
-        )
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            path = parts.path
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            query = parse_qsl(parts.query, keep_blank_values=True)
-            form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            key = headers.get("idempotency-key")
-            with fake.lock:
-                fake.calls.append(
-                    Call(self.command, path, tuple(form if self.command == "POST" else query), key)
-                )
-            denied = fake.authenticate(headers)
-            if denied is not None:
-                self._send(*denied)
-                return
-            fault = fake.take_fault(self.command, path)
-            if fault is not None and fault.hang:
-                fake.released.wait(fault.hang)
-                self._send(*_error(504, "api_error", "Injected hang."))
-                return
-            creating = self.command == "POST" and path == "/v1/refunds"
-            if fault is not None and fault.status is not None and not (fault.saved and creating):
-                self._send(*injected_error(fault.status))
-                return
-            slow = fault.slow if fault is not None else 0.0
-            if creating:
-                answer, extra, in_flight = fake.start_refund(form, key, fault)
-                try:
-                    if slow:
-                        fake.released.wait(slow)
-                finally:
-                    if in_flight and key is not None:
-                        fake.finish_refund(form, key, answer)
-                self._send(*answer, extra=extra)
-                return
-            if self.command == "GET" and path == "/v1/balance":
-                answer = 200, fake.balance()
-            elif self.command == "GET" and path == "/v1/refunds":
-                answer = fake.list_refunds(query)
-            elif self.command == "GET" and path.startswith("/v1/refunds/"):
-                answer = fake.get_refund(unquote(path.removeprefix("/v1/refunds/")))
-            else:
-                _, body = _invalid(
-                    f"Unrecognized request URL ({self.command}: {path}). Please see "
-                    "https://stripe.com/docs or we can help at https://support.stripe.com/."
-                )
-                answer = 404, body
-            if slow:
-                fake.released.wait(slow)
-            self._send(*answer)
-
-        def _send(
-            self, status: int, body: Mapping[str, Any], extra: Mapping[str, str] | None = None
-        ) -> None:
-            data = json.dumps(body).encode()
+def _respond(fake: FakeStripe) -> Callable[[Incoming], Reply]:
+    def respond(incoming: Incoming) -> Reply:
+        method, path = incoming.method, incoming.path
+        query = parse_qsl(incoming.query, keep_blank_values=True)
+        form = parse_qsl(incoming.body.decode("utf-8", "replace"), keep_blank_values=True)
+        key = incoming.headers.get("idempotency-key")
+        with fake.lock:
+            fake.calls.append(Call(method, path, tuple(form if method == "POST" else query), key))
+        denied = fake.authenticate(incoming.headers)
+        if denied is not None:
+            return _reply(denied)
+        fault = fake.take_fault(method, path)
+        if fault is not None and fault.hang:
+            fake.released.wait(fault.hang)
+            return _reply(_error(504, "api_error", "Injected hang."))
+        creating = method == "POST" and path == "/v1/refunds"
+        if fault is not None and fault.status is not None and not (fault.saved and creating):
+            return _reply(injected_error(fault.status))
+        slow = fault.slow if fault is not None else 0.0
+        if creating:
+            answer, extra, in_flight = fake.start_refund(form, key, fault)
             try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("request-id", _id("req_"))
-                for name, value in (extra or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
+                if slow:
+                    fake.released.wait(slow)
+            finally:
+                if in_flight and key is not None:
+                    fake.finish_refund(form, key, answer)
+            return _reply(answer, extra)
+        if method == "GET" and path == "/v1/balance":
+            answer = 200, fake.balance()
+        elif method == "GET" and path == "/v1/refunds":
+            answer = fake.list_refunds(query)
+        elif method == "GET" and path.startswith("/v1/refunds/"):
+            answer = fake.get_refund(unquote(path.removeprefix("/v1/refunds/")))
+        else:
+            _, body = _invalid(
+                f"Unrecognized request URL ({method}: {path}). Please see "
+                "https://stripe.com/docs or we can help at https://support.stripe.com/."
+            )
+            answer = 404, body
+        if slow:
+            fake.released.wait(slow)
+        return _reply(answer)
 
-        do_GET = do_POST = do_DELETE = _serve
-
-    return Handler
+    return respond
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # concurrent tests open many connections at once
+def _reply(answer: tuple[int, Mapping[str, Any]], extra: Mapping[str, str] | None = None) -> Reply:
+    """Stripe's answer: JSON, with a request id, as every Stripe response has."""
+    status, body = answer
+    return Reply(status, body, {"request-id": _id("req_"), **(extra or {})})
 
 
 def start_fake_stripe(*, auto_payments: bool = False, api_key: str = API_KEY) -> FakeStripe:
     """A fake started on a free port; `stop()` it."""
     fake = FakeStripe(api_key=api_key, auto_payments=auto_payments)
-    server = _Server(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="fake-stripe"
-    )
-    thread.start()
-    fake.server = server
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    fake.server = FakeServer(_respond(fake), name="stripe", keep_alive=True)
+    fake.url = fake.server.url
     return fake
 
 
