@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,19 @@ def test_every_use_case_takes_the_principal_and_one_command() -> None:
             if params[:2] != ["self", "principal"] or len(params) > 3:
                 offenders.append(f"{module.__name__}.{name}{tuple(params)}")
     assert offenders == []
+
+
+#: Adapter packages every adapter may use: not adapters of a service themselves.
+SHARED_ADAPTER_PACKAGES = {"http"}
+
+
+def test_every_adapter_package_is_kept_apart_from_the_others() -> None:
+    """A new adapter package is in import-linter's independence contract, so that it cannot
+    come to import another adapter unnoticed."""
+    config = tomllib.loads((SRC.parent / "pyproject.toml").read_text())
+    [independence] = [
+        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "independence"
+    ]
+    listed = {m.removeprefix("adapters.") for m in independence["modules"]}
+    packages = {p.name for p in (SRC / "adapters").iterdir() if (p / "__init__.py").exists()}
+    assert packages - SHARED_ADAPTER_PACKAGES == listed

@@ -5,28 +5,15 @@ does not know."""
 
 from __future__ import annotations
 
-import httpx
-
-from admin_core.health.ports import DependencyDown, DependencyProbe
+from adapters.http.probe import HttpDependencyProbe
 
 
-class DailyDependencyProbe(DependencyProbe):
-    name = "daily_co"
-
+class DailyDependencyProbe(HttpDependencyProbe):
     def __init__(self, *, api_key: str, api_url: str, timeout_seconds: float) -> None:
-        self._client = httpx.AsyncClient(
+        super().__init__(
+            "daily_co",
             base_url=api_url,
-            timeout=timeout_seconds,
+            path="",
+            timeout_seconds=timeout_seconds,
             headers={"Authorization": f"Bearer {api_key}"},
         )
-
-    async def check(self) -> None:
-        try:
-            response = await self._client.get("")
-        except httpx.HTTPError as error:
-            raise DependencyDown.unreachable(error) from None
-        if response.status_code != 200:
-            raise DependencyDown.answered(response.status_code)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

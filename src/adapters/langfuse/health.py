@@ -7,28 +7,25 @@ from __future__ import annotations
 
 import httpx
 
-from admin_core.health.ports import DependencyDown, DependencyProbe
+from adapters.http.probe import HttpDependencyProbe
+from admin_core.health.ports import DependencyDown
 
 
-class LangfuseDependencyProbe(DependencyProbe):
-    name = "langfuse"
-
+class LangfuseDependencyProbe(HttpDependencyProbe):
     def __init__(self, *, url: str, timeout_seconds: float) -> None:
-        self._client = httpx.AsyncClient(base_url=url, timeout=timeout_seconds)
+        super().__init__(
+            "langfuse",
+            base_url=url,
+            path="api/public/health",
+            timeout_seconds=timeout_seconds,
+            accept=_status_ok,
+        )
 
-    async def check(self) -> None:
-        try:
-            response = await self._client.get("api/public/health")
-        except httpx.HTTPError as error:
-            raise DependencyDown.unreachable(error) from None
-        if response.status_code != 200:
-            raise DependencyDown.answered(response.status_code)
-        try:
-            status = response.json().get("status")
-        except (ValueError, AttributeError):
-            status = None
-        if not isinstance(status, str) or status.upper() != "OK":
-            raise DependencyDown("unexpected answer (no status OK)")
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+def _status_ok(response: httpx.Response) -> None:
+    try:
+        status = response.json().get("status")
+    except (ValueError, AttributeError):
+        status = None
+    if not isinstance(status, str) or status.upper() != "OK":
+        raise DependencyDown("unexpected answer (no status OK)")

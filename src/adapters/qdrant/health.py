@@ -4,28 +4,15 @@ need it depends on Qdrant's version)."""
 
 from __future__ import annotations
 
-import httpx
-
-from admin_core.health.ports import DependencyDown, DependencyProbe
+from adapters.http.probe import HttpDependencyProbe
 
 
-class QdrantDependencyProbe(DependencyProbe):
-    name = "qdrant"
-
+class QdrantDependencyProbe(HttpDependencyProbe):
     def __init__(self, *, url: str, api_key: str | None, timeout_seconds: float) -> None:
-        self._client = httpx.AsyncClient(
+        super().__init__(
+            "qdrant",
             base_url=url,
-            timeout=timeout_seconds,
+            path="readyz",
+            timeout_seconds=timeout_seconds,
             headers={"api-key": api_key} if api_key else {},
         )
-
-    async def check(self) -> None:
-        try:
-            response = await self._client.get("readyz")
-        except httpx.HTTPError as error:
-            raise DependencyDown.unreachable(error) from None
-        if response.status_code != 200:
-            raise DependencyDown.answered(response.status_code)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

@@ -3,28 +3,15 @@ cheapest authenticated read (httpx, not the SDK: one GET needs no retries or ide
 
 from __future__ import annotations
 
-import httpx
-
-from admin_core.health.ports import DependencyDown, DependencyProbe
+from adapters.http.probe import HttpDependencyProbe
 
 
-class StripeDependencyProbe(DependencyProbe):
-    name = "stripe"
-
+class StripeDependencyProbe(HttpDependencyProbe):
     def __init__(self, *, api_key: str, api_url: str, timeout_seconds: float) -> None:
-        self._client = httpx.AsyncClient(
+        super().__init__(
+            "stripe",
             base_url=api_url,
-            timeout=timeout_seconds,
+            path="v1/balance",
+            timeout_seconds=timeout_seconds,
             headers={"Authorization": f"Bearer {api_key}"},
         )
-
-    async def check(self) -> None:
-        try:
-            response = await self._client.get("v1/balance")
-        except httpx.HTTPError as error:
-            raise DependencyDown.unreachable(error) from None
-        if response.status_code != 200:
-            raise DependencyDown.answered(response.status_code)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
