@@ -20,7 +20,9 @@ Python with the domain's own functions, written by COPY into a schema of its own
 
     python -m bench audit -- [--rows 10000000] [--reuse] [--writers 20] [--seconds 5]
         [--parts pages,appends,checkpoints,verify] [--rounds 3] [--verify-all] [--durable]
+        [--prewarm]
 
+`--prewarm` reads the log's tables and indexes into the page cache before the pages.
 `--durable` runs the appends with `fsync=on` and `synchronous_commit=on` (ALTER SYSTEM as
 ADMIN_TEST_POSTGRES_SUPER_URL, reset afterwards).
 
@@ -90,7 +92,7 @@ from admin_core.audit.use_cases import (
 )
 from admin_core.kernel.principal import Principal
 from bench.services import dsn as _dsn
-from bench.services import fresh_schema
+from bench.services import fresh_schema, on_database
 from bench.services import setting as _setting
 
 SCHEMA = "audit_bench"
@@ -965,6 +967,32 @@ async def durable(super_url: str) -> AsyncIterator[None]:
         await connection.close()
 
 
+async def prewarm(super_url: str) -> tuple[float, float]:
+    """Read the log's tables and every index on them once into the operating system's page
+    cache (`pg_prewarm(..., 'read')`), as a server that has been serving holds them when the
+    machine's memory allows. Returns the seconds it took and the megabytes read."""
+    connection = await asyncpg.connect(_dsn(super_url))
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA public")
+        relations = await connection.fetch(
+            """SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
+                      pg_relation_size(c.oid) AS bytes
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relkind IN ('r', 'i')
+                 AND (c.relname LIKE 'audit%' OR c.relname LIKE 'ix_audit%'
+                      OR c.relname LIKE 'pk_audit%' OR c.relname LIKE 'uq_audit%')""",
+            SCHEMA,
+        )
+        started = time.perf_counter()
+        for relation in relations:
+            await connection.execute(
+                "SELECT public.pg_prewarm($1::regclass, 'read')", relation["name"]
+            )
+        return time.perf_counter() - started, sum(r["bytes"] for r in relations) / 2**20
+    finally:
+        await connection.close()
+
+
 def _parts(text: str) -> frozenset[str]:
     chosen = frozenset(p.strip() for p in text.split(",") if p.strip())
     if not chosen <= set(PARTS):
@@ -1003,6 +1031,12 @@ async def run(argv: list[str]) -> int:
         action="store_true",
         help="appends with fsync=on and synchronous_commit=on (ADMIN_TEST_POSTGRES_SUPER_URL)",
     )
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="read the log's tables and indexes once before the pages, as a running server's"
+        " page cache holds them (pg_prewarm, ADMIN_TEST_POSTGRES_SUPER_URL)",
+    )
     args = parser.parse_args(argv)
     parts = args.parts
 
@@ -1026,6 +1060,10 @@ async def run(argv: list[str]) -> int:
     checks: list[tuple[str, bool]] = []
     procs = args.app_processes
     if "pages" in parts:
+        if args.prewarm:
+            super_url = on_database(_setting("ADMIN_TEST_POSTGRES_SUPER_URL"), owner_url)
+            seconds, megabytes = await prewarm(super_url)
+            print(f"prewarmed {megabytes:,.0f} MB into the page cache in {seconds:.1f} s")
         checks += await _pages_part(owner_url, app_url, plan, args, load_start)
     if "appends" in parts:
         async with (

@@ -41,6 +41,11 @@ def dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
+def on_database(url: str, database_of: str) -> str:
+    """`url` (its user and server) on the database that `database_of` names."""
+    return f"{url.rsplit('/', 1)[0]}/{database_of.rsplit('/', 1)[1]}"
+
+
 async def fresh_schema(owner_url: str, schema: str, app_role: str, engine: AsyncEngine) -> None:
     """Drop `schema`, create it again and migrate it as the owner, through `engine` (whose
     search_path is the schema; disposed of here), granting `app_role` what it needs."""
