@@ -260,10 +260,9 @@ async def _change_role(
     the local write is undone and the provider's error raised. A crash anywhere after the
     commit is finished by the next change of this membership, or by reconcile.
     """
-    tenant_id, user_id = command.tenant_id, command.user_id
     plan = partial(_plan, changes, principal, verb=verb, command=command)
     async with changes.transactions() as tx:
-        org_id = await _org_of(tx, tenant_id, changes.platform_org)
+        org_id = await _org_of(tx, command.tenant_id, changes.platform_org)
     if org_id is None:
         async with changes.transactions() as tx:
             planned = plan(written=await write(tx), org_id=None, previous=None)
@@ -271,7 +270,7 @@ async def _change_role(
                 await tx.audit.append(planned.record)
                 await tx.commit()
         return planned.change
-    subject = memberships.subject(org_id, user_id)
+    subject = memberships.subject(org_id, command.user_id)
     async with changes.side_effects.serialized(subject):
         for _ in range(max(1, round(changes.patience_seconds / WAIT_STEP))):
             added = False
@@ -279,13 +278,13 @@ async def _change_role(
                 written = await write(tx)
                 busy = await tx.intents.pending_of(subject)
                 if busy is None:
-                    previous = await changes.memberships.sync.current(org_id, user_id)
+                    previous = await changes.memberships.sync.current(org_id, command.user_id)
                     planned = plan(written=written, org_id=org_id, previous=previous)
                     if planned.grant is None or planned.record is None:
                         return planned.change
                     intent = changes.side_effects.new_intent(
                         kind=memberships.KIND,
-                        tenant_id=_audit_tenant(tenant_id),
+                        tenant_id=_audit_tenant(command.tenant_id),
                         payload=memberships.payload(
                             org_id=org_id,
                             verb=verb,
@@ -295,13 +294,9 @@ async def _change_role(
                         audit=[planned.record],
                         subject=subject,
                     )
-                    try:
-                        await tx.intents.add(intent)
-                    except IntentSubjectBusy:  # a new user: there was no row to lock yet
+                    added = await _committed(tx, intent)
+                    if not added:
                         busy = await tx.intents.pending_of(subject)
-                    else:
-                        await tx.commit()
-                        added = True
             if added:
                 await changes.side_effects.drive(changes.memberships, intent)
                 return planned.change
@@ -310,8 +305,20 @@ async def _change_role(
     raise IdentityProviderUnavailable(
         "Another change of this user's roles is still waiting for the identity provider; "
         "try again shortly.",
-        details={"tenant_id": tenant_id, "user_id": user_id},
+        details={"tenant_id": command.tenant_id, "user_id": command.user_id},
     )
+
+
+async def _committed(tx: UsersTransaction, intent: Intent) -> bool:
+    """Commit `intent` with the transaction's writes; False, with nothing committed, when
+    another change of its membership began meanwhile (a user nobody granted anything yet has
+    no row to lock, so two first grants meet at the intents' index)."""
+    try:
+        await tx.intents.add(intent)
+    except IntentSubjectBusy:
+        return False
+    await tx.commit()
+    return True
 
 
 async def _wait_for(changes: RoleChanges, busy: Intent) -> None:
