@@ -27,88 +27,125 @@ class _ClosableProbe(DependencyProbe, Protocol):
     async def aclose(self) -> None: ...
 
 
+# The probe of each dependency outside the database, from its settings (which
+# `choices.health_probes` found complete) and the timeout. Imported when built: a deployment
+# without Neo4j or Redis never loads their drivers.
+
+
+def _neo4j(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.neo4j.health import Neo4jDependencyProbe
+
+    assert s.neo4j_url is not None
+    return Neo4jDependencyProbe.connect(
+        s.neo4j_url, s.neo4j_user, s.neo4j_password, timeout_seconds=timeout
+    )
+
+
+def _redis(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.redis.health import RedisDependencyProbe
+
+    assert s.redis_url is not None
+    return RedisDependencyProbe(url=s.redis_url, timeout_seconds=timeout)
+
+
+def _flagsmith(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.flagsmith.health import FlagsmithDependencyProbe
+
+    assert s.flagsmith_server_key is not None
+    return FlagsmithDependencyProbe(
+        server_key=s.flagsmith_server_key, api_url=s.flagsmith_api_url, timeout_seconds=timeout
+    )
+
+
+def _stripe(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.stripe.health import StripeDependencyProbe
+
+    assert s.stripe_api_key is not None
+    return StripeDependencyProbe(
+        api_key=s.stripe_api_key, api_url=s.stripe_api_url, timeout_seconds=timeout
+    )
+
+
+def _razorpay(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.razorpay.health import RazorpayDependencyProbe
+
+    assert s.razorpay_key_id is not None
+    assert s.razorpay_key_secret is not None
+    return RazorpayDependencyProbe(
+        key_id=s.razorpay_key_id,
+        key_secret=s.razorpay_key_secret,
+        api_url=s.razorpay_api_url,
+        timeout_seconds=timeout,
+    )
+
+
+def _clerk(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.clerk.health import ClerkDependencyProbe
+
+    assert s.clerk_secret_key is not None
+    return ClerkDependencyProbe(
+        secret_key=s.clerk_secret_key, api_url=s.clerk_api_url, timeout_seconds=timeout
+    )
+
+
+def _daily(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.daily.health import DailyDependencyProbe
+
+    assert s.daily_api_key is not None
+    return DailyDependencyProbe(
+        api_key=s.daily_api_key, api_url=s.daily_api_url, timeout_seconds=timeout
+    )
+
+
+def _qdrant(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.qdrant.health import QdrantDependencyProbe
+
+    assert s.qdrant_url is not None
+    return QdrantDependencyProbe(
+        url=s.qdrant_url, api_key=s.qdrant_api_key, timeout_seconds=timeout
+    )
+
+
+def _anthropic(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.anthropic.health import AnthropicDependencyProbe
+
+    assert s.anthropic_api_key is not None
+    return AnthropicDependencyProbe(
+        api_key=s.anthropic_api_key, api_url=s.anthropic_api_url, timeout_seconds=timeout
+    )
+
+
+def _langfuse(s: Settings, timeout: float) -> _ClosableProbe:
+    from adapters.langfuse.health import LangfuseDependencyProbe
+
+    assert s.langfuse_url is not None
+    return LangfuseDependencyProbe(url=s.langfuse_url, timeout_seconds=timeout)
+
+
+_PROBES: dict[str, Callable[[Settings, float], _ClosableProbe]] = {
+    "neo4j": _neo4j,
+    "redis": _redis,
+    "flagsmith": _flagsmith,
+    "stripe": _stripe,
+    "razorpay": _razorpay,
+    "clerk": _clerk,
+    "daily_co": _daily,
+    "qdrant": _qdrant,
+    "anthropic": _anthropic,
+    "langfuse": _langfuse,
+}
+
+
 def _probe(
     name: str, settings: Settings, engine: Callable[[], AsyncEngine], resources: Resources
 ) -> DependencyProbe:
-    """The probe of one configured dependency (its client registered to be closed)."""
-    s, timeout = settings, settings.health_timeout_seconds
-    probe: _ClosableProbe
+    """The probe of one configured dependency (its client registered to be closed); the
+    database's shares the app's engine."""
     if name == "postgres":
-        if choices.database(s) == "memory":
+        if choices.database(settings) == "memory":
             return InMemoryDependencyProbe(name)
         return SqlDependencyProbe(engine(), name=name)
-    if name == "neo4j":
-        from adapters.neo4j.health import Neo4jDependencyProbe
-
-        assert s.neo4j_url is not None
-        probe = Neo4jDependencyProbe.connect(
-            s.neo4j_url, s.neo4j_user, s.neo4j_password, timeout_seconds=timeout
-        )
-    elif name == "redis":
-        from adapters.redis.health import RedisDependencyProbe
-
-        assert s.redis_url is not None
-        probe = RedisDependencyProbe(url=s.redis_url, timeout_seconds=timeout)
-    elif name == "flagsmith":
-        from adapters.flagsmith.health import FlagsmithDependencyProbe
-
-        assert s.flagsmith_server_key is not None
-        probe = FlagsmithDependencyProbe(
-            server_key=s.flagsmith_server_key, api_url=s.flagsmith_api_url, timeout_seconds=timeout
-        )
-    elif name == "stripe":
-        from adapters.stripe.health import StripeDependencyProbe
-
-        assert s.stripe_api_key is not None
-        probe = StripeDependencyProbe(
-            api_key=s.stripe_api_key, api_url=s.stripe_api_url, timeout_seconds=timeout
-        )
-    elif name == "razorpay":
-        from adapters.razorpay.health import RazorpayDependencyProbe
-
-        assert s.razorpay_key_id is not None
-        assert s.razorpay_key_secret is not None
-        probe = RazorpayDependencyProbe(
-            key_id=s.razorpay_key_id,
-            key_secret=s.razorpay_key_secret,
-            api_url=s.razorpay_api_url,
-            timeout_seconds=timeout,
-        )
-    elif name == "clerk":
-        from adapters.clerk.health import ClerkDependencyProbe
-
-        assert s.clerk_secret_key is not None
-        probe = ClerkDependencyProbe(
-            secret_key=s.clerk_secret_key, api_url=s.clerk_api_url, timeout_seconds=timeout
-        )
-    elif name == "daily_co":
-        from adapters.daily.health import DailyDependencyProbe
-
-        assert s.daily_api_key is not None
-        probe = DailyDependencyProbe(
-            api_key=s.daily_api_key, api_url=s.daily_api_url, timeout_seconds=timeout
-        )
-    elif name == "qdrant":
-        from adapters.qdrant.health import QdrantDependencyProbe
-
-        assert s.qdrant_url is not None
-        probe = QdrantDependencyProbe(
-            url=s.qdrant_url, api_key=s.qdrant_api_key, timeout_seconds=timeout
-        )
-    elif name == "anthropic":
-        from adapters.anthropic.health import AnthropicDependencyProbe
-
-        assert s.anthropic_api_key is not None
-        probe = AnthropicDependencyProbe(
-            api_key=s.anthropic_api_key, api_url=s.anthropic_api_url, timeout_seconds=timeout
-        )
-    elif name == "langfuse":
-        from adapters.langfuse.health import LangfuseDependencyProbe
-
-        assert s.langfuse_url is not None
-        probe = LangfuseDependencyProbe(url=s.langfuse_url, timeout_seconds=timeout)
-    else:
-        raise ValueError(f"no probe for {name!r}")
+    probe = _PROBES[name](settings, settings.health_timeout_seconds)
     resources.add(f"{name} health probe", probe.aclose)
     return probe
 
