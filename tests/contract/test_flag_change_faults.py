@@ -4,14 +4,18 @@ change the provider holds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.system.runtime import UlidGenerator
 from admin_core.flags.errors import FlagsUnavailable
+from admin_core.flags.model import FlagState
+from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
@@ -213,3 +217,69 @@ async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled
 
 async def _nothing() -> None:
     return None
+
+
+class DiesAfterWrite(FeatureFlags):
+    """A real provider whose caller dies (the request is cancelled) once a write landed."""
+
+    def __init__(self, inner: FeatureFlags) -> None:
+        self.inner = inner
+
+    async def state(self, identity: str) -> FlagState:
+        return await self.inner.state(identity)
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        return await self.inner.overrides(identity)
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        await self.inner.set_override(identity, flag, value)
+        raise asyncio.CancelledError
+
+    async def clear_override(self, identity: str, flag: str) -> None:
+        await self.inner.clear_override(identity, flag)
+        raise asyncio.CancelledError
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_a_change_left_by_a_dead_caller_is_settled_before_the_next_one(
+    kind: str, tmp_path: Path
+) -> None:
+    """The first change's caller dies after the provider took it. A later change of the same
+    tenant's flags (once the dead caller's lease ran out) first settles the first one —
+    its audit entry written — and only then reads and changes the flag. Settled the other
+    way round, the first change would find its value replaced and put back what it replaced,
+    undoing the newer change."""
+    flags = catalogue()
+    async with flag_provider(kind, tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        dying = world_on(DiesAfterWrite(provider), transactions, flags)
+        with pytest.raises(asyncio.CancelledError):
+            await dying.override.execute(OPERATOR, risk(0.3, "pilot"))
+        assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.3}
+
+        later = world_on(
+            provider, transactions, flags, clock=LaterClock(LEASE), ids=UlidGenerator()
+        )
+        await later.override.execute(OPERATOR, risk(0.5, "second"))
+        report = await later.flags.side_effects.reconcile(
+            later.flags.effects, older_than=timedelta(0)
+        )
+        assert (list(report.completed), list(report.abandoned)) == ([], [])
+        assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.5}
+        entries = sorted(await later.audit("flag.identity_override"), key=lambda e: e.seq)
+        assert [(e.before, e.after) for e in entries if e.before and e.after] == [
+            (
+                {"value": flags.get("triage_risk_threshold").default, "overridden": False},
+                {"value": 0.3, "overridden": True, "reason": "pilot"},
+            ),
+            (
+                {"value": 0.3, "overridden": True},
+                {"value": 0.5, "overridden": True, "reason": "second"},
+            ),
+        ]
+
+
+def risk(value: float, reason: str) -> OverrideFlagCommand:
+    return OverrideFlagCommand(
+        tenant_id="apollo", flag="triage_risk_threshold", value=value, reason=reason
+    )

@@ -29,7 +29,7 @@ from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.tenant_flags import TenantFlags
 from admin_core.flags.use_cases import ClearFlagOverride, OverrideFlag, ShowEffectiveFlags
 from admin_core.kernel.principal import Principal
-from admin_core.kernel.runtime import Clock
+from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import Intent
 from admin_core.side_effects.runner import SideEffects
@@ -147,13 +147,14 @@ def world_on(
     *,
     ttl: float = 60.0,
     clock: Clock | None = None,
+    ids: IdGenerator | None = None,
 ) -> FlagWorld:
     cached = CachedFeatureFlags(provider, ttl=ttl)
     tenant_flags = TenantFlags(
         catalogue=flags,
         flags=cached,
         tenants=KnownTenants(transactions),
-        side_effects=SideEffects(transactions, clock or SystemClock(), SequentialIds()),
+        side_effects=SideEffects(transactions, clock or SystemClock(), ids or SequentialIds()),
     )
     return FlagWorld(
         catalogue=flags, provider=provider, transactions=transactions, flags=tenant_flags

@@ -18,6 +18,13 @@ from admin_core.side_effects.ports import SideEffectsTransaction
 
 #: The kind of intent this effect performs.
 KIND = "flags.overrides"
+
+
+def subject(tenant_id: str) -> str:
+    """Changes of one tenant's flags never overlap: at most one is pending at a time."""
+    return f"flags:{tenant_id}"
+
+
 _ABSENT = object()
 
 

@@ -4,10 +4,12 @@ effect (docs/adr/0048)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from admin_core.audit.model import AuditRecord
 from admin_core.flags import overrides
+from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import (
     EffectiveFlags,
     FlagCatalogue,
@@ -17,13 +19,15 @@ from admin_core.flags.model import (
 )
 from admin_core.flags.ports import FeatureFlags
 from admin_core.kernel.validation import FieldChecks
-from admin_core.side_effects.ports import SideEffectsTransaction
-from admin_core.side_effects.runner import SideEffects
+from admin_core.side_effects.ports import IntentSubjectBusy, SideEffectsTransaction
+from admin_core.side_effects.runner import SideEffects, SubjectBusy
 from admin_core.tenants.known import KnownTenants
 
 #: The audit event of every change of a tenant's flags, thresholds included.
 FLAG_EVENT = "ADMIN_FLAG_IDENTITY_OVERRIDE"
 MAX_REASON_LENGTH = 500
+#: How long a change waits for another change of the same tenant's flags to be settled.
+PATIENCE_SECONDS = 10.0
 
 
 def check_reason(checks: FieldChecks, reason: str | None, *, required: bool = True) -> str | None:
@@ -41,13 +45,33 @@ class TenantFlags:
         flags: FeatureFlags,
         tenants: KnownTenants,
         side_effects: SideEffects[SideEffectsTransaction],
+        patience_seconds: float = PATIENCE_SECONDS,
     ) -> None:
         self.catalogue = catalogue
         self.provider = flags
         self.tenants = tenants
         self.side_effects = side_effects
+        self.patience_seconds = patience_seconds
         self._effect = overrides.FlagOverrides(flags)
         self._last: tuple[FlagState, EffectiveFlags] | None = None
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, tenant_id: str) -> AsyncIterator[None]:
+        """One change of the tenant's flags at a time, whatever crashes and replicas do: in
+        this process a lock; then a change still pending (another replica's, or one whose
+        caller died) is waited for, or settled as reconcile would, before the block reads
+        what it changes. A change settled later than a newer one would put back what the
+        newer one wrote."""
+        async with self.side_effects.serialized(tenant_id):
+            try:
+                await self.side_effects.clear(
+                    self._effect,
+                    overrides.subject(tenant_id),
+                    patience_seconds=self.patience_seconds,
+                )
+            except SubjectBusy as error:
+                raise _busy(tenant_id) from error
+            yield
 
     @property
     def effects(self) -> Mapping[str, overrides.FlagOverrides]:
@@ -66,10 +90,22 @@ class TenantFlags:
     async def change(
         self, tenant_id: str, changes: Sequence[FlagChange], audit: Sequence[AuditRecord]
     ) -> None:
-        await self.side_effects.perform(
-            self._effect,
-            kind=overrides.KIND,
-            tenant_id=tenant_id,
-            payload=overrides.payload(tenant_id, changes),
-            audit=audit,
-        )
+        """Make `changes` at the provider and record `audit` once it has (inside `exclusive`)."""
+        try:
+            await self.side_effects.perform(
+                self._effect,
+                kind=overrides.KIND,
+                tenant_id=tenant_id,
+                payload=overrides.payload(tenant_id, changes),
+                audit=audit,
+                subject=overrides.subject(tenant_id),
+            )
+        except IntentSubjectBusy as error:  # another replica's change began meanwhile
+            raise _busy(tenant_id) from error
+
+
+def _busy(tenant_id: str) -> FlagsUnavailable:
+    return FlagsUnavailable(
+        "Another change of this tenant's flags is still in progress; try again shortly.",
+        details={"tenant_id": tenant_id},
+    )

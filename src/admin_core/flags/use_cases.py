@@ -80,7 +80,7 @@ class OverrideFlag:
         flags = self._flags
         value = flags.catalogue.get(command.flag).checked(command.value)
         await flags.tenants.require(tenant_id)
-        async with flags.side_effects.serialized(tenant_id):
+        async with flags.exclusive(tenant_id):
             before = await flags.effective(tenant_id)
             held = await flags.provider.overrides(tenant_id)
             had_override = command.flag in held
@@ -133,7 +133,7 @@ class ClearFlagOverride:
         flags = self._flags
         definition = flags.catalogue.get(command.flag)
         await flags.tenants.require(tenant_id)
-        async with flags.side_effects.serialized(tenant_id):
+        async with flags.exclusive(tenant_id):
             before = await flags.effective(tenant_id)
             held = await flags.provider.overrides(tenant_id)
             previous = before.values.get(command.flag)

@@ -65,6 +65,15 @@ class IntentInProgress(Exception):
     """Another caller (on this or another replica) is driving the intent now."""
 
 
+class SubjectBusy(Exception):
+    """A change of the subject is still pending: its caller drove it for longer than the
+    patience given, or the provider cannot say now what it did."""
+
+
+#: How often a caller waiting for another change of the same subject looks again.
+WAIT_STEP_SECONDS = 0.05
+
+
 class SideEffects(Generic[T]):
     def __init__(self, transactions: Transactions[T], clock: Clock, ids: IdGenerator) -> None:
         self._transactions = transactions
@@ -143,11 +152,13 @@ class SideEffects(Generic[T]):
         payload: Mapping[str, Any],
         audit: Sequence[AuditRecord],
         key: str | None = None,
+        subject: str | None = None,
     ) -> Answer:
         """Record the intent, apply the effect, record its outcome. Raises what the effect
-        raised unless the provider turned out to have acted."""
+        raised unless the provider turned out to have acted; `IntentSubjectBusy`, with
+        nothing done, when `subject` has an intent pending."""
         intent = self.new_intent(
-            kind=kind, tenant_id=tenant_id, payload=payload, audit=audit, key=key
+            kind=kind, tenant_id=tenant_id, payload=payload, audit=audit, key=key, subject=subject
         )
         async with self._transactions() as tx:
             await tx.intents.add(intent)
@@ -207,6 +218,34 @@ class SideEffects(Generic[T]):
                 unresolved.append(found.id)
         return ReconcileReport(completed=completed, abandoned=abandoned, unresolved=unresolved)
 
+    async def clear(self, effect: Effect[T], subject: str, *, patience_seconds: float) -> None:
+        """Return once `subject` has no pending intent (see `step_aside`). Raises
+        `SubjectBusy` after `patience_seconds`."""
+        for _ in range(wait_steps(patience_seconds)):
+            async with self._transactions() as tx:
+                busy = await tx.intents.pending_of(subject)
+            if busy is None:
+                return
+            await self.step_aside(effect, busy)
+        raise SubjectBusy(subject)
+
+    async def step_aside(self, effect: Effect[T], busy: Intent) -> None:
+        """One step of waiting for `busy`, the pending intent of a subject the caller is about
+        to change: a short pause while its caller still drives it (its lease runs), or, when
+        its caller is gone, finish it now as reconcile would — so that a change never lands
+        beside an older one still unsettled. Raises `SubjectBusy` when the provider cannot
+        say what it holds."""
+        if busy.lease_until is not None and busy.lease_until > self._clock.now():
+            await asyncio.sleep(WAIT_STEP_SECONDS)
+            return
+        try:
+            outcome = await self.finish(effect, busy.id)
+        except IntentInProgress:  # taken over by another caller meanwhile
+            await asyncio.sleep(WAIT_STEP_SECONDS)
+            return
+        if outcome is Outcome.UNKNOWN:
+            raise SubjectBusy(busy.subject or busy.id)
+
     async def finish(self, effect: Effect[T], intent_id: str) -> Outcome | None:
         """Settle one intent left pending, as reconcile does: take its lease (raises
         `IntentInProgress` while another caller's runs), ask the provider what it holds, and
@@ -249,6 +288,11 @@ class SideEffects(Generic[T]):
                 for record in intent.audit:
                     await tx.audit.append(record)
             await tx.commit()
+
+
+def wait_steps(patience_seconds: float) -> int:
+    """How many looks at a busy subject fit in `patience_seconds`."""
+    return max(1, round(patience_seconds / WAIT_STEP_SECONDS))
 
 
 async def _settle(effect: Effect[Any], intent: Intent, *, redrive: bool) -> Answer:

@@ -76,7 +76,7 @@ class UpdateTriageThresholds:
         if problems or checks.errors:
             raise FlagValueInvalid([*checks.errors, *problems])
         await flags.tenants.require(tenant_id)
-        async with flags.side_effects.serialized(tenant_id):
+        async with flags.exclusive(tenant_id):
             before = await flags.effective(tenant_id)
             held = await flags.provider.overrides(tenant_id)
             changes, records = [], []

@@ -3,7 +3,6 @@ case takes the acting principal and one command defined beside it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -14,9 +13,9 @@ from admin_core.audit.recording import audit_record
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
-from admin_core.side_effects.model import Intent, Outcome
+from admin_core.side_effects.model import Intent
 from admin_core.side_effects.ports import IntentSubjectBusy
-from admin_core.side_effects.runner import IntentInProgress
+from admin_core.side_effects.runner import SubjectBusy, wait_steps
 from admin_core.tenants.errors import TenantNotFound
 from admin_core.users import memberships
 from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
@@ -153,9 +152,6 @@ class RevokeRoleCommand(RoleCommand):
     """Revoke `role` from the user."""
 
 
-#: How often a change waiting for another caller's change of the same membership looks again.
-WAIT_STEP = 0.05
-
 #: The local side of one role change, written in the change's transaction: the user's roles
 #: before it, and the grant it added or removed (None: nothing to change).
 LocalWrite = Callable[[UsersTransaction], Awaitable[tuple[tuple[str, ...], UserRole | None]]]
@@ -272,7 +268,7 @@ async def _change_role(
         return planned.change
     subject = memberships.subject(org_id, command.user_id)
     async with changes.side_effects.serialized(subject):
-        for _ in range(max(1, round(changes.patience_seconds / WAIT_STEP))):
+        for _ in range(wait_steps(changes.patience_seconds)):
             added = False
             async with changes.transactions() as tx:
                 written = await write(tx)
@@ -301,7 +297,14 @@ async def _change_role(
                 await changes.side_effects.drive(changes.memberships, intent)
                 return planned.change
             if busy is not None:
-                await _wait_for(changes, busy)
+                try:
+                    await changes.side_effects.step_aside(changes.memberships, busy)
+                except SubjectBusy as error:
+                    raise IdentityProviderUnavailable(
+                        "An earlier change of this user's roles cannot be confirmed with the "
+                        "identity provider now; try again shortly.",
+                        details={"intent_id": busy.id},
+                    ) from error
     raise IdentityProviderUnavailable(
         "Another change of this user's roles is still waiting for the identity provider; "
         "try again shortly.",
@@ -319,26 +322,6 @@ async def _committed(tx: UsersTransaction, intent: Intent) -> bool:
         return False
     await tx.commit()
     return True
-
-
-async def _wait_for(changes: RoleChanges, busy: Intent) -> None:
-    """A pending change of the same membership: another caller drives it (wait a step), or
-    its caller is gone (finish it now, as reconcile would). Raises when the provider cannot
-    say what it holds."""
-    if busy.lease_until is not None and busy.lease_until > changes.clock.now():
-        await asyncio.sleep(WAIT_STEP)
-        return
-    try:
-        outcome = await changes.side_effects.finish(changes.memberships, busy.id)
-    except IntentInProgress:  # taken over by another caller meanwhile
-        await asyncio.sleep(WAIT_STEP)
-        return
-    if outcome is Outcome.UNKNOWN:
-        raise IdentityProviderUnavailable(
-            "An earlier change of this user's roles cannot be confirmed with the identity "
-            "provider now; try again shortly.",
-            details={"intent_id": busy.id},
-        )
 
 
 class GrantRole:
