@@ -5,11 +5,10 @@ local change is undone.
 
 The intent's payload says what to set and what to undo:
 - `org_id`, `user_id`: whose membership;
-- `target`: the role the membership must carry afterwards (None: no membership);
+- `previous`, `target`: the role the membership carried when the change was planned, and
+  the one it must carry afterwards (None: no membership);
 - `grant`: the local grant the change added (`assign`) or removed (`revoke`), in full, so
-  that it can be removed or put back;
-- `contact`: for a grant, the user's details as the provider gave them, cached once the
-  membership is set.
+  that it can be removed or put back.
 """
 
 from __future__ import annotations
@@ -43,12 +42,14 @@ def payload(
     org_id: str,
     verb: str,
     grant: UserRole,
+    previous: str | None,
     target: str | None,
 ) -> dict[str, Any]:
     return {
         "org_id": org_id,
         "user_id": grant.user_id,
         "verb": verb,
+        "previous": previous,
         "target": target,
         "grant": {
             "tenant_id": grant.tenant_id,
@@ -72,7 +73,7 @@ def _grant(values: Mapping[str, Any]) -> UserRole:
 
 class MembershipSync:
     """Reads a user's membership of an organisation, and sets it to a given role (or to no
-    membership), whatever it is now."""
+    membership)."""
 
     def __init__(self, identity: IdentityProvider) -> None:
         self._identity = identity
@@ -81,8 +82,9 @@ class MembershipSync:
         page = await self._identity.list_memberships(org_id, user_ids=[user_id], limit=10)
         return next((m.role for m in page.memberships if m.user_id == user_id), None)
 
-    async def set(self, org_id: str, user_id: str, target: str | None) -> None:
-        current = await self.current(org_id, user_id)
+    async def set(self, org_id: str, user_id: str, current: str | None, target: str | None) -> None:
+        """From `current` (as last read; a membership found otherwise is handled) to
+        `target`."""
         if target == current:
             return
         if target is None:
@@ -108,7 +110,9 @@ class MembershipChanges(Effect[UsersTransaction]):
 
     async def apply(self, intent: Intent) -> Answer:
         values = intent.payload
-        await self.sync.set(values["org_id"], values["user_id"], values["target"])
+        await self.sync.set(
+            values["org_id"], values["user_id"], values["previous"], values["target"]
+        )
         return APPLIED
 
     async def settle(self, intent: Intent, *, redrive: bool) -> Answer:

@@ -285,6 +285,7 @@ async def _change_role(
                             org_id=org_id,
                             verb=verb,
                             grant=planned.grant,
+                            previous=previous,
                             target=planned.change.org_role,
                         ),
                         audit=[planned.record],
