@@ -5,7 +5,7 @@ change the provider holds."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,6 @@ import pytest
 
 from adapters.system.runtime import UlidGenerator
 from admin_core.flags.errors import FlagsUnavailable
-from admin_core.flags.model import FlagState
-from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
@@ -23,6 +21,7 @@ from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
 from tests.support.clock import LaterClock
 from tests.support.flags import (
     OPERATOR,
+    DieAfterWrite,
     FailingFlags,
     FlagWorld,
     add_tenants,
@@ -219,25 +218,8 @@ async def _nothing() -> None:
     return None
 
 
-class DiesAfterWrite(FeatureFlags):
-    """A real provider whose caller dies (the request is cancelled) once a write landed."""
-
-    def __init__(self, inner: FeatureFlags) -> None:
-        self.inner = inner
-
-    async def state(self, identity: str) -> FlagState:
-        return await self.inner.state(identity)
-
-    async def overrides(self, identity: str) -> Mapping[str, Any]:
-        return await self.inner.overrides(identity)
-
-    async def set_override(self, identity: str, flag: str, value: Any) -> None:
-        await self.inner.set_override(identity, flag, value)
-        raise asyncio.CancelledError
-
-    async def clear_override(self, identity: str, flag: str) -> None:
-        await self.inner.clear_override(identity, flag)
-        raise asyncio.CancelledError
+def _cancelled() -> None:
+    raise asyncio.CancelledError  # the request is gone before it records anything
 
 
 @pytest.mark.parametrize("kind", PROVIDERS)
@@ -252,7 +234,7 @@ async def test_a_change_left_by_a_dead_caller_is_settled_before_the_next_one(
     flags = catalogue()
     async with flag_provider(kind, tmp_path, flags) as (provider, transactions):
         await add_tenants(transactions, "apollo")
-        dying = world_on(DiesAfterWrite(provider), transactions, flags)
+        dying = world_on(DieAfterWrite(provider, _cancelled), transactions, flags)
         with pytest.raises(asyncio.CancelledError):
             await dying.override.execute(OPERATOR, risk(0.3, "pilot"))
         assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.3}

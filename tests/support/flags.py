@@ -8,7 +8,7 @@ on purpose (`FailingFlags`), as a broken provider would; everything else is the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,3 +223,26 @@ class FailingFlags(FeatureFlags):
     async def clear_override(self, identity: str, flag: str) -> None:
         self._check()
         await self.inner.clear_override(identity, flag)
+
+
+class DieAfterWrite(FeatureFlags):
+    """A real provider whose caller dies once a write has landed: `die` is called after every
+    write (SIGKILL for a process, a cancellation for a request)."""
+
+    def __init__(self, inner: FeatureFlags, die: Callable[[], None]) -> None:
+        self.inner = inner
+        self._die = die
+
+    async def state(self, identity: str) -> FlagState:
+        return await self.inner.state(identity)
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        return await self.inner.overrides(identity)
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        await self.inner.set_override(identity, flag, value)
+        self._die()
+
+    async def clear_override(self, identity: str, flag: str) -> None:
+        await self.inner.clear_override(identity, flag)
+        self._die()

@@ -11,18 +11,16 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from adapters.sql.engine import create_engine
 from adapters.sql.flags import SqlFeatureFlags
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.flags.model import FlagCatalogue, FlagState
+from admin_core.flags.model import FlagCatalogue
 from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.kernel.principal import Principal
-from tests.support.flags import add_tenants, catalogue, defaults, world_on
+from tests.support.flags import DieAfterWrite, add_tenants, catalogue, defaults, world_on
 
 
 async def provider_for(
@@ -44,22 +42,8 @@ async def provider_for(
     )
 
 
-class DieAfterWrite(FeatureFlags):
-    def __init__(self, inner: FeatureFlags) -> None:
-        self._inner = inner
-
-    async def state(self, identity: str) -> FlagState:
-        return await self._inner.state(identity)
-
-    async def overrides(self, identity: str) -> Mapping[str, Any]:
-        return await self._inner.overrides(identity)
-
-    async def set_override(self, identity: str, flag: str, value: Any) -> None:
-        await self._inner.set_override(identity, flag, value)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    async def clear_override(self, identity: str, flag: str) -> None:
-        await self._inner.clear_override(identity, flag)
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main(database: str, kind: str) -> None:
@@ -68,7 +52,7 @@ async def main(database: str, kind: str) -> None:
     transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
     await add_tenants(transactions, "apollo")
     provider = await provider_for(kind, transactions, flags)
-    world = world_on(DieAfterWrite(provider), transactions, flags)
+    world = world_on(DieAfterWrite(provider, _kill), transactions, flags)
     principal = Principal.operator("killed", request_id="req-killed")
     await world.override.execute(
         principal,
