@@ -389,3 +389,58 @@ async def test_a_body_value_of_another_json_type_is_refused_not_converted(
     [error] = response.json()["errors"]
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", field)
     assert state(http) == before
+
+
+def body_schema(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    """The object schema of the body of `method path` (a concrete path) in the document."""
+    for template, item in document["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path) and method.lower() in item:
+            schema = item[method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+            [ref] = [s["$ref"] for s in schema.get("oneOf", [schema]) if "$ref" in s]
+            found: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+            return found
+    raise AssertionError(f"{method} {path} is not in the document")
+
+
+def error_fields(response: Any) -> list[str]:
+    assert response.status_code == 422, response.text
+    assert set(codes(response)) == {"VALIDATION_ERROR"}
+    return [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_every_unknown_and_missing_field_of_a_body_is_named(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """One error per offending field (SPEC §4), not just the first the decoder met: an empty
+    object with two unknown fields names both, and every field the document marks required."""
+    document = (await http.client.get("/api/v1/admin/schema/openapi.json")).json()
+    required = body_schema(document, method, path).get("required", [])
+    before = state(http)
+    response = await http.client.request(
+        method, path, json={"unknown_one": 1, "unknown_two": 2}, headers=http.auth()
+    )
+    assert sorted(error_fields(response)) == sorted(["unknown_one", "unknown_two", *required])
+    assert state(http) == before
+
+
+async def test_every_field_of_a_body_with_a_wrong_value_is_named(http: ApiClient) -> None:
+    _, path, body = next(
+        op for op in BODY_OPERATIONS if op[:2] == ("POST", "/api/v1/admin/mso/doctors")
+    )
+    before = state(http)
+    wrong = {**body, "full_name": "", "email": "x", "languages": ["en", 7], "active": 0}
+    response = await http.client.post(path, json=wrong, headers=http.auth())
+    assert error_fields(response) == ["full_name", "email", "languages.1", "active"]
+    assert state(http) == before
+
+
+async def test_the_fields_of_an_object_in_a_body_are_named_by_their_path(
+    http: ApiClient,
+) -> None:
+    response = await http.client.post(
+        "/api/v1/admin/providers",
+        json={"provider": {"name": 5, "extra": True}, "tenant": 1},
+        headers=http.auth(),
+    )
+    assert sorted(error_fields(response)) == ["provider.extra", "provider.name", "tenant"]

@@ -10,13 +10,16 @@ checks for whole classes of bad input, then the reach to the tenants it names
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
 - a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it;
 - a body is checked against its operation's type strictly: JSON's own types only (`0` is not
-  `false`, `"100"` is not `100`), where the framework's decoding would convert.
+  `false`, `"100"` is not `100`), where the framework's decoding would convert; every
+  offending field is named, not just the first (`body_errors`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import types
+import typing
 from typing import Any
 
 import msgspec
@@ -156,10 +159,73 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         try:
             decoder.decode(body)
         except msgspec.ValidationError as error:
-            raise ValidationFailed.single(*_field_and_message(str(error))) from error
+            raise ValidationFailed(body_errors(decoder.type, body, error)) from error
         except msgspec.DecodeError as error:
             raise BadRequest() from error
     return body
+
+
+def body_errors(annotation: Any, body: bytes, first: msgspec.ValidationError) -> list[FieldError]:
+    """Every offending field of a body that failed its strict decoding (`first`, where the
+    decoder stopped): an object's fields are decoded one by one with their own types, and an
+    object in a field is walked the same way. A body that is not an object answers `first`."""
+    struct = _struct_in(annotation)
+    value = msgspec.json.decode(body)
+    errors = _object_errors(struct, value, "") if struct and isinstance(value, dict) else []
+    if errors:
+        return errors
+    field, message = _field_and_message(str(first))
+    return [FieldError(field=field or "body", message=message)]
+
+
+def _object_errors(
+    struct: type[msgspec.Struct], value: dict[str, Any], at: str
+) -> list[FieldError]:
+    fields = msgspec.structs.fields(struct)
+    names = {field.encode_name for field in fields}
+    errors = [
+        FieldError(field=_join(at, key), message=f"Object contains unknown field `{key}`")
+        for key in value
+        if key not in names
+    ]
+    for field in fields:
+        where = _join(at, field.encode_name)
+        if field.encode_name not in value:
+            if field.required:
+                errors.append(
+                    FieldError(
+                        field=where, message=f"Object missing required field `{field.encode_name}`"
+                    )
+                )
+            continue
+        item = value[field.encode_name]
+        nested = _struct_in(field.type)
+        if nested is not None and isinstance(item, dict):
+            errors += _object_errors(nested, item, where)
+            continue
+        try:
+            msgspec.json.decode(msgspec.json.encode(item), type=field.type, strict=True)
+        except msgspec.ValidationError as error:
+            inner, message = _field_and_message(str(error))
+            errors.append(FieldError(field=_join(where, inner), message=message))
+    return errors
+
+
+def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
+    """The struct an annotation decodes to: itself, or the one struct of a union with None or
+    UNSET."""
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _struct_in(typing.get_args(annotation)[0])
+    members = [m for m in typing.get_args(annotation) if m not in (type(None), msgspec.UnsetType)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(members) == 1:
+        return _struct_in(members[0])
+    return None
+
+
+def _join(at: str, name: str) -> str:
+    return f"{at}.{name}" if at and name else at or name
 
 
 _UNKNOWN = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
@@ -167,14 +233,15 @@ _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
 def _field_and_message(text: str) -> tuple[str, str]:
-    """msgspec's "Expected `bool`, got `int` - at `$.active`" as ("active", "Expected ...")."""
+    """msgspec's "Expected `bool`, got `int` - at `$.active`" as ("active", "Expected ..."); the
+    field is "" for the value itself."""
     match = _AT.match(text)
     assert match is not None
     path = re.sub(r"\[(\d+)\]", r".\1", match["path"] or "").lstrip(".")
     unknown = _UNKNOWN.search(match["message"])
     if unknown is not None:  # named by the field itself
         path = f"{path}.{unknown['name']}".lstrip(".")
-    return path or "body", match["message"]
+    return path, match["message"]
 
 
 @functools.cache
