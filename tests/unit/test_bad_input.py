@@ -444,3 +444,44 @@ async def test_the_fields_of_an_object_in_a_body_are_named_by_their_path(
         headers=http.auth(),
     )
     assert sorted(error_fields(response)) == ["provider.extra", "provider.name", "tenant"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_a_body_that_is_not_utf8_is_400(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """JSON is UTF-8: a Latin-1 `é` in a string, or a lone surrogate's bytes, is not JSON."""
+    before = state(http)
+    for bad in ("caf\xe9".encode("latin-1"), b"\xed\xa0\x80"):
+        content = json.dumps({**body, "reason": "x"}).encode().replace(b'"x"', b'"' + bad + b'"')
+        response = await http.client.request(
+            method,
+            path,
+            content=content,
+            headers={**http.auth(), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, (bad, response.text)
+        assert codes(response) == ["BAD_REQUEST"]
+    assert state(http) == before
+
+
+async def test_every_required_query_parameter_missing_is_named(http: ApiClient) -> None:
+    """Every operation, without its required query parameters: a 422 naming each of them."""
+    document = (await http.client.get("/api/v1/admin/schema/openapi.json")).json()
+    answers, expected = {}, {}
+    for template, item in document["paths"].items():
+        for method, operation in item.items():
+            required = sorted(
+                p["name"]
+                for p in operation.get("parameters", [])
+                if p["in"] == "query" and p.get("required")
+            )
+            if not required:
+                continue
+            path = re.sub(r"\{[^}]+\}", "x", template)
+            response = await http.client.request(method, path, headers=http.auth())
+            call = f"{method.upper()} {template}"
+            answers[call] = (response.status_code, error_fields(response))
+            expected[call] = (422, required)
+    assert len(expected) >= 4  # flags (read, clear), triage, matching weights
+    assert answers == expected

@@ -5,9 +5,10 @@ checks for whole classes of bad input, then the reach to the tenants it names
 
 - a query parameter the operation does not declare (or one given twice) is a 422, never
   silently ignored: a typo in a filter must not widen a query, and a dependency's name
-  (`?principal=x`) is not a parameter;
+  (`?principal=x`) is not a parameter; a required one missing is a 422 naming it;
 - a query or path value with a control character (NUL among them) is a 422;
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
+- a body that is not UTF-8 is a 400;
 - a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it;
 - a body is checked against its operation's type strictly: JSON's own types only (`0` is not
   `false`, `"100"` is not `100`), where the framework's decoding would convert; every
@@ -20,11 +21,13 @@ import functools
 import re
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Request
 from litestar.constants import RESERVED_KWARGS
+from litestar.datastructures import MultiDict
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathParameter
 
@@ -40,37 +43,46 @@ from entrypoints.http.security import REQUIRES, admit, authenticate
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-#: Where an app keeps the query names of its handlers (`app.state`).
-_QUERY_NAMES = "query_names"
+#: Where an app keeps the query shapes of its handlers (`app.state`).
+_QUERY_SHAPES = "query_shapes"
 
 
-def query_names(handler: BaseRouteHandler) -> frozenset[str]:
+@dataclass(frozen=True, slots=True)
+class QueryShape:
+    """The query parameters an operation declares, and those it cannot do without."""
+
+    names: frozenset[str]
+    required: frozenset[str]
+
+
+def query_shape(handler: BaseRouteHandler) -> QueryShape:
     """The query parameters `handler` declares."""
     dependencies = set(handler.resolve_dependencies())
-    found: set[str] = set()
+    names: set[str] = set()
+    required: set[str] = set()
     for name, definition in handler.parsed_fn_signature.parameters.items():
         kwarg = definition.kwarg_definition
         if name in dependencies or name in RESERVED_KWARGS or name == "self":
             continue
         if isinstance(kwarg, BodyKwarg | DependencyKwarg | PathParameter):
             continue
-        if isinstance(kwarg, ParameterKwarg):
-            if kwarg.header or kwarg.cookie:
-                continue
-            found.add(kwarg.query or name)
+        if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
             continue
-        found.add(name)
-    return frozenset(found)
+        query = (kwarg.query if isinstance(kwarg, ParameterKwarg) else None) or name
+        names.add(query)
+        if not definition.has_default and not definition.is_optional:
+            required.add(query)
+    return QueryShape(frozenset(names), frozenset(required))
 
 
-def _known_query_names(request: Request[Any, Any, Any]) -> frozenset[str]:
-    """`query_names` of the request's handler, computed once per handler of the app."""
+def _query_shape(request: Request[Any, Any, Any]) -> QueryShape:
+    """`query_shape` of the request's handler, computed once per handler of the app."""
     handler = request.route_handler
-    cache: dict[BaseRouteHandler, frozenset[str]] = request.app.state.setdefault(_QUERY_NAMES, {})
-    names = cache.get(handler)
-    if names is None:
-        names = cache[handler] = query_names(handler)
-    return names
+    cache: dict[BaseRouteHandler, QueryShape] = request.app.state.setdefault(_QUERY_SHAPES, {})
+    shape = cache.get(handler)
+    if shape is None:
+        shape = cache[handler] = query_shape(handler)
+    return shape
 
 
 def body_required(handler: BaseRouteHandler) -> bool | None:
@@ -111,20 +123,9 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     requirement = handler.opt.get(REQUIRES)
     principal = await authenticate(request, requirement) if requirement is not None else None
     params = request.query_params
-    if params:
-        known = _known_query_names(request) - set(request.path_params)
-        errors = [
-            FieldError(field=key, message="unknown query parameter")
-            if key not in known
-            else FieldError(field=key, message="given more than once")
-            for key in sorted(params)
-            if key not in known or len(params.getall(key)) > 1
-        ]
-        errors += [
-            FieldError(field=key, message="must not contain control characters")
-            for key in sorted(params)
-            if key in known and any(has_control_characters(v) for v in params.getall(key))
-        ]
+    shape = _query_shape(request)
+    if params or shape.required:
+        errors = _query_errors(params, shape, request.path_params)
         if errors:
             raise ValidationFailed(errors)
     bad_path = [
@@ -137,6 +138,30 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     body = await _checked_body(request, handler)
     if principal is not None and requirement is not None:
         admit(request, principal, requirement, body)
+
+
+def _query_errors(
+    params: MultiDict[str], shape: QueryShape, path_params: dict[str, Any]
+) -> list[FieldError]:
+    known = shape.names - set(path_params)
+    errors = [
+        FieldError(field=key, message="unknown query parameter")
+        if key not in known
+        else FieldError(field=key, message="given more than once")
+        for key in sorted(params)
+        if key not in known or len(params.getall(key)) > 1
+    ]
+    errors += [
+        FieldError(field=key, message="must not contain control characters")
+        for key in sorted(params)
+        if key in known and any(has_control_characters(v) for v in params.getall(key))
+    ]
+    errors += [
+        FieldError(field=key, message="is required")
+        for key in sorted(shape.required - set(path_params))
+        if key not in params
+    ]
+    return errors
 
 
 async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandler) -> bytes:
@@ -152,6 +177,10 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         return body
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType()
+    try:
+        body.decode()  # JSON exchanged is UTF-8 (RFC 8259 §8.1); no decoder meets other bytes
+    except UnicodeDecodeError as error:
+        raise BadRequest("The request body is not UTF-8 encoded JSON.") from error
     if json_depth_exceeds(body, MAX_JSON_DEPTH):
         raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
     decoder = _strict_decoder(handler)
