@@ -24,6 +24,7 @@ from tests.support.flags import (
     DieAfterWrite,
     FailingFlags,
     FlagWorld,
+    PauseAfterRead,
     add_tenants,
     catalogue,
     flag_provider,
@@ -265,3 +266,87 @@ def risk(value: float, reason: str) -> OverrideFlagCommand:
     return OverrideFlagCommand(
         tenant_id="apollo", flag="triage_risk_threshold", value=value, reason=reason
     )
+
+
+def replicas(
+    provider: Any, transactions: Any, flags: Any, first: Any = None
+) -> tuple[FlagWorld, FlagWorld]:
+    """Two replicas of the app on one provider and one database: each its own cache, locks
+    and ids."""
+    return (
+        world_on(first or provider, transactions, flags, ids=UlidGenerator()),
+        world_on(provider, transactions, flags, ids=UlidGenerator()),
+    )
+
+
+def before_and_after(entries: list[Any]) -> list[tuple[Any, Any]]:
+    ordered = sorted(entries, key=lambda e: e.seq)
+    return [(e.before["value"], e.after["value"]) for e in ordered if e.before and e.after]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_a_change_records_what_another_replica_wrote_not_its_own_cache(
+    kind: str, tmp_path: Path
+) -> None:
+    flags = catalogue()
+    default = flags.get("triage_risk_threshold").default
+    async with flag_provider(kind, tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        a, b = replicas(provider, transactions, flags)
+        await a.show.execute(OPERATOR, _query())  # a's cache: no override
+        await b.override.execute(OPERATOR, risk(0.3, "b"))
+        outcome = await a.override.execute(OPERATOR, risk(0.5, "a"))
+        assert outcome.previous_value == 0.3
+        assert before_and_after(await a.audit("flag.identity_override")) == [
+            (default, 0.3),
+            (0.3, 0.5),
+        ]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_a_change_planned_before_another_replicas_landed_is_planned_again(
+    kind: str, tmp_path: Path
+) -> None:
+    """Replica a reads the overrides and plans; replica b's change lands before a's intent is
+    recorded. a withdraws its plan (the provider is not called with it) and plans again on
+    what b wrote: its entry's `before` is b's value, and nothing b wrote is lost."""
+    flags = catalogue()
+    default = flags.get("triage_risk_threshold").default
+    async with flag_provider(kind, tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        paused = PauseAfterRead(provider)
+        a, b = replicas(provider, transactions, flags, first=paused)
+        planning = asyncio.create_task(a.override.execute(OPERATOR, risk(0.5, "a")))
+        await paused.read.wait()
+        await b.override.execute(OPERATOR, risk(0.3, "b"))
+        paused.go.set()
+        outcome = await planning
+        assert outcome.previous_value == 0.3
+        assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.5}
+        assert before_and_after(await a.audit("flag.identity_override")) == [
+            (default, 0.3),
+            (0.3, 0.5),
+        ]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_concurrent_changes_on_two_replicas_chain_their_before_and_after(
+    kind: str, tmp_path: Path
+) -> None:
+    """Every entry's `before` is the previous entry's `after`, and the provider ends with the
+    last entry's value: no change is lost or recorded over a value it did not replace."""
+    flags = catalogue()
+    async with flag_provider(kind, tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        a, b = replicas(provider, transactions, flags)
+        values = [round(0.05 * n, 2) for n in range(1, 9)]
+        await asyncio.gather(
+            *(
+                (a if n % 2 else b).override.execute(OPERATOR, risk(value, f"r{n}"))
+                for n, value in enumerate(values)
+            )
+        )
+        chain = before_and_after(await a.audit("flag.identity_override"))
+        assert sorted(after for _, after in chain) == values
+        assert all(chain[i][0] == chain[i - 1][1] for i in range(1, len(chain)))
+        assert await provider.overrides("apollo") == {"triage_risk_threshold": chain[-1][1]}

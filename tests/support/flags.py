@@ -8,6 +8,7 @@ on purpose (`FailingFlags`), as a broken provider would; everything else is the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -246,3 +247,30 @@ class DieAfterWrite(FeatureFlags):
     async def clear_override(self, identity: str, flag: str) -> None:
         await self.inner.clear_override(identity, flag)
         self._die()
+
+
+class PauseAfterRead(FeatureFlags):
+    """A real provider that holds its caller once, right after the first read of the
+    overrides: `read` is set when the caller has planned on what it read, and the caller
+    goes on when `go` is set (meanwhile another replica changes the flags)."""
+
+    def __init__(self, inner: FeatureFlags) -> None:
+        self.inner = inner
+        self.read = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def state(self, identity: str) -> FlagState:
+        return await self.inner.state(identity)
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        held = await self.inner.overrides(identity)
+        if not self.read.is_set():
+            self.read.set()
+            await self.go.wait()
+        return held
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        await self.inner.set_override(identity, flag, value)
+
+    async def clear_override(self, identity: str, flag: str) -> None:
+        await self.inner.clear_override(identity, flag)

@@ -106,3 +106,8 @@ def same_value(held: Any, wanted: Any) -> bool:
     if isinstance(held, bool) or isinstance(wanted, bool):
         return held is wanted
     return bool(held == wanted)
+
+
+def same_overrides(now: Mapping[str, Any], then: Mapping[str, Any]) -> bool:
+    """The same flags overridden, each with the same value."""
+    return now.keys() == then.keys() and all(same_value(now[k], then[k]) for k in now)

@@ -5,7 +5,10 @@ effect (docs/adr/0048)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from admin_core.audit.model import AuditRecord
 from admin_core.flags import overrides
@@ -20,7 +23,7 @@ from admin_core.flags.model import (
 from admin_core.flags.ports import FeatureFlags
 from admin_core.kernel.validation import FieldChecks
 from admin_core.side_effects.ports import IntentSubjectBusy, SideEffectsTransaction
-from admin_core.side_effects.runner import SideEffects, SubjectBusy
+from admin_core.side_effects.runner import SideEffects, SubjectBusy, wait_steps
 from admin_core.tenants.known import KnownTenants
 
 #: The audit event of every change of a tenant's flags, thresholds included.
@@ -87,21 +90,65 @@ class TenantFlags:
         self._last = (state, result)
         return result
 
-    async def change(
-        self, tenant_id: str, changes: Sequence[FlagChange], audit: Sequence[AuditRecord]
-    ) -> None:
-        """Make `changes` at the provider and record `audit` once it has (inside `exclusive`)."""
-        try:
-            await self.side_effects.perform(
-                self._effect,
-                kind=overrides.KIND,
-                tenant_id=tenant_id,
-                payload=overrides.payload(tenant_id, changes),
-                audit=audit,
-                subject=overrides.subject(tenant_id),
-            )
-        except IntentSubjectBusy as error:  # another replica's change began meanwhile
-            raise _busy(tenant_id) from error
+    async def apply(self, tenant_id: str, plan: Plan) -> Planned:
+        """Plan a change of the tenant's flags on what the provider holds now, and make it:
+        `plan(before, held)` gives the changes and their audit entries from the tenant's
+        flags and its overrides, both as the provider holds them at this moment (the
+        overrides read afresh, never from a cache: they are what the entries' `before` say).
+
+        One change at a time across replicas: a change still pending is settled first
+        (`exclusive`), and a change planned on overrides that another replica changed before
+        this one's intent was recorded is withdrawn and planned again, for up to the
+        patience. Nothing to change (no changes planned) is returned as planned."""
+        for _ in range(wait_steps(self.patience_seconds)):
+            async with self.exclusive(tenant_id):
+                held = await self.provider.overrides(tenant_id)
+                state = await self.provider.state(tenant_id)
+                before = effective_flags(
+                    self.catalogue,
+                    tenant_id,
+                    FlagState(environment=state.environment, overrides=held, stale=state.stale),
+                )
+                changes, audit = plan(before, held)
+                planned = Planned(before=before, held=held, changes=changes)
+                if not changes:
+                    return planned
+                try:
+                    answer = await self.side_effects.perform(
+                        self._effect,
+                        kind=overrides.KIND,
+                        tenant_id=tenant_id,
+                        payload=overrides.payload(tenant_id, changes),
+                        audit=audit,
+                        subject=overrides.subject(tenant_id),
+                        premise=functools.partial(self._unchanged, tenant_id, held),
+                    )
+                except IntentSubjectBusy:  # another replica's change began meanwhile
+                    continue
+                if answer is not None:
+                    return planned
+        raise _busy(tenant_id)
+
+    async def _unchanged(self, tenant_id: str, held: Mapping[str, Any]) -> bool:
+        """Whether the tenant's overrides are still `held`."""
+        return overrides.same_overrides(await self.provider.overrides(tenant_id), held)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Planned:
+    """A change as it was planned and made: the tenant's flags and overrides it was planned
+    on, and the changes (none: nothing needed changing)."""
+
+    before: EffectiveFlags
+    held: Mapping[str, Any]
+    changes: Sequence[FlagChange]
+
+
+#: What a change of a tenant's flags makes of its flags and overrides (`TenantFlags.apply`):
+#: the changes, and the audit entries that record them.
+Plan = Callable[
+    [EffectiveFlags, Mapping[str, Any]], tuple[Sequence[FlagChange], Sequence[AuditRecord]]
+]
 
 
 def _busy(tenant_id: str) -> FlagsUnavailable:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from admin_core.audit.model import AuditRecord
 from admin_core.audit.recording import audit_record
 from admin_core.flags import overrides
 from admin_core.flags.model import (
@@ -78,33 +79,36 @@ class OverrideFlag:
         reason = check_reason(checks, command.reason)
         checks.done()
         flags = self._flags
-        value = flags.catalogue.get(command.flag).checked(command.value)
+        flag = command.flag
+        value = flags.catalogue.get(flag).checked(command.value)
         await flags.tenants.require(tenant_id)
-        async with flags.exclusive(tenant_id):
-            before = await flags.effective(tenant_id)
-            held = await flags.provider.overrides(tenant_id)
-            had_override = command.flag in held
-            previous = before.values.get(command.flag)
-            if had_override and overrides.same_value(held[command.flag], value):
-                return _outcome(tenant_id, command.flag, previous, value, held, changed=False)
+
+        def plan(
+            before: EffectiveFlags, held: Mapping[str, Any]
+        ) -> tuple[list[FlagChange], list[AuditRecord]]:
+            had_override = flag in held
+            if had_override and overrides.same_value(held[flag], value):
+                return [], []
             change = FlagChange(
-                flag=command.flag,
-                value=value,
-                had_override=had_override,
-                previous=held.get(command.flag),
+                flag=flag, value=value, had_override=had_override, previous=held.get(flag)
             )
             record = audit_record(
                 principal,
                 action="flag.identity_override",
                 event_type=FLAG_EVENT,
                 resource_type="feature_flag",
-                resource_id=command.flag,
+                resource_id=flag,
                 tenant_id=tenant_id,
-                before={"value": previous, "overridden": had_override},
+                before={"value": before.values.get(flag), "overridden": had_override},
                 after={"value": value, "overridden": True, "reason": reason},
             )
-            await flags.change(tenant_id, [change], [record])
-        return _outcome(tenant_id, command.flag, previous, value, {**held, command.flag: value})
+            return [change], [record]
+
+        made = await flags.apply(tenant_id, plan)
+        previous = made.before.values.get(flag)
+        if not made.changes:
+            return _outcome(tenant_id, flag, previous, value, made.held, changed=False)
+        return _outcome(tenant_id, flag, previous, value, {**made.held, flag: value})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,31 +135,44 @@ class ClearFlagOverride:
         reason = check_reason(checks, command.reason, required=False)
         checks.done()
         flags = self._flags
-        definition = flags.catalogue.get(command.flag)
+        flag = command.flag
+        definition = flags.catalogue.get(flag)
         await flags.tenants.require(tenant_id)
-        async with flags.exclusive(tenant_id):
-            before = await flags.effective(tenant_id)
-            held = await flags.provider.overrides(tenant_id)
-            previous = before.values.get(command.flag)
-            remaining = {k: v for k, v in held.items() if k != command.flag}
-            if command.flag not in held:
-                return _outcome(tenant_id, command.flag, previous, previous, held, changed=False)
-            value = before.defaults.get(command.flag, definition.default)
-            change = FlagChange(
-                flag=command.flag, clear=True, had_override=True, previous=held[command.flag]
-            )
+
+        def plan(
+            before: EffectiveFlags, held: Mapping[str, Any]
+        ) -> tuple[list[FlagChange], list[AuditRecord]]:
+            if flag not in held:
+                return [], []
+            change = FlagChange(flag=flag, clear=True, had_override=True, previous=held[flag])
             record = audit_record(
                 principal,
                 action="flag.identity_override_removed",
                 event_type=FLAG_EVENT,
                 resource_type="feature_flag",
-                resource_id=command.flag,
+                resource_id=flag,
                 tenant_id=tenant_id,
-                before={"value": previous, "overridden": True},
-                after={"value": value, "overridden": False, "reason": reason},
+                before={"value": before.values.get(flag), "overridden": True},
+                after={
+                    "value": _cleared(before, flag, definition.default),
+                    "overridden": False,
+                    "reason": reason,
+                },
             )
-            await flags.change(tenant_id, [change], [record])
-        return _outcome(tenant_id, command.flag, previous, value, remaining)
+            return [change], [record]
+
+        made = await flags.apply(tenant_id, plan)
+        previous = made.before.values.get(flag)
+        if not made.changes:
+            return _outcome(tenant_id, flag, previous, previous, made.held, changed=False)
+        remaining = {k: v for k, v in made.held.items() if k != flag}
+        value = _cleared(made.before, flag, definition.default)
+        return _outcome(tenant_id, flag, previous, value, remaining)
+
+
+def _cleared(before: EffectiveFlags, flag: str, default: Any) -> Any:
+    """The tenant's value of `flag` once its override is removed."""
+    return before.defaults.get(flag, default)
 
 
 def _outcome(

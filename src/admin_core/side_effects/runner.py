@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -32,6 +32,7 @@ from admin_core.audit.model import AuditRecord
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import (
+    NOT_APPLIED,
     Answer,
     Intent,
     IntentStatus,
@@ -153,16 +154,31 @@ class SideEffects(Generic[T]):
         audit: Sequence[AuditRecord],
         key: str | None = None,
         subject: str | None = None,
-    ) -> Answer:
+        premise: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Answer | None:
         """Record the intent, apply the effect, record its outcome. Raises what the effect
         raised unless the provider turned out to have acted; `IntentSubjectBusy`, with
-        nothing done, when `subject` has an intent pending."""
+        nothing done, when `subject` has an intent pending.
+
+        `premise`, if given, is asked once the intent is recorded (the subject is this
+        caller's): whether what the change was planned on still holds. When it does not (or
+        cannot be asked), the intent is withdrawn — recorded not applied, the provider never
+        called — and None returned (or the error raised), for the caller to plan again."""
         intent = self.new_intent(
             kind=kind, tenant_id=tenant_id, payload=payload, audit=audit, key=key, subject=subject
         )
         async with self._transactions() as tx:
             await tx.intents.add(intent)
             await tx.commit()
+        if premise is not None:
+            try:
+                holds = await premise()
+            except BaseException as error:
+                await self._record(effect, intent, NOT_APPLIED, error)
+                raise
+            if not holds:
+                await self._record(effect, intent, NOT_APPLIED, None)
+                return None
         return await self.drive(effect, intent)
 
     async def drive(self, effect: Effect[T], intent: Intent) -> Answer:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from admin_core.audit.model import AuditRecord
 from admin_core.audit.recording import audit_record
 from admin_core.flags.errors import FlagValueInvalid
 from admin_core.flags.model import (
@@ -76,9 +77,10 @@ class UpdateTriageThresholds:
         if problems or checks.errors:
             raise FlagValueInvalid([*checks.errors, *problems])
         await flags.tenants.require(tenant_id)
-        async with flags.exclusive(tenant_id):
-            before = await flags.effective(tenant_id)
-            held = await flags.provider.overrides(tenant_id)
+
+        def plan(
+            before: EffectiveFlags, held: Mapping[str, Any]
+        ) -> tuple[list[FlagChange], list[AuditRecord]]:
             changes, records = [], []
             for name, value in values.items():
                 had_override = name in held
@@ -111,9 +113,10 @@ class UpdateTriageThresholds:
                         },
                     )
                 )
-            if changes:
-                await flags.change(tenant_id, changes, records)
-            return await _thresholds(flags, tenant_id)
+            return changes, records
+
+        await flags.apply(tenant_id, plan)
+        return await _thresholds(flags, tenant_id)
 
 
 def _checked(
