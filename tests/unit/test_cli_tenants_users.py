@@ -141,3 +141,24 @@ def test_the_last_super_admin_cannot_be_revoked(
     capsys.readouterr()
     assert main(["users", "revoke", "platform", "user_platform_owner", "org:super_admin"]) == 3
     assert "ROLE_NOT_ALLOWED" in capsys.readouterr().err
+
+
+MARKUP_LIKE = "Bumrungrad [/] [bold]x[/bold] :smile: [link=http://x]y[/link]"
+
+
+def test_names_are_printed_as_they_are_never_as_markup(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name a tenant admin may set holds brackets or an emoji code: the operator's tables
+    print it as it is (it once broke `tenants list` with a markup error)."""
+    assert main(["tenants", "update", "bumrungrad-bangkok", "--name", MARKUP_LIKE]) == 0
+    [doctor] = run_json(capsys, "doctors", "list", "--tenant-id", "apollo-chennai", "--limit", "1")[
+        "doctors"
+    ]
+    assert main(["doctors", "update", doctor["id"], "--full-name", f"Dr {MARKUP_LIKE}"]) == 0
+    for argv in (["tenants", "list"], ["doctors", "list", "--tenant-id", "apollo-chennai"]):
+        capsys.readouterr()
+        assert main(argv) == 0, argv
+        printed = capsys.readouterr().out
+        assert "Bumrungrad [/] [bold]x[/bold]" in printed.replace("\n", " "), argv
+        assert ":smile:" in printed, argv

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
@@ -80,9 +81,25 @@ EXIT_CODES: dict[type[AdminError], int] = {
     AuditChainBroken: 6,
 }
 
-# Piped output is not cut to 80 columns: scripts and logs see whole values.
-stdout = Console(width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# Piped output is not cut to 80 columns: scripts and logs see whole values. What is printed
+# is printed as it is: a name holding `[/]` or `:smile:` is not read as markup or an emoji
+# code (a tenant admin's tenant name must not break an operator's `tenants list`); styles
+# come only from `styled`.
+stdout = Console(
+    width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False
+)
+stderr = Console(
+    stderr=True,
+    width=None if sys.stderr.isatty() else 200,
+    markup=False,
+    emoji=False,
+    highlight=False,
+)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain strings and (text, style) pairs, each printed as it is."""
+    return Text.assemble(*parts)
 
 
 def print_json(value: Any) -> None:
@@ -92,11 +109,14 @@ def print_json(value: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+    """A table of values printed as they are (a `Text` keeps its style)."""
+    table = Table(title=Text(title), title_justify="left")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(
+            *(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row)
+        )
     stdout.print(table)
 
 
@@ -112,12 +132,12 @@ def report_error(error: AdminError, *, as_json: bool) -> int:
     else:
         for view in views:
             where = f" ({view.field})" if view.field else ""
-            stderr.print(f"[red]error[/red] {view.code}{where}: {view.message}", highlight=False)
+            stderr.print(styled(("error", "red"), f" {view.code}{where}: {view.message}"))
     return EXIT_CODES[type(error)]
 
 
 def report_problems(title: str, problems: Sequence[str]) -> int:
-    stderr.print(f"[red]{title}[/red]", highlight=False)
+    stderr.print(styled((title, "red")))
     for problem in problems:
-        stderr.print(f"  - {problem}", highlight=False)
+        stderr.print(f"  - {problem}")
     return EXIT_CONFIG

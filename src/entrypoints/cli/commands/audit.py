@@ -45,7 +45,7 @@ from admin_core.audit.use_cases import (
 from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout
+from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout, styled
 from entrypoints.http.presenters.audit import (
     ENTRY_FIELDS,
     checkpoint_out,
@@ -180,7 +180,7 @@ async def query_audit(ctx: CommandContext) -> None:
         ),
     )
     if page.next_cursor:
-        stdout.print(f"next page: --cursor {page.next_cursor}", highlight=False)
+        stdout.print(f"next page: --cursor {page.next_cursor}")
 
 
 def _progress() -> Progress:
@@ -217,9 +217,7 @@ async def verify_audit(ctx: CommandContext) -> int:
     if ctx.args.all_chains and not ctx.as_json:
         broken = sum(not result.ok for result in results)
         checked = sum(result.entries_checked for result in results)
-        stdout.print(
-            f"{len(results)} chains, {checked} entries checked, {broken} broken", highlight=False
-        )
+        stdout.print(f"{len(results)} chains, {checked} entries checked, {broken} broken")
     return 0 if all(result.ok for result in results) else EXIT_CHAIN_BROKEN
 
 
@@ -255,9 +253,11 @@ def _report(ctx: CommandContext, result: ChainVerification) -> None:
     )
     if result.ok:
         stdout.print(
-            f"[green]ok[/green] {result.chain}: {result.entries_checked} entries verified; "
-            f"head #{result.head_seq} {result.head_hash}; {sealed}",
-            highlight=False,
+            styled(
+                ("ok", "green"),
+                f" {result.chain}: {result.entries_checked} entries verified; "
+                f"head #{result.head_seq} {result.head_hash}; {sealed}",
+            )
         )
         return
     broken = result.broken_at
@@ -265,23 +265,27 @@ def _report(ctx: CommandContext, result: ChainVerification) -> None:
         where = f" (entry {broken.entry_id})" if broken.entry_id else ""
         checkpoint = f", checkpoint {broken.checkpoint_seq}" if broken.checkpoint_seq else ""
         stdout.print(
-            f"[red]BROKEN[/red] {result.chain} at seq {broken.seq}{where}: "
-            f"{broken.reason.value}{checkpoint} — {ADVICE[broken.reason]}; "
-            f"{result.entries_checked} entries checked, the last good one is "
-            f"#{result.verified_seq}; the chain's head is #{result.head_seq} (recorded: "
-            f"#{result.recorded_head_seq})",
-            highlight=False,
+            styled(
+                ("BROKEN", "red"),
+                f" {result.chain} at seq {broken.seq}{where}: "
+                f"{broken.reason.value}{checkpoint} — {ADVICE[broken.reason]}; "
+                f"{result.entries_checked} entries checked, the last good one is "
+                f"#{result.verified_seq}; the chain's head is #{result.head_seq} (recorded: "
+                f"#{result.recorded_head_seq})",
+            )
         )
     problem = result.checkpoint_problem
     if problem is not None:
         stdout.print(
-            f"[red]CHECKPOINT[/red] checkpoint {problem.checkpoint_seq}: {problem.reason} — "
-            "a checkpoint was deleted or altered (or the sink disagrees with the database); "
-            "only the checkpoints before it were trusted",
-            highlight=False,
+            styled(
+                ("CHECKPOINT", "red"),
+                f" checkpoint {problem.checkpoint_seq}: {problem.reason} — "
+                "a checkpoint was deleted or altered (or the sink disagrees with the database); "
+                "only the checkpoints before it were trusted",
+            )
         )
-    stdout.print(sealed, highlight=False)
-    stdout.print(WHAT_TO_DO, highlight=False)
+    stdout.print(sealed)
+    stdout.print(WHAT_TO_DO)
 
 
 @contextlib.contextmanager
@@ -325,7 +329,7 @@ async def export_audit(ctx: CommandContext) -> None:
         out.flush()
     if ctx.args.output is not None:
         message = f"{written} entries written to {ctx.args.output} ({ctx.args.format})"
-        stderr.print(message, highlight=False)
+        stderr.print(message)
 
 
 async def _export_sealed(ctx: CommandContext) -> None:
@@ -364,7 +368,6 @@ async def _export_sealed(ctx: CommandContext) -> None:
         stderr.print(
             f"{checkpoints} checkpoints and {written} entries of {len(export.chains)} chains "
             f"written to {args.output}",
-            highlight=False,
         )
 
 
@@ -377,13 +380,12 @@ async def write_checkpoint(ctx: CommandContext) -> int:
         print_json(shown)
         return 0
     if shown is None:
-        stdout.print("no checkpoint: another writer held the lock", highlight=False)
+        stdout.print("no checkpoint: another writer held the lock")
         return 0
     verb = "written" if shown.written else "another writer just wrote"
     stdout.print(
         f"checkpoint {shown.seq} {verb} at {shown.created_at.isoformat()}: "
         f"{len(shown.heads)} chains sealed, key {shown.key_id}, hash {shown.hash}",
-        highlight=False,
     )
     return 0
 
@@ -398,7 +400,7 @@ async def show_public_key(ctx: CommandContext) -> None:
         sys.stdout.write(text)
         return
     ctx.args.output.write_text(text)
-    stderr.print(f"{len(keys)} public key(s) written to {ctx.args.output}", highlight=False)
+    stderr.print(f"{len(keys)} public key(s) written to {ctx.args.output}")
 
 
 def verify_export_file(args: argparse.Namespace) -> int:
@@ -408,13 +410,13 @@ def verify_export_file(args: argparse.Namespace) -> int:
         for path in args.public_key:
             keys += read_public_keys(path.read_bytes())
     except (OSError, CheckpointKeyUnusable, ValueError) as error:
-        stderr.print(f"[red]error[/red] cannot read the public key: {error}", highlight=False)
+        stderr.print(styled(("error", "red"), f" cannot read the public key: {error}"))
         return EXIT_CONFIG
     try:
         with args.file.open("rb") as lines:
             result = verify_export(lines, Ed25519CheckpointKeys(keys).verify)
     except OSError as error:
-        stderr.print(f"[red]error[/red] cannot read {args.file}: {error}", highlight=False)
+        stderr.print(styled(("error", "red"), f" cannot read {args.file}: {error}"))
         return EXIT_CONFIG
     _report_export(args, result)
     return 0 if result.ok else EXIT_CHAIN_BROKEN
@@ -426,32 +428,35 @@ def _report_export(args: argparse.Namespace, result: ExportVerification) -> None
         return
     for c in result.checkpoints:
         covers = ", ".join(f"{v.chain} #1-#{v.through_seq}" for v in c.covers) or "no chain"
-        state = "[green]trusted[/green]" if c.trusted else f"[red]{c.reason}[/red]"
+        state = ("trusted", "green") if c.trusted else (str(c.reason), "red")
         elsewhere = (
             f" (+{c.chains_not_exported} chains not exported)" if c.chains_not_exported else ""
         )
         stdout.print(
-            f"checkpoint {c.seq} {state} key {c.key_id}: covers {covers}{elsewhere}",
-            highlight=False,
+            styled(f"checkpoint {c.seq} ", state, f" key {c.key_id}: covers {covers}{elsewhere}")
         )
     for chain in result.chains:
         if chain.ok:
             stdout.print(
-                f"[green]ok[/green] {chain.chain}: {chain.entries} entries, head #{chain.head_seq},"
-                f" sealed through #{chain.sealed_seq}, {chain.unsealed_entries} unsealed",
-                highlight=False,
+                styled(
+                    ("ok", "green"),
+                    f" {chain.chain}: {chain.entries} entries, head #{chain.head_seq},"
+                    f" sealed through #{chain.sealed_seq}, {chain.unsealed_entries} unsealed",
+                )
             )
         else:
             broken = chain.broken_at
             assert broken is not None
             stdout.print(
-                f"[red]BROKEN[/red] {chain.chain} at seq {broken.seq}: {broken.reason.value} — "
-                f"{ADVICE[broken.reason]}",
-                highlight=False,
+                styled(
+                    ("BROKEN", "red"),
+                    f" {chain.chain} at seq {broken.seq}: {broken.reason.value} — "
+                    f"{ADVICE[broken.reason]}",
+                )
             )
     if result.bad_line is not None:
-        stdout.print(f"[red]BAD LINE[/red] {result.bad_line[0]}: {result.bad_line[1]}")
+        stdout.print(styled(("BAD LINE", "red"), f" {result.bad_line[0]}: {result.bad_line[1]}"))
     if result.checkpoint_problem is not None and not any(not c.trusted for c in result.checkpoints):
-        stdout.print(f"[red]{result.checkpoint_problem.reason}[/red]: nothing is proven")
-    verdict = "[green]ok[/green]" if result.ok else "[red]NOT VERIFIED[/red]"
-    stdout.print(f"{verdict}: {result.entries} entries", highlight=False)
+        stdout.print(styled((str(result.checkpoint_problem.reason), "red"), ": nothing is proven"))
+    verdict = ("ok", "green") if result.ok else ("NOT VERIFIED", "red")
+    stdout.print(styled(verdict, f": {result.entries} entries"))

@@ -20,7 +20,7 @@ from admin_core.mso_doctors.use_cases import (
 )
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.cli.output import print_json, print_table, stdout, styled
 from entrypoints.http.presenters.mso_doctors import mso_doctor_list_out, mso_doctor_out
 
 _COLUMNS = ["id", "tenant", "name", "specialty", "languages", "fee", "from", "active"]
@@ -138,7 +138,7 @@ def print_doctor(ctx: CommandContext, doctor: MsoDoctor, verb: str) -> None:
     if ctx.as_json:
         print_json(mso_doctor_out(doctor))
         return
-    stdout.print(f"doctor [bold]{doctor.id}[/bold] {verb}")
+    stdout.print(styled("doctor ", (doctor.id, "bold"), f" {verb}"))
     print_table("", _COLUMNS, [_row(doctor)])
 
 

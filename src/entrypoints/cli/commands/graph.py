@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from admin_core.graph.model import GraphScope, NodeLabel, RebuildProgress
 from admin_core.graph.use_cases import RebuildCommand
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, print_table, stderr, stdout
+from entrypoints.cli.output import print_json, print_table, stderr, stdout, styled
 from entrypoints.http.presenters.graph import rebuild_out, status_out
 
 
@@ -92,4 +92,4 @@ async def graph_status(ctx: CommandContext) -> None:
         ],
     )
     if not status.graph_available:
-        stdout.print(f"[yellow]graph unavailable[/yellow]: {status.graph_error}")
+        stdout.print(styled(("graph unavailable", "yellow"), f": {status.graph_error}"))

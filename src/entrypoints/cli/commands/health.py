@@ -7,7 +7,7 @@ from typing import Any
 
 from admin_core.health.model import DependencyStatus, OverallStatus
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.cli.output import print_json, print_table, stdout, styled
 from entrypoints.http.presenters.health import external_dependencies_out
 
 #: Exit status when a configured dependency is down (the report is printed all the same).
@@ -39,10 +39,10 @@ async def show_health(ctx: CommandContext) -> int:
         f"External dependencies: {out.status.value} (checked {out.checked_at.isoformat()})",
         ["dependency", "status", "latency ms", "error"],
         (
-            [name, f"[{_COLOURS[d.status]}]{d.status.value}[/]", d.latency_ms, d.error]
+            [name, styled((d.status.value, _COLOURS[d.status])), d.latency_ms, d.error]
             for name, d in out.dependencies.items()
         ),
     )
     if degraded:
-        stdout.print("[red]degraded[/red]: a configured dependency is down", highlight=False)
+        stdout.print(styled(("degraded", "red"), ": a configured dependency is down"))
     return EXIT_DEGRADED if degraded else 0

@@ -23,6 +23,7 @@ from entrypoints.cli.output import (
     report_problems,
     stderr,
     stdout,
+    styled,
 )
 from entrypoints.container import Container, build_container, choices
 from entrypoints.container.auth import LocalTokensRefused
@@ -134,7 +135,7 @@ async def demo_seed(ctx: CommandContext) -> int:
     try:
         report = await seed_demo(ctx.container)
     except DemoSeedRefused as error:
-        stderr.print(f"[red]refused[/red]: {error}", highlight=False)
+        stderr.print(styled(("refused", "red"), f": {error}"))
         return EXIT_SEED_REFUSED
     if ctx.as_json:
         print_json({"state": report.state.value, "tenants_created": report.tenants_created})
@@ -158,17 +159,17 @@ def config_check(args: argparse.Namespace) -> int:
             }
         )
     else:
-        stdout.print(f"[bold]mode[/bold]: {settings.mode.value}")
+        stdout.print(styled(("mode", "bold"), f": {settings.mode.value}"))
         print_table("Settings (secrets masked)", ["variable", "value"], settings.effective())
         print_table(
             "Adapters", ["port", "adapter", "why"], ([c.port, c.adapter, c.why] for c in adapters)
         )
         if problems:
-            stderr.print("[red]the configuration cannot run:[/red]", highlight=False)
+            stderr.print(styled(("the configuration cannot run:", "red")))
             for problem in problems:
-                stderr.print(f"  - {problem}", highlight=False)
+                stderr.print(f"  - {problem}")
         else:
-            stdout.print("[green]ok[/green]: the configuration can run")
+            stdout.print(styled(("ok", "green"), ": the configuration can run"))
     return EXIT_CONFIG if problems else 0
 
 
@@ -195,10 +196,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         try:
             report = await seed_demo(started)
         except DemoSeedRefused as error:
-            stderr.print(f"not seeding the demo data: {error}", highlight=False)
+            stderr.print(f"not seeding the demo data: {error}")
             return
         if report.state is SeedState.EMPTY:
-            stderr.print(f"demo data seeded: {report.tenants_created} tenants", highlight=False)
+            stderr.print(f"demo data seeded: {report.tenants_created} tenants")
 
     if settings.embedded:
         _print_welcome(container, f"http://{host}:{port}")
@@ -228,11 +229,15 @@ def _print_welcome(container: Container, base: str) -> None:
         claims_version=2,
     )
     token = _token(container, ns)
-    stdout.print(f"\n[bold]Admin Core[/bold] on {base}  (admin schema: {base}/api/v1/admin/schema)")
-    stdout.print("\n[bold]Admin token[/bold] (platform org:admin, valid 8 h):")
+    stdout.print(
+        styled(
+            "\n", ("Admin Core", "bold"), f" on {base}  (admin schema: {base}/api/v1/admin/schema)"
+        )
+    )
+    stdout.print(styled("\n", ("Admin token", "bold"), " (platform org:admin, valid 8 h):"))
     print(f"  export ADMIN_TOKEN={shlex.quote(token)}")
     print(f"  triage page (signs you in): {base}/admin/triage#token={token}")
-    stdout.print("\n[bold]Try:[/bold]")
+    stdout.print(styled("\n", ("Try:", "bold")))
     auth = '-H "Authorization: Bearer $ADMIN_TOKEN"'
     print(f"  curl -s {auth} {base}/api/v1/admin/tenants")
     print(f"  curl -s {auth} '{base}/api/v1/admin/tenants?status=suspended'")

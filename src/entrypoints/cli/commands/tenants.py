@@ -21,7 +21,7 @@ from admin_core.tenants.use_cases import (
 )
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.cli.output import print_json, print_table, stdout, styled
 from entrypoints.http.presenters.tenants import (
     provider_with_tenant_out,
     tenant_list_out,
@@ -114,7 +114,7 @@ def print_tenant(ctx: CommandContext, view: TenantView, verb: str) -> None:
         print_json(tenant_view_out(view))
         return
     t = view.tenant
-    stdout.print(f"tenant [bold]{t.id}[/bold] {verb}")
+    stdout.print(styled("tenant ", (t.id, "bold"), f" {verb}"))
     print_table(
         "",
         ["id", "name", "status", "provider", "org", "currency", "timezone", "payments"],
@@ -212,5 +212,5 @@ async def create_provider(ctx: CommandContext) -> None:
     if ctx.as_json:
         print_json(provider_with_tenant_out(created))
         return
-    stdout.print(f"provider [bold]{created.provider.id}[/bold] created")
+    stdout.print(styled("provider ", (created.provider.id, "bold"), " created"))
     print_tenant(ctx, created.tenant, "created")
