@@ -247,3 +247,30 @@ class RefundMachine(RuleBasedStateMachine):
 
 RefundMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
 TestRefundStateMachine = RefundMachine.TestCase
+
+
+async def test_a_refunded_session_is_stamped_when_the_refund_was_recorded() -> None:
+    """The session's `updated_at` is when its last change (the provider's answer) was
+    recorded, not when the attempt began: here a retry a minute after an unreachable
+    provider."""
+    world = await world_with()
+    world.gateway.next(Fault.UNREACHABLE)
+    with pytest.raises(PaymentProviderError):
+        await world.refund.execute(world.operator, refund_of("mso_00000"))
+    began = (await world.session("mso_00000")).updated_at
+    assert isinstance(world.clock, AdvancingClock)
+    world.clock.advance(timedelta(minutes=1))
+    retried = await world.refund.execute(world.operator, refund_of("mso_00000"))
+    stored = await world.session("mso_00000")
+    assert stored.status is SessionStatus.REFUNDED
+    assert stored.updated_at == began + timedelta(minutes=1)
+    assert retried.session == stored
+
+
+async def test_the_refund_entry_names_the_sessions_case_and_patient() -> None:
+    """So that the audit log's `case_id` and `patient_id` filters find the refund."""
+    world = await world_with()
+    await world.refund.execute(world.operator, refund_of("mso_00001"))
+    [entry] = await world.audit_entries("mso_00001")
+    session = await world.session("mso_00001")
+    assert (entry.case_id, entry.patient_id) == (session.case_id, session.patient_id)

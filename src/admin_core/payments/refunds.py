@@ -10,8 +10,6 @@ it has not, refund_failed after a definite refusal.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from admin_core.payments.errors import PaymentProviderNotConfigured
@@ -128,18 +126,6 @@ class SessionRefunds:
             currency=str(raw["currency"]),
             reason=str(raw["reason"]),
         )
-
-
-def recorded(session: MsoSession, answer: Answer, at: datetime) -> MsoSession:
-    """The session as the provider's answer leaves it (what `record_refund` stores)."""
-    change = RefundAnswer.of(answer)
-    return replace(
-        session,
-        status=change.status,
-        refund=change.refund,
-        refund_intent_id=session.refund_intent_id if change.pending else None,
-        updated_at=at,
-    )
 
 
 def _answer(refund: Refund) -> Answer:

@@ -26,7 +26,6 @@ from admin_core.payments.model import (
 from admin_core.payments.ports import GatewayUnavailable, PaymentsTransaction
 from admin_core.payments.refunds import KIND as REFUND_KIND
 from admin_core.payments.refunds import payload as refund_payload
-from admin_core.payments.refunds import recorded
 from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
 from admin_core.side_effects.runner import RECONCILE_AFTER, IntentInProgress
@@ -133,7 +132,7 @@ class RefundSession:
                 raise MsoRefundNotAllowed(details={"status": session.status.value})
             payments.refunds.gateway(session)  # PAYMENT_PROVIDER_NOT_CONFIGURED before any write
             try:
-                intent, pending = await self._attempt(tx, principal, session, reason)
+                intent = await self._attempt(tx, principal, session, reason)
             except IntentInProgress:
                 return RefundOutcome(session=session, in_progress=True)
             await tx.commit()
@@ -154,11 +153,7 @@ class RefundSession:
                     retry_safe=False,
                     details={"session_id": session.id, "provider_code": result.get("code")},
                 )
-            if answer.outcome is Outcome.APPLIED:  # as `SessionRefunds.record` wrote it
-                return RefundOutcome(
-                    session=recorded(pending, answer, intent.updated_at), in_progress=False
-                )
-        async with payments.transactions() as tx:
+        async with payments.transactions() as tx:  # as the answer left it
             current = await tx.mso_sessions.get(session.id)
         assert current is not None
         return RefundOutcome(
@@ -167,12 +162,12 @@ class RefundSession:
 
     async def _attempt(
         self, tx: PaymentsTransaction, principal: Principal, session: MsoSession, reason: str
-    ) -> tuple[Intent, MsoSession]:
-        """The attempt to drive, leased to this call (the pending one, or a new one), and the
-        session as it stands while the attempt is pending."""
+    ) -> Intent:
+        """The attempt to drive, leased to this call (the pending one, or a new one); a new
+        one is committed beside the session marked `refund_pending`."""
         side_effects = self._payments.side_effects
         if session.status is SessionStatus.REFUND_PENDING and session.refund_intent_id:
-            return await side_effects.claim(tx, session.refund_intent_id), session
+            return await side_effects.claim(tx, session.refund_intent_id)
         attempt = session.refund_attempts + 1
         gateway = self._payments.refunds.gateway(session)
         record = audit_record(
@@ -182,6 +177,8 @@ class RefundSession:
             resource_type="mso_session",
             resource_id=session.id,
             tenant_id=session.tenant_id,
+            case_id=session.case_id,
+            patient_id=session.patient_id,
             before={"status": session.status.value},
             after={
                 "status": SessionStatus.REFUNDED.value,
@@ -209,7 +206,7 @@ class RefundSession:
         )
         await tx.intents.add(intent)
         await tx.mso_sessions.update(pending)
-        return intent, pending
+        return intent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -290,13 +290,15 @@ class SideEffects(Generic[T]):
         reason = None if error is None else repr(error)[:500]
         if reason is None and outcome is Outcome.UNKNOWN:
             reason = "the provider could not be asked"
+        now = self._clock.now()
         async with self._transactions() as tx:
             # The area's rows first, then the intent: the order in which a caller that starts
             # or claims an intent beside its own rows locks them (no deadlock between them).
+            # The area records the answer as of now (the intent's `updated_at` once settled).
             if outcome is not Outcome.UNKNOWN:
-                await effect.record(tx, intent, answer)
+                await effect.record(tx, replace(intent, updated_at=now), answer)
             settled = await tx.intents.settle(
-                intent.id, status, at=self._clock.now(), error=reason, result=answer.result
+                intent.id, status, at=now, error=reason, result=answer.result
             )
             if not settled:
                 return  # recorded by another: this transaction's writes are rolled back
