@@ -108,6 +108,32 @@ def test_a_float_flag_on_a_step_takes_its_multiples_and_refuses_the_rest(
     assert accepted is (off < 1e-9 and value <= 1)
 
 
+@given(
+    st.integers(min_value=1, max_value=19),  # inside the bounds, which forgive nothing
+    st.floats(min_value=-1e-11, max_value=1e-11),  # within the step check's tolerance
+    st.sampled_from([0, 0.1, 0.25]),
+)
+def test_a_float_flag_value_is_stored_on_its_grid_exactly(
+    steps: int, noise: float, low: float
+) -> None:
+    """`0.1 + 0.2`, `0.7 + 1e-12` or `-0.0` are taken (a float's rounding is forgiven) and
+    stored as the grid's value itself: 0.3, 0.7, 0.0 — the same whatever way it was written."""
+    definition = _number(FlagType.FLOAT, minimum=low, maximum=low + 1, step=0.05)
+    value = low + steps * 0.05 + noise
+    stored = definition.checked(value)
+    assert stored == round(low + steps * 0.05, 12)
+    assert math.copysign(1.0, stored) == 1.0  # never -0.0
+    assert definition.checked(stored) == stored
+
+
+def test_a_float_flag_never_stores_negative_zero() -> None:
+    for definition in (
+        _number(FlagType.FLOAT, minimum=-1, maximum=1),
+        _number(FlagType.FLOAT, minimum=-1, maximum=1, step=0.5),
+    ):
+        assert str(definition.checked(-0.0)) == "0.0"
+
+
 @given(st.one_of(st.booleans(), st.text(max_size=5), st.none(), st.lists(st.integers())))
 def test_a_number_flag_refuses_what_is_not_a_number(value: object) -> None:
     assert _number(FlagType.FLOAT, minimum=0, maximum=1).problem(value) is not None

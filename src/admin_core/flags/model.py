@@ -25,6 +25,9 @@ MAX_STRING_LENGTH = 1_000
 MAX_JSON_BYTES = 16_384
 #: How far a sum of weights may be from 1, and a value from a multiple of its step.
 _TOLERANCE = 1e-9
+#: Decimal places a float on a step's grid is rounded to (far below any step, far above a
+#: float's rounding error).
+_GRID_DIGITS = 12
 
 
 class FlagType(enum.StrEnum):
@@ -81,9 +84,19 @@ class FlagDefinition:
 
 
 def canonical(definition: FlagDefinition, value: Any) -> Any:
-    if definition.type is FlagType.FLOAT:
-        return float(value)
-    return value
+    """A float flag's value as a float: never -0.0, and on its step's grid exactly (`0.1 +
+    0.2` is stored as 0.3: the step check forgives a float's rounding, the stored value keeps
+    none of it). A weight is never -0.0 either."""
+    if definition.weights and isinstance(value, dict):
+        return {k: v + 0.0 if isinstance(v, float) else v for k, v in value.items()}
+    if definition.type is not FlagType.FLOAT:
+        return value
+    number = float(value)
+    step = definition.step
+    if step is not None:
+        low = definition.minimum or 0.0
+        number = round(low + round((number - low) / step) * step, _GRID_DIGITS)
+    return number + 0.0  # -0.0 + 0.0 is 0.0
 
 
 def _is_number(value: Any) -> bool:
