@@ -82,16 +82,17 @@ async def http(key_dir: Path) -> AsyncIterator[AuditApi]:
     )
     async with container.database.transactions()() as tx:
         await tx.org_mappings.add(OrgMapping(org_id=TENANT_ORG, tenant_id=TENANT, created_at=T0))
-        await tx.tenants.add(
-            Tenant(
-                id=TENANT,
-                name="Apollo Chennai",
-                status=TenantStatus.ACTIVE,
-                provider_id=None,
-                created_at=T0,
-                updated_at=T0,
+        for tenant_id in (TENANT, "tenant-b", "tenant-c"):  # every tenant of `TENANTS`
+            await tx.tenants.add(
+                Tenant(
+                    id=tenant_id,
+                    name=tenant_id,
+                    status=TenantStatus.ACTIVE,
+                    provider_id=None,
+                    created_at=T0,
+                    updated_at=T0,
+                )
             )
-        )
         await tx.commit()
     async with AsyncTestClient(create_app(container)) as client:
         yield AuditApi(client=client, container=container, clock=clock)

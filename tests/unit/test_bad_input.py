@@ -485,3 +485,29 @@ async def test_every_required_query_parameter_missing_is_named(http: ApiClient) 
             expected[call] = (422, required)
     assert len(expected) >= 4  # flags (read, clear), triage, matching weights
     assert answers == expected
+
+
+LISTS_BY_TENANT = [
+    ("/api/v1/admin/mso/sessions", {"from_date": "2000-01-01", "to_date": "2000-01-02"}),
+    ("/api/v1/admin/mso/doctors", {"available_from": "1900-01-01"}),
+    (AUDIT, {"action": "nothing.such."}),
+]
+
+
+@pytest.mark.parametrize(("path", "emptying"), LISTS_BY_TENANT)
+async def test_a_list_filtered_by_a_tenant_that_does_not_exist_is_404(
+    http: ApiClient, path: str, emptying: dict[str, str]
+) -> None:
+    """SPEC §4: TENANT_NOT_FOUND when `tenant_id` does not exist — not an empty page. A
+    tenant that exists but has nothing matching is an empty page."""
+    unknown = await http.client.get(
+        path, params={"tenant_id": "no-such-tenant"}, headers=http.auth()
+    )
+    assert unknown.status_code == 404, unknown.text
+    assert codes(unknown) == ["TENANT_NOT_FOUND"]
+    empty = await http.client.get(
+        path, params={"tenant_id": "apollo-chennai", **emptying}, headers=http.auth()
+    )
+    assert empty.status_code == 200, empty.text
+    [rows] = [v for v in empty.json()["data"].values() if isinstance(v, list)]
+    assert rows == []

@@ -161,17 +161,23 @@ class QueryAuditLog:
     included. `action` matches exactly, or by prefix when it ends with `.` or `*`. `limit` is
     1..500 (default 50). Pages follow `next_cursor` (keyset: the cost of a page does not grow
     with its depth, and entries appended meanwhile never shift later pages); the last page
-    has `next_cursor` null.
+    has `next_cursor` null. A tenant that does not exist → TENANT_NOT_FOUND (looked up only
+    when the page is empty; without `tenants`, its page is just empty).
     """
 
-    def __init__(self, transactions: Transactions[AuditTransaction]) -> None:
+    def __init__(
+        self, transactions: Transactions[AuditTransaction], *, tenants: TenantCheck | None = None
+    ) -> None:
         self._transactions = transactions
+        self._tenants = tenants
 
     async def execute(self, principal: Principal, query: AuditQuery) -> AuditPage:
         audit_filter = scoped_filter(principal, query)
         before = _position(query, audit_filter)
         async with self._transactions() as tx:
             rows = await tx.audit.query(audit_filter, before=before, limit=query.limit + 1)
+        if not rows and audit_filter.tenant_id is not None and self._tenants is not None:
+            await self._tenants.require(audit_filter.tenant_id)
         entries = list(rows[: query.limit])
         more = len(rows) > query.limit
         next_cursor = encode_cursor(entries[-1].position, audit_filter) if more else None

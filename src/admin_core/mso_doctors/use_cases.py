@@ -65,11 +65,19 @@ class ListMsoDoctors:
     tenant's doctors, and naming another tenant is refused (403). `specialty` matches
     exactly; `language` is an ISO 639-1 code the doctor speaks; `available_from=D` keeps the
     active doctors available on day D. Without it, inactive doctors are listed too. `limit`
-    1..200, `offset` 0..10^9. Every bad filter is named at once (422).
+    1..200, `offset` 0..10^9. Every bad filter is named at once (422). A tenant that does
+    not exist → TENANT_NOT_FOUND (looked up only when the page is empty; without `tenants`,
+    its page is just empty).
     """
 
-    def __init__(self, transactions: Transactions[MsoDoctorsTransaction]) -> None:
+    def __init__(
+        self,
+        transactions: Transactions[MsoDoctorsTransaction],
+        *,
+        tenants: KnownTenants | None = None,
+    ) -> None:
         self._transactions = transactions
+        self._tenants = tenants
 
     async def execute(
         self, principal: Principal, query: ListMsoDoctorsQuery
@@ -96,7 +104,10 @@ class ListMsoDoctors:
             tenant_id=tenant_id, specialty=specialty, language=language, available_on=day
         )
         async with self._transactions() as tx:
-            return await tx.mso_doctors.page(where, limit=query.limit, offset=query.offset)
+            page = await tx.mso_doctors.page(where, limit=query.limit, offset=query.offset)
+        if not page.items and tenant_id is not None and self._tenants is not None:
+            await self._tenants.require(tenant_id)
+        return page
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

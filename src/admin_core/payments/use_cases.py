@@ -29,6 +29,7 @@ from admin_core.payments.refunds import payload as refund_payload
 from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
 from admin_core.side_effects.runner import RECONCILE_AFTER, IntentInProgress
+from admin_core.tenants.known import KnownTenants
 
 REFUND_EVENT = "ADMIN_MSO_SESSION_REFUND"
 MAX_REASON_LENGTH = 500
@@ -46,10 +47,13 @@ class ListSessionsQuery:
 
 class ListMsoSessions:
     """Sessions newest `scheduled_at` first, with the total. `tenant:manage`; a tenant-scoped
-    caller sees its own tenant only (another tenant named → 403)."""
+    caller sees its own tenant only (another tenant named → 403); a tenant that does not
+    exist → TENANT_NOT_FOUND (looked up only when the page is empty; without `tenants`, its
+    page is just empty)."""
 
-    def __init__(self, payments: SessionPayments) -> None:
+    def __init__(self, payments: SessionPayments, *, tenants: KnownTenants | None = None) -> None:
         self._transactions = payments.transactions
+        self._tenants = tenants
 
     async def execute(
         self, principal: Principal, query: ListSessionsQuery
@@ -80,7 +84,10 @@ class ListMsoSessions:
             scheduled_to=bounds["to_date"],
         )
         async with self._transactions() as tx:
-            return await tx.mso_sessions.page(where, limit=query.limit, offset=query.offset)
+            page = await tx.mso_sessions.page(where, limit=query.limit, offset=query.offset)
+        if not page.items and tenant_id is not None and self._tenants is not None:
+            await self._tenants.require(tenant_id)
+        return page
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

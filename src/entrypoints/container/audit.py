@@ -62,7 +62,9 @@ class AuditArea(containers.DeclarativeContainer):
     checkpoint_sink = providers.Singleton(_sink, runtime.settings)
     checkpoint_lock = providers.Singleton(_lock, runtime.settings, database.engine.provider)
 
-    query_audit_log = providers.Factory(QueryAuditLog, transactions=database.transactions)
+    query_audit_log = providers.Factory(
+        QueryAuditLog, transactions=database.transactions, tenants=known_tenants
+    )
     export_audit_log = providers.Factory(ExportAuditLog, transactions=database.transactions)
     verify_audit_chain = providers.Factory(
         VerifyAuditChain,

@@ -13,7 +13,9 @@ class MsoDoctorsArea(containers.DeclarativeContainer):
     database = providers.DependenciesContainer()
 
     known_tenants = providers.Singleton(KnownTenants, transactions=database.transactions)
-    list_mso_doctors = providers.Factory(ListMsoDoctors, transactions=database.transactions)
+    list_mso_doctors = providers.Factory(
+        ListMsoDoctors, transactions=database.transactions, tenants=known_tenants
+    )
     onboard_mso_doctor = providers.Factory(
         OnboardMsoDoctor,
         transactions=database.transactions,

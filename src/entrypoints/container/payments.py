@@ -18,6 +18,7 @@ from admin_core.payments.use_cases import (
     ReconcileRefunds,
     RefundSession,
 )
+from admin_core.tenants.known import KnownTenants
 from entrypoints.container import choices
 from entrypoints.container.resources import Resources
 from entrypoints.settings import Settings
@@ -83,6 +84,10 @@ class PaymentsArea(containers.DeclarativeContainer):
         side_effects=side_effects.runner,
         clock=runtime.clock,
     )
-    list_mso_sessions = providers.Factory(ListMsoSessions, payments=payments)
+    list_mso_sessions = providers.Factory(
+        ListMsoSessions,
+        payments=payments,
+        tenants=providers.Singleton(KnownTenants, transactions=database.transactions),
+    )
     refund_session = providers.Factory(RefundSession, payments=payments)
     reconcile_refunds = providers.Factory(ReconcileRefunds, payments=payments)

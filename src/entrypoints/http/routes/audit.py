@@ -62,7 +62,7 @@ class AuditLogController(Controller):
         "verify_audit_chain": use_case(lambda c: c.audit.verify_audit_chain),
     }
 
-    @get("/", summary="Query the audit log", operation_id="queryAuditLog", responses=errors())
+    @get("/", summary="Query the audit log", operation_id="queryAuditLog", responses=errors(404))
     async def query(
         self,
         request: Request[Any, Any, Any],

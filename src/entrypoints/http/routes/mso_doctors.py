@@ -155,7 +155,7 @@ class MsoDoctorController(Controller):
         "/",
         summary="List second-opinion doctors",
         operation_id="listMsoDoctors",
-        responses=errors(),
+        responses=errors(404),
     )
     async def list_doctors(
         self,

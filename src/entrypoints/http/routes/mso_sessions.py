@@ -66,7 +66,7 @@ class MsoSessionController(Controller):
         "refund_session": use_case(lambda c: c.payments.refund_session),
     }
 
-    @get("/", summary="List MSO sessions", operation_id="listMsoSessions", responses=errors())
+    @get("/", summary="List MSO sessions", operation_id="listMsoSessions", responses=errors(404))
     async def list_sessions(
         self,
         request: Request[Any, Any, Any],
