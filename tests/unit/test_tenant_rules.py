@@ -64,6 +64,17 @@ def test_every_bad_setting_is_named_at_once() -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["localtime", "Factory", "Mars/Base"])
+def test_a_timezone_is_a_place_the_tz_database_names(name: str) -> None:
+    """`localtime` (the host's own, differing between hosts) and `Factory` are listed by the
+    tz database but are no place's zone."""
+    checks = FieldChecks()
+    merge_settings(checks, TenantSettings(), {"timezone": name})
+    with pytest.raises(ValidationFailed) as caught:
+        checks.done()
+    assert [e.field for e in caught.value.errors] == ["settings.timezone"]
+
+
 def principal(role: str, scope: Scope, kind: OrgKind) -> Principal:
     return Principal(
         user_id="user_x",

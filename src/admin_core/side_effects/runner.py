@@ -316,6 +316,7 @@ def wait_steps(patience_seconds: float) -> int:
 async def _settle(effect: Effect[Any], intent: Intent, *, redrive: bool) -> Answer:
     try:
         return await effect.settle(intent, redrive=redrive)
-    except Exception:
-        log.warning("intent %s: the provider could not be asked", intent.id, exc_info=True)
+    except Exception as error:  # an expected outcome (the provider is down): one line
+        log.warning("intent %s: the provider could not be asked: %r", intent.id, error)
+        log.debug("intent %s: the provider could not be asked", intent.id, exc_info=True)
         return Answer(Outcome.UNKNOWN)

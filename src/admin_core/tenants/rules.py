@@ -24,10 +24,15 @@ REGION = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+){1,3}")
 SETTINGS_FIELDS = ("payments_provider", "data_residency_region", "default_currency", "timezone")
 
 
+#: Names the tz database lists that are no place's zone: the host's own zone (it differs
+#: from host to host) and the placeholder of a system not yet configured.
+_NOT_PLACES = frozenset({"localtime", "Factory"})
+
+
 @functools.cache
 def timezones() -> frozenset[str]:
-    """IANA time zone names known to this system's tz database."""
-    return frozenset(zoneinfo.available_timezones())
+    """IANA time zone names known to this system's tz database, places only."""
+    return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
 
 
 def check_tenant_id(checks: FieldChecks, field: str, value: str | None) -> str | None:
