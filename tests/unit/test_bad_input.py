@@ -303,6 +303,19 @@ def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["token", "--role", "org:nonsense"], "role"),
         (["token", "--role", "org:admin", "--org", "not an org"], "org"),
         (["token", "--user", "bad user\x01"], "user"),
+        # An id of a form the API refuses is a 422 there: here too, not a "not found".
+        (["sessions", "refund", "a.b", "--reason", "r"], "session_id"),
+        (["sessions", "list", "--tenant-id", "A.B"], "tenant_id"),
+        (["tenants", "update", "A.B", "--name", "x"], "tenant_id"),
+        (["tenants", "list", "--tenant-id", "A.B"], "tenant_id"),
+        (["users", "list", "A.B"], "tenant_id"),
+        (["users", "grant", "apollo-chennai", "not a user", "org:admin"], "user_id"),
+        (["flags", "effective", "A.B"], "tenant_id"),
+        (["triage", "show", "A.B"], "tenant_id"),
+        (["matching", "weights", "A.B"], "tenant_id"),
+        (["audit", "verify", "--tenant-id", "A.B"], "tenant_id"),
+        (["audit", "query", "--tenant-id", "A.B"], "tenant_id"),
+        (["doctors", "list", "--tenant-id", "A.B"], "tenant_id"),
     ],
 )
 def test_the_cli_answers_bad_values_like_the_api(

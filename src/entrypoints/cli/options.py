@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from admin_core.kernel.errors import ValidationFailed
+from admin_core.payments.model import SESSION_ID
+from admin_core.tenants.rules import TENANT_ID
+from admin_core.users.model import USER_ID
+from entrypoints.http.fields import PATTERN_HINTS, TENANT_ID_PATTERN, USER_ID_PATTERN
 
 
 def bounded_int(field: str, low: int, high: int) -> Callable[[str], int]:
@@ -19,3 +24,22 @@ def bounded_int(field: str, low: int, high: int) -> Callable[[str], int]:
         return int(value)
 
     return read
+
+
+def identifier(field: str, pattern: re.Pattern[str], hint: str) -> Callable[[str], str]:
+    """An id of the form the API takes at `field`; anything else is the API's
+    VALIDATION_ERROR for `field` (exit 2), not a lookup that finds nothing (exit 4)."""
+
+    def read(text: str) -> str:
+        if not pattern.fullmatch(text):
+            raise ValidationFailed.single(field, hint)
+        return text
+
+    return read
+
+
+tenant_id = identifier("tenant_id", TENANT_ID, PATTERN_HINTS[TENANT_ID_PATTERN])
+user_id = identifier("user_id", USER_ID, PATTERN_HINTS[USER_ID_PATTERN])
+session_id = identifier(
+    "session_id", SESSION_ID, "must be letters, digits, '_' and '-' (at most 64)"
+)

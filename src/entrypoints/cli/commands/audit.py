@@ -43,6 +43,7 @@ from admin_core.audit.use_cases import (
     WriteCheckpointCommand,
 )
 from admin_core.kernel.errors import ValidationFailed
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout, styled
@@ -64,7 +65,7 @@ EXIT_CHAIN_BROKEN = 1
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action", help="exact action, or a prefix ending in '.' or '*'")
     parser.add_argument("--actor-id")
-    parser.add_argument("--tenant-id")
+    parser.add_argument("--tenant-id", type=options.tenant_id)
     parser.add_argument("--case-id")
     parser.add_argument("--patient-id")
     parser.add_argument("--from-date", help="inclusive: YYYY-MM-DD or an ISO date-time (UTC)")
@@ -88,7 +89,11 @@ def register(groups: Any) -> None:
 
     verify = commands.add_parser("verify", help="recompute a chain's hashes")
     which = verify.add_mutually_exclusive_group()
-    which.add_argument("--tenant-id", help="the tenant's chain (default: the platform chain)")
+    which.add_argument(
+        "--tenant-id",
+        type=options.tenant_id,
+        help="the tenant's chain (default: the platform chain)",
+    )
     which.add_argument(
         "--all", action="store_true", dest="all_chains", help="every chain (platform scope)"
     )

@@ -18,6 +18,7 @@ from admin_core.mso_doctors.use_cases import (
     OnboardMsoDoctorCommand,
     UpdateMsoDoctorCommand,
 )
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stdout, styled
@@ -74,7 +75,7 @@ def register(groups: Any) -> None:
     commands = parser.add_subparsers(dest="doctors_command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="doctors by full name")
-    listing.add_argument("--tenant-id")
+    listing.add_argument("--tenant-id", type=options.tenant_id)
     listing.add_argument("--specialty", help="exactly this specialty")
     listing.add_argument("--language", help="speaks this ISO 639-1 language")
     listing.add_argument(
@@ -87,7 +88,7 @@ def register(groups: Any) -> None:
     listing.set_defaults(handler=list_doctors)
 
     onboard = commands.add_parser("onboard", help="onboard a doctor into a tenant")
-    onboard.add_argument("--tenant-id", required=True)
+    onboard.add_argument("--tenant-id", required=True, type=options.tenant_id)
     _doctor_arguments(onboard, update=False)
     onboard.add_argument("--clerk-user-id", help="the doctor's Clerk user, e.g. user_2abc")
     onboard.set_defaults(handler=onboard_doctor)

@@ -19,6 +19,7 @@ from admin_core.flags.use_cases import (
 from admin_core.kernel.errors import ValidationFailed
 from admin_core.side_effects.use_cases import ReconcileCommand
 from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stdout
 from entrypoints.http.presenters.flags import (
@@ -33,16 +34,16 @@ def register(groups: Any) -> None:
     flags: argparse.ArgumentParser = groups.add_parser("flags", help="a tenant's feature flags")
     commands = flags.add_subparsers(dest="flags_command", required=True, metavar="COMMAND")
     effective = commands.add_parser("effective", help="a tenant's flags and their sources")
-    effective.add_argument("tenant_id")
+    effective.add_argument("tenant_id", type=options.tenant_id)
     effective.set_defaults(handler=show_effective)
     override = commands.add_parser("override", help="set a tenant's value of a flag")
-    override.add_argument("tenant_id")
+    override.add_argument("tenant_id", type=options.tenant_id)
     override.add_argument("flag")
     override.add_argument("value", help="JSON (0.5, true, '[\"a\"]'); other text is a string")
     override.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     override.set_defaults(handler=override_flag)
     clear = commands.add_parser("clear", help="clear a tenant's override of a flag")
-    clear.add_argument("tenant_id")
+    clear.add_argument("tenant_id", type=options.tenant_id)
     clear.add_argument("flag")
     clear.add_argument("--reason", help="why (recorded in the audit log)")
     clear.set_defaults(handler=clear_override)
@@ -50,10 +51,10 @@ def register(groups: Any) -> None:
     triage: argparse.ArgumentParser = groups.add_parser("triage", help="triage thresholds")
     commands = triage.add_subparsers(dest="triage_command", required=True, metavar="COMMAND")
     show = commands.add_parser("show", help="a tenant's triage thresholds")
-    show.add_argument("tenant_id")
+    show.add_argument("tenant_id", type=options.tenant_id)
     show.set_defaults(handler=show_thresholds)
     set_ = commands.add_parser("set", help="set thresholds, all or nothing")
-    set_.add_argument("tenant_id")
+    set_.add_argument("tenant_id", type=options.tenant_id)
     set_.add_argument("values", nargs="+", metavar="NAME=VALUE", help="NAME=null clears one")
     set_.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     set_.set_defaults(handler=set_thresholds)

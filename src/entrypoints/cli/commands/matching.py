@@ -13,6 +13,7 @@ from typing import Any
 from adapters.config_files.matching import check_matching_configuration, load_registry
 from admin_core.matching.model import Domain, Status
 from admin_core.matching.use_cases import DomainWeightsQuery, ParametersQuery
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, report_problems, stdout
 from entrypoints.container.matching import MATCHING_CONFIG
@@ -30,7 +31,7 @@ def register(groups: Any) -> None:
     parameters.add_argument("--refresh", action="store_true", help="measure coverage again")
     parameters.set_defaults(handler=show_parameters)
     weights = commands.add_parser("weights", help="a tenant's domain weights")
-    weights.add_argument("tenant_id")
+    weights.add_argument("tenant_id", type=options.tenant_id)
     weights.set_defaults(handler=show_weights)
     check = commands.add_parser(
         "check", help="check the registry files (file and line of every problem)"

@@ -13,6 +13,7 @@ from admin_core.payments.use_cases import (
     ReconcileRefundsCommand,
     RefundSessionCommand,
 )
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stdout
@@ -25,14 +26,14 @@ def register(groups: Any) -> None:
     commands = parser.add_subparsers(dest="sessions_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="sessions, newest scheduled first")
     listing.add_argument("--status", choices=[s.value for s in SessionStatus])
-    listing.add_argument("--tenant-id")
+    listing.add_argument("--tenant-id", type=options.tenant_id)
     listing.add_argument("--from-date", help="scheduled on or after (date or ISO date-time)")
     listing.add_argument("--to-date", help="scheduled on or before (date or ISO date-time)")
     listing.add_argument("--limit", type=bounded_int("limit", 1, MAX_OFFSET_LIMIT), default=50)
     listing.add_argument("--offset", type=bounded_int("offset", 0, MAX_OFFSET), default=0)
     listing.set_defaults(handler=list_sessions)
     refund = commands.add_parser("refund", help="refund a session in full, exactly once")
-    refund.add_argument("session_id")
+    refund.add_argument("session_id", type=options.session_id)
     refund.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     refund.set_defaults(handler=refund_session)
     reconcile = commands.add_parser(

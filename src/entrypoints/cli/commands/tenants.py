@@ -19,6 +19,7 @@ from admin_core.tenants.use_cases import (
     NewTenant,
     UpdateTenantCommand,
 )
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stdout, styled
@@ -35,7 +36,7 @@ def register(groups: Any) -> None:
 
     list_parser = commands.add_parser("list", help="list tenants")
     list_parser.add_argument("--status", choices=[s.value for s in TenantStatus])
-    list_parser.add_argument("--tenant-id")
+    list_parser.add_argument("--tenant-id", type=options.tenant_id)
     list_parser.add_argument("--limit", type=bounded_int("limit", 1, MAX_OFFSET_LIMIT), default=50)
     list_parser.add_argument("--offset", type=bounded_int("offset", 0, MAX_OFFSET), default=0)
     list_parser.set_defaults(handler=list_tenants)
@@ -49,14 +50,14 @@ def register(groups: Any) -> None:
     create.set_defaults(handler=create_tenant)
 
     update = commands.add_parser("update", help="change a tenant's name, status or settings")
-    update.add_argument("tenant_id")
+    update.add_argument("tenant_id", type=options.tenant_id)
     update.add_argument("--name")
     update.add_argument("--status", choices=[s.value for s in TenantStatus])
     add_settings_arguments(update, clearable=True)
     update.set_defaults(handler=update_tenant)
 
     map_org = commands.add_parser("map-org", help="map a Clerk organisation to a tenant")
-    map_org.add_argument("tenant_id")
+    map_org.add_argument("tenant_id", type=options.tenant_id)
     map_org.add_argument("clerk_org_id")
     map_org.set_defaults(handler=map_tenant_org)
 

@@ -8,6 +8,7 @@ from typing import Any
 from admin_core.auth.policy import ROLES
 from admin_core.users.model import RoleChange
 from admin_core.users.use_cases import GrantRoleCommand, ListTenantUsersQuery, RevokeRoleCommand
+from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.output import print_json, print_table, stdout
 from entrypoints.http.presenters.users import role_change_out, tenant_users_out
@@ -18,7 +19,7 @@ def register(groups: Any) -> None:
     commands = parser.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
 
     list_parser = commands.add_parser("list", help="a tenant's users and their roles")
-    list_parser.add_argument("tenant_id", help="a tenant id, or 'platform'")
+    list_parser.add_argument("tenant_id", type=options.tenant_id, help="a tenant id, or 'platform'")
     list_parser.set_defaults(handler=list_users)
 
     for name, handler, text in (
@@ -26,8 +27,8 @@ def register(groups: Any) -> None:
         ("revoke", revoke_role, "revoke a role"),
     ):
         command = commands.add_parser(name, help=text)
-        command.add_argument("tenant_id", help="a tenant id, or 'platform'")
-        command.add_argument("user_id")
+        command.add_argument("tenant_id", type=options.tenant_id, help="a tenant id, or 'platform'")
+        command.add_argument("user_id", type=options.user_id)
         command.add_argument("role", help=f"one of {', '.join(ROLES)}")
         command.set_defaults(handler=handler)
 
