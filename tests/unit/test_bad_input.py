@@ -524,3 +524,16 @@ async def test_a_list_filtered_by_a_tenant_that_does_not_exist_is_404(
     assert empty.status_code == 200, empty.text
     [rows] = [v for v in empty.json()["data"].values() if isinstance(v, list)]
     assert rows == []
+
+
+@pytest.mark.parametrize("path", ["/admin/triage", "/health", "/ready"])
+async def test_a_page_or_a_probe_ignores_query_parameters(http: ApiClient, path: str) -> None:
+    """A link to the page may carry anything (`?utm_source=mail`); only the API's own
+    operations refuse a parameter they do not declare."""
+    plain = await http.client.get(path)
+    tagged = await http.client.get(path, params={"utm_source": "mail", "tenant": "x"})
+    assert (tagged.status_code, tagged.headers["content-type"]) == (
+        plain.status_code,
+        plain.headers["content-type"],
+    )
+    assert plain.status_code == 200

@@ -3,9 +3,10 @@ permission (`security.authenticate`, for operations that declare `requires`), th
 checks for whole classes of bad input, then the reach to the tenants it names
 (`security.admit`):
 
-- a query parameter the operation does not declare (or one given twice) is a 422, never
+- a query parameter an API operation does not declare (or one given twice) is a 422, never
   silently ignored: a typo in a filter must not widen a query, and a dependency's name
-  (`?principal=x`) is not a parameter; a required one missing is a 422 naming it;
+  (`?principal=x`) is not a parameter; a required one missing is a 422 naming it (pages,
+  their assets and the probes ignore query parameters);
 - a query or path value with a control character (NUL among them) is a 422;
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
 - a body that is not UTF-8 is a 400;
@@ -45,17 +46,22 @@ MAX_JSON_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Where an app keeps the query shapes of its handlers (`app.state`).
 _QUERY_SHAPES = "query_shapes"
+#: Where the API's operations are (their query parameters are checked strictly).
+_API = "/api/"
 
 
 @dataclass(frozen=True, slots=True)
 class QueryShape:
-    """The query parameters an operation declares, and those it cannot do without."""
+    """The query parameters an operation declares, and those it cannot do without. `strict`:
+    an operation of the API, which refuses any other; a page, an asset or a probe ignores
+    them (a link to a page may carry anything)."""
 
     names: frozenset[str]
     required: frozenset[str]
+    strict: bool = True
 
 
-def query_shape(handler: BaseRouteHandler) -> QueryShape:
+def query_shape(handler: BaseRouteHandler, *, strict: bool = True) -> QueryShape:
     """The query parameters `handler` declares."""
     dependencies = set(handler.resolve_dependencies())
     names: set[str] = set()
@@ -72,7 +78,7 @@ def query_shape(handler: BaseRouteHandler) -> QueryShape:
         names.add(query)
         if not definition.has_default and not definition.is_optional:
             required.add(query)
-    return QueryShape(frozenset(names), frozenset(required))
+    return QueryShape(frozenset(names), frozenset(required), strict)
 
 
 def _query_shape(request: Request[Any, Any, Any]) -> QueryShape:
@@ -81,7 +87,8 @@ def _query_shape(request: Request[Any, Any, Any]) -> QueryShape:
     cache: dict[BaseRouteHandler, QueryShape] = request.app.state.setdefault(_QUERY_SHAPES, {})
     shape = cache.get(handler)
     if shape is None:
-        shape = cache[handler] = query_shape(handler)
+        strict = str(request.scope["path"]).startswith(_API)
+        shape = cache[handler] = query_shape(handler, strict=strict)
     return shape
 
 
@@ -124,7 +131,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     principal = await authenticate(request, requirement) if requirement is not None else None
     params = request.query_params
     shape = _query_shape(request)
-    if params or shape.required:
+    if (params and shape.strict) or shape.required:
         errors = _query_errors(params, shape, request.path_params)
         if errors:
             raise ValidationFailed(errors)
