@@ -155,6 +155,11 @@ async def test_refunds_need_platform_scope(http: ApiClient) -> None:
     session = await a_session(http, SessionStatus.PAID)
     response = await refund(http, session["id"], org="org_apollo_chennai")
     assert response.status_code == 403
+    # The tenant's admin holds `tenant:manage`; what it lacks is the platform scope.
+    assert response.json()["errors"][0]["details"] == {
+        "permission": "tenant:manage",
+        "scope": "platform",
+    }
     coordinator = await refund(http, session["id"], role="org:coordinator")
     assert coordinator.status_code == 403
     assert (await a_session(http, SessionStatus.PAID))["status"] == "paid"

@@ -79,10 +79,7 @@ class Principal:
         self, permission: Permission, *, tenant_id: str | None = None, platform: bool = False
     ) -> None:
         if not self.can(permission, tenant_id=tenant_id, platform=platform):
-            raise InsufficientPermission(
-                details={"permission": permission.value}
-                | ({"tenant_id": tenant_id} if tenant_id else {})
-            )
+            raise denied(permission, tenant_id=tenant_id, platform=platform)
 
     def visible_tenant(self, requested: str | None, permission: Permission) -> str | None:
         """The tenant filter a list query must use: a tenant-scoped caller sees only its own.
@@ -111,3 +108,17 @@ class Principal:
             permissions=frozenset({Permission.SUPER_ADMIN}),
             request_id=request_id,
         )
+
+
+def denied(
+    permission: Permission, *, tenant_id: str | None = None, platform: bool = False
+) -> InsufficientPermission:
+    """The 403 of a permission that does not reach: the permission, and what it had to reach
+    (the tenant named, or the platform scope), so that a role holding the permission in its
+    own tenant is told what it lacks."""
+    details: dict[str, str] = {"permission": permission.value}
+    if tenant_id:
+        details["tenant_id"] = tenant_id
+    if platform:
+        details["scope"] = "platform"
+    return InsufficientPermission(details=details)

@@ -21,8 +21,7 @@ import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 
-from admin_core.kernel.errors import InsufficientPermission
-from admin_core.kernel.principal import Permission, Principal
+from admin_core.kernel.principal import Permission, Principal, denied
 from entrypoints.http.envelope import ensure_request_id
 
 PRINCIPAL_KEY = "principal"
@@ -54,7 +53,7 @@ async def authenticate(request: Request[Any, Any, Any], requirement: Requirement
         bearer_token(request), request_id=ensure_request_id(request.scope)
     )
     if not principal.can(requirement.permission, platform=requirement.platform):
-        raise InsufficientPermission(details={"permission": requirement.permission.value})
+        raise denied(requirement.permission, platform=requirement.platform)
     return principal
 
 
@@ -87,9 +86,7 @@ def admit(
         if not principal.can(
             requirement.permission, tenant_id=tenant_id, platform=requirement.platform
         ):
-            raise InsufficientPermission(
-                details={"permission": requirement.permission.value, "tenant_id": tenant_id}
-            )
+            raise denied(requirement.permission, tenant_id=tenant_id, platform=requirement.platform)
     request.scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
 
 
