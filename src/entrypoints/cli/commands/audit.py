@@ -239,8 +239,10 @@ ADVICE = {
 }
 WHAT_TO_DO = (
     "Treat this as a security incident: the database was changed behind the application. "
-    "Audited writes to this chain are refused (AUDIT_CHAIN_BROKEN) where the head and links "
-    "disagree, and nothing repairs a chain silently. Keep the database as it is, restore the "
+    "Audited writes to this chain are refused (AUDIT_CHAIN_BROKEN) only where its head and "
+    "links disagree (a rolled-back head, a removed tail); after an entry changed in place they "
+    "go on, and this report stays. Nothing repairs a chain silently. Keep the database as it "
+    "is, restore the "
     "entries from a backup or the checkpoint sink's evidence, and record what happened "
     "(docs/adr/0056-signed-audit-checkpoints.md)."
 )
