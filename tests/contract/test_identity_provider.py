@@ -1,16 +1,20 @@
-"""Contract of the identity provider port, on the in-memory twin and on the Clerk adapter
-talking to a local fake of Clerk's Backend API."""
+"""Contract of the identity provider port, on the in-memory twin, on the embedded mode's
+database (SQLite, PostgreSQL) and on the Clerk adapter talking to a local fake of Clerk's
+Backend API."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from adapters.clerk.backend import ClerkIdentityProvider
 from adapters.memory.identity import InMemoryIdentityProvider
+from adapters.sql.identity import SqlIdentityProvider
+from adapters.system.runtime import SystemClock
 from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
 from admin_core.users.ports import (
     IdentityProvider,
@@ -19,6 +23,7 @@ from admin_core.users.ports import (
     MembershipNotFound,
     OrgMembership,
 )
+from tests.support.databases import database
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
 
 ORG = "org_contract"
@@ -38,11 +43,18 @@ def fake_clerk() -> Iterator[FakeClerk]:
         yield fake
 
 
-@pytest.fixture(params=["memory", "clerk"])
-async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "clerk"]
+)
+async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Subject]:
     if request.param == "memory":
         memory = InMemoryIdentityProvider()
         yield Subject(identity=memory, add_user=memory.add_user)
+        return
+    if request.param in ("sqlite", "postgres"):
+        async with database(request.param, tmp_path) as transactions:
+            sql = SqlIdentityProvider(transactions, SystemClock())
+            yield Subject(identity=sql, add_user=sql.add_user)
         return
     fake: FakeClerk = request.getfixturevalue("fake_clerk")
 

@@ -127,6 +127,20 @@ def test_users_grant_list_revoke(embedded: str, capsys: pytest.CaptureFixture[st
     assert (revoked["changed"], revoked["roles"]) == (True, [])
 
 
+def test_a_membership_granted_by_one_process_is_seen_by_the_next(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each `adminctl` command is a process of its own (as the server is): the embedded
+    identity provider's memberships are in the database, so the next one sees the grant."""
+    run_json(capsys, "users", "grant", "apollo-chennai", "user_new_hire", "org:provider:staff")
+    listing = run_json(capsys, "users", "list", "apollo-chennai")
+    [hire] = [u for u in listing["users"] if u["user_id"] == "user_new_hire"]
+    assert (hire["org_role"], hire["source"]) == ("org:provider:staff", "both")
+    run_json(capsys, "users", "revoke", "apollo-chennai", "user_new_hire", "org:provider:staff")
+    listing = run_json(capsys, "users", "list", "apollo-chennai")
+    assert "user_new_hire" not in {u["user_id"] for u in listing["users"]}
+
+
 def test_users_grant_to_an_unknown_user_exits_4(
     embedded: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

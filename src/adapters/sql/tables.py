@@ -393,3 +393,21 @@ mso_doctors = sa.Table(
     sa.Index("ix_mso_doctors_tenant_id_full_name_id", "tenant_id", "full_name", "id"),
     sa.Index("ix_mso_doctors_specialty", "specialty"),
 )
+
+#: The embedded mode's memberships of organisations (`adapters.sql.identity`); Clerk's in
+#: production.
+embedded_memberships = sa.Table(
+    "embedded_memberships",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "user_id"),
+)

@@ -20,6 +20,7 @@ from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, wr
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
 from adapters.sql.flags import SqlFlagOverrides
+from adapters.sql.identity import SqlEmbeddedMemberships
 from adapters.sql.intents import SqlIntentLog
 from adapters.sql.mso_doctors import SqlMsoDoctorRepository
 from adapters.sql.mso_sessions import SqlMsoSessionRepository
@@ -70,6 +71,8 @@ class SqlTransaction(
     mso_sessions: MsoSessionRepository
     #: The sandbox gateway's ledger (`SandboxGateway`), not a port of the core.
     sandbox_refunds: SqlSandboxLedger
+    #: The embedded identity provider's memberships (`SqlIdentityProvider`), likewise.
+    embedded_memberships: SqlEmbeddedMemberships
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class SqlTransaction(
         self.flag_overrides = SqlFlagOverrides(connection)
         self.mso_sessions = SqlMsoSessionRepository(connection)
         self.sandbox_refunds = SqlSandboxLedger(connection)
+        self.embedded_memberships = SqlEmbeddedMemberships(connection)
         return self
 
     async def __aexit__(

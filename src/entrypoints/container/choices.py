@@ -158,6 +158,8 @@ def describe(settings: Settings) -> list[Choice]:
             "IdentityProvider",
             "ClerkIdentityProvider"
             if uses_clerk_identity(settings)
+            else "SqlIdentityProvider"
+            if sql
             else "InMemoryIdentityProvider",
             (
                 settings.clerk_api_url

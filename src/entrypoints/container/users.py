@@ -3,10 +3,15 @@ the demo users in memory when embedded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dependency_injector import containers, providers
 
 from adapters.clerk.backend import ClerkIdentityProvider
 from adapters.memory.identity import InMemoryIdentityProvider
+from adapters.sql.identity import SqlIdentityProvider
+from admin_core.kernel.runtime import Clock
+from admin_core.kernel.transaction import Transactions
 from admin_core.users.ports import IdentityProvider
 from admin_core.users.role_changes import RoleChanges
 from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
@@ -16,7 +21,12 @@ from entrypoints.demo.data import demo_identity
 from entrypoints.settings import Settings
 
 
-def _identity(settings: Settings, resources: Resources) -> IdentityProvider:
+def _identity(
+    settings: Settings, resources: Resources, transactions: Transactions[Any], clock: Clock
+) -> IdentityProvider:
+    """Clerk in production. Embedded: the demo users, whose memberships are kept in the
+    database when it is one (every process on it sees the same ones: the server, the CLI), or
+    in memory, where the demo data set's memberships are there from the start."""
     if choices.uses_clerk_identity(settings):
         assert settings.clerk_secret_key is not None  # required in production
         clerk = ClerkIdentityProvider(
@@ -25,7 +35,9 @@ def _identity(settings: Settings, resources: Resources) -> IdentityProvider:
         resources.add("Clerk client", clerk.aclose)
         return clerk
     users, memberships = demo_identity(settings.platform_org)
-    return InMemoryIdentityProvider(users, memberships)
+    if choices.database(settings) == "memory":
+        return InMemoryIdentityProvider(users, memberships)
+    return SqlIdentityProvider(transactions, clock, users)
 
 
 class UsersArea(containers.DeclarativeContainer):
@@ -34,7 +46,9 @@ class UsersArea(containers.DeclarativeContainer):
     auth = providers.DependenciesContainer()
     side_effects = providers.DependenciesContainer()
 
-    identity = providers.Singleton(_identity, runtime.settings, runtime.resources)
+    identity = providers.Singleton(
+        _identity, runtime.settings, runtime.resources, database.transactions, runtime.clock
+    )
     list_tenant_users = providers.Factory(
         ListTenantUsers,
         transactions=database.transactions,

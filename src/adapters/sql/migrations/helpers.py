@@ -25,3 +25,12 @@ def revoke(tables: list[str], privileges: str) -> None:
         return
     for table in tables:
         op.execute(f'REVOKE {privileges} ON TABLE {table} FROM "{app_role}"')
+
+
+def grant_sequences(sequences: list[str]) -> None:
+    """On PostgreSQL, let the application role draw from `sequences` (a serial column's)."""
+    app_role = context.config.attributes.get("app_role")
+    if not (is_postgres() and app_role):
+        return
+    for sequence in sequences:
+        op.execute(f'GRANT USAGE ON SEQUENCE {sequence} TO "{app_role}"')
