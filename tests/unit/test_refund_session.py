@@ -274,3 +274,26 @@ async def test_the_refund_entry_names_the_sessions_case_and_patient() -> None:
     [entry] = await world.audit_entries("mso_00001")
     session = await world.session("mso_00001")
     assert (entry.case_id, entry.patient_id) == (session.case_id, session.patient_id)
+
+
+async def test_a_refused_attempt_is_audited_with_who_asked_and_what_failed() -> None:
+    """The session went from `completed` to `refund_failed`: that change has its entry too,
+    and the refund that follows starts from `refund_failed`."""
+    world = await world_with()
+    before = (await world.session("mso_00002")).status
+    world.gateway.next(Fault.REFUSE)
+    with pytest.raises(PaymentProviderError):
+        await world.refund.execute(world.operator, refund_of("mso_00002"))
+    await world.refund.execute(world.operator, refund_of("mso_00002"))
+    store = world.payments.transactions.store  # type: ignore[attr-defined]
+    entries = sorted(
+        (e for e in store.audit_entries if e.resource_id == "mso_00002"), key=lambda e: e.seq
+    )
+    assert [(e.action, e.before["status"], e.after["status"]) for e in entries] == [
+        ("mso_session.refund_failed", before.value, "refund_failed"),
+        ("mso_session.refund", "refund_failed", "refunded"),
+    ]
+    failed = entries[0]
+    assert failed.actor_id == world.operator.user_id
+    assert failed.after["idempotency_key"] == refund_key("mso_00002", 1)
+    assert failed.after["error"]

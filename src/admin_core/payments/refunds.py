@@ -10,8 +10,10 @@ it has not, refund_failed after a definite refusal.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from admin_core.audit.model import AuditRecord
 from admin_core.payments.errors import PaymentProviderNotConfigured
 from admin_core.payments.model import (
     MsoSession,
@@ -32,6 +34,8 @@ from admin_core.side_effects.model import Answer, Intent, Outcome
 
 #: The kind of intent a refund attempt is.
 KIND = "payments.refund"
+#: The audit action of an attempt that ended without a refund.
+FAILED_ACTION = "mso_session.refund_failed"
 
 _OUTCOMES = {
     RefundStatus.SUCCEEDED: Outcome.APPLIED,
@@ -108,12 +112,17 @@ class SessionRefunds:
             )
 
     async def record(self, tx: PaymentsTransaction, intent: Intent, answer: Answer) -> None:
+        """The session as the answer leaves it; an attempt that ended without a refund is
+        audited too (`mso_session.refund_failed`, with who asked for it): every change of a
+        session's status has its entry."""
         await tx.mso_sessions.record_refund(
             str(intent.payload["session_id"]),
             intent.id,
             RefundAnswer.of(answer),
             at=intent.updated_at,
         )
+        if answer.outcome is Outcome.NOT_APPLIED:
+            await tx.audit.append(failed(intent, answer))
 
     def _request(self, intent: Intent) -> tuple[PaymentGateway, RefundRequest]:
         raw = intent.payload
@@ -126,6 +135,26 @@ class SessionRefunds:
             currency=str(raw["currency"]),
             reason=str(raw["reason"]),
         )
+
+
+def failed(intent: Intent, answer: Answer) -> AuditRecord:
+    """The entry of an attempt that ended without a refund: the attempt's own entry (who
+    asked, the session, the status before), with the failure as what came after."""
+    [attempt] = intent.audit
+    result = answer.result or {}
+    planned = attempt.after or {}
+    return replace(
+        attempt,
+        action=FAILED_ACTION,
+        after={
+            "status": RefundAnswer.of(answer).status.value,
+            "provider": planned.get("provider"),
+            "idempotency_key": intent.key,
+            "reason": planned.get("reason"),
+            "error": result.get("error"),
+            "provider_code": result.get("code"),
+        },
+    )
 
 
 def _answer(refund: Refund) -> Answer:
