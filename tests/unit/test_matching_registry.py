@@ -5,6 +5,7 @@ the files, the whitelist covered by every adapter, coverage caching and single f
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -316,3 +317,20 @@ async def test_a_source_that_cannot_be_read_gives_null_and_is_measured_again() -
     again = await cache.get()
     assert graph.calls == 2
     assert again.share(Source.NEO4J, "(:Doctor).languages") == 0.25
+
+
+def test_adminctl_matching_check_json_is_one_object(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert adminctl(["--json", "matching", "check", "--dir", str(config)]) == 0
+    fine = json.loads(capsys.readouterr().out)
+    assert (fine["ok"], fine["problems"]) == (True, [])
+    assert fine["parameters"] == sum(fine["counts"].values())
+    path = edit(config, "risk_safety", "status: unseeded", "status: planned")
+    assert adminctl(["--json", "matching", "check", "--dir", str(config)]) == 78
+    broken = json.loads(capsys.readouterr().out)
+    assert broken["ok"] is False
+    assert [p.split(":")[:2] for p in broken["problems"]] == [
+        [str(path), str(line_of(path, "status: planned"))]
+    ]

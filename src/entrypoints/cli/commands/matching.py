@@ -93,11 +93,24 @@ async def show_weights(ctx: CommandContext) -> None:
 
 
 def check_files(args: argparse.Namespace) -> int:
+    """Every problem of the files (exit 78), or the registry's counts; with `--json`, one
+    object either way: `ok`, `problems` (file:line each) and the counts when there are none."""
     problems = check_matching_configuration(args.dir)
-    if problems:
+    registry = None if problems else load_registry(args.dir)
+    if args.json:
+        print_json(
+            {
+                "directory": str(args.dir),
+                "ok": not problems,
+                "problems": problems,
+                "parameters": len(registry.parameters) if registry else None,
+                "counts": {s.value: n for s, n in registry.counts.items()} if registry else None,
+            }
+        )
+        return EXIT_CONFIG if problems else 0
+    if registry is None:
         report_problems(f"{len(problems)} problem(s) in {args.dir}:", problems)
         return EXIT_CONFIG
-    registry = load_registry(args.dir)
     counts = ", ".join(f"{n} {s.value}" for s, n in registry.counts.items())
     stdout.print(f"{args.dir}: {len(registry.parameters)} parameters ({counts}); no problems")
     return 0
