@@ -5,6 +5,7 @@ a process that dies right after the provider acted, a refusal, unconfirmed refun
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,10 @@ class Crash(BaseException):
     catches it)."""
 
 
+#: How long a `Fault.SLOW` provider takes to answer.
+SLOW_SECONDS = 0.3
+
+
 class Fault(enum.Enum):
     UNREACHABLE = "unreachable"  # fails before the provider acts
     LOST_ANSWER = "lost_answer"  # the provider acts; its answer never arrives
@@ -53,6 +58,7 @@ class Fault(enum.Enum):
     CRASH_AFTER = "crash_after"  # the provider acts; the process dies before recording it
     REFUSE = "refuse"  # the provider refuses (a definite failure)
     UNCONFIRMED = "unconfirmed"  # the provider accepts; confirms only on `confirm_all`
+    SLOW = "slow"  # the provider answers after `SLOW_SECONDS`
 
 
 class FaultyGateway(PaymentGateway):
@@ -77,6 +83,8 @@ class FaultyGateway(PaymentGateway):
             raise GatewayUnavailable("connection refused")
         if fault is Fault.REFUSE:
             raise GatewayRefused("card issuer declined the refund", code="refund_declined")
+        if fault is Fault.SLOW:
+            await asyncio.sleep(SLOW_SECONDS)
         refund = await self.inner.refund(request)
         if fault is Fault.UNCONFIRMED:
             self.unconfirmed.add(refund.id)
@@ -121,10 +129,13 @@ class PaymentsWorld:
     gateway: FaultyGateway
     clock: Clock
     operator: Principal = field(default_factory=lambda: platform_caller("org:admin"))
+    #: How long a refund waits for another call driving the same attempt; none by default
+    #: here: a crash leaves a live lease behind, and the next call answers at once.
+    patience_seconds: float = 0.0
 
     @property
     def refund(self) -> RefundSession:
-        return RefundSession(self.payments)
+        return RefundSession(self.payments, patience_seconds=self.patience_seconds)
 
     @property
     def reconcile(self) -> ReconcileRefunds:

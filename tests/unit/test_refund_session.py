@@ -297,3 +297,32 @@ async def test_a_refused_attempt_is_audited_with_who_asked_and_what_failed() -> 
     assert failed.actor_id == world.operator.user_id
     assert failed.after["idempotency_key"] == refund_key("mso_00002", 1)
     assert failed.after["error"]
+
+
+async def test_a_call_meeting_a_refund_in_flight_waits_and_answers_its_result() -> None:
+    """SPEC §6.4: two concurrent calls make one refund and the second returns the same
+    result — not 202 while the provider takes a moment to answer the first."""
+    world = await world_with()
+    world.patience_seconds = 5.0
+    world.gateway.next(Fault.SLOW)
+    first, second = await asyncio.gather(
+        world.refund.execute(world.operator, refund_of("mso_00000")),
+        world.refund.execute(world.operator, refund_of("mso_00000")),
+    )
+    assert (first.in_progress, second.in_progress) == (False, False)
+    assert first.session == second.session
+    assert first.session.status is SessionStatus.REFUNDED
+    assert made(world) == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
+
+
+async def test_a_call_gives_up_waiting_after_its_patience_with_202() -> None:
+    world = await world_with()
+    world.patience_seconds = 0.1  # shorter than the slow provider's answer
+    world.gateway.next(Fault.SLOW)
+    first, second = await asyncio.gather(
+        world.refund.execute(world.operator, refund_of("mso_00000")),
+        world.refund.execute(world.operator, refund_of("mso_00000")),
+    )
+    assert sorted([first.in_progress, second.in_progress]) == [False, True]
+    assert made(world) == 1

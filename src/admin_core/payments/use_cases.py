@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -28,11 +29,21 @@ from admin_core.payments.refunds import KIND as REFUND_KIND
 from admin_core.payments.refunds import payload as refund_payload
 from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
-from admin_core.side_effects.runner import RECONCILE_AFTER, IntentInProgress
+from admin_core.side_effects.runner import (
+    RECONCILE_AFTER,
+    WAIT_STEP_SECONDS,
+    IntentInProgress,
+    wait_steps,
+)
 from admin_core.tenants.known import KnownTenants
 
 REFUND_EVENT = "ADMIN_MSO_SESSION_REFUND"
 MAX_REASON_LENGTH = 500
+
+
+#: How long a refund waits for another call that drives the same attempt, so that both
+#: answer the attempt's result (SPEC §6.4); then it answers 202, in progress.
+PATIENCE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,10 +128,15 @@ class RefundSession:
     answer is recorded with the audit entry `mso_session.refund` once it confirmed. A
     provider that cannot be reached → PAYMENT_PROVIDER_ERROR `retry_safe: true` (the session
     stays `refund_pending`); a refusal → PAYMENT_PROVIDER_ERROR `retry_safe: false` (the
-    session becomes `refund_failed`; a later call starts a new attempt with a new key)."""
+    session becomes `refund_failed`; a later call starts a new attempt with a new key). A call
+    that finds another call driving the attempt waits for it, up to `patience_seconds`, and
+    answers what it left; still in progress then → `in_progress` (HTTP 202)."""
 
-    def __init__(self, payments: SessionPayments) -> None:
+    def __init__(
+        self, payments: SessionPayments, *, patience_seconds: float = PATIENCE_SECONDS
+    ) -> None:
         self._payments = payments
+        self._patience_seconds = patience_seconds
 
     async def execute(self, principal: Principal, command: RefundSessionCommand) -> RefundOutcome:
         principal.require(Permission.TENANT_MANAGE, platform=True)
@@ -128,11 +144,27 @@ class RefundSession:
         reason = checks.text("reason", command.reason, max_length=MAX_REASON_LENGTH)
         checks.done()
         assert reason is not None
+        for step in range(wait_steps(self._patience_seconds)):
+            if step:
+                await asyncio.sleep(WAIT_STEP_SECONDS)
+            started = await self._start(principal, command.session_id, reason)
+            if isinstance(started, RefundOutcome):
+                return started
+            if started is not None:
+                return await self._drive(*started)
+        # Another call drove the attempt the whole time: it is still in progress.
+        return RefundOutcome(session=await self._session(command.session_id), in_progress=True)
+
+    async def _start(
+        self, principal: Principal, session_id: str, reason: str
+    ) -> RefundOutcome | tuple[Intent, MsoSession] | None:
+        """The attempt this call is to drive, with the session; the outcome when the session
+        is refunded already; None while another call drives the pending attempt."""
         payments = self._payments
         async with payments.transactions() as tx:
-            session = await tx.mso_sessions.get(command.session_id, lock=True)
+            session = await tx.mso_sessions.get(session_id, lock=True)
             if session is None:
-                raise MsoSessionNotFound(details={"session_id": command.session_id})
+                raise MsoSessionNotFound(details={"session_id": session_id})
             if session.status is SessionStatus.REFUNDED:
                 return RefundOutcome(session=session, in_progress=False)
             if session.status not in REFUNDABLE:
@@ -141,8 +173,20 @@ class RefundSession:
             try:
                 intent = await self._attempt(tx, principal, session, reason)
             except IntentInProgress:
-                return RefundOutcome(session=session, in_progress=True)
+                return None
             await tx.commit()
+        return intent, session
+
+    async def _session(self, session_id: str) -> MsoSession:
+        async with self._payments.transactions() as tx:
+            session = await tx.mso_sessions.get(session_id)
+        assert session is not None  # sessions are never deleted
+        return session
+
+    async def _drive(self, intent: Intent, session: MsoSession) -> RefundOutcome:
+        """The attempt this call holds, driven to the provider's answer; the session as the
+        answer left it."""
+        payments = self._payments
         if intent.status is IntentStatus.PENDING:
             try:
                 answer = await payments.side_effects.drive(payments.refunds, intent)
@@ -160,9 +204,7 @@ class RefundSession:
                     retry_safe=False,
                     details={"session_id": session.id, "provider_code": result.get("code")},
                 )
-        async with payments.transactions() as tx:  # as the answer left it
-            current = await tx.mso_sessions.get(session.id)
-        assert current is not None
+        current = await self._session(session.id)  # as the answer left it
         return RefundOutcome(
             session=current, in_progress=current.status is SessionStatus.REFUND_PENDING
         )
