@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from litestar.routes import HTTPRoute
 
 from entrypoints.cli.main import main
@@ -537,3 +539,40 @@ async def test_a_page_or_a_probe_ignores_query_parameters(http: ApiClient, path:
         plain.headers["content-type"],
     )
     assert plain.status_code == 200
+
+
+NOT_JSON = [b"0Sq[Q9U\x05", b"[1, 2] x", b'"text" more', b'{"unknown_one": 1} trailing', b"true}"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_a_body_that_starts_like_json_but_is_not_is_400(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """A typed decoder may stop at the first value's type before it meets what makes the body
+    no JSON at all: still a 400, never a 500 (schemathesis found `0Sq[Q9U\\x05`)."""
+    before = state(http)
+    for content in NOT_JSON:
+        response = await http.client.request(
+            method,
+            path,
+            content=content,
+            headers={**http.auth(), "Content-Type": "application/json"},
+        )
+        assert (response.status_code, codes(response)) == (400, ["BAD_REQUEST"]), content
+    assert state(http) == before
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=st.one_of(st.binary(max_size=64), st.text(max_size=64).map(str.encode)))
+async def test_any_bytes_as_a_json_body_get_an_error_in_the_envelope_never_a_500(
+    http: ApiClient, content: bytes
+) -> None:
+    response = await http.client.post(
+        "/api/v1/admin/flags/identity-override",
+        content=content,
+        headers={**http.auth(), "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 422), (content, response.text)
+    assert response.json()["success"] is False

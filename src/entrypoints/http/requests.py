@@ -204,9 +204,14 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
 def body_errors(annotation: Any, body: bytes, first: msgspec.ValidationError) -> list[FieldError]:
     """Every offending field of a body that failed its strict decoding (`first`, where the
     decoder stopped): an object's fields are decoded one by one with their own types, and an
-    object in a field is walked the same way. A body that is not an object answers `first`."""
+    object in a field is walked the same way. A body that is not an object answers `first`;
+    one that is no JSON at all is a 400 (a typed decoder may stop at the first value's type,
+    `0` not being an object, before it meets the rest of `0Sq[`)."""
     struct = _struct_in(annotation)
-    value = msgspec.json.decode(body)
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise BadRequest() from error
     errors = _object_errors(struct, value, "") if struct and isinstance(value, dict) else []
     if errors:
         return errors
