@@ -138,6 +138,28 @@ async def test_an_untouched_export_verifies_and_says_what_each_checkpoint_covers
     assert [c.chains_not_exported for c in one.checkpoints] == [1, 1]
 
 
+async def test_a_chain_taken_out_of_a_full_export_fails_it_when_every_chain_is_expected(
+    log: Log,
+) -> None:
+    """Nothing in an export but its checkpoints is signed, so a file from which a whole chain
+    was removed reads like an export of the other chains. The auditor who asked for every
+    chain says so (`--all-chains`), and the checkpoint names the chain that is missing."""
+    lines = await log.export()
+    keys = Ed25519CheckpointKeys([log.signer.public_key])
+    whole = verify_export((json.dumps(line) for line in lines), keys.verify, every_chain=True)
+    assert whole.ok
+    assert whole.missing_chains == ()
+    without_b = [line for line in lines if line.get("tenant_id") != "tenant-b"]
+    cut = verify_export((json.dumps(line) for line in without_b), keys.verify, every_chain=True)
+    assert not cut.ok
+    assert [(m.chain, m.through_seq, m.checkpoint_seq) for m in cut.missing_chains] == [
+        ("tenant:tenant-b", 1, 2)
+    ]
+    partial = check(without_b, log.signer.public_key)  # an export of one tenant: fine
+    assert partial.ok
+    assert [m.chain for m in partial.missing_chains] == ["tenant:tenant-b"]
+
+
 async def test_a_changed_entry_is_found(log: Log) -> None:
     lines = await log.export()
     entries_of(lines)[2]["after"]["n"] = 99
@@ -249,6 +271,17 @@ def test_adminctl_exports_with_checkpoints_and_verifies_offline_with_an_empty_en
     done = offline("audit", "verify-export", str(export), "--public-key", "audit.pub")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "checkpoint 1 trusted" in done.stdout
+    every = offline(
+        "audit", "verify-export", str(export), "--public-key", "audit.pub", "--all-chains"
+    )
+    assert every.returncode == 0, every.stdout + every.stderr
+    empty = tmp_path / "nothing.jsonl"
+    empty.write_text(export.read_text().splitlines()[0] + "\n")  # the checkpoint alone
+    none = offline(
+        "audit", "verify-export", str(empty), "--public-key", "audit.pub", "--all-chains"
+    )
+    assert none.returncode == 1, none.stdout
+    assert "MISSING" in none.stdout
     as_json = offline("--json", "audit", "verify-export", str(export), "--public-key", "audit.pub")
     assert json.loads(as_json.stdout)["ok"] is True
     lines = export.read_text().splitlines()

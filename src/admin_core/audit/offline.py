@@ -73,6 +73,15 @@ class CheckpointReport:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MissingChain:
+    """A chain the latest trusted checkpoint seals that has no entry in the export."""
+
+    chain: str
+    through_seq: int
+    checkpoint_seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExportVerification:
     ok: bool
     entries: int
@@ -81,6 +90,9 @@ class ExportVerification:
     checkpoint_problem: CheckpointProblem | None
     #: A line that is neither a checkpoint nor an entry (1-based), and why.
     bad_line: tuple[int, str] | None = None
+    #: Chains sealed by the latest trusted checkpoint but not in the export: a failure when
+    #: the export was expected to hold every chain (`every_chain`).
+    missing_chains: tuple[MissingChain, ...] = ()
 
 
 @dataclass
@@ -105,8 +117,13 @@ def _entry(data: dict[str, Any]) -> AuditEntry:
     return AuditEntry(**values)
 
 
-def verify_export(lines: Iterable[bytes | str], verify: Verify) -> ExportVerification:
-    """Verify an export (its lines, streamed) under the keys `verify` knows."""
+def verify_export(
+    lines: Iterable[bytes | str], verify: Verify, *, every_chain: bool = False
+) -> ExportVerification:
+    """Verify an export (its lines, streamed) under the keys `verify` knows. `every_chain`:
+    the export is to hold every chain (an export made without a tenant filter); a chain the
+    latest trusted checkpoint seals and the export lacks — one taken out of the file — then
+    fails it. The export cannot say so itself: nothing in it but the checkpoints is signed."""
     check = SignatureCheck(verify)
     trusted: list[Checkpoint] = []
     all_checkpoints: list[tuple[int, Checkpoint | None, str | None]] = []
@@ -140,11 +157,17 @@ def verify_export(lines: Iterable[bytes | str], verify: Verify) -> ExportVerific
         entries += 1
     reports = tuple(_chain_report(chain, state, trusted) for chain, state in chains.items())
     checkpoints = tuple(_checkpoint_report(c, reports) for c in all_checkpoints)
+    missing = tuple(
+        MissingChain(chain=head.chain, through_seq=head.seq, checkpoint_seq=trusted[-1].seq)
+        for head in (trusted[-1].heads if trusted else ())
+        if head.chain not in chains
+    )
     ok = (
         bad_line is None
         and check.problem is None
         and bool(all_checkpoints)
         and all(r.ok for r in reports)
+        and not (every_chain and missing)
     )
     return ExportVerification(
         ok=ok,
@@ -153,6 +176,7 @@ def verify_export(lines: Iterable[bytes | str], verify: Verify) -> ExportVerific
         checkpoints=checkpoints,
         checkpoint_problem=check.problem or (None if all_checkpoints else _NO_CHECKPOINTS),
         bad_line=bad_line,
+        missing_chains=missing,
     )
 
 

@@ -137,6 +137,12 @@ def register(groups: Any) -> None:
         help="a public key file (PEM, or the JSON key set of /.well-known/audit-checkpoint-keys);"
         " repeat for keys from before a rotation",
     )
+    offline.add_argument(
+        "--all-chains",
+        action="store_true",
+        help="the export is to hold every chain (made without --tenant-id): fail when a chain"
+        " the latest checkpoint seals is not in it",
+    )
     offline.set_defaults(offline_handler=verify_export_file)
 
 
@@ -421,7 +427,9 @@ def verify_export_file(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         with args.file.open("rb") as lines:
-            result = verify_export(lines, Ed25519CheckpointKeys(keys).verify)
+            result = verify_export(
+                lines, Ed25519CheckpointKeys(keys).verify, every_chain=args.all_chains
+            )
     except OSError as error:
         stderr.print(styled(("error", "red"), f" cannot read {args.file}: {error}"))
         return EXIT_CONFIG
@@ -461,6 +469,13 @@ def _report_export(args: argparse.Namespace, result: ExportVerification) -> None
                     f"{ADVICE[broken.reason]}",
                 )
             )
+    for missing in result.missing_chains:
+        what = f" {missing.chain}: sealed through #{missing.through_seq} by checkpoint "
+        stdout.print(
+            styled(("MISSING", "red"), what + f"{missing.checkpoint_seq}, not in the export")
+            if args.all_chains
+            else styled(f"not exported{what}{missing.checkpoint_seq}")
+        )
     if result.bad_line is not None:
         stdout.print(styled(("BAD LINE", "red"), f" {result.bad_line[0]}: {result.bad_line[1]}"))
     if result.checkpoint_problem is not None and not any(not c.trusted for c in result.checkpoints):

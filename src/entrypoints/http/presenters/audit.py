@@ -121,6 +121,12 @@ class ChainReportOut(Out, frozen=True):
     unsealed_entries: int
 
 
+class MissingChainOut(Out, frozen=True):
+    chain: str
+    through_seq: int
+    checkpoint_seq: int
+
+
 class ExportVerificationOut(Out, frozen=True):
     ok: bool
     entries: int
@@ -129,6 +135,7 @@ class ExportVerificationOut(Out, frozen=True):
     checkpoint_problem: CheckpointProblemOut | None
     bad_line: int | None
     bad_line_reason: str | None
+    missing_chains: list[MissingChainOut]
 
 
 _ENTRY_VALUES = operator.attrgetter(*ENTRY_FIELDS)
@@ -233,4 +240,10 @@ def export_verification_out(result: ExportVerification) -> ExportVerificationOut
         ),
         bad_line=result.bad_line[0] if result.bad_line else None,
         bad_line_reason=result.bad_line[1] if result.bad_line else None,
+        missing_chains=[
+            MissingChainOut(
+                chain=m.chain, through_seq=m.through_seq, checkpoint_seq=m.checkpoint_seq
+            )
+            for m in result.missing_chains
+        ],
     )
