@@ -147,6 +147,8 @@ class RefundSession:
         for step in range(wait_steps(self._patience_seconds)):
             if step:
                 await asyncio.sleep(WAIT_STEP_SECONDS)
+                if await self._still_driven(command.session_id):
+                    continue
             started = await self._start(principal, command.session_id, reason)
             if isinstance(started, RefundOutcome):
                 return started
@@ -176,6 +178,24 @@ class RefundSession:
                 return None
             await tx.commit()
         return intent, session
+
+    async def _still_driven(self, session_id: str) -> bool:
+        """Whether another call still drives the session's pending attempt (its lease runs),
+        read without a lock: a waiting call looks this way, and takes the session's lock only
+        once there is something to act on."""
+        async with self._payments.transactions() as tx:
+            session = await tx.mso_sessions.get(session_id)
+            if session is None or session.status is not SessionStatus.REFUND_PENDING:
+                return False
+            if session.refund_intent_id is None:
+                return False
+            intent = await tx.intents.get(session.refund_intent_id)
+        return (
+            intent is not None
+            and intent.status is IntentStatus.PENDING
+            and intent.lease_until is not None
+            and intent.lease_until > self._payments.clock.now()
+        )
 
     async def _session(self, session_id: str) -> MsoSession:
         async with self._payments.transactions() as tx:
