@@ -21,11 +21,12 @@ from adapters.memory.transaction import InMemoryTransactions
 from admin_core.audit.model import AuditEntry, AuditRecord, link, unlinked
 from admin_core.audit.use_cases import WriteCheckpointCommand
 from admin_core.kernel.principal import Principal
-from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
+from admin_core.tenants.model import OrgMapping
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.support.clock import ManualClock
+from tests.support.flags import add_tenants
 
 AUDIT = "/api/v1/admin/audit-log"
 VERIFY = "/api/v1/admin/audit-log/verify"
@@ -80,19 +81,10 @@ async def http(key_dir: Path) -> AsyncIterator[AuditApi]:
             InMemoryTransactions, container.database.store, clock, container.runtime.ids
         )
     )
-    async with container.database.transactions()() as tx:
+    transactions = container.database.transactions()
+    await add_tenants(transactions, TENANT, "tenant-b", "tenant-c")  # every tenant of `TENANTS`
+    async with transactions() as tx:
         await tx.org_mappings.add(OrgMapping(org_id=TENANT_ORG, tenant_id=TENANT, created_at=T0))
-        for tenant_id in (TENANT, "tenant-b", "tenant-c"):  # every tenant of `TENANTS`
-            await tx.tenants.add(
-                Tenant(
-                    id=tenant_id,
-                    name=tenant_id,
-                    status=TenantStatus.ACTIVE,
-                    provider_id=None,
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
         await tx.commit()
     async with AsyncTestClient(create_app(container)) as client:
         yield AuditApi(client=client, container=container, clock=clock)
