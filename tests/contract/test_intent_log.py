@@ -29,10 +29,16 @@ RECORD = AuditRecord(
 )
 
 
-def intent(intent_id: str, *, at: datetime = T0, subject: str | None = None) -> Intent:
+def intent(
+    intent_id: str,
+    *,
+    at: datetime = T0,
+    subject: str | None = None,
+    kind: str = "identity.membership",
+) -> Intent:
     return Intent(
         id=intent_id,
-        kind="identity.membership",
+        kind=kind,
         key=f"key-{intent_id}",
         tenant_id="apollo",
         payload={"org_id": "org_a", "user_id": "user_a", "target": None, "list": [1, "two"]},
@@ -126,6 +132,35 @@ async def test_reconcile_finds_older_pending_intents_oldest_first(uow: Transacti
         first_two = await tx.intents.pending(created_before=T0 + timedelta(minutes=1), limit=2)
     assert [i.id for i in found] == ["int_a", "int_b", "int_c"]
     assert [i.id for i in first_two] == ["int_a", "int_b"]
+
+
+async def test_reconcile_reads_pending_intents_page_by_page_and_by_kind(
+    uow: Transactions,
+) -> None:
+    await add(
+        uow,
+        intent("int_a", at=T0 + timedelta(seconds=1)),
+        intent("int_r1", at=T0 + timedelta(seconds=1), kind="payments.refund"),
+        intent("int_b", at=T0 + timedelta(seconds=2)),
+        intent("int_r2", at=T0 + timedelta(seconds=3), kind="payments.refund"),
+        intent("int_c", at=T0 + timedelta(seconds=3)),
+    )
+    before = T0 + timedelta(minutes=1)
+    async with uow() as tx:
+        refunds = await tx.intents.pending(
+            created_before=before, limit=10, kinds=["payments.refund"]
+        )
+        first = await tx.intents.pending(created_before=before, limit=2)
+        second = await tx.intents.pending(created_before=before, limit=2, after=first[-1])
+        third = await tx.intents.pending(created_before=before, limit=2, after=second[-1])
+    assert [i.id for i in refunds] == ["int_r1", "int_r2"]
+    assert [i.id for i in (*first, *second, *third)] == [
+        "int_a",
+        "int_r1",
+        "int_b",
+        "int_c",
+        "int_r2",
+    ]
 
 
 async def test_one_pending_intent_per_subject(uow: Transactions) -> None:

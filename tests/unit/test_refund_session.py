@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import settings
@@ -26,7 +26,8 @@ from adapters.memory.transaction import InMemoryTransactions
 from admin_core.payments.errors import PaymentProviderError
 from admin_core.payments.model import RefundStatus, SessionStatus, refund_key
 from admin_core.payments.use_cases import ReconcileRefundsCommand, RefundSessionCommand
-from admin_core.side_effects.runner import LEASE
+from admin_core.side_effects.model import Intent, IntentStatus
+from admin_core.side_effects.runner import LEASE, RECONCILE_BATCH
 from tests.support.payments import (
     AdvancingClock,
     Crash,
@@ -100,6 +101,47 @@ async def test_a_crash_after_the_provider_acted_is_finished_by_reconcile() -> No
     assert list(again.completed) == []
     assert made(world) == 1
     assert len(await world.audit_entries("mso_00001")) == 1
+
+
+@pytest.mark.parametrize("every_kind", [False, True], ids=["refunds", "every kind"])
+async def test_reconcile_reaches_a_refund_behind_many_older_intents_it_cannot_finish(
+    every_kind: bool,
+) -> None:
+    world = await world_with()
+    older = world.clock.now() - timedelta(hours=1)
+    async with world.payments.transactions() as tx:
+        for n in range(RECONCILE_BATCH + 50):
+            await tx.intents.add(foreign_intent(f"int_old_{n:03}", at=older))
+        await tx.commit()
+    world.gateway.next(Fault.CRASH_AFTER)
+    with pytest.raises(Crash):
+        await world.refund.execute(world.operator, refund_of("mso_00002"))
+    world.clock.advance(LEASE)  # type: ignore[attr-defined]
+    if every_kind:  # what `adminctl reconcile` runs: the others stay unresolved
+        payments = world.payments
+        report = await payments.side_effects.reconcile(payments.effects, older_than=timedelta(0))
+        assert len(report.unresolved) == RECONCILE_BATCH + 50
+    else:
+        report = await world.reconcile.execute(world.operator, NOW)
+        assert list(report.unresolved) == []
+    assert len(report.completed) == 1
+    assert (await world.session("mso_00002")).status is SessionStatus.REFUNDED
+
+
+def foreign_intent(intent_id: str, *, at: datetime) -> Intent:
+    """A pending intent of another area (a membership change Clerk has not confirmed)."""
+    return Intent(
+        id=intent_id,
+        kind="identity.membership",
+        key=intent_id,
+        tenant_id=None,
+        payload={},
+        audit=(),
+        status=IntentStatus.PENDING,
+        created_at=at,
+        updated_at=at,
+        lease_until=None,
+    )
 
 
 @pytest.mark.parametrize("fault", [Fault.UNREACHABLE, Fault.TIMEOUT_AFTER])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -53,11 +53,22 @@ class InMemoryIntentLog(IntentLog):
         intent = self._store.intents[intent_id]
         self._store.intents[intent_id] = replace(intent, lease_until=until, updated_at=at)
 
-    async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
+    async def pending(
+        self,
+        *,
+        created_before: datetime,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        after: Intent | None = None,
+    ) -> Sequence[Intent]:
+        start = (after.created_at, after.id) if after is not None else None
         found = [
             i
             for i in self._store.intents.values()
-            if i.status is IntentStatus.PENDING and i.created_at < created_before
+            if i.status is IntentStatus.PENDING
+            and i.created_at < created_before
+            and (kinds is None or i.kind in kinds)
+            and (start is None or (i.created_at, i.id) > start)
         ]
         return sorted(found, key=lambda i: (i.created_at, i.id))[:limit]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -124,9 +124,26 @@ class SqlIntentLog(IntentLog):
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         await self._connection.execute(_LEASE, {"intent_id": intent_id, "until": until, "at": at})
 
-    async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
+    async def pending(
+        self,
+        *,
+        created_before: datetime,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        after: Intent | None = None,
+    ) -> Sequence[Intent]:
+        statement = _PENDING
+        if kinds is not None:
+            statement = statement.where(intents.c.kind.in_(list(kinds)))
+        if after is not None:
+            statement = statement.where(
+                sa.or_(
+                    intents.c.created_at > after.created_at,
+                    sa.and_(intents.c.created_at == after.created_at, intents.c.id > after.id),
+                )
+            )
         rows = await self._connection.execute(
-            _PENDING, {"created_before": created_before, "limit": limit}
+            statement, {"created_before": created_before, "limit": limit}
         )
         return [_intent(row) for row in rows]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -39,8 +39,16 @@ class IntentLog(Protocol):
         """Mark the intent as driven by the caller until `until`."""
         ...
 
-    async def pending(self, *, created_before: datetime, limit: int) -> Sequence[Intent]:
-        """Pending intents recorded before `created_before`, oldest first."""
+    async def pending(
+        self,
+        *,
+        created_before: datetime,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        after: Intent | None = None,
+    ) -> Sequence[Intent]:
+        """Pending intents recorded before `created_before`, oldest first: of `kinds` (or
+        every kind), and, for the next page, those after `after` in that order."""
         ...
 
     async def pending_of(self, subject: str) -> Intent | None:

@@ -206,32 +206,37 @@ class SideEffects(Generic[T]):
     ) -> ReconcileReport:
         """Finish the intents left pending (of `kinds`, or every kind) whose lease has run
         out: complete those the provider holds, fail those it does not, leave those it cannot
-        be asked about or has not confirmed yet."""
-        async with self._transactions() as tx:
-            pending = await tx.intents.pending(
-                created_before=self._clock.now() - older_than, limit=limit
-            )
+        be asked about or has not confirmed yet. Reads them `limit` at a time, past those it
+        leaves, so that intents it cannot finish never hide the ones after them."""
+        created_before = self._clock.now() - older_than
         completed: list[str] = []
         abandoned: list[str] = []
         unresolved: list[str] = []
-        for found in pending:
-            if kinds is not None and found.kind not in kinds:
-                continue
-            effect = effects.get(found.kind)
-            if effect is None:
-                unresolved.append(found.id)
-                continue
-            try:
-                outcome = await self.finish(effect, found.id)
-            except IntentInProgress:
-                unresolved.append(found.id)
-                continue
-            if outcome is Outcome.APPLIED:
-                completed.append(found.id)
-            elif outcome is Outcome.NOT_APPLIED:
-                abandoned.append(found.id)
-            elif outcome is not None:
-                unresolved.append(found.id)
+        after: Intent | None = None
+        while True:
+            async with self._transactions() as tx:
+                page = await tx.intents.pending(
+                    created_before=created_before, limit=limit, kinds=kinds, after=after
+                )
+            for found in page:
+                effect = effects.get(found.kind)
+                if effect is None:
+                    unresolved.append(found.id)
+                    continue
+                try:
+                    outcome = await self.finish(effect, found.id)
+                except IntentInProgress:
+                    unresolved.append(found.id)
+                    continue
+                if outcome is Outcome.APPLIED:
+                    completed.append(found.id)
+                elif outcome is Outcome.NOT_APPLIED:
+                    abandoned.append(found.id)
+                elif outcome is not None:
+                    unresolved.append(found.id)
+            if len(page) < limit:
+                break
+            after = page[-1]
         return ReconcileReport(completed=completed, abandoned=abandoned, unresolved=unresolved)
 
     async def clear(self, effect: Effect[T], subject: str, *, patience_seconds: float) -> None:
