@@ -576,3 +576,31 @@ async def test_any_bytes_as_a_json_body_get_an_error_in_the_envelope_never_a_500
     )
     assert response.status_code in (400, 422), (content, response.text)
     assert response.json()["success"] is False
+
+
+@pytest.mark.parametrize("path", ["/api/v1/admin/mso/sessions", AUDIT])
+async def test_a_date_range_that_ends_before_it_starts_is_422_on_every_list(
+    http: ApiClient, path: str
+) -> None:
+    response = await http.client.get(
+        path, params={"from_date": "2026-03-10", "to_date": "2026-01-01"}, headers=http.auth()
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["to_date"]
+
+
+LISTS_WITH_BAD_QUERIES = [
+    ("/api/v1/admin/mso/sessions", {"status": "nope", "to_date": "soon", "limit": "0"}),
+    ("/api/v1/admin/mso/doctors", {"language": "zz", "available_from": "soon", "offset": "-1"}),
+    (TENANTS, {"limit": "0", "offset": "-1"}),
+    (AUDIT, {"action": "a b", "from_date": "soon", "limit": "0"}),
+]
+
+
+@pytest.mark.parametrize(("path", "query"), LISTS_WITH_BAD_QUERIES)
+async def test_every_bad_query_parameter_of_a_list_is_named_at_once(
+    http: ApiClient, path: str, query: dict[str, str]
+) -> None:
+    response = await http.client.get(path, params=query, headers=http.auth())
+    assert response.status_code == 422, response.text
+    assert {e["field"] for e in response.json()["errors"]} == set(query)

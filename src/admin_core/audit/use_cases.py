@@ -10,7 +10,6 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from admin_core.audit.checkpoints import (
@@ -56,7 +55,7 @@ from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions
-from admin_core.kernel.validation import TimeBound, has_control_characters, time_bound
+from admin_core.kernel.validation import FieldChecks, TimeBound, has_control_characters
 
 log = logging.getLogger("admin_core.audit")
 
@@ -116,22 +115,12 @@ def scoped_filter(principal: Principal, query: AuditQuery, *, paged: bool = True
     Raises VALIDATION_ERROR naming each bad field, then AUTH_INSUFFICIENT_PERMISSION when the
     principal lacks `audit:read` or names a tenant it does not reach.
     """
-    errors = _filter_errors(query)
+    checks = FieldChecks()
     if paged and not 1 <= query.limit <= MAX_AUDIT_LIMIT:
-        errors.insert(
-            0, FieldError(field="limit", message=f"must be between 1 and {MAX_AUDIT_LIMIT}")
-        )
-    bounds: dict[str, datetime | None] = {}
-    for name, end in (("from_date", False), ("to_date", True)):
-        try:
-            bounds[name] = time_bound(getattr(query, name), field=name, end=end)
-        except ValidationFailed as error:
-            errors += error.errors
-    start, stop = bounds.get("from_date"), bounds.get("to_date")
-    if start is not None and stop is not None and stop < start:
-        errors.append(FieldError(field="to_date", message="must not be before from_date"))
-    if errors:
-        raise ValidationFailed(errors)
+        checks.fail("limit", f"must be between 1 and {MAX_AUDIT_LIMIT}")
+    checks.errors += _filter_errors(query)
+    start, stop = checks.time_range(query.from_date, query.to_date)
+    checks.done()
     tenant_id = principal.visible_tenant(query.tenant_id, Permission.AUDIT_READ)
     return AuditFilter(
         action=None if query.action == "*" else query.action,

@@ -19,6 +19,7 @@ from admin_core.flags.model import (
     FlagChange,
 )
 from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags, check_reason
+from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks
 
@@ -77,10 +78,13 @@ class OverrideFlag:
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         checks = FieldChecks()
         reason = check_reason(checks, command.reason)
-        checks.done()
         flags = self._flags
         flag = command.flag
-        value = flags.catalogue.get(flag).checked(command.value)
+        try:
+            value = flags.catalogue.get(flag).checked(command.value)
+        except ValidationFailed as refused:
+            raise checks.joined(refused) from None
+        checks.done()
         await flags.tenants.require(tenant_id)
 
         def plan(
@@ -120,8 +124,8 @@ class ClearFlagOverrideCommand:
 
 class ClearFlagOverride:
     """Remove a tenant's override: the tenant gets the environment's value again. The same
-    rules as `OverrideFlag`; clearing an override the tenant does not have changes nothing.
-    Audit `flag.identity_override_removed`."""
+    rules as `OverrideFlag`, but the reason is optional; clearing an override the tenant does
+    not have changes nothing. Audit `flag.identity_override_removed`."""
 
     def __init__(self, flags: TenantFlags) -> None:
         self._flags = flags
@@ -133,10 +137,13 @@ class ClearFlagOverride:
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         checks = FieldChecks()
         reason = check_reason(checks, command.reason, required=False)
-        checks.done()
         flags = self._flags
         flag = command.flag
-        definition = flags.catalogue.get(flag)
+        try:
+            definition = flags.catalogue.get(flag)
+        except ValidationFailed as refused:
+            raise checks.joined(refused) from None
+        checks.done()
         await flags.tenants.require(tenant_id)
 
         def plan(

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from admin_core.kernel.errors import FieldError, ValidationFailed
-
 T = TypeVar("T")
 
 MAX_OFFSET_LIMIT = 200
@@ -25,14 +23,3 @@ class OffsetPage(Generic[T]):
     #: False when `total` is the database's estimate (a list too long to count on every
     #: page; see the list's docs).
     total_exact: bool = True
-
-
-def check_page(limit: int, offset: int, max_limit: int = MAX_OFFSET_LIMIT) -> None:
-    """`limit` is 1..`max_limit`, `offset` 0..`MAX_OFFSET`; each bad one is named."""
-    errors = []
-    if not 1 <= limit <= max_limit:
-        errors.append(FieldError(field="limit", message=f"must be between 1 and {max_limit}"))
-    if not 0 <= offset <= MAX_OFFSET:
-        errors.append(FieldError(field="offset", message=f"must be between 0 and {MAX_OFFSET}"))
-    if errors:
-        raise ValidationFailed(errors)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 from admin_core.kernel.errors import FieldError, ValidationFailed
+from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 
 #: C0 and C1 control characters (NUL among them): no name, id or filter holds one, and
 #: PostgreSQL cannot store a NUL in text at all. Tabs and line breaks are refused too.
@@ -20,6 +23,8 @@ _TIME_HINT = "must be a date (YYYY-MM-DD) or an ISO date-time"
 
 #: A time bound as an entrypoint received it: text, a date or a date-time.
 TimeBound = str | date | datetime | None
+
+Failure = TypeVar("Failure", bound=ValidationFailed)
 
 
 def has_control_characters(value: str) -> bool:
@@ -120,6 +125,40 @@ class FieldChecks:
                 result.append(item)
         return tuple(result)
 
+    def page(self, limit: int, offset: int, max_limit: int = MAX_OFFSET_LIMIT) -> None:
+        """`limit` is 1..`max_limit`, `offset` 0..`MAX_OFFSET`."""
+        if not 1 <= limit <= max_limit:
+            self.fail("limit", f"must be between 1 and {max_limit}")
+        if not 0 <= offset <= MAX_OFFSET:
+            self.fail("offset", f"must be between 0 and {MAX_OFFSET}")
+
+    def time_range(
+        self,
+        start: TimeBound,
+        stop: TimeBound,
+        *,
+        fields: tuple[str, str] = ("from_date", "to_date"),
+    ) -> tuple[datetime | None, datetime | None]:
+        """Two inclusive bounds (see `time_bound`), the second not before the first."""
+        bounds: list[datetime | None] = []
+        for field, value, end in ((fields[0], start, False), (fields[1], stop, True)):
+            try:
+                bounds.append(time_bound(value, field=field, end=end))
+            except ValidationFailed as error:
+                self.errors.extend(error.errors)
+                bounds.append(None)
+        first, last = bounds
+        if first is not None and last is not None and last < first:
+            self.fail("to_date", "must not be before from_date")
+        return first, last
+
     def done(self) -> None:
         if self.errors:
             raise ValidationFailed(self.errors)
+
+    def joined(self, refused: Failure) -> Failure:
+        """`refused` (a more precise failure of the same request, such as a value a catalogue
+        does not allow) naming the fields found wrong here too, each as a VALIDATION_ERROR:
+        one answer names every problem."""
+        ours = [replace(error, code=error.code or ValidationFailed.code) for error in self.errors]
+        return type(refused)([*refused.errors, *ours], refused.message)

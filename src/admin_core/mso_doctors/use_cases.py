@@ -11,8 +11,7 @@ from datetime import date
 from typing import Any
 
 from admin_core.audit.recording import record_audit
-from admin_core.kernel.errors import ValidationFailed
-from admin_core.kernel.paging import OffsetPage, check_page
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -83,10 +82,7 @@ class ListMsoDoctors:
         self, principal: Principal, query: ListMsoDoctorsQuery
     ) -> OffsetPage[MsoDoctor]:
         checks = FieldChecks()
-        try:
-            check_page(query.limit, query.offset)
-        except ValidationFailed as bad:
-            checks.errors.extend(bad.errors)
+        checks.page(query.limit, query.offset)
         requested = checks.text(
             "tenant_id",
             query.tenant_id,

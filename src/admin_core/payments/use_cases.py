@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from admin_core.audit.recording import audit_record
-from admin_core.kernel.errors import ValidationFailed
-from admin_core.kernel.paging import OffsetPage, check_page
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
-from admin_core.kernel.validation import FieldChecks, TimeBound, time_bound
+from admin_core.kernel.validation import FieldChecks, TimeBound
 from admin_core.payments.errors import (
     MsoRefundNotAllowed,
     MsoSessionNotFound,
@@ -69,7 +68,6 @@ class ListMsoSessions:
     async def execute(
         self, principal: Principal, query: ListSessionsQuery
     ) -> OffsetPage[MsoSession]:
-        tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         checks = FieldChecks()
         status = None
         if query.status is not None:
@@ -77,22 +75,15 @@ class ListMsoSessions:
                 status = SessionStatus(query.status)
             except ValueError:
                 checks.fail("status", f"must be one of {', '.join(SessionStatus)}")
-        bounds: dict[str, datetime | None] = {}
-        for field, value, end in (
-            ("from_date", query.from_date, False),
-            ("to_date", query.to_date, True),
-        ):
-            try:
-                bounds[field] = time_bound(value, field=field, end=end)
-            except ValidationFailed as error:  # reported with the others
-                checks.errors.extend(error.errors)
+        scheduled_from, scheduled_to = checks.time_range(query.from_date, query.to_date)
+        checks.page(query.limit, query.offset)
         checks.done()
-        check_page(query.limit, query.offset)
+        tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         where = SessionFilter(
             status=status,
             tenant_id=tenant_id,
-            scheduled_from=bounds["from_date"],
-            scheduled_to=bounds["to_date"],
+            scheduled_from=scheduled_from,
+            scheduled_to=scheduled_to,
         )
         async with self._transactions() as tx:
             page = await tx.mso_sessions.page(where, limit=query.limit, offset=query.offset)

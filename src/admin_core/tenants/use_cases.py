@@ -12,7 +12,7 @@ from admin_core.audit.recording import record_audit
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.directory.model import Provider
 from admin_core.kernel.errors import InsufficientPermission
-from admin_core.kernel.paging import OffsetPage, check_page
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -64,7 +64,9 @@ class ListTenants:
         self._transactions = transactions
 
     async def execute(self, principal: Principal, query: ListTenantsQuery) -> OffsetPage[Tenant]:
-        check_page(query.limit, query.offset)
+        checks = FieldChecks()
+        checks.page(query.limit, query.offset)
+        checks.done()
         tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         async with self._transactions() as tx:
             return await tx.tenants.list(

@@ -74,8 +74,9 @@ class UpdateTriageThresholds:
         if not command.values:
             checks.fail("values", "must name at least one threshold")
         values, problems = _checked(flags, command.values)
-        if problems or checks.errors:
-            raise FlagValueInvalid([*checks.errors, *problems])
+        if problems:
+            raise checks.joined(FlagValueInvalid(problems))
+        checks.done()
         await flags.tenants.require(tenant_id)
 
         def plan(
