@@ -117,7 +117,8 @@ def _org_ids(value: str) -> tuple[str, ...]:
 def _url(*schemes: str) -> Callable[[str], str]:
     def read(value: str) -> str:
         parts = urlsplit(value.strip())
-        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        located = parts.netloc or parts.path or parts.scheme == "memory"  # memory:// names none
+        if parts.scheme not in schemes or not located:
             raise ValueError(
                 f"must be a URL starting with {' or '.join(f'{s}://' for s in schemes)}"
             )
@@ -447,6 +448,9 @@ class Settings:
         problems: list[str] = []
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
+        key_file = self.audit_checkpoint_key_file
+        if key_file is not None and (not self.embedded or key_file.exists()):
+            problems += _checkpoint_key_problems(key_file)  # embedded makes a missing one
         problems += _flag_catalogue_problems(self.flag_catalogue_file)
         problems += _matching_problems()
         if self.flagsmith_server_key and self.embedded:
@@ -569,6 +573,19 @@ def _policy_file_problems(path: Path) -> list[str]:
     return []
 
 
+def _checkpoint_key_problems(path: Path) -> list[str]:
+    from adapters.ed25519.keys import CheckpointKeyUnusable, Ed25519CheckpointSigner
+
+    name = env_name("audit_checkpoint_key_file")
+    try:
+        Ed25519CheckpointSigner(path, create=False)
+    except OSError as error:
+        return [f"{name}: cannot read {path}: {error.strerror}"]
+    except CheckpointKeyUnusable as error:
+        return [f"{name}: {error}"]
+    return []
+
+
 def _flag_catalogue_problems(path: Path) -> list[str]:
     from adapters.config_files.flags import load_flag_catalogue
     from admin_core.flags.errors import FlagCatalogueInvalid
@@ -597,6 +614,8 @@ def mask_url(url: str) -> str:
 
 def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:
     value = getattr(settings, f.name)
+    if value is None and settings.embedded and f.metadata["shown_default"]:
+        return "(unset: the embedded default, shown under Adapters)"
     if value is None or value == ():
         return "(unset)"
     if isinstance(value, tuple):

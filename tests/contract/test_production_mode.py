@@ -33,6 +33,8 @@ import httpx
 import jwt
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from adapters.sql.engine import create_engine
 from entrypoints.cli.main import main
@@ -99,7 +101,8 @@ COMPLETE: dict[str, str] = {
     "ADMIN_NEO4J_USER": "neo4j",
     "ADMIN_NEO4J_PASSWORD": NEO4J_PASSWORD,
     **FLAGSMITH,
-    "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": "/run/secrets/audit-checkpoint-ed25519.pem",
+    # relative to the directory `adminctl` runs in, where the fixture puts a real key
+    "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": "secrets/audit-checkpoint-ed25519.pem",
     "ADMIN_AUDIT_CHECKPOINT_DIR": "/mnt/audit-checkpoints.invalid",
 }
 SECRETS = (
@@ -125,9 +128,6 @@ PRODUCTION_ADAPTERS = (
 
 def checkpoint_key(directory: Path) -> Path:
     """An Ed25519 key as an operator makes one (`openssl genpkey -algorithm ed25519`)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "audit-checkpoint-ed25519.pem"
     path.write_bytes(
@@ -170,8 +170,9 @@ def adminctl(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> Callable[..., Run]:
     """`adminctl(*args, env={...})`: one command in this process, in `tmp_path`, with exactly
-    the application settings in `env`."""
+    the application settings in `env`. The checkpoint key `COMPLETE` names is there."""
     monkeypatch.chdir(tmp_path)
+    checkpoint_key(tmp_path / "secrets")
 
     def run(*args: str, env: Mapping[str, str]) -> Run:
         for name in [n for n in os.environ if _is_setting(n)]:
@@ -677,15 +678,28 @@ def test_embedded_demo_seed_fills_an_empty_database_once(
     assert sqlite_contents(db) == seeded
 
 
-def test_production_refuses_to_start_without_its_checkpoint_key_and_never_makes_one(
-    adminctl: Callable[..., Run], tmp_path: Path
+@pytest.mark.parametrize("command", [["serve"], ["config", "check"], ["audit", "public-key"]])
+@pytest.mark.parametrize("key", ["missing", "not a key", "an RSA key"])
+def test_production_refuses_a_checkpoint_key_it_cannot_use_and_never_makes_one(
+    adminctl: Callable[..., Run], tmp_path: Path, command: list[str], key: str
 ) -> None:
-    missing = tmp_path / "secrets" / "audit-checkpoint-ed25519.pem"
-    env = COMPLETE | {"ADMIN_AUDIT_CHECKPOINT_KEY_FILE": str(missing)}
-    run = adminctl("serve", "--port", str(free_port()), env=env)
+    path = tmp_path / "elsewhere" / "audit-checkpoint-ed25519.pem"
+    path.parent.mkdir()
+    if key == "not a key":
+        path.write_text("hello")
+    elif key == "an RSA key":
+        path.write_bytes(
+            SigningKey("kid_rsa").private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    env = COMPLETE | {"ADMIN_AUDIT_CHECKPOINT_KEY_FILE": str(path)}
+    run = adminctl(*command, env=env)
     assert run.code == EXIT_CONFIG, run.text
     assert "ADMIN_AUDIT_CHECKPOINT_KEY_FILE" in run.err
-    assert not missing.exists()
+    assert path.exists() is (key != "missing")
     assert "Traceback" not in run.text
 
 

@@ -74,3 +74,39 @@ def test_a_database_never_migrated_is_named_not_a_traceback(
     err = capsys.readouterr().err
     assert "adminctl db upgrade" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["tenants", "list", "--json", "--status", "suspended"],
+        ["tenants", "list", "--status", "suspended", "--json"],
+    ],
+)
+def test_json_may_follow_the_command(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    main(["demo", "seed"])
+    capsys.readouterr()
+    assert main(["--json", "tenants", "list", "--status", "suspended"]) == 0
+    before = capsys.readouterr().out
+    assert main(words) == 0
+    assert capsys.readouterr().out == before
+
+
+def test_json_after_a_command_with_a_bad_value_still_answers_in_json(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tenants", "list", "--limit", "0", "--json"]) == 2
+    assert json.loads(capsys.readouterr().err)["errors"][0]["field"] == "limit"
+
+
+def test_an_unknown_argument_is_reported_with_its_command_usage(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["audit", "export", "--limit", "2"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: adminctl audit export")
+    assert "unrecognized arguments: --limit 2" in err

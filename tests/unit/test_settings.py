@@ -51,6 +51,20 @@ def test_every_bad_value_is_named_at_once() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "url", ["memory://", "sqlite+aiosqlite:///var/x.db", "postgresql+asyncpg://u@db/admin"]
+)
+def test_every_database_url_form_the_readme_names_is_accepted(url: str) -> None:
+    assert Settings.from_env({"ADMIN_DATABASE_URL": url}).database_url == url
+
+
+def test_config_check_says_where_an_unset_embedded_default_is_shown() -> None:
+    shown = dict(Settings.from_env({}).effective())
+    assert shown["ADMIN_AUDIT_CHECKPOINT_KEY_FILE"].startswith("(unset: the embedded default")
+    assert shown["ADMIN_AUDIT_CHECKPOINT_DIR"].startswith("(unset: the embedded default")
+    assert shown["ADMIN_ROLE_POLICY_FILE"] == "(unset)"
+
+
 def test_embedded_is_the_default_and_needs_nothing() -> None:
     settings = Settings.from_env({})
     assert settings.mode is Mode.EMBEDDED

@@ -27,18 +27,59 @@ from entrypoints.cli.output import report_error, report_problems
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.settings import ConfigurationError, Settings
 
+JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
+EXIT_CODES = """exit codes: 0 done, 1 internal error (or a check that found a problem: audit verify,
+health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6 an
+unavailable dependency, 78 a configuration that cannot run
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="adminctl", description="Admin Core: the admin control plane's command line."
+        prog="adminctl",
+        description="Admin Core: the admin control plane's command line.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (
         system, tenants, users, flags, matching, doctors, sessions, graph, audit, health,
     ):  # fmt: skip
         module.register(groups)
+    for command in _commands(parser):  # `adminctl tenants list --json` works too
+        command.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP
+        )
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command and group of commands under `parser`."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):
+                found += [command, *_commands(command)]
+    return found
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The command `args` ran, so that its own usage goes with an error about its arguments."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None)
+            if name in action.choices:
+                return _chosen(action.choices[name], args)
+    return parser
+
+
+def parse(words: Sequence[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        _chosen(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 async def execute(args: argparse.Namespace, container: Container) -> int:
@@ -69,7 +110,7 @@ async def _run(args: argparse.Namespace, container: Container) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(words)
+        args = parse(words)
     except AdminError as error:  # a value an argument type refused
         return report_error(error, as_json="--json" in words)
     if getattr(args, "offline_handler", None) is not None:  # audit verify-export: no settings
