@@ -57,11 +57,14 @@ format: install ## Format and fix what ruff can
 	@$(BIN)/ruff format src tests bench examples
 	@$(BIN)/ruff check --fix src tests bench examples
 
-bench: install services ## Benchmarks (audit log, graph rebuild); prints tables and ratios
+bench: install services ## Every benchmark under bench/; prints tables and ratios
 	@$(BIN)/python -m bench
 
 bench-audit: install services ## Audit-log benchmark only (ARGS="--rows 10m" for ten million rows)
 	@$(BIN)/python -m bench audit -- $(ARGS)
+
+bench-graph: install services ## Graph rebuild into Neo4j only (ARGS="--sizes 100k")
+	@$(BIN)/python -m bench graph -- $(ARGS)
 
 bench-http: install services ## HTTP load benchmark: authenticated reads vs a bare handler (ARGS="--no-postgres")
 	@$(BIN)/python -m bench http -- $(ARGS)

@@ -172,7 +172,8 @@ def setting(
 class Settings:
     mode: Mode = setting(
         Mode.EMBEDDED,
-        "`embedded` (SQLite, demo data, local tokens) or `production` (PostgreSQL, Clerk, Neo4j)",
+        "`embedded` (SQLite, demo data, local tokens) or `production` (PostgreSQL, Clerk, Neo4j,"
+        " Flagsmith, a checkpoint key and directory)",
         read=_mode,
     )
     database_url: str = setting(
@@ -295,15 +296,15 @@ class Settings:
     )
     flagsmith_admin_key: str | None = setting(
         None,
-        "Flagsmith Admin API key (with the server key)",
+        "Flagsmith Admin API key (required in production; embedded: with the server key)",
         secret=True,
         production="production writes tenants' overrides with Flagsmith's Admin API",
         example="replace_me",
     )
     flagsmith_environment_key: str | None = setting(
         None,
-        "the Flagsmith environment's key, whose identities hold the overrides (with the server"
-        " key)",
+        "the Flagsmith environment's key, whose identities hold the overrides (required in"
+        " production; embedded: with the server key)",
         production="production needs the Flagsmith environment the overrides go to",
         example="replace_me",
     )

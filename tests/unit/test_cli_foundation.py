@@ -110,3 +110,17 @@ def test_an_unknown_argument_is_reported_with_its_command_usage(
     err = capsys.readouterr().err
     assert err.startswith("usage: adminctl audit export")
     assert "unrecognized arguments: --limit 2" in err
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["graph", "status"], ["graph", "rebuild", "--no-progress"], ["matching", "parameters"]],
+)
+def test_a_command_on_a_graph_of_its_own_says_so_on_stderr_only(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    assert main(words) == 0
+    human = capsys.readouterr()
+    assert "this command sees its own, not the server's" in human.err
+    assert main(["--json", *words]) == 0
+    assert capsys.readouterr().err == ""

@@ -70,6 +70,7 @@ async def rebuild_graph(ctx: CommandContext) -> None:
     if ctx.as_json:
         print_json(out)
         return
+    ctx.note_own_graph()
     print_table(
         f"Graph rebuilt (scope {result.scope}) in {result.duration_ms} ms",
         ["item", "in graph", "removed"],
@@ -83,6 +84,7 @@ async def graph_status(ctx: CommandContext) -> None:
     if ctx.as_json:
         print_json(out)
         return
+    ctx.note_own_graph()
     print_table(
         "Graph projection drift (graph − source)",
         ["item", "source", "graph", "drift"],

@@ -57,6 +57,7 @@ async def show_parameters(ctx: CommandContext) -> None:
     if ctx.as_json:
         print_json(matching_parameters_out(result))
         return
+    ctx.note_own_graph()  # the coverage of the graph's parameters is measured there
     print_table(
         "Matching parameters",
         ["id", "domain", "status", "source", "weight", "coverage", "path"],
