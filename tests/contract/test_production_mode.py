@@ -635,8 +635,12 @@ def test_embedded_demo_seed_and_serve_leave_a_database_with_other_data_alone(
 
     refused = adminctl("demo", "seed", env=env)
     assert refused.code == EXIT_SEED_REFUSED, refused.text
-    assert "refused" in refused.err
+    assert "DEMO_SEED_REFUSED" in refused.err
     assert "demo set" in refused.err
+    as_json = adminctl("demo", "seed", "--json", env=env)
+    assert as_json.code == EXIT_SEED_REFUSED, as_json.text
+    [error] = json.loads(as_json.err)["errors"]
+    assert error["code"] == "DEMO_SEED_REFUSED"
     assert sqlite_contents(db) == before
 
     with serving(env, tmp_path) as server:

@@ -124,3 +124,18 @@ def test_a_command_on_a_graph_of_its_own_says_so_on_stderr_only(
     assert "this command sees its own, not the server's" in human.err
     assert main(["--json", *words]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_db_upgrade_says_what_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    assert main(["--json", "db", "upgrade"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["upgraded"] is True
+    assert first["from"] is None
+    assert main(["--json", "db", "upgrade"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again == {"upgraded": False, "from": first["to"], "to": first["to"]}
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.strip() == f"database schema is up to date ({first['to']})"

@@ -8,12 +8,14 @@ and the upgrade lets it use the schema when it cannot yet (a hardened cluster re
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import create_engine
@@ -28,29 +30,45 @@ def _config(app_role: str | None) -> Config:
     return config
 
 
-async def upgrade(url: str, *, app_role: str | None = None, revision: str = "head") -> None:
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """The schema's revision before and after an upgrade (None: no schema)."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+async def upgrade(url: str, *, app_role: str | None = None, revision: str = "head") -> Upgrade:
     """Bring the database at `url` to `revision`."""
     engine = create_engine(url)
     try:
-        await upgrade_engine(engine, app_role=app_role, revision=revision)
+        return await upgrade_engine(engine, app_role=app_role, revision=revision)
     finally:
         await engine.dispose()
 
 
 async def upgrade_engine(
     engine: AsyncEngine, *, app_role: str | None = None, revision: str = "head"
-) -> None:
+) -> Upgrade:
     config = _config(app_role)
     async with engine.begin() as connection:
         config.attributes["connection"] = connection
 
-        def run(sync_connection: object) -> None:
+        def run(sync_connection: Connection) -> Upgrade:
             config.attributes["connection"] = sync_connection
+            before = MigrationContext.configure(sync_connection).get_current_revision()
             command.upgrade(config, revision)
+            after = MigrationContext.configure(sync_connection).get_current_revision()
+            return Upgrade(before=before, after=after)
 
-        await connection.run_sync(run)
+        done = await connection.run_sync(run)
         if app_role and connection.dialect.name == "postgresql":
             await _grant_schema_usage(connection, app_role)
+    return done
 
 
 async def _grant_schema_usage(connection: AsyncConnection, app_role: str) -> None:
@@ -63,14 +81,3 @@ async def _grant_schema_usage(connection: AsyncConnection, app_role: str) -> Non
         role = app_role.replace('"', '""')
         name = str(schema).replace('"', '""')
         await connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{name}" TO "{role}"'))
-
-
-def current_head() -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_config(None)).get_current_head()
-    return head or ""
-
-
-def upgrade_sync(url: str, *, app_role: str | None = None) -> None:
-    asyncio.run(upgrade(url, app_role=app_role))

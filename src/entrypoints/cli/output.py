@@ -122,18 +122,22 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 
 def report_error(error: AdminError, *, as_json: bool) -> int:
     """The error as the API's error items (on stderr), and its exit code."""
-    views = error_views(error)
-    if as_json:
-        items = [
-            ErrorItem(code=v.code, message=v.message, field=v.field, details=v.details or None)
-            for v in views
-        ]
-        sys.stderr.write(msgspec.json.encode({"success": False, "errors": items}).decode() + "\n")
-    else:
-        for view in views:
-            where = f" ({view.field})" if view.field else ""
-            stderr.print(styled(("error", "red"), f" {view.code}{where}: {view.message}"))
+    items = [
+        ErrorItem(code=v.code, message=v.message, field=v.field, details=v.details or None)
+        for v in error_views(error)
+    ]
+    print_errors(items, as_json=as_json)
     return EXIT_CODES[type(error)]
+
+
+def print_errors(items: Sequence[ErrorItem], *, as_json: bool) -> None:
+    """Error items on stderr: as the API's error envelope with `--json`, else one a line."""
+    if as_json:
+        sys.stderr.write(msgspec.json.encode({"success": False, "errors": items}).decode() + "\n")
+        return
+    for item in items:
+        where = f" ({item.field})" if item.field else ""
+        stderr.print(styled(("error", "red"), f" {item.code}{where}: {item.message}"))
 
 
 def report_problems(title: str, problems: Sequence[str]) -> int:

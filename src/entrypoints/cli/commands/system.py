@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters.sql.migrate import upgrade
+from adapters.sql.migrate import Upgrade, upgrade
 from admin_core.auth.policy import normalise_role
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
@@ -18,6 +18,7 @@ from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import (
     EXIT_CONFIG,
+    print_errors,
     print_json,
     print_table,
     report_problems,
@@ -28,6 +29,7 @@ from entrypoints.cli.output import (
 from entrypoints.container import Container, build_container, choices
 from entrypoints.container.auth import LocalTokensRefused
 from entrypoints.demo.seed import DemoSeedRefused, SeedState, seed_demo
+from entrypoints.http.schemas import ErrorItem
 from entrypoints.settings import Settings, env_name
 
 #: Exit status when the demo seed refuses the database (it holds other data).
@@ -70,20 +72,24 @@ def register(groups: Any) -> None:
     ).set_defaults(settings_handler=config_check)
 
 
-async def migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> Upgrade:
     if choices.database(settings) == "memory":
-        return
+        return Upgrade(before=None, after=None)  # a memory database has no schema to keep
     if choices.database(settings) == "sqlite":
         Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
-    await upgrade(settings.migrations_url, app_role=settings.database_app_role)
+    return await upgrade(settings.migrations_url, app_role=settings.database_app_role)
 
 
 async def db_upgrade(ctx: CommandContext) -> None:
-    await migrate(ctx.container.settings())
+    done = await migrate(ctx.container.settings())
     if ctx.as_json:
-        print_json({"upgraded": True})
+        print_json({"upgraded": done.changed, "from": done.before, "to": done.after})
+    elif done.after is None:
+        stdout.print("a memory database: nothing to migrate")
+    elif done.changed:
+        stdout.print(f"database schema upgraded from {done.before or 'nothing'} to {done.after}")
     else:
-        stdout.print("database schema is up to date")
+        stdout.print(f"database schema is up to date ({done.after})")
 
 
 def _token(container: Container, args: argparse.Namespace) -> str:
@@ -134,8 +140,8 @@ async def mint_token(ctx: CommandContext) -> None:
 async def demo_seed(ctx: CommandContext) -> int:
     try:
         report = await seed_demo(ctx.container)
-    except DemoSeedRefused as error:
-        stderr.print(styled(("refused", "red"), f": {error}"))
+    except DemoSeedRefused as error:  # a CLI-only error: the API never seeds
+        print_errors([ErrorItem(code="DEMO_SEED_REFUSED", message=str(error))], as_json=ctx.as_json)
         return EXIT_SEED_REFUSED
     if ctx.as_json:
         print_json({"state": report.state.value, "tenants_created": report.tenants_created})
