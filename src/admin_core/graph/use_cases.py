@@ -37,6 +37,7 @@ from admin_core.kernel.transaction import Transactions
 
 REBUILD_ACTION = "graph.rebuild"
 REBUILD_EVENT = "ADMIN_GRAPH_REBUILD"
+UNREACHABLE = "The graph database is unreachable; the previous projection is still readable."
 
 
 #: Called after each batch (and once with `done=0` when a label or type starts).
@@ -113,8 +114,10 @@ class RebuildProjection:
             try:
                 result = await self._rebuild(scope, run, started, progress)
             except ProjectionError as error:
+                unreachable = isinstance(error, GraphUnavailable)
                 failure = GraphRebuildFailed(
-                    unreachable=isinstance(error, GraphUnavailable),
+                    UNREACHABLE if unreachable else None,
+                    unreachable=unreachable,
                     details={"scope": scope.value, "run_id": run},
                 )
                 await self._audit_failure(principal, scope, run, started, failure)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -109,6 +110,9 @@ async def _run(args: argparse.Namespace, container: Container) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    # The driver's "will be retried in 2.1 s" lines are a server log's business; a command
+    # reports the outcome once.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
     try:
         args = parse(words)
     except AdminError as error:  # a value an argument type refused
