@@ -48,20 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
         system, tenants, users, flags, matching, doctors, sessions, graph, audit, health,
     ):  # fmt: skip
         module.register(groups)
-    for command in _commands(parser):  # `adminctl tenants list --json` works too
-        command.add_argument(
+    for command, summary in _commands(parser):
+        command.description = command.description or summary  # `adminctl health --help`
+        command.add_argument(  # `adminctl tenants list --json` works too
             "--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP
         )
     return parser
 
 
-def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """Every command and group of commands under `parser`."""
-    found: list[argparse.ArgumentParser] = []
+def _commands(
+    parser: argparse.ArgumentParser,
+) -> list[tuple[argparse.ArgumentParser, str | None]]:
+    """Every command and group of commands under `parser`, with its line in the list of
+    its parent's commands."""
+    found: list[tuple[argparse.ArgumentParser, str | None]] = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for command in dict.fromkeys(action.choices.values()):
-                found += [command, *_commands(command)]
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                found += [(command, listed.help), *_commands(command)]
     return found
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable
 
 from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.payments.model import SESSION_ID
 from admin_core.tenants.rules import TENANT_ID
 from admin_core.users.model import USER_ID
@@ -43,3 +45,19 @@ user_id = identifier("user_id", USER_ID, PATTERN_HINTS[USER_ID_PATTERN])
 session_id = identifier(
     "session_id", SESSION_ID, "must be letters, digits, '_' and '-' (at most 64)"
 )
+
+
+def page(parser: argparse.ArgumentParser) -> None:
+    """`--limit` and `--offset` of an offset-paged list, bounded as the API bounds them."""
+    parser.add_argument(
+        "--limit",
+        type=bounded_int("limit", 1, MAX_OFFSET_LIMIT),
+        default=50,
+        help=f"rows per page, 1 to {MAX_OFFSET_LIMIT} (default 50)",
+    )
+    parser.add_argument(
+        "--offset",
+        type=bounded_int("offset", 0, MAX_OFFSET),
+        default=0,
+        help="rows to skip (default 0)",
+    )

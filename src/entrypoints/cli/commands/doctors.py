@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.mso_doctors.model import MsoDoctor
 from admin_core.mso_doctors.rules import MAX_FEE_MINOR
 from admin_core.mso_doctors.use_cases import (
@@ -30,6 +29,7 @@ _COLUMNS = ["id", "tenant", "name", "specialty", "languages", "fee", "from", "ac
 def _doctor_arguments(parser: argparse.ArgumentParser, *, update: bool) -> None:
     """The doctor's fields; each option's destination is the command's field."""
     required = not update
+    replaces = "; an update replaces the whole list" if update else ""
     parser.add_argument("--full-name", required=required)
     parser.add_argument("--email", required=required, help="stored lower-cased")
     parser.add_argument("--specialty", required=required)
@@ -38,14 +38,14 @@ def _doctor_arguments(parser: argparse.ArgumentParser, *, update: bool) -> None:
         action="append",
         dest="languages",
         required=required,
-        help="ISO 639-1, e.g. en; repeatable",
+        help=f"ISO 639-1, e.g. en; repeatable{replaces}",
     )
     parser.add_argument(
         "--country",
         action="append",
         dest="countries",
         required=required,
-        help="ISO 3166-1 alpha-2, e.g. IN; repeatable",
+        help=f"ISO 3166-1 alpha-2, e.g. IN; repeatable{replaces}",
     )
     parser.add_argument("--license-number", required=required)
     parser.add_argument(
@@ -83,8 +83,7 @@ def register(groups: Any) -> None:
         metavar="YYYY-MM-DD",
         help="active and available on this day (available_from on or before it)",
     )
-    listing.add_argument("--limit", type=bounded_int("limit", 1, MAX_OFFSET_LIMIT), default=50)
-    listing.add_argument("--offset", type=bounded_int("offset", 0, MAX_OFFSET), default=0)
+    options.page(listing)
     listing.set_defaults(handler=list_doctors)
 
     onboard = commands.add_parser("onboard", help="onboard a doctor into a tenant")

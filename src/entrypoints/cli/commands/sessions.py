@@ -6,7 +6,6 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.payments.model import SessionStatus
 from admin_core.payments.use_cases import (
     ListSessionsQuery,
@@ -29,8 +28,7 @@ def register(groups: Any) -> None:
     listing.add_argument("--tenant-id", type=options.tenant_id)
     listing.add_argument("--from-date", help="scheduled on or after (date or ISO date-time)")
     listing.add_argument("--to-date", help="scheduled on or before (date or ISO date-time)")
-    listing.add_argument("--limit", type=bounded_int("limit", 1, MAX_OFFSET_LIMIT), default=50)
-    listing.add_argument("--offset", type=bounded_int("offset", 0, MAX_OFFSET), default=0)
+    options.page(listing)
     listing.set_defaults(handler=list_sessions)
     refund = commands.add_parser("refund", help="refund a session in full, exactly once")
     refund.add_argument("session_id", type=options.session_id)

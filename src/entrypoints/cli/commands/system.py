@@ -42,9 +42,16 @@ RECONCILE_EVERY_S = 60.0
 
 
 def register(groups: Any) -> None:
-    serve = groups.add_parser("serve", help="run the HTTP API")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=bounded_int("port", 1, 65535))
+    serve = groups.add_parser(
+        "serve",
+        help="run the HTTP API",
+        description="Run the HTTP API. Embedded: applies the migrations, seeds the demo data"
+        " into a database it created, and prints an admin token and links.",
+    )
+    serve.add_argument("--host", help="the address to listen on (default: ADMIN_HOST)")
+    serve.add_argument(
+        "--port", type=bounded_int("port", 1, 65535), help="the port (default: ADMIN_PORT)"
+    )
     serve.add_argument("--no-seed", action="store_true", help="do not seed the demo data")
     serve.set_defaults(sync_handler=run_serve)
 
@@ -53,12 +60,27 @@ def register(groups: Any) -> None:
     db_commands.add_parser("upgrade", help="apply the migrations").set_defaults(handler=db_upgrade)
 
     token = groups.add_parser("token", help="mint a short-lived session token (embedded mode)")
-    token.add_argument("--role", default="org:admin", help="a role of the role policy")
+    token.add_argument(
+        "--role", default="org:admin", help="a role of the role policy (default: org:admin)"
+    )
     token.add_argument("--org", help="organisation id (default: the first platform org)")
     token.add_argument("--no-org", action="store_true", help="a token without organisation")
-    token.add_argument("--user", default="user_local_admin")
-    token.add_argument("--ttl", type=bounded_int("ttl", 1, 86400), default=3600, help="seconds")
-    token.add_argument("--claims-version", type=int, choices=(1, 2), default=2)
+    token.add_argument(
+        "--user", default="user_local_admin", help="the subject (default: user_local_admin)"
+    )
+    token.add_argument(
+        "--ttl",
+        type=bounded_int("ttl", 1, 86400),
+        default=3600,
+        help="lifetime in seconds, 1 to 86400 (default 3600)",
+    )
+    token.add_argument(
+        "--claims-version",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="Clerk's session token claim format (default 2)",
+    )
     token.set_defaults(handler=mint_token)
 
     demo: argparse.ArgumentParser = groups.add_parser("demo", help="demo data (embedded mode)")

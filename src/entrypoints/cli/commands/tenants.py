@@ -7,7 +7,6 @@ from dataclasses import fields
 from typing import Any
 
 from admin_core.kernel.errors import ValidationFailed
-from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.tenants.model import TenantStatus, TenantView
 from admin_core.tenants.rules import SETTINGS_FIELDS
 from admin_core.tenants.use_cases import (
@@ -21,7 +20,6 @@ from admin_core.tenants.use_cases import (
 )
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stdout, styled
 from entrypoints.http.presenters.tenants import (
     provider_with_tenant_out,
@@ -37,8 +35,7 @@ def register(groups: Any) -> None:
     list_parser = commands.add_parser("list", help="list tenants")
     list_parser.add_argument("--status", choices=[s.value for s in TenantStatus])
     list_parser.add_argument("--tenant-id", type=options.tenant_id)
-    list_parser.add_argument("--limit", type=bounded_int("limit", 1, MAX_OFFSET_LIMIT), default=50)
-    list_parser.add_argument("--offset", type=bounded_int("offset", 0, MAX_OFFSET), default=0)
+    options.page(list_parser)
     list_parser.set_defaults(handler=list_tenants)
 
     create = commands.add_parser("create", help="create the tenant of an existing provider")
@@ -73,9 +70,15 @@ def register(groups: Any) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. IN")
     p.add_argument("--city")
-    p.add_argument("--specialty", action="append", default=[], dest="specialties")
-    p.add_argument("--language", action="append", default=[], dest="languages")
-    p.add_argument("--accreditation", action="append", default=[], dest="accreditations")
+    p.add_argument(
+        "--specialty", action="append", default=[], dest="specialties", help="repeatable"
+    )
+    p.add_argument(
+        "--language", action="append", default=[], dest="languages", help="ISO 639-1; repeatable"
+    )
+    p.add_argument(
+        "--accreditation", action="append", default=[], dest="accreditations", help="repeatable"
+    )
     p.add_argument("--tenant-id", help="default: derived from the name")
     p.add_argument("--tenant-name", help="default: the provider's name")
     p.add_argument("--org", dest="clerk_org_id", help="Clerk organisation to map")
