@@ -19,12 +19,13 @@ import dataclasses
 import enum
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from admin_core.tenants.rules import ORG_ID
 
@@ -73,6 +74,21 @@ def _seconds(value: str) -> float:
         raise ValueError("must be a number of seconds") from None
     if not 0 <= seconds <= 86_400:
         raise ValueError("must be between 0 and 86400 seconds")
+    return seconds
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = _seconds(value)
+    if seconds == 0:
+        raise ValueError("must be more than 0 seconds")
+    return seconds
+
+
+def _period(value: str) -> float:
+    """0 (never) or at least a second: a shorter period would keep a writer busy."""
+    seconds = _seconds(value)
+    if 0 < seconds < 1:
+        raise ValueError("must be 0 (never) or at least 1 second")
     return seconds
 
 
@@ -199,8 +215,9 @@ class Settings:
     )
     database_pool_size: int = setting(
         4,
-        "PostgreSQL connections per process, no overflow (ADR 0007)",
-        read=_integer(1, 100),
+        "PostgreSQL connections per process, no overflow (ADR 0007); at least 2: a checkpoint"
+        " writer or a graph rebuild holds one for its lock",
+        read=_integer(2, 100),
     )
     auth_issuer: str = setting(
         "http://127.0.0.1:8000",
@@ -309,7 +326,9 @@ class Settings:
         example="replace_me",
     )
     flagsmith_refresh_seconds: float = setting(
-        10.0, "how often the Flagsmith environment document is fetched again", read=_seconds
+        10.0,
+        "how often the Flagsmith environment document is fetched again",
+        read=_positive_seconds,
     )
     stripe_api_key: str | None = setting(
         None,
@@ -335,7 +354,7 @@ class Settings:
         "https://api.razorpay.com", "Razorpay's API", read=_url("http", "https")
     )
     payment_timeout_seconds: float = setting(
-        10.0, "how long one call to a payment provider may take", read=_seconds
+        10.0, "how long one call to a payment provider may take", read=_positive_seconds
     )
     redis_url: str | None = setting(
         None,
@@ -428,7 +447,7 @@ class Settings:
         60.0,
         "how often `adminctl serve` writes a signed checkpoint of the audit chains when they"
         " moved (one writer across replicas; 0: never)",
-        read=_seconds,
+        read=_period,
     )
 
     @property
@@ -452,6 +471,8 @@ class Settings:
         key_file = self.audit_checkpoint_key_file
         if key_file is not None and (not self.embedded or key_file.exists()):
             problems += _checkpoint_key_problems(key_file)  # embedded makes a missing one
+        if self.audit_checkpoint_dir is not None:
+            problems += _checkpoint_dir_problems(self.audit_checkpoint_dir)
         problems += _flag_catalogue_problems(self.flag_catalogue_file)
         problems += _matching_problems()
         if self.flagsmith_server_key and self.embedded:
@@ -475,7 +496,9 @@ class Settings:
         for name in ("database_url", "migration_database_url"):
             url = getattr(self, name)
             if url and url != _default(name) and not url.startswith("postgresql+asyncpg://"):
-                problems.append(f"{env_name(name)}: production needs PostgreSQL, not {url!r}")
+                problems.append(
+                    f"{env_name(name)}: production needs PostgreSQL, not {mask_url(url)!r}"
+                )
         return problems
 
     @classmethod
@@ -587,6 +610,17 @@ def _checkpoint_key_problems(path: Path) -> list[str]:
     return []
 
 
+def _checkpoint_dir_problems(path: Path) -> list[str]:
+    """The sink must be a directory this process can write, or one it can make."""
+    name = env_name("audit_checkpoint_dir")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        return [f"{name}: {existing} is not a directory"]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return [f"{name}: {existing} is not writable by this process"]
+    return []
+
+
 def _flag_catalogue_problems(path: Path) -> list[str]:
     from adapters.config_files.flags import load_flag_catalogue
     from admin_core.flags.errors import FlagCatalogueInvalid
@@ -604,13 +638,21 @@ def _matching_problems() -> list[str]:
     return [f"matching registry: {p}" for p in check_matching_configuration(CONFIG / "matching")]
 
 
+#: Query parameters that carry credentials (`?password=`, `?token=`, `?api_key=` ...).
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """A URL with its password replaced by `***`."""
+    """A URL with its password and any credential in its query replaced by `***`."""
     parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(
+        f"{name}=***" if _SECRET_PARAMETER.search(name) else f"{name}={value}"
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query or parts.query))
 
 
 def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:
@@ -627,9 +669,9 @@ def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:
         text = "true" if value else "false"
     else:
         text = str(value)
-    if f.metadata["secret"]:
-        return mask_url(text) if "://" in text else "***"
-    return text
+    if f.metadata["secret"] and "://" not in text:
+        return "***"
+    return mask_url(text) if "://" in text else text
 
 
 # --------------------------------------------------------------------------- documentation

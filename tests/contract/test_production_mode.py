@@ -103,7 +103,7 @@ COMPLETE: dict[str, str] = {
     **FLAGSMITH,
     # relative to the directory `adminctl` runs in, where the fixture puts a real key
     "ADMIN_AUDIT_CHECKPOINT_KEY_FILE": "secrets/audit-checkpoint-ed25519.pem",
-    "ADMIN_AUDIT_CHECKPOINT_DIR": "/mnt/audit-checkpoints.invalid",
+    "ADMIN_AUDIT_CHECKPOINT_DIR": "checkpoints",
 }
 SECRETS = (
     DB_PASSWORD,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from entrypoints.container import build_container
+from entrypoints.container.choices import describe
 from entrypoints.settings import (
     ConfigurationError,
     Mode,
@@ -24,7 +25,7 @@ def test_the_database_pool_size_comes_from_the_environment() -> None:
     assert Settings.from_env({"ADMIN_DATABASE_POOL_SIZE": "8"}).database_pool_size == 8
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "four", "2.5", "101"])
+@pytest.mark.parametrize("value", ["0", "1", "-2", "four", "2.5", "101"])
 def test_a_pool_size_that_is_not_a_positive_whole_number_is_refused_by_name(value: str) -> None:
     with pytest.raises(ConfigurationError, match="ADMIN_DATABASE_POOL_SIZE"):
         Settings.from_env({"ADMIN_DATABASE_POOL_SIZE": value})
@@ -63,6 +64,52 @@ def test_config_check_says_where_an_unset_embedded_default_is_shown() -> None:
     assert shown["ADMIN_AUDIT_CHECKPOINT_KEY_FILE"].startswith("(unset: the embedded default")
     assert shown["ADMIN_AUDIT_CHECKPOINT_DIR"].startswith("(unset: the embedded default")
     assert shown["ADMIN_ROLE_POLICY_FILE"] == "(unset)"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ADMIN_FLAGSMITH_REFRESH_SECONDS", "0"),
+        ("ADMIN_PAYMENT_TIMEOUT_SECONDS", "0"),
+        ("ADMIN_AUDIT_CHECKPOINT_SECONDS", "0.01"),
+    ],
+)
+def test_a_period_or_timeout_its_adapter_cannot_run_with_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_checkpoints_may_be_switched_off() -> None:
+    assert Settings.from_env({"ADMIN_AUDIT_CHECKPOINT_SECONDS": "0"}).audit_checkpoint_seconds == 0
+
+
+def test_a_checkpoint_directory_that_cannot_be_made_is_a_configuration_problem(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("")
+    _, problems = Settings.read_env({"ADMIN_AUDIT_CHECKPOINT_DIR": str(file / "checkpoints")})
+    assert problems == [f"ADMIN_AUDIT_CHECKPOINT_DIR: {file} is not a directory"]
+    fine = Settings.from_env({"ADMIN_AUDIT_CHECKPOINT_DIR": str(tmp_path / "new" / "dir")})
+    assert fine.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "secret"),
+    [
+        ("ADMIN_NEO4J_URL", "bolt://neo4j:neopw123@graph:7687", "neopw123"),
+        ("ADMIN_QDRANT_URL", "https://u:qdrantpw123@q.example", "qdrantpw123"),
+        ("ADMIN_CLERK_JWKS_URL", "https://clerk.example/jwks?token=tok123", "tok123"),
+        ("ADMIN_DATABASE_URL", "postgresql+asyncpg://a@db/x?password=qspw123", "qspw123"),
+    ],
+)
+def test_config_check_masks_credentials_inside_every_url(name: str, url: str, secret: str) -> None:
+    settings, _ = Settings.read_env({"ADMIN_MODE": "production", name: url})
+    shown = dict(settings.effective())
+    assert secret not in shown[name]
+    assert "***" in shown[name]
+    adapters = describe(settings)
+    assert not any(secret in choice.why for choice in adapters)
 
 
 def test_embedded_is_the_default_and_needs_nothing() -> None:

@@ -8,6 +8,7 @@ and the upgrade lets it use the schema when it cannot yet (a hardened cluster re
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.engine import create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The advisory lock key of schema upgrades: a fixed 64-bit number derived from a name.
+MIGRATION_LOCK = int.from_bytes(
+    hashlib.sha256(b"admin_core:schema_upgrade").digest()[:8], "big", signed=True
+)
 
 
 def _config(app_role: str | None) -> Config:
@@ -56,6 +61,10 @@ async def upgrade_engine(
 ) -> Upgrade:
     config = _config(app_role)
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas that migrate as they start take turns: the later ones find the schema
+            # at head rather than racing to create the same tables.
+            await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         config.attributes["connection"] = connection
 
         def run(sync_connection: Connection) -> Upgrade:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, mask_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ def health_probes(settings: Settings) -> dict[str, bool]:
 
 
 def _or_missing(value: object, name: str) -> str:
-    return str(value) if value else f"missing: ADMIN_{name}"
+    return mask_url(str(value)) if value else f"missing: ADMIN_{name}"
 
 
 def describe(settings: Settings) -> list[Choice]:
