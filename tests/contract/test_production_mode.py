@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import socket
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import jwt
@@ -37,10 +39,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from adapters.sql.engine import create_engine
+from adapters.sql.migrate import upgrade
 from entrypoints.cli.main import main
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
-from tests.support.services import ROOT, service_url
+from tests.support.services import (
+    ROOT,
+    _create_database,
+    _drop_database,
+    in_thread,
+    service_url,
+)
 from tests.support.tokens import ISSUER, SigningKey, claims
 
 ADMINCTL = Path(sys.executable).with_name("adminctl")
@@ -344,6 +353,32 @@ def test_production_with_postgres_but_no_clerk_names_the_clerk_settings_only(
     ], run.err
     assert "ADMIN_DATABASE_URL" not in run.text
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("revision", [None, "0007"], ids=["no schema", "an older schema"])
+def test_production_refuses_to_serve_on_a_schema_that_is_not_its_own(
+    adminctl: Callable[..., Run], revision: str | None
+) -> None:
+    super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")
+    owner = urlsplit(owner_url)
+    name = f"behind_{secrets.token_hex(3)}"
+    in_thread(_create_database(super_url, name, owner.path.lstrip("/")))
+    try:
+        database = urlunsplit(owner._replace(path=f"/{name}"))
+        if revision is not None:
+            in_thread(upgrade_to(database, revision))
+        run = adminctl(
+            "serve", "--port", str(free_port()), env=COMPLETE | {"ADMIN_DATABASE_URL": database}
+        )
+    finally:
+        in_thread(_drop_database(super_url, name))
+    assert run.code == EXIT_CONFIG, run.text
+    assert f"the database is at {revision or 'no schema'}" in run.err
+    assert "adminctl db upgrade" in run.err
+
+
+async def upgrade_to(url: str, revision: str) -> None:
+    await upgrade(url, revision=revision)
 
 
 def test_production_refuses_a_non_postgres_database_and_leftover_embedded_settings(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +22,7 @@ from adapters.clerk.tokens import MAX_TOKEN_LENGTH, ClerkSessionTokenVerifier, J
 from admin_core.auth.policy import normalise_role
 from admin_core.auth.ports import SessionClaims
 from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
+from admin_core.users.errors import IdentityProviderUnavailable
 from tests.support import tokens as support
 from tests.support.tokens import ISSUER, JwksServer, SigningKey, rsa_key
 
@@ -685,4 +687,15 @@ async def test_a_jwks_document_of_the_wrong_shape_is_a_401(document: Any) -> Non
 
     verifier = ClerkSessionTokenVerifier(JwksCache(fetch), issuer=ISSUER, now=lambda: NOW)
     with pytest.raises(AuthTokenInvalid):
+        await verifier.verify(sign_raw(session()))
+
+
+async def test_clerk_out_of_reach_is_a_503_not_a_bad_token() -> None:
+    """A Clerk outage must not tell clients their tokens are bad (they would sign users out)."""
+
+    async def fetch() -> Any:
+        raise httpx.ConnectError("connection refused")
+
+    verifier = ClerkSessionTokenVerifier(JwksCache(fetch), issuer=ISSUER, now=lambda: NOW)
+    with pytest.raises(IdentityProviderUnavailable):
         await verifier.verify(sign_raw(session()))

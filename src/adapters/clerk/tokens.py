@@ -17,6 +17,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from admin_core.auth.ports import SessionClaims, SessionTokenVerifier
 from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
+from admin_core.users.errors import IdentityProviderUnavailable
 
 JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
 
@@ -99,10 +100,16 @@ class JwksCache:
             self._fetches += 1
             try:
                 keys = _rsa_keys(await self._fetch())
-            except (httpx.HTTPError, ValueError, AuthTokenInvalid) as error:
+            except httpx.HTTPError as error:  # Clerk down: not the token's fault (503)
                 if stale:
                     return self._keys[kid]
-                raise AuthTokenInvalid("The signing keys could not be fetched.") from error
+                raise IdentityProviderUnavailable(
+                    "Clerk's signing keys could not be fetched; try again shortly."
+                ) from error
+            except (ValueError, AuthTokenInvalid) as error:
+                if stale:
+                    return self._keys[kid]
+                raise AuthTokenInvalid("The signing keys could not be read.") from error
             self._keys = keys
             return self._keys.get(kid)
 

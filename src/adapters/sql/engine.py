@@ -27,6 +27,9 @@ PING_AFTER_IDLE_S = 1.0
 #: connection in the process costs next to nothing (docs/adr/0007-sql-unit-of-work.md).
 #: A graph rebuild holds up to three (the single-flight lock, the source, its audit entry).
 DEFAULT_POOL_SIZE = 4
+#: How long opening a PostgreSQL connection may take (asyncpg waits 60 s by default): a
+#: database that does not answer is reported as unreachable within it.
+CONNECT_TIMEOUT_S = 5.0
 
 
 _JSON = msgspec.json.Decoder()
@@ -48,6 +51,7 @@ def create_engine(
     pool_size: int = DEFAULT_POOL_SIZE,
     echo: bool = False,
     ping_after_idle: float = PING_AFTER_IDLE_S,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
 ) -> AsyncEngine:
     """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
     WAL, foreign keys and a busy timeout; PostgreSQL gets a pool of `pool_size` connections
@@ -71,7 +75,12 @@ def create_engine(
 
         return engine
     engine = create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=0, json_deserializer=json_loads
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=0,
+        json_deserializer=json_loads,
+        connect_args={"timeout": connect_timeout},
     )
     ping_when_idle(engine, ping_after_idle)
     return engine

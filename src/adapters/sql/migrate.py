@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -90,3 +91,22 @@ async def _grant_schema_usage(connection: AsyncConnection, app_role: str) -> Non
         role = app_role.replace('"', '""')
         name = str(schema).replace('"', '""')
         await connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{name}" TO "{role}"'))
+
+
+def head_revision() -> str:
+    """The revision this code's migrations end at."""
+    head = ScriptDirectory.from_config(_config(None)).get_current_head()
+    assert head is not None
+    return head
+
+
+async def schema_revision(url: str) -> str | None:
+    """The revision the database at `url` is at (None: no schema)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self, cast
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
@@ -35,6 +36,7 @@ from adapters.sql.users import SqlUserContacts, SqlUserRoleRepository
 from admin_core.audit.ports import AuditLog, CheckpointStore, CheckpointTransaction
 from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
+from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.mso_doctors.ports import MsoDoctorRepository, MsoDoctorsTransaction
@@ -99,7 +101,10 @@ class SqlTransaction(
         return self._connection
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
+        try:
+            self._connection = await self._engine.connect()
+        except (OSError, TimeoutError, sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
+            raise DatabaseUnavailable() from error
         if self._postgres:
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         first = self._first_write = FirstWrite(self._connection, self._begin_writing)

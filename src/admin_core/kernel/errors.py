@@ -91,6 +91,14 @@ class RateLimited(AdminError):
     default_message = "Too many requests."
 
 
+class DatabaseUnavailable(AdminError):
+    """The database could not be reached (or gave no connection in time): nothing was done,
+    and the same request can be sent again."""
+
+    code = "DATABASE_UNAVAILABLE"
+    default_message = "The database is unreachable; nothing was changed. Try again shortly."
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorView:
     """The wire-neutral shape of one error, used by both entrypoints."""

@@ -25,6 +25,7 @@ from admin_core.kernel.errors import (
     AuthTokenExpired,
     AuthTokenInvalid,
     BadRequest,
+    DatabaseUnavailable,
     InsufficientPermission,
     MethodNotAllowed,
     NotFound,
@@ -78,6 +79,7 @@ EXIT_CODES: dict[type[AdminError], int] = {
     PaymentProviderNotConfigured: 6,
     IdentityProviderUnavailable: 6,
     RateLimited: 6,
+    DatabaseUnavailable: 6,
     AuditChainBroken: 6,
 }
 

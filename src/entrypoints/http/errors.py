@@ -26,6 +26,7 @@ from admin_core.kernel.errors import (
     AuthTokenExpired,
     AuthTokenInvalid,
     BadRequest,
+    DatabaseUnavailable,
     ErrorView,
     InsufficientPermission,
     MethodNotAllowed,
@@ -80,6 +81,7 @@ STATUS: dict[type[AdminError], int] = {
     NotFound: 404,
     MethodNotAllowed: 405,
     RateLimited: 429,
+    DatabaseUnavailable: 503,
     AuditChainBroken: 503,
 }
 

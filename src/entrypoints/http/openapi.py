@@ -45,10 +45,11 @@ _DESCRIPTIONS = {
     503: "a dependency is unreachable",
 }
 
-#: What any authenticated read can answer.
-READ = (400, 401, 403, 422, 429, 500)
+#: What any authenticated read can answer (503: Clerk's signing keys or the database are out
+#: of reach).
+READ = (400, 401, 403, 422, 429, 500, 503)
 #: What any authenticated write with a JSON body can answer.
-WRITE = (400, 401, 403, 413, 415, 422, 429, 500)
+WRITE = (400, 401, 403, 413, 415, 422, 429, 500, 503)
 
 
 def errors(*statuses: int, base: tuple[int, ...] = READ) -> dict[int, ResponseSpec]:

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters.sql.migrate import Upgrade, upgrade
+import sqlalchemy as sa
+
+from adapters.sql.migrate import Upgrade, head_revision, schema_revision, upgrade
 from admin_core.auth.policy import normalise_role
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
@@ -201,6 +203,23 @@ def config_check(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if problems else 0
 
 
+async def _schema_behind(settings: Settings) -> str | None:
+    """Why production must not serve on this database's schema, if it must not. A database
+    out of reach is not a reason: the replica starts, not ready, and serves once it is back."""
+    try:
+        found = await schema_revision(settings.database_url)
+    except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
+        stderr.print(f"the database is unreachable at start-up ({type(error).__name__})")
+        return None
+    needed = head_revision()
+    if found == needed:
+        return None
+    return (
+        f"the database is at {found or 'no schema'}, this release needs {needed}: run"
+        f" `adminctl db upgrade` with {env_name('migration_database_url')} (the owner)"
+    )
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -210,6 +229,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     if settings.embedded:
         asyncio.run(migrate(settings))
+    else:
+        behind = asyncio.run(_schema_behind(settings))
+        if behind:
+            return report_problems("the database schema is not this release's:", [behind])
     container = build_container(settings)
     try:  # production never makes a key: one it cannot read stops start-up here
         container.audit.checkpoint_keys()

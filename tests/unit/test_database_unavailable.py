@@ -1,0 +1,110 @@
+"""A database out of reach is an answer, not a crash: 503 DATABASE_UNAVAILABLE in the envelope
+(`/ready` 503) within the connect timeout, and exit 6 with the code from the CLI — whether
+nothing listens on its port or something listens and never answers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from adapters.sql.engine import create_engine
+from adapters.sql.transaction import SqlTransactions
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.kernel.errors import DatabaseUnavailable
+from entrypoints.cli.main import main
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def url(port: int) -> str:
+    return f"postgresql+asyncpg://admin_app:pw@127.0.0.1:{port}/admin_core"
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["refused", "silent"])
+async def test_a_transaction_on_an_unreachable_database_is_database_unavailable(
+    silent: bool,
+) -> None:
+    with silent_server() as quiet:
+        port = quiet if silent else closed_port()
+        engine = create_engine(url(port), connect_timeout=0.5)
+        transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
+        started = time.monotonic()
+        try:
+            with pytest.raises(DatabaseUnavailable):
+                async with transactions():
+                    pass
+        finally:
+            await engine.dispose()
+        assert time.monotonic() - started < 5
+
+
+async def test_the_api_answers_503_in_the_envelope_and_ready_says_not_ready(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(database_url=url(closed_port()), local_key_path=tmp_path / "key.pem")
+    container = build_container(settings)
+    token = container.auth.token_issuer().mint(
+        user_id="user_ops", org_id=settings.platform_org, role="org:admin"
+    )
+    async with AsyncTestClient(create_app(container)) as client:
+        tenants = await client.get(
+            "/api/v1/admin/tenants", headers={"Authorization": f"Bearer {token}"}
+        )
+        ready = await client.get("/ready")
+    assert tenants.status_code == 503, tenants.text
+    assert [e["code"] for e in tenants.json()["errors"]] == ["DATABASE_UNAVAILABLE"]
+    assert ready.status_code == 503
+
+
+def test_the_cli_exits_6_with_the_code_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", url(closed_port()))
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+    assert main(["--json", "tenants", "list"]) == 6
+    [error] = json.loads(capsys.readouterr().err)["errors"]
+    assert error["code"] == "DATABASE_UNAVAILABLE"
