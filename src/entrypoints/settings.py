@@ -157,7 +157,6 @@ def _mode(value: str) -> Mode:
 
 
 _DATABASE = _url("sqlite+aiosqlite", "postgresql+asyncpg", "memory")
-_POSTGRES = _url("postgresql+asyncpg")
 
 
 def setting(

@@ -44,7 +44,7 @@ def test_the_tables_name_no_class_twice_and_nothing_else() -> None:
     assert set(EXIT_CODES) == set(ERRORS)
 
 
-def test_codes_are_unique_per_class_except_where_the_spec_shares_one() -> None:
+def test_every_error_class_has_its_own_code() -> None:
     codes = [cls.code for cls in ERRORS]
     assert len(codes) == len(set(codes))
 

@@ -69,13 +69,7 @@ class JwksCache:
         self._monotonic = monotonic
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
-        self._fetches = 0
         self._lock = asyncio.Lock()
-
-    @property
-    def fetch_count(self) -> int:
-        """How many times the JWKS was fetched (observable rate limiting)."""
-        return self._fetches
 
     def _fresh(self) -> bool:
         return self._fetched_at is not None and (
@@ -97,7 +91,6 @@ class JwksCache:
             ):
                 return None
             self._fetched_at = now
-            self._fetches += 1
             try:
                 keys = _rsa_keys(await self._fetch())
             except httpx.HTTPError as error:  # Clerk down: not the token's fault (503)

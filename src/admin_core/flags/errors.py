@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from admin_core.kernel.errors import AdminError, FieldError, ValidationFailed
 
 
@@ -24,9 +22,6 @@ class FlagValueInvalid(ValidationFailed):
 
     code = "FLAG_VALUE_INVALID"
     default_message = "The flag value is not allowed."
-
-    def __init__(self, errors: Sequence[FieldError], message: str | None = None) -> None:
-        super().__init__(errors, message)
 
 
 class FlagsUnavailable(AdminError):

@@ -21,21 +21,14 @@ from admin_core.flags.model import (
     effective_flags,
 )
 from admin_core.flags.ports import FeatureFlags
-from admin_core.kernel.validation import FieldChecks
 from admin_core.side_effects.ports import IntentSubjectBusy, SideEffectsTransaction
 from admin_core.side_effects.runner import SideEffects, SubjectBusy, wait_steps
 from admin_core.tenants.known import KnownTenants
 
 #: The audit event of every change of a tenant's flags, thresholds included.
 FLAG_EVENT = "ADMIN_FLAG_IDENTITY_OVERRIDE"
-MAX_REASON_LENGTH = 500
 #: How long a change waits for another change of the same tenant's flags to be settled.
 PATIENCE_SECONDS = 10.0
-
-
-def check_reason(checks: FieldChecks, reason: str | None, *, required: bool = True) -> str | None:
-    """Why the change is made: recorded in its audit entries."""
-    return checks.text("reason", reason, max_length=MAX_REASON_LENGTH, required=required)
 
 
 class TenantFlags:

@@ -18,7 +18,7 @@ from admin_core.flags.model import (
     EffectiveFlags,
     FlagChange,
 )
-from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags, check_reason
+from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags
 from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks
@@ -77,7 +77,7 @@ class OverrideFlag:
         tenant_id = command.tenant_id
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         checks = FieldChecks()
-        reason = check_reason(checks, command.reason)
+        reason = checks.reason(command.reason)
         flags = self._flags
         flag = command.flag
         try:
@@ -136,7 +136,7 @@ class ClearFlagOverride:
         tenant_id = command.tenant_id
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         checks = FieldChecks()
-        reason = check_reason(checks, command.reason, required=False)
+        reason = checks.reason(command.reason, required=False)
         flags = self._flags
         flag = command.flag
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from admin_core.graph.ports import (
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import IdGenerator
 from admin_core.kernel.transaction import Transactions
+
+log = logging.getLogger("admin_core.graph")
 
 REBUILD_ACTION = "graph.rebuild"
 REBUILD_EVENT = "ADMIN_GRAPH_REBUILD"
@@ -271,8 +274,8 @@ class RebuildProjection:
                     },
                 )
                 await tx.commit()
-        except Exception:  # noqa: BLE001 - see docstring
-            return
+        except Exception:
+            log.exception("graph rebuild %s: its failure could not be audited", run)
 
 
 class _Writes:

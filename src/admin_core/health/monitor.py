@@ -61,10 +61,6 @@ class DependencyMonitor:
         self._refresh_loop: asyncio.AbstractEventLoop | None = None
         self._abandoned: set[asyncio.Task[DependencyHealth]] = set()
 
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self._probes]
-
     async def current(self) -> ExternalHealth:
         """The cached answer while it is fresh, else the one being made (or a new one)."""
         cached = self._cached

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from admin_core.health.model import ExternalHealth
 from admin_core.health.monitor import DependencyMonitor
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.transaction import Transactions
-from admin_core.tenants.ports import TenantsTransaction
+from admin_core.tenants.ports import TenantLookupTransaction
+
+log = logging.getLogger("admin_core.health")
 
 
 class CheckReadiness:
     """Ready when a transaction can be opened and the schema answers a query."""
 
-    def __init__(self, transactions: Transactions[TenantsTransaction]) -> None:
+    def __init__(self, transactions: Transactions[TenantLookupTransaction]) -> None:
         self._transactions = transactions
 
     async def execute(self) -> bool:
         try:
             async with self._transactions() as tx:
                 await tx.tenants.get("")
-        except Exception:  # noqa: BLE001 - any failure means "not ready", never a crash
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready", never a crash
+            log.warning("not ready: %s", error.__cause__ or error)
             return False
         return True
 

@@ -26,6 +26,9 @@ TimeBound = str | date | datetime | None
 
 Failure = TypeVar("Failure", bound=ValidationFailed)
 
+#: The longest reason a change may give (flags, triage, refunds).
+MAX_REASON_LENGTH = 500
+
 
 def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
@@ -97,6 +100,10 @@ class FieldChecks:
             self.fail(field, f"must be {pattern_hint}" if pattern_hint else "has a bad format")
             return None
         return trimmed
+
+    def reason(self, value: str | None, *, required: bool = True) -> str | None:
+        """Why a change is made (`reason`): recorded in its audit entries."""
+        return self.text("reason", value, max_length=MAX_REASON_LENGTH, required=required)
 
     def texts(
         self,

@@ -29,7 +29,8 @@ class CoverageSnapshot:
     shares: Mapping[tuple[Source, str], float | None] = field(default_factory=dict)
     measured_at: datetime | None = None
     complete: bool = False
-    #: How many measurements this process has made (tests see single flight with it).
+    #: How many measurements this process has made: a caller that waited for the lock
+    #: takes a newer generation than the one it saw as the measurement it waited for.
     generation: int = 0
 
     def share(self, source: Source, path: str) -> float | None:
@@ -45,10 +46,6 @@ class CoverageCache:
         self._clock = clock
         self._snapshot = CoverageSnapshot()
         self._lock = asyncio.Lock()
-
-    @property
-    def snapshot(self) -> CoverageSnapshot:
-        return self._snapshot
 
     async def get(self, *, refresh: bool = False) -> CoverageSnapshot:
         """The cached coverage, measured first when there is none, the last measurement was

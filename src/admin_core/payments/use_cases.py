@@ -37,7 +37,6 @@ from admin_core.side_effects.runner import (
 from admin_core.tenants.known import KnownTenants
 
 REFUND_EVENT = "ADMIN_MSO_SESSION_REFUND"
-MAX_REASON_LENGTH = 500
 
 
 #: How long a refund waits for another call that drives the same attempt, so that both
@@ -132,7 +131,7 @@ class RefundSession:
     async def execute(self, principal: Principal, command: RefundSessionCommand) -> RefundOutcome:
         principal.require(Permission.TENANT_MANAGE, platform=True)
         checks = FieldChecks()
-        reason = checks.text("reason", command.reason, max_length=MAX_REASON_LENGTH)
+        reason = checks.reason(command.reason)
         checks.done()
         assert reason is not None
         for step in range(wait_steps(self._patience_seconds)):

@@ -17,7 +17,7 @@ from admin_core.flags.model import (
     TriageThresholds,
 )
 from admin_core.flags.overrides import same_value
-from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags, check_reason
+from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags
 from admin_core.kernel.errors import FieldError
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks
@@ -70,7 +70,7 @@ class UpdateTriageThresholds:
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         flags = self._flags
         checks = FieldChecks()
-        reason = check_reason(checks, command.reason)
+        reason = checks.reason(command.reason)
         if not command.values:
             checks.fail("values", "must name at least one threshold")
         values, problems = _checked(flags, command.values)

@@ -24,7 +24,6 @@ from admin_core.audit.use_cases import (
     VerifyAuditChain,
     WriteCheckpoint,
 )
-from admin_core.tenants.known import KnownTenants
 from entrypoints.container import choices
 from entrypoints.settings import Settings
 
@@ -56,20 +55,19 @@ class AuditArea(containers.DeclarativeContainer):
     runtime = providers.DependenciesContainer()
     database = providers.DependenciesContainer()
 
-    known_tenants = providers.Singleton(KnownTenants, transactions=database.transactions)
     checkpoint_signer = providers.Singleton(_signer, runtime.settings)
     checkpoint_keys = providers.Singleton(_keys, runtime.settings, checkpoint_signer)
     checkpoint_sink = providers.Singleton(_sink, runtime.settings)
     checkpoint_lock = providers.Singleton(_lock, runtime.settings, database.engine.provider)
 
     query_audit_log = providers.Factory(
-        QueryAuditLog, transactions=database.transactions, tenants=known_tenants
+        QueryAuditLog, transactions=database.transactions, tenants=database.known_tenants
     )
     export_audit_log = providers.Factory(ExportAuditLog, transactions=database.transactions)
     verify_audit_chain = providers.Factory(
         VerifyAuditChain,
         transactions=database.transactions,
-        tenants=known_tenants,
+        tenants=database.known_tenants,
         keys=checkpoint_keys,
         sink=checkpoint_sink,
     )
@@ -83,5 +81,5 @@ class AuditArea(containers.DeclarativeContainer):
         clock=runtime.clock,
     )
     export_sealed_chains = providers.Factory(
-        ExportSealedChains, transactions=database.transactions, tenants=known_tenants
+        ExportSealedChains, transactions=database.transactions, tenants=database.known_tenants
     )

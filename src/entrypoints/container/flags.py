@@ -15,7 +15,6 @@ from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.tenant_flags import TenantFlags
 from admin_core.flags.use_cases import ClearFlagOverride, OverrideFlag, ShowEffectiveFlags
 from admin_core.kernel.runtime import Clock
-from admin_core.tenants.known import KnownTenants
 from admin_core.triage.use_cases import ShowTriageThresholds, UpdateTriageThresholds
 from entrypoints.container import choices
 from entrypoints.container.resources import Resources
@@ -78,7 +77,7 @@ class FlagsArea(containers.DeclarativeContainer):
         TenantFlags,
         catalogue=catalogue,
         flags=provider,
-        tenants=providers.Singleton(KnownTenants, transactions=database.transactions),
+        tenants=database.known_tenants,
         side_effects=side_effects.runner,
     )
     show_effective_flags = providers.Factory(ShowEffectiveFlags, flags=tenant_flags)

@@ -18,7 +18,6 @@ from admin_core.payments.use_cases import (
     ReconcileRefunds,
     RefundSession,
 )
-from admin_core.tenants.known import KnownTenants
 from entrypoints.container import choices
 from entrypoints.container.resources import Resources
 from entrypoints.settings import Settings
@@ -87,7 +86,7 @@ class PaymentsArea(containers.DeclarativeContainer):
     list_mso_sessions = providers.Factory(
         ListMsoSessions,
         payments=payments,
-        tenants=providers.Singleton(KnownTenants, transactions=database.transactions),
+        tenants=database.known_tenants,
     )
     refund_session = providers.Factory(RefundSession, payments=payments)
     reconcile_refunds = providers.Factory(ReconcileRefunds, payments=payments)

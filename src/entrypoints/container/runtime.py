@@ -10,6 +10,7 @@ from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.tenants.known import KnownTenants
 from entrypoints.container import choices
 from entrypoints.container.resources import Resources
 from entrypoints.settings import Settings
@@ -43,3 +44,6 @@ class Database(containers.DeclarativeContainer):
         sql=providers.Singleton(SqlTransactions, engine, runtime.clock, runtime.ids),
         memory=providers.Singleton(InMemoryTransactions, store, runtime.clock, runtime.ids),
     )
+    #: Which tenants exist, remembered once found (tenants are never deleted): every area
+    #: that checks a tenant shares it.
+    known_tenants = providers.Singleton(KnownTenants, transactions=transactions)

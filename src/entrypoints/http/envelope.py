@@ -13,7 +13,7 @@ from litestar.types import Message, Scope
 from admin_core.kernel.errors import ErrorView
 from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta, SuccessEnvelope
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -71,7 +71,7 @@ def ensure_request_id(scope: Scope) -> str:
     if isinstance(value, str):
         return value
     incoming = next(
-        (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
+        (v.decode("latin-1") for k, v in scope.get("headers", []) if k == REQUEST_ID_HEADER), ""
     )
     request_id = incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
     state["request_id"] = request_id
@@ -82,6 +82,6 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
     """App-level `before_send` hook, so even routing errors (404/405) carry the header."""
     if message["type"] == "http.response.start":
         request_id = ensure_request_id(scope)
-        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-        headers.append((b"x-request-id", request_id.encode("latin-1")))
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
+        headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
         message["headers"] = headers

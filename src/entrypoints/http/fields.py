@@ -13,8 +13,8 @@ import msgspec
 
 from admin_core.audit.model import ACTION_FILTER
 from admin_core.flags.model import FLAG_NAME
-from admin_core.flags.tenant_flags import MAX_REASON_LENGTH
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
+from admin_core.kernel.validation import MAX_REASON_LENGTH
 from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
 from admin_core.users.model import ROLE, USER_ID
 

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from admin_core.mso_doctors.model import MsoDoctor
-from admin_core.mso_doctors.rules import MAX_FEE_MINOR
+from admin_core.mso_doctors.rules import MAX_FEE_MINOR, UPDATABLE_FIELDS
 from admin_core.mso_doctors.use_cases import (
     ListMsoDoctorsQuery,
     OnboardMsoDoctorCommand,
@@ -104,21 +104,7 @@ def register(groups: Any) -> None:
 
 
 def _fields(args: argparse.Namespace) -> dict[str, Any]:
-    names = (
-        "full_name",
-        "email",
-        "specialty",
-        "languages",
-        "countries",
-        "license_number",
-        "consultation_fee_minor",
-        "currency",
-        "available_from",
-        "timezone",
-        "active",
-        "clerk_user_id",
-    )
-    return {name: getattr(args, name) for name in names}
+    return {name: getattr(args, name) for name in UPDATABLE_FIELDS}
 
 
 def _row(d: MsoDoctor) -> list[Any]:

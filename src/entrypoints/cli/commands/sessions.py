@@ -12,6 +12,7 @@ from admin_core.payments.use_cases import (
     ReconcileRefundsCommand,
     RefundSessionCommand,
 )
+from admin_core.side_effects.runner import RECONCILE_AFTER
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
@@ -40,9 +41,9 @@ def register(groups: Any) -> None:
     reconcile.add_argument(
         "--older-than",
         type=bounded_int("older-than", 0, 86_400),
-        default=30,
+        default=int(RECONCILE_AFTER.total_seconds()),
         metavar="SECONDS",
-        help="only attempts started this long ago (default 30)",
+        help=f"only attempts started this long ago (default {RECONCILE_AFTER.seconds})",
     )
     reconcile.set_defaults(handler=reconcile_refunds)
 

@@ -20,6 +20,7 @@ from admin_core.flags.use_cases import (
     ShowEffectiveFlags,
 )
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.kernel.validation import MAX_REASON_LENGTH
 from admin_core.triage.use_cases import (
     ShowTriageThresholds,
     TriageThresholdsQuery,
@@ -50,7 +51,9 @@ from entrypoints.http.security import requires
 
 TenantQuery = Annotated[str, Parameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)]
 FlagQuery = Annotated[str, Parameter(pattern=FLAG_NAME_PATTERN, min_length=1, max_length=64)]
-ReasonQuery = Annotated[str | None, Parameter(pattern=TEXT_PATTERN, min_length=1, max_length=500)]
+ReasonQuery = Annotated[
+    str | None, Parameter(pattern=TEXT_PATTERN, min_length=1, max_length=MAX_REASON_LENGTH)
+]
 
 
 class OverrideIn(In, frozen=True):
