@@ -1,13 +1,18 @@
 """`adminctl db upgrade` on PostgreSQL as replicas run it when they start: several at once on
-a fresh database take turns, and each says what it changed."""
+a fresh database take turns, and each says what it changed; run as a role that may not change
+the schema, it names the setting to use."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
+
 from adapters.sql.migrate import upgrade
+from entrypoints.cli.main import main
 from tests.support.services import _create_database, _drop_database, service_url
 
 
@@ -25,3 +30,15 @@ async def test_upgrades_started_at_once_take_turns_and_one_does_the_work() -> No
     [first] = [d for d in done if d.changed]
     assert first.before is None
     assert {d.after for d in done} == {first.after}
+
+
+def test_an_upgrade_as_the_app_role_names_the_owner_setting_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", service_url("POSTGRES"))  # the app role
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+    monkeypatch.delenv("ADMIN_MIGRATION_DATABASE_URL", raising=False)
+    assert main(["db", "upgrade"]) == 78
+    err = capsys.readouterr().err
+    assert "ADMIN_MIGRATION_DATABASE_URL" in err
+    assert "Traceback" not in err

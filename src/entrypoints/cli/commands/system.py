@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from adapters.sql.migrate import Upgrade, head_revision, schema_revision, upgrade
 from admin_core.auth.policy import normalise_role
-from admin_core.kernel.errors import FieldError, ValidationFailed
+from admin_core.kernel.errors import DatabaseUnavailable, FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
 from admin_core.users.model import USER_ID
 from entrypoints.cli.context import CommandContext
@@ -104,8 +104,22 @@ async def migrate(settings: Settings) -> Upgrade:
     return await upgrade(settings.migrations_url, app_role=settings.database_app_role)
 
 
-async def db_upgrade(ctx: CommandContext) -> None:
-    done = await migrate(ctx.container.settings())
+async def db_upgrade(ctx: CommandContext) -> int:
+    settings = ctx.container.settings()
+    try:
+        done = await migrate(settings)
+    except (OSError, TimeoutError) as error:
+        raise DatabaseUnavailable() from error
+    except sa.exc.DBAPIError as error:
+        if not _refused(error):
+            raise DatabaseUnavailable() from error
+        return report_problems(
+            "the database refused the schema upgrade:",
+            [
+                f"{error.orig}: run it as the role that owns the schema,"
+                f" {env_name('migration_database_url')}"
+            ],
+        )
     if ctx.as_json:
         print_json({"upgraded": done.changed, "from": done.before, "to": done.after})
     elif done.after is None:
@@ -114,24 +128,37 @@ async def db_upgrade(ctx: CommandContext) -> None:
         stdout.print(f"database schema upgraded from {done.before or 'nothing'} to {done.after}")
     else:
         stdout.print(f"database schema is up to date ({done.after})")
+    return 0
 
 
-def _token(container: Container, args: argparse.Namespace) -> str:
+def _refused(error: sa.exc.DBAPIError) -> bool:
+    """A privilege the migrating role lacks (SQLSTATE 42501), not an outage."""
+    return getattr(error.orig, "sqlstate", None) == "42501"
+
+
+def _token(
+    container: Container,
+    *,
+    user: str,
+    org: str | None,
+    role: str,
+    ttl: int,
+    claims_version: int = 2,
+) -> str:
     """A token from the embedded issuer; every input is checked like the API checks it."""
     settings = container.settings()
     if not choices.mints_local_tokens(settings):
         raise ValidationFailed.single(
             "mode", "tokens are minted only in the embedded mode; production uses Clerk's"
         )
-    role = normalise_role(args.role)
+    normalised = normalise_role(role)
     known = container.auth.role_policy().known_roles()
-    org = None if args.no_org else (args.org or settings.platform_org)
     errors = []
-    if role not in known:
+    if normalised not in known:
         errors.append(
             FieldError(field="role", message=f"must be one of {', '.join(sorted(known))}")
         )
-    if not USER_ID.fullmatch(args.user):
+    if not USER_ID.fullmatch(user):
         errors.append(FieldError(field="user", message="must be a user id such as user_2abc"))
     if org is not None and not ORG_ID.fullmatch(org):
         errors.append(
@@ -144,17 +171,21 @@ def _token(container: Container, args: argparse.Namespace) -> str:
     except LocalTokensRefused as error:  # pragma: no cover - the mode is checked above
         raise ValidationFailed.single("mode", str(error)) from error
     token: str = issuer.mint(
-        user_id=args.user,
-        org_id=org,
-        role=role,
-        ttl_seconds=args.ttl,
-        claims_version=args.claims_version,
+        user_id=user, org_id=org, role=normalised, ttl_seconds=ttl, claims_version=claims_version
     )
     return token
 
 
 async def mint_token(ctx: CommandContext) -> None:
-    token = _token(ctx.container, ctx.args)
+    a = ctx.args
+    token = _token(
+        ctx.container,
+        user=a.user,
+        org=None if a.no_org else (a.org or ctx.container.settings().platform_org),
+        role=a.role,
+        ttl=a.ttl,
+        claims_version=a.claims_version,
+    )
     if ctx.as_json:
         print_json({"token": token})
     else:
@@ -271,15 +302,13 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_welcome(container: Container, base: str) -> None:
-    ns = argparse.Namespace(
-        no_org=False,
-        org=None,
+    token = _token(
+        container,
         user="user_local_admin",
+        org=container.settings().platform_org,
         role="org:admin",
         ttl=8 * 3600,
-        claims_version=2,
     )
-    token = _token(container, ns)
     stdout.print(
         styled(
             "\n", ("Admin Core", "bold"), f" on {base}  (admin schema: {base}/api/v1/admin/schema)"
