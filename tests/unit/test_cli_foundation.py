@@ -139,3 +139,13 @@ def test_db_upgrade_says_what_it_changed(
     assert again == {"upgraded": False, "from": first["to"], "to": first["to"]}
     assert main(["db", "upgrade"]) == 0
     assert capsys.readouterr().out.strip() == f"database schema is up to date ({first['to']})"
+
+
+@pytest.mark.parametrize("words", [["reconcile"], ["sessions", "reconcile"]])
+def test_a_reconcile_says_which_intents_it_left_alone(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    assert main([*words, "--older-than", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "still pending 0" in out
+    assert "younger than 5 s were left to the calls that made them" in out

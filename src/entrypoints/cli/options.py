@@ -9,6 +9,7 @@ from collections.abc import Callable
 from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.payments.model import SESSION_ID
+from admin_core.side_effects.runner import RECONCILE_AFTER
 from admin_core.tenants.rules import TENANT_ID
 from admin_core.users.model import USER_ID
 from entrypoints.http.fields import PATTERN_HINTS, TENANT_ID_PATTERN, USER_ID_PATTERN
@@ -45,6 +46,17 @@ user_id = identifier("user_id", USER_ID, PATTERN_HINTS[USER_ID_PATTERN])
 session_id = identifier(
     "session_id", SESSION_ID, "must be letters, digits, '_' and '-' (at most 64)"
 )
+
+
+def older_than(parser: argparse.ArgumentParser) -> None:
+    """`--older-than` of a reconcile: younger intents belong to calls still running."""
+    parser.add_argument(
+        "--older-than",
+        type=bounded_int("older-than", 0, 86_400),
+        default=int(RECONCILE_AFTER.total_seconds()),
+        metavar="SECONDS",
+        help=f"only intents recorded this long ago (default {RECONCILE_AFTER.seconds})",
+    )
 
 
 def page(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from typing import Any
 
 from admin_core.flags.use_cases import (
@@ -62,6 +63,7 @@ def register(groups: Any) -> None:
     reconcile = groups.add_parser(
         "reconcile", help="finish external changes a crash left half done"
     )
+    options.older_than(reconcile)
     reconcile.set_defaults(handler=reconcile_side_effects)
 
 
@@ -181,8 +183,9 @@ def _range(definition: Any) -> str:
 
 
 async def reconcile_side_effects(ctx: CommandContext) -> None:
-    report = await ctx.container.reconcile_side_effects().execute(ctx.principal, ReconcileCommand())
+    command = ReconcileCommand(older_than=timedelta(seconds=ctx.args.older_than))
+    report = await ctx.container.reconcile_side_effects().execute(ctx.principal, command)
     if ctx.as_json:
         print_json(reconcile_report_out(report))
         return
-    stdout.print(reconcile_summary(report))
+    stdout.print(reconcile_summary(report, command.older_than))

@@ -12,10 +12,8 @@ from admin_core.payments.use_cases import (
     ReconcileRefundsCommand,
     RefundSessionCommand,
 )
-from admin_core.side_effects.runner import RECONCILE_AFTER
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import print_json, print_table, stdout
 from entrypoints.http.presenters.mso_sessions import session_out, session_page_out
 from entrypoints.http.presenters.side_effects import reconcile_report_out, reconcile_summary
@@ -38,13 +36,7 @@ def register(groups: Any) -> None:
     reconcile = commands.add_parser(
         "reconcile", help="finish refunds left pending (a crash, a provider not confirming)"
     )
-    reconcile.add_argument(
-        "--older-than",
-        type=bounded_int("older-than", 0, 86_400),
-        default=int(RECONCILE_AFTER.total_seconds()),
-        metavar="SECONDS",
-        help=f"only attempts started this long ago (default {RECONCILE_AFTER.seconds})",
-    )
+    options.older_than(reconcile)
     reconcile.set_defaults(handler=reconcile_refunds)
 
 
@@ -106,4 +98,4 @@ async def reconcile_refunds(ctx: CommandContext) -> None:
     if ctx.as_json:
         print_json(reconcile_report_out(report))
         return
-    stdout.print(reconcile_summary(report))
+    stdout.print(reconcile_summary(report, timedelta(seconds=ctx.args.older_than)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from admin_core.side_effects.model import ReconcileReport
 from entrypoints.http.schemas import Out
 
@@ -20,8 +22,9 @@ def reconcile_report_out(report: ReconcileReport) -> ReconcileReportOut:
     )
 
 
-def reconcile_summary(report: ReconcileReport) -> str:
+def reconcile_summary(report: ReconcileReport, older_than: timedelta) -> str:
     return (
         f"completed {len(report.completed)}, abandoned {len(report.abandoned)},"
-        f" still pending {len(report.unresolved)}"
+        f" still pending {len(report.unresolved)} (intents younger than"
+        f" {older_than.total_seconds():g} s were left to the calls that made them)"
     )
