@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Mapping
-from email.utils import parsedate_to_datetime
-from time import time
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from adapters.http.retry import retry_after
 from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
 from admin_core.users.ports import (
     IdentityProvider,
@@ -48,21 +47,6 @@ def _first_error(response: httpx.Response) -> dict[str, Any]:
     if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
         return dict(errors[0])
     return {}
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` as seconds (an integer or an HTTP date), None when absent or unreadable."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _name(first: Any, last: Any, fallback: Any = None) -> str | None:
@@ -163,7 +147,7 @@ class ClerkIdentityProvider(IdentityProvider):
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
                 continue
             if response.status_code == 429:
-                wait = _retry_after(response)
+                wait = retry_after(response)
                 wait = self._backoff * 2 ** (attempt - 1) if wait is None else wait
                 if last or wait > self._max_retry_after:
                     raise IdentityProviderUnavailable(

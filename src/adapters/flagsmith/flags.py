@@ -33,7 +33,6 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, cast
 from urllib.parse import quote
 
@@ -42,6 +41,7 @@ from flagsmith import Flagsmith
 from flagsmith.exceptions import FlagsmithClientError
 from urllib3 import Retry
 
+from adapters.http.retry import retry_after
 from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
 from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, FlagType
 from admin_core.flags.overrides import same_value
@@ -141,21 +141,6 @@ def encode(definition: FlagDefinition | None, value: Any) -> tuple[bool, str | i
 
 def _invalid(message: str) -> FlagValueInvalid:
     return FlagValueInvalid([FieldError(field="value", message=message)])
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds (a number or an HTTP date); None when absent or unreadable."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _provider_message(response: httpx.Response) -> str | None:
@@ -518,7 +503,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
                         if status == 429
                         else f"Flagsmith failed (HTTP {status}).",
                     )
-                wait = _retry_after(response) if status == 429 else None
+                wait = retry_after(response) if status == 429 else None
                 await asyncio.sleep(min(backoff if wait is None else wait, MAX_RETRY_AFTER))
                 continue
             if status in (401, 403):
