@@ -29,7 +29,7 @@ from admin_core.audit.model import (
     link,
     newest_first,
 )
-from admin_core.audit.recording import record_audit
+from admin_core.audit.recording import audit_record
 from admin_core.audit.use_cases import (
     AuditQuery,
     QueryAuditLog,
@@ -261,18 +261,19 @@ async def test_entries_of_several_chains_in_one_unit_of_work_all_join_their_chai
     assert (await verify(uow, None)).ok
 
 
-async def test_record_audit_fills_in_the_actor_and_the_request(uow: Transactions) -> None:
+async def test_audit_record_fills_in_the_actor_and_the_request(uow: Transactions) -> None:
     async with uow() as tx:
-        entry = await record_audit(
-            tx,
-            ACTOR,
-            action="tenant.update",
-            event_type="ADMIN_TENANT_UPDATE",
-            resource_type="tenant",
-            resource_id="tenant-a",
-            tenant_id="tenant-a",
-            before={"name": "Old"},
-            after={"name": "New"},
+        entry = await tx.audit.append(
+            audit_record(
+                ACTOR,
+                action="tenant.update",
+                event_type="ADMIN_TENANT_UPDATE",
+                resource_type="tenant",
+                resource_id="tenant-a",
+                tenant_id="tenant-a",
+                before={"name": "Old"},
+                after={"name": "New"},
+            )
         )
         await tx.commit()
     assert (entry.actor_id, entry.actor_role, entry.request_id) == (

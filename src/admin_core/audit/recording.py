@@ -1,8 +1,9 @@
-"""The one way use cases write audit entries: `record_audit(tx, principal, ...)`.
+"""The one way use cases build audit entries: `audit_record(principal, ...)`.
 
 It fills in who acted and the request they acted in, so no use case builds an entry by hand.
-Call it inside the same transaction as the change it records, before `commit()`; for external
-side effects, after the provider confirmed.
+Append it (`tx.audit.append(...)`) inside the same transaction as the change it records,
+before `commit()`; for external side effects, hand it to the intent (`side_effects`), which
+appends it once the provider confirmed.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from admin_core.audit.model import AuditEntry, AuditRecord
-from admin_core.audit.ports import AuditTransaction
+from admin_core.audit.model import AuditRecord
 from admin_core.kernel.principal import Principal
 
 
@@ -28,8 +28,8 @@ def audit_record(
     case_id: str | None = None,
     patient_id: str | None = None,
 ) -> AuditRecord:
-    """The entry `principal` causes, to append now (`record_audit`) or once an external side
-    effect is confirmed (`side_effects`)."""
+    """The entry `principal` causes, to append now or once an external side effect is
+    confirmed (`side_effects`). `before`/`after` hold identifiers and settings, never PHI."""
     return AuditRecord(
         tenant_id=tenant_id,
         actor_id=principal.user_id,
@@ -43,35 +43,4 @@ def audit_record(
         request_id=principal.request_id,
         before=before,
         after=after,
-    )
-
-
-async def record_audit(
-    tx: AuditTransaction,
-    principal: Principal,
-    *,
-    action: str,
-    event_type: str,
-    resource_type: str,
-    resource_id: str | None,
-    tenant_id: str | None,
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
-    case_id: str | None = None,
-    patient_id: str | None = None,
-) -> AuditEntry:
-    """Append one entry. `before`/`after` hold identifiers and settings, never PHI."""
-    return await tx.audit.append(
-        audit_record(
-            principal,
-            action=action,
-            event_type=event_type,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            tenant_id=tenant_id,
-            before=before,
-            after=after,
-            case_id=case_id,
-            patient_id=patient_id,
-        )
     )

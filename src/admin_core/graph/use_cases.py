@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from admin_core.audit.ports import AuditTransaction
-from admin_core.audit.recording import record_audit
+from admin_core.audit.recording import audit_record
 from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
 from admin_core.graph.model import (
     Drift,
@@ -226,23 +226,24 @@ class RebuildProjection:
 
     async def _audit(self, principal: Principal, result: RebuildResult) -> None:
         async with self._transactions() as tx:
-            await record_audit(
-                tx,
-                principal,
-                action=REBUILD_ACTION,
-                event_type=REBUILD_EVENT,
-                resource_type="graph_projection",
-                resource_id=result.run_id,
-                tenant_id=None,
-                after={
-                    "outcome": "succeeded",
-                    "scope": result.scope.value,
-                    "counts": {label.plural: n for label, n in result.counts.items()},
-                    "relationships": {rel.wire: n for rel, n in result.relationships.items()},
-                    "removed": wire_counts(result.removed),
-                    "written": result.written,
-                    "duration_ms": result.duration_ms,
-                },
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action=REBUILD_ACTION,
+                    event_type=REBUILD_EVENT,
+                    resource_type="graph_projection",
+                    resource_id=result.run_id,
+                    tenant_id=None,
+                    after={
+                        "outcome": "succeeded",
+                        "scope": result.scope.value,
+                        "counts": {label.plural: n for label, n in result.counts.items()},
+                        "relationships": {rel.wire: n for rel, n in result.relationships.items()},
+                        "removed": wire_counts(result.removed),
+                        "written": result.written,
+                        "duration_ms": result.duration_ms,
+                    },
+                )
             )
             await tx.commit()
 
@@ -258,20 +259,21 @@ class RebuildProjection:
         the one the caller must see."""
         try:
             async with self._transactions() as tx:
-                await record_audit(
-                    tx,
-                    principal,
-                    action=REBUILD_ACTION,
-                    event_type=REBUILD_EVENT,
-                    resource_type="graph_projection",
-                    resource_id=run,
-                    tenant_id=None,
-                    after={
-                        "outcome": "failed",
-                        "scope": scope.value,
-                        "unreachable": failure.unreachable,
-                        "duration_ms": round((time.monotonic() - started) * 1000),
-                    },
+                await tx.audit.append(
+                    audit_record(
+                        principal,
+                        action=REBUILD_ACTION,
+                        event_type=REBUILD_EVENT,
+                        resource_type="graph_projection",
+                        resource_id=run,
+                        tenant_id=None,
+                        after={
+                            "outcome": "failed",
+                            "scope": scope.value,
+                            "unreachable": failure.unreachable,
+                            "duration_ms": round((time.monotonic() - started) * 1000),
+                        },
+                    )
                 )
                 await tx.commit()
         except Exception:

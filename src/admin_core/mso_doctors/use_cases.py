@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from admin_core.audit.recording import record_audit
+from admin_core.audit.recording import audit_record
 from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
@@ -179,15 +179,16 @@ class OnboardMsoDoctor:
         )
         async with self._transactions() as tx:
             await tx.mso_doctors.add(doctor)
-            await record_audit(
-                tx,
-                principal,
-                action="mso_doctor.onboard",
-                event_type="ADMIN_MSO_DOCTOR_ONBOARD",
-                resource_type=RESOURCE,
-                resource_id=doctor.id,
-                tenant_id=tenant_id,
-                after=snapshot(doctor),
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="mso_doctor.onboard",
+                    event_type="ADMIN_MSO_DOCTOR_ONBOARD",
+                    resource_type=RESOURCE,
+                    resource_id=doctor.id,
+                    tenant_id=tenant_id,
+                    after=snapshot(doctor),
+                )
             )
             await tx.commit()
         return doctor
@@ -283,16 +284,17 @@ class UpdateMsoDoctor:
                 doctor, **{f: given[f] for f in changed}, updated_at=self._clock.now()
             )
             await tx.mso_doctors.update(updated)
-            await record_audit(
-                tx,
-                principal,
-                action="mso_doctor.update",
-                event_type="ADMIN_MSO_DOCTOR_UPDATE",
-                resource_type=RESOURCE,
-                resource_id=doctor.id,
-                tenant_id=doctor.tenant_id,
-                before=snapshot(doctor, changed),
-                after=snapshot(updated, changed),
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="mso_doctor.update",
+                    event_type="ADMIN_MSO_DOCTOR_UPDATE",
+                    resource_type=RESOURCE,
+                    resource_id=doctor.id,
+                    tenant_id=doctor.tenant_id,
+                    before=snapshot(doctor, changed),
+                    after=snapshot(updated, changed),
+                )
             )
             await tx.commit()
         return updated

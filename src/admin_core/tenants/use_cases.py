@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from admin_core.audit.recording import record_audit
+from admin_core.audit.recording import audit_record
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.directory.model import Provider
 from admin_core.kernel.errors import InsufficientPermission
@@ -204,15 +204,16 @@ class CreateTenant:
             await tx.tenants.add(created)
             if org_id is not None:
                 await _map_org(tx, org_id, created.id, now)
-            await record_audit(
-                tx,
-                principal,
-                action="tenant.create",
-                event_type="ADMIN_TENANT_CREATE",
-                resource_type="tenant",
-                resource_id=created.id,
-                tenant_id=created.id,
-                after=tenant_snapshot(created, org_id),
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="tenant.create",
+                    event_type="ADMIN_TENANT_CREATE",
+                    resource_type="tenant",
+                    resource_id=created.id,
+                    tenant_id=created.id,
+                    after=tenant_snapshot(created, org_id),
+                )
             )
             await tx.commit()
         if org_id is not None:
@@ -316,25 +317,27 @@ class CreateProviderWithTenant:
             await tx.tenants.add(created_tenant)
             if org_id is not None:
                 await _map_org(tx, org_id, created_tenant.id, now)
-            await record_audit(
-                tx,
-                principal,
-                action="provider.create",
-                event_type="ADMIN_PROVIDER_CREATE",
-                resource_type="provider",
-                resource_id=created_provider.id,
-                tenant_id=created_tenant.id,
-                after=provider_snapshot(created_provider),
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="provider.create",
+                    event_type="ADMIN_PROVIDER_CREATE",
+                    resource_type="provider",
+                    resource_id=created_provider.id,
+                    tenant_id=created_tenant.id,
+                    after=provider_snapshot(created_provider),
+                )
             )
-            await record_audit(
-                tx,
-                principal,
-                action="tenant.create",
-                event_type="ADMIN_TENANT_CREATE",
-                resource_type="tenant",
-                resource_id=created_tenant.id,
-                tenant_id=created_tenant.id,
-                after=tenant_snapshot(created_tenant, org_id),
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="tenant.create",
+                    event_type="ADMIN_TENANT_CREATE",
+                    resource_type="tenant",
+                    resource_id=created_tenant.id,
+                    tenant_id=created_tenant.id,
+                    after=tenant_snapshot(created_tenant, org_id),
+                )
             )
             await tx.commit()
         if org_id is not None:
@@ -415,16 +418,17 @@ class UpdateTenant:
                 return TenantView(tenant=tenant, clerk_org_id=org_id)
             changed = replace(changed, updated_at=self._clock.now())
             await tx.tenants.update(changed)
-            await record_audit(
-                tx,
-                principal,
-                action="tenant.update",
-                event_type="ADMIN_TENANT_UPDATE",
-                resource_type="tenant",
-                resource_id=tenant_id,
-                tenant_id=tenant_id,
-                before=tenant_snapshot(tenant, org_id),
-                after=tenant_snapshot(changed, org_id),
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="tenant.update",
+                    event_type="ADMIN_TENANT_UPDATE",
+                    resource_type="tenant",
+                    resource_id=tenant_id,
+                    tenant_id=tenant_id,
+                    before=tenant_snapshot(tenant, org_id),
+                    after=tenant_snapshot(changed, org_id),
+                )
             )
             await tx.commit()
         return TenantView(tenant=changed, clerk_org_id=org_id)
@@ -474,16 +478,17 @@ class MapOrganization:
             previous = await _map_org(tx, org_id, tenant_id, self._clock.now())
             if previous == org_id:
                 return TenantView(tenant=tenant, clerk_org_id=org_id)
-            await record_audit(
-                tx,
-                principal,
-                action="tenant.map_org",
-                event_type="ADMIN_TENANT_ORG_MAP",
-                resource_type="tenant",
-                resource_id=tenant_id,
-                tenant_id=tenant_id,
-                before={"clerk_org_id": previous},
-                after={"clerk_org_id": org_id},
+            await tx.audit.append(
+                audit_record(
+                    principal,
+                    action="tenant.map_org",
+                    event_type="ADMIN_TENANT_ORG_MAP",
+                    resource_type="tenant",
+                    resource_id=tenant_id,
+                    tenant_id=tenant_id,
+                    before={"clerk_org_id": previous},
+                    after={"clerk_org_id": org_id},
+                )
             )
             await tx.commit()
         self._org_cache.forget_org(org_id)
