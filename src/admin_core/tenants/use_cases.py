@@ -93,6 +93,26 @@ def _new_tenant_id(ids: IdGenerator, *names: str | None) -> str:
     return ids.new_id("tnt").lower().replace("_", "-")
 
 
+async def _add_tenant(
+    tx: TenantsTransaction, principal: Principal, tenant: Tenant, org_id: str | None
+) -> None:
+    """Add a new tenant, map its organisation, and audit `tenant.create`."""
+    await tx.tenants.add(tenant)
+    if org_id is not None:
+        await _map_org(tx, org_id, tenant.id, tenant.created_at)
+    await tx.audit.append(
+        audit_record(
+            principal,
+            action="tenant.create",
+            event_type="ADMIN_TENANT_CREATE",
+            resource_type="tenant",
+            resource_id=tenant.id,
+            tenant_id=tenant.id,
+            after=tenant_snapshot(tenant, org_id),
+        )
+    )
+
+
 async def _map_org(
     tx: TenantsTransaction, org_id: str, tenant_id: str, now: datetime
 ) -> str | None:
@@ -201,20 +221,7 @@ class CreateTenant:
                 created_at=now,
                 updated_at=now,
             )
-            await tx.tenants.add(created)
-            if org_id is not None:
-                await _map_org(tx, org_id, created.id, now)
-            await tx.audit.append(
-                audit_record(
-                    principal,
-                    action="tenant.create",
-                    event_type="ADMIN_TENANT_CREATE",
-                    resource_type="tenant",
-                    resource_id=created.id,
-                    tenant_id=created.id,
-                    after=tenant_snapshot(created, org_id),
-                )
-            )
+            await _add_tenant(tx, principal, created, org_id)
             await tx.commit()
         if org_id is not None:
             self._org_cache.forget_org(org_id)
@@ -314,9 +321,6 @@ class CreateProviderWithTenant:
         )
         async with self._transactions() as tx:
             await tx.providers.add(created_provider)
-            await tx.tenants.add(created_tenant)
-            if org_id is not None:
-                await _map_org(tx, org_id, created_tenant.id, now)
             await tx.audit.append(
                 audit_record(
                     principal,
@@ -328,17 +332,7 @@ class CreateProviderWithTenant:
                     after=provider_snapshot(created_provider),
                 )
             )
-            await tx.audit.append(
-                audit_record(
-                    principal,
-                    action="tenant.create",
-                    event_type="ADMIN_TENANT_CREATE",
-                    resource_type="tenant",
-                    resource_id=created_tenant.id,
-                    tenant_id=created_tenant.id,
-                    after=tenant_snapshot(created_tenant, org_id),
-                )
-            )
+            await _add_tenant(tx, principal, created_tenant, org_id)
             await tx.commit()
         if org_id is not None:
             self._org_cache.forget_org(org_id)
