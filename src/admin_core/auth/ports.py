@@ -12,7 +12,10 @@ from admin_core.tenants.ports import OrgMappingRepository
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionClaims:
-    """The verified claims the core needs, already normalised from v1 or v2 format."""
+    """The verified claims of a session token, normalised from the v1 or v2 format (SPEC §5).
+    The core authorises on `user_id`, `org_id` and `org_role` (the role policy maps roles to
+    permissions); `session_id` and Clerk's own `org_permissions` are read for services that
+    embed the core and want them, not used by its rules."""
 
     user_id: str
     session_id: str | None = None
@@ -23,7 +26,8 @@ class SessionClaims:
 
 class SessionTokenVerifier(Protocol):
     async def verify(self, token: str) -> SessionClaims:
-        """Raises `AuthTokenInvalid` or `AuthTokenExpired`."""
+        """Raises `AuthTokenInvalid` or `AuthTokenExpired`; `IdentityProviderUnavailable` when
+        the keys to check it cannot be fetched."""
         ...
 
 
