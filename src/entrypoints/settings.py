@@ -149,6 +149,18 @@ def _server_key(value: str) -> str:
     return value
 
 
+def _prefixed(*prefixes: str) -> Callable[[str], str]:
+    """A key of a provider that marks its kinds of key by prefix (a publishable key where a
+    secret one is needed fails every call; say so before)."""
+
+    def read(value: str) -> str:
+        if not value.strip().startswith(prefixes):
+            raise ValueError(f"must be a secret key ({' or '.join(p + '...' for p in prefixes)})")
+        return value.strip()
+
+    return read
+
+
 def _mode(value: str) -> Mode:
     try:
         return Mode(value.strip().lower())
@@ -243,6 +255,7 @@ class Settings:
         None,
         "Clerk Backend API key, `sk_...` (required in production)",
         secret=True,
+        read=_prefixed("sk_"),
         production="production checks users and roles with Clerk's Backend API",
         example="sk_live_replace_me",
     )
@@ -335,6 +348,7 @@ class Settings:
         " embedded refunds them in the sandbox, production answers"
         " PAYMENT_PROVIDER_NOT_CONFIGURED)",
         secret=True,
+        read=_prefixed("sk_", "rk_"),
         example="sk_live_replace_me",
     )
     stripe_api_url: str = setting(

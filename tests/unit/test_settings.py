@@ -79,6 +79,18 @@ def test_a_period_or_timeout_its_adapter_cannot_run_with_is_refused(name: str, v
         Settings.from_env({name: value})
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ADMIN_CLERK_SECRET_KEY", "pk_test_publishable"), ("ADMIN_STRIPE_API_KEY", "pk_live_x")],
+)
+def test_a_publishable_key_where_a_secret_one_is_needed_is_refused_without_echoing_it(
+    name: str, value: str
+) -> None:
+    _, problems = Settings.read_env({name: value})
+    assert [p.split(":")[0] for p in problems] == [name]
+    assert value not in problems[0]
+
+
 def test_checkpoints_may_be_switched_off() -> None:
     assert Settings.from_env({"ADMIN_AUDIT_CHECKPOINT_SECONDS": "0"}).audit_checkpoint_seconds == 0
 
