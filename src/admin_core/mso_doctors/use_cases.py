@@ -39,7 +39,7 @@ from admin_core.mso_doctors.rules import (
     snapshot,
 )
 from admin_core.tenants.known import KnownTenants
-from admin_core.tenants.rules import TENANT_ID, check_tenant_id
+from admin_core.tenants.rules import check_tenant_id
 
 RESOURCE = "mso_doctor"
 
@@ -83,14 +83,7 @@ class ListMsoDoctors:
     ) -> OffsetPage[MsoDoctor]:
         checks = FieldChecks()
         checks.page(query.limit, query.offset)
-        requested = checks.text(
-            "tenant_id",
-            query.tenant_id,
-            max_length=64,
-            pattern=TENANT_ID,
-            pattern_hint="lowercase letters, digits and inner dashes (at most 64)",
-            required=False,
-        )
+        requested = check_tenant_id(checks, "tenant_id", query.tenant_id, required=False)
         specialty = check_specialty(checks, query.specialty, required=False)
         language = check_language(checks, query.language, field="language")
         day = check_day(checks, query.available_from, field="available_from", required=False)

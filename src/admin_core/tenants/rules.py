@@ -35,13 +35,16 @@ def timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
 
 
-def check_tenant_id(checks: FieldChecks, field: str, value: str | None) -> str | None:
+def check_tenant_id(
+    checks: FieldChecks, field: str, value: str | None, *, required: bool = True
+) -> str | None:
     tenant_id = checks.text(
         field,
         value,
         max_length=64,
         pattern=TENANT_ID,
         pattern_hint="lowercase letters, digits and inner dashes (at most 64)",
+        required=required,
     )
     if tenant_id == PLATFORM_TENANT_ID:
         checks.fail(field, f"'{PLATFORM_TENANT_ID}' is reserved")
