@@ -7,7 +7,7 @@ rules themselves, so the CLI and embedding services get the same answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
@@ -100,6 +100,24 @@ class FieldChecks:
             self.fail(field, f"must be {pattern_hint}" if pattern_hint else "has a bad format")
             return None
         return trimmed
+
+    def one_of(
+        self,
+        field: str,
+        value: str | None,
+        allowed: Collection[str],
+        hint: str,
+        *,
+        max_length: int,
+        required: bool = True,
+    ) -> str | None:
+        """A code from a reference list (a country, a currency, a time zone): `hint` says
+        what it must be."""
+        code = self.text(field, value, max_length=max_length, required=required)
+        if code is not None and code not in allowed:
+            self.fail(field, f"must be {hint}")
+            return None
+        return code
 
     def reason(self, value: str | None, *, required: bool = True) -> str | None:
         """Why a change is made (`reason`): recorded in its audit entries."""

@@ -132,11 +132,8 @@ def check_countries(checks: FieldChecks, values: Sequence[str] | None) -> tuple[
 
 def check_language(checks: FieldChecks, value: str | None, *, field: str) -> str | None:
     """One language code (a list filter)."""
-    code = checks.text(field, value, max_length=3, required=False)
-    if code is not None and code not in LANGUAGES:
-        checks.fail(field, "must be an ISO 639-1 language code such as en")
-        return None
-    return code
+    hint = "an ISO 639-1 language code such as en"
+    return checks.one_of(field, value, LANGUAGES, hint, max_length=3, required=False)
 
 
 def check_fee(checks: FieldChecks, value: Any) -> int | None:
@@ -150,19 +147,15 @@ def check_fee(checks: FieldChecks, value: Any) -> int | None:
 
 
 def check_currency(checks: FieldChecks, value: str | None, *, required: bool = True) -> str | None:
-    currency = checks.text("currency", value, max_length=3, required=required)
-    if currency is not None and currency not in CURRENCIES:
-        checks.fail("currency", "must be an ISO 4217 currency code such as EUR")
-        return None
-    return currency
+    hint = "an ISO 4217 currency code such as EUR"
+    return checks.one_of("currency", value, CURRENCIES, hint, max_length=3, required=required)
 
 
 def check_timezone(checks: FieldChecks, value: str | None, *, required: bool = True) -> str | None:
-    zone = checks.text("timezone", value, max_length=TIMEZONE_MAX, required=required)
-    if zone is not None and zone not in timezones():
-        checks.fail("timezone", "must be an IANA time zone such as Asia/Kolkata")
-        return None
-    return zone
+    hint = "an IANA time zone such as Asia/Kolkata"
+    return checks.one_of(
+        "timezone", value, timezones(), hint, max_length=TIMEZONE_MAX, required=required
+    )
 
 
 def check_day(

@@ -68,11 +68,8 @@ def check_name(checks: FieldChecks, field: str, value: str | None, *, required: 
 
 
 def check_country(checks: FieldChecks, field: str, value: str | None) -> str | None:
-    country = checks.text(field, value, max_length=2, required=False)
-    if country is not None and country not in COUNTRIES:
-        checks.fail(field, "must be an ISO 3166-1 alpha-2 country code such as IN")
-        return None
-    return country
+    hint = "an ISO 3166-1 alpha-2 country code such as IN"
+    return checks.one_of(field, value, COUNTRIES, hint, max_length=2, required=False)
 
 
 def check_languages(checks: FieldChecks, field: str, values: list[str]) -> tuple[str, ...]:
