@@ -33,7 +33,7 @@ from admin_core.tenants.use_cases import (
     MapOrganization,
     UpdateTenant,
 )
-from admin_core.users.model import UserRole
+from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import IdentityProvider, IdentityUser, OrgMembership, UsersTransaction
 from admin_core.users.role_changes import PATIENCE_SECONDS, RoleChanges
 from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
@@ -283,6 +283,18 @@ class World:
     async def tenant(self, tenant_id: str) -> Tenant | None:
         async with self.transactions() as tx:
             return await tx.tenants.get(tenant_id)
+
+    async def provider(self, provider_id: str) -> Provider | None:
+        async with self.transactions() as tx:
+            return await tx.providers.get(provider_id)
+
+    async def stored_grant(self, tenant_id: str, user_id: str, role: str) -> UserRole | None:
+        async with self.transactions() as tx:
+            return await tx.user_roles.get(tenant_id, user_id, role)
+
+    async def contact(self, user_id: str) -> UserContact | None:
+        async with self.transactions() as tx:
+            return (await tx.users.get_many([user_id])).get(user_id)
 
     async def org_for_tenant(self, tenant_id: str) -> str | None:
         async with self.transactions() as tx:

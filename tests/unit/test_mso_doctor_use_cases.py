@@ -20,7 +20,7 @@ from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.validation import FieldChecks
 from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists, MsoDoctorNotFound
-from admin_core.mso_doctors.model import MsoDoctor
+from admin_core.mso_doctors.model import DoctorFilter, MsoDoctor
 from admin_core.mso_doctors.rules import (
     check_day,
     check_email,
@@ -100,9 +100,11 @@ class Doctors:
         )
         self.update = UpdateMsoDoctor(w.transactions, w.clock)
 
-    @property
-    def stored(self) -> dict[str, MsoDoctor]:
-        return dict(self.world.store.mso_doctors)
+    async def stored(self) -> dict[str, MsoDoctor]:
+        """Every doctor, as the repository reads them back."""
+        async with self.world.transactions() as tx:
+            page = await tx.mso_doctors.page(DoctorFilter(), limit=200, offset=0)
+        return {doctor.id: doctor for doctor in page.items}
 
     async def add(self, principal: Principal = SUPER, **overrides: Any) -> MsoDoctor:
         return await self.onboard.execute(principal, onboard_command(**overrides))
@@ -146,7 +148,7 @@ async def test_onboard_creates_the_doctor_with_a_generated_id_and_audits_it(
         created_at=T0,
         updated_at=T0,
     )
-    assert doctors.stored == {doctor.id: doctor}
+    assert (await doctors.stored()) == {doctor.id: doctor}
     [entry] = doctors.world.audit()
     assert (entry.action, entry.event_type, entry.resource_type, entry.resource_id) == (
         "mso_doctor.onboard",
@@ -183,7 +185,7 @@ async def test_onboard_into_an_unknown_tenant_is_tenant_not_found(doctors: Docto
     with pytest.raises(TenantNotFound) as refused:
         await doctors.add(tenant_id="nowhere-clinic")
     assert refused.value.details == {"tenant_id": "nowhere-clinic"}
-    assert doctors.stored == {}
+    assert (await doctors.stored()) == {}
     assert doctors.world.audit() == []
 
 
@@ -193,7 +195,7 @@ async def test_an_email_is_unique_per_tenant_whatever_its_case(doctors: Doctors)
         await doctors.add(email="L.RAMANATHAN@apollo.example", full_name="Someone Else")
     assert refused.value.field == "email"
     assert refused.value.details == {"tenant_id": APOLLO, "email": "l.ramanathan@apollo.example"}
-    assert doctors.stored == {first.id: first}
+    assert (await doctors.stored()) == {first.id: first}
     assert [e.action for e in doctors.world.audit()] == ["mso_doctor.onboard"]
     # Another tenant may have a doctor with the same address.
     other = await doctors.add(tenant_id=BUMRUNGRAD, timezone="Asia/Bangkok", currency="THB")
@@ -210,13 +212,13 @@ async def test_who_may_onboard_into_a_tenant(doctors: Doctors, principal: Princi
 async def test_who_may_not_onboard(doctors: Doctors, principal: Principal) -> None:
     with pytest.raises(InsufficientPermission):
         await doctors.add(principal)
-    assert doctors.stored == {}
+    assert (await doctors.stored()) == {}
 
 
 async def test_a_tenant_admin_cannot_onboard_into_another_tenant(doctors: Doctors) -> None:
     with pytest.raises(InsufficientPermission):
         await doctors.add(APOLLO_ADMIN, tenant_id=BUMRUNGRAD)
-    assert doctors.stored == {}
+    assert (await doctors.stored()) == {}
     assert doctors.world.audit() == []
 
 
@@ -255,7 +257,7 @@ async def test_every_bad_field_of_an_onboarding_is_named_at_once(doctors: Doctor
             "clerk_user_id",
         ]
     )
-    assert doctors.stored == {}
+    assert (await doctors.stored()) == {}
     assert doctors.world.audit() == []
 
 
@@ -455,7 +457,7 @@ async def test_an_update_changes_only_the_fields_given_and_audits_them(doctors: 
         consultation_fee_minor=320_000,
         updated_at=T0 + timedelta(hours=1),
     )
-    assert doctors.stored[doctor.id] == updated
+    assert (await doctors.stored())[doctor.id] == updated
     [entry] = doctors.world.audit("mso_doctor.update")
     assert (entry.event_type, entry.resource_id, entry.tenant_id, entry.actor_id) == (
         "ADMIN_MSO_DOCTOR_UPDATE",
@@ -489,7 +491,7 @@ async def test_an_update_that_changes_nothing_writes_nothing(doctors: Doctors) -
         ),
     )
     assert same == doctor
-    assert doctors.stored[doctor.id].updated_at == T0
+    assert (await doctors.stored())[doctor.id].updated_at == T0
     assert doctors.world.audit("mso_doctor.update") == []
     assert await doctors.update.execute(SUPER, UpdateMsoDoctorCommand(doctor_id=doctor.id)) == (
         doctor
@@ -545,7 +547,7 @@ async def test_another_tenants_doctor_is_out_of_reach(doctors: Doctors) -> None:
             APOLLO_ADMIN, UpdateMsoDoctorCommand(doctor_id=doctor.id, specialty="oncology")
         )
     assert refused.value.details["tenant_id"] == BUMRUNGRAD
-    assert doctors.stored[doctor.id] == doctor
+    assert (await doctors.stored())[doctor.id] == doctor
     assert doctors.world.audit("mso_doctor.update") == []
 
 
@@ -556,7 +558,7 @@ async def test_who_may_not_update(doctors: Doctors, principal: Principal) -> Non
         await doctors.update.execute(
             principal, UpdateMsoDoctorCommand(doctor_id=doctor.id, active=False)
         )
-    assert doctors.stored[doctor.id] == doctor
+    assert (await doctors.stored())[doctor.id] == doctor
 
 
 async def test_a_new_email_must_be_free_in_the_tenant(doctors: Doctors) -> None:
@@ -566,7 +568,7 @@ async def test_a_new_email_must_be_free_in_the_tenant(doctors: Doctors) -> None:
         await doctors.update.execute(
             SUPER, UpdateMsoDoctorCommand(doctor_id=second.id, email="L.Ramanathan@apollo.example")
         )
-    assert doctors.stored == {first.id: first, second.id: second}
+    assert (await doctors.stored()) == {first.id: first, second.id: second}
     assert doctors.world.audit("mso_doctor.update") == []
 
 

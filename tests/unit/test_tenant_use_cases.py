@@ -179,7 +179,7 @@ async def test_provider_and_tenant_are_created_together_from_the_name(world: Wor
     )
     assert (tenant.created_at, tenant.updated_at, view.clerk_org_id) == (T0, T0, None)
     assert await world.tenant("fortis-hospital-mohali") == tenant
-    assert world.store.providers[provider.id] == provider
+    assert await world.provider(provider.id) == provider
     assert world.org_cache.forgotten == []  # no organisation, nothing to forget
 
 

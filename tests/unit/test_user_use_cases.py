@@ -210,12 +210,15 @@ async def test_a_grant_records_the_role_sets_the_membership_and_is_audited(
     )
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
     assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
-    stored = world.store.user_roles[(APOLLO, HIRE, "org:provider:staff")]
+    stored = await world.stored_grant(APOLLO, HIRE, "org:provider:staff")
+    assert stored is not None
     assert (stored.granted_by, stored.granted_at) == (
         "user_apollo_admin",
         T0 + timedelta(minutes=3),
     )
-    assert world.store.users[HIRE].name == "Sam Carter"
+    contact = await world.contact(HIRE)
+    assert contact is not None
+    assert contact.name == "Sam Carter"
     [entry] = world.audit()
     assert (entry.action, entry.event_type, entry.tenant_id, entry.resource_id) == (
         "user_role.assign",
@@ -272,7 +275,9 @@ async def test_granting_a_held_role_again_is_a_successful_no_op(world: World) ->
         "org:mso:doctor",
     )
     assert await world.state() == after_first  # no second audit entry, the first grant kept
-    assert world.store.user_roles[(APOLLO, HIRE, "org:mso:doctor")].granted_by == "user_owner"
+    stored = await world.stored_grant(APOLLO, HIRE, "org:mso:doctor")
+    assert stored is not None
+    assert stored.granted_by == "user_owner"
 
 
 async def test_a_held_role_is_not_checked_with_the_identity_provider_again(
