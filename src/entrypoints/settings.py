@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import json
 import os
 import re
@@ -161,6 +162,20 @@ def _prefixed(*prefixes: str) -> Callable[[str], str]:
     return read
 
 
+_HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
+
+
+def _host(value: str) -> str:
+    """An IP address or a host name to listen on."""
+    text = value.strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(text):
+            raise ValueError("must be an IP address or a host name") from None
+    return text
+
+
 def _mode(value: str) -> Mode:
     try:
         return Mode(value.strip().lower())
@@ -282,7 +297,7 @@ class Settings:
         " (no tenant, audit entry or platform role)",
         read=_flag,
     )
-    host: str = setting("127.0.0.1", "where `adminctl serve` listens")
+    host: str = setting("127.0.0.1", "where `adminctl serve` listens", read=_host)
     port: int = setting(8000, "the port `adminctl serve` listens on", read=_integer(1, 65535))
     neo4j_url: str | None = setting(
         None,

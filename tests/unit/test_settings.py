@@ -72,9 +72,10 @@ def test_config_check_says_where_an_unset_embedded_default_is_shown() -> None:
         ("ADMIN_FLAGSMITH_REFRESH_SECONDS", "0"),
         ("ADMIN_PAYMENT_TIMEOUT_SECONDS", "0"),
         ("ADMIN_AUDIT_CHECKPOINT_SECONDS", "0.01"),
+        ("ADMIN_HOST", "not a host!!"),
     ],
 )
-def test_a_period_or_timeout_its_adapter_cannot_run_with_is_refused(name: str, value: str) -> None:
+def test_a_value_the_server_or_an_adapter_cannot_run_with_is_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env({name: value})
 
