@@ -13,6 +13,8 @@ REBUILD_GC_THRESHOLD = 50_000
 
 _holders = 0
 _saved: tuple[int, int, int] | None = None
+#: Whether the first holder froze the heap (and so the last one thaws it).
+_froze = False
 
 
 @contextmanager
@@ -26,11 +28,15 @@ def collector_spares_older_objects() -> Iterator[None]:
     young-generation threshold runs far fewer of them (cyclic garbage waits a little longer).
 
     Nested or overlapping holders (a second request that finds the rebuild lock taken) share
-    one setting: the first sets it, the last restores what was there before."""
-    global _holders, _saved
+    one setting: the first sets it, the last restores what was there before. A heap the
+    process froze already (`adminctl serve` freezes what start-up built) stays frozen: the
+    rebuild does not freeze or thaw it, since `gc.unfreeze` would thaw it all."""
+    global _holders, _saved, _froze
     if _holders == 0:
         _saved = gc.get_threshold()
-        gc.freeze()
+        _froze = gc.get_freeze_count() == 0
+        if _froze:
+            gc.freeze()
         gc.set_threshold(max(_saved[0], REBUILD_GC_THRESHOLD), *_saved[1:])
     _holders += 1
     try:
@@ -39,5 +45,6 @@ def collector_spares_older_objects() -> Iterator[None]:
         _holders -= 1
         if _holders == 0 and _saved is not None:
             gc.set_threshold(*_saved)
-            gc.unfreeze()
+            if _froze:
+                gc.unfreeze()
             _saved = None
