@@ -13,9 +13,11 @@ from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 import admin_core
+from admin_core.graph.errors import GraphRebuildFailed
 from admin_core.kernel.errors import AdminError
-from entrypoints.cli.output import EXIT_CODES
-from entrypoints.http.errors import STATUS, handle_exception
+from admin_core.users.errors import RoleNotAllowed
+from entrypoints.cli.output import EXIT_BY_STATUS, exit_code_of
+from entrypoints.http.errors import STATUS, handle_exception, status_of
 
 
 def _all_error_classes() -> set[type[AdminError]]:
@@ -36,12 +38,26 @@ ERRORS = sorted(_all_error_classes(), key=lambda cls: cls.code)
 @pytest.mark.parametrize("error", ERRORS, ids=lambda cls: cls.__name__)
 def test_every_error_class_has_an_http_status_and_an_exit_code(error: type[AdminError]) -> None:
     assert 400 <= STATUS[error] <= 599
-    assert EXIT_CODES[error] >= 1
+    assert EXIT_BY_STATUS[STATUS[error]] >= 1
 
 
-def test_the_tables_name_no_class_twice_and_nothing_else() -> None:
+def test_the_table_names_every_class_and_nothing_else() -> None:
     assert set(STATUS) == set(ERRORS)
-    assert set(EXIT_CODES) == set(ERRORS)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "exit_code"),
+    [
+        (GraphRebuildFailed(unreachable=True), 503, 6),
+        (GraphRebuildFailed(unreachable=False), 500, 1),
+        (RoleNotAllowed(unknown=True), 422, 2),
+        (RoleNotAllowed(unknown=False), 403, 3),
+    ],
+)
+def test_an_error_whose_status_depends_on_its_cause_exits_by_the_same_cause(
+    error: AdminError, status: int, exit_code: int
+) -> None:
+    assert (status_of(error), exit_code_of(error)) == (status, exit_code)
 
 
 def test_every_error_class_has_its_own_code() -> None:

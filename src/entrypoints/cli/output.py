@@ -1,4 +1,4 @@
-"""Human tables by default, JSON with `--json`; the one table from error class to exit code.
+"""Human tables by default, JSON with `--json`; an error's exit code from its HTTP status.
 
 `--json` prints a command's result through the presenter of its HTTP twin, so it is exactly
 the `data` object the API returns for the same request.
@@ -15,73 +15,36 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from admin_core.audit.errors import AuditChainBroken
-from admin_core.directory.errors import ProviderNotFound
-from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
-from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
-from admin_core.kernel.errors import (
-    AdminError,
-    AuthHeaderMissing,
-    AuthTokenExpired,
-    AuthTokenInvalid,
-    BadRequest,
-    DatabaseUnavailable,
-    InsufficientPermission,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    UnsupportedMediaType,
-    ValidationFailed,
-    error_views,
-)
-from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists, MsoDoctorNotFound
-from admin_core.payments.errors import (
-    MsoRefundNotAllowed,
-    MsoSessionNotFound,
-    PaymentProviderError,
-    PaymentProviderNotConfigured,
-)
-from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
-from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
+from admin_core.kernel.errors import AdminError, error_views
+from entrypoints.http.errors import status_of
 from entrypoints.http.schemas import ErrorItem
 
 #: Exit status of a configuration that cannot run (sysexits' EX_CONFIG).
 EXIT_CONFIG = 78
 
-EXIT_CODES: dict[type[AdminError], int] = {
-    AdminError: 1,  # INTERNAL_ERROR
-    ValidationFailed: 2,
-    BadRequest: 2,
-    PayloadTooLarge: 2,
-    UnsupportedMediaType: 2,
-    FlagUnknown: 2,
-    FlagValueInvalid: 2,
-    AuthHeaderMissing: 3,
-    AuthTokenInvalid: 3,
-    AuthTokenExpired: 3,
-    InsufficientPermission: 3,
-    RoleNotAllowed: 3,
-    NotFound: 4,
-    MethodNotAllowed: 4,
-    TenantNotFound: 4,
-    ProviderNotFound: 4,
-    MsoSessionNotFound: 4,
-    MsoDoctorNotFound: 4,
-    UserNotFound: 4,
-    TenantAlreadyExists: 5,
-    GraphRebuildInProgress: 5,
-    MsoRefundNotAllowed: 5,
-    MsoDoctorAlreadyExists: 5,
-    GraphRebuildFailed: 6,
-    FlagsUnavailable: 6,
-    PaymentProviderError: 6,
-    PaymentProviderNotConfigured: 6,
-    IdentityProviderUnavailable: 6,
-    RateLimited: 6,
-    DatabaseUnavailable: 6,
-    AuditChainBroken: 6,
+#: The exit status of an error, by its HTTP status: the CLI and the API answer the same
+#: failure the same way (an unknown role is bad input, 2, in both; a rebuild that failed for
+#: an internal reason is a bug, 1, not an unavailable dependency).
+EXIT_BY_STATUS: dict[int, int] = {
+    400: 2,
+    413: 2,
+    415: 2,
+    422: 2,
+    401: 3,
+    403: 3,
+    404: 4,
+    405: 4,
+    409: 5,
+    429: 6,
+    502: 6,
+    503: 6,
+    500: 1,
 }
+
+
+def exit_code_of(error: AdminError) -> int:
+    return EXIT_BY_STATUS[status_of(error)]
+
 
 # Piped output is not cut to 80 columns: scripts and logs see whole values. What is printed
 # is printed as it is: a name holding `[/]` or `:smile:` is not read as markup or an emoji
@@ -129,7 +92,7 @@ def report_error(error: AdminError, *, as_json: bool) -> int:
         for v in error_views(error)
     ]
     print_errors(items, as_json=as_json)
-    return EXIT_CODES[type(error)]
+    return exit_code_of(error)
 
 
 def print_errors(items: Sequence[ErrorItem], *, as_json: bool) -> None:
