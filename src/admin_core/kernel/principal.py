@@ -99,8 +99,18 @@ class Principal:
     @classmethod
     def operator(cls, user: str, *, request_id: str | None = None) -> Principal:
         """The CLI's principal: a platform operator (`cli:<user>`) with every permission."""
+        return cls._platform(f"cli:{user}", request_id)
+
+    @classmethod
+    def system(cls, task: str, *, request_id: str) -> Principal:
+        """A task the server runs on its own (`system:<task>`: reconcile, checkpoints), with
+        every permission; each pass is a request of its own."""
+        return cls._platform(f"system:{task}", request_id)
+
+    @classmethod
+    def _platform(cls, user_id: str, request_id: str | None) -> Principal:
         return cls(
-            user_id=f"cli:{user}",
+            user_id=user_id,
             org_id=None,
             role="org:super_admin",
             tenant_id=None,

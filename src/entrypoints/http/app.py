@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import uuid4
 
 from litestar import Litestar, Response
 from litestar.di import Provide
@@ -94,7 +95,7 @@ def create_app(
         try:
             if on_startup is not None:
                 await on_startup(container)
-            if reconcile_every is not None:
+            if reconcile_every:
                 reconciling = asyncio.create_task(_reconcile(container, reconcile_every))
             if checkpoint_every:
                 checkpointing = asyncio.create_task(_checkpoint(container, checkpoint_every))
@@ -148,9 +149,9 @@ def create_app(
 
 async def _reconcile(container: Container, every: float) -> None:
     """Settle pending intents every `every` seconds; a failed pass is logged and retried."""
-    principal = Principal.operator("reconcile", request_id="reconcile")
     while True:
         await asyncio.sleep(every)
+        principal = Principal.system("reconcile", request_id=f"reconcile-{uuid4().hex}")
         try:
             report = await container.reconcile_side_effects().execute(principal, ReconcileCommand())
         except Exception:
@@ -168,10 +169,10 @@ async def _reconcile(container: Container, every: float) -> None:
 async def _checkpoint(container: Container, every: float) -> None:
     """Seal the audit chains every `every` seconds when they moved; one replica at a time
     writes (the others find the lock taken); a failed pass is logged and retried."""
-    principal = Principal.operator("checkpoint", request_id="checkpoint")
     command = WriteCheckpointCommand(only_if_changed=True, wait_seconds=0)
     while True:
         await asyncio.sleep(every)
+        principal = Principal.system("checkpoint", request_id=f"checkpoint-{uuid4().hex}")
         try:
             written = await container.audit.write_checkpoint().execute(principal, command)
         except Exception:
