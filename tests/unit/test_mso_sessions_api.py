@@ -165,6 +165,18 @@ async def test_refunds_need_platform_scope(http: ApiClient) -> None:
     assert (await a_session(http, SessionStatus.PAID))["status"] == "paid"
 
 
+async def test_a_tenant_admin_learns_it_lacks_the_scope_before_anything_about_its_body(
+    http: ApiClient,
+) -> None:
+    session = await a_session(http, SessionStatus.PAID)
+    response = await http.client.post(
+        f"{SESSIONS}/{session['id']}/refund",
+        json={"reason": "", "amount": 5},
+        headers=http.auth(org="org_apollo_chennai"),
+    )
+    assert response.status_code == 403, response.text
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"reason": ""}, {"reason": "x" * 501}, {"reason": "ok", "amount": 5}]
 )

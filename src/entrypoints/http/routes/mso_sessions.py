@@ -109,6 +109,7 @@ class MsoSessionController(Controller):
         summary="Refund a session in full, exactly once",
         operation_id="refundMsoSession",
         status_code=200,
+        opt=requires(Permission.TENANT_MANAGE, platform=True),
         responses={**errors(404, 409, 502, 503, base=WRITE), 202: _IN_PROGRESS},
     )
     async def refund(
