@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -28,6 +28,7 @@ from admin_core.users.ports import (
 )
 
 log = logging.getLogger("admin_core.clerk")
+T = TypeVar("T")
 
 MAX_LIMIT = 500
 ALREADY_A_MEMBER = "already_a_member_in_organization"
@@ -135,7 +136,7 @@ class ClerkIdentityProvider(IdentityProvider):
             last = attempt == self._max_attempts
             try:
                 response = await self._http().request(method, path, params=params, json=json)
-            except httpx.TransportError as error:  # timeouts, refused connections, resets
+            except httpx.HTTPError as error:  # timeouts, refused connections, resets, redirects
                 log.warning("clerk %s %s failed (try %d): %r", method, path, attempt, error)
                 if last:
                     raise IdentityProviderUnavailable(
@@ -183,13 +184,21 @@ class ClerkIdentityProvider(IdentityProvider):
     def _unexpected(self, response: httpx.Response) -> IdentityProviderUnavailable:
         return self._unavailable(response, 1, "The identity provider gave an unexpected answer.")
 
+    def _read(self, response: httpx.Response, parse: Callable[[Any], T]) -> T:
+        """A successful answer's body through `parse`; one that is not what Clerk documents
+        (not JSON, a field missing or of another type) is the provider's failure, not ours."""
+        try:
+            return parse(response.json())
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise self._unexpected(response) from error
+
     async def get_user(self, user_id: str) -> IdentityUser:
         response = await self._request("GET", f"users/{_segment(user_id)}")
         if response.status_code == 404:
             raise UserNotFound(details={"user_id": user_id})
         if response.status_code != 200:
             raise self._unexpected(response)
-        return _user(response.json())
+        return self._read(response, _user)
 
     async def list_memberships(
         self,
@@ -217,10 +226,12 @@ class ClerkIdentityProvider(IdentityProvider):
             )
         if response.status_code != 200:
             raise self._unexpected(response)
-        body = response.json()
-        return MembershipPage(
-            memberships=[_membership(org_id, m) for m in body.get("data") or []],
-            total=int(body.get("total_count") or 0),
+        return self._read(
+            response,
+            lambda body: MembershipPage(
+                memberships=[_membership(org_id, m) for m in body["data"]],
+                total=int(body["total_count"]),
+            ),
         )
 
     async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
@@ -237,7 +248,7 @@ class ClerkIdentityProvider(IdentityProvider):
             raise UserNotFound(details={"user_id": user_id, "clerk_org_id": org_id})
         if response.status_code != 200:
             raise self._unexpected(response)
-        return _membership(org_id, response.json())
+        return self._read(response, lambda body: _membership(org_id, body))
 
     async def update_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
         response = await self._request(
@@ -249,7 +260,7 @@ class ClerkIdentityProvider(IdentityProvider):
             raise MembershipNotFound(f"{user_id} is not a member of {org_id}")
         if response.status_code != 200:
             raise self._unexpected(response)
-        return _membership(org_id, response.json())
+        return self._read(response, lambda body: _membership(org_id, body))
 
     async def delete_membership(self, org_id: str, user_id: str) -> None:
         response = await self._request(
