@@ -604,3 +604,31 @@ async def test_every_bad_query_parameter_of_a_list_is_named_at_once(
     response = await http.client.get(path, params=query, headers=http.auth())
     assert response.status_code == 422, response.text
     assert {e["field"] for e in response.json()["errors"]} == set(query)
+
+
+def _with_line_breaks(value: Any) -> Any:
+    """`value` with every string in it broken over two lines."""
+    if isinstance(value, str):
+        return f"{value}\nmore"
+    if isinstance(value, dict):
+        return {k: _with_line_breaks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_line_breaks(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [op for op in BODY_OPERATIONS if _with_line_breaks(op[2]) != op[2]],  # bodies with text
+)
+async def test_a_value_of_the_wrong_form_is_explained_in_words_not_a_regex(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """ADR 0043: pattern mismatches are reported in words (a reason typed over two lines)."""
+    response = await http.client.request(
+        method, path, json=_with_line_breaks(body), headers=http.auth()
+    )
+    assert response.status_code == 422, response.text
+    for error in response.json()["errors"]:
+        assert "regex" not in error["message"], error
+        assert "\\x" not in error["message"], error

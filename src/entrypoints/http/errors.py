@@ -47,7 +47,7 @@ from admin_core.payments.errors import (
 from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
 from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
 from entrypoints.http.envelope import error_response
-from entrypoints.http.fields import PATTERN_HINTS
+from entrypoints.http.fields import readable
 
 log = logging.getLogger("admin_core.http")
 
@@ -105,16 +105,6 @@ def status_of(error: AdminError) -> int:
 
 
 _NAMED_FIELD = re.compile(r"Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`")
-_REGEX = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$", re.DOTALL)
-
-
-def _readable(message: str) -> str:
-    """A pattern mismatch in words (the document states the pattern itself)."""
-    match = _REGEX.match(message)
-    if match is None:
-        return message
-    pattern = match["pattern"].encode().decode("unicode_escape")
-    return PATTERN_HINTS.get(pattern, PATTERN_HINTS.get(match["pattern"], message))
 
 
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -125,7 +115,7 @@ def _field_error(item: dict[str, Any]) -> ErrorView:
     the body's key is `data`, which callers never see: its fields are named from the root."""
     key = str(item.get("key") or "")
     match = _AT_PATH.match(str(item.get("message", "invalid value")))
-    message = _readable(match.group("message")) if match else "invalid value"
+    message = readable(match.group("message")) if match else "invalid value"
     path = (match.group("path") or "") if match else ""
     field = (path.lstrip(".") or "body") if key == "data" else f"{key}{path}"
     field = field.replace("[", ".").replace("]", "")

@@ -7,6 +7,7 @@ refuses blank text); codes are the core's own reference lists.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import msgspec
@@ -80,3 +81,15 @@ PATTERN_HINTS: dict[str, str] = {
     f"^{ORG_ID.pattern}$": "must be a Clerk organisation id such as org_2abc",
     f"^{REGION.pattern}$": "must be a region code such as eu-central-1",
 }
+
+
+_REGEX = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$", re.DOTALL)
+
+
+def readable(message: str) -> str:
+    """A decoder's pattern mismatch in words (the document states the pattern itself)."""
+    match = _REGEX.match(message)
+    if match is None:
+        return message
+    pattern = match["pattern"].encode().decode("unicode_escape")
+    return PATTERN_HINTS.get(pattern, PATTERN_HINTS.get(match["pattern"], message))

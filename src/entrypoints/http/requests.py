@@ -39,6 +39,7 @@ from admin_core.kernel.errors import (
     ValidationFailed,
 )
 from admin_core.kernel.validation import has_control_characters
+from entrypoints.http.fields import readable
 from entrypoints.http.security import REQUIRES, admit, authenticate
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
@@ -282,7 +283,7 @@ def _field_and_message(text: str) -> tuple[str, str]:
     unknown = _UNKNOWN.search(match["message"])
     if unknown is not None:  # named by the field itself
         path = f"{path}.{unknown['name']}".lstrip(".")
-    return path, match["message"]
+    return path, readable(match["message"])
 
 
 @functools.cache
