@@ -632,3 +632,13 @@ async def test_a_value_of_the_wrong_form_is_explained_in_words_not_a_regex(
     for error in response.json()["errors"]:
         assert "regex" not in error["message"], error
         assert "\\x" not in error["message"], error
+
+
+@pytest.mark.parametrize("path", [TENANTS, f"{TENANTS}/no-such-tenant", "/api/v1/admin/nowhere"])
+async def test_no_answer_of_the_api_may_be_kept_by_a_cache_or_framed(
+    http: ApiClient, path: str
+) -> None:
+    response = await http.client.get(path, headers=http.auth())
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"

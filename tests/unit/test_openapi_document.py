@@ -137,3 +137,28 @@ def test_the_schema_viewer_loads_nothing_from_outside_the_app(tmp_path: Path) ->
     page, statuses = asyncio.run(fetch())
     assert "cdn." not in page
     assert statuses == [200] * len(statuses)
+
+
+def test_the_viewer_serves_its_own_files_only_and_cannot_be_framed(tmp_path: Path) -> None:
+    """The package also ships Swagger's demo page, which loads other hosts' documents: the
+    app serves the viewer's own files and nothing else of it."""
+    import asyncio
+
+    async def fetch() -> dict[str, int]:
+        container = build_container(
+            Settings(database_url="memory://", local_key_path=tmp_path / "signing.pem")
+        )
+        async with AsyncTestClient(create_app(container)) as client:
+            viewer = await client.get(ADMIN_SCHEMA_PATH)
+            assert viewer.headers["x-frame-options"] == "DENY"
+            assert "frame-ancestors 'none'" in viewer.headers["content-security-policy"]
+            return {
+                name: (await client.get(f"/admin/assets/swagger-ui/{name}")).status_code
+                for name in ("swagger-ui-bundle.js", "index.html", "swagger-initializer.js")
+            }
+
+    assert asyncio.run(fetch()) == {
+        "swagger-ui-bundle.js": 200,
+        "index.html": 404,
+        "swagger-initializer.js": 404,
+    }

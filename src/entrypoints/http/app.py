@@ -28,7 +28,7 @@ from entrypoints.http.openapi import (
     finish_document,
     openapi_config,
     swagger_ui,
-    swagger_ui_assets,
+    swagger_ui_asset,
 )
 from entrypoints.http.pages import page_handlers
 from entrypoints.http.requests import check_request
@@ -117,7 +117,7 @@ def create_app(
         health,
         ready,
         audit_checkpoint_keys,
-        swagger_ui_assets(),
+        swagger_ui_asset,
         *page_handlers(),
         *ADMIN_CONTROLLERS,
     ]

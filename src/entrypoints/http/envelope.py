@@ -78,10 +78,26 @@ def ensure_request_id(scope: Scope) -> str:
     return request_id
 
 
+#: Sent with every answer of the API: what it returns (tenants, users, audit entries) is for
+#: the caller only, never to be kept by a cache on the way, read as another type, or framed
+#: by another site (the schema viewer is a page under /api/ too).
+API_HEADERS = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_API_PREFIX = "/api/"
+
+
 async def add_request_id_header(message: Message, scope: Scope) -> None:
-    """App-level `before_send` hook, so even routing errors (404/405) carry the header."""
+    """App-level `before_send` hook, so even routing errors (404/405) carry the header (and
+    the API's answers `API_HEADERS`)."""
     if message["type"] == "http.response.start":
         request_id = ensure_request_id(scope)
         headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
         headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+        if str(scope.get("path", "")).startswith(_API_PREFIX):
+            headers.extend(API_HEADERS)
         message["headers"] = headers

@@ -11,17 +11,20 @@ against it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import msgspec
 import swagger_ui_bundle
-from litestar import Litestar, Router
+from litestar import Litestar, get
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import PathParameter
+from litestar.response import File
 from litestar.routes import HTTPRoute
-from litestar.static_files import create_static_files_router
 
 from entrypoints.http.requests import body_required
 from entrypoints.http.schemas import ErrorEnvelope, In
@@ -157,12 +160,26 @@ def _optional_bodies(app: Litestar) -> list[tuple[str, str]]:
     return found
 
 
-def swagger_ui_assets() -> Router:
-    """Swagger UI's scripts and styles, from the package that ships them."""
-    return create_static_files_router(
-        path=SWAGGER_ASSETS,
-        directories=[swagger_ui_bundle.swagger_ui_path],
-        include_in_schema=False,
+#: The files the viewer loads; nothing else of the package (its demo page calls other hosts).
+SWAGGER_FILES = frozenset(
+    {
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "swagger-ui-standalone-preset.js",
+        "favicon-32x32.png",
+    }
+)
+
+
+@get(f"{SWAGGER_ASSETS}/{{name:str}}", include_in_schema=False, sync_to_thread=False)
+def swagger_ui_asset(name: Annotated[str, PathParameter(max_length=64)]) -> File:
+    """One of Swagger UI's scripts, styles or icon, from the package that ships them."""
+    if name not in SWAGGER_FILES:
+        raise NotFoundException()
+    return File(
+        path=Path(swagger_ui_bundle.swagger_ui_path) / name,
+        content_disposition_type="inline",
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 
