@@ -250,7 +250,18 @@ async def test_dates_past_the_calendar_once_in_utc_bound_nothing_on_that_side(
     assert response.json()["data"]["entries"] == everything.json()["data"]["entries"]
 
 
-@pytest.mark.parametrize("value", ["\x00", "a\x00b", "\x1b[31m", "line\nbreak"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\x00",
+        "a\x00b",
+        "\x1b[31m",
+        "line\nbreak",
+        "Apollo\u202e(ih",  # a right-to-left override: reads as another name
+        "Apollo\u200b Chennai",  # a zero-width space
+        "one\u2028two",  # a line separator
+    ],
+)
 async def test_control_characters_are_never_stored(http: ApiClient, value: str) -> None:
     before = state(http)
     responses = [

@@ -15,9 +15,15 @@ from typing import TypeVar
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 
-#: C0 and C1 control characters (NUL among them): no name, id or filter holds one, and
-#: PostgreSQL cannot store a NUL in text at all. Tabs and line breaks are refused too.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Characters no stored text, id or filter holds: C0 and C1 controls (PostgreSQL cannot store
+#: a NUL at all; tabs and line breaks are refused too), and the invisible ones that change
+#: how text around them reads (bidirectional overrides such as U+202E, zero-width spaces and
+#: joiners, line and paragraph separators, the soft hyphen): a name holding them can pass
+#: for another one on an operator's screen.
+CONTROL_RANGES = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+)
+_CONTROL = re.compile(f"[{CONTROL_RANGES}]")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_HINT = "must be a date (YYYY-MM-DD) or an ISO date-time"
 

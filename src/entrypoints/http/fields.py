@@ -15,13 +15,14 @@ import msgspec
 from admin_core.audit.model import ACTION_FILTER
 from admin_core.flags.model import FLAG_NAME
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
-from admin_core.kernel.validation import MAX_REASON_LENGTH
+from admin_core.kernel.validation import CONTROL_RANGES, MAX_REASON_LENGTH
 from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
 from admin_core.users.model import ROLE, USER_ID
 
-_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
-_PRINTABLE = r"[^\x00-\x1f\x7f-\x9f]"
-#: Text with at least one visible character and no control characters.
+_VISIBLE = rf"[^\s{CONTROL_RANGES}]"
+_PRINTABLE = rf"[^{CONTROL_RANGES}]"
+#: Text with at least one visible character and no control characters (see
+#: `CONTROL_RANGES`: invisible characters that change how text reads are refused too).
 TEXT_PATTERN = rf"^{_PRINTABLE}*{_VISIBLE}{_PRINTABLE}*$"
 
 
