@@ -333,3 +333,65 @@ def test_thresholds_read_from_a_stale_cache_carry_a_notice(page: PageUnderTest) 
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("may be out of date")
     assert page.unexpected_errors() == []
+
+
+def test_a_tenant_is_shown_by_its_id_first_whatever_its_name(page: PageUnderTest) -> None:
+    tab = open_page(page)
+    sign_in(tab, page.app.token())
+    labels = tab.locator("#tenant option").all_inner_texts()
+    tenants = [label for label in labels if "—" in label]
+    assert tenants and all(re.match(r"^[a-z0-9-]+ — ", label) for label in tenants), labels
+
+
+def test_switching_tenant_hides_the_old_form_at_once_and_asks_before_dropping_edits(
+    page: PageUnderTest,
+) -> None:
+    before = page.app.thresholds("apollo-chennai")[RISK]
+    tab = open_page(page)
+    sign_in(tab, page.app.token())
+    pick_tenant(tab, "apollo-chennai")
+    tab.get_by_label("Triage risk threshold", exact=True).fill("0.71")
+
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    tab.once("dialog", dismiss)
+    tab.get_by_label("Tenant", exact=True).select_option("acibadem-istanbul")
+    expect(tab.get_by_label("Tenant", exact=True)).to_have_value("apollo-chennai")
+    expect(tab.get_by_label("Triage risk threshold", exact=True)).to_have_value("0.71")
+    assert asked and "apollo-chennai" in asked[0]
+
+    # A slow answer for the next tenant: the old form is gone while it loads, so nothing
+    # typed meanwhile can be saved to the tenant the picker no longer shows.
+    tab.route(
+        "**/triage/thresholds?tenant_id=acibadem-istanbul",
+        lambda route: (tab.wait_for_timeout(1500), route.continue_()),
+    )
+    tab.once("dialog", lambda dialog: dialog.accept())
+    tab.get_by_label("Tenant", exact=True).select_option("acibadem-istanbul")
+    expect(tab.locator("#thresholds-form")).to_be_hidden()
+    expect(tab.locator("#thresholds-form")).to_be_visible()
+    expect(tab.get_by_label("Triage risk threshold", exact=True)).not_to_have_value("0.71")
+    assert page.app.thresholds("apollo-chennai")[RISK] == before
+
+
+def test_clearing_one_override_keeps_what_was_typed_in_the_others(page: PageUnderTest) -> None:
+    app, tenant = page.app, "bumrungrad-bangkok"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    tab.get_by_label("Triage risk threshold", exact=True).fill("0.72")
+    tab.get_by_label("Reason for the change").fill("Set it")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(threshold(tab, RISK)).to_contain_text("Overridden for this tenant")
+
+    tab.get_by_label("MSO max offers per case", exact=True).fill("7")
+    tab.get_by_label("Reason for the change").fill("Back to the default")
+    threshold(tab, RISK).get_by_role("button", name="Clear override").click()
+    expect(threshold(tab, RISK)).to_contain_text("Default value")
+    expect(tab.get_by_label("MSO max offers per case", exact=True)).to_have_value("7")
+    expect(threshold(tab, "mso_max_offers_per_case")).to_contain_text("Edited, not saved")
+    assert page.unexpected_errors() == []

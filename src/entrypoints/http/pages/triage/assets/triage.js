@@ -306,7 +306,8 @@
     const options = [new Option("Choose a tenant…", "")];
     for (const tenant of state.tenants) {
       const suspended = tenant.status && tenant.status !== "active" ? ` — ${tenant.status}` : "";
-      options.push(new Option(`${tenant.name || tenant.id} (${tenant.id})${suspended}`, tenant.id));
+      // The id first: a tenant's name is its admins' to choose, and cannot push the id out of view.
+      options.push(new Option(`${tenant.id} — ${tenant.name || tenant.id}${suspended}`, tenant.id));
     }
     ui.tenant.replaceChildren(...options);
     if (!state.tenants.length) {
@@ -326,14 +327,33 @@
     }
   }
 
-  function tenantName(tenantId) {
+  /** How messages name a tenant: its id, then its name. */
+  function tenantLabel(tenantId) {
     const tenant = state.tenants.find((t) => t.id === tenantId);
-    return tenant && tenant.name ? tenant.name : tenantId;
+    return tenant && tenant.name ? `${tenantId} (${tenant.name})` : tenantId;
+  }
+
+  /** Values typed and not saved yet (the reason alone is not a change). */
+  function hasUnsavedEdits() {
+    if (!state.data || ui.form.hidden) return false;
+    return state.data.thresholds.some((threshold) => {
+      const read = readValue(threshold);
+      return !read.ok || !sameValue(read.value, threshold.value);
+    });
   }
 
   function onTenantChange() {
-    clearMessages();
     const tenantId = ui.tenant.value;
+    const shownId = state.data ? state.data.tenant_id : "";
+    if (
+      tenantId !== shownId &&
+      hasUnsavedEdits() &&
+      !window.confirm(`Discard the changes not saved for ${tenantLabel(shownId)}?`)
+    ) {
+      ui.tenant.value = shownId;
+      return;
+    }
+    clearMessages();
     if (!tenantId) {
       state.ticket += 1;
       state.data = null;
@@ -350,15 +370,21 @@
 
   async function loadThresholds(tenantId) {
     const ticket = ++state.ticket;
+    // The previous tenant's form goes at once: nothing typed while this one loads can be
+    // saved to a tenant the picker no longer shows.
+    state.data = null;
+    ui.form.hidden = true;
+    ui.stale.hidden = true;
+    showStatus(`Loading the thresholds of ${tenantLabel(tenantId)}…`);
     ui.form.setAttribute("aria-busy", "true");
     try {
       const data = await api("GET", `/triage/thresholds?tenant_id=${encodeURIComponent(tenantId)}`);
       if (ticket !== state.ticket) return;
+      clearMessages();
       render(data);
     } catch (error) {
       if (ticket !== state.ticket) return;
-      ui.form.hidden = true;
-      ui.stale.hidden = true;
+      clearMessages();
       if (!handleCommonError(error)) showAlert(describeFailure(error));
     } finally {
       if (ticket === state.ticket) ui.form.removeAttribute("aria-busy");
@@ -697,29 +723,66 @@
     else ui.form.removeAttribute("aria-busy");
   }
 
-  /** PUT `values` with the reason; `describe(before, after)` says what was saved, and the
-   * focus returns to where it was (or to `focusName`'s field when that control is gone). */
+  /** PUT `values` with the reason; `describe(after)` says what was saved, and the focus
+   * returns to where it was (or to `focusName`'s field when that control is gone). Values
+   * typed in other fields and not sent stay as typed. */
   async function put(values, describe, focusName) {
     const data = state.data;
     if (!data || state.busy) return;
     const tenantId = data.tenant_id;
-    const before = data.thresholds;
     const focused = document.activeElement;
+    const typed = typedElsewhere(values);
     setBusy(true);
     try {
       const body = { tenant_id: tenantId, values, reason: ui.reason.value.trim() };
       const saved = await api("PUT", "/triage/thresholds", body);
       if (!state.data || state.data.tenant_id !== tenantId) return;
       render(saved);
+      restoreTyped(typed);
       ui.reason.value = "";
-      showStatus(describe(before, saved.thresholds));
+      showStatus(describe(saved.thresholds));
+      ui.status.scrollIntoView({ block: "nearest" });
     } catch (error) {
       if (handleCommonError(error)) return;
-      if (error.status === 422) showFieldErrors(error.errors);
-      else showAlert(describeFailure(error));
+      if (error.status === 422) {
+        showFieldErrors(error.errors);
+      } else {
+        showAlert(describeFailure(error));
+        ui.alert.scrollIntoView({ block: "nearest" });
+        focusName = null;
+        focused.blur();
+        ui.alert.focus();
+      }
     } finally {
       setBusy(false);
       restoreFocus(focused, focusName);
+    }
+  }
+
+  /** The raw contents of the edited fields not among `values`, by threshold. */
+  function typedElsewhere(values) {
+    const typed = new Map();
+    for (const threshold of state.data.thresholds) {
+      if (threshold.name in values) continue;
+      const read = readValue(threshold);
+      if (read.ok && sameValue(read.value, threshold.value)) continue;
+      typed.set(
+        threshold.name,
+        controlsOf(threshold).map((c) => (c.type === "checkbox" || c.type === "radio" ? c.checked : c.value)),
+      );
+    }
+    return typed;
+  }
+
+  function restoreTyped(typed) {
+    for (const threshold of state.data.thresholds) {
+      const contents = typed.get(threshold.name);
+      if (!contents) continue;
+      controlsOf(threshold).forEach((control, index) => {
+        if (control.type === "checkbox" || control.type === "radio") control.checked = contents[index];
+        else control.value = contents[index];
+      });
+      markEdited(threshold);
     }
   }
 
@@ -754,27 +817,28 @@
     }
     const names = Object.keys(values);
     if (!names.length) {
-      showStatus("Nothing to save: every value is the one already in force.");
+      showStatus("Nothing to save: no value was changed on this page.");
       return;
     }
-    put(values, (before, after) => {
+    put(values, (after) => {
+      // What the server holds now (another operator may have changed a value since this
+      // page loaded; the audit log has each change's value before).
       const changes = names.map((name) => {
-        const old = before.find((t) => t.name === name);
         const now = after.find((t) => t.name === name);
-        return `${humanName(name)} ${shown(old && old.value)} → ${shown(now && now.value)}`;
+        return `${humanName(name)} is now ${shown(now && now.value)}`;
       });
-      return `Saved for ${tenantName(state.data.tenant_id)}: ${changes.join("; ")}.`;
+      return `Saved for ${tenantLabel(state.data.tenant_id)}: ${changes.join("; ")}.`;
     });
   }
 
   function clearOverride(threshold) {
     clearMessages();
     clearFieldErrors();
-    put({ [threshold.name]: null }, (_, after) => {
+    put({ [threshold.name]: null }, (after) => {
       const now = after.find((t) => t.name === threshold.name);
       return (
         `Override of ${humanName(threshold.name)} cleared for ` +
-        `${tenantName(state.data.tenant_id)}: it now has the default, ${shown(now && now.value)}.`
+        `${tenantLabel(state.data.tenant_id)}: it now has the default, ${shown(now && now.value)}.`
       );
     }, threshold.name);
   }
@@ -792,6 +856,9 @@
     ui.tenant.addEventListener("change", onTenantChange);
     ui.form.addEventListener("submit", onSave);
     ui.reset.addEventListener("click", onReset);
+    window.addEventListener("beforeunload", (event) => {
+      if (hasUnsavedEdits()) event.preventDefault();
+    });
     takeTokenFromFragment();
     const token = store.get(TOKEN_KEY);
     if (token) {
