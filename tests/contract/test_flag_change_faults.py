@@ -147,6 +147,19 @@ async def test_reads_are_served_stale_while_the_provider_is_down(
         await cold.show.execute(OPERATOR, _query())
 
 
+async def test_a_bug_in_the_provider_is_never_served_as_stale_flags(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    """Only an unavailable provider is answered from the cache; a bug reaches the 500 path
+    and its log."""
+    world, provider = failing
+    flags = world_on(provider, world.transactions, world.catalogue, ttl=0)
+    await flags.show.execute(OPERATOR, _query())
+    provider.broken = True
+    with pytest.raises(TypeError):
+        await flags.show.execute(OPERATOR, _query())
+
+
 def _override() -> OverrideFlagCommand:
     return OverrideFlagCommand(
         tenant_id="apollo", flag="triage_risk_threshold", value=0.3, reason="pilot"

@@ -173,7 +173,8 @@ async def flag_world(kind: str, tmp_path: Path) -> AsyncIterator[FlagWorld]:
 class FailingFlags(FeatureFlags):
     """A real provider whose `set_override` fails on the calls numbered in `fail_sets`
     (1-based), before writing — or, with `after_write=True`, after writing (a timeout whose
-    request went through). `down=True` fails every call; `overrides_down=True` only the
+    request went through). `down=True` fails every call; `broken=True` makes every call hit
+    a bug (a TypeError, not the provider being unavailable); `overrides_down=True` only the
     fresh read of the overrides (the provider cannot be asked what it holds), and
     `unreachable_after_failure=True` sets it when a `set_override` fails."""
 
@@ -184,9 +185,11 @@ class FailingFlags(FeatureFlags):
         fail_sets: tuple[int, ...] = (),
         after_write: bool = False,
         down: bool = False,
+        broken: bool = False,
         overrides_down: bool = False,
         unreachable_after_failure: bool = False,
     ) -> None:
+        self.broken = broken
         self.unreachable_after_failure = unreachable_after_failure
         self.inner = inner
         self.overrides_down = overrides_down
@@ -196,6 +199,8 @@ class FailingFlags(FeatureFlags):
         self.sets = 0
 
     def _check(self) -> None:
+        if self.broken:
+            raise TypeError("a bug in the adapter (test)")
         if self.down:
             raise FlagsUnavailable("The flag provider is down (test).")
 

@@ -10,6 +10,7 @@ from typing import Any
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import FlagState
 from admin_core.flags.ports import FeatureFlags
+from admin_core.kernel.errors import DatabaseUnavailable
 
 
 class InMemoryFeatureFlags(FeatureFlags):
@@ -66,11 +67,9 @@ class CachedFeatureFlags(FeatureFlags):
             return cached[0]
         try:
             state = await self._inner.state(identity)
-        except Exception as error:
+        except (FlagsUnavailable, DatabaseUnavailable):  # a bug is not served as stale data
             if cached is None:
-                if isinstance(error, FlagsUnavailable):
-                    raise
-                raise FlagsUnavailable() from error
+                raise
             state = cached[0] if cached[0].stale else replace(cached[0], stale=True)
         if len(self._states) >= self._remembered and identity not in self._states:
             self._states.pop(next(iter(self._states)))
