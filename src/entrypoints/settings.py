@@ -382,7 +382,10 @@ class Settings:
         "https://api.razorpay.com", "Razorpay's API", read=_url("http", "https")
     )
     payment_timeout_seconds: float = setting(
-        10.0, "how long one call to a payment provider may take", read=_positive_seconds
+        10.0,
+        "how long one attempt at a payment provider may take (Stripe's SDK tries a refund up to"
+        " 3 times with the same idempotency key; Razorpay is tried once)",
+        read=_positive_seconds,
     )
     redis_url: str | None = setting(
         None,
