@@ -510,6 +510,11 @@ class Neo4jGraphProjection(GraphProjection):
                 "",
             )
 
+    @property
+    def driver(self) -> neo4j.AsyncDriver:
+        """The driver, for another adapter of the same graph to share (it closes with this)."""
+        return self._driver
+
     async def aclose(self) -> None:
         with_timeout = asyncio.timeout(10)
         async with with_timeout:

@@ -22,7 +22,6 @@ from admin_core.matching.model import Source
 from admin_core.matching.ports import CoverageMeter
 from admin_core.matching.use_cases import ShowDomainWeights, ShowMatchingParameters
 from entrypoints.container import choices
-from entrypoints.container.resources import Resources
 from entrypoints.settings import CONFIG, Settings
 
 #: The registry (`parameters/<domain>.yaml`) and the default weights (`domains.yaml`).
@@ -34,7 +33,6 @@ def _meters(
     engine: Callable[[], AsyncEngine],
     store: Callable[[], InMemoryStore],
     graph: Callable[[], GraphProjection],
-    resources: Resources,
 ) -> Mapping[Source, CoverageMeter]:
     database: CoverageMeter
     if choices.database(settings) == "memory":
@@ -42,18 +40,14 @@ def _meters(
     else:
         database = SqlCoverageMeter(engine())
     graph_meter: CoverageMeter
+    projection = graph()
     if choices.uses_neo4j(settings):
-        from adapters.neo4j.graph import create_driver
+        from adapters.neo4j.graph import Neo4jGraphProjection
         from adapters.neo4j.matching import Neo4jCoverageMeter
 
-        assert settings.neo4j_url is not None
-        meter = Neo4jCoverageMeter(
-            create_driver(settings.neo4j_url, settings.neo4j_user, settings.neo4j_password)
-        )
-        resources.add("Neo4j driver (coverage)", meter.aclose)
-        graph_meter = meter
+        assert isinstance(projection, Neo4jGraphProjection)
+        graph_meter = Neo4jCoverageMeter(projection.driver)  # one pool; the graph closes it
     else:
-        projection = graph()
         assert isinstance(projection, InMemoryGraphProjection)
         graph_meter = InMemoryGraphCoverage(projection.graph)
     return {Source.POSTGRES: database, Source.NEO4J: graph_meter}
@@ -73,7 +67,6 @@ class MatchingArea(containers.DeclarativeContainer):
         database.engine.provider,
         database.store.provider,
         graph.graph.provider,
-        runtime.resources,
     )
     coverage = providers.Singleton(CoverageCache, registry, meters, runtime.clock)
     show_matching_parameters = providers.Factory(
