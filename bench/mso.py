@@ -16,7 +16,7 @@ or paid, few refund_*), payments taken by Stripe, Razorpay or the sandbox. Then:
   and how often the pool's prepared statements ran each); against a baseline measured in the
   same run: as many transactions of the same `SqlTransactions` doing one `SELECT 1` round trip
   each. Target: first page p99 ≤ 20 ms.
-- Refunds: `RefundSession.execute` with the real `StripeGateway` (the official SDK) against
+- Refunds: `RefundSession.execute` with the real `StripePaymentGateway` (the official SDK) against
   the local fake Stripe (tests/support/fake_stripe.py, a fresh one per round, in a process of
   its own as a remote provider is; `--fake thread` runs it in this process), on sessions
   created for the round, `--concurrency` at a time; against a baseline in the same run: as
@@ -70,7 +70,7 @@ from adapters.sql.engine import DEFAULT_POOL_SIZE, PING_AFTER_IDLE_S, json_loads
 from adapters.sql.mso_sessions import EXACT_TOTAL_UP_TO
 from adapters.sql.reads import Read, driver_connection
 from adapters.sql.transaction import SqlTransactions
-from adapters.stripe.refunds import StripeGateway
+from adapters.stripe.refunds import StripePaymentGateway
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.kernel.principal import Principal
 from admin_core.payments.model import PaymentProvider, Refund, RefundStatus, SessionStatus
@@ -671,7 +671,7 @@ class Provider:
         self._fake: FakeStripe | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._instant: InstantGateway | None = None
-        self._gateway: StripeGateway | None = None
+        self._gateway: StripePaymentGateway | None = None
         self.url = ""
 
     async def start(self) -> PaymentGateway:
@@ -693,7 +693,7 @@ class Provider:
         )
         self.url = await self._line()
         # The settings `tests.support.fake_stripe.stripe_gateway` gives.
-        self._gateway = StripeGateway(
+        self._gateway = StripePaymentGateway(
             API_KEY, api_base=self.url, timeout_seconds=2.0, max_network_retries=1
         )
         return self._gateway
@@ -809,7 +809,7 @@ async def refund_round(
 
 
 async def gateway_alone(count: int, concurrency: int, where: str) -> RefundRound:
-    """`StripeGateway.refund` alone (no database), `count` distinct payments."""
+    """`StripePaymentGateway.refund` alone (no database), `count` distinct payments."""
     tag = secrets.token_hex(4)
     provider = Provider(where)
     gateway = await provider.start()
@@ -1147,7 +1147,7 @@ async def refunds_breakdown(
         )
         rows.append(
             (
-                "StripeGateway.refund alone, fake in own process",
+                "StripePaymentGateway.refund alone, fake in own process",
                 await gateway_alone(count, concurrency, "process"),
             )
         )
@@ -1378,9 +1378,10 @@ async def run(argv: list[str]) -> int:
         rate = statistics.median(r.rate for r in refunds)
         raw_rate = statistics.median(r.rate for r in raws)
         print(
-            f"Refunds through RefundSession.execute: StripeGateway (SDK {_sdk()}) on the local "
-            f"fake Stripe ({_WHERE[args.fake]}, a fresh one per round), {args.refunds:,} distinct "
-            f"completed sessions per round, {args.concurrency} concurrent, engine pool "
+            "Refunds through RefundSession.execute: StripePaymentGateway"
+            f" (SDK {_sdk()}) on the local fake Stripe ({_WHERE[args.fake]}, a fresh one per"
+            f" round), {args.refunds:,} distinct completed sessions per round,"
+            f" {args.concurrency} concurrent, engine pool "
             f"{DEFAULT_POOL_SIZE}; median of {args.refund_rounds} rounds; {os.cpu_count()} cores"
         )
         header = (
@@ -1390,7 +1391,7 @@ async def run(argv: list[str]) -> int:
         print(header)
         print("-" * len(header))
         for name, rows in (
-            ("RefundSession.execute → StripeGateway", refunds),
+            ("RefundSession.execute → StripePaymentGateway", refunds),
             ("baseline: raw POST /v1/refunds (httpx)", raws),
         ):
             median = statistics.median(r.rate for r in rows)

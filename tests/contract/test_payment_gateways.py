@@ -2,12 +2,12 @@
 each adapter, and the rules of the fakes themselves.
 
 Gateways under the contract (`GATEWAYS`):
-- `stripe-mock`: `StripeGateway` on stripe-mock (`make services`; marked `stripe`). stripe-mock
-  is stateless — it stores no refund, replays no key, knows every payment and fails on
+- `stripe-mock`: `StripePaymentGateway` on stripe-mock (`make services`; marked `stripe`).
+  stripe-mock is stateless — it stores no refund, replays no key, knows every payment and fails on
   nothing — so only the happy path, the request's validity (stripe-mock checks each request
   against Stripe's OpenAPI) and the credentials apply; the other tests skip, saying so.
-- `stripe-fake`: `StripeGateway` on `tests/support/fake_stripe.py`.
-- `razorpay-fake`: `RazorpayGateway` on `tests/support/fake_razorpay.py`.
+- `stripe-fake`: `StripePaymentGateway` on `tests/support/fake_stripe.py`.
+- `razorpay-fake`: `RazorpayPaymentGateway` on `tests/support/fake_razorpay.py`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
-from adapters.razorpay.refunds import RazorpayGateway, receipt_for
-from adapters.sandbox.gateway import SandboxGateway
-from adapters.stripe.refunds import StripeGateway
+from adapters.razorpay.refunds import RazorpayPaymentGateway, receipt_for
+from adapters.sandbox.gateway import SandboxPaymentGateway
+from adapters.stripe.refunds import StripePaymentGateway
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.payments.model import Refund, RefundStatus, refund_key
 from admin_core.payments.ports import (
@@ -138,14 +138,14 @@ def request_for(
 @asynccontextmanager
 async def _on_stripe_mock() -> AsyncIterator[GatewayUnderTest]:
     url = service_url("STRIPE")
-    adapter = StripeGateway(
+    adapter = StripePaymentGateway(
         "sk_test_123", api_base=url, timeout_seconds=TIMEOUT, max_network_retries=STRIPE_RETRIES
     )
 
     @asynccontextmanager
     async def wrong_credentials() -> AsyncIterator[PaymentGateway]:
         # stripe-mock accepts any key that looks like a test-mode secret key
-        bad = StripeGateway("not-a-stripe-key", api_base=url, timeout_seconds=TIMEOUT)
+        bad = StripePaymentGateway("not-a-stripe-key", api_base=url, timeout_seconds=TIMEOUT)
         try:
             yield bad
         finally:
@@ -252,7 +252,7 @@ async def _on_sandbox() -> AsyncIterator[GatewayUnderTest]:
         async with database("sqlite", Path(tmp)) as transactions:
             yield GatewayUnderTest(
                 name="sandbox",
-                adapter=SandboxGateway(transactions, SystemClock(), UlidGenerator()),
+                adapter=SandboxPaymentGateway(transactions, SystemClock(), UlidGenerator()),
                 provider="sandbox",
                 currency="INR",
                 new_payment=lambda amount: f"sbx_pay_{_token(14)}",
@@ -504,7 +504,7 @@ async def test_concurrent_calls_with_one_key_make_at_most_one_refund(
 
 
 @pytest.fixture
-async def stripe() -> AsyncIterator[tuple[StripeGateway, FakeStripe]]:
+async def stripe() -> AsyncIterator[tuple[StripePaymentGateway, FakeStripe]]:
     with fake_stripe() as fake:
         adapter = stripe_gateway(fake, timeout_seconds=TIMEOUT, max_network_retries=STRIPE_RETRIES)
         try:
@@ -514,7 +514,7 @@ async def stripe() -> AsyncIterator[tuple[StripeGateway, FakeStripe]]:
 
 
 async def test_stripe_sends_the_key_and_parameters_that_depend_on_the_key_alone(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     adapter, fake = stripe
     fake.add_payment("pi_sent", 4200)
@@ -535,7 +535,7 @@ async def test_stripe_sends_the_key_and_parameters_that_depend_on_the_key_alone(
 
 
 async def test_stripe_sdk_retries_a_5xx_with_the_same_key(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     adapter, fake = stripe
     fake.add_payment("pi_retry", 4200)
@@ -549,7 +549,7 @@ async def test_stripe_sdk_retries_a_5xx_with_the_same_key(
 
 
 async def test_stripe_replays_a_saved_500_for_the_key_and_nothing_was_refunded(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     """Stripe saves a 500 that happened after execution began and answers it again for the
     key: re-driving the key cannot succeed, `find_refund` says no refund was made."""
@@ -565,7 +565,7 @@ async def test_stripe_replays_a_saved_500_for_the_key_and_nothing_was_refunded(
 
 
 async def test_stripe_a_fresh_500_is_not_a_replayed_one(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     """A 500 that Stripe did not save (the request never began) is only unavailable: the
     same key may still succeed."""
@@ -585,7 +585,7 @@ async def test_stripe_a_fresh_500_is_not_a_replayed_one(
 
 
 async def test_stripe_refund_whose_answer_is_lost_is_found(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     """The refund is made and the answer comes after the timeout: unavailable, yet
     `find_refund` sees it (the core's reconciliation)."""
@@ -606,7 +606,7 @@ async def test_stripe_refund_whose_answer_is_lost_is_found(
 
 
 async def test_stripe_find_refund_reads_every_page(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     adapter, fake = stripe
     fake.add_payment("pi_pages", 100_000)
@@ -622,7 +622,7 @@ async def test_stripe_find_refund_reads_every_page(
 
 
 async def test_stripe_find_refund_of_an_unknown_payment_intent_is_none(
-    stripe: tuple[StripeGateway, FakeStripe],
+    stripe: tuple[StripePaymentGateway, FakeStripe],
 ) -> None:
     adapter, _ = stripe
     assert await adapter.find_refund(request_for("pi_nobody", 4200, "USD")) is None
@@ -644,7 +644,7 @@ async def test_stripe_maps_its_statuses() -> None:
 
 
 @pytest.fixture
-async def razorpay() -> AsyncIterator[tuple[RazorpayGateway, FakeRazorpay]]:
+async def razorpay() -> AsyncIterator[tuple[RazorpayPaymentGateway, FakeRazorpay]]:
     with fake_razorpay() as fake:
         adapter = razorpay_gateway(fake, timeout_seconds=TIMEOUT)
         try:
@@ -654,7 +654,7 @@ async def razorpay() -> AsyncIterator[tuple[RazorpayGateway, FakeRazorpay]]:
 
 
 async def test_razorpay_sends_an_identical_body_on_every_retry(
-    razorpay: tuple[RazorpayGateway, FakeRazorpay],
+    razorpay: tuple[RazorpayPaymentGateway, FakeRazorpay],
 ) -> None:
     adapter, fake = razorpay
     fake.add_payment("pay_body", 4200)
@@ -676,7 +676,7 @@ async def test_razorpay_sends_an_identical_body_on_every_retry(
 
 
 async def test_razorpay_receipt_of_a_long_key_is_40_characters_and_stable(
-    razorpay: tuple[RazorpayGateway, FakeRazorpay],
+    razorpay: tuple[RazorpayPaymentGateway, FakeRazorpay],
 ) -> None:
     adapter, fake = razorpay
     fake.add_payment("pay_long", 4200)
@@ -692,7 +692,7 @@ async def test_razorpay_receipt_of_a_long_key_is_40_characters_and_stable(
 
 
 async def test_razorpay_refuses_a_key_razorpay_would_refuse_without_calling(
-    razorpay: tuple[RazorpayGateway, FakeRazorpay],
+    razorpay: tuple[RazorpayPaymentGateway, FakeRazorpay],
 ) -> None:
     adapter, fake = razorpay
     fake.add_payment("pay_key", 4200)
@@ -713,7 +713,7 @@ async def test_razorpay_refuses_a_key_razorpay_would_refuse_without_calling(
 
 
 async def test_razorpay_refuses_a_payment_not_captured(
-    razorpay: tuple[RazorpayGateway, FakeRazorpay],
+    razorpay: tuple[RazorpayPaymentGateway, FakeRazorpay],
 ) -> None:
     adapter, fake = razorpay
     fake.add_payment("pay_authorized", 4200, captured=False)
@@ -724,7 +724,7 @@ async def test_razorpay_refuses_a_payment_not_captured(
 
 
 async def test_razorpay_find_refund_reads_every_page(
-    razorpay: tuple[RazorpayGateway, FakeRazorpay],
+    razorpay: tuple[RazorpayPaymentGateway, FakeRazorpay],
 ) -> None:
     adapter, fake = razorpay
     fake.add_payment("pay_pages", 1_000_000)
@@ -739,7 +739,7 @@ async def test_razorpay_find_refund_reads_every_page(
 
 
 async def test_razorpay_find_refund_failure_is_unavailable(
-    razorpay: tuple[RazorpayGateway, FakeRazorpay],
+    razorpay: tuple[RazorpayPaymentGateway, FakeRazorpay],
 ) -> None:
     adapter, fake = razorpay
     fake.add_payment("pay_find", 4200)

@@ -31,7 +31,7 @@ Test controls as the Stripe fake's: `fail_next(status, times)`, `hang_next(secon
 stays in flight), `pending_next`, `confirm`, `fail_refund`, `refunds_created`, `calls`.
 
 `fake_razorpay()` runs one for a `with` block; `razorpay_gateway(fake)` builds a connected
-`RazorpayGateway` (`aclose()` it); `running_fake_razorpay()` starts one with
+`RazorpayPaymentGateway` (`aclose()` it); `running_fake_razorpay()` starts one with
 `auto_payments=True` (`stop()` it) for an adapter in another process (`adapter_env()`).
 """
 
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from adapters.razorpay.refunds import RazorpayGateway
+from adapters.razorpay.refunds import RazorpayPaymentGateway
 from tests.support.fake_http import FakeServer, Incoming, Reply
 
 KEY_ID = "rzp_test_FakeKeyId0001"
@@ -569,8 +569,9 @@ def fake_razorpay(*, auto_payments: bool = False) -> Iterator[FakeRazorpay]:
         fake.stop()
 
 
-def razorpay_gateway(fake: FakeRazorpay, **options: Any) -> RazorpayGateway:
-    """A `RazorpayGateway` connected to the fake (2 s timeout unless given); `aclose()` it."""
+def razorpay_gateway(fake: FakeRazorpay, **options: Any) -> RazorpayPaymentGateway:
+    """A `RazorpayPaymentGateway` connected to the fake (2 s timeout unless given); `aclose()`
+    it."""
     settings: dict[str, Any] = {
         "key_id": fake.key_id,
         "key_secret": fake.key_secret,
@@ -578,4 +579,4 @@ def razorpay_gateway(fake: FakeRazorpay, **options: Any) -> RazorpayGateway:
         "timeout_seconds": 2.0,
     }
     settings.update(options)
-    return RazorpayGateway(settings.pop("key_id"), settings.pop("key_secret"), **settings)
+    return RazorpayPaymentGateway(settings.pop("key_id"), settings.pop("key_secret"), **settings)

@@ -30,7 +30,7 @@ meanwhile), each optionally only for a method or a path containing some text; `p
 `confirm`, `fail_refund`; `refunds_created` counts refunds really made; `calls` records every
 request.
 
-`fake_stripe()` runs one for a `with` block; `stripe_gateway(fake)` builds a `StripeGateway`
+`fake_stripe()` runs one for a `with` block; `stripe_gateway(fake)` builds a `StripePaymentGateway`
 connected to it (close it with `aclose()`); `running_fake_stripe()` starts one with
 `auto_payments=True` (`stop()` it) for an adapter in another process (`adapter_env()`).
 """
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from adapters.stripe.refunds import StripeGateway
+from adapters.stripe.refunds import StripePaymentGateway
 from tests.support.fake_http import FakeServer, Incoming, Reply
 
 API_KEY = "sk_test_fake_stripe_secret_key"
@@ -610,9 +610,9 @@ def fake_stripe(*, auto_payments: bool = False) -> Iterator[FakeStripe]:
         fake.stop()
 
 
-def stripe_gateway(fake: FakeStripe, **options: Any) -> StripeGateway:
-    """A `StripeGateway` connected to the fake (2 s timeout, 1 retry unless given); `aclose()`
-    it."""
+def stripe_gateway(fake: FakeStripe, **options: Any) -> StripePaymentGateway:
+    """A `StripePaymentGateway` connected to the fake (2 s timeout, 1 retry unless given);
+    `aclose()` it."""
     settings: dict[str, Any] = {
         "api_key": fake.api_key,
         "api_base": fake.url,
@@ -621,4 +621,4 @@ def stripe_gateway(fake: FakeStripe, **options: Any) -> StripeGateway:
     }
     settings.update(options)
     api_key = settings.pop("api_key")
-    return StripeGateway(api_key, **settings)
+    return StripePaymentGateway(api_key, **settings)

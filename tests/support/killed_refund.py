@@ -29,16 +29,16 @@ def gateway_for(kind: str) -> Any:
     """The adapter of `kind` configured from the fake's variables (`aclose()` it)."""
     env = os.environ
     if kind == "stripe":
-        from adapters.stripe.refunds import StripeGateway
+        from adapters.stripe.refunds import StripePaymentGateway
 
-        return StripeGateway(
+        return StripePaymentGateway(
             env["ADMIN_TEST_STRIPE_API_KEY"],
             api_base=env["ADMIN_TEST_STRIPE_API_BASE"],
             timeout_seconds=5.0,
         )
-    from adapters.razorpay.refunds import RazorpayGateway
+    from adapters.razorpay.refunds import RazorpayPaymentGateway
 
-    return RazorpayGateway(
+    return RazorpayPaymentGateway(
         env["ADMIN_TEST_RAZORPAY_KEY_ID"],
         env["ADMIN_TEST_RAZORPAY_KEY_SECRET"],
         api_base=env["ADMIN_TEST_RAZORPAY_API_BASE"],

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.memory.runtime import SequentialIds
-from adapters.sandbox.gateway import SandboxGateway
+from adapters.sandbox.gateway import SandboxPaymentGateway
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.runtime import Clock
 from admin_core.payments.model import (
@@ -166,7 +166,7 @@ def payments_world(
 ) -> PaymentsWorld:
     """The session use cases on `transactions`, every provider refunded by `gateway` (the
     sandbox on the same transactions by default) wrapped in a `FaultyGateway`."""
-    inner = gateway or SandboxGateway(transactions, clock, SequentialIds())
+    inner = gateway or SandboxPaymentGateway(transactions, clock, SequentialIds())
     faulty = FaultyGateway(inner)
     registry = GatewayRegistry(dict.fromkeys(PaymentProvider, faulty))
     payments = SessionPayments(

@@ -52,7 +52,7 @@ class InMemoryTransaction(
     intents: IntentLog
     mso_doctors: MsoDoctorRepository
     mso_sessions: MsoSessionRepository
-    #: The sandbox gateway's ledger (`SandboxGateway`), not a port of the core.
+    #: The sandbox gateway's ledger (`SandboxPaymentGateway`), not a port of the core.
     sandbox_refunds: InMemorySandboxLedger
 
     def __init__(self, store: InMemoryStore, clock: Clock, ids: IdGenerator) -> None:

@@ -108,7 +108,7 @@ def _refund(entity: Any) -> Refund:
             status=_STATUSES.get(str(entity.get("status")), RefundStatus.PENDING),
             amount_minor=int(entity["amount"]),
             currency=str(entity["currency"]).upper(),
-            provider=RazorpayGateway.name,
+            provider=RazorpayPaymentGateway.name,
             created_at=datetime.fromtimestamp(int(entity["created_at"]), UTC),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -116,7 +116,7 @@ def _refund(entity: Any) -> Refund:
         raise unreadable from error
 
 
-class RazorpayGateway(PaymentGateway):
+class RazorpayPaymentGateway(PaymentGateway):
     """Razorpay's refunds over its REST API (see the module docstring for the rules)."""
 
     name = "razorpay"

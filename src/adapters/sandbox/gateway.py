@@ -33,7 +33,7 @@ class SandboxTransaction(Transaction, Protocol):
     sandbox_refunds: SandboxLedger
 
 
-class SandboxGateway(PaymentGateway):
+class SandboxPaymentGateway(PaymentGateway):
     name = NAME
 
     def __init__(
@@ -81,6 +81,6 @@ class SandboxGateway(PaymentGateway):
         return None if made is None else made[1]
 
 
-def sandbox_gateway(transactions: Any, clock: Clock, ids: IdGenerator) -> SandboxGateway:
+def sandbox_gateway(transactions: Any, clock: Clock, ids: IdGenerator) -> SandboxPaymentGateway:
     """For the composition root, whose transactions satisfy `SandboxTransaction`."""
-    return SandboxGateway(transactions, clock, ids)
+    return SandboxPaymentGateway(transactions, clock, ids)

@@ -71,7 +71,7 @@ class SqlTransaction(
     #: The embedded flag provider's table (`SqlFeatureFlags`), not a port of the core.
     flag_overrides: SqlFlagOverrides
     mso_sessions: MsoSessionRepository
-    #: The sandbox gateway's ledger (`SandboxGateway`), not a port of the core.
+    #: The sandbox gateway's ledger (`SandboxPaymentGateway`), not a port of the core.
     sandbox_refunds: SqlSandboxLedger
     #: The embedded identity provider's memberships (`SqlIdentityProvider`), likewise.
     embedded_memberships: SqlEmbeddedMemberships

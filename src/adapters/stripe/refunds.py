@@ -150,12 +150,12 @@ def _refund(refund: stripe.Refund) -> Refund:
         status=_STATUSES.get(refund.status or "", RefundStatus.PENDING),
         amount_minor=refund.amount,
         currency=refund.currency.upper(),
-        provider=StripeGateway.name,
+        provider=StripePaymentGateway.name,
         created_at=datetime.fromtimestamp(refund.created, UTC),
     )
 
 
-class StripeGateway(PaymentGateway):
+class StripePaymentGateway(PaymentGateway):
     """Stripe's refunds through the official SDK (see the module docstring for the rules)."""
 
     name = "stripe"

@@ -205,8 +205,8 @@ def describe(settings: Settings) -> list[Choice]:
         *(
             Choice(
                 f"PaymentGateway ({provider} payments)",
-                {"stripe": "StripeGateway", "razorpay": "RazorpayGateway"}.get(
-                    str(gateway), "SandboxGateway" if gateway else "none"
+                {"stripe": "StripePaymentGateway", "razorpay": "RazorpayPaymentGateway"}.get(
+                    str(gateway), "SandboxPaymentGateway" if gateway else "none"
                 ),
                 {
                     "stripe": settings.stripe_api_url,

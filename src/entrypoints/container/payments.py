@@ -31,10 +31,10 @@ def _gateways(
     for provider, kind in choices.payment_gateways(settings).items():
         gateway: PaymentGateway
         if kind == "stripe":
-            from adapters.stripe.refunds import StripeGateway
+            from adapters.stripe.refunds import StripePaymentGateway
 
             assert settings.stripe_api_key is not None
-            stripe = StripeGateway(
+            stripe = StripePaymentGateway(
                 api_key=settings.stripe_api_key,
                 api_base=settings.stripe_api_url,
                 timeout_seconds=settings.payment_timeout_seconds,
@@ -42,11 +42,11 @@ def _gateways(
             resources.add("Stripe client", stripe.aclose)
             gateway = stripe
         elif kind == "razorpay":
-            from adapters.razorpay.refunds import RazorpayGateway
+            from adapters.razorpay.refunds import RazorpayPaymentGateway
 
             assert settings.razorpay_key_id is not None
             assert settings.razorpay_key_secret is not None
-            razorpay = RazorpayGateway(
+            razorpay = RazorpayPaymentGateway(
                 key_id=settings.razorpay_key_id,
                 key_secret=settings.razorpay_key_secret,
                 api_base=settings.razorpay_api_url,
