@@ -87,11 +87,7 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 
 def report_error(error: AdminError, *, as_json: bool) -> int:
     """The error as the API's error items (on stderr), and its exit code."""
-    items = [
-        ErrorItem(code=v.code, message=v.message, field=v.field, details=v.details or None)
-        for v in error_views(error)
-    ]
-    print_errors(items, as_json=as_json)
+    print_errors([ErrorItem.of(v) for v in error_views(error)], as_json=as_json)
     return exit_code_of(error)
 
 

@@ -55,10 +55,7 @@ def error_response(
     body = ErrorEnvelope(
         success=False,
         data=None,
-        errors=[
-            ErrorItem(code=e.code, message=e.message, field=e.field, details=e.details or None)
-            for e in errors
-        ],
+        errors=[ErrorItem.of(e) for e in errors],
         meta=Meta(request_id=request_id_of(request)),
     )
     return Response(body, status_code=status_code, headers=headers)

@@ -6,6 +6,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from admin_core.kernel.errors import ErrorView
+
 T = TypeVar("T")
 
 
@@ -40,6 +42,13 @@ class ErrorItem(Out, omit_defaults=True, frozen=True):
     message: str
     field: str | None = None
     details: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, view: ErrorView) -> ErrorItem:
+        """The wire form of one error (the API's envelope and the CLI's `--json` alike)."""
+        return cls(
+            code=view.code, message=view.message, field=view.field, details=view.details or None
+        )
 
 
 class ErrorEnvelope(Out, frozen=True):
