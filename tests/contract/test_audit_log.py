@@ -712,6 +712,34 @@ async def test_concurrent_writers_on_one_tenant_leave_a_chain_that_verifies(
     assert written >= 20
 
 
+async def test_a_verify_while_entries_are_appended_finds_the_chain_whole(
+    uow: Transactions,
+) -> None:
+    """Entries committed while a verify walks are no break (they were reported as deleted
+    entries, a false tamper alarm under ordinary load)."""
+    for n in range(300):
+        await append(uow, record(n, tenant_id="tenant-busy"))
+    writing = True
+
+    async def writer() -> None:
+        n = 0
+        while writing:
+            async with uow() as tx:
+                await tx.audit.append(record(n, tenant_id="tenant-busy"))
+                await tx.commit()
+            n += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(writer())
+    try:
+        results = [await verify(uow, "tenant-busy", batch_size=50) for _ in range(5)]
+    finally:
+        writing = False
+        await task
+    assert [r.broken_at for r in results] == [None] * 5
+    assert all(r.ok for r in results)
+
+
 # --------------------------------------------------------------------------- the database
 
 

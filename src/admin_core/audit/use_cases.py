@@ -347,8 +347,12 @@ class VerifyAuditChain:
             head = await tx.audit.head(chain)
         verifier = ChainVerifier(chain, evidence.seals)
         await self._walk(verifier, head, progress)
-        async with self._transactions() as tx:  # appends committed meanwhile are no break
+        async with self._transactions() as tx:
             head = await tx.audit.head(chain)
+        if verifier.broken is None and head is not None and head.seq > verifier.last_seq:
+            # Entries appended while the walk ran are no break: walk on to this head (the
+            # walk itself went past any head read before it), and no further.
+            await self._walk(verifier, head, progress, after=verifier.last_seq, until=head.seq)
         result = verifier.finish(head, latest_seal=evidence.latest)
         latest = evidence.latest_checkpoint
         return dataclasses.replace(
@@ -418,11 +422,15 @@ class VerifyAuditChain:
         verifier: ChainVerifier,
         head: ChainHead | None,
         progress: Callable[[int, int], None] | None,
+        *,
+        after: int = 0,
+        until: int | None = None,
     ) -> None:
-        """Every link of the chain, past the recorded head too (a rolled-back head must not
-        hide later links); after a break only the real head is looked for. The next batch is
-        read while this one is hashed, so the database's work and ours overlap; batches start
-        small and grow to `batch_size`, so that a short chain overlaps too."""
+        """Every link of the chain after seq `after` (up to `until`, when given), past the
+        recorded head too (a rolled-back head must not hide later links); after a break only
+        the real head is looked for. The next batch is read while this one is hashed, so the
+        database's work and ours overlap; batches start small and grow to `batch_size`, so
+        that a short chain overlaps too."""
         chain = verifier.chain
         seq_at = ROW_FIELDS.index("seq")
 
@@ -431,11 +439,14 @@ class VerifyAuditChain:
                 return await tx.audit.read_chain_rows(chain, after_seq=after, limit=limit)
 
         limit = min(self._batch_size, 500)
-        pending = asyncio.ensure_future(read(0, limit))
+        pending = asyncio.ensure_future(read(after, limit))
         try:
             while True:
                 batch = await pending
                 more = len(batch) == limit
+                if until is not None and batch and batch[-1][seq_at] >= until:
+                    batch = [row for row in batch if row[seq_at] <= until]
+                    more = False
                 if more:
                     limit = min(self._batch_size, limit * 4)
                     pending = asyncio.ensure_future(read(batch[-1][seq_at], limit))
