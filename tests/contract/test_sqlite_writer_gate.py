@@ -10,7 +10,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.users.model import UserContact
 from tests.support.databases import database
 
@@ -93,3 +98,33 @@ async def test_a_writer_waits_for_another_process_without_stopping_the_server(
 
         async with transactions() as tx:
             assert (await tx.users.get_many(["user_1"]))["user_1"].name == "Waited"
+
+
+async def test_a_write_lock_held_too_long_by_another_process_is_database_unavailable(
+    tmp_path: Path,
+) -> None:
+    """Not a 500: the caller is told the database is busy and may try again; nothing was
+    written."""
+    async with database("sqlite", tmp_path):
+        pass  # migrated
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'admin_core.db'}", lock_timeout=0.2)
+    transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
+    other = sqlite3.connect(tmp_path / "admin_core.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with transactions() as tx:
+            await tx.users.upsert(contact("user_1", "Never"))
+            await tx.commit()
+
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await write()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    try:
+        async with transactions() as tx:
+            assert await tx.users.get_many(["user_1"]) == {}
+    finally:
+        await engine.dispose()

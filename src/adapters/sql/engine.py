@@ -30,6 +30,8 @@ DEFAULT_POOL_SIZE = 4
 #: How long opening a PostgreSQL connection may take (asyncpg waits 60 s by default): a
 #: database that does not answer is reported as unreachable within it.
 CONNECT_TIMEOUT_S = 5.0
+#: How long a SQLite writer waits for another process's write lock before giving up.
+LOCK_TIMEOUT_S = 30.0
 
 
 _JSON = msgspec.json.Decoder()
@@ -52,16 +54,18 @@ def create_engine(
     echo: bool = False,
     ping_after_idle: float = PING_AFTER_IDLE_S,
     connect_timeout: float = CONNECT_TIMEOUT_S,
+    lock_timeout: float = LOCK_TIMEOUT_S,
 ) -> AsyncEngine:
     """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
-    WAL, foreign keys and a busy timeout; PostgreSQL gets a pool of `pool_size` connections
-    whose idle ones are checked before use (`ping_when_idle`)."""
+    WAL, foreign keys and a busy timeout (`lock_timeout`: how long a writer waits for another
+    process's write lock); PostgreSQL gets a pool of `pool_size` connections whose idle ones
+    are checked before use (`ping_when_idle`)."""
     if is_sqlite(url):
         database = sa.make_url(url).database or ":memory:"
         engine = create_async_engine(
             url,
             echo=echo,
-            async_creator=inline_connector(database),
+            async_creator=inline_connector(database, timeout=lock_timeout),
             json_deserializer=json_loads,
         )
 

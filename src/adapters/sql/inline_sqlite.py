@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+from admin_core.kernel.errors import DatabaseUnavailable
+
 
 class InlineCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
@@ -112,7 +114,10 @@ class InlineConnection:
                     if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                         raise
                     if time.monotonic() + pause > deadline:
-                        raise
+                        raise DatabaseUnavailable(
+                            "The database's write lock is held by another process;"
+                            " try again shortly."
+                        ) from error
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.05)
         finally:

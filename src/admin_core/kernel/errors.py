@@ -92,11 +92,13 @@ class RateLimited(AdminError):
 
 
 class DatabaseUnavailable(AdminError):
-    """The database could not be reached (or gave no connection in time): nothing was done,
-    and the same request can be sent again."""
+    """The database could not be reached, gave no connection in time, or kept its write lock
+    held by another process: the transaction that met it did nothing, and the same request
+    can be sent again (a change to an external provider it cut short is finished by that
+    retry or by reconcile)."""
 
     code = "DATABASE_UNAVAILABLE"
-    default_message = "The database is unreachable; nothing was changed. Try again shortly."
+    default_message = "The database is unreachable; try again shortly."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
