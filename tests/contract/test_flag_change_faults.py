@@ -5,6 +5,7 @@ change the provider holds."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from adapters.system.runtime import UlidGenerator
+from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.flags import overrides
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.use_cases import OverrideFlagCommand
-from admin_core.side_effects.model import IntentStatus
+from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.runner import LEASE
 from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
 from tests.support.clock import LaterClock
@@ -363,3 +365,41 @@ async def test_concurrent_changes_on_two_replicas_chain_their_before_and_after(
         assert sorted(after for _, after in chain) == values
         assert all(chain[i][0] == chain[i - 1][1] for i in range(1, len(chain)))
         assert await provider.overrides("apollo") == {"triage_risk_threshold": chain[-1][1]}
+
+
+async def test_changes_queued_behind_a_dead_callers_change_all_answer_within_the_patience(
+    tmp_path: Path,
+) -> None:
+    """ADR 0048: a change waits 10 s at most (here 0.5 s), then FLAGS_UNAVAILABLE — counted
+    from the call, so changes queued in one process behind each other do not add their
+    waits up."""
+    flags = catalogue()
+    async with flag_provider("memory", tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        world = world_on(provider, transactions, flags, patience_seconds=0.5)
+        now = SystemClock().now()
+        async with transactions() as tx:  # a change whose caller died; its lease runs on
+            await tx.intents.add(
+                Intent(
+                    id="int_dead",
+                    kind=overrides.KIND,
+                    key="int_dead",
+                    tenant_id="apollo",
+                    payload=overrides.payload("apollo", []),
+                    audit=(),
+                    status=IntentStatus.PENDING,
+                    created_at=now,
+                    updated_at=now,
+                    lease_until=now + timedelta(minutes=1),
+                    subject=overrides.subject("apollo"),
+                )
+            )
+            await tx.commit()
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            *(world.override.execute(OPERATOR, _override()) for _ in range(6)),
+            return_exceptions=True,
+        )
+        elapsed = time.monotonic() - started
+    assert all(isinstance(a, FlagsUnavailable) for a in answers), answers
+    assert elapsed < 2.0, elapsed  # six patiences one after another would be 3 s

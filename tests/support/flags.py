@@ -27,7 +27,7 @@ from admin_core.directory.model import Provider
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import FlagCatalogue, FlagState
 from admin_core.flags.ports import FeatureFlags
-from admin_core.flags.tenant_flags import TenantFlags
+from admin_core.flags.tenant_flags import PATIENCE_SECONDS, TenantFlags
 from admin_core.flags.use_cases import ClearFlagOverride, OverrideFlag, ShowEffectiveFlags
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
@@ -149,6 +149,7 @@ def world_on(
     ttl: float = 60.0,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    patience_seconds: float = PATIENCE_SECONDS,
 ) -> FlagWorld:
     cached = CachedFeatureFlags(provider, ttl=ttl)
     tenant_flags = TenantFlags(
@@ -156,6 +157,7 @@ def world_on(
         flags=cached,
         tenants=KnownTenants(transactions),
         side_effects=SideEffects(transactions, clock or SystemClock(), ids or SequentialIds()),
+        patience_seconds=patience_seconds,
     )
     return FlagWorld(
         catalogue=flags, provider=provider, transactions=transactions, flags=tenant_flags

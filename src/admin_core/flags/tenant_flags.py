@@ -4,6 +4,7 @@ effect (docs/adr/0048)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -52,22 +53,26 @@ class TenantFlags:
         self._last: tuple[FlagState, EffectiveFlags] | None = None
 
     @contextlib.asynccontextmanager
-    async def exclusive(self, tenant_id: str) -> AsyncIterator[None]:
+    async def exclusive(self, tenant_id: str, *, until: float) -> AsyncIterator[None]:
         """One change of the tenant's flags at a time, whatever crashes and replicas do: in
         this process a lock; then a change still pending (another replica's, or one whose
         caller died) is waited for, or settled as reconcile would, before the block reads
         what it changes. A change settled later than a newer one would put back what the
-        newer one wrote."""
-        async with self.side_effects.serialized(tenant_id):
-            try:
+        newer one wrote. Both waits end by `until` (the event loop's clock): FLAGS_UNAVAILABLE
+        then, however many changes queued ahead."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with self.side_effects.serialized(
+                tenant_id, patience_seconds=max(0.0, until - loop.time())
+            ):
                 await self.side_effects.clear(
                     self._effect,
                     overrides.subject(tenant_id),
-                    patience_seconds=self.patience_seconds,
+                    patience_seconds=max(0.0, until - loop.time()),
                 )
-            except SubjectBusy as error:
-                raise _busy(tenant_id) from error
-            yield
+                yield
+        except SubjectBusy as error:
+            raise _busy(tenant_id) from error
 
     @property
     def effects(self) -> Mapping[str, overrides.FlagOverrides]:
@@ -92,9 +97,11 @@ class TenantFlags:
         One change at a time across replicas: a change still pending is settled first
         (`exclusive`), and a change planned on overrides that another replica changed before
         this one's intent was recorded is withdrawn and planned again, for up to the
-        patience. Nothing to change (no changes planned) is returned as planned."""
+        patience, counted from the call: waiting behind other changes of this process
+        counts. Nothing to change (no changes planned) is returned as planned."""
+        until = asyncio.get_running_loop().time() + self.patience_seconds
         for _ in range(wait_steps(self.patience_seconds)):
-            async with self.exclusive(tenant_id):
+            async with self.exclusive(tenant_id, until=until):
                 held = await self.provider.overrides(tenant_id)
                 state = await self.provider.state(tenant_id)
                 before = effective_flags(

@@ -83,17 +83,27 @@ class SideEffects(Generic[T]):
         self._locks: dict[str, _ScopeLock] = {}
 
     @contextlib.asynccontextmanager
-    async def serialized(self, scope: str) -> AsyncIterator[None]:
+    async def serialized(
+        self, scope: str, *, patience_seconds: float | None = None
+    ) -> AsyncIterator[None]:
         """One change of `scope` (a tenant's flags, a user's membership) at a time in this
         process: what a change reads to compute its audit entries is not stale when it acts.
-        A scope's lock lives while someone holds or awaits it."""
+        A scope's lock lives while someone holds or awaits it. Raises `SubjectBusy` when
+        `patience_seconds` pass before the lock is this caller's."""
         lock = self._locks.get(scope)
         if lock is None:
             lock = self._locks[scope] = _ScopeLock()
         lock.users += 1
         try:
-            async with lock.lock:
+            try:
+                async with asyncio.timeout(patience_seconds):
+                    await lock.lock.acquire()
+            except TimeoutError:
+                raise SubjectBusy(scope) from None
+            try:
                 yield
+            finally:
+                lock.lock.release()
         finally:
             lock.users -= 1
             if lock.users == 0:
