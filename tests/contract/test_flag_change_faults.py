@@ -16,6 +16,7 @@ import pytest
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.flags import overrides
 from admin_core.flags.errors import FlagsUnavailable
+from admin_core.flags.model import FlagChange
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.runner import LEASE
@@ -385,7 +386,7 @@ async def test_changes_queued_behind_a_dead_callers_change_all_answer_within_the
                     kind=overrides.KIND,
                     key="int_dead",
                     tenant_id="apollo",
-                    payload=overrides.payload("apollo", []),
+                    payload=overrides.payload("apollo", [], {}),
                     audit=(),
                     status=IntentStatus.PENDING,
                     created_at=now,
@@ -403,3 +404,40 @@ async def test_changes_queued_behind_a_dead_callers_change_all_answer_within_the
         elapsed = time.monotonic() - started
     assert all(isinstance(a, FlagsUnavailable) for a in answers), answers
     assert elapsed < 2.0, elapsed  # six patiences one after another would be 3 s
+
+
+async def test_a_stale_plan_left_by_a_dead_caller_never_undoes_the_change_that_made_it_stale(
+    failing: tuple[FlagWorld, FailingFlags],
+) -> None:
+    """A caller planned on an override of 342, another replica removed it, and the caller
+    recorded its intent and died before it found its plan stale (it never called the
+    provider). Reconcile must not put 342 back over the removal."""
+    world, provider = failing
+    flag = "mso_pfs_skip_threshold"
+    stale = overrides.payload(
+        "apollo",
+        [FlagChange(flag=flag, value=120, had_override=True, previous=342)],
+        {flag: 342},
+    )
+    then = SystemClock().now() - timedelta(minutes=5)
+    async with world.transactions() as tx:
+        await tx.intents.add(
+            Intent(
+                id="int_stale",
+                kind=overrides.KIND,
+                key="int_stale",
+                tenant_id="apollo",
+                payload=stale,
+                audit=(),
+                status=IntentStatus.PENDING,
+                created_at=then,
+                updated_at=then,
+                lease_until=then + LEASE,
+                subject=overrides.subject("apollo"),
+            )
+        )
+        await tx.commit()
+    assert await provider.inner.overrides("apollo") == {}  # the removal is what it holds
+    report = await world.flags.side_effects.reconcile(world.flags.effects, older_than=timedelta(0))
+    assert list(report.abandoned) == ["int_stale"]
+    assert await provider.inner.overrides("apollo") == {}

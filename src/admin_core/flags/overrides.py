@@ -28,9 +28,14 @@ def subject(tenant_id: str) -> str:
 _ABSENT = object()
 
 
-def payload(tenant_id: str, changes: Sequence[FlagChange]) -> dict[str, Any]:
+def payload(
+    tenant_id: str, changes: Sequence[FlagChange], held: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The intent's payload: the changes, and the overrides they were planned on (`held`), by
+    which `settle` tells this change's writes from another's."""
     return {
         "tenant_id": tenant_id,
+        "held": dict(held),
         "changes": [
             {
                 "flag": c.flag,
@@ -66,11 +71,19 @@ class FlagOverrides:
         return APPLIED
 
     async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
+        """What the provider holds of the change: all of it (applied), none of it, or part of
+        it (put back, then not applied). Overrides that are neither what the change was
+        planned on nor what it writes were written by another change — the plan was stale,
+        its caller died before it found so, and it never called the provider — so nothing is
+        put back over them."""
         tenant_id, changes = _changes(intent)
-        held = await self._flags.overrides(tenant_id)
-        if all(_holds(held, c, target=True) for c in changes):
+        now = await self._flags.overrides(tenant_id)
+        planned_on = intent.payload.get("held")
+        if planned_on is not None and not _within(now, planned_on, changes):
+            return NOT_APPLIED
+        if all(_holds(now, c, target=True) for c in changes):
             return APPLIED
-        await self._put_back(tenant_id, [c for c in changes if not _holds(held, c, target=False)])
+        await self._put_back(tenant_id, [c for c in changes if _holds(now, c, target=True)])
         return NOT_APPLIED
 
     async def record(self, tx: SideEffectsTransaction, intent: Intent, answer: Answer) -> None:
@@ -99,6 +112,18 @@ def _holds(held: Mapping[str, Any], change: FlagChange, *, target: bool) -> bool
     if target:
         return value is _ABSENT if change.clear else same_value(value, change.value)
     return same_value(value, change.previous) if change.had_override else value is _ABSENT
+
+
+def _within(
+    now: Mapping[str, Any], planned_on: Mapping[str, Any], changes: Sequence[FlagChange]
+) -> bool:
+    """Whether `now` is `planned_on` with some of `changes` written: every changed flag holds
+    its target or what it replaced, every other flag what it held."""
+    changed = {c.flag for c in changes}
+    for flag in (now.keys() | planned_on.keys()) - changed:
+        if flag not in now or flag not in planned_on or not same_value(now[flag], planned_on[flag]):
+            return False
+    return all(_holds(now, c, target=True) or _holds(now, c, target=False) for c in changes)
 
 
 def same_value(held: Any, wanted: Any) -> bool:

@@ -118,7 +118,7 @@ class TenantFlags:
                         self._effect,
                         kind=overrides.KIND,
                         tenant_id=tenant_id,
-                        payload=overrides.payload(tenant_id, changes),
+                        payload=overrides.payload(tenant_id, changes, held),
                         audit=audit,
                         subject=overrides.subject(tenant_id),
                         premise=functools.partial(self._unchanged, tenant_id, held),
