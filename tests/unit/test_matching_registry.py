@@ -218,7 +218,9 @@ def test_adminctl_matching_check_names_every_problem_and_fails(
 
 _text = st.text(
     st.characters(
-        min_codepoint=32, max_codepoint=0x2FFF, exclude_categories=("Cs", "Cc", "Zl", "Zp")
+        min_codepoint=32,
+        max_codepoint=0x2FFF,
+        exclude_categories=("Cs", "Cc", "Cf", "Zl", "Zp"),  # what one line of text refuses
     ),
     min_size=1,
     max_size=60,

@@ -17,6 +17,7 @@ from admin_core.directory.errors import ProviderNotFound
 from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
 from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Principal
+from admin_core.kernel.validation import has_control_characters
 from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
 from admin_core.tenants.model import PaymentsProvider, Tenant, TenantSettings, TenantStatus
 from admin_core.tenants.use_cases import (
@@ -752,9 +753,10 @@ async def test_mapping_to_an_unknown_tenant_is_not_found(world: World) -> None:
 
 # --- properties ---------------------------------------------------------------------------------
 
-#: A name the rules accept: not blank, at most 200 characters, no control characters.
+#: A name the rules accept: not blank, at most 200 characters, no control characters (nor
+#: the invisible ones that change how text reads, `has_control_characters`).
 names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=200).filter(
-    lambda name: name.strip() != ""
+    lambda name: name.strip() != "" and not has_control_characters(name)
 )
 ascii_names = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=200
