@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import msgspec
+from litestar.params import PathParameter, QueryParameter
 
 from admin_core.audit.model import ACTION_FILTER
 from admin_core.flags.model import FLAG_NAME
@@ -53,6 +54,13 @@ FlagName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=FLAG
 #: Why a change is made; recorded in its audit entries.
 Reason = Annotated[str, text(MAX_REASON_LENGTH)]
 TenantId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)]
+#: A tenant id as a query parameter (required; `TenantFilter` where it narrows a list) or a
+#: path segment.
+TenantQuery = Annotated[str, QueryParameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)]
+TenantFilter = Annotated[
+    str | None, QueryParameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)
+]
+TenantPath = Annotated[str, PathParameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)]
 OrgId = Annotated[str, msgspec.Meta(min_length=5, max_length=124, pattern=f"^{ORG_ID.pattern}$")]
 Region = Annotated[str, msgspec.Meta(min_length=4, max_length=32, pattern=f"^{REGION.pattern}$")]
 

@@ -31,11 +31,11 @@ from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import (
     FLAG_NAME_PATTERN,
-    TENANT_ID_PATTERN,
     TEXT_PATTERN,
     FlagName,
     Reason,
     TenantId,
+    TenantQuery,
 )
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.flags import (
@@ -49,7 +49,6 @@ from entrypoints.http.presenters.flags import (
 from entrypoints.http.schemas import In, SuccessEnvelope
 from entrypoints.http.security import requires
 
-TenantQuery = Annotated[str, Parameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)]
 FlagQuery = Annotated[str, Parameter(pattern=FLAG_NAME_PATTERN, min_length=1, max_length=64)]
 ReasonQuery = Annotated[
     str | None, Parameter(pattern=TEXT_PATTERN, min_length=1, max_length=MAX_REASON_LENGTH)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import Parameter, QueryParameter
+from litestar.params import QueryParameter
 
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.matching.model import Domain, Status
@@ -19,7 +19,7 @@ from admin_core.matching.use_cases import (
 )
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
-from entrypoints.http.fields import TENANT_ID_PATTERN
+from entrypoints.http.fields import TenantQuery
 from entrypoints.http.openapi import errors
 from entrypoints.http.presenters.matching import (
     DomainWeightsOut,
@@ -29,8 +29,6 @@ from entrypoints.http.presenters.matching import (
 )
 from entrypoints.http.schemas import SuccessEnvelope
 from entrypoints.http.security import requires
-
-TenantQuery = Annotated[str, Parameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)]
 
 
 class MatchingController(Controller):

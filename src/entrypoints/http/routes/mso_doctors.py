@@ -39,12 +39,12 @@ from admin_core.mso_doctors.use_cases import (
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import (
-    TENANT_ID_PATTERN,
     TEXT_PATTERN,
     USER_ID_PATTERN,
     Country,
     Currency,
     Language,
+    TenantFilter,
     TenantId,
     TimeZone,
     text,
@@ -162,9 +162,7 @@ class MsoDoctorController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         list_mso_doctors: NamedDependency[ListMsoDoctors],
-        tenant_id: Annotated[
-            str | None, QueryParameter(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)
-        ] = None,
+        tenant_id: TenantFilter = None,
         specialty: Annotated[
             str | None,
             QueryParameter(

@@ -20,7 +20,7 @@ from admin_core.payments.use_cases import (
 )
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
-from entrypoints.http.fields import TENANT_ID_PATTERN, TIME_PATTERN, Reason
+from entrypoints.http.fields import TIME_PATTERN, Reason, TenantFilter
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.mso_sessions import (
     MsoSessionOut,
@@ -73,9 +73,7 @@ class MsoSessionController(Controller):
         principal: NamedDependency[Principal],
         list_mso_sessions: NamedDependency[ListMsoSessions],
         status: Annotated[SessionStatus | None, QueryParameter()] = None,
-        tenant_id: Annotated[
-            str | None, Parameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)
-        ] = None,
+        tenant_id: TenantFilter = None,
         from_date: Bound = None,
         to_date: Bound = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,

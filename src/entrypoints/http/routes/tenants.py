@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
@@ -34,7 +34,6 @@ from admin_core.tenants.use_cases import (
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import (
-    TENANT_ID_PATTERN,
     City,
     Country,
     Currency,
@@ -44,7 +43,9 @@ from entrypoints.http.fields import (
     ProviderId,
     Region,
     Tags,
+    TenantFilter,
     TenantId,
+    TenantPath,
     TimeZone,
 )
 from entrypoints.http.openapi import WRITE, errors
@@ -59,7 +60,6 @@ from entrypoints.http.presenters.tenants import (
 from entrypoints.http.schemas import In, SuccessEnvelope
 from entrypoints.http.security import requires
 
-TenantPath = Annotated[str, PathParameter(pattern=TENANT_ID_PATTERN, max_length=64)]
 Unset = msgspec.UnsetType
 UNSET = msgspec.UNSET
 
@@ -153,9 +153,7 @@ class TenantController(Controller):
         principal: NamedDependency[Principal],
         list_tenants: NamedDependency[ListTenants],
         status: Annotated[TenantStatus | None, QueryParameter()] = None,
-        tenant_id: Annotated[
-            str | None, QueryParameter(min_length=1, max_length=64, pattern=TENANT_ID_PATTERN)
-        ] = None,
+        tenant_id: TenantFilter = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response[SuccessEnvelope[TenantListOut]]:
