@@ -659,7 +659,7 @@ def _flag_catalogue_problems(path: Path) -> list[str]:
     try:
         load_flag_catalogue(path)
     except FlagCatalogueInvalid as error:
-        return [f"{env_name('flag_catalogue_file')}: {error}"]
+        return [f"{env_name('flag_catalogue_file')}: {problem}" for problem in error.problems]
     return []
 
 

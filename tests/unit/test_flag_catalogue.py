@@ -177,3 +177,17 @@ def test_a_refused_value_names_its_field_and_why() -> None:
     assert (error.field, error.message) == ("value", "must be a multiple of 0.05")
     assert definition.checked(1) == 1.0
     assert isinstance(definition.checked(1), float)
+
+
+def test_every_bad_entry_of_a_catalogue_is_named_at_once() -> None:
+    text = (
+        "flags:\n"
+        "  - name: a\n    type: int\n    default: 1\n    allowed: [x]\n"
+        "  - name: b\n    type: bool\n    default: true\n"
+        "  - name: b\n    type: bool\n    default: false\n"
+        "  - name: c\n    type: float\n    default: 2\n    max: 1\n"
+    )
+    with pytest.raises(FlagCatalogueInvalid) as refused:
+        parse_flag_catalogue(text, source="flags.yaml")
+    lines = [problem.split(":")[1] for problem in refused.value.problems]
+    assert lines == ["5", "9", "14"], refused.value.problems

@@ -15,7 +15,7 @@
         description: ...
 
 Every error names the file and the line: a YAML syntax error where the parser stopped, an
-entry's error at the offending key (or the entry).
+entry's error at the offending key (or the entry); every entry's error is named at once.
 """
 
 from __future__ import annotations
@@ -71,28 +71,32 @@ def parse_flag_catalogue(text: str, *, source: str) -> FlagCatalogue:
             f"{source}:{_line_of_key(root, 'flags')}: 'flags' must be a list"
         )
     definitions: list[FlagDefinition] = []
+    problems: list[str] = []
     seen: set[str] = set()
     for entry, node in zip(entries, entry_nodes.value, strict=True):
         named = entry.get("weights") if isinstance(entry, dict) else None
         if isinstance(named, str):
             if named not in KEY_SETS:
-                raise FlagCatalogueInvalid(
+                problems.append(
                     f"{source}:{_line_of_key(node, 'weights')}: 'weights' names no key set"
                     f" ({', '.join(KEY_SETS)})"
                 )
+                continue
             entry = {**entry, "weights": list(KEY_SETS[named])}
         try:
             definition = definition_from(entry)
         except CatalogueEntryInvalid as error:
             line = _line_of_key(node, error.key) if error.key else _line(node)
-            raise FlagCatalogueInvalid(f"{source}:{line}: {error.message}") from error
+            problems.append(f"{source}:{line}: {error.message}")
+            continue
         if definition.name in seen:
             line = _line_of_key(node, "name")
-            raise FlagCatalogueInvalid(
-                f"{source}:{line}: flag '{definition.name}' is defined twice"
-            )
+            problems.append(f"{source}:{line}: flag '{definition.name}' is defined twice")
+            continue
         seen.add(definition.name)
         definitions.append(definition)
+    if problems:
+        raise FlagCatalogueInvalid(*problems)
     return FlagCatalogue.of(definitions)
 
 

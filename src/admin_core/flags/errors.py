@@ -30,4 +30,9 @@ class FlagsUnavailable(AdminError):
 
 
 class FlagCatalogueInvalid(Exception):
-    """The flag catalogue file is not valid: raised at start-up, never to a caller."""
+    """The flag catalogue file is not valid: raised at start-up, never to a caller.
+    `problems`: each as `file:line: what`."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
