@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.reads import invalidate_unless_answered
 from adapters.sql.tables import (
     accreditations,
     doctor_procedures,
@@ -281,8 +282,12 @@ class _SqlReader(ProjectionReader):
         sql, names = compiled
         try:
             rows: Sequence[Any] = await self._driver.fetch(sql, *(params[n] for n in names))
-        except Exception as error:  # asyncpg's own errors, translated
-            raise translate_driver(error) from error
+        except BaseException as error:
+            # A connection cut short (cancelled, timed out, lost) must not go back to the pool.
+            await invalidate_unless_answered(self._conn, self._driver, error)
+            if isinstance(error, Exception):  # asyncpg's own errors, translated
+                raise translate_driver(error) from error
+            raise
         return rows
 
     async def _rows(
