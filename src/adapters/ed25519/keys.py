@@ -3,10 +3,7 @@ checkpoints are trusted under (docs/adr/0056-signed-audit-checkpoints.md)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from adapters.keyfiles import publish_once
 from admin_core.audit.checkpoints import PublicKey, b64, key_id_of, unb64
 from admin_core.audit.ports import CheckpointKeys, CheckpointSigner
 
@@ -55,25 +53,11 @@ def _load_or_create(path: Path) -> ed25519.Ed25519PrivateKey:
         return _read_private(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = ed25519.Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:  # mkstemp creates the file with mode 0600
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return _read_private(path)  # another process won the race: use its key
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    return key
+    return key if publish_once(path, pem) else _read_private(path)  # the winner's key
 
 
 def _read_private(path: Path) -> ed25519.Ed25519PrivateKey:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +16,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from adapters.keyfiles import publish_once
 
 
 def _b64(data: bytes) -> str:
@@ -40,39 +39,20 @@ class LocalTokenIssuer:
 
     @staticmethod
     def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
-        """Read the key at `path`, or make one and publish it there without ever overwriting.
-
-        Several processes may start at once on a fresh path (replicas, `adminctl serve` beside
-        `adminctl token`). Each writes its new key to a temporary file (0600) in the same
-        directory and hard-links it to `path`; the link either appears complete or fails with
-        `FileExistsError`, so a reader never sees a half-written key and exactly one writer
-        wins. A loser reads the winner's key, so every process ends up with the same `kid`.
-        """
+        """Read the key at `path`, or make one and publish it there without ever overwriting
+        (`publish_once`): processes starting at once on a fresh path all end up with the
+        winner's key, and so with the same `kid`."""
         try:
             return _read_key(path)
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as file:  # mkstemp creates the file with mode 0600
-                file.write(pem)
-                file.flush()
-                os.fsync(file.fileno())
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                return _read_key(path)  # another process won the race: use its key
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-        return key
+        return key if publish_once(path, pem) else _read_key(path)
 
     def jwks(self) -> Mapping[str, Any]:
         return {"keys": [self._jwk]}
