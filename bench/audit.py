@@ -8,11 +8,11 @@ Python with the domain's own functions, written by COPY into a schema of its own
   the `QueryAuditLog` use case on the SQL adapter as the application role;
 - prints the plan PostgreSQL chose for each shape (every one must be an index range scan);
 - measures append throughput on one tenant with concurrent writers through the real path
-  (`record_audit` in a unit of work, one entry per transaction, in worker processes on uvloop
-  as under uvicorn, each with the application's default pool), against a baseline in the same
-  run: plain INSERTs of the same rows into an identical table without the chain; and the same
-  two at the SQL level (asyncpg, each INSERT its own transaction), which shows what the chain
-  itself costs;
+  (`tx.audit.append(audit_record(...))` in a unit of work, one entry per transaction, in
+  worker processes on uvloop as under uvicorn, each with the application's default pool),
+  against a baseline in the same run: plain INSERTs of the same rows into an identical
+  table without the chain; and the same two at the SQL level (asyncpg, each INSERT its own
+  transaction), which shows what the chain itself costs;
 - measures the same application append path without and with the periodic checkpoint
   writer (`WriteCheckpoint`) running every second, in alternating rounds;
 - verifies the longest chain (or every chain, `--verify-all`) in a fresh process per run,
@@ -81,7 +81,7 @@ from admin_core.audit.model import (
     link,
     tenant_of_chain,
 )
-from admin_core.audit.recording import record_audit
+from admin_core.audit.recording import audit_record
 from admin_core.audit.use_cases import (
     AuditQuery,
     QueryAuditLog,
@@ -691,18 +691,19 @@ async def append_through_app(
     async def one(n: int) -> None:
         r = _append_record(n)
         async with uow() as tx:
-            await record_audit(
-                tx,
-                actor,
-                action=r.action,
-                event_type=r.event_type,
-                resource_type=r.resource_type,
-                resource_id=r.resource_id,
-                tenant_id=r.tenant_id,
-                before=r.before,
-                after=r.after,
-                case_id=r.case_id,
-                patient_id=r.patient_id,
+            await tx.audit.append(
+                audit_record(
+                    actor,
+                    action=r.action,
+                    event_type=r.event_type,
+                    resource_type=r.resource_type,
+                    resource_id=r.resource_id,
+                    tenant_id=r.tenant_id,
+                    before=r.before,
+                    after=r.after,
+                    case_id=r.case_id,
+                    patient_id=r.patient_id,
+                )
             )
             await tx.commit()
 
