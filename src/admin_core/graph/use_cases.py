@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from admin_core.audit.model import AuditRecord
 from admin_core.audit.ports import AuditTransaction
 from admin_core.audit.recording import audit_record
 from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
@@ -227,14 +228,10 @@ class RebuildProjection:
     async def _audit(self, principal: Principal, result: RebuildResult) -> None:
         async with self._transactions() as tx:
             await tx.audit.append(
-                audit_record(
+                _rebuild_entry(
                     principal,
-                    action=REBUILD_ACTION,
-                    event_type=REBUILD_EVENT,
-                    resource_type="graph_projection",
-                    resource_id=result.run_id,
-                    tenant_id=None,
-                    after={
+                    result.run_id,
+                    {
                         "outcome": "succeeded",
                         "scope": result.scope.value,
                         "counts": {label.plural: n for label, n in result.counts.items()},
@@ -260,14 +257,10 @@ class RebuildProjection:
         try:
             async with self._transactions() as tx:
                 await tx.audit.append(
-                    audit_record(
+                    _rebuild_entry(
                         principal,
-                        action=REBUILD_ACTION,
-                        event_type=REBUILD_EVENT,
-                        resource_type="graph_projection",
-                        resource_id=run,
-                        tenant_id=None,
-                        after={
+                        run,
+                        {
                             "outcome": "failed",
                             "scope": scope.value,
                             "unreachable": failure.unreachable,
@@ -278,6 +271,19 @@ class RebuildProjection:
                 await tx.commit()
         except Exception:
             log.exception("graph rebuild %s: its failure could not be audited", run)
+
+
+def _rebuild_entry(principal: Principal, run: str, after: dict[str, Any]) -> AuditRecord:
+    """The audit entry of one rebuild run, succeeded or failed."""
+    return audit_record(
+        principal,
+        action=REBUILD_ACTION,
+        event_type=REBUILD_EVENT,
+        resource_type="graph_projection",
+        resource_id=run,
+        tenant_id=None,
+        after=after,
+    )
 
 
 class _Writes:
