@@ -39,6 +39,7 @@ from admin_core.payments.ports import (
     RefundRequest,
 )
 from tests.support.databases import database
+from tests.support.fake_http import FakeServer, Reply
 from tests.support.fake_razorpay import FakeRazorpay, fake_razorpay, razorpay_gateway
 from tests.support.fake_stripe import FakeStripe, fake_stripe, stripe_gateway
 from tests.support.services import service_url
@@ -374,6 +375,16 @@ async def test_an_unknown_payment_is_refused(gateway: GatewayUnderTest) -> None:
         assert gateway.created() == 0
 
 
+async def test_find_refund_on_an_unknown_payment_is_none_so_reconcile_can_end_the_attempt(
+    gateway: GatewayUnderTest,
+) -> None:
+    """The provider's answer that the payment does not exist proves it holds no refund of it;
+    reconcile then re-drives the key and records the provider's refusal."""
+    gateway.needs(STATEFUL, KNOWS_PAYMENTS)
+    request = request_for(gateway.unknown_payment(), 4200, gateway.currency)
+    assert await gateway.adapter.find_refund(request) is None
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 409])
 async def test_a_provider_failure_is_unavailable_and_the_same_key_then_refunds_once(
     gateway: GatewayUnderTest, status: int
@@ -498,6 +509,84 @@ async def test_concurrent_calls_with_one_key_make_at_most_one_refund(
     found = await gateway.adapter.find_refund(request)
     assert found is not None
     assert found.id == refunds[0].id
+
+
+# --- both HTTP gateways, answered with what is not a refund --------------------------------------
+
+#: 200 answers that are JSON but not what the call returns: an empty object, a refund without its
+#: fields, fields of the wrong type, a list, a bare string.
+NOT_A_REFUND: list[Any] = [
+    {},
+    {"object": "refund"},
+    {
+        "id": "re_1",
+        "object": "refund",
+        "status": "succeeded",
+        "amount": "lots",
+        "currency": 7,
+        "created": "yesterday",
+        "created_at": "yesterday",
+        "metadata": {},
+        "notes": {},
+    },
+    [1, 2],
+    "ok",
+]
+
+
+def _http_gateway(name: str, url: str) -> PaymentGateway:
+    if name == "stripe":
+        return StripePaymentGateway(
+            "sk_test_x", api_base=url, timeout_seconds=TIMEOUT, max_network_retries=0
+        )
+    return RazorpayPaymentGateway("rzp_test_x", "secret", api_base=url, timeout_seconds=TIMEOUT)
+
+
+def _unreadable_list(name: str, body: Any) -> Any:
+    """A list answer holding `body` as its one entry (what `find_refund` reads)."""
+    entry = (
+        dict(body, metadata={"idempotency_key": KEY}, notes={"idempotency_key": KEY})
+        if (isinstance(body, dict))
+        else body
+    )
+    if name == "stripe":
+        return {"object": "list", "data": [entry], "has_more": False}
+    return {"entity": "collection", "count": 1, "items": [entry]}
+
+
+KEY = "mso-refund-s_unreadable-1"
+
+
+@pytest.mark.parametrize("body", NOT_A_REFUND, ids=repr)
+@pytest.mark.parametrize("name", ["stripe", "razorpay"])
+async def test_an_answer_that_is_not_a_refund_is_unavailable_never_another_error(
+    name: str, body: Any
+) -> None:
+    """A proxy, a changed API or a wrong base URL answering 200 leaves the outcome unknown:
+    the caller gets the port's GatewayUnavailable (a retry-safe 502), not a crash."""
+    server = FakeServer(
+        lambda incoming: Reply(
+            200, body if incoming.method == "POST" else _unreadable_list(name, body)
+        ),
+        name=f"not-{name}",
+    )
+    adapter = _http_gateway(name, server.url)
+    request = RefundRequest(
+        key=KEY,
+        session_id="s_unreadable",
+        payment_ref="pay_1234567890",
+        amount_minor=4200,
+        currency="USD",
+        reason="r",
+    )
+    try:
+        with pytest.raises(GatewayUnavailable):
+            await adapter.refund(request)
+        with pytest.raises(GatewayUnavailable):
+            await adapter.find_refund(request)
+    finally:
+        await adapter.aclose()
+        server.stop()
 
 
 # --- Stripe only ----------------------------------------------------------------------------------
@@ -744,10 +833,8 @@ async def test_razorpay_find_refund_failure_is_unavailable(
     adapter, fake = razorpay
     fake.add_payment("pay_find", 4200)
     fake.fail_next(500)
-    with pytest.raises(GatewayUnavailable):
-        await adapter.find_refund(request_for("pay_find", 4200, "INR"))
     with pytest.raises(GatewayUnavailable):  # an error never proves there is no refund
-        await adapter.find_refund(request_for("pay_nobody", 4200, "INR"))
+        await adapter.find_refund(request_for("pay_find", 4200, "INR"))
 
 
 async def test_razorpay_maps_its_statuses() -> None:

@@ -25,7 +25,9 @@ Errors, by HTTP status and Razorpay's error `code` (never by description):
   description, `field` and `reason`): a payment not captured or unknown, already refunded, a
   retry with a different body, a malformed key. A key Razorpay would refuse (fewer than 10 of
   `[A-Za-z0-9_-]`) is refused before any call (`code` `invalid_idempotency_key`).
-`find_refund` raises only `GatewayUnavailable`: an error never proves that no refund exists.
+`find_refund` raises only `GatewayUnavailable`: an error never proves that no refund exists,
+except the one that the payment itself does not exist (400 `BAD_REQUEST_ERROR` on `field` `id`),
+whose refunds are none: reconcile then re-drives the key and records Razorpay's refusal.
 """
 
 from __future__ import annotations
@@ -81,6 +83,12 @@ def _error(response: httpx.Response) -> dict[str, Any]:
         return {}
     error = body.get("error") if isinstance(body, Mapping) else None
     return dict(error) if isinstance(error, Mapping) else {}
+
+
+def _unknown_payment(response: httpx.Response) -> bool:
+    """Razorpay's answer that the payment in the path does not exist."""
+    error = _error(response) if response.status_code == 400 else {}
+    return error.get("code") == BAD_REQUEST and error.get("field") == "id"
 
 
 def _said(response: httpx.Response, error: Mapping[str, Any]) -> str:
@@ -167,6 +175,8 @@ class RazorpayPaymentGateway(PaymentGateway):
         skip = 0
         while True:
             response = await self._send("GET", path, params={"count": _PAGE, "skip": skip})
+            if _unknown_payment(response):
+                return None
             if not response.is_success:
                 raise GatewayUnavailable(
                     f"Razorpay did not list the payment's refunds: "
@@ -177,8 +187,8 @@ class RazorpayPaymentGateway(PaymentGateway):
             if not isinstance(items, list):
                 raise GatewayUnavailable("Razorpay answered the refunds list without `items`")
             for entity in items:
-                if not isinstance(entity, Mapping):
-                    continue
+                if not isinstance(entity, Mapping):  # it could be ours: nothing is proved
+                    raise GatewayUnavailable("Razorpay listed a refund that is not an object")
                 if _notes(entity).get("idempotency_key") == request.key:
                     return _refund(entity)
             if len(items) < _PAGE:

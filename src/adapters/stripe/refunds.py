@@ -144,15 +144,28 @@ def _metadata(refund: stripe.Refund) -> dict[str, object]:
     return refund.metadata.to_dict() if refund.metadata is not None else {}
 
 
+#: What reading a Stripe object that is not what its call returns raises (a missing field is
+#: an AttributeError of the SDK's `StripeObject`, a field of another type one of the others).
+_UNREADABLE = (AttributeError, KeyError, TypeError, ValueError, OverflowError)
+
+
+def _unreadable(what: str, error: Exception) -> GatewayUnavailable:
+    return GatewayUnavailable(f"Stripe answered with an unreadable {what}: {error!r}")
+
+
 def _refund(refund: stripe.Refund) -> Refund:
-    return Refund(
-        id=refund.id,
-        status=_STATUSES.get(refund.status or "", RefundStatus.PENDING),
-        amount_minor=refund.amount,
-        currency=refund.currency.upper(),
-        provider=StripePaymentGateway.name,
-        created_at=datetime.fromtimestamp(refund.created, UTC),
-    )
+    """Our refund from Stripe's (GatewayUnavailable when the answer is not a refund)."""
+    try:
+        return Refund(
+            id=str(refund.id),
+            status=_STATUSES.get(str(refund.status or ""), RefundStatus.PENDING),
+            amount_minor=int(refund.amount),
+            currency=str(refund.currency).upper(),
+            provider=StripePaymentGateway.name,
+            created_at=datetime.fromtimestamp(int(refund.created), UTC),
+        )
+    except _UNREADABLE as error:
+        raise _unreadable("refund", error) from error
 
 
 class StripePaymentGateway(PaymentGateway):
@@ -207,12 +220,17 @@ class StripePaymentGateway(PaymentGateway):
                 raise _unavailable(error) from error
             except stripe.StripeError as error:
                 raise _unavailable(error) from error
-            for refund in page.data:
-                if _metadata(refund).get("idempotency_key") == request.key:
-                    return _refund(refund)
-            if not page.has_more or not page.data:
+            try:
+                refunds = list(page.data)
+                mine = [r for r in refunds if _metadata(r).get("idempotency_key") == request.key]
+                after = str(refunds[-1].id) if page.has_more and refunds else None
+            except _UNREADABLE as error:
+                raise _unreadable("list of refunds", error) from error
+            if mine:
+                return _refund(mine[0])
+            if after is None:
                 return None
-            params["starting_after"] = page.data[-1].id
+            params["starting_after"] = after
 
     async def aclose(self) -> None:
         """Close the HTTP client (its connection pool)."""
