@@ -22,6 +22,8 @@ from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.runner import LEASE
 from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
 from tests.support.clock import LaterClock
+from tests.support.databases import database
+from tests.support.fake_flagsmith import flagsmith_feature_flags
 from tests.support.flags import (
     OPERATOR,
     DieAfterWrite,
@@ -133,6 +135,41 @@ async def test_a_provider_that_cannot_be_asked_leaves_the_change_to_reconcile(
     again = await world.flags.side_effects.reconcile(world.flags.effects, older_than=timedelta(0))
     assert (list(again.completed), list(again.abandoned)) == ([], [])
     assert len(await world.audit("flag.identity_override")) == 1
+
+
+async def test_a_flagsmith_write_made_but_answered_too_late_is_audited_once_its_document_shows_it(
+    tmp_path: Path,
+) -> None:
+    """Flagsmith made the write but answered after the timeout, and the document it serves
+    trails its writes: the change is neither failed nor left unaudited on the older
+    document's word. It stays pending; reconcile, once the document can show the write,
+    completes it with its one audit entry."""
+    flags = catalogue()
+    async with (
+        database("memory", tmp_path) as transactions,
+        flagsmith_feature_flags(flags, timeout=0.3, retries=0, trail_seconds=1.0) as (
+            adapter,
+            fake,
+        ),
+    ):
+        await add_tenants(transactions, "apollo")
+        world = world_on(adapter, transactions, flags)
+        fake.trail_writes()
+        fake.late_next(0.6, method="PUT")
+        with pytest.raises(FlagsUnavailable):
+            await world.override.execute(OPERATOR, _override())
+        assert fake.override_of("apollo", "triage_risk_threshold") == (True, "0.3")
+        intent = await world.intent(1)
+        assert intent is not None
+        assert intent.status is IntentStatus.PENDING
+        assert await world.audit("flag.identity_override") == []
+
+        fake.catch_up()
+        await asyncio.sleep(1.0)
+        effects = world.flags.effects
+        report = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+        assert list(report.completed) == [intent.id]
+        assert len(await world.audit("flag.identity_override")) == 1
 
 
 async def test_reads_are_served_stale_while_the_provider_is_down(

@@ -16,6 +16,7 @@ import pytest
 
 import adapters.flagsmith.flags as flagsmith_flags
 from adapters.config_files.flags import load_flag_catalogue
+from adapters.flagsmith.flags import FlagsmithFeatureFlags
 from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
 from admin_core.flags.model import effective_flags
 from tests.support.fake_flagsmith import FakeFlagsmith, flagsmith_feature_flags
@@ -280,8 +281,8 @@ async def test_a_hanging_flagsmith_is_flags_unavailable_after_the_timeout() -> N
 
         fake.hang_next(3, 2, path=DOCUMENT, user_agent=OURS)
         started = time.monotonic()
-        with pytest.raises(FlagsUnavailable) as read:
-            await flags.overrides("tenant_a")
+        with pytest.raises(FlagsUnavailable) as read:  # tenant_a's write may yet land: another
+            await flags.overrides("tenant_b")
         assert time.monotonic() - started < 2
         assert read.value.details["reason"] == "timeout"
 
@@ -368,6 +369,66 @@ async def test_clearing_for_an_identity_flagsmith_does_not_know_is_not_an_error(
         fake.fail_next(404, 1, method="DELETE")  # as older Flagsmith versions answer
         await flags.clear_override("tenant_new", "enable_mso_booking")
         assert (await flags.state("tenant_new")).overrides == {}
+
+
+async def test_clearing_with_an_environment_key_flagsmith_does_not_know_is_flags_unavailable() -> (
+    None
+):
+    async with flagsmith_feature_flags(CATALOGUE, environment_key="notOurs") as (flags, fake):
+        fake.set_identity_override("tenant_a", "enable_mso_booking", enabled=True)
+        with pytest.raises(FlagsUnavailable) as raised:
+            await flags.clear_override("tenant_a", "enable_mso_booking")
+        assert raised.value.details["status"] == 403
+        assert await flags.overrides("tenant_a") == {"enable_mso_booking": True}
+
+
+async def test_clearing_at_a_path_flagsmith_does_not_serve_is_flags_unavailable() -> None:
+    """A wrong Admin API URL answers 404 too, but from the router: not about the identity."""
+    async with flagsmith_feature_flags(CATALOGUE) as (flags, fake):
+        fake.set_identity_override("tenant_a", "enable_mso_booking", enabled=True)
+        wrong = FlagsmithFeatureFlags(
+            catalogue=CATALOGUE,
+            api_url=fake.api_url,
+            server_key=fake.server_key,
+            admin_api_url=f"{fake.url}/admin/api/v1/",
+            admin_key=fake.admin_key,
+            environment_key=fake.environment_key,
+        )
+        try:
+            with pytest.raises(FlagsUnavailable) as raised:
+                await wrong.clear_override("tenant_a", "enable_mso_booking")
+        finally:
+            await wrong.aclose()
+        assert raised.value.details["status"] == 404
+        assert await flags.overrides("tenant_a") == {"enable_mso_booking": True}
+
+
+async def test_a_write_made_but_answered_too_late_leaves_the_identity_unknown_until_shown() -> None:
+    """A write that timed out may have been made, and the document trails writes: until it
+    can show the write, the identity's overrides are unavailable, never the older answer."""
+    async with flagsmith_feature_flags(CATALOGUE, timeout=0.3, retries=0, trail_seconds=1.0) as (
+        flags,
+        fake,
+    ):
+        fake.trail_writes()
+        fake.late_next(0.6, method="PUT")
+        with pytest.raises(FlagsUnavailable):
+            await flags.set_override("tenant_a", "mso_max_offers_per_case", 7)
+        assert fake.override_of("tenant_a", "mso_max_offers_per_case") == (True, 7)
+        with pytest.raises(FlagsUnavailable) as raised:
+            await flags.overrides("tenant_a")
+        assert raised.value.details["retry_after_seconds"] == 1
+        assert await flags.overrides("tenant_b") == {}  # other identities are answered
+        fake.catch_up()
+        await asyncio.sleep(1.0)
+        assert await flags.overrides("tenant_a") == {"mso_max_offers_per_case": 7}
+
+
+async def test_a_write_refused_outright_leaves_the_identity_readable() -> None:
+    async with flagsmith_feature_flags(CATALOGUE) as (flags, _):
+        with pytest.raises(FlagsUnavailable):
+            await flags.set_override("tenant_a", "not_a_flagsmith_feature", True)
+        assert await flags.overrides("tenant_a") == {}
 
 
 async def test_state_is_served_stale_when_flagsmith_stops_answering() -> None:

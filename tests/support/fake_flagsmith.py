@@ -12,14 +12,18 @@ A real HTTP server on 127.0.0.1 (random port, a thread) that follows Flagsmith's
   (no trailing slash) with `Authorization: Api-Key <key>`: PUT `{"identifier", "feature" (name
   or id), "enabled", "feature_state_value"}` creates the identity if needed and answers 200 with
   the feature state; DELETE `{"identifier", "feature"}` answers 204, override or not. A wrong
-  key: 401 `{"detail": "Valid Master API Key not found."}`. Values are kept as Flagsmith keeps
+  key: 401 `{"detail": "Valid Master API Key not found."}`; an environment key it does not
+  know: 403, as the view's permission class refuses it. Values are kept as Flagsmith keeps
   them: a string, an integer or a boolean; a float becomes its string, an object or a list is
   refused (400, as the API's string field refuses it).
+- Any other path: 404 with Django's HTML page, as Flagsmith's router answers.
 
 Test controls: `fail_next(status, times)` (a 429 carries `Retry-After`), `hang_next(seconds,
 times)` (answers 504 that late, after the client has given up, without handling the call),
-each optionally only for a method, a path containing some text, or a `User-Agent` containing
-some text (the SDK's polls say `flagsmith-python-sdk`); `set_feature` and
+`late_next(seconds, times)` (handles the call, then answers that late), each optionally only
+for a method, a path containing some text, or a `User-Agent` containing some text (the SDK's
+polls say `flagsmith-python-sdk`); `trail_writes()` serves the document as it stands until
+`catch_up()` (Flagsmith's document trails its writes); `set_feature` and
 `set_identity_override` change what Flagsmith holds as its dashboard would; `calls` records
 every request.
 
@@ -54,6 +58,10 @@ ADMIN_KEY = "fake_flagsmith_admin_key.secret"
 Stored = str | int | bool | None
 
 
+#: Django's answer to a path no route matches (HTML, not DRF's JSON).
+NOT_FOUND_PAGE = "<!doctype html><title>Not Found</title><h1>Not Found</h1>"
+
+
 @dataclass
 class Feature:
     id: int
@@ -74,6 +82,7 @@ class Override:
 class Fault:
     status: int | None = None  # answer this error instead of handling the call
     hang: float = 0.0  # or answer 504 this many seconds late, without handling the call
+    late: float = 0.0  # or handle the call, then answer this many seconds late
     retry_after: str | None = None
     method: str | None = None
     path: str | None = None  # only calls whose path contains this
@@ -121,6 +130,8 @@ class FakeFlagsmith:
     url: str = ""
     server: FakeServer | None = field(default=None, repr=False)
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The document served while writes are trailed (`trail_writes`); None: the current one.
+    trailing: dict[str, Any] | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -206,6 +217,23 @@ class FakeFlagsmith:
                 Fault(hang=seconds, method=method, path=path, user_agent=user_agent)
                 for _ in range(times)
             )
+
+    def late_next(
+        self, seconds: float, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """The next `times` matching calls are handled, then answered `seconds` late (after a
+        client with a shorter timeout has given up)."""
+        with self.lock:
+            self.faults.extend(Fault(late=seconds, method=method, path=path) for _ in range(times))
+
+    def trail_writes(self) -> None:
+        """Serve the document as it stands now, whatever is written, until `catch_up()`."""
+        with self.lock:
+            self.trailing = self.document()
+
+    def catch_up(self) -> None:
+        with self.lock:
+            self.trailing = None
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -312,7 +340,7 @@ class FakeFlagsmith:
                 return 403, {"detail": "Invalid or missing Environment key"}
             if key != self.server_key:
                 return 403, {"detail": "Invalid or missing Environment Key"}
-            return 200, self.document()
+            return 200, self.document() if self.trailing is None else self.trailing
         if (
             len(parts) == 6
             and parts[:4] == ["api", "v1", "environments", "environments"]
@@ -324,13 +352,13 @@ class FakeFlagsmith:
             if authorization != f"Api-Key {self.admin_key}":
                 return 401, {"detail": "Valid Master API Key not found."}
             if parts[4] != self.environment_key:
-                return 404, {"detail": "Not found."}
+                return 403, {"detail": "You do not have permission to perform this action."}
             if method == "PUT":
                 return self._put(body)
             if method == "DELETE":
                 return self._delete(body)
             return 405, {"detail": f'Method "{method}" not allowed.'}
-        return 404, {"detail": "Not found."}
+        return 404, NOT_FOUND_PAGE
 
     def _feature(self, body: Mapping[str, Any]) -> Feature | None:
         wanted = body.get("feature")
@@ -398,6 +426,10 @@ def _respond(fake: FakeFlagsmith) -> Callable[[Incoming], Reply]:
             return Reply(fault.status, {"detail": f"injected {fault.status}"}, retry)
         with fake.lock:
             status, answer = fake.handle(incoming.method, incoming.path, incoming.headers, body)
+        if fault is not None and fault.late:
+            fake.released.wait(fault.late)
+        if isinstance(answer, str):
+            return Reply(status, answer, content_type="text/html")
         return Reply(status, answer)
 
     return respond

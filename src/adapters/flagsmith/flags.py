@@ -12,8 +12,11 @@ Writes go through the Admin API, one identity override by identifier: `PUT|DELET
 {admin_api_url}environments/environments/{environment_key}/edge-identities-featurestates`
 with `Authorization: Api-Key <admin key>`. A write is shown to this process at once: it is
 laid over the identity's overrides until the SDK polls a document after it that agrees (or,
-at the latest, for `max(60 s, 6 refreshes)`), since the document Flagsmith serves trails its
-writes.
+at the latest, for `trail_seconds`, by default `max(60 s, 6 refreshes)`), since the document
+Flagsmith serves trails its writes. A write that got no answer, or an error that does not say
+it was not made (a timeout, a 5xx), may have been made all the same: until the document can
+show it (`trail_seconds` after it was sent), `overrides` of that identity is FLAGS_UNAVAILABLE
+rather than an answer that may miss it.
 
 Values: Flagsmith holds a string, an integer or a boolean (and null). A bool flag is the
 feature's `enabled`; int is an integer; float is its decimal string; string is a string; json is
@@ -195,11 +198,14 @@ class FlagsmithFeatureFlags(FeatureFlags):
         refresh_seconds: float = 10.0,
         timeout: float = 5.0,
         retries: int = 2,
+        trail_seconds: float | None = None,
     ) -> None:
         if not server_key.startswith("ser."):
             raise ValueError("local evaluation needs Flagsmith's server-side key ('ser.…')")
         if refresh_seconds <= 0 or timeout <= 0 or retries < 0:
             raise ValueError("refresh_seconds and timeout must be positive, retries 0 or more")
+        if trail_seconds is not None and trail_seconds <= 0:
+            raise ValueError("trail_seconds must be positive")
         self._catalogue = catalogue
         self._api_url = _with_slash(api_url)
         self._document_url = self._api_url + _DOCUMENT_PATH.lstrip("/")
@@ -214,13 +220,16 @@ class FlagsmithFeatureFlags(FeatureFlags):
         self._timeout = timeout
         self._retries = retries
         self._stale_after = 2 * refresh_seconds + (retries + 1) * timeout + 1.0
-        self._write_lifetime = max(60.0, 6 * refresh_seconds)
+        #: How long the document Flagsmith serves may trail a write.
+        self._trail = max(60.0, 6 * refresh_seconds) if trail_seconds is None else trail_seconds
         self._sdk: Flagsmith | None = None
         self._starting = asyncio.Lock()
         self._http_client: httpx.AsyncClient | None = None
         #: When the document the SDK holds was fetched (`time.monotonic`, start of the request).
         self._fetched_at = 0.0
         self._writes: dict[str, dict[str, _Write]] = {}
+        #: Identity → when the latest write to it that may have been made unanswered was sent.
+        self._unanswered: dict[str, float] = {}
         self._warned: set[tuple[str, str]] = set()
         self._closed = False
 
@@ -237,39 +246,26 @@ class FlagsmithFeatureFlags(FeatureFlags):
         )
 
     async def overrides(self, identity: str) -> Mapping[str, Any]:
+        self._check_answered(identity)
         document = await self._document()
         return self._with_writes(identity, self._held_by(document, identity), None)
 
     async def set_override(self, identity: str, flag: str, value: Any) -> None:
         definition = self._catalogue.definitions.get(flag)
         enabled, stored = encode(definition, value)
-        response = await self._send(
-            "PUT",
-            self._overrides_url,
-            headers=self._admin_headers(),
-            body={
-                "identifier": identity,
-                "feature": flag,
-                "enabled": enabled,
-                "feature_state_value": stored,
-            },
-            key="Admin API key",
-        )
+        body = {"identifier": identity, "feature": flag, "enabled": enabled}
+        response = await self._write("PUT", identity, dict(body, feature_state_value=stored))
         if not response.is_success:
             raise self._unexpected(response)
         written = decode(definition, enabled, stored)
         self._remember(identity, flag, _Write(written, cleared=False, at=time.monotonic()))
 
     async def clear_override(self, identity: str, flag: str) -> None:
-        response = await self._send(
-            "DELETE",
-            self._overrides_url,
-            headers=self._admin_headers(),
-            body={"identifier": identity, "feature": flag},
-            key="Admin API key",
-        )
-        # 404: a Flagsmith that does not know the identity yet (older versions) holds nothing.
-        if not response.is_success and response.status_code != 404:
+        response = await self._write("DELETE", identity, {"identifier": identity, "feature": flag})
+        # A Flagsmith that does not know the identity yet (older versions) holds nothing: its
+        # view answers 404 with DRF's `{"detail": ...}`. Any other 404 (a wrong URL) is not
+        # an answer about the identity.
+        if not response.is_success and not _identity_not_found(response):
             raise self._unexpected(response)
         self._remember(identity, flag, _Write(None, cleared=True, at=time.monotonic()))
 
@@ -407,6 +403,40 @@ class FlagsmithFeatureFlags(FeatureFlags):
 
     # --- own writes ----------------------------------------------------------------------------
 
+    async def _write(self, method: str, identity: str, body: Mapping[str, Any]) -> httpx.Response:
+        """One write to the identity's overrides. One that may have been made without our
+        knowing (no answer, a 5xx or a 429 after the retries) is noted for `_check_answered`;
+        a refused key says it was not made."""
+        sent_at = time.monotonic()
+        try:
+            return await self._send(
+                method,
+                self._overrides_url,
+                headers=self._admin_headers(),
+                body=body,
+                key="Admin API key",
+            )
+        except FlagsUnavailable as error:
+            if error.details.get("status") not in (401, 403):
+                self._unanswered[identity] = max(self._unanswered.get(identity, 0.0), sent_at)
+            raise
+
+    def _check_answered(self, identity: str) -> None:
+        """FLAGS_UNAVAILABLE while a write to the identity that may have been made is younger
+        than the document's trail: the document could still be without it."""
+        sent_at = self._unanswered.get(identity)
+        if sent_at is None:
+            return
+        waited = time.monotonic() - sent_at
+        if waited >= self._trail:
+            del self._unanswered[identity]
+            return
+        raise FlagsUnavailable(
+            "A write to Flagsmith got no answer, and Flagsmith's environment document may not "
+            "show it yet: what Flagsmith holds for this identity cannot be told until then.",
+            details={"retry_after_seconds": math.ceil(self._trail - waited)},
+        )
+
     def _remember(self, identity: str, flag: str, write: _Write) -> None:
         self._writes.setdefault(identity, {})[flag] = write
 
@@ -416,7 +446,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
         """`held` with this process's writes laid over it. A write is forgotten once the SDK's
         document (fetched at `fetched_at`; None: `held` is not from it) is fetched after it and
         agrees with it — a fresher document read by `overrides` does not retire it, `state`
-        still needs it — or when it has waited `_write_lifetime` for that."""
+        still needs it — or when it has waited `_trail` for that."""
         overrides = dict(held)
         writes = self._writes.get(identity)
         if not writes:
@@ -428,7 +458,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
             else:
                 agrees = flag in held and same_value(held[flag], write.value)
             caught_up = fetched_at is not None and fetched_at >= write.at
-            if (agrees and caught_up) or now - write.at > self._write_lifetime:
+            if (agrees and caught_up) or now - write.at > self._trail:
                 del writes[flag]
             elif write.cleared:
                 overrides.pop(flag, None)
@@ -523,6 +553,17 @@ class FlagsmithFeatureFlags(FeatureFlags):
         return self._unavailable(
             response, 1, f"Flagsmith gave an unexpected answer (HTTP {response.status_code})."
         )
+
+
+def _identity_not_found(response: httpx.Response) -> bool:
+    """A 404 from Flagsmith's identity view (DRF's `{"detail": ...}`), not from its router."""
+    if response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("detail"), str)
 
 
 def _with_slash(url: str) -> str:
