@@ -255,8 +255,10 @@ class Settings:
     )
     auth_authorized_parties: tuple[str, ...] = setting(
         (),
-        "comma list; a token's `azp`, when present, must be one of them",
+        "comma list; a token's `azp`, when present, must be one of them (required in"
+        " production; embedded: not checked while empty)",
         read=_csv,
+        production="production accepts session tokens only from the frontends it names",
         example="https://admin.example.com",
     )
     clerk_jwks_url: str | None = setting(

@@ -145,6 +145,7 @@ def test_production_names_every_missing_setting_and_every_embedded_only_one() ->
     assert named == {
         "ADMIN_DATABASE_URL",
         "ADMIN_AUTH_ISSUER",
+        "ADMIN_AUTH_AUTHORIZED_PARTIES",
         "ADMIN_CLERK_JWKS_URL",
         "ADMIN_CLERK_SECRET_KEY",
         "ADMIN_NEO4J_URL",
