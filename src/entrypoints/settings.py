@@ -361,9 +361,9 @@ class Settings:
     )
     stripe_api_key: str | None = setting(
         None,
-        "Stripe secret key, `sk_...`: refunds of sessions Stripe took the money for (unset:"
-        " embedded refunds them in the sandbox, production answers"
-        " PAYMENT_PROVIDER_NOT_CONFIGURED)",
+        "Stripe secret key `sk_...`, or a restricted key `rk_...` allowed to write refunds:"
+        " refunds of sessions Stripe took the money for (unset: embedded refunds them in the"
+        " sandbox, production answers PAYMENT_PROVIDER_NOT_CONFIGURED)",
         secret=True,
         read=_prefixed("sk_", "rk_"),
         example="sk_live_replace_me",
@@ -676,16 +676,21 @@ _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.
 
 
 def mask_url(url: str) -> str:
-    """A URL with its password and any credential in its query replaced by `***`."""
+    """A URL with its password and any credential in its query replaced by `***`; one
+    without either exactly as given (rebuilding `sqlite:///var/x.db` would drop a slash)."""
     parts = urlsplit(url)
     netloc = parts.netloc
     if parts.password:
         netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    secret = any(_SECRET_PARAMETER.search(name) for name, _ in pairs)
+    if netloc == parts.netloc and not secret:
+        return url
     query = "&".join(
         f"{name}=***" if _SECRET_PARAMETER.search(name) else f"{name}={value}"
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        for name, value in pairs
     )
-    return urlunsplit(parts._replace(netloc=netloc, query=query or parts.query))
+    return urlunsplit(parts._replace(netloc=netloc, query=query if secret else parts.query))
 
 
 def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:

@@ -135,7 +135,7 @@ async def stripe_fake(_: Path, wrong: str | None) -> AsyncIterator[ProbeUnderTes
         probe = StripeDependencyProbe(api_key=key, api_url=fake.url, timeout_seconds=TIMEOUT)
         async with _closing(probe, key, fake.api_key) as under_test:
             yield under_test
-        assert len(fake.calls_to("GET", "/v1/balance")) == 1
+        assert len(fake.calls_to("GET", "/v1/refunds")) == 1
 
 
 @asynccontextmanager

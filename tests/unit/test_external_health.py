@@ -284,7 +284,7 @@ class Fakes:
     def probe_calls(self) -> dict[str, int]:
         return {
             "flagsmith": self.flagsmith.calls_to("GET", "environment-document"),
-            "stripe": len(self.stripe.calls_to("GET", "/v1/balance")),
+            "stripe": len(self.stripe.calls_to("GET", "/v1/refunds")),
             "razorpay": len(self.razorpay.calls_to("GET", "/v1/payments")),
             "clerk": self.clerk.calls_of("GET"),
             "daily_co": self.daily.probe_calls,
@@ -395,7 +395,7 @@ async def test_refused_credentials_and_server_errors_are_down(
 ) -> None:
     for fake in (fakes.daily, fakes.qdrant, fakes.anthropic, fakes.langfuse):
         fake.fail(status)
-    fakes.stripe.fail_next(status, path="/v1/balance")
+    fakes.stripe.fail_next(status, path="/v1/refunds")
     fakes.razorpay.fail_next(status, path="/v1/payments")
     fakes.clerk.fail_next(status)
     fakes.flagsmith.fail_next(status, path="environment-document")

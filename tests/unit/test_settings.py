@@ -125,6 +125,27 @@ def test_config_check_masks_credentials_inside_every_url(name: str, url: str, se
     assert not any(secret in choice.why for choice in adapters)
 
 
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("ADMIN_DATABASE_URL", "sqlite+aiosqlite:///var/admin_core.db"),
+        ("ADMIN_DATABASE_URL", "sqlite+aiosqlite:////srv/admin/admin_core.db"),
+        ("ADMIN_DATABASE_URL", "memory://"),
+        (
+            "ADMIN_DATABASE_URL",
+            "postgresql+asyncpg://admin@db:5432/admin_core?ssl=require&application_name=a%20b",
+        ),
+        ("ADMIN_NEO4J_URL", "bolt://127.0.0.1:7687"),
+    ],
+)
+def test_config_check_shows_a_url_without_credentials_exactly_as_given(
+    name: str, url: str
+) -> None:
+    settings, problems = Settings.read_env({name: url})
+    assert problems == []
+    assert dict(settings.effective())[name] == url
+
+
 def test_embedded_is_the_default_and_needs_nothing() -> None:
     settings = Settings.from_env({})
     assert settings.mode is Mode.EMBEDDED
