@@ -47,7 +47,7 @@ test: install lint services ## Lint, start the services, run every test, then sc
 	@$(BIN)/pytest
 	@bash scripts/schemathesis.sh
 
-test-api: install ## schemathesis over the whole admin OpenAPI document, against the running app
+test-api: install ## schemathesis over the whole admin OpenAPI document, on an app it starts (fresh embedded database)
 	@bash scripts/schemathesis.sh
 
 test-fast: install ## Unit tests and in-memory/SQLite contract tests only (no services)

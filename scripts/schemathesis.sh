@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# schemathesis over the whole admin OpenAPI document, against the running app.
+# schemathesis over the whole admin OpenAPI document, on an app it starts and stops itself.
 #
 #   scripts/schemathesis.sh [extra schemathesis options]
 #
