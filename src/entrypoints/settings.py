@@ -288,10 +288,12 @@ class Settings:
     org_cache_seconds: float = setting(
         30.0, "how long an org → tenant mapping is cached per replica", read=_seconds
     )
-    local_key_path: Path = setting(
-        Path("var/keys/local-signing.pem"),
+    local_key_path: Path | None = setting(
+        None,
         "embedded only: the local token issuer's private key",
         read=_path,
+        shown_default="embedded: `keys/local-signing.pem` beside the SQLite database"
+        " (`var/keys/` for `memory://`)",
     )
     demo_seed: bool = setting(
         True,
@@ -455,7 +457,7 @@ class Settings:
         "Ed25519 private key (PEM) that signs audit checkpoints; never in the database"
         " (required in production; embedded: made on first use beside the local signing key)",
         read=_path,
-        shown_default="embedded: `var/keys/audit-checkpoint-ed25519.pem`",
+        shown_default="embedded: `keys/audit-checkpoint-ed25519.pem` beside the SQLite database",
         production="production signs audit checkpoints with a key kept outside the database",
         example="/run/secrets/audit-checkpoint-ed25519.pem",
     )

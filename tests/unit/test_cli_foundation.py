@@ -123,7 +123,9 @@ def test_a_command_on_a_graph_of_its_own_says_so_on_stderr_only(
     human = capsys.readouterr()
     assert "this command sees its own, not the server's" in human.err
     assert main(["--json", *words]) == 0
-    assert capsys.readouterr().err == ""
+    scripted = capsys.readouterr()
+    json.loads(scripted.out)  # stdout stays the data alone
+    assert "this command sees its own, not the server's" in scripted.err
 
 
 def test_db_upgrade_says_what_it_changed(
@@ -149,3 +151,74 @@ def test_a_reconcile_says_which_intents_it_left_alone(
     out = capsys.readouterr().out
     assert "still pending 0" in out
     assert "younger than 5 s were left to the calls that made them" in out
+
+
+def test_commands_run_from_any_directory_sign_with_the_keys_beside_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cron job or an operator's shell elsewhere works on the same database with the same
+    keys: a checkpoint written from there is one verify accepts."""
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'data' / 'a.db'}")
+    monkeypatch.delenv("ADMIN_LOCAL_KEY_PATH", raising=False)
+    for name in ("ops", "elsewhere"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "ops")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["demo", "seed"]) == 0
+    assert main(["audit", "checkpoint"]) == 0
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["demo", "seed"]) == 0  # already seeded: nothing new, but entries are made
+    assert main(["audit", "checkpoint"]) == 0
+    capsys.readouterr()
+    assert main(["--json", "audit", "verify", "--tenant-id", "apollo-chennai"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main(["token"]) == 0
+    assert sorted(p.name for p in (tmp_path / "data" / "keys").iterdir()) == [
+        "audit-checkpoint-ed25519.pem",
+        "local-signing.pem",
+    ]
+    assert not (tmp_path / "ops" / "var").exists()
+    assert not (tmp_path / "elsewhere" / "var").exists()
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["flags", "override", "apollo-chennai", "matching_domain_weights"],
+        ["triage", "set", "apollo-chennai"],
+    ],
+)
+def test_a_value_nested_deeper_than_the_api_takes_is_refused_not_a_traceback(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    for depth in (33, 5000):
+        value = "[" * depth + "]" * depth
+        last = value if words[0] == "flags" else f"mso_eligible_decision_stages={value}"
+        capsys.readouterr()
+        assert main(["--json", *words, last, "--reason", "x"]) == 2
+        error = json.loads(capsys.readouterr().err)["errors"][0]
+        assert error["code"] == "BAD_REQUEST"
+        assert "nests deeper than 32 levels" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "words", [["audit", "export", "--no-progress", "-o"], ["audit", "public-key", "-o"]]
+)
+@pytest.mark.parametrize("where", ["missing/out.txt", "."])
+def test_an_output_file_that_cannot_be_written_is_named_not_a_traceback(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str], where: str
+) -> None:
+    capsys.readouterr()
+    assert main([*words, str(embedded / where)]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+
+
+def test_an_empty_org_is_refused_not_taken_for_the_platform(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["--json", "token", "--org", ""]) == 2
+    assert json.loads(capsys.readouterr().err)["errors"][0]["field"] == "org"
+    with pytest.raises(SystemExit) as stopped:
+        main(["token", "--org", "org_x", "--no-org"])
+    assert stopped.value.code == 2

@@ -138,9 +138,7 @@ def test_config_check_masks_credentials_inside_every_url(name: str, url: str, se
         ("ADMIN_NEO4J_URL", "bolt://127.0.0.1:7687"),
     ],
 )
-def test_config_check_shows_a_url_without_credentials_exactly_as_given(
-    name: str, url: str
-) -> None:
+def test_config_check_shows_a_url_without_credentials_exactly_as_given(name: str, url: str) -> None:
     settings, problems = Settings.read_env({name: url})
     assert problems == []
     assert dict(settings.effective())[name] == url

@@ -27,8 +27,9 @@ class CommandContext:
 
     def note_own_graph(self) -> None:
         """Without Neo4j the graph projection lives in a process's memory: this command's is
-        its own, not the server's. Said on stderr, so that piped output stays clean."""
-        if not self.as_json and not choices.uses_neo4j(self.container.settings()):
+        its own, not the server's. Said on stderr, `--json` or not: the output differs from
+        the server's, and stdout stays clean."""
+        if not choices.uses_neo4j(self.container.settings()):
             stderr.print(
                 styled(
                     ("note", "yellow"),

@@ -25,7 +25,7 @@ class LocalTokensRefused(RuntimeError):
 def _issuer(settings: Settings) -> LocalTokenIssuer:
     if not choices.mints_local_tokens(settings):
         raise LocalTokensRefused("production mode never mints local tokens")
-    return LocalTokenIssuer(settings.local_key_path, issuer=settings.auth_issuer)
+    return LocalTokenIssuer(choices.local_key_path(settings), issuer=settings.auth_issuer)
 
 
 def _jwks_fetcher(

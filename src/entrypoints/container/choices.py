@@ -29,25 +29,40 @@ def database(settings: Settings) -> str:
     return "memory" if url.startswith("memory:") else "sqlite"
 
 
+def embedded_directory(settings: Settings) -> Path:
+    """Where the embedded mode keeps the files that belong with its database (keys,
+    checkpoints): beside the SQLite file, whatever directory a command runs in; `var` for
+    another database."""
+    if database(settings) == "sqlite":
+        return Path(settings.database_url.split("///", 1)[-1]).parent
+    return Path("var")
+
+
+def local_key_path(settings: Settings) -> Path:
+    """The local token issuer's key: the configured file, or one beside the database, so that
+    every command on one database signs with the same key."""
+    if settings.local_key_path is not None:
+        return settings.local_key_path
+    return embedded_directory(settings) / "keys" / "local-signing.pem"
+
+
 def checkpoint_key_path(settings: Settings) -> Path:
     """The audit checkpoint signer's key: the configured file (production requires one), or
     embedded, a key beside the local token issuer's."""
     if settings.audit_checkpoint_key_file is not None:
         return settings.audit_checkpoint_key_file
-    return settings.local_key_path.with_name("audit-checkpoint-ed25519.pem")
+    return local_key_path(settings).with_name("audit-checkpoint-ed25519.pem")
 
 
 def checkpoint_directory(settings: Settings) -> Path | None:
     """The checkpoint sink's directory: the configured one (production requires one), or
-    embedded, beside the SQLite file; None for the `memory://` database (a sink in memory,
+    embedded, beside the database; None for the `memory://` database (a sink in memory,
     which lives as long as the database does)."""
     if settings.audit_checkpoint_dir is not None:
         return settings.audit_checkpoint_dir
     if database(settings) == "memory":
         return None
-    if database(settings) == "sqlite":
-        return Path(settings.database_url.split("///", 1)[-1]).parent / "audit-checkpoints"
-    return Path("var/audit-checkpoints")
+    return embedded_directory(settings) / "audit-checkpoints"
 
 
 def uses_neo4j(settings: Settings) -> bool:
@@ -152,7 +167,7 @@ def describe(settings: Settings) -> list[Choice]:
         Choice(
             "local token issuer",
             "LocalTokenIssuer" if mints_local_tokens(settings) else "none",
-            str(settings.local_key_path) if mints_local_tokens(settings) else "production",
+            str(local_key_path(settings)) if mints_local_tokens(settings) else "production",
         ),
         Choice(
             "IdentityProvider",

@@ -301,12 +301,20 @@ def _report(ctx: CommandContext, result: ChainVerification) -> None:
     stdout.print(WHAT_TO_DO)
 
 
+def unwritable(path: Path, error: OSError) -> ValidationFailed:
+    return ValidationFailed.single("output", f"{path} cannot be written: {error.strerror}")
+
+
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
-    with path.open("w", encoding="utf-8", newline="") as file:
+    try:
+        file = path.open("w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise unwritable(path, error) from error
+    with file:
         yield file
 
 
@@ -412,7 +420,10 @@ async def show_public_key(ctx: CommandContext) -> None:
     if ctx.args.output is None:
         sys.stdout.write(text)
         return
-    ctx.args.output.write_text(text)
+    try:
+        ctx.args.output.write_text(text)
+    except OSError as error:
+        raise unwritable(ctx.args.output, error) from error
     stderr.print(f"{len(keys)} public key(s) written to {ctx.args.output}")
 
 

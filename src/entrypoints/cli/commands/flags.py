@@ -17,7 +17,7 @@ from admin_core.flags.use_cases import (
     EffectiveFlagsQuery,
     OverrideFlagCommand,
 )
-from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.errors import BadRequest, ValidationFailed
 from admin_core.side_effects.use_cases import ReconcileCommand
 from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
 from entrypoints.cli import options
@@ -29,6 +29,7 @@ from entrypoints.http.presenters.flags import (
     triage_thresholds_out,
 )
 from entrypoints.http.presenters.side_effects import reconcile_report_out, reconcile_summary
+from entrypoints.http.requests import MAX_JSON_DEPTH, json_depth_exceeds
 
 
 def register(groups: Any) -> None:
@@ -68,10 +69,18 @@ def register(groups: Any) -> None:
 
 
 def value_of(text: str) -> Any:
+    """The value as JSON, or, when it is no JSON, the text itself; JSON nested deeper than the
+    API takes is refused as the API refuses it."""
+    too_deep = BadRequest(f"The value nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        return json.loads(text)
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
     except ValueError:
         return text
+    if json_depth_exceeds(text.encode(), MAX_JSON_DEPTH):
+        raise too_deep
+    return value
 
 
 async def show_effective(ctx: CommandContext) -> None:

@@ -67,10 +67,10 @@ async def rebuild_graph(ctx: CommandContext) -> None:
         with bars.progress:
             result = await use_case.execute(ctx.principal, command, progress=bars)
     out = rebuild_out(result)
+    ctx.note_own_graph()
     if ctx.as_json:
         print_json(out)
         return
-    ctx.note_own_graph()
     print_table(
         f"Graph rebuilt (scope {result.scope}) in {result.duration_ms} ms",
         ["item", "in graph", "removed"],
@@ -81,10 +81,10 @@ async def rebuild_graph(ctx: CommandContext) -> None:
 async def graph_status(ctx: CommandContext) -> None:
     status = await ctx.container.graph.graph_status().execute(ctx.principal)
     out = status_out(status)
+    ctx.note_own_graph()
     if ctx.as_json:
         print_json(out)
         return
-    ctx.note_own_graph()
     print_table(
         "Graph projection drift (graph − source)",
         ["item", "source", "graph", "drift"],

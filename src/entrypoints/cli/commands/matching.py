@@ -54,10 +54,10 @@ async def show_parameters(ctx: CommandContext) -> None:
     result = await ctx.container.matching.show_matching_parameters().execute(
         ctx.principal, ParametersQuery(domain=a.domain, status=a.status, refresh=a.refresh)
     )
+    ctx.note_own_graph()  # the coverage of the graph's parameters is measured there
     if ctx.as_json:
         print_json(matching_parameters_out(result))
         return
-    ctx.note_own_graph()  # the coverage of the graph's parameters is measured there
     print_table(
         "Matching parameters",
         ["id", "domain", "status", "source", "weight", "coverage", "path"],

@@ -65,8 +65,9 @@ def register(groups: Any) -> None:
     token.add_argument(
         "--role", default="org:admin", help="a role of the role policy (default: org:admin)"
     )
-    token.add_argument("--org", help="organisation id (default: the first platform org)")
-    token.add_argument("--no-org", action="store_true", help="a token without organisation")
+    organisation = token.add_mutually_exclusive_group()
+    organisation.add_argument("--org", help="organisation id (default: the first platform org)")
+    organisation.add_argument("--no-org", action="store_true", help="a token without organisation")
     token.add_argument(
         "--user", default="user_local_admin", help="the subject (default: user_local_admin)"
     )
@@ -181,7 +182,7 @@ async def mint_token(ctx: CommandContext) -> None:
     token = _token(
         ctx.container,
         user=a.user,
-        org=None if a.no_org else (a.org or ctx.container.settings().platform_org),
+        org=None if a.no_org else ctx.container.settings().platform_org if a.org is None else a.org,
         role=a.role,
         ttl=a.ttl,
         claims_version=a.claims_version,
