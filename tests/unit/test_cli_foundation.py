@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import socket
 from pathlib import Path
 
 import jwt
 import pytest
 
-from entrypoints.cli.main import main
+from entrypoints.cli.main import build_parser, main
 
 
 @pytest.fixture
@@ -222,3 +224,59 @@ def test_an_empty_org_is_refused_not_taken_for_the_platform(
     with pytest.raises(SystemExit) as stopped:
         main(["token", "--org", "org_x", "--no-org"])
     assert stopped.value.code == 2
+
+
+def test_serve_on_a_port_another_process_holds_says_so_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 78
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert not (tmp_path / "a.db").exists()  # nothing migrated, no token printed
+
+
+def test_a_file_verify_export_cannot_read_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    assert main(["audit", "verify-export", str(missing), "--public-key", str(missing)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_setting_both_set_and_cleared_is_refused(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "seed"]) == 0
+    capsys.readouterr()
+    words = ["tenants", "update", "apollo-chennai", "--set", "payments_provider=stripe"]
+    assert main(["--json", *words, "--clear", "payments_provider"]) == 2
+    assert json.loads(capsys.readouterr().err)["errors"][0]["field"] == "clear"
+
+
+def test_a_page_past_the_end_says_none_of_the_total(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "seed"]) == 0
+    capsys.readouterr()
+    assert main(["sessions", "list", "--offset", "100000"]) == 0
+    out = capsys.readouterr().out
+    assert "Sessions (0 of " in out
+    assert "100001-100000" not in out
+
+
+def test_every_argument_of_every_command_says_what_it_is() -> None:
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif action.help is None:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "adminctl")
+    assert missing == []

@@ -21,15 +21,17 @@ from entrypoints.http.schemas import ErrorItem
 
 #: Exit status of a configuration that cannot run (sysexits' EX_CONFIG).
 EXIT_CONFIG = 78
+#: Exit status of bad input (a file argument that cannot be read, as a bad value).
+EXIT_BAD_INPUT = 2
 
 #: The exit status of an error, by its HTTP status: the CLI and the API answer the same
 #: failure the same way (an unknown role is bad input, 2, in both; a rebuild that failed for
 #: an internal reason is a bug, 1, not an unavailable dependency).
 EXIT_BY_STATUS: dict[int, int] = {
-    400: 2,
-    413: 2,
-    415: 2,
-    422: 2,
+    400: EXIT_BAD_INPUT,
+    413: EXIT_BAD_INPUT,
+    415: EXIT_BAD_INPUT,
+    422: EXIT_BAD_INPUT,
     401: 3,
     403: 3,
     404: 4,

@@ -46,7 +46,7 @@ from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import EXIT_CONFIG, print_json, print_table, stderr, stdout, styled
+from entrypoints.cli.output import EXIT_BAD_INPUT, print_json, print_table, stderr, stdout, styled
 from entrypoints.http.presenters.audit import (
     ENTRY_FIELDS,
     checkpoint_out,
@@ -64,10 +64,10 @@ EXIT_CHAIN_BROKEN = 1
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action", help="exact action, or a prefix ending in '.' or '*'")
-    parser.add_argument("--actor-id")
-    parser.add_argument("--tenant-id", type=options.tenant_id)
-    parser.add_argument("--case-id")
-    parser.add_argument("--patient-id")
+    parser.add_argument("--actor-id", help="only entries by this actor")
+    parser.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant's entries")
+    parser.add_argument("--case-id", help="only entries about this case")
+    parser.add_argument("--patient-id", help="only entries about this patient")
     parser.add_argument("--from-date", help="inclusive: YYYY-MM-DD or an ISO date-time (UTC)")
     parser.add_argument("--to-date", help="inclusive: YYYY-MM-DD or an ISO date-time (UTC)")
     parser.add_argument("--cursor", help="continue after the page that returned this cursor")
@@ -83,7 +83,7 @@ def register(groups: Any) -> None:
         "--limit",
         type=bounded_int("limit", 1, MAX_AUDIT_LIMIT),
         default=DEFAULT_AUDIT_LIMIT,
-        help=f"1 to {MAX_AUDIT_LIMIT}",
+        help=f"1 to {MAX_AUDIT_LIMIT} (default: {DEFAULT_AUDIT_LIMIT})",
     )
     query.set_defaults(handler=query_audit)
 
@@ -102,7 +102,9 @@ def register(groups: Any) -> None:
 
     export = commands.add_parser("export", help="stream every matching entry (newest first)")
     _filters(export)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument(
+        "--format", choices=("jsonl", "csv"), default="jsonl", help="jsonl (default) or csv"
+    )
     export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.add_argument(
@@ -435,7 +437,7 @@ def verify_export_file(args: argparse.Namespace) -> int:
             keys += read_public_keys(path.read_bytes())
     except (OSError, CheckpointKeyUnusable, ValueError) as error:
         stderr.print(styled(("error", "red"), f" cannot read the public key: {error}"))
-        return EXIT_CONFIG
+        return EXIT_BAD_INPUT
     try:
         with args.file.open("rb") as lines:
             result = verify_export(
@@ -443,7 +445,7 @@ def verify_export_file(args: argparse.Namespace) -> int:
             )
     except OSError as error:
         stderr.print(styled(("error", "red"), f" cannot read {args.file}: {error}"))
-        return EXIT_CONFIG
+        return EXIT_BAD_INPUT
     _report_export(args, result)
     return 0 if result.ok else EXIT_CHAIN_BROKEN
 

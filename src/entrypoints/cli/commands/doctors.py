@@ -30,9 +30,9 @@ def _doctor_arguments(parser: argparse.ArgumentParser, *, update: bool) -> None:
     """The doctor's fields; each option's destination is the command's field."""
     required = not update
     replaces = "; an update replaces the whole list" if update else ""
-    parser.add_argument("--full-name", required=required)
+    parser.add_argument("--full-name", required=required, help="the doctor's full name")
     parser.add_argument("--email", required=required, help="stored lower-cased")
-    parser.add_argument("--specialty", required=required)
+    parser.add_argument("--specialty", required=required, help="the doctor's specialty")
     parser.add_argument(
         "--language",
         action="append",
@@ -47,7 +47,7 @@ def _doctor_arguments(parser: argparse.ArgumentParser, *, update: bool) -> None:
         required=required,
         help=f"ISO 3166-1 alpha-2, e.g. IN; repeatable{replaces}",
     )
-    parser.add_argument("--license-number", required=required)
+    parser.add_argument("--license-number", required=required, help="the medical licence number")
     parser.add_argument(
         "--consultation-fee-minor",
         type=bounded_int("consultation_fee_minor", 0, MAX_FEE_MINOR),
@@ -75,7 +75,7 @@ def register(groups: Any) -> None:
     commands = parser.add_subparsers(dest="doctors_command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="doctors by full name")
-    listing.add_argument("--tenant-id", type=options.tenant_id)
+    listing.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant's doctors")
     listing.add_argument("--specialty", help="exactly this specialty")
     listing.add_argument("--language", help="speaks this ISO 639-1 language")
     listing.add_argument(
@@ -87,13 +87,15 @@ def register(groups: Any) -> None:
     listing.set_defaults(handler=list_doctors)
 
     onboard = commands.add_parser("onboard", help="onboard a doctor into a tenant")
-    onboard.add_argument("--tenant-id", required=True, type=options.tenant_id)
+    onboard.add_argument(
+        "--tenant-id", required=True, type=options.tenant_id, help="the tenant the doctor joins"
+    )
     _doctor_arguments(onboard, update=False)
     onboard.add_argument("--clerk-user-id", help="the doctor's Clerk user, e.g. user_2abc")
     onboard.set_defaults(handler=onboard_doctor)
 
     update = commands.add_parser("update", help="change some of a doctor's fields")
-    update.add_argument("doctor_id")
+    update.add_argument("doctor_id", help="the doctor (msd_...)")
     _doctor_arguments(update, update=True)
     clerk = update.add_mutually_exclusive_group()
     clerk.add_argument("--clerk-user-id", help="link the doctor's Clerk user")

@@ -20,7 +20,10 @@ def register(groups: Any) -> None:
 
     rebuild = commands.add_parser("rebuild", help="rebuild the projection from the database")
     rebuild.add_argument(
-        "--scope", choices=[s.value for s in GraphScope], default=GraphScope.ALL.value
+        "--scope",
+        choices=[s.value for s in GraphScope],
+        default=GraphScope.ALL.value,
+        help="what to rebuild (default: all)",
     )
     rebuild.add_argument("--no-progress", action="store_true", help="no progress bars")
     rebuild.set_defaults(handler=rebuild_graph)

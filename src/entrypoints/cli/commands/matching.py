@@ -26,12 +26,16 @@ def register(groups: Any) -> None:
     )
     commands = matching.add_subparsers(dest="matching_command", required=True, metavar="COMMAND")
     parameters = commands.add_parser("parameters", help="the parameters with their coverage")
-    parameters.add_argument("--domain", choices=[d.value for d in Domain])
-    parameters.add_argument("--status", choices=[s.value for s in Status])
+    parameters.add_argument(
+        "--domain", choices=[d.value for d in Domain], help="only this domain's parameters"
+    )
+    parameters.add_argument(
+        "--status", choices=[s.value for s in Status], help="only parameters in this status"
+    )
     parameters.add_argument("--refresh", action="store_true", help="measure coverage again")
     parameters.set_defaults(handler=show_parameters)
     weights = commands.add_parser("weights", help="a tenant's domain weights")
-    weights.add_argument("tenant_id", type=options.tenant_id)
+    weights.add_argument("tenant_id", type=options.tenant_id, help="the tenant")
     weights.set_defaults(handler=show_weights)
     check = commands.add_parser(
         "check", help="check the registry files (file and line of every problem)"

@@ -23,14 +23,16 @@ def register(groups: Any) -> None:
     parser: argparse.ArgumentParser = groups.add_parser("sessions", help="MSO sessions")
     commands = parser.add_subparsers(dest="sessions_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="sessions, newest scheduled first")
-    listing.add_argument("--status", choices=[s.value for s in SessionStatus])
-    listing.add_argument("--tenant-id", type=options.tenant_id)
+    listing.add_argument(
+        "--status", choices=[s.value for s in SessionStatus], help="only sessions in this status"
+    )
+    listing.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant's sessions")
     listing.add_argument("--from-date", help="scheduled on or after (date or ISO date-time)")
     listing.add_argument("--to-date", help="scheduled on or before (date or ISO date-time)")
     options.page(listing)
     listing.set_defaults(handler=list_sessions)
     refund = commands.add_parser("refund", help="refund a session in full, exactly once")
-    refund.add_argument("session_id", type=options.session_id)
+    refund.add_argument("session_id", type=options.session_id, help="the session (mso_...)")
     refund.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     refund.set_defaults(handler=refund_session)
     reconcile = commands.add_parser(
@@ -57,7 +59,9 @@ async def list_sessions(ctx: CommandContext) -> None:
         print_json(session_page_out(page))
         return
     print_table(
-        f"Sessions {page.offset + 1}-{page.offset + len(page.items)} of {page.total}",
+        f"Sessions {page.offset + 1}-{page.offset + len(page.items)} of {page.total}"
+        if page.items
+        else f"Sessions (0 of {page.total})",
         ["id", "tenant", "scheduled", "status", "amount", "provider", "refund"],
         (
             [

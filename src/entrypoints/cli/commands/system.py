@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,16 @@ async def _schema_behind(settings: Settings) -> str | None:
     )
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen there (a port taken by another process, a host not of
+    this machine), or None. Binds the way uvicorn will (`SO_REUSEADDR`), then lets go."""
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -259,6 +270,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    taken = _cannot_listen(host, port)
+    if taken is not None:  # before migrating or printing a token for a server that never runs
+        return report_problems(f"cannot listen on {host}:{port}:", [taken])
     if settings.embedded:
         asyncio.run(migrate(settings))
     else:

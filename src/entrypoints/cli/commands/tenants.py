@@ -33,13 +33,17 @@ def register(groups: Any) -> None:
     commands = parser.add_subparsers(dest="tenants_command", required=True, metavar="COMMAND")
 
     list_parser = commands.add_parser("list", help="list tenants")
-    list_parser.add_argument("--status", choices=[s.value for s in TenantStatus])
-    list_parser.add_argument("--tenant-id", type=options.tenant_id)
+    list_parser.add_argument(
+        "--status", choices=[s.value for s in TenantStatus], help="only tenants in this status"
+    )
+    list_parser.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant")
     options.page(list_parser)
     list_parser.set_defaults(handler=list_tenants)
 
     create = commands.add_parser("create", help="create the tenant of an existing provider")
-    create.add_argument("--provider-id", required=True)
+    create.add_argument(
+        "--provider-id", required=True, help="the provider of the catalogue the tenant is"
+    )
     create.add_argument("--tenant-id", help="default: derived from the name")
     create.add_argument("--name", help="default: the provider's name")
     create.add_argument("--org", dest="clerk_org_id", help="Clerk organisation to map")
@@ -47,15 +51,17 @@ def register(groups: Any) -> None:
     create.set_defaults(handler=create_tenant)
 
     update = commands.add_parser("update", help="change a tenant's name, status or settings")
-    update.add_argument("tenant_id", type=options.tenant_id)
-    update.add_argument("--name")
-    update.add_argument("--status", choices=[s.value for s in TenantStatus])
+    update.add_argument("tenant_id", type=options.tenant_id, help="the tenant")
+    update.add_argument("--name", help="a new display name")
+    update.add_argument(
+        "--status", choices=[s.value for s in TenantStatus], help="active or suspended"
+    )
     add_settings_arguments(update, clearable=True)
     update.set_defaults(handler=update_tenant)
 
     map_org = commands.add_parser("map-org", help="map a Clerk organisation to a tenant")
-    map_org.add_argument("tenant_id", type=options.tenant_id)
-    map_org.add_argument("clerk_org_id")
+    map_org.add_argument("tenant_id", type=options.tenant_id, help="the tenant")
+    map_org.add_argument("clerk_org_id", help="the Clerk organisation (org_...)")
     map_org.set_defaults(handler=map_tenant_org)
 
     providers: argparse.ArgumentParser = groups.add_parser("providers", help="manage providers")
@@ -67,9 +73,9 @@ def register(groups: Any) -> None:
     )
     # Each option's destination is a field of `NewProvider`.
     p = create_provider_parser
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", required=True, help="the provider's name")
     p.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. IN")
-    p.add_argument("--city")
+    p.add_argument("--city", help="the city it is in")
     p.add_argument(
         "--specialty", action="append", default=[], dest="specialties", help="repeatable"
     )
@@ -109,6 +115,8 @@ def settings_from(args: argparse.Namespace) -> dict[str, str | None]:
             raise ValidationFailed.single("set", f"expected KEY=VALUE, got {item!r}")
         changes[key.strip()] = value.strip()
     for key in getattr(args, "clear", []):
+        if key.strip() in changes:
+            raise ValidationFailed.single("clear", f"{key.strip()} is both set and cleared")
         changes[key.strip()] = None
     return changes
 

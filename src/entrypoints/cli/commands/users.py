@@ -28,7 +28,7 @@ def register(groups: Any) -> None:
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("tenant_id", type=options.tenant_id, help="a tenant id, or 'platform'")
-        command.add_argument("user_id", type=options.user_id)
+        command.add_argument("user_id", type=options.user_id, help="the user (user_...)")
         command.add_argument("role", help=f"one of {', '.join(ROLES)}")
         command.set_defaults(handler=handler)
 
