@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sqlite3
 from pathlib import Path
 
 import jwt
@@ -70,12 +71,31 @@ def test_a_database_never_migrated_is_named_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    empty = tmp_path / "empty.db"
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{empty}")
     monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    sqlite3.connect(empty).close()  # a file without a schema
     assert main(command) == 78
     err = capsys.readouterr().err
     assert "adminctl db upgrade" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command", [["tenants", "list"], ["--json", "sessions", "list"], ["audit", "query"]]
+)
+def test_a_mistyped_database_path_is_named_and_nothing_is_created(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mistyped = tmp_path / "not" / "there" / "admin.db"
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{mistyped}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(command) == 78
+    assert "adminctl db upgrade" in capsys.readouterr().err
+    assert not (tmp_path / "not").exists()
 
 
 @pytest.mark.parametrize(

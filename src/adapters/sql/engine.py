@@ -55,17 +55,19 @@ def create_engine(
     ping_after_idle: float = PING_AFTER_IDLE_S,
     connect_timeout: float = CONNECT_TIMEOUT_S,
     lock_timeout: float = LOCK_TIMEOUT_S,
+    create: bool = True,
 ) -> AsyncEngine:
     """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
     WAL, foreign keys and a busy timeout (`lock_timeout`: how long a writer waits for another
     process's write lock); PostgreSQL gets a pool of `pool_size` connections whose idle ones
-    are checked before use (`ping_when_idle`)."""
+    are checked before use (`ping_when_idle`). `create=False`: a SQLite file is never made
+    (the application's engine; migrations make it)."""
     if is_sqlite(url):
         database = sa.make_url(url).database or ":memory:"
         engine = create_async_engine(
             url,
             echo=echo,
-            async_creator=inline_connector(database, timeout=lock_timeout),
+            async_creator=inline_connector(database, timeout=lock_timeout, create=create),
             json_deserializer=json_loads,
         )
 

@@ -7,6 +7,7 @@ import re
 
 import sqlalchemy.exc
 
+from adapters.sql.inline_sqlite import DatabaseFileMissing
 from adapters.sql.tables import metadata
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w.]+(?:, [\w.]+)*)")
@@ -45,7 +46,7 @@ def violated_constraint(error: sqlalchemy.exc.IntegrityError) -> str | None:
 
 def schema_missing(error: BaseException) -> bool:
     """Whether `error` (or what caused it) says a table does not exist: a database that was
-    never migrated. SQLite: "no such table"; PostgreSQL: SQLSTATE 42P01."""
+    never migrated. SQLite: "no such table", or no file at all; PostgreSQL: SQLSTATE 42P01."""
     pending: list[BaseException | None] = [error]
     seen: set[int] = set()
     while pending:
@@ -53,7 +54,9 @@ def schema_missing(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if getattr(current, "sqlstate", None) == "42P01":
+        if getattr(current, "sqlstate", None) == "42P01" or isinstance(
+            current, DatabaseFileMissing
+        ):
             return True
         if type(current).__name__ == "OperationalError" and "no such table" in str(current):
             return True

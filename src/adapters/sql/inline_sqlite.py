@@ -18,6 +18,7 @@ which would stop every request meanwhile. A long statement does hold the loop fo
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -141,15 +142,33 @@ class InlineConnection:
             self._conn.close()
 
 
-def inline_connector(path: str, *, timeout: float = 30.0) -> Any:
-    """The `async_creator` of an engine on the SQLite file at `path` (or `:memory:`)."""
-    if path != ":memory:":
+class DatabaseFileMissing(FileNotFoundError):
+    """The SQLite file an engine that does not create one was pointed at does not exist: a
+    database never migrated (or a mistyped path), not one out of reach."""
+
+
+def inline_connector(path: str, *, timeout: float = 30.0, create: bool = True) -> Any:
+    """The `async_creator` of an engine on the SQLite file at `path` (or `:memory:`). With
+    `create`, the file and its directory are made if missing (migrations); without, a missing
+    file is `DatabaseFileMissing` and nothing is made (a read on a mistyped path changes
+    nothing)."""
+    in_memory = path == ":memory:"
+    if create and not in_memory:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    target = path if create or in_memory else f"{Path(path).absolute().as_uri()}?mode=rw"
 
     async def connect() -> InlineConnection:
         # The default (legacy) transaction control, as aiosqlite's: a DML statement begins a
         # deferred transaction; reads outside one see the last committed state.
-        connection = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+        try:
+            connection = sqlite3.connect(
+                target, timeout=timeout, check_same_thread=False, uri=target != path
+            )
+        except sqlite3.OperationalError as error:
+            # inline like the connect above: a stat of a local file
+            if not create and not os.path.exists(path):  # noqa: ASYNC240
+                raise DatabaseFileMissing(f"the SQLite database {path} does not exist") from error
+            raise
         return InlineConnection(connection, busy_timeout=timeout)
 
     return connect

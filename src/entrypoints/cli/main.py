@@ -94,15 +94,15 @@ async def execute(args: argparse.Namespace, container: Container) -> int:
         status = await args.handler(
             CommandContext(args=args, container=container, as_json=args.json)
         )
-    except AdminError as error:
-        return report_error(error, as_json=args.json)
     except Exception as error:
-        if not schema_missing(error):
-            raise
-        return report_problems(
-            "the database has no schema yet:",
-            ["run `adminctl db upgrade` (the embedded `adminctl serve` creates it on start)"],
-        )
+        if schema_missing(error):
+            return report_problems(
+                "the database has no schema yet:",
+                ["run `adminctl db upgrade` (the embedded `adminctl serve` creates it on start)"],
+            )
+        if isinstance(error, AdminError):
+            return report_error(error, as_json=args.json)
+        raise
     return status if isinstance(status, int) else 0
 
 

@@ -24,7 +24,11 @@ class Runtime(containers.DeclarativeContainer):
 
 
 def _engine(settings: Settings, resources: Resources) -> AsyncEngine:
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    # The application's engine never makes a SQLite file: `db upgrade` (and the embedded
+    # `serve`, which migrates first) does.
+    engine = create_engine(
+        settings.database_url, pool_size=settings.database_pool_size, create=False
+    )
     resources.add("database engine", engine.dispose)
     return engine
 
