@@ -352,14 +352,17 @@ class FakeRazorpay:
             if key is not None and key in self.keys:
                 bound = self.keys[key]
                 if bound.request != request:
-                    return (
-                        _bad(
-                            "The request body differs from the first request made with this "
-                            "idempotency key",
-                            reason="idempotency_key_reused",
-                        ),
-                        False,
+                    # Razorpay's documented answer ("Create a Normal Refund (Idempotent
+                    # Request)"), word for word.
+                    reused = _error(
+                        400,
+                        "Different request with the same idempotency key has already been "
+                        "processed.",
+                        source="NA",
+                        step="NA",
+                        reason="NA",
                     )
+                    return reused, False
                 if bound.in_flight:
                     return in_progress(), False
                 return (200, self.refunds[bound.refund_id].entity()), False
