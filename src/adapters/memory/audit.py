@@ -90,6 +90,7 @@ class InMemoryCheckpointStore(CheckpointStore):
         return sorted(
             SealedHead(chain=chain, seq=e.seq, hash=e.hash)
             for chain, e in self._store.audit_heads.items()
+            if e.seq > 0  # as SqlCheckpointStore: a chain not linked yet is sealed by none
         )
 
     async def latest(self) -> Checkpoint | None:
