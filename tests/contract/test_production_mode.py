@@ -357,6 +357,7 @@ def test_production_with_postgres_but_no_clerk_names_the_clerk_settings_only(
     assert not (tmp_path / "var").exists()
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("revision", [None, "0007"], ids=["no schema", "an older schema"])
 def test_production_refuses_to_serve_on_a_schema_that_is_not_its_own(
     adminctl: Callable[..., Run], revision: str | None

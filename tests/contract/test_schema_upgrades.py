@@ -15,6 +15,8 @@ from adapters.sql.migrate import upgrade
 from entrypoints.cli.main import main
 from tests.support.services import _create_database, _drop_database, service_url
 
+pytestmark = pytest.mark.postgres
+
 
 async def test_upgrades_started_at_once_take_turns_and_one_does_the_work() -> None:
     super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")

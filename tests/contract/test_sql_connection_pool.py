@@ -15,6 +15,8 @@ from admin_core.audit.model import AuditFilter, AuditRecord
 from tests.support.databases import postgres_urls
 from tests.support.services import service_url
 
+pytestmark = pytest.mark.postgres
+
 
 async def _drop_backend(pid: int) -> bool:
     """What a server restart or an idle timeout does to a pooled connection."""

@@ -66,8 +66,39 @@ async def test_pending_session_is_401(http: ApiClient) -> None:
 
 
 async def test_v1_claims_work_through_the_api(http: ApiClient) -> None:
-    response = await http.client.get(TENANTS, headers=http.auth(claims_version=1))
-    assert response.status_code == 200
+    """A token in Clerk's v1 claim format (`org_id`, `org_role`) is read like a v2 one: its
+    organisation decides the tenants seen, its role the permissions, its subject the actor."""
+    platform = await http.client.get(TENANTS, headers=http.auth(claims_version=1))
+    assert platform.status_code == 200
+    assert [t["id"] for t in platform.json()["data"]["tenants"]] == [
+        "apollo-chennai",
+        "bumrungrad-bangkok",
+        "acibadem-istanbul",
+        "medanta-gurugram",
+    ]
+
+    scoped = http.auth("org:admin", "org_apollo_chennai", user="user_v1", claims_version=1)
+    own = await http.client.get(TENANTS, headers=scoped)
+    assert [t["id"] for t in own.json()["data"]["tenants"]] == ["apollo-chennai"]
+
+    staff = http.auth("org:provider:staff", "org_apollo_chennai", claims_version=1)
+    refused = await http.client.get(TENANTS, headers=staff)
+    assert (refused.status_code, codes(refused.json())) == (403, ["AUTH_INSUFFICIENT_PERMISSION"])
+
+    renamed = await http.client.patch(
+        f"{TENANTS}/apollo-chennai", json={"name": "Apollo v1"}, headers=scoped
+    )
+    assert renamed.status_code == 200
+    audit = await http.client.get(
+        "/api/v1/admin/audit-log", params={"actor_id": "user_v1"}, headers=scoped
+    )
+    [entry] = audit.json()["data"]["entries"]
+    assert (entry["actor_id"], entry["actor_role"], entry["tenant_id"], entry["action"]) == (
+        "user_v1",
+        "org:admin",
+        "apollo-chennai",
+        "tenant.update",
+    )
 
 
 async def test_tenant_scoped_caller_sees_only_its_tenant(http: ApiClient) -> None:
