@@ -115,6 +115,23 @@ async def test_a_pending_answer_counts_an_attempt_and_releases_the_lease(
     assert leased.lease_until == T0 + timedelta(minutes=2)
 
 
+async def test_reassigning_replaces_the_entries_a_pending_intent_writes_and_nothing_else(
+    uow: Transactions,
+) -> None:
+    await add(uow, intent("int_1"), intent("int_2"))
+    taken_over = replace(RECORD, actor_id="user_b", request_id="req-2", after={"reason": "b"})
+    async with uow() as tx:
+        await tx.intents.reassign("int_1", [taken_over])
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.intents.get("int_1") == replace(intent("int_1"), audit=(taken_over,))
+        assert await tx.intents.get("int_2") == intent("int_2")
+    async with uow() as tx:  # rolled back with its transaction
+        await tx.intents.reassign("int_2", [taken_over])
+    async with uow() as tx:
+        assert await tx.intents.get("int_2") == intent("int_2")
+
+
 async def test_reconcile_finds_older_pending_intents_oldest_first(uow: Transactions) -> None:
     await add(
         uow,

@@ -186,7 +186,11 @@ async def test_a_process_killed_after_the_provider_accepted_is_finished_once(
             assert session.refund.provider == kind
             assert fake.refunds_created == 1
             [entry] = await world.audit_entries("mso_00000")
-            assert entry.request_id == "req-killed-refund"
+            assert entry.request_id == "req-killed-refund"  # the request that asked for it
+            operator = world.operator
+            by = {"actor_id": operator.user_id, "request_id": operator.request_id}
+            finished_by = (entry.after or {}).get("completed_by")
+            assert finished_by == (by if finisher == "next_call" else None)
             await gateway.aclose()
         finally:
             await engine.dispose()

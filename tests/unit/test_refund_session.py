@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -159,6 +160,47 @@ async def test_an_unreachable_provider_is_a_retry_safe_502_and_a_retry_completes
     assert retried.session.status is SessionStatus.REFUNDED
     assert made(world) == 1
     assert len(await world.audit_entries("mso_00000")) == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.UNREACHABLE, Fault.TIMEOUT_AFTER])
+async def test_a_refund_finished_by_another_callers_retry_names_both_calls(fault: Fault) -> None:
+    """The entry stays that of who asked for the refund (who, by which request, why), and
+    names the call that took the attempt over and finished it."""
+    world = await world_with()
+    first = replace(world.operator, user_id="user_alice", request_id="req-alice")
+    second = replace(world.operator, user_id="user_bob", request_id="req-bob")
+    before = (await world.session("mso_00000")).status
+    world.gateway.next(fault)
+    with pytest.raises(PaymentProviderError):
+        await world.refund.execute(
+            first, RefundSessionCommand(session_id="mso_00000", reason="alice asked")
+        )
+    await world.refund.execute(
+        second, RefundSessionCommand(session_id="mso_00000", reason="bob retried")
+    )
+    [entry] = await world.audit_entries("mso_00000")
+    assert (entry.actor_id, entry.request_id, entry.after["reason"]) == (
+        "user_alice",
+        "req-alice",
+        "alice asked",
+    )
+    assert entry.after["completed_by"] == {"actor_id": "user_bob", "request_id": "req-bob"}
+    assert (entry.before, entry.after["status"]) == ({"status": before.value}, "refunded")
+    assert entry.after["idempotency_key"] == refund_key("mso_00000", 1)
+
+
+async def test_a_refund_reconcile_completes_stays_the_entry_of_who_asked_for_it() -> None:
+    world = await world_with()
+    asker = replace(world.operator, user_id="user_alice", request_id="req-alice")
+    world.gateway.next(Fault.UNREACHABLE)
+    with pytest.raises(PaymentProviderError):
+        await world.refund.execute(asker, refund_of("mso_00000"))
+    world.clock.advance(LEASE)  # type: ignore[attr-defined]
+    report = await world.reconcile.execute(world.operator, NOW)
+    assert len(report.completed) == 1
+    [entry] = await world.audit_entries("mso_00000")
+    assert (entry.actor_id, entry.request_id) == ("user_alice", "req-alice")
+    assert "completed_by" not in entry.after  # reconcile finishes the asker's own request
 
 
 async def test_a_lost_answer_is_found_by_its_key_without_a_second_refund() -> None:

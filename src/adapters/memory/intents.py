@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.memory.store import InMemoryStore
+from admin_core.audit.model import AuditRecord
 from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.ports import IntentLog, IntentSubjectBusy
 
@@ -52,6 +53,10 @@ class InMemoryIntentLog(IntentLog):
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         intent = self._store.intents[intent_id]
         self._store.intents[intent_id] = replace(intent, lease_until=until, updated_at=at)
+
+    async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:
+        intent = self._store.intents[intent_id]
+        self._store.intents[intent_id] = replace(intent, audit=tuple(audit))
 
     async def pending(
         self,

@@ -42,6 +42,11 @@ _LEASE = (
     .where(intents.c.id == sa.bindparam("intent_id"))
     .values(lease_until=sa.bindparam("until"), updated_at=sa.bindparam("at"))
 )
+_REASSIGN = (
+    intents.update()
+    .where(intents.c.id == sa.bindparam("intent_id"))
+    .values(audit=sa.bindparam("new_audit", type_=intents.c.audit.type))
+)
 _PENDING = (
     sa.select(intents)
     .where(
@@ -123,6 +128,11 @@ class SqlIntentLog(IntentLog):
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         await self._connection.execute(_LEASE, {"intent_id": intent_id, "until": until, "at": at})
+
+    async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:
+        await self._connection.execute(
+            _REASSIGN, {"intent_id": intent_id, "new_audit": [_record_values(r) for r in audit]}
+        )
 
     async def pending(
         self,

@@ -9,6 +9,7 @@ appends it once the provider confirmed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from admin_core.audit.model import AuditRecord
@@ -44,3 +45,11 @@ def audit_record(
         before=before,
         after=after,
     )
+
+
+def completed_by(record: AuditRecord, principal: Principal) -> AuditRecord:
+    """`record`, the entry of a change another call began, naming in `after.completed_by`
+    the call that took it over to finish it (who, by which request): the entry keeps who
+    asked for the change, and the request that finished it can be found too."""
+    finisher = {"actor_id": principal.user_id, "request_id": principal.request_id}
+    return replace(record, after={**(record.after or {}), "completed_by": finisher})

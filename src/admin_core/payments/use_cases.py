@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from admin_core.audit.recording import audit_record
+from admin_core.audit.recording import audit_record, completed_by
 from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks, TimeBound
@@ -226,7 +226,14 @@ class RefundSession:
         one is committed beside the session marked `refund_pending`."""
         side_effects = self._payments.side_effects
         if session.status is SessionStatus.REFUND_PENDING and session.refund_intent_id:
-            return await side_effects.claim(tx, session.refund_intent_id)
+            intent = await side_effects.claim(tx, session.refund_intent_id)
+            if intent.status is not IntentStatus.PENDING:
+                return intent
+            # This call drives the attempt now: its entry, still of who asked for the refund,
+            # names this call too.
+            audit = tuple(completed_by(r, principal) for r in intent.audit)
+            await tx.intents.reassign(intent.id, audit)
+            return replace(intent, audit=audit)
         attempt = session.refund_attempts + 1
         gateway = self._payments.refunds.gateway(session)
         record = audit_record(

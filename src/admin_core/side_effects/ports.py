@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from admin_core.audit.model import AuditRecord
 from admin_core.audit.ports import AuditTransaction
 from admin_core.side_effects.model import Answer, Intent, IntentStatus
 
@@ -37,6 +38,11 @@ class IntentLog(Protocol):
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         """Mark the intent as driven by the caller until `until`."""
+        ...
+
+    async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:
+        """Replace the entries the intent writes once settled: a caller that takes over a
+        pending intent answers for it."""
         ...
 
     async def pending(
