@@ -300,3 +300,19 @@ def test_every_argument_of_every_command_says_what_it_is() -> None:
 
     walk(build_parser(), "adminctl")
     assert missing == []
+
+
+@pytest.mark.parametrize("words", [["token"], ["serve", "--port"]])
+def test_a_local_signing_key_that_cannot_be_read_is_named_not_a_traceback(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    key = embedded / "keys" / "signing.pem"  # the fixture's ADMIN_LOCAL_KEY_PATH
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("not a key\n")
+    if words[-1] == "--port":
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            words = [*words, str(probe.getsockname()[1])]  # free once closed
+    assert main(words) == 78
+    err = capsys.readouterr().err
+    assert "ADMIN_LOCAL_KEY_PATH" in err
+    assert "Traceback" not in err

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -22,7 +23,9 @@ from admin_core.kernel.errors import DatabaseUnavailable
 from entrypoints.cli.main import main
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from entrypoints.logs import RequestIdFilter
 from entrypoints.settings import Settings
+from tests.support.services import service_url
 
 
 @contextmanager
@@ -83,21 +86,29 @@ async def test_a_transaction_on_an_unreachable_database_is_database_unavailable(
 
 
 async def test_the_api_answers_503_in_the_envelope_and_ready_says_not_ready(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(database_url=url(closed_port()), local_key_path=tmp_path / "key.pem")
     container = build_container(settings)
     token = container.auth.token_issuer().mint(
         user_id="user_ops", org_id=settings.platform_org, role="org:admin"
     )
+    caplog.handler.addFilter(RequestIdFilter())  # as the server's handlers have it
     async with AsyncTestClient(create_app(container)) as client:
         tenants = await client.get(
-            "/api/v1/admin/tenants", headers={"Authorization": f"Bearer {token}"}
+            "/api/v1/admin/tenants",
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-outage-1"},
         )
         ready = await client.get("/ready")
     assert tenants.status_code == 503, tenants.text
     assert [e["code"] for e in tenants.json()["errors"]] == ["DATABASE_UNAVAILABLE"]
     assert ready.status_code == 503
+    # The operator's log says it too, with the request and the cause.
+    [line] = [r for r in caplog.records if "answered 503 DATABASE_UNAVAILABLE" in r.message]
+    assert line.levelname == "WARNING"
+    assert "/api/v1/admin/tenants" in line.message
+    assert "cause: " in line.message
+    assert line.request_id == "req-outage-1"
 
 
 def test_the_cli_exits_6_with_the_code_not_a_traceback(
@@ -108,3 +119,33 @@ def test_the_cli_exits_6_with_the_code_not_a_traceback(
     assert main(["--json", "tenants", "list"]) == 6
     [error] = json.loads(capsys.readouterr().err)["errors"]
     assert error["code"] == "DATABASE_UNAVAILABLE"
+
+
+def test_serve_on_an_unreachable_database_exits_6_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", url(closed_port()))
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+    assert main(["serve", "--port", str(closed_port())]) == 6
+    err = capsys.readouterr().err
+    assert "DATABASE_UNAVAILABLE" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", [["tenants", "list"], ["db", "upgrade"]])
+def test_credentials_the_database_refuses_are_named_not_called_an_outage(
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    real = urlsplit(service_url("POSTGRES"))
+    wrong = real._replace(netloc=f"{real.username}:not-the-password@{real.hostname}:{real.port}")
+    monkeypatch.setenv("ADMIN_DATABASE_URL", urlunsplit(wrong))
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+    assert main(["--json", *command]) == 6
+    [error] = json.loads(capsys.readouterr().err)["errors"]
+    assert error["code"] == "DATABASE_UNAVAILABLE"
+    assert "refused the credentials" in error["message"]
+    assert error["details"]["sqlstate"].startswith("28")

@@ -144,6 +144,25 @@ def test_config_check_shows_a_url_without_credentials_exactly_as_given(name: str
     assert dict(settings.effective())[name] == url
 
 
+def test_config_check_masks_credentials_in_the_vendor_urls_it_names_for_adapters() -> None:
+    settings, _ = Settings.read_env(
+        {
+            "ADMIN_MODE": "production",
+            "ADMIN_STRIPE_API_KEY": "sk_test_x",
+            "ADMIN_STRIPE_API_URL": "https://st:stripeurlpw@stripe.example",
+            "ADMIN_RAZORPAY_KEY_ID": "rzp_test_x",
+            "ADMIN_RAZORPAY_KEY_SECRET": "s",
+            "ADMIN_RAZORPAY_API_URL": "https://rz:razorpayurlpw@rzp.example",
+            "ADMIN_CLERK_SECRET_KEY": "sk_test_y",
+            "ADMIN_CLERK_API_URL": "https://ck:clerkurlpw@clerk.example/v1",
+        }
+    )
+    why = " ".join(choice.why for choice in describe(settings))
+    for secret in ("stripeurlpw", "razorpayurlpw", "clerkurlpw"):
+        assert secret not in why
+    assert "https://st:***@stripe.example" in why
+
+
 def test_embedded_is_the_default_and_needs_nothing() -> None:
     settings = Settings.from_env({})
     assert settings.mode is Mode.EMBEDDED

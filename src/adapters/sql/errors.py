@@ -9,6 +9,7 @@ import sqlalchemy.exc
 
 from adapters.sql.inline_sqlite import DatabaseFileMissing
 from adapters.sql.tables import metadata
+from admin_core.kernel.errors import DatabaseUnavailable
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w.]+(?:, [\w.]+)*)")
 
@@ -62,3 +63,17 @@ def schema_missing(error: BaseException) -> bool:
             return True
         pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
     return False
+
+
+def unavailable(error: BaseException) -> DatabaseUnavailable:
+    """DATABASE_UNAVAILABLE for a connection that failed: one whose credentials the server
+    refused (SQLSTATE class 28: a wrong password, an unknown role) says so, since trying
+    again will not help; anything else is an outage. Told apart by SQLSTATE, never text."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith("28"):
+        return DatabaseUnavailable(
+            f"The database refused the credentials (SQLSTATE {sqlstate}): check the user and"
+            " password of the database URL.",
+            details={"sqlstate": sqlstate},
+        )
+    return DatabaseUnavailable()

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
+from adapters.sql.errors import unavailable
 from adapters.sql.flags import SqlFlagOverrides
 from adapters.sql.identity import SqlEmbeddedMemberships
 from adapters.sql.intents import SqlIntentLog
@@ -36,7 +37,6 @@ from adapters.sql.users import SqlUserContacts, SqlUserRoleRepository
 from admin_core.audit.ports import AuditLog, CheckpointStore, CheckpointTransaction
 from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
-from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.mso_doctors.ports import MsoDoctorRepository, MsoDoctorsTransaction
@@ -104,7 +104,7 @@ class SqlTransaction(
         try:
             self._connection = await self._engine.connect()
         except (OSError, TimeoutError, sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
-            raise DatabaseUnavailable() from error
+            raise unavailable(error) from error
         if self._postgres:
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         first = self._first_write = FirstWrite(self._connection, self._begin_writing)

@@ -177,7 +177,7 @@ def describe(settings: Settings) -> list[Choice]:
             if sql
             else "InMemoryIdentityProvider",
             (
-                settings.clerk_api_url
+                mask_url(settings.clerk_api_url)
                 if settings.clerk_secret_key
                 else "missing: ADMIN_CLERK_SECRET_KEY"
             )
@@ -224,8 +224,8 @@ def describe(settings: Settings) -> list[Choice]:
                     str(gateway), "SandboxPaymentGateway" if gateway else "none"
                 ),
                 {
-                    "stripe": settings.stripe_api_url,
-                    "razorpay": settings.razorpay_api_url,
+                    "stripe": mask_url(settings.stripe_api_url),
+                    "razorpay": mask_url(settings.razorpay_api_url),
                     "sandbox": f"refunds recorded in {store}, no money moved",
                     None: "not configured: refunds answer PAYMENT_PROVIDER_NOT_CONFIGURED",
                 }[gateway],

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler, Scope
 
 from admin_core.audit.use_cases import WriteCheckpointCommand
+from admin_core.kernel.errors import AdminError
 from admin_core.kernel.principal import Principal
 from admin_core.side_effects.use_cases import ReconcileCommand
 from entrypoints.container import Container, aclose
@@ -43,6 +44,7 @@ from entrypoints.http.routes.system import audit_checkpoint_keys, health, jwks, 
 from entrypoints.http.routes.tenants import ProviderController, TenantController
 from entrypoints.http.routes.users import TenantUserController
 from entrypoints.http.security import current_principal
+from entrypoints.logs import REQUEST_ID
 
 log = logging.getLogger("admin_core.http")
 
@@ -134,6 +136,7 @@ def create_app(
         openapi_config=openapi_config(ADMIN_SCHEMA_PATH, [swagger_ui()]),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,
+        logging_config=None,  # the process decides (`adminctl serve`: entrypoints.logs)
     )
     app.state.container = container
     _answer_options_with_every_method(app)
@@ -152,8 +155,14 @@ async def _reconcile(container: Container, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         principal = Principal.system("reconcile", request_id=f"reconcile-{uuid4().hex}")
+        REQUEST_ID.set(principal.request_id or "-")
         try:
             report = await container.reconcile_side_effects().execute(principal, ReconcileCommand())
+        except AdminError as error:  # a dependency out of reach: said in one line, tried again
+            log.warning(
+                "reconciling external side effects failed: %s %s", error.code, error.message
+            )
+            continue
         except Exception:
             log.exception("reconciling external side effects failed")
             continue
@@ -173,8 +182,12 @@ async def _checkpoint(container: Container, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         principal = Principal.system("checkpoint", request_id=f"checkpoint-{uuid4().hex}")
+        REQUEST_ID.set(principal.request_id or "-")
         try:
             written = await container.audit.write_checkpoint().execute(principal, command)
+        except AdminError as error:  # a dependency out of reach: said in one line, tried again
+            log.warning("writing an audit checkpoint failed: %s %s", error.code, error.message)
+            continue
         except Exception:
             log.exception("writing an audit checkpoint failed")
             continue

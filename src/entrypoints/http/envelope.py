@@ -12,6 +12,7 @@ from litestar.types import Message, Scope
 
 from admin_core.kernel.errors import ErrorView
 from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta, SuccessEnvelope
+from entrypoints.logs import REQUEST_ID
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -72,6 +73,7 @@ def ensure_request_id(scope: Scope) -> str:
     )
     request_id = incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
     state["request_id"] = request_id
+    REQUEST_ID.set(request_id)  # on the log lines written while serving it
     return request_id
 
 

@@ -144,6 +144,12 @@ def _framework(exc: HTTPException) -> tuple[int, AdminError]:
     return 500, AdminError()
 
 
+def _cause(error: BaseException) -> str:
+    """` (cause: ...)`, what the error was raised from, for the log; empty without one."""
+    cause = error.__cause__
+    return "" if cause is None else f" (cause: {type(cause).__name__}: {cause})"[:500]
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every failure, from routing to use case, leaves through here in the error envelope."""
     if isinstance(exc, ValidationException):
@@ -151,7 +157,18 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             return error_response(request, 400, error_views(BadRequest()))
         return error_response(request, 422, _validation_views(exc))
     if isinstance(exc, AdminError):
-        return error_response(request, status_of(exc), error_views(exc))
+        status = status_of(exc)
+        if status >= 500:  # the server's side failed: the operator hears of it too
+            log.warning(
+                "%s %s answered %d %s: %s%s",
+                request.method,
+                request.url.path,
+                status,
+                exc.code,
+                exc.message,
+                _cause(exc),
+            )
+        return error_response(request, status, error_views(exc))
     if isinstance(exc, HTTPException):
         status, error = _framework(exc)
         headers = dict(exc.headers or {}) if status == 405 else None

@@ -12,9 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.sql.errors import unavailable
 from adapters.sql.migrate import Upgrade, head_revision, schema_revision, upgrade
 from admin_core.auth.policy import normalise_role
-from admin_core.kernel.errors import DatabaseUnavailable, FieldError, ValidationFailed
+from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
 from admin_core.users.model import USER_ID
 from entrypoints.cli.context import CommandContext
@@ -24,6 +25,7 @@ from entrypoints.cli.output import (
     print_errors,
     print_json,
     print_table,
+    report_error,
     report_problems,
     stderr,
     stdout,
@@ -33,6 +35,7 @@ from entrypoints.container import Container, build_container, choices
 from entrypoints.container.auth import LocalTokensRefused
 from entrypoints.demo.seed import DemoSeedRefused, SeedState, seed_demo
 from entrypoints.http.schemas import ErrorItem
+from entrypoints.logs import server_log_config
 from entrypoints.settings import Settings, env_name
 
 #: Exit status when the demo seed refuses the database (it holds other data).
@@ -110,18 +113,8 @@ async def db_upgrade(ctx: CommandContext) -> int:
     settings = ctx.container.settings()
     try:
         done = await migrate(settings)
-    except (OSError, TimeoutError) as error:
-        raise DatabaseUnavailable() from error
-    except sa.exc.DBAPIError as error:
-        if not _refused(error):
-            raise DatabaseUnavailable() from error
-        return report_problems(
-            "the database refused the schema upgrade:",
-            [
-                f"{error.orig}: run it as the role that owns the schema,"
-                f" {env_name('migration_database_url')}"
-            ],
-        )
+    except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
+        return _database_problem(error, as_json=ctx.as_json)
     if ctx.as_json:
         print_json({"upgraded": done.changed, "from": done.before, "to": done.after})
     elif done.after is None:
@@ -131,6 +124,19 @@ async def db_upgrade(ctx: CommandContext) -> int:
     else:
         stdout.print(f"database schema is up to date ({done.after})")
     return 0
+
+
+def _database_problem(error: Exception, *, as_json: bool) -> int:
+    """Report why the database could not be reached or migrated; the exit status."""
+    if isinstance(error, sa.exc.DBAPIError) and _refused(error):
+        return report_problems(
+            "the database refused the schema upgrade:",
+            [
+                f"{error.orig}: run it as the role that owns the schema,"
+                f" {env_name('migration_database_url')}"
+            ],
+        )
+    return report_error(unavailable(error), as_json=as_json)
 
 
 def _refused(error: sa.exc.DBAPIError) -> bool:
@@ -178,8 +184,11 @@ def _token(
     return token
 
 
-async def mint_token(ctx: CommandContext) -> None:
+async def mint_token(ctx: CommandContext) -> int:
     a = ctx.args
+    unusable = _unusable_signing_key(ctx.container)
+    if unusable is not None:
+        return unusable
     token = _token(
         ctx.container,
         user=a.user,
@@ -192,6 +201,21 @@ async def mint_token(ctx: CommandContext) -> None:
         print_json({"token": token})
     else:
         print(token)
+    return 0
+
+
+def _unusable_signing_key(container: Container) -> int | None:
+    """The exit status of reporting a local signing key that cannot be read (a file that is
+    not a key, one this process may not read), or None when it can be used."""
+    try:
+        container.auth.token_issuer()
+    except LocalTokensRefused:
+        return None  # production: `_token` says so
+    except (OSError, ValueError) as error:
+        return report_problems(
+            "the local signing key cannot be used:", [f"{env_name('local_key_path')}: {error}"]
+        )
+    return None
 
 
 async def demo_seed(ctx: CommandContext) -> int:
@@ -273,12 +297,15 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     taken = _cannot_listen(host, port)
     if taken is not None:  # before migrating or printing a token for a server that never runs
         return report_problems(f"cannot listen on {host}:{port}:", [taken])
-    if settings.embedded:
-        asyncio.run(migrate(settings))
-    else:
-        behind = asyncio.run(_schema_behind(settings))
-        if behind:
-            return report_problems("the database schema is not this release's:", [behind])
+    try:
+        if settings.embedded:
+            asyncio.run(migrate(settings))
+        else:
+            behind = asyncio.run(_schema_behind(settings))
+            if behind:
+                return report_problems("the database schema is not this release's:", [behind])
+    except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
+        return _database_problem(error, as_json=False)
     container = build_container(settings)
     try:  # production never makes a key: one it cannot read stops start-up here
         container.audit.checkpoint_keys()
@@ -287,6 +314,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             "the audit checkpoint key cannot be used:",
             [f"{env_name('audit_checkpoint_key_file')}: {error}"],
         )
+    unusable = _unusable_signing_key(container)
+    if unusable is not None:
+        return unusable
     seed = settings.embedded and settings.demo_seed and not args.no_seed
 
     async def seed_on_start(started: Container) -> None:
@@ -310,7 +340,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         ),
         host=host,
         port=port,
-        log_level="info",
+        log_config=server_log_config(),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     return 0

@@ -1,0 +1,72 @@
+"""What `adminctl serve` writes to its log.
+
+Every line carries the id of the request it was written for (`X-Request-ID`, the id in the
+envelope's `meta` and in the audit entries the request caused), or of the background pass
+(reconcile, checkpoint); `-` outside both. The HTTP clients' own lines — one per outgoing
+call, with its full URL and so any credentials a URL holds — are left out below WARNING.
+
+The app itself configures no logging (`create_app`): a process embedding it keeps its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from typing import Any
+
+#: The request (or background pass) the running code serves.
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+
+#: The start of every line: when, how bad, which logger, for which request.
+_LEAD = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]"
+
+#: Libraries that log every call they make at INFO, URL included.
+QUIET = ("httpx", "httpcore", "stripe")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record a handler writes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def server_log_config(level: str = "INFO") -> dict[str, Any]:
+    """The `logging.config.dictConfig` of `adminctl serve` (uvicorn's `log_config`): the app's
+    and the server's lines on stderr, the access log on stdout, each with its request id."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {
+            "default": {
+                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+            },
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "fmt": f'{_LEAD} %(client_addr)s "%(request_line)s" %(status_code)s',
+                "use_colors": False,
+            },
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "default",
+                "filters": ["request_id"],
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "access",
+                "filters": ["request_id"],
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            **{name: {"level": "WARNING"} for name in QUIET},
+        },
+        "root": {"handlers": ["default"], "level": level},
+    }
