@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.flags import overrides
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import FlagChange
+from admin_core.flags.ports import FeatureFlags
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.runner import LEASE
 from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
+from tests.support import killed_flag_change
 from tests.support.clock import LaterClock
 from tests.support.databases import database
 from tests.support.fake_flagsmith import flagsmith_feature_flags
@@ -215,13 +218,14 @@ def _query() -> Any:
 # --------------------------------------------------------------------------- a crash
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "flagsmith"])
-async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled(
-    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A child process overrides a flag and dies (SIGKILL) right after the provider
-    confirmed the write, before the audit entry. Reconcile then writes exactly one entry, and
-    the provider holds the value."""
+@asynccontextmanager
+async def after_a_killed_change(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str
+) -> AsyncIterator[tuple[FlagWorld, FeatureFlags]]:
+    """Run `tests.support.killed_flag_change` with `args` (after the database and the
+    provider) until it is killed; then yield a world on the same database and provider whose
+    clock is later than the killed process's lease (reconcile may take its intent over), and
+    the provider itself."""
     database = f"sqlite+aiosqlite:///{tmp_path / 'admin_core.db'}"
     from adapters.sql.migrate import upgrade
 
@@ -237,35 +241,111 @@ async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled
         for name, value in provider_env.items():  # the child's provider, and this one's
             monkeypatch.setenv(name, value)
     try:
-        await run_until_killed("tests.support.killed_flag_change", database, kind, env=provider_env)
+        await run_until_killed(
+            "tests.support.killed_flag_change", database, kind, *args, env=provider_env
+        )
 
         from adapters.sql.engine import create_engine
         from adapters.sql.transaction import SqlTransactions
-        from adapters.system.runtime import SystemClock, UlidGenerator
-        from tests.support.killed_flag_change import provider_for
 
         engine = create_engine(database)
         try:
             transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
-            provider = await provider_for(kind, transactions, flags)
-            # Later than the killed process's lease: reconcile may take its intent over.
-            world = world_on(provider, transactions, flags, clock=LaterClock(LEASE))
-            assert await provider.overrides("apollo") == {"triage_risk_threshold": 0.3}
-            assert await world.audit("flag.identity_override") == []
-            effects = world.flags.effects
-            report = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
-            assert len(report.completed) == 1
-            again = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
-            assert list(again.completed) == []
-            [entry] = await world.audit("flag.identity_override")
-            assert entry.after == {"value": 0.3, "overridden": True, "reason": "pilot"}
-            assert entry.request_id == "req-killed"
-            await getattr(provider, "aclose", _nothing)()
+            provider = await killed_flag_change.provider_for(kind, transactions, flags)
+            try:
+                yield world_on(provider, transactions, flags, clock=LaterClock(LEASE)), provider
+            finally:
+                await getattr(provider, "aclose", _nothing)()
         finally:
             await engine.dispose()
     finally:
         if fake is not None:
             fake.stop()
+
+
+#: Per mode of `killed_flag_change` that makes one write: what the provider holds once it
+#: made it, the audit action of the change, and the entry's `after`.
+SINGLE_WRITES = {
+    "override": (
+        {"triage_risk_threshold": 0.3},
+        "flag.identity_override",
+        {"value": 0.3, "overridden": True, "reason": "pilot"},
+    ),
+    "clear": (
+        {k: v for k, v in killed_flag_change.BEFORE.items() if k != "triage_risk_threshold"},
+        "flag.identity_override_removed",
+        {
+            "value": catalogue().get("triage_risk_threshold").default,
+            "overridden": False,
+            "reason": killed_flag_change.CLEAR_REASON,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(SINGLE_WRITES))
+@pytest.mark.parametrize("kind", ["sqlite", "flagsmith"])
+async def test_a_process_killed_between_the_provider_and_the_audit_is_reconciled(
+    kind: str, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child process overrides a flag (or clears its override) and dies (SIGKILL) right
+    after the provider confirmed the write, before the audit entry. Reconcile then writes
+    exactly one entry, and the provider holds the change."""
+    held, action, after = SINGLE_WRITES[mode]
+    async with after_a_killed_change(kind, tmp_path, monkeypatch, mode) as (world, provider):
+        assert await provider.overrides("apollo") == held
+        assert await world.audit(action) == []
+        effects = world.flags.effects
+        report = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+        assert len(report.completed) == 1
+        again = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+        assert (list(again.completed), list(again.abandoned)) == ([], [])
+        [entry] = await world.audit(action)
+        assert entry.after == after
+        assert entry.request_id == "req-killed"
+        assert await provider.overrides("apollo") == held
+        async with world.transactions() as tx:
+            intent = await tx.intents.get(report.completed[0])
+        assert intent is not None
+        assert intent.status is IntentStatus.DONE
+
+
+@pytest.mark.parametrize("k", [1, len(killed_flag_change.THRESHOLDS) - 1])
+@pytest.mark.parametrize("kind", ["sqlite", "flagsmith"])
+async def test_a_triage_update_killed_after_some_of_its_writes_is_put_back_by_reconcile(
+    kind: str, k: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child process updates five thresholds in one intent (replacing an override, adding
+    some, clearing one) and dies (SIGKILL) right after the provider confirmed its `k`th
+    write: the provider holds part of the update, the audit log none of it. Reconcile puts
+    back what was written — the provider holds exactly the overrides it held before — and
+    fails the intent, with no entry; a second reconcile finds nothing to do."""
+    before = dict(killed_flag_change.BEFORE)
+    async with after_a_killed_change(kind, tmp_path, monkeypatch, "thresholds", str(k)) as (
+        world,
+        provider,
+    ):
+        half = killed_flag_change.after_writes(k)
+        assert half != before
+        assert await provider.overrides("apollo") == half  # died after exactly k writes
+        assert await world.audit("triage_threshold.update") == []
+
+        effects = world.flags.effects
+        report = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+        assert (list(report.completed), len(report.abandoned)) == ([], 1)
+        assert await provider.overrides("apollo") == before
+        assert await world.audit("triage_threshold.update") == []
+        async with world.transactions() as tx:
+            intent = await tx.intents.get(report.abandoned[0])
+        assert intent is not None
+        assert intent.status is IntentStatus.FAILED
+        assert intent.kind == overrides.KIND
+        assert len(intent.payload["changes"]) == len(killed_flag_change.THRESHOLDS)
+
+        again = await world.flags.side_effects.reconcile(effects, older_than=timedelta(0))
+        assert (list(again.completed), list(again.abandoned)) == ([], [])
+        assert await provider.overrides("apollo") == before
+        assert await world.audit("triage_threshold.update") == []
 
 
 async def _nothing() -> None:
@@ -446,15 +526,32 @@ async def test_changes_queued_behind_a_dead_callers_change_all_answer_within_the
 async def test_a_stale_plan_left_by_a_dead_caller_never_undoes_the_change_that_made_it_stale(
     failing: tuple[FlagWorld, FailingFlags],
 ) -> None:
-    """A caller planned on an override of 342, another replica removed it, and the caller
-    recorded its intent and died before it found its plan stale (it never called the
-    provider). Reconcile must not put 342 back over the removal."""
+    """A caller planned a triage update on an override of 342: 342 → 120, and a first
+    override of 7 offers per case. Another replica's update then removed the 342 and set the
+    7 itself; the caller recorded its intent and died before it found its plan stale (it
+    never called the provider). The provider now holds one of the stale plan's targets (the
+    7, written by the other replica) and neither the target nor the planned-on value of the
+    other flag. Reconcile must abandon the stale intent without touching the provider: "put
+    back" would clear the other replica's audited 7."""
     world, provider = failing
-    flag = "mso_pfs_skip_threshold"
+    pfs, offers = "mso_pfs_skip_threshold", "mso_max_offers_per_case"
+    await provider.inner.set_override("apollo", pfs, 342)
+    await world.update_thresholds.execute(  # the other replica's change, audited
+        OPERATOR,
+        UpdateTriageThresholdsCommand(
+            tenant_id="apollo", values={pfs: None, offers: 7}, reason="other replica"
+        ),
+    )
+    assert await provider.inner.overrides("apollo") == {offers: 7}
+    entries = await world.audit("triage_threshold.update")
+    assert len(entries) == 2
     stale = overrides.payload(
         "apollo",
-        [FlagChange(flag=flag, value=120, had_override=True, previous=342)],
-        {flag: 342},
+        [
+            FlagChange(flag=pfs, value=120, had_override=True, previous=342),
+            FlagChange(flag=offers, value=7, had_override=False, previous=None),
+        ],
+        {pfs: 342},
     )
     then = SystemClock().now() - timedelta(minutes=5)
     async with world.transactions() as tx:
@@ -474,7 +571,13 @@ async def test_a_stale_plan_left_by_a_dead_caller_never_undoes_the_change_that_m
             )
         )
         await tx.commit()
-    assert await provider.inner.overrides("apollo") == {}  # the removal is what it holds
+    sets = provider.sets
     report = await world.flags.side_effects.reconcile(world.flags.effects, older_than=timedelta(0))
-    assert list(report.abandoned) == ["int_stale"]
-    assert await provider.inner.overrides("apollo") == {}
+    assert (list(report.completed), list(report.abandoned)) == ([], ["int_stale"])
+    assert await provider.inner.overrides("apollo") == {offers: 7}
+    assert provider.sets == sets  # nothing "put back"
+    assert await world.audit("triage_threshold.update") == entries
+    async with world.transactions() as tx:
+        intent = await tx.intents.get("int_stale")
+    assert intent is not None
+    assert intent.status is IntentStatus.FAILED

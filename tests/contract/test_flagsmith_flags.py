@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -14,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import adapters.flagsmith.flags as flagsmith_flags
 from adapters.config_files.flags import load_flag_catalogue
 from adapters.flagsmith.flags import FlagsmithFeatureFlags
 from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
@@ -337,14 +337,41 @@ async def test_429_is_tried_again_after_retry_after() -> None:
         assert fake.override_of("tenant_a", "mso_max_offers_per_case") == (True, 6)
 
 
-async def test_a_long_retry_after_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flagsmith_flags, "MAX_RETRY_AFTER", 0.3)
-    async with flagsmith_feature_flags(CATALOGUE) as (flags, fake):
+async def test_a_long_retry_after_is_capped() -> None:
+    async with flagsmith_feature_flags(CATALOGUE, max_retry_after=0.3) as (flags, fake):
         fake.fail_next(429, 1, method="DELETE", retry_after="3600")
         started = time.monotonic()
-        await flags.clear_override("tenant_a", "mso_max_offers_per_case")
-        assert time.monotonic() - started < 2
+        async with asyncio.timeout(5):  # an hour honoured fails here, not after the hour
+            await flags.clear_override("tenant_a", "mso_max_offers_per_case")
+        assert 0.3 <= time.monotonic() - started < 2  # the cap waited, not the backoff
         assert fake.calls_to("DELETE", OVERRIDES) == 2
+
+
+async def test_retry_after_is_capped_at_five_seconds_by_default() -> None:
+    """A rate limit asking for half a minute holds a write for 5 s: no longer (a request
+    would hang), no shorter (the cap is the default, not some other limit)."""
+    async with flagsmith_feature_flags(CATALOGUE) as (flags, fake):
+        fake.fail_next(429, 1, method="PUT", retry_after="30")
+        started = time.monotonic()
+        async with asyncio.timeout(8):
+            await flags.set_override("tenant_a", "mso_max_offers_per_case", 6)
+        assert 4.9 <= time.monotonic() - started < 8
+        assert fake.calls_to("PUT", OVERRIDES) == 2
+        assert fake.override_of("tenant_a", "mso_max_offers_per_case") == (True, 6)
+
+
+@pytest.mark.parametrize("cap", [0.0, -1.0, math.nan])
+def test_a_retry_after_cap_that_is_not_positive_is_refused(cap: float) -> None:
+    with pytest.raises(ValueError, match="max_retry_after"):
+        FlagsmithFeatureFlags(
+            catalogue=CATALOGUE,
+            api_url="http://127.0.0.1:9/api/v1/",
+            server_key="ser.key",
+            admin_api_url="http://127.0.0.1:9/api/v1/",
+            admin_key="key",
+            environment_key="env",
+            max_retry_after=cap,
+        )
 
 
 async def test_429_after_the_retries_is_flags_unavailable() -> None:

@@ -234,12 +234,18 @@ class FailingFlags(FeatureFlags):
 
 
 class DieAfterWrite(FeatureFlags):
-    """A real provider whose caller dies once a write has landed: `die` is called after every
-    write (SIGKILL for a process, a cancellation for a request)."""
+    """A real provider whose caller dies once a write has landed: `die` is called after the
+    `after`th write (1-based, counting sets and clears alike) and every one after it (SIGKILL
+    for a process, a cancellation for a request); the writes before it go through. `writes`
+    counts the writes that landed."""
 
-    def __init__(self, inner: FeatureFlags, die: Callable[[], None]) -> None:
+    def __init__(self, inner: FeatureFlags, die: Callable[[], None], *, after: int = 1) -> None:
+        if after < 1:
+            raise ValueError("after counts writes from 1")
         self.inner = inner
         self._die = die
+        self.after = after
+        self.writes = 0
 
     async def state(self, identity: str) -> FlagState:
         return await self.inner.state(identity)
@@ -249,11 +255,16 @@ class DieAfterWrite(FeatureFlags):
 
     async def set_override(self, identity: str, flag: str, value: Any) -> None:
         await self.inner.set_override(identity, flag, value)
-        self._die()
+        self._landed()
 
     async def clear_override(self, identity: str, flag: str) -> None:
         await self.inner.clear_override(identity, flag)
-        self._die()
+        self._landed()
+
+    def _landed(self) -> None:
+        self.writes += 1
+        if self.writes >= self.after:
+            self._die()
 
 
 class PauseAfterRead(FeatureFlags):

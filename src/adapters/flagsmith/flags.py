@@ -55,7 +55,8 @@ log = logging.getLogger("admin_core.flagsmith")
 
 #: The reason the SDK gives a flag an identity override decided.
 OVERRIDE_REASON = "TARGETING_MATCH; segment=identity_overrides"
-#: First wait before a retry (doubled each time), and the longest `Retry-After` honoured.
+#: First wait before a retry (doubled each time), and the longest `Retry-After` honoured by
+#: default (`max_retry_after`).
 BACKOFF = 0.1
 MAX_RETRY_AFTER = 5.0
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -182,9 +183,9 @@ class FlagsmithFeatureFlags(FeatureFlags):
     """Flagsmith through its SDK (reads) and its Admin API (writes). No network I/O before the
     first call; the SDK starts then, off the event loop. Each HTTP call has `timeout`;
     connection errors, timeouts, 5xx and 429 are tried again `retries` times (after a backoff,
-    or `Retry-After` capped at 5 s), then FLAGS_UNAVAILABLE, as is a refused key or any other
-    unexpected answer. `state` is marked `stale` when the SDK has not fetched the document for
-    two refreshes plus the time its fetches may take."""
+    or `Retry-After` capped at `max_retry_after`, by default 5 s), then FLAGS_UNAVAILABLE, as
+    is a refused key or any other unexpected answer. `state` is marked `stale` when the SDK
+    has not fetched the document for two refreshes plus the time its fetches may take."""
 
     def __init__(
         self,
@@ -199,6 +200,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
         timeout: float = 5.0,
         retries: int = 2,
         trail_seconds: float | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         if not server_key.startswith("ser."):
             raise ValueError("local evaluation needs Flagsmith's server-side key ('ser.…')")
@@ -206,6 +208,8 @@ class FlagsmithFeatureFlags(FeatureFlags):
             raise ValueError("refresh_seconds and timeout must be positive, retries 0 or more")
         if trail_seconds is not None and trail_seconds <= 0:
             raise ValueError("trail_seconds must be positive")
+        if not max_retry_after > 0:  # NaN too
+            raise ValueError("max_retry_after must be positive")
         self._catalogue = catalogue
         self._api_url = _with_slash(api_url)
         self._document_url = self._api_url + _DOCUMENT_PATH.lstrip("/")
@@ -219,6 +223,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
         self._refresh = refresh_seconds
         self._timeout = timeout
         self._retries = retries
+        self._max_retry_after = max_retry_after
         self._stale_after = 2 * refresh_seconds + (retries + 1) * timeout + 1.0
         #: How long the document Flagsmith serves may trail a write.
         self._trail = max(60.0, 6 * refresh_seconds) if trail_seconds is None else trail_seconds
@@ -534,7 +539,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
                         else f"Flagsmith failed (HTTP {status}).",
                     )
                 wait = retry_after(response) if status == 429 else None
-                await asyncio.sleep(min(backoff if wait is None else wait, MAX_RETRY_AFTER))
+                await asyncio.sleep(min(backoff if wait is None else wait, self._max_retry_after))
                 continue
             if status in (401, 403):
                 raise self._unavailable(response, attempt, f"Flagsmith refused our {key}.")
