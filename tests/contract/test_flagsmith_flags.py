@@ -523,3 +523,26 @@ async def test_closing_stops_the_polling_and_further_calls() -> None:
             await flags.state("tenant_a")
         with pytest.raises(FlagsUnavailable):
             await flags.set_override("tenant_a", "enable_mso_booking", False)
+
+
+async def test_retries_are_logged_without_the_credentials_a_url_holds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with flagsmith_feature_flags(CATALOGUE) as (_, fake):
+        with_password = fake.api_url.replace("http://", "http://ops:flagsmithurlpw@")
+        flags = FlagsmithFeatureFlags(
+            catalogue=CATALOGUE,
+            api_url=with_password,
+            server_key=fake.server_key,
+            admin_api_url=fake.admin_api_url,
+            admin_key=fake.admin_key,
+            environment_key=fake.environment_key,
+            retries=1,
+        )
+        try:
+            fake.fail_next(503, 1, path=DOCUMENT, user_agent=OURS)
+            assert await flags.overrides("tenant_a") == {}
+        finally:
+            await flags.aclose()
+    assert "answered 503" in caplog.text
+    assert "flagsmithurlpw" not in caplog.text

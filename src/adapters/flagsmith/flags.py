@@ -509,7 +509,9 @@ class FlagsmithFeatureFlags(FeatureFlags):
             try:
                 response = await self._http().request(method, url, headers=headers, json=body)
             except httpx.TransportError as error:  # timeouts, refused connections, resets
-                log.warning("flagsmith %s %s failed (try %d): %r", method, url, attempt, error)
+                log.warning(
+                    "flagsmith %s %s failed (try %d): %r", method, _where(url), attempt, error
+                )
                 if last:
                     timed_out = isinstance(error, httpx.TimeoutException)
                     raise FlagsUnavailable(
@@ -529,7 +531,9 @@ class FlagsmithFeatureFlags(FeatureFlags):
                 ) from error
             status = response.status_code
             if status == 429 or status >= 500:
-                log.warning("flagsmith %s %s answered %d (try %d)", method, url, status, attempt)
+                log.warning(
+                    "flagsmith %s %s answered %d (try %d)", method, _where(url), status, attempt
+                )
                 if last:
                     raise self._unavailable(
                         response,
@@ -569,6 +573,12 @@ def _identity_not_found(response: httpx.Response) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and isinstance(body.get("detail"), str)
+
+
+def _where(url: str) -> str:
+    """A URL for the log: host and path, never the credentials or query a URL may carry."""
+    parsed = httpx.URL(url)
+    return f"{parsed.host}{parsed.path}"
 
 
 def _with_slash(url: str) -> str:
