@@ -41,6 +41,7 @@ from admin_core.audit.use_cases import (
 )
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
+from tests.support.audit import tenant_update as record
 from tests.support.clock import ManualClock
 from tests.support.databases import database, postgres_urls
 from tests.support.services import service_url
@@ -57,21 +58,6 @@ TABLES = ("audit_log", "audit_chain_links", "audit_chain_heads", "audit_checkpoi
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def record(n: int, tenant_id: str = TENANT) -> AuditRecord:
-    return AuditRecord(
-        tenant_id=tenant_id,
-        actor_id="user_1",
-        actor_role="org:admin",
-        action="tenant.update",
-        event_type="ADMIN_TENANT_UPDATE",
-        resource_type="tenant",
-        resource_id=f"res-{n}",
-        request_id=f"req-{n}",
-        before={"fee_minor": n - 1},
-        after={"fee_minor": n},
-    )
 
 
 def dsn(url: str) -> str:

@@ -34,6 +34,7 @@ from admin_core.audit.errors import CHECKPOINTS, AuditChainBroken
 from admin_core.audit.model import GENESIS_HASH, AuditRecord, ChainHead, chain_of, draft
 from admin_core.audit.ports import CheckpointLock, CheckpointSink
 from admin_core.kernel.transaction import Transactions
+from tests.support.audit import tenant_update as record
 from tests.support.databases import postgres_urls
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -53,21 +54,6 @@ def checkpoint(seq: int, *, signature: str = "signed-first") -> Checkpoint:
             SealedHead(chain=chain_of("tenant-a"), seq=seq, hash="a" * 64),
         ),
         signature=signature,
-    )
-
-
-def record(n: int, tenant_id: str | None = "tenant-a") -> AuditRecord:
-    return AuditRecord(
-        tenant_id=tenant_id,
-        actor_id="user_1",
-        actor_role="org:admin",
-        action="tenant.update",
-        event_type="ADMIN_TENANT_UPDATE",
-        resource_type="tenant",
-        resource_id=f"res-{n}",
-        request_id=f"req-{n}",
-        before={"fee_minor": n - 1},
-        after={"fee_minor": n},
     )
 
 
