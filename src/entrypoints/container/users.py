@@ -26,7 +26,8 @@ def _identity(
 ) -> IdentityProvider:
     """Clerk in production. Embedded: the demo users, whose memberships are kept in the
     database when it is one (every process on it sees the same ones: the server, the CLI), or
-    in memory, where the demo data set's memberships are there from the start."""
+    in memory. Either way they start with none: the demo seed's role grants make them, so the
+    seed's audit entries are the same on every database."""
     if choices.uses_clerk_identity(settings):
         assert settings.clerk_secret_key is not None  # required in production
         clerk = ClerkIdentityProvider(
@@ -34,9 +35,9 @@ def _identity(
         )
         resources.add("Clerk client", clerk.aclose)
         return clerk
-    users, memberships = demo_identity(settings.platform_org)
+    users = demo_identity()
     if choices.database(settings) == "memory":
-        return InMemoryIdentityProvider(users, memberships)
+        return InMemoryIdentityProvider(users)
     return SqlIdentityProvider(transactions, clock, users)
 
 

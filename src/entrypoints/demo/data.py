@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from admin_core.kernel.principal import PLATFORM_TENANT_ID
 from admin_core.tenants.model import PaymentsProvider, TenantSettings, TenantStatus
-from admin_core.users.ports import IdentityUser, OrgMembership
+from admin_core.users.ports import IdentityUser
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,17 +137,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 )
 
 
-def demo_identity(
-    platform_org: str | None,
-) -> tuple[list[IdentityUser], list[OrgMembership]]:
-    """Users and organisation memberships for the in-memory identity provider."""
-    orgs: dict[str, str | None] = {t.tenant_id: t.org_id for t in DEMO_TENANTS}
-    orgs[PLATFORM_TENANT_ID] = platform_org
-    users = [IdentityUser(id=u.id, email=u.email, name=u.name) for u in DEMO_USERS]
-    memberships = [
-        OrgMembership(org_id=org_id, user_id=u.id, role=role, email=u.email, name=u.name)
-        for u in DEMO_USERS
-        for tenant_id, role in u.grants
-        if (org_id := orgs.get(tenant_id))
-    ]
-    return users, memberships
+def demo_identity() -> list[IdentityUser]:
+    """The demo users, for the embedded identity providers; their memberships are made by the
+    demo seed's role grants."""
+    return [IdentityUser(id=u.id, email=u.email, name=u.name) for u in DEMO_USERS]
