@@ -149,3 +149,28 @@ def test_credentials_the_database_refuses_are_named_not_called_an_outage(
     assert error["code"] == "DATABASE_UNAVAILABLE"
     assert "refused the credentials" in error["message"]
     assert error["details"]["sqlstate"].startswith("28")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/admin/graph/status"), ("POST", "/api/v1/admin/graph/rebuild")],
+)
+async def test_the_graph_routes_answer_503_when_the_source_database_is_out_of_reach(
+    method: str, path: str, tmp_path: Path
+) -> None:
+    """The source's rows and the rebuild lock live in the database: out of reach, that is
+    DATABASE_UNAVAILABLE as on every other route, never a 500."""
+    settings = Settings(database_url=url(closed_port()), local_key_path=tmp_path / "key.pem")
+    container = build_container(settings)
+    token = container.auth.token_issuer().mint(
+        user_id="user_ops", org_id=settings.platform_org, role="org:super_admin"
+    )
+    async with AsyncTestClient(create_app(container)) as client:
+        answer = await client.request(
+            method,
+            path,
+            headers={"Authorization": f"Bearer {token}"},
+            json={"scope": "all"} if method == "POST" else None,
+        )
+    assert answer.status_code == 503, answer.text
+    assert [e["code"] for e in answer.json()["errors"]] == ["DATABASE_UNAVAILABLE"]

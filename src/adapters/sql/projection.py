@@ -234,8 +234,15 @@ _REL_BUILDERS: dict[RelType, Callable[[Sequence[Any]], GraphRelationship]] = {
 }
 
 
-def translate(error: sqlalchemy.exc.SQLAlchemyError) -> ProjectionError:
+#: What reaching the source database can raise: SQLAlchemy's errors, and the driver's own
+#: when a connection cannot be opened (asyncpg raises OSError and TimeoutError unwrapped).
+_FAILURES = (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError)
+
+
+def translate(error: BaseException) -> ProjectionError:
     """A lost or refused connection is `GraphUnavailable`; anything else a `ProjectionError`."""
+    if isinstance(error, OSError | TimeoutError):
+        return GraphUnavailable(f"the source database is unreachable: {type(error).__name__}")
     if isinstance(error, sqlalchemy.exc.DBAPIError) and (
         error.connection_invalidated
         or isinstance(error.orig, OSError)
@@ -386,7 +393,7 @@ class SqlProjectionSource(ProjectionSource):
     async def read(self) -> AsyncIterator[ProjectionReader]:
         try:
             conn = await self._engine.connect()
-        except sqlalchemy.exc.SQLAlchemyError as error:
+        except _FAILURES as error:
             raise translate(error) from error
         try:
             driver = None
@@ -428,7 +435,7 @@ class PostgresRebuildLock(RebuildLock):
     async def hold(self) -> AsyncIterator[bool]:
         try:
             conn = await self._engine.connect()
-        except sqlalchemy.exc.SQLAlchemyError as error:
+        except _FAILURES as error:
             raise translate(error) from error
         taken = False
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from admin_core.audit.model import AuditRecord
 from admin_core.audit.ports import AuditTransaction
@@ -33,6 +34,7 @@ from admin_core.graph.ports import (
     ProjectionSource,
     RebuildLock,
 )
+from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -110,7 +112,7 @@ class RebuildProjection:
     ) -> RebuildResult:
         principal.require(Permission.GRAPH_REBUILD, platform=True)
         scope = command.scope
-        async with self._lock.hold() as held:
+        async with _database_reached(self._lock.hold()) as held:
             if not held:
                 raise GraphRebuildInProgress()
             run = self._ids.new_id("grb")
@@ -331,6 +333,20 @@ def _write_order(labels: Sequence[NodeLabel]) -> list[NodeLabel]:
     return sorted(labels, key=lambda label: label not in ends)
 
 
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _database_reached(resource: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
+    """`resource` of the source database (its rows, the rebuild lock), with that database out
+    of reach said as DATABASE_UNAVAILABLE, as every other use case says it."""
+    try:
+        async with resource as value:
+            yield value
+    except GraphUnavailable as error:
+        raise DatabaseUnavailable() from error
+
+
 class ShowGraphStatus:
     """Drift between the source and the graph: rows per label (and relationship type) in the
     source, items in the graph, and the difference (graph − source).
@@ -345,7 +361,7 @@ class ShowGraphStatus:
 
     async def execute(self, principal: Principal) -> GraphStatus:
         principal.require(Permission.GRAPH_REBUILD, platform=True)
-        async with self._source.read() as reader:
+        async with _database_reached(self._source.read()) as reader:
             rows = {label: await reader.count_nodes(label) for label in NodeLabel}
             links = {rel: await reader.count_relationships(rel) for rel in RelType}
         graph: GraphCounts | None = None
