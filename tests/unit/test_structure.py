@@ -128,3 +128,8 @@ def test_every_benchmark_module_imports(module: str) -> None:
     """The benchmarks are not type-checked with the library and run outside `make test`: a
     name the library renames or removes must still fail here, not at `make bench`."""
     importlib.import_module(f"bench.{module}")
+
+
+@pytest.mark.parametrize("package", ["admin_core", "adapters", "entrypoints"])
+def test_every_package_says_it_is_typed_so_a_host_type_checks_against_it(package: str) -> None:
+    assert (SRC / package / "py.typed").is_file()
