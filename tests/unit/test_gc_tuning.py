@@ -36,3 +36,11 @@ def test_a_heap_frozen_at_start_up_stays_frozen_after_a_rebuild(thawed: None) ->
     with collector_spares_older_objects(), collector_spares_older_objects():
         pass
     assert gc.get_freeze_count() >= frozen > 0
+
+
+def test_a_threshold_the_process_sets_during_a_rebuild_is_left_as_it_set_it(
+    thawed: None,
+) -> None:
+    with collector_spares_older_objects():
+        gc.set_threshold(2_000, 20, 20)  # the host tunes its collector meanwhile
+    assert gc.get_threshold() == (2_000, 20, 20)

@@ -13,6 +13,8 @@ REBUILD_GC_THRESHOLD = 50_000
 
 _holders = 0
 _saved: tuple[int, int, int] | None = None
+#: The threshold the first holder set: the last one restores `_saved` only over it.
+_set: tuple[int, int, int] | None = None
 #: Whether the first holder froze the heap (and so the last one thaws it).
 _froze = False
 
@@ -30,21 +32,25 @@ def collector_spares_older_objects() -> Iterator[None]:
     Nested or overlapping holders (a second request that finds the rebuild lock taken) share
     one setting: the first sets it, the last restores what was there before. A heap the
     process froze already (`adminctl serve` freezes what start-up built) stays frozen: the
-    rebuild does not freeze or thaw it, since `gc.unfreeze` would thaw it all."""
-    global _holders, _saved, _froze
+    rebuild does not freeze or thaw it, since `gc.unfreeze` would thaw it all. A threshold the
+    process sets while a rebuild runs is left as it set it; a freeze it makes meanwhile is
+    thawed with the rebuild's (`gc` has no way to thaw part of the frozen heap)."""
+    global _holders, _saved, _set, _froze
     if _holders == 0:
         _saved = gc.get_threshold()
         _froze = gc.get_freeze_count() == 0
         if _froze:
             gc.freeze()
-        gc.set_threshold(max(_saved[0], REBUILD_GC_THRESHOLD), *_saved[1:])
+        _set = (max(_saved[0], REBUILD_GC_THRESHOLD), *_saved[1:])
+        gc.set_threshold(*_set)
     _holders += 1
     try:
         yield
     finally:
         _holders -= 1
         if _holders == 0 and _saved is not None:
-            gc.set_threshold(*_saved)
+            if gc.get_threshold() == _set:
+                gc.set_threshold(*_saved)
             if _froze:
                 gc.unfreeze()
-            _saved = None
+            _saved = _set = None
