@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -174,3 +175,24 @@ async def test_the_graph_routes_answer_503_when_the_source_database_is_out_of_re
         )
     assert answer.status_code == 503, answer.text
     assert [e["code"] for e in answer.json()["errors"]] == ["DATABASE_UNAVAILABLE"]
+
+
+async def test_a_database_never_migrated_answers_503_saying_so(tmp_path: Path) -> None:
+    """A host serving the app on a database it never migrated gets the reason, not a 500."""
+    database = tmp_path / "never-migrated.db"
+    sqlite3.connect(database).close()
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{database}", local_key_path=tmp_path / "key.pem"
+    )
+    container = build_container(settings)
+    token = container.auth.token_issuer().mint(
+        user_id="user_ops", org_id=settings.platform_org, role="org:admin"
+    )
+    async with AsyncTestClient(create_app(container)) as client:
+        answer = await client.get(
+            "/api/v1/admin/tenants", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == 503, answer.text
+    [error] = answer.json()["errors"]
+    assert error["code"] == "DATABASE_UNAVAILABLE"
+    assert "adminctl db upgrade" in error["message"]

@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from adapters.sql.errors import schema_missing
 from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
@@ -144,6 +145,11 @@ def _framework(exc: HTTPException) -> tuple[int, AdminError]:
     return 500, AdminError()
 
 
+def _raised_from(error: AdminError, cause: BaseException) -> AdminError:
+    error.__cause__ = cause
+    return error
+
+
 def _cause(error: BaseException) -> str:
     """` (cause: ...)`, what the error was raised from, for the log; empty without one."""
     cause = error.__cause__
@@ -152,6 +158,13 @@ def _cause(error: BaseException) -> str:
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every failure, from routing to use case, leaves through here in the error envelope."""
+    if not isinstance(exc, AdminError) and schema_missing(exc):
+        # A host serving the app on a database never migrated (`adminctl serve` migrates or
+        # refuses first): the operator's to fix, not a bug.
+        missing = DatabaseUnavailable(
+            "The database has no schema yet: run `adminctl db upgrade` on it."
+        )
+        return handle_exception(request, _raised_from(missing, exc))
     if isinstance(exc, ValidationException):
         if exc.status_code == 400 and not isinstance(exc.extra, list):
             return error_response(request, 400, error_views(BadRequest()))
