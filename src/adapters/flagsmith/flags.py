@@ -258,8 +258,16 @@ class FlagsmithFeatureFlags(FeatureFlags):
     async def set_override(self, identity: str, flag: str, value: Any) -> None:
         definition = self._catalogue.definitions.get(flag)
         enabled, stored = encode(definition, value)
-        body = {"identifier": identity, "feature": flag, "enabled": enabled}
-        response = await self._write("PUT", identity, dict(body, feature_state_value=stored))
+        response = await self._write(
+            "PUT",
+            identity,
+            {
+                "identifier": identity,
+                "feature": flag,
+                "enabled": enabled,
+                "feature_state_value": stored,
+            },
+        )
         if not response.is_success:
             raise self._unexpected(response)
         written = decode(definition, enabled, stored)

@@ -241,8 +241,8 @@ _FAILURES = (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError)
 
 def translate(error: BaseException) -> ProjectionError:
     """A lost or refused connection is `GraphUnavailable`; anything else a `ProjectionError`."""
-    if isinstance(error, OSError | TimeoutError):
-        return GraphUnavailable(f"the source database is unreachable: {type(error).__name__}")
+    if not isinstance(error, sqlalchemy.exc.SQLAlchemyError):  # the driver's own, unwrapped
+        return translate_driver(error)
     if isinstance(error, sqlalchemy.exc.DBAPIError) and (
         error.connection_invalidated
         or isinstance(error.orig, OSError)
@@ -257,9 +257,12 @@ _UNREACHABLE_DRIVER_ERRORS = frozenset(
 )
 
 
-def translate_driver(error: Exception) -> ProjectionError:
+def translate_driver(error: BaseException) -> ProjectionError:
     """The same translation for asyncpg's own exceptions (the fast path below)."""
-    if isinstance(error, OSError) or type(error).__name__ in _UNREACHABLE_DRIVER_ERRORS:
+    if (
+        isinstance(error, OSError | TimeoutError)
+        or type(error).__name__ in _UNREACHABLE_DRIVER_ERRORS
+    ):
         return GraphUnavailable(f"the source database is unreachable: {type(error).__name__}")
     return ProjectionError(f"the source database failed: {type(error).__name__}")
 

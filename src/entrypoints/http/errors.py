@@ -145,11 +145,6 @@ def _framework(exc: HTTPException) -> tuple[int, AdminError]:
     return 500, AdminError()
 
 
-def _raised_from(error: AdminError, cause: BaseException) -> AdminError:
-    error.__cause__ = cause
-    return error
-
-
 def _cause(error: BaseException) -> str:
     """` (cause: ...)`, what the error was raised from, for the log; empty without one."""
     cause = error.__cause__
@@ -164,7 +159,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         missing = DatabaseUnavailable(
             "The database has no schema yet: run `adminctl db upgrade` on it."
         )
-        return handle_exception(request, _raised_from(missing, exc))
+        missing.__cause__, exc = exc, missing
     if isinstance(exc, ValidationException):
         if exc.status_code == 400 and not isinstance(exc.extra, list):
             return error_response(request, 400, error_views(BadRequest()))
