@@ -151,6 +151,13 @@ def _cause(error: BaseException) -> str:
     return "" if cause is None else f" (cause: {type(cause).__name__}: {cause})"[:500]
 
 
+def _path(request: Request[Any, Any, Any]) -> str:
+    """The request's path for a log line. Not `request.url`, which decodes the query string
+    strictly: the handler of every failure must not fail on a query that is not UTF-8."""
+    path: str = request.scope["path"]
+    return path
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every failure, from routing to use case, leaves through here in the error envelope."""
     if not isinstance(exc, AdminError) and schema_missing(exc):
@@ -170,7 +177,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             log.warning(
                 "%s %s answered %d %s: %s%s",
                 request.method,
-                request.url.path,
+                _path(request),
                 status,
                 exc.code,
                 exc.message,
@@ -181,7 +188,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status, error = _framework(exc)
         headers = dict(exc.headers or {}) if status == 405 else None
         if status == 500:
-            log.error("framework error on %s %s: %s", request.method, request.url.path, exc)
+            log.error("framework error on %s %s: %s", request.method, _path(request), exc)
         return error_response(request, status, error_views(error), headers=headers)
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("unhandled error on %s %s", request.method, _path(request), exc_info=exc)
     return error_response(request, 500, error_views(AdminError()))

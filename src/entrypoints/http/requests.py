@@ -7,6 +7,8 @@ checks for whole classes of bad input, then the reach to the tenants it names
   silently ignored: a typo in a filter must not widen a query, and a dependency's name
   (`?principal=x`) is not a parameter; a required one missing is a 422 naming it (pages,
   their assets and the probes ignore query parameters);
+- a query string that is not UTF-8, as sent or once percent-decoded, is a 400: nothing
+  reads it as something else;
 - a query or path value with a control character (NUL among them) is a 422;
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
 - a body that is not UTF-8 is a 400;
@@ -22,6 +24,7 @@ import functools
 import re
 import types
 import typing
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,8 +133,11 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     handler = request.route_handler
     requirement = handler.opt.get(REQUIRES)
     principal = await authenticate(request, requirement) if requirement is not None else None
-    params = request.query_params
     shape = _query_shape(request)
+    query: bytes = request.scope["query_string"]
+    if query and (shape.strict or shape.names) and not _is_utf8(query):
+        raise BadRequest("The query string is not UTF-8, as sent or percent-decoded.")
+    params = request.query_params
     if (params and shape.strict) or shape.required:
         errors = _query_errors(params, shape, request.path_params)
         if errors:
@@ -146,6 +152,16 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     body = await _checked_body(request, handler)
     if principal is not None and requirement is not None:
         admit(request, principal, requirement, body)
+
+
+def _is_utf8(query: bytes) -> bool:
+    try:
+        query.decode()
+        if b"%" in query:
+            urllib.parse.unquote_to_bytes(query).decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _query_errors(
