@@ -6,7 +6,8 @@ lists every chain's head sorted by chain and never a chain still at seq 0.
 `CheckpointSink` (memory, directory): a published checkpoint is never rewritten; the same
 document again is a no-op, a different one raises AUDIT_CHAIN_BROKEN (`SINK_DISAGREES`).
 `CheckpointLock` (in-process, PostgreSQL advisory lock): taken without waiting, by at most one
-writer at a time, and free again once its holder is done.
+writer at a time, and free again once its holder is done; its `reading` side waits for a
+writer, keeps writers out while held, and is shared by many readers.
 """
 
 from __future__ import annotations
@@ -435,3 +436,46 @@ async def test_of_many_writers_at_once_at_most_one_holds_the_lock(lock: Checkpoi
     assert True in results
     async with lock.hold() as afterwards:
         assert afterwards
+
+
+async def test_a_writer_is_kept_out_while_anyone_reads_and_gets_in_once_they_are_done(
+    lock: CheckpointLock,
+) -> None:
+    async with lock.reading():
+        async with lock.reading(), lock.hold() as during:  # readers share it
+            assert during is False
+        async with lock.hold() as one_reader_left:
+            assert one_reader_left is False
+    async with lock.hold() as afterwards:
+        assert afterwards is True
+
+
+async def test_a_reader_waits_for_the_writer_then_reads(lock: CheckpointLock) -> None:
+    events: list[str] = []
+
+    async def reader() -> None:
+        async with lock.reading():
+            events.append("read")
+
+    async with lock.hold() as taken:
+        assert taken
+        waiting = asyncio.create_task(reader())
+        await asyncio.sleep(0.2)
+        events.append("written")
+    await asyncio.wait_for(waiting, 10)
+    assert events == ["written", "read"]
+
+
+async def test_a_reader_that_gives_up_waiting_leaves_the_lock_free(lock: CheckpointLock) -> None:
+    async def reader() -> None:
+        async with lock.reading():
+            pass
+
+    async with lock.hold() as taken:
+        assert taken
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader(), 0.2)
+    async with lock.hold() as afterwards:
+        assert afterwards is True
+    async with lock.reading():
+        pass

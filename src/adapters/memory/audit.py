@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -128,14 +129,36 @@ class InProcessCheckpointLock(CheckpointLock):
     """Single-flight within one process (embedded SQLite, in-memory); replicas sharing
     PostgreSQL use `PostgresCheckpointLock`."""
 
+    #: How long a reader waits between looks at a writer's lock.
+    POLL_SECONDS = 0.01
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._state = threading.Lock()  # guards the two fields below, never held across await
+        self._writing = False
+        self._readers = 0
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[bool]:
-        taken = self._lock.acquire(blocking=False)
+        with self._state:
+            taken = not self._writing and self._readers == 0
+            self._writing = self._writing or taken
         try:
             yield taken
         finally:
             if taken:
-                self._lock.release()
+                with self._state:
+                    self._writing = False
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        while True:
+            with self._state:
+                if not self._writing:
+                    self._readers += 1
+                    break
+            await asyncio.sleep(self.POLL_SECONDS)
+        try:
+            yield
+        finally:
+            with self._state:
+                self._readers -= 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -569,3 +570,10 @@ class PostgresCheckpointLock(PostgresRebuildLock, CheckpointLock):
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, key=CHECKPOINT_LOCK_KEY)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        """`pg_advisory_lock_shared` on the writer's key: waits for a writer to finish, and
+        a writer's `pg_try_advisory_lock` fails while any reader holds it."""
+        async with self._session_lock("pg_advisory_lock_shared", "pg_advisory_unlock_shared"):
+            yield

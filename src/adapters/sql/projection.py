@@ -436,28 +436,37 @@ class PostgresRebuildLock(RebuildLock):
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[bool]:
+        async with self._session_lock("pg_try_advisory_lock", "pg_advisory_unlock") as taken:
+            yield taken
+
+    @asynccontextmanager
+    async def _session_lock(self, take: str, release: str) -> AsyncIterator[bool]:
+        """The lock `take` (an advisory-lock function of the key) returns, held on a
+        connection of its own until the block ends; `release` lets it go."""
         try:
             conn = await self._engine.connect()
         except _FAILURES as error:
             raise translate(error) from error
-        taken = False
         try:
-            taken = bool(
-                await conn.scalar(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key})
-            )
+            # pg_advisory_lock_shared, which waits, returns void: taken once it returns.
+            answer = await conn.scalar(sa.text(f"SELECT {take}(:key)"), {"key": self._key})
+            taken = answer is not False
             await conn.commit()  # the lock is session-level; no transaction stays open
-        except sqlalchemy.exc.SQLAlchemyError as error:
+        except BaseException as error:
+            await conn.invalidate()  # a wait cut short may yet leave the lock to the session
             await conn.close()
-            raise translate(error) from error
+            if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
+                raise translate(error) from error
+            raise
         try:
             yield taken
         finally:
-            await self._release(conn, taken)
+            await self._release(conn, release if taken else None)
 
-    async def _release(self, conn: AsyncConnection, taken: bool) -> None:
+    async def _release(self, conn: AsyncConnection, release: str | None) -> None:
         try:
-            if taken:
-                await conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            if release is not None:
+                await conn.execute(sa.text(f"SELECT {release}(:key)"), {"key": self._key})
                 await conn.commit()
         except sqlalchemy.exc.SQLAlchemyError:
             await conn.invalidate()  # closing the session releases the lock server-side

@@ -123,7 +123,14 @@ class CheckpointSink(Protocol):
 class CheckpointLock(Protocol):
     def hold(self) -> AbstractAsyncContextManager[bool]:
         """Try to take the checkpoint writer's lock without waiting; yields whether it was
-        taken. Held by at most one writer across every replica."""
+        taken. Held by at most one writer across every replica, and not while anyone is
+        `reading`."""
+        ...
+
+    def reading(self) -> AbstractAsyncContextManager[None]:
+        """Wait until no checkpoint is being written, and keep one from starting until the
+        block ends: what a verifier holds while it reads the checkpoints of the database and
+        of the sink, which a writer changes one after the other. Many readers at once."""
         ...
 
 

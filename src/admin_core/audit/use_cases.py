@@ -254,7 +254,9 @@ class VerifyAuditChain:
     signature by a trusted key, its link to the one before, the sink's copy equal to the
     database's): the first one that fails is `checkpoint_problem`, and only the checkpoints
     before it are trusted. Entries after the latest trusted checkpoint are counted as
-    `unsealed_entries`: the chain alone protects them.
+    `unsealed_entries`: the chain alone protects them. The checkpoints are read under the
+    checkpoint lock's `reading` side: a checkpoint another replica is storing and publishing
+    meanwhile is neither half seen nor reported missing from one side.
     """
 
     def __init__(
@@ -265,12 +267,14 @@ class VerifyAuditChain:
         tenants: TenantCheck | None = None,
         keys: CheckpointKeys | None = None,
         sink: CheckpointSink | None = None,
+        lock: CheckpointLock | None = None,
     ) -> None:
         self._transactions = transactions
         self._batch_size = batch_size
         self._tenants = tenants
         self._keys = keys
         self._sink = sink
+        self._lock = lock
 
     async def execute(
         self,
@@ -367,8 +371,6 @@ class VerifyAuditChain:
     async def _evidence(self, chains: Sequence[str]) -> dict[str, CheckpointEvidence]:
         """Check every checkpoint in order, once; collect what the trusted ones sealed of
         each of `chains`."""
-        seals: dict[str, dict[int, Seal]] = {chain: {} for chain in chains}
-        latest: dict[str, Seal] = {}
         if self._keys is None:
             return {
                 chain: CheckpointEvidence(
@@ -376,7 +378,26 @@ class VerifyAuditChain:
                 )
                 for chain in chains
             }
-        check = SignatureCheck(self._keys.verify)
+        # A writer stores a checkpoint, then publishes it: read both sides between writes.
+        async with self._lock.reading() if self._lock else contextlib.nullcontext():
+            check, seals, latest = await self._check_checkpoints(chains, self._keys)
+        return {
+            chain: CheckpointEvidence(
+                seals=seals[chain],
+                latest=latest.get(chain),
+                latest_checkpoint=check.latest,
+                checked=check.checked,
+                problem=check.problem,
+            )
+            for chain in chains
+        }
+
+    async def _check_checkpoints(
+        self, chains: Sequence[str], keys: CheckpointKeys
+    ) -> tuple[SignatureCheck, dict[str, dict[int, Seal]], dict[str, Seal]]:
+        seals: dict[str, dict[int, Seal]] = {chain: {} for chain in chains}
+        latest: dict[str, Seal] = {}
+        check = SignatureCheck(keys.verify)
         after = 0
         while check.problem is None:
             async with self._transactions() as tx:
@@ -400,16 +421,7 @@ class VerifyAuditChain:
             later = await self._sink.read(after + 1)
             if later is not None:  # the latest checkpoints were deleted from the database
                 check.feed(after + 1, None, later)
-        return {
-            chain: CheckpointEvidence(
-                seals=seals[chain],
-                latest=latest.get(chain),
-                latest_checkpoint=check.latest,
-                checked=check.checked,
-                problem=check.problem,
-            )
-            for chain in chains
-        }
+        return check, seals, latest
 
     async def _published(self, seq: int, document: bytes | None = None) -> bytes | None:
         """The sink's copy; without a sink, the database's copy stands for both."""

@@ -70,6 +70,7 @@ class AuditArea(containers.DeclarativeContainer):
         tenants=database.known_tenants,
         keys=checkpoint_keys,
         sink=checkpoint_sink,
+        lock=checkpoint_lock,
     )
     write_checkpoint = providers.Factory(
         WriteCheckpoint,
