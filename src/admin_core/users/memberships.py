@@ -60,6 +60,16 @@ def payload(
     }
 
 
+def grants_pending(intent: Intent | None, role: str) -> bool:
+    """Whether `intent` is a grant of `role` still waiting for the identity provider: a grant
+    it may yet refuse, which is then undone."""
+    return (
+        intent is not None
+        and intent.payload["verb"] == ASSIGN
+        and intent.payload["grant"]["role"] == role
+    )
+
+
 def _grant(values: Mapping[str, Any]) -> UserRole:
     grant = values["grant"]
     return UserRole(

@@ -405,10 +405,11 @@ class RevokeRole:
     Rules: the same permission and role rules as `GrantRole` (nobody revokes a role stronger
     than their own); revoking a role the user does not have is a no-op that succeeds; the last
     platform super-admin cannot be revoked (403 ROLE_NOT_ALLOWED; concurrent revokes of the
-    last two wait on each other, so one of them is refused); the membership in the tenant's
-    organisation falls back to the strongest remaining role, or is removed with the last one,
-    as an external side effect like `GrantRole`'s (the provider not taking it puts the role
-    back). Audit `user_role.revoke`.
+    last two wait on each other, so one of them is refused; a grant whose membership is still
+    pending with the provider is not counted, as the provider may refuse it); the membership
+    in the tenant's organisation falls back to the strongest remaining role, or is removed
+    with the last one, as an external side effect like `GrantRole`'s (the provider not taking
+    it puts the role back). Audit `user_role.revoke`.
     """
 
     def __init__(self, changes: RoleChanges) -> None:
@@ -429,9 +430,19 @@ class RevokeRole:
                 role, kind
             ):
                 holders = await tx.user_roles.holders(tenant_id, role, lock=True)
-                if user_id in holders and len(holders) <= 1:
+                org_id = changes.platform_org
+                settled = [
+                    holder
+                    for holder in holders
+                    if org_id is None
+                    or not memberships.grants_pending(
+                        await tx.intents.pending_of(memberships.subject(org_id, holder)), role
+                    )
+                ]
+                if user_id in settled and len(settled) <= 1:
                     raise RoleNotAllowed(
-                        "The last platform super-admin cannot be revoked.",
+                        "The last platform super-admin cannot be revoked (a grant still "
+                        "waiting for the identity provider does not count).",
                         unknown=False,
                         details={"role": role, "user_id": user_id},
                     )
