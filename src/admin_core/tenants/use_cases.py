@@ -466,7 +466,9 @@ class MapOrganization:
         checks.done()
         assert org_id is not None
         async with self._transactions() as tx:
-            tenant = await tx.tenants.get(tenant_id)
+            # Locked: a mapping sent twice at once is one mapping and one no-op, and a role
+            # change in flight commits for the organisation it planned for or plans again.
+            tenant = await tx.tenants.get(tenant_id, lock=True)
             if tenant is None:
                 raise TenantNotFound(details={"tenant_id": tenant_id})
             previous = await _map_org(tx, org_id, tenant_id, self._clock.now())

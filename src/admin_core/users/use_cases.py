@@ -256,17 +256,69 @@ async def _change_role(
     Then the membership is set and the entry appended; when the provider did not take it,
     the local write is undone and the provider's error raised. A crash anywhere after the
     commit is finished by the next change of this membership, or by reconcile.
+
+    The transaction that commits holds the tenant's row and finds the organisation it was
+    planned for still the tenant's; when the tenant was mapped to another one meanwhile
+    (`MapOrganization` locks that row too), the change starts again for the new one.
     """
-    plan = partial(_plan, changes, principal, verb=verb, command=command)
-    async with changes.transactions() as tx:
-        org_id = await _org_of(tx, command.tenant_id, changes.platform_org)
-    if org_id is None:
+    while True:
         async with changes.transactions() as tx:
-            planned = plan(written=await write(tx), org_id=None, previous=None)
-            if planned.record is not None:
-                await tx.audit.append(planned.record)
-                await tx.commit()
-        return planned.change
+            org_id = await _org_of(tx, command.tenant_id, changes.platform_org)
+        if org_id is None:
+            change = await _change_local_role(changes, principal, verb, command, write)
+        else:
+            change = await _change_membership(changes, principal, verb, command, write, org_id)
+        if change is not None:
+            return change
+
+
+async def _still_org(
+    tx: UsersTransaction, changes: RoleChanges, tenant_id: str, org_id: str | None
+) -> bool:
+    """Whether `org_id` is still the tenant's organisation; the tenant's row stays locked
+    until `tx` ends, so it remains so until then."""
+    if tenant_id != PLATFORM_TENANT_ID:
+        await tx.tenants.get(tenant_id, lock=True)
+    return await _org_of(tx, tenant_id, changes.platform_org) == org_id
+
+
+async def _change_local_role(
+    changes: RoleChanges,
+    principal: Principal,
+    verb: str,
+    command: RoleCommand,
+    write: LocalWrite,
+) -> RoleChange | None:
+    """The change of a tenant without an organisation; None when it was given one meanwhile."""
+    async with changes.transactions() as tx:
+        if not await _still_org(tx, changes, command.tenant_id, None):
+            return None
+        planned = _plan(
+            changes,
+            principal,
+            verb=verb,
+            command=command,
+            written=await write(tx),
+            org_id=None,
+            previous=None,
+        )
+        if planned.record is not None:
+            await tx.audit.append(planned.record)
+            await tx.commit()
+    return planned.change
+
+
+async def _change_membership(
+    changes: RoleChanges,
+    principal: Principal,
+    verb: str,
+    command: RoleCommand,
+    write: LocalWrite,
+    org_id: str,
+) -> RoleChange | None:
+    """The change with the membership of `org_id`; None when the tenant was mapped to another
+    organisation meanwhile."""
+    plan = partial(_plan, changes, principal, verb=verb, command=command)
     subject = memberships.subject(org_id, command.user_id)
     loop = asyncio.get_running_loop()
     until = loop.time() + changes.patience_seconds  # waiting in this process's queue counts
@@ -279,6 +331,8 @@ async def _change_role(
                     break
                 added = False
                 async with changes.transactions() as tx:
+                    if not await _still_org(tx, changes, command.tenant_id, org_id):
+                        return None
                     written = await write(tx)
                     busy = await tx.intents.pending_of(subject)
                     if busy is None:
