@@ -677,22 +677,34 @@ def _matching_problems() -> list[str]:
 _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
 
 
+#: The credentials of a URL as SQLAlchemy reads them (`make_url`): a user up to the first `:`,
+#: then a password up to the last `@`, which may hold `#`, `/` or `?` (a parser that ends
+#: the authority at those would show the rest of it).
+_CREDENTIALS = re.compile(
+    r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>.*)(?P<tail>@[^@]*)$", re.DOTALL
+)
+
+
+def url_password(url: str) -> str | None:
+    """The password in `url`, as a database driver would be given it; None without one."""
+    found = _CREDENTIALS.match(url)
+    return found["password"] if found and found["password"] else None
+
+
 def mask_url(url: str) -> str:
     """A URL with its password and any credential in its query replaced by `***`; one
     without either exactly as given (rebuilding `sqlite:///var/x.db` would drop a slash)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    found = _CREDENTIALS.match(url)
+    masked = f"{found['head']}***{found['tail']}" if found and found["password"] else url
+    parts = urlsplit(masked)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    secret = any(_SECRET_PARAMETER.search(name) for name, _ in pairs)
-    if netloc == parts.netloc and not secret:
-        return url
+    if not any(_SECRET_PARAMETER.search(name) for name, _ in pairs):
+        return masked
     query = "&".join(
         f"{name}=***" if _SECRET_PARAMETER.search(name) else f"{name}={value}"
         for name, value in pairs
     )
-    return urlunsplit(parts._replace(netloc=netloc, query=query if secret else parts.query))
+    return urlunsplit(parts._replace(query=query))
 
 
 def _shown(settings: Settings, f: dataclasses.Field[Any]) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +19,7 @@ from admin_core.health.use_cases import CheckExternalDependencies, CheckReadines
 from admin_core.kernel.runtime import Clock
 from entrypoints.container import choices
 from entrypoints.container.resources import Resources
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, url_password
 
 
 class _ClosableProbe(DependencyProbe, Protocol):
@@ -168,7 +167,7 @@ def secrets_of(settings: Settings) -> list[str]:
         if not f.metadata["secret"] or not isinstance(value, str) or not value:
             continue
         found.append(value)
-        password = urlsplit(value).password if "://" in value else None
+        password = url_password(value)
         if password:
             found.append(password)
     return found
