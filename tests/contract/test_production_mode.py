@@ -359,9 +359,12 @@ def test_production_with_postgres_but_no_clerk_names_the_clerk_settings_only(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("revision", [None, "0007"], ids=["no schema", "an older schema"])
+@pytest.mark.parametrize("connecting_as", ["owner", "app role"])
 def test_production_refuses_to_serve_on_a_schema_that_is_not_its_own(
-    adminctl: Callable[..., Run], revision: str | None
+    adminctl: Callable[..., Run], revision: str | None, connecting_as: str
 ) -> None:
+    """As the schema's owner, or as the app role the owner's migrations granted what it
+    needs (the split the README recommends): the revision is read either way."""
     super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")
     owner = urlsplit(owner_url)
     name = f"behind_{secrets.token_hex(3)}"
@@ -369,19 +372,23 @@ def test_production_refuses_to_serve_on_a_schema_that_is_not_its_own(
     try:
         database = urlunsplit(owner._replace(path=f"/{name}"))
         if revision is not None:
-            in_thread(upgrade_to(database, revision))
+            in_thread(upgrade_to(database, revision, app_role=APP_ROLE))
+        serving = database
+        if connecting_as == "app role":
+            serving = urlunsplit(urlsplit(postgres_urls()[0])._replace(path=f"/{name}"))
         run = adminctl(
-            "serve", "--port", str(free_port()), env=COMPLETE | {"ADMIN_DATABASE_URL": database}
+            "serve", "--port", str(free_port()), env=COMPLETE | {"ADMIN_DATABASE_URL": serving}
         )
     finally:
         in_thread(_drop_database(super_url, name))
     assert run.code == EXIT_CONFIG, run.text
     assert f"the database is at {revision or 'no schema'}" in run.err
     assert "adminctl db upgrade" in run.err
+    assert "unreachable" not in run.err
 
 
-async def upgrade_to(url: str, revision: str) -> None:
-    await upgrade(url, revision=revision)
+async def upgrade_to(url: str, revision: str, *, app_role: str | None = None) -> None:
+    await upgrade(url, app_role=app_role, revision=revision)
 
 
 def test_production_refuses_a_non_postgres_database_and_leftover_embedded_settings(

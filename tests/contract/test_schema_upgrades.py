@@ -13,6 +13,7 @@ import pytest
 
 from adapters.sql.migrate import upgrade
 from entrypoints.cli.main import main
+from tests.support.databases import APP_ROLE
 from tests.support.services import _create_database, _drop_database, service_url
 
 pytestmark = pytest.mark.postgres
@@ -37,10 +38,23 @@ async def test_upgrades_started_at_once_take_turns_and_one_does_the_work() -> No
 def test_an_upgrade_as_the_app_role_names_the_owner_setting_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("ADMIN_DATABASE_URL", service_url("POSTGRES"))  # the app role
-    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
-    monkeypatch.delenv("ADMIN_MIGRATION_DATABASE_URL", raising=False)
-    assert main(["db", "upgrade"]) == 78
+    """On a database one revision behind: there is a change to make, which the app role
+    (granted the tables and the revision, not the schema) may not."""
+    super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")
+    owner = urlsplit(owner_url)
+    name = f"upgrade_as_app_{secrets.token_hex(3)}"
+    asyncio.run(_create_database(super_url, name, owner.path.lstrip("/")))
+    try:
+        asyncio.run(
+            upgrade(urlunsplit(owner._replace(path=f"/{name}")), app_role=APP_ROLE, revision="0009")
+        )
+        app = urlsplit(service_url("POSTGRES"))
+        monkeypatch.setenv("ADMIN_DATABASE_URL", urlunsplit(app._replace(path=f"/{name}")))
+        monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+        monkeypatch.delenv("ADMIN_MIGRATION_DATABASE_URL", raising=False)
+        assert main(["db", "upgrade"]) == 78
+    finally:
+        asyncio.run(_drop_database(super_url, name))
     err = capsys.readouterr().err
     assert "ADMIN_MIGRATION_DATABASE_URL" in err
     assert "Traceback" not in err

@@ -77,20 +77,24 @@ async def upgrade_engine(
 
         done = await connection.run_sync(run)
         if app_role and connection.dialect.name == "postgresql":
-            await _grant_schema_usage(connection, app_role)
+            await _grant_app_role(connection, app_role)
     return done
 
 
-async def _grant_schema_usage(connection: AsyncConnection, app_role: str) -> None:
+async def _grant_app_role(connection: AsyncConnection, app_role: str) -> None:
+    """What the app role needs beside the tables' grants of the migrations: the schema
+    (which hardened clusters revoke from PUBLIC), and reading the schema's revision, which
+    `adminctl serve` checks before it serves."""
     schema = await connection.scalar(sa.text("select current_schema()"))
+    role = app_role.replace('"', '""')
     usable = await connection.scalar(
         sa.text("select has_schema_privilege(:role, current_schema(), 'USAGE')"),
         {"role": app_role},
     )
     if not usable:
-        role = app_role.replace('"', '""')
         name = str(schema).replace('"', '""')
         await connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{name}" TO "{role}"'))
+    await connection.execute(sa.text(f'GRANT SELECT ON alembic_version TO "{role}"'))
 
 
 def head_revision() -> str:

@@ -140,7 +140,7 @@ def _database_problem(error: Exception, *, as_json: bool) -> int:
 
 
 def _refused(error: sa.exc.DBAPIError) -> bool:
-    """A privilege the migrating role lacks (SQLSTATE 42501), not an outage."""
+    """A privilege the connecting role lacks (SQLSTATE 42501), not an outage."""
     return getattr(error.orig, "sqlstate", None) == "42501"
 
 
@@ -265,7 +265,16 @@ async def _schema_behind(settings: Settings) -> str | None:
     out of reach is not a reason: the replica starts, not ready, and serves once it is back."""
     try:
         found = await schema_revision(settings.database_url)
-    except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
+    except sa.exc.DBAPIError as error:
+        if _refused(error):
+            return (
+                f"{env_name('database_url')} cannot read the schema's revision"
+                " (alembic_version): run `adminctl db upgrade` with"
+                f" {env_name('database_app_role')} naming the role it connects as"
+            )
+        stderr.print(f"the database is unreachable at start-up ({type(error).__name__})")
+        return None
+    except (OSError, TimeoutError) as error:
         stderr.print(f"the database is unreachable at start-up ({type(error).__name__})")
         return None
     needed = head_revision()
