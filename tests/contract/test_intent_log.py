@@ -213,3 +213,38 @@ async def test_one_pending_intent_per_subject(uow: Transactions) -> None:
         attempts=1,
         lease_until=None,
     )
+
+
+async def test_a_lease_is_renewed_only_by_the_caller_holding_it_and_only_while_pending(
+    uow: Transactions,
+) -> None:
+    first = intent("int_renew")
+    await add(uow, first)
+    held = first.lease_until
+    assert held is not None
+    later = held + timedelta(seconds=60)
+    async with uow() as tx:
+        assert await tx.intents.renew("int_renew", held_until=held, until=later, at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.intents.get("int_renew")
+        assert stored is not None
+        assert stored.lease_until == later
+        # the lease read before that renewal is no longer this caller's
+        assert not await tx.intents.renew("int_renew", held_until=held, until=later, at=T0)
+        # another caller takes it over
+        await tx.intents.lease("int_renew", until=later + timedelta(seconds=5), at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        assert not await tx.intents.renew(
+            "int_renew", held_until=later, until=later + timedelta(seconds=60), at=T0
+        )
+        stored = await tx.intents.get("int_renew")
+        assert stored is not None
+        assert stored.lease_until == later + timedelta(seconds=5)
+        taken = later + timedelta(seconds=5)
+        assert await tx.intents.settle("int_renew", IntentStatus.DONE, at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        assert not await tx.intents.renew("int_renew", held_until=taken, until=taken, at=T0)
+        assert not await tx.intents.renew("int_unknown", held_until=taken, until=taken, at=T0)

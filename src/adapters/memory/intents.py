@@ -54,6 +54,17 @@ class InMemoryIntentLog(IntentLog):
         intent = self._store.intents[intent_id]
         self._store.intents[intent_id] = replace(intent, lease_until=until, updated_at=at)
 
+    async def renew(
+        self, intent_id: str, *, held_until: datetime, until: datetime, at: datetime
+    ) -> bool:
+        intent = self._store.intents.get(intent_id)
+        if intent is None or intent.status is not IntentStatus.PENDING:
+            return False
+        if intent.lease_until != held_until:
+            return False
+        self._store.intents[intent_id] = replace(intent, lease_until=until, updated_at=at)
+        return True
+
     async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:
         intent = self._store.intents[intent_id]
         self._store.intents[intent_id] = replace(intent, audit=tuple(audit))

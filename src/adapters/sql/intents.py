@@ -42,6 +42,15 @@ _LEASE = (
     .where(intents.c.id == sa.bindparam("intent_id"))
     .values(lease_until=sa.bindparam("until"), updated_at=sa.bindparam("at"))
 )
+_RENEW = (
+    intents.update()
+    .where(
+        intents.c.id == sa.bindparam("intent_id"),
+        intents.c.status == IntentStatus.PENDING.value,
+        intents.c.lease_until == sa.bindparam("held_until"),
+    )
+    .values(lease_until=sa.bindparam("until"), updated_at=sa.bindparam("at"))
+)
 _REASSIGN = (
     intents.update()
     .where(intents.c.id == sa.bindparam("intent_id"))
@@ -128,6 +137,14 @@ class SqlIntentLog(IntentLog):
 
     async def lease(self, intent_id: str, *, until: datetime, at: datetime) -> None:
         await self._connection.execute(_LEASE, {"intent_id": intent_id, "until": until, "at": at})
+
+    async def renew(
+        self, intent_id: str, *, held_until: datetime, until: datetime, at: datetime
+    ) -> bool:
+        renewed = await self._connection.execute(
+            _RENEW, {"intent_id": intent_id, "held_until": held_until, "until": until, "at": at}
+        )
+        return renewed.rowcount == 1
 
     async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:
         await self._connection.execute(

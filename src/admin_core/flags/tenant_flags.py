@@ -23,7 +23,7 @@ from admin_core.flags.model import (
 )
 from admin_core.flags.ports import FeatureFlags
 from admin_core.side_effects.ports import IntentSubjectBusy, SideEffectsTransaction
-from admin_core.side_effects.runner import SideEffects, SubjectBusy, wait_steps
+from admin_core.side_effects.runner import LeaseLost, SideEffects, SubjectBusy, wait_steps
 from admin_core.tenants.known import KnownTenants
 
 #: The audit event of every change of a tenant's flags, thresholds included.
@@ -125,6 +125,12 @@ class TenantFlags:
                     )
                 except IntentSubjectBusy:  # another replica's change began meanwhile
                     continue
+                except LeaseLost as error:
+                    raise FlagsUnavailable(
+                        "The flag provider took longer than this change's lease, and another "
+                        "caller settled the change; read the flags and try again.",
+                        details={"tenant_id": tenant_id},
+                    ) from error
                 if answer is not None:
                     return planned
         raise _busy(tenant_id)

@@ -32,6 +32,7 @@ from admin_core.side_effects.runner import (
     RECONCILE_AFTER,
     WAIT_STEP_SECONDS,
     IntentInProgress,
+    LeaseLost,
     wait_steps,
 )
 from admin_core.tenants.known import KnownTenants
@@ -200,7 +201,7 @@ class RefundSession:
         if intent.status is IntentStatus.PENDING:
             try:
                 answer = await payments.side_effects.drive(payments.refunds, intent)
-            except GatewayUnavailable as error:
+            except (GatewayUnavailable, LeaseLost) as error:
                 raise PaymentProviderError(
                     "The payment provider could not be reached; the refund is pending and "
                     "calling again is safe.",

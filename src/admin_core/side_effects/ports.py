@@ -40,6 +40,14 @@ class IntentLog(Protocol):
         """Mark the intent as driven by the caller until `until`."""
         ...
 
+    async def renew(
+        self, intent_id: str, *, held_until: datetime, until: datetime, at: datetime
+    ) -> bool:
+        """Extend the lease of a caller still driving the intent to `until`: only while the
+        intent is pending and its lease is still the one the caller holds (`held_until`).
+        False, and nothing written, when another caller took it over or it was settled."""
+        ...
+
     async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:
         """Replace the entries the intent writes once settled: a caller that takes over a
         pending intent answers for it."""

@@ -25,10 +25,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from admin_core.audit.model import AuditRecord
+from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import (
@@ -46,10 +47,12 @@ log = logging.getLogger("admin_core.side_effects")
 #: Intents younger than this belong to requests still running; reconcile leaves them alone.
 RECONCILE_AFTER = timedelta(seconds=30)
 RECONCILE_BATCH = 100
-#: How long one caller drives an intent before another may take it over: longer than any
-#: provider call with its retries, short enough that a crashed caller's intent is soon
-#: finished by the next call or by reconcile.
+#: How long one caller drives an intent before another may take it over, unless it renews
+#: the lease meanwhile: a caller alive renews it every `RENEW_EVERY_SECONDS` for as long as
+#: its provider calls take, and a crashed caller's intent is soon finished by the next call
+#: or by reconcile.
 LEASE = timedelta(seconds=60)
+RENEW_EVERY_SECONDS = LEASE.total_seconds() / 3
 
 T = TypeVar("T", bound=SideEffectsTransaction)
 
@@ -66,6 +69,13 @@ class IntentInProgress(Exception):
     """Another caller (on this or another replica) is driving the intent now."""
 
 
+class LeaseLost(Exception):
+    """This caller could not renew its lease in time (the database out of reach meanwhile),
+    and another caller took the intent over: this caller stopped calling the provider, and
+    the other's outcome stands. Areas answer it as their provider being unavailable: the
+    change is settled by the other caller, and asking again shows how."""
+
+
 class SubjectBusy(Exception):
     """A change of the subject is still pending: its caller drove it for longer than the
     patience given, or the provider cannot say now what it did."""
@@ -76,10 +86,18 @@ WAIT_STEP_SECONDS = 0.05
 
 
 class SideEffects(Generic[T]):
-    def __init__(self, transactions: Transactions[T], clock: Clock, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        transactions: Transactions[T],
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        renew_every_seconds: float = RENEW_EVERY_SECONDS,
+    ) -> None:
         self._transactions = transactions
         self._clock = clock
         self._ids = ids
+        self._renew_every = renew_every_seconds
         self._locks: dict[str, _ScopeLock] = {}
 
     @contextlib.asynccontextmanager
@@ -194,9 +212,15 @@ class SideEffects(Generic[T]):
     async def drive(self, effect: Effect[T], intent: Intent) -> Answer:
         """Call the provider for an intent this caller holds the lease of, and record the
         answer. Raises what the provider raised when it did not act, or when whether it acted
-        cannot be known now (the intent stays pending: a retry or reconcile finishes it)."""
+        cannot be known now (the intent stays pending: a retry or reconcile finishes it).
+
+        The lease is renewed while the provider is called, however long that takes; when it
+        cannot be renewed because another caller took the intent over, the calls stop and
+        `LeaseLost` is raised (the other caller settles the intent)."""
         try:
-            answer = await effect.apply(intent)
+            answer = await self._leased(intent, effect.apply(intent))
+        except LeaseLost:
+            raise
         except Exception as error:
             answer = await _settle(effect, intent, redrive=False)
             if answer.outcome is not Outcome.APPLIED and answer.outcome is not Outcome.PENDING:
@@ -205,6 +229,40 @@ class SideEffects(Generic[T]):
             log.warning("intent %s: the provider acted despite %r", intent.id, error)
         await self._record(effect, intent, answer, None)
         return answer
+
+    async def _leased(self, intent: Intent, calls: Awaitable[Answer]) -> Answer:
+        """`calls` awaited while this caller renews the intent's lease every so often."""
+        task = asyncio.ensure_future(calls)
+        held = intent.lease_until
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self._renew_every)
+                if done:
+                    return task.result()
+                if held is None:
+                    continue
+                held = await self._renew(intent, held) or held
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
+
+    async def _renew(self, intent: Intent, held: datetime) -> datetime | None:
+        """The lease's new end; None when the database could not be asked (the next turn
+        tries again). Raises `LeaseLost` when the lease is no longer this caller's."""
+        now = self._clock.now()
+        until = now + LEASE
+        try:
+            async with self._transactions() as tx:
+                renewed = await tx.intents.renew(intent.id, held_until=held, until=until, at=now)
+                await tx.commit()
+        except DatabaseUnavailable as error:
+            log.warning("intent %s: its lease could not be renewed: %r", intent.id, error)
+            return None
+        if not renewed:
+            raise LeaseLost(intent.id)
+        return until
 
     async def reconcile(
         self,
@@ -315,8 +373,15 @@ class SideEffects(Generic[T]):
             settled = await tx.intents.settle(
                 intent.id, status, at=now, error=reason, result=answer.result
             )
-            if not settled:
-                return  # recorded by another: this transaction's writes are rolled back
+            if not settled:  # recorded by another: this transaction's writes roll back
+                recorded = await tx.intents.get(intent.id)
+                if (
+                    recorded is not None
+                    and status is not IntentStatus.PENDING
+                    and recorded.status not in (status, IntentStatus.PENDING)
+                ):
+                    raise LeaseLost(intent.id)  # it decided otherwise: never answer ours
+                return
             if outcome is Outcome.APPLIED:
                 for record in intent.audit:
                     await tx.audit.append(record)

@@ -16,7 +16,7 @@ from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
 from admin_core.side_effects.model import Intent
 from admin_core.side_effects.ports import IntentSubjectBusy
-from admin_core.side_effects.runner import SubjectBusy, wait_steps
+from admin_core.side_effects.runner import LeaseLost, SubjectBusy, wait_steps
 from admin_core.tenants.errors import TenantNotFound
 from admin_core.users import memberships
 from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
@@ -357,7 +357,14 @@ async def _change_membership(
                         if not added:
                             busy = await tx.intents.pending_of(subject)
                 if added:
-                    await changes.side_effects.drive(changes.memberships, intent)
+                    try:
+                        await changes.side_effects.drive(changes.memberships, intent)
+                    except LeaseLost as error:
+                        raise IdentityProviderUnavailable(
+                            "The identity provider took longer than this change's lease, and "
+                            "another caller settled it; read the user's roles and try again.",
+                            details={"intent_id": intent.id},
+                        ) from error
                     return planned.change
                 if busy is not None:
                     try:
