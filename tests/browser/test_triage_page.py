@@ -397,3 +397,21 @@ def test_clearing_one_override_keeps_what_was_typed_in_the_others(page: PageUnde
     expect(tab.get_by_label("MSO max offers per case", exact=True)).to_have_value("7")
     expect(threshold(tab, "mso_max_offers_per_case")).to_contain_text("Edited, not saved")
     assert page.unexpected_errors() == []
+
+
+def test_the_arrow_keys_move_a_float_threshold_by_a_small_step_not_to_an_end(
+    page: PageUnderTest,
+) -> None:
+    """The risk threshold has no step in the catalogue: ArrowUp on 0.65 is 0.66, not 1."""
+    app, tenant = page.app, "apollo-chennai"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    field = tab.get_by_label("Triage risk threshold", exact=True)
+    expect(field).to_have_value(str(app.thresholds(tenant)[RISK]["value"]))
+    field.fill("0.65")
+    field.press("ArrowUp")
+    expect(field).to_have_value("0.66")
+    field.press("ArrowDown")
+    field.press("ArrowDown")
+    expect(field).to_have_value("0.64")

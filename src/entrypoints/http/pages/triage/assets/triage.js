@@ -420,7 +420,15 @@
     return "json";
   }
 
-  function shown(value) {
+  // The arrow keys' step where the catalogue gives none: a hundredth of a float's range
+// (0.01 on 0..1), never the browser's 1, which jumps a 0..1 threshold to an end at once.
+function defaultStep(threshold) {
+  if (threshold.type === "int") return 1;
+  const span = Number(threshold.max) - Number(threshold.min);
+  return Number.isFinite(span) && span > 0 ? span / 100 : 0.01;
+}
+
+function shown(value) {
     if (Array.isArray(value)) return value.length ? value.join(", ") : "none";
     if (value === null || value === undefined) return "none";
     if (typeof value === "object") return JSON.stringify(value);
@@ -523,7 +531,7 @@
           inputmode: threshold.type === "int" ? "numeric" : "decimal",
           min: threshold.min,
           max: threshold.max,
-          step: threshold.step ?? (threshold.type === "int" ? 1 : "any"),
+          step: threshold.step ?? defaultStep(threshold),
           value: shown(threshold.value),
         });
         control = node("input", attributes);
