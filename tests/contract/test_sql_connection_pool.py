@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import create_engine, libpq_ssl_mode
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit.model import AuditFilter, AuditRecord
@@ -87,3 +87,26 @@ async def test_a_connection_lost_before_commit_fails_the_commit_and_is_not_reuse
             assert await tx.audit.count(AuditFilter(tenant_id=tenant)) == 1
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("mode", ["disable", "prefer", "allow"])
+async def test_libpqs_sslmode_in_the_url_is_taken_as_asyncpgs_ssl(mode: str) -> None:
+    """Managed PostgreSQL services hand out `?sslmode=...`, which asyncpg refuses as an
+    unknown argument: every command died with a TypeError. (The test server has no TLS, so
+    only the modes that may connect without it connect here.)"""
+    app_url, _ = postgres_urls()
+    engine = create_engine(f"{app_url}?sslmode={mode}")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(sa.text("select 1")) == 1
+    finally:
+        await engine.dispose()
+
+
+def test_sslmode_becomes_ssl_and_an_explicit_ssl_wins() -> None:
+    base = "postgresql+asyncpg://u:p@db/x"
+    assert dict(libpq_ssl_mode(f"{base}?sslmode=require").query) == {"ssl": "require"}
+    assert dict(libpq_ssl_mode(f"{base}?sslmode=require&ssl=verify-full").query) == {
+        "ssl": "verify-full"
+    }
+    assert dict(libpq_ssl_mode(base).query) == {}

@@ -47,6 +47,19 @@ def json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def libpq_ssl_mode(url: str) -> sa.URL:
+    """`url` with libpq's `sslmode=` (what managed PostgreSQL services hand out) spelled as
+    asyncpg's `ssl=`, which takes the same modes; asyncpg refuses `sslmode` outright."""
+    parsed = sa.make_url(url)
+    mode = parsed.query.get("sslmode")
+    if mode is None:
+        return parsed
+    parsed = parsed.difference_update_query(["sslmode"])
+    if "ssl" in parsed.query:
+        return parsed
+    return parsed.update_query_dict({"ssl": mode if isinstance(mode, str) else mode[-1]})
+
+
 def create_engine(
     url: str,
     *,
@@ -60,8 +73,9 @@ def create_engine(
     """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
     WAL, foreign keys and a busy timeout (`lock_timeout`: how long a writer waits for another
     process's write lock); PostgreSQL gets a pool of `pool_size` connections whose idle ones
-    are checked before use (`ping_when_idle`). `create=False`: a SQLite file is never made
-    (the application's engine; migrations make it)."""
+    are checked before use (`ping_when_idle`), and takes libpq's `sslmode=` as `ssl=`.
+    `create=False`: a SQLite file is never made (the application's engine; migrations make
+    it)."""
     if is_sqlite(url):
         database = sa.make_url(url).database or ":memory:"
         engine = create_async_engine(
@@ -81,7 +95,7 @@ def create_engine(
 
         return engine
     engine = create_async_engine(
-        url,
+        libpq_ssl_mode(url),
         echo=echo,
         pool_size=pool_size,
         max_overflow=0,
