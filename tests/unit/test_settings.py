@@ -4,6 +4,7 @@ same definition."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -124,7 +125,7 @@ def test_every_password_sqlalchemy_reads_from_a_database_url_is_masked(password:
     """`#`, `/` and `?` end a URL's authority for `urlsplit`, not for the driver: the whole
     password is masked in `config check`, and the health scrubber knows all of it."""
     url = f"postgresql+asyncpg://admin_app:{password}@db.internal:5432/admin_core"
-    assert sa.make_url(url).password == password  # what the app connects with
+    assert sa.make_url(url).password == unquote(password)  # what the app connects with
     assert mask_url(url) == "postgresql+asyncpg://admin_app:***@db.internal:5432/admin_core"
     production = Settings(mode=Mode.PRODUCTION, database_url=url)
     assert password in secrets_of(production)
