@@ -443,7 +443,8 @@ class Settings:
     )
     health_timeout_seconds: float = setting(
         2.0,
-        "how long each external dependency's health probe may take (they run at once)",
+        "how long each external dependency's health probe may take (they run at once), and"
+        " `/ready`'s check of the database",
         read=_probe_timeout,
     )
     health_cache_seconds: float = setting(

@@ -4,22 +4,27 @@ nothing listens on its port or something listens and never answers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.health.use_cases import CheckReadiness
 from admin_core.kernel.errors import DatabaseUnavailable
 from entrypoints.cli.main import main
 from entrypoints.container import build_container
@@ -196,3 +201,34 @@ async def test_a_database_never_migrated_answers_503_saying_so(tmp_path: Path) -
     [error] = answer.json()["errors"]
     assert error["code"] == "DATABASE_UNAVAILABLE"
     assert "adminctl db upgrade" in error["message"]
+
+
+class StalledTransactions:
+    """Real in-memory transactions behind a database that has stopped answering: opening one
+    waits until `answer` is set (a pooled connection whose server went quiet)."""
+
+    def __init__(self) -> None:
+        self._inner = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
+        self.answer = asyncio.Event()
+        self.opened = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Any]:
+        self.opened += 1
+        await self.answer.wait()
+        async with self._inner() as tx:
+            yield tx
+
+
+async def test_ready_answers_not_ready_in_time_when_the_database_stalls() -> None:
+    """Probes of a stalled database are answered within the timeout, share one check (not a
+    pooled connection each), and see it ready again once it answers."""
+    stalled = StalledTransactions()
+    readiness = CheckReadiness(stalled, timeout_seconds=0.2)  # type: ignore[arg-type]
+    started = time.monotonic()
+    answers = await asyncio.gather(*(readiness.execute() for _ in range(5)))
+    assert answers == [False] * 5
+    assert time.monotonic() - started < 2
+    assert stalled.opened == 1
+    stalled.answer.set()
+    assert await readiness.execute() is True

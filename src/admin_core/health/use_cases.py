@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from admin_core.health.model import ExternalHealth
@@ -14,12 +15,29 @@ log = logging.getLogger("admin_core.health")
 
 
 class CheckReadiness:
-    """Ready when a transaction can be opened and the schema answers a query."""
+    """Ready when a transaction can be opened and the schema answers a query, within
+    `timeout_seconds`. A database that stalls (it takes connections, answers nothing) is
+    not ready once that time is up, rather than holding the probe until it answers; one
+    check runs at a time, and probes meanwhile wait for it, so that probes of a stalled
+    database do not take one pooled connection each."""
 
-    def __init__(self, transactions: Transactions[TenantLookupTransaction]) -> None:
+    def __init__(
+        self, transactions: Transactions[TenantLookupTransaction], timeout_seconds: float
+    ) -> None:
         self._transactions = transactions
+        self._timeout = timeout_seconds
+        self._running: asyncio.Task[bool] | None = None
 
     async def execute(self) -> bool:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._check())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._running), self._timeout)
+        except TimeoutError:
+            log.warning("not ready: the database did not answer within %ss", self._timeout)
+            return False
+
+    async def _check(self) -> bool:
         try:
             async with self._transactions() as tx:
                 await tx.tenants.get("")

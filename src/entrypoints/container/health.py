@@ -187,7 +187,12 @@ class HealthArea(containers.DeclarativeContainer):
     runtime = providers.DependenciesContainer()
     database = providers.DependenciesContainer()
 
-    check_readiness = providers.Factory(CheckReadiness, transactions=database.transactions)
+    #: One per process: probes share the check in flight.
+    check_readiness = providers.Singleton(
+        CheckReadiness,
+        transactions=database.transactions,
+        timeout_seconds=runtime.settings.provided.health_timeout_seconds,
+    )
     probes = providers.Singleton(
         _probes, runtime.settings, database.engine.provider, runtime.resources
     )

@@ -45,6 +45,10 @@ EXIT_SEED_REFUSED = 5
 MAX_HEADER_BYTES = 256 * 1024
 #: How often `serve` settles the intents of external side effects a crash left pending.
 RECONCILE_EVERY_S = 60.0
+#: After SIGTERM, how long requests in flight may take before `serve` stops anyway: within
+#: the 30 s an orchestrator gives by default. A request cut short by it leaves at most an
+#: intent pending, which reconcile finishes.
+GRACEFUL_SHUTDOWN_S = 25
 
 
 def register(groups: Any) -> None:
@@ -351,6 +355,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         log_config=server_log_config(),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return 0
 
