@@ -316,3 +316,32 @@ def test_a_local_signing_key_that_cannot_be_read_is_named_not_a_traceback(
     err = capsys.readouterr().err
     assert "ADMIN_LOCAL_KEY_PATH" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "--no-seed"]])
+def test_a_database_a_later_release_migrated_is_named_not_a_traceback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    """A rollback of the release: the database is at a revision this one does not know.
+    Both commands refuse it (78), saying so, and change nothing."""
+    database = tmp_path / "newer.db"
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("ADMIN_PORT", str(probe.getsockname()[1]))
+    assert main(["db", "upgrade"]) == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    capsys.readouterr()
+    assert main(command) == 78
+    err = capsys.readouterr().err
+    assert "the database is at 0099, which a later release made" in err
+    assert "Traceback" not in err
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            ("0099",)
+        ]

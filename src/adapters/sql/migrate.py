@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -71,6 +72,8 @@ async def upgrade_engine(
         def run(sync_connection: Connection) -> Upgrade:
             config.attributes["connection"] = sync_connection
             before = MigrationContext.configure(sync_connection).get_current_revision()
+            if not known_revision(before):
+                raise SchemaNewer(str(before))
             command.upgrade(config, revision)
             after = MigrationContext.configure(sync_connection).get_current_revision()
             return Upgrade(before=before, after=after)
@@ -95,6 +98,25 @@ async def _grant_app_role(connection: AsyncConnection, app_role: str) -> None:
         name = str(schema).replace('"', '""')
         await connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{name}" TO "{role}"'))
     await connection.execute(sa.text(f'GRANT SELECT ON alembic_version TO "{role}"'))
+
+
+class SchemaNewer(Exception):
+    """The database is at a revision this release does not know: a later release migrated
+    it (this one is a rollback). Nothing was changed."""
+
+    def __init__(self, found: str) -> None:
+        super().__init__(found)
+        self.found = found
+
+
+def known_revision(revision: str | None) -> bool:
+    """Whether this release's migrations include `revision` (None, no schema, is known)."""
+    if revision is None:
+        return True
+    try:
+        return ScriptDirectory.from_config(_config(None)).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def head_revision() -> str:

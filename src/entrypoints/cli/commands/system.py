@@ -13,7 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.sql.errors import unavailable
-from adapters.sql.migrate import Upgrade, head_revision, schema_revision, upgrade
+from adapters.sql.migrate import (
+    SchemaNewer,
+    Upgrade,
+    head_revision,
+    known_revision,
+    schema_revision,
+    upgrade,
+)
 from admin_core.auth.policy import normalise_role
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
@@ -117,6 +124,8 @@ async def db_upgrade(ctx: CommandContext) -> int:
     settings = ctx.container.settings()
     try:
         done = await migrate(settings)
+    except SchemaNewer as error:
+        return report_problems("the database schema is not this release's:", [_newer(error.found)])
     except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
         return _database_problem(error, as_json=ctx.as_json)
     if ctx.as_json:
@@ -284,9 +293,19 @@ async def _schema_behind(settings: Settings) -> str | None:
     needed = head_revision()
     if found == needed:
         return None
+    if not known_revision(found):
+        return _newer(str(found))
     return (
         f"the database is at {found or 'no schema'}, this release needs {needed}: run"
         f" `adminctl db upgrade` with {env_name('migration_database_url')} (the owner)"
+    )
+
+
+def _newer(found: str) -> str:
+    return (
+        f"the database is at {found}, which a later release made; this release ends at"
+        f" {head_revision()} and cannot undo it: serve it with that release, or restore the"
+        " database from before its upgrade"
     )
 
 
@@ -317,6 +336,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             behind = asyncio.run(_schema_behind(settings))
             if behind:
                 return report_problems("the database schema is not this release's:", [behind])
+    except SchemaNewer as error:
+        return report_problems("the database schema is not this release's:", [_newer(error.found)])
     except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
         return _database_problem(error, as_json=False)
     container = build_container(settings)
