@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from adapters.sql.migrate import upgrade
+from adapters.sql.migrate import schema_revision, upgrade
 from entrypoints.cli.main import main
 from tests.support.databases import APP_ROLE
 from tests.support.services import _create_database, _drop_database, service_url
@@ -58,3 +58,28 @@ def test_an_upgrade_as_the_app_role_names_the_owner_setting_not_a_traceback(
     err = capsys.readouterr().err
     assert "ADMIN_MIGRATION_DATABASE_URL" in err
     assert "Traceback" not in err
+
+
+def test_an_upgrade_granting_an_unknown_app_role_names_the_role_not_an_outage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A mistyped `ADMIN_DATABASE_APP_ROLE`: the server's own answer (role does not exist),
+    and nothing migrated; never "unreachable, try again"."""
+    super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")
+    owner = urlsplit(owner_url)
+    name = f"upgrade_role_{secrets.token_hex(3)}"
+    asyncio.run(_create_database(super_url, name, owner.path.lstrip("/")))
+    try:
+        fresh = urlunsplit(owner._replace(path=f"/{name}"))
+        monkeypatch.setenv("ADMIN_DATABASE_URL", fresh)
+        monkeypatch.setenv("ADMIN_DATABASE_APP_ROLE", "admin_mistyped")
+        monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+        monkeypatch.delenv("ADMIN_MIGRATION_DATABASE_URL", raising=False)
+        assert main(["db", "upgrade"]) == 78
+        revision = asyncio.run(schema_revision(fresh))
+    finally:
+        asyncio.run(_drop_database(super_url, name))
+    err = capsys.readouterr().err
+    assert "admin_mistyped" in err
+    assert "unreachable" not in err
+    assert revision is None

@@ -149,7 +149,27 @@ def _database_problem(error: Exception, *, as_json: bool) -> int:
                 f" {env_name('migration_database_url')}"
             ],
         )
+    if isinstance(error, sa.exc.DBAPIError) and _answered(error):
+        # The server answered, and no longer or another attempt will change its mind: an
+        # unknown app role (42704), a statement it rejects.
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return report_problems(
+            "the database refused the schema upgrade:",
+            [f"{error.orig} (SQLSTATE {sqlstate}); nothing was changed"],
+        )
     return report_error(unavailable(error), as_json=as_json)
+
+
+#: SQLSTATE classes of a connection that failed or a server going away: an outage, not an
+#: answer (08 connection exception, 53 insufficient resources, 57 operator intervention,
+#: 58 system error), and 28, refused credentials, which `unavailable` names.
+_OUTAGE_CLASSES = ("08", "28", "53", "57", "58")
+
+
+def _answered(error: sa.exc.DBAPIError) -> bool:
+    """Whether the server answered the statement with an error of its own."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and not sqlstate.startswith(_OUTAGE_CLASSES)
 
 
 def _refused(error: sa.exc.DBAPIError) -> bool:
