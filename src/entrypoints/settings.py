@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import sqlalchemy as sa
+
 from admin_core.tenants.rules import ORG_ID
 
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
@@ -535,6 +537,17 @@ class Settings:
                 problems.append(
                     f"{env_name(name)}: production needs PostgreSQL, not {mask_url(url)!r}"
                 )
+        migrations = self.migration_database_url
+        if (
+            migrations
+            and _user(migrations) != _user(self.database_url)
+            and not self.database_app_role
+        ):
+            problems.append(
+                f"{env_name('database_app_role')}: needed when {env_name('migration_database_url')}"
+                " is another role's: the role of the database URL, which `db upgrade` grants the"
+                " tables"
+            )
         return problems
 
     @classmethod
@@ -684,6 +697,14 @@ _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.
 _CREDENTIALS = re.compile(
     r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>.*)(?P<tail>@[^@]*)$", re.DOTALL
 )
+
+
+def _user(url: str) -> str | None:
+    """The user a database URL connects as."""
+    try:
+        return sa.make_url(url).username
+    except sa.exc.ArgumentError:
+        return None
 
 
 def url_password(url: str) -> str | None:

@@ -407,6 +407,19 @@ async def upgrade_to(url: str, revision: str, *, app_role: str | None = None) ->
             await engine.dispose()
 
 
+def test_production_with_migrations_as_another_role_needs_the_app_role_named(
+    adminctl: Callable[..., Run],
+) -> None:
+    """Without it `db upgrade` grants the app's role nothing, and every request after is
+    refused by the database. The same user for both needs no grant."""
+    env = {k: v for k, v in COMPLETE.items() if k != "ADMIN_DATABASE_APP_ROLE"}
+    run = adminctl("config", "check", env=env)
+    assert run.code == EXIT_CONFIG, run.text
+    assert "ADMIN_DATABASE_APP_ROLE: needed when ADMIN_MIGRATION_DATABASE_URL" in run.err
+    same_user = env | {"ADMIN_MIGRATION_DATABASE_URL": COMPLETE["ADMIN_DATABASE_URL"]}
+    assert "ADMIN_DATABASE_APP_ROLE" not in adminctl("config", "check", env=same_user).err
+
+
 def test_production_refuses_a_non_postgres_database_and_leftover_embedded_settings(
     adminctl: Callable[..., Run], tmp_path: Path
 ) -> None:
