@@ -80,7 +80,7 @@ def _conditions(dialect: str, shape: Shape) -> list[Any]:
 
 def _page_statement(dialect: str, shape: Shape) -> Any:
     return (
-        sa.select(*_COLUMNS, sa.func.count().over().label("total"))
+        sa.select(*_COLUMNS)
         .where(*_conditions(dialect, shape))
         .order_by(_c.full_name, _c.id)
         .limit(sa.bindparam("limit"))
@@ -88,10 +88,15 @@ def _page_statement(dialect: str, shape: Shape) -> Any:
     )
 
 
+def _count_statement(dialect: str, shape: Shape) -> Any:
+    return sa.select(sa.func.count()).select_from(mso_doctors).where(*_conditions(dialect, shape))
+
+
 @functools.cache
 def _page(shape: Shape) -> Read:
-    """A page of doctors with the count of every doctor that matches (`total`), in one
-    statement, built once per filter shape."""
+    """A page of doctors in name order, built once per filter shape. Its total is counted
+    apart (`_count`): a window count over the page made the database read, and spill to
+    disk, every matching doctor before the page's limit applied."""
     return Read(
         _page_statement("sqlite", shape),
         per_dialect={"postgresql": _page_statement("postgresql", shape)},
@@ -99,8 +104,11 @@ def _page(shape: Shape) -> Read:
 
 
 @functools.cache
-def _count(dialect: str, shape: Shape) -> Any:
-    return sa.select(sa.func.count()).select_from(mso_doctors).where(*_conditions(dialect, shape))
+def _count(shape: Shape) -> Read:
+    return Read(
+        _count_statement("sqlite", shape),
+        per_dialect={"postgresql": _count_statement("postgresql", shape)},
+    )
 
 
 def _doctor(row: Sequence[Any]) -> MsoDoctor:
@@ -147,12 +155,10 @@ class SqlMsoDoctorRepository(MsoDoctorRepository):
             where.available_on is not None,
         )
         rows = await _page(shape).rows(self._connection, values)
-        if rows:
-            total = int(rows[0][-1])
-        else:  # past the last page (or nothing matches): the total needs its own count
-            dialect = self._connection.dialect.name
-            total = int(await self._connection.scalar(_count(dialect, shape), values) or 0)
-        return OffsetPage(items=[_doctor(r) for r in rows], total=total, limit=limit, offset=offset)
+        [(total,)] = await _count(shape).rows(self._connection, values)
+        return OffsetPage(
+            items=[_doctor(r) for r in rows], total=int(total), limit=limit, offset=offset
+        )
 
     async def add(self, doctor: MsoDoctor) -> None:
         await self._write(mso_doctors.insert().values(**_values(doctor)), doctor)

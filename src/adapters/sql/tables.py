@@ -392,6 +392,7 @@ mso_doctors = sa.Table(
     sa.CheckConstraint("consultation_fee_minor >= 0", name="consultation_fee_minor"),
     sa.Index("ix_mso_doctors_tenant_id_full_name_id", "tenant_id", "full_name", "id"),
     sa.Index("ix_mso_doctors_specialty", "specialty"),
+    sa.Index("ix_mso_doctors_full_name_id", "full_name", "id"),
 )
 
 #: The embedded mode's memberships of organisations (`adapters.sql.identity`); Clerk's in
