@@ -254,3 +254,22 @@ async def test_an_outcome_that_cannot_be_recorded_is_finished_by_reconcile(
 def pending_intents(http: ApiClient) -> list[str]:
     intents = http.container.database.store().intents.values()
     return [i.id for i in intents if i.status is IntentStatus.PENDING]
+
+
+async def test_a_large_organisations_members_are_read_in_clerks_largest_pages(
+    http: ApiClient, fake: FakeClerk
+) -> None:
+    """1,200 members cost 3 of Clerk's rate-limited calls, not 12, and every one is listed."""
+    for n in range(1_200):
+        user_id = f"user_member_{n:04d}"
+        fake.add_user(user_id)
+        with fake.lock:
+            fake.memberships.setdefault(APOLLO_ORG, {})[user_id] = fake._membership_json(
+                APOLLO_ORG, fake.users[user_id], "org:provider:staff"
+            )
+    before = fake.calls_of("GET")
+    response = await http.client.get(f"/api/v1/admin/tenants/{APOLLO}/users", headers=http.auth())
+    assert response.status_code == 200, response.text
+    listed = {u["user_id"] for u in response.json()["data"]["users"]}
+    assert {f"user_member_{n:04d}" for n in range(1_200)} <= listed
+    assert fake.calls_of("GET") - before == 3
