@@ -435,7 +435,10 @@ class Settings:
         example="https://cloud.langfuse.com",
     )
     langfuse_public_key: str | None = setting(
-        None, "Langfuse public key, `pk-lf-...` (with the URL)", example="pk-lf-replace_me"
+        None,
+        "Langfuse public key, `pk-lf-...` (with the URL); with the secret key the health check"
+        " proves Langfuse takes them",
+        example="pk-lf-replace_me",
     )
     langfuse_secret_key: str | None = setting(
         None,

@@ -197,9 +197,17 @@ anthropic_fake = _saas(
         api_key=key or "", api_url=url, timeout_seconds=TIMEOUT
     ),
 )
-langfuse_fake = _saas(
-    "langfuse", lambda url, _: LangfuseDependencyProbe(url=url, timeout_seconds=TIMEOUT)
-)
+
+
+def _langfuse(url: str, key: str | None) -> LangfuseDependencyProbe:
+    """`key`: the fake's `public:secret`, or a wrong one."""
+    public, _, secret = (key or "").partition(":")
+    return LangfuseDependencyProbe(
+        url=url, timeout_seconds=TIMEOUT, public_key=public, secret_key=secret or public
+    )
+
+
+langfuse_fake = _saas("langfuse", _langfuse)
 
 LIVE: dict[str, tuple[Factory, list[pytest.MarkDecorator]]] = {
     "memory": (memory, []),
@@ -227,6 +235,7 @@ WITH_CREDENTIALS = (
     "daily-fake",
     "qdrant-fake",
     "anthropic-fake",
+    "langfuse-fake",
 )
 
 

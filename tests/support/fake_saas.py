@@ -13,7 +13,9 @@ probe call as the service documents it:
   of models; no version → 400 `invalid_request_error`; a bad key → 401
   `{"type": "error", "error": {"type": "authentication_error", "message"}, "request_id"}`.
 - Langfuse: `GET /api/public/health` (no credentials) → 200 `{"status": "OK", "version"}`;
-  503 when its database is down (the fake's 5xx).
+  503 when its database is down (the fake's 5xx); `GET /api/public/projects` with Basic
+  public:secret (the fake's key, `"public:secret"`) → 200 `{"data": [project]}`, 401
+  `{"message": "Unauthorized"}` otherwise.
 
 Switches, for every fake: `slow(seconds)` (answer that late), `hang()` (never answer, until
 `stop()`), `fail(status)` (401 or a 5xx, in the service's own shape), `heal()` (none of
@@ -22,6 +24,7 @@ them). `probe_calls` counts the calls to the probe's path.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +39,8 @@ DAILY_KEY = "fake_daily_api_key_7c1d"
 QDRANT_KEY = "fake_qdrant_api_key_52be"
 ANTHROPIC_KEY = "sk-ant-fake-anthropic-key-90f3"
 LANGFUSE_VERSION = "3.112.0"
+LANGFUSE_PUBLIC_KEY = "pk-lf-fake-public"
+LANGFUSE_SECRET_KEY = "sk-lf-fake-secret-0001"
 
 #: (status, body, content type); a `str` body is sent as text.
 Answer = tuple[int, Any, str]
@@ -87,11 +92,11 @@ class FakeSaas:
     def is_probe(self, path: str) -> bool:
         return (
             path
-            == {
-                "daily": "/v1/",
-                "qdrant": "/readyz",
-                "anthropic": "/v1/models",
-                "langfuse": "/api/public/health",
+            in {
+                "daily": ("/v1/",),
+                "qdrant": ("/readyz",),
+                "anthropic": ("/v1/models",),
+                "langfuse": ("/api/public/health", "/api/public/projects"),
             }[self.service]
         )
 
@@ -102,6 +107,8 @@ class FakeSaas:
             return self._not_found()
         if self.fail_status is not None:
             return self._failure(self.fail_status)
+        if path == "/api/public/projects":
+            return self._langfuse_projects(headers)
         answer: Answer = getattr(self, f"_{self.service}")(query, headers)
         return answer
 
@@ -148,6 +155,17 @@ class FakeSaas:
 
     def _langfuse(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> Answer:
         return 200, {"status": "OK", "version": LANGFUSE_VERSION}, JSON
+
+    def _langfuse_projects(self, headers: Mapping[str, str]) -> Answer:
+        scheme, _, encoded = headers.get("authorization", "").partition(" ")
+        try:
+            given = base64.b64decode(encoded, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            given = ""
+        if scheme != "Basic" or self.api_key is None or given != self.api_key:
+            return self._failure(401)
+        project = {"id": "fake-project", "name": "Fake project", "metadata": {}}
+        return 200, {"data": [project]}, JSON
 
     def _anthropic_error(self, status: int, kind: str, message: str) -> Answer:
         body = {
@@ -204,12 +222,12 @@ def start_fake(service: str, api_key: str | None = None) -> FakeSaas:
     return fake
 
 
-#: The key each fake expects by default (Langfuse's probe takes none).
+#: The key each fake expects by default (Langfuse's: its public and secret keys).
 DEFAULT_KEYS = {
     "daily": DAILY_KEY,
     "qdrant": QDRANT_KEY,
     "anthropic": ANTHROPIC_KEY,
-    "langfuse": None,
+    "langfuse": f"{LANGFUSE_PUBLIC_KEY}:{LANGFUSE_SECRET_KEY}",
 }
 
 

@@ -38,7 +38,12 @@ from entrypoints.settings import Settings
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
 from tests.support.fake_flagsmith import FakeFlagsmith, running_fake_flagsmith
 from tests.support.fake_razorpay import FakeRazorpay, fake_razorpay
-from tests.support.fake_saas import FakeSaas, running_fake
+from tests.support.fake_saas import (
+    LANGFUSE_PUBLIC_KEY,
+    LANGFUSE_SECRET_KEY,
+    FakeSaas,
+    running_fake,
+)
 from tests.support.fake_stripe import FakeStripe, fake_stripe
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -275,8 +280,8 @@ class Fakes:
             "anthropic_api_key": self.anthropic.api_key,
             "anthropic_api_url": self.anthropic.api_url,
             "langfuse_url": self.langfuse.api_url,
-            "langfuse_public_key": "pk-lf-fake-public",
-            "langfuse_secret_key": "sk-lf-fake-secret-0001",
+            "langfuse_public_key": LANGFUSE_PUBLIC_KEY,
+            "langfuse_secret_key": LANGFUSE_SECRET_KEY,
         }
         values.update(changes)
         return Settings(**values)
@@ -420,6 +425,7 @@ async def test_wrong_keys_are_down_and_no_error_shows_a_configured_secret(
         "daily_api_key": "wrong_daily_key_55",
         "qdrant_api_key": "wrong_qdrant_key_66",
         "anthropic_api_key": "sk-ant-wrong-key-88",
+        "langfuse_secret_key": "sk-lf-wrong-secret-33",
         # Credentials in URLs, on ports nothing listens on.
         "redis_url": f"redis://:redis_password_s3cr3t@127.0.0.1:{closed_port()}/0",
         "neo4j_url": f"bolt://127.0.0.1:{closed_port()}",
@@ -437,10 +443,10 @@ async def test_wrong_keys_are_down_and_no_error_shows_a_configured_secret(
         "neo4j",
         "redis",
         *HTTP_SERVICES,
-    } - {"langfuse"}  # Langfuse's probe takes no credentials
+    }
     configured = secrets_of(settings)
     assert "redis_password_s3cr3t" in configured
-    assert "sk-lf-fake-secret-0001" in configured
+    assert "sk-lf-wrong-secret-33" in configured
     texts = [d["error"] for d in data["dependencies"].values() if d["error"]]
     assert texts
     for secret in configured:

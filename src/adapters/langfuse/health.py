@@ -1,7 +1,7 @@
-"""Langfuse's health probe: `GET {url}/api/public/health`, which needs no credentials and
-answers `{"status": "OK", "version"}` — or 503 when Langfuse's own database is down. It
-proves that Langfuse serves, not that our keys are valid (that would take a second call,
-`GET /api/public/projects` with Basic public:secret)."""
+"""Langfuse's health probe. With the project's keys: `GET {url}/api/public/projects` with
+Basic public:secret, which proves Langfuse serves and takes our keys (401 when it does not).
+Without them: `GET {url}/api/public/health`, which needs none and answers
+`{"status": "OK", "version"}`, or 503 when Langfuse's own database is down."""
 
 from __future__ import annotations
 
@@ -12,13 +12,22 @@ from admin_core.health.ports import DependencyDown
 
 
 class LangfuseDependencyProbe(HttpDependencyProbe):
-    def __init__(self, *, url: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        timeout_seconds: float,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        keys = (public_key, secret_key) if public_key and secret_key else None
         super().__init__(
             "langfuse",
             base_url=url,
-            path="api/public/health",
+            path="api/public/projects" if keys else "api/public/health",
             timeout_seconds=timeout_seconds,
-            accept=_status_ok,
+            auth=keys,
+            accept=_projects if keys else _status_ok,
         )
 
 
@@ -29,3 +38,12 @@ def _status_ok(response: httpx.Response) -> None:
         status = None
     if not isinstance(status, str) or status.upper() != "OK":
         raise DependencyDown("unexpected answer (no status OK)")
+
+
+def _projects(response: httpx.Response) -> None:
+    try:
+        projects = response.json().get("data")
+    except (ValueError, AttributeError):
+        projects = None
+    if not isinstance(projects, list):
+        raise DependencyDown("unexpected answer (no list of projects)")

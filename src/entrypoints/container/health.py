@@ -118,7 +118,12 @@ def _langfuse(s: Settings, timeout: float) -> _ClosableProbe:
     from adapters.langfuse.health import LangfuseDependencyProbe
 
     assert s.langfuse_url is not None
-    return LangfuseDependencyProbe(url=s.langfuse_url, timeout_seconds=timeout)
+    return LangfuseDependencyProbe(
+        url=s.langfuse_url,
+        timeout_seconds=timeout,
+        public_key=s.langfuse_public_key,
+        secret_key=s.langfuse_secret_key,
+    )
 
 
 _PROBES: dict[str, Callable[[Settings, float], _ClosableProbe]] = {
