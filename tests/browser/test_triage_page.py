@@ -18,6 +18,7 @@ from tests.support.http import PLATFORM_ORG
 PAGE = "/admin/triage"
 TOKEN_KEY = "admin-core.token"
 RISK = "triage_risk_threshold"
+PFS = "mso_pfs_skip_threshold"
 STAGES = "mso_eligible_decision_stages"
 THRESHOLDS = {
     RISK,
@@ -415,3 +416,44 @@ def test_the_arrow_keys_move_a_float_threshold_by_a_small_step_not_to_an_end(
     field.press("ArrowDown")
     field.press("ArrowDown")
     expect(field).to_have_value("0.64")
+
+
+def test_a_token_that_expires_while_editing_keeps_what_was_typed_for_the_next_sign_in(
+    page: PageUnderTest,
+) -> None:
+    """A session token lives a minute or so: saving after it expired asks for a new one, and
+    the values and reason typed come back once it is given, nothing saved meanwhile."""
+    app, tenant = page.app, "apollo-chennai"
+    before = app.thresholds(tenant)
+    short = app.container.auth.token_issuer().mint(
+        user_id="user_browser", org_id=PLATFORM_ORG, role="org:admin", ttl_seconds=1
+    )
+    tab = open_page(page)
+    sign_in(tab, short)
+    pick_tenant(tab, tenant)
+    field = tab.locator(f"#t-{PFS}")
+    field.fill("77")
+    tab.get_by_label("Reason for the change").fill("Kept over a new sign-in")
+    tab.wait_for_timeout(6_500)  # past its expiry and the verifier's 5 s of leeway
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#token-error")).to_contain_text("Your unsaved changes are kept")
+    assert app.thresholds(tenant) == before
+
+    sign_in(tab, app.token())
+    field = tab.locator(f"#t-{PFS}")
+    expect(field).to_have_value("77")
+    expect(tab.get_by_label("Reason for the change")).to_have_value("Kept over a new sign-in")
+    expect(tab.locator("#status")).to_contain_text("are back")
+    assert page.unexpected_errors(401) == []
+
+
+def test_signing_out_with_changes_not_saved_asks_first(page: PageUnderTest) -> None:
+    app, tenant = page.app, "apollo-chennai"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    tab.locator(f"#t-{PFS}").fill("78")
+    tab.once("dialog", lambda dialog: dialog.dismiss())
+    tab.get_by_role("button", name="Sign out").click()
+    expect(tab.locator("#session")).to_be_visible()
+    expect(tab.locator(f"#t-{PFS}")).to_have_value("78")

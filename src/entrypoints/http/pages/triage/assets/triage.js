@@ -46,6 +46,7 @@
     data: null, // the last thresholds answer: {tenant_id, thresholds, stale}
     ticket: 0, // the latest load; older answers are dropped
     busy: false,
+    kept: null, // what was typed when the token was refused: {tenantId, typed, reason}
   };
 
   // ---------------------------------------------------------------- storage and the token
@@ -190,9 +191,13 @@
   function handleCommonError(error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.status === 401) {
+      // A session token lives a minute or so: what was typed waits for the next one.
+      const kept = keepTyped();
       signOut(
-        `Sign in again: the server refused the token (${error.code}: ${error.errors[0].message})`,
+        `Sign in again: the server refused the token (${error.code}: ${error.errors[0].message})` +
+          (kept ? ". Your unsaved changes are kept: they come back once you sign in." : ""),
       );
+      state.kept = kept;
       return true;
     }
     if (error.status === 403) {
@@ -240,8 +245,23 @@
     loadTenants();
   }
 
+  /** What was typed and not saved (values and reason), to put back after signing in. */
+  function keepTyped() {
+    if (!hasUnsavedEdits()) return null;
+    return { tenantId: state.data.tenant_id, typed: typedElsewhere({}), reason: ui.reason.value };
+  }
+
+  function onSignOutClick() {
+    if (hasUnsavedEdits() && !window.confirm("Sign out and discard the changes not saved?")) {
+      return;
+    }
+    ui.reason.value = "";
+    signOut(null);
+  }
+
   function signOut(message) {
     state.token = null;
+    state.kept = null;
     state.tenants = [];
     state.data = null;
     state.ticket += 1;
@@ -397,6 +417,13 @@
     ui.stale.hidden = !data.stale;
     ui.thresholds.replaceChildren(...data.thresholds.map(renderThreshold));
     ui.form.hidden = false;
+    const kept = state.kept;
+    if (kept && kept.tenantId === data.tenant_id) {
+      state.kept = null;
+      restoreTyped(kept.typed);
+      ui.reason.value = kept.reason;
+      showStatus("Your changes not saved before signing in again are back: review them and save.");
+    }
   }
 
   function humanName(name) {
@@ -421,14 +448,14 @@
   }
 
   // The arrow keys' step where the catalogue gives none: a hundredth of a float's range
-// (0.01 on 0..1), never the browser's 1, which jumps a 0..1 threshold to an end at once.
-function defaultStep(threshold) {
-  if (threshold.type === "int") return 1;
-  const span = Number(threshold.max) - Number(threshold.min);
-  return Number.isFinite(span) && span > 0 ? span / 100 : 0.01;
-}
+  // (0.01 on 0..1), never the browser's 1, which jumps a 0..1 threshold to an end at once.
+  function defaultStep(threshold) {
+    if (threshold.type === "int") return 1;
+    const span = Number(threshold.max) - Number(threshold.min);
+    return Number.isFinite(span) && span > 0 ? span / 100 : 0.01;
+  }
 
-function shown(value) {
+  function shown(value) {
     if (Array.isArray(value)) return value.length ? value.join(", ") : "none";
     if (value === null || value === undefined) return "none";
     if (typeof value === "object") return JSON.stringify(value);
@@ -860,7 +887,7 @@ function shown(value) {
 
   function start() {
     ui.signInForm.addEventListener("submit", onSignInSubmit);
-    ui.signOut.addEventListener("click", () => signOut(null));
+    ui.signOut.addEventListener("click", onSignOutClick);
     ui.tenant.addEventListener("change", onTenantChange);
     ui.form.addEventListener("submit", onSave);
     ui.reset.addEventListener("click", onReset);
