@@ -27,13 +27,13 @@ from admin_core.directory.model import Provider
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import FlagCatalogue, FlagState
 from admin_core.flags.ports import FeatureFlags
-from admin_core.flags.tenant_flags import PATIENCE_SECONDS, TenantFlags
+from admin_core.flags.tenant_flags import TenantFlags
 from admin_core.flags.use_cases import ClearFlagOverride, OverrideFlag, ShowEffectiveFlags
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import Intent
-from admin_core.side_effects.runner import SideEffects
+from admin_core.side_effects.runner import PATIENCE_SECONDS, SideEffects
 from admin_core.tenants.known import KnownTenants
 from admin_core.tenants.model import Tenant, TenantStatus
 from admin_core.triage.use_cases import ShowTriageThresholds, UpdateTriageThresholds

@@ -23,7 +23,7 @@ from admin_core.directory.model import Provider
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal, Scope
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
-from admin_core.side_effects.runner import SideEffects
+from admin_core.side_effects.runner import PATIENCE_SECONDS, SideEffects
 from admin_core.tenants.model import OrgMapping, Tenant, TenantSettings, TenantStatus
 from admin_core.tenants.ports import OrgCache
 from admin_core.tenants.use_cases import (
@@ -35,7 +35,7 @@ from admin_core.tenants.use_cases import (
 )
 from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import IdentityProvider, IdentityUser, OrgMembership, UsersTransaction
-from admin_core.users.role_changes import PATIENCE_SECONDS, RoleChanges
+from admin_core.users.role_changes import RoleChanges
 from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -23,13 +23,17 @@ from admin_core.flags.model import (
 )
 from admin_core.flags.ports import FeatureFlags
 from admin_core.side_effects.ports import IntentSubjectBusy, SideEffectsTransaction
-from admin_core.side_effects.runner import LeaseLost, SideEffects, SubjectBusy, wait_steps
+from admin_core.side_effects.runner import (
+    PATIENCE_SECONDS,
+    LeaseLost,
+    SideEffects,
+    SubjectBusy,
+    wait_steps,
+)
 from admin_core.tenants.known import KnownTenants
 
 #: The audit event of every change of a tenant's flags, thresholds included.
 FLAG_EVENT = "ADMIN_FLAG_IDENTITY_OVERRIDE"
-#: How long a change waits for another change of the same tenant's flags to be settled.
-PATIENCE_SECONDS = 10.0
 
 
 class TenantFlags:

@@ -29,6 +29,7 @@ from admin_core.payments.refunds import payload as refund_payload
 from admin_core.payments.session_payments import SessionPayments
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome, ReconcileReport
 from admin_core.side_effects.runner import (
+    PATIENCE_SECONDS,
     RECONCILE_AFTER,
     WAIT_STEP_SECONDS,
     IntentInProgress,
@@ -38,11 +39,6 @@ from admin_core.side_effects.runner import (
 from admin_core.tenants.known import KnownTenants
 
 REFUND_EVENT = "ADMIN_MSO_SESSION_REFUND"
-
-
-#: How long a refund waits for another call that drives the same attempt, so that both
-#: answer the attempt's result (SPEC §6.4); then it answers 202, in progress.
-PATIENCE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -83,6 +83,10 @@ class SubjectBusy(Exception):
 
 #: How often a caller waiting for another change of the same subject looks again.
 WAIT_STEP_SECONDS = 0.05
+#: How long a change waits for another change of the same subject (a tenant's flags, a
+#: membership, a session's refund) to be settled: longer than one provider call with its
+#: retries. Then it answers that the other is still in progress.
+PATIENCE_SECONDS = 10.0
 
 
 class SideEffects(Generic[T]):

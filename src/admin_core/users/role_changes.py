@@ -5,14 +5,10 @@ from __future__ import annotations
 from admin_core.auth.policy import RolePolicy
 from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions
-from admin_core.side_effects.runner import SideEffects
+from admin_core.side_effects.runner import PATIENCE_SECONDS, SideEffects
 from admin_core.users import memberships
 from admin_core.users.memberships import MembershipChanges
 from admin_core.users.ports import IdentityProvider, UsersTransaction
-
-#: How long a change waits for another caller's change of the same membership to be
-#: recorded: longer than one provider call with its retries.
-PATIENCE_SECONDS = 10.0
 
 
 class RoleChanges:
