@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
 from adapters.sql.directory import SqlDirectoryBulkLoader
+from adapters.sql.engine import create_engine
 from adapters.sql.projection import REBUILD_LOCK_KEY, PostgresRebuildLock, SqlProjectionSource
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
@@ -37,7 +38,7 @@ from bench.synthetic_directory import LoadSyntheticDirectory
 from entrypoints.container import aclose, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from tests.support.databases import database
+from tests.support.databases import database, postgres_urls
 from tests.support.demo import seed_demo_into
 from tests.support.graph import neo4j_projection
 from tests.support.services import service_url
@@ -72,8 +73,16 @@ class World:
         )
 
     async def sql(self, statement: str, **params: Any) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(sa.text(statement), params)
+        """A change of the catalogue behind the app's back, as the schema's owner: the app
+        role itself never deletes from the catalogue, and may not."""
+        owner = sa.make_url(postgres_urls()[1])
+        url = self.engine.url.set(username=owner.username, password=owner.password)
+        engine = create_engine(url.render_as_string(hide_password=False))
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(statement), params)
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import sqlalchemy as sa
 
+from adapters.sql.engine import create_engine
 from adapters.sql.migrate import schema_revision, upgrade
 from entrypoints.cli.main import main
 from tests.support.databases import APP_ROLE
@@ -83,3 +85,46 @@ def test_an_upgrade_granting_an_unknown_app_role_names_the_role_not_an_outage(
     assert "admin_mistyped" in err
     assert "unreachable" not in err
     assert revision is None
+
+
+#: The tables the application deletes from; every other table refuses the app role a DELETE.
+DELETED_BY_THE_APP = {
+    "tenant_org_mappings",
+    "user_roles",
+    "flag_overrides",
+    "embedded_memberships",
+}
+
+
+async def test_the_app_role_may_delete_only_where_the_application_deletes() -> None:
+    super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")
+    owner = urlsplit(owner_url)
+    name = f"upgrade_grants_{secrets.token_hex(3)}"
+    await _create_database(super_url, name, owner.path.lstrip("/"))
+    try:
+        await upgrade(urlunsplit(owner._replace(path=f"/{name}")), app_role=APP_ROLE)
+        app = urlsplit(service_url("POSTGRES"))
+        engine = create_engine(urlunsplit(app._replace(path=f"/{name}")))
+        try:
+            async with engine.connect() as connection:
+                tables = (
+                    await connection.execute(
+                        sa.text(
+                            "select tablename from pg_tables where schemaname = 'public'"
+                            " and tablename <> 'alembic_version'"
+                        )
+                    )
+                ).scalars()
+                deletable = {
+                    table
+                    for table in tables
+                    if await connection.scalar(
+                        sa.text("select has_table_privilege(current_user, :t, 'DELETE')"),
+                        {"t": table},
+                    )
+                }
+        finally:
+            await engine.dispose()
+    finally:
+        await _drop_database(super_url, name)
+    assert deletable == DELETED_BY_THE_APP
