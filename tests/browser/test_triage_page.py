@@ -457,3 +457,35 @@ def test_signing_out_with_changes_not_saved_asks_first(page: PageUnderTest) -> N
     tab.get_by_role("button", name="Sign out").click()
     expect(tab.locator("#session")).to_be_visible()
     expect(tab.locator(f"#t-{PFS}")).to_have_value("78")
+
+
+def test_a_failed_load_can_be_tried_again_from_the_alert(page: PageUnderTest) -> None:
+    """The flag provider out of reach once (503): the alert says so and offers to try
+    again, which loads the thresholds — choosing the same tenant again would do nothing."""
+    app, tenant = page.app, "apollo-chennai"
+    tab = open_page(page)
+    failed: list[str] = []
+
+    def unavailable_once(route: Any) -> None:
+        if failed:
+            route.continue_()
+            return
+        failed.append(route.request.url)
+        body = {
+            "success": False,
+            "data": None,
+            "errors": [{"code": "FLAGS_UNAVAILABLE", "message": "The flag provider is down."}],
+            "meta": {"request_id": "req-once"},
+        }
+        route.fulfill(status=503, json=body)
+
+    tab.route(re.compile(r".*/triage/thresholds\?.*"), unavailable_once)
+    sign_in(tab, app.token())
+    tab.get_by_label("Tenant", exact=True).select_option(tenant)
+    alert = tab.locator("#alert")
+    expect(alert).to_contain_text("FLAGS_UNAVAILABLE")
+    expect(tab.locator("#thresholds-form")).to_be_hidden()
+    alert.get_by_role("button", name="Try again").click()
+    expect(tab.locator("#thresholds-form")).to_be_visible()
+    expect(alert).to_be_hidden()
+    assert len(failed) == 1

@@ -171,6 +171,17 @@
     ui.alert.hidden = false;
   }
 
+  /** A failed load, with a button that makes the same call again. */
+  function showFailure(error, retry) {
+    showAlert(describeFailure(error));
+    const again = node("button", { type: "button", className: "secondary retry" }, "Try again");
+    again.addEventListener("click", () => {
+      clearMessages();
+      retry();
+    });
+    ui.alert.append(" ", again);
+  }
+
   function showStatus(text) {
     ui.status.textContent = text;
     ui.status.hidden = false;
@@ -318,7 +329,7 @@
       state.tenants = tenants;
     } catch (error) {
       if (ticket !== state.ticket) return;
-      if (!handleCommonError(error)) showAlert(describeFailure(error));
+      if (!handleCommonError(error)) showFailure(error, loadTenants);
       return;
     } finally {
       ui.tenant.disabled = false;
@@ -405,7 +416,7 @@
     } catch (error) {
       if (ticket !== state.ticket) return;
       clearMessages();
-      if (!handleCommonError(error)) showAlert(describeFailure(error));
+      if (!handleCommonError(error)) showFailure(error, () => loadThresholds(tenantId));
     } finally {
       if (ticket === state.ticket) ui.form.removeAttribute("aria-busy");
     }
