@@ -243,8 +243,9 @@ class Settings:
     )
     database_pool_size: int = setting(
         4,
-        "PostgreSQL connections per process, no overflow (ADR 0007); at least 2: a checkpoint"
-        " writer or a graph rebuild holds one for its lock",
+        "PostgreSQL connections per process for transactions, no overflow (ADR 0007); at least"
+        " 2: a graph rebuild reads its source on one for its whole length (the advisory locks"
+        " connect apart)",
         read=_integer(2, 100),
     )
     auth_issuer: str = setting(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from uuid import uuid4
 
 import asyncpg
@@ -12,6 +14,8 @@ from adapters.sql.engine import create_engine, libpq_ssl_mode
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit.model import AuditFilter, AuditRecord
+from entrypoints.container import aclose, build_container
+from entrypoints.settings import Settings
 from tests.support.databases import postgres_urls
 from tests.support.services import service_url
 
@@ -110,3 +114,30 @@ def test_sslmode_becomes_ssl_and_an_explicit_ssl_wins() -> None:
         "ssl": "verify-full"
     }
     assert dict(libpq_ssl_mode(base).query) == {}
+
+
+async def test_held_advisory_locks_leave_the_pool_to_the_transactions(tmp_path: Path) -> None:
+    """A rebuild's lock and a verify's hold of the checkpoint lock take connections of their
+    own: the two pooled connections still serve two transactions at once (with the locks
+    on the pool, the transactions waited for the whole rebuild)."""
+    app_url, _ = postgres_urls()
+    settings = Settings(
+        database_url=app_url, database_pool_size=2, local_key_path=tmp_path / "key.pem"
+    )
+    container = build_container(settings)
+    transactions = container.database.transactions()
+
+    async def read() -> None:
+        async with transactions() as tx:
+            await tx.tenants.get("")
+            await asyncio.sleep(0.1)  # both at once
+
+    try:
+        async with (
+            container.graph.rebuild_lock().hold() as rebuilding,
+            container.audit.checkpoint_lock().reading(),
+        ):
+            assert rebuilding
+            await asyncio.wait_for(asyncio.gather(read(), read()), 5)
+    finally:
+        await aclose(container)

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from adapters.sql.inline_sqlite import inline_connector
 
@@ -69,13 +70,16 @@ def create_engine(
     connect_timeout: float = CONNECT_TIMEOUT_S,
     lock_timeout: float = LOCK_TIMEOUT_S,
     create: bool = True,
+    pooled: bool = True,
 ) -> AsyncEngine:
     """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
     WAL, foreign keys and a busy timeout (`lock_timeout`: how long a writer waits for another
     process's write lock); PostgreSQL gets a pool of `pool_size` connections whose idle ones
     are checked before use (`ping_when_idle`), and takes libpq's `sslmode=` as `ssl=`.
     `create=False`: a SQLite file is never made (the application's engine; migrations make
-    it)."""
+    it). `pooled=False` (PostgreSQL): a connection of its own for each use, closed after it —
+    for the advisory locks, which hold a session for as long as they are held and must not
+    take the pool's connections from the transactions."""
     if is_sqlite(url):
         database = sa.make_url(url).database or ":memory:"
         engine = create_async_engine(
@@ -94,6 +98,14 @@ def create_engine(
             cursor.close()
 
         return engine
+    if not pooled:
+        return create_async_engine(
+            libpq_ssl_mode(url),
+            echo=echo,
+            poolclass=NullPool,
+            json_deserializer=json_loads,
+            connect_args={"timeout": connect_timeout},
+        )
     engine = create_async_engine(
         libpq_ssl_mode(url),
         echo=echo,

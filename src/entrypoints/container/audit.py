@@ -58,7 +58,7 @@ class AuditArea(containers.DeclarativeContainer):
     checkpoint_signer = providers.Singleton(_signer, runtime.settings)
     checkpoint_keys = providers.Singleton(_keys, runtime.settings, checkpoint_signer)
     checkpoint_sink = providers.Singleton(_sink, runtime.settings)
-    checkpoint_lock = providers.Singleton(_lock, runtime.settings, database.engine.provider)
+    checkpoint_lock = providers.Singleton(_lock, runtime.settings, database.lock_engine.provider)
 
     query_audit_log = providers.Factory(
         QueryAuditLog, transactions=database.transactions, tenants=database.known_tenants

@@ -70,7 +70,7 @@ class GraphArea(containers.DeclarativeContainer):
     source = providers.Singleton(
         _source, runtime.settings, database.engine.provider, database.store.provider
     )
-    rebuild_lock = providers.Singleton(_lock, runtime.settings, database.engine.provider)
+    rebuild_lock = providers.Singleton(_lock, runtime.settings, database.lock_engine.provider)
     rebuild_graph = providers.Factory(
         CollectorSparingRebuild,
         source=source,

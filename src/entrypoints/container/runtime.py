@@ -33,6 +33,15 @@ def _engine(settings: Settings, resources: Resources) -> AsyncEngine:
     return engine
 
 
+def _lock_engine(settings: Settings, resources: Resources) -> AsyncEngine:
+    """The advisory locks' connections (PostgreSQL), apart from the pool of transactions: a
+    lock holds its session for as long as it is held (a whole graph rebuild), and holders
+    waiting on the pool for a transaction could otherwise take every connection of it."""
+    engine = create_engine(settings.database_url, pooled=False, create=False)
+    resources.add("database lock engine", engine.dispose)
+    return engine
+
+
 def _kind(settings: Settings) -> str:
     return "memory" if choices.database(settings) == "memory" else "sql"
 
@@ -42,6 +51,7 @@ class Database(containers.DeclarativeContainer):
 
     runtime = providers.DependenciesContainer()
     engine = providers.Singleton(_engine, runtime.settings, runtime.resources)
+    lock_engine = providers.Singleton(_lock_engine, runtime.settings, runtime.resources)
     store = providers.Singleton(InMemoryStore)
     transactions = providers.Selector(
         providers.Callable(_kind, runtime.settings),
