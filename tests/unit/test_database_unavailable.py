@@ -232,3 +232,22 @@ async def test_ready_answers_not_ready_in_time_when_the_database_stalls() -> Non
     assert stalled.opened == 1
     stalled.answer.set()
     assert await readiness.execute() is True
+
+
+async def test_a_process_using_the_core_on_a_database_never_migrated_gets_the_error(
+    tmp_path: Path,
+) -> None:
+    """Not only the API and the CLI: any caller of a transaction (a process embedding the
+    core) is told DATABASE_UNAVAILABLE naming `db upgrade`, not handed a driver's error."""
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    container = build_container(
+        Settings(database_url=f"sqlite+aiosqlite:///{empty}", local_key_path=tmp_path / "k.pem")
+    )
+    transactions = container.database.transactions()
+    try:
+        with pytest.raises(DatabaseUnavailable, match="adminctl db upgrade"):
+            async with transactions() as tx:
+                await tx.tenants.list(limit=10, offset=0)
+    finally:
+        await container.database.engine().dispose()

@@ -65,6 +65,11 @@ def schema_missing(error: BaseException) -> bool:
     return False
 
 
+def never_migrated() -> DatabaseUnavailable:
+    """DATABASE_UNAVAILABLE for a database with no schema: the operator's to fix."""
+    return DatabaseUnavailable("The database has no schema yet: run `adminctl db upgrade` on it.")
+
+
 def unavailable(error: BaseException) -> DatabaseUnavailable:
     """DATABASE_UNAVAILABLE for a connection that failed: one whose credentials the server
     refused (SQLSTATE class 28: a wrong password, an unknown role) says so, since trying

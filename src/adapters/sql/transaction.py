@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
-from adapters.sql.errors import unavailable
+from adapters.sql.errors import never_migrated, schema_missing, unavailable
 from adapters.sql.flags import SqlFlagOverrides
 from adapters.sql.identity import SqlEmbeddedMemberships
 from adapters.sql.intents import SqlIntentLog
@@ -37,6 +37,7 @@ from adapters.sql.users import SqlUserContacts, SqlUserRoleRepository
 from admin_core.audit.ports import AuditLog, CheckpointStore, CheckpointTransaction
 from admin_core.auth.ports import OrgLookupTransaction
 from admin_core.directory.ports import DirectoryTransaction, DirectoryWriter, ProviderRepository
+from admin_core.kernel.errors import AdminError
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.mso_doctors.ports import MsoDoctorRepository, MsoDoctorsTransaction
@@ -143,6 +144,9 @@ class SqlTransaction(
             self._appended.clear()
             self._end_writing()
             self._first_write = None
+        if exc is not None and not isinstance(exc, AdminError) and schema_missing(exc):
+            # A process using the core on a database never migrated, whoever it is.
+            raise never_migrated() from exc
 
     async def _begin_writing(self) -> None:
         """Before the first statement that writes (see `FirstWrite`). SQLite: queue behind the

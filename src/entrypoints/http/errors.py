@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from adapters.sql.errors import schema_missing
+from adapters.sql.errors import never_migrated, schema_missing
 from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
@@ -163,9 +163,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if not isinstance(exc, AdminError) and schema_missing(exc):
         # A host serving the app on a database never migrated (`adminctl serve` migrates or
         # refuses first): the operator's to fix, not a bug.
-        missing = DatabaseUnavailable(
-            "The database has no schema yet: run `adminctl db upgrade` on it."
-        )
+        missing = never_migrated()
         missing.__cause__, exc = exc, missing
     if isinstance(exc, ValidationException):
         if exc.status_code == 400 and not isinstance(exc.extra, list):
