@@ -164,15 +164,12 @@ class FieldChecks:
             self.fail("offset", f"must be between 0 and {MAX_OFFSET}")
 
     def time_range(
-        self,
-        start: TimeBound,
-        stop: TimeBound,
-        *,
-        fields: tuple[str, str] = ("from_date", "to_date"),
+        self, start: TimeBound, stop: TimeBound
     ) -> tuple[datetime | None, datetime | None]:
-        """Two inclusive bounds (see `time_bound`), the second not before the first."""
+        """Two inclusive bounds, `from_date` and `to_date` (see `time_bound`), the second not
+        before the first."""
         bounds: list[datetime | None] = []
-        for field, value, end in ((fields[0], start, False), (fields[1], stop, True)):
+        for field, value, end in (("from_date", start, False), ("to_date", stop, True)):
             try:
                 bounds.append(time_bound(value, field=field, end=end))
             except ValidationFailed as error:
