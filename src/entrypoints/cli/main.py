@@ -19,6 +19,7 @@ from entrypoints.cli.commands import (
     health,
     matching,
     sessions,
+    side_effects,
     system,
     tenants,
     users,
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (
-        system, tenants, users, flags, matching, doctors, sessions, graph, audit, health,
+        system, tenants, users, flags, side_effects, matching, doctors, sessions, graph, audit,
+        health,
     ):  # fmt: skip
         module.register(groups)
     for command, summary in _commands(parser):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
 from typing import Any
 
 from admin_core.flags.use_cases import (
@@ -18,7 +17,6 @@ from admin_core.flags.use_cases import (
     OverrideFlagCommand,
 )
 from admin_core.kernel.errors import BadRequest, ValidationFailed
-from admin_core.side_effects.use_cases import ReconcileCommand
 from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
@@ -28,7 +26,6 @@ from entrypoints.http.presenters.flags import (
     flag_override_out,
     triage_thresholds_out,
 )
-from entrypoints.http.presenters.side_effects import reconcile_report_out, reconcile_summary
 from entrypoints.http.requests import MAX_JSON_DEPTH, json_depth_exceeds
 
 
@@ -60,12 +57,6 @@ def register(groups: Any) -> None:
     set_.add_argument("values", nargs="+", metavar="NAME=VALUE", help="NAME=null clears one")
     set_.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     set_.set_defaults(handler=set_thresholds)
-
-    reconcile = groups.add_parser(
-        "reconcile", help="finish external changes a crash left half done"
-    )
-    options.older_than(reconcile)
-    reconcile.set_defaults(handler=reconcile_side_effects)
 
 
 def value_of(text: str) -> Any:
@@ -189,12 +180,3 @@ def _range(definition: Any) -> str:
         + (f" step {step}" if step else "")
         + (f" {definition.unit}" if definition.unit else "")
     )
-
-
-async def reconcile_side_effects(ctx: CommandContext) -> None:
-    command = ReconcileCommand(older_than=timedelta(seconds=ctx.args.older_than))
-    report = await ctx.container.reconcile_side_effects().execute(ctx.principal, command)
-    if ctx.as_json:
-        print_json(reconcile_report_out(report))
-        return
-    stdout.print(reconcile_summary(report, command.older_than))
