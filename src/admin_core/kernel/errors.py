@@ -76,21 +76,6 @@ class ValidationFailed(AdminError):
         return cls([FieldError(field=field, message=message)])
 
 
-class NotFound(AdminError):
-    code = "NOT_FOUND"
-    default_message = "No such route."
-
-
-class MethodNotAllowed(AdminError):
-    code = "METHOD_NOT_ALLOWED"
-    default_message = "Method not allowed on this route."
-
-
-class RateLimited(AdminError):
-    code = "RATE_LIMITED"
-    default_message = "Too many requests."
-
-
 class DatabaseUnavailable(AdminError):
     """The database could not be reached, gave no connection in time, or kept its write lock
     held by another process: the transaction that met it did nothing, and the same request
@@ -120,18 +105,3 @@ def error_views(error: AdminError) -> list[ErrorView]:
     return [
         ErrorView(code=error.code, message=error.message, field=error.field, details=error.details)
     ]
-
-
-class BadRequest(AdminError):
-    code = "BAD_REQUEST"
-    default_message = "The request body is not parseable JSON."
-
-
-class PayloadTooLarge(AdminError):
-    code = "PAYLOAD_TOO_LARGE"
-    default_message = "The request body is too large."
-
-
-class UnsupportedMediaType(AdminError):
-    code = "UNSUPPORTED_MEDIA_TYPE"
-    default_message = "Request bodies must be JSON (Content-Type: application/json)."

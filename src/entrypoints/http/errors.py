@@ -26,15 +26,9 @@ from admin_core.kernel.errors import (
     AuthHeaderMissing,
     AuthTokenExpired,
     AuthTokenInvalid,
-    BadRequest,
     DatabaseUnavailable,
     ErrorView,
     InsufficientPermission,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    UnsupportedMediaType,
     ValidationFailed,
     error_views,
 )
@@ -49,6 +43,14 @@ from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
 from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
 from entrypoints.http.envelope import error_response
 from entrypoints.http.fields import readable
+from entrypoints.request_errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger("admin_core.http")
 

@@ -35,15 +35,11 @@ from litestar.datastructures import MultiDict
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathParameter
 
-from admin_core.kernel.errors import (
-    BadRequest,
-    FieldError,
-    UnsupportedMediaType,
-    ValidationFailed,
-)
+from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.validation import has_control_characters
 from entrypoints.http.fields import readable
 from entrypoints.http.security import REQUIRES, admit, authenticate
+from entrypoints.request_errors import BadRequest, UnsupportedMediaType
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32

@@ -16,7 +16,7 @@ from admin_core.flags.use_cases import (
     EffectiveFlagsQuery,
     OverrideFlagCommand,
 )
-from admin_core.kernel.errors import BadRequest, ValidationFailed
+from admin_core.kernel.errors import ValidationFailed
 from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
@@ -27,6 +27,7 @@ from entrypoints.http.presenters.flags import (
     triage_thresholds_out,
 )
 from entrypoints.http.requests import MAX_JSON_DEPTH, json_depth_exceeds
+from entrypoints.request_errors import BadRequest
 
 
 def register(groups: Any) -> None:

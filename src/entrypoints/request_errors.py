@@ -1,0 +1,36 @@
+"""Errors in the form of a request (a route, a method, a body, a rate), which only the
+entrypoints meet: the core's rules never raise them."""
+
+from __future__ import annotations
+
+from admin_core.kernel.errors import AdminError
+
+
+class BadRequest(AdminError):
+    code = "BAD_REQUEST"
+    default_message = "The request body is not parseable JSON."
+
+
+class NotFound(AdminError):
+    code = "NOT_FOUND"
+    default_message = "No such route."
+
+
+class MethodNotAllowed(AdminError):
+    code = "METHOD_NOT_ALLOWED"
+    default_message = "Method not allowed on this route."
+
+
+class PayloadTooLarge(AdminError):
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(AdminError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "Request bodies must be JSON (Content-Type: application/json)."
+
+
+class RateLimited(AdminError):
+    code = "RATE_LIMITED"
+    default_message = "Too many requests."
