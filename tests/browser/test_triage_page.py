@@ -489,3 +489,36 @@ def test_a_failed_load_can_be_tried_again_from_the_alert(page: PageUnderTest) ->
     expect(tab.locator("#thresholds-form")).to_be_visible()
     expect(alert).to_be_hidden()
     assert len(failed) == 1
+
+
+def test_a_change_someone_made_since_the_page_read_it_is_not_saved_over(
+    page: PageUnderTest,
+) -> None:
+    """Another operator sets 90 while this page shows the default; saving 75 here is refused
+    (409), the page reads the thresholds again with 75 kept in the field, and a second save
+    then goes through over the value it now shows."""
+    app, tenant = page.app, "apollo-chennai"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    field = tab.locator(f"#t-{PFS}")
+    shown = field.input_value()
+    app.api(
+        "PUT",
+        "/triage/thresholds",
+        json={"tenant_id": tenant, "values": {PFS: 90}, "reason": "Another operator's change"},
+    )
+    field.fill("75")
+    tab.get_by_label("Reason for the change").fill("Mine, made on an old read")
+    tab.get_by_role("button", name="Save changes").click()
+    alert = tab.locator("#alert")
+    expect(alert).to_contain_text("someone else changed it")
+    expect(alert).to_contain_text(f"{PFS} is now 90")
+    expect(field).to_have_value("75")
+    assert app.thresholds(tenant)[PFS]["value"] == 90
+    assert shown != "90"
+
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#status")).to_contain_text("75")
+    assert app.thresholds(tenant)[PFS]["value"] == 75
+    assert page.unexpected_errors(409) == []

@@ -223,3 +223,50 @@ async def test_an_unknown_tenant_is_404(http: ApiClient) -> None:
     )
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "TENANT_NOT_FOUND"
+
+
+async def test_thresholds_read_before_another_operators_change_are_not_saved_over_it(
+    http: ApiClient,
+) -> None:
+    """Two operators read 60; one saves 90. The other's save of 75, made with what it read
+    (`expected`), is 409 TRIAGE_THRESHOLDS_CHANGED naming the value now, and writes nothing;
+    with what is there now, it goes through."""
+    name = "mso_pfs_skip_threshold"
+
+    async def save(value: int, seen: int | None) -> Any:
+        body: dict[str, Any] = {"tenant_id": APOLLO, "values": {name: value}, "reason": "r"}
+        if seen is not None:
+            body["expected"] = {name: seen}
+        return await http.client.put(TRIAGE, json=body, headers=http.auth())
+
+    assert (await save(90, seen=60)).status_code == 200
+    stale = await save(75, seen=60)
+    assert stale.status_code == 409, stale.text
+    [error] = stale.json()["errors"]
+    assert error["code"] == "TRIAGE_THRESHOLDS_CHANGED"
+    assert error["details"] == {"changed": {name: 90}}
+    assert "mso_pfs_skip_threshold is now 90" in error["message"]
+    shown = await http.client.get(TRIAGE, params={"tenant_id": APOLLO}, headers=http.auth())
+    values = {t["name"]: t["value"] for t in shown.json()["data"]["thresholds"]}
+    assert values[name] == 90
+    assert len(await audited(http, "triage_threshold.update")) == 1
+    assert (await save(75, seen=90)).status_code == 200
+
+
+async def test_an_expected_value_of_something_that_is_no_threshold_is_named(
+    http: ApiClient,
+) -> None:
+    response = await http.client.put(
+        TRIAGE,
+        json={
+            "tenant_id": APOLLO,
+            "values": {"mso_pfs_skip_threshold": 75},
+            "expected": {"enable_mso_booking": True},
+            "reason": "r",
+        },
+        headers=http.auth(),
+    )
+    assert response.status_code == 422
+    assert [(e["code"], e["field"]) for e in response.json()["errors"]] == [
+        ("FLAG_UNKNOWN", "expected.enable_mso_booking")
+    ]

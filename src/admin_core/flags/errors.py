@@ -24,6 +24,14 @@ class FlagValueInvalid(ValidationFailed):
     default_message = "The flag value is not allowed."
 
 
+class ThresholdsChanged(AdminError):
+    """A threshold's value is no longer the one the caller last saw (another operator changed
+    it meanwhile): nothing was written. `details`: the value of each such threshold now."""
+
+    code = "TRIAGE_THRESHOLDS_CHANGED"
+    default_message = "A threshold was changed by someone else since it was read."
+
+
 class FlagsUnavailable(AdminError):
     code = "FLAGS_UNAVAILABLE"
     default_message = "The flag provider is unreachable and nothing is cached."

@@ -8,7 +8,7 @@ from typing import Any
 
 from admin_core.audit.model import AuditRecord
 from admin_core.audit.recording import audit_record
-from admin_core.flags.errors import FlagValueInvalid
+from admin_core.flags.errors import FlagValueInvalid, ThresholdsChanged
 from admin_core.flags.model import (
     EffectiveFlags,
     FlagChange,
@@ -48,6 +48,9 @@ class UpdateTriageThresholdsCommand:
     tenant_id: str
     values: Mapping[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    #: The values the caller last saw, by threshold name (None: no precondition): when one is
+    #: another now, nothing is written (TRIAGE_THRESHOLDS_CHANGED).
+    expected: Mapping[str, Any] | None = None
 
 
 class UpdateTriageThresholds:
@@ -55,10 +58,12 @@ class UpdateTriageThresholds:
 
     Every value is checked before anything is written, and every bad one named at once
     (`values.<name>`: FLAG_UNKNOWN for a name that is not a threshold, FLAG_VALUE_INVALID for
-    a value it does not allow); a reason is required. The changes reach the provider as one
-    side effect: if a write fails part way, those already written are put back and the caller
-    gets the error. A value equal to the tenant's override changes nothing. Audit
-    `triage_threshold.update` for each threshold changed."""
+    a value it does not allow); a reason is required. With `expected`, the values the caller
+    last saw: when any of them is another now (someone changed it meanwhile), nothing is
+    written and TRIAGE_THRESHOLDS_CHANGED (409) names what each is now. The changes reach the
+    provider as one side effect: if a write fails part way, those already written are put
+    back and the caller gets the error. A value equal to the tenant's override changes
+    nothing. Audit `triage_threshold.update` for each threshold changed."""
 
     def __init__(self, flags: TenantFlags) -> None:
         self._flags = flags
@@ -74,6 +79,14 @@ class UpdateTriageThresholds:
         if not command.values:
             checks.fail("values", "must name at least one threshold")
         values, problems = _checked(flags, command.values)
+        expected = dict(command.expected or {})
+        thresholds = {d.name for d in flags.catalogue.triage}
+        problems += [
+            FieldError(
+                field=f"expected.{name}", message="is not a triage threshold", code="FLAG_UNKNOWN"
+            )
+            for name in sorted(set(expected) - thresholds)
+        ]
         if problems:
             raise checks.joined(FlagValueInvalid(problems))
         checks.done()
@@ -82,6 +95,18 @@ class UpdateTriageThresholds:
         def plan(
             before: EffectiveFlags, held: Mapping[str, Any]
         ) -> tuple[list[FlagChange], list[AuditRecord]]:
+            changed = {
+                name: before.values.get(name)
+                for name, seen in expected.items()
+                if not same_value(before.values.get(name), seen)
+            }
+            if changed:  # read under the tenant's change lock: nothing moves meanwhile
+                raise ThresholdsChanged(
+                    "Changed since read: "
+                    + ", ".join(f"{name} is now {value!r}" for name, value in changed.items())
+                    + ". Read the thresholds again.",
+                    details={"changed": changed},
+                )
             changes, records = [], []
             for name, value in values.items():
                 had_override = name in held

@@ -19,7 +19,12 @@ from litestar.exceptions import HTTPException, ValidationException
 from adapters.sql.errors import never_migrated, schema_missing
 from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
-from admin_core.flags.errors import FlagsUnavailable, FlagUnknown, FlagValueInvalid
+from admin_core.flags.errors import (
+    FlagsUnavailable,
+    FlagUnknown,
+    FlagValueInvalid,
+    ThresholdsChanged,
+)
 from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
 from admin_core.kernel.errors import (
     AdminError,
@@ -68,6 +73,7 @@ STATUS: dict[type[AdminError], int] = {
     FlagUnknown: 422,
     FlagValueInvalid: 422,
     FlagsUnavailable: 503,
+    ThresholdsChanged: 409,
     MsoSessionNotFound: 404,
     MsoRefundNotAllowed: 409,
     PaymentProviderError: 502,

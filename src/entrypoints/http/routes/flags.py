@@ -66,6 +66,8 @@ class ThresholdsIn(In, frozen=True):
     tenant_id: TenantId
     values: Annotated[dict[FlagName, Any], msgspec.Meta(min_length=1, max_length=50)]
     reason: Reason
+    #: The values last read, by threshold: when one is another now, nothing is written (409).
+    expected: Annotated[dict[FlagName, Any], msgspec.Meta(max_length=50)] | None = None
 
 
 class FlagsController(Controller):
@@ -175,7 +177,7 @@ class TriageController(Controller):
         "/thresholds",
         summary="Set a tenant's triage thresholds",
         operation_id="updateTriageThresholds",
-        responses=errors(404, 503, base=WRITE),
+        responses=errors(404, 409, 503, base=WRITE),
     )
     async def update(
         self,
@@ -185,11 +187,16 @@ class TriageController(Controller):
         data: JSONBody[ThresholdsIn],
     ) -> Response[SuccessEnvelope[TriageThresholdsOut]]:
         """All or nothing: every value is checked first; a value of null clears the tenant's
-        override. Each change is audited as `triage_threshold.update`."""
+        override. With `expected` (the values last read), a threshold someone changed since is
+        409 TRIAGE_THRESHOLDS_CHANGED and nothing is written. Each change is audited as
+        `triage_threshold.update`."""
         result = await update_triage_thresholds.execute(
             principal,
             UpdateTriageThresholdsCommand(
-                tenant_id=data.tenant_id, values=data.values, reason=data.reason
+                tenant_id=data.tenant_id,
+                values=data.values,
+                reason=data.reason,
+                expected=data.expected,
             ),
         )
         return ok(request, triage_thresholds_out(result))

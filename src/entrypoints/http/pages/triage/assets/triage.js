@@ -433,7 +433,9 @@
       state.kept = null;
       restoreTyped(kept.typed);
       ui.reason.value = kept.reason;
-      showStatus("Your changes not saved before signing in again are back: review them and save.");
+      showStatus(
+        kept.note || "Your changes not saved before signing in again are back: review them and save.",
+      );
     }
   }
 
@@ -780,7 +782,13 @@
     const typed = typedElsewhere(values);
     setBusy(true);
     try {
-      const body = { tenant_id: tenantId, values, reason: ui.reason.value.trim() };
+      // What this page shows of each: a change someone made since is refused (409), never
+      // saved over.
+      const expected = {};
+      for (const threshold of data.thresholds) {
+        if (threshold.name in values) expected[threshold.name] = threshold.value;
+      }
+      const body = { tenant_id: tenantId, values, expected, reason: ui.reason.value.trim() };
       const saved = await api("PUT", "/triage/thresholds", body);
       if (!state.data || state.data.tenant_id !== tenantId) return;
       render(saved);
@@ -792,6 +800,9 @@
       if (handleCommonError(error)) return;
       if (error.status === 422) {
         showFieldErrors(error.errors);
+      } else if (error.code === "TRIAGE_THRESHOLDS_CHANGED") {
+        focusName = null;
+        await reloadChanged(tenantId, error);
       } else {
         showAlert(describeFailure(error));
         ui.alert.scrollIntoView({ block: "nearest" });
@@ -803,6 +814,18 @@
       setBusy(false);
       restoreFocus(focused, focusName);
     }
+  }
+
+  /** Someone changed what this page shows: read it again, with what was typed on top. */
+  async function reloadChanged(tenantId, error) {
+    const kept = keepTyped();
+    state.kept = kept && {
+      ...kept,
+      note: "Your values are back over the new ones: check them, then save again.",
+    };
+    await loadThresholds(tenantId);
+    showAlert(withRequestId(`Not saved: someone else changed it. ${error.errors[0].message}`, error));
+    ui.alert.focus();
   }
 
   /** The raw contents of the edited fields not among `values`, by threshold. */
