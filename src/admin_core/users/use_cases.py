@@ -53,12 +53,15 @@ def _check(user_id: str, role: str | None = None) -> None:
     checks.done()
 
 
-async def _org_of(tx: UsersTransaction, tenant_id: str, platform_org: str | None) -> str | None:
+async def _org_of(
+    tx: UsersTransaction, tenant_id: str, platform_org: str | None, *, lock: bool = False
+) -> str | None:
     """The organisation whose memberships mirror the tenant's roles (None: roles are local
-    only). Raises TENANT_NOT_FOUND."""
+    only). Raises TENANT_NOT_FOUND. `lock`: the tenant's row stays locked until `tx` ends, so
+    the answer holds until then (`MapOrganization` locks it too)."""
     if tenant_id == PLATFORM_TENANT_ID:
         return platform_org
-    if await tx.tenants.get(tenant_id) is None:
+    if await tx.tenants.get(tenant_id, lock=lock) is None:
         raise TenantNotFound(details={"tenant_id": tenant_id})
     mapping = await tx.org_mappings.for_tenant(tenant_id)
     return mapping.org_id if mapping else None
@@ -277,11 +280,8 @@ async def _change_role(
 async def _still_org(
     tx: UsersTransaction, changes: RoleChanges, tenant_id: str, org_id: str | None
 ) -> bool:
-    """Whether `org_id` is still the tenant's organisation; the tenant's row stays locked
-    until `tx` ends, so it remains so until then."""
-    if tenant_id != PLATFORM_TENANT_ID:
-        await tx.tenants.get(tenant_id, lock=True)
-    return await _org_of(tx, tenant_id, changes.platform_org) == org_id
+    """Whether `org_id` is still the tenant's organisation, and stays so until `tx` ends."""
+    return await _org_of(tx, tenant_id, changes.platform_org, lock=True) == org_id
 
 
 async def _change_local_role(
