@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http bench-flags bench-mso bench-matching clean
+.PHONY: help install run test test-fast test-api lint format services services-down bench bench-audit bench-graph bench-http bench-flags bench-mso bench-matching bench-checkpoints clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ bench-mso: install services ## MSO session lists at 1M rows per filter shape, an
 
 bench-matching: install services ## Coverage refresh at 100k providers on PostgreSQL vs one query per parameter (ARGS="--providers 1m")
 	@$(BIN)/python -m bench matching -- $(ARGS)
+
+bench-checkpoints: install ## A chain's verify as signed checkpoints accumulate: first in a process vs later (ARGS="--checkpoints 20000")
+	@$(BIN)/python -m bench checkpoints -- $(ARGS)
 
 clean: ## Remove the virtualenvs and local state (var/)
 	@bash scripts/services.sh down || true

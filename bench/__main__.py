@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http", "flags", "mso", "matching")
+BENCHMARKS: tuple[str, ...] = ("audit", "graph", "http", "flags", "mso", "matching", "checkpoints")
 
 
 def main(argv: list[str]) -> int:

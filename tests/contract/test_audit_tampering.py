@@ -34,6 +34,7 @@ from admin_core.audit.errors import AuditChainBroken
 from admin_core.audit.model import AuditEntry, AuditRecord, BreakReason, chain_of, link, unlinked
 from admin_core.audit.ports import CheckpointLock
 from admin_core.audit.use_cases import (
+    TrustedCheckpoints,
     VerifyAuditChain,
     VerifyAuditChainQuery,
     WriteCheckpoint,
@@ -178,9 +179,15 @@ class Sealed:
         assert written.checkpoint is not None
         return written.checkpoint.seq
 
-    async def verify(self, tenant_id: str = TENANT, batch_size: int = 3) -> Any:
+    async def verify(
+        self,
+        tenant_id: str = TENANT,
+        batch_size: int = 3,
+        trusted: TrustedCheckpoints | None = None,
+    ) -> Any:
+        """A verify with nothing remembered, unless given what an earlier one trusted."""
         return await VerifyAuditChain(
-            self.uow, batch_size=batch_size, keys=self.keys, sink=self.sink
+            self.uow, batch_size=batch_size, keys=self.keys, sink=self.sink, trusted=trusted
         ).execute(OPERATOR, VerifyAuditChainQuery(tenant_id=tenant_id))
 
     async def reseal_from(self, index: int) -> list[AuditEntry]:
@@ -334,6 +341,94 @@ async def test_a_full_reseal_before_a_checkpoint_is_caught_at_the_sealed_head(
     assert (result.broken_at.seq, result.broken_at.checkpoint_seq) == (10, 1)
     assert (result.head_seq, result.sealed_seq) == (12, 10)
     assert (await sealed.verify("tenant-other")).ok
+
+
+#: Checkpoints 1-7 seal entries 2, 4, 6, 6, 8, 10, 12 of the chain.
+SEALED_BY = {2: 1, 4: 2, 6: 3, 8: 5, 10: 6, 12: 7}
+
+
+async def sealed_in_pairs(sealed: Sealed) -> None:
+    for pair in range(6):
+        await sealed.append(record(2 * pair + 1), record(2 * pair + 2))
+        await sealed.append(record(pair + 1, tenant_id="tenant-other"))
+        await sealed.checkpoint()
+        if pair == 2:
+            await sealed.checkpoint()  # seals the same heads again
+
+
+@pytest.mark.parametrize("changed", [2, 3, 5, 6, 8, 11, 12])
+async def test_a_reseal_is_reported_at_the_earliest_seal_it_contradicts(
+    sealed: Sealed, changed: int
+) -> None:
+    """The chain is held to its latest seal; where it fails, the earliest checkpoint whose
+    seal it contradicts is found by bisection: the entry sealed next after the change, by
+    the first checkpoint that sealed it."""
+    await sealed_in_pairs(sealed)
+    rewritten = await sealed.reseal_from(changed - 1)
+    result = await sealed.verify()
+    assert not result.ok
+    broken = result.broken_at
+    assert broken is not None
+    assert broken.reason is BreakReason.CHECKPOINT_MISMATCH
+    seq = changed + changed % 2
+    assert (broken.seq, broken.checkpoint_seq) == (seq, SEALED_BY[seq])
+    assert broken.entry_id == rewritten[seq - changed].id
+    assert (result.verified_seq, result.entries_checked) == (seq - 1, seq)
+    assert (result.head_seq, result.sealed_seq, result.checkpoint_seq) == (12, 12, 7)
+
+
+async def test_a_verify_that_remembers_checkpoints_answers_as_one_that_checks_them_all(
+    sealed: Sealed,
+) -> None:
+    """Checkpoints checked once are not checked again; the latest of them is read again
+    from both sides, and a change to it, or its loss, is reported as a full check would."""
+    await sealed_in_pairs(sealed)
+    trusted = TrustedCheckpoints()
+
+    async def both_agree() -> Any:
+        remembered = await sealed.verify(trusted=trusted)
+        assert remembered == await sealed.verify()
+        return remembered
+
+    assert (await both_agree()).ok
+    assert trusted.prefix is not None
+    assert trusted.prefix.latest.seq == 7
+    await sealed.append(record(13))
+    await sealed.checkpoint()
+    result = await both_agree()
+    assert (result.ok, result.checkpoints_checked, result.sealed_seq) == (True, 8, 13)
+    assert trusted.prefix.latest.seq == 8
+
+    file = sealed.sink.path(8)
+    published = file.read_bytes()
+    file.chmod(0o644)
+    file.write_bytes(published.replace(b'"v":1', b'"v":1 '))
+    problem = (await both_agree()).checkpoint_problem
+    assert (problem.checkpoint_seq, problem.reason) == (8, CheckpointIssue.SINK_DISAGREES)
+    file.write_bytes(published)
+    assert (await both_agree()).ok
+
+    await sealed.attacker.run(
+        [("UPDATE audit_checkpoints SET document = ? WHERE seq = 8", (published.decode() + " ",))],
+        without_triggers=True,
+    )
+    problem = (await both_agree()).checkpoint_problem
+    assert (problem.checkpoint_seq, problem.reason) == (8, CheckpointIssue.SINK_DISAGREES)
+    await sealed.attacker.run(
+        [("DELETE FROM audit_checkpoints WHERE seq = 8", ())], without_triggers=True
+    )
+    problem = (await both_agree()).checkpoint_problem
+    assert (problem.checkpoint_seq, problem.reason) == (8, CheckpointIssue.MISSING_IN_DATABASE)
+    assert trusted.prefix.latest.seq == 7
+
+    await sealed.reseal_from(2)
+    broken = (await both_agree()).broken_at
+    assert broken is not None
+    assert (broken.seq, broken.reason, broken.checkpoint_seq) == (
+        4,
+        BreakReason.CHECKPOINT_MISMATCH,
+        2,
+    )
 
 
 async def test_a_reseal_after_the_latest_checkpoint_is_within_the_unsealed_window(

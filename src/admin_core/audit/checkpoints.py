@@ -214,14 +214,34 @@ class CheckpointIssue:
 Verify = Callable[[str, bytes, bytes], bool | None]
 
 
+def signed_checkpoint(seq: int, document: bytes, verify: Verify) -> Checkpoint | str:
+    """Checkpoint `seq` when `document` is one, signed by a trusted key; else why not (a
+    `CheckpointIssue`). Its link to the checkpoint before it is not checked here."""
+    try:
+        checkpoint = parse_checkpoint(document)
+        signature = unb64(checkpoint.signature)
+    except CheckpointMalformed:
+        return CheckpointIssue.MALFORMED
+    if checkpoint.seq != seq:
+        return CheckpointIssue.CHAIN_BROKEN
+    valid = verify(checkpoint.key_id, checkpoint.payload(), signature)
+    if valid is None:
+        return CheckpointIssue.UNKNOWN_KEY
+    if not valid:
+        return CheckpointIssue.SIGNATURE_INVALID
+    return checkpoint
+
+
 class SignatureCheck:
     """Checks checkpoints one by one in `seq` order: signature by a trusted key, link to the
     previous checkpoint, and agreement of the database's copy with the sink's."""
 
-    def __init__(self, verify: Verify) -> None:
+    def __init__(self, verify: Verify, *, after: Checkpoint | None = None) -> None:
+        """`after`: the checkpoint already found trustworthy, with every one before it; the
+        check goes on from there."""
         self._verify = verify
-        self._previous: Checkpoint | None = None
-        self.checked = 0
+        self._previous = after
+        self.checked = after.seq if after is not None else 0
         self.problem: CheckpointProblem | None = None
 
     def feed(self, seq: int, stored: bytes | None, published: bytes | None) -> Checkpoint | None:
@@ -247,18 +267,9 @@ class SignatureCheck:
 
     def check(self, seq: int, document: bytes) -> str | None:
         """Signature and link of one document (no sink involved); None when it holds."""
-        try:
-            checkpoint = parse_checkpoint(document)
-            signature = unb64(checkpoint.signature)
-        except CheckpointMalformed:
-            return CheckpointIssue.MALFORMED
-        if checkpoint.seq != seq:
-            return CheckpointIssue.CHAIN_BROKEN
-        valid = self._verify(checkpoint.key_id, checkpoint.payload(), signature)
-        if valid is None:
-            return CheckpointIssue.UNKNOWN_KEY
-        if not valid:
-            return CheckpointIssue.SIGNATURE_INVALID
+        checkpoint = signed_checkpoint(seq, document, self._verify)
+        if isinstance(checkpoint, str):
+            return checkpoint
         expected = self._previous.hash if self._previous else GENESIS_HASH
         if checkpoint.prev_hash != expected:
             return CheckpointIssue.CHAIN_BROKEN

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +16,9 @@ from admin_core.audit.checkpoints import (
     Checkpoint,
     CheckpointIssue,
     CheckpointMalformed,
-    SealedHead,
     SignatureCheck,
     b64,
+    signed_checkpoint,
     unb64,
     unsigned_checkpoint,
 )
@@ -32,6 +32,8 @@ from admin_core.audit.model import (
     AuditEntry,
     AuditFilter,
     AuditPosition,
+    BreakReason,
+    ChainBreak,
     ChainHead,
     ChainVerification,
     ChainVerifier,
@@ -58,6 +60,8 @@ from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks, TimeBound, has_control_characters
 
 log = logging.getLogger("admin_core.audit")
+
+_SEQ_AT, _HASH_AT, _ID_AT = (ROW_FIELDS.index(name) for name in ("seq", "hash", "id"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,13 +234,43 @@ class VerifyAuditChainQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckpointEvidence:
-    """What the trusted checkpoints say about one chain."""
+    """What the trusted checkpoints say about one chain: its latest seal."""
 
-    seals: dict[int, Seal]
     latest: Seal | None
     latest_checkpoint: Checkpoint | None
     checked: int
     problem: CheckpointProblem | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TrustedPrefix:
+    """Checkpoints 1 to `latest.seq`, checked and found trustworthy: the latest one's
+    document as the database and the sink both held it, and each chain's latest seal among
+    them (a chain whose head was deleted behind the application keeps its seal)."""
+
+    latest: Checkpoint
+    document: bytes
+    seals: dict[str, Seal]
+
+
+class TrustedCheckpoints:
+    """The checkpoints this process has checked and trusts, so that a verify checks only the
+    ones written since: the latest trusted one again (both copies unchanged), then every later
+    one. One per process, shared by concurrent verifies; it only moves forward."""
+
+    def __init__(self) -> None:
+        self._prefix: _TrustedPrefix | None = None
+
+    @property
+    def prefix(self) -> _TrustedPrefix | None:
+        return self._prefix
+
+    def advance(self, prefix: _TrustedPrefix) -> None:
+        if self._prefix is None or prefix.latest.seq > self._prefix.latest.seq:
+            self._prefix = prefix
+
+    def forget(self) -> None:
+        self._prefix = None
 
 
 class VerifyAuditChain:
@@ -257,6 +291,12 @@ class VerifyAuditChain:
     `unsealed_entries`: the chain alone protects them. The checkpoints are read under the
     checkpoint lock's `reading` side: a checkpoint another replica is storing and publishing
     meanwhile is neither half seen nor reported missing from one side.
+
+    Checkpoints already checked by this process (`trusted`) are not checked again: the
+    latest of them is read again from both sides, then only the ones written since; a
+    remembered checkpoint changed or gone means everything is checked again. The chain is
+    held to its latest seal, which its hash links make enough to catch any change below it;
+    a change is then reported at the earliest seal it contradicts, found by bisection.
     """
 
     def __init__(
@@ -268,6 +308,7 @@ class VerifyAuditChain:
         keys: CheckpointKeys | None = None,
         sink: CheckpointSink | None = None,
         lock: CheckpointLock | None = None,
+        trusted: TrustedCheckpoints | None = None,
     ) -> None:
         self._transactions = transactions
         self._batch_size = batch_size
@@ -275,6 +316,7 @@ class VerifyAuditChain:
         self._keys = keys
         self._sink = sink
         self._lock = lock
+        self._trusted = trusted if trusted is not None else TrustedCheckpoints()
 
     async def execute(
         self,
@@ -349,7 +391,8 @@ class VerifyAuditChain:
     ) -> ChainVerification:
         async with self._transactions() as tx:
             head = await tx.audit.head(chain)
-        verifier = ChainVerifier(chain, evidence.seals)
+        seal = evidence.latest
+        verifier = ChainVerifier(chain, {seal.seq: seal} if seal is not None else None)
         await self._walk(verifier, head, progress)
         async with self._transactions() as tx:
             head = await tx.audit.head(chain)
@@ -357,7 +400,17 @@ class VerifyAuditChain:
             # Entries appended while the walk ran are no break: walk on to this head (the
             # walk itself went past any head read before it), and no further.
             await self._walk(verifier, head, progress, after=verifier.last_seq, until=head.seq)
-        result = verifier.finish(head, latest_seal=evidence.latest)
+        result = verifier.finish(head, latest_seal=seal)
+        broken = result.broken_at
+        if (
+            seal is not None
+            and broken is not None
+            and broken.reason is BreakReason.CHECKPOINT_MISMATCH
+        ):
+            broken = await self._earliest_contradicted(chain, seal, broken)
+            result = dataclasses.replace(
+                result, broken_at=broken, entries_checked=broken.seq, verified_seq=broken.seq - 1
+            )
         latest = evidence.latest_checkpoint
         return dataclasses.replace(
             result,
@@ -368,23 +421,70 @@ class VerifyAuditChain:
             checkpoint_problem=evidence.problem,
         )
 
+    async def _earliest_contradicted(
+        self, chain: str, seal: Seal, broken: ChainBreak
+    ) -> ChainBreak:
+        """The chain contradicts its latest seal; find the earliest seal it contradicts. A
+        chain's seals grow with the checkpoints and an entry's hash fixes every one before it,
+        so a change contradicts each seal at or after it: bisect over the checkpoints before
+        `seal`'s, each read again and checked by its signature. One no longer trustworthy
+        ends the search with what was found so far."""
+        found = broken
+        low, high = 1, seal.checkpoint_seq - 1
+        while low <= high and self._keys is not None:
+            middle = (low + high) // 2
+            async with self._transactions() as tx:
+                documents = await tx.checkpoints.documents(after_seq=middle - 1, limit=1)
+                checkpoint = (
+                    signed_checkpoint(middle, documents[0][1], self._keys.verify)
+                    if documents
+                    else None
+                )
+                if not isinstance(checkpoint, Checkpoint):
+                    break
+                sealed = checkpoint.head_of(chain)
+                rows = (
+                    await tx.audit.read_chain_rows(chain, after_seq=sealed.seq - 1, limit=1)
+                    if sealed is not None
+                    else ()
+                )
+            if sealed is None:  # the chain had no entry yet
+                low = middle + 1
+                continue
+            row = rows[0] if rows and rows[0][_SEQ_AT] == sealed.seq else None
+            if row is not None and row[_HASH_AT] == sealed.hash:
+                low = middle + 1
+                continue
+            found = ChainBreak(
+                seq=sealed.seq,
+                entry_id=row[_ID_AT] if row is not None else None,
+                reason=BreakReason.CHECKPOINT_MISMATCH,
+                checkpoint_seq=middle,
+            )
+            high = middle - 1
+        return found
+
     async def _evidence(self, chains: Sequence[str]) -> dict[str, CheckpointEvidence]:
-        """Check every checkpoint in order, once; collect what the trusted ones sealed of
-        each of `chains`."""
+        """What the trusted checkpoints sealed of each of `chains`."""
         if self._keys is None:
             return {
                 chain: CheckpointEvidence(
-                    seals={}, latest=None, latest_checkpoint=None, checked=0, problem=None
+                    latest=None, latest_checkpoint=None, checked=0, problem=None
                 )
                 for chain in chains
             }
         # A writer stores a checkpoint, then publishes it: read both sides between writes.
         async with self._lock.reading() if self._lock else contextlib.nullcontext():
-            check, seals, latest = await self._check_checkpoints(chains, self._keys)
+            known = self._trusted.prefix
+            checked = await self._check_checkpoints(self._keys, known) if known else None
+            if checked is None:  # nothing remembered, or what was is changed or gone
+                self._trusted.forget()
+                checked = await self._check_checkpoints(self._keys, None)
+                assert checked is not None
+        check, seals = checked
         return {
             chain: CheckpointEvidence(
-                seals=seals[chain],
-                latest=latest.get(chain),
+                latest=seals.get(chain),
                 latest_checkpoint=check.latest,
                 checked=check.checked,
                 problem=check.problem,
@@ -393,35 +493,47 @@ class VerifyAuditChain:
         }
 
     async def _check_checkpoints(
-        self, chains: Sequence[str], keys: CheckpointKeys
-    ) -> tuple[SignatureCheck, dict[str, dict[int, Seal]], dict[str, Seal]]:
-        seals: dict[str, dict[int, Seal]] = {chain: {} for chain in chains}
-        latest: dict[str, Seal] = {}
-        check = SignatureCheck(keys.verify)
-        after = 0
+        self, keys: CheckpointKeys, known: _TrustedPrefix | None
+    ) -> tuple[SignatureCheck, dict[str, Seal]] | None:
+        """Check the checkpoints in order from the first, or from `known`'s latest one, which
+        must be unchanged on both sides (else None); remember how far they are trusted."""
+        check = SignatureCheck(keys.verify, after=known.latest if known else None)
+        seals = dict(known.seals) if known else {}
+        trusted = known.document if known else b""
+        after = known.latest.seq - 1 if known else 0
         while check.problem is None:
             async with self._transactions() as tx:
                 documents = await tx.checkpoints.documents(after_seq=after, limit=self._batch_size)
             for seq, document in documents:
+                if known is not None:  # the remembered one comes first, as it was
+                    if (seq, document) != (known.latest.seq, known.document) or (
+                        await self._published(seq, document) != known.document
+                    ):
+                        return None
+                    known, after = None, seq
+                    continue
                 if seq != after + 1:  # a checkpoint was deleted from the database
                     check.feed(after + 1, None, await self._published(after + 1))
                     break
                 checkpoint = check.feed(seq, document, await self._published(seq, document))
                 if checkpoint is None:
                     break
-                for sealed in _heads_of(checkpoint, seals):
-                    seal = latest[sealed.chain] = Seal(
-                        seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq
-                    )
-                    seals[sealed.chain].setdefault(sealed.seq, seal)
-                after = seq
+                for sealed in checkpoint.heads:
+                    seals[sealed.chain] = Seal(seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq)
+                trusted, after = document, seq
             if len(documents) < self._batch_size:
                 break
+        if known is not None:  # the remembered checkpoint is gone from the database
+            return None
         if check.problem is None and self._sink is not None:
             later = await self._sink.read(after + 1)
             if later is not None:  # the latest checkpoints were deleted from the database
                 check.feed(after + 1, None, later)
-        return check, seals, latest
+        if check.latest is not None:
+            self._trusted.advance(
+                _TrustedPrefix(latest=check.latest, document=trusted, seals=seals)
+            )
+        return check, seals
 
     async def _published(self, seq: int, document: bytes | None = None) -> bytes | None:
         """The sink's copy; without a sink, the database's copy stands for both."""
@@ -474,14 +586,6 @@ class VerifyAuditChain:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pending
-
-
-def _heads_of(checkpoint: Checkpoint, chains: Collection[str]) -> list[SealedHead]:
-    """The heads `checkpoint` sealed of `chains`: looked up one by one when they are few
-    (one chain verified), else picked out of all of them (every chain)."""
-    if len(chains) * 8 < len(checkpoint.heads):
-        return [head for head in map(checkpoint.head_of, chains) if head is not None]
-    return [head for head in checkpoint.heads if head.chain in chains]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from admin_core.audit.use_cases import (
     ExportAuditLog,
     ExportSealedChains,
     QueryAuditLog,
+    TrustedCheckpoints,
     VerifyAuditChain,
     WriteCheckpoint,
 )
@@ -59,6 +60,7 @@ class AuditArea(containers.DeclarativeContainer):
     checkpoint_keys = providers.Singleton(_keys, runtime.settings, checkpoint_signer)
     checkpoint_sink = providers.Singleton(_sink, runtime.settings)
     checkpoint_lock = providers.Singleton(_lock, runtime.settings, database.lock_engine.provider)
+    trusted_checkpoints = providers.Singleton(TrustedCheckpoints)
 
     query_audit_log = providers.Factory(
         QueryAuditLog, transactions=database.transactions, tenants=database.known_tenants
@@ -71,6 +73,7 @@ class AuditArea(containers.DeclarativeContainer):
         keys=checkpoint_keys,
         sink=checkpoint_sink,
         lock=checkpoint_lock,
+        trusted=trusted_checkpoints,
     )
     write_checkpoint = providers.Factory(
         WriteCheckpoint,
