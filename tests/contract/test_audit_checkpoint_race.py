@@ -14,7 +14,7 @@ which only widens a window that always exists.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +63,10 @@ class SlowSink(DirectoryCheckpointSink):
     async def read(self, seq: int) -> bytes | None:
         await asyncio.sleep(self.read_delay)
         return await super().read(seq)
+
+    async def read_many(self, seqs: Sequence[int]) -> list[bytes | None]:
+        await asyncio.sleep(self.read_delay)
+        return await super().read_many(seqs)
 
 
 @asynccontextmanager

@@ -285,6 +285,20 @@ async def test_a_published_checkpoint_reads_back_byte_for_byte(sink: CheckpointS
         assert await sink.read(seq) == checkpoint(seq).document()
 
 
+async def test_many_checkpoints_read_at_once_come_in_the_order_asked_none_for_the_unpublished(
+    sink: CheckpointSink,
+) -> None:
+    for seq in (1, 2, 12):
+        await sink.publish(seq, checkpoint(seq).document())
+    assert await sink.read_many([12, 3, 1, 2]) == [
+        checkpoint(12).document(),
+        None,
+        checkpoint(1).document(),
+        checkpoint(2).document(),
+    ]
+    assert await sink.read_many([]) == []
+
+
 async def test_publishing_the_same_document_again_is_a_no_op(sink: CheckpointSink) -> None:
     document = checkpoint(1).document()
     await sink.publish(1, document)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from admin_core.audit.checkpoints import CheckpointIssue
@@ -33,6 +34,9 @@ class DirectoryCheckpointSink(CheckpointSink):
 
     async def read(self, seq: int) -> bytes | None:
         return await asyncio.to_thread(self._read, seq)
+
+    async def read_many(self, seqs: Sequence[int]) -> list[bytes | None]:
+        return await asyncio.to_thread(lambda: [self._read(seq) for seq in seqs])
 
     def _read(self, seq: int) -> bytes | None:
         try:

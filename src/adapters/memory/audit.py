@@ -124,6 +124,9 @@ class InMemoryCheckpointSink(CheckpointSink):
     async def read(self, seq: int) -> bytes | None:
         return self.documents.get(seq)
 
+    async def read_many(self, seqs: Sequence[int]) -> list[bytes | None]:
+        return [self.documents.get(seq) for seq in seqs]
+
 
 class InProcessCheckpointLock(CheckpointLock):
     """Single-flight within one process (embedded SQLite, in-memory); replicas sharing

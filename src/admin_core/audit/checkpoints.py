@@ -24,25 +24,26 @@ import binascii
 import bisect
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from admin_core.audit.model import GENESIS_HASH, CheckpointProblem
 
 CHECKPOINT_TYPE = "admin-core/audit-checkpoint"
 CHECKPOINT_VERSION = 1
-_HEX64 = frozenset("0123456789abcdef")
+_HEX64 = re.compile("[0-9a-f]{64}").fullmatch
 
 
 class CheckpointMalformed(ValueError):
     """A document that is not a checkpoint of this format."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class SealedHead:
-    """A chain's head as a checkpoint sealed it."""
+class SealedHead(NamedTuple):
+    """A chain's head as a checkpoint sealed it (a tuple: a checkpoint holds one per chain,
+    and a verify reads every checkpoint's)."""
 
     chain: str
     seq: int
@@ -108,7 +109,7 @@ def unb64(text: str) -> bytes:
 
 
 def _hex64(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX64
+    return isinstance(value, str) and _HEX64(value) is not None
 
 
 def checkpoint_from(data: Mapping[str, Any]) -> Checkpoint:
@@ -123,10 +124,7 @@ def checkpoint_from(data: Mapping[str, Any]) -> Checkpoint:
             data["signature"],
         )
         created_at = datetime.fromisoformat(data["created_at"])
-        heads = tuple(
-            SealedHead(chain=chain, seq=head_seq, hash=head_hash)
-            for chain, head_seq, head_hash in data["heads"]
-        )
+        heads = _heads(data["heads"])
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, CheckpointMalformed):
             raise
@@ -138,10 +136,7 @@ def checkpoint_from(data: Mapping[str, Any]) -> Checkpoint:
         or not isinstance(key_id, str)
         or not isinstance(signature, str)
         or created_at.tzinfo is None
-        or any(
-            not isinstance(h.chain, str) or type(h.seq) is not int or not _hex64(h.hash)
-            for h in heads
-        )
+        or heads is None
         or list(heads) != sorted(heads)
     ):
         raise CheckpointMalformed("an audit checkpoint with fields of the wrong shape")
@@ -153,6 +148,21 @@ def checkpoint_from(data: Mapping[str, Any]) -> Checkpoint:
         heads=heads,
         signature=signature,
     )
+
+
+def _heads(value: Any) -> tuple[SealedHead, ...] | None:
+    """`[[chain, seq, hash], ...]` as sealed heads; None when it is not of that shape. Checked
+    a column at a time: a checkpoint holds a head for every chain."""
+    if type(value) is not list or not set(map(type, value)) <= {list}:
+        return None
+    if not set(map(len, value)) <= {3}:
+        return None
+    chains, seqs, hashes = zip(*value, strict=True) if value else ((), (), ())
+    if not set(map(type, chains)) <= {str} or not set(map(type, seqs)) <= {int}:
+        return None
+    if not set(map(type, hashes)) <= {str} or not all(map(_HEX64, hashes)):
+        return None
+    return tuple(map(SealedHead._make, value))
 
 
 def parse_checkpoint(document: bytes | str) -> Checkpoint:
@@ -217,6 +227,12 @@ Verify = Callable[[str, bytes, bytes], bool | None]
 def signed_checkpoint(seq: int, document: bytes, verify: Verify) -> Checkpoint | str:
     """Checkpoint `seq` when `document` is one, signed by a trusted key; else why not (a
     `CheckpointIssue`). Its link to the checkpoint before it is not checked here."""
+    signed = _signed(seq, document, verify)
+    return signed if isinstance(signed, str) else signed[0]
+
+
+def _signed(seq: int, document: bytes, verify: Verify) -> tuple[Checkpoint, bytes] | str:
+    """`signed_checkpoint`, with the payload its signature covers."""
     try:
         checkpoint = parse_checkpoint(document)
         signature = unb64(checkpoint.signature)
@@ -224,12 +240,13 @@ def signed_checkpoint(seq: int, document: bytes, verify: Verify) -> Checkpoint |
         return CheckpointIssue.MALFORMED
     if checkpoint.seq != seq:
         return CheckpointIssue.CHAIN_BROKEN
-    valid = verify(checkpoint.key_id, checkpoint.payload(), signature)
+    payload = checkpoint.payload()
+    valid = verify(checkpoint.key_id, payload, signature)
     if valid is None:
         return CheckpointIssue.UNKNOWN_KEY
     if not valid:
         return CheckpointIssue.SIGNATURE_INVALID
-    return checkpoint
+    return checkpoint, payload
 
 
 class SignatureCheck:
@@ -241,6 +258,7 @@ class SignatureCheck:
         check goes on from there."""
         self._verify = verify
         self._previous = after
+        self._previous_hash = after.hash if after is not None else GENESIS_HASH
         self.checked = after.seq if after is not None else 0
         self.problem: CheckpointProblem | None = None
 
@@ -267,13 +285,13 @@ class SignatureCheck:
 
     def check(self, seq: int, document: bytes) -> str | None:
         """Signature and link of one document (no sink involved); None when it holds."""
-        checkpoint = signed_checkpoint(seq, document, self._verify)
-        if isinstance(checkpoint, str):
-            return checkpoint
-        expected = self._previous.hash if self._previous else GENESIS_HASH
-        if checkpoint.prev_hash != expected:
+        signed = _signed(seq, document, self._verify)
+        if isinstance(signed, str):
+            return signed
+        checkpoint, payload = signed
+        if checkpoint.prev_hash != self._previous_hash:
             return CheckpointIssue.CHAIN_BROKEN
-        self._previous = checkpoint
+        self._previous, self._previous_hash = checkpoint, hashlib.sha256(payload).hexdigest()
         return None
 
     @property

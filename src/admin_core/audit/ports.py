@@ -119,6 +119,10 @@ class CheckpointSink(Protocol):
         """The published document of checkpoint `seq`, or None."""
         ...
 
+    async def read_many(self, seqs: Sequence[int]) -> list[bytes | None]:
+        """`read` of each of `seqs`, in their order, at once."""
+        ...
+
 
 class CheckpointLock(Protocol):
     def hold(self) -> AbstractAsyncContextManager[bool]:

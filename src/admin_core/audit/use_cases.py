@@ -16,6 +16,7 @@ from admin_core.audit.checkpoints import (
     Checkpoint,
     CheckpointIssue,
     CheckpointMalformed,
+    SealedHead,
     SignatureCheck,
     b64,
     signed_checkpoint,
@@ -60,6 +61,9 @@ from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks, TimeBound, has_control_characters
 
 log = logging.getLogger("admin_core.audit")
+
+#: Checkpoints read at a time by a verify: each seals every chain's head.
+CHECKPOINTS_PER_READ = 100
 
 _SEQ_AT, _HASH_AT, _ID_AT = (ROW_FIELDS.index(name) for name in ("seq", "hash", "id"))
 
@@ -499,32 +503,34 @@ class VerifyAuditChain:
         must be unchanged on both sides (else None); remember how far they are trusted."""
         check = SignatureCheck(keys.verify, after=known.latest if known else None)
         seals = dict(known.seals) if known else {}
+        last_sealed: dict[str, tuple[SealedHead, int]] = {}  # chain: its last sealed head, by
         trusted = known.document if known else b""
         after = known.latest.seq - 1 if known else 0
+        batch = min(self._batch_size, CHECKPOINTS_PER_READ)
         while check.problem is None:
             async with self._transactions() as tx:
-                documents = await tx.checkpoints.documents(after_seq=after, limit=self._batch_size)
-            for seq, document in documents:
+                documents = await tx.checkpoints.documents(after_seq=after, limit=batch)
+            copies = await self._published_many(documents)
+            for (seq, document), published in zip(documents, copies, strict=True):
                 if known is not None:  # the remembered one comes first, as it was
-                    if (seq, document) != (known.latest.seq, known.document) or (
-                        await self._published(seq, document) != known.document
-                    ):
+                    if seq != known.latest.seq or not document == published == known.document:
                         return None
                     known, after = None, seq
                     continue
                 if seq != after + 1:  # a checkpoint was deleted from the database
                     check.feed(after + 1, None, await self._published(after + 1))
                     break
-                checkpoint = check.feed(seq, document, await self._published(seq, document))
+                checkpoint = check.feed(seq, document, published)
                 if checkpoint is None:
                     break
-                for sealed in checkpoint.heads:
-                    seals[sealed.chain] = Seal(seq=sealed.seq, hash=sealed.hash, checkpoint_seq=seq)
+                last_sealed.update({head.chain: (head, seq) for head in checkpoint.heads})
                 trusted, after = document, seq
-            if len(documents) < self._batch_size:
+            if len(documents) < batch:
                 break
         if known is not None:  # the remembered checkpoint is gone from the database
             return None
+        for chain, (head, seq) in last_sealed.items():
+            seals[chain] = Seal(seq=head.seq, hash=head.hash, checkpoint_seq=seq)
         if check.problem is None and self._sink is not None:
             later = await self._sink.read(after + 1)
             if later is not None:  # the latest checkpoints were deleted from the database
@@ -534,6 +540,14 @@ class VerifyAuditChain:
                 _TrustedPrefix(latest=check.latest, document=trusted, seals=seals)
             )
         return check, seals
+
+    async def _published_many(
+        self, documents: Sequence[tuple[int, bytes]]
+    ) -> Sequence[bytes | None]:
+        """The sink's copies of `documents`; without a sink, the database's stand for both."""
+        if self._sink is None:
+            return [document for _, document in documents]
+        return await self._sink.read_many([seq for seq, _ in documents])
 
     async def _published(self, seq: int, document: bytes | None = None) -> bytes | None:
         """The sink's copy; without a sink, the database's copy stands for both."""
