@@ -21,6 +21,7 @@ from admin_core.users.ports import (
     IdentityUser,
     MembershipAlreadyExists,
     MembershipNotFound,
+    OrganizationNotFound,
     OrgMembership,
 )
 from tests.support.databases import database
@@ -221,6 +222,29 @@ async def test_timeouts_are_unavailable(
     fake_clerk.delay_next(1.0, times=3)
     with pytest.raises(IdentityProviderUnavailable, match="in time"):
         await clerk.get_user("user_ana")
+
+
+async def test_an_organisation_clerk_deleted_is_organization_not_found(
+    clerk: ClerkIdentityProvider, fake_clerk: FakeClerk
+) -> None:
+    """Clerk's 404 on a create names neither the user nor the organisation: the adapter tells
+    them apart, so a membership change can know that it was not made."""
+    await clerk.create_membership(ORG, "user_ana", "org:admin")
+    fake_clerk.remove_org(ORG)
+    with pytest.raises(OrganizationNotFound):
+        await clerk.list_memberships(ORG)
+    with pytest.raises(OrganizationNotFound):
+        await clerk.create_membership(ORG, "user_ana", "org:admin")
+    with pytest.raises(MembershipNotFound):
+        await clerk.update_membership(ORG, "user_ana", "org:admin")
+
+
+async def test_a_create_for_a_user_clerk_deleted_is_user_not_found(
+    clerk: ClerkIdentityProvider, fake_clerk: FakeClerk
+) -> None:
+    fake_clerk.remove_user("user_ana")
+    with pytest.raises(UserNotFound):
+        await clerk.create_membership(ORG, "user_ana", "org:admin")
 
 
 async def test_an_unreachable_server_is_unavailable() -> None:

@@ -6,7 +6,7 @@ for what did not happen)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,52 @@ async def test_a_user_clerk_does_not_know_is_404_and_nothing_is_written(
     assert fake.calls_of("POST") == fake.calls_of("PATCH") == fake.calls_of("DELETE") == 0
     assert local_roles(http, "user_ghost") == set()
     assert audit(http) == []
+
+
+class DeletedInClerkMeanwhile(ClerkIdentityProvider):
+    """Clerk's adapter; right before the membership is written, `vanish` deletes something in
+    Clerk (the organisation, the user), as an operator of Clerk's dashboard may."""
+
+    def __init__(self, vanish: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._vanish = vanish
+
+    async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
+        self._vanish()
+        return await super().create_membership(org_id, user_id, role)
+
+
+@pytest.mark.parametrize(
+    ("gone", "status", "code"),
+    [("organisation", 503, "IDENTITY_PROVIDER_UNAVAILABLE"), ("user", 404, "USER_NOT_FOUND")],
+)
+async def test_a_grant_whose_user_or_organisation_clerk_deleted_meanwhile_is_undone(
+    http: ApiClient, fake: FakeClerk, gone: str, status: int, code: str
+) -> None:
+    """Clerk answers the membership's create 404: the grant is undone and its intent failed,
+    never left pending for reconcile to meet again and again, nor blocking the user's next
+    change; the caller is told which of the two Clerk no longer knows."""
+    vanish = {
+        "organisation": lambda: fake.remove_org(APOLLO_ORG),
+        "user": lambda: fake.remove_user("user_new_hire"),
+    }[gone]
+    http.container.users.identity.override(
+        providers.Object(
+            DeletedInClerkMeanwhile(
+                vanish, base_url=fake.url, secret_key=fake.secret_key, timeout=0.3, backoff=0.01
+            )
+        )
+    )
+    response = await grant(http)
+    assert (response.status_code, errors(response)) == (status, [(code, None)])
+    if gone == "organisation":
+        assert response.json()["errors"][0]["details"] == {"clerk_org_id": APOLLO_ORG}
+    assert local_roles(http) == set()
+    assert audit(http) == []
+    assert pending_intents(http) == []
+    intents = http.container.database.store().intents.values()
+    subject = f"membership:{APOLLO_ORG}:user_new_hire"
+    assert [i.status for i in intents if i.subject == subject] == [IntentStatus.FAILED]
 
 
 async def test_429_then_success_waits_and_grants(http: ApiClient, fake: FakeClerk) -> None:

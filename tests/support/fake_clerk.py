@@ -8,6 +8,11 @@ A real HTTP server on 127.0.0.1 (random port, a thread) that follows the documen
 `GET /v1/jwks`, the instance's session-token signing keys (`{"keys": [...]}`), behind the same
 secret key (`publish_key(jwk)` adds one; `jwks_url` is its address).
 
+Organisations exist once named, until `remove_org` deletes one the way Clerk does: its
+memberships go with it, and every call on it answers 404 `resource_not_found` (a create
+naming it as well as one naming an unknown user: Clerk's 404 does not say which is missing).
+`remove_user` deletes a user and their memberships.
+
 Test controls: `fail_next(status, times)` answers the next calls with an error (a 429 carries
 `Retry-After`), `delay_next(seconds, times)` answers late — after applying a write, the way a
 timed-out request can still have gone through.
@@ -57,6 +62,7 @@ class FakeClerk:
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     url: str = ""
     jwks_keys: list[dict[str, Any]] = field(default_factory=list)
+    removed_orgs: set[str] = field(default_factory=set)
 
     @property
     def jwks_url(self) -> str:
@@ -79,6 +85,19 @@ class FakeClerk:
     ) -> None:
         with self.lock:
             self.users[user_id] = FakeUser(user_id, email, first_name, last_name)
+
+    def remove_org(self, org_id: str) -> None:
+        """Delete the organisation, with its memberships."""
+        with self.lock:
+            self.removed_orgs.add(org_id)
+            self.memberships.pop(org_id, None)
+
+    def remove_user(self, user_id: str) -> None:
+        """Delete the user, with their memberships."""
+        with self.lock:
+            self.users.pop(user_id, None)
+            for members in self.memberships.values():
+                members.pop(user_id, None)
 
     def fail_next(
         self, status: int, times: int = 1, retry_after: int = 1, method: str | None = None
@@ -168,6 +187,8 @@ class FakeClerk:
             return 200, self._user_json(user)
         if len(parts) >= 3 and parts[0] == "organizations" and parts[2] == "memberships":
             org_id = parts[1]
+            if org_id in self.removed_orgs:
+                return _error(404, "resource_not_found", "not found")
             members = self.memberships.setdefault(org_id, {})
             if len(parts) == 3 and method == "GET":
                 return self._list(members, query)

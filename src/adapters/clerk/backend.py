@@ -24,6 +24,7 @@ from admin_core.users.ports import (
     MembershipAlreadyExists,
     MembershipNotFound,
     MembershipPage,
+    OrganizationNotFound,
     OrgMembership,
 )
 
@@ -220,10 +221,7 @@ class ClerkIdentityProvider(IdentityProvider):
             "GET", f"organizations/{_segment(org_id)}/memberships", params=httpx.QueryParams(pairs)
         )
         if response.status_code == 404:
-            raise IdentityProviderUnavailable(
-                f"The identity provider does not know organisation {org_id}.",
-                details={"clerk_org_id": org_id},
-            )
+            raise OrganizationNotFound(org_id)
         if response.status_code != 200:
             raise self._unexpected(response)
         return self._read(
@@ -245,7 +243,11 @@ class ClerkIdentityProvider(IdentityProvider):
         ):
             raise MembershipAlreadyExists(f"{user_id} is already a member of {org_id}")
         if response.status_code == 404:
-            raise UserNotFound(details={"user_id": user_id, "clerk_org_id": org_id})
+            # Clerk answers 404 `resource_not_found` both for a user and for an organisation
+            # it does not know (either deleted there meanwhile): asking for the user tells
+            # which (`UserNotFound` when it is the user).
+            await self.get_user(user_id)
+            raise OrganizationNotFound(org_id)
         if response.status_code != 200:
             raise self._unexpected(response)
         return self._read(response, lambda body: _membership(org_id, body))

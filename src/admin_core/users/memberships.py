@@ -20,11 +20,13 @@ from typing import Any
 
 from admin_core.side_effects.model import APPLIED, NOT_APPLIED, Answer, Intent, Outcome
 from admin_core.side_effects.ports import Effect
+from admin_core.users.errors import IdentityProviderUnavailable
 from admin_core.users.model import UserRole
 from admin_core.users.ports import (
     IdentityProvider,
     MembershipAlreadyExists,
     MembershipNotFound,
+    OrganizationNotFound,
     UsersTransaction,
 )
 
@@ -81,20 +83,49 @@ def _grant(values: Mapping[str, Any]) -> UserRole:
     )
 
 
+def organization_unknown(error: OrganizationNotFound) -> IdentityProviderUnavailable:
+    """What a caller is told of an organisation the provider does not know: the provider is
+    not usable for the tenant until it is mapped to one the provider has."""
+    return IdentityProviderUnavailable(str(error), details={"clerk_org_id": error.org_id})
+
+
 class MembershipSync:
     """Reads a user's membership of an organisation, and sets it to a given role (or to no
-    membership)."""
+    membership). An organisation the provider does not know is IDENTITY_PROVIDER_UNAVAILABLE
+    to the caller, except to `held`."""
 
     def __init__(self, identity: IdentityProvider) -> None:
         self._identity = identity
 
     async def current(self, org_id: str, user_id: str) -> str | None:
+        try:
+            return await self._role(org_id, user_id)
+        except OrganizationNotFound as error:
+            raise organization_unknown(error) from error
+
+    async def held(self, org_id: str, user_id: str) -> str | None:
+        """As `current`, but an organisation the provider does not know (deleted there) holds
+        no membership: None."""
+        try:
+            return await self._role(org_id, user_id)
+        except OrganizationNotFound:
+            return None
+
+    async def _role(self, org_id: str, user_id: str) -> str | None:
         page = await self._identity.list_memberships(org_id, user_ids=[user_id], limit=10)
         return next((m.role for m in page.memberships if m.user_id == user_id), None)
 
     async def set(self, org_id: str, user_id: str, current: str | None, target: str | None) -> None:
         """From `current` (as last read; a membership found otherwise is handled) to
         `target`."""
+        try:
+            await self._set(org_id, user_id, current, target)
+        except OrganizationNotFound as error:
+            raise organization_unknown(error) from error
+
+    async def _set(
+        self, org_id: str, user_id: str, current: str | None, target: str | None
+    ) -> None:
         if target == current:
             return
         if target is None:
@@ -128,9 +159,10 @@ class MembershipChanges(Effect[UsersTransaction]):
     async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
         """Applied when the membership carries the target role (a write that timed out but
         went through); otherwise not applied: a membership write is one call, so nothing
-        partial is left to put back. Raises when the provider cannot be asked."""
+        partial is left to put back. An organisation the provider does not know (deleted
+        there meanwhile) holds no membership. Raises when the provider cannot be asked."""
         values = intent.payload
-        current = await self.sync.current(values["org_id"], values["user_id"])
+        current = await self.sync.held(values["org_id"], values["user_id"])
         return APPLIED if current == values["target"] else NOT_APPLIED
 
     async def record(self, tx: UsersTransaction, intent: Intent, answer: Answer) -> None:

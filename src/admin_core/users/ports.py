@@ -50,6 +50,17 @@ class MembershipNotFound(Exception):
     handles; never an API error."""
 
 
+class OrganizationNotFound(Exception):
+    """The provider does not know the organisation: deleted there since the tenant was mapped
+    to it, or never one of its own. Nobody is a member of it, and no membership can be
+    written to it. A signal the core handles (a membership change then knows it was not
+    made); to a caller, the provider is not usable for the tenant (503)."""
+
+    def __init__(self, org_id: str) -> None:
+        super().__init__(f"The identity provider does not know organisation {org_id}.")
+        self.org_id = org_id
+
+
 class IdentityProvider(Protocol):
     """Users and organisation memberships. Every method raises `IdentityProviderUnavailable`
     when the provider cannot be reached or keeps failing after bounded retries."""
@@ -67,11 +78,13 @@ class IdentityProvider(Protocol):
         user_ids: Collection[str] = (),
     ) -> MembershipPage:
         """Members of `org_id`, oldest membership first; `total` counts all that match.
-        `user_ids` narrows the list to those users. `limit` is 1..500."""
+        `user_ids` narrows the list to those users. `limit` is 1..500. Raises
+        `OrganizationNotFound` when the provider does not know `org_id`."""
         ...
 
     async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
-        """Raises `MembershipAlreadyExists`, or `UserNotFound` for an unknown user."""
+        """Raises `MembershipAlreadyExists`, `UserNotFound` for an unknown user, or
+        `OrganizationNotFound` for an unknown organisation."""
         ...
 
     async def update_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:

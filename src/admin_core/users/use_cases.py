@@ -30,7 +30,12 @@ from admin_core.users.model import (
     UserRole,
     UserSource,
 )
-from admin_core.users.ports import IdentityProvider, OrgMembership, UsersTransaction
+from admin_core.users.ports import (
+    IdentityProvider,
+    OrganizationNotFound,
+    OrgMembership,
+    UsersTransaction,
+)
 from admin_core.users.role_changes import RoleChanges
 
 #: Members read per call to the identity provider: Clerk's largest page, so that a large
@@ -130,9 +135,12 @@ class ListTenantUsers:
     async def _members(self, org_id: str) -> dict[str, OrgMembership]:
         members: dict[str, OrgMembership] = {}
         for page_number in range(MAX_PAGES):
-            page = await self._identity.list_memberships(
-                org_id, limit=PAGE, offset=page_number * PAGE
-            )
+            try:
+                page = await self._identity.list_memberships(
+                    org_id, limit=PAGE, offset=page_number * PAGE
+                )
+            except OrganizationNotFound as error:
+                raise memberships.organization_unknown(error) from error
             members.update((m.user_id, m) for m in page.memberships)
             if not page.memberships or (page_number + 1) * PAGE >= page.total:
                 break
