@@ -690,6 +690,31 @@ async def test_a_jwks_document_of_the_wrong_shape_is_a_401(document: Any) -> Non
         await verifier.verify(sign_raw(session()))
 
 
+async def test_clerk_out_of_reach_stays_a_503_until_the_keys_may_be_fetched_again() -> None:
+    """The refetch limit keeps an outage from being asked about on every request; the
+    requests it holds back are told of the outage too, never that their key is unknown, and
+    the first one after the limit gets its keys."""
+    clock = [1000.0]
+    down = True
+    jwks = JwksServer(KEY)
+
+    async def fetch() -> Any:
+        if down:
+            raise httpx.ConnectError("connection refused")
+        return await jwks.fetch()
+
+    cache = JwksCache(fetch, min_refetch_interval=30, monotonic=lambda: clock[0])
+    verifier = ClerkSessionTokenVerifier(cache, issuer=ISSUER, now=lambda: NOW)
+    token = sign_raw(session())
+    for _ in range(3):
+        with pytest.raises(IdentityProviderUnavailable):
+            await verifier.verify(token)
+        clock[0] += 5
+    down = False
+    clock[0] += 30
+    assert (await verifier.verify(token)).user_id == "user_1"
+
+
 async def test_clerk_out_of_reach_is_a_503_not_a_bad_token() -> None:
     """A Clerk outage must not tell clients their tokens are bad (they would sign users out)."""
 

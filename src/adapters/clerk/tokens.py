@@ -52,7 +52,8 @@ class JwksCache:
     JWKS requests. Rotation works: the new key is found by that refetch. A key withdrawn from
     the JWKS stops verifying once the keys are older than `max_age` and fetched again; if that
     fetch fails, the keys in hand keep serving (an outage of the JWKS endpoint does not lock
-    every caller out).
+    every caller out). A token whose key is not in hand while the last fetch failed is told
+    why until the next fetch may be made (503 for an outage), never that its key is unknown.
     """
 
     def __init__(
@@ -69,6 +70,9 @@ class JwksCache:
         self._monotonic = monotonic
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
+        #: Why the last fetch failed (None: it did not), said again to the callers it left
+        #: without a key until the next fetch may be made.
+        self._failure: IdentityProviderUnavailable | AuthTokenInvalid | None = None
         self._lock = asyncio.Lock()
 
     def _fresh(self) -> bool:
@@ -89,21 +93,26 @@ class JwksCache:
                 and self._fetched_at is not None
                 and (now - self._fetched_at < self._min_interval)
             ):
+                if self._failure is not None:  # the kid is unknown only for want of keys
+                    raise type(self._failure)(str(self._failure))
                 return None
             self._fetched_at = now
             try:
                 keys = _rsa_keys(await self._fetch())
             except httpx.HTTPError as error:  # Clerk down: not the token's fault (503)
-                if stale:
-                    return self._keys[kid]
-                raise IdentityProviderUnavailable(
+                self._failure = IdentityProviderUnavailable(
                     "Clerk's signing keys could not be fetched; try again shortly."
-                ) from error
-            except (ValueError, AuthTokenInvalid) as error:
+                )
                 if stale:
                     return self._keys[kid]
-                raise AuthTokenInvalid("The signing keys could not be read.") from error
+                raise self._failure from error
+            except (ValueError, AuthTokenInvalid) as error:
+                self._failure = AuthTokenInvalid("The signing keys could not be read.")
+                if stale:
+                    return self._keys[kid]
+                raise self._failure from error
             self._keys = keys
+            self._failure = None
             return self._keys.get(kid)
 
 
