@@ -36,6 +36,7 @@ from adapters.stripe.health import StripeDependencyProbe
 from admin_core.health.ports import DependencyDown, DependencyProbe
 from tests.support.fake_clerk import running_fake_clerk
 from tests.support.fake_flagsmith import running_fake_flagsmith
+from tests.support.fake_http import FakeServer, Reply
 from tests.support.fake_razorpay import fake_razorpay
 from tests.support.fake_saas import running_fake
 from tests.support.fake_stripe import fake_stripe
@@ -313,6 +314,10 @@ UNREACHABLE: dict[str, Callable[[str], Any]] = {
 }
 
 
+#: Probes that speak no HTTP, and Qdrant, whose readiness answer is text.
+SQL_AND_DRIVERS = ("postgres", "neo4j", "redis", "qdrant")
+
+
 @pytest.mark.parametrize("technology", list(UNREACHABLE))
 async def test_nothing_listening_is_down_unreachable_and_names_no_secret(technology: str) -> None:
     with closed_port() as port:
@@ -341,3 +346,24 @@ async def test_langfuse_without_status_ok_is_down(tmp_path: Path) -> None:
                 await probe.check()
         finally:
             await probe.aclose()
+
+
+PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to the network</h1></body></html>"
+
+
+@pytest.mark.parametrize("technology", [t for t in UNREACHABLE if t not in SQL_AND_DRIVERS])
+async def test_a_web_page_answering_200_is_down_not_the_service(technology: str) -> None:
+    """A captive portal, a proxy or a wrong base URL answering every path 200 with a web page
+    is not the JSON API the probe calls (Qdrant's readiness is text: it is not asked)."""
+    server = FakeServer(
+        lambda _: Reply(200, PORTAL_PAGE, content_type="text/html"), name="web-page"
+    )
+    hp = server.url.removeprefix("http://")
+    probe = UNREACHABLE[technology](hp)
+    try:
+        with pytest.raises(DependencyDown) as raised:
+            await probe.check()
+    finally:
+        await _close(probe)
+        server.stop()
+    assert str(raised.value).startswith("unexpected answer ("), str(raised.value)

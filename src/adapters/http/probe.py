@@ -1,6 +1,6 @@
-"""The health probe of a dependency reached over HTTP: up when one GET answers 200 (and, where
-a service says more, its body says so too). Each service's adapter names the call: the path,
-its credentials, and what the answer must hold."""
+"""The health probe of a dependency reached over HTTP: up when one GET answers 200 with the
+kind of body the service sends (and, where a service says more, its body says so too). Each
+service's adapter names the call: the path, its credentials, and what the answer must hold."""
 
 from __future__ import annotations
 
@@ -23,13 +23,17 @@ class HttpDependencyProbe(DependencyProbe):
         params: Mapping[str, str | int] | None = None,
         auth: tuple[str, str] | None = None,
         accept: Callable[[httpx.Response], None] | None = None,
+        json_object: bool = True,
     ) -> None:
         """`accept`, when given, raises `DependencyDown` for a 200 whose body is not what
-        the service answers when it is up."""
+        the service answers when it is up. `json_object`: the service answers the call with
+        a JSON object, so a 200 with anything else — a web page that a proxy, a captive
+        portal or a wrong base URL serves — is down, not the service."""
         self.name = name
         self._path = path
         self._params = dict(params or {})
         self._accept = accept
+        self._json_object = json_object
         self._client = httpx.AsyncClient(
             base_url=base_url, timeout=timeout_seconds, headers=dict(headers or {}), auth=auth
         )
@@ -41,8 +45,17 @@ class HttpDependencyProbe(DependencyProbe):
             raise DependencyDown.unreachable(error) from None
         if response.status_code != 200:
             raise DependencyDown.answered(response.status_code)
+        if self._json_object and not _json_object(response):
+            raise DependencyDown("unexpected answer (HTTP 200 without a JSON object)")
         if self._accept is not None:
             self._accept(response)
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _json_object(response: httpx.Response) -> bool:
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False

@@ -15,4 +15,5 @@ class QdrantDependencyProbe(HttpDependencyProbe):
             path="readyz",
             timeout_seconds=timeout_seconds,
             headers={"api-key": api_key} if api_key else {},
+            json_object=False,  # `all shards are ready`, as text
         )
