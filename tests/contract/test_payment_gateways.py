@@ -607,6 +607,43 @@ async def test_an_answer_that_is_not_a_refund_is_unavailable_never_another_error
         server.stop()
 
 
+NOT_AN_ERROR: list[Any] = [
+    {"error": "upstream connect error or disconnect/reset before headers"},
+    {"error": None},
+    {"error": ["busy"]},
+    {"message": "Internal server error"},
+    [1, 2],
+]
+
+
+@pytest.mark.parametrize("status", [400, 429, 502])
+@pytest.mark.parametrize("body", NOT_AN_ERROR, ids=repr)
+@pytest.mark.parametrize("name", ["stripe", "razorpay"])
+async def test_an_error_answer_not_in_the_providers_shape_is_unavailable(
+    name: str, body: Any, status: int
+) -> None:
+    """A gateway or proxy in front of the provider answering an error in its own JSON: not the
+    provider's refusal, so the outcome is unknown (a retry-safe 502), never a crash (500)."""
+    server = FakeServer(lambda _: Reply(status, body), name=f"not-{name}-error")
+    adapter = _http_gateway(name, server.url)
+    request = RefundRequest(
+        key=KEY,
+        session_id="s_unreadable",
+        payment_ref="pay_1234567890",
+        amount_minor=4200,
+        currency="USD",
+        reason="r",
+    )
+    try:
+        with pytest.raises(GatewayUnavailable):
+            await adapter.refund(request)
+        with pytest.raises(GatewayUnavailable):
+            await adapter.find_refund(request)
+    finally:
+        await adapter.aclose()
+        server.stop()
+
+
 # --- Stripe only ----------------------------------------------------------------------------------
 
 

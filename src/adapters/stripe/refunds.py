@@ -24,7 +24,8 @@ Errors, by SDK class and HTTP status (never by message):
 - `GatewayUnavailable` — the outcome is unknown and a retry with the same key is safe:
   `APIConnectionError` (not reached, no answer in time), `RateLimitError` (429),
   `IdempotencyError` with 409 or any `APIError` (409 concurrent request with the key, 5xx,
-  an answer that is not Stripe's), and any Stripe error this table does not name;
+  an answer that is not Stripe's, even one the SDK fails on), and any Stripe error this table
+  does not name;
   `GatewayFailureReplayed`, one of them, when the 5xx is one Stripe saved for the key and
   replays (`Idempotent-Replayed: true`): retrying that key cannot succeed.
 - `GatewayRefused` — Stripe answered that it did not refund: `InvalidRequestError` (400/404:
@@ -153,6 +154,13 @@ def _unreadable(what: str, error: Exception) -> GatewayUnavailable:
     return GatewayUnavailable(f"Stripe answered with an unreadable {what}: {error!r}")
 
 
+def _sdk_failed(error: Exception) -> GatewayUnavailable:
+    """An answer the SDK itself fails on, before it gives us a Stripe object or error: an
+    error body whose `error` is not an object (a gateway's `{"error": "upstream ..."}`) makes
+    it raise AttributeError. Not Stripe's answer, so the outcome is unknown."""
+    return GatewayUnavailable(f"Stripe's answer could not be read by its SDK: {error!r}")
+
+
 def _refund(refund: stripe.Refund) -> Refund:
     """Our refund from Stripe's (GatewayUnavailable when the answer is not a refund)."""
     try:
@@ -207,6 +215,8 @@ class StripePaymentGateway(PaymentGateway):
             )
         except stripe.StripeError as error:
             _raise_translated(error)
+        except _UNREADABLE as error:  # the SDK could not read the answer (see `_sdk_failed`)
+            raise _sdk_failed(error) from error
         return _refund(refund)
 
     async def find_refund(self, request: RefundRequest) -> Refund | None:
@@ -220,6 +230,8 @@ class StripePaymentGateway(PaymentGateway):
                 raise _unavailable(error) from error
             except stripe.StripeError as error:
                 raise _unavailable(error) from error
+            except _UNREADABLE as error:
+                raise _sdk_failed(error) from error
             try:
                 refunds = list(page.data)
                 mine = [r for r in refunds if _metadata(r).get("idempotency_key") == request.key]
