@@ -232,3 +232,43 @@ async def test_a_failure_stripe_saved_for_the_key_ends_the_attempt_at_reconcile(
             assert len(await later.audit_entries("mso_00000")) == 1
         finally:
             await gateway.aclose()
+
+
+@pytest.mark.parametrize("forgotten", [False, True], ids=["key_kept", "key_pruned"])
+async def test_calling_again_on_a_pending_stripe_refund_answers_it_as_stripe_holds_it_now(
+    forgotten: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stripe answered the refund `pending`. Calling again looks the refund up before sending
+    the key again: Stripe would replay its first answer (`pending`, though confirmed since),
+    and once it has pruned the key (24 hours) it would refuse a second refund of the charge —
+    which read as the attempt failed while its refund stood. The call answers the refund as
+    Stripe holds it: still pending, then refunded once Stripe confirms, one refund made."""
+    with running_fake("stripe") as fake:
+        for name, value in fake.adapter_env().items():
+            monkeypatch.setenv(name, value)
+        transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
+        await prepare(transactions, "stripe")
+        gateway = gateway_for("stripe")
+        try:
+            world = payments_world(transactions, SystemClock(), gateway)
+            command = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
+            fake.pending_next()
+            first = await world.refund.execute(world.operator, command)
+            assert (first.in_progress, first.session.status) == (True, SessionStatus.REFUND_PENDING)
+            if forgotten:
+                fake.forget_keys()
+                still = await world.refund.execute(world.operator, command)
+                assert (still.in_progress, still.session.status) == (
+                    True,
+                    SessionStatus.REFUND_PENDING,
+                )
+            [made] = fake.refunds.values()
+            fake.confirm(made.id)
+            again = await world.refund.execute(world.operator, command)
+            assert (again.in_progress, again.session.status) == (False, SessionStatus.REFUNDED)
+            assert again.session.refund is not None
+            assert again.session.refund.id == made.id
+            assert fake.refunds_created == 1
+            assert len(await world.audit_entries("mso_00000")) == 1
+        finally:
+            await gateway.aclose()

@@ -27,8 +27,8 @@ the call (`saved=True`: as a failure after execution began — saved for the key
 refunded), `hang_next(seconds, times)` answers 504 that late without handling the call,
 `slow_next(seconds, times)` handles the call and answers it that late (its key stays in flight
 meanwhile), each optionally only for a method or a path containing some text; `pending_next`,
-`confirm`, `fail_refund`; `refunds_created` counts refunds really made; `calls` records every
-request.
+`confirm`, `fail_refund`; `forget_keys` (keys pruned, as after 24 hours); `refunds_created`
+counts refunds really made; `calls` records every request.
 
 `fake_stripe()` runs one for a `with` block; `stripe_gateway(fake)` builds a `StripePaymentGateway`
 connected to it (close it with `aclose()`); `running_fake_stripe()` starts one with
@@ -271,6 +271,12 @@ class FakeStripe:
         with self.lock:
             refund = self.refunds[refund_id]
             refund.status, refund.failure_reason = "failed", reason
+
+    def forget_keys(self) -> None:
+        """Prune every saved idempotency key, as Stripe may once a key is 24 hours old: a
+        request with a forgotten key is handled afresh."""
+        with self.lock:
+            self.saved.clear()
 
     def clear_faults(self) -> None:
         with self.lock:

@@ -192,11 +192,18 @@ class RefundSession:
 
     async def _drive(self, intent: Intent, session: MsoSession) -> RefundOutcome:
         """The attempt this call holds, driven to the provider's answer; the session as the
-        answer left it."""
+        answer left it. An attempt driven before (the session `refund_pending` with it) is
+        first looked up at the provider: its refund as the provider holds it now, not the
+        answer the provider saved for the key."""
         payments = self._payments
+        redrive = (
+            session.status is SessionStatus.REFUND_PENDING and session.refund_intent_id == intent.id
+        )
         if intent.status is IntentStatus.PENDING:
             try:
-                answer = await payments.side_effects.drive(payments.refunds, intent)
+                answer = await payments.side_effects.drive(
+                    payments.refunds, intent, ask_first=redrive
+                )
             except (GatewayUnavailable, LeaseLost) as error:
                 raise PaymentProviderError(
                     "The payment provider could not be reached; the refund is pending and "

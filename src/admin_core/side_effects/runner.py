@@ -213,16 +213,23 @@ class SideEffects(Generic[T]):
                 return None
         return await self.drive(effect, intent)
 
-    async def drive(self, effect: Effect[T], intent: Intent) -> Answer:
+    async def drive(self, effect: Effect[T], intent: Intent, *, ask_first: bool = False) -> Answer:
         """Call the provider for an intent this caller holds the lease of, and record the
         answer. Raises what the provider raised when it did not act, or when whether it acted
         cannot be known now (the intent stays pending: a retry or reconcile finishes it).
 
+        `ask_first`, for an intent driven before (a call that re-drives a pending one): the
+        provider is asked what it holds, and called again only when it holds nothing, as
+        reconcile does (`Effect.settle` with `redrive`) — what a provider replays for a key is
+        its first answer, which may be stale (a refund pending then, confirmed since) or, once
+        the provider has forgotten the key, a refusal of a second refund.
+
         The lease is renewed while the provider is called, however long that takes; when it
         cannot be renewed because another caller took the intent over, the calls stop and
         `LeaseLost` is raised (the other caller settles the intent)."""
+        calls = effect.settle(intent, redrive=True) if ask_first else effect.apply(intent)
         try:
-            answer = await self._leased(intent, effect.apply(intent))
+            answer = await self._leased(intent, calls)
         except LeaseLost:
             raise
         except Exception as error:
