@@ -391,6 +391,23 @@ async def test_an_unexpected_refusal_is_flags_unavailable_and_not_retried() -> N
     assert raised.value.details["status"] == 400
 
 
+async def test_a_project_without_edge_identities_is_flags_unavailable_in_flagsmiths_words() -> None:
+    """A self-hosted Flagsmith, or a project not on Edge identities, refuses the edge identity
+    endpoints: refused outright (not retried), the write not made, the identity readable."""
+    async with flagsmith_feature_flags(CATALOGUE) as (flags, fake):
+        fake.edge_identities = False
+        for write in (
+            flags.set_override("tenant_a", "mso_max_offers_per_case", 6),
+            flags.clear_override("tenant_a", "mso_max_offers_per_case"),
+        ):
+            with pytest.raises(FlagsUnavailable) as raised:
+                await write
+            assert raised.value.details["status"] == 400
+            assert "Dynamo DB is not enabled" in raised.value.details["provider_message"]
+        assert fake.calls_to("PUT", OVERRIDES) == fake.calls_to("DELETE", OVERRIDES) == 1
+        assert await flags.overrides("tenant_a") == {}
+
+
 async def test_clearing_for_an_identity_flagsmith_does_not_know_is_not_an_error() -> None:
     async with flagsmith_feature_flags(CATALOGUE) as (flags, fake):
         fake.fail_next(404, 1, method="DELETE")  # as older Flagsmith versions answer

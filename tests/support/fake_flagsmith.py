@@ -13,9 +13,11 @@ A real HTTP server on 127.0.0.1 (random port, a thread) that follows Flagsmith's
   or id), "enabled", "feature_state_value"}` creates the identity if needed and answers 200 with
   the feature state; DELETE `{"identifier", "feature"}` answers 204, override or not. A wrong
   key: 401 `{"detail": "Valid Master API Key not found."}`; an environment key it does not
-  know: 403, as the view's permission class refuses it. Values are kept as Flagsmith keeps
-  them: a string, an integer or a boolean; a float becomes its string, an object or a list is
-  refused (400, as the API's string field refuses it).
+  know: 403, as the view's permission class refuses it; a project without Edge identities
+  (`edge_identities=False`): 400 `{"detail": "Dynamo DB is not enabled for this project"}`.
+  Values are kept as Flagsmith keeps them: a string, an integer or a boolean; a float
+  becomes its string, an object or a list is refused (400, as the API's string field
+  refuses it).
 - Any other path: 404 with Django's HTML page, as Flagsmith's router answers.
 
 Test controls: `fail_next(status, times)` (a 429 carries `Retry-After`), `hang_next(seconds,
@@ -132,6 +134,9 @@ class FakeFlagsmith:
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: The document served while writes are trailed (`trail_writes`); None: the current one.
     trailing: dict[str, Any] | None = None
+    #: Whether the project has Edge identities (SaaS); without them, the edge identity
+    #: endpoints answer 400 "Dynamo DB is not enabled for this project".
+    edge_identities: bool = True
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -353,6 +358,8 @@ class FakeFlagsmith:
                 return 401, {"detail": "Valid Master API Key not found."}
             if parts[4] != self.environment_key:
                 return 403, {"detail": "You do not have permission to perform this action."}
+            if not self.edge_identities:
+                return 400, {"detail": "Dynamo DB is not enabled for this project"}
             if method == "PUT":
                 return self._put(body)
             if method == "DELETE":
