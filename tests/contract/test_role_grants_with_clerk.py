@@ -142,6 +142,23 @@ async def test_a_grant_whose_user_or_organisation_clerk_deleted_meanwhile_is_und
     assert [i.status for i in intents if i.subject == subject] == [IntentStatus.FAILED]
 
 
+async def test_a_change_in_an_organisation_clerk_deleted_is_503_and_writes_nothing(
+    http: ApiClient, fake: FakeClerk
+) -> None:
+    assert (await grant(http)).status_code == 201
+    mark_audit_baseline(http)
+    fake.remove_org(APOLLO_ORG)
+    for response in (
+        await grant(http, "org:provider:admin"),
+        await http.client.delete(f"{GRANT}/org:provider:staff", headers=http.auth()),
+    ):
+        assert (response.status_code, errors(response)) == (503, UNAVAILABLE)
+        assert response.json()["errors"][0]["details"] == {"clerk_org_id": APOLLO_ORG}
+    assert local_roles(http) == {(APOLLO, "org:provider:staff")}
+    assert audit(http) == []
+    assert pending_intents(http) == []
+
+
 async def test_429_then_success_waits_and_grants(http: ApiClient, fake: FakeClerk) -> None:
     fake.fail_next(429, retry_after=1, method="POST")
     started = time.monotonic()
