@@ -272,3 +272,35 @@ async def test_calling_again_on_a_pending_stripe_refund_answers_it_as_stripe_hol
             assert len(await world.audit_entries("mso_00000")) == 1
         finally:
             await gateway.aclose()
+
+
+async def test_a_call_again_after_a_failure_stripe_saved_ends_the_attempt_then_refunds_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The call that re-drives an attempt whose key Stripe answers with a saved 500 and no
+    refund ends it as reconcile would (retry no longer safe: `refund_failed`); the next call
+    refunds with a new key, once."""
+    with running_fake("stripe") as fake:
+        for name, value in fake.adapter_env().items():
+            monkeypatch.setenv(name, value)
+        transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
+        await prepare(transactions, "stripe")
+        gateway = gateway_for("stripe")
+        try:
+            world = payments_world(transactions, SystemClock(), gateway)
+            command = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
+            fake.fail_next(500, saved=True)
+            with pytest.raises(PaymentProviderError) as first:
+                await world.refund.execute(world.operator, command)
+            assert first.value.details["retry_safe"] is True
+            with pytest.raises(PaymentProviderError) as second:
+                await world.refund.execute(world.operator, command)
+            assert second.value.details["retry_safe"] is False
+            assert second.value.details["provider_code"] == "failure_replayed"
+            assert (await world.session("mso_00000")).status is SessionStatus.REFUND_FAILED
+            outcome = await world.refund.execute(world.operator, command)
+            assert outcome.session.status is SessionStatus.REFUNDED
+            assert fake.refunds_created == 1
+            assert len(await world.audit_entries("mso_00000")) == 1
+        finally:
+            await gateway.aclose()
