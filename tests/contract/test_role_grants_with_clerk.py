@@ -159,6 +159,25 @@ async def test_a_change_in_an_organisation_clerk_deleted_is_503_and_writes_nothi
     assert pending_intents(http) == []
 
 
+async def test_a_grant_past_the_organisations_membership_quota_is_undone_saying_why(
+    http: ApiClient, fake: FakeClerk
+) -> None:
+    """Clerk refuses the membership (403: the organisation holds as many members as its plan
+    allows). The grant is undone, and the caller is told Clerk refused the request in Clerk's
+    words — not that our key was refused, which would send an operator to the wrong place."""
+    fake.membership_limit = 0
+    response = await grant(http)
+    assert (response.status_code, errors(response)) == (503, UNAVAILABLE)
+    [error] = response.json()["errors"]
+    assert "key" not in error["message"]
+    assert error["details"]["provider_code"] == "organization_membership_quota_exceeded"
+    assert "limit of 0 organization memberships" in error["details"]["provider_message"]
+    assert fake.calls_of("POST") == 1
+    assert local_roles(http) == set()
+    assert audit(http) == []
+    assert pending_intents(http) == []
+
+
 async def test_429_then_success_waits_and_grants(http: ApiClient, fake: FakeClerk) -> None:
     fake.fail_next(429, retry_after=1, method="POST")
     started = time.monotonic()

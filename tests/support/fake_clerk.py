@@ -11,7 +11,9 @@ secret key (`publish_key(jwk)` adds one; `jwks_url` is its address).
 Organisations exist once named, until `remove_org` deletes one the way Clerk does: its
 memberships go with it, and every call on it answers 404 `resource_not_found` (a create
 naming it as well as one naming an unknown user: Clerk's 404 does not say which is missing).
-`remove_user` deletes a user and their memberships.
+`remove_user` deletes a user and their memberships. `membership_limit` caps the memberships
+of an organisation as Clerk's plans do: a create past it answers 403
+`organization_membership_quota_exceeded`.
 
 Test controls: `fail_next(status, times)` answers the next calls with an error (a 429 carries
 `Retry-After`), `delay_next(seconds, times)` answers late — after applying a write, the way a
@@ -63,6 +65,8 @@ class FakeClerk:
     url: str = ""
     jwks_keys: list[dict[str, Any]] = field(default_factory=list)
     removed_orgs: set[str] = field(default_factory=set)
+    #: Memberships an organisation may hold (Clerk's plans limit them); None: no limit.
+    membership_limit: int | None = None
 
     @property
     def jwks_url(self) -> str:
@@ -243,6 +247,13 @@ class FakeClerk:
             return _error(404, "resource_not_found", "No user was found with id " + user_id)
         if user_id in members:
             return _error(400, "already_a_member_in_organization", "The user is already a member")
+        if self.membership_limit is not None and len(members) >= self.membership_limit:
+            return _error(
+                403,
+                "organization_membership_quota_exceeded",
+                f"You have reached your limit of {self.membership_limit} organization "
+                "memberships, including outstanding invitations.",
+            )
         members[user_id] = self._membership_json(org_id, user, role)
         return 200, members[user_id]
 

@@ -88,7 +88,9 @@ class ClerkIdentityProvider(IdentityProvider):
     """Each call has a timeout. 429 is retried after `Retry-After` (when it asks for no more
     than `max_retry_after` seconds), 5xx and transport errors after a short backoff, at most
     `max_attempts` tries in all; then IDENTITY_PROVIDER_UNAVAILABLE. Clerk refusing our secret
-    key is also IDENTITY_PROVIDER_UNAVAILABLE: to the caller, Clerk is not usable."""
+    key (401) or the request (403: an organisation's membership quota reached) is also
+    IDENTITY_PROVIDER_UNAVAILABLE: to the caller, Clerk is not usable for it. Clerk's own words
+    travel in `details.provider_message`."""
 
     def __init__(
         self,
@@ -163,8 +165,12 @@ class ClerkIdentityProvider(IdentityProvider):
                     raise self._unavailable(response, attempt)
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
                 continue
-            if response.status_code in (401, 403):
+            if response.status_code == 401:
                 raise self._unavailable(response, attempt, "The identity provider refused our key.")
+            if response.status_code == 403:  # the request, not the key: a membership quota
+                raise self._unavailable(
+                    response, attempt, "The identity provider refused the request."
+                )
             return response
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns/raises
 
@@ -173,13 +179,16 @@ class ClerkIdentityProvider(IdentityProvider):
         response: httpx.Response, attempts: int, message: str | None = None
     ) -> IdentityProviderUnavailable:
         error = _first_error(response)
+        details: dict[str, Any] = {
+            "status": response.status_code,
+            "provider_code": error.get("code"),
+            "attempts": attempts,
+        }
+        said = error.get("long_message") or error.get("message")
+        if isinstance(said, str) and said:
+            details["provider_message"] = said[:200]
         return IdentityProviderUnavailable(
-            message or "The identity provider failed.",
-            details={
-                "status": response.status_code,
-                "provider_code": error.get("code"),
-                "attempts": attempts,
-            },
+            message or "The identity provider failed.", details=details
         )
 
     def _unexpected(self, response: httpx.Response) -> IdentityProviderUnavailable:
