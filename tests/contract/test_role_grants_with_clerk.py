@@ -178,6 +178,32 @@ async def test_a_grant_past_the_organisations_membership_quota_is_undone_saying_
     assert pending_intents(http) == []
 
 
+async def test_the_roles_of_a_user_clerk_deleted_are_revoked_one_by_one(
+    http: ApiClient, fake: FakeClerk
+) -> None:
+    """Clerk deleted the user (and their memberships). Revoking one of their roles here must
+    not try to give them a membership for the roles left — Clerk cannot, and the revoke was
+    undone with USER_NOT_FOUND, so the roles of a departed user could never be cleared. Each
+    revoke is recorded with no membership before or after."""
+    for role in ("org:provider:staff", "org:mso:doctor"):
+        assert (await grant(http, role)).status_code == 201
+    mark_audit_baseline(http)
+    fake.remove_user("user_new_hire")
+    posts = fake.calls_of("POST")
+    for role, left in (
+        ("org:provider:staff", {(APOLLO, "org:mso:doctor")}),
+        ("org:mso:doctor", set()),
+    ):
+        response = await http.client.delete(f"{GRANT}/{role}", headers=http.auth())
+        assert response.status_code == 204, response.text
+        assert local_roles(http) == left
+    entries = audit(http, "user_role.revoke")
+    assert [(e.before or {}).get("org_role") for e in entries] == [None, None]
+    assert [(e.after or {}).get("org_role") for e in entries] == [None, None]
+    assert fake.calls_of("POST") == posts
+    assert pending_intents(http) == []
+
+
 async def test_429_then_success_waits_and_grants(http: ApiClient, fake: FakeClerk) -> None:
     fake.fail_next(429, retry_after=1, method="POST")
     started = time.monotonic()

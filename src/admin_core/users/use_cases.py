@@ -19,7 +19,7 @@ from admin_core.side_effects.ports import IntentSubjectBusy
 from admin_core.side_effects.runner import LeaseLost, SubjectBusy, wait_steps
 from admin_core.tenants.errors import TenantNotFound
 from admin_core.users import memberships
-from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
+from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
 from admin_core.users.grants import check_role_change, membership_role, org_kind
 from admin_core.users.model import (
     ROLE,
@@ -347,7 +347,15 @@ async def _change_membership(
                     busy = await tx.intents.pending_of(subject)
                     if busy is None:
                         previous = await changes.memberships.sync.current(org_id, command.user_id)
-                        planned = plan(written=written, org_id=org_id, previous=previous)
+                        # A revoke for a user the provider deleted sets no membership.
+                        gone = (
+                            verb == memberships.REVOKE
+                            and previous is None
+                            and not await _known(changes, command.user_id)
+                        )
+                        planned = plan(
+                            written=written, org_id=None if gone else org_id, previous=previous
+                        )
                         if planned.grant is None or planned.record is None:
                             return planned.change
                         intent = changes.side_effects.new_intent(
@@ -393,6 +401,17 @@ async def _change_membership(
         "try again shortly.",
         details={"tenant_id": command.tenant_id, "user_id": command.user_id},
     )
+
+
+async def _known(changes: RoleChanges, user_id: str) -> bool:
+    """Whether the identity provider knows the user. A revoke for a user without a membership
+    asks: one the provider deleted (with their memberships) keeps none, so the revoke plans no
+    membership for the roles left rather than one the provider cannot create."""
+    try:
+        await changes.identity.get_user(user_id)
+    except UserNotFound:
+        return False
+    return True
 
 
 async def _committed(tx: UsersTransaction, intent: Intent) -> bool:
@@ -480,7 +499,8 @@ class RevokeRole:
     pending with the provider is not counted, as the provider may refuse it); the membership
     in the tenant's organisation falls back to the strongest remaining role, or is removed
     with the last one, as an external side effect like `GrantRole`'s (the provider not taking
-    it puts the role back). Audit `user_role.revoke`.
+    it puts the role back); a user the provider no longer knows keeps no membership, so their
+    roles are revoked one by one with none set. Audit `user_role.revoke`.
     """
 
     def __init__(self, changes: RoleChanges) -> None:
