@@ -385,15 +385,22 @@ async def test_updating_an_unknown_doctor_is_404(http: ApiClient) -> None:
     assert (response.status_code, errors(response)) == (404, [("MSO_DOCTOR_NOT_FOUND", None)])
 
 
-async def test_another_tenants_doctor_is_403_and_unchanged(http: ApiClient) -> None:
+async def test_another_tenants_doctor_answers_as_an_unknown_one_and_is_unchanged(
+    http: ApiClient,
+) -> None:
     elif_ = demo_doctor(http, ELIF)
-    response = await http.client.patch(
+    other = await http.client.patch(
         f"{DOCTORS}/{elif_.id}", json={"active": False}, headers=apollo_admin(http)
     )
-    assert (response.status_code, errors(response)) == (
-        403,
-        [("AUTH_INSUFFICIENT_PERMISSION", None)],
+    unknown = await http.client.patch(
+        f"{DOCTORS}/msd_missing", json={"active": False}, headers=apollo_admin(http)
     )
+    assert (other.status_code, unknown.status_code) == (404, 404)
+    # Neither the doctor's tenant nor that the id exists elsewhere: the unknown id's answer.
+    assert other.json()["errors"] == [
+        {**unknown.json()["errors"][0], "details": {"doctor_id": elif_.id}}
+    ]
+    assert elif_.tenant_id not in other.text
     assert demo_doctor(http, ELIF) == elif_
     assert audit(http) == []
 

@@ -245,8 +245,9 @@ def _changes(checks: FieldChecks, c: UpdateMsoDoctorCommand) -> dict[str, Any]:
 class UpdateMsoDoctor:
     """Change some of a doctor's fields.
 
-    Rules: `tenant:manage` reaching the doctor's tenant (a tenant-scoped caller only its own:
-    another tenant's doctor is 403); an unknown doctor is 404 MSO_DOCTOR_NOT_FOUND; only the
+    Rules: `tenant:manage` reaching the doctor's tenant; an unknown doctor, and another
+    tenant's doctor for a tenant-scoped caller, is 404 MSO_DOCTOR_NOT_FOUND, the same answer
+    for both, so an id tells nothing about other tenants (docs/adr/0060); only the
     fields given change, each validated as `OnboardMsoDoctor` does (every bad one named at
     once, before the doctor is read); the tenant and id never change; a new email must be free
     in the tenant (409 MSO_DOCTOR_ALREADY_EXISTS); an update that changes nothing writes
@@ -267,9 +268,10 @@ class UpdateMsoDoctor:
         assert doctor_id is not None  # required, checked above
         async with self._transactions() as tx:
             doctor = await tx.mso_doctors.get(doctor_id, lock=True)
-            if doctor is None:
+            if doctor is None or not principal.can(
+                Permission.TENANT_MANAGE, tenant_id=doctor.tenant_id
+            ):
                 raise MsoDoctorNotFound(details={"doctor_id": doctor_id})
-            principal.require(Permission.TENANT_MANAGE, tenant_id=doctor.tenant_id)
             changed = [f for f in UPDATABLE_FIELDS if f in given and given[f] != getattr(doctor, f)]
             if not changed:
                 return doctor

@@ -242,8 +242,9 @@ class MsoDoctorController(Controller):
         doctor_id: DoctorPath,
         data: JSONBody[UpdateDoctorIn],
     ) -> Response[SuccessEnvelope[MsoDoctorOut]]:
-        """404 MSO_DOCTOR_NOT_FOUND; 403 for another tenant's doctor; 409 when the new email
-        is another doctor's of the tenant. Audited as `mso_doctor.update` (before/after of
-        the fields that changed); an update that changes nothing writes nothing."""
+        """404 MSO_DOCTOR_NOT_FOUND for an unknown doctor and for another tenant's alike; 409
+        when the new email is another doctor's of the tenant. Audited as `mso_doctor.update`
+        (before/after of the fields that changed); an update that changes nothing writes
+        nothing."""
         doctor = await update_mso_doctor.execute(principal, data.command(doctor_id))
         return ok(request, mso_doctor_out(doctor))
