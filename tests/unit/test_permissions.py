@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,10 @@ async def test_super_admin_role_in_a_tenant_org_is_ignored() -> None:
     p = await authenticate.execute(KEY.sign(claims(org_id=OWN_ORG, role="org:super_admin")))
     assert not p.is_super_admin
     assert not p.can(Permission.AUDIT_READ, tenant_id=OWN)
+
+
+def test_no_policy_gives_a_tenant_role_super_admin() -> None:
+    """Held in a tenant's organisation, super_admin would reach every other tenant."""
+    for role in ("org:super_admin", "org:admin"):
+        with pytest.raises(ValueError, match="super_admin"):
+            RolePolicy(platform={}, tenant={role: frozenset({Permission.SUPER_ADMIN})})

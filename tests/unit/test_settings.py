@@ -254,6 +254,23 @@ def test_a_role_policy_file_that_cannot_be_read_is_a_configuration_problem(
             Settings.from_env({"ADMIN_ROLE_POLICY_FILE": str(path)})
 
 
+def test_a_role_policy_giving_a_tenant_role_super_admin_is_a_configuration_problem(
+    tmp_path: Path,
+) -> None:
+    """super_admin reaches every tenant: held in a tenant's organisation, it would let that
+    tenant's members act on all the others."""
+    policy = tmp_path / "roles.json"
+    policy.write_text('{"tenant": {"org:provider:admin": ["tenant:manage", "super_admin"]}}')
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({"ADMIN_ROLE_POLICY_FILE": str(policy)})
+    [problem] = refused.value.problems
+    assert problem.startswith("ADMIN_ROLE_POLICY_FILE:")
+    assert "super_admin" in problem
+    assert "org:provider:admin" in problem
+    policy.write_text('{"platform": {"org:owner": ["super_admin"]}, "tenant": {}}')
+    assert Settings.from_env({"ADMIN_ROLE_POLICY_FILE": str(policy)}).role_policy_file == policy
+
+
 def test_the_readme_table_and_env_example_are_generated_from_the_definition() -> None:
     readme = (ROOT / "README.md").read_text()
     assert with_settings_table(readme) == readme, (

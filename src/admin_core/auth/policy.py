@@ -27,10 +27,24 @@ def normalise_role(role: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RolePolicy:
-    """Role → permissions, separately for platform orgs and tenant orgs."""
+    """Role → permissions, separately for platform orgs and tenant orgs.
+
+    No tenant role may hold `super_admin` (ValueError): it reaches every tenant, so a tenant's
+    members holding it would act on every other tenant (SPEC §5: ignored in a tenant's org).
+    """
 
     platform: Mapping[str, frozenset[Permission]]
     tenant: Mapping[str, frozenset[Permission]]
+
+    def __post_init__(self) -> None:
+        everywhere = sorted(
+            role for role, granted in self.tenant.items() if Permission.SUPER_ADMIN in granted
+        )
+        if everywhere:
+            raise ValueError(
+                f"tenant roles cannot hold {Permission.SUPER_ADMIN.value}, which reaches every "
+                f"tenant: {', '.join(everywhere)}"
+            )
 
     def permissions(self, role: str | None, kind: OrgKind) -> frozenset[Permission]:
         if role is None:
