@@ -541,6 +541,14 @@ class Settings:
                 problems.append(
                     f"{env_name(name)}: production needs PostgreSQL, not {mask_url(url)!r}"
                 )
+        problems += [
+            f"{env_name(name)}: must be https in production, as it carries {what} (plain http"
+            f" only to a loopback host), not {mask_url(url)!r}"
+            for name, keys, what in _KEYED_URLS
+            if (url := getattr(self, name))
+            and (not keys or any(getattr(self, key) for key in keys))
+            and _plaintext_off_host(url)
+        ]
         migrations = self.migration_database_url
         if (
             migrations
@@ -701,6 +709,38 @@ _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.
 _CREDENTIALS = re.compile(
     r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>.*)(?P<tail>@[^@]*)$", re.DOTALL
 )
+
+
+#: The URLs production sends a secret key to, with the settings holding those keys (none:
+#: always), and what travels: over plain http anyone on the way reads the key, or — for the
+#: JWKS — swaps in a key of their own and signs themselves any role.
+_KEYED_URLS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("clerk_jwks_url", (), "the Clerk secret key and the keys session tokens are checked with"),
+    ("clerk_api_url", ("clerk_secret_key",), "the Clerk secret key"),
+    ("flagsmith_api_url", ("flagsmith_server_key",), "the Flagsmith server key"),
+    ("flagsmith_admin_api_url", ("flagsmith_admin_key",), "the Flagsmith admin key"),
+    ("stripe_api_url", ("stripe_api_key",), "the Stripe key"),
+    ("razorpay_api_url", ("razorpay_key_secret",), "the Razorpay key secret"),
+    ("daily_api_url", ("daily_api_key",), "the Daily API key"),
+    ("qdrant_url", ("qdrant_api_key",), "the Qdrant API key"),
+    ("anthropic_api_url", ("anthropic_api_key",), "the Anthropic API key"),
+    ("langfuse_url", ("langfuse_secret_key",), "the Langfuse keys"),
+)
+
+
+def _plaintext_off_host(url: str) -> bool:
+    """Whether `url` is plain http to a host other than this one (a loopback address or
+    `localhost`: a local TLS-terminating proxy, or a test double)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def _user(url: str) -> str | None:

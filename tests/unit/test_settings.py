@@ -221,6 +221,41 @@ def test_production_names_every_missing_setting_and_every_embedded_only_one() ->
     }
 
 
+def test_production_sends_keys_over_plain_http_only_to_this_host() -> None:
+    """Over plain http anyone on the way reads a vendor's secret key, or swaps the JWKS for
+    keys of their own and signs themselves any role."""
+    base = {"ADMIN_MODE": "production", "ADMIN_STRIPE_API_KEY": "sk_test_abc"}
+
+    def refused_urls(env: dict[str, str]) -> dict[str, str]:
+        with pytest.raises(ConfigurationError) as refused:
+            Settings.from_env(base | env)
+        return {
+            problem.split(":")[0]: problem
+            for problem in refused.value.problems
+            if "https" in problem
+        }
+
+    plain = refused_urls(
+        {
+            "ADMIN_CLERK_JWKS_URL": "http://clerk.internal/v1/jwks",
+            "ADMIN_STRIPE_API_URL": "http://ops:stripepw@stripe.internal",
+            "ADMIN_QDRANT_URL": "http://qdrant.internal:6333",  # no key: nothing to read
+        }
+    )
+    assert set(plain) == {"ADMIN_CLERK_JWKS_URL", "ADMIN_STRIPE_API_URL"}
+    assert "stripepw" not in plain["ADMIN_STRIPE_API_URL"]
+    local = {
+        "ADMIN_CLERK_JWKS_URL": "http://127.0.0.1:8080/v1/jwks",
+        "ADMIN_STRIPE_API_URL": "http://localhost:12111",
+        "ADMIN_CLERK_API_URL": "http://[::1]:8081/v1",
+    }
+    assert refused_urls(local) == {}
+    tls = {"ADMIN_CLERK_JWKS_URL": "https://clerk.internal/v1/jwks"}
+    assert refused_urls(tls) == {}
+    embedded = Settings.from_env({"ADMIN_CLERK_JWKS_URL": "http://clerk.internal/v1/jwks"})
+    assert embedded.clerk_jwks_url == "http://clerk.internal/v1/jwks"
+
+
 def test_a_flagsmith_server_key_needs_its_admin_key_and_environment() -> None:
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_env({"ADMIN_FLAGSMITH_SERVER_KEY": "ser.abc"})
