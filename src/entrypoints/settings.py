@@ -283,7 +283,13 @@ class Settings:
         "https://api.clerk.com/v1", "Clerk Backend API base URL", read=_url("http", "https")
     )
     platform_orgs: tuple[str, ...] = setting(
-        ("org_platform",), "organisations whose members act on every tenant", read=_org_ids
+        ("org_platform",),
+        "comma list of the Clerk organisations whose members act on every tenant; the first"
+        " holds the platform's roles (required in production)",
+        read=_org_ids,
+        shown_default="embedded: `org_platform`",
+        production="production names the Clerk organisations of its platform operators",
+        example="org_2abcPlatformOps",
     )
     role_policy_file: Path | None = setting(
         None, "JSON role → permission map replacing the default (SPEC §5)", read=_path

@@ -210,6 +210,7 @@ def test_production_names_every_missing_setting_and_every_embedded_only_one() ->
         "ADMIN_AUTH_AUTHORIZED_PARTIES",
         "ADMIN_CLERK_JWKS_URL",
         "ADMIN_CLERK_SECRET_KEY",
+        "ADMIN_PLATFORM_ORGS",  # the demo's `org_platform`: no Clerk organisation has that id
         "ADMIN_NEO4J_URL",
         "ADMIN_FLAGSMITH_SERVER_KEY",
         "ADMIN_FLAGSMITH_ADMIN_KEY",
