@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import stat
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -404,3 +405,12 @@ def test_cli_export_streams_json_lines_and_csv(
     assert len(rows[0]["hash"]) == 64
     with_after = next(r for r in rows if r["after"])
     assert isinstance(json.loads(with_after["after"]), dict)
+
+
+def test_cli_export_files_are_readable_by_their_owner_only(embedded: Path) -> None:
+    """An export holds whole chains: other users of the machine must not read it."""
+    for extra in ([], ["--format", "csv"], ["--with-checkpoints"]):
+        target = embedded / f"export-{len(extra)}"
+        assert main(["audit", "export", "--no-progress", *extra, "-o", str(target)]) == 0
+        assert target.stat().st_size > 0
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600, extra

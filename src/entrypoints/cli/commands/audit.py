@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,13 +308,19 @@ def unwritable(path: Path, error: OSError) -> ValidationFailed:
     return ValidationFailed.single("output", f"{path} cannot be written: {error.strerror}")
 
 
+#: An export holds every entry of the chains it covers (who did what to which user, doctor,
+#: session and patient id): a file made for one is readable by its owner only.
+EXPORT_FILE_MODE = 0o600
+
+
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
     try:
-        file = path.open("w", encoding="utf-8", newline="")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, EXPORT_FILE_MODE)
+        file = os.fdopen(fd, "w", encoding="utf-8", newline="")
     except OSError as error:
         raise unwritable(path, error) from error
     with file:
