@@ -108,3 +108,38 @@ async def test_a_body_the_guard_cannot_read_is_left_to_validation(
         headers={**http.auth(role="org:admin", org=APOLLO_ORG), "content-type": "application/json"},
     )
     assert response.status_code in {400, 422}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        # in the path, with a role that is no role
+        ("POST", f"/api/v1/admin/tenants/{BUMRUNGRAD}/users/user_x/roles", {"role": "Admin!"}),
+        # in the path, with a field the operation does not take
+        ("PATCH", f"/api/v1/admin/tenants/{BUMRUNGRAD}", {"name": "x", "owner": "me"}),
+        # in the query, beside a parameter the operation does not declare
+        ("GET", f"/api/v1/admin/mso/doctors?tenant_id={BUMRUNGRAD}&limit=0&sort=x", None),
+        # twice in the query, the second another tenant
+        ("GET", f"/api/v1/admin/flags/effective?tenant_id={APOLLO}&tenant_id={BUMRUNGRAD}", None),
+        # in the body, with the other fields missing or of the wrong type
+        ("POST", "/api/v1/admin/flags/identity-override", {"tenant_id": BUMRUNGRAD}),
+        ("PUT", "/api/v1/admin/triage/thresholds", {"tenant_id": BUMRUNGRAD, "values": 1}),
+    ],
+    ids=["path", "path+unknown field", "query", "query twice", "body", "body+wrong type"],
+)
+async def test_naming_another_tenant_is_403_whatever_else_the_request_holds(
+    tmp_path: Path, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """SPEC §5: a tenant-scoped caller naming another tenant gets 403; the rest of its request
+    is not looked at, so its errors tell nothing about what the other tenant would take."""
+    async with api(tmp_path) as http:
+        response = await http.client.request(
+            method,
+            path,
+            json=body,
+            headers=http.auth(role="org:admin", org=APOLLO_ORG, user="user_apollo_admin"),
+        )
+    assert response.status_code == 403, response.text
+    [error] = response.json()["errors"]
+    assert error["code"] == "AUTH_INSUFFICIENT_PERMISSION"
+    assert error["details"]["tenant_id"] == BUMRUNGRAD

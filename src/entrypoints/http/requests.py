@@ -1,7 +1,8 @@
 """What every request passes before its handler runs, in this order: authentication and
-permission (`security.authenticate`, for operations that declare `requires`), then these
-checks for whole classes of bad input, then the reach to the tenants it names
-(`security.admit`):
+permission (`security.authenticate`, for operations that declare `requires`) and the reach to
+the tenants its path and query name (`security.reach_url`), then these checks for whole
+classes of bad input, the reach to a tenant its body names (`security.admit`) coming before
+the body's type is checked:
 
 - a query parameter an API operation does not declare (or one given twice) is a 422, never
   silently ignored: a typo in a filter must not widen a query, and a dependency's name
@@ -38,7 +39,7 @@ from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathPara
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.validation import has_control_characters
 from entrypoints.http.fields import readable
-from entrypoints.http.security import REQUIRES, admit, authenticate
+from entrypoints.http.security import REQUIRES, admit, authenticate, reach_url
 from entrypoints.request_errors import BadRequest, UnsupportedMediaType
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
@@ -129,6 +130,8 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     handler = request.route_handler
     requirement = handler.opt.get(REQUIRES)
     principal = await authenticate(request, requirement) if requirement is not None else None
+    if principal is not None and requirement is not None:
+        reach_url(request, principal, requirement)
     shape = _query_shape(request)
     query: bytes = request.scope["query_string"]
     if query and (shape.strict or shape.names) and not _is_utf8(query):
@@ -148,6 +151,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     body = await _checked_body(request, handler)
     if principal is not None and requirement is not None:
         admit(request, principal, requirement, body)
+    _check_body_type(handler, body)
 
 
 def _is_utf8(query: bytes) -> bool:
@@ -186,7 +190,7 @@ def _query_errors(
 
 async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandler) -> bytes:
     """The body of an operation that takes one: JSON, not nested too deep, present if
-    required."""
+    required (its type is checked by `_check_body_type`)."""
     required = body_required(handler) if request.method in _BODY_METHODS else None
     if required is None:
         return b""
@@ -203,7 +207,13 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         raise BadRequest("The request body is not UTF-8 encoded JSON.") from error
     if json_depth_exceeds(body, MAX_JSON_DEPTH):
         raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
-    decoder = _strict_decoder(handler)
+    return body
+
+
+def _check_body_type(handler: BaseRouteHandler, body: bytes) -> None:
+    """The body against its operation's type, strictly (checked once the tenant it names is
+    known to be within reach: naming another tenant is a 403 whatever else the body holds)."""
+    decoder = _strict_decoder(handler) if body else None
     if decoder is not None:
         try:
             decoder.decode(body)
@@ -211,7 +221,6 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
             raise ValidationFailed(body_errors(decoder.type, body, error)) from error
         except msgspec.DecodeError as error:
             raise BadRequest() from error
-    return body
 
 
 def body_errors(annotation: Any, body: bytes, first: msgspec.ValidationError) -> list[FieldError]:

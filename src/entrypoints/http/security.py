@@ -3,8 +3,10 @@
 An operation declares what it needs with `opt=requires(permission, platform=...)` (on the
 handler or its controller). Before anything else about the request is looked at,
 `authenticate` verifies the bearer token (401) and checks the permission and platform scope
-(403); once the request's syntax has been checked, `admit` checks the reach to every tenant
-the request names: in the path, in the query, or as `tenant_id` in a JSON body (403).
+(403), and `reach_url` the reach to the tenants the path and query name (403); once the query
+and the body's form (JSON, UTF-8, depth) have been checked, and before the body's type is,
+`admit` checks the reach to every tenant the request names, a `tenant_id` in a JSON body
+included (403).
 Handlers receive the checked `Principal`, carrying the request id, as the `principal`
 dependency.
 
@@ -71,22 +73,37 @@ def body_tenant(body: bytes) -> str | None:
     return None
 
 
-def admit(
-    request: Request[Any, Any, Any], principal: Principal, requirement: Requirement, body: bytes
-) -> None:
-    """Check the reach to every named tenant, then hand the principal to the handler."""
-    named = {
-        str(value)
-        for value in (request.path_params.get("tenant_id"), request.query_params.get("tenant_id"))
-        if value
-    }
-    if body and (tenant_id := body_tenant(body)) is not None:
-        named.add(tenant_id)
+def _url_tenants(request: Request[Any, Any, Any]) -> set[str]:
+    """The tenants the path and the query name (every `tenant_id` given, even twice)."""
+    path = request.path_params.get("tenant_id")
+    named = {str(path)} if path else set()
+    return named | {value for value in request.query_params.getall("tenant_id", []) if value}
+
+
+def _reach(principal: Principal, requirement: Requirement, named: set[str]) -> None:
     for tenant_id in sorted(named):
         if not principal.can(
             requirement.permission, tenant_id=tenant_id, platform=requirement.platform
         ):
             raise denied(requirement.permission, tenant_id=tenant_id, platform=requirement.platform)
+
+
+def reach_url(
+    request: Request[Any, Any, Any], principal: Principal, requirement: Requirement
+) -> None:
+    """The reach to the tenants the URL names, checked before anything else about the
+    request: naming another tenant is a 403 whatever the rest of the request holds."""
+    _reach(principal, requirement, _url_tenants(request))
+
+
+def admit(
+    request: Request[Any, Any, Any], principal: Principal, requirement: Requirement, body: bytes
+) -> None:
+    """Check the reach to every named tenant, then hand the principal to the handler."""
+    named = _url_tenants(request)
+    if body and (tenant_id := body_tenant(body)) is not None:
+        named.add(tenant_id)
+    _reach(principal, requirement, named)
     request.scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
 
 
