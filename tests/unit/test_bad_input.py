@@ -718,3 +718,66 @@ async def test_a_query_string_that_is_not_utf8_is_400_on_every_operation(
     refused = {a for call, a in answers.items() if call.startswith("GET ")}
     assert refused == {(400, ("BAD_REQUEST",))}, answers
     assert state(http) == before
+
+
+# --------------------------------------------------------------------------- names given twice
+
+
+def _first_name_twice(body: dict[str, Any]) -> bytes:
+    """`body` with its first name given once more, with the same value, before the rest."""
+    name = next(iter(body))
+    return (
+        b"{" + json.dumps({name: body[name]}).encode()[1:-1] + b", " + json.dumps(body)[1:].encode()
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_a_name_given_twice_in_a_body_is_400_naming_it_and_changes_nothing(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """Which of two values counts is not the server's guess to make, even for equal values."""
+    before = state(http)
+    response = await http.client.request(
+        method,
+        path,
+        content=_first_name_twice(body),
+        headers={**http.auth(role="org:super_admin"), "content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert codes(response) == ["BAD_REQUEST"]
+    assert response.json()["errors"][0]["field"] == next(iter(body))
+    assert state(http) == before
+
+
+async def test_a_name_given_twice_inside_an_object_of_a_body_is_named_by_its_path(
+    http: ApiClient,
+) -> None:
+    triage = await http.client.get(
+        "/api/v1/admin/triage/thresholds?tenant_id=apollo-chennai", headers=http.auth()
+    )
+    content = (
+        b'{"tenant_id": "apollo-chennai", "reason": "r", "values": '
+        b'{"mso_max_offers_per_case": 4, "mso_max_offers_per_case": 5}}'
+    )
+    response = await http.client.put(
+        "/api/v1/admin/triage/thresholds",
+        content=content,
+        headers={**http.auth(), "content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "values.mso_max_offers_per_case"
+    after = await http.client.get(
+        "/api/v1/admin/triage/thresholds?tenant_id=apollo-chennai", headers=http.auth()
+    )
+    assert after.json()["data"] == triage.json()["data"]
+
+
+def test_the_cli_refuses_a_flag_value_giving_a_name_twice(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["flags", "override", "apollo-chennai", "matching_domain_weights"]
+    capsys.readouterr()
+    value = '{"clinical_context": 0.5, "clinical_context": 1}'
+    assert main(["--json", *argv, value, "--reason", "r"]) == 2
+    errors = json.loads(capsys.readouterr().err)["errors"]
+    assert (errors[0]["code"], errors[0]["field"]) == ("BAD_REQUEST", "clinical_context")

@@ -34,7 +34,7 @@ BEARER = "BearerToken"
 SWAGGER_ASSETS = "/admin/assets/swagger-ui"
 
 _DESCRIPTIONS = {
-    400: "BAD_REQUEST: the body is not parseable JSON",
+    400: "BAD_REQUEST: a body that is no JSON or names a field twice, a query that is no UTF-8",
     401: "AUTH_HEADER_MISSING, AUTH_TOKEN_INVALID or AUTH_TOKEN_EXPIRED",
     403: "AUTH_INSUFFICIENT_PERMISSION (or ROLE_NOT_ALLOWED where roles are granted)",
     404: "the resource named in the path does not exist",

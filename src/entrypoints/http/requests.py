@@ -14,6 +14,9 @@ the body's type is checked:
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
 - a body that is not UTF-8 is a 400;
 - a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it;
+- a JSON body giving one name twice in an object (`{"a": 1, "a": 2}`) is a 400 naming it:
+  parsers disagree on which value counts (RFC 8259 §4), and an admin change must not rest on
+  which one the server's picks;
 - a body is checked against its operation's type strictly: JSON's own types only (`0` is not
   `false`, `"100"` is not `100`), where the framework's decoding would convert; every
   offending field is named, not just the first (`body_errors`).
@@ -22,6 +25,7 @@ the body's type is checked:
 from __future__ import annotations
 
 import functools
+import json
 import re
 import types
 import typing
@@ -154,6 +158,53 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     _check_body_type(handler, body)
 
 
+@dataclass(frozen=True, slots=True)
+class _Twice:
+    """Where a name was given twice, standing in for the object that held it."""
+
+    path: str
+
+
+def _twice_in(value: Any) -> str | None:
+    """The path of a name given twice inside `value` (an object's value or an array)."""
+    if isinstance(value, _Twice):
+        return value.path
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            inner = _twice_in(item)
+            if inner is not None:
+                return _join(str(index), inner)
+    return None
+
+
+def _object_or_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Twice:
+    seen: set[str] = set()
+    for name, value in pairs:
+        inner = _twice_in(value)
+        if inner is not None:
+            return _Twice(_join(name, inner))
+        if name in seen:
+            return _Twice(name)
+        seen.add(name)
+    return dict(pairs)
+
+
+def duplicate_name(document: bytes | str) -> str | None:
+    """The path (`provider.name`, `values.0.x`) of a name some object of `document` gives
+    more than once; None when none does, or when it is no JSON (its decoder says why)."""
+    try:
+        value = json.loads(
+            document,
+            object_pairs_hook=_object_or_twice,
+            parse_int=lambda _: 0,  # the values are not wanted: no digit limit, no float cost
+            parse_float=lambda _: 0,
+            parse_constant=lambda _: 0,
+        )
+    except (ValueError, RecursionError):
+        return None
+    return _twice_in(value)
+
+
 def _is_utf8(query: bytes) -> bool:
     try:
         query.decode()
@@ -207,6 +258,9 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         raise BadRequest("The request body is not UTF-8 encoded JSON.") from error
     if json_depth_exceeds(body, MAX_JSON_DEPTH):
         raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+    twice = duplicate_name(body)
+    if twice is not None:
+        raise BadRequest(f"The JSON body gives `{twice}` more than once.", field=twice)
     return body
 
 

@@ -26,7 +26,7 @@ from entrypoints.http.presenters.flags import (
     flag_override_out,
     triage_thresholds_out,
 )
-from entrypoints.http.requests import MAX_JSON_DEPTH, json_depth_exceeds
+from entrypoints.http.requests import MAX_JSON_DEPTH, duplicate_name, json_depth_exceeds
 from entrypoints.request_errors import BadRequest
 
 
@@ -62,7 +62,7 @@ def register(groups: Any) -> None:
 
 def value_of(text: str) -> Any:
     """The value as JSON, or, when it is no JSON, the text itself; JSON nested deeper than the
-    API takes is refused as the API refuses it."""
+    API takes, or giving a name twice in an object, is refused as the API refuses it."""
     too_deep = BadRequest(f"The value nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
         value = json.loads(text)
@@ -72,6 +72,9 @@ def value_of(text: str) -> Any:
         return text
     if json_depth_exceeds(text.encode(), MAX_JSON_DEPTH):
         raise too_deep
+    twice = duplicate_name(text)
+    if twice is not None:
+        raise BadRequest(f"The value gives `{twice}` more than once.", field=twice)
     return value
 
 
