@@ -215,3 +215,33 @@ async def test_no_query_string_yields_a_500(http: ApiClient, params: dict[str, s
     response = await http.client.get(f"{TENANTS}?{query}", headers=http.auth())
     assert response.status_code in {200, 403, 422}
     assert response.json()["success"] is (response.status_code == 200)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/health", "/ready", "/admin/triage", TENANTS, f"{TENANTS}/apollo-chennai/users"],
+)
+async def test_head_answers_what_get_would_without_the_body(http: ApiClient, path: str) -> None:
+    """A load balancer's or monitor's HEAD gets the GET's status and headers, not a 405."""
+    get = await http.client.get(path, headers=http.auth())
+    head = await http.client.head(path, headers=http.auth())
+    assert (head.status_code, head.content) == (get.status_code, b"")
+    ignored = {"x-request-id", "date"}
+    assert {k: v for k, v in head.headers.items() if k not in ignored} == {
+        k: v for k, v in get.headers.items() if k not in ignored
+    }
+
+
+async def test_head_is_refused_and_authenticated_as_get_is(http: ApiClient) -> None:
+    unauthenticated = await http.client.head(TENANTS)
+    assert unauthenticated.status_code == 401
+    post_only = await http.client.head("/api/v1/admin/graph/rebuild", headers=http.auth())
+    assert post_only.status_code == 405
+    assert post_only.headers["allow"] == "OPTIONS, POST"
+
+
+async def test_allow_lists_head_beside_get(http: ApiClient) -> None:
+    options = await http.client.options(TENANTS)
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    wrong = await http.client.put("/health")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, HEAD, OPTIONS")

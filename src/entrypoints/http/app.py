@@ -8,15 +8,23 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 from litestar import Litestar, Response
 from litestar.di import Provide
-from litestar.enums import MediaType
+from litestar.enums import MediaType, ScopeType
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_204_NO_CONTENT
-from litestar.types import ControllerRouterHandler, Scope
+from litestar.types import (
+    ASGIApp,
+    ControllerRouterHandler,
+    HTTPScope,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from admin_core.audit.use_cases import WriteCheckpointCommand
 from admin_core.kernel.errors import AdminError
@@ -24,7 +32,7 @@ from admin_core.kernel.principal import Principal
 from admin_core.side_effects.use_cases import ReconcileCommand
 from entrypoints.container import Container, aclose
 from entrypoints.http.envelope import add_request_id_header
-from entrypoints.http.errors import handle_exception
+from entrypoints.http.errors import allowed_methods, handle_exception
 from entrypoints.http.openapi import (
     finish_document,
     openapi_config,
@@ -140,6 +148,7 @@ def create_app(
     )
     app.state.container = container
     _answer_options_with_every_method(app)
+    _answer_head_as_get(app)
     catalogue = container.flags.catalogue()
     finish_document(
         app,
@@ -195,6 +204,31 @@ async def _checkpoint(container: Container, every: float) -> None:
             log.info("audit checkpoint %d written", written.checkpoint.seq)
 
 
+def _answer_head_as_get(app: Litestar) -> None:
+    """HEAD answers what GET would, without the body (RFC 9110 §9.3.2: a server that serves
+    GET serves HEAD): the same status, the same headers (`Content-Length` included), after the
+    same authentication. Litestar routes HEAD only to handlers declared for it, so the request
+    is handed on as a GET and its body dropped on the way out."""
+    inner: ASGIApp = app.asgi_handler
+
+    async def head_as_get(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+            await inner(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        as_get = cast("HTTPScope", {**scope, "method": "GET"})
+        await inner(as_get, receive, without_body)
+
+    app.asgi_handler = head_as_get
+
+
 def _answer_options_with_every_method(app: Litestar) -> None:
     """`OPTIONS` lists every method of the path in `Allow`. Litestar builds its automatic
     OPTIONS handler with the first handler registered for a path and keeps it when more
@@ -203,7 +237,7 @@ def _answer_options_with_every_method(app: Litestar) -> None:
         if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
             continue
         handler, _ = route.route_handler_map["OPTIONS"]
-        allow = ", ".join(sorted(route.methods))
+        allow = allowed_methods(route.methods)
 
         def options(scope: Scope, allow: str = allow) -> Response[None]:
             return Response(

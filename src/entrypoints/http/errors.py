@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from litestar import Request, Response
@@ -153,6 +154,14 @@ def _framework(exc: HTTPException) -> tuple[int, AdminError]:
     return 500, AdminError()
 
 
+def allowed_methods(methods: Iterable[str]) -> str:
+    """The `Allow` header of a path with `methods`: HEAD wherever GET is."""
+    allowed = {method.upper() for method in methods}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed))
+
+
 def _cause(error: BaseException) -> str:
     """` (cause: ...)`, what the error was raised from, for the log; empty without one."""
     cause = error.__cause__
@@ -192,7 +201,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return error_response(request, status, error_views(exc))
     if isinstance(exc, HTTPException):
         status, error = _framework(exc)
-        headers = dict(exc.headers or {}) if status == 405 else None
+        headers = None
+        if status == 405:
+            allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+            headers = {"Allow": allowed_methods([m.strip() for m in allow.split(",") if m])}
         if status == 500:
             log.error("framework error on %s %s: %s", request.method, _path(request), exc)
         return error_response(request, status, error_views(error), headers=headers)
