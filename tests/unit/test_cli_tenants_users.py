@@ -127,6 +127,20 @@ def test_users_grant_list_revoke(embedded: str, capsys: pytest.CaptureFixture[st
     assert (revoked["changed"], revoked["roles"]) == (True, [])
 
 
+def test_users_list_pages_as_the_api_does(
+    embedded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    everyone = run_json(capsys, "users", "list", "apollo-chennai")
+    page = run_json(capsys, "users", "list", "apollo-chennai", "--limit", "1", "--offset", "1")
+    assert page["users"] == everyone["users"][1:2]
+    assert (page["total"], page["total_exact"], page["limit"], page["offset"]) == (
+        everyone["total"],
+        True,
+        1,
+        1,
+    )
+
+
 def test_a_membership_granted_by_one_process_is_seen_by_the_next(
     embedded: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

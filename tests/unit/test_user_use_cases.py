@@ -127,7 +127,8 @@ async def test_users_come_from_local_roles_and_from_the_organisation(world: Worl
             )
         )
         await tx.commit()
-    users = await world.list_users.execute(APOLLO_ADMIN, ListTenantUsersQuery(tenant_id=APOLLO))
+    page = await world.list_users.execute(APOLLO_ADMIN, ListTenantUsersQuery(tenant_id=APOLLO))
+    users = page.items
     assert [(u.user_id, u.roles, u.org_role, u.source) for u in users] == [
         ("user_apollo_admin", ("org:admin",), "org:admin", UserSource.BOTH),
         ("user_apollo_staff", ("org:provider:staff",), "org:provider:staff", UserSource.BOTH),
@@ -140,7 +141,7 @@ async def test_users_come_from_local_roles_and_from_the_organisation(world: Worl
 
 async def test_a_tenant_without_an_organisation_lists_local_roles_only(world: World) -> None:
     await world.grant.execute(SUPER, grant(KIMS, "org:admin"))
-    [user] = await world.list_users.execute(SUPER, ListTenantUsersQuery(tenant_id=KIMS))
+    [user] = (await world.list_users.execute(SUPER, ListTenantUsersQuery(tenant_id=KIMS))).items
     assert (user.user_id, user.roles, user.org_role, user.source) == (
         HIRE,
         ("org:admin",),
@@ -151,10 +152,10 @@ async def test_a_tenant_without_an_organisation_lists_local_roles_only(world: Wo
 
 
 async def test_platform_users_are_listed_for_platform_callers_only(world: World) -> None:
-    users = await world.list_users.execute(
+    page = await world.list_users.execute(
         PLATFORM_ADMIN, ListTenantUsersQuery(tenant_id=PLATFORM_TENANT_ID)
     )
-    assert [(u.user_id, u.roles, u.org_role) for u in users] == [
+    assert [(u.user_id, u.roles, u.org_role) for u in page.items] == [
         ("user_owner", ("org:super_admin",), "org:super_admin")
     ]
     with pytest.raises(InsufficientPermission):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from adapters.memory.identity import InMemoryIdentityProvider
+from admin_core.users.ports import IdentityUser
 from tests.support.admin_api import audit, errors, mark_audit_baseline
 from tests.support.http import ApiClient, api
 
@@ -69,6 +70,39 @@ async def test_list_users_merges_local_roles_and_org_members(http: ApiClient) ->
         "org_role": "org:admin",
         "source": "both",
     }
+
+
+async def test_the_users_list_is_paged_like_the_other_lists(http: ApiClient) -> None:
+    url = f"{TENANTS}/{APOLLO}/users"
+    everyone = (await http.client.get(url, headers=http.auth())).json()
+    assert (everyone["meta"]["limit"], everyone["meta"]["offset"]) == (50, 0)
+    response = await http.client.get(url, params={"limit": 1, "offset": 1}, headers=http.auth())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"]["users"] == everyone["data"]["users"][1:2]
+    assert (body["data"]["total"], body["data"]["limit"], body["data"]["offset"]) == (2, 1, 1)
+    assert body["data"]["total_exact"] is True
+    assert (body["meta"]["total"], body["meta"]["limit"], body["meta"]["offset"]) == (2, 1, 1)
+    for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}):
+        refused = await http.client.get(url, params=bad, headers=http.auth())
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == list(bad)
+
+
+async def test_an_organisation_larger_than_a_list_reads_says_its_total_is_an_estimate(
+    http: ApiClient,
+) -> None:
+    """10,000 members are read; the 30 beyond them are counted, not silently left out."""
+    for n in range(10_030):
+        user_id = f"user_member_{n:05d}"
+        identity(http).add_user(IdentityUser(id=user_id, email=None, name=None))
+        await identity(http).create_membership(APOLLO_ORG, user_id, "org:mso:doctor")
+    url = f"{TENANTS}/{APOLLO}/users"
+    body = (await http.client.get(url, params={"limit": 1}, headers=http.auth())).json()
+    assert body["meta"]["total_exact"] is False
+    assert body["data"]["total_exact"] is False
+    members = 2 + 10_030  # the seeded admin and staff are members with local roles
+    assert body["data"]["total"] == body["meta"]["total"] == members
 
 
 async def test_without_an_org_every_user_is_local(

@@ -11,6 +11,7 @@ from typing import Any
 
 from admin_core.audit.model import AuditRecord
 from admin_core.audit.recording import audit_record
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
@@ -41,7 +42,10 @@ from admin_core.users.role_changes import RoleChanges
 #: Members read per call to the identity provider: Clerk's largest page, so that a large
 #: organisation costs as few of its rate-limited calls as it can.
 PAGE = 500
-MAX_PAGES = 20  # 10,000 members: beyond that, an organisation is not a tenant's staff list
+#: The members read for one list, 10,000: beyond that, an organisation is not a tenant's staff
+#: list, and reading it would cost every page of the list more rate-limited calls. A larger
+#: one is listed from its first 10,000 members, and says so (`total_exact` false).
+MAX_PAGES = 20
 
 
 def _check(user_id: str, role: str | None = None) -> None:
@@ -80,6 +84,8 @@ def _audit_tenant(tenant_id: str) -> str | None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListTenantUsersQuery:
     tenant_id: str  # a tenant id, or `platform` for the platform organisation
+    limit: int = 50
+    offset: int = 0
 
 
 class ListTenantUsers:
@@ -89,6 +95,11 @@ class ListTenantUsers:
     which only platform callers reach); 404 for an unknown tenant. Users come from the roles
     granted here and from the members of the tenant's organisation at the identity provider;
     `source` says which (`local`, `clerk`, `both`). Identity provider down → 503.
+
+    A page of `limit` (1..200) users from `offset`, in user id order. An organisation with
+    more members than one list reads (`MAX_PAGES` × `PAGE`) is listed from those it read:
+    the page's `total` then estimates the whole (the members the identity provider counts,
+    plus the users with local roles only) and `total_exact` is false.
     """
 
     def __init__(
@@ -101,19 +112,25 @@ class ListTenantUsers:
         self._identity = identity
         self._platform_org = platform_org
 
-    async def execute(self, principal: Principal, query: ListTenantUsersQuery) -> list[TenantUser]:
+    async def execute(
+        self, principal: Principal, query: ListTenantUsersQuery
+    ) -> OffsetPage[TenantUser]:
         tenant_id = query.tenant_id
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
+        checks = FieldChecks()
+        checks.page(query.limit, query.offset)
+        checks.done()
         async with self._transactions() as tx:
             org_id = await _org_of(tx, tenant_id, self._platform_org)
             grants = await tx.user_roles.for_tenant(tenant_id)
             directory = await tx.users.get_many({g.user_id for g in grants})
-        members = await self._members(org_id) if org_id else {}
+        members, unread = await self._members(org_id) if org_id else ({}, 0)
         roles: dict[str, list[str]] = {}
         for grant in grants:
             roles.setdefault(grant.user_id, []).append(grant.role)
+        everyone = sorted(set(roles) | set(members))
         result = []
-        for user_id in sorted(set(roles) | set(members)):
+        for user_id in everyone[query.offset : query.offset + query.limit]:
             member = members.get(user_id)
             cached = directory.get(user_id)
             local = user_id in roles
@@ -130,10 +147,19 @@ class ListTenantUsers:
                     source=source,
                 )
             )
-        return result
+        return OffsetPage(
+            items=result,
+            total=len(everyone) + unread,
+            limit=query.limit,
+            offset=query.offset,
+            total_exact=not unread,
+        )
 
-    async def _members(self, org_id: str) -> dict[str, OrgMembership]:
+    async def _members(self, org_id: str) -> tuple[dict[str, OrgMembership], int]:
+        """The organisation's members, up to `MAX_PAGES` pages of them, and how many of its
+        members that left unread (0: all were read)."""
         members: dict[str, OrgMembership] = {}
+        read = total = 0
         for page_number in range(MAX_PAGES):
             try:
                 page = await self._identity.list_memberships(
@@ -142,9 +168,10 @@ class ListTenantUsers:
             except OrganizationNotFound as error:
                 raise memberships.organization_unknown(error) from error
             members.update((m.user_id, m) for m in page.memberships)
-            if not page.memberships or (page_number + 1) * PAGE >= page.total:
-                break
-        return members
+            read, total = page_number * PAGE + len(page.memberships), page.total
+            if not page.memberships or read >= total:
+                return members, 0
+        return members, max(0, total - read)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

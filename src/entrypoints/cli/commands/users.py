@@ -20,6 +20,7 @@ def register(groups: Any) -> None:
 
     list_parser = commands.add_parser("list", help="a tenant's users and their roles")
     list_parser.add_argument("tenant_id", type=options.tenant_id, help="a tenant id, or 'platform'")
+    options.page(list_parser)
     list_parser.set_defaults(handler=list_users)
 
     for name, handler, text in (
@@ -34,17 +35,21 @@ def register(groups: Any) -> None:
 
 
 async def list_users(ctx: CommandContext) -> None:
-    tenant_id = ctx.args.tenant_id
-    users = await ctx.container.users.list_tenant_users().execute(
-        ctx.principal, ListTenantUsersQuery(tenant_id=tenant_id)
+    a = ctx.args
+    page = await ctx.container.users.list_tenant_users().execute(
+        ctx.principal, ListTenantUsersQuery(tenant_id=a.tenant_id, limit=a.limit, offset=a.offset)
     )
     if ctx.as_json:
-        print_json(tenant_users_out(tenant_id, users))
+        print_json(tenant_users_out(a.tenant_id, page))
         return
+    total = f"{page.total}" if page.total_exact else f"about {page.total}"
     print_table(
-        f"Users of {tenant_id} ({len(users)})",
+        f"Users of {a.tenant_id} ({len(page.items)} of {total})",
         ["user", "email", "name", "roles", "org role", "source"],
-        ([u.user_id, u.email, u.name, ", ".join(u.roles), u.org_role, u.source] for u in users),
+        (
+            [u.user_id, u.email, u.name, ", ".join(u.roles), u.org_role, u.source]
+            for u in page.items
+        ),
     )
 
 

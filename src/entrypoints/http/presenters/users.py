@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from admin_core.kernel.paging import OffsetPage
 from admin_core.users.model import RoleChange, TenantUser
 from entrypoints.http.schemas import Out
 
@@ -21,6 +20,11 @@ class TenantUsersOut(Out, frozen=True):
     tenant_id: str
     users: list[TenantUserOut]
     total: int
+    #: False when the tenant's organisation has more members than a list reads (10,000):
+    #: `total` then estimates the whole, and the pages hold the members that were read.
+    total_exact: bool
+    limit: int
+    offset: int
 
 
 class RoleChangeOut(Out, frozen=True):
@@ -32,7 +36,7 @@ class RoleChangeOut(Out, frozen=True):
     org_role: str | None
 
 
-def tenant_users_out(tenant_id: str, users: Sequence[TenantUser]) -> TenantUsersOut:
+def tenant_users_out(tenant_id: str, page: OffsetPage[TenantUser]) -> TenantUsersOut:
     return TenantUsersOut(
         tenant_id=tenant_id,
         users=[
@@ -44,9 +48,12 @@ def tenant_users_out(tenant_id: str, users: Sequence[TenantUser]) -> TenantUsers
                 org_role=u.org_role,
                 source=u.source.value,
             )
-            for u in users
+            for u in page.items
         ],
-        total=len(users),
+        total=page.total,
+        total_exact=page.total_exact,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

@@ -9,9 +9,10 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.users.use_cases import (
     GrantRole,
@@ -72,12 +73,24 @@ class TenantUserController(Controller):
         principal: NamedDependency[Principal],
         list_tenant_users: NamedDependency[ListTenantUsers],
         tenant_id: TenantPath,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response[SuccessEnvelope[TenantUsersOut]]:
-        """Users with roles granted here and members of the tenant's organisation."""
-        users = await list_tenant_users.execute(
-            principal, ListTenantUsersQuery(tenant_id=tenant_id)
+        """Users with roles granted here and members of the tenant's organisation, in user id
+        order, a page at a time. An organisation with more than 10,000 members is listed from
+        the first 10,000 the identity provider gives: `total` then estimates the whole and
+        `total_exact` is false."""
+        page = await list_tenant_users.execute(
+            principal, ListTenantUsersQuery(tenant_id=tenant_id, limit=limit, offset=offset)
         )
-        return ok(request, tenant_users_out(tenant_id, users), total=len(users))
+        return ok(
+            request,
+            tenant_users_out(tenant_id, page),
+            total=page.total,
+            total_exact=page.total_exact,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
     @post(
         "/{user_id:str}/roles",
