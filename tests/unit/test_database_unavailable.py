@@ -19,9 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.memory.health import InMemoryDatabaseSchema
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.engine import create_engine
+from adapters.sql.migrate import head_revision, upgrade
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.health.use_cases import CheckReadiness
@@ -224,7 +226,9 @@ async def test_ready_answers_not_ready_in_time_when_the_database_stalls() -> Non
     """Probes of a stalled database are answered within the timeout, share one check (not a
     pooled connection each), and see it ready again once it answers."""
     stalled = StalledTransactions()
-    readiness = CheckReadiness(stalled, timeout_seconds=0.2)  # type: ignore[arg-type]
+    readiness = CheckReadiness(  # type: ignore[arg-type]
+        stalled, timeout_seconds=0.2, schema=InMemoryDatabaseSchema()
+    )
     started = time.monotonic()
     answers = await asyncio.gather(*(readiness.execute() for _ in range(5)))
     assert answers == [False] * 5
@@ -251,3 +255,26 @@ async def test_a_process_using_the_core_on_a_database_never_migrated_gets_the_er
                 await tx.tenants.list(limit=10, offset=0)
     finally:
         await container.database.engine().dispose()
+
+
+async def test_ready_follows_the_schema_revision_while_the_process_runs(tmp_path: Path) -> None:
+    """A schema older than this code's (a restore from before an upgrade) is not ready; one a
+    later release made (a rolling upgrade's middle) still is."""
+    database = tmp_path / "admin.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    await upgrade(url)
+    container = build_container(Settings(database_url=url, local_key_path=tmp_path / "k.pem"))
+
+    def stamp(revision: str) -> None:
+        with sqlite3.connect(database) as connection:
+            connection.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+
+    async with AsyncTestClient(create_app(container)) as client:
+        assert (await client.get("/ready")).status_code == 200
+        stamp("0011")
+        older = await client.get("/ready")
+        assert (older.status_code, older.json()["data"]) == (503, {"status": "not_ready"})
+        stamp("9999_a_later_release")
+        assert (await client.get("/ready")).status_code == 200
+        stamp(head_revision())
+        assert (await client.get("/ready")).status_code == 200

@@ -1,8 +1,10 @@
-"""The in-memory database's health probe: the store is this process's memory, always there."""
+"""The in-memory database's health probe and schema: the store is this process's memory,
+always there, and always of this code's shape."""
 
 from __future__ import annotations
 
-from admin_core.health.ports import DependencyProbe
+from admin_core.health.model import SchemaAge, SchemaRevision
+from admin_core.health.ports import DatabaseSchema, DependencyProbe
 
 
 class InMemoryDependencyProbe(DependencyProbe):
@@ -11,3 +13,8 @@ class InMemoryDependencyProbe(DependencyProbe):
 
     async def check(self) -> None:
         return None
+
+
+class InMemoryDatabaseSchema(DatabaseSchema):
+    async def revision(self) -> SchemaRevision:
+        return SchemaRevision(found="memory", needed="memory", age=SchemaAge.CURRENT)

@@ -22,6 +22,8 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import create_engine
+from admin_core.health.model import SchemaAge, SchemaRevision
+from admin_core.health.ports import DatabaseSchema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The advisory lock key of schema upgrades: a fixed 64-bit number derived from a name.
@@ -136,3 +138,27 @@ async def schema_revision(url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+class SqlDatabaseSchema(DatabaseSchema):
+    """The revision in `alembic_version`, read on a connection of the application's pool, as
+    the role it serves with (which `db upgrade` lets read it)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._head: str | None = None
+        self._known: dict[str | None, bool] = {}
+
+    async def revision(self) -> SchemaRevision:
+        async with self._engine.connect() as connection:
+            found = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+        if self._head is None:
+            self._head = head_revision()
+        if found == self._head:
+            return SchemaRevision(found=found, needed=self._head, age=SchemaAge.CURRENT)
+        if found not in self._known:
+            self._known[found] = known_revision(found)
+        age = SchemaAge.OLDER if self._known[found] else SchemaAge.NEWER
+        return SchemaRevision(found=found, needed=self._head, age=age)

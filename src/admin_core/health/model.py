@@ -15,6 +15,24 @@ class DependencyStatus(enum.StrEnum):
     NOT_CONFIGURED = "not_configured"
 
 
+class SchemaAge(enum.StrEnum):
+    """The database's schema against the one this code was written for."""
+
+    CURRENT = "current"
+    #: A revision this code's migrations go past, or no schema at all: this code's queries
+    #: meet tables and columns that are not there yet.
+    OLDER = "older"
+    #: A revision a later release made (this one cannot know what it changed).
+    NEWER = "newer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemaRevision:
+    found: str | None  # None: no schema
+    needed: str
+    age: SchemaAge
+
+
 class OverallStatus(enum.StrEnum):
     OK = "ok"
     #: At least one configured dependency is down.

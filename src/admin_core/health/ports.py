@@ -1,8 +1,11 @@
-"""What the health area needs from the outside: one probe per external dependency."""
+"""What the health area needs from the outside: one probe per external dependency, and the
+database's schema revision."""
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from admin_core.health.model import SchemaRevision
 
 
 class DependencyDown(Exception):
@@ -53,3 +56,12 @@ class UnconfiguredProbe(DependencyProbe):
 
     async def check(self) -> None:
         raise DependencyNotConfigured(self.name)
+
+
+class DatabaseSchema(Protocol):
+    """The revision of the database's schema, read as the application reads its tables."""
+
+    async def revision(self) -> SchemaRevision:
+        """The revision found, the one this code needs, and how the two compare. Raises what
+        a transaction would when the database cannot be read."""
+        ...

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from admin_core.health.model import ExternalHealth
+from admin_core.health.model import ExternalHealth, SchemaAge
 from admin_core.health.monitor import DependencyMonitor
+from admin_core.health.ports import DatabaseSchema
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.tenants.ports import TenantLookupTransaction
@@ -19,14 +20,28 @@ class CheckReadiness:
     `timeout_seconds`. A database that stalls (it takes connections, answers nothing) is
     not ready once that time is up, rather than holding the probe until it answers; one
     check runs at a time, and probes meanwhile wait for it, so that probes of a stalled
-    database do not take one pooled connection each."""
+    database do not take one pooled connection each.
+
+    The schema's revision counts as start-up counts it, while the process runs: a schema
+    older than this code's (a database restored from before an upgrade, or one that was out
+    of reach when the process started and unchecked since) is not ready. A schema a later
+    release made is still ready, said once in the log: that is a rolling upgrade's middle,
+    the new release having migrated while this one still serves, and taking every replica
+    of this one out of the load balancer before one of the next is ready would stop the
+    service."""
 
     def __init__(
-        self, transactions: Transactions[TenantLookupTransaction], timeout_seconds: float
+        self,
+        transactions: Transactions[TenantLookupTransaction],
+        timeout_seconds: float,
+        *,
+        schema: DatabaseSchema,
     ) -> None:
         self._transactions = transactions
         self._timeout = timeout_seconds
+        self._schema = schema
         self._running: asyncio.Task[bool] | None = None
+        self._newer_told: str | None = None
 
     async def execute(self) -> bool:
         if self._running is None or self._running.done():
@@ -41,9 +56,26 @@ class CheckReadiness:
         try:
             async with self._transactions() as tx:
                 await tx.tenants.get("")
+            revision = await self._schema.revision()
         except Exception as error:  # noqa: BLE001 - any failure means "not ready", never a crash
             log.warning("not ready: %s", error.__cause__ or error)
             return False
+        if revision.age is SchemaAge.OLDER:
+            log.warning(
+                "not ready: the database's schema is at %s, this release needs %s"
+                " (the database must be upgraded)",
+                revision.found or "no revision",
+                revision.needed,
+            )
+            return False
+        if revision.age is SchemaAge.NEWER and revision.found != self._newer_told:
+            self._newer_told = revision.found
+            log.warning(
+                "the database's schema is at %s, which a later release made (this one ends"
+                " at %s): still serving, as in a rolling upgrade",
+                revision.found,
+                revision.needed,
+            )
         return True
 
 

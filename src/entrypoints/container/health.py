@@ -197,6 +197,7 @@ class HealthArea(containers.DeclarativeContainer):
         CheckReadiness,
         transactions=database.transactions,
         timeout_seconds=runtime.settings.provided.health_timeout_seconds,
+        schema=database.schema,
     )
     probes = providers.Singleton(
         _probes, runtime.settings, database.engine.provider, runtime.resources

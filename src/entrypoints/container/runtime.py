@@ -5,9 +5,11 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.memory.health import InMemoryDatabaseSchema
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
 from adapters.sql.engine import create_engine
+from adapters.sql.migrate import SqlDatabaseSchema
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.tenants.known import KnownTenants
@@ -57,6 +59,12 @@ class Database(containers.DeclarativeContainer):
         providers.Callable(_kind, runtime.settings),
         sql=providers.Singleton(SqlTransactions, engine, runtime.clock, runtime.ids),
         memory=providers.Singleton(InMemoryTransactions, store, runtime.clock, runtime.ids),
+    )
+    #: The schema's revision against this code's (readiness).
+    schema = providers.Selector(
+        providers.Callable(_kind, runtime.settings),
+        sql=providers.Singleton(SqlDatabaseSchema, engine),
+        memory=providers.Singleton(InMemoryDatabaseSchema),
     )
     #: Which tenants exist, remembered once found (tenants are never deleted): every area
     #: that checks a tenant shares it.
