@@ -3,6 +3,7 @@ changes nothing, and never yields a 500 — in the API and in the CLI alike."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -781,3 +782,40 @@ def test_the_cli_refuses_a_flag_value_giving_a_name_twice(
     assert main(["--json", *argv, value, "--reason", "r"]) == 2
     errors = json.loads(capsys.readouterr().err)["errors"]
     assert (errors[0]["code"], errors[0]["field"]) == ("BAD_REQUEST", "clinical_context")
+
+
+# --------------------------------------------------------------------------- content codings
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODY_OPERATIONS)
+async def test_a_body_under_a_content_coding_is_415_and_changes_nothing(
+    http: ApiClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """A compressed body is not read as if it were plain, nor plain bytes labelled `br` as
+    if the label meant nothing."""
+    before = state(http)
+    plain = json.dumps(body).encode()
+    for coding, content in (("gzip", gzip.compress(plain)), ("br", plain), ("identity, br", plain)):
+        response = await http.client.request(
+            method,
+            path,
+            content=content,
+            headers={
+                **http.auth(role="org:super_admin"),
+                "content-type": "application/json",
+                "content-encoding": coding,
+            },
+        )
+        assert response.status_code == 415, (coding, response.text)
+        assert codes(response) == ["UNSUPPORTED_MEDIA_TYPE"]
+        assert response.headers["accept-encoding"] == "identity"
+    assert state(http) == before
+
+
+async def test_a_body_declared_identity_is_read_as_it_is(http: ApiClient) -> None:
+    response = await http.client.patch(
+        f"{TENANTS}/apollo-chennai",
+        content=b'{"name": "Apollo"}',
+        headers={**http.auth(), "content-type": "application/json", "content-encoding": "identity"},
+    )
+    assert response.status_code == 200, response.text

@@ -162,6 +162,11 @@ def allowed_methods(methods: Iterable[str]) -> str:
     return ", ".join(sorted(allowed))
 
 
+def _headers_of(status: int) -> dict[str, str] | None:
+    """A 415 says the codings a request body may come in (RFC 9110 §12.5.3): none."""
+    return {"Accept-Encoding": "identity"} if status == 415 else None
+
+
 def _cause(error: BaseException) -> str:
     """` (cause: ...)`, what the error was raised from, for the log; empty without one."""
     cause = error.__cause__
@@ -198,10 +203,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 exc.message,
                 _cause(exc),
             )
-        return error_response(request, status, error_views(exc))
+        return error_response(request, status, error_views(exc), headers=_headers_of(status))
     if isinstance(exc, HTTPException):
         status, error = _framework(exc)
-        headers = None
+        headers = _headers_of(status)
         if status == 405:
             allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
             headers = {"Allow": allowed_methods([m.strip() for m in allow.split(",") if m])}

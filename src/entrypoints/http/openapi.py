@@ -40,7 +40,7 @@ _DESCRIPTIONS = {
     404: "the resource named in the path does not exist",
     409: "a conflict with the current state",
     413: "PAYLOAD_TOO_LARGE: the body is over the limit",
-    415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json",
+    415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json, or has a content coding",
     422: "VALIDATION_ERROR: one error per offending field",
     429: "RATE_LIMITED",
     500: "INTERNAL_ERROR: a bug; no internals are returned",

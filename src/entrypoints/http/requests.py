@@ -12,6 +12,8 @@ the body's type is checked:
   reads it as something else;
 - a query or path value with a control character (NUL among them) is a 422;
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
+- a body under a content coding (`Content-Encoding: gzip`, `br`, ...) is a 415: none is
+  decoded, and bytes must not be read as other than their sender declared them;
 - a body that is not UTF-8 is a 400;
 - a JSON body nested deeper than `MAX_JSON_DEPTH` is a 400 before anything parses it;
 - a JSON body giving one name twice in an object (`{"a": 1, "a": 2}`) is a 400 naming it:
@@ -205,6 +207,12 @@ def duplicate_name(document: bytes | str) -> str | None:
     return _twice_in(value)
 
 
+def _content_codings(header: str) -> list[str]:
+    """The codings of a `Content-Encoding` header other than `identity`."""
+    codings = (coding.strip().lower() for coding in header.split(","))
+    return [coding for coding in codings if coding and coding != "identity"]
+
+
 def _is_utf8(query: bytes) -> bool:
     try:
         query.decode()
@@ -252,6 +260,10 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         return body
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType()
+    if _content_codings(request.headers.get("content-encoding", "")):
+        raise UnsupportedMediaType(
+            "Request bodies are taken without a content coding (no Content-Encoding, or identity)."
+        )
     try:
         body.decode()  # JSON exchanged is UTF-8 (RFC 8259 §8.1); no decoder meets other bytes
     except UnicodeDecodeError as error:
