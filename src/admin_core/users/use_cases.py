@@ -157,7 +157,7 @@ class ListTenantUsers:
 
     async def _members(self, org_id: str) -> tuple[dict[str, OrgMembership], int]:
         """The organisation's members, up to `MAX_PAGES` pages of them, and how many of its
-        members that left unread (0: all were read)."""
+        members were left unread (0: all were read)."""
         members: dict[str, OrgMembership] = {}
         read = total = 0
         for page_number in range(MAX_PAGES):
