@@ -184,10 +184,15 @@ async def test_the_graph_routes_answer_503_when_the_source_database_is_out_of_re
     assert [e["code"] for e in answer.json()["errors"]] == ["DATABASE_UNAVAILABLE"]
 
 
-async def test_a_database_never_migrated_answers_503_saying_so(tmp_path: Path) -> None:
-    """A host serving the app on a database it never migrated gets the reason, not a 500."""
+@pytest.mark.parametrize("file_made", [True, False], ids=["empty-file", "no-file"])
+async def test_a_database_never_migrated_answers_503_saying_so(
+    tmp_path: Path, file_made: bool
+) -> None:
+    """A host serving the app on a database it never migrated (an empty SQLite file, or none
+    yet) gets the reason, not a 500 nor "try again shortly"."""
     database = tmp_path / "never-migrated.db"
-    sqlite3.connect(database).close()
+    if file_made:
+        sqlite3.connect(database).close()
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{database}", local_key_path=tmp_path / "key.pem"
     )
@@ -238,13 +243,17 @@ async def test_ready_answers_not_ready_in_time_when_the_database_stalls() -> Non
     assert await readiness.execute() is True
 
 
+@pytest.mark.parametrize("file_made", [True, False], ids=["empty-file", "no-file"])
 async def test_a_process_using_the_core_on_a_database_never_migrated_gets_the_error(
-    tmp_path: Path,
+    tmp_path: Path, file_made: bool
 ) -> None:
     """Not only the API and the CLI: any caller of a transaction (a process embedding the
-    core) is told DATABASE_UNAVAILABLE naming `db upgrade`, not handed a driver's error."""
+    core) is told DATABASE_UNAVAILABLE naming `db upgrade`, not handed a driver's error nor
+    told to try again — also where no SQLite file exists yet (`Settings()` in a fresh working
+    directory)."""
     empty = tmp_path / "empty.db"
-    sqlite3.connect(empty).close()
+    if file_made:
+        sqlite3.connect(empty).close()
     container = build_container(
         Settings(database_url=f"sqlite+aiosqlite:///{empty}", local_key_path=tmp_path / "k.pem")
     )

@@ -105,6 +105,8 @@ class SqlTransaction(
         try:
             self._connection = await self._engine.connect()
         except (OSError, TimeoutError, sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
+            if schema_missing(error):  # no SQLite file yet: retrying will not make one
+                raise never_migrated() from error
             raise unavailable(error) from error
         if self._postgres:
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
