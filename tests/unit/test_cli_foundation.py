@@ -255,6 +255,7 @@ def test_serve_on_a_port_another_process_holds_says_so_and_starts_nothing(
         assert main(["serve", "--port", str(port)]) == 78
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--port, or ADMIN_PORT" in err  # and how to pick another one
     assert not (tmp_path / "a.db").exists()  # nothing migrated, no token printed
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import shlex
 import socket
 import sys
@@ -329,14 +330,18 @@ def _newer(found: str) -> str:
     )
 
 
-def _cannot_listen(host: str, port: int) -> str | None:
+def _cannot_listen(host: str, port: int) -> list[str]:
     """Why the server could not listen there (a port taken by another process, a host not of
-    this machine), or None. Binds the way uvicorn will (`SO_REUSEADDR`), then lets go."""
+    this machine), or nothing. Binds the way uvicorn will (`SO_REUSEADDR`), then lets go."""
     try:
         with socket.create_server((host, port)):
-            return None
+            return []
     except OSError as error:
-        return error.strerror or str(error)
+        why = [error.strerror or str(error)]
+        if error.errno == errno.EADDRINUSE:
+            port_env = env_name("port")
+            why.append(f"choose another port: --port, or {port_env} (`{port_env}=8001 make run`)")
+        return why
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -347,8 +352,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     taken = _cannot_listen(host, port)
-    if taken is not None:  # before migrating or printing a token for a server that never runs
-        return report_problems(f"cannot listen on {host}:{port}:", [taken])
+    if taken:  # before migrating or printing a token for a server that never runs
+        return report_problems(f"cannot listen on {host}:{port}:", taken)
     try:
         if settings.embedded:
             asyncio.run(migrate(settings))
