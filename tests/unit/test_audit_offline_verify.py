@@ -292,3 +292,34 @@ def test_adminctl_exports_with_checkpoints_and_verifies_offline_with_an_empty_en
     assert done.returncode == 1, done.stdout
     assert "checkpoint_signature_invalid" in done.stdout
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["pem", "key-set"])
+def test_audit_public_key_writes_the_file_it_is_given_in_either_form(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    as_json: bool,
+) -> None:
+    """`-o FILE` is honoured with `--json` too (the key set, not stdout), and `verify-export`
+    reads what was written."""
+    for name in [n for n in os.environ if n.startswith("ADMIN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    monkeypatch.setenv("ADMIN_DEMO_SEED", "false")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["graph", "rebuild"]) == 0
+    assert main(["audit", "checkpoint"]) == 0
+    export = tmp_path / "audit.jsonl"
+    assert main(["audit", "export", "--with-checkpoints", "--no-progress", "-o", str(export)]) == 0
+    capsys.readouterr()
+    key_file = tmp_path / "audit.pub"
+    flag = ["--json"] if as_json else []
+    assert main([*flag, "audit", "public-key", "-o", str(key_file)]) == 0
+    assert capsys.readouterr().out == ""
+    if as_json:
+        assert [key["crv"] for key in json.loads(key_file.read_text())["keys"]] == ["Ed25519"]
+    else:
+        assert "BEGIN PUBLIC KEY" in key_file.read_text()
+    assert main(["audit", "verify-export", str(export), "--public-key", str(key_file)]) == 0

@@ -421,11 +421,14 @@ async def write_checkpoint(ctx: CommandContext) -> int:
 
 
 async def show_public_key(ctx: CommandContext) -> None:
+    """PEM, or with `--json` the key set of /.well-known/audit-checkpoint-keys; to stdout or
+    to `--output` (either form is what `audit verify-export --public-key` reads)."""
     keys = ctx.container.audit.checkpoint_keys().public_keys()
     if ctx.as_json:
-        print_json({"keys": [public_key_jwk(k) for k in keys]})
-        return
-    text = "".join(f"# key id {key.key_id}\n{public_key_pem(key)}" for key in keys)
+        key_set = {"keys": [public_key_jwk(k) for k in keys]}
+        text = msgspec.json.format(msgspec.json.encode(key_set), indent=2).decode() + "\n"
+    else:
+        text = "".join(f"# key id {key.key_id}\n{public_key_pem(key)}" for key in keys)
     if ctx.args.output is None:
         sys.stdout.write(text)
         return
