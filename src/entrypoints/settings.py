@@ -222,7 +222,8 @@ class Settings:
     )
     database_url: str = setting(
         EMBEDDED_DATABASE,
-        "`postgresql+asyncpg://...` (required in production); embedded: SQLite or `memory://`",
+        "`postgresql+asyncpg://...` (required in production); embedded: SQLite, `memory://`"
+        " or PostgreSQL",
         read=_DATABASE,
         secret=True,
         shown_default="embedded: `sqlite+aiosqlite:///var/admin_core.db`",
