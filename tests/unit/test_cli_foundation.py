@@ -346,3 +346,21 @@ def test_a_database_a_later_release_migrated_is_named_not_a_traceback(
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
             ("0099",)
         ]
+
+
+def test_serve_offers_no_json_output_and_refuses_to_pretend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every other command's `--json` prints the HTTP API's `data`; a server has none, so its
+    help does not offer the option and `adminctl --json serve` says so before starting."""
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "--json" not in capsys.readouterr().out.split("\n\n", 1)[0]  # the usage line
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--json"])
+    assert stopped.value.code == 2
+    capsys.readouterr()
+    assert main(["--json", "serve", "--port", "1"]) == 2
+    assert json.loads(capsys.readouterr().err)["errors"][0]["field"] == "json"
+    assert not (tmp_path / "a.db").exists()  # nothing migrated, nothing served

@@ -30,6 +30,7 @@ from entrypoints.container import Container, aclose, build_container
 from entrypoints.settings import ConfigurationError, Settings
 
 JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
+WITHOUT_JSON = {"adminctl serve"}  # runs the server: nothing of its own to print as JSON
 EXIT_CODES = """exit codes: 0 done, 1 internal error (or a check that found a problem: audit verify,
 health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6 an
 unavailable dependency, 78 a configuration that cannot run
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(groups)
     for command, summary in _commands(parser):
         command.description = command.description or summary  # `adminctl health --help`
+        if command.prog in WITHOUT_JSON:
+            continue
         command.add_argument(  # `adminctl tenants list --json` works too
             "--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP
         )

@@ -64,7 +64,8 @@ def register(groups: Any) -> None:
         "serve",
         help="run the HTTP API",
         description="Run the HTTP API. Embedded: applies the migrations, seeds the demo data"
-        " into a database it created, and prints an admin token and links.",
+        " into an empty database, and prints an admin token and links. No --json: the API's"
+        " answers are JSON, and `adminctl token --json` mints a token for scripts.",
     )
     serve.add_argument("--host", help="the address to listen on (default: ADMIN_HOST)")
     serve.add_argument(
@@ -345,6 +346,10 @@ def _cannot_listen(host: str, port: int) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.json:  # `adminctl --json serve`: a server prints no JSON of its own
+        raise ValidationFailed.single(
+            "json", "serve has no JSON output; `adminctl token --json` mints a token for scripts"
+        )
     import uvicorn
 
     from entrypoints.http.app import create_app
