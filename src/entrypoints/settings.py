@@ -22,7 +22,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,6 +520,7 @@ class Settings:
         key_file = self.audit_checkpoint_key_file
         if key_file is not None and (not self.embedded or key_file.exists()):
             problems += _checkpoint_key_problems(key_file)  # embedded makes a missing one
+        problems += _trusted_keys_problems(self.audit_checkpoint_trusted_keys)
         if self.audit_checkpoint_dir is not None:
             problems += _checkpoint_dir_problems(self.audit_checkpoint_dir)
         problems += _flag_catalogue_problems(self.flag_catalogue_file)
@@ -676,6 +677,23 @@ def _checkpoint_key_problems(path: Path) -> list[str]:
     except CheckpointKeyUnusable as error:
         return [f"{name}: {error}"]
     return []
+
+
+def _trusted_keys_problems(paths: Sequence[Path]) -> list[str]:
+    """Each former key's file must hold public keys: a missing or unreadable one would stop
+    every verification of the audit log, not only of the checkpoints it signed."""
+    from adapters.ed25519.keys import read_public_keys
+
+    name = env_name("audit_checkpoint_trusted_keys")
+    problems: list[str] = []
+    for path in paths:
+        try:
+            read_public_keys(path.read_bytes())
+        except OSError as error:
+            problems.append(f"{name}: cannot read {path}: {error.strerror}")
+        except (ValueError, AttributeError, TypeError) as error:  # not PEM nor a key set
+            problems.append(f"{name}: {path} holds no usable public key: {error}")
+    return problems
 
 
 def _checkpoint_dir_problems(path: Path) -> list[str]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.ed25519.keys import Ed25519CheckpointSigner
 from entrypoints.container import build_container
 from entrypoints.container.choices import describe
 from entrypoints.container.health import secrets_of
@@ -111,6 +112,26 @@ def test_a_checkpoint_directory_that_cannot_be_made_is_a_configuration_problem(
     assert problems == [f"ADMIN_AUDIT_CHECKPOINT_DIR: {file} is not a directory"]
     fine = Settings.from_env({"ADMIN_AUDIT_CHECKPOINT_DIR": str(tmp_path / "new" / "dir")})
     assert fine.problems() == []
+
+
+def test_a_former_checkpoint_key_that_cannot_be_read_is_a_configuration_problem(
+    tmp_path: Path,
+) -> None:
+    """Found by `config check`, named by its own variable, not a traceback from `audit verify`
+    or a start-up message naming the signing key."""
+    missing = tmp_path / "missing.pem"
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key")
+    variable = "ADMIN_AUDIT_CHECKPOINT_TRUSTED_KEYS"
+    _, problems = Settings.read_env({variable: f"{missing},{garbage}"})
+    assert problems == [
+        f"{variable}: cannot read {missing}: No such file or directory",
+        f"{variable}: {garbage} holds no usable public key:"
+        " no key found (expected PEM or a JSON key set)",
+    ]
+    former = tmp_path / "former.pem"
+    Ed25519CheckpointSigner(former, create=True)  # a private key gives its public half
+    assert Settings.from_env({variable: str(former)}).problems() == []
 
 
 @settings(max_examples=200, deadline=None)
