@@ -585,6 +585,7 @@ class Settings:
         environ = os.environ if env is None else env
         values: dict[str, Any] = {}
         problems: list[str] = []
+        unreadable: set[str] = set()
         for f in dataclasses.fields(cls):
             raw = environ.get(env_name(f.name), "")
             if raw == "":
@@ -593,10 +594,17 @@ class Settings:
                 values[f.name] = f.metadata["read"](raw)
             except ValueError as error:
                 problems.append(f"{env_name(f.name)}: {error}")
+                unreadable.add(env_name(f.name))
         settings = cls(**values)
         if not settings.embedded:
             problems += _production_only_problems(environ)
-        problems += [p for p in settings.problems() if p not in problems]
+        # A variable that could not be read is named once, for what is wrong with its value,
+        # not again as missing ("production needs ...") because its default stood in for it.
+        problems += [
+            p
+            for p in settings.problems()
+            if p not in problems and p.split(":", 1)[0] not in unreadable
+        ]
         return settings, problems
 
     def check(self) -> Settings:

@@ -114,6 +114,20 @@ def test_a_checkpoint_directory_that_cannot_be_made_is_a_configuration_problem(
     assert fine.problems() == []
 
 
+def test_a_required_setting_with_a_malformed_value_is_named_once_for_its_value() -> None:
+    """Not a second time as missing, which the operator who set it would not understand."""
+    _, problems = Settings.read_env(
+        {"ADMIN_MODE": "production", "ADMIN_NEO4J_URL": "http://neo4j.internal:7474"}
+    )
+    neo4j = [p for p in problems if p.startswith("ADMIN_NEO4J_URL:")]
+    assert neo4j == [
+        "ADMIN_NEO4J_URL: must be a URL starting with bolt:// or bolt+s:// or neo4j:// or"
+        " neo4j+s://"
+    ]
+    _, unset = Settings.read_env({"ADMIN_MODE": "production"})
+    assert "ADMIN_NEO4J_URL: production projects the graph into Neo4j" in unset
+
+
 def test_a_former_checkpoint_key_that_cannot_be_read_is_a_configuration_problem(
     tmp_path: Path,
 ) -> None:
