@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from entrypoints.cli.main import build_parser, main
+from entrypoints.cli.output import print_table
 
 
 @pytest.fixture
@@ -364,3 +365,13 @@ def test_serve_offers_no_json_output_and_refuses_to_pretend(
     assert main(["--json", "serve", "--port", "1"]) == 2
     assert json.loads(capsys.readouterr().err)["errors"][0]["field"] == "json"
     assert not (tmp_path / "a.db").exists()  # nothing migrated, nothing served
+
+
+def test_a_table_title_longer_than_its_columns_stays_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The title is not wrapped to the width of narrow columns: a time in it (health's
+    `checked at`, a rebuild's duration) stays whole, to read and to copy."""
+    title = "External dependencies: ok (checked 2026-11-30T13:42:16.126690+00:00)"
+    print_table(title, ["dependency", "status"], [["postgres", "ok"]])
+    assert title in capsys.readouterr().out.splitlines()

@@ -77,7 +77,7 @@ def print_json(value: Any) -> None:
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A table of values printed as they are (a `Text` keeps its style)."""
-    table = Table(title=Text(title), title_justify="left")
+    table = Table(title=Text(title), title_justify="left", min_width=len(title))
     for column in columns:
         table.add_column(Text(column), overflow="fold")
     for row in rows:
