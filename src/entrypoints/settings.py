@@ -515,6 +515,8 @@ class Settings:
     def problems(self) -> list[str]:
         """What stops this configuration from running in its mode (empty: it can run)."""
         problems: list[str] = []
+        malformed = _malformed_database_urls(self)  # a Settings built in code, not from_env
+        problems += malformed
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
         key_file = self.audit_checkpoint_key_file
@@ -545,6 +547,8 @@ class Settings:
                 problems.append(f"{env_name(f.name)}: {reason}")
         for name in ("database_url", "migration_database_url"):
             url = getattr(self, name)
+            if any(p.startswith(f"{env_name(name)}:") for p in malformed):
+                continue
             if url and url != _default(name) and not url.startswith("postgresql+asyncpg://"):
                 problems.append(
                     f"{env_name(name)}: production needs PostgreSQL, not {mask_url(url)!r}"
@@ -685,6 +689,22 @@ def _checkpoint_key_problems(path: Path) -> list[str]:
     except CheckpointKeyUnusable as error:
         return [f"{name}: {error}"]
     return []
+
+
+def _malformed_database_urls(settings: Settings) -> list[str]:
+    """The database URLs `from_env` would have refused: a `Settings(...)` an embedding
+    process builds skips the readers, and `postgresql://` (no `+asyncpg`) would otherwise
+    fail only at the first query, with a missing driver's traceback."""
+    problems: list[str] = []
+    for name in ("database_url", "migration_database_url"):
+        url = getattr(settings, name)
+        if not url:
+            continue
+        try:
+            _DATABASE(url)
+        except ValueError as error:
+            problems.append(f"{env_name(name)}: {error}")
+    return problems
 
 
 def _trusted_keys_problems(paths: Sequence[Path]) -> list[str]:

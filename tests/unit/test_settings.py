@@ -401,3 +401,14 @@ def test_a_razorpay_key_id_needs_its_secret() -> None:
     with pytest.raises(ConfigurationError) as raised:
         Settings.from_env({"ADMIN_RAZORPAY_KEY_ID": "rzp_live_x"})
     assert any("ADMIN_RAZORPAY_KEY_SECRET" in p for p in raised.value.problems)
+
+
+def test_a_database_url_from_env_would_refuse_is_refused_in_a_settings_built_in_code() -> None:
+    """An embedding process builds `Settings(...)` without the readers: `postgresql://`
+    (no `+asyncpg`) is named by `build_container`, not met as a missing driver later."""
+    with pytest.raises(ConfigurationError) as refused:
+        build_container(Settings(database_url="postgresql://app:pw@db.internal/admin"))
+    assert refused.value.problems == [
+        "ADMIN_DATABASE_URL: must be a URL starting with sqlite+aiosqlite:// or"
+        " postgresql+asyncpg:// or memory://"
+    ]
