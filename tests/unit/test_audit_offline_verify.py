@@ -323,3 +323,30 @@ def test_audit_public_key_writes_the_file_it_is_given_in_either_form(
     else:
         assert "BEGIN PUBLIC KEY" in key_file.read_text()
     assert main(["audit", "verify-export", str(export), "--public-key", str(key_file)]) == 0
+
+
+def test_checkpoints_of_a_rotated_key_not_yet_trusted_say_how_to_trust_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator who rotated the signing key and has not listed the former one is told
+    which setting to fix, not only to treat it as tampering; listing it clears the report."""
+    for name in [n for n in os.environ if n.startswith("ADMIN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    monkeypatch.setenv("ADMIN_DEMO_SEED", "false")
+    assert main(["db", "upgrade"]) == 0
+    assert main(["graph", "rebuild"]) == 0
+    assert main(["audit", "checkpoint"]) == 0
+    former = tmp_path / "former.pub"
+    assert main(["audit", "public-key", "-o", str(former)]) == 0
+    new_key = tmp_path / "new.pem"
+    Ed25519CheckpointSigner(new_key, create=True)
+    monkeypatch.setenv("ADMIN_AUDIT_CHECKPOINT_KEY_FILE", str(new_key))
+    capsys.readouterr()
+    assert main(["audit", "verify", "--no-progress"]) == 1
+    report = " ".join(capsys.readouterr().out.split())
+    assert "checkpoint_key_unknown — signed by a key this configuration does not trust" in report
+    assert "in ADMIN_AUDIT_CHECKPOINT_TRUSTED_KEYS" in report
+    monkeypatch.setenv("ADMIN_AUDIT_CHECKPOINT_TRUSTED_KEYS", str(former))
+    assert main(["audit", "verify", "--no-progress"]) == 0, capsys.readouterr().out

@@ -29,6 +29,7 @@ from adapters.ed25519.keys import (
     public_key_pem,
     read_public_keys,
 )
+from admin_core.audit.checkpoints import CheckpointIssue
 from admin_core.audit.model import (
     DEFAULT_AUDIT_LIMIT,
     MAX_AUDIT_LIMIT,
@@ -246,6 +247,13 @@ ADVICE = {
     "rewritten with recomputed hashes after a signed checkpoint sealed them",
     BreakReason.TRUNCATED: "entries a signed checkpoint sealed were deleted",
 }
+CHECKPOINT_ALTERED = "a checkpoint was deleted or altered (or the sink disagrees with the database)"
+CHECKPOINT_ADVICE = {
+    CheckpointIssue.UNKNOWN_KEY: "signed by a key this configuration does not trust: after a"
+    " rotation of ADMIN_AUDIT_CHECKPOINT_KEY_FILE, list the former public key (`adminctl audit"
+    " public-key` under the old key) in ADMIN_AUDIT_CHECKPOINT_TRUSTED_KEYS; if no key was"
+    " rotated, the checkpoint was forged",
+}
 WHAT_TO_DO = (
     "Treat this as a security incident: the database was changed behind the application. "
     "Audited writes to this chain are refused (AUDIT_CHAIN_BROKEN) only where its head and "
@@ -296,7 +304,7 @@ def _report(ctx: CommandContext, result: ChainVerification) -> None:
             styled(
                 ("CHECKPOINT", "red"),
                 f" checkpoint {problem.checkpoint_seq}: {problem.reason} — "
-                "a checkpoint was deleted or altered (or the sink disagrees with the database); "
+                f"{CHECKPOINT_ADVICE.get(problem.reason, CHECKPOINT_ALTERED)}; "
                 "only the checkpoints before it were trusted",
             )
         )
