@@ -30,9 +30,9 @@ from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.audit.checkpoints import TrustedCheckpoints
 from admin_core.audit.model import AuditRecord
 from admin_core.audit.use_cases import (
-    TrustedCheckpoints,
     VerifyAuditChain,
     VerifyAuditChainQuery,
     WriteCheckpoint,

@@ -29,12 +29,11 @@ from adapters.sql.audit import PostgresCheckpointLock
 from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import UlidGenerator
-from admin_core.audit.checkpoints import CheckpointIssue
+from admin_core.audit.checkpoints import CheckpointIssue, TrustedCheckpoints
 from admin_core.audit.errors import AuditChainBroken
 from admin_core.audit.model import AuditEntry, AuditRecord, BreakReason, chain_of, link, unlinked
 from admin_core.audit.ports import CheckpointLock
 from admin_core.audit.use_cases import (
-    TrustedCheckpoints,
     VerifyAuditChain,
     VerifyAuditChainQuery,
     WriteCheckpoint,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from admin_core.audit.model import GENESIS_HASH, CheckpointProblem
+from admin_core.audit.model import GENESIS_HASH, CheckpointProblem, Seal
 
 CHECKPOINT_TYPE = "admin-core/audit-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -297,3 +297,34 @@ class SignatureCheck:
     @property
     def latest(self) -> Checkpoint | None:
         return self._previous
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedPrefix:
+    """Checkpoints 1 to `latest.seq`, checked and found trustworthy: the latest one's
+    document as the database and the sink both held it, and each chain's latest seal among
+    them (a chain whose head was deleted behind the application keeps its seal)."""
+
+    latest: Checkpoint
+    document: bytes
+    seals: dict[str, Seal]
+
+
+class TrustedCheckpoints:
+    """The checkpoints this process has checked and trusts, so that a verify checks only the
+    ones written since: the latest trusted one again (both copies unchanged), then every later
+    one. One per process, shared by concurrent verifies; it only moves forward."""
+
+    def __init__(self) -> None:
+        self._prefix: TrustedPrefix | None = None
+
+    @property
+    def prefix(self) -> TrustedPrefix | None:
+        return self._prefix
+
+    def advance(self, prefix: TrustedPrefix) -> None:
+        if self._prefix is None or prefix.latest.seq > self._prefix.latest.seq:
+            self._prefix = prefix
+
+    def forget(self) -> None:
+        self._prefix = None

@@ -18,6 +18,8 @@ from admin_core.audit.checkpoints import (
     CheckpointMalformed,
     SealedHead,
     SignatureCheck,
+    TrustedCheckpoints,
+    TrustedPrefix,
     b64,
     signed_checkpoint,
     unb64,
@@ -246,37 +248,6 @@ class CheckpointEvidence:
     problem: CheckpointProblem | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _TrustedPrefix:
-    """Checkpoints 1 to `latest.seq`, checked and found trustworthy: the latest one's
-    document as the database and the sink both held it, and each chain's latest seal among
-    them (a chain whose head was deleted behind the application keeps its seal)."""
-
-    latest: Checkpoint
-    document: bytes
-    seals: dict[str, Seal]
-
-
-class TrustedCheckpoints:
-    """The checkpoints this process has checked and trusts, so that a verify checks only the
-    ones written since: the latest trusted one again (both copies unchanged), then every later
-    one. One per process, shared by concurrent verifies; it only moves forward."""
-
-    def __init__(self) -> None:
-        self._prefix: _TrustedPrefix | None = None
-
-    @property
-    def prefix(self) -> _TrustedPrefix | None:
-        return self._prefix
-
-    def advance(self, prefix: _TrustedPrefix) -> None:
-        if self._prefix is None or prefix.latest.seq > self._prefix.latest.seq:
-            self._prefix = prefix
-
-    def forget(self) -> None:
-        self._prefix = None
-
-
 class VerifyAuditChain:
     """Prove a chain was not altered: recompute every entry's hash and link, in `seq` order,
     and hold the chain to what the signed checkpoints sealed.
@@ -497,7 +468,7 @@ class VerifyAuditChain:
         }
 
     async def _check_checkpoints(
-        self, keys: CheckpointKeys, known: _TrustedPrefix | None
+        self, keys: CheckpointKeys, known: TrustedPrefix | None
     ) -> tuple[SignatureCheck, dict[str, Seal]] | None:
         """Check the checkpoints in order from the first, or from `known`'s latest one, which
         must be unchanged on both sides (else None); remember how far they are trusted."""
@@ -536,9 +507,7 @@ class VerifyAuditChain:
             if later is not None:  # the latest checkpoints were deleted from the database
                 check.feed(after + 1, None, later)
         if check.latest is not None:
-            self._trusted.advance(
-                _TrustedPrefix(latest=check.latest, document=trusted, seals=seals)
-            )
+            self._trusted.advance(TrustedPrefix(latest=check.latest, document=trusted, seals=seals))
         return check, seals
 
     async def _published_many(

@@ -16,12 +16,12 @@ from adapters.ed25519.keys import (
 from adapters.filesystem.checkpoints import DirectoryCheckpointSink
 from adapters.memory.audit import InMemoryCheckpointSink, InProcessCheckpointLock
 from adapters.sql.audit import PostgresCheckpointLock
+from admin_core.audit.checkpoints import TrustedCheckpoints
 from admin_core.audit.ports import CheckpointLock, CheckpointSink
 from admin_core.audit.use_cases import (
     ExportAuditLog,
     ExportSealedChains,
     QueryAuditLog,
-    TrustedCheckpoints,
     VerifyAuditChain,
     WriteCheckpoint,
 )
