@@ -376,6 +376,30 @@ async def test_a_reseal_is_reported_at_the_earliest_seal_it_contradicts(
     assert (result.head_seq, result.sealed_seq, result.checkpoint_seq) == (12, 12, 7)
 
 
+async def test_a_reseal_with_a_careless_edit_after_it_is_reported_at_the_earliest_seal(
+    sealed: Sealed,
+) -> None:
+    """A re-seal from entry 3 and, later in the chain, an entry changed without relinking:
+    the change checkpoint 2 contradicts comes first, so it is the break, and the entries it
+    covers are not counted as verified."""
+    await sealed_in_pairs(sealed)
+    rewritten = await sealed.reseal_from(2)
+    await sealed.attacker.run(
+        [("UPDATE audit_log SET after = ?j WHERE id = ?", (json.dumps({"n": 2}), rewritten[7].id))],
+        without_triggers=True,
+    )
+    result = await sealed.verify()
+    broken = result.broken_at
+    assert broken is not None
+    assert (broken.seq, broken.reason, broken.checkpoint_seq) == (
+        4,
+        BreakReason.CHECKPOINT_MISMATCH,
+        2,
+    )
+    assert broken.entry_id == rewritten[1].id
+    assert (result.verified_seq, result.entries_checked) == (3, 4)
+
+
 async def test_a_verify_that_remembers_checkpoints_answers_as_one_that_checks_them_all(
     sealed: Sealed,
 ) -> None:

@@ -377,15 +377,15 @@ class VerifyAuditChain:
             await self._walk(verifier, head, progress, after=verifier.last_seq, until=head.seq)
         result = verifier.finish(head, latest_seal=seal)
         broken = result.broken_at
-        if (
-            seal is not None
-            and broken is not None
-            and broken.reason is BreakReason.CHECKPOINT_MISMATCH
-        ):
-            broken = await self._earliest_contradicted(chain, seal, broken)
-            result = dataclasses.replace(
-                result, broken_at=broken, entries_checked=broken.seq, verified_seq=broken.seq - 1
-            )
+        if seal is not None and broken is not None:
+            earliest = await self._earliest_contradicted(chain, seal, broken)
+            if earliest is not broken:
+                result = dataclasses.replace(
+                    result,
+                    broken_at=earliest,
+                    entries_checked=earliest.seq,
+                    verified_seq=earliest.seq - 1,
+                )
         latest = evidence.latest_checkpoint
         return dataclasses.replace(
             result,
@@ -399,11 +399,19 @@ class VerifyAuditChain:
     async def _earliest_contradicted(
         self, chain: str, seal: Seal, broken: ChainBreak
     ) -> ChainBreak:
-        """The chain contradicts its latest seal; find the earliest seal it contradicts. A
-        chain's seals grow with the checkpoints and an entry's hash fixes every one before it,
-        so a change contradicts each seal at or after it: bisect over the checkpoints before
-        `seal`'s, each read again and checked by its signature. One no longer trustworthy
-        ends the search with what was found so far."""
+        """The chain broke at `broken`; find the earliest seal it contradicts before that (the
+        break itself when none does). A chain's seals grow with the checkpoints and, up to the
+        break, an entry's hash fixes every one before it, so a change contradicts each seal at
+        or after it: bisect over the checkpoints before `seal`'s, each read again and checked
+        by its signature. A seal past the break tells nothing (the entries there were not
+        checked) and sends the search lower. One no longer trustworthy ends the search with
+        what was found so far."""
+        if broken.reason is BreakReason.CHECKPOINT_MISMATCH:
+            checked_to = broken.seq
+        elif seal.seq < broken.seq:  # the latest seal held, and so every one before it
+            return broken
+        else:
+            checked_to = broken.seq - 1
         found = broken
         low, high = 1, seal.checkpoint_seq - 1
         while low <= high and self._keys is not None:
@@ -425,6 +433,9 @@ class VerifyAuditChain:
                 )
             if sealed is None:  # the chain had no entry yet
                 low = middle + 1
+                continue
+            if sealed.seq > checked_to:
+                high = middle - 1
                 continue
             row = rows[0] if rows and rows[0][_SEQ_AT] == sealed.seq else None
             if row is not None and row[_HASH_AT] == sealed.hash:
