@@ -4,9 +4,9 @@ An operation declares what it needs with `opt=requires(permission, platform=...)
 handler or its controller). Before anything else about the request is looked at,
 `authenticate` verifies the bearer token (401) and checks the permission and platform scope
 (403), and `reach_url` the reach to the tenants the path and query name (403); once the query
-and the body's form (JSON, UTF-8, depth) have been checked, and before the body's type is,
-`admit` checks the reach to every tenant the request names, a `tenant_id` in a JSON body
-included (403).
+and the body's form (JSON, UTF-8, depth, no name given twice) have been checked, and before
+the body's type is, `admit` checks the reach to the tenant a JSON body names as `tenant_id`
+(403).
 Handlers receive the checked `Principal`, carrying the request id, as the `principal`
 dependency.
 
@@ -99,11 +99,10 @@ def reach_url(
 def admit(
     request: Request[Any, Any, Any], principal: Principal, requirement: Requirement, body: bytes
 ) -> None:
-    """Check the reach to every named tenant, then hand the principal to the handler."""
-    named = _url_tenants(request)
+    """Check the reach to a tenant the body names (the URL's were checked by `reach_url`),
+    then hand the principal to the handler."""
     if body and (tenant_id := body_tenant(body)) is not None:
-        named.add(tenant_id)
-    _reach(principal, requirement, named)
+        _reach(principal, requirement, {tenant_id})
     request.scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
 
 
