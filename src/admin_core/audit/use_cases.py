@@ -378,7 +378,9 @@ class VerifyAuditChain:
         result = verifier.finish(head, latest_seal=seal)
         broken = result.broken_at
         if seal is not None and broken is not None:
-            earliest = await self._earliest_contradicted(chain, seal, broken)
+            earliest = await self._earliest_contradicted(
+                chain, seal, broken, verified=result.verified_seq
+            )
             if earliest is not broken:
                 result = dataclasses.replace(
                     result,
@@ -397,21 +399,21 @@ class VerifyAuditChain:
         )
 
     async def _earliest_contradicted(
-        self, chain: str, seal: Seal, broken: ChainBreak
+        self, chain: str, seal: Seal, broken: ChainBreak, *, verified: int
     ) -> ChainBreak:
-        """The chain broke at `broken`; find the earliest seal it contradicts before that (the
-        break itself when none does). A chain's seals grow with the checkpoints and, up to the
-        break, an entry's hash fixes every one before it, so a change contradicts each seal at
-        or after it: bisect over the checkpoints before `seal`'s, each read again and checked
-        by its signature. A seal past the break tells nothing (the entries there were not
-        checked) and sends the search lower. One no longer trustworthy ends the search with
-        what was found so far."""
+        """The chain broke at `broken`, its entries checked up to `verified`; find the earliest
+        seal it contradicts before that (the break itself when none does). A chain's seals grow
+        with the checkpoints and, among checked entries, an entry's hash fixes every one before
+        it, so a change contradicts each seal at or after it: bisect over the checkpoints
+        before `seal`'s, each read again and checked by its signature. A seal past the checked
+        entries tells nothing and sends the search lower. One no longer trustworthy ends the
+        search with what was found so far."""
         if broken.reason is BreakReason.CHECKPOINT_MISMATCH:
             checked_to = broken.seq
-        elif seal.seq < broken.seq:  # the latest seal held, and so every one before it
+        elif seal.seq <= verified:  # the latest seal held, and so every one before it
             return broken
         else:
-            checked_to = broken.seq - 1
+            checked_to = verified
         found = broken
         low, high = 1, seal.checkpoint_seq - 1
         while low <= high and self._keys is not None:
