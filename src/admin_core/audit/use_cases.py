@@ -487,7 +487,8 @@ class VerifyAuditChain:
         must be unchanged on both sides (else None); remember how far they are trusted."""
         check = SignatureCheck(keys.verify, after=known.latest if known else None)
         seals = dict(known.seals) if known else {}
-        last_sealed: dict[str, tuple[SealedHead, int]] = {}  # chain: its last sealed head, by
+        # chain: the head a trusted checkpoint sealed last, and that checkpoint's seq
+        last_sealed: dict[str, tuple[SealedHead, int]] = {}
         trusted = known.document if known else b""
         after = known.latest.seq - 1 if known else 0
         batch = min(self._batch_size, CHECKPOINTS_PER_READ)
@@ -531,11 +532,9 @@ class VerifyAuditChain:
             return [document for _, document in documents]
         return await self._sink.read_many([seq for seq, _ in documents])
 
-    async def _published(self, seq: int, document: bytes | None = None) -> bytes | None:
-        """The sink's copy; without a sink, the database's copy stands for both."""
-        if self._sink is None:
-            return document
-        return await self._sink.read(seq)
+    async def _published(self, seq: int) -> bytes | None:
+        """The sink's copy of a checkpoint the database lacks (none without a sink)."""
+        return None if self._sink is None else await self._sink.read(seq)
 
     async def _walk(
         self,
