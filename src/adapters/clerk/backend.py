@@ -8,7 +8,6 @@ Endpoints (base `https://api.clerk.com/v1`, `Authorization: Bearer <secret key>`
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.http.retry import retry_after
+from adapters.http.retry import RetryPolicy
 from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
 from admin_core.users.ports import (
     IdentityProvider,
@@ -106,9 +105,13 @@ class ClerkIdentityProvider(IdentityProvider):
         self._base_url = base_url.rstrip("/") + "/"
         self._secret_key = secret_key
         self._timeout = timeout
-        self._max_attempts = max(1, max_attempts)
-        self._backoff = backoff
-        self._max_retry_after = max_retry_after
+        self._retry_policy = RetryPolicy(
+            attempts=max(1, max_attempts),
+            backoff=backoff,
+            max_retry_after=max_retry_after,
+            over_max_retry_after="give up",
+            retried=httpx.HTTPError,  # redirect loops too
+        )
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
@@ -135,44 +138,37 @@ class ClerkIdentityProvider(IdentityProvider):
         params: httpx.QueryParams | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        for attempt in range(1, self._max_attempts + 1):
-            last = attempt == self._max_attempts
-            try:
-                response = await self._http().request(method, path, params=params, json=json)
-            except httpx.HTTPError as error:  # timeouts, refused connections, resets, redirects
-                log.warning("clerk %s %s failed (try %d): %r", method, path, attempt, error)
-                if last:
-                    raise IdentityProviderUnavailable(
-                        "The identity provider did not answer in time."
-                        if isinstance(error, httpx.TimeoutException)
-                        else "The identity provider could not be reached.",
-                        details={"attempts": attempt},
-                    ) from error
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            if response.status_code == 429:
-                wait = retry_after(response)
-                wait = self._backoff * 2 ** (attempt - 1) if wait is None else wait
-                if last or wait > self._max_retry_after:
-                    raise IdentityProviderUnavailable(
-                        "The identity provider is rate limiting us.",
-                        details={"attempts": attempt, "retry_after": wait},
-                    )
-                await asyncio.sleep(wait)
-                continue
-            if response.status_code >= 500:
-                if last:
-                    raise self._unavailable(response, attempt)
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            if response.status_code == 401:
-                raise self._unavailable(response, attempt, "The identity provider refused our key.")
-            if response.status_code == 403:  # the request, not the key: a membership quota
-                raise self._unavailable(
-                    response, attempt, "The identity provider refused the request."
-                )
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns/raises
+        return await self._retry_policy.send(
+            lambda: self._http().request(method, path, params=params, json=json),
+            failure=self._failed,
+            log=log,
+            where=f"clerk {method} {path}",
+        )
+
+    def _failed(
+        self, last: httpx.HTTPError | httpx.Response, attempts: int
+    ) -> IdentityProviderUnavailable:
+        """What a call that failed (see `RetryPolicy.send`) is raised as."""
+        if isinstance(last, httpx.HTTPError):  # timeouts, refused connections, resets, redirects
+            return IdentityProviderUnavailable(
+                "The identity provider did not answer in time."
+                if isinstance(last, httpx.TimeoutException)
+                else "The identity provider could not be reached.",
+                details={"attempts": attempts},
+            )
+        if last.status_code == 429:
+            return IdentityProviderUnavailable(
+                "The identity provider is rate limiting us.",
+                details={
+                    "attempts": attempts,
+                    "retry_after": self._retry_policy.wait_after(last, attempts),
+                },
+            )
+        if last.status_code == 401:
+            return self._unavailable(last, attempts, "The identity provider refused our key.")
+        if last.status_code == 403:  # the request, not the key: a membership quota
+            return self._unavailable(last, attempts, "The identity provider refused the request.")
+        return self._unavailable(last, attempts)
 
     @staticmethod
     def _unavailable(

@@ -29,6 +29,7 @@ Every failure of Flagsmith is FLAGS_UNAVAILABLE, with `details` such as `{"statu
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -44,7 +45,7 @@ from flagsmith import Flagsmith
 from flagsmith.exceptions import FlagsmithClientError
 from urllib3 import Retry
 
-from adapters.http.retry import retry_after
+from adapters.http.retry import RetryPolicy
 from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
 from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, FlagType
 from admin_core.flags.overrides import same_value
@@ -223,7 +224,12 @@ class FlagsmithFeatureFlags(FeatureFlags):
         self._refresh = refresh_seconds
         self._timeout = timeout
         self._retries = retries
-        self._max_retry_after = max_retry_after
+        self._retry_policy = RetryPolicy(
+            attempts=retries + 1,
+            backoff=BACKOFF,
+            max_retry_after=max_retry_after,
+            over_max_retry_after="cap",
+        )
         self._stale_after = 2 * refresh_seconds + (retries + 1) * timeout + 1.0
         #: How long the document Flagsmith serves may trail a write.
         self._trail = max(60.0, 6 * refresh_seconds) if trail_seconds is None else trail_seconds
@@ -510,53 +516,36 @@ class FlagsmithFeatureFlags(FeatureFlags):
     ) -> httpx.Response:
         """One call, tried again on what may pass (the calls are idempotent). A refused key
         raises at once; any other answer is returned."""
-        attempts = self._retries + 1
-        for attempt in range(1, attempts + 1):
-            last = attempt == attempts
-            backoff = BACKOFF * 2 ** (attempt - 1)
-            try:
-                response = await self._http().request(method, url, headers=headers, json=body)
-            except httpx.TransportError as error:  # timeouts, refused connections, resets
-                log.warning(
-                    "flagsmith %s %s failed (try %d): %r", method, _where(url), attempt, error
-                )
-                if last:
-                    timed_out = isinstance(error, httpx.TimeoutException)
-                    raise FlagsUnavailable(
-                        "Flagsmith did not answer in time."
-                        if timed_out
-                        else "Flagsmith could not be reached.",
-                        details={
-                            "reason": "timeout" if timed_out else "unreachable",
-                            "attempts": attempt,
-                        },
-                    ) from error
-                await asyncio.sleep(backoff)
-                continue
-            except httpx.HTTPError as error:
-                raise FlagsUnavailable(
-                    "Flagsmith could not be called.", details={"attempts": attempt}
-                ) from error
-            status = response.status_code
-            if status == 429 or status >= 500:
-                log.warning(
-                    "flagsmith %s %s answered %d (try %d)", method, _where(url), status, attempt
-                )
-                if last:
-                    raise self._unavailable(
-                        response,
-                        attempt,
-                        "Flagsmith is rate limiting us."
-                        if status == 429
-                        else f"Flagsmith failed (HTTP {status}).",
-                    )
-                wait = retry_after(response) if status == 429 else None
-                await asyncio.sleep(min(backoff if wait is None else wait, self._max_retry_after))
-                continue
-            if status in (401, 403):
-                raise self._unavailable(response, attempt, f"Flagsmith refused our {key}.")
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        return await self._retry_policy.send(
+            lambda: self._http().request(method, url, headers=headers, json=body),
+            failure=functools.partial(self._failed, key=key),
+            log=log,
+            where=f"flagsmith {method} {_where(url)}",
+        )
+
+    def _failed(
+        self, last: httpx.HTTPError | httpx.Response, attempts: int, *, key: str
+    ) -> FlagsUnavailable:
+        """What a call that failed (see `RetryPolicy.send`) is raised as; `key` names the
+        credential the call sent."""
+        if isinstance(last, httpx.TransportError):  # timeouts, refused connections, resets
+            timed_out = isinstance(last, httpx.TimeoutException)
+            return FlagsUnavailable(
+                "Flagsmith did not answer in time."
+                if timed_out
+                else "Flagsmith could not be reached.",
+                details={"reason": "timeout" if timed_out else "unreachable", "attempts": attempts},
+            )
+        if isinstance(last, httpx.HTTPError):
+            return FlagsUnavailable(
+                "Flagsmith could not be called.", details={"attempts": attempts}
+            )
+        status = last.status_code
+        if status in (401, 403):
+            return self._unavailable(last, attempts, f"Flagsmith refused our {key}.")
+        if status == 429:
+            return self._unavailable(last, attempts, "Flagsmith is rate limiting us.")
+        return self._unavailable(last, attempts, f"Flagsmith failed (HTTP {status}).")
 
     @staticmethod
     def _unavailable(response: httpx.Response, attempts: int, message: str) -> FlagsUnavailable:
