@@ -4,6 +4,8 @@ Every line carries the id of the request it was written for (`X-Request-ID`, the
 envelope's `meta` and in the audit entries the request caused), or of the background pass
 (reconcile, checkpoint); `-` outside both. The HTTP clients' own lines — one per outgoing
 call, with its full URL and so any credentials a URL holds — are left out below WARNING.
+The access log names the path and the names of the query's parameters, never their values
+(`?patient_id=***`): a query carries patients' and tenants' ids, and no header is logged.
 
 The app itself configures no logging (`create_app`): a process embedding it keeps its own.
 """
@@ -32,13 +34,38 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class AccessLineFilter(logging.Filter):
+    """Keeps the values of a request's query out of uvicorn's access line, whatever handler
+    writes it: a filter of the `uvicorn.access` logger, so it runs before every handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:  # client, method, target, version, status
+            client, method, target, version, status = args
+            record.args = (client, method, loggable_target(str(target)), version, status)
+        return True
+
+
+def loggable_target(target: str) -> str:
+    """A request's path and query as a log may show them: the path, and each parameter's name
+    with its value replaced by `***`."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return path
+    names = (part.partition("=")[0] for part in query.split("&") if part)
+    return f"{path}?" + "&".join(f"{name}=***" for name in names)
+
+
 def server_log_config(level: str = "INFO") -> dict[str, Any]:
     """The `logging.config.dictConfig` of `adminctl serve` (uvicorn's `log_config`): the app's
     and the server's lines on stderr, the access log on stdout, each with its request id."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "access_line": {"()": AccessLineFilter},
+        },
         "formatters": {
             "default": {
                 "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
@@ -65,7 +92,12 @@ def server_log_config(level: str = "INFO") -> dict[str, Any]:
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
-            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "uvicorn.access": {
+                "handlers": ["access"],
+                "level": level,
+                "propagate": False,
+                "filters": ["access_line"],
+            },
             **{name: {"level": "WARNING"} for name in QUIET},
         },
         "root": {"handlers": ["default"], "level": level},

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import logging
 import logging.config
+from pathlib import Path
 
 import pytest
 
 from entrypoints.logs import QUIET, REQUEST_ID, server_log_config
+from tests.browser.live import serve
 
 
 @pytest.fixture
@@ -44,3 +46,27 @@ def test_http_clients_say_nothing_of_each_call(server_logging: io.StringIO) -> N
     logging.getLogger("httpx").warning("a client warning still shows")
     assert "secret" not in server_logging.getvalue()
     assert "a client warning still shows" in server_logging.getvalue()
+
+
+def test_a_served_request_is_logged_with_its_query_names_not_their_values(
+    tmp_path: Path,
+) -> None:
+    """The access log of `adminctl serve` names the path and the query's parameters: a
+    patient's id, or any other value a query carries, and the bearer token stay out of it."""
+    with serve(tmp_path) as app:
+        token = app.token()
+        for query in (
+            "patient_id=pat_4711_hidden&tenant_id=t_unknown",
+            "patient_id=pat_4711_hidden&bogus=x",
+        ):
+            app.http.get(
+                f"/api/v1/admin/audit-log?{query}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        app.http.get("/api/v1/admin/audit-log?patient_id=pat_4711_hidden")  # no token: 401
+    output = app.output.read_text()
+    assert "/api/v1/admin/audit-log?patient_id=" in output
+    assert "bogus=" in output
+    assert "pat_4711_hidden" not in output
+    assert "t_unknown" not in output
+    assert token not in output
