@@ -222,20 +222,24 @@ class Settings:
     )
     database_url: str = setting(
         EMBEDDED_DATABASE,
-        "`postgresql+asyncpg://...` (required in production); embedded: SQLite, `memory://`"
-        " or PostgreSQL",
+        "`postgresql+asyncpg://...` (required in production, with `?ssl=verify-full` or"
+        " `require` unless on this host); embedded: SQLite, `memory://` or PostgreSQL",
         read=_DATABASE,
         secret=True,
         shown_default="embedded: `sqlite+aiosqlite:///var/admin_core.db`",
         production="production needs PostgreSQL (postgresql+asyncpg://...)",
-        example="postgresql+asyncpg://admin_app:secret@db.internal:5432/admin_core",
+        example=(
+            "postgresql+asyncpg://admin_app:secret@db.internal:5432/admin_core?ssl=verify-full"
+        ),
     )
     migration_database_url: str | None = setting(
         None,
         "owner role used by `adminctl db upgrade` (default: the database URL)",
         read=_DATABASE,
         secret=True,
-        example="postgresql+asyncpg://admin_owner:secret@db.internal:5432/admin_core",
+        example=(
+            "postgresql+asyncpg://admin_owner:secret@db.internal:5432/admin_core?ssl=verify-full"
+        ),
     )
     database_app_role: str | None = setting(
         None,
@@ -315,11 +319,11 @@ class Settings:
     port: int = setting(8000, "the port `adminctl serve` listens on", read=_integer(1, 65535))
     neo4j_url: str | None = setting(
         None,
-        "Neo4j for the graph projection (required in production; embedded: the in-process "
-        "graph when unset)",
+        "Neo4j for the graph projection (required in production, `bolt+s://` or `neo4j+s://`"
+        " unless on this host; embedded: the in-process graph when unset)",
         read=_url("bolt", "bolt+s", "neo4j", "neo4j+s"),
         production="production projects the graph into Neo4j",
-        example="bolt://neo4j.internal:7687",
+        example="neo4j+s://neo4j.internal:7687",
     )
     neo4j_user: str | None = setting(None, "Neo4j user", example="neo4j")
     neo4j_password: str | None = setting(None, "Neo4j password", secret=True, example="replace_me")
@@ -403,10 +407,10 @@ class Settings:
     )
     redis_url: str | None = setting(
         None,
-        "Redis, for the health probe",
+        "Redis, for the health probe (production: `rediss://` unless on this host)",
         read=_url("redis", "rediss"),
         secret=True,
-        example="redis://redis.internal:6379/0",
+        example="rediss://redis.internal:6380/0",
     )
     daily_api_key: str | None = setting(
         None,
@@ -559,6 +563,14 @@ class Settings:
             for name, keys, what in _KEYED_URLS
             if (url := getattr(self, name))
             and (not keys or any(getattr(self, key) for key in keys))
+            and _plaintext_off_host(url)
+        ]
+        problems += [
+            f"{env_name(name)}: must be encrypted in production, as it carries {what} (plain"
+            f" text only to a loopback host): {how}, not {mask_url(url)!r}"
+            for name, what, how in _CONNECTED_URLS
+            if (url := getattr(self, name))
+            and not any(p.startswith(f"{env_name(name)}:") for p in problems)
             and _plaintext_off_host(url)
         ]
         migrations = self.migration_database_url
@@ -781,19 +793,79 @@ _KEYED_URLS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
+#: The services production connects to with a password of its own, what travels to them,
+#: and how their URL asks for TLS: over plain text anyone on the way reads the password and
+#: every row or node the process reads or writes.
+_CONNECTED_URLS: tuple[tuple[str, str, str], ...] = (
+    (
+        "database_url",
+        "the database password and its data, patients' included",
+        "add ?ssl=verify-full (or require; libpq's sslmode= alike)",
+    ),
+    (
+        "migration_database_url",
+        "the owner's password and the database's data",
+        "add ?ssl=verify-full (or require; libpq's sslmode= alike)",
+    ),
+    ("neo4j_url", "the Neo4j password and the graph", "use bolt+s:// or neo4j+s://"),
+    ("redis_url", "the Redis password", "use rediss://"),
+)
+#: The schemes that speak plain text to their host, where another scheme says TLS.
+_PLAIN_SCHEMES = frozenset({"http", "bolt", "neo4j", "redis"})
+#: asyncpg's `ssl=` modes that never fall back to plain text (`prefer` and `allow` do).
+_TLS_MODES = frozenset({"require", "verify-ca", "verify_ca", "verify-full", "verify_full"})
+
+
 def _plaintext_off_host(url: str) -> bool:
-    """Whether `url` is plain http to a host other than this one (a loopback address or
-    `localhost`: a local TLS-terminating proxy, or a test double)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
+    """Whether `url` speaks plain text to a host other than this one (a loopback address or
+    `localhost`: a local TLS-terminating proxy, or a test double; a Unix socket): plain http,
+    `bolt://`, `neo4j://`, `redis://`, or PostgreSQL without an `ssl=` (or libpq `sslmode=`)
+    mode that insists on TLS, read as the engine hands it to asyncpg."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "postgresql+asyncpg":
+        return not _postgres_tls(url) and not all(map(_on_this_host, _postgres_hosts(url)))
+    if scheme not in _PLAIN_SCHEMES:
         return False
-    host = (parts.hostname or "").rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
+    return not _on_this_host(urlsplit(url).hostname or "")
+
+
+def _on_this_host(host: str) -> bool:
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost") or host.startswith("/"):
         return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _postgres_tls(url: str) -> bool:
+    from adapters.sql.engine import libpq_ssl_mode
+
+    try:
+        mode = libpq_ssl_mode(url).query.get("ssl")
+    except sa.exc.ArgumentError:
+        return False
+    modes = (mode,) if isinstance(mode, str) else mode or ()
+    return bool(modes) and modes[-1].lower() in _TLS_MODES
+
+
+def _postgres_hosts(url: str) -> list[str]:
+    """The hosts asyncpg would connect to: the URL's, or its `?host=` ones (a path: a Unix
+    socket); none names the local socket."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return [""]
+    extra = parsed.query.get("host", ())
+    given = [parsed.host] if parsed.host else []
+    given += [extra] if isinstance(extra, str) else list(extra)
+    hosts = []
+    for host in given or ["localhost"]:
+        if not host.startswith("/") and not host.startswith("["):
+            host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        hosts.append(host.strip("[]"))
+    return hosts
 
 
 def _user(url: str) -> str | None:

@@ -98,9 +98,11 @@ COMPLETE: dict[str, str] = {
     "ADMIN_MODE": "production",
     "ADMIN_DATABASE_URL": (
         f"postgresql+asyncpg://admin_app:{DB_PASSWORD}@db.internal.invalid:5432/admin_core"
+        "?ssl=verify-full"
     ),
     "ADMIN_MIGRATION_DATABASE_URL": (
         f"postgresql+asyncpg://admin_owner:{OWNER_PASSWORD}@db.internal.invalid:5432/admin_core"
+        "?ssl=verify-full"
     ),
     "ADMIN_DATABASE_APP_ROLE": "admin_app",
     "ADMIN_CLERK_JWKS_URL": "https://api.clerk.invalid/v1/jwks",

@@ -292,6 +292,63 @@ def test_production_sends_keys_over_plain_http_only_to_this_host() -> None:
     assert embedded.clerk_jwks_url == "http://clerk.internal/v1/jwks"
 
 
+def test_production_reaches_its_database_graph_and_cache_in_plain_text_only_on_this_host() -> None:
+    """A database URL without TLS sends the role's password and every row it reads, patients'
+    included, to anyone on the way; so do `bolt://` and `redis://` with theirs. Production
+    names each such URL with every other problem, its password masked."""
+    base = {"ADMIN_MODE": "production"}
+
+    def plain(env: dict[str, str]) -> dict[str, str]:
+        with pytest.raises(ConfigurationError) as refused:
+            Settings.from_env(base | env)
+        return {
+            problem.split(":")[0]: problem
+            for problem in refused.value.problems
+            if "plain text" in problem
+        }
+
+    refused = plain(
+        {
+            "ADMIN_DATABASE_URL": "postgresql+asyncpg://app:dbpw@db.internal:5432/admin",
+            "ADMIN_MIGRATION_DATABASE_URL": (
+                "postgresql+asyncpg://owner:ownerpw@db.internal/admin?sslmode=prefer"
+            ),
+            "ADMIN_NEO4J_URL": "bolt://neo4j.internal:7687",
+            "ADMIN_REDIS_URL": "redis://:redispw@redis.internal:6379/0",
+        }
+    )
+    assert set(refused) == {
+        "ADMIN_DATABASE_URL",
+        "ADMIN_MIGRATION_DATABASE_URL",  # `prefer` falls back to plain text when refused
+        "ADMIN_NEO4J_URL",
+        "ADMIN_REDIS_URL",
+    }
+    for password in ("dbpw", "ownerpw", "redispw"):
+        assert not any(password in problem for problem in refused.values())
+    assert plain({"ADMIN_NEO4J_URL": "neo4j://10.0.0.7:7687"}) != {}
+    encrypted = {
+        "ADMIN_DATABASE_URL": "postgresql+asyncpg://app:pw@db.internal/admin?ssl=require",
+        "ADMIN_MIGRATION_DATABASE_URL": (
+            "postgresql+asyncpg://owner:pw@db.internal/admin?sslmode=verify-full"
+        ),
+        "ADMIN_NEO4J_URL": "neo4j+s://neo4j.internal:7687",
+        "ADMIN_REDIS_URL": "rediss://redis.internal:6380/0",
+    }
+    assert plain(encrypted) == {}
+    assert plain({"ADMIN_DATABASE_URL": "postgresql+asyncpg://a:b@db/x?ssl=verify_ca"}) == {}
+    local = {
+        "ADMIN_DATABASE_URL": "postgresql+asyncpg://app:pw@127.0.0.1:5432/admin",
+        "ADMIN_MIGRATION_DATABASE_URL": "postgresql+asyncpg://owner:pw@localhost/admin",
+        "ADMIN_NEO4J_URL": "bolt://[::1]:7687",
+        "ADMIN_REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    assert plain(local) == {}
+    socket = "postgresql+asyncpg://app:pw@/admin?host=/run/postgresql"
+    assert plain({"ADMIN_DATABASE_URL": socket}) == {}
+    embedded = Settings.from_env({"ADMIN_NEO4J_URL": "bolt://neo4j.internal:7687"})
+    assert embedded.neo4j_url == "bolt://neo4j.internal:7687"
+
+
 def test_a_flagsmith_server_key_needs_its_admin_key_and_environment() -> None:
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_env({"ADMIN_FLAGSMITH_SERVER_KEY": "ser.abc"})
