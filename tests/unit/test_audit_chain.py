@@ -414,3 +414,17 @@ def test_cli_export_files_are_readable_by_their_owner_only(embedded: Path) -> No
         assert main(["audit", "export", "--no-progress", *extra, "-o", str(target)]) == 0
         assert target.stat().st_size > 0
         assert stat.S_IMODE(target.stat().st_mode) == 0o600, extra
+
+
+def test_cli_export_over_a_file_others_could_read_leaves_it_readable_by_its_owner_only(
+    embedded: Path,
+) -> None:
+    """The file an export replaces does not lend it its permissions: an old export left
+    world-readable, or a file made by hand, must not show the new one to other users."""
+    for extra in ([], ["--with-checkpoints"]):
+        target = embedded / f"shared-{len(extra)}.jsonl"
+        target.write_text("an older export\n")
+        target.chmod(0o644)
+        assert main(["audit", "export", "--no-progress", *extra, "-o", str(target)]) == 0
+        assert "an older export" not in target.read_text()
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600, extra

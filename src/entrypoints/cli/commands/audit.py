@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -317,22 +318,46 @@ def unwritable(path: Path, error: OSError) -> ValidationFailed:
 
 
 #: An export holds every entry of the chains it covers (who did what to which user, doctor,
-#: session and patient id): a file made for one is readable by its owner only.
+#: session and patient id): its file is readable by its owner only, even where it replaces
+#: one others could read.
 EXPORT_FILE_MODE = 0o600
 
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
+    """stdout, or `path` written whole: a new file of `EXPORT_FILE_MODE` beside it, renamed
+    over it once complete, so the export never takes an existing file's permissions and a
+    failed one leaves that file as it was. A path that is no regular file (`/dev/stdout`, a
+    pipe) is written in place."""
     if path is None:
         yield sys.stdout
         return
+    if path.exists() and not path.is_file():
+        try:
+            file = path.open("w", encoding="utf-8", newline="")
+        except OSError as error:
+            raise unwritable(path, error) from error
+        with file:
+            yield file
+        return
+    target = Path(os.path.realpath(path))
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, EXPORT_FILE_MODE)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        os.fchmod(fd, EXPORT_FILE_MODE)
         file = os.fdopen(fd, "w", encoding="utf-8", newline="")
     except OSError as error:
         raise unwritable(path, error) from error
-    with file:
-        yield file
+    try:
+        with file:
+            yield file
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    try:
+        os.replace(temporary, target)
+    except OSError as error:
+        os.unlink(temporary)
+        raise unwritable(path, error) from error
 
 
 def _csv_row(entry: AuditEntry) -> list[Any]:
