@@ -74,7 +74,9 @@ def create_engine(
 ) -> AsyncEngine:
     """An async engine. SQLite runs inline on the event loop's thread (`inline_sqlite`), with
     WAL, foreign keys and a busy timeout (`lock_timeout`: how long a writer waits for another
-    process's write lock); PostgreSQL gets a pool of `pool_size` connections whose idle ones
+    process's write lock); every engine's errors name the statement, never the values bound to
+    it (`hide_parameters`: they reach logs and the CLI, and hold names, emails and patients'
+    ids); PostgreSQL gets a pool of `pool_size` connections whose idle ones
     are checked before use (`ping_when_idle`), and takes libpq's `sslmode=` as `ssl=`.
     `create=False`: a SQLite file is never made (the application's engine; migrations make
     it). `pooled=False` (PostgreSQL): a connection of its own for each use, closed after it —
@@ -85,6 +87,7 @@ def create_engine(
         engine = create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             async_creator=inline_connector(database, timeout=lock_timeout, create=create),
             json_deserializer=json_loads,
         )
@@ -102,6 +105,7 @@ def create_engine(
         return create_async_engine(
             libpq_ssl_mode(url),
             echo=echo,
+            hide_parameters=True,
             poolclass=NullPool,
             json_deserializer=json_loads,
             connect_args={"timeout": connect_timeout},
@@ -109,6 +113,7 @@ def create_engine(
     engine = create_async_engine(
         libpq_ssl_mode(url),
         echo=echo,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=0,
         json_deserializer=json_loads,
