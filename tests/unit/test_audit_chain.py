@@ -416,6 +416,15 @@ def test_cli_export_files_are_readable_by_their_owner_only(embedded: Path) -> No
         assert stat.S_IMODE(target.stat().st_mode) == 0o600, extra
 
 
+def test_the_embedded_database_file_is_readable_by_its_owner_only(embedded: Path) -> None:
+    """The SQLite file holds what an export does, and the doctors' and sessions' rows too:
+    made by `db upgrade`, it and its write-ahead log are for their owner alone."""
+    files = sorted(embedded.glob("admin.db*"))
+    assert embedded / "admin.db" in files
+    for file in files:
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+
+
 def test_cli_export_over_a_file_others_could_read_leaves_it_readable_by_its_owner_only(
     embedded: Path,
 ) -> None:

@@ -18,6 +18,7 @@ which would stop every request meanwhile. A long statement does hold the loop fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -147,14 +148,27 @@ class DatabaseFileMissing(FileNotFoundError):
     database never migrated (or a mistyped path), not one out of reach."""
 
 
+#: The mode of a database file this process makes: its rows are doctors, sessions, patients'
+#: ids and the audit log. SQLite gives the `-wal` and `-shm` files the database's mode.
+DATABASE_FILE_MODE = 0o600
+
+
+def _make_private(path: str) -> None:
+    """An empty file at `path` of `DATABASE_FILE_MODE` unless one is there (SQLite takes an
+    empty file for a new database, and would make a missing one with the umask's mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_FILE_MODE))
+
+
 def inline_connector(path: str, *, timeout: float = 30.0, create: bool = True) -> Any:
     """The `async_creator` of an engine on the SQLite file at `path` (or `:memory:`). With
-    `create`, the file and its directory are made if missing (migrations); without, a missing
-    file is `DatabaseFileMissing` and nothing is made (a read on a mistyped path changes
-    nothing)."""
+    `create`, the file and its directory are made if missing (migrations), the file readable
+    by its owner only; without, a missing file is `DatabaseFileMissing` and nothing is made (a
+    read on a mistyped path changes nothing)."""
     in_memory = path == ":memory:"
     if create and not in_memory:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
     target = path if create or in_memory else f"{Path(path).absolute().as_uri()}?mode=rw"
 
     async def connect() -> InlineConnection:
