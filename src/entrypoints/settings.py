@@ -503,6 +503,12 @@ class Settings:
         read=_period,
     )
 
+    def __repr__(self) -> str:
+        """Every setting as `config check` shows it, secrets masked: a process that prints or
+        logs its settings gives away no key or password."""
+        shown = ", ".join(f"{f.name}={_shown(self, f)!r}" for f in dataclasses.fields(self))
+        return f"Settings({shown})"
+
     @property
     def embedded(self) -> bool:
         return self.mode is Mode.EMBEDDED

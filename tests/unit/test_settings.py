@@ -222,6 +222,24 @@ def test_config_check_masks_credentials_in_the_vendor_urls_it_names_for_adapters
     assert "https://st:***@stripe.example" in why
 
 
+def test_settings_printed_or_logged_show_no_key_or_password() -> None:
+    """A process embedding the core may log the settings it built: their text masks what
+    `config check` masks, and still names every setting."""
+    settings = Settings(
+        database_url="postgresql+asyncpg://app:dbpw-x1@db.internal/admin?ssl=require",
+        clerk_secret_key="sk_live_clerk-x2",
+        stripe_api_key="sk_live_stripe-x3",
+        stripe_api_url="https://ops:urlpw-x4@stripe.internal",
+        neo4j_password="neo4jpw-x5",
+    )
+    for text in (repr(settings), str(settings), f"{settings!r}"):
+        for secret in ("dbpw-x1", "clerk-x2", "stripe-x3", "urlpw-x4", "neo4jpw-x5"):
+            assert secret not in text
+        assert "database_url=" in text
+        assert "db.internal" in text
+        assert "audit_checkpoint_seconds=" in text
+
+
 def test_embedded_is_the_default_and_needs_nothing() -> None:
     settings = Settings.from_env({})
     assert settings.mode is Mode.EMBEDDED
