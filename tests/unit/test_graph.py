@@ -368,6 +368,31 @@ async def test_http_status_reports_drift_per_label(
     assert after["graph_available"] is True
 
 
+async def test_a_provider_created_with_a_new_accreditation_is_projected_by_a_rebuild(
+    api: tuple[AsyncTestClient[Any], Container],
+) -> None:
+    client, container = api
+    headers = _auth(container, "org:admin")
+    created = await client.post(
+        "/api/v1/admin/providers",
+        json={
+            "provider": {"name": "Ege Hospital", "accreditations": ["JCI", "Planetree"]},
+            "tenant": {},
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+
+    rebuilt = (await client.post(REBUILD, json={"scope": "providers"}, headers=headers)).json()
+    status = (await client.get(STATUS, headers=headers)).json()["data"]
+
+    assert rebuilt["data"]["counts"] == {"providers": 43, "accreditations": 8}
+    assert rebuilt["data"]["relationships"]["accredited_by"] == 56
+    assert status["labels"]["accreditations"] == {"source": 8, "graph": 8, "drift": 0}
+    assert status["relationships"]["accredited_by"]["drift"] == 0
+    assert status["in_sync"] is True
+
+
 # CLI -------------------------------------------------------------------------------------
 
 

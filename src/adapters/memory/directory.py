@@ -135,7 +135,7 @@ class _InMemoryReader(ProjectionReader):
         elif label is NodeLabel.PROCEDURE:
             pages = _pages(list(s.procedures), batch_size, self._procedure)
         else:
-            pages = _pages(list(s.accreditations), batch_size, lambda n: accreditation_node(name=n))
+            pages = _pages(self._accreditations(), batch_size, lambda n: accreditation_node(name=n))
         for page in pages:
             yield page
 
@@ -162,6 +162,8 @@ class _InMemoryReader(ProjectionReader):
         return [(p.id, name) for p in s.providers.values() for name in p.accreditations]
 
     def _accreditations(self) -> set[str]:
+        """Every accreditation a provider holds (a provider created through the API names
+        its own), and those the directory loaded: the nodes streamed and the rows counted."""
         held = {name for p in self._s.providers.values() for name in p.accreditations}
         return held | self._s.accreditations
 
