@@ -293,6 +293,22 @@ async def test_a_missing_required_field_is_422_naming_it(http: ApiClient, missin
     assert (response.status_code, errors(response)) == (422, [("VALIDATION_ERROR", missing)])
 
 
+async def test_a_bad_email_is_named_beside_the_other_bad_fields(http: ApiClient) -> None:
+    bad = {"email": "not-an-email", "currency": "ABC", "languages": ["xx"]}
+    onboard = await http.client.post(DOCTORS, json={**NEW_DOCTOR, **bad}, headers=http.auth())
+    lakshmi = demo_doctor(http, LAKSHMI)
+    update = await http.client.patch(f"{DOCTORS}/{lakshmi.id}", json=bad, headers=http.auth())
+
+    for response in (onboard, update):
+        assert response.status_code == 422, response.text
+        assert sorted(errors(response)) == [
+            ("VALIDATION_ERROR", "currency"),
+            ("VALIDATION_ERROR", "email"),
+            ("VALIDATION_ERROR", "languages.0"),
+        ]
+    assert audit(http) == []
+
+
 # --- PATCH /mso/doctors/{id} ------------------------------------------------------------------
 
 

@@ -270,6 +270,35 @@ async def test_bad_create_provider_bodies_are_422_naming_the_field(
     assert set(http.container.database.store().providers) == providers_before
 
 
+async def test_a_reserved_tenant_id_is_named_beside_the_other_bad_fields(
+    http: ApiClient,
+) -> None:
+    await add_provider(http)
+    settings = {"timezone": "Mars/Olympus_Mons"}
+    legacy = await http.client.post(
+        TENANTS,
+        json={"provider_id": "prv_pending", "tenant_id": "platform", "settings": settings},
+        headers=http.auth(),
+    )
+    one_step = await http.client.post(
+        PROVIDERS,
+        json={"provider": {**PROVIDER, "country": "XX"}, "tenant": {"id": "platform"}},
+        headers=http.auth(),
+    )
+
+    assert legacy.status_code == 422, legacy.text
+    assert sorted(errors(legacy)) == [
+        ("VALIDATION_ERROR", "settings.timezone"),
+        ("VALIDATION_ERROR", "tenant_id"),
+    ]
+    assert one_step.status_code == 422, one_step.text
+    assert sorted(errors(one_step)) == [
+        ("VALIDATION_ERROR", "provider.country"),
+        ("VALIDATION_ERROR", "tenant.id"),
+    ]
+    assert audit(http) == []
+
+
 # --- PATCH /tenants/{tenant_id} ----------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ import re
 import types
 import typing
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -43,8 +43,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathParameter
 
 from admin_core.kernel.errors import FieldError, ValidationFailed
-from admin_core.kernel.validation import has_control_characters
+from admin_core.kernel.validation import FieldChecks, has_control_characters
 from entrypoints.http.fields import readable
+from entrypoints.http.schemas import In
 from entrypoints.http.security import REQUIRES, admit, authenticate, reach_url
 from entrypoints.request_errors import BadRequest, UnsupportedMediaType
 
@@ -333,11 +334,24 @@ def _object_errors(
             errors += _object_errors(nested, item, where)
             continue
         try:
-            msgspec.json.decode(msgspec.json.encode(item), type=field.type, strict=True)
+            decoded = msgspec.json.decode(msgspec.json.encode(item), type=field.type, strict=True)
         except msgspec.ValidationError as error:
             inner, message = _field_and_message(str(error))
             errors.append(FieldError(field=_join(where, inner), message=message))
+            continue
+        errors += _rule_errors(struct, field.name, decoded, at)
     return errors
+
+
+def _rule_errors(struct: type[msgspec.Struct], name: str, value: Any, at: str) -> list[FieldError]:
+    """What the core's rule for a field (`In.field_rules`) finds wrong with its decoded value."""
+    rules = struct.field_rules if issubclass(struct, In) else {}
+    rule = rules.get(name)
+    if rule is None or value is None or value is msgspec.UNSET:
+        return []
+    checks = FieldChecks()
+    rule(checks, value)
+    return [replace(error, field=_join(at, error.field)) for error in checks.errors]
 
 
 def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:

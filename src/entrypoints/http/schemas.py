@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 
 from admin_core.kernel.errors import ErrorView
+from admin_core.kernel.validation import FieldChecks
 
 T = TypeVar("T")
 
@@ -15,8 +17,18 @@ class Out(msgspec.Struct, kw_only=True, frozen=True):
     """Base of response bodies."""
 
 
+#: A check of the core on one field's value, naming what is wrong in the `FieldChecks`.
+FieldRule = Callable[[FieldChecks, Any], object]
+
+
 class In(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Base of request bodies: unknown fields are rejected."""
+    """Base of request bodies: unknown fields are rejected.
+
+    `field_rules`: by field, the core's check of a value that its type does not state (an
+    email's syntax). A body refused for its type does not reach the core, so these run on
+    the fields that decoded, and one answer names every offending field."""
+
+    field_rules: ClassVar[Mapping[str, FieldRule]] = {}
 
 
 class Meta(Out, omit_defaults=True, frozen=True):

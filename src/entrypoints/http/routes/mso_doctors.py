@@ -8,8 +8,9 @@ gives; `"clerk_user_id": null` unlinks the identity provider's user (docs/adr/00
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
@@ -27,6 +28,7 @@ from admin_core.mso_doctors.rules import (
     LIST_MAX,
     MAX_FEE_MINOR,
     SPECIALTY_MAX,
+    check_email,
 )
 from admin_core.mso_doctors.use_cases import (
     ListMsoDoctors,
@@ -56,7 +58,7 @@ from entrypoints.http.presenters.mso_doctors import (
     mso_doctor_list_out,
     mso_doctor_out,
 )
-from entrypoints.http.schemas import In, SuccessEnvelope
+from entrypoints.http.schemas import FieldRule, In, SuccessEnvelope
 from entrypoints.http.security import requires
 
 FullName = Annotated[str, text(FULL_NAME_MAX)]
@@ -99,6 +101,8 @@ UNSET = msgspec.UNSET
 
 
 class OnboardDoctorIn(In, frozen=True):
+    field_rules: ClassVar[Mapping[str, FieldRule]] = {"email": check_email}
+
     tenant_id: TenantId
     full_name: FullName
     email: Email
@@ -117,6 +121,8 @@ class OnboardDoctorIn(In, frozen=True):
 class UpdateDoctorIn(In, frozen=True):
     """Only the fields given change; a list given replaces the whole list. `clerk_user_id`
     null unlinks the user; no other field takes null."""
+
+    field_rules: ClassVar[Mapping[str, FieldRule]] = {"email": check_email}
 
     full_name: FullName | Unset = UNSET
     email: Email | Unset = UNSET

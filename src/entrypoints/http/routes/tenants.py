@@ -7,7 +7,8 @@ applies the rules themselves (known currency, IANA time zone, id formats).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
@@ -17,6 +18,7 @@ from litestar.params import JSONBody, QueryParameter
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.tenants.model import TenantStatus
+from admin_core.tenants.rules import check_tenant_id
 from admin_core.tenants.use_cases import (
     CreateProviderCommand,
     CreateProviderWithTenant,
@@ -57,7 +59,7 @@ from entrypoints.http.presenters.tenants import (
     tenant_list_out,
     tenant_view_out,
 )
-from entrypoints.http.schemas import In, SuccessEnvelope
+from entrypoints.http.schemas import FieldRule, In, SuccessEnvelope
 from entrypoints.http.security import requires
 
 Unset = msgspec.UnsetType
@@ -81,7 +83,14 @@ def settings_changes(settings: TenantSettingsIn | None) -> dict[str, str | None]
     return settings.changes() if settings is not None else {}
 
 
+def _tenant_id(field: str) -> FieldRule:
+    """The core's rule for a tenant id at `field` (the pattern, and `platform` reserved)."""
+    return lambda checks, value: check_tenant_id(checks, field, value)
+
+
 class CreateTenantIn(In, frozen=True):
+    field_rules: ClassVar[Mapping[str, FieldRule]] = {"tenant_id": _tenant_id("tenant_id")}
+
     provider_id: ProviderId
     tenant_id: TenantId | None = None
     name: Name | None = None
@@ -103,6 +112,8 @@ class ProviderIn(In, frozen=True):
 
 
 class NewTenantIn(In, frozen=True):
+    field_rules: ClassVar[Mapping[str, FieldRule]] = {"id": _tenant_id("id")}
+
     id: TenantId | None = None
     name: Name | None = None
     settings: TenantSettingsIn | None = None
