@@ -1,6 +1,6 @@
-"""The admin OpenAPI document tells the truth about every operation: an id, the bearer
-scheme, every error response in the envelope's shape, closed request bodies, optional bodies
-marked optional, and bounds on what it takes."""
+"""The admin OpenAPI document tells the truth about every operation: an id, what it does and
+the permission it needs, the bearer scheme, every error response in the envelope's shape,
+closed request bodies, optional bodies marked optional, and bounds on what it takes."""
 
 from __future__ import annotations
 
@@ -162,3 +162,46 @@ def test_the_viewer_serves_its_own_files_only_and_cannot_be_framed(tmp_path: Pat
         "index.html": 404,
         "swagger-initializer.js": 404,
     }
+
+
+#: SPEC §5: the permission each operation needs, and whether only platform scope has it.
+PERMISSIONS: dict[str, tuple[str, bool]] = {
+    "listTenants": ("tenant:manage", False),
+    "createTenant": ("tenant:manage", True),
+    "updateTenant": ("tenant:manage", False),
+    "mapTenantOrganization": ("tenant:manage", True),
+    "createProvider": ("tenant:manage", True),
+    "listTenantUsers": ("tenant:manage", False),
+    "grantRole": ("tenant:manage", False),
+    "revokeRole": ("tenant:manage", False),
+    "rebuildGraph": ("graph:rebuild", True),
+    "graphStatus": ("graph:rebuild", True),
+    "queryAuditLog": ("audit:read", False),
+    "verifyAuditChain": ("audit:read", False),
+    "showEffectiveFlags": ("tenant:manage", False),
+    "overrideFlag": ("tenant:manage", False),
+    "clearFlagOverride": ("tenant:manage", False),
+    "showTriageThresholds": ("tenant:manage", False),
+    "updateTriageThresholds": ("tenant:manage", False),
+    "showDomainWeights": ("tenant:manage", False),
+    "listMatchingParameters": ("tenant:manage", True),
+    "listMsoDoctors": ("tenant:manage", False),
+    "onboardMsoDoctor": ("tenant:manage", False),
+    "updateMsoDoctor": ("tenant:manage", False),
+    "listMsoSessions": ("tenant:manage", False),
+    "refundMsoSession": ("tenant:manage", True),
+    "externalDependencyHealth": ("tenant:manage", True),
+}
+
+
+def test_each_operation_says_what_it_does_and_the_permission_it_needs(
+    document: dict[str, Any],
+) -> None:
+    described = {op["operationId"]: op.get("description", "") for _, _, op in operations(document)}
+    assert set(described) == set(PERMISSIONS)
+    for operation_id, (permission, platform) in PERMISSIONS.items():
+        scope = "platform scope" if platform else "a tenant-scoped caller: its own tenant only"
+        assert f"Needs `{permission}` ({scope})." in described[operation_id], operation_id
+    assert "Newest `scheduled_at` first" in described["listMsoSessions"]
+    assert "at most one refund" in described["refundMsoSession"]
+    assert "newest first" in described["queryAuditLog"]

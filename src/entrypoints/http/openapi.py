@@ -28,6 +28,7 @@ from litestar.routes import HTTPRoute
 
 from entrypoints.http.requests import body_required
 from entrypoints.http.schemas import ErrorEnvelope, In
+from entrypoints.http.security import REQUIRES, Requirement
 
 BEARER = "BearerToken"
 #: Where the app serves Swagger UI's own files (an admin plane loads nothing from a CDN).
@@ -77,6 +78,7 @@ def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> Open
         ),
         path=path,
         render_plugins=render_plugins,
+        use_handler_docstrings=True,
         security=[{BEARER: []}],
         components=Components(
             security_schemes={
@@ -139,13 +141,39 @@ def finish_document(
                 if parameter["name"] == "flag" and parameter["in"] == "query" and flags:
                     parameter["schema"]["enum"] = sorted(flags)
     optional = {(path, method) for path, method in _optional_bodies(app)}
+    needs = _requirements(app)
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if (path, method) in optional and "requestBody" in operation:
                 operation["requestBody"]["required"] = False
+            if (requirement := needs.get((path, method))) is not None:
+                said = operation.get("description", "").strip()
+                operation["description"] = f"{said}\n\n{_needs(requirement)}".strip()
 
 
 _REF = "#/components/schemas/{name}"
+
+
+def _requirements(app: Litestar) -> dict[tuple[str, str], Requirement]:
+    """(path, method) → the permission and scope the operation needs (`requires(...)`)."""
+    found = {}
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            requirement = handler.opt.get(REQUIRES)
+            if isinstance(requirement, Requirement):
+                for method in handler.http_methods:
+                    found[(route.path_format, method.lower())] = requirement
+    return found
+
+
+def _needs(requirement: Requirement) -> str:
+    """What the document says an operation needs (SPEC §5)."""
+    scope = (
+        "platform scope" if requirement.platform else "a tenant-scoped caller: its own tenant only"
+    )
+    return f"Needs `{requirement.permission.value}` ({scope})."
 
 
 def _optional_bodies(app: Litestar) -> list[tuple[str, str]]:
