@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import jwt
@@ -142,6 +143,41 @@ async def test_bad_query_parameters_give_one_error_per_field(http: ApiClient) ->
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert {e["field"] for e in errors} == {"limit", "offset", "status"}
+    assert {e["code"] for e in errors} == {"VALIDATION_ERROR"}
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "fields"),
+    [
+        (
+            "/api/v1/admin/mso/sessions",
+            {"status": "lost", "from_date": "2026-02-30"},
+            {"status", "from_date"},
+        ),
+        (
+            "/api/v1/admin/mso/sessions",
+            {"limit": 500, "from_date": "2026-12-20", "to_date": "2026-12-01"},
+            {"limit", "to_date"},
+        ),
+        (
+            "/api/v1/admin/audit-log",
+            {"limit": 0, "from_date": "2026-02-30"},
+            {"limit", "from_date"},
+        ),
+        (
+            "/api/v1/admin/mso/doctors",
+            {"offset": -1, "available_from": "2026-02-30"},
+            {"offset", "available_from"},
+        ),
+    ],
+)
+async def test_a_bad_date_is_named_beside_the_other_bad_parameters(
+    http: ApiClient, path: str, query: dict[str, Any], fields: set[str]
+) -> None:
+    response = await http.client.get(path, params=query, headers=http.auth())
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert {e["field"] for e in errors} == fields
     assert {e["code"] for e in errors} == {"VALIDATION_ERROR"}
 
 

@@ -38,6 +38,7 @@ from admin_core.kernel.errors import (
     ValidationFailed,
     error_views,
 )
+from admin_core.kernel.validation import FieldChecks
 from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists, MsoDoctorNotFound
 from admin_core.payments.errors import (
     MsoRefundNotAllowed,
@@ -48,7 +49,7 @@ from admin_core.payments.errors import (
 from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
 from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed, UserNotFound
 from entrypoints.http.envelope import error_response
-from entrypoints.http.fields import readable
+from entrypoints.http.fields import QUERY_RULES, readable
 from entrypoints.request_errors import (
     BadRequest,
     MethodNotAllowed,
@@ -143,6 +144,23 @@ def _validation_views(exc: ValidationException) -> list[ErrorView]:
     return [ErrorView(code=ValidationFailed.code, message=str(exc.detail), field="body")]
 
 
+def _query_rule_views(request: Request[Any, Any, Any], named: list[ErrorView]) -> list[ErrorView]:
+    """What the operation's `QueryRule`s find wrong with the query values not already named."""
+    rules = request.route_handler.opt.get(QUERY_RULES, ())
+    if not rules:
+        return []
+    taken = {view.field for view in named}
+    values = {k: v for k, v in request.query_params.items() if k not in taken}
+    checks = FieldChecks()
+    for rule in rules:
+        rule(checks, values)
+    return [
+        ErrorView(code=ValidationFailed.code, message=error.message, field=error.field)
+        for error in checks.errors
+        if error.field not in taken
+    ]
+
+
 def _framework(exc: HTTPException) -> tuple[int, AdminError]:
     """A framework error by its status; a 4xx we have no class for keeps its status."""
     status = exc.status_code
@@ -190,7 +208,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, ValidationException):
         if exc.status_code == 400 and not isinstance(exc.extra, list):
             return error_response(request, 400, error_views(BadRequest()))
-        return error_response(request, 422, _validation_views(exc))
+        views = _validation_views(exc)
+        return error_response(request, 422, views + _query_rule_views(request, views))
     if isinstance(exc, AdminError):
         status = status_of(exc)
         if status >= 500:  # the server's side failed: the operator hears of it too

@@ -8,7 +8,8 @@ refuses blank text); codes are the core's own reference lists.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import msgspec
 from litestar.params import PathParameter, QueryParameter
@@ -16,7 +17,7 @@ from litestar.params import PathParameter, QueryParameter
 from admin_core.audit.model import ACTION_FILTER
 from admin_core.flags.model import FLAG_NAME
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
-from admin_core.kernel.validation import CONTROL_RANGES, MAX_REASON_LENGTH
+from admin_core.kernel.validation import CONTROL_RANGES, MAX_REASON_LENGTH, FieldChecks
 from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
 from admin_core.users.model import ROLE, USER_ID
 
@@ -49,6 +50,26 @@ TIME_PATTERN = (
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
     r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?$"
 )
+
+#: The `opt` key of an operation's `QueryRule`s.
+QUERY_RULES = "query_rules"
+#: A check of the core on an operation's query values that their types do not state (a
+#: calendar day that does not exist, `to_date` before `from_date`), given the values whose
+#: types are right. A query refused for its types does not reach the core, so these run
+#: then, and one answer names every offending parameter.
+QueryRule = Callable[[FieldChecks, Mapping[str, str]], object]
+
+
+def query_rules(*rules: QueryRule) -> dict[str, Any]:
+    """The `opt` of an operation whose query the core checks further with `rules`."""
+    return {QUERY_RULES: rules}
+
+
+def time_range(checks: FieldChecks, query: Mapping[str, str]) -> None:
+    """`from_date` and `to_date`, read as the core reads them."""
+    checks.time_range(query.get("from_date"), query.get("to_date"))
+
+
 FLAG_NAME_PATTERN = f"^{FLAG_NAME.pattern}$"
 FlagName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=FLAG_NAME_PATTERN)]
 #: Why a change is made; recorded in its audit entries.

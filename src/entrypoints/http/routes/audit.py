@@ -28,6 +28,8 @@ from entrypoints.http.fields import (
     CURSOR_PATTERN,
     FILTER_ID_PATTERN,
     TIME_PATTERN,
+    query_rules,
+    time_range,
 )
 from entrypoints.http.openapi import errors
 from entrypoints.http.presenters.audit import (
@@ -62,7 +64,13 @@ class AuditLogController(Controller):
         "verify_audit_chain": use_case(lambda c: c.audit.verify_audit_chain),
     }
 
-    @get("/", summary="Query the audit log", operation_id="queryAuditLog", responses=errors(404))
+    @get(
+        "/",
+        summary="Query the audit log",
+        operation_id="queryAuditLog",
+        responses=errors(404),
+        opt=query_rules(time_range),
+    )
     async def query(
         self,
         request: Request[Any, Any, Any],

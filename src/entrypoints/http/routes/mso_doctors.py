@@ -20,6 +20,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.kernel.validation import FieldChecks
 from admin_core.mso_doctors.rules import (
     DOCTOR_ID_MAX,
     EMAIL_MAX,
@@ -28,6 +29,7 @@ from admin_core.mso_doctors.rules import (
     LIST_MAX,
     MAX_FEE_MINOR,
     SPECIALTY_MAX,
+    check_day,
     check_email,
 )
 from admin_core.mso_doctors.use_cases import (
@@ -49,6 +51,7 @@ from entrypoints.http.fields import (
     TenantFilter,
     TenantId,
     TimeZone,
+    query_rules,
     text,
 )
 from entrypoints.http.openapi import WRITE, errors
@@ -98,6 +101,11 @@ DoctorPath = Annotated[
 ]
 Unset = msgspec.UnsetType
 UNSET = msgspec.UNSET
+
+
+def _available_from(checks: FieldChecks, query: Mapping[str, str]) -> None:
+    """The list's `available_from`, read as the core reads it (a calendar day)."""
+    check_day(checks, query.get("available_from"), field="available_from", required=False)
 
 
 class OnboardDoctorIn(In, frozen=True):
@@ -162,6 +170,7 @@ class MsoDoctorController(Controller):
         summary="List second-opinion doctors",
         operation_id="listMsoDoctors",
         responses=errors(404),
+        opt=query_rules(_available_from),
     )
     async def list_doctors(
         self,

@@ -20,7 +20,7 @@ from admin_core.payments.use_cases import (
 )
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
-from entrypoints.http.fields import TIME_PATTERN, Reason, TenantFilter
+from entrypoints.http.fields import TIME_PATTERN, Reason, TenantFilter, query_rules, time_range
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.mso_sessions import (
     MsoSessionOut,
@@ -66,7 +66,13 @@ class MsoSessionController(Controller):
         "refund_session": use_case(lambda c: c.payments.refund_session),
     }
 
-    @get("/", summary="List MSO sessions", operation_id="listMsoSessions", responses=errors(404))
+    @get(
+        "/",
+        summary="List MSO sessions",
+        operation_id="listMsoSessions",
+        responses=errors(404),
+        opt=query_rules(time_range),
+    )
     async def list_sessions(
         self,
         request: Request[Any, Any, Any],
