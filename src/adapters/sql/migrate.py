@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import create_engine
+from adapters.sql.reads import driver_connection
 from admin_core.health.model import SchemaAge, SchemaRevision
 from admin_core.health.ports import DatabaseSchema
 
@@ -30,6 +31,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = int.from_bytes(
     hashlib.sha256(b"admin_core:schema_upgrade").digest()[:8], "big", signed=True
 )
+#: How long an upgrade on SQLite waits for the file's write lock: another process's upgrade
+#: holds it for as long as its migrations take, a long table copy included.
+SQLITE_LOCK_WAIT_S = 600.0
 
 
 def _config(app_role: str | None) -> Config:
@@ -53,7 +57,7 @@ class Upgrade:
 
 async def upgrade(url: str, *, app_role: str | None = None, revision: str = "head") -> Upgrade:
     """Bring the database at `url` to `revision`."""
-    engine = create_engine(url)
+    engine = create_engine(url, lock_timeout=SQLITE_LOCK_WAIT_S)
     try:
         return await upgrade_engine(engine, app_role=app_role, revision=revision)
     finally:
@@ -69,6 +73,11 @@ async def upgrade_engine(
             # Replicas that migrate as they start take turns: the later ones find the schema
             # at head rather than racing to create the same tables.
             await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        elif connection.dialect.name == "sqlite":
+            # The same on SQLite, with its write lock taken before the revision is read; it
+            # also makes the migrations one transaction (the driver begins none before DDL),
+            # so a process killed part way leaves the schema where it was, not half made.
+            await (await driver_connection(connection)).begin_immediate()
         config.attributes["connection"] = connection
 
         def run(sync_connection: Connection) -> Upgrade:
