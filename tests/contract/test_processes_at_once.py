@@ -4,20 +4,29 @@ go together once their imports are done."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import pytest
+import sqlalchemy as sa
+
+from adapters.sql.engine import create_engine
 from tests.support.at_once import run_at_once
+from tests.support.services import _create_database, _drop_database, in_thread, service_url
 
 #: Enough processes that, without a lock, two of them meet in the same migration.
 UPGRADES = 4
 
 
-def _env(tmp_path: Path, db: Path) -> dict[str, str]:
+def _env(tmp_path: Path, url: str) -> dict[str, str]:
     settings = {k: v for k, v in os.environ.items() if not k.startswith("ADMIN_")}
     return settings | {
-        "ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "ADMIN_DATABASE_URL": url,
         "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "keys" / "signing.pem"),
     }
 
@@ -25,7 +34,9 @@ def _env(tmp_path: Path, db: Path) -> dict[str, str]:
 def test_upgrades_started_at_once_on_a_fresh_sqlite_file_take_turns(tmp_path: Path) -> None:
     db = tmp_path / "admin.sqlite"
     done = run_at_once(
-        [["--json", "db", "upgrade"]] * UPGRADES, env=_env(tmp_path, db), cwd=tmp_path
+        [["--json", "db", "upgrade"]] * UPGRADES,
+        env=_env(tmp_path, f"sqlite+aiosqlite:///{db}"),
+        cwd=tmp_path,
     )
     assert [d.code for d in done] == [0] * UPGRADES, [d.err for d in done]
     reports = sorted(d.out for d in done)
@@ -35,3 +46,47 @@ def test_upgrades_started_at_once_on_a_fresh_sqlite_file_take_turns(tmp_path: Pa
     with sqlite3.connect(db) as connection:
         [(revision,)] = connection.execute("select version_num from alembic_version").fetchall()
     assert all(f'"to":"{revision}"' in r.replace(" ", "") for r in reports), reports
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with nothing in it: a SQLite file not yet made, or a PostgreSQL
+    database of its own (the embedded mode takes one a developer gives)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'admin.sqlite'}"
+        return
+    super_url, owner_url = service_url("POSTGRES_SUPER"), service_url("POSTGRES_OWNER")
+    owner = urlsplit(owner_url)
+    name = f"at_once_{secrets.token_hex(3)}"
+    in_thread(_create_database(super_url, name, owner.path.lstrip("/")))
+    try:
+        yield urlunsplit(owner._replace(path=f"/{name}"))
+    finally:
+        in_thread(_drop_database(super_url, name))
+
+
+async def _demo_histories(url: str) -> int:
+    """How many times the seed's first audited change was recorded."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                sa.text("select count(*) from audit_log where request_id = 'demo-0001'")
+            )
+    finally:
+        await engine.dispose()
+    return int(count)
+
+
+def test_demo_seeds_started_at_once_seed_the_demo_set_once(
+    tmp_path: Path, fresh_database: str
+) -> None:
+    env = _env(tmp_path, fresh_database)
+    [migrated] = run_at_once([["db", "upgrade"]], env=env, cwd=tmp_path)
+    assert migrated.code == 0, migrated.err
+    done = run_at_once([["--json", "demo", "seed"]] * 2, env=env, cwd=tmp_path)
+    assert [d.code for d in done] == [0, 0], [d.err for d in done]
+    states = sorted(d.out.replace(" ", "") for d in done)
+    assert '"state":"demo"' in states[0], states
+    assert '"state":"empty"' in states[1], states
+    assert asyncio.run(_demo_histories(fresh_database)) == 1

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from adapters.sql.locks import held_exclusively
 from admin_core.audit.model import AuditFilter
 from admin_core.graph.errors import GraphRebuildFailed
 from admin_core.graph.use_cases import RebuildCommand
@@ -70,9 +71,17 @@ async def seed_state(container: Container) -> SeedState:
 
 
 async def seed_demo(container: Container) -> SeedReport:
-    """Seed an empty database; leave the demo set as it is; refuse anything else."""
-    if not container.settings().embedded:
+    """Seed an empty database; leave the demo set as it is; refuse anything else. Processes
+    that start at once on one database (two `serve`, `serve` and `demo seed`) take turns:
+    one seeds, and the others then find the demo set."""
+    settings = container.settings()
+    if not settings.embedded:
         raise DemoSeedRefused("production mode never seeds demo data")
+    async with held_exclusively(settings.database_url, "demo_seed"):
+        return await _seed(container)
+
+
+async def _seed(container: Container) -> SeedReport:
     state = await seed_state(container)
     if state is SeedState.OTHER:
         raise DemoSeedRefused(

@@ -1,0 +1,84 @@
+"""A named lock of one database, held across processes: for a step of several transactions
+that two processes must not take at once (the embedded demo seed)."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from adapters.sql.engine import create_engine, is_sqlite
+from admin_core.kernel.errors import DatabaseUnavailable
+
+#: How long a process waits for another holding the lock before it gives up.
+WAIT_S = 120.0
+
+
+@asynccontextmanager
+async def held_exclusively(url: str, name: str, *, wait: float = WAIT_S) -> AsyncIterator[None]:
+    """Hold the lock `name` of the database at `url` until the block ends, waiting while
+    another process holds it. PostgreSQL: a session advisory lock on a connection of its own.
+    SQLite: `flock` of a file beside the database (`<file>.<name>.lock`). Either is let go
+    when its holder dies, so a crash never leaves it taken. Any other URL (an in-memory
+    store) belongs to one process: nothing to hold."""
+    if url.startswith("postgresql"):
+        async with _advisory(url, name, wait):
+            yield
+    elif is_sqlite(url) and sa.make_url(url).database not in (None, "", ":memory:"):
+        async with _file_lock(Path(f"{sa.make_url(url).database}.{name}.lock"), wait):
+            yield
+    else:
+        yield
+
+
+@asynccontextmanager
+async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
+    key = int.from_bytes(
+        hashlib.sha256(f"admin_core:{name}".encode()).digest()[:8], "big", signed=True
+    )
+    engine = create_engine(url, pooled=False)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(f"SET lock_timeout = {int(wait * 1000)}"))
+            try:
+                await connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except sa.exc.DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                raise _held_by_another(name) from error
+            await connection.commit()  # session-level: no transaction stays open
+            yield  # closing the connection (the pool keeps none) lets the lock go
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def _file_lock(path: Path, wait: float) -> AsyncIterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait
+        pause = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() + pause > deadline:
+                    raise _held_by_another(path.name) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.2)
+        yield
+    finally:
+        os.close(fd)  # lets the lock go
+
+
+def _held_by_another(name: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"Another process holds {name}; try again shortly.")
