@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import shlex
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
@@ -394,21 +398,47 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if settings.embedded:
         _print_welcome(container, f"http://{host}:{port}")
-    uvicorn.run(
-        create_app(
-            container,
-            on_startup=seed_on_start if seed else None,
-            reconcile_every=RECONCILE_EVERY_S,
-            checkpoint_every=settings.audit_checkpoint_seconds,
-            freeze_after_start=True,
-        ),
-        host=host,
-        port=port,
-        log_config=server_log_config(),
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
+    with _stopped_as_asked():
+        uvicorn.run(
+            create_app(
+                container,
+                on_startup=seed_on_start if seed else None,
+                reconcile_every=RECONCILE_EVERY_S,
+                checkpoint_every=settings.audit_checkpoint_seconds,
+                freeze_after_start=True,
+            ),
+            host=host,
+            port=port,
+            log_config=server_log_config(),
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
     return 0
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT reached `serve` outside the server's own handling of them."""
+
+
+@contextlib.contextmanager
+def _stopped_as_asked() -> Iterator[None]:
+    """A server stopped by SIGTERM or SIGINT exits 0 once it has stopped. uvicorn answers the
+    requests in flight, runs the app's shutdown (the container closed), then raises the
+    signal again to the handler in place before it started: Python's default ones ended the
+    process by the signal (exit 143 for a stop an orchestrator asked and got), or with a
+    traceback. A signal before the server handles them stops `serve` the same way."""
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise _Stopped
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _print_welcome(container: Container, base: str) -> None:

@@ -1,0 +1,115 @@
+"""SIGTERM to `adminctl serve` (an orchestrator stopping a replica, a developer's Ctrl+C):
+the requests in flight are answered, the database is closed, and the process says it
+stopped as asked (exit 0). A real server on an embedded SQLite file."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.support.services import ROOT
+
+ADMINCTL = Path(sys.executable).with_name("adminctl")
+if not ADMINCTL.exists():  # pragma: no cover - pytest run from outside the venv
+    ADMINCTL = ROOT / ".venv" / "bin" / "adminctl"
+#: Guards against a hang, never a measure of speed.
+GUARD_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + GUARD_S
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.05)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ready", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "admin.sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMIN_")}
+    env |= {"ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    out, err = tmp_path / "serve.out", tmp_path / "serve.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        server = subprocess.Popen(
+            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        _until(lambda: _ready(base) or server.poll() is not None, "the server answered")
+        assert server.poll() is None, err.read_text()
+        found = re.search(r"export ADMIN_TOKEN=(\S+)", out.read_text())
+        assert found is not None, out.read_text()
+        token = found[1]
+
+        # Another process holds the write lock: the request waits for it inside the server.
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        answers: list[httpx.Response] = []
+        request = threading.Thread(
+            target=lambda: answers.append(
+                httpx.patch(
+                    f"{base}/api/v1/admin/tenants/apollo-chennai",
+                    json={"name": "Apollo Chennai (renamed)"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=GUARD_S,
+                )
+            )
+        )
+        request.start()
+        time.sleep(0.5)  # lets the request reach the server; too short fails, never passes
+        server.send_signal(signal.SIGTERM)
+        _until(
+            lambda: "Waiting for connections to close" in err.read_text(),
+            "the server stopped listening and waited for the request",
+        )
+        holder.execute("COMMIT")
+        holder.close()
+        request.join(GUARD_S)
+
+        assert server.wait(GUARD_S) == 0, err.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    # the server closed its connections: the last one to close folds the WAL into the file
+    assert not Path(f"{db}-wal").exists()
+    [answer] = answers
+    assert answer.status_code == 200, answer.text
+    connection = sqlite3.connect(db)
+    try:
+        [(name,)] = connection.execute("select name from tenants where id = 'apollo-chennai'")
+    finally:
+        connection.close()
+    assert name == "Apollo Chennai (renamed)"
+    assert "Traceback" not in err.read_text()
