@@ -6,9 +6,10 @@ the checkpoint lock's `reading` side, a verify overlapping a routine (periodic) 
 answered ok=false, `checkpoint_missing_in_sink` or `checkpoint_missing_in_database`, though
 nobody touched anything.
 
-Both replicas: their own engine on the same PostgreSQL database, one shared directory sink
-(as production would share a mount). The sink is given a little latency (a network mount),
-which only widens a window that always exists.
+Both replicas: their own engine on the same PostgreSQL database, or on the same SQLite file
+(two processes of the embedded mode), and one shared directory sink (as production would
+share a mount; the embedded mode keeps it beside the file). The sink is given a little
+latency (a network mount), which only widens a window that always exists.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.ed25519.keys import Ed25519CheckpointKeys, Ed25519CheckpointSigner
 from adapters.filesystem.checkpoints import DirectoryCheckpointSink
-from adapters.sql.audit import PostgresCheckpointLock
+from adapters.sql.audit import PostgresCheckpointLock, SqliteCheckpointLock
 from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import UlidGenerator
 from admin_core.audit.model import ChainVerification
+from admin_core.audit.ports import CheckpointLock
 from admin_core.audit.use_cases import (
     CheckpointWritten,
     VerifyAuditChain,
@@ -40,7 +43,13 @@ from tests.support.audit import tenant_update as record
 from tests.support.clock import ManualClock
 from tests.support.databases import database, postgres_urls
 
-pytestmark = pytest.mark.postgres
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL replicas, or processes on one embedded SQLite file (a server writing its
+    periodic checkpoints, `adminctl audit verify` beside it)."""
+    return str(request.param)
+
 
 OPERATOR = Principal.operator("checkpoint-race")
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -69,14 +78,26 @@ class SlowSink(DirectoryCheckpointSink):
         return await super().read_many(seqs)
 
 
+def _url(transactions: object) -> str:
+    engine: AsyncEngine = transactions.engine  # type: ignore[attr-defined]
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _lock(backend: str, engine: AsyncEngine) -> CheckpointLock:
+    """Each replica's own lock, as its container builds it."""
+    if backend == "sqlite":
+        return SqliteCheckpointLock(engine.url.render_as_string(hide_password=False))
+    return PostgresCheckpointLock(engine)
+
+
 @asynccontextmanager
 async def _replicas(
-    tmp_path: Path, writer_sink: SlowSink, verify_sink: SlowSink
+    backend: str, tmp_path: Path, writer_sink: SlowSink, verify_sink: SlowSink
 ) -> AsyncIterator[tuple[WriteCheckpoint, VerifyAuditChain]]:
     clock = ManualClock(T0, step=timedelta(seconds=1))
-    async with database("postgres", tmp_path, clock=clock) as uow_a:
-        app_url, _ = postgres_urls()
-        engine_b = create_engine(app_url)
+    async with database(backend, tmp_path, clock=clock) as uow_a:
+        url = postgres_urls()[0] if backend == "postgres" else _url(uow_a)
+        engine_b = create_engine(url)
         try:
             uow_b = SqlTransactions(engine_b, clock, UlidGenerator())
             signer = Ed25519CheckpointSigner(tmp_path / "keys" / "checkpoint.pem", create=True)
@@ -86,11 +107,11 @@ async def _replicas(
                 signer=signer,
                 keys=keys,
                 sink=writer_sink,
-                lock=PostgresCheckpointLock(uow_a.engine),  # type: ignore[attr-defined]
+                lock=_lock(backend, uow_a.engine),  # type: ignore[attr-defined]
                 clock=clock,
             )
             verify = VerifyAuditChain(  # replica B
-                uow_b, keys=keys, sink=verify_sink, lock=PostgresCheckpointLock(engine_b)
+                uow_b, keys=keys, sink=verify_sink, lock=_lock(backend, engine_b)
             )
             async with uow_a() as tx:
                 for n in range(1, 6):
@@ -105,9 +126,11 @@ async def _replicas(
             await engine_b.dispose()
 
 
-async def test_verify_during_a_checkpoint_publish_reports_missing_in_sink(tmp_path: Path) -> None:
+async def test_verify_during_a_checkpoint_publish_reports_missing_in_sink(
+    backend: str, tmp_path: Path
+) -> None:
     sink = tmp_path / "sink"
-    async with _replicas(tmp_path, SlowSink(sink, publish_delay=0.5), SlowSink(sink)) as (
+    async with _replicas(backend, tmp_path, SlowSink(sink, publish_delay=0.5), SlowSink(sink)) as (
         writer,
         verify,
     ):
@@ -129,10 +152,10 @@ async def test_verify_during_a_checkpoint_publish_reports_missing_in_sink(tmp_pa
 
 
 async def test_verify_while_a_checkpoint_is_written_reports_missing_in_database(
-    tmp_path: Path,
+    backend: str, tmp_path: Path
 ) -> None:
     sink = tmp_path / "sink"
-    async with _replicas(tmp_path, SlowSink(sink), SlowSink(sink, read_delay=0.3)) as (
+    async with _replicas(backend, tmp_path, SlowSink(sink), SlowSink(sink, read_delay=0.3)) as (
         writer,
         verify,
     ):

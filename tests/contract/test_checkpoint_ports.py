@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from adapters.filesystem.checkpoints import DirectoryCheckpointSink
 from adapters.memory.audit import InMemoryCheckpointSink, InProcessCheckpointLock
 from adapters.memory.transaction import InMemoryTransactions
-from adapters.sql.audit import PostgresCheckpointLock
+from adapters.sql.audit import PostgresCheckpointLock, SqliteCheckpointLock
 from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
 from admin_core.audit.checkpoints import Checkpoint, CheckpointIssue, SealedHead
@@ -374,13 +374,16 @@ async def test_a_directory_sink_opened_again_reads_and_guards_what_was_published
 
 # =========================================================================== CheckpointLock
 
-LOCKS = ("in-process", pytest.param("postgres", marks=pytest.mark.postgres))
+LOCKS = ("in-process", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
 
 @pytest.fixture(params=LOCKS)
-async def lock(request: pytest.FixtureRequest) -> AsyncIterator[CheckpointLock]:
+async def lock(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CheckpointLock]:
     if request.param == "in-process":
         yield InProcessCheckpointLock()
+        return
+    if request.param == "sqlite":
+        yield SqliteCheckpointLock(f"sqlite+aiosqlite:///{tmp_path / 'admin.sqlite'}")
         return
     app_url, _ = postgres_urls()
     engine = create_engine(app_url, pool_size=8)  # each hold is a session of its own

@@ -16,7 +16,14 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
+from adapters.sql.migrate import upgrade
+from admin_core.graph.errors import GraphRebuildInProgress
+from admin_core.graph.use_cases import RebuildCommand
+from admin_core.kernel.principal import Principal
+from entrypoints.container import aclose, build_container
+from entrypoints.settings import Settings
 from tests.support.at_once import run_at_once
+from tests.support.graph import neo4j_projection
 from tests.support.services import _create_database, _drop_database, in_thread, service_url
 
 #: Enough processes that, without a lock, two of them meet in the same migration.
@@ -90,3 +97,27 @@ def test_demo_seeds_started_at_once_seed_the_demo_set_once(
     assert '"state":"demo"' in states[0], states
     assert '"state":"empty"' in states[1], states
     assert asyncio.run(_demo_histories(fresh_database)) == 1
+
+
+@pytest.mark.neo4j
+async def test_a_rebuild_beside_another_process_s_on_one_sqlite_file_and_neo4j_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The embedded mode with Neo4j: a server and `adminctl graph rebuild` on one file project
+    into one graph. Two rebuilds at once would each sweep what the other stamped."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'admin.sqlite'}"
+    await upgrade(url)
+    settings = Settings(
+        database_url=url, neo4j_url=service_url("NEO4J"), local_key_path=tmp_path / "key.pem"
+    )
+    server, command = build_container(settings), build_container(settings)
+    try:
+        async with neo4j_projection(), server.graph.rebuild_lock().hold() as taken:
+            assert taken
+            with pytest.raises(GraphRebuildInProgress):
+                await command.graph.rebuild_graph().execute(
+                    Principal.operator("test"), RebuildCommand()
+                )
+    finally:
+        await aclose(server)
+        await aclose(command)

@@ -19,6 +19,7 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.locks import file_lock, sqlite_lock_path
 from adapters.sql.projection import PostgresRebuildLock
 from adapters.sql.reads import Read, driver_connection, invalidate_unless_answered
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_checkpoints, audit_log
@@ -576,4 +577,24 @@ class PostgresCheckpointLock(PostgresRebuildLock, CheckpointLock):
         """`pg_advisory_lock_shared` on the writer's key: waits for a writer to finish, and
         a writer's `pg_try_advisory_lock` fails while any reader holds it."""
         async with self._session_lock("pg_advisory_lock_shared", "pg_advisory_unlock_shared"):
+            yield
+
+
+class SqliteCheckpointLock(CheckpointLock):
+    """`flock` of a file beside the SQLite database (`<file>.audit_checkpoint.lock`): the
+    processes on one file (a server writing its periodic checkpoints, `adminctl audit verify`
+    or `audit checkpoint` beside it) share its checkpoints and their directory. The writer
+    holds it exclusively, readers shared; let go when the holder dies."""
+
+    def __init__(self, database_url: str) -> None:
+        self._path = sqlite_lock_path(database_url, "audit_checkpoint")
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[bool]:
+        async with file_lock(self._path, wait=0) as taken:
+            yield taken
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        async with file_lock(self._path, shared=True, wait=None):
             yield

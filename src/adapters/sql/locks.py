@@ -32,7 +32,7 @@ async def held_exclusively(url: str, name: str, *, wait: float = WAIT_S) -> Asyn
         async with _advisory(url, name, wait):
             yield
     elif is_sqlite(url) and sa.make_url(url).database not in (None, "", ":memory:"):
-        async with _file_lock(Path(f"{sa.make_url(url).database}.{name}.lock"), wait):
+        async with _file_lock(sqlite_lock_path(url, name), wait):
             yield
     else:
         yield
@@ -61,23 +61,46 @@ async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _file_lock(path: Path, wait: float) -> AsyncIterator[None]:
+    async with file_lock(path, wait=wait) as taken:
+        if not taken:
+            raise _held_by_another(path.name)
+        yield
+
+
+@asynccontextmanager
+async def file_lock(
+    path: Path, *, shared: bool = False, wait: float | None = None
+) -> AsyncIterator[bool]:
+    """`flock` of the file at `path` (made if missing) until the block ends; yields whether it
+    was taken. Exclusive, or `shared` with other shared holders. `wait`: 0 tries once, None
+    waits for as long as another holds it, else up to that many seconds. Every block opens
+    the file anew, so two holders conflict within one process as across processes; the lock
+    goes with its holder, dead or alive."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + wait
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = None if wait is None else time.monotonic() + wait
         pause = 0.01
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode)
+                taken = True
                 break
             except BlockingIOError:
-                if time.monotonic() + pause > deadline:
-                    raise _held_by_another(path.name) from None
+                if deadline is not None and time.monotonic() + pause > deadline:
+                    taken = False
+                    break
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.2)
-        yield
+        yield taken
     finally:
         os.close(fd)  # lets the lock go
+
+
+def sqlite_lock_path(url: str, name: str) -> Path:
+    """The lock file `name` of the SQLite database at `url`: beside it."""
+    return Path(f"{sa.make_url(url).database}.{name}.lock")
 
 
 def _held_by_another(name: str) -> DatabaseUnavailable:

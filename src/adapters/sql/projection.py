@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.locks import file_lock, sqlite_lock_path
 from adapters.sql.reads import invalidate_unless_answered
 from adapters.sql.tables import (
     accreditations,
@@ -472,3 +473,17 @@ class PostgresRebuildLock(RebuildLock):
             await conn.invalidate()  # closing the session releases the lock server-side
         finally:
             await conn.close()
+
+
+class SqliteRebuildLock(RebuildLock):
+    """`flock` of a file beside the SQLite database (`<file>.graph_rebuild.lock`), for
+    processes on one file that share a graph (Neo4j): a server and `adminctl graph rebuild`.
+    Let go when its holder dies, so a crash never leaves rebuilds blocked."""
+
+    def __init__(self, database_url: str) -> None:
+        self._path = sqlite_lock_path(database_url, "graph_rebuild")
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[bool]:
+        async with file_lock(self._path, wait=0) as taken:
+            yield taken

@@ -15,7 +15,7 @@ from adapters.ed25519.keys import (
 )
 from adapters.filesystem.checkpoints import DirectoryCheckpointSink
 from adapters.memory.audit import InMemoryCheckpointSink, InProcessCheckpointLock
-from adapters.sql.audit import PostgresCheckpointLock
+from adapters.sql.audit import PostgresCheckpointLock, SqliteCheckpointLock
 from admin_core.audit.checkpoints import TrustedCheckpoints
 from admin_core.audit.ports import CheckpointLock, CheckpointSink
 from admin_core.audit.use_cases import (
@@ -49,6 +49,8 @@ def _sink(settings: Settings) -> CheckpointSink:
 def _lock(settings: Settings, engine: Callable[[], AsyncEngine]) -> CheckpointLock:
     if choices.database(settings) == "postgres":
         return PostgresCheckpointLock(engine())
+    if choices.database(settings) == "sqlite":  # the file, its checkpoints and their directory
+        return SqliteCheckpointLock(settings.database_url)  # are shared by its processes
     return InProcessCheckpointLock()
 
 

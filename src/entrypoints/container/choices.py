@@ -194,11 +194,7 @@ def describe(settings: Settings) -> list[Choice]:
             "SqlProjectionSource" if sql else "InMemoryProjectionSource",
             store,
         ),
-        Choice(
-            "RebuildLock",
-            "PostgresRebuildLock" if db == "postgres" else "InProcessRebuildLock",
-            "an advisory lock shared by every replica" if db == "postgres" else "one process",
-        ),
+        Choice("RebuildLock", *_rebuild_lock(db, neo4j)),
         Choice(
             "FeatureFlags",
             {
@@ -271,11 +267,23 @@ def describe(settings: Settings) -> list[Choice]:
             )
             + f"; every {settings.audit_checkpoint_seconds:g} s when a chain moved",
         ),
-        Choice(
-            "CheckpointLock",
-            "PostgresCheckpointLock" if db == "postgres" else "InProcessCheckpointLock",
-            "an advisory lock shared by every replica" if db == "postgres" else "one process",
-        ),
+        Choice("CheckpointLock", *_checkpoint_lock(db)),
         Choice("Clock", "SystemClock", "UTC"),
         Choice("IdGenerator", "UlidGenerator", "prefixed ULIDs"),
     ]
+
+
+def _rebuild_lock(db: str, neo4j: bool) -> tuple[str, str]:
+    if db == "postgres":
+        return "PostgresRebuildLock", "an advisory lock shared by every replica"
+    if db == "sqlite" and neo4j:
+        return "SqliteRebuildLock", "a lock file beside the database, shared by its processes"
+    return "InProcessRebuildLock", "one process, whose graph is its own"
+
+
+def _checkpoint_lock(db: str) -> tuple[str, str]:
+    if db == "postgres":
+        return "PostgresCheckpointLock", "an advisory lock shared by every replica"
+    if db == "sqlite":
+        return "SqliteCheckpointLock", "a lock file beside the database, shared by its processes"
+    return "InProcessCheckpointLock", "one process"

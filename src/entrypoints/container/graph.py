@@ -13,7 +13,7 @@ from adapters.memory.directory import InMemoryProjectionSource
 from adapters.memory.graph import InMemoryGraphProjection, InProcessRebuildLock
 from adapters.memory.store import InMemoryStore
 from adapters.neo4j.graph import Neo4jGraphProjection, create_driver
-from adapters.sql.projection import PostgresRebuildLock, SqlProjectionSource
+from adapters.sql.projection import PostgresRebuildLock, SqliteRebuildLock, SqlProjectionSource
 from admin_core.graph.model import RebuildProgress, RebuildResult
 from admin_core.graph.ports import GraphProjection, ProjectionSource, RebuildLock
 from admin_core.graph.use_cases import RebuildCommand, RebuildProjection, ShowGraphStatus
@@ -59,7 +59,9 @@ def _source(
 def _lock(settings: Settings, engine: Callable[[], AsyncEngine]) -> RebuildLock:
     if choices.database(settings) == "postgres":
         return PostgresRebuildLock(engine())
-    return InProcessRebuildLock()
+    if choices.database(settings) == "sqlite" and choices.uses_neo4j(settings):
+        return SqliteRebuildLock(settings.database_url)  # processes on the file share Neo4j
+    return InProcessRebuildLock()  # each process rebuilds a graph of its own
 
 
 class GraphArea(containers.DeclarativeContainer):
