@@ -119,12 +119,16 @@ async def test_the_api_answers_503_in_the_envelope_and_ready_says_not_ready(
     assert line.request_id == "req-outage-1"
 
 
+@pytest.mark.parametrize("command", [["tenants", "list"], ["demo", "seed"]])
 def test_the_cli_exits_6_with_the_code_not_a_traceback(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: list[str],
 ) -> None:
     monkeypatch.setenv("ADMIN_DATABASE_URL", url(closed_port()))
     monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
-    assert main(["--json", "tenants", "list"]) == 6
+    assert main(["--json", *command]) == 6
     [error] = json.loads(capsys.readouterr().err)["errors"]
     assert error["code"] == "DATABASE_UNAVAILABLE"
 

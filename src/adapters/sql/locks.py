@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.engine import create_engine, is_sqlite
+from adapters.sql.errors import unavailable
 from admin_core.kernel.errors import DatabaseUnavailable
 
 #: How long a process waits for another holding the lock before it gives up.
@@ -44,18 +46,23 @@ async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
         hashlib.sha256(f"admin_core:{name}".encode()).digest()[:8], "big", signed=True
     )
     engine = create_engine(url, pooled=False)
+    connection: AsyncConnection | None = None
     try:
-        async with engine.connect() as connection:
+        try:
+            connection = await engine.connect()
             await connection.execute(sa.text(f"SET lock_timeout = {int(wait * 1000)}"))
-            try:
-                await connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            except sa.exc.DBAPIError as error:
-                if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
-                    raise
-                raise _held_by_another(name) from error
+            await connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
             await connection.commit()  # session-level: no transaction stays open
-            yield  # closing the connection (the pool keeps none) lets the lock go
+        except sa.exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                raise _held_by_another(name) from error
+            raise unavailable(error) from error
+        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as error:
+            raise unavailable(error) from error
+        yield
     finally:
+        if connection is not None:
+            await connection.close()  # the pool keeps none: the session ends, the lock goes
         await engine.dispose()
 
 
