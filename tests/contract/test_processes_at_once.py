@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
-from adapters.sql.migrate import upgrade
+from adapters.sql.migrate import head_revision, schema_revision, upgrade
 from admin_core.graph.errors import GraphRebuildInProgress
 from admin_core.graph.use_cases import RebuildCommand
 from admin_core.kernel.principal import Principal
@@ -121,3 +121,27 @@ async def test_a_rebuild_beside_another_process_s_on_one_sqlite_file_and_neo4j_i
     finally:
         await aclose(server)
         await aclose(command)
+
+
+async def test_an_upgrade_that_stops_part_way_on_sqlite_leaves_the_schema_where_it_was(
+    tmp_path: Path,
+) -> None:
+    """Migration 0011 fails (an index of its name is there already), after 0010 made a
+    table: nothing of the upgrade stays, and once the cause is gone the next upgrade runs
+    from where the schema was, rather than stopping at 0010's table."""
+    db = tmp_path / "admin.sqlite"
+    url = f"sqlite+aiosqlite:///{db}"
+    await upgrade(url, revision="0009")
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE INDEX ix_mso_doctors_full_name_id ON mso_doctors (id)")
+    connection.close()
+    with pytest.raises(sa.exc.OperationalError, match="already exists"):
+        await upgrade(url)
+    assert await schema_revision(url) == "0009"
+    with sqlite3.connect(db) as connection:
+        connection.execute("DROP INDEX ix_mso_doctors_full_name_id")
+        tables = {n for (n,) in connection.execute("select name from sqlite_master")}
+    connection.close()
+    assert "embedded_memberships" not in tables
+    done = await upgrade(url)
+    assert (done.before, done.after) == ("0009", head_revision())
