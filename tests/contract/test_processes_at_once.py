@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
+import signal
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -22,7 +27,7 @@ from admin_core.graph.use_cases import RebuildCommand
 from admin_core.kernel.principal import Principal
 from entrypoints.container import aclose, build_container
 from entrypoints.settings import Settings
-from tests.support.at_once import run_at_once
+from tests.support.at_once import Running, run_at_once, started_at_once
 from tests.support.graph import neo4j_projection
 from tests.support.services import _create_database, _drop_database, in_thread, service_url
 
@@ -145,3 +150,62 @@ async def test_an_upgrade_that_stops_part_way_on_sqlite_leaves_the_schema_where_
     assert "embedded_memberships" not in tables
     done = await upgrade(url)
     assert (done.before, done.after) == ("0009", head_revision())
+
+
+def test_two_servers_started_at_once_on_a_fresh_file_serve_one_demo_set_and_one_key(
+    tmp_path: Path,
+) -> None:
+    """Two `adminctl serve` on one fresh SQLite file: both migrate, seed and make the signing
+    key at once. Both serve; the demo history is there once; a token either prints works on
+    both."""
+    db = tmp_path / "admin.sqlite"
+    env = _env(tmp_path, f"sqlite+aiosqlite:///{db}")
+    ports = [_free_port(), _free_port()]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    commands = [["serve", "--host", "127.0.0.1", "--port", str(port)] for port in ports]
+    with started_at_once(commands, env=env, cwd=tmp_path) as servers:
+        for server, base in zip(servers, bases, strict=True):
+            _until_ready(server, base)
+        tokens = []
+        for server in servers:
+            found = re.search(r"export ADMIN_TOKEN=(\S+)", server.stdout.read_text())
+            assert found is not None, server.output()
+            tokens.append(found[1])
+        for token in tokens:
+            for base in bases:
+                answer = httpx.get(
+                    f"{base}/api/v1/admin/tenants",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=GUARD_S,
+                )
+                assert answer.status_code == 200, answer.text
+        for server in servers:
+            server.process.send_signal(signal.SIGTERM)
+        codes = [server.process.wait(GUARD_S) for server in servers]
+        assert codes == [0, 0], [server.output() for server in servers]
+    assert asyncio.run(_demo_histories(f"sqlite+aiosqlite:///{db}")) == 1
+    seeded = [s for s in servers if "demo data seeded" in s.stderr.read_text()]
+    assert len(seeded) == 1, [server.output() for server in servers]
+
+
+#: Guards against a hang, never a measure of speed.
+GUARD_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _until_ready(server: Running, base: str) -> None:
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        assert server.process.poll() is None, server.output()
+        try:
+            if httpx.get(f"{base}/ready", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,64 @@ def run_at_once(
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+
+@dataclass(frozen=True)
+class Running:
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text() + self.stderr.read_text()
+
+
+@contextmanager
+def started_at_once(
+    commands: Sequence[Sequence[str]], *, env: Mapping[str, str], cwd: Path
+) -> Iterator[list[Running]]:
+    """`run_at_once` for commands that keep running (servers): their output goes to files in
+    `cwd`; each is stopped (SIGTERM, then SIGKILL) on the way out, whatever happened."""
+    with ExitStack() as files:
+        running = []
+        for n, command in enumerate(commands):
+            out, err = cwd / f"at_once_{n}.out", cwd / f"at_once_{n}.err"
+            running.append(
+                Running(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "tests.support.at_once", *command],
+                        env={**env, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+                        cwd=cwd,
+                        stdin=subprocess.PIPE,
+                        stdout=files.enter_context(out.open("wb")),
+                        stderr=files.enter_context(err.open("wb")),
+                    ),
+                    out,
+                    err,
+                )
+            )
+        try:
+            deadline = time.monotonic() + TIMEOUT_S
+            for child in running:
+                while not child.stdout.read_text().startswith("ready\n"):
+                    assert child.process.poll() is None, child.output()
+                    assert time.monotonic() < deadline, child.output()
+                    time.sleep(0.05)
+            for child in running:
+                assert child.process.stdin is not None
+                child.process.stdin.write(b"go\n")
+                child.process.stdin.flush()
+            yield running
+        finally:
+            for child in running:
+                if child.process.poll() is None:
+                    child.process.terminate()
+            for child in running:
+                try:
+                    child.process.wait(timeout=TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
 
 
 def _main(args: list[str]) -> int:
