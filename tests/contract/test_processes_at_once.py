@@ -21,9 +21,11 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine
+from adapters.sql.locks import held_exclusively
 from adapters.sql.migrate import head_revision, schema_revision, upgrade
 from admin_core.graph.errors import GraphRebuildInProgress
 from admin_core.graph.use_cases import RebuildCommand
+from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.kernel.principal import Principal
 from entrypoints.container import aclose, build_container
 from entrypoints.settings import Settings
@@ -209,3 +211,21 @@ def _until_ready(server: Running, base: str) -> None:
             pass
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.1)
+
+
+async def test_a_process_waiting_for_the_seed_lock_past_its_wait_is_told_to_try_again(
+    fresh_database: str,
+) -> None:
+    """The seed lock of a database is one holder's at a time, another process's included (a
+    holder of its own); a waiter whose wait runs out gets DATABASE_UNAVAILABLE, and the lock
+    is free for the next once its holder is done."""
+
+    async def second_holder() -> None:
+        async with held_exclusively(fresh_database, "demo_seed", wait=0.2):
+            pytest.fail("two holders of one lock")
+
+    async with held_exclusively(fresh_database, "demo_seed"):
+        with pytest.raises(DatabaseUnavailable):
+            await asyncio.wait_for(second_holder(), GUARD_S)
+    async with held_exclusively(fresh_database, "demo_seed", wait=0.2):
+        pass
