@@ -34,6 +34,7 @@ class CheckpointLockMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.directory = Path(tempfile.mkdtemp())
         if self.backend == "sqlite":
+            (self.directory / "admin.sqlite").touch()  # beside a database there is
             url = f"sqlite+aiosqlite:///{self.directory / 'admin.sqlite'}"
             self.locks: list[CheckpointLock] = [SqliteCheckpointLock(url) for _ in range(PROCESSES)]
         else:

@@ -383,6 +383,7 @@ async def lock(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         yield InProcessCheckpointLock()
         return
     if request.param == "sqlite":
+        (tmp_path / "admin.sqlite").touch()  # beside a database there is
         yield SqliteCheckpointLock(f"sqlite+aiosqlite:///{tmp_path / 'admin.sqlite'}")
         return
     app_url, _ = postgres_urls()

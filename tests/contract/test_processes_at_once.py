@@ -220,6 +220,8 @@ async def test_a_process_waiting_for_the_seed_lock_past_its_wait_is_told_to_try_
     holder of its own); a waiter whose wait runs out gets DATABASE_UNAVAILABLE, and the lock
     is free for the next once its holder is done."""
 
+    await upgrade(fresh_database)  # the lock is kept beside a database there is
+
     async def second_holder() -> None:
         async with held_exclusively(fresh_database, "demo_seed", wait=0.2):
             pytest.fail("two holders of one lock")

@@ -83,7 +83,15 @@ def test_a_database_never_migrated_is_named_not_a_traceback(
 
 
 @pytest.mark.parametrize(
-    "command", [["tenants", "list"], ["--json", "sessions", "list"], ["audit", "query"]]
+    "command",
+    [
+        ["tenants", "list"],
+        ["--json", "sessions", "list"],
+        ["audit", "query"],
+        ["audit", "verify"],
+        ["audit", "checkpoint"],
+        ["demo", "seed"],
+    ],
 )
 def test_a_mistyped_database_path_is_named_and_nothing_is_created(
     command: list[str],

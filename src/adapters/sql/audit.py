@@ -19,7 +19,7 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.locks import file_lock, sqlite_lock_path
+from adapters.sql.locks import beside_database
 from adapters.sql.projection import PostgresRebuildLock
 from adapters.sql.reads import Read, driver_connection, invalidate_unless_answered
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_checkpoints, audit_log
@@ -587,14 +587,14 @@ class SqliteCheckpointLock(CheckpointLock):
     holds it exclusively, readers shared; let go when the holder dies."""
 
     def __init__(self, database_url: str) -> None:
-        self._path = sqlite_lock_path(database_url, "audit_checkpoint")
+        self._url = database_url
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[bool]:
-        async with file_lock(self._path, wait=0) as taken:
+        async with beside_database(self._url, "audit_checkpoint", wait=0) as taken:
             yield taken
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[None]:
-        async with file_lock(self._path, shared=True, wait=None):
+        async with beside_database(self._url, "audit_checkpoint", shared=True, wait=None):
             yield

@@ -34,7 +34,9 @@ async def held_exclusively(url: str, name: str, *, wait: float = WAIT_S) -> Asyn
         async with _advisory(url, name, wait):
             yield
     elif is_sqlite(url) and sa.make_url(url).database not in (None, "", ":memory:"):
-        async with _file_lock(sqlite_lock_path(url, name), wait):
+        async with beside_database(url, name, wait=wait) as taken:
+            if not taken:
+                raise _held_by_another(name)
             yield
     else:
         yield
@@ -67,14 +69,6 @@ async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def _file_lock(path: Path, wait: float) -> AsyncIterator[None]:
-    async with file_lock(path, wait=wait) as taken:
-        if not taken:
-            raise _held_by_another(path.name)
-        yield
-
-
-@asynccontextmanager
 async def file_lock(
     path: Path, *, shared: bool = False, wait: float | None = None
 ) -> AsyncIterator[bool]:
@@ -83,7 +77,6 @@ async def file_lock(
     waits for as long as another holds it, else up to that many seconds. Every block opens
     the file anew, so two holders conflict within one process as across processes; the lock
     goes with its holder, dead or alive."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
@@ -105,9 +98,19 @@ async def file_lock(
         os.close(fd)  # lets the lock go
 
 
-def sqlite_lock_path(url: str, name: str) -> Path:
-    """The lock file `name` of the SQLite database at `url`: beside it."""
-    return Path(f"{sa.make_url(url).database}.{name}.lock")
+@asynccontextmanager
+async def beside_database(
+    url: str, name: str, *, shared: bool = False, wait: float | None = None
+) -> AsyncIterator[bool]:
+    """`file_lock` of `<file>.<name>.lock` beside the SQLite database at `url`. A database
+    file that does not exist has nothing to guard (whatever the lock was for fails on it) and
+    may be a mistyped path, beside which nothing is made: taken, without a lock file."""
+    database = str(sa.make_url(url).database)
+    if not os.path.exists(database):  # noqa: ASYNC240 - a stat of a local file, as SQLite's
+        yield True
+        return
+    async with file_lock(Path(f"{database}.{name}.lock"), shared=shared, wait=wait) as taken:
+        yield taken
 
 
 def _held_by_another(name: str) -> DatabaseUnavailable:

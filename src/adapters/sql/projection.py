@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.locks import file_lock, sqlite_lock_path
+from adapters.sql.locks import beside_database
 from adapters.sql.reads import invalidate_unless_answered
 from adapters.sql.tables import (
     accreditations,
@@ -481,9 +481,9 @@ class SqliteRebuildLock(RebuildLock):
     Let go when its holder dies, so a crash never leaves rebuilds blocked."""
 
     def __init__(self, database_url: str) -> None:
-        self._path = sqlite_lock_path(database_url, "graph_rebuild")
+        self._url = database_url
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[bool]:
-        async with file_lock(self._path, wait=0) as taken:
+        async with beside_database(self._url, "graph_rebuild", wait=0) as taken:
             yield taken
