@@ -1,5 +1,7 @@
-"""A named lock of one database, held across processes: for a step of several transactions
-that two processes must not take at once (the embedded demo seed)."""
+"""Named locks of one database, held across processes: for work of several transactions, or
+outside the database, that two processes on it must not do at once (the embedded demo seed;
+on SQLite, the checkpoint writer and the graph rebuild, whose PostgreSQL locks are advisory
+locks of their own)."""
 
 from __future__ import annotations
 
@@ -72,11 +74,11 @@ async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
 async def file_lock(
     path: Path, *, shared: bool = False, wait: float | None = None
 ) -> AsyncIterator[bool]:
-    """`flock` of the file at `path` (made if missing) until the block ends; yields whether it
-    was taken. Exclusive, or `shared` with other shared holders. `wait`: 0 tries once, None
-    waits for as long as another holds it, else up to that many seconds. Every block opens
-    the file anew, so two holders conflict within one process as across processes; the lock
-    goes with its holder, dead or alive."""
+    """`flock` of the file at `path` (made if missing, not its directory) until the block
+    ends; yields whether it was taken. Exclusive, or `shared` with other shared holders.
+    `wait`: 0 tries once, None waits for as long as another holds it, else up to that many
+    seconds. Every block opens the file anew, so two holders conflict within one process as
+    across processes; the lock goes with its holder, dead or alive."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
