@@ -4,6 +4,7 @@ stopped as asked (exit 0). A real server on an embedded SQLite file."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,7 +12,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,27 +75,29 @@ def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
         # Another process holds the write lock: the request waits for it inside the server.
         holder = sqlite3.connect(db, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
-        answers: list[httpx.Response] = []
-        request = threading.Thread(
-            target=lambda: answers.append(
-                httpx.patch(
-                    f"{base}/api/v1/admin/tenants/apollo-chennai",
-                    json={"name": "Apollo Chennai (renamed)"},
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=GUARD_S,
-                )
+        body = json.dumps({"name": "Apollo Chennai (renamed)"}).encode()
+        head = (
+            "PATCH /api/v1/admin/tenants/apollo-chennai HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        client = socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
+        try:
+            client.sendall(head.encode() + body)  # in the server's hands before the SIGTERM
+            time.sleep(0.2)  # lets it read them; too short fails, never passes
+            server.send_signal(signal.SIGTERM)
+            _until(
+                lambda: "Waiting for connections to close" in err.read_text(),
+                "the server stopped listening and waited for the request",
             )
-        )
-        request.start()
-        time.sleep(0.5)  # lets the request reach the server; too short fails, never passes
-        server.send_signal(signal.SIGTERM)
-        _until(
-            lambda: "Waiting for connections to close" in err.read_text(),
-            "the server stopped listening and waited for the request",
-        )
-        holder.execute("COMMIT")
-        holder.close()
-        request.join(GUARD_S)
+            holder.execute("COMMIT")
+            holder.close()
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+        finally:
+            client.close()
 
         assert server.wait(GUARD_S) == 0, err.read_text()
     finally:
@@ -104,8 +106,7 @@ def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
             server.wait()
     # the server closed its connections: the last one to close folds the WAL into the file
     assert not Path(f"{db}-wal").exists()
-    [answer] = answers
-    assert answer.status_code == 200, answer.text
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
     connection = sqlite3.connect(db)
     try:
         [(name,)] = connection.execute("select name from tenants where id = 'apollo-chennai'")
