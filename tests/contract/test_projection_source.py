@@ -14,10 +14,18 @@ from adapters.sql.directory import SqlDirectoryBulkLoader
 from adapters.sql.projection import SqlProjectionSource
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
-from admin_core.directory.model import DirectoryBatch, ProviderDoctor
+from admin_core.directory.model import (
+    DirectoryBatch,
+    DoctorProcedure,
+    Procedure,
+    ProcedureOffer,
+    ProviderDoctor,
+    ProviderListing,
+)
 from admin_core.directory.ports import DirectoryBulkLoader
 from admin_core.graph.model import NodeLabel, RelType
 from admin_core.graph.ports import ProjectionSource
+from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.transaction import Transactions
 from bench.synthetic_directory import LoadSyntheticDirectory, SyntheticPlan
 from entrypoints.demo.directory import demo_directory
@@ -149,3 +157,78 @@ async def test_nodes_come_with_their_outgoing_relationships(
                 assert links == items[rel.value], rel
     assert "doc_0001a" in {n.key for n in items["Doctor"]}
     assert "doc_0001a" not in {r.start for r in items["PERFORMS"]}
+
+
+async def test_a_batch_naming_rows_the_directory_lacks_is_refused_whole(uow: Transactions) -> None:
+    """The writer is the directory owner's only way in: a row naming a provider, doctor or
+    procedure that is neither in its batch nor written before is bad input, named field by
+    field, on every backend alike; none of the batch is kept."""
+    batch = DirectoryBatch(
+        procedures=(Procedure(code="CABG", name="Bypass", specialty="cardiology"),),
+        providers=(ProviderListing(id="prv_a", name="A", country="IN", city=None),),
+        doctors=(
+            ProviderDoctor(id="doc_a", provider_id="prv_a", full_name="Dr. A", specialty=None),
+            ProviderDoctor(id="doc_b", provider_id="prv_gone", full_name="Dr. B", specialty=None),
+        ),
+        offers=(
+            ProcedureOffer(
+                provider_id="prv_a", procedure_code="TKR", price_min_usd=None, price_max_usd=None
+            ),
+        ),
+        doctor_procedures=(
+            DoctorProcedure(doctor_id="doc_a", procedure_code="CABG"),
+            DoctorProcedure(doctor_id="doc_z", procedure_code="CABG"),
+        ),
+    )
+    async with uow() as tx:
+        with pytest.raises(ValidationFailed) as refused:
+            await tx.directory.write(batch, now=SystemClock().now())
+        await tx.commit()  # what the batch wrote before it was refused would be kept now
+
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("doctors.1.provider_id", "names provider prv_gone, which the directory does not hold"),
+        ("offers.0.procedure_code", "names procedure TKR, which the directory does not hold"),
+        ("doctor_procedures.1.doctor_id", "names doctor doc_z, which the directory does not hold"),
+    ]
+    items = await everything(source_of(uow), batch_size=100)
+    assert all(items[label.value] == [] for label in NodeLabel)
+
+
+async def test_a_batch_may_name_rows_an_earlier_batch_wrote(uow: Transactions) -> None:
+    clock = SystemClock()
+    async with uow() as tx:
+        await tx.directory.write(
+            DirectoryBatch(
+                procedures=(Procedure(code="CABG", name="Bypass", specialty=None),),
+                providers=(ProviderListing(id="prv_a", name="A", country="IN", city=None),),
+                doctors=(
+                    ProviderDoctor(id="doc_a", provider_id="prv_a", full_name="A", specialty=None),
+                ),
+            ),
+            now=clock.now(),
+        )
+        await tx.commit()
+    async with uow() as tx:
+        await tx.directory.write(
+            DirectoryBatch(
+                doctors=(
+                    ProviderDoctor(id="doc_b", provider_id="prv_a", full_name="B", specialty=None),
+                ),
+                offers=(
+                    ProcedureOffer(
+                        provider_id="prv_a",
+                        procedure_code="CABG",
+                        price_min_usd=None,
+                        price_max_usd=None,
+                    ),
+                ),
+                doctor_procedures=(DoctorProcedure(doctor_id="doc_a", procedure_code="CABG"),),
+            ),
+            now=clock.now(),
+        )
+        await tx.commit()
+
+    items = await everything(source_of(uow), batch_size=100)
+    assert [n.key for n in items["Doctor"]] == ["doc_a", "doc_b"]
+    assert [(r.start, r.end) for r in items["OFFERS"]] == [("prv_a", "CABG")]
+    assert [(r.start, r.end) for r in items["PERFORMS"]] == [("doc_a", "CABG")]

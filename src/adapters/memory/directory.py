@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from adapters.memory.store import InMemoryStore
-from admin_core.directory.model import DirectoryBatch, Provider
+from admin_core.directory.model import DirectoryBatch, Provider, refuse_missing
 from admin_core.directory.ports import DirectoryBulkLoader, DirectoryWriter
 from admin_core.graph.model import (
     GraphNode,
@@ -70,7 +70,12 @@ class InMemoryDirectoryWriter(DirectoryWriter):
         self._store = store
 
     async def write(self, batch: DirectoryBatch, *, now: datetime) -> None:
-        write_batch(self._store, batch, now)
+        store = self._store
+        refuse_missing(
+            list(batch.outside_references()),
+            {"provider": store.providers, "doctor": store.doctors, "procedure": store.procedures},
+        )
+        write_batch(store, batch, now)
 
 
 class InMemoryDirectoryBulkLoader(DirectoryBulkLoader):

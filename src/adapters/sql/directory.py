@@ -21,7 +21,12 @@ from adapters.sql.tables import (
     provider_procedures,
     providers,
 )
-from admin_core.directory.model import DirectoryBatch
+from admin_core.directory.model import (
+    DirectoryBatch,
+    DirectoryKind,
+    DirectoryReference,
+    refuse_missing,
+)
 from admin_core.directory.ports import DirectoryBulkLoader, DirectoryWriter
 
 _CHUNK = 200  # rows per multi-row INSERT (stays below SQLite's parameter limit)
@@ -127,6 +132,9 @@ class SqlDirectoryWriter(DirectoryWriter):
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
     async def write(self, batch: DirectoryBatch, *, now: datetime) -> None:
+        references = list(batch.outside_references())
+        if references:
+            refuse_missing(references, await self._held(references))
         for table, rows in _rows(batch, now, held_accreditations=True):
             for start in range(0, len(rows), _CHUNK):
                 stmt = self._insert(table).values(rows[start : start + _CHUNK])
@@ -143,6 +151,28 @@ class SqlDirectoryWriter(DirectoryWriter):
                 else:
                     stmt = stmt.on_conflict_do_nothing()
                 await self._connection.execute(stmt)
+
+    async def _held(
+        self, references: Sequence[DirectoryReference]
+    ) -> dict[DirectoryKind, set[str]]:
+        """The referenced keys the directory holds, by kind."""
+        held: dict[DirectoryKind, set[str]] = {}
+        for kind, column in _KEYS.items():
+            keys = sorted({r.key for r in references if r.kind == kind})
+            held[kind] = set()
+            for start in range(0, len(keys), _CHUNK):
+                found = await self._connection.scalars(
+                    sa.select(column).where(column.in_(keys[start : start + _CHUNK]))
+                )
+                held[kind].update(found)
+        return held
+
+
+_KEYS: dict[DirectoryKind, sa.Column[Any]] = {
+    "provider": providers.c.id,
+    "doctor": doctors.c.id,
+    "procedure": procedures.c.code,
+}
 
 
 def _copy_value(value: Any) -> Any:

@@ -22,7 +22,10 @@ class DirectoryWriter(Protocol):
     async def write(self, batch: DirectoryBatch, *, now: datetime) -> None:
         """Write the batch inside the current transaction, parents first. Idempotent: rows
         whose key exists are kept (an existing provider only gains the specialties and
-        languages it lacks, and the accreditations it does not have yet)."""
+        languages it lacks, and the accreditations it does not have yet). A row naming a
+        provider, doctor or procedure that is neither in the batch nor written before is
+        refused with `ValidationFailed`, one `FieldError` per such row
+        (`doctors.1.provider_id`), before anything of the batch is written."""
         ...
 
 
