@@ -33,8 +33,11 @@ import sqlalchemy as sa
 from admin_core.tenants.rules import ORG_ID
 
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
-#: The project's `config/` folder (the flag catalogue), wherever the command runs from.
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+_HERE = Path(__file__).resolve().parent
+#: The project's `config/` folder (the flag catalogue, the matching registry), wherever the
+#: command runs from: the copy an installed wheel carries in this package (pyproject's
+#: `force-include`), else the source tree's.
+CONFIG = _HERE / "config" if (_HERE / "config").is_dir() else _HERE.parents[1] / "config"
 PREFIX = "ADMIN_"
 #: Variables of the test and benchmark tooling, not of the application.
 _TOOLING_PREFIX = "ADMIN_TEST_"

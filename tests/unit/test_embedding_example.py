@@ -4,9 +4,12 @@ adapters: no web framework, no CLI, no container (docs/embedding.md)."""
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from admin_core.kernel.principal import Principal
@@ -14,7 +17,8 @@ from admin_core.tenants.use_cases import ListTenantsQuery
 from entrypoints.container import aclose, build_container
 from entrypoints.settings import Settings
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "embedded_service.py"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "embedded_service.py"
 FORBIDDEN = ("litestar", "entrypoints", "dependency_injector")
 
 
@@ -73,3 +77,57 @@ async def test_reusing_our_container_as_the_embedding_guide_shows() -> None:
     finally:
         await aclose(container)
     assert (page.total, list(page.items)) == (0, [])
+
+
+WAY_2 = """
+import asyncio
+from admin_core.kernel.principal import Principal
+from admin_core.tenants.use_cases import ListTenantsQuery
+from entrypoints.container import aclose, build_container
+from entrypoints.settings import Settings
+
+async def main() -> None:
+    container = build_container(Settings(database_url="memory://"))
+    try:
+        page = await container.tenants.list_tenants().execute(
+            Principal.operator("billing"), ListTenantsQuery()
+        )
+    finally:
+        await aclose(container)
+    print(page.total)
+
+asyncio.run(main())
+"""
+#: Where the settings came from: the installed copy, not the source tree.
+SETTINGS_FILE = "import entrypoints.settings; print(entrypoints.settings.__file__)"
+
+
+def installed_as_the_wheel_lays_it_out(site: Path) -> None:
+    """What the wheel holds, copied as pyproject's wheel target maps it (its packages by
+    their last path component, then its `force-include`), without the source tree."""
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"
+    ]["wheel"]
+    for package in wheel["packages"]:
+        shutil.copytree(ROOT / package, site / Path(package).name)
+    for source, target in wheel.get("force-include", {}).items():
+        shutil.copytree(ROOT / source, site / target)
+
+
+def test_a_service_that_installed_the_package_reuses_our_container(tmp_path: Path) -> None:
+    """The guide's Way 2 in a service that installed the package: the default settings find
+    the flag catalogue and the matching registry the package carries, not the source tree's."""
+    site, service = tmp_path / "site-packages", tmp_path / "service"
+    installed_as_the_wheel_lays_it_out(site)
+    service.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", WAY_2 + SETTINGS_FILE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=service,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"0\n{site / 'entrypoints' / 'settings.py'}\n"
