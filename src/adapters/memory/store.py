@@ -43,9 +43,15 @@ class InMemoryStore:
     sandbox_refunds: list[tuple[str, str, Refund]] = field(default_factory=list)
     mso_doctors: dict[str, MsoDoctor] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The task whose transaction holds `lock`.
+    holder: asyncio.Task[Any] | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        return {name: copy.copy(value) for name, value in vars(self).items() if name != "lock"}
+        return {
+            name: copy.copy(value)
+            for name, value in vars(self).items()
+            if name not in ("lock", "holder")
+        }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         for name, value in snapshot.items():

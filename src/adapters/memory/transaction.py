@@ -3,6 +3,7 @@ repository over the one store and satisfies each area's transaction protocol."""
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,6 +30,11 @@ from admin_core.payments.ports import MsoSessionRepository, PaymentsTransaction
 from admin_core.side_effects.ports import IntentLog, SideEffectsTransaction
 from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, TenantsTransaction
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
+
+
+class TransactionAlreadyOpen(RuntimeError):
+    """A transaction began on an in-memory store in a task that holds one open on it. The store
+    admits one transaction at a time, so the second would wait forever for the first."""
 
 
 class InMemoryTransaction(
@@ -72,7 +78,14 @@ class InMemoryTransaction(
         self.sandbox_refunds = InMemorySandboxLedger(store)
 
     async def __aenter__(self) -> Self:
+        task = asyncio.current_task()
+        if task is not None and self._store.holder is task:
+            raise TransactionAlreadyOpen(
+                "This task already holds a transaction on the in-memory store, which admits one"
+                " at a time: commit or leave it before calling a use case or opening another."
+            )
         await self._store.lock.acquire()
+        self._store.holder = task
         self._snapshot = self._store.snapshot()
         return self
 
@@ -85,6 +98,7 @@ class InMemoryTransaction(
         try:
             await self.rollback()
         finally:
+            self._store.holder = None
             self._store.lock.release()
 
     async def commit(self) -> None:
