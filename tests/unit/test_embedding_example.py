@@ -1,4 +1,4 @@
-"""The embedding example runs as a service would run it, and composes only the core and our
+"""The embedding examples run as a service would run them, and compose only the core and our
 adapters: no web framework, no CLI, no container (docs/embedding.md)."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from admin_core.kernel.principal import Principal
 from admin_core.tenants.use_cases import ListTenantsQuery
 from entrypoints.container import aclose, build_container
@@ -19,18 +21,23 @@ from entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "embedded_service.py"
+BACK_OFFICE = ROOT / "examples" / "back_office.py"
 FORBIDDEN = ("litestar", "entrypoints", "dependency_injector")
 
 
-def test_the_example_runs_and_prints_what_the_core_did() -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
+def run_example(example: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(example)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        cwd=EXAMPLE.parent,
+        cwd=example.parent,
     )
+
+
+def test_the_example_runs_and_prints_what_the_core_did() -> None:
+    done = run_example(EXAMPLE)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "directory: 2 providers, 3 doctors, 3 procedures" in out
@@ -51,8 +58,25 @@ def test_the_example_runs_and_prints_what_the_core_did() -> None:
     assert done.stderr == ""
 
 
-def test_the_example_imports_no_framework_cli_or_container() -> None:
-    tree = ast.parse(EXAMPLE.read_text())
+def test_the_back_office_example_acts_on_four_areas_with_one_side_effect_runner() -> None:
+    done = run_example(BACK_OFFICE)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"tenant: apollo-chennai of prv_\w+, organisation org_apollo", lines[0])
+    assert lines[1:] == [
+        "role: usr_meena holds org:admin (membership org:admin)",
+        "flag: enable_mso_booking True -> False",
+        "audit: provider.create, tenant.create, user_role.assign, flag.identity_override",
+        "chain tenant:apollo-chennai: ok=True, entries=4",
+        "reconcile: 0 completed, 0 unresolved",
+        "refused: TENANT_NOT_FOUND",
+    ]
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("example", [EXAMPLE, BACK_OFFICE], ids=lambda p: p.stem)
+def test_the_example_imports_no_framework_cli_or_container(example: Path) -> None:
+    tree = ast.parse(example.read_text())
     modules = {
         alias.name
         for node in ast.walk(tree)

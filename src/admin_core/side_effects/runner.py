@@ -54,7 +54,9 @@ RECONCILE_BATCH = 100
 LEASE = timedelta(seconds=60)
 RENEW_EVERY_SECONDS = LEASE.total_seconds() / 3
 
-T = TypeVar("T", bound=SideEffectsTransaction)
+#: The transaction the runner's own transactions give. Covariant: the one runner of a service,
+#: over transactions that satisfy every area's protocol, serves each area as its own.
+T_co = TypeVar("T_co", bound=SideEffectsTransaction, covariant=True)
 
 
 class _ScopeLock:
@@ -89,10 +91,10 @@ WAIT_STEP_SECONDS = 0.05
 PATIENCE_SECONDS = 10.0
 
 
-class SideEffects(Generic[T]):
+class SideEffects(Generic[T_co]):
     def __init__(
         self,
-        transactions: Transactions[T],
+        transactions: Transactions[T_co],
         clock: Clock,
         ids: IdGenerator,
         *,
@@ -160,7 +162,7 @@ class SideEffects(Generic[T]):
             subject=subject,
         )
 
-    async def claim(self, tx: T, intent_id: str) -> Intent:
+    async def claim(self, tx: SideEffectsTransaction, intent_id: str) -> Intent:
         """Take the lease of a pending intent in the caller's transaction (committed by the
         caller), then `drive` it. Raises `IntentInProgress` while another caller's lease runs;
         returns the intent as it is when it is no longer pending."""
@@ -178,7 +180,7 @@ class SideEffects(Generic[T]):
 
     async def perform(
         self,
-        effect: Effect[T],
+        effect: Effect[T_co],
         *,
         kind: str,
         tenant_id: str | None,
@@ -213,7 +215,9 @@ class SideEffects(Generic[T]):
                 return None
         return await self.drive(effect, intent)
 
-    async def drive(self, effect: Effect[T], intent: Intent, *, ask_first: bool = False) -> Answer:
+    async def drive(
+        self, effect: Effect[T_co], intent: Intent, *, ask_first: bool = False
+    ) -> Answer:
         """Call the provider for an intent this caller holds the lease of, and record the
         answer. Raises what the provider raised when it did not act, or when whether it acted
         cannot be known now (the intent stays pending: a retry or reconcile finishes it).
@@ -277,7 +281,7 @@ class SideEffects(Generic[T]):
 
     async def reconcile(
         self,
-        effects: Mapping[str, Effect[T]],
+        effects: Mapping[str, Effect[T_co]],
         *,
         older_than: timedelta = RECONCILE_AFTER,
         limit: int = RECONCILE_BATCH,
@@ -318,7 +322,7 @@ class SideEffects(Generic[T]):
             after = page[-1]
         return ReconcileReport(completed=completed, abandoned=abandoned, unresolved=unresolved)
 
-    async def clear(self, effect: Effect[T], subject: str, *, patience_seconds: float) -> None:
+    async def clear(self, effect: Effect[T_co], subject: str, *, patience_seconds: float) -> None:
         """Return once `subject` has no pending intent (see `step_aside`). Raises
         `SubjectBusy` after `patience_seconds`."""
         for _ in range(wait_steps(patience_seconds)):
@@ -329,7 +333,7 @@ class SideEffects(Generic[T]):
             await self.step_aside(effect, busy)
         raise SubjectBusy(subject)
 
-    async def step_aside(self, effect: Effect[T], busy: Intent) -> None:
+    async def step_aside(self, effect: Effect[T_co], busy: Intent) -> None:
         """One step of waiting for `busy`, the pending intent of a subject the caller is about
         to change: a short pause while its caller still drives it (its lease runs), or, when
         its caller is gone, finish it now as reconcile would — so that a change never lands
@@ -346,7 +350,7 @@ class SideEffects(Generic[T]):
         if outcome is Outcome.UNKNOWN:
             raise SubjectBusy(busy.subject or busy.id)
 
-    async def finish(self, effect: Effect[T], intent_id: str) -> Outcome | None:
+    async def finish(self, effect: Effect[T_co], intent_id: str) -> Outcome | None:
         """Settle one intent left pending, as reconcile does: take its lease (raises
         `IntentInProgress` while another caller's runs), ask the provider what it holds, and
         record that. None when the intent was no longer pending."""
@@ -360,7 +364,7 @@ class SideEffects(Generic[T]):
         return answer.outcome
 
     async def _record(
-        self, effect: Effect[T], intent: Intent, answer: Answer, error: BaseException | None
+        self, effect: Effect[T_co], intent: Intent, answer: Answer, error: BaseException | None
     ) -> None:
         """Record the answer once: applied → the area's writes, the audit entries, done;
         not applied → the area's writes, failed; pending or unknown → the answer kept, the
