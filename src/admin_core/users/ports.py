@@ -78,8 +78,9 @@ class IdentityProvider(Protocol):
         user_ids: Collection[str] = (),
     ) -> MembershipPage:
         """Members of `org_id`, oldest membership first; `total` counts all that match.
-        `user_ids` narrows the list to those users. `limit` is 1..500. Raises
-        `OrganizationNotFound` when the provider does not know `org_id`."""
+        `user_ids` narrows the list to those users. `limit` is 1..500 and `offset` 0 or more
+        (ValueError otherwise). Raises `OrganizationNotFound` when the provider does not know
+        `org_id`."""
         ...
 
     async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
