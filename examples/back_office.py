@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from adapters.config_files import PROJECT_CONFIG
 from adapters.config_files.flags import load_flag_catalogue
 from adapters.memory.flags import InMemoryFeatureFlags
 from adapters.memory.identity import InMemoryIdentityProvider
@@ -49,7 +49,7 @@ from admin_core.users.role_changes import RoleChanges
 from admin_core.users.use_cases import GrantRole, GrantRoleCommand
 
 #: The flag catalogue: which flags exist and the values they allow (this project's own).
-CATALOGUE = Path(__file__).resolve().parents[1] / "config" / "flags.yaml"
+CATALOGUE = PROJECT_CONFIG / "flags.yaml"
 #: The organisation whose members act on every tenant; it never belongs to a tenant.
 PLATFORM_ORG = "org_platform"
 

@@ -30,14 +30,13 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from adapters.config_files import PROJECT_CONFIG
 from admin_core.tenants.rules import ORG_ID
 
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
-_HERE = Path(__file__).resolve().parent
 #: The project's `config/` folder (the flag catalogue, the matching registry), wherever the
-#: command runs from: the copy an installed wheel carries in this package (pyproject's
-#: `force-include`), else the source tree's.
-CONFIG = _HERE / "config" if (_HERE / "config").is_dir() else _HERE.parents[1] / "config"
+#: command runs from.
+CONFIG = PROJECT_CONFIG
 PREFIX = "ADMIN_"
 #: Variables of the test and benchmark tooling, not of the application.
 _TOOLING_PREFIX = "ADMIN_TEST_"

@@ -155,3 +155,25 @@ def test_a_service_that_installed_the_package_reuses_our_container(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"0\n{site / 'entrypoints' / 'settings.py'}\n"
+
+
+def test_the_back_office_example_copied_into_a_service_runs_on_the_installed_package(
+    tmp_path: Path,
+) -> None:
+    """What a newcomer does with the example: copy it into their service, which installed the
+    package. It finds the project's flag catalogue in the package."""
+    site, service = tmp_path / "site-packages", tmp_path / "service"
+    installed_as_the_wheel_lays_it_out(site)
+    service.mkdir()
+    shutil.copy(BACK_OFFICE, service / "back_office.py")
+    done = subprocess.run(
+        [sys.executable, "back_office.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=service,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "flag: enable_mso_booking True -> False" in done.stdout.splitlines()
