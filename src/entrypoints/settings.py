@@ -65,7 +65,7 @@ def _text(value: str) -> str:
 def _integer(low: int, high: int) -> Callable[[str], int]:
     def read(value: str) -> int:
         text = value.strip()
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
             raise ValueError(f"must be a whole number from {low} to {high}")
         return int(text)
 
@@ -135,17 +135,79 @@ def _org_ids(value: str) -> tuple[str, ...]:
     return orgs
 
 
+#: The readers of URL settings: a `Settings(...)` built in code is checked with them too.
+_URL_READERS: set[Callable[[str], str]] = set()
+_BAD_PORT = "has a port that is not a whole number from 1 to 65535"
+
+
 def _url(*schemes: str) -> Callable[[str], str]:
+    """A URL of one of `schemes` whose port, if it names one, is a port: a typo there is
+    named with the other settings, not met as a driver's traceback at the first call. The
+    value is never echoed: it may hold a password."""
+
     def read(value: str) -> str:
-        parts = urlsplit(value.strip())
+        try:
+            parts = urlsplit(value.strip())
+        except ValueError:  # an unclosed `[` of an IPv6 host
+            raise ValueError("is not a URL: its host's brackets do not match") from None
         located = parts.netloc or parts.path or parts.scheme == "memory"  # memory:// names none
         if parts.scheme not in schemes or not located:
             raise ValueError(
                 f"must be a URL starting with {' or '.join(f'{s}://' for s in schemes)}"
             )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(_BAD_PORT) from None
+        if port == 0:
+            raise ValueError(_BAD_PORT)
         return value.strip()
 
+    _URL_READERS.add(read)
     return read
+
+
+_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg", "memory")
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+
+
+def _database(value: str) -> str:
+    """A database URL as SQLAlchemy reads it (a password may hold `/`, `#` or `?`, which end
+    the authority of any other URL) that asyncpg can be handed: its ports, in the host part,
+    `?port=` and `?host=host:port`, are ports. The value is never echoed."""
+    url = value.strip()
+    scheme, separator, rest = url.partition("://")
+    if scheme not in _DATABASE_SCHEMES or not separator or not (rest or scheme == "memory"):
+        raise ValueError(
+            f"must be a URL starting with {' or '.join(f'{s}://' for s in _DATABASE_SCHEMES)}"
+        )
+    if scheme == "memory":
+        return url
+    try:
+        parsed = sa.make_url(url)
+    except ValueError:  # int() of the port
+        raise ValueError(_BAD_PORT) from None
+    except sa.exc.ArgumentError:  # SQLAlchemy's message holds the password
+        raise ValueError("is not a database URL (scheme://user:password@host:port/db)") from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(_BAD_PORT)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    given, hosts = parsed.query.get("port", ()), parsed.query.get("host", ())
+    ports = [given] if isinstance(given, str) else list(given)
+    for host in [hosts] if isinstance(hosts, str) else hosts:
+        if not host.startswith("/") and ":" in host.rsplit("]", 1)[-1]:
+            ports.append(host.rsplit(":", 1)[1])
+    if not all(_is_port(port) for port in ports):
+        raise ValueError(_BAD_PORT)
+    try:  # what the engine does with it: several hosts need a port each
+        parsed.get_dialect()().create_connect_args(parsed)
+    except (ValueError, sa.exc.ArgumentError) as error:
+        raise ValueError(f"cannot be handed to asyncpg: {error}") from None
+    return url
 
 
 def _server_key(value: str) -> str:
@@ -187,7 +249,8 @@ def _mode(value: str) -> Mode:
         raise ValueError("must be embedded or production") from None
 
 
-_DATABASE = _url("sqlite+aiosqlite", "postgresql+asyncpg", "memory")
+_URL_READERS.add(_database)
+_DATABASE = _database
 
 
 def setting(
@@ -527,7 +590,7 @@ class Settings:
     def problems(self) -> list[str]:
         """What stops this configuration from running in its mode (empty: it can run)."""
         problems: list[str] = []
-        malformed = _malformed_database_urls(self)  # a Settings built in code, not from_env
+        malformed = _malformed_urls(self)  # a Settings built in code, not from_env
         problems += malformed
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
@@ -711,19 +774,19 @@ def _checkpoint_key_problems(path: Path) -> list[str]:
     return []
 
 
-def _malformed_database_urls(settings: Settings) -> list[str]:
-    """The database URLs `from_env` would have refused: a `Settings(...)` an embedding
-    process builds skips the readers, and `postgresql://` (no `+asyncpg`) would otherwise
-    fail only at the first query, with a missing driver's traceback."""
+def _malformed_urls(settings: Settings) -> list[str]:
+    """The URLs `from_env` would have refused: a `Settings(...)` an embedding process builds
+    skips the readers, and `postgresql://` (no `+asyncpg`) or a port that is no number would
+    otherwise fail only at the first call, with a driver's traceback."""
     problems: list[str] = []
-    for name in ("database_url", "migration_database_url"):
-        url = getattr(settings, name)
-        if not url:
+    for f in dataclasses.fields(settings):
+        url = getattr(settings, f.name)
+        if not isinstance(url, str) or f.metadata["read"] not in _URL_READERS:
             continue
         try:
-            _DATABASE(url)
+            f.metadata["read"](url)
         except ValueError as error:
-            problems.append(f"{env_name(name)}: {error}")
+            problems.append(f"{env_name(f.name)}: {error}")
     return problems
 
 

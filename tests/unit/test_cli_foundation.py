@@ -383,3 +383,21 @@ def test_a_table_title_longer_than_its_columns_stays_on_one_line(
     title = "External dependencies: ok (checked 2026-11-30T13:42:16.126690+00:00)"
     print_table(title, ["dependency", "status"], [["postgres", "ok"]])
     assert title in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["tenants", "list"], ["health"]])
+def test_urls_whose_port_is_no_number_are_named_together_not_a_traceback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", "postgresql+asyncpg://u:secretpw@db.internal:54x2/db")
+    monkeypatch.setenv("ADMIN_REDIS_URL", "redis://:cachepw@cache.internal:63x9/0")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(command) == 78
+    err = capsys.readouterr().err
+    assert "ADMIN_DATABASE_URL: has a port that is not a whole number" in err
+    assert "ADMIN_REDIS_URL: has a port that is not a whole number" in err
+    assert "secretpw" not in err
+    assert "cachepw" not in err

@@ -3,6 +3,8 @@ same definition."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -486,4 +488,66 @@ def test_a_database_url_from_env_would_refuse_is_refused_in_a_settings_built_in_
     assert refused.value.problems == [
         "ADMIN_DATABASE_URL: must be a URL starting with sqlite+aiosqlite:// or"
         " postgresql+asyncpg:// or memory://"
+    ]
+
+
+def _url_settings() -> list[tuple[str, str]]:
+    """(variable, example URL) of every setting that holds one URL."""
+    return [
+        (f"ADMIN_{f.name.upper()}", example)
+        for f in dataclasses.fields(Settings)
+        if "tuple" not in str(f.type)
+        and "://" in (example := str(f.metadata["example"] or f.default))
+    ]
+
+
+def _with_port(url: str, port: str) -> str:
+    return re.sub(r"^([^:]+://(?:[^@/]*@)?[^:/?]+)(?::\d+)?", rf"\g<1>:{port}", url, count=1)
+
+
+@pytest.mark.parametrize("port", ["54x2", "99999", "0", "-1"])
+def test_every_url_whose_port_is_no_port_is_named_at_once_without_its_password(
+    port: str,
+) -> None:
+    urls = _url_settings()
+    assert {"ADMIN_DATABASE_URL", "ADMIN_REDIS_URL", "ADMIN_NEO4J_URL"} <= dict(urls).keys()
+    _, problems = Settings.read_env({name: _with_port(url, port) for name, url in urls})
+    named = {p.split(":")[0]: p for p in problems if "port" in p}
+    assert sorted(named) == sorted(name for name, _ in urls)
+    assert not any("secret" in p for p in problems)  # the examples' passwords
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://u:secretpw@db/admin?port=54x2",
+        "postgresql+asyncpg://u:secretpw@/admin?host=db1:5432&host=db2:54x2",
+        "postgresql+asyncpg://u:secretpw@/admin?host=db1:5432&host=db2",
+        "postgresql+asyncpg://u:secretpw@db1:5432,db2:5433/admin",
+    ],
+)
+def test_a_database_url_asyncpg_would_refuse_is_named_without_its_password(url: str) -> None:
+    _, problems = Settings.read_env({"ADMIN_DATABASE_URL": url})
+    assert [p.split(":")[0] for p in problems] == ["ADMIN_DATABASE_URL"]
+    assert "secretpw" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://u:p/#?[w@db.internal:5432/admin",  # SQLAlchemy reads it whole
+        "postgresql+asyncpg://u:p@/admin?host=db1:5432&host=db2:5433",
+        "postgresql+asyncpg://u:p@/admin?host=/var/run/postgresql",
+        "postgresql+asyncpg://u:p@[::1]:5432/admin",
+    ],
+)
+def test_every_database_url_asyncpg_takes_is_accepted(url: str) -> None:
+    assert Settings.read_env({"ADMIN_DATABASE_URL": url})[1] == []
+
+
+def test_a_url_whose_port_is_no_port_is_refused_in_a_settings_built_in_code() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        build_container(Settings(redis_url="redis://cache.internal:63x9/0"))
+    assert refused.value.problems == [
+        "ADMIN_REDIS_URL: has a port that is not a whole number from 1 to 65535"
     ]
