@@ -11,6 +11,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from adapters.ed25519.keys import Ed25519CheckpointSigner
 from entrypoints.cli.main import build_parser, main
 from entrypoints.cli.output import print_table
 
@@ -366,10 +367,11 @@ def test_serve_offers_no_json_output_and_refuses_to_pretend(
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     assert "--json" not in capsys.readouterr().out.split("\n\n", 1)[0]  # the usage line
-    with pytest.raises(SystemExit) as stopped:
-        main(["serve", "--json"])
-    assert stopped.value.code == 2
-    capsys.readouterr()
+    assert main(["serve", "--json"]) == 2
+    assert (
+        "unrecognized arguments: --json"
+        in json.loads(capsys.readouterr().err)["errors"][0]["message"]
+    )
     assert main(["--json", "serve", "--port", "1"]) == 2
     assert json.loads(capsys.readouterr().err)["errors"][0]["field"] == "json"
     assert not (tmp_path / "a.db").exists()  # nothing migrated, nothing served
@@ -401,3 +403,114 @@ def test_urls_whose_port_is_no_number_are_named_together_not_a_traceback(
     assert "ADMIN_REDIS_URL: has a port that is not a whole number" in err
     assert "secretpw" not in err
     assert "cachepw" not in err
+
+
+def _json_failure(words: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    """The exit status of `adminctl WORDS` and the error envelope it printed on stderr."""
+    capsys.readouterr()
+    try:
+        status = main(words)
+    except SystemExit as stopped:
+        status = stopped.code
+    out, err = capsys.readouterr()
+    assert out == ""
+    return int(status or 0), json.loads(err)
+
+
+@pytest.mark.parametrize(
+    ("words", "field"),
+    [
+        (["--json", "token", "--claims-version", "3"], "claims_version"),
+        (["--json", "tenants", "list", "--status", "bogus"], "status"),
+        (["tenants", "list", "--limit", "x", "--json"], "limit"),
+        (["--json", "tenants", "update"], None),  # a required argument missing
+        (["--json", "sessions", "list", "extra"], None),
+        (["--json", "audit", "bogus"], "command"),
+    ],
+)
+def test_with_json_an_argument_the_parser_refuses_is_an_error_envelope(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str], field: str | None
+) -> None:
+    status, envelope = _json_failure(words, capsys)
+    assert status == 2
+    assert envelope["success"] is False
+    (error,) = envelope["errors"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error.get("field") == field
+    assert error["message"]
+
+
+def test_without_json_an_argument_the_parser_refuses_is_shown_with_the_usage(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["token", "--claims-version", "3"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.startswith("usage: adminctl token")
+
+
+def test_with_json_a_configuration_that_cannot_run_is_an_error_envelope_per_problem(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADMIN_PORT", "http")
+    monkeypatch.setenv("ADMIN_DEMO_SEED", "maybe")
+    status, envelope = _json_failure(["--json", "tenants", "list"], capsys)
+    assert status == 78
+    assert {(e["code"], e["field"]) for e in envelope["errors"]} == {
+        ("CONFIGURATION_INVALID", "ADMIN_PORT"),
+        ("CONFIGURATION_INVALID", "ADMIN_DEMO_SEED"),
+    }
+
+
+def test_with_json_a_database_without_a_schema_is_an_error_envelope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{empty}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    status, envelope = _json_failure(["--json", "tenants", "list"], capsys)
+    assert status == 78
+    (error,) = envelope["errors"]
+    assert error["code"] == "DATABASE_SCHEMA_NOT_CURRENT"
+    assert "adminctl db upgrade" in error["message"]
+
+
+def test_with_json_a_database_a_later_release_migrated_is_an_error_envelope(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sqlite3.connect(embedded / "admin.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    status, envelope = _json_failure(["--json", "db", "upgrade"], capsys)
+    assert status == 78
+    assert envelope["errors"][0]["code"] == "DATABASE_SCHEMA_NOT_CURRENT"
+
+
+def test_with_json_a_signing_key_that_cannot_be_read_is_an_error_envelope(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = embedded / "keys" / "signing.pem"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("not a key\n")
+    status, envelope = _json_failure(["--json", "token"], capsys)
+    assert status == 78
+    (error,) = envelope["errors"]
+    assert (error["code"], error["field"]) == ("CONFIGURATION_INVALID", "ADMIN_LOCAL_KEY_PATH")
+
+
+@pytest.mark.parametrize("which", ["file", "public_key"])
+def test_with_json_a_file_verify_export_cannot_read_is_an_error_envelope(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    missing, directory = tmp_path / "missing.jsonl", tmp_path
+    key = tmp_path / "key.pem"
+    Ed25519CheckpointSigner(key, create=True)
+    words = ["--json", "audit", "verify-export"]
+    if which == "file":
+        words += [str(missing), "--public-key", str(key)]
+    else:
+        words += [str(missing), "--public-key", str(directory)]
+    status, envelope = _json_failure(words, capsys)
+    assert status == 2
+    (error,) = envelope["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", which)

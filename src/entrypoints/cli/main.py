@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from adapters.sql.errors import schema_missing
-from admin_core.kernel.errors import AdminError
+from admin_core.kernel.errors import AdminError, ValidationFailed
 from entrypoints.cli.commands import (
     audit,
     doctors,
@@ -25,8 +27,15 @@ from entrypoints.cli.commands import (
     users,
 )
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import report_error, report_problems
+from entrypoints.cli.output import (
+    DATABASE_SCHEMA_NOT_CURRENT,
+    EXIT_BAD_INPUT,
+    print_errors,
+    report_error,
+    report_problems,
+)
 from entrypoints.container import Container, aclose, build_container
+from entrypoints.http.schemas import ErrorItem
 from entrypoints.settings import ConfigurationError, Settings
 
 JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
@@ -37,8 +46,31 @@ unavailable dependency, 78 a configuration that cannot run
 """
 
 
+class ArgumentsRefused(Exception):
+    """The parser refused the command line: `message` says why, `field` names the argument
+    when one is to blame."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str, field: str | None):
+        super().__init__(message)
+        self.parser, self.message, self.field = parser, message, field
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a refused command line is raised, not printed: `main` prints it as
+    argparse does, or with `--json` as the error envelope every other failure prints."""
+
+    def error(self, message: str) -> NoReturn:
+        blamed = re.match(r"argument ([^:]+): ", message)
+        field = None
+        for action in self._actions if blamed else ():
+            if argparse._get_action_name(action) == blamed[1]:  # type: ignore[index]
+                is_command = isinstance(action, argparse._SubParsersAction)
+                field = "command" if is_command else action.dest
+        raise ArgumentsRefused(self, message, field)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="adminctl",
         description="Admin Core: the admin control plane's command line.",
         epilog=EXIT_CODES,
@@ -86,11 +118,22 @@ def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argpar
 
 
 def parse(words: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line; raises `ArgumentsRefused` for one the parser refuses."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(words)
     if unknown:
         _chosen(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     return args
+
+
+def _refused(refused: ArgumentsRefused, *, as_json: bool) -> int:
+    """Bad input (exit 2): with `--json` the error envelope, else argparse's usage and
+    message (which leaves through `SystemExit`, as argparse's own would)."""
+    if not as_json:
+        argparse.ArgumentParser.error(refused.parser, refused.message)
+    item = ErrorItem(code=ValidationFailed.code, message=refused.message, field=refused.field)
+    print_errors([item], as_json=True)
+    return EXIT_BAD_INPUT
 
 
 async def execute(args: argparse.Namespace, container: Container) -> int:
@@ -104,6 +147,8 @@ async def execute(args: argparse.Namespace, container: Container) -> int:
             return report_problems(
                 "the database has no schema yet:",
                 ["run `adminctl db upgrade` (the embedded `adminctl serve` creates it on start)"],
+                as_json=args.json,
+                code=DATABASE_SCHEMA_NOT_CURRENT,
             )
         if isinstance(error, AdminError):
             return report_error(error, as_json=args.json)
@@ -127,6 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse(words)
     except AdminError as error:  # a value an argument type refused
         return report_error(error, as_json="--json" in words)
+    except ArgumentsRefused as refused:
+        return _refused(refused, as_json="--json" in words)
+    try:
+        return _handle(args)
+    except AdminError as error:
+        return report_error(error, as_json=args.json)
+
+
+def _handle(args: argparse.Namespace) -> int:
     if getattr(args, "offline_handler", None) is not None:  # audit verify-export: no settings
         offline: int = args.offline_handler(args)
         return offline
@@ -136,12 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ConfigurationError as error:
-        return report_problems("the configuration cannot run:", error.problems)
+        return report_problems("the configuration cannot run:", error.problems, as_json=args.json)
     if getattr(args, "sync_handler", None) is not None:
-        try:
-            status: int = args.sync_handler(args, settings)
-        except AdminError as error:
-            return report_error(error, as_json=args.json)
+        status: int = args.sync_handler(args, settings)
         return status
     return asyncio.run(_run(args, build_container(settings)))
 

@@ -6,6 +6,7 @@ the `data` object the API returns for the same request.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -103,7 +104,34 @@ def print_errors(items: Sequence[ErrorItem], *, as_json: bool) -> None:
         stderr.print(styled(("error", "red"), f" {item.code}{where}: {item.message}"))
 
 
-def report_problems(title: str, problems: Sequence[str]) -> int:
+#: The code of a configuration that cannot run, in the `--json` error envelope (exit 78).
+CONFIGURATION_INVALID = "CONFIGURATION_INVALID"
+#: The code of a database whose schema is not this release's (none, older, newer; exit 78).
+DATABASE_SCHEMA_NOT_CURRENT = "DATABASE_SCHEMA_NOT_CURRENT"
+#: A problem that names its setting (`ADMIN_PORT: must be ...`).
+_SETTING = re.compile(r"^(ADMIN_[A-Z0-9_]+):")
+
+
+def report_problems(
+    title: str,
+    problems: Sequence[str],
+    *,
+    as_json: bool = False,
+    code: str = CONFIGURATION_INVALID,
+) -> int:
+    """What stops the command from running at all (exit 78): a list under `title`, or with
+    `--json` the error envelope, one item per problem, `field` the setting it names."""
+    if as_json:
+        items = [
+            ErrorItem(
+                code=code,
+                message=f"{title} {problem}",
+                field=found[1] if (found := _SETTING.match(problem)) else None,
+            )
+            for problem in problems
+        ]
+        print_errors(items, as_json=True)
+        return EXIT_CONFIG
     stderr.print(styled((title, "red")))
     for problem in problems:
         stderr.print(f"  - {problem}")

@@ -49,7 +49,7 @@ from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import EXIT_BAD_INPUT, print_json, print_table, stderr, stdout, styled
+from entrypoints.cli.output import print_json, print_table, stderr, stdout, styled
 from entrypoints.http.presenters.audit import (
     ENTRY_FIELDS,
     checkpoint_out,
@@ -313,6 +313,10 @@ def _report(ctx: CommandContext, result: ChainVerification) -> None:
     stdout.print(WHAT_TO_DO)
 
 
+def unreadable(field: str, path: Path, error: OSError) -> ValidationFailed:
+    return ValidationFailed.single(field, f"cannot read {path}: {error.strerror}")
+
+
 def unwritable(path: Path, error: OSError) -> ValidationFailed:
     return ValidationFailed.single("output", f"{path} cannot be written: {error.strerror}")
 
@@ -478,17 +482,19 @@ def verify_export_file(args: argparse.Namespace) -> int:
     try:
         for path in args.public_key:
             keys += read_public_keys(path.read_bytes())
-    except (OSError, CheckpointKeyUnusable, ValueError) as error:
-        stderr.print(styled(("error", "red"), f" cannot read the public key: {error}"))
-        return EXIT_BAD_INPUT
+    except OSError as error:
+        raise unreadable("public_key", path, error) from error
+    except (CheckpointKeyUnusable, ValueError) as error:
+        raise ValidationFailed.single(
+            "public_key", f"{path} holds no usable key: {error}"
+        ) from error
     try:
         with args.file.open("rb") as lines:
             result = verify_export(
                 lines, Ed25519CheckpointKeys(keys).verify, every_chain=args.all_chains
             )
     except OSError as error:
-        stderr.print(styled(("error", "red"), f" cannot read {args.file}: {error}"))
-        return EXIT_BAD_INPUT
+        raise unreadable("file", args.file, error) from error
     _report_export(args, result)
     return 0 if result.ok else EXIT_CHAIN_BROKEN
 

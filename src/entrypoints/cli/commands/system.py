@@ -33,6 +33,7 @@ from admin_core.users.model import USER_ID
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
 from entrypoints.cli.output import (
+    DATABASE_SCHEMA_NOT_CURRENT,
     EXIT_CONFIG,
     print_errors,
     print_json,
@@ -131,7 +132,12 @@ async def db_upgrade(ctx: CommandContext) -> int:
     try:
         done = await migrate(settings)
     except SchemaNewer as error:
-        return report_problems("the database schema is not this release's:", [_newer(error.found)])
+        return report_problems(
+            "the database schema is not this release's:",
+            [_newer(error.found)],
+            as_json=ctx.as_json,
+            code=DATABASE_SCHEMA_NOT_CURRENT,
+        )
     except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
         return _database_problem(error, as_json=ctx.as_json)
     if ctx.as_json:
@@ -154,6 +160,7 @@ def _database_problem(error: Exception, *, as_json: bool) -> int:
                 f"{error.orig}: run it as the role that owns the schema,"
                 f" {env_name('migration_database_url')}"
             ],
+            as_json=as_json,
         )
     if isinstance(error, sa.exc.DBAPIError) and _answered(error):
         # The server answered, and no longer or another attempt will change its mind: an
@@ -162,6 +169,7 @@ def _database_problem(error: Exception, *, as_json: bool) -> int:
         return report_problems(
             "the database refused the schema upgrade:",
             [f"{error.orig} (SQLSTATE {sqlstate}); nothing was changed"],
+            as_json=as_json,
         )
     return report_error(unavailable(error), as_json=as_json)
 
@@ -225,7 +233,7 @@ def _token(
 
 async def mint_token(ctx: CommandContext) -> int:
     a = ctx.args
-    unusable = _unusable_signing_key(ctx.container)
+    unusable = _unusable_signing_key(ctx.container, as_json=ctx.as_json)
     if unusable is not None:
         return unusable
     token = _token(
@@ -243,7 +251,7 @@ async def mint_token(ctx: CommandContext) -> int:
     return 0
 
 
-def _unusable_signing_key(container: Container) -> int | None:
+def _unusable_signing_key(container: Container, *, as_json: bool = False) -> int | None:
     """The exit status of reporting a local signing key that cannot be read (a file that is
     not a key, one this process may not read), or None when it can be used."""
     try:
@@ -252,7 +260,9 @@ def _unusable_signing_key(container: Container) -> int | None:
         return None  # production: `_token` says so
     except (OSError, ValueError) as error:
         return report_problems(
-            "the local signing key cannot be used:", [f"{env_name('local_key_path')}: {error}"]
+            "the local signing key cannot be used:",
+            [f"{env_name('local_key_path')}: {error}"],
+            as_json=as_json,
         )
     return None
 
