@@ -592,6 +592,12 @@ class Settings:
         problems: list[str] = []
         malformed = _malformed_urls(self)  # a Settings built in code, not from_env
         problems += malformed
+        problems += [
+            problem
+            for name in ("database_url", "migration_database_url")
+            if not any(p.startswith(f"{env_name(name)}:") for p in malformed)
+            for problem in _sqlite_file_problems(name, getattr(self, name))
+        ]
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
         key_file = self.audit_checkpoint_key_file
@@ -788,6 +794,37 @@ def _malformed_urls(settings: Settings) -> list[str]:
         except ValueError as error:
             problems.append(f"{env_name(f.name)}: {error}")
     return problems
+
+
+#: The first bytes of every SQLite database file (an empty file is one not yet written).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite_file_problems(name: str, url: str | None) -> list[str]:
+    """A SQLite URL naming something that is there but is no database (a directory, a file
+    of another kind) or that this process may not write: a configuration problem, which
+    trying again does not fix, not an unreachable database. A file not there yet is fine:
+    `db upgrade` makes it."""
+    if not url or not url.startswith("sqlite"):
+        return []
+    database = sa.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return []
+    path = Path(database)
+    if not path.exists():
+        return []
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except IsADirectoryError:
+        return [f"{env_name(name)}: {path} is not a SQLite database: it is a directory"]
+    except OSError as error:
+        return [f"{env_name(name)}: cannot read {path}: {error.strerror}"]
+    if header and header != _SQLITE_HEADER:
+        return [f"{env_name(name)}: {path} is not a SQLite database"]
+    if not os.access(path, os.W_OK):
+        return [f"{env_name(name)}: {path} is not writable by this process"]
+    return []
 
 
 def _trusted_keys_problems(paths: Sequence[Path]) -> list[str]:

@@ -514,3 +514,28 @@ def test_with_json_a_file_verify_export_cannot_read_is_an_error_envelope(
     assert status == 2
     (error,) = envelope["errors"]
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", which)
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["tenants", "list"]])
+@pytest.mark.parametrize("kind", ["directory", "text file"])
+def test_a_sqlite_path_that_is_no_database_is_a_configuration_problem_not_an_outage(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    kind: str,
+) -> None:
+    """Trying again shortly, which DATABASE_UNAVAILABLE advises, cannot help: the setting
+    names something that is not a SQLite database, and is left as it was."""
+    path = tmp_path / "admin.db"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text("host=db.internal\n")
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(command) == 78
+    err = capsys.readouterr().err
+    assert f"ADMIN_DATABASE_URL: {path} is not a SQLite database" in err
+    if kind == "text file":
+        assert path.read_text() == "host=db.internal\n"
