@@ -231,7 +231,7 @@ def _prefixed(*prefixes: str) -> Callable[[str], str]:
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
 
 
-def _host(value: str) -> str:
+def listen_host(value: str) -> str:
     """An IP address or a host name to listen on."""
     text = value.strip()
     try:
@@ -380,7 +380,7 @@ class Settings:
         " (no tenant, audit entry or platform role)",
         read=_flag,
     )
-    host: str = setting("127.0.0.1", "where `adminctl serve` listens", read=_host)
+    host: str = setting("127.0.0.1", "where `adminctl serve` listens", read=listen_host)
     port: int = setting(8000, "the port `adminctl serve` listens on", read=_integer(1, 65535))
     neo4j_url: str | None = setting(
         None,

@@ -539,3 +539,24 @@ def test_a_sqlite_path_that_is_no_database_is_a_configuration_problem_not_an_out
     assert f"ADMIN_DATABASE_URL: {path} is not a SQLite database" in err
     if kind == "text file":
         assert path.read_text() == "host=db.internal\n"
+
+
+@pytest.mark.parametrize(
+    ("words", "field"),
+    [
+        (["audit", "export", "--no-progress", "-o", "a\x00b"], "output"),
+        (["audit", "public-key", "-o", "a\x00b"], "output"),
+        (["audit", "verify-export", "a\x00b", "--public-key", "k.pem"], "file"),
+        (["audit", "verify-export", "a.jsonl", "--public-key", "a\x00b"], "public_key"),
+        (["matching", "check", "--dir", "a\x00b"], "dir"),
+        (["serve", "--host", "a\x00b", "--port", "1"], "host"),
+        (["serve", "--host", "not a host", "--port", "1"], "host"),
+    ],
+)
+def test_a_path_or_host_no_system_call_takes_is_bad_input_named_by_its_argument(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str], field: str
+) -> None:
+    capsys.readouterr()
+    assert main([*words, "--json"] if words[0] != "serve" else ["--json", *words]) == 2
+    (error,) = json.loads(capsys.readouterr().err)["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", field)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
@@ -13,6 +14,7 @@ from admin_core.side_effects.runner import RECONCILE_AFTER
 from admin_core.tenants.rules import TENANT_ID
 from admin_core.users.model import USER_ID
 from entrypoints.http.fields import PATTERN_HINTS, TENANT_ID_PATTERN, USER_ID_PATTERN
+from entrypoints.settings import listen_host
 
 
 def bounded_int(field: str, low: int, high: int) -> Callable[[str], int]:
@@ -39,6 +41,26 @@ def identifier(field: str, pattern: re.Pattern[str], hint: str) -> Callable[[str
         return text
 
     return read
+
+
+def path(field: str) -> Callable[[str], Path]:
+    """A file or directory name; one no system call takes (a NUL byte, none at all) is the
+    VALIDATION_ERROR of `field` (exit 2), not a traceback where it is opened."""
+
+    def read(text: str) -> Path:
+        if not text or "\x00" in text:
+            raise ValidationFailed.single(field, "must be a file name without NUL bytes")
+        return Path(text)
+
+    return read
+
+
+def host(text: str) -> str:
+    """An address to listen on, read as `ADMIN_HOST` is."""
+    try:
+        return listen_host(text)
+    except ValueError as error:
+        raise ValidationFailed.single("host", str(error)) from None
 
 
 tenant_id = identifier("tenant_id", TENANT_ID, PATTERN_HINTS[TENANT_ID_PATTERN])

@@ -48,7 +48,7 @@ from admin_core.audit.use_cases import (
 from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.options import bounded_int
+from entrypoints.cli.options import bounded_int, path
 from entrypoints.cli.output import print_json, print_table, stderr, stdout, styled
 from entrypoints.http.presenters.audit import (
     ENTRY_FIELDS,
@@ -108,7 +108,9 @@ def register(groups: Any) -> None:
     export.add_argument(
         "--format", choices=("jsonl", "csv"), default="jsonl", help="jsonl (default) or csv"
     )
-    export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    export.add_argument(
+        "--output", "-o", type=path("output"), help="file to write (default: stdout)"
+    )
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.add_argument(
         "--with-checkpoints",
@@ -126,17 +128,19 @@ def register(groups: Any) -> None:
     public_key = commands.add_parser(
         "public-key", help="the public key(s) checkpoints verify under (PEM; --json: key set)"
     )
-    public_key.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    public_key.add_argument(
+        "--output", "-o", type=path("output"), help="file to write (default: stdout)"
+    )
     public_key.set_defaults(handler=show_public_key)
 
     offline = commands.add_parser(
         "verify-export",
         help="verify an export made with --with-checkpoints, offline: no database, no settings",
     )
-    offline.add_argument("file", type=Path, help="the export (jsonl)")
+    offline.add_argument("file", type=path("file"), help="the export (jsonl)")
     offline.add_argument(
         "--public-key",
-        type=Path,
+        type=path("public_key"),
         action="append",
         required=True,
         help="a public key file (PEM, or the JSON key set of /.well-known/audit-checkpoint-keys);"

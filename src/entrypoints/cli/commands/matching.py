@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from adapters.config_files.matching import check_matching_configuration, load_registry
@@ -42,7 +41,7 @@ def register(groups: Any) -> None:
     )
     check.add_argument(
         "--dir",
-        type=Path,
+        type=options.path("dir"),
         default=MATCHING_CONFIG,
         help="the directory of domains.yaml and parameters/ (default: config/matching)",
     )

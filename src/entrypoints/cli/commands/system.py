@@ -31,7 +31,7 @@ from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
 from admin_core.users.model import USER_ID
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.options import bounded_int
+from entrypoints.cli.options import bounded_int, host
 from entrypoints.cli.output import (
     DATABASE_SCHEMA_NOT_CURRENT,
     EXIT_CONFIG,
@@ -72,7 +72,7 @@ def register(groups: Any) -> None:
         " into an empty database, and prints an admin token and links. No --json: the API's"
         " answers are JSON, and `adminctl token --json` mints a token for scripts.",
     )
-    serve.add_argument("--host", help="the address to listen on (default: ADMIN_HOST)")
+    serve.add_argument("--host", type=host, help="the address to listen on (default: ADMIN_HOST)")
     serve.add_argument(
         "--port", type=bounded_int("port", 1, 65535), help="the port (default: ADMIN_PORT)"
     )
