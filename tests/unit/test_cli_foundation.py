@@ -560,3 +560,14 @@ def test_a_path_or_host_no_system_call_takes_is_bad_input_named_by_its_argument(
     assert main([*words, "--json"] if words[0] != "serve" else ["--json", *words]) == 2
     (error,) = json.loads(capsys.readouterr().err)["errors"]
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", field)
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "１０"])
+def test_a_number_in_other_digits_than_ascii_is_refused_as_the_api_refuses_it(
+    embedded: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    capsys.readouterr()
+    assert main(["--json", "tenants", "list", "--limit", value]) == 2
+    (error,) = json.loads(capsys.readouterr().err)["errors"]
+    assert error["field"] == "limit"
+    assert error["message"] == "must be a whole number from 1 to 200"

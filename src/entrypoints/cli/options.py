@@ -24,7 +24,8 @@ def bounded_int(field: str, low: int, high: int) -> Callable[[str], int]:
     def read(text: str) -> int:
         value = text.strip()
         digits = value[1:] if value[:1] in "+-" else value
-        if not digits.isdigit() or len(digits) > 20 or not low <= int(value) <= high:
+        whole = digits.isascii() and digits.isdigit()  # `int` also reads '٣' and '１０'
+        if not whole or len(digits) > 20 or not low <= int(value) <= high:
             raise ValidationFailed.single(field, f"must be a whole number from {low} to {high}")
         return int(value)
 
