@@ -571,3 +571,22 @@ def test_a_number_in_other_digits_than_ascii_is_refused_as_the_api_refuses_it(
     (error,) = json.loads(capsys.readouterr().err)["errors"]
     assert error["field"] == "limit"
     assert error["message"] == "must be a whole number from 1 to 200"
+
+
+def test_every_command_s_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    """An operator reading `adminctl audit verify --help` learns what its exit status means
+    without going back to `adminctl --help`."""
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*words, name])
+        with pytest.raises(SystemExit):
+            main([*words, "--help"])
+        if "2 bad input" not in capsys.readouterr().out:
+            missing.append(" ".join(words))
+
+    walk(build_parser(), [])
+    assert missing == []

@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(groups)
     for command, summary in _commands(parser):
         command.description = command.description or summary  # `adminctl health --help`
+        command.epilog = EXIT_CODES  # what `$?` means, beside the command it follows
         if command.prog in WITHOUT_JSON:
             continue
         command.add_argument(  # `adminctl tenants list --json` works too
