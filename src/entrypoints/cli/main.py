@@ -42,8 +42,10 @@ JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
 WITHOUT_JSON = {"adminctl serve"}  # runs the server: nothing of its own to print as JSON
 EXIT_CODES = """exit codes: 0 done, 1 internal error (or a check that found a problem: audit verify,
 health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6 an
-unavailable dependency, 78 a configuration that cannot run
+unavailable dependency, 78 a configuration that cannot run, 130 interrupted (Ctrl-C)
 """
+#: The shell's status of a command stopped by SIGINT.
+EXIT_INTERRUPTED = 130
 
 
 class ArgumentsRefused(Exception):
@@ -166,6 +168,15 @@ async def _run(args: argparse.Namespace, container: Container) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(words)
+    except KeyboardInterrupt:  # Ctrl-C: what was running has been cancelled and closed
+        item = ErrorItem(code="INTERRUPTED", message="interrupted (Ctrl-C); nothing more was done")
+        print_errors([item], as_json="--json" in words)
+        return EXIT_INTERRUPTED
+
+
+def _main(words: list[str]) -> int:
     # The driver's "will be retried in 2.1 s" lines are a server log's business; a command
     # reports the outcome once.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
