@@ -637,3 +637,32 @@ def test_a_command_interrupted_with_ctrl_c_says_so_and_exits_130_without_a_trace
         assert json.loads(err)["errors"][0]["code"] == "INTERRUPTED"
     else:
         assert "interrupted" in err
+
+
+@pytest.mark.parametrize(
+    "words", [["token"], ["--json", "matching", "check"], ["matching", "check"]]
+)
+def test_output_to_a_reader_that_went_away_ends_quietly_not_with_a_traceback(
+    tmp_path: Path, words: list[str]
+) -> None:
+    """`adminctl ... | head -1`: once the reader has what it wants, the command stops with the
+    status of a process the pipe stopped (141, as `yes | head` gives), and says nothing."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before anything is written
+    env = {
+        "ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+        "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "keys" / "signing.pem"),
+    }
+    try:
+        done = subprocess.run(
+            [str(ADMINCTL), *words],
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == ""

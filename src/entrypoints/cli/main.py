@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -42,10 +43,13 @@ JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
 WITHOUT_JSON = {"adminctl serve"}  # runs the server: nothing of its own to print as JSON
 EXIT_CODES = """exit codes: 0 done, 1 internal error (or a check that found a problem: audit verify,
 health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6 an
-unavailable dependency, 78 a configuration that cannot run, 130 interrupted (Ctrl-C)
+unavailable dependency, 78 a configuration that cannot run, 130 interrupted (Ctrl-C), 141
+the reader of the output went away (`| head`)
 """
 #: The shell's status of a command stopped by SIGINT.
 EXIT_INTERRUPTED = 130
+#: The shell's status of a command whose output's reader went away (SIGPIPE).
+EXIT_PIPE_CLOSED = 141
 
 
 class ArgumentsRefused(Exception):
@@ -169,11 +173,17 @@ async def _run(args: argparse.Namespace, container: Container) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _main(words)
+        status = _main(words)
+        sys.stdout.flush()  # here, where a reader gone away can still be answered
+        return status
     except KeyboardInterrupt:  # Ctrl-C: what was running has been cancelled and closed
         item = ErrorItem(code="INTERRUPTED", message="interrupted (Ctrl-C); nothing more was done")
         print_errors([item], as_json="--json" in words)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `adminctl ... | head`: the reader has what it wanted
+        # What is still buffered for stdout would fail again when Python flushes it at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
 
 
 def _main(words: list[str]) -> int:

@@ -53,10 +53,17 @@ def exit_code_of(error: AdminError) -> int:
 # is printed as it is: a name holding `[/]` or `:smile:` is not read as markup or an emoji
 # code (a tenant admin's tenant name must not break an operator's `tenants list`); styles
 # come only from `styled`.
-stdout = Console(
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Left to `main`, which ends every command whose reader went away alike (rich's own
+        answer exits 1, the status of a failure)."""
+        raise BrokenPipeError
+
+
+stdout = _Console(
     width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False
 )
-stderr = Console(
+stderr = _Console(
     stderr=True,
     width=None if sys.stderr.isatty() else 200,
     markup=False,
