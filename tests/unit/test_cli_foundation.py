@@ -666,3 +666,26 @@ def test_output_to_a_reader_that_went_away_ends_quietly_not_with_a_traceback(
         os.close(write_end)
     assert done.returncode == 141
     assert done.stderr == ""
+
+
+def test_a_threshold_given_twice_is_refused_not_the_last_one_taken(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The API refuses a body naming a threshold twice; which of the two the operator meant
+    is theirs to say, and nothing is changed meanwhile."""
+    assert main(["demo", "seed"]) == 0
+    words = ["triage", "set", "apollo-chennai", "triage_risk_threshold=0.5"]
+    capsys.readouterr()
+    assert main(["--json", *words, "triage_risk_threshold=0.6", "--reason", "x"]) == 2
+    (error,) = json.loads(capsys.readouterr().err)["errors"]
+    assert (error["field"], error["message"]) == (
+        "values.triage_risk_threshold",
+        "given more than once",
+    )
+    assert main(["--json", "triage", "show", "apollo-chennai"]) == 0
+    (risk,) = [
+        t
+        for t in json.loads(capsys.readouterr().out)["thresholds"]
+        if t["name"] == "triage_risk_threshold"
+    ]
+    assert risk["overridden"] is False

@@ -16,7 +16,7 @@ from admin_core.flags.use_cases import (
     EffectiveFlagsQuery,
     OverrideFlagCommand,
 )
-from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
@@ -139,14 +139,22 @@ async def set_thresholds(ctx: CommandContext) -> None:
     a = ctx.args
     values: dict[str, Any] = {}
     bad = []
+    twice: list[str] = []
     for pair in a.values:
         name, sep, text = pair.partition("=")
         if not sep or not name:
             bad.append(pair)
             continue
+        if name in values and name not in twice:  # as the API refuses a name given twice
+            twice.append(name)
         values[name] = value_of(text)
+    errors = [FieldError(field=f"values.{name}", message="given more than once") for name in twice]
     if bad:
-        raise ValidationFailed.single("values", f"expected NAME=VALUE, got {', '.join(bad)}")
+        errors.insert(
+            0, FieldError(field="values", message=f"expected NAME=VALUE, got {', '.join(bad)}")
+        )
+    if errors:
+        raise ValidationFailed(errors)
     result = await ctx.container.flags.update_triage_thresholds().execute(
         ctx.principal,
         UpdateTriageThresholdsCommand(tenant_id=a.tenant_id, values=values, reason=a.reason),
