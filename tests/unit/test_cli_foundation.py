@@ -689,3 +689,20 @@ def test_a_threshold_given_twice_is_refused_not_the_last_one_taken(
         if t["name"] == "triage_risk_threshold"
     ]
     assert risk["overridden"] is False
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--set", "timezone=UTC", "--set", "timezone=Asia/Kolkata"],
+        ["--clear", "timezone", "--clear", "timezone"],
+    ],
+)
+def test_a_tenant_setting_given_twice_is_refused_as_given_twice(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    assert main(["demo", "seed"]) == 0
+    capsys.readouterr()
+    assert main(["--json", "tenants", "update", "apollo-chennai", *words]) == 2
+    (error,) = json.loads(capsys.readouterr().err)["errors"]
+    assert (error["field"], error["message"]) == ("settings.timezone", "given more than once")

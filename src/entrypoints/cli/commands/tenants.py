@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.model import TenantStatus, TenantView
 from admin_core.tenants.rules import SETTINGS_FIELDS
 from admin_core.tenants.use_cases import (
@@ -108,16 +108,29 @@ def add_settings_arguments(parser: argparse.ArgumentParser, *, clearable: bool =
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, str | None]:
+    """The settings `--set` and `--clear` change; a key given twice is refused, as the API
+    refuses a body naming it twice: which value was meant is the operator's to say."""
     changes: dict[str, str | None] = {}
+    twice: list[str] = []
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValidationFailed.single("set", f"expected KEY=VALUE, got {item!r}")
+        if key.strip() in changes and key.strip() not in twice:
+            twice.append(key.strip())
         changes[key.strip()] = value.strip()
+    cleared: set[str] = set()
     for key in getattr(args, "clear", []):
-        if key.strip() in changes:
+        if key.strip() in cleared and key.strip() not in twice:
+            twice.append(key.strip())
+        elif key.strip() in changes and key.strip() not in cleared:
             raise ValidationFailed.single("clear", f"{key.strip()} is both set and cleared")
+        cleared.add(key.strip())
         changes[key.strip()] = None
+    if twice:
+        raise ValidationFailed(
+            [FieldError(field=f"settings.{key}", message="given more than once") for key in twice]
+        )
     return changes
 
 
