@@ -706,3 +706,19 @@ def test_a_tenant_setting_given_twice_is_refused_as_given_twice(
     assert main(["--json", "tenants", "update", "apollo-chennai", *words]) == 2
     (error,) = json.loads(capsys.readouterr().err)["errors"]
     assert (error["field"], error["message"]) == ("settings.timezone", "given more than once")
+
+
+@pytest.mark.parametrize("with_checkpoints", [False, True])
+def test_an_export_of_a_tenant_that_does_not_exist_is_not_found_and_writes_no_file(
+    embedded: Path, capsys: pytest.CaptureFixture[str], with_checkpoints: bool
+) -> None:
+    """As `audit query` answers: a mistyped tenant id is TENANT_NOT_FOUND (exit 4), not an
+    empty export that looks like a tenant with no history."""
+    assert main(["demo", "seed"]) == 0
+    target = embedded / "export.jsonl"
+    capsys.readouterr()
+    words = ["--json", "audit", "export", "--no-progress", "--tenant-id", "apollo-chenai"]
+    words += ["--with-checkpoints"] if with_checkpoints else []
+    assert main([*words, "-o", str(target)]) == 4
+    assert json.loads(capsys.readouterr().err)["errors"][0]["code"] == "TENANT_NOT_FOUND"
+    assert not target.exists()

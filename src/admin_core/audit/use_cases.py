@@ -211,19 +211,27 @@ class AuditExport:
 class ExportAuditLog:
     """Stream all entries matching the filters (same rules as `QueryAuditLog`, without a page
     limit; a cursor resumes an export). `total` is counted when the export starts; entries
-    appended later are not part of it."""
+    appended later are not part of it. A tenant that does not exist → TENANT_NOT_FOUND
+    before anything is streamed (looked up only when nothing matches)."""
 
     def __init__(
-        self, transactions: Transactions[AuditTransaction], batch_size: int = MAX_AUDIT_LIMIT
+        self,
+        transactions: Transactions[AuditTransaction],
+        batch_size: int = MAX_AUDIT_LIMIT,
+        *,
+        tenants: TenantCheck | None = None,
     ) -> None:
         self._transactions = transactions
         self._batch_size = batch_size
+        self._tenants = tenants
 
     async def execute(self, principal: Principal, query: AuditQuery) -> AuditExport:
         audit_filter = scoped_filter(principal, query, paged=False)
         start = _position(query, audit_filter)
         async with self._transactions() as tx:
             total = await tx.audit.count(audit_filter)
+        if not total and audit_filter.tenant_id is not None and self._tenants is not None:
+            await self._tenants.require(audit_filter.tenant_id)
         return AuditExport(
             total=total,
             audit_filter=audit_filter,

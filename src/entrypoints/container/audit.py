@@ -67,7 +67,9 @@ class AuditArea(containers.DeclarativeContainer):
     query_audit_log = providers.Factory(
         QueryAuditLog, transactions=database.transactions, tenants=database.known_tenants
     )
-    export_audit_log = providers.Factory(ExportAuditLog, transactions=database.transactions)
+    export_audit_log = providers.Factory(
+        ExportAuditLog, transactions=database.transactions, tenants=database.known_tenants
+    )
     verify_audit_chain = providers.Factory(
         VerifyAuditChain,
         transactions=database.transactions,
