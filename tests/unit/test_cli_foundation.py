@@ -722,3 +722,25 @@ def test_an_export_of_a_tenant_that_does_not_exist_is_not_found_and_writes_no_fi
     assert main([*words, "-o", str(target)]) == 4
     assert json.loads(capsys.readouterr().err)["errors"][0]["code"] == "TENANT_NOT_FOUND"
     assert not target.exists()
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_output_to_a_pipe_is_utf_8_whatever_the_locale_says(
+    embedded: Path, capsys: pytest.CaptureFixture[str], encoding: str
+) -> None:
+    """JSON and exports are UTF-8 (as `-o` files are): a name no legacy encoding holds
+    reaches the script reading the pipe whole, instead of a UnicodeEncodeError traceback."""
+    assert main(["demo", "seed"]) == 0
+    assert main(["tenants", "update", "acibadem-istanbul", "--name", "Acıbadem Maslak"]) == 0
+    capsys.readouterr()
+    env = {
+        "ADMIN_DATABASE_URL": os.environ["ADMIN_DATABASE_URL"],
+        "ADMIN_LOCAL_KEY_PATH": os.environ["ADMIN_LOCAL_KEY_PATH"],
+        "PYTHONIOENCODING": encoding,
+    }
+    for words in (["--json", "tenants", "list"], ["audit", "export", "--no-progress"]):
+        done = subprocess.run(
+            [str(ADMINCTL), *words], env=env, capture_output=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert "Acıbadem Maslak" in done.stdout.decode("utf-8")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
+import io
 import logging
 import os
 import re
@@ -170,8 +172,24 @@ async def _run(args: argparse.Namespace, container: Container) -> int:
         await aclose(container)
 
 
+def _encode_output() -> None:
+    """What goes to a pipe or a file is UTF-8, as JSON is (RFC 8259) and as `-o` files are,
+    whatever the locale says; a terminal keeps its encoding, and shows what it cannot as `?`
+    rather than the command failing half-way."""
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper):
+            continue
+        if codecs.lookup(stream.encoding).name == "utf-8":
+            continue
+        if stream.isatty():
+            stream.reconfigure(errors="replace")
+        else:
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    _encode_output()
     try:
         status = _main(words)
         sys.stdout.flush()  # here, where a reader gone away can still be answered
