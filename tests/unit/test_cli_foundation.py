@@ -744,3 +744,24 @@ def test_output_to_a_pipe_is_utf_8_whatever_the_locale_says(
         )
         assert done.returncode == 0, done.stderr.decode(errors="replace")
         assert "Acıbadem Maslak" in done.stdout.decode("utf-8")
+
+
+@pytest.mark.parametrize("with_checkpoints", [False, True])
+def test_an_export_to_a_file_with_json_says_what_it_wrote_as_json(
+    embedded: Path, capsys: pytest.CaptureFixture[str], with_checkpoints: bool
+) -> None:
+    """`--json` is offered by `audit export`: with `-o`, stdout is free, and the summary a
+    script needs (how many entries went where) is printed there as JSON."""
+    assert main(["demo", "seed"]) == 0
+    target = embedded / "export.jsonl"
+    capsys.readouterr()
+    words = ["--json", "audit", "export", "--no-progress", "-o", str(target)]
+    assert main([*words, *(["--with-checkpoints"] if with_checkpoints else [])]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    lines = target.read_text().splitlines()
+    entries = [line for line in lines if not line.startswith('{"checkpoint":')]
+    assert summary["entries"] == len(entries) > 0
+    assert summary["output"] == str(target)
+    assert summary["format"] == "jsonl"
+    if with_checkpoints:
+        assert summary["checkpoints"] == len(lines) - len(entries)

@@ -398,7 +398,9 @@ async def export_audit(ctx: CommandContext) -> None:
             if bar is not None and task is not None:
                 bar.update(task, completed=written, total=max(export.total, written))
         out.flush()
-    if ctx.args.output is not None:
+    if ctx.args.output is not None and ctx.as_json:
+        print_json({"entries": written, "output": str(ctx.args.output), "format": ctx.args.format})
+    elif ctx.args.output is not None:
         message = f"{written} entries written to {ctx.args.output} ({ctx.args.format})"
         stderr.print(message)
 
@@ -435,7 +437,17 @@ async def _export_sealed(ctx: CommandContext) -> None:
             out.write(b"".join(_ENCODER.encode(entry_out(e)) + b"\n" for e in batch).decode())
             written += len(batch)
         out.flush()
-    if args.output is not None:
+    if args.output is not None and ctx.as_json:
+        print_json(
+            {
+                "entries": written,
+                "checkpoints": checkpoints,
+                "chains": len(export.chains),
+                "output": str(args.output),
+                "format": "jsonl",
+            }
+        )
+    elif args.output is not None:
         stderr.print(
             f"{checkpoints} checkpoints and {written} entries of {len(export.chains)} chains "
             f"written to {args.output}",
