@@ -40,6 +40,9 @@ CONFIG = PROJECT_CONFIG
 PREFIX = "ADMIN_"
 #: Variables of the test and benchmark tooling, not of the application.
 _TOOLING_PREFIX = "ADMIN_TEST_"
+#: Variables the documentation has operators export that are no setting: the bearer token
+#: of the README's and the embedded welcome's `curl` lines.
+_OPERATOR_VARIABLES = frozenset({"ADMIN_TOKEN"})
 
 
 class Mode(enum.StrEnum):
@@ -741,7 +744,9 @@ def _production_only_problems(environ: Mapping[str, str]) -> list[str]:
         if environ.get(env_name(name))
     ]
     for name in sorted(environ):
-        if not name.startswith(PREFIX) or name.startswith(_TOOLING_PREFIX) or name in known:
+        if not name.startswith(PREFIX) or name.startswith(_TOOLING_PREFIX):
+            continue
+        if name in known or name in _OPERATOR_VARIABLES:
             continue
         if not environ[name]:
             continue

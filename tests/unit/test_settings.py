@@ -551,3 +551,12 @@ def test_a_url_whose_port_is_no_port_is_refused_in_a_settings_built_in_code() ->
     assert refused.value.problems == [
         "ADMIN_REDIS_URL: has a port that is not a whole number from 1 to 65535"
     ]
+
+
+def test_the_token_the_readme_has_operators_export_is_not_taken_for_a_mistyped_setting() -> None:
+    """`export ADMIN_TOKEN=...` (the README, the embedded welcome) is the operator's bearer
+    token for curl: production does not refuse to run a command in that shell."""
+    _, problems = Settings.read_env({"ADMIN_MODE": "production", "ADMIN_TOKEN": "eyJ.x.y"})
+    assert not [p for p in problems if p.startswith("ADMIN_TOKEN")]
+    _, problems = Settings.read_env({"ADMIN_MODE": "production", "ADMIN_TOKN": "x"})
+    assert "ADMIN_TOKN: not a setting of Admin Core" in problems
