@@ -737,12 +737,20 @@ _RENAMED = {"ADMIN_AUTH_MODE": "ADMIN_MODE (production verifies Clerk tokens)"}
 
 def _production_only_problems(environ: Mapping[str, str]) -> list[str]:
     """Variables that make no sense in production: embedded-only ones and unknown names."""
-    known = {env_name(f.name) for f in dataclasses.fields(Settings)}
     problems = [
         f"{env_name(name)}: only used in embedded mode; unset it in production"
         for name in _EMBEDDED_ONLY
         if environ.get(env_name(name))
     ]
+    return problems + unknown_variables(environ)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`ADMIN_*` variables that are no setting (a typo, a retired name), each with what to
+    do: production refuses them; the embedded mode runs, and the CLI says so."""
+    environ = os.environ if environ is None else environ
+    known = {env_name(f.name) for f in dataclasses.fields(Settings)}
+    unknown = []
     for name in sorted(environ):
         if not name.startswith(PREFIX) or name.startswith(_TOOLING_PREFIX):
             continue
@@ -751,8 +759,8 @@ def _production_only_problems(environ: Mapping[str, str]) -> list[str]:
         if not environ[name]:
             continue
         hint = f"; use {_RENAMED[name]}" if name in _RENAMED else ""
-        problems.append(f"{name}: not a setting of Admin Core{hint}")
-    return problems
+        unknown.append(f"{name}: not a setting of Admin Core{hint}")
+    return unknown
 
 
 def _policy_file_problems(path: Path) -> list[str]:

@@ -765,3 +765,17 @@ def test_an_export_to_a_file_with_json_says_what_it_wrote_as_json(
     assert summary["format"] == "jsonl"
     if with_checkpoints:
         assert summary["checkpoints"] == len(lines) - len(entries)
+
+
+def test_a_mistyped_setting_in_the_embedded_mode_is_pointed_out_not_silently_ignored(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ADMIN_DATABSE_URL=...` leaves the command on the default database: the operator is
+    told, on stderr, and the command still runs (production refuses it outright)."""
+    monkeypatch.setenv("ADMIN_DATABSE_URL", "postgresql+asyncpg://u:pw@db/admin")
+    capsys.readouterr()
+    assert main(["--json", "tenants", "list"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)
+    assert "ADMIN_DATABSE_URL: not a setting of Admin Core; it is ignored" in captured.err
+    assert "pw@" not in captured.err

@@ -36,10 +36,12 @@ from entrypoints.cli.output import (
     print_errors,
     report_error,
     report_problems,
+    stderr,
+    styled,
 )
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.http.schemas import ErrorItem
-from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.settings import ConfigurationError, Settings, unknown_variables
 
 JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
 WITHOUT_JSON = {"adminctl serve"}  # runs the server: nothing of its own to print as JSON
@@ -231,6 +233,9 @@ def _handle(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
     except ConfigurationError as error:
         return report_problems("the configuration cannot run:", error.problems, as_json=args.json)
+    if settings.embedded:  # production refuses them; here a typo would go unnoticed
+        for unknown in unknown_variables():
+            stderr.print(styled(("note", "yellow"), f": {unknown}; it is ignored"))
     if getattr(args, "sync_handler", None) is not None:
         status: int = args.sync_handler(args, settings)
         return status
