@@ -779,3 +779,26 @@ def test_a_mistyped_setting_in_the_embedded_mode_is_pointed_out_not_silently_ign
     json.loads(captured.out)
     assert "ADMIN_DATABSE_URL: not a setting of Admin Core; it is ignored" in captured.err
     assert "pw@" not in captured.err
+
+
+def test_an_unexpected_error_is_internal_error_without_the_stored_value_unless_asked(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row no release writes (edited by hand) is a bug to report, not input: exit 1 with
+    INTERNAL_ERROR, as the API answers it, naming no stored value; `--traceback` shows where."""
+    assert main(["demo", "seed"]) == 0
+    with sqlite3.connect(embedded / "admin.db") as connection:
+        connection.execute(
+            "UPDATE tenants SET created_at = 'garbled-x1' WHERE id = 'apollo-chennai'"
+        )
+    capsys.readouterr()
+    assert main(["--json", "tenants", "list"]) == 1
+    captured = capsys.readouterr()
+    (error,) = json.loads(captured.err)["errors"]
+    assert error["code"] == "INTERNAL_ERROR"
+    assert "--traceback" in error["message"]
+    assert "garbled-x1" not in captured.err
+    assert main(["tenants", "list"]) == 1
+    assert "INTERNAL_ERROR" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="garbled-x1"):
+        main(["--traceback", "tenants", "list"])

@@ -50,6 +50,8 @@ health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6
 unavailable dependency, 78 a configuration that cannot run, 130 interrupted (Ctrl-C), 141
 the reader of the output went away (`| head`)
 """
+#: The status of an unexpected error (a bug), as INTERNAL_ERROR is the API's 500.
+EXIT_INTERNAL = 1
 #: The shell's status of a command stopped by SIGINT.
 EXIT_INTERRUPTED = 130
 #: The shell's status of a command whose output's reader went away (SIGPIPE).
@@ -87,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on an unexpected error (INTERNAL_ERROR), show where it happened, to report it",
+    )
     groups = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (
         system, tenants, users, flags, side_effects, matching, doctors, sessions, graph, audit,
@@ -204,6 +211,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # What is still buffered for stdout would fail again when Python flushes it at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE_CLOSED
+    except Exception as error:  # a bug: said as the API says it, its details on request
+        if "--traceback" in words:
+            raise
+        message = (
+            f"an unexpected error ({type(error).__name__}), which is a bug: run the command"
+            " again with `adminctl --traceback ...` to see where it happened, and report it"
+        )
+        print_errors([ErrorItem(code="INTERNAL_ERROR", message=message)], as_json="--json" in words)
+        return EXIT_INTERNAL
 
 
 def _main(words: list[str]) -> int:
