@@ -545,6 +545,118 @@ async def test_a_list_filtered_by_a_tenant_that_does_not_exist_is_404(
     assert rows == []
 
 
+#: Every operation that names a tenant other than the tenant list's own filter (an empty
+#: page, ADR 0043) and the users routes (where `platform` names the platform organisation),
+#: as (method, path, query, body) with `{t}` for the tenant.
+NAMING_A_TENANT: list[tuple[str, str, dict[str, str], dict[str, Any] | None]] = [
+    ("GET", "/api/v1/admin/flags/effective", {"tenant_id": "{t}"}, None),
+    *[
+        (method, path, {}, {**body, "tenant_id": "{t}"})
+        for method, path, body in BODY_OPERATIONS
+        if "tenant_id" in body
+    ],
+    (
+        "DELETE",
+        "/api/v1/admin/flags/identity-override",
+        {"tenant_id": "{t}", "flag": "enable_mso_booking"},
+        None,
+    ),
+    ("GET", "/api/v1/admin/matching/domain-weights", {"tenant_id": "{t}"}, None),
+    ("GET", "/api/v1/admin/triage/thresholds", {"tenant_id": "{t}"}, None),
+    *[(m, p, {"tenant_id": "{t}", **q}, None) for p, q in LISTS_BY_TENANT for m in ["GET"]],
+    ("GET", f"{AUDIT}/verify", {"tenant_id": "{t}"}, None),
+    ("PATCH", f"{TENANTS}/{{t}}", {}, {"name": "Renamed"}),
+    ("PUT", f"{TENANTS}/{{t}}/org-mapping", {}, {"clerk_org_id": "org_new"}),
+]
+
+
+def _naming(tenant: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("{t}", tenant)
+    if isinstance(value, dict):
+        return {k: _naming(tenant, v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(("method", "path", "query", "body"), NAMING_A_TENANT)
+async def test_the_reserved_tenant_id_is_a_tenant_that_does_not_exist(
+    http: ApiClient,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    body: dict[str, Any] | None,
+) -> None:
+    """`platform` is reserved: no tenant can be created with it, so naming it is naming a
+    tenant that does not exist (404 TENANT_NOT_FOUND), the same answer as for any other."""
+    answers = {}
+    for tenant in ("platform", "no-such-tenant"):
+        response = await http.client.request(
+            method,
+            _naming(tenant, path),
+            params=_naming(tenant, query),
+            json=_naming(tenant, body),
+            headers=http.auth("org:super_admin"),
+        )
+        answers[tenant] = (response.status_code, codes(response))
+    assert answers["platform"] == answers["no-such-tenant"] == (404, ["TENANT_NOT_FOUND"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["flags", "effective", "{t}"],
+        ["flags", "override", "{t}", "enable_mso_booking", "false", "--reason", "r"],
+        ["flags", "clear", "{t}", "enable_mso_booking"],
+        ["triage", "show", "{t}"],
+        ["triage", "set", "{t}", "mso_max_offers_per_case=4", "--reason", "r"],
+        ["matching", "weights", "{t}"],
+        ["sessions", "list", "--tenant-id", "{t}"],
+        ["doctors", "list", "--tenant-id", "{t}"],
+        [
+            "doctors",
+            "onboard",
+            "--tenant-id",
+            "{t}",
+            "--full-name",
+            "Dr. X",
+            "--email",
+            "x@apollo.example",
+            "--specialty",
+            "cardiology",
+            "--language",
+            "en",
+            "--country",
+            "IN",
+            "--license-number",
+            "L-1",
+            "--consultation-fee-minor",
+            "100",
+            "--currency",
+            "INR",
+            "--available-from",
+            "2026-01-01",
+            "--timezone",
+            "Asia/Kolkata",
+        ],
+        ["audit", "query", "--tenant-id", "{t}"],
+        ["audit", "verify", "--tenant-id", "{t}"],
+        ["tenants", "update", "{t}", "--name", "Renamed"],
+        ["tenants", "map-org", "{t}", "org_new"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_the_cli_answers_the_reserved_tenant_id_as_a_tenant_that_does_not_exist(
+    embedded: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    answers = {}
+    for tenant in ("platform", "no-such-tenant"):
+        capsys.readouterr()
+        status = main(["--json", *(_naming(tenant, word) for word in argv)])
+        errors = json.loads(capsys.readouterr().err)["errors"]
+        answers[tenant] = (status, [e["code"] for e in errors])
+    assert answers["platform"] == answers["no-such-tenant"] == (4, ["TENANT_NOT_FOUND"])
+
+
 @pytest.mark.parametrize("path", ["/admin/triage", "/health", "/ready"])
 async def test_a_page_or_a_probe_ignores_query_parameters(http: ApiClient, path: str) -> None:
     """A link to the page may carry anything (`?utm_source=mail`); only the API's own

@@ -282,7 +282,7 @@ async def test_every_bad_field_of_an_onboarding_is_named_at_once(doctors: Doctor
         ({"email": "dr rao@example.com"}, "email"),
         ({"full_name": "Dr.\tRao"}, "full_name"),
         ({"full_name": "x" * 201}, "full_name"),
-        ({"tenant_id": "platform"}, "tenant_id"),
+        ({"tenant_id": "Apollo_Chennai"}, "tenant_id"),
     ],
 )
 async def test_bad_values_are_named(

@@ -38,7 +38,9 @@ def timezones() -> frozenset[str]:
 def check_tenant_id(
     checks: FieldChecks, field: str, value: str | None, *, required: bool = True
 ) -> str | None:
-    tenant_id = checks.text(
+    """A tenant id naming a tenant, which may or may not exist: `platform` is of the form,
+    and names no tenant (TENANT_NOT_FOUND where it is looked up)."""
+    return checks.text(
         field,
         value,
         max_length=64,
@@ -46,6 +48,14 @@ def check_tenant_id(
         pattern_hint="lowercase letters, digits and inner dashes (at most 64)",
         required=required,
     )
+
+
+def check_new_tenant_id(
+    checks: FieldChecks, field: str, value: str | None, *, required: bool = True
+) -> str | None:
+    """The id of a tenant being created: `platform` is reserved (the platform's own roles and
+    audit chain go by it)."""
+    tenant_id = check_tenant_id(checks, field, value, required=required)
     if tenant_id == PLATFORM_TENANT_ID:
         checks.fail(field, f"'{PLATFORM_TENANT_ID}' is reserved")
         return None

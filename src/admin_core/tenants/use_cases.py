@@ -34,8 +34,8 @@ from admin_core.tenants.rules import (
     check_country,
     check_languages,
     check_name,
+    check_new_tenant_id,
     check_org_id,
-    check_tenant_id,
     merge_settings,
     settings_view,
     slug,
@@ -195,7 +195,7 @@ class CreateTenant:
         checks = FieldChecks()
         provider_id = checks.text("provider_id", command.provider_id, max_length=128) or ""
         tenant_id = (
-            check_tenant_id(checks, "tenant_id", tenant.id) if tenant.id is not None else None
+            check_new_tenant_id(checks, "tenant_id", tenant.id) if tenant.id is not None else None
         )
         name = check_name(checks, "name", tenant.name, required=False)
         org_id = self._orgs.check(checks, "clerk_org_id", clerk_org_id)
@@ -289,7 +289,7 @@ class CreateProviderWithTenant:
             max_length=TAG_MAX,
         )
         tenant_id = (
-            check_tenant_id(checks, "tenant.id", tenant.id) if tenant.id is not None else None
+            check_new_tenant_id(checks, "tenant.id", tenant.id) if tenant.id is not None else None
         )
         tenant_name = check_name(checks, "tenant.name", tenant.name, required=False)
         settings = merge_settings(

@@ -18,7 +18,7 @@ from litestar.params import JSONBody, QueryParameter
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.tenants.model import TenantStatus
-from admin_core.tenants.rules import check_tenant_id
+from admin_core.tenants.rules import check_new_tenant_id
 from admin_core.tenants.use_cases import (
     CreateProviderCommand,
     CreateProviderWithTenant,
@@ -85,7 +85,7 @@ def settings_changes(settings: TenantSettingsIn | None) -> dict[str, str | None]
 
 def _tenant_id(field: str) -> FieldRule:
     """The core's rule for a tenant id at `field` (the pattern, and `platform` reserved)."""
-    return lambda checks, value: check_tenant_id(checks, field, value)
+    return lambda checks, value: check_new_tenant_id(checks, field, value)
 
 
 class CreateTenantIn(In, frozen=True):
