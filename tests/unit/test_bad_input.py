@@ -602,6 +602,36 @@ async def test_the_reserved_tenant_id_is_a_tenant_that_does_not_exist(
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "query", "body"),
+    [
+        *NAMING_A_TENANT,
+        ("GET", TENANTS, {"tenant_id": "{t}"}, None),
+        ("GET", f"{TENANTS}/{{t}}/users", {}, None),
+    ],
+)
+async def test_a_tenant_id_of_the_wrong_form_is_422_wherever_a_tenant_is_named(
+    http: ApiClient,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    body: dict[str, Any] | None,
+) -> None:
+    """As in the CLI (`test_the_cli_answers_bad_values_like_the_api`): an id no tenant can
+    have is bad input, not a tenant that was looked up and not found."""
+    response = await http.client.request(
+        method,
+        _naming("A.B", path),
+        params=_naming("A.B", query),
+        json=_naming("A.B", body),
+        headers=http.auth("org:super_admin"),
+    )
+    assert response.status_code == 422, response.text
+    assert [(e["code"], e.get("field")) for e in response.json()["errors"]] == [
+        ("VALIDATION_ERROR", "tenant_id")
+    ]
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["flags", "effective", "{t}"],

@@ -28,6 +28,7 @@ from entrypoints.http.fields import (
     CURSOR_PATTERN,
     FILTER_ID_PATTERN,
     TIME_PATTERN,
+    TenantFilter,
     query_rules,
     time_range,
 )
@@ -86,7 +87,7 @@ class AuditLogController(Controller):
             ),
         ] = None,
         actor_id: Id = None,
-        tenant_id: Id = None,
+        tenant_id: TenantFilter = None,
         case_id: Id = None,
         patient_id: Id = None,
         from_date: Bound = None,
@@ -126,7 +127,7 @@ class AuditLogController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         verify_audit_chain: NamedDependency[VerifyAuditChain],
-        tenant_id: Id = None,
+        tenant_id: TenantFilter = None,
     ) -> Response[SuccessEnvelope[ChainVerificationOut]]:
         """Recompute the tenant's chain (without `tenant_id`: a platform caller's platform
         chain, a tenant-scoped caller's own), check every signed checkpoint and hold the chain
