@@ -15,8 +15,17 @@ from admin_core.audit.model import AuditFilter
 from admin_core.directory.model import Provider
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
+from admin_core.mso_doctors.rules import UPDATABLE_FIELDS
+from admin_core.mso_doctors.use_cases import (
+    OnboardMsoDoctor,
+    OnboardMsoDoctorCommand,
+    UpdateMsoDoctor,
+    UpdateMsoDoctorCommand,
+)
 from admin_core.tenants.errors import TenantAlreadyExists
+from admin_core.tenants.known import KnownTenants
 from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
+from admin_core.tenants.rules import settings_view
 from admin_core.tenants.use_cases import (
     CreateTenant,
     CreateTenantCommand,
@@ -173,3 +182,55 @@ async def test_concurrent_revokes_of_two_roles_leave_no_role_and_no_membership(
     async with uow() as tx:
         assert await tx.user_roles.roles_of("apollo", "user_d") == ()
     assert (await identity.list_memberships(ORG)).memberships == []
+
+
+async def test_updates_giving_every_field_as_stored_write_nothing(uow: Transactions) -> None:
+    """The rule of docs/adr/0042 on every backend: the values read back from storage compare
+    equal to the same values given again, so nothing is written and nothing audited."""
+    await _tenant(uow, "apollo")
+    clock = SystemClock()
+    settings = {"payments_provider": "razorpay", "default_currency": "INR", "timezone": "UTC"}
+    tenant = await UpdateTenant(uow, clock).execute(
+        ACTOR, UpdateTenantCommand(tenant_id="apollo", name="Apollo", settings=settings)
+    )
+    doctor = await OnboardMsoDoctor(uow, KnownTenants(uow), clock, SequentialIds()).execute(
+        ACTOR,
+        OnboardMsoDoctorCommand(
+            tenant_id="apollo",
+            full_name="Dr. Lakshmi Ramanathan",
+            email="l.ramanathan@apollo.example",
+            specialty="cardiology",
+            languages=["en", "ta"],
+            countries=["IN"],
+            license_number="TNMC-48213",
+            consultation_fee_minor=300_000,
+            currency="INR",
+            available_from="2026-03-01",
+            timezone="Asia/Kolkata",
+            clerk_user_id="user_2lakshmi",
+        ),
+    )
+    async with uow() as tx:
+        entries = await tx.audit.count(AuditFilter())
+        stored = await tx.mso_doctors.get(doctor.id)
+    assert stored is not None
+    again = await UpdateTenant(uow, clock).execute(
+        ACTOR,
+        UpdateTenantCommand(
+            tenant_id="apollo",
+            name=tenant.tenant.name,
+            status=tenant.tenant.status,
+            settings=settings_view(tenant.tenant.settings),
+        ),
+    )
+    same = await UpdateMsoDoctor(uow, clock).execute(
+        ACTOR,
+        UpdateMsoDoctorCommand(
+            doctor_id=doctor.id, **{f: getattr(stored, f) for f in UPDATABLE_FIELDS}
+        ),
+    )
+    assert (again.changed, same.changed) == (False, False)
+    async with uow() as tx:
+        assert await tx.audit.count(AuditFilter()) == entries
+        assert await tx.tenants.get("apollo") == tenant.tenant
+        assert await tx.mso_doctors.get(doctor.id) == stored

@@ -31,6 +31,7 @@ from admin_core.mso_doctors.rules import (
 from admin_core.mso_doctors.use_cases import (
     ListMsoDoctors,
     ListMsoDoctorsQuery,
+    MsoDoctorUpdate,
     OnboardMsoDoctor,
     OnboardMsoDoctorCommand,
     UpdateMsoDoctor,
@@ -440,7 +441,7 @@ async def test_every_bad_list_filter_is_named_at_once(doctors: Doctors) -> None:
 async def test_an_update_changes_only_the_fields_given_and_audits_them(doctors: Doctors) -> None:
     doctor = await doctors.add(clerk_user_id="user_2lakshmi")
     doctors.world.clock.advance(timedelta(hours=1))
-    updated = await doctors.update.execute(
+    update = await doctors.update.execute(
         APOLLO_ADMIN,
         UpdateMsoDoctorCommand(
             doctor_id=doctor.id,
@@ -450,6 +451,8 @@ async def test_an_update_changes_only_the_fields_given_and_audits_them(doctors: 
             timezone="Asia/Kolkata",  # unchanged: not in before/after
         ),
     )
+    assert update.changed
+    updated = update.doctor
     assert updated == replace(
         doctor,
         specialty="interventional cardiology",
@@ -490,11 +493,11 @@ async def test_an_update_that_changes_nothing_writes_nothing(doctors: Doctors) -
             unlink_clerk_user=True,  # there is no user to unlink
         ),
     )
-    assert same == doctor
+    assert same == MsoDoctorUpdate(doctor=doctor, changed=False)
     assert (await doctors.stored())[doctor.id].updated_at == T0
     assert doctors.world.audit("mso_doctor.update") == []
     assert await doctors.update.execute(SUPER, UpdateMsoDoctorCommand(doctor_id=doctor.id)) == (
-        doctor
+        MsoDoctorUpdate(doctor=doctor, changed=False)
     )
 
 
@@ -503,11 +506,11 @@ async def test_linking_and_unlinking_the_clerk_user(doctors: Doctors) -> None:
     linked = await doctors.update.execute(
         SUPER, UpdateMsoDoctorCommand(doctor_id=doctor.id, clerk_user_id="user_2lakshmi")
     )
-    assert linked.clerk_user_id == "user_2lakshmi"
+    assert linked.doctor.clerk_user_id == "user_2lakshmi"
     unlinked = await doctors.update.execute(
         SUPER, UpdateMsoDoctorCommand(doctor_id=doctor.id, unlink_clerk_user=True)
     )
-    assert unlinked.clerk_user_id is None
+    assert unlinked.doctor.clerk_user_id is None
     before_after = [(e.before, e.after) for e in doctors.world.audit("mso_doctor.update")]
     assert before_after == [
         ({"clerk_user_id": None}, {"clerk_user_id": "user_2lakshmi"}),
@@ -727,9 +730,10 @@ async def test_a_partial_update_changes_exactly_the_fields_given(chosen: set[str
     doctor = await d.add()
     world.clock.advance(timedelta(minutes=5))
     given_values = {name: UPDATES[name] for name in chosen}
-    updated = await d.update.execute(
+    update = await d.update.execute(
         SUPER, UpdateMsoDoctorCommand(doctor_id=doctor.id, **given_values)
     )
+    updated = update.doctor
     stored = {
         name: tuple(value) if isinstance(value, list) else value
         for name, value in given_values.items()
@@ -742,6 +746,7 @@ async def test_a_partial_update_changes_exactly_the_fields_given(chosen: set[str
         want = stored[name] if name in changed else getattr(doctor, name)
         assert getattr(updated, name) == want, name
     entries = world.audit("mso_doctor.update")
+    assert update.changed == bool(changed)
     if not changed:
         assert updated == doctor
         assert entries == []

@@ -242,6 +242,15 @@ def _changes(checks: FieldChecks, c: UpdateMsoDoctorCommand) -> dict[str, Any]:
     return given
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MsoDoctorUpdate:
+    """The doctor after an update. `changed` is False when the update had nothing to change:
+    nothing was written."""
+
+    doctor: MsoDoctor
+    changed: bool
+
+
 class UpdateMsoDoctor:
     """Change some of a doctor's fields.
 
@@ -259,7 +268,9 @@ class UpdateMsoDoctor:
         self._transactions = transactions
         self._clock = clock
 
-    async def execute(self, principal: Principal, command: UpdateMsoDoctorCommand) -> MsoDoctor:
+    async def execute(
+        self, principal: Principal, command: UpdateMsoDoctorCommand
+    ) -> MsoDoctorUpdate:
         principal.require(Permission.TENANT_MANAGE)
         checks = FieldChecks()
         doctor_id = checks.text("doctor_id", command.doctor_id, max_length=DOCTOR_ID_MAX)
@@ -274,7 +285,7 @@ class UpdateMsoDoctor:
                 raise MsoDoctorNotFound(details={"doctor_id": doctor_id})
             changed = [f for f in UPDATABLE_FIELDS if f in given and given[f] != getattr(doctor, f)]
             if not changed:
-                return doctor
+                return MsoDoctorUpdate(doctor=doctor, changed=False)
             updated = replace(
                 doctor, **{f: given[f] for f in changed}, updated_at=self._clock.now()
             )
@@ -292,4 +303,4 @@ class UpdateMsoDoctor:
                 )
             )
             await tx.commit()
-        return updated
+        return MsoDoctorUpdate(doctor=updated, changed=True)

@@ -49,10 +49,12 @@ class OrgMapping:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantView:
-    """A tenant with the Clerk organisation mapped to it, if any."""
+    """A tenant with the Clerk organisation mapped to it, if any. `changed` is False when the
+    update or mapping that answered it had nothing to change: nothing was written."""
 
     tenant: Tenant
     clerk_org_id: str | None
+    changed: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -409,7 +409,7 @@ class UpdateTenant:
                 settings=settings,
             )
             if changed == tenant:
-                return TenantView(tenant=tenant, clerk_org_id=org_id)
+                return TenantView(tenant=tenant, clerk_org_id=org_id, changed=False)
             changed = replace(changed, updated_at=self._clock.now())
             await tx.tenants.update(changed)
             await tx.audit.append(
@@ -473,7 +473,7 @@ class MapOrganization:
                 raise TenantNotFound(details={"tenant_id": tenant_id})
             previous = await _map_org(tx, org_id, tenant_id, self._clock.now())
             if previous == org_id:
-                return TenantView(tenant=tenant, clerk_org_id=org_id)
+                return TenantView(tenant=tenant, clerk_org_id=org_id, changed=False)
             await tx.audit.append(
                 audit_record(
                     principal,

@@ -163,10 +163,10 @@ async def onboard_doctor(ctx: CommandContext) -> None:
 
 async def update_doctor(ctx: CommandContext) -> None:
     a = ctx.args
-    doctor = await ctx.container.mso_doctors.update_mso_doctor().execute(
+    update = await ctx.container.mso_doctors.update_mso_doctor().execute(
         ctx.principal,
         UpdateMsoDoctorCommand(
             doctor_id=a.doctor_id, unlink_clerk_user=a.unlink_clerk_user, **_fields(a)
         ),
     )
-    print_doctor(ctx, doctor, "updated")
+    print_doctor(ctx, update.doctor, "updated" if update.changed else "unchanged")

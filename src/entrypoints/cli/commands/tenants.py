@@ -213,7 +213,7 @@ async def update_tenant(ctx: CommandContext) -> None:
             settings=settings_from(a),
         ),
     )
-    print_tenant(ctx, view, "updated")
+    print_tenant(ctx, view, "updated" if view.changed else "unchanged")
 
 
 async def map_tenant_org(ctx: CommandContext) -> None:
@@ -221,7 +221,8 @@ async def map_tenant_org(ctx: CommandContext) -> None:
     view = await ctx.container.tenants.map_org().execute(
         ctx.principal, MapOrganizationCommand(tenant_id=a.tenant_id, clerk_org_id=a.clerk_org_id)
     )
-    print_tenant(ctx, view, f"mapped to {a.clerk_org_id}")
+    mapped = "mapped to" if view.changed else "already mapped to"
+    print_tenant(ctx, view, f"{mapped} {a.clerk_org_id}")
 
 
 async def create_provider(ctx: CommandContext) -> None:

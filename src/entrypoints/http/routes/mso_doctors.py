@@ -261,5 +261,5 @@ class MsoDoctorController(Controller):
         when the new email is another doctor's of the tenant. Audited as `mso_doctor.update`
         (before/after of the fields that changed); an update that changes nothing writes
         nothing."""
-        doctor = await update_mso_doctor.execute(principal, data.command(doctor_id))
-        return ok(request, mso_doctor_out(doctor))
+        update = await update_mso_doctor.execute(principal, data.command(doctor_id))
+        return ok(request, mso_doctor_out(update.doctor))
