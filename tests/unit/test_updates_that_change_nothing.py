@@ -213,7 +213,17 @@ def _audit_entries(capsys: pytest.CaptureFixture[str]) -> list[Any]:
         ([], ["users", "grant", TENANT, "user_apollo_admin", "org:admin"], "already held"),
         ([], ["users", "revoke", TENANT, "user_apollo_staff", "org:admin"], "was not held"),
     ],
-    ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else value,
+    ids=[
+        "doctors update: no option",
+        "doctors update: as it is",
+        "tenants update: no option",
+        "tenants update: as it is",
+        "tenants map-org: the same",
+        "flags override: the same",
+        "flags clear: none held",
+        "users grant: held",
+        "users revoke: not held",
+    ],
 )
 def test_the_cli_says_an_update_changed_nothing_and_writes_nothing(
     embedded: Path,
