@@ -7,13 +7,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from adapters.sql.engine import create_engine
+from adapters.sql.migrate import upgrade
+from adapters.sql.transaction import SqlTransactions
+from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists
 from admin_core.mso_doctors.model import DoctorFilter, MsoDoctor
 from admin_core.tenants.model import Tenant, TenantStatus
+from tests.support.databases import APP_ROLE, icu_database
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 DAY = date(2026, 3, 1)
@@ -259,3 +265,37 @@ async def test_a_locked_read_makes_concurrent_read_then_write_serial(tenants: Tr
         stored = await tx.mso_doctors.get("msd_001")
     assert stored is not None
     assert stored.consultation_fee_minor == 102
+
+
+@pytest.mark.postgres
+async def test_doctors_are_in_the_same_name_order_on_a_cluster_with_a_language_collation(
+    tmp_path: Path,
+) -> None:
+    """Memory and SQLite order names code point by code point. A PostgreSQL cluster made with a
+    language's collation (`en_US.UTF-8`, ICU) would sort them otherwise — `de Souza` before
+    `Dr. B`, `Dr. b` beside `Dr. B` — and page them differently: the names are stored with
+    the byte order of every backend."""
+    names = ["Dr. b", "Dr. B", "de Souza", "Dr. Z", "Dr. Ä", "Dr. a", "Dr.-Ing. Y"]
+    async with icu_database() as owner_url:
+        await upgrade(owner_url, app_role=APP_ROLE)
+        engine = create_engine(owner_url)
+        try:
+            uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
+            async with uow() as tx:
+                await tx.tenants.add(
+                    Tenant(
+                        id=APOLLO,
+                        name=APOLLO,
+                        status=TenantStatus.ACTIVE,
+                        provider_id=None,
+                        created_at=T0,
+                        updated_at=T0,
+                    )
+                )
+                await tx.commit()
+            await add(uow, *(doctor(n, full_name=name) for n, name in enumerate(names)))
+            async with uow() as tx:
+                page = await tx.mso_doctors.page(DoctorFilter(), limit=50, offset=0)
+        finally:
+            await engine.dispose()
+    assert [d.full_name for d in page.items] == sorted(names)

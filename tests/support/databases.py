@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -117,3 +118,34 @@ async def database(
         yield SqlTransactions(engine, clock, UlidGenerator())
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def icu_database() -> AsyncIterator[str]:
+    """The owner URL of a new, empty PostgreSQL database whose default collation is ICU's
+    root locale (`und`), as a cluster made for people's languages sorts, dropped on exit."""
+    import asyncpg
+
+    owner_url = service_url("POSTGRES_OWNER")
+    super_url = service_url("POSTGRES_SUPER")
+    parts = urlsplit(owner_url)
+    name = f"{parts.path.lstrip('/')}_icu"
+    owner = parts.username
+
+    async def admin(statement: str) -> None:
+        dsn = super_url.replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin(
+        f'CREATE DATABASE "{name}" OWNER "{owner}" TEMPLATE template0 '
+        "LOCALE_PROVIDER icu ICU_LOCALE 'und' LOCALE 'C.UTF-8'"
+    )
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -374,7 +374,7 @@ mso_doctors = sa.Table(
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("full_name", BinaryText, nullable=False),  # the order of every backend
     sa.Column("email", sa.Text, nullable=False),  # lower-cased
     sa.Column("specialty", sa.Text, nullable=False),
     sa.Column("languages", Json, nullable=False),  # list of ISO 639-1 codes
