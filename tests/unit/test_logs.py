@@ -70,3 +70,17 @@ def test_a_served_request_is_logged_with_its_query_names_not_their_values(
     assert "pat_4711_hidden" not in output
     assert "t_unknown" not in output
     assert token not in output
+
+
+def test_probes_of_a_served_app_write_their_access_lines_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """A load balancer asks `/ready` every few seconds: each probe is one access line, not
+    lines of the libraries the check goes through (alembic's "Context impl SQLiteImpl")."""
+    with serve(tmp_path) as app:
+        before = len(app.output.read_text().splitlines())
+        for path in ("/ready", "/health", "/ready", "/ready"):
+            assert app.http.get(path).status_code == 200
+        lines = app.output.read_text().splitlines()[before:]
+    assert len(lines) == 4, lines
+    assert all(" uvicorn.access " in line for line in lines), lines
