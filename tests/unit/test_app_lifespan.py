@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import threading
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+
+#: Guards against a hang, never a measure of speed.
+GUARD_S = 60.0
 
 
 def test_what_start_up_built_is_frozen_while_serving_and_collectable_after(
@@ -50,3 +56,39 @@ def test_an_embedded_app_leaves_the_collector_to_its_process(tmp_path: Path) -> 
             return gc.get_freeze_count()
 
     assert asyncio.run(serve()) == 0
+
+
+def test_a_resource_that_never_closes_does_not_keep_the_stopped_app(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After SIGTERM the orchestrator waits some 30 s, then kills: a client whose close hangs
+    (a peer that stopped answering) is named in the log and left behind, the others closed,
+    rather than holding the process until it is killed."""
+    closed: list[str] = []
+
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    async def close_cache() -> None:
+        closed.append("cache client")
+
+    async def serve() -> list[str]:
+        container = build_container(
+            Settings(database_url="memory://", local_key_path=tmp_path / "signing.pem")
+        )
+        resources = container.runtime.resources()
+        resources.add("cache client", close_cache)
+        resources.add("stuck client", hang)
+        async with AsyncTestClient(create_app(container)) as client:
+            assert (await client.get("/health")).status_code == 200
+        return resources.left_open
+
+    left_open: list[list[str]] = []
+    stopping = threading.Thread(target=lambda: left_open.append(asyncio.run(serve())), daemon=True)
+    with caplog.at_level(logging.WARNING, logger="admin_core.container"):
+        stopping.start()
+        stopping.join(GUARD_S)
+    assert not stopping.is_alive(), "the app did not stop"
+    assert left_open == [["stuck client"]]
+    assert closed == ["cache client"]
+    assert any("stuck client did not close" in r.getMessage() for r in caplog.records)

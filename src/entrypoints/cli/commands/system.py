@@ -62,6 +62,8 @@ RECONCILE_EVERY_S = 60.0
 #: the 30 s an orchestrator gives by default. A request cut short by it leaves at most an
 #: intent pending, which reconcile finishes.
 GRACEFUL_SHUTDOWN_S = 25
+#: Exit status of a stop that left a resource open (its close failed or did not end in time).
+EXIT_LEFT_OPEN = 1
 
 
 def register(groups: Any) -> None:
@@ -423,6 +425,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
+    left_open = container.runtime.resources().left_open
+    if left_open:  # named in the log as it happened; the stop was not a clean one
+        stderr.print(f"stopped, leaving open: {', '.join(left_open)}")
+        return EXIT_LEFT_OPEN
     return 0
 
 
