@@ -6,6 +6,8 @@ envelope's `meta` and in the audit entries the request caused), or of the backgr
 call, with its full URL and so any credentials a URL holds — are left out below WARNING.
 The access log names the path and the names of the query's parameters, never their values
 (`?patient_id=***`): a query carries patients' and tenants' ids, and no header is logged.
+A request asking to upgrade its connection (WebSocket, h2c) is served as an ordinary one,
+with its access line and no warning of its own.
 
 The app itself configures no logging (`create_app`): a process embedding it keeps its own.
 """
@@ -46,6 +48,19 @@ class AccessLineFilter(logging.Filter):
         return True
 
 
+class UpgradeNoticeFilter(logging.Filter):
+    """Drops uvicorn's two warnings for each request asking to upgrade the connection (a
+    WebSocket handshake, `curl --http2`'s h2c): the app has no WebSocket route and `serve`
+    handles none (`ws="none"`), so such a request is an ordinary one with its access line,
+    and the warnings only advised installing a WebSocket library, once per request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_UPGRADE_NOTICES)
+
+
+_UPGRADE_NOTICES = ("Unsupported upgrade request.", "No supported WebSocket library detected.")
+
+
 def loggable_target(target: str) -> str:
     """A request's path and query as a log may show them: the path, and each parameter's name
     with its value replaced by `***`."""
@@ -65,6 +80,7 @@ def server_log_config(level: str = "INFO") -> dict[str, Any]:
         "filters": {
             "request_id": {"()": RequestIdFilter},
             "access_line": {"()": AccessLineFilter},
+            "upgrade_notice": {"()": UpgradeNoticeFilter},
         },
         "formatters": {
             "default": {
@@ -92,6 +108,7 @@ def server_log_config(level: str = "INFO") -> dict[str, Any]:
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.error": {"filters": ["upgrade_notice"]},
             "uvicorn.access": {
                 "handlers": ["access"],
                 "level": level,

@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import logging
 import logging.config
+import socket
 from pathlib import Path
 
 import pytest
 
 from entrypoints.logs import QUIET, REQUEST_ID, server_log_config
 from tests.browser.live import serve
+
+#: Guards against a hang, never a measure of speed.
+GUARD_S = 30.0
 
 
 @pytest.fixture
@@ -84,3 +88,28 @@ def test_probes_of_a_served_app_write_their_access_lines_and_nothing_else(
         lines = app.output.read_text().splitlines()[before:]
     assert len(lines) == 4, lines
     assert all(" uvicorn.access " in line for line in lines), lines
+
+
+def test_an_upgrade_request_is_answered_as_plain_http_with_its_access_line_only(
+    tmp_path: Path,
+) -> None:
+    """The app has no WebSocket route: a WebSocket handshake (or `curl --http2`'s h2c) is an
+    ordinary request, never switched to another protocol, and one access line, not warnings
+    advising to install a WebSocket library."""
+    with serve(tmp_path) as app:
+        before = len(app.output.read_text().splitlines())
+        port = int(app.base_url.rpartition(":")[2])
+        for upgrade in ("websocket", "h2c"):
+            with socket.create_connection(("127.0.0.1", port), timeout=GUARD_S) as client:
+                client.sendall(
+                    f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    f"Connection: Upgrade\r\nUpgrade: {upgrade}\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
+                    "\r\n".encode()
+                )
+                answer = client.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+        lines = app.output.read_text().splitlines()[before:]
+    assert len(lines) == 2, lines
+    assert all('"GET /health HTTP/1.1" 200' in line for line in lines), lines

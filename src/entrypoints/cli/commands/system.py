@@ -424,6 +424,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_config=server_log_config(),
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            ws="none",  # no WebSocket route: an upgrade is never accepted, whatever is installed
         )
     left_open = container.runtime.resources().left_open
     if left_open:  # named in the log as it happened; the stop was not a clean one
