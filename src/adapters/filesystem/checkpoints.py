@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from adapters.keyfiles import publish_once
 from admin_core.audit.checkpoints import CheckpointIssue
 from admin_core.audit.errors import CHECKPOINTS, AuditChainBroken
 from admin_core.audit.ports import CheckpointSink
@@ -18,10 +16,11 @@ class DirectoryCheckpointSink(CheckpointSink):
     """`checkpoint-<seq, 12 digits>.json` under `directory`, mode 0444.
 
     A checkpoint is written whole to a temporary file (created with O_EXCL), flushed to disk,
-    then hard-linked to its name: the link either appears complete or fails because the name
-    exists, so no file is ever overwritten or seen half-written. Point the directory at
-    storage the database's administrators cannot rewrite (another host, a WORM bucket
-    mount) for the sink to be worth having (docs/adr/0056)."""
+    then hard-linked to its name, and the directory flushed (`publish_once`): the link either
+    appears complete or fails because the name exists, so no file is ever overwritten or seen
+    half-written. Point the directory at storage the database's administrators cannot
+    rewrite (another host, a WORM bucket mount) for the sink to be worth having
+    (docs/adr/0056)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -50,27 +49,8 @@ class DirectoryCheckpointSink(CheckpointSink):
         if existing is not None:
             self._same(seq, existing, document)
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".checkpoint.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(document)
-                file.flush()
-                os.fsync(file.fileno())
-            os.chmod(temporary, 0o444)
-            try:
-                os.link(temporary, target)
-            except FileExistsError:
-                self._same(seq, target.read_bytes(), document)
-                return
-            directory = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
+        if not publish_once(target, document, mode=0o444):
+            self._same(seq, target.read_bytes(), document)
 
     @staticmethod
     def _same(seq: int, existing: bytes, document: bytes) -> None:
