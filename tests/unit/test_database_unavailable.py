@@ -119,6 +119,20 @@ async def test_the_api_answers_503_in_the_envelope_and_ready_says_not_ready(
     assert line.request_id == "req-outage-1"
 
 
+async def test_a_probe_that_finds_the_database_down_is_logged_with_its_request_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load balancer's probe carries no token: its "not ready" line still names the
+    request, as the line of an authenticated request does."""
+    settings = Settings(database_url=url(closed_port()), local_key_path=tmp_path / "key.pem")
+    caplog.handler.addFilter(RequestIdFilter())  # as the server's handlers have it
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        ready = await client.get("/ready", headers={"X-Request-ID": "probe-7"})
+    assert ready.status_code == 503
+    [line] = [r for r in caplog.records if r.message.startswith("not ready")]
+    assert line.request_id == "probe-7"
+
+
 @pytest.mark.parametrize("command", [["tenants", "list"], ["demo", "seed"]])
 def test_the_cli_exits_6_with_the_code_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch,

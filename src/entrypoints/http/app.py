@@ -31,7 +31,7 @@ from admin_core.kernel.errors import AdminError
 from admin_core.kernel.principal import Principal
 from admin_core.side_effects.use_cases import ReconcileCommand
 from entrypoints.container import Container, aclose
-from entrypoints.http.envelope import add_request_id_header
+from entrypoints.http.envelope import add_request_id_header, ensure_request_id
 from entrypoints.http.errors import allowed_methods, handle_exception
 from entrypoints.http.openapi import (
     finish_document,
@@ -149,6 +149,7 @@ def create_app(
     app.state.container = container
     _answer_options_with_every_method(app)
     _answer_head_as_get(app)
+    _name_each_request(app)
     catalogue = container.flags.catalogue()
     finish_document(
         app,
@@ -202,6 +203,19 @@ async def _checkpoint(container: Container, every: float) -> None:
             continue
         if written.written and written.checkpoint is not None:
             log.info("audit checkpoint %d written", written.checkpoint.seq)
+
+
+def _name_each_request(app: Litestar) -> None:
+    """Every line written while serving a request carries its id, from the request's first
+    step: not only once it is authenticated or its answer starts (a probe's "not ready")."""
+    inner: ASGIApp = app.asgi_handler
+
+    async def named(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            ensure_request_id(scope)
+        await inner(scope, receive, send)
+
+    app.asgi_handler = named
 
 
 def _answer_head_as_get(app: Litestar) -> None:
