@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from entrypoints.container import build_container
+from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 
@@ -92,3 +93,28 @@ def test_a_resource_that_never_closes_does_not_keep_the_stopped_app(
     assert left_open == [["stuck client"]]
     assert closed == ["cache client"]
     assert any("stuck client did not close" in r.getMessage() for r in caplog.records)
+
+
+def test_a_stopped_app_seals_the_entries_written_since_its_last_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """Checkpoints are written every so often while the app runs; the entries of the last
+    minutes before a stop are sealed on the way out, not left until some later start."""
+    checkpoints = tmp_path / "checkpoints"
+
+    async def serve() -> None:
+        container = build_container(
+            Settings(
+                database_url="memory://",
+                local_key_path=tmp_path / "signing.pem",
+                audit_checkpoint_dir=checkpoints,
+            )
+        )
+        app = create_app(container, on_startup=seed_demo, checkpoint_every=3600)
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/health")).status_code == 200
+
+    asyncio.run(serve())
+    assert [p.name for p in checkpoints.glob("checkpoint-*.json")] == [
+        "checkpoint-000000000001.json"
+    ]
