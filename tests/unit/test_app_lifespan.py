@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from entrypoints.container import build_container
 from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
+from entrypoints.logs import RequestIdFilter
 from entrypoints.settings import Settings
 
 #: Guards against a hang, never a measure of speed.
@@ -118,3 +119,31 @@ def test_a_stopped_app_seals_the_entries_written_since_its_last_checkpoint(
     assert [p.name for p in checkpoints.glob("checkpoint-*.json")] == [
         "checkpoint-000000000001.json"
     ]
+
+
+def test_a_line_of_the_stop_after_the_last_checkpoint_is_not_the_checkpoints(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each line names the request or background pass it was written for: what the stop
+    logs once the last checkpoint is written belongs to no pass."""
+
+    async def fail() -> None:
+        raise OSError("the peer reset the connection")
+
+    async def serve() -> None:
+        container = build_container(
+            Settings(
+                database_url="memory://",
+                local_key_path=tmp_path / "signing.pem",
+                audit_checkpoint_dir=tmp_path / "checkpoints",
+            )
+        )
+        container.runtime.resources().add("cache client", fail)
+        app = create_app(container, on_startup=seed_demo, checkpoint_every=3600)
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/health")).status_code == 200
+
+    caplog.handler.addFilter(RequestIdFilter())  # as the server's handlers have it
+    asyncio.run(serve())
+    [line] = [r for r in caplog.records if "closing cache client failed" in r.getMessage()]
+    assert line.request_id == "-"

@@ -213,17 +213,17 @@ async def _last_checkpoint(container: Container) -> None:
 async def _checkpoint_pass(container: Container) -> None:
     command = WriteCheckpointCommand(only_if_changed=True, wait_seconds=0)
     principal = Principal.system("checkpoint", request_id=f"checkpoint-{uuid4().hex}")
-    REQUEST_ID.set(principal.request_id or "-")
+    named = REQUEST_ID.set(principal.request_id or "-")
     try:
         written = await container.audit.write_checkpoint().execute(principal, command)
+        if written.written and written.checkpoint is not None:
+            log.info("audit checkpoint %d written", written.checkpoint.seq)
     except AdminError as error:  # a dependency out of reach: said in one line, tried again
         log.warning("writing an audit checkpoint failed: %s %s", error.code, error.message)
-        return
     except Exception:
         log.exception("writing an audit checkpoint failed")
-        return
-    if written.written and written.checkpoint is not None:
-        log.info("audit checkpoint %d written", written.checkpoint.seq)
+    finally:
+        REQUEST_ID.reset(named)  # the stop's own lines follow the last pass
 
 
 def _name_each_request(app: Litestar) -> None:
