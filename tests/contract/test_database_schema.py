@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.memory.health import InMemoryDatabaseSchema
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import SqlDatabaseSchema, head_revision, upgrade
+from adapters.sql.transaction import SqlTransactions
+from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.health.model import SchemaAge
+from admin_core.health.use_cases import CheckReadiness
 from tests.support.databases import postgres_urls
+
+#: Guards against a hang, never a measure of speed.
+GUARD_S = 30.0
 
 SetRevision = Callable[[str | None], Awaitable[None]]
 
@@ -70,3 +77,22 @@ async def test_the_revision_is_compared_with_this_codes(backend: str, tmp_path: 
 
 async def test_the_in_memory_store_is_always_this_codes_shape() -> None:
     assert (await InMemoryDatabaseSchema().revision()).age is SchemaAge.CURRENT
+
+
+@pytest.mark.postgres
+async def test_a_database_that_takes_no_writes_is_not_ready() -> None:
+    """After a failover a replica's URL may reach the former primary, now a standby: it
+    answers every read and refuses every write. A load balancer must send no one there."""
+    app_url, _ = postgres_urls()
+    engine = create_async_engine(
+        app_url, connect_args={"server_settings": {"default_transaction_read_only": "on"}}
+    )
+    readiness = CheckReadiness(
+        SqlTransactions(engine, SystemClock(), UlidGenerator()),
+        GUARD_S,
+        schema=SqlDatabaseSchema(engine),
+    )
+    try:
+        assert await readiness.execute() is False
+    finally:
+        await engine.dispose()

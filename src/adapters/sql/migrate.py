@@ -164,7 +164,9 @@ async def schema_revision(url: str) -> str | None:
 
 class SqlDatabaseSchema(DatabaseSchema):
     """The revision in `alembic_version`, read on a connection of the application's pool, as
-    the role it serves with (which `db upgrade` lets read it)."""
+    the role it serves with (which `db upgrade` lets read it); on PostgreSQL, whether that
+    connection's transactions may write (`transaction_read_only`: a hot standby, or
+    `default_transaction_read_only` set on the database or role)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -174,11 +176,15 @@ class SqlDatabaseSchema(DatabaseSchema):
     async def revision(self) -> SchemaRevision:
         async with self._engine.connect() as connection:
             found = await connection.run_sync(read_revision)
+            writable = connection.dialect.name != "postgresql" or (
+                await connection.scalar(sa.text("SHOW transaction_read_only")) == "off"
+            )
         if self._head is None:
             self._head = head_revision()
         if found == self._head:
-            return SchemaRevision(found=found, needed=self._head, age=SchemaAge.CURRENT)
-        if found not in self._known:
-            self._known[found] = known_revision(found)
-        age = SchemaAge.OLDER if self._known[found] else SchemaAge.NEWER
-        return SchemaRevision(found=found, needed=self._head, age=age)
+            age = SchemaAge.CURRENT
+        else:
+            if found not in self._known:
+                self._known[found] = known_revision(found)
+            age = SchemaAge.OLDER if self._known[found] else SchemaAge.NEWER
+        return SchemaRevision(found=found, needed=self._head, age=age, writable=writable)

@@ -31,6 +31,9 @@ class SchemaRevision:
     found: str | None  # None: no schema
     needed: str
     age: SchemaAge
+    #: False: the database refuses every write (a standby after a failover, read-only by
+    #: default) though it answers reads.
+    writable: bool = True
 
 
 class OverallStatus(enum.StrEnum):

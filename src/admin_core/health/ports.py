@@ -62,6 +62,6 @@ class DatabaseSchema(Protocol):
     """The revision of the database's schema, read as the application reads its tables."""
 
     async def revision(self) -> SchemaRevision:
-        """The revision found, the one this code needs, and how the two compare. Raises what
-        a transaction would when the database cannot be read."""
+        """The revision found, the one this code needs, how the two compare, and whether the
+        database takes writes. Raises what a transaction would when it cannot be read."""
         ...

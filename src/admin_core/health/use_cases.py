@@ -28,7 +28,10 @@ class CheckReadiness:
     release made is still ready, said once in the log: that is a rolling upgrade's middle,
     the new release having migrated while this one still serves, and taking every replica
     of this one out of the load balancer before one of the next is ready would stop the
-    service."""
+    service.
+
+    A database that answers reads but takes no writes (a standby the replica's URL reaches
+    after a failover) is not ready: every change an operator made there would fail."""
 
     def __init__(
         self,
@@ -59,6 +62,12 @@ class CheckReadiness:
             revision = await self._schema.revision()
         except Exception as error:  # noqa: BLE001 - any failure means "not ready", never a crash
             log.warning("not ready: %s", error.__cause__ or error)
+            return False
+        if not revision.writable:
+            log.warning(
+                "not ready: the database answers reads but takes no writes (a standby, or"
+                " read-only by default)"
+            )
             return False
         if revision.age is SchemaAge.OLDER:
             log.warning(
