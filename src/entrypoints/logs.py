@@ -116,6 +116,9 @@ def server_log_config(level: str = "INFO") -> dict[str, Any]:
                 "filters": ["access_line"],
             },
             **{name: {"level": "WARNING"} for name in QUIET},
+            # `adminctl` keeps the driver's retry warnings off a command's output (ERROR);
+            # the server's log is where they belong.
+            "neo4j": {"level": "WARNING"},
         },
         "root": {"handlers": ["default"], "level": level},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import logging.config
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from entrypoints.cli.main import main
 from entrypoints.logs import QUIET, REQUEST_ID, server_log_config
 from tests.browser.live import serve
 
@@ -50,6 +52,24 @@ def test_http_clients_say_nothing_of_each_call(server_logging: io.StringIO) -> N
     logging.getLogger("httpx").warning("a client warning still shows")
     assert "secret" not in server_logging.getvalue()
     assert "a client warning still shows" in server_logging.getvalue()
+
+
+def test_the_graph_drivers_warnings_reach_the_servers_log() -> None:
+    """`adminctl` keeps the Neo4j driver's "will be retried" warnings off a command's output;
+    `serve` is a command too, and its log is where an operator looks for them."""
+    driver = logging.getLogger("neo4j")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, driver.level)
+    config = server_log_config()
+    config["handlers"]["default"]["stream"] = buffer = io.StringIO()
+    with contextlib.suppress(SystemExit):
+        main(["--help"])  # what every command does before its own work
+    try:
+        logging.config.dictConfig(config)
+        driver.warning("Transaction failed and will be retried in 1.0s (ServiceUnavailable)")
+    finally:
+        root.handlers[:], root.level, driver.level = saved
+    assert "will be retried" in buffer.getvalue()
 
 
 def test_a_served_request_is_logged_with_its_query_names_not_their_values(
