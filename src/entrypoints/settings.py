@@ -199,11 +199,8 @@ def _database(value: str) -> str:
         raise ValueError(_BAD_PORT)
     if parsed.get_backend_name() != "postgresql":
         return url
-    given, hosts = parsed.query.get("port", ()), parsed.query.get("host", ())
-    ports = [given] if isinstance(given, str) else list(given)
-    for host in [hosts] if isinstance(hosts, str) else hosts:
-        if not host.startswith("/") and ":" in host.rsplit("]", 1)[-1]:
-            ports.append(host.rsplit(":", 1)[1])
+    ports = _query_values(parsed, "port")
+    ports += [port for _, port in map(_host_and_port, _query_values(parsed, "host")) if port]
     if not all(_is_port(port) for port in ports):
         raise ValueError(_BAD_PORT)
     try:  # what the engine does with it: several hosts need a port each
@@ -978,15 +975,27 @@ def _postgres_hosts(url: str) -> list[str]:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         return [""]
-    extra = parsed.query.get("host", ())
     given = [parsed.host] if parsed.host else []
-    given += [extra] if isinstance(extra, str) else list(extra)
-    hosts = []
-    for host in given or ["localhost"]:
-        if not host.startswith("/") and not host.startswith("["):
-            host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        hosts.append(host.strip("[]"))
-    return hosts
+    given += [host for host, _ in map(_host_and_port, _query_values(parsed, "host"))]
+    return given or ["localhost"]
+
+
+def _query_values(url: sa.URL, name: str) -> list[str]:
+    """Every value of the query parameter `name` of a database URL (it may repeat)."""
+    given = url.query.get(name, ())
+    return [given] if isinstance(given, str) else list(given)
+
+
+def _host_and_port(entry: str) -> tuple[str, str | None]:
+    """A `?host=` entry of a PostgreSQL URL read as asyncpg reads it: a socket's path, a
+    `[v6 address]` with or without `:port`, or a name with or without `:port`."""
+    if entry.startswith("/"):
+        return entry, None
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else None
+    host, colon, port = entry.partition(":")
+    return host, port if colon else None
 
 
 def _user(url: str) -> str | None:
