@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from admin_core.mso_doctors.rules import UPDATABLE_FIELDS
 from entrypoints.cli.main import main
 from tests.support.http import ApiClient, api
 
@@ -19,21 +20,6 @@ ADMIN = "/api/v1/admin"
 TENANT = "apollo-chennai"
 ORG = "org_apollo_chennai_test"
 FLAG = "enable_mso_booking"
-
-_DOCTOR_FIELDS = (
-    "full_name",
-    "email",
-    "specialty",
-    "languages",
-    "countries",
-    "license_number",
-    "consultation_fee_minor",
-    "currency",
-    "available_from",
-    "timezone",
-    "active",
-    "clerk_user_id",
-)
 
 
 @pytest.fixture
@@ -81,7 +67,7 @@ def _written(http: ApiClient) -> Any:
 
 async def _doctor_as_it_is(http: ApiClient) -> tuple[str, str, dict[str, Any]]:
     doctor = await _doctor(http)
-    return "PATCH", f"/mso/doctors/{doctor['id']}", {f: doctor[f] for f in _DOCTOR_FIELDS}
+    return "PATCH", f"/mso/doctors/{doctor['id']}", {f: doctor[f] for f in UPDATABLE_FIELDS}
 
 
 async def _doctor_nothing(http: ApiClient) -> tuple[str, str, dict[str, Any]]:
