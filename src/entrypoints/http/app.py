@@ -51,7 +51,7 @@ from entrypoints.http.routes.mso_sessions import MsoSessionController
 from entrypoints.http.routes.system import audit_checkpoint_keys, health, jwks, ready
 from entrypoints.http.routes.tenants import ProviderController, TenantController
 from entrypoints.http.routes.users import TenantUserController
-from entrypoints.http.security import current_principal
+from entrypoints.http.security import REQUIRES, current_principal
 from entrypoints.logs import REQUEST_ID
 
 log = logging.getLogger("admin_core.http")
@@ -265,13 +265,16 @@ def _answer_head_as_get(app: Litestar) -> None:
 
 
 def _answer_options_with_every_method(app: Litestar) -> None:
-    """`OPTIONS` lists every method of the path in `Allow`. Litestar builds its automatic
-    OPTIONS handler with the first handler registered for a path and keeps it when more
-    handlers join the path (`GET` and `POST /tenants` would answer `Allow: OPTIONS, POST`)."""
+    """`OPTIONS` lists every method of the path in `Allow`, to every caller alike. Litestar
+    builds its automatic OPTIONS handler with the first handler registered for a path and
+    keeps it when more handlers join the path (`GET` and `POST /tenants` would answer
+    `Allow: OPTIONS, POST`), and hands it its controller's options, a controller's permission
+    among them: it is answered without one, as the published document is (ADR 0062)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
             continue
         handler, _ = route.route_handler_map["OPTIONS"]
+        handler.opt.pop(REQUIRES, None)
         allow = allowed_methods(route.methods)
 
         def options(scope: Scope, allow: str = allow) -> Response[None]:
