@@ -480,3 +480,45 @@ async def test_a_tenant_scoped_list_holds_its_own_tenant_rows_and_counts_only_th
         assert my_totals == their_totals, template
         assert my_totals <= {len(mine), None}, template
     assert sorted(listed) == ["listMsoDoctors", "listMsoSessions", "listTenants", "queryAuditLog"]
+
+
+def answer(response: Any, *named: str) -> Any:
+    """An answer as a caller reads it, the request id left out and the ids it named as
+    `<named>`, so that answers about different ids compare."""
+    text = response.text
+    for value in named:
+        text = text.replace(value, "<named>")
+    body = json.loads(text) if text else None
+    if isinstance(body, dict):
+        body.get("meta", {}).pop("request_id", None)
+    return response.status_code, body
+
+
+async def test_another_tenant_and_no_tenant_get_the_same_answer(http: ApiClient) -> None:
+    """For a tenant-scoped caller, whatever names another tenant (its id in the path, the
+    query or the body; the id of one of its doctors) is answered exactly as a tenant or id
+    that does not exist is: the answer never tells that the other tenant or its resource
+    exists (SPEC §5, ADR 0060)."""
+    document = await document_of(http)
+    by_call: dict[tuple[str, str], dict[str | None, Call]] = {}
+    for call in calls(document, http):
+        by_call.setdefault((call.method, call.template), {})[call.target] = call
+    compared = 0
+    for targets in by_call.values():
+        other, unknown = targets.get(OTHER), targets.get(UNKNOWN)
+        if other is None or unknown is None:
+            continue
+        for caller in CALLERS:
+            if caller.kind != "tenant" or expected(caller, other) is None:
+                continue
+            auth = headers(http, caller)
+            answers = []
+            for call in (other, unknown):
+                response = await http.client.request(
+                    call.method, call.path, params=call.params, json=call.body, headers=auth
+                )
+                ids = [part for part in call.path.split("/") if part.startswith("msd_")]
+                answers.append(answer(response, call.target or "", *ids))
+            assert answers[0] == answers[1], (str(other), caller.name)
+            compared += 1
+    assert compared >= 20
