@@ -7,7 +7,7 @@ the body's type is checked:
 - a query parameter an API operation does not declare (or one given twice) is a 422, never
   silently ignored: a typo in a filter must not widen a query, and a dependency's name
   (`?principal=x`) is not a parameter; a required one missing is a 422 naming it (pages,
-  their assets and the probes ignore query parameters);
+  their assets, the probes and OPTIONS ignore query parameters);
 - a query string that is not UTF-8, as sent or once percent-decoded, is a 400: nothing
   reads it as something else;
 - a query or path value with a control character (NUL among them) is a 422;
@@ -62,14 +62,17 @@ _API = "/api/"
 class QueryShape:
     """The query parameters an operation declares, and those it cannot do without. `strict`:
     an operation of the API, which refuses any other; a page, an asset or a probe ignores
-    them (a link to a page may carry anything)."""
+    them (a link to a page may carry anything), and so does the API's OPTIONS, which is about
+    a path whatever query its other methods take. `utf8`: a path of the API, whose query is
+    refused when it is not UTF-8, whatever the method."""
 
     names: frozenset[str]
     required: frozenset[str]
     strict: bool = True
+    utf8: bool = True
 
 
-def query_shape(handler: BaseRouteHandler, *, strict: bool = True) -> QueryShape:
+def query_shape(handler: BaseRouteHandler, *, strict: bool = True, utf8: bool = True) -> QueryShape:
     """The query parameters `handler` declares."""
     dependencies = set(handler.resolve_dependencies())
     names: set[str] = set()
@@ -86,7 +89,7 @@ def query_shape(handler: BaseRouteHandler, *, strict: bool = True) -> QueryShape
         names.add(query)
         if not definition.has_default and not definition.is_optional:
             required.add(query)
-    return QueryShape(frozenset(names), frozenset(required), strict)
+    return QueryShape(frozenset(names), frozenset(required), strict, utf8)
 
 
 def _query_shape(request: Request[Any, Any, Any]) -> QueryShape:
@@ -95,8 +98,9 @@ def _query_shape(request: Request[Any, Any, Any]) -> QueryShape:
     cache: dict[BaseRouteHandler, QueryShape] = request.app.state.setdefault(_QUERY_SHAPES, {})
     shape = cache.get(handler)
     if shape is None:
-        strict = str(request.scope["path"]).startswith(_API)
-        shape = cache[handler] = query_shape(handler, strict=strict)
+        api = str(request.scope["path"]).startswith(_API)
+        strict = api and "OPTIONS" not in handler.http_methods
+        shape = cache[handler] = query_shape(handler, strict=strict, utf8=api)
     return shape
 
 
@@ -141,7 +145,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         reach_url(request, principal, requirement)
     shape = _query_shape(request)
     query: bytes = request.scope["query_string"]
-    if query and (shape.strict or shape.names) and not _is_utf8(query):
+    if query and (shape.utf8 or shape.names) and not _is_utf8(query):
         raise BadRequest("The query string is not UTF-8, as sent or percent-decoded.")
     params = request.query_params
     if (params and shape.strict) or shape.required:
