@@ -6,7 +6,8 @@ out: it fails here until `GUARDS` says what SPEC §5 asks of it. What each calle
 written from SPEC §4-§5 (and ADR 0060 for a resource named by id), not from `RolePolicy`:
 401 with the token's code, 403 AUTH_INSUFFICIENT_PERMISSION for a permission that does not
 reach, 404 TENANT_NOT_FOUND only for callers who may see every tenant. A refused call
-changes nothing: no row, no audit entry, no flag, no membership, no graph node.
+changes nothing: no row, no audit entry, no flag, no membership, no graph node. The use
+cases alone refuse the same callers, for a service that embeds the core.
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.testing import AsyncTestClient
 
 from adapters.sql.migrate import upgrade
 from admin_core.auth.policy import ROLES
+from entrypoints.http.app import ADMIN_CONTROLLERS
+from entrypoints.http.envelope import ensure_request_id
+from entrypoints.http.errors import handle_exception
+from entrypoints.http.security import PRINCIPAL_KEY, REQUIRES, bearer_token, current_principal
 from entrypoints.settings import Settings
 from tests.support.http import PLATFORM_ORG, ApiClient, api
 
@@ -311,8 +320,9 @@ async def test_every_operation_of_the_document_has_its_guard_written_down(http: 
     )
 
 
-async def test_every_operation_refuses_exactly_the_callers_spec_5_refuses(http: ApiClient) -> None:
-    document = await document_of(http)
+async def refusals(document: dict[str, Any], http: ApiClient) -> list[str]:
+    """Every call of `document` by every caller: what was answered other than SPEC §5 says,
+    and what a refused call changed."""
     wrong: list[str] = []
     for call in calls(document, http):
         for caller, code in UNAUTHENTICATED.items():
@@ -357,6 +367,45 @@ async def test_every_operation_refuses_exactly_the_callers_spec_5_refuses(http: 
                 )
                 if call.operation_id != "createTenant" and answer != unknown:
                     wrong.append(f"{call} by {caller.name}: {answer}, not {unknown}")
+    return wrong
+
+
+async def authenticate_only(request: Request[Any, Any, Any]) -> None:
+    """A `before_request` that verifies the token and hands the caller to the operation, and
+    checks nothing else: the permission is left to the use case."""
+    if request.route_handler.opt.get(REQUIRES) is None:
+        return
+    principal = await request.app.state.container.auth.authenticate().execute(
+        bearer_token(request), request_id=ensure_request_id(request.scope)
+    )
+    request.scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
+
+
+@asynccontextmanager
+async def use_cases_alone(http: ApiClient) -> AsyncIterator[ApiClient]:
+    """The admin operations on the same container without the HTTP permission check: what
+    the use cases refuse on their own, as a service embedding the core meets them."""
+    app = Litestar(
+        route_handlers=list(ADMIN_CONTROLLERS),
+        dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
+        exception_handlers={Exception: handle_exception},
+        before_request=authenticate_only,
+        openapi_config=None,
+    )
+    app.state.container = http.container
+    async with AsyncTestClient(app) as client:
+        yield ApiClient(client=client, container=http.container)
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["the app", "the use cases alone"])
+async def test_every_operation_refuses_exactly_the_callers_spec_5_refuses(
+    http: ApiClient, alone: bool
+) -> None:
+    """Through the app, and through the use cases alone: the core refuses by itself what
+    SPEC §5 refuses (the HTTP check comes first; it is not the only one)."""
+    document = await document_of(http)
+    async with use_cases_alone(http) if alone else nullcontext(http) as through:
+        wrong = await refusals(document, through)
     assert wrong == []
 
 
