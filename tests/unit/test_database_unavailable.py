@@ -28,7 +28,7 @@ from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.health.use_cases import CheckReadiness
 from admin_core.kernel.errors import DatabaseUnavailable
-from entrypoints.cli.main import main
+from entrypoints.cli.main import _commands, build_parser, main
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import RequestIdFilter
@@ -159,7 +159,18 @@ def test_serve_on_an_unreachable_database_exits_6_not_a_traceback(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("command", [["tenants", "list"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tenants", "list"],
+        ["db", "upgrade"],
+        ["audit", "verify"],
+        ["audit", "checkpoint"],
+        ["graph", "status"],
+        ["graph", "rebuild", "--no-progress"],
+    ],
+    ids=" ".join,
+)
 def test_credentials_the_database_refuses_are_named_not_called_an_outage(
     command: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -305,3 +316,190 @@ async def test_ready_follows_the_schema_revision_while_the_process_runs(tmp_path
         assert (await client.get("/ready")).status_code == 200
         stamp(head_revision())
         assert (await client.get("/ready")).status_code == 200
+
+
+#: One request per admin operation of the OpenAPI document, valid in every other respect:
+#: each declares 503, and a database out of reach is that 503, never a 500.
+_TENANT = "apollo-chennai"
+_DOCTOR_BODY = {
+    "tenant_id": _TENANT,
+    "full_name": "Dr. X",
+    "email": "x@apollo.example",
+    "specialty": "cardiology",
+    "languages": ["en"],
+    "countries": ["IN"],
+    "license_number": "L-1",
+    "consultation_fee_minor": 100,
+    "currency": "INR",
+    "available_from": "2026-01-01",
+    "timezone": "Asia/Kolkata",
+}
+OPERATIONS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "listTenants": ("GET", "/api/v1/admin/tenants", None),
+    "createTenant": ("POST", "/api/v1/admin/tenants", {"provider_id": "prv_x"}),
+    "updateTenant": ("PATCH", f"/api/v1/admin/tenants/{_TENANT}", {"name": "Apollo"}),
+    "mapTenantOrganization": (
+        "PUT",
+        f"/api/v1/admin/tenants/{_TENANT}/org-mapping",
+        {"clerk_org_id": "org_new"},
+    ),
+    "createProvider": ("POST", "/api/v1/admin/providers", {"provider": {"name": "New"}}),
+    "listTenantUsers": ("GET", f"/api/v1/admin/tenants/{_TENANT}/users", None),
+    "grantRole": (
+        "POST",
+        f"/api/v1/admin/tenants/{_TENANT}/users/user_x/roles",
+        {"role": "org:admin"},
+    ),
+    "revokeRole": ("DELETE", f"/api/v1/admin/tenants/{_TENANT}/users/user_x/roles/org:admin", None),
+    "rebuildGraph": ("POST", "/api/v1/admin/graph/rebuild", {"scope": "all"}),
+    "graphStatus": ("GET", "/api/v1/admin/graph/status", None),
+    "queryAuditLog": ("GET", "/api/v1/admin/audit-log", None),
+    "verifyAuditChain": ("GET", "/api/v1/admin/audit-log/verify", None),
+    "showEffectiveFlags": ("GET", f"/api/v1/admin/flags/effective?tenant_id={_TENANT}", None),
+    "overrideFlag": (
+        "POST",
+        "/api/v1/admin/flags/identity-override",
+        {"tenant_id": _TENANT, "flag": "enable_mso_booking", "value": False, "reason": "r"},
+    ),
+    "clearFlagOverride": (
+        "DELETE",
+        f"/api/v1/admin/flags/identity-override?tenant_id={_TENANT}&flag=enable_mso_booking",
+        None,
+    ),
+    "showTriageThresholds": (
+        "GET",
+        f"/api/v1/admin/triage/thresholds?tenant_id={_TENANT}",
+        None,
+    ),
+    "updateTriageThresholds": (
+        "PUT",
+        "/api/v1/admin/triage/thresholds",
+        {"tenant_id": _TENANT, "values": {"mso_max_offers_per_case": 4}, "reason": "r"},
+    ),
+    "showDomainWeights": (
+        "GET",
+        f"/api/v1/admin/matching/domain-weights?tenant_id={_TENANT}",
+        None,
+    ),
+    "listMatchingParameters": ("GET", "/api/v1/admin/matching/parameters", None),
+    "listMsoDoctors": ("GET", "/api/v1/admin/mso/doctors", None),
+    "onboardMsoDoctor": ("POST", "/api/v1/admin/mso/doctors", _DOCTOR_BODY),
+    "updateMsoDoctor": ("PATCH", "/api/v1/admin/mso/doctors/msd_x", {"active": False}),
+    "listMsoSessions": ("GET", "/api/v1/admin/mso/sessions", None),
+    "refundMsoSession": ("POST", "/api/v1/admin/mso/sessions/mso_x/refund", {"reason": "r"}),
+    "externalDependencyHealth": ("GET", "/api/v1/admin/health/external-deps", None),
+}
+#: Operations whose answer is a report that says what could not be read (200).
+REPORTING = {"externalDependencyHealth", "listMatchingParameters"}
+
+
+async def test_every_operation_answers_503_on_a_database_out_of_reach(tmp_path: Path) -> None:
+    """Generated from the document: an operation added to it without a line here fails."""
+    settings = Settings(database_url=url(closed_port()), local_key_path=tmp_path / "key.pem")
+    container = build_container(settings)
+    token = container.auth.token_issuer().mint(
+        user_id="user_ops", org_id=settings.platform_org, role="org:super_admin"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    answers: dict[str, tuple[int, list[str]]] = {}
+    async with AsyncTestClient(create_app(container)) as client:
+        document = (await client.get("/api/v1/admin/schema/openapi.json")).json()
+        for operation_id, (method, path, body) in OPERATIONS.items():
+            answer = await client.request(method, path, headers=headers, json=body)
+            answers[operation_id] = (
+                answer.status_code,
+                [e["code"] for e in answer.json().get("errors") or []],
+            )
+            if operation_id == "externalDependencyHealth":
+                assert answer.json()["data"]["dependencies"]["postgres"]["status"] == "down"
+    declared = {
+        op["operationId"]: op["responses"]
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    assert set(OPERATIONS) == set(declared)
+    assert all("503" in responses for responses in declared.values())
+    expected = {
+        op: (200, []) if op in REPORTING else (503, ["DATABASE_UNAVAILABLE"]) for op in OPERATIONS
+    }
+    assert answers == expected
+
+
+#: Commands that do not read the database: the keys' files, the configuration, the registry
+#: files, an export, or the server (which has its own test above).
+WITHOUT_DATABASE = {
+    "adminctl serve",
+    "adminctl token",
+    "adminctl config check",
+    "adminctl matching check",
+    "adminctl audit public-key",
+    "adminctl audit verify-export",
+}
+#: Commands whose output is a report that says what could not be read.
+REPORTING_COMMANDS = {"adminctl health": 1, "adminctl matching parameters": 0}
+#: The arguments of each command that reads the database.
+COMMANDS = {
+    "adminctl db upgrade": [],
+    "adminctl demo seed": [],
+    "adminctl tenants list": [],
+    "adminctl tenants create": ["--provider-id", "prv_x"],
+    "adminctl tenants update": [_TENANT, "--name", "Apollo"],
+    "adminctl tenants map-org": [_TENANT, "org_new"],
+    "adminctl providers create": ["--name", "New"],
+    "adminctl users list": [_TENANT],
+    "adminctl users grant": [_TENANT, "user_x", "org:admin"],
+    "adminctl users revoke": [_TENANT, "user_x", "org:admin"],
+    "adminctl flags effective": [_TENANT],
+    "adminctl flags override": [_TENANT, "enable_mso_booking", "false", "--reason", "r"],
+    "adminctl flags clear": [_TENANT, "enable_mso_booking"],
+    "adminctl triage show": [_TENANT],
+    "adminctl triage set": [_TENANT, "mso_max_offers_per_case=4", "--reason", "r"],
+    "adminctl reconcile": [],
+    "adminctl matching weights": [_TENANT],
+    "adminctl doctors list": [],
+    "adminctl doctors onboard": [
+        *("--tenant-id", _TENANT, "--full-name", "Dr. X", "--email", "x@apollo.example"),
+        *("--specialty", "cardiology", "--language", "en", "--country", "IN"),
+        *("--license-number", "L-1", "--consultation-fee-minor", "100", "--currency", "INR"),
+        *("--available-from", "2026-01-01", "--timezone", "Asia/Kolkata"),
+    ],
+    "adminctl doctors update": ["msd_x", "--no-active"],
+    "adminctl sessions list": [],
+    "adminctl sessions refund": ["mso_x", "--reason", "r"],
+    "adminctl sessions reconcile": [],
+    "adminctl graph rebuild": ["--no-progress"],
+    "adminctl graph status": [],
+    "adminctl audit query": [],
+    "adminctl audit verify": [],
+    "adminctl audit export": ["--no-progress"],
+    "adminctl audit checkpoint": [],
+}
+
+
+def _leaf_commands() -> set[str]:
+    """Every command `adminctl --help` lists that runs something (not a group of them)."""
+    commands = [command for command, _ in _commands(build_parser())]
+    return {command.prog for command in commands if not _commands(command)}
+
+
+def test_every_command_is_classified() -> None:
+    """Generated from the parser: a command added without a line here fails."""
+    assert _leaf_commands() == set(COMMANDS) | WITHOUT_DATABASE | set(REPORTING_COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_reading_the_database_exits_6_on_one_out_of_reach(
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`adminctl --help`: 6 an unavailable dependency."""
+    monkeypatch.setenv("ADMIN_DATABASE_URL", url(closed_port()))
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+    monkeypatch.chdir(tmp_path)
+    words = command.split()[1:] + COMMANDS[command]
+    assert main(["--json", *words]) == 6
+    [error] = json.loads(capsys.readouterr().err)["errors"]
+    assert error["code"] == "DATABASE_UNAVAILABLE"

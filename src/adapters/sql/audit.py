@@ -19,8 +19,9 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.errors import unavailable
 from adapters.sql.locks import beside_database
-from adapters.sql.projection import PostgresRebuildLock
+from adapters.sql.projection import PostgresRebuildLock, translate
 from adapters.sql.reads import Read, driver_connection, invalidate_unless_answered
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_checkpoints, audit_log
 from adapters.sql.types import UtcDateTime
@@ -42,6 +43,7 @@ from admin_core.audit.model import (
     prefix_upper_bound,
 )
 from admin_core.audit.ports import AuditLog, CheckpointLock, CheckpointStore
+from admin_core.graph.ports import GraphUnavailable
 from admin_core.kernel.runtime import Clock, IdGenerator
 
 #: SQLite: a prefix that matches more distinct actions than this is read as one range and
@@ -571,6 +573,13 @@ class PostgresCheckpointLock(PostgresRebuildLock, CheckpointLock):
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, key=CHECKPOINT_LOCK_KEY)
+
+    def _failure(self, error: sqlalchemy.exc.SQLAlchemyError) -> BaseException:
+        """A connection lost while taking the lock is the database out of reach, as for
+        every other audit operation; nothing of the graph's errors reaches the audit area."""
+        if isinstance(translate(error), GraphUnavailable):
+            return unavailable(error)
+        return error
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[None]:

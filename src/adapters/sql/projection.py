@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.errors import never_migrated, schema_missing, unavailable
 from adapters.sql.locks import beside_database
 from adapters.sql.reads import invalidate_unless_answered
 from adapters.sql.tables import (
@@ -240,6 +241,19 @@ _REL_BUILDERS: dict[RelType, Callable[[Sequence[Any]], GraphRelationship]] = {
 _FAILURES = (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError)
 
 
+async def _connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection of `engine`; one that cannot be opened — nothing listening, no answer in
+    time, credentials the server refuses — is DATABASE_UNAVAILABLE, as a transaction's is:
+    the source's rows and the advisory locks live in the database every other operation
+    reads."""
+    try:
+        return await engine.connect()
+    except _FAILURES as error:
+        if schema_missing(error):  # no SQLite file yet: retrying will not make one
+            raise never_migrated() from error
+        raise unavailable(error) from error
+
+
 def translate(error: BaseException) -> ProjectionError:
     """A lost or refused connection is `GraphUnavailable`; anything else a `ProjectionError`."""
     if not isinstance(error, sqlalchemy.exc.SQLAlchemyError):  # the driver's own, unwrapped
@@ -395,10 +409,7 @@ class SqlProjectionSource(ProjectionSource):
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ProjectionReader]:
-        try:
-            conn = await self._engine.connect()
-        except _FAILURES as error:
-            raise translate(error) from error
+        conn = await _connect(self._engine)
         try:
             driver = None
             if conn.dialect.name == "postgresql":
@@ -444,10 +455,7 @@ class PostgresRebuildLock(RebuildLock):
     async def _session_lock(self, take: str, release: str) -> AsyncIterator[bool]:
         """The lock `take` (an advisory-lock function of the key) returns, held on a
         connection of its own until the block ends; `release` lets it go."""
-        try:
-            conn = await self._engine.connect()
-        except _FAILURES as error:
-            raise translate(error) from error
+        conn = await _connect(self._engine)
         try:
             # pg_advisory_lock_shared, which waits, returns void: taken once it returns.
             answer = await conn.scalar(sa.text(f"SELECT {take}(:key)"), {"key": self._key})
@@ -456,13 +464,21 @@ class PostgresRebuildLock(RebuildLock):
         except BaseException as error:
             await conn.invalidate()  # a wait cut short may yet leave the lock to the session
             await conn.close()
-            if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
-                raise translate(error) from error
-            raise
+            failure = (
+                self._failure(error) if isinstance(error, sqlalchemy.exc.SQLAlchemyError) else error
+            )
+            if failure is error:
+                raise
+            raise failure from error
         try:
             yield taken
         finally:
             await self._release(conn, release if taken else None)
+
+    def _failure(self, error: sqlalchemy.exc.SQLAlchemyError) -> BaseException:
+        """What taking the lock failing on an open connection is said as (`error` itself:
+        raised as it is)."""
+        return translate(error)
 
     async def _release(self, conn: AsyncConnection, release: str | None) -> None:
         try:

@@ -44,6 +44,7 @@ log = logging.getLogger("admin_core.graph")
 REBUILD_ACTION = "graph.rebuild"
 REBUILD_EVENT = "ADMIN_GRAPH_REBUILD"
 UNREACHABLE = "The graph database is unreachable; the previous projection is still readable."
+SOURCE_UNREACHABLE = "The database is unreachable; the previous projection is still readable."
 
 
 #: Called after each batch (and once with `done=0` when a label or type starts).
@@ -119,10 +120,10 @@ class RebuildProjection:
             started = time.monotonic()
             try:
                 result = await self._rebuild(scope, run, started, progress)
-            except ProjectionError as error:
-                unreachable = isinstance(error, GraphUnavailable)
+            except (ProjectionError, DatabaseUnavailable) as error:
+                unreachable = isinstance(error, GraphUnavailable | DatabaseUnavailable)
                 failure = GraphRebuildFailed(
-                    UNREACHABLE if unreachable else None,
+                    _unreachable_message(error),
                     unreachable=unreachable,
                     details={"scope": scope.value, "run_id": run},
                 )
@@ -331,6 +332,13 @@ def _write_order(labels: Sequence[NodeLabel]) -> list[NodeLabel]:
     providers accredited by them), so every relationship finds its end node."""
     ends = {rel.end for label in labels for rel in label.outgoing}
     return sorted(labels, key=lambda label: label not in ends)
+
+
+def _unreachable_message(error: Exception) -> str | None:
+    """What a rebuild cut short by `error` says: which database was out of reach, if one was."""
+    if isinstance(error, DatabaseUnavailable):
+        return SOURCE_UNREACHABLE
+    return UNREACHABLE if isinstance(error, GraphUnavailable) else None
 
 
 T = TypeVar("T")
