@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import ipaddress
 import json
 import os
@@ -207,7 +208,44 @@ def _database(value: str) -> str:
         parsed.get_dialect()().create_connect_args(parsed)
     except (ValueError, sa.exc.ArgumentError) as error:
         raise ValueError(f"cannot be handed to asyncpg: {error}") from None
+    _check_asyncpg_query(url)
     return url
+
+
+#: What the engine takes from a PostgreSQL URL's query besides `asyncpg.connect`'s own
+#: arguments: SQLAlchemy's, and libpq's `sslmode` (read as `ssl`).
+_QUERY_TAKEN_BY_ENGINE = frozenset(
+    {"prepared_statement_cache_size", "prepared_statement_name_func", "sslmode"}
+)
+#: What libpq reads from a URL that asyncpg takes another way.
+_QUERY_HINTS = {
+    "sslrootcert": "name the server's CA file with PGSSLROOTCERT instead",
+}
+#: The `ssl=` modes asyncpg knows (libpq's), `-` or `_` alike.
+_SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+
+
+def _check_asyncpg_query(url: str) -> None:
+    """A query parameter asyncpg does not take, or an `ssl=` mode it does not know, fails
+    every connection (a TypeError, an error asyncpg raises before connecting): said here,
+    with the other settings, by its name only (the URL holds a password)."""
+    import asyncpg
+
+    from adapters.sql.engine import libpq_ssl_mode
+
+    taken = set(inspect.signature(asyncpg.connect).parameters) | _QUERY_TAKEN_BY_ENGINE
+    query = libpq_ssl_mode(url).query
+    for name in query:
+        if name not in taken:
+            hint = f"; {_QUERY_HINTS[name]}" if name in _QUERY_HINTS else ""
+            raise ValueError(f"has ?{name}=, which asyncpg does not take{hint}")
+    modes = query.get("ssl") or ()
+    for mode in (modes,) if isinstance(modes, str) else modes:
+        if mode.lower().replace("_", "-") not in _SSL_MODES:
+            raise ValueError(
+                "has an ssl mode asyncpg does not know: use disable, allow, prefer, require,"
+                " verify-ca or verify-full"
+            )
 
 
 def _server_key(value: str) -> str:
@@ -598,6 +636,12 @@ class Settings:
             if not any(p.startswith(f"{env_name(name)}:") for p in malformed)
             for problem in _sqlite_file_problems(name, getattr(self, name))
         ]
+        problems += [
+            problem
+            for name in ("database_url", "migration_database_url")
+            if not any(p.startswith(f"{env_name(name)}:") for p in malformed)
+            for problem in _certificate_authority_problems(name, getattr(self, name))
+        ]
         if self.role_policy_file is not None:
             problems += _policy_file_problems(self.role_policy_file)
         key_file = self.audit_checkpoint_key_file
@@ -834,6 +878,34 @@ def _sqlite_file_problems(name: str, url: str | None) -> list[str]:
         return [f"{env_name(name)}: {path} is not a SQLite database"]
     if not os.access(path, os.W_OK):
         return [f"{env_name(name)}: {path} is not writable by this process"]
+    return []
+
+
+def _certificate_authority_problems(name: str, url: str | None) -> list[str]:
+    """The CA file asyncpg checks a PostgreSQL server's certificate with, as it looks for it:
+    `PGSSLROOTCERT`, else `~/.postgresql/root.crt`. `verify-ca` and `verify-full` need one;
+    `require` reads the one `PGSSLROOTCERT` names. One that cannot be read fails every
+    connection before it is tried, which is no outage: said here."""
+    if not url or not url.startswith("postgresql+asyncpg://"):
+        return []
+    from adapters.sql.engine import libpq_ssl_mode
+
+    modes = libpq_ssl_mode(url).query.get("ssl") or ()
+    mode = ((modes,) if isinstance(modes, str) else modes or ("",))[-1]
+    mode = mode.lower().replace("_", "-")
+    named = os.environ.get("PGSSLROOTCERT", "")
+    if mode not in ("require", "verify-ca", "verify-full") or (mode == "require" and not named):
+        return []
+    where = Path(named) if named else Path.home() / ".postgresql" / "root.crt"
+    try:
+        where.read_bytes()
+    except OSError as error:
+        said = "PGSSLROOTCERT" if named else "the default place"
+        return [
+            f"{env_name(name)}: ?ssl={mode} checks the server's certificate with the CA file"
+            f" at {said}, {where}, which cannot be read ({error.strerror}): put the server's"
+            " CA there, or name its file with PGSSLROOTCERT"
+        ]
     return []
 
 

@@ -179,6 +179,17 @@ def process_env(settings: Mapping[str, str]) -> dict[str, str]:
     return env | dict(settings)
 
 
+@pytest.fixture(autouse=True)
+def server_ca(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """`COMPLETE`'s database URLs check the server's certificate (`?ssl=verify-full`), so
+    its CA file is where asyncpg looks for it (no connection reads it: those made here go to
+    the local test server, without TLS)."""
+    path = tmp_path / "postgres-ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("PGSSLROOTCERT", str(path))
+    return path
+
+
 @pytest.fixture
 def adminctl(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path

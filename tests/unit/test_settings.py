@@ -194,7 +194,7 @@ def test_config_check_masks_credentials_inside_every_url(name: str, url: str, se
         ("ADMIN_DATABASE_URL", "memory://"),
         (
             "ADMIN_DATABASE_URL",
-            "postgresql+asyncpg://admin@db:5432/admin_core?ssl=require&application_name=a%20b",
+            "postgresql+asyncpg://admin@db:5432/admin_core?ssl=require&target_session_attrs=read-write",
         ),
         ("ADMIN_NEO4J_URL", "bolt://127.0.0.1:7687"),
     ],
@@ -560,3 +560,96 @@ def test_the_token_the_readme_has_operators_export_is_not_taken_for_a_mistyped_s
     assert not [p for p in problems if p.startswith("ADMIN_TOKEN")]
     _, problems = Settings.read_env({"ADMIN_MODE": "production", "ADMIN_TOKN": "x"})
     assert "ADMIN_TOKN: not a setting of Admin Core" in problems
+
+
+def _certificate_authority(path: Path) -> Path:
+    """A self-signed CA certificate (PEM) at `path`."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("query", "ca"),
+    [
+        ("", None),
+        ("ssl=require", None),
+        ("sslmode=verify-full", "home"),
+        ("ssl=verify_ca", "PGSSLROOTCERT"),
+        ("sslmode=verify-full", None),
+        ("ssl=verify-ca", "missing"),
+        ("ssl=require", "missing"),
+        ("ssl=true", None),
+        ("ssl=bogus", None),
+        ("application_name=admin", None),
+        ("sslrootcert=/etc/ssl/ca.pem&ssl=verify-full", "home"),
+        ("password=pw&target_session_attrs=read-write", None),
+    ],
+)
+async def test_a_database_url_config_check_accepts_is_one_the_engine_can_try_to_reach(
+    query: str, ca: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: `config check` exits 0 once nothing is missing, and names every problem; a
+    PostgreSQL URL with `?ssl=verify-full` needs the server's CA in PGSSLROOTCERT or
+    `~/.postgresql/root.crt`. What it accepts, the engine tries to connect with (and, nothing
+    listening, finds the database out of reach); what the engine cannot even try (a CA
+    file that cannot be read, a parameter or mode asyncpg does not take) it names."""
+    import socket
+
+    from adapters.sql.engine import create_engine
+    from adapters.sql.transaction import SqlTransactions
+    from adapters.system.runtime import SystemClock, UlidGenerator
+    from admin_core.kernel.errors import DatabaseUnavailable
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    if ca == "home":
+        (tmp_path / ".postgresql").mkdir()
+        _certificate_authority(tmp_path / ".postgresql" / "root.crt")
+    elif ca == "PGSSLROOTCERT":
+        monkeypatch.setenv("PGSSLROOTCERT", str(_certificate_authority(tmp_path / "ca.pem")))
+    elif ca == "missing":
+        monkeypatch.setenv("PGSSLROOTCERT", str(tmp_path / "nowhere.pem"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+asyncpg://app:pw@127.0.0.1:{port}/admin?{query}".rstrip("?")
+    _, problems = Settings.read_env({"ADMIN_DATABASE_URL": url})
+    engine = create_engine(url, connect_timeout=2)
+    try:  # an outage, or no try at all: asyncpg refusing its arguments (TypeError, ValueError)
+        with pytest.raises((DatabaseUnavailable, TypeError, ValueError)) as failed:
+            async with SqlTransactions(engine, SystemClock(), UlidGenerator())():
+                pass
+    finally:
+        await engine.dispose()
+    failure = failed.value
+    causes: list[BaseException] = []
+    cause: BaseException | None = failure
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    tried = isinstance(failure, DatabaseUnavailable) and any(
+        isinstance(c, ConnectionRefusedError) for c in causes
+    )
+    assert (problems == []) is tried, (problems, causes)
+    assert not any(":pw@" in problem for problem in problems)
