@@ -205,3 +205,177 @@ def test_each_operation_says_what_it_does_and_the_permission_it_needs(
     assert "Newest `scheduled_at` first" in described["listMsoSessions"]
     assert "at most one refund" in described["refundMsoSession"]
     assert "newest first" in described["queryAuditLog"]
+
+
+#: SPEC §4's codes of the statuses an operation declares for what it names: a request that
+#: gets each, on the demo data. `{doctor}` and `{other_email}` are one apollo-chennai doctor
+#: and another's email.
+_T = "apollo-chennai"
+_DOCTOR = {
+    "tenant_id": "nowhere",
+    "full_name": "Dr. X",
+    "email": "l.ramanathan@apollo.example",
+    "specialty": "cardiology",
+    "languages": ["en"],
+    "countries": ["IN"],
+    "license_number": "L-1",
+    "consultation_fee_minor": 100,
+    "currency": "INR",
+    "available_from": "2026-01-01",
+    "timezone": "Asia/Kolkata",
+}
+_FLAG = "flag=enable_mso_booking"
+NAMED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
+    ("createTenant", "PROVIDER_NOT_FOUND"): ("POST", "/tenants", {"provider_id": "prv_none"}),
+    ("createTenant", "TENANT_ALREADY_EXISTS"): (
+        "POST",
+        "/tenants",
+        {"provider_id": "prv_apollo_chennai"},
+    ),
+    ("updateTenant", "TENANT_NOT_FOUND"): ("PATCH", "/tenants/nowhere", {"name": "X"}),
+    ("mapTenantOrganization", "TENANT_NOT_FOUND"): (
+        "PUT",
+        "/tenants/nowhere/org-mapping",
+        {"clerk_org_id": "org_new"},
+    ),
+    ("mapTenantOrganization", "TENANT_ALREADY_EXISTS"): (
+        "PUT",
+        f"/tenants/{_T}/org-mapping",
+        {"clerk_org_id": "org_medanta"},
+    ),
+    ("createProvider", "TENANT_ALREADY_EXISTS"): (
+        "POST",
+        "/providers",
+        {"provider": {"name": "New"}, "tenant": {"id": _T}},
+    ),
+    ("listTenantUsers", "TENANT_NOT_FOUND"): ("GET", "/tenants/nowhere/users", None),
+    ("grantRole", "TENANT_NOT_FOUND"): (
+        "POST",
+        "/tenants/nowhere/users/user_x/roles",
+        {"role": "org:provider:staff"},
+    ),
+    ("grantRole", "USER_NOT_FOUND"): (
+        "POST",
+        f"/tenants/{_T}/users/user_nobody/roles",
+        {"role": "org:provider:staff"},
+    ),
+    ("revokeRole", "TENANT_NOT_FOUND"): (
+        "DELETE",
+        "/tenants/nowhere/users/user_x/roles/org:provider:staff",
+        None,
+    ),
+    ("rebuildGraph", "GRAPH_REBUILD_IN_PROGRESS"): ("POST", "/graph/rebuild", {}),
+    ("queryAuditLog", "TENANT_NOT_FOUND"): ("GET", "/audit-log?tenant_id=nowhere", None),
+    ("verifyAuditChain", "TENANT_NOT_FOUND"): ("GET", "/audit-log/verify?tenant_id=nowhere", None),
+    ("showEffectiveFlags", "TENANT_NOT_FOUND"): ("GET", "/flags/effective?tenant_id=nowhere", None),
+    ("overrideFlag", "TENANT_NOT_FOUND"): (
+        "POST",
+        "/flags/identity-override",
+        {"tenant_id": "nowhere", "flag": "enable_mso_booking", "value": False, "reason": "r"},
+    ),
+    ("clearFlagOverride", "TENANT_NOT_FOUND"): (
+        "DELETE",
+        f"/flags/identity-override?tenant_id=nowhere&{_FLAG}",
+        None,
+    ),
+    ("showTriageThresholds", "TENANT_NOT_FOUND"): (
+        "GET",
+        "/triage/thresholds?tenant_id=nowhere",
+        None,
+    ),
+    ("updateTriageThresholds", "TENANT_NOT_FOUND"): (
+        "PUT",
+        "/triage/thresholds",
+        {"tenant_id": "nowhere", "values": {"mso_max_offers_per_case": 4}, "reason": "r"},
+    ),
+    ("updateTriageThresholds", "TRIAGE_THRESHOLDS_CHANGED"): (
+        "PUT",
+        "/triage/thresholds",
+        {
+            "tenant_id": _T,
+            "values": {"mso_max_offers_per_case": 4},
+            "expected": {"mso_max_offers_per_case": 19},
+            "reason": "r",
+        },
+    ),
+    ("showDomainWeights", "TENANT_NOT_FOUND"): (
+        "GET",
+        "/matching/domain-weights?tenant_id=nowhere",
+        None,
+    ),
+    ("listMsoDoctors", "TENANT_NOT_FOUND"): ("GET", "/mso/doctors?tenant_id=nowhere", None),
+    ("onboardMsoDoctor", "TENANT_NOT_FOUND"): ("POST", "/mso/doctors", _DOCTOR),
+    ("onboardMsoDoctor", "MSO_DOCTOR_ALREADY_EXISTS"): (
+        "POST",
+        "/mso/doctors",
+        {**_DOCTOR, "tenant_id": _T},
+    ),
+    ("updateMsoDoctor", "MSO_DOCTOR_NOT_FOUND"): (
+        "PATCH",
+        "/mso/doctors/msd_none",
+        {"active": False},
+    ),
+    ("updateMsoDoctor", "MSO_DOCTOR_ALREADY_EXISTS"): (
+        "PATCH",
+        "/mso/doctors/{doctor}",
+        {"email": "{other_email}"},
+    ),
+    ("listMsoSessions", "TENANT_NOT_FOUND"): ("GET", "/mso/sessions?tenant_id=nowhere", None),
+    ("refundMsoSession", "MSO_SESSION_NOT_FOUND"): (
+        "POST",
+        "/mso/sessions/mso_none/refund",
+        {"reason": "r"},
+    ),
+    ("refundMsoSession", "MSO_REFUND_NOT_ALLOWED"): (
+        "POST",
+        "/mso/sessions/mso_apollo_002/refund",  # pending_payment, in the sandbox
+        {"reason": "r"},
+    ),
+}
+
+
+async def test_each_operation_answers_the_codes_its_not_found_and_conflict_responses_name(
+    tmp_path: Path,
+) -> None:
+    """Generated from the document: every code a 404 or 409 response of an operation names
+    is answered by that operation with that status; naming one without a request here fails,
+    as does a 404 or 409 that names none."""
+    from tests.support.http import api
+
+    async with api(tmp_path) as http:
+        document = (await http.client.get(f"{ADMIN_SCHEMA_PATH}/openapi.json")).json()
+        named = set()
+        for _, _, op in operations(document):
+            for status in ("404", "409"):
+                if status in op["responses"]:
+                    said = op["responses"][status]["description"].split(":", 1)[0]
+                    codes = said.split(" or ")
+                    assert all(code.isupper() for code in codes), (op["operationId"], said)
+                    named |= {(op["operationId"], code) for code in codes}
+        assert named == set(NAMED)
+        headers = http.auth("org:super_admin")
+        doctors = (
+            await http.client.get(f"/api/v1/admin/mso/doctors?tenant_id={_T}", headers=headers)
+        ).json()["data"]["doctors"]
+        fill = {"{doctor}": doctors[0]["id"], "{other_email}": doctors[1]["email"]}
+        answers = {}
+        for (operation_id, code), (method, path, body) in NAMED.items():
+            for placeholder, value in fill.items():
+                path = path.replace(placeholder, value)
+                if body is not None:
+                    body = {k: value if v == placeholder else v for k, v in body.items()}
+            request = http.client.request(
+                method, f"/api/v1/admin{path}", headers=headers, json=body
+            )
+            if code == "GRAPH_REBUILD_IN_PROGRESS":
+                async with http.container.graph.rebuild_lock().hold() as held:
+                    assert held
+                    answer = await request
+            else:
+                answer = await request
+            answers[(operation_id, code)] = (
+                answer.status_code,
+                [e["code"] for e in answer.json()["errors"] or []],
+            )
+    expected = {(op, code): (404 if "NOT_FOUND" in code else 409, [code]) for op, code in NAMED}
+    assert answers == expected

@@ -26,6 +26,8 @@ from litestar.params import PathParameter
 from litestar.response import File
 from litestar.routes import HTTPRoute
 
+from admin_core.kernel.errors import AdminError
+from entrypoints.http.errors import STATUS
 from entrypoints.http.requests import body_required
 from entrypoints.http.schemas import ErrorEnvelope, In
 from entrypoints.http.security import REQUIRES, Requirement
@@ -38,7 +40,7 @@ _DESCRIPTIONS = {
     400: "BAD_REQUEST: a body that is no JSON or names a field twice, a query that is no UTF-8",
     401: "AUTH_HEADER_MISSING, AUTH_TOKEN_INVALID or AUTH_TOKEN_EXPIRED",
     403: "AUTH_INSUFFICIENT_PERMISSION (or ROLE_NOT_ALLOWED where roles are granted)",
-    404: "the resource named in the path does not exist",
+    404: "what the request names (in its path, query or body) does not exist",
     409: "a conflict with the current state",
     413: "PAYLOAD_TOO_LARGE: the body is over the limit",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json, or has a content coding",
@@ -56,16 +58,30 @@ READ = (400, 401, 403, 422, 429, 500, 503)
 WRITE = (400, 401, 403, 413, 415, 422, 429, 500, 503)
 
 
-def errors(*statuses: int, base: tuple[int, ...] = READ) -> dict[int, ResponseSpec]:
-    """The error responses of one operation: `base` plus `statuses`."""
+def errors(*own: int | type[AdminError], base: tuple[int, ...] = READ) -> dict[int, ResponseSpec]:
+    """The error responses of one operation: `base` plus its own, each a status or an error
+    class, whose code the description of its status names (`TENANT_NOT_FOUND: ...`)."""
+    codes: dict[int, list[str]] = {}
+    statuses = set(base)
+    for item in own:
+        status = item if isinstance(item, int) else STATUS[item]
+        statuses.add(status)
+        if not isinstance(item, int):
+            codes.setdefault(status, []).append(item.code)
     return {
         status: ResponseSpec(
             data_container=ErrorEnvelope,
-            description=_DESCRIPTIONS[status],
+            description=_described(status, codes.get(status, [])),
             generate_examples=False,
         )
-        for status in sorted({*base, *statuses})
+        for status in sorted(statuses)
     }
+
+
+def _described(status: int, codes: list[str]) -> str:
+    if not codes:
+        return _DESCRIPTIONS[status]
+    return f"{' or '.join(codes)}: {_DESCRIPTIONS[status]}"
 
 
 def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> OpenAPIConfig:

@@ -21,6 +21,7 @@ from admin_core.audit.use_cases import (
     VerifyAuditChainQuery,
 )
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.tenants.errors import TenantNotFound
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import (
@@ -69,7 +70,7 @@ class AuditLogController(Controller):
         "/",
         summary="Query the audit log",
         operation_id="queryAuditLog",
-        responses=errors(404),
+        responses=errors(TenantNotFound),
         opt=query_rules(time_range),
     )
     async def query(
@@ -120,7 +121,7 @@ class AuditLogController(Controller):
         "/verify",
         summary="Verify a hash chain against the signed checkpoints",
         operation_id="verifyAuditChain",
-        responses=errors(404),
+        responses=errors(TenantNotFound),
     )
     async def verify(
         self,

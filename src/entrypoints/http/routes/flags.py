@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from admin_core.flags.errors import ThresholdsChanged
 from admin_core.flags.use_cases import (
     ClearFlagOverride,
     ClearFlagOverrideCommand,
@@ -21,6 +22,7 @@ from admin_core.flags.use_cases import (
 )
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import MAX_REASON_LENGTH
+from admin_core.tenants.errors import TenantNotFound
 from admin_core.triage.use_cases import (
     ShowTriageThresholds,
     TriageThresholdsQuery,
@@ -84,7 +86,7 @@ class FlagsController(Controller):
         "/effective",
         summary="A tenant's effective flags",
         operation_id="showEffectiveFlags",
-        responses=errors(404, 503),
+        responses=errors(TenantNotFound, 503),
     )
     async def effective(
         self,
@@ -105,7 +107,7 @@ class FlagsController(Controller):
         summary="Set a tenant's value of a flag",
         operation_id="overrideFlag",
         status_code=200,
-        responses=errors(404, 503, base=WRITE),
+        responses=errors(TenantNotFound, 503, base=WRITE),
     )
     async def override(
         self,
@@ -128,7 +130,7 @@ class FlagsController(Controller):
         summary="Clear a tenant's override of a flag",
         operation_id="clearFlagOverride",
         status_code=HTTP_204_NO_CONTENT,
-        responses=errors(404, 503),
+        responses=errors(TenantNotFound, 503),
     )
     async def clear(
         self,
@@ -158,7 +160,7 @@ class TriageController(Controller):
         "/thresholds",
         summary="A tenant's triage thresholds",
         operation_id="showTriageThresholds",
-        responses=errors(404, 503),
+        responses=errors(TenantNotFound, 503),
     )
     async def thresholds(
         self,
@@ -177,7 +179,7 @@ class TriageController(Controller):
         "/thresholds",
         summary="Set a tenant's triage thresholds",
         operation_id="updateTriageThresholds",
-        responses=errors(404, 409, 503, base=WRITE),
+        responses=errors(TenantNotFound, ThresholdsChanged, 503, base=WRITE),
     )
     async def update(
         self,

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from admin_core.graph.errors import GraphRebuildInProgress
 from admin_core.graph.model import GraphScope
 from admin_core.graph.use_cases import RebuildCommand, RebuildProjection, ShowGraphStatus
 from admin_core.kernel.principal import Permission, Principal
@@ -37,7 +38,7 @@ class GraphController(Controller):
         status_code=200,
         summary="Rebuild the graph projection (all or one scope)",
         operation_id="rebuildGraph",
-        responses=errors(409, 503, base=WRITE),
+        responses=errors(GraphRebuildInProgress, 503, base=WRITE),
     )
     async def rebuild(
         self,

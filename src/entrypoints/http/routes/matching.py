@@ -17,6 +17,7 @@ from admin_core.matching.use_cases import (
     ShowDomainWeights,
     ShowMatchingParameters,
 )
+from admin_core.tenants.errors import TenantNotFound
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import TenantQuery
@@ -77,7 +78,7 @@ class MatchingController(Controller):
         "/domain-weights",
         summary="A tenant's matching domain weights",
         operation_id="showDomainWeights",
-        responses=errors(404, 503),
+        responses=errors(TenantNotFound, 503),
     )
     async def domain_weights(
         self,

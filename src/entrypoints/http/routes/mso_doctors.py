@@ -21,6 +21,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks
+from admin_core.mso_doctors.errors import MsoDoctorAlreadyExists, MsoDoctorNotFound
 from admin_core.mso_doctors.rules import (
     DOCTOR_ID_MAX,
     EMAIL_MAX,
@@ -40,6 +41,7 @@ from admin_core.mso_doctors.use_cases import (
     UpdateMsoDoctor,
     UpdateMsoDoctorCommand,
 )
+from admin_core.tenants.errors import TenantNotFound
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import (
@@ -169,7 +171,7 @@ class MsoDoctorController(Controller):
         "/",
         summary="List second-opinion doctors",
         operation_id="listMsoDoctors",
-        responses=errors(404),
+        responses=errors(TenantNotFound),
         opt=query_rules(_available_from),
     )
     async def list_doctors(
@@ -227,7 +229,7 @@ class MsoDoctorController(Controller):
         "/",
         summary="Onboard a second-opinion doctor",
         operation_id="onboardMsoDoctor",
-        responses=errors(404, 409, base=WRITE),
+        responses=errors(TenantNotFound, MsoDoctorAlreadyExists, base=WRITE),
     )
     async def onboard(
         self,
@@ -247,7 +249,7 @@ class MsoDoctorController(Controller):
         "/{doctor_id:str}",
         summary="Update a second-opinion doctor",
         operation_id="updateMsoDoctor",
-        responses=errors(404, 409, base=WRITE),
+        responses=errors(MsoDoctorNotFound, MsoDoctorAlreadyExists, base=WRITE),
     )
     async def update(
         self,

@@ -11,6 +11,7 @@ from litestar.params import JSONBody, Parameter, PathParameter, QueryParameter
 
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.payments.errors import MsoRefundNotAllowed, MsoSessionNotFound
 from admin_core.payments.model import SESSION_ID, SessionStatus
 from admin_core.payments.use_cases import (
     ListMsoSessions,
@@ -18,6 +19,7 @@ from admin_core.payments.use_cases import (
     RefundSession,
     RefundSessionCommand,
 )
+from admin_core.tenants.errors import TenantNotFound
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
 from entrypoints.http.fields import TIME_PATTERN, Reason, TenantFilter, query_rules, time_range
@@ -70,7 +72,7 @@ class MsoSessionController(Controller):
         "/",
         summary="List MSO sessions",
         operation_id="listMsoSessions",
-        responses=errors(404),
+        responses=errors(TenantNotFound),
         opt=query_rules(time_range),
     )
     async def list_sessions(
@@ -114,7 +116,10 @@ class MsoSessionController(Controller):
         operation_id="refundMsoSession",
         status_code=200,
         opt=requires(Permission.TENANT_MANAGE, platform=True),
-        responses={**errors(404, 409, 502, 503, base=WRITE), 202: _IN_PROGRESS},
+        responses={
+            **errors(MsoSessionNotFound, MsoRefundNotAllowed, 502, 503, base=WRITE),
+            202: _IN_PROGRESS,
+        },
     )
     async def refund(
         self,

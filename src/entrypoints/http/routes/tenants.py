@@ -15,8 +15,10 @@ from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
+from admin_core.directory.errors import ProviderNotFound
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.tenants.errors import TenantAlreadyExists, TenantNotFound
 from admin_core.tenants.model import TenantStatus
 from admin_core.tenants.rules import check_new_tenant_id
 from admin_core.tenants.use_cases import (
@@ -182,7 +184,7 @@ class TenantController(Controller):
         opt=requires(Permission.TENANT_MANAGE, platform=True),
         summary="Create the tenant of an existing provider",
         operation_id="createTenant",
-        responses=errors(404, 409, base=WRITE),
+        responses=errors(ProviderNotFound, TenantAlreadyExists, base=WRITE),
     )
     async def create_tenant(
         self,
@@ -207,7 +209,7 @@ class TenantController(Controller):
         opt=requires(Permission.TENANT_MANAGE),
         summary="Update a tenant's name, status or settings",
         operation_id="updateTenant",
-        responses=errors(404, base=WRITE),
+        responses=errors(TenantNotFound, base=WRITE),
     )
     async def update_tenant(
         self,
@@ -234,7 +236,7 @@ class TenantController(Controller):
         opt=requires(Permission.TENANT_MANAGE, platform=True),
         summary="Map a Clerk organisation to a tenant",
         operation_id="mapTenantOrganization",
-        responses=errors(404, 409, base=WRITE),
+        responses=errors(TenantNotFound, TenantAlreadyExists, base=WRITE),
     )
     async def map_org(
         self,
@@ -261,7 +263,7 @@ class ProviderController(Controller):
         opt=requires(Permission.TENANT_MANAGE, platform=True),
         summary="Create a provider and its tenant in one transaction",
         operation_id="createProvider",
-        responses=errors(409, base=WRITE),
+        responses=errors(TenantAlreadyExists, base=WRITE),
     )
     async def create_provider(
         self,

@@ -14,6 +14,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
 from admin_core.kernel.principal import Permission, Principal
+from admin_core.tenants.errors import TenantNotFound
+from admin_core.users.errors import UserNotFound
 from admin_core.users.use_cases import (
     GrantRole,
     GrantRoleCommand,
@@ -65,7 +67,7 @@ class TenantUserController(Controller):
         "/",
         summary="List a tenant's users and their roles",
         operation_id="listTenantUsers",
-        responses=errors(404, 503),
+        responses=errors(TenantNotFound, 503),
     )
     async def list_users(
         self,
@@ -102,7 +104,7 @@ class TenantUserController(Controller):
                 description="The user already had the role: nothing was written",
                 generate_examples=False,
             ),
-            **errors(404, 503, base=WRITE),
+            **errors(TenantNotFound, UserNotFound, 503, base=WRITE),
         },
     )
     async def grant_role(
@@ -126,7 +128,7 @@ class TenantUserController(Controller):
         summary="Revoke a role",
         operation_id="revokeRole",
         status_code=HTTP_204_NO_CONTENT,
-        responses=errors(404, 503),
+        responses=errors(TenantNotFound, 503),
     )
     async def revoke_role(
         self,
