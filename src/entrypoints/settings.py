@@ -410,7 +410,7 @@ class Settings:
         "embedded only: the local token issuer's private key",
         read=_path,
         shown_default="embedded: `keys/local-signing.pem` beside the SQLite database"
-        " (`var/keys/` for `memory://`)",
+        " (`var/keys/` for `memory://` or PostgreSQL)",
     )
     demo_seed: bool = setting(
         True,
@@ -435,7 +435,7 @@ class Settings:
         "the flag catalogue: which flags exist and the values they allow (SPEC §6.2)",
         read=_path,
         shown_default="`config/flags.yaml` of this project",
-        example="config/flags.yaml",
+        example="/etc/admin-core/flags.yaml",
     )
     flags_cache_seconds: float = setting(
         5.0, "how long a tenant's flags are cached per replica", read=_seconds
@@ -595,7 +595,8 @@ class Settings:
         " the database's administrators cannot rewrite (required in production; embedded:"
         " beside the SQLite file)",
         read=_path,
-        shown_default="embedded: `var/audit-checkpoints`",
+        shown_default="embedded: `audit-checkpoints` beside the SQLite database (`var/` for"
+        " `memory://` or PostgreSQL)",
         production="production publishes audit checkpoints outside the database",
         example="/mnt/audit-checkpoints",
     )
@@ -1177,8 +1178,9 @@ def env_example() -> str:
         if f.metadata["production"]:
             lines.append(f"# production: {f.metadata['production']}")
         default = _raw_default(f)
-        if default:
-            lines.append(f"# default: {default}")
+        shown = (f.metadata["shown_default"] or "").replace("`", "") or default
+        if shown:
+            lines.append(f"# default: {shown}")
         lines.append(f"#{env_name(f.name)}={f.metadata['example'] or default}")
         lines.append("")
     return "\n".join(lines)

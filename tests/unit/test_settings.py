@@ -653,3 +653,22 @@ async def test_a_database_url_config_check_accepts_is_one_the_engine_can_try_to_
     )
     assert (problems == []) is tried, (problems, causes)
     assert not any(":pw@" in problem for problem in problems)
+
+
+def test_an_env_example_line_uncommented_as_it_is_keeps_the_default_it_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.env.example`: a line that sets the value its `# default:` comment shows means the
+    same uncommented as left out, from whatever directory the process runs in."""
+    monkeypatch.chdir(tmp_path)
+    fields = {f"ADMIN_{f.name.upper()}": f.name for f in dataclasses.fields(Settings)}
+    shown = re.findall(
+        r"^# default: (.+)\n#(ADMIN_[A-Z0-9_]+)=\1$",
+        (ROOT / ".env.example").read_text(),
+        re.MULTILINE,
+    )
+    assert len(shown) >= 10
+    for value, name in shown:
+        settings, problems = Settings.read_env({name: value})
+        assert problems == [], (name, problems)
+        assert getattr(settings, fields[name]) == getattr(Settings(), fields[name]), name
