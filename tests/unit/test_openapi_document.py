@@ -74,6 +74,7 @@ def test_every_operation_declares_its_errors_in_the_envelope(document: dict[str,
     for method, path, op in operations(document):
         statuses = {int(s) for s in op["responses"]}
         assert {400, 401, 403, 422, 500} <= statuses, (method, path)
+        assert 429 not in statuses, (method, path)  # nothing in the app limits the rate
         if "requestBody" in op:
             assert {413, 415} <= statuses, (method, path)
         for status, response in op["responses"].items():

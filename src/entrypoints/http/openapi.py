@@ -45,17 +45,16 @@ _DESCRIPTIONS = {
     413: "PAYLOAD_TOO_LARGE: the body is over the limit",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json, or has a content coding",
     422: "VALIDATION_ERROR: one error per offending field",
-    429: "RATE_LIMITED",
     500: "INTERNAL_ERROR: a bug; no internals are returned",
     502: "the upstream provider refused or failed",
     503: "a dependency is unreachable",
 }
 
 #: What any authenticated read can answer (503: Clerk's signing keys or the database are out
-#: of reach).
-READ = (400, 401, 403, 422, 429, 500, 503)
+#: of reach). No 429: nothing in the app limits the rate of requests (ADR 0043).
+READ = (400, 401, 403, 422, 500, 503)
 #: What any authenticated write with a JSON body can answer.
-WRITE = (400, 401, 403, 413, 415, 422, 429, 500, 503)
+WRITE = (400, 401, 403, 413, 415, 422, 500, 503)
 
 
 def errors(*own: int | type[AdminError], base: tuple[int, ...] = READ) -> dict[int, ResponseSpec]:
