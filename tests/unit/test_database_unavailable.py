@@ -503,3 +503,17 @@ def test_every_command_reading_the_database_exits_6_on_one_out_of_reach(
     assert main(["--json", *words]) == 6
     [error] = json.loads(capsys.readouterr().err)["errors"]
     assert error["code"] == "DATABASE_UNAVAILABLE"
+
+
+async def test_a_checkpoint_pass_on_a_database_out_of_reach_is_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ADR 0043: the background passes log a dependency out of reach as one WARNING line, a
+    traceback only for what they did not expect (the pass a stopping server makes here)."""
+    settings = Settings(database_url=url(closed_port()), local_key_path=tmp_path / "key.pem")
+    async with AsyncTestClient(create_app(build_container(settings), checkpoint_every=3600)):
+        pass
+    [line] = [r for r in caplog.records if "writing an audit checkpoint failed" in r.message]
+    assert line.levelname == "WARNING"
+    assert "DATABASE_UNAVAILABLE" in line.message
+    assert line.exc_info is None
