@@ -380,3 +380,43 @@ async def test_each_operation_answers_the_codes_its_not_found_and_conflict_respo
             )
     expected = {(op, code): (404 if "NOT_FOUND" in code else 409, [code]) for op, code in NAMED}
     assert answers == expected
+
+
+async def test_the_limits_the_document_states_for_bodies_are_the_limits_applied(
+    tmp_path: Path,
+) -> None:
+    """Generated from the document: a body of the size its 413 names is taken, one byte more
+    is PAYLOAD_TOO_LARGE; a body nested as deep as its 400 names is read, one level more is
+    BAD_REQUEST — on every operation that takes a body."""
+    import re
+
+    from tests.support.http import api
+
+    async with api(tmp_path) as http:
+        document = (await http.client.get(f"{ADMIN_SCHEMA_PATH}/openapi.json")).json()
+        headers = {**http.auth("org:super_admin"), "content-type": "application/json"}
+        checked = 0
+        for method, path, op in operations(document):
+            if "requestBody" not in op:
+                continue
+            checked += 1
+            size = re.search(r"over (\d+) bytes", op["responses"]["413"]["description"])
+            depth = re.search(r"deeper than (\d+) levels", op["responses"]["400"]["description"])
+            assert size is not None, (method, path)
+            assert depth is not None, (method, path)
+            url = re.sub(r"\{[^}]+\}", "x", path)
+
+            async def send(body: bytes, method: str = method, url: str = url) -> tuple[int, str]:
+                answer = await http.client.request(method, url, content=body, headers=headers)
+                errors = answer.json().get("errors") or [{"code": ""}]
+                return answer.status_code, errors[0]["code"]
+
+            limit = int(size[1])
+            assert (await send(b"{}".ljust(limit)))[0] != 413, (method, path)
+            assert await send(b"{}".ljust(limit + 1)) == (413, "PAYLOAD_TOO_LARGE"), path
+            levels = int(depth[1])
+            nested = b'{"a": ' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+            assert (await send(nested))[1] != "BAD_REQUEST", (method, path)
+            deeper = b'{"a": ' + b"[" * levels + b"]" * levels + b"}"
+            assert await send(deeper) == (400, "BAD_REQUEST"), (method, path)
+    assert checked >= 10

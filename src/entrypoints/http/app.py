@@ -40,7 +40,7 @@ from entrypoints.http.openapi import (
     swagger_ui_asset,
 )
 from entrypoints.http.pages import page_handlers
-from entrypoints.http.requests import check_request
+from entrypoints.http.requests import MAX_BODY_BYTES, check_request
 from entrypoints.http.routes.audit import AuditLogController
 from entrypoints.http.routes.flags import FlagsController, TriageController
 from entrypoints.http.routes.graph import GraphController
@@ -60,8 +60,6 @@ ADMIN_SCHEMA_PATH = "/api/v1/admin/schema"
 #: How long the last checkpoint of a stopping app may take: with `serve`'s 25 s for the
 #: requests in flight and the resources' 4 s to close, within an orchestrator's 30 s.
 LAST_CHECKPOINT_S = 1.0
-#: No admin request body comes near this; a larger one is a 413 PAYLOAD_TOO_LARGE.
-MAX_BODY_BYTES = 1024 * 1024
 
 #: The admin API, one controller per area (system routes stay out of the admin document).
 ADMIN_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (

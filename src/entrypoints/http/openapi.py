@@ -28,7 +28,7 @@ from litestar.routes import HTTPRoute
 
 from admin_core.kernel.errors import AdminError
 from entrypoints.http.errors import STATUS
-from entrypoints.http.requests import body_required
+from entrypoints.http.requests import MAX_BODY_BYTES, MAX_JSON_DEPTH, body_required
 from entrypoints.http.schemas import ErrorEnvelope, In
 from entrypoints.http.security import REQUIRES, Requirement
 
@@ -37,12 +37,15 @@ BEARER = "BearerToken"
 SWAGGER_ASSETS = "/admin/assets/swagger-ui"
 
 _DESCRIPTIONS = {
-    400: "BAD_REQUEST: a body that is no JSON or names a field twice, a query that is no UTF-8",
+    400: (
+        "BAD_REQUEST: a body that is no JSON, names a field twice or nests deeper than"
+        f" {MAX_JSON_DEPTH} levels, a query that is no UTF-8"
+    ),
     401: "AUTH_HEADER_MISSING, AUTH_TOKEN_INVALID or AUTH_TOKEN_EXPIRED",
     403: "AUTH_INSUFFICIENT_PERMISSION (or ROLE_NOT_ALLOWED where roles are granted)",
     404: "what the request names (in its path, query or body) does not exist",
     409: "a conflict with the current state",
-    413: "PAYLOAD_TOO_LARGE: the body is over the limit",
+    413: f"PAYLOAD_TOO_LARGE: the body is over {MAX_BODY_BYTES} bytes",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json, or has a content coding",
     422: "VALIDATION_ERROR: one error per offending field",
     500: "INTERNAL_ERROR: a bug; no internals are returned",

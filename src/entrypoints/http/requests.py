@@ -51,6 +51,8 @@ from entrypoints.request_errors import BadRequest, UnsupportedMediaType
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32
+#: No admin request body comes near this; a larger one is a 413 PAYLOAD_TOO_LARGE.
+MAX_BODY_BYTES = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Where an app keeps the query shapes of its handlers (`app.state`).
 _QUERY_SHAPES = "query_shapes"
