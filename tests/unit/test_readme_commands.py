@@ -35,3 +35,52 @@ def test_the_readme_commands_run_in_order(
         output = capsys.readouterr()
         assert status == 0, f"{line}\n{output.out}\n{output.err}"
     assert (tmp_path / "audit.csv").stat().st_size > 0
+
+
+def curl_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("curl ")]
+
+
+def welcome_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """What `make run` prints once the server is up (`adminctl serve`)."""
+    from entrypoints.cli.commands.system import _print_welcome
+    from entrypoints.container import build_container
+    from entrypoints.settings import Settings
+
+    container = build_container(
+        Settings(database_url="memory://", local_key_path=tmp_path / "key.pem")
+    )
+    capsys.readouterr()
+    _print_welcome(container, "http://127.0.0.1:8000")
+    return capsys.readouterr().out
+
+
+async def test_the_curl_lines_of_the_readme_and_of_make_run_answer_as_they_say(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each `curl` line, with the token `adminctl token --role org:admin` mints as
+    `$ADMIN_TOKEN`, answers what its comment says (`# 401 AUTH_HEADER_MISSING`), or
+    succeeds when it says nothing."""
+    from urllib.parse import urlsplit
+
+    from tests.support.http import api
+
+    lines = curl_lines(README.read_text()) + curl_lines(welcome_text(tmp_path, capsys))
+    assert len(lines) >= 5
+    async with api(tmp_path) as http:
+        token = http.token("org:admin")
+        for line in lines:
+            command, _, said = line.partition("#")
+            words = shlex.split(command.replace("$ADMIN_TOKEN", token))
+            headers = dict(
+                words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H"
+            )
+            [target] = [w for w in words if w.startswith("http")]
+            url = urlsplit(target)
+            assert url.netloc == "127.0.0.1:8000", line
+            answer = await http.client.get(f"{url.path}?{url.query}", headers=headers)
+            expected = said.split()[:2] or ["200"]
+            got = [str(answer.status_code)]
+            if answer.status_code >= 400:
+                got.append(answer.json()["errors"][0]["code"])
+            assert got == expected, line
