@@ -522,3 +522,41 @@ def test_a_change_someone_made_since_the_page_read_it_is_not_saved_over(
     expect(tab.locator("#status")).to_contain_text("75")
     assert app.thresholds(tenant)[PFS]["value"] == 75
     assert page.unexpected_errors(409) == []
+
+
+def test_a_save_whose_answer_is_lost_says_so_and_saving_again_saves_it_once(
+    page: PageUnderTest,
+) -> None:
+    """The server saves but the connection drops before its answer arrives: the page does not
+    claim the server was unreachable, and saving again is a success, not a conflict blamed on
+    someone else; the change is audited once."""
+    app, tenant = page.app, "acibadem-istanbul"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    audited = len(app.audit(tenant))
+    lost: list[str] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if route.request.method != "PUT" or lost:
+            route.continue_()
+            return
+        lost.append(route.fetch().status_text)  # the server has saved it
+        route.abort("connectionreset")
+
+    tab.route("**/api/v1/admin/triage/thresholds", lose_the_first_answer)
+    field = tab.locator(f"#t-{PFS}")
+    field.fill("81")
+    tab.get_by_label("Reason for the change").fill("Saved once, answer lost")
+    tab.get_by_role("button", name="Save changes").click()
+    alert = tab.locator("#alert")
+    expect(alert).to_contain_text("cannot tell whether the change was saved")
+    expect(alert).to_be_focused()
+    expect(field).to_have_value("81")
+    assert app.thresholds(tenant)[PFS]["value"] == 81
+
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#status")).to_contain_text("MSO PFS skip threshold is now 81")
+    expect(alert).to_be_hidden()
+    assert len(app.audit(tenant)) == audited + 1
+    assert [e for e in page.unexpected_errors() if "ERR_CONNECTION_RESET" not in e] == []

@@ -253,6 +253,32 @@ async def test_thresholds_read_before_another_operators_change_are_not_saved_ove
     assert (await save(75, seen=90)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("value", "seen", "now"),
+    [(90, 60, 90), (None, 90, 60)],
+    ids=["a value set", "an override cleared"],
+)
+async def test_a_save_repeated_after_its_answer_was_lost_is_no_conflict(
+    http: ApiClient, value: int | None, seen: int, now: int
+) -> None:
+    """The first save went through but its answer never reached the caller, who saves again
+    with what it had read: the tenant already has what is asked, so the second is a 200 that
+    writes nothing, not a 409 blaming someone else."""
+    name = "mso_pfs_skip_threshold"
+    if seen != 60:  # an override to clear
+        body = {"tenant_id": APOLLO, "values": {name: seen}, "reason": "set"}
+        assert (await http.client.put(TRIAGE, json=body, headers=http.auth())).status_code == 200
+    audited_before = len(await audited(http, "triage_threshold.update"))
+    body = {"tenant_id": APOLLO, "values": {name: value}, "expected": {name: seen}, "reason": "r"}
+    first = await http.client.put(TRIAGE, json=body, headers=http.auth())
+    again = await http.client.put(TRIAGE, json=body, headers=http.auth())
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json()["data"] == first.json()["data"]
+    [shown] = [t for t in again.json()["data"]["thresholds"] if t["name"] == name]
+    assert (shown["value"], shown["overridden"]) == (now, value is not None)
+    assert len(await audited(http, "triage_threshold.update")) == audited_before + 1
+
+
 async def test_an_expected_value_of_something_that_is_no_threshold_is_named(
     http: ApiClient,
 ) -> None:

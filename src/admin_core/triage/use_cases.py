@@ -60,10 +60,12 @@ class UpdateTriageThresholds:
     (`values.<name>`: FLAG_UNKNOWN for a name that is not a threshold, FLAG_VALUE_INVALID for
     a value it does not allow); a reason is required. With `expected`, the values the caller
     last saw: when any of them is another now (someone changed it meanwhile), nothing is
-    written and TRIAGE_THRESHOLDS_CHANGED (409) names what each is now. The changes reach the
-    provider as one side effect: if a write fails part way, those already written are put
-    back and the caller gets the error. A value equal to the tenant's override changes
-    nothing. Audit `triage_threshold.update` for each threshold changed."""
+    written and TRIAGE_THRESHOLDS_CHANGED (409) names what each is now; one that already is
+    what the update asks (the same save repeated after its answer was lost) is no conflict,
+    so a retry is safe. The changes reach the provider as one side effect: if a write fails
+    part way, those already written are put back and the caller gets the error. A value
+    equal to the tenant's override changes nothing. Audit `triage_threshold.update` for each
+    threshold changed."""
 
     def __init__(self, flags: TenantFlags) -> None:
         self._flags = flags
@@ -99,6 +101,7 @@ class UpdateTriageThresholds:
                 name: before.values.get(name)
                 for name, seen in expected.items()
                 if not same_value(before.values.get(name), seen)
+                and not _already(name, values, before, held)
             }
             if changed:  # read under the tenant's change lock: nothing moves meanwhile
                 raise ThresholdsChanged(
@@ -143,6 +146,20 @@ class UpdateTriageThresholds:
 
         await flags.apply(tenant_id, plan)
         return await _thresholds(flags, tenant_id)
+
+
+def _already(
+    name: str, values: Mapping[str, Any], before: EffectiveFlags, held: Mapping[str, Any]
+) -> bool:
+    """Whether the tenant already has what the update asks of `name` (its value, or no
+    override for a clear): a save repeated after its answer was lost, or someone else's
+    change to the very same value. Saving it over changes nothing, so it is no conflict."""
+    if name not in values:
+        return False
+    value = values[name]
+    if value is None:
+        return name not in held
+    return same_value(before.values.get(name), value)
 
 
 def _checked(

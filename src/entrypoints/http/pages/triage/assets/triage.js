@@ -797,6 +797,16 @@
       showStatus(describe(saved.thresholds));
       ui.status.scrollIntoView({ block: "nearest" });
     } catch (error) {
+      if (error.status === 0) {
+        // The request may have reached the server and been saved, only its answer lost.
+        showFailureOf(
+          "No answer came back, so this page cannot tell whether the change was saved. " +
+            "Saving again is safe: a change already made is not made twice, and one " +
+            "someone else made meanwhile is not saved over.",
+        );
+        focusName = null;
+        return;
+      }
       if (handleCommonError(error)) return;
       if (error.status === 422) {
         showFieldErrors(error.errors);
@@ -804,16 +814,20 @@
         focusName = null;
         await reloadChanged(tenantId, error);
       } else {
-        showAlert(describeFailure(error));
-        ui.alert.scrollIntoView({ block: "nearest" });
+        showFailureOf(describeFailure(error));
         focusName = null;
-        focused.blur();
-        ui.alert.focus();
       }
     } finally {
       setBusy(false);
       restoreFocus(focused, focusName);
     }
+  }
+
+  /** A save that failed: the alert, in view and focused. */
+  function showFailureOf(text) {
+    showAlert(text);
+    ui.alert.scrollIntoView({ block: "nearest" });
+    ui.alert.focus();
   }
 
   /** Someone changed what this page shows: read it again, with what was typed on top. */
