@@ -560,3 +560,23 @@ def test_a_save_whose_answer_is_lost_says_so_and_saving_again_saves_it_once(
     expect(alert).to_be_hidden()
     assert len(app.audit(tenant)) == audited + 1
     assert [e for e in page.unexpected_errors() if "ERR_CONNECTION_RESET" not in e] == []
+
+
+def test_signing_in_by_keyboard_leaves_the_focus_on_the_tenant_picker(
+    page: PageUnderTest,
+) -> None:
+    """The Sign in button disappears once used: the focus moves on to the tenant picker, not
+    back to the top of the page, for a keyboard or screen reader user."""
+    tab = open_page(page)
+    token = tab.get_by_label("Bearer token")
+    expect(token).to_be_focused()
+    token.fill(page.app.token())
+    tab.keyboard.press("Tab")
+    expect(tab.get_by_role("button", name="Sign in")).to_be_focused()
+    tab.keyboard.press("Enter")
+    picker = tab.get_by_label("Tenant", exact=True)
+    expect(picker).to_be_focused()
+    tab.keyboard.press("End")  # a closed select takes the arrow keys as they come
+    expect(tab.locator(".threshold")).to_have_count(len(THRESHOLDS))
+    assert page.unexpected_errors() == []
+

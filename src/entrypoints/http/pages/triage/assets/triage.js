@@ -345,6 +345,10 @@
       showAlert("This token reaches no tenant.");
       return;
     }
+    // Signing in hides the button that had the focus: it goes to what comes next, not to
+    // the top of the page.
+    const active = document.activeElement;
+    if (!active || active === document.body) ui.tenant.focus();
     const remembered = store.get(TENANT_KEY);
     const pick =
       state.tenants.length === 1
