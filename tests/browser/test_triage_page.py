@@ -580,3 +580,31 @@ def test_signing_in_by_keyboard_leaves_the_focus_on_the_tenant_picker(
     expect(tab.locator(".threshold")).to_have_count(len(THRESHOLDS))
     assert page.unexpected_errors() == []
 
+
+def test_a_slow_save_says_it_is_saving_and_enter_pressed_again_sends_nothing_more(
+    page: PageUnderTest,
+) -> None:
+    app, tenant = page.app, "bumrungrad-bangkok"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    held: list[Any] = []
+    tab.route(
+        "**/api/v1/admin/triage/thresholds",
+        lambda route: held.append(route) if route.request.method == "PUT" else route.continue_(),
+    )
+    field = tab.locator(f"#t-{PFS}")
+    field.fill("83")
+    tab.get_by_label("Reason for the change").fill("Saved over a slow line")
+    field.press("Enter")
+    status = tab.locator("#status")
+    expect(status).to_contain_text(f"Saving for {tenant}")
+    expect(tab.get_by_role("button", name="Save changes")).to_be_disabled()
+    field.press("Enter")
+    expect(status).to_contain_text(f"Saving for {tenant}")
+
+    assert len(held) == 1
+    held[0].continue_()
+    expect(status).to_contain_text("MSO PFS skip threshold is now 83")
+    assert app.thresholds(tenant)[PFS]["value"] == 83
+    assert page.unexpected_errors() == []

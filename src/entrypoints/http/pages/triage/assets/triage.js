@@ -785,6 +785,7 @@
     const focused = document.activeElement;
     const typed = typedElsewhere(values);
     setBusy(true);
+    showStatus(`Saving for ${tenantLabel(tenantId)}…`);
     try {
       // What this page shows of each: a change someone made since is refused (409), never
       // saved over.
@@ -801,6 +802,7 @@
       showStatus(describe(saved.thresholds));
       ui.status.scrollIntoView({ block: "nearest" });
     } catch (error) {
+      clearMessages(); // "Saving…"
       if (error.status === 0) {
         // The request may have reached the server and been saved, only its answer lost.
         showFailureOf(
