@@ -608,3 +608,38 @@ def test_a_slow_save_says_it_is_saving_and_enter_pressed_again_sends_nothing_mor
     expect(status).to_contain_text("MSO PFS skip threshold is now 83")
     assert app.thresholds(tenant)[PFS]["value"] == 83
     assert page.unexpected_errors() == []
+
+
+def live_regions(page: PageUnderTest) -> list[str]:
+    """The roles of the polite live regions in the page's accessibility tree (what a screen
+    reader watches for changes)."""
+    cdp = page.page.context.new_cdp_session(page.page)
+    nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    cdp.detach()
+    return [
+        node["role"]["value"]
+        for node in nodes
+        if not node.get("ignored")
+        for live in node.get("properties", [])
+        if live["name"] == "live" and live["value"]["value"] == "polite"
+    ]
+
+
+def test_a_screen_reader_hears_a_save_the_status_region_being_there_before_it(
+    page: PageUnderTest,
+) -> None:
+    """A live region is announced when its text changes, not when it appears with its text:
+    the status region is in the accessibility tree, empty, before the save it reports."""
+    app, tenant = page.app, "acibadem-istanbul"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    status = tab.locator("#status")
+    expect(status).to_have_text("")
+    assert live_regions(page) == ["status"]
+    tab.locator(f"#t-{PFS}").fill("84")
+    tab.get_by_label("Reason for the change").fill("Heard, not only seen")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(status).to_contain_text("MSO PFS skip threshold is now 84")
+    expect(tab.get_by_role("status")).to_contain_text("is now 84")
+    assert page.unexpected_errors() == []

@@ -182,15 +182,15 @@
     ui.alert.append(" ", again);
   }
 
+  // The status region is never hidden, only empty: a screen reader announces what is written
+  // into a live region it already knows, not one that appears with its text.
   function showStatus(text) {
     ui.status.textContent = text;
-    ui.status.hidden = false;
   }
 
   function clearMessages() {
     ui.alert.hidden = true;
     ui.alert.textContent = "";
-    ui.status.hidden = true;
     ui.status.textContent = "";
   }
 
