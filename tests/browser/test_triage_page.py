@@ -643,3 +643,26 @@ def test_a_screen_reader_hears_a_save_the_status_region_being_there_before_it(
     expect(status).to_contain_text("MSO PFS skip threshold is now 84")
     expect(tab.get_by_role("status")).to_contain_text("is now 84")
     assert page.unexpected_errors() == []
+
+
+def test_a_load_the_network_failed_can_be_tried_again_from_the_alert(page: PageUnderTest) -> None:
+    tab = open_page(page)
+    failed: list[str] = []
+
+    def fail_once(route: Any) -> None:
+        if failed:
+            route.continue_()
+            return
+        failed.append(route.request.url)
+        route.abort("connectionrefused")
+
+    tab.route(re.compile(r".*/triage/thresholds\?.*"), fail_once)
+    sign_in(tab, page.app.token())
+    tab.get_by_label("Tenant", exact=True).select_option("apollo-chennai")
+    alert = tab.locator("#alert")
+    expect(alert).to_contain_text("The server could not be reached")
+    alert.get_by_role("button", name="Try again").click()
+    expect(tab.locator(".threshold")).to_have_count(len(THRESHOLDS))
+    expect(alert).to_be_hidden()
+    assert len(failed) == 1
+

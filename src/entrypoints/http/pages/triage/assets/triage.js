@@ -215,10 +215,6 @@
       notAllowed(error);
       return true;
     }
-    if (error.status === 0) {
-      showAlert("The server could not be reached. Check that it is running and try again.");
-      return true;
-    }
     return false;
   }
 
@@ -238,6 +234,9 @@
   }
 
   function describeFailure(error) {
+    if (error.status === 0) {
+      return `${error.errors[0].message} Check that it is running, then try again.`;
+    }
     const lines = error.errors.map((e) => `${e.code}: ${e.message}`).join("; ");
     return withRequestId(`The request failed (HTTP ${error.status}). ${lines}`, error);
   }
