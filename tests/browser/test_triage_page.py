@@ -666,3 +666,39 @@ def test_a_load_the_network_failed_can_be_tried_again_from_the_alert(page: PageU
     expect(alert).to_be_hidden()
     assert len(failed) == 1
 
+
+def test_a_save_the_server_never_answers_is_given_up_and_the_page_is_usable_again(
+    page: PageUnderTest,
+) -> None:
+    """A hung server left the page saving for ever, every control disabled: after 30 s the
+    page gives up, says the outcome is unknown, and the next save goes through."""
+    app, tenant = page.app, "bumrungrad-bangkok"
+    tab = page.page
+    tab.clock.install()
+    open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    held: list[Any] = []
+
+    def hang_the_first_save(route: Any) -> None:
+        if route.request.method == "PUT" and not held:
+            held.append(route)  # never answered
+        else:
+            route.continue_()
+
+    tab.route("**/api/v1/admin/triage/thresholds", hang_the_first_save)
+    tab.locator(f"#t-{PFS}").fill("85")
+    tab.get_by_label("Reason for the change").fill("Saved through a hung server")
+    save = tab.get_by_role("button", name="Save changes")
+    save.click()
+    expect(tab.locator("#status")).to_contain_text("Saving")
+    expect(save).to_be_disabled()
+    tab.clock.run_for("00:31")
+    alert = tab.locator("#alert")
+    expect(alert).to_contain_text("cannot tell whether the change was saved")
+    expect(save).to_be_enabled()
+    expect(tab.get_by_label("Tenant", exact=True)).to_be_enabled()
+
+    save.click()
+    expect(tab.locator("#status")).to_contain_text("MSO PFS skip threshold is now 85")
+    assert app.thresholds(tenant)[PFS]["value"] == 85

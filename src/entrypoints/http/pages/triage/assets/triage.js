@@ -15,6 +15,7 @@
   const WORDS = { mso: "MSO", pfs: "PFS", id: "ID" };
   const TENANT_PAGE = 200; // the API's largest page
   const MAX_TENANT_PAGES = 50;
+  const TIMEOUT_SECONDS = 30; // a call still unanswered then is given up, and said so
 
   const byId = (id) => document.getElementById(id);
   const ui = {
@@ -143,17 +144,29 @@
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
+    const controller = new AbortController();
+    init.signal = controller.signal;
+    const timer = window.setTimeout(() => controller.abort(), TIMEOUT_SECONDS * 1000);
+    const unanswered = () =>
+      controller.signal.aborted
+        ? { code: "TIMEOUT", message: `The server did not answer within ${TIMEOUT_SECONDS} s.` }
+        : { code: "NETWORK", message: "The server could not be reached." };
     let response;
-    try {
-      response = await window.fetch(API + path, init);
-    } catch {
-      throw new ApiError(0, [{ code: "NETWORK", message: "The server could not be reached." }]);
-    }
     let payload = null;
     try {
-      payload = await response.json();
-    } catch {
-      payload = null;
+      try {
+        response = await window.fetch(API + path, init);
+      } catch {
+        throw new ApiError(0, [unanswered()]);
+      }
+      try {
+        payload = await response.json();
+      } catch {
+        if (controller.signal.aborted) throw new ApiError(0, [unanswered()]);
+        payload = null;
+      }
+    } finally {
+      window.clearTimeout(timer);
     }
     if (response.ok && payload && payload.success === true) return payload.data;
     const errors =
