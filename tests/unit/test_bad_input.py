@@ -793,6 +793,38 @@ async def test_a_value_of_the_wrong_form_is_explained_in_words_not_a_regex(
         assert "\\x" not in error["message"], error
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "request_", "field", "message"),
+    [
+        (
+            "PUT",
+            "/api/v1/admin/triage/thresholds",
+            {
+                "json": {
+                    "tenant_id": "apollo-chennai",
+                    "values": {"mso_pfs_skip_threshold": 61},
+                    "reason": "r" * 501,
+                }
+            },
+            "reason",
+            "must be at most 500 characters",
+        ),
+        ("PATCH", f"{TENANTS}/apollo-chennai", {"json": {"name": ""}}, "name", "must not be empty"),
+        ("GET", TENANTS, {"params": {"limit": "0"}}, "limit", "must be at least 1"),
+        ("GET", TENANTS, {"params": {"limit": "201"}}, "limit", "must be at most 200"),
+    ],
+    ids=["text too long", "text empty", "number too small", "number too large"],
+)
+async def test_a_length_or_a_bound_is_explained_in_words(
+    http: ApiClient, method: str, path: str, request_: dict[str, Any], field: str, message: str
+) -> None:
+    """What the operator reads next to the field, not the decoder's "Expected `str` of
+    length <= 500"."""
+    response = await http.client.request(method, path, headers=http.auth(), **request_)
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [(field, message)]
+
+
 @pytest.mark.parametrize("path", [TENANTS, f"{TENANTS}/no-such-tenant", "/api/v1/admin/nowhere"])
 async def test_no_answer_of_the_api_may_be_kept_by_a_cache_or_framed(
     http: ApiClient, path: str

@@ -114,10 +114,30 @@ PATTERN_HINTS: dict[str, str] = {
 
 
 _REGEX = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$", re.DOTALL)
+_LENGTH = re.compile(r"^Expected `(?P<kind>str|array|object)` of length (?P<op>[<>]=?) (?P<n>\d+)$")
+_BOUND = re.compile(r"^Expected `(?:int|float)` (?P<op>[<>]=?) (?P<n>-?[\d.e+-]+)$")
+_UNITS = {"str": "characters", "array": "items", "object": "entries"}
+_BOUNDS = {
+    ">=": "must be at least {n}",
+    "<=": "must be at most {n}",
+    ">": "must be more than {n}",
+    "<": "must be less than {n}",
+}
 
 
 def readable(message: str) -> str:
-    """A decoder's pattern mismatch in words (the document states the pattern itself)."""
+    """A decoder's refusal in words: a pattern mismatch (the document states the pattern
+    itself), a length or a bound ("Expected `str` of length <= 500" is "must be at most 500
+    characters")."""
+    length = _LENGTH.match(message)
+    if length is not None:
+        if length["op"] == ">=" and length["n"] == "1":
+            return "must not be empty"
+        rule = _BOUNDS[length["op"]].format(n=length["n"])
+        return f"{rule} {_UNITS[length['kind']]}"
+    bound = _BOUND.match(message)
+    if bound is not None:
+        return _BOUNDS[bound["op"]].format(n=bound["n"])
     match = _REGEX.match(message)
     if match is None:
         return message
