@@ -702,3 +702,27 @@ def test_a_save_the_server_never_answers_is_given_up_and_the_page_is_usable_agai
     save.click()
     expect(tab.locator("#status")).to_contain_text("MSO PFS skip threshold is now 85")
     assert app.thresholds(tenant)[PFS]["value"] == 85
+
+
+def test_a_reason_pasted_too_long_is_not_cut_short_but_refused_next_to_it(
+    page: PageUnderTest,
+) -> None:
+    """The reason field used to drop what was pasted past 500 characters without a word, and
+    the shortened reason was saved; now all of it stays and the server's limit is shown."""
+    app, tenant = page.app, "apollo-chennai"
+    before = app.thresholds(tenant)
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    tab.locator(f"#t-{PFS}").fill("86")
+    reason = tab.get_by_label("Reason for the change")
+    reason.focus()
+    pasted = "Ticket TRI-7: " + "the clinical board's full note. " * 20
+    tab.keyboard.insert_text(pasted)
+    expect(reason).to_have_value(pasted)
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#reason-error")).to_contain_text("must be at most 500 characters")
+    expect(reason).to_be_focused()
+    expect(reason).to_have_value(pasted)
+    assert app.thresholds(tenant) == before
+    assert page.unexpected_errors(422) == []
