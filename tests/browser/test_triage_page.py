@@ -726,3 +726,27 @@ def test_a_reason_pasted_too_long_is_not_cut_short_but_refused_next_to_it(
     expect(reason).to_have_value(pasted)
     assert app.thresholds(tenant) == before
     assert page.unexpected_errors(422) == []
+
+
+def test_at_320_pixels_wide_nothing_sticks_out_of_the_page_or_its_panel(
+    page: PageUnderTest,
+) -> None:
+    """A phone, or the page zoomed to 400 % (WCAG's reflow): the tenant picker sized to its
+    longest name and the thresholds' 17rem columns pushed the page into a sideways scroll."""
+    tab = open_page(page)
+    tab.set_viewport_size({"width": 320, "height": 800})
+    sign_in(tab, page.app.token())
+    pick_tenant(tab, "bumrungrad-bangkok")
+    widths = tab.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths == [320, 320]
+    sticking_out = tab.evaluate(
+        """() => Array.from(document.querySelectorAll('.panel *')).filter((element) => {
+            const inner = element.getBoundingClientRect();
+            const panel = element.closest('.panel').getBoundingClientRect();
+            const out = inner.right > panel.right + 0.5 || inner.left < panel.left - 0.5;
+            return inner.width > 0 && out;
+        }).map((element) => element.id || element.className || element.tagName)"""
+    )
+    assert sticking_out == []
