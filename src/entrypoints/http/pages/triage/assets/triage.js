@@ -191,6 +191,9 @@
     again.addEventListener("click", () => {
       clearMessages();
       retry();
+      // The button goes with the alert: the focus goes to the picker whose load it retries
+      // (disabled while the tenants load, it takes the focus once they are there).
+      ui.tenant.focus();
     });
     ui.alert.append(" ", again);
   }
