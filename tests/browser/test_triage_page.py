@@ -754,3 +754,15 @@ def test_at_320_pixels_wide_nothing_sticks_out_of_the_page_or_its_panel(
         }).map((element) => element.id || element.className || element.tagName)"""
     )
     assert sticking_out == []
+
+
+def test_enter_after_pasting_a_token_signs_in(page: PageUnderTest) -> None:
+    """The token box is several lines high (a token is long), but a token is one line: Enter
+    signs in, as it would in a one-line field, instead of adding a line nobody sees."""
+    tab = open_page(page)
+    token = tab.get_by_label("Bearer token")
+    token.fill(page.app.token())
+    token.press("Enter")
+    expect(tab.locator("#session")).to_be_visible()
+    expect(tab.get_by_label("Tenant", exact=True)).to_be_focused()
+    assert page.unexpected_errors() == []

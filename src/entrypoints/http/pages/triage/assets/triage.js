@@ -956,6 +956,13 @@
 
   function start() {
     ui.signInForm.addEventListener("submit", onSignInSubmit);
+    ui.token.addEventListener("keydown", (event) => {
+      // A token is one line: Enter after pasting it signs in, as in any one-line field.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        ui.signInForm.requestSubmit();
+      }
+    });
     ui.signOut.addEventListener("click", onSignOutClick);
     ui.tenant.addEventListener("change", onTenantChange);
     ui.form.addEventListener("submit", onSave);
