@@ -766,3 +766,33 @@ def test_enter_after_pasting_a_token_signs_in(page: PageUnderTest) -> None:
     expect(tab.locator("#session")).to_be_visible()
     expect(tab.get_by_label("Tenant", exact=True)).to_be_focused()
     assert page.unexpected_errors() == []
+
+
+def test_a_save_says_which_other_thresholds_someone_changed_since_the_page_read_them(
+    page: PageUnderTest,
+) -> None:
+    """Another operator sets the risk threshold while this page shows its old value; saving
+    another threshold here shows the new risk value, and says so instead of changing the
+    field without a word."""
+    app, tenant = page.app, "acibadem-istanbul"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    risk = tab.get_by_label("Triage risk threshold", exact=True)
+    was = risk.input_value()
+    app.api(
+        "PUT",
+        "/triage/thresholds",
+        json={"tenant_id": tenant, "values": {RISK: 0.74}, "reason": "Another operator's change"},
+    )
+    tab.get_by_label("MSO max offers per case", exact=True).fill("6")
+    tab.get_by_label("Reason for the change").fill("Mine, on another threshold")
+    tab.get_by_role("button", name="Save changes").click()
+    status = tab.locator("#status")
+    expect(status).to_contain_text("MSO max offers per case is now 6")
+    expect(status).to_contain_text(
+        f"Changed by someone else since this page read them: Triage risk threshold is now 0.74 "
+        f"(was {was})"
+    )
+    expect(risk).to_have_value("0.74")
+    assert page.unexpected_errors() == []

@@ -814,7 +814,7 @@
       render(saved);
       restoreTyped(typed);
       ui.reason.value = "";
-      showStatus(describe(saved.thresholds));
+      showStatus(describe(saved.thresholds) + changedMeanwhile(data, saved, values));
       ui.status.scrollIntoView({ block: "nearest" });
     } catch (error) {
       clearMessages(); // "Saving…"
@@ -842,6 +842,22 @@
       setBusy(false);
       restoreFocus(focused, focusName);
     }
+  }
+
+  /** The thresholds not saved here whose value `after` differs from what the page showed
+   * (`before`): another operator changed them meanwhile, and the page now shows their value,
+   * so it says so rather than changing them silently. */
+  function changedMeanwhile(before, after, values) {
+    const changes = [];
+    for (const threshold of after.thresholds) {
+      const was = before.thresholds.find((t) => t.name === threshold.name);
+      if (threshold.name in values || !was || sameValue(was.value, threshold.value)) continue;
+      changes.push(
+        `${humanName(threshold.name)} is now ${shown(threshold.value)} (was ${shown(was.value)})`,
+      );
+    }
+    if (!changes.length) return "";
+    return ` Changed by someone else since this page read them: ${changes.join("; ")}.`;
   }
 
   /** A save that failed: the alert, in view and focused. */
