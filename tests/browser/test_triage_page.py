@@ -708,11 +708,12 @@ def test_a_save_the_server_never_answers_is_given_up_and_the_page_is_usable_agai
     assert app.thresholds(tenant)[PFS]["value"] == 85
 
 
-def test_a_reason_pasted_too_long_is_not_cut_short_but_refused_next_to_it(
+def test_a_long_reason_is_seen_in_a_wide_field_and_one_too_long_is_refused_not_cut_short(
     page: PageUnderTest,
 ) -> None:
     """The reason field used to drop what was pasted past 500 characters without a word, and
-    the shortened reason was saved; now all of it stays and the server's limit is shown."""
+    the shortened reason was saved; now all of it stays and the server's limit is shown. The
+    field spans the form: a box of twenty characters hid most of a sentence."""
     app, tenant = page.app, "apollo-chennai"
     before = app.thresholds(tenant)
     tab = open_page(page)
@@ -724,6 +725,8 @@ def test_a_reason_pasted_too_long_is_not_cut_short_but_refused_next_to_it(
     pasted = "Ticket TRI-7: " + "the clinical board's full note. " * 20
     tab.keyboard.insert_text(pasted)
     expect(reason).to_have_value(pasted)
+    box, form = reason.bounding_box(), tab.locator("#thresholds-form").bounding_box()
+    assert box["width"] > form["width"] * 0.8, "a sentence is seen whole, not twenty characters"
     tab.get_by_role("button", name="Save changes").click()
     expect(tab.locator("#reason-error")).to_contain_text("must be at most 500 characters")
     expect(reason).to_be_focused()
