@@ -799,3 +799,23 @@ def test_a_save_says_which_other_thresholds_someone_changed_since_the_page_read_
     )
     expect(risk).to_have_value("0.74")
     assert page.unexpected_errors() == []
+
+
+def test_a_missing_reason_and_a_value_out_of_range_are_both_shown_at_once(
+    page: PageUnderTest,
+) -> None:
+    """The server used to name only the reason, and the value's error came one save later."""
+    app, tenant = page.app, "apollo-chennai"
+    before = app.thresholds(tenant)
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    field = tab.get_by_label("Triage risk threshold", exact=True)
+    field.fill("1.5")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator(f"#t-{RISK}-error")).to_contain_text("at most 1")
+    expect(tab.locator("#reason-error")).to_contain_text("Enter a reason")
+    expect(tab.locator("#error-list li")).to_have_count(2)
+    expect(field).to_be_focused()  # the first in the form
+    assert app.thresholds(tenant) == before
+    assert page.unexpected_errors(422) == []

@@ -279,6 +279,38 @@ async def test_a_save_repeated_after_its_answer_was_lost_is_no_conflict(
     assert len(await audited(http, "triage_threshold.update")) == audited_before + 1
 
 
+@pytest.mark.parametrize("reason", ["", "   ", None], ids=["empty", "blank", "missing"])
+async def test_a_refused_reason_does_not_hide_the_values_refused_with_it(
+    http: ApiClient, reason: str | None
+) -> None:
+    """One answer names every offending field: the values the catalogue refuses are named
+    beside a reason refused for its form, not only once the reason is given."""
+    body: dict[str, Any] = {
+        "tenant_id": APOLLO,
+        "values": {"triage_risk_threshold": 1.5, "mso_pfs_skip_threshold": 61, "nope": 1},
+        "expected": {"enable_mso_booking": True},
+    }
+    if reason is not None:
+        body["reason"] = reason
+    before = (
+        await http.client.get(TRIAGE, params={"tenant_id": APOLLO}, headers=http.auth())
+    ).json()
+    response = await http.client.put(TRIAGE, json=body, headers=http.auth())
+    assert response.status_code == 422, response.text
+    named = {(e["code"], e["field"]) for e in response.json()["errors"]}
+    assert named == {
+        ("VALIDATION_ERROR", "reason"),
+        ("FLAG_VALUE_INVALID", "values.triage_risk_threshold"),
+        ("FLAG_UNKNOWN", "values.nope"),
+        ("FLAG_UNKNOWN", "expected.enable_mso_booking"),
+    }
+    after = (
+        await http.client.get(TRIAGE, params={"tenant_id": APOLLO}, headers=http.auth())
+    ).json()
+    assert after["data"] == before["data"]
+    assert await audited(http, "triage_threshold.update") == []
+
+
 async def test_an_expected_value_of_something_that_is_no_threshold_is_named(
     http: ApiClient,
 ) -> None:

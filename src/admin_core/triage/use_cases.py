@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from admin_core.audit.model import AuditRecord
@@ -70,6 +70,21 @@ class UpdateTriageThresholds:
     def __init__(self, flags: TenantFlags) -> None:
         self._flags = flags
 
+    def problems(
+        self, values: Mapping[str, Any], expected: Mapping[str, Any] | None = None
+    ) -> list[FieldError]:
+        """What the catalogue finds wrong with `values` and the names of `expected`, as
+        `execute` would refuse them: for a caller that refuses a request for other reasons
+        (a blank reason) and names every offending field in one answer. Reads no tenant."""
+        _, problems = _checked(self._flags, values)
+        thresholds = {d.name for d in self._flags.catalogue.triage}
+        return [replace(p, code=p.code or FlagValueInvalid.code) for p in problems] + [
+            FieldError(
+                field=f"expected.{name}", message="is not a triage threshold", code="FLAG_UNKNOWN"
+            )
+            for name in sorted(set(expected or {}) - thresholds)
+        ]
+
     async def execute(
         self, principal: Principal, command: UpdateTriageThresholdsCommand
     ) -> TriageThresholds:
@@ -80,15 +95,9 @@ class UpdateTriageThresholds:
         reason = checks.reason(command.reason)
         if not command.values:
             checks.fail("values", "must name at least one threshold")
-        values, problems = _checked(flags, command.values)
+        values, _ = _checked(flags, command.values)
         expected = dict(command.expected or {})
-        thresholds = {d.name for d in flags.catalogue.triage}
-        problems += [
-            FieldError(
-                field=f"expected.{name}", message="is not a triage threshold", code="FLAG_UNKNOWN"
-            )
-            for name in sorted(set(expected) - thresholds)
-        ]
+        problems = self.problems(command.values, expected)
         if problems:
             raise checks.joined(FlagValueInvalid(problems))
         checks.done()

@@ -8,7 +8,7 @@ refuses blank text); codes are the core's own reference lists.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import msgspec
@@ -16,6 +16,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from admin_core.audit.model import ACTION_FILTER
 from admin_core.flags.model import FLAG_NAME
+from admin_core.kernel.errors import FieldError
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
 from admin_core.kernel.validation import CONTROL_RANGES, MAX_REASON_LENGTH, FieldChecks
 from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
@@ -63,6 +64,20 @@ QueryRule = Callable[[FieldChecks, Mapping[str, str]], object]
 def query_rules(*rules: QueryRule) -> dict[str, Any]:
     """The `opt` of an operation whose query the core checks further with `rules`."""
     return {QUERY_RULES: rules}
+
+
+#: The `opt` key of an operation's `BodyRule`s.
+BODY_RULES = "body_rules"
+#: A check of the core on a body's fields that needs the app's state (the flag catalogue),
+#: given the app's container and the fields whose types are right. A body refused for one
+#: field's type does not reach the core, so these run then, and one answer names every
+#: offending field (a blank reason and a threshold out of range alike).
+BodyRule = Callable[[Any, Mapping[str, Any]], Sequence[FieldError]]
+
+
+def body_rules(*rules: BodyRule) -> dict[str, Any]:
+    """The `opt` of an operation whose body the core checks further with `rules`."""
+    return {BODY_RULES: rules}
 
 
 def time_range(checks: FieldChecks, query: Mapping[str, str]) -> None:

@@ -44,7 +44,7 @@ from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathPara
 
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.validation import FieldChecks, has_control_characters
-from entrypoints.http.fields import readable
+from entrypoints.http.fields import BODY_RULES, readable
 from entrypoints.http.schemas import In
 from entrypoints.http.security import REQUIRES, admit, authenticate, reach_url
 from entrypoints.request_errors import BadRequest, UnsupportedMediaType
@@ -164,7 +164,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     body = await _checked_body(request, handler)
     if principal is not None and requirement is not None:
         admit(request, principal, requirement, body)
-    _check_body_type(handler, body)
+    _check_body_type(request, handler, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,17 +283,42 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
     return body
 
 
-def _check_body_type(handler: BaseRouteHandler, body: bytes) -> None:
+def _check_body_type(
+    request: Request[Any, Any, Any], handler: BaseRouteHandler, body: bytes
+) -> None:
     """The body against its operation's type, strictly (checked once the tenant it names is
-    known to be within reach: naming another tenant is a 403 whatever else the body holds)."""
+    known to be within reach: naming another tenant is a 403 whatever else the body holds),
+    and, when it is refused, by the operation's `BodyRule`s on the fields not named."""
     decoder = _strict_decoder(handler) if body else None
     if decoder is not None:
         try:
             decoder.decode(body)
         except msgspec.ValidationError as error:
-            raise ValidationFailed(body_errors(decoder.type, body, error)) from error
+            errors = body_errors(decoder.type, body, error)
+            raise ValidationFailed(errors + _body_rule_errors(request, body, errors)) from error
         except msgspec.DecodeError as error:
             raise BadRequest() from error
+
+
+def _body_rule_errors(
+    request: Request[Any, Any, Any], body: bytes, named: list[FieldError]
+) -> list[FieldError]:
+    """What the operation's `BodyRule`s find wrong with the fields of `body` that `named`
+    does not name (nor anything inside them)."""
+    rules = request.route_handler.opt.get(BODY_RULES, ())
+    value = msgspec.json.decode(body) if rules else None
+    if not isinstance(value, dict):
+        return []
+    taken = {error.field for error in named}
+    fields = {
+        key: item
+        for key, item in value.items()
+        if not any(field == key or field.startswith(f"{key}.") for field in taken)
+    }
+    container = request.app.state.container
+    return [
+        error for rule in rules for error in rule(container, fields) if error.field not in taken
+    ]
 
 
 def body_errors(annotation: Any, body: bytes, first: msgspec.ValidationError) -> list[FieldError]:

@@ -3,6 +3,7 @@ identity overrides, set only here; every change is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import msgspec
@@ -20,6 +21,7 @@ from admin_core.flags.use_cases import (
     OverrideFlagCommand,
     ShowEffectiveFlags,
 )
+from admin_core.kernel.errors import FieldError
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import MAX_REASON_LENGTH
 from admin_core.tenants.errors import TenantNotFound
@@ -38,6 +40,7 @@ from entrypoints.http.fields import (
     Reason,
     TenantId,
     TenantQuery,
+    body_rules,
 )
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.flags import (
@@ -70,6 +73,16 @@ class ThresholdsIn(In, frozen=True):
     reason: Reason
     #: The values last read, by threshold: when one is another now, nothing is written (409).
     expected: Annotated[dict[FlagName, Any], msgspec.Meta(max_length=50)] | None = None
+
+
+def _threshold_values(container: Any, fields: Mapping[str, Any]) -> list[FieldError]:
+    """The catalogue's findings on a refused update's values and expected names."""
+    values, expected = fields.get("values"), fields.get("expected")
+    update: UpdateTriageThresholds = container.flags.update_triage_thresholds()
+    return update.problems(
+        values if isinstance(values, dict) else {},
+        expected if isinstance(expected, dict) else None,
+    )
 
 
 class FlagsController(Controller):
@@ -180,6 +193,7 @@ class TriageController(Controller):
         summary="Set a tenant's triage thresholds",
         operation_id="updateTriageThresholds",
         responses=errors(TenantNotFound, ThresholdsChanged, 503, base=WRITE),
+        opt=body_rules(_threshold_values),
     )
     async def update(
         self,
