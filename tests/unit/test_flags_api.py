@@ -279,6 +279,24 @@ async def test_a_save_repeated_after_its_answer_was_lost_is_no_conflict(
     assert len(await audited(http, "triage_threshold.update")) == audited_before + 1
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "refused"),
+    [
+        ("mso_max_offers_per_case", 99, ("FLAG_VALUE_INVALID", "value")),
+        ("no_such_flag", 1, ("FLAG_UNKNOWN", "flag")),
+    ],
+)
+async def test_a_refused_reason_does_not_hide_the_override_refused_with_it(
+    http: ApiClient, flag: str, value: Any, refused: tuple[str, str]
+) -> None:
+    body = override(flag, value, reason="")
+    response = await http.client.post(OVERRIDE, json=body, headers=http.auth())
+    assert response.status_code == 422, response.text
+    named = {(e["code"], e["field"]) for e in response.json()["errors"]}
+    assert named == {("VALIDATION_ERROR", "reason"), refused}
+    assert await audited(http, "flag.identity_override") == []
+
+
 @pytest.mark.parametrize("reason", ["", "   ", None], ids=["empty", "blank", "missing"])
 async def test_a_refused_reason_does_not_hide_the_values_refused_with_it(
     http: ApiClient, reason: str | None

@@ -8,7 +8,7 @@ audited: `flag.identity_override`, `flag.identity_override_removed`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from admin_core.audit.model import AuditRecord
@@ -19,7 +19,7 @@ from admin_core.flags.model import (
     FlagChange,
 )
 from admin_core.flags.tenant_flags import FLAG_EVENT, TenantFlags
-from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks
 
@@ -72,6 +72,16 @@ class OverrideFlag:
 
     def __init__(self, flags: TenantFlags) -> None:
         self._flags = flags
+
+    def problems(self, flag: str, value: Any) -> list[FieldError]:
+        """What the catalogue finds wrong with setting `flag` to `value`, as `execute` would
+        refuse it: for a caller that refuses a request for other reasons (a blank reason) and
+        names every offending field in one answer. Reads no tenant."""
+        try:
+            self._flags.catalogue.get(flag).checked(value)
+        except ValidationFailed as refused:
+            return [replace(e, code=e.code or refused.code) for e in refused.errors]
+        return []
 
     async def execute(self, principal: Principal, command: OverrideFlagCommand) -> FlagOverride:
         tenant_id = command.tenant_id

@@ -75,6 +75,14 @@ class ThresholdsIn(In, frozen=True):
     expected: Annotated[dict[FlagName, Any], msgspec.Meta(max_length=50)] | None = None
 
 
+def _override_value(container: Any, fields: Mapping[str, Any]) -> list[FieldError]:
+    """The catalogue's findings on a refused override's flag and value."""
+    if not isinstance(fields.get("flag"), str) or "value" not in fields:
+        return []
+    override: OverrideFlag = container.flags.override_flag()
+    return override.problems(fields["flag"], fields["value"])
+
+
 def _threshold_values(container: Any, fields: Mapping[str, Any]) -> list[FieldError]:
     """The catalogue's findings on a refused update's values and expected names."""
     values, expected = fields.get("values"), fields.get("expected")
@@ -121,6 +129,7 @@ class FlagsController(Controller):
         operation_id="overrideFlag",
         status_code=200,
         responses=errors(TenantNotFound, 503, base=WRITE),
+        opt=body_rules(_override_value),
     )
     async def override(
         self,
