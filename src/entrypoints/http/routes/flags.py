@@ -213,7 +213,8 @@ class TriageController(Controller):
     ) -> Response[SuccessEnvelope[TriageThresholdsOut]]:
         """All or nothing: every value is checked first; a value of null clears the tenant's
         override. With `expected` (the values last read), a threshold someone changed since is
-        409 TRIAGE_THRESHOLDS_CHANGED and nothing is written. Each change is audited as
+        409 TRIAGE_THRESHOLDS_CHANGED and nothing is written, unless it already is what the
+        update asks (a save repeated after its answer was lost). Each change is audited as
         `triage_threshold.update`."""
         result = await update_triage_thresholds.execute(
             principal,
