@@ -6,7 +6,7 @@ case goes through the real path: a signed token, verification, org → tenant re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +18,8 @@ from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
 from admin_core.auth.policy import ROLES, RolePolicy
 from admin_core.auth.use_cases import Authenticate
-from admin_core.kernel.principal import Permission, Scope
+from admin_core.kernel.errors import AuthHeaderMissing, InsufficientPermission
+from admin_core.kernel.principal import OrgKind, Permission, Scope
 from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
 from tests.support.tokens import ISSUER, JwksServer, SigningKey, claims
 
@@ -122,3 +123,128 @@ def test_no_policy_gives_a_tenant_role_super_admin() -> None:
     for role in ("org:super_admin", "org:admin"):
         with pytest.raises(ValueError, match="super_admin"):
             RolePolicy(platform={}, tenant={role: frozenset({Permission.SUPER_ADMIN})})
+
+
+# --- the org → tenant mapping is cached briefly (SPEC §5) -------------------------------------
+
+
+def authenticate_on(store: InMemoryStore, clock: FixedClock) -> Authenticate:
+    return Authenticate(
+        ClerkSessionTokenVerifier(JwksCache(JwksServer(KEY).fetch), issuer=ISSUER),
+        InMemoryTransactions(store, clock, SequentialIds()),
+        RolePolicy.default(),
+        platform_orgs=[PLATFORM_ORG],
+        clock=clock,
+        cache_ttl=timedelta(seconds=30),
+    )
+
+
+async def test_a_remapped_org_reaches_its_new_tenant_once_the_cache_expires() -> None:
+    """Within the cache's lifetime a request is answered from what the first one read; after
+    it, the mapping is read again, so a moved or removed organisation stops reaching its old
+    tenant."""
+    clock = FixedClock(T0)
+    store = InMemoryStore()
+    store.org_mappings[OWN_ORG] = OrgMapping(org_id=OWN_ORG, tenant_id=OWN, created_at=T0)
+    authenticate = authenticate_on(store, clock)
+    token = KEY.sign(claims(org_id=OWN_ORG, role="org:admin"))
+    assert (await authenticate.execute(token)).tenant_id == OWN
+
+    store.org_mappings[OWN_ORG] = OrgMapping(org_id=OWN_ORG, tenant_id=OTHER, created_at=T0)
+    clock.advance(timedelta(seconds=29))
+    cached = await authenticate.execute(token)
+    assert (cached.scope, cached.tenant_id) == (Scope.TENANT, OWN)
+
+    clock.advance(timedelta(seconds=2))
+    moved = await authenticate.execute(token)
+    assert (moved.scope, moved.tenant_id) == (Scope.TENANT, OTHER)
+
+    del store.org_mappings[OWN_ORG]
+    clock.advance(timedelta(seconds=31))
+    gone = await authenticate.execute(token)
+    assert (gone.scope, gone.tenant_id, gone.permissions) == (Scope.NONE, None, frozenset())
+
+
+async def test_a_forgotten_org_is_read_again_at_once() -> None:
+    clock = FixedClock(T0)
+    store = InMemoryStore()
+    store.org_mappings[OWN_ORG] = OrgMapping(org_id=OWN_ORG, tenant_id=OWN, created_at=T0)
+    authenticate = authenticate_on(store, clock)
+    token = KEY.sign(claims(org_id=OWN_ORG, role="org:admin"))
+    assert (await authenticate.execute(token)).tenant_id == OWN
+
+    del store.org_mappings[OWN_ORG]
+    authenticate.forget_org(OWN_ORG)
+    assert (await authenticate.execute(token)).scope is Scope.NONE
+
+
+@pytest.mark.parametrize("token", [None, ""])
+async def test_a_request_without_a_token_is_refused_before_anything_is_read(
+    token: str | None,
+) -> None:
+    authenticate = make_authenticate(JwksServer(KEY))
+    with pytest.raises(AuthHeaderMissing):
+        await authenticate.execute(token)
+
+
+async def test_a_tenant_role_reaches_its_own_tenant_without_platform_scope() -> None:
+    """Asking whether a permission reaches a tenant demands no platform scope unless said so;
+    the 403 for another tenant names the permission and that tenant, not the platform."""
+    authenticate = make_authenticate(JwksServer(KEY))
+    admin = await authenticate.execute(KEY.sign(claims(org_id=OWN_ORG, role="org:admin")))
+    assert admin.can(Permission.TENANT_MANAGE, tenant_id=OWN)
+    admin.require(Permission.TENANT_MANAGE, tenant_id=OWN)
+    with pytest.raises(InsufficientPermission) as caught:
+        admin.require(Permission.TENANT_MANAGE, tenant_id=OTHER)
+    assert caught.value.details == {"permission": "tenant:manage", "tenant_id": OTHER}
+    with pytest.raises(InsufficientPermission) as caught:
+        admin.require(Permission.GRAPH_REBUILD, platform=True)
+    assert caught.value.details == {"permission": "graph:rebuild", "scope": "platform"}
+
+
+# --- a configured role policy (SPEC §5: the map is configurable) -------------------------------
+
+
+async def test_a_configured_policy_gives_exactly_its_permissions_in_either_role_format() -> None:
+    """Roles may be written as Clerk v2 names them (`admin`) or with the `org:` prefix; a
+    section left out gives nothing; a member without a role holds nothing."""
+    policy = RolePolicy.from_mapping(
+        {
+            "platform": {"admin": ["audit:read"], "org:ops": ["graph:rebuild", "audit:read"]},
+            "tenant": {"provider:staff": ["tenant:manage"]},
+        }
+    )
+    assert policy.permissions("org:admin", OrgKind.PLATFORM) == {Permission.AUDIT_READ}
+    assert policy.permissions("org:ops", OrgKind.PLATFORM) == {
+        Permission.GRAPH_REBUILD,
+        Permission.AUDIT_READ,
+    }
+    assert policy.permissions("org:provider:staff", OrgKind.TENANT) == {Permission.TENANT_MANAGE}
+    assert policy.permissions("org:admin", OrgKind.TENANT) == frozenset()
+    assert policy.permissions(None, OrgKind.PLATFORM) == frozenset()
+    assert "org:ops" in policy.known_roles()
+    assert RolePolicy.from_mapping({}).permissions("org:admin", OrgKind.PLATFORM) == frozenset()
+
+    store = InMemoryStore()
+    store.org_mappings[OWN_ORG] = OrgMapping(org_id=OWN_ORG, tenant_id=OWN, created_at=T0)
+    clock = FixedClock(T0)
+    authenticate = Authenticate(
+        ClerkSessionTokenVerifier(JwksCache(JwksServer(KEY).fetch), issuer=ISSUER),
+        InMemoryTransactions(store, clock, SequentialIds()),
+        policy,
+        platform_orgs=[PLATFORM_ORG],
+        clock=clock,
+    )
+    staff = await authenticate.execute(KEY.sign(claims(org_id=OWN_ORG, role="org:provider:staff")))
+    assert staff.can(Permission.TENANT_MANAGE, tenant_id=OWN)
+    admin = await authenticate.execute(KEY.sign(claims(org_id=PLATFORM_ORG, role="org:admin")))
+    assert admin.can(Permission.AUDIT_READ, tenant_id=OTHER)
+    assert not admin.can(Permission.TENANT_MANAGE, tenant_id=OTHER)
+
+
+async def test_a_member_without_a_role_holds_nothing() -> None:
+    authenticate = make_authenticate(JwksServer(KEY))
+    for org in (PLATFORM_ORG, OWN_ORG):
+        member = await authenticate.execute(KEY.sign(claims(org_id=org, role=None)))
+        assert (member.role, member.permissions) == (None, frozenset())
+        assert not any(member.can(p) for p in Permission)
