@@ -30,6 +30,18 @@ def test_slugs_read_like_the_name() -> None:
     assert slug("Platform") == ""
 
 
+@pytest.mark.parametrize(
+    ("name", "tenant_id"),
+    [
+        ("a" * 100, "a" * 64),
+        ("b" * 63 + " c" * 10, "b" * 63),  # cut at 64, the dash it ends on dropped
+        ("Platform", ""),
+    ],
+)
+def test_a_long_name_gives_an_id_of_at_most_64_characters(name: str, tenant_id: str) -> None:
+    assert slug(name) == tenant_id
+
+
 def test_settings_merge_key_by_key() -> None:
     base = TenantSettings(
         payments_provider=PaymentsProvider.STRIPE, default_currency="EUR", timezone="UTC"
@@ -62,6 +74,44 @@ def test_every_bad_setting_is_named_at_once() -> None:
         "settings.payments_provider",
         "settings.timezone",
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "payments_provider",
+            "razorpay",
+            TenantSettings(payments_provider=PaymentsProvider.RAZORPAY),
+        ),
+        ("default_currency", "INR", TenantSettings(default_currency="INR")),
+        ("timezone", "Asia/Kolkata", TenantSettings(timezone="Asia/Kolkata")),
+        (
+            "data_residency_region",
+            "eu-central-1",
+            TenantSettings(data_residency_region="eu-central-1"),
+        ),
+        ("data_residency_region", "ap-south-1", TenantSettings(data_residency_region="ap-south-1")),
+    ],
+)
+def test_each_valid_setting_is_kept(key: str, value: str, expected: TenantSettings) -> None:
+    checks = FieldChecks()
+    merged = merge_settings(checks, TenantSettings(), {key: value})
+    checks.done()
+    assert merged == expected
+
+
+def test_a_data_residency_region_has_at_most_32_characters() -> None:
+    longest = "eu-" + "x" * 29
+    checks = FieldChecks()
+    merged = merge_settings(checks, TenantSettings(), {"data_residency_region": longest})
+    checks.done()
+    assert merged.data_residency_region == longest
+    checks = FieldChecks()
+    merge_settings(checks, TenantSettings(), {"data_residency_region": longest + "x"})
+    with pytest.raises(ValidationFailed) as caught:
+        checks.done()
+    assert [e.field for e in caught.value.errors] == ["settings.data_residency_region"]
 
 
 @pytest.mark.parametrize("name", ["localtime", "Factory", "Mars/Base"])

@@ -127,6 +127,19 @@ async def test_bad_paging_names_both_fields(world: World) -> None:
     assert fields_of(caught.value.errors) == ["limit", "offset"]
 
 
+async def test_a_page_holds_50_tenants_unless_asked_and_from_1_to_200_when_asked(
+    world: World,
+) -> None:
+    default = await world.list_tenants.execute(SUPER, ListTenantsQuery())
+    assert (default.limit, default.offset) == (50, 0)
+    for limit in (1, 200):
+        page = await world.list_tenants.execute(SUPER, ListTenantsQuery(limit=limit))
+        assert (page.limit, len(page.items)) == (limit, min(limit, 3))
+    with pytest.raises(ValidationFailed) as caught:
+        await world.list_tenants.execute(SUPER, ListTenantsQuery(limit=201))
+    assert fields_of(caught.value.errors) == ["limit"]
+
+
 @pytest.mark.parametrize(
     "caller",
     [APOLLO_ADMIN, APOLLO_PROVIDER_ADMIN, COORDINATOR, NO_ORG],
@@ -287,6 +300,90 @@ async def test_every_offending_field_of_a_provider_is_named_at_once(world: World
     ]
     assert await world.state() == before  # no provider, no tenant, no audit entry
     assert world.org_cache.forgotten == []
+
+
+#: SPEC §6.8 / ADR 0032 limits, field by field: (the field an error names, the provider or
+#: tenant with a value at the limit). Each limit is inclusive: one more is refused.
+AT_THE_LIMIT: dict[str, tuple[NewProvider, NewTenant, NewProvider, NewTenant]] = {
+    "provider.name": (
+        NewProvider(name="n" * 200),
+        NewTenant(name="Tenant"),
+        NewProvider(name="n" * 201),
+        NewTenant(name="Tenant"),
+    ),
+    "tenant.name": (
+        NewProvider(name="Provider"),
+        NewTenant(name="n" * 200),
+        NewProvider(name="Provider"),
+        NewTenant(name="n" * 201),
+    ),
+    "tenant.id": (
+        NewProvider(name="Provider"),
+        NewTenant(id="a" * 64),
+        NewProvider(name="Provider"),
+        NewTenant(id="a" * 65),
+    ),
+    "provider.city": (
+        NewProvider(name="Provider", city="c" * 100),
+        NewTenant(),
+        NewProvider(name="Provider", city="c" * 101),
+        NewTenant(),
+    ),
+    "provider.specialties": (
+        NewProvider(name="Provider", specialties=[f"s{i}" for i in range(50)]),
+        NewTenant(),
+        NewProvider(name="Provider", specialties=[f"s{i}" for i in range(51)]),
+        NewTenant(),
+    ),
+    "provider.specialties.0": (
+        NewProvider(name="Provider", specialties=["s" * 100]),
+        NewTenant(),
+        NewProvider(name="Provider", specialties=["s" * 101]),
+        NewTenant(),
+    ),
+    "provider.accreditations": (
+        NewProvider(name="Provider", accreditations=[f"a{i}" for i in range(50)]),
+        NewTenant(),
+        NewProvider(name="Provider", accreditations=[f"a{i}" for i in range(51)]),
+        NewTenant(),
+    ),
+    "provider.accreditations.0": (
+        NewProvider(name="Provider", accreditations=["a" * 100]),
+        NewTenant(),
+        NewProvider(name="Provider", accreditations=["a" * 101]),
+        NewTenant(),
+    ),
+}
+
+
+@pytest.mark.parametrize("field", sorted(AT_THE_LIMIT))
+async def test_each_length_limit_admits_its_limit_and_refuses_one_more(
+    world: World, field: str
+) -> None:
+    provider, tenant, over_provider, over_tenant = AT_THE_LIMIT[field]
+    before = await world.state()
+    with pytest.raises(ValidationFailed) as caught:
+        await world.create_provider.execute(
+            SUPER, CreateProviderCommand(provider=over_provider, tenant=over_tenant)
+        )
+    assert fields_of(caught.value.errors) == [field]
+    assert await world.state() == before
+    created = await world.create_provider.execute(
+        SUPER, CreateProviderCommand(provider=provider, tenant=tenant)
+    )
+    assert created.tenant.tenant.name == (tenant.name or provider.name)
+
+
+async def test_a_tenant_name_at_the_limit_is_taken_by_an_update(world: World) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await world.update_tenant.execute(
+            SUPER, UpdateTenantCommand(tenant_id=APOLLO, name="n" * 201)
+        )
+    assert fields_of(caught.value.errors) == ["name"]
+    updated = await world.update_tenant.execute(
+        SUPER, UpdateTenantCommand(tenant_id=APOLLO, name="n" * 200)
+    )
+    assert updated.tenant.name == "n" * 200
 
 
 async def test_a_provider_needs_a_name(world: World) -> None:
