@@ -515,6 +515,32 @@ async def test_a_tenant_for_an_existing_provider_defaults_to_the_providers_name(
     assert (entry.actor_id, entry.request_id) == ("user_owner", REQUEST_ID)
 
 
+async def test_a_tenant_for_an_existing_provider_takes_the_id_and_name_it_is_given(
+    world: World,
+) -> None:
+    await world.add_provider("prv_pending", "Pending Clinic Dubai")
+    view = await world.create_tenant.execute(
+        SUPER,
+        CreateTenantCommand(
+            provider_id="prv_pending", tenant=NewTenant(id="pcd", name="PCD Jumeirah")
+        ),
+    )
+    assert (view.tenant.id, view.tenant.name) == ("pcd", "PCD Jumeirah")
+    await world.add_provider("prv_named", "Named Clinic")
+    named = await world.create_tenant.execute(
+        SUPER, CreateTenantCommand(provider_id="prv_named", tenant=NewTenant(name="Harbour View"))
+    )
+    assert (named.tenant.id, named.tenant.name) == ("harbour-view", "Harbour View")
+
+
+async def test_a_provider_id_has_at_most_128_characters(world: World) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await world.create_tenant.execute(SUPER, CreateTenantCommand(provider_id="p" * 129))
+    assert fields_of(caught.value.errors) == ["provider_id"]
+    with pytest.raises(ProviderNotFound):
+        await world.create_tenant.execute(SUPER, CreateTenantCommand(provider_id="p" * 128))
+
+
 async def test_an_unknown_provider_is_not_found_and_nothing_is_written(world: World) -> None:
     before = await world.state()
     with pytest.raises(ProviderNotFound):
