@@ -193,6 +193,36 @@ async def test_listing_users_of_an_unknown_tenant_is_not_found(world: World) -> 
         await world.list_users.execute(SUPER, ListTenantUsersQuery(tenant_id="nowhere"))
 
 
+async def test_a_page_of_users_holds_50_unless_asked_and_bad_paging_names_both_fields(
+    world: World,
+) -> None:
+    page = await world.list_users.execute(SUPER, ListTenantUsersQuery(tenant_id=APOLLO))
+    assert (page.limit, page.offset) == (50, 0)
+    for limit, offset in ((0, -1), (201, -5)):
+        with pytest.raises(ValidationFailed) as caught:
+            await world.list_users.execute(
+                SUPER, ListTenantUsersQuery(tenant_id=APOLLO, limit=limit, offset=offset)
+            )
+        assert fields_of(caught.value.errors) == ["limit", "offset"]
+
+
+@pytest.mark.parametrize(("extra", "exact"), [(0, True), (7, False)])
+async def test_an_organisation_larger_than_one_list_reads_is_estimated_and_says_so(
+    world: World, extra: int, exact: bool
+) -> None:
+    """One list reads at most 10,000 members (20 pages of 500); beyond that the total is the
+    members the identity provider counts plus the users with local roles only."""
+    for i in range(9_998 + extra):  # with Apollo's admin and staff: 10,000 + extra
+        user_id = f"user_m{i:05d}"
+        world.add_user(user_id)
+        await world.identity.create_membership(APOLLO_ORG, user_id, "org:mso:doctor")
+    page = await world.list_users.execute(
+        SUPER, ListTenantUsersQuery(tenant_id=APOLLO, limit=200, offset=0)
+    )
+    assert (page.total, page.total_exact) == (10_000 + extra, exact)
+    assert len(page.items) == 200
+
+
 # --- granting -----------------------------------------------------------------------------------
 
 
@@ -331,6 +361,25 @@ async def test_a_bad_user_id_and_a_bad_role_are_named_together(world: World) -> 
         )
     assert fields_of(caught.value.errors) == ["role", "user_id"]
     assert world.audit() == []
+
+
+@pytest.mark.parametrize("use_case", ["grant", "revoke"])
+async def test_a_malformed_user_id_is_refused_by_grants_and_revokes_alike(
+    world: World, use_case: str
+) -> None:
+    """A revoke is checked like a grant: a malformed user id is a 422, not a no-op."""
+    before = await world.state()
+    command = (grant if use_case == "grant" else revoke)(APOLLO, "org:admin", "user with spaces")
+    with pytest.raises(ValidationFailed) as caught:
+        await getattr(world, use_case).execute(SUPER, command)
+    assert fields_of(caught.value.errors) == ["user_id"]
+    with pytest.raises(ValidationFailed) as caught:
+        await getattr(world, use_case).execute(
+            SUPER,
+            (grant if use_case == "grant" else revoke)(APOLLO, "ORG:ADMIN", "user with spaces"),
+        )
+    assert fields_of(caught.value.errors) == ["role", "user_id"]
+    assert await world.state() == before
 
 
 @pytest.mark.parametrize(
