@@ -350,3 +350,61 @@ def test_checkpoints_of_a_rotated_key_not_yet_trusted_say_how_to_trust_it(
     assert "in ADMIN_AUDIT_CHECKPOINT_TRUSTED_KEYS" in report
     monkeypatch.setenv("ADMIN_AUDIT_CHECKPOINT_TRUSTED_KEYS", str(former))
     assert main(["audit", "verify", "--no-progress"]) == 0, capsys.readouterr().out
+
+
+# --- what fails an export -----------------------------------------------------------------------
+
+
+async def test_an_untrusted_checkpoint_fails_the_export_and_every_later_one_is_untrusted(
+    log: Log,
+) -> None:
+    """Entries that check out do not make up for a checkpoint that does not: the export fails,
+    and no checkpoint after the first untrusted one is trusted."""
+    lines = await log.export()
+    altered = json.loads(json.dumps(lines))
+    altered[0]["checkpoint"]["heads"][0][1] = 4
+    result = check(altered, log.signer.public_key)
+    assert all(chain.ok for chain in result.chains)
+    assert not result.ok
+    assert [(c.seq, c.trusted, c.reason) for c in result.checkpoints] == [
+        (1, False, CheckpointIssue.SIGNATURE_INVALID),
+        (2, False, "after_an_untrusted_checkpoint"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda e: e.pop("request_id"), "fields differ"),
+        (lambda e: e.update(colour="blue"), "fields differ"),
+        (lambda e: e.update(occurred_at=e["occurred_at"].replace("Z", "").split("+")[0]), "zone"),
+        (lambda e: e.update(seq=str(e["seq"])), "seq"),
+        (lambda e: e.update(seq=float(e["seq"])), "seq"),
+    ],
+    ids=["a field missing", "a field added", "a time without zone", "seq text", "seq float"],
+)
+async def test_a_line_that_is_no_entry_fails_the_export_and_is_named(
+    log: Log, change: Any, why: str
+) -> None:
+    lines = await log.export()
+    first_entry = next(i for i, line in enumerate(lines) if "checkpoint" not in line)
+    garbled = json.loads(json.dumps(lines))
+    change(garbled[first_entry])
+    result = check(garbled, log.signer.public_key)
+    assert not result.ok
+    assert result.bad_line is not None
+    number, message = result.bad_line
+    assert number == first_entry + 1
+    assert why in message
+
+
+async def test_an_export_without_checkpoints_fails_naming_no_checkpoint(log: Log) -> None:
+    lines = [line for line in await log.export() if "checkpoint" not in line]
+    result = check(lines, log.signer.public_key)
+    assert all(chain.ok for chain in result.chains)
+    assert not result.ok
+    assert result.checkpoint_problem is not None
+    assert (result.checkpoint_problem.checkpoint_seq, result.checkpoint_problem.reason) == (
+        0,
+        "no_checkpoints",
+    )
