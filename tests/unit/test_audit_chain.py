@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.memory.store import InMemoryStore
@@ -27,8 +27,11 @@ from admin_core.audit.model import (
     AuditPosition,
     AuditRecord,
     BreakReason,
+    ChainHead,
+    ChainVerification,
     ChainVerifier,
     CursorInvalid,
+    Seal,
     canonical_bytes,
     decode_cursor,
     encode_cursor,
@@ -149,6 +152,95 @@ def test_the_verifier_reports_the_first_break_of_each_kind() -> None:
         result = verifier.finish(None)
         assert result.broken_at is not None
         assert (result.ok, result.broken_at.seq, result.broken_at.reason) == (False, seq, reason)
+
+
+def sealed_chain(records: list[AuditRecord]) -> list[AuditEntry]:
+    """Each record sealed after the one before, whatever its tenant: a chain as a forger who
+    recomputes every hash would write it."""
+    entries: list[AuditEntry] = []
+    for n, r in enumerate(records):
+        entries.append(
+            seal(
+                r,
+                entry_id=f"aud_{n:04d}",
+                seq=n + 1,
+                occurred_at=T0 + timedelta(seconds=n),
+                prev_hash=entries[-1].hash if entries else GENESIS_HASH,
+            )
+        )
+    return entries
+
+
+def verdict(
+    entries: list[AuditEntry], head: ChainHead | None, seal_at: Seal | None = None
+) -> ChainVerification:
+    verifier = ChainVerifier("tenant:tenant-a", {seal_at.seq: seal_at} if seal_at else None)
+    for entry in entries:
+        verifier.feed(entry)
+    return verifier.finish(head, latest_seal=seal_at)
+
+
+def head_of(entries: list[AuditEntry]) -> ChainHead:
+    return ChainHead(chain="tenant:tenant-a", seq=entries[-1].seq, hash=entries[-1].hash)
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(2, 9), data=st.data())
+def test_a_chain_is_held_to_its_tenant_its_head_and_its_seals(
+    length: int, data: st.DataObject
+) -> None:
+    """Each way a chain can disagree with what was recorded or sealed is reported at the first
+    seq it touches, with its reason; an untouched chain checks out whole."""
+    k = data.draw(st.integers(1, length), label="k")
+    entries = sealed_chain([record(n) for n in range(length)])
+    untouched = verdict(entries, head_of(entries))
+    assert (untouched.ok, untouched.entries_checked, untouched.head_seq) == (True, length, length)
+
+    def broken(result: ChainVerification) -> tuple[int, BreakReason] | None:
+        assert result.ok is (result.broken_at is None)
+        return (result.broken_at.seq, result.broken_at.reason) if result.broken_at else None
+
+    # Another tenant's entry planted at k, every hash recomputed around it.
+    planted = sealed_chain(
+        [record(n, "tenant-b" if n == k - 1 else "tenant-a") for n in range(length)]
+    )
+    assert broken(verdict(planted, head_of(planted))) == (k, BreakReason.HASH_MISMATCH)
+
+    # The recorded head moved back to k - 1: the links after it are found.
+    rolled_back = ChainHead(
+        chain="tenant:tenant-a",
+        seq=k - 1,
+        hash=entries[k - 2].hash if k > 1 else GENESIS_HASH,
+    )
+    assert broken(verdict(entries, rolled_back)) == (k, BreakReason.LINKS_BEYOND_HEAD)
+    assert verdict(entries, rolled_back).head_seq == length
+
+    # The entries from k on deleted, the recorded head left where it was.
+    assert broken(verdict(entries[: k - 1], head_of(entries))) == (k, BreakReason.MISSING_ENTRIES)
+
+    # A head whose hash is not the last link's.
+    forged_head = ChainHead(chain="tenant:tenant-a", seq=length, hash="f" * 64)
+    assert broken(verdict(entries, forged_head)) == (length, BreakReason.HEAD_MISMATCH)
+
+    # A checkpoint sealed another hash at k (the chain was re-sealed since).
+    other = Seal(seq=k, hash="e" * 64, checkpoint_seq=3)
+    result = verdict(entries, head_of(entries), other)
+    assert broken(result) == (k, BreakReason.CHECKPOINT_MISMATCH)
+    assert result.broken_at is not None
+    assert result.broken_at.checkpoint_seq == 3
+
+    # A checkpoint sealed the chain up to k; the chain now ends before it.
+    sealed = Seal(seq=k, hash=entries[k - 1].hash, checkpoint_seq=2)
+    truncated = entries[: k - 1]
+    head = head_of(truncated) if truncated else None
+    result = verdict(truncated, head, sealed)
+    assert broken(result) == (k, BreakReason.TRUNCATED)
+    assert result.broken_at is not None
+    assert result.broken_at.checkpoint_seq == 2
+
+    # Sealed up to k and whole: the entries after the seal are the unsealed ones.
+    result = verdict(entries, head_of(entries), sealed)
+    assert (result.ok, result.sealed_seq, result.unsealed_entries) == (True, k, length - k)
 
 
 @given(
