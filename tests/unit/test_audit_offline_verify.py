@@ -370,6 +370,7 @@ async def test_an_untrusted_checkpoint_fails_the_export_and_every_later_one_is_u
         (1, False, CheckpointIssue.SIGNATURE_INVALID),
         (2, False, "after_an_untrusted_checkpoint"),
     ]
+    assert [v.holds for c in result.checkpoints for v in c.covers] == [False] * 4
 
 
 @pytest.mark.parametrize(
@@ -408,3 +409,26 @@ async def test_an_export_without_checkpoints_fails_naming_no_checkpoint(log: Log
         0,
         "no_checkpoints",
     )
+
+
+@pytest.mark.parametrize(
+    ("changed_seq", "holds"),
+    [
+        (5, [False, False]),  # the head checkpoint 1 sealed
+        (6, [True, False]),  # the first entry after it
+        (9, [True, True]),  # after the latest checkpoint: no checkpoint covers it
+    ],
+)
+async def test_a_checkpoint_holds_exactly_when_the_chain_is_intact_through_its_head(
+    log: Log, changed_seq: int, holds: list[bool]
+) -> None:
+    lines = await log.export()
+    entries_of(lines)[changed_seq - 1]["after"]["n"] = 99
+    result = check(lines, log.signer.public_key)
+    assert not result.ok
+    covers = [v.holds for c in result.checkpoints for v in c.covers if v.chain.endswith("-a")]
+    assert covers == holds
+    assert [v.holds for c in result.checkpoints for v in c.covers if v.chain.endswith("-b")] == [
+        True,
+        True,
+    ]
