@@ -141,7 +141,9 @@ async def test_users_come_from_local_roles_and_from_the_organisation(world: Worl
 
 async def test_a_tenant_without_an_organisation_lists_local_roles_only(world: World) -> None:
     await world.grant.execute(SUPER, grant(KIMS, "org:admin"))
-    [user] = (await world.list_users.execute(SUPER, ListTenantUsersQuery(tenant_id=KIMS))).items
+    page = await world.list_users.execute(SUPER, ListTenantUsersQuery(tenant_id=KIMS))
+    assert (page.total, page.total_exact) == (1, True)
+    [user] = page.items
     assert (user.user_id, user.roles, user.org_role, user.source) == (
         HIRE,
         ("org:admin",),
