@@ -540,6 +540,19 @@ async def test_the_last_platform_super_admin_cannot_be_revoked(world: World) -> 
     assert (entry.tenant_id, entry.resource_id) == (None, "user_owner")
 
 
+async def test_revoking_super_admin_from_a_user_without_it_is_a_no_op_beside_the_last_one(
+    world: World,
+) -> None:
+    """The last super-admin rule protects the holder: a revoke for someone who does not hold
+    the role is the usual successful no-op, even while only one super-admin is left."""
+    before = await world.state()
+    change = await world.revoke.execute(
+        SUPER, revoke(PLATFORM_TENANT_ID, "org:super_admin", user_id="user_second")
+    )
+    assert change.changed is False
+    assert await world.state() == before
+
+
 async def test_nobody_revokes_a_role_stronger_than_their_own(world: World) -> None:
     await world.add_role(PLATFORM_TENANT_ID, "user_second", "org:super_admin")
     before = await world.state()
