@@ -19,7 +19,7 @@ from adapters.memory.transaction import InMemoryTransactions
 from admin_core.auth.policy import ROLES, RolePolicy
 from admin_core.auth.use_cases import Authenticate
 from admin_core.kernel.errors import AuthHeaderMissing, InsufficientPermission
-from admin_core.kernel.principal import OrgKind, Permission, Scope
+from admin_core.kernel.principal import OrgKind, Permission, Principal, Scope
 from admin_core.tenants.model import OrgMapping, Tenant, TenantStatus
 from tests.support.tokens import ISSUER, JwksServer, SigningKey, claims
 
@@ -248,3 +248,18 @@ async def test_a_member_without_a_role_holds_nothing() -> None:
         member = await authenticate.execute(KEY.sign(claims(org_id=org, role=None)))
         assert (member.role, member.permissions) == (None, frozenset())
         assert not any(member.can(p) for p in Permission)
+
+
+def test_the_cli_operator_and_the_servers_own_tasks_act_with_every_permission_everywhere() -> None:
+    """SPEC §7: the CLI acts as an operator, `cli:<user>`; the server's own passes act as
+    `system:<task>`, each within its own request."""
+    operator = Principal.operator("ana", request_id="req-cli")
+    task = Principal.system("checkpoint", request_id="req-task")
+    assert (operator.user_id, operator.request_id) == ("cli:ana", "req-cli")
+    assert (task.user_id, task.request_id) == ("system:checkpoint", "req-task")
+    for principal in (operator, task):
+        assert principal.scope is Scope.PLATFORM
+        assert principal.is_super_admin
+        for permission in Permission:
+            assert principal.can(permission, tenant_id=OTHER, platform=True)
+        assert principal.visible_tenant(None, Permission.AUDIT_READ) is None
