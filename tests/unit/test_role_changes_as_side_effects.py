@@ -16,12 +16,21 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.memory.identity import InMemoryIdentityProvider
+from admin_core.kernel.principal import PLATFORM_TENANT_ID
 from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
-from admin_core.users.errors import IdentityProviderUnavailable
+from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
 from admin_core.users.ports import MembershipPage, OrgMembership
 from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRoleCommand
-from tests.support.use_cases import PLATFORM_ORG, T0, World, org_of, role_changes, tenant_caller
+from tests.support.use_cases import (
+    PLATFORM_ORG,
+    T0,
+    World,
+    org_of,
+    platform_caller,
+    role_changes,
+    tenant_caller,
+)
 
 APOLLO = "apollo-chennai"
 APOLLO_ORG = org_of(APOLLO)
@@ -312,3 +321,32 @@ class RoleChangeMachine(RuleBasedStateMachine):
 
 TestRoleChangeMachine = RoleChangeMachine.TestCase
 TestRoleChangeMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+async def test_a_super_admin_grant_still_pending_does_not_count_beside_the_last_one(
+    world: World,
+) -> None:
+    """The provider may yet refuse a pending grant, which is then undone: while it is pending,
+    the one settled super-admin stays the last and cannot be revoked."""
+    owner = platform_caller("org:super_admin", user_id="user_owner")
+    world.add_user("user_owner", "Olivia Owner")
+    await world.add_role(PLATFORM_TENANT_ID, "user_owner", "org:super_admin")
+    identity = flaky(world)
+    identity.refuse_writes = identity.then_unreachable = True
+    with pytest.raises(IdentityProviderUnavailable):
+        await world.grant.execute(
+            owner,
+            GrantRoleCommand(tenant_id=PLATFORM_TENANT_ID, user_id=HIRE, role="org:super_admin"),
+        )
+    assert statuses(world) == [IntentStatus.PENDING]
+    identity.refuse_writes = identity.then_unreachable = identity.unreachable_reads = False
+
+    with pytest.raises(RoleNotAllowed):
+        await world.revoke.execute(
+            owner,
+            RevokeRoleCommand(
+                tenant_id=PLATFORM_TENANT_ID, user_id="user_owner", role="org:super_admin"
+            ),
+        )
+    assert await world.roles(PLATFORM_TENANT_ID, "user_owner") == ("org:super_admin",)
+    assert await world.membership(PLATFORM_ORG, "user_owner") == "org:super_admin"
