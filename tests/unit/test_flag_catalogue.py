@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from adapters.config_files.flags import load_flag_catalogue, parse_flag_catalogue
 from admin_core.flags.errors import FlagCatalogueInvalid, FlagUnknown, FlagValueInvalid
-from admin_core.flags.model import FlagDefinition, FlagType
+from admin_core.flags.model import (
+    MAX_JSON_BYTES,
+    MAX_STRING_LENGTH,
+    FlagCatalogue,
+    FlagDefinition,
+    FlagType,
+)
+from admin_core.kernel.validation import has_control_characters
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "flags.yaml"
 TRIAGE = (
@@ -191,3 +198,83 @@ def test_every_bad_entry_of_a_catalogue_is_named_at_once() -> None:
         parse_flag_catalogue(text, source="flags.yaml")
     lines = [problem.split(":")[1] for problem in refused.value.problems]
     assert lines == ["5", "9", "14"], refused.value.problems
+
+
+@pytest.mark.parametrize(
+    ("entry", "line", "message"),
+    [
+        ("    type: int\n    default: 1\n    min: 0.5\n", 5, "'min' must be a int"),
+        ("    type: float\n    default: 0.5\n    max: yes\n", 5, "'max' must be a float"),
+        ("    type: string\n    default: a\n    weights: [a]\n", 5, "'weights'"),
+        (
+            "    type: json\n    default: []\n    allowed: [a]\n    weights: [a]\n",
+            6,
+            "'weights'",
+        ),
+        ("    type: json\n    default: {}\n    weights: a\n", 5, "'weights'"),
+        ("    type: string\n    default: a\n    allowed: a\n", 5, "'allowed'"),
+        ("    type: string\n    default: a\n    allowed: [1]\n", 5, "'allowed'"),
+        ("    type: bool\n    default: true\n    triage: 1\n", 5, "'triage' must be true"),
+        ("    type: bool\n    default: true\n    description: 3\n", 5, "'description'"),
+        ("    type: bool\n    default: true\n    unit: [s]\n", 5, "'unit'"),
+        ("    type: string\n    default: c\n    allowed: [a, b]\n", 4, "one of a, b"),
+    ],
+)
+def test_a_flag_whose_rules_do_not_fit_its_type_is_refused_at_its_key(
+    entry: str, line: int, message: str
+) -> None:
+    with pytest.raises(FlagCatalogueInvalid) as refused:
+        parse_flag_catalogue("flags:\n  - name: a\n" + entry, source="flags.yaml")
+    assert str(refused.value).startswith(f"flags.yaml:{line}:")
+    assert message in str(refused.value)
+
+
+def test_two_definitions_of_one_flag_make_no_catalogue() -> None:
+    """Embedders build a catalogue from definitions too, not only from the file."""
+    one = FlagDefinition(name="a", type=FlagType.BOOL, default=True)
+    with pytest.raises(Exception, match="defined twice"):
+        FlagCatalogue.of([one, one])
+
+
+_STRING = FlagDefinition(name="s", type=FlagType.STRING, default="")
+_CHOICE = FlagDefinition(name="c", type=FlagType.STRING, default="a", allowed=("a", "b"))
+_STAGES = FlagDefinition(name="j", type=FlagType.JSON, default=[], allowed=("a", "b", "c"))
+_JSON = FlagDefinition(name="k", type=FlagType.JSON, default=None)
+
+
+@given(st.text(max_size=1_100))
+def test_a_string_flag_takes_short_text_without_control_characters(value: str) -> None:
+    fine = len(value) <= MAX_STRING_LENGTH and not has_control_characters(value)
+    assert (_STRING.problem(value) is None) is fine
+    assert (_CHOICE.problem(value) is None) is (value in ("a", "b"))
+
+
+@pytest.mark.parametrize("value", ["x" * (MAX_STRING_LENGTH + 1), "a\x00b", "a\nb", 7, None])
+def test_a_string_flag_refuses_long_text_control_characters_and_what_is_not_text(
+    value: object,
+) -> None:
+    assert _STRING.problem(value) is not None
+    assert _STRING.problem("x" * MAX_STRING_LENGTH) is None
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", 1]), max_size=5))
+def test_a_json_flag_with_allowed_values_takes_lists_of_distinct_ones(value: list[object]) -> None:
+    fine = all(v in ("a", "b", "c") for v in value) and len(set(value)) == len(value)
+    assert (_STAGES.problem(value) is None) is fine
+
+
+@pytest.mark.parametrize("value", ["a", {"a": 1}, ["a", "a"], ["a", 1], None])
+def test_a_json_flag_with_allowed_values_refuses_anything_else(value: object) -> None:
+    assert _STAGES.problem(value) is not None
+
+
+@pytest.mark.parametrize(
+    "value", [math.nan, {"x": math.inf}, {1, 2}, object(), "x" * MAX_JSON_BYTES]
+)
+def test_a_json_flag_refuses_what_is_not_json_or_too_large(value: object) -> None:
+    assert _JSON.problem(value) is not None
+
+
+def test_a_json_flag_takes_any_json_value_up_to_its_size() -> None:
+    for value in (None, 1, "x" * (MAX_JSON_BYTES - 2), [1, {"a": [True]}]):
+        assert _JSON.problem(value) is None

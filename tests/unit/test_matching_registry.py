@@ -30,7 +30,17 @@ from adapters.neo4j import matching as neo4j_matching
 from adapters.sql import matching as sql_matching
 from admin_core.matching.coverage import CoverageCache
 from admin_core.matching.errors import MatchingConfigurationInvalid
-from admin_core.matching.model import DOMAINS, Domain, Parameter, Registry, Source, Status
+from admin_core.matching.model import (
+    DOMAINS,
+    Domain,
+    DomainWeights,
+    Parameter,
+    ParameterInvalid,
+    Registry,
+    Source,
+    Status,
+    WeightsInvalid,
+)
 from admin_core.matching.paths import NEO4J_PATHS, POSTGRES_PATHS
 from admin_core.matching.ports import Coverage, CoverageUnavailable
 from entrypoints.cli.main import main as adminctl
@@ -336,3 +346,66 @@ def test_adminctl_matching_check_json_is_one_object(
     assert [p.split(":")[:2] for p in broken["problems"]] == [
         [str(path), str(line_of(path, "status: planned"))]
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("  - id: rs_blood_bank", "  - id: RS-Blood", "'id' must be lowercase"),
+        ("    path: reference.safety.sanctions\n", "", "missing 'path'"),
+        ("path: reference.safety.sanctions", "path: 5", "'path' must be text"),
+        ("path: reference.safety.sanctions", "path: ''", "'path' must be text"),
+        ("description: An on-site blood bank.", "description: '  '", "'description' must be"),
+        ("description: An on-site blood bank.", "description: 7", "'description' must be"),
+        (
+            "description: An on-site blood bank.",
+            'description: "An on-site\\nblood bank."',
+            "one line",
+        ),
+        ("description: An on-site blood bank.", "description: " + "x" * 501, "at most"),
+    ],
+)
+def test_an_entry_missing_a_key_or_with_a_bad_id_path_or_description_is_refused(
+    config: Path, old: str, new: str, says: str
+) -> None:
+    path = edit(config, "risk_safety", old, new)
+    problem = only_problem(config)
+    assert problem.startswith(f"{path}:"), problem
+    assert says in problem
+
+
+def test_an_entry_that_is_no_mapping_is_refused_at_its_line(config: Path) -> None:
+    path = edit(config, "risk_safety", "parameters:\n", "parameters:\n  - 7\n")
+    problem = only_problem(config)
+    assert problem.startswith(f"{path}:{line_of(path, '  - 7')}: "), problem
+    assert "a parameter is a mapping" in problem
+
+
+def test_two_parameters_of_one_id_make_no_registry() -> None:
+    """Embedders build a registry from parameters too, not only from the files."""
+    [first, *_] = load_registry(CONFIG).parameters
+    with pytest.raises(ParameterInvalid, match="defined twice"):
+        Registry.of([first, first])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("  data_quality: 0.04\n", "", "no weight for data_quality"),
+        ("  data_quality: 0.04\n", "  data_quality: 0.04\n  astrology: 0\n", "astrology"),
+    ],
+)
+def test_domain_weights_lacking_a_domain_or_naming_an_unknown_one_are_refused(
+    config: Path, old: str, new: str, says: str
+) -> None:
+    path = config / "domains.yaml"
+    path.write_text(path.read_text().replace(old, new))
+    problem = only_problem(config)
+    assert problem.startswith(f"{path}:"), problem
+    assert says in problem
+
+
+@pytest.mark.parametrize("raw", [7, None, "0.5", [0.5, 0.5]])
+def test_domain_weights_that_are_no_mapping_are_refused_as_such(raw: object) -> None:
+    with pytest.raises(WeightsInvalid, match="mapping of domain to weight"):
+        DomainWeights.of(raw)
