@@ -756,3 +756,16 @@ async def test_a_partial_update_changes_exactly_the_fields_given(chosen: set[str
     assert entry.before is not None
     assert entry.after is not None
     assert set(entry.before) == set(entry.after) == changed
+
+
+async def test_listing_the_doctors_of_a_tenant_that_does_not_exist_is_tenant_not_found(
+    doctors: Doctors,
+) -> None:
+    await doctors.add()
+    listing = ListMsoDoctors(
+        doctors.world.transactions, tenants=KnownTenants(doctors.world.transactions)
+    )
+    with pytest.raises(TenantNotFound):
+        await listing.execute(SUPER, ListMsoDoctorsQuery(tenant_id="nowhere"))
+    page = await listing.execute(SUPER, ListMsoDoctorsQuery(tenant_id=BUMRUNGRAD))
+    assert (page.items, page.total) == ([], 0)

@@ -24,11 +24,22 @@ from hypothesis.stateful import (
 from adapters.memory.runtime import SequentialIds
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
-from admin_core.payments.errors import PaymentProviderError
-from admin_core.payments.model import RefundStatus, SessionStatus, refund_key
-from admin_core.payments.use_cases import ReconcileRefundsCommand, RefundSessionCommand
+from admin_core.kernel.errors import ValidationFailed
+from admin_core.payments.errors import PaymentProviderError, PaymentProviderNotConfigured
+from admin_core.payments.model import PaymentProvider, RefundStatus, SessionStatus, refund_key
+from admin_core.payments.refunds import GatewayRegistry, SessionRefunds
+from admin_core.payments.session_payments import SessionPayments
+from admin_core.payments.use_cases import (
+    ListMsoSessions,
+    ListSessionsQuery,
+    ReconcileRefundsCommand,
+    RefundSession,
+    RefundSessionCommand,
+)
 from admin_core.side_effects.model import Intent, IntentStatus
 from admin_core.side_effects.runner import LEASE, RECONCILE_BATCH
+from admin_core.tenants.errors import TenantNotFound
+from admin_core.tenants.known import KnownTenants
 from tests.support.payments import (
     AdvancingClock,
     Crash,
@@ -410,3 +421,75 @@ async def test_a_call_gives_up_waiting_after_its_patience_with_202() -> None:
     )
     assert sorted([first.in_progress, second.in_progress]) == [False, True]
     assert made(world) == 1
+
+
+async def test_a_session_whose_provider_has_no_gateway_is_not_configured_and_keeps_its_status() -> (
+    None
+):
+    """PAYMENT_PROVIDER_NOT_CONFIGURED before anything is written: no attempt, no refund."""
+    clock = AdvancingClock()
+    transactions = InMemoryTransactions(InMemoryStore(), clock, SequentialIds())
+    await add_sessions(transactions, sessions(1, provider=PaymentProvider.STRIPE))
+    world = payments_world(transactions, clock)
+    only_sandbox = GatewayRegistry({PaymentProvider.SANDBOX: world.gateway})
+    payments = SessionPayments(
+        transactions=transactions,
+        refunds=SessionRefunds(only_sandbox),
+        side_effects=world.payments.side_effects,
+        clock=clock,
+    )
+    with pytest.raises(PaymentProviderNotConfigured) as refused:
+        await RefundSession(payments).execute(world.operator, refund_of("mso_00000"))
+    assert refused.value.details == {"payment_provider": "stripe"}
+    session = await world.session("mso_00000")
+    assert (session.status, session.refund_attempts, session.refund) == (
+        SessionStatus.COMPLETED,
+        0,
+        None,
+    )
+    assert made(world) == 0
+    assert await world.audit_entries("mso_00000") == []
+
+
+async def test_listing_sessions_refuses_an_unknown_status_by_name() -> None:
+    world = await world_with()
+    with pytest.raises(ValidationFailed) as refused:
+        await world.list_sessions.execute(world.operator, ListSessionsQuery(status="lost"))
+    [error] = refused.value.errors
+    assert error.field == "status"
+    assert "refund_pending" in error.message
+
+
+async def test_listing_sessions_of_a_tenant_that_does_not_exist_is_tenant_not_found() -> None:
+    clock = AdvancingClock()
+    store = InMemoryStore()
+    transactions = InMemoryTransactions(store, clock, SequentialIds())
+    await add_sessions(transactions, sessions(2))
+    world = payments_world(transactions, clock)
+    listing = ListMsoSessions(world.payments, tenants=KnownTenants(transactions))
+    with pytest.raises(TenantNotFound):
+        await listing.execute(world.operator, ListSessionsQuery(tenant_id="nowhere"))
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "fields"),
+    [(0, 0, {"limit"}), (201, 0, {"limit"}), (1, -1, {"offset"}), (0, -1, {"limit", "offset"})],
+)
+async def test_listing_sessions_refuses_a_page_out_of_bounds(
+    limit: int, offset: int, fields: set[str]
+) -> None:
+    world = await world_with()
+    with pytest.raises(ValidationFailed) as refused:
+        await world.list_sessions.execute(
+            world.operator, ListSessionsQuery(limit=limit, offset=offset)
+        )
+    assert {e.field for e in refused.value.errors} == fields
+
+
+async def test_listing_sessions_takes_the_bounds_of_a_page() -> None:
+    world = await world_with(3)
+    first = await world.list_sessions.execute(world.operator, ListSessionsQuery(limit=1))
+    assert [s.id for s in first.items] == ["mso_00000"]
+    assert first.total == 3
+    last = await world.list_sessions.execute(world.operator, ListSessionsQuery(limit=200, offset=2))
+    assert [s.id for s in last.items] == ["mso_00002"]
