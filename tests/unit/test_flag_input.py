@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
-from admin_core.flags.use_cases import ClearFlagOverrideCommand, OverrideFlagCommand
-from admin_core.kernel.errors import ValidationFailed
-from admin_core.triage.use_cases import UpdateTriageThresholdsCommand
+from admin_core.flags.use_cases import (
+    ClearFlagOverrideCommand,
+    EffectiveFlagsQuery,
+    OverrideFlagCommand,
+)
+from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
+from admin_core.kernel.principal import Principal
+from admin_core.tenants.errors import TenantNotFound
+from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
 from tests.support.flags import OPERATOR, FlagWorld, flag_world
+from tests.support.use_cases import caller_without_org, platform_caller, tenant_caller
 
 Call = Callable[[FlagWorld], Awaitable[Any]]
 
@@ -88,3 +95,79 @@ async def test_every_problem_is_named_with_its_own_code_and_nothing_is_written(
         assert named == fields
         assert await world.provider.overrides("apollo") == {}
         assert await world.intent(1) is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda w: w.show_thresholds.execute(OPERATOR, TriageThresholdsQuery(tenant_id="nowhere")),
+        lambda w: w.show.execute(OPERATOR, EffectiveFlagsQuery(tenant_id="nowhere")),
+        lambda w: w.update_thresholds.execute(
+            OPERATOR,
+            UpdateTriageThresholdsCommand(
+                tenant_id="nowhere", values={"mso_pfs_skip_threshold": 90}, reason="tune"
+            ),
+        ),
+        lambda w: w.override.execute(
+            OPERATOR,
+            OverrideFlagCommand(
+                tenant_id="nowhere", flag="mso_pfs_skip_threshold", value=90, reason="tune"
+            ),
+        ),
+    ],
+    ids=["show thresholds", "show flags", "update thresholds", "override"],
+)
+async def test_a_tenant_that_does_not_exist_is_tenant_not_found_and_nothing_is_written(
+    tmp_path: Path, call: Call
+) -> None:
+    async with flag_world("memory", tmp_path) as world:
+        with pytest.raises(TenantNotFound):
+            await call(world)
+        assert await world.provider.overrides("nowhere") == {}
+        assert await world.intent(1) is None
+
+
+APOLLO_ADMIN = tenant_caller("org:admin", "apollo")
+#: Callers without `tenant:manage` reaching apollo (SPEC §5): another tenant's admin, a
+#: platform coordinator, a tenant's staff, a user in no org.
+NOT_MANAGERS = (
+    tenant_caller("org:admin", "fortis"),
+    platform_caller("org:coordinator"),
+    tenant_caller("org:provider:staff", "apollo"),
+    caller_without_org(),
+)
+CALLS: dict[str, Callable[[FlagWorld, Principal], Awaitable[Any]]] = {
+    "show flags": lambda w, p: w.show.execute(p, EffectiveFlagsQuery(tenant_id="apollo")),
+    "override": lambda w, p: w.override.execute(
+        p,
+        OverrideFlagCommand(
+            tenant_id="apollo", flag="mso_pfs_skip_threshold", value=90, reason="tune"
+        ),
+    ),
+    "clear": lambda w, p: w.clear.execute(
+        p,
+        ClearFlagOverrideCommand(tenant_id="apollo", flag="mso_pfs_skip_threshold", reason="x"),
+    ),
+    "show thresholds": lambda w, p: w.show_thresholds.execute(
+        p, TriageThresholdsQuery(tenant_id="apollo")
+    ),
+    "update thresholds": lambda w, p: w.update_thresholds.execute(
+        p,
+        UpdateTriageThresholdsCommand(
+            tenant_id="apollo", values={"mso_pfs_skip_threshold": 90}, reason="tune"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+async def test_only_a_caller_managing_the_tenant_reads_or_changes_its_flags(
+    tmp_path: Path, name: str
+) -> None:
+    async with flag_world("memory", tmp_path) as world:
+        for caller in NOT_MANAGERS:
+            with pytest.raises(InsufficientPermission):
+                await CALLS[name](world, caller)
+        assert await world.provider.overrides("apollo") == {}
+        assert await world.intent(1) is None
+        await CALLS[name](world, APOLLO_ADMIN)
