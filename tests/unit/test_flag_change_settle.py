@@ -1,0 +1,157 @@
+"""What a flag change left at the provider after its caller died, as `settle` reads it
+(docs/adr/0048): all of the change written → applied; part of it → put back to what the
+change was planned on, not applied; another change's write seen beside it (the plan was
+stale) → not applied, and nothing of what the provider holds is touched. `apply` writes all or
+nothing. Expected answers come from those rules, not from the code."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.memory.flags import InMemoryFeatureFlags
+from admin_core.flags import overrides
+from admin_core.flags.model import FlagChange
+from admin_core.side_effects.model import Intent, IntentStatus, Outcome
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+TENANT = "apollo"
+FLAGS = ("f1", "f2", "f3", "f4")
+values = st.integers(min_value=0, max_value=3)
+
+
+def intent_of(changes: list[FlagChange], held: dict[str, Any]) -> Intent:
+    return Intent(
+        id="int_000001",
+        kind=overrides.KIND,
+        key="key",
+        tenant_id=TENANT,
+        payload=overrides.payload(TENANT, changes, held),
+        audit=(),
+        status=IntentStatus.PENDING,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+@st.composite
+def planned_changes(draw: st.DrawFn) -> tuple[dict[str, Any], list[FlagChange]]:
+    """Overrides held, and changes planned on them, each of which changes something (the
+    planners leave out a value equal to the override and a clear of no override)."""
+    held = draw(st.dictionaries(st.sampled_from(FLAGS), values))
+    changed = draw(st.lists(st.sampled_from(FLAGS), min_size=1, unique=True))
+    changes = []
+    for flag in changed:
+        had = flag in held
+        if had and draw(st.booleans()):
+            changes.append(
+                FlagChange(flag=flag, clear=True, had_override=True, previous=held[flag])
+            )
+        else:
+            value = draw(values.filter(lambda v, f=flag: held.get(f) != v))
+            changes.append(
+                FlagChange(flag=flag, value=value, had_override=had, previous=held.get(flag))
+            )
+    return held, changes
+
+
+def written(held: dict[str, Any], changes: list[FlagChange]) -> dict[str, Any]:
+    now = dict(held)
+    for change in changes:
+        if change.clear:
+            now.pop(change.flag, None)
+        else:
+            now[change.flag] = change.value
+    return now
+
+
+async def provider_holding(now: dict[str, Any]) -> InMemoryFeatureFlags:
+    provider = InMemoryFeatureFlags({})
+    for flag, value in now.items():
+        await provider.set_override(TENANT, flag, value)
+    return provider
+
+
+@given(planned_changes(), st.data())
+async def test_settle_applies_a_whole_change_and_puts_back_a_partial_one(
+    plan: tuple[dict[str, Any], list[FlagChange]], data: st.DataObject
+) -> None:
+    held, changes = plan
+    landed = data.draw(st.lists(st.sampled_from(changes), unique_by=lambda c: c.flag))
+    provider = await provider_holding(written(held, landed))
+    answer = await overrides.FlagOverrides(provider).settle(intent_of(changes, held), redrive=False)
+    if len(landed) == len(changes):
+        assert answer.outcome is Outcome.APPLIED
+        assert await provider.overrides(TENANT) == written(held, changes)
+    else:
+        assert answer.outcome is Outcome.NOT_APPLIED
+        assert await provider.overrides(TENANT) == held
+
+
+@given(planned_changes(), st.data())
+async def test_settle_touches_nothing_when_another_change_wrote_beside_it(
+    plan: tuple[dict[str, Any], list[FlagChange]], data: st.DataObject
+) -> None:
+    held, changes = plan
+    untouched = [f for f in FLAGS if f not in {c.flag for c in changes}]
+    landed = data.draw(st.lists(st.sampled_from(changes), unique_by=lambda c: c.flag))
+    now = written(held, landed)
+    if not untouched:
+        return
+    other = data.draw(st.sampled_from(untouched))
+    foreign = data.draw(st.one_of(st.none(), values).filter(lambda v: v != held.get(other)))
+    if foreign is None:
+        now.pop(other, None)
+    else:
+        now[other] = foreign
+    provider = await provider_holding(now)
+    answer = await overrides.FlagOverrides(provider).settle(intent_of(changes, held), redrive=False)
+    assert answer.outcome is Outcome.NOT_APPLIED
+    assert await provider.overrides(TENANT) == now
+
+
+class FailingAt(InMemoryFeatureFlags):
+    """Refuses its `n`th write."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__({})
+        self.n = n
+        self.writes = 0
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        self._count()
+        await super().set_override(identity, flag, value)
+
+    async def clear_override(self, identity: str, flag: str) -> None:
+        self._count()
+        await super().clear_override(identity, flag)
+
+    def _count(self) -> None:
+        self.writes += 1
+        if self.writes == self.n:
+            raise ConnectionError("refused")
+
+
+@given(planned_changes(), st.data())
+async def test_apply_writes_all_of_a_change_or_puts_back_what_it_wrote(
+    plan: tuple[dict[str, Any], list[FlagChange]], data: st.DataObject
+) -> None:
+    held, changes = plan
+    fail_at = data.draw(st.integers(min_value=1, max_value=len(changes) + 1))
+    provider = FailingAt(n=0)
+    for flag, value in held.items():
+        await provider.set_override(TENANT, flag, value)
+    provider.n, provider.writes = fail_at, 0
+    effect = overrides.FlagOverrides(provider)
+    try:
+        answer = await effect.apply(intent_of(changes, held))
+    except ConnectionError:
+        assert fail_at <= len(changes)
+        assert await provider.overrides(TENANT) == held
+    else:
+        assert fail_at == len(changes) + 1
+        assert answer.outcome is Outcome.APPLIED
+        assert await provider.overrides(TENANT) == written(held, changes)
