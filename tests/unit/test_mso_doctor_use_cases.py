@@ -769,3 +769,27 @@ async def test_listing_the_doctors_of_a_tenant_that_does_not_exist_is_tenant_not
         await listing.execute(SUPER, ListMsoDoctorsQuery(tenant_id="nowhere"))
     page = await listing.execute(SUPER, ListMsoDoctorsQuery(tenant_id=BUMRUNGRAD))
     assert (page.items, page.total) == ([], 0)
+
+
+REQUIRED = (
+    "full_name",
+    "email",
+    "specialty",
+    "languages",
+    "countries",
+    "license_number",
+    "consultation_fee_minor",
+    "currency",
+    "available_from",
+    "timezone",
+)
+
+
+async def test_every_required_field_left_out_of_an_onboarding_is_named(doctors: Doctors) -> None:
+    """An embedder or a JSON file may give null for a field: each is named, nothing stored."""
+    command = onboard_command(**dict.fromkeys(REQUIRED))
+    with pytest.raises(ValidationFailed) as refused:
+        await doctors.onboard.execute(SUPER, command)
+    assert fields_of(refused.value.errors) == sorted(REQUIRED)
+    assert all("required" in e.message or "whole number" in e.message for e in refused.value.errors)
+    assert (await doctors.stored()) == {}
