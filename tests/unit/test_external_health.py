@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
 from adapters.memory.runtime import FixedClock
 from admin_core.health.model import DependencyStatus, OverallStatus
-from admin_core.health.monitor import GRACE_SECONDS, DependencyMonitor
+from admin_core.health.monitor import ERROR_MAX, GRACE_SECONDS, DependencyMonitor
 from admin_core.health.ports import DependencyDown, DependencyProbe, UnconfiguredProbe
 from admin_core.health.use_cases import CheckExternalDependencies
 from admin_core.kernel.errors import InsufficientPermission
@@ -177,6 +179,28 @@ async def test_a_secret_in_an_error_is_masked_and_errors_are_short() -> None:
     ).current()
     assert health.dependencies["stripe"].error == "refused key ***"
     assert len(health.dependencies["langfuse"].error or "") == 300
+
+
+@given(st.integers(min_value=ERROR_MAX - 3, max_value=ERROR_MAX + 3))
+async def test_an_error_is_shown_whole_up_to_its_limit_and_cut_to_it_beyond(length: int) -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(length))
+    health = await monitor(Scripted("stripe", down=text)).current()
+    error = health.dependencies["stripe"].error
+    assert error == (text if length <= ERROR_MAX else text[: ERROR_MAX - 1] + "…")
+
+
+async def test_every_secret_of_four_characters_or_more_is_masked_whole() -> None:
+    """A secret that contains another is replaced whole, whichever is listed first; a
+    shorter one (which would mask ordinary words) is left."""
+    down = "keys abcd, abcdefgh and xyz refused"
+    for secrets in (("abcd", "abcdefgh", "xyz"), ("abcdefgh", "abcd", "xyz")):
+        health = await monitor(Scripted("stripe", down=down), secrets=secrets).current()
+        assert health.dependencies["stripe"].error == "keys ***, *** and xyz refused"
+
+
+def test_two_probes_of_one_name_make_no_monitor() -> None:
+    with pytest.raises(ValueError, match="share a name"):
+        monitor(Scripted("redis"), Scripted("redis"))
 
 
 async def test_a_burst_of_100_callers_makes_one_probe_per_dependency() -> None:
