@@ -28,6 +28,9 @@ from adapters.memory import matching as memory_matching
 from adapters.memory.runtime import FixedClock
 from adapters.neo4j import matching as neo4j_matching
 from adapters.sql import matching as sql_matching
+from admin_core.flags.use_cases import OverrideFlagCommand
+from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
+from admin_core.kernel.principal import Principal
 from admin_core.matching.coverage import CoverageCache
 from admin_core.matching.errors import MatchingConfigurationInvalid
 from admin_core.matching.model import (
@@ -43,7 +46,16 @@ from admin_core.matching.model import (
 )
 from admin_core.matching.paths import NEO4J_PATHS, POSTGRES_PATHS
 from admin_core.matching.ports import Coverage, CoverageUnavailable
+from admin_core.matching.use_cases import (
+    DomainWeightsQuery,
+    ParametersQuery,
+    ShowDomainWeights,
+    ShowMatchingParameters,
+)
+from admin_core.tenants.errors import TenantNotFound
 from entrypoints.cli.main import main as adminctl
+from tests.support.flags import flag_world
+from tests.support.use_cases import caller_without_org, platform_caller, tenant_caller
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "matching"
@@ -409,3 +421,69 @@ def test_domain_weights_lacking_a_domain_or_naming_an_unknown_one_are_refused(
 def test_domain_weights_that_are_no_mapping_are_refused_as_such(raw: object) -> None:
     with pytest.raises(WeightsInvalid, match="mapping of domain to weight"):
         DomainWeights.of(raw)
+
+
+# -- the matching use cases: who may call them, filters, the tenant's weights
+
+
+def parameters_use_case() -> ShowMatchingParameters:
+    registry = load_registry(CONFIG)
+    clock = FixedClock(datetime(2026, 3, 2, tzinfo=UTC))
+    meters = {Source.POSTGRES: CountingMeter(), Source.NEO4J: CountingMeter(3)}
+    return ShowMatchingParameters(registry, CoverageCache(registry, meters, clock))
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        tenant_caller("org:admin", "apollo"),
+        platform_caller("org:coordinator"),
+        caller_without_org(),
+    ],
+    ids=["tenant admin", "coordinator", "no org"],
+)
+async def test_only_platform_managers_read_the_parameters(caller: Principal) -> None:
+    with pytest.raises(InsufficientPermission):
+        await parameters_use_case().execute(caller, ParametersQuery())
+
+
+async def test_parameter_filters_narrow_the_rows_and_never_the_counts() -> None:
+    show = parameters_use_case()
+    admin = platform_caller("org:admin")
+    everything = await show.execute(admin, ParametersQuery())
+    risk = await show.execute(admin, ParametersQuery(domain="risk_safety", status="active"))
+    assert len(everything.parameters) == everything.total == 147
+    assert risk.parameters
+    assert all(
+        (r.parameter.domain, r.parameter.status) == (Domain.RISK_SAFETY, Status.ACTIVE)
+        for r in risk.parameters
+    )
+    assert (risk.total, risk.counts) == (everything.total, everything.counts)
+    with pytest.raises(ValidationFailed) as refused:
+        await show.execute(admin, ParametersQuery(domain="astrology", status="planned"))
+    assert sorted(e.field for e in refused.value.errors) == ["domain", "status"]
+
+
+async def test_a_tenants_weights_are_its_override_else_the_defaults(tmp_path: Path) -> None:
+    async with flag_world("memory", tmp_path) as world:
+        defaults = load_domain_weights(CONFIG)
+        show = ShowDomainWeights(world.flags, defaults)
+        admin = tenant_caller("org:admin", "apollo")
+        plain = await show.execute(admin, DomainWeightsQuery(tenant_id="apollo"))
+        assert (plain.source, plain.weights) == ("default", defaults)
+        mine = {d: (1.0 if d == "risk_safety" else 0.0) for d in DOMAINS}
+        await world.override.execute(
+            admin,
+            OverrideFlagCommand(
+                tenant_id="apollo", flag="matching_domain_weights", value=mine, reason="risk"
+            ),
+        )
+        own = await show.execute(admin, DomainWeightsQuery(tenant_id="apollo"))
+        assert own.source == "override"
+        assert own.weights.weights[Domain.RISK_SAFETY] == 1.0
+        with pytest.raises(InsufficientPermission):
+            await show.execute(admin, DomainWeightsQuery(tenant_id="fortis"))
+        with pytest.raises(TenantNotFound):
+            await show.execute(
+                platform_caller("org:admin"), DomainWeightsQuery(tenant_id="nowhere")
+            )
