@@ -6,16 +6,26 @@ nothing. Expected answers come from those rules, not from the code."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.memory.flags import InMemoryFeatureFlags
+from adapters.memory.runtime import SequentialIds
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
+from adapters.system.runtime import SystemClock
 from admin_core.flags import overrides
+from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import FlagChange
+from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome
+from tests.support.flags import OPERATOR, add_tenants, catalogue, world_on
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TENANT = "apollo"
@@ -155,3 +165,37 @@ async def test_apply_writes_all_of_a_change_or_puts_back_what_it_wrote(
         assert fail_at == len(changes) + 1
         assert answer.outcome is Outcome.APPLIED
         assert await provider.overrides(TENANT) == written(held, changes)
+
+
+class BusyReplicas(InMemoryFeatureFlags):
+    """Another replica changes the tenant's `other_flag` override between every two reads
+    of the overrides: whatever a change is planned on is stale by the time it is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.reads = 0
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        self.reads += 1
+        await super().set_override(identity, "matching_strategy_version", f"v{self.reads}")
+        return await super().overrides(identity)
+
+
+async def test_a_change_always_planned_on_stale_overrides_gives_up_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Planned again while another replica keeps changing the overrides, up to the patience;
+    then FLAGS_UNAVAILABLE, nothing of this change at the provider, every attempt withdrawn."""
+    provider = BusyReplicas()
+    transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), SequentialIds())
+    await add_tenants(transactions, TENANT)
+    world = world_on(provider, transactions, catalogue(), patience_seconds=0.2)
+    command = OverrideFlagCommand(
+        tenant_id=TENANT, flag="mso_pfs_skip_threshold", value=90, reason="tune"
+    )
+    with pytest.raises(FlagsUnavailable) as refused:
+        await world.override.execute(OPERATOR, command)
+    assert refused.value.details == {"tenant_id": TENANT}
+    assert "mso_pfs_skip_threshold" not in await provider.overrides(TENANT)
+    assert await world.audit("flag.identity_override") == []
+    assert provider.reads > 2  # planned again, not given up at the first stale plan
