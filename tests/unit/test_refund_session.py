@@ -24,7 +24,8 @@ from hypothesis.stateful import (
 from adapters.memory.runtime import SequentialIds
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
-from admin_core.kernel.errors import ValidationFailed
+from admin_core.kernel.errors import InsufficientPermission, ValidationFailed
+from admin_core.kernel.principal import Principal
 from admin_core.payments.errors import PaymentProviderError, PaymentProviderNotConfigured
 from admin_core.payments.model import PaymentProvider, RefundStatus, SessionStatus, refund_key
 from admin_core.payments.refunds import GatewayRegistry, SessionRefunds
@@ -49,6 +50,7 @@ from tests.support.payments import (
     payments_world,
     sessions,
 )
+from tests.support.use_cases import platform_caller, tenant_caller
 
 NOW = ReconcileRefundsCommand(older_than=timedelta(0))
 
@@ -493,3 +495,23 @@ async def test_listing_sessions_takes_the_bounds_of_a_page() -> None:
     assert first.total == 3
     last = await world.list_sessions.execute(world.operator, ListSessionsQuery(limit=200, offset=2))
     assert [s.id for s in last.items] == ["mso_00002"]
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        tenant_caller("org:admin", "apollo"),
+        tenant_caller("org:provider:admin", "apollo"),
+        platform_caller("org:coordinator"),
+    ],
+    ids=["tenant admin", "provider admin", "coordinator"],
+)
+async def test_only_platform_managers_refund_and_a_refused_caller_changes_nothing(
+    caller: Principal,
+) -> None:
+    world = await world_with(1)
+    with pytest.raises(InsufficientPermission):
+        await world.refund.execute(caller, refund_of("mso_00000"))
+    session = await world.session("mso_00000")
+    assert (session.status, session.refund_attempts) == (SessionStatus.COMPLETED, 0)
+    assert made(world) == 0
