@@ -199,3 +199,24 @@ async def test_a_change_always_planned_on_stale_overrides_gives_up_and_writes_no
     assert "mso_pfs_skip_threshold" not in await provider.overrides(TENANT)
     assert await world.audit("flag.identity_override") == []
     assert provider.reads > 2  # planned again, not given up at the first stale plan
+
+
+json_scalars = st.one_of(
+    st.booleans(), st.integers(-3, 3), st.floats(-3, 3).map(lambda f: round(f)), st.none()
+)
+
+
+@given(json_scalars, json_scalars)
+def test_two_values_are_the_same_as_json_numbers_and_never_a_boolean_for_a_number(
+    held: Any, wanted: Any
+) -> None:
+    """A provider may hand back 1.0 for 1; `true` and 1 are different values (a JSON flag
+    set to `true` over an override of 1 is a change)."""
+    if isinstance(held, bool) or isinstance(wanted, bool):
+        expected = type(held) is type(wanted) and held == wanted
+    else:
+        expected = held == wanted
+    assert overrides.same_value(held, wanted) is expected
+    assert overrides.same_value(True, 1) is False
+    assert overrides.same_value(0.0, False) is False
+    assert overrides.same_value(1.0, 1) is True

@@ -171,3 +171,15 @@ async def test_only_a_caller_managing_the_tenant_reads_or_changes_its_flags(
         assert await world.provider.overrides("apollo") == {}
         assert await world.intent(1) is None
         await CALLS[name](world, APOLLO_ADMIN)
+
+
+@pytest.mark.parametrize("reason", [None, " "])
+async def test_a_good_override_without_a_reason_is_refused_alone(
+    tmp_path: Path, reason: str | None
+) -> None:
+    async with flag_world("memory", tmp_path) as world:
+        with pytest.raises(ValidationFailed) as refused:
+            await override("mso_pfs_skip_threshold", 90, reason)(world)
+        assert [(e.field, e.code) for e in refused.value.errors] == [("reason", None)]
+        assert await world.provider.overrides("apollo") == {}
+        assert await world.intent(1) is None
