@@ -515,3 +515,15 @@ async def test_only_platform_managers_refund_and_a_refused_caller_changes_nothin
     session = await world.session("mso_00000")
     assert (session.status, session.refund_attempts) == (SessionStatus.COMPLETED, 0)
     assert made(world) == 0
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
+async def test_a_refund_without_a_fit_reason_is_refused_and_changes_nothing(reason: str) -> None:
+    world = await world_with(1)
+    with pytest.raises(ValidationFailed) as refused:
+        await world.refund.execute(
+            world.operator, RefundSessionCommand(session_id="mso_00000", reason=reason)
+        )
+    assert [e.field for e in refused.value.errors] == ["reason"]
+    assert (await world.session("mso_00000")).status is SessionStatus.COMPLETED
+    assert made(world) == 0
