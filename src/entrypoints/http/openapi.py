@@ -50,7 +50,10 @@ _DESCRIPTIONS = {
     422: "VALIDATION_ERROR: one error per offending field",
     500: "INTERNAL_ERROR: a bug; no internals are returned",
     502: "the upstream provider refused or failed",
-    503: "a dependency is unreachable",
+    503: (
+        "the service cannot answer now, and the code says why: a dependency out of reach or not"
+        " configured, or (a write) the tenant's audit chain inconsistent"
+    ),
 }
 
 #: What any authenticated read can answer (503: Clerk's signing keys or the database are out
