@@ -819,3 +819,40 @@ def test_a_missing_reason_and_a_value_out_of_range_are_both_shown_at_once(
     expect(field).to_be_focused()  # the first in the form
     assert app.thresholds(tenant) == before
     assert page.unexpected_errors(422) == []
+
+
+def test_while_a_save_is_under_way_nothing_can_be_typed_that_its_answer_would_replace(
+    page: PageUnderTest,
+) -> None:
+    """The answer to a save redraws the thresholds and empties the reason: a field edited
+    while it was on its way would lose what was typed without a word, so every field is
+    read-only (a box disabled) until the answer comes, and editable again after it."""
+    app, tenant = page.app, "bumrungrad-bangkok"
+    tab = open_page(page)
+    sign_in(tab, app.token())
+    pick_tenant(tab, tenant)
+    held: list[Any] = []
+    tab.route(
+        "**/api/v1/admin/triage/thresholds",
+        lambda route: held.append(route) if route.request.method == "PUT" else route.continue_(),
+    )
+    tab.locator(f"#t-{PFS}").fill("82")
+    reason = tab.get_by_label("Reason for the change")
+    reason.fill("Saved while nothing else is typed")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#status")).to_contain_text(f"Saving for {tenant}")
+    boxes = tab.locator("#thresholds input[type=checkbox]")
+    for field in (tab.locator(f"#t-{RISK}"), tab.locator(f"#t-{PFS}"), reason):
+        expect(field).not_to_be_editable()
+    assert boxes.count() > 0
+    for index in range(boxes.count()):
+        expect(boxes.nth(index)).to_be_disabled()
+
+    held[0].continue_()
+    expect(tab.locator("#status")).to_contain_text("MSO PFS skip threshold is now 82")
+    for field in (tab.locator(f"#t-{RISK}"), tab.locator(f"#t-{PFS}"), reason):
+        expect(field).to_be_editable()
+    for index in range(boxes.count()):
+        expect(boxes.nth(index)).to_be_enabled()
+    assert app.thresholds(tenant)[PFS]["value"] == 82
+    assert page.unexpected_errors() == []

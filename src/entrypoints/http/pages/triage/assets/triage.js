@@ -786,6 +786,12 @@
     ui.reset.disabled = busy;
     ui.tenant.disabled = busy;
     for (const button of ui.thresholds.querySelectorAll("button")) button.disabled = busy;
+    // The fields hold what is being saved, and the answer replaces them: what was typed
+    // meanwhile would be lost without a word, so nothing can be typed until it comes.
+    for (const control of ui.form.querySelectorAll("input, textarea")) {
+      if (control.type === "checkbox" || control.type === "radio") control.disabled = busy;
+      else control.readOnly = busy;
+    }
     if (busy) ui.form.setAttribute("aria-busy", "true");
     else ui.form.removeAttribute("aria-busy");
   }
