@@ -30,7 +30,11 @@ def register(groups: Any) -> None:
         command = commands.add_parser(name, help=text)
         command.add_argument("tenant_id", type=options.tenant_id, help="a tenant id, or 'platform'")
         command.add_argument("user_id", type=options.user_id, help="the user (user_...)")
-        command.add_argument("role", help=f"one of {', '.join(ROLES)}")
+        command.add_argument(
+            "role",
+            help=f"a role of the role policy: {', '.join(ROLES)}, unless ADMIN_ROLE_POLICY_FILE"
+            " names others",
+        )
         command.set_defaults(handler=handler)
 
 
