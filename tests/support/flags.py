@@ -33,7 +33,7 @@ from admin_core.kernel.principal import Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import Intent
-from admin_core.side_effects.runner import PATIENCE_SECONDS, SideEffects
+from admin_core.side_effects.runner import PATIENCE_SECONDS, RENEW_EVERY_SECONDS, SideEffects
 from admin_core.tenants.known import KnownTenants
 from admin_core.tenants.model import Tenant, TenantStatus
 from admin_core.triage.use_cases import ShowTriageThresholds, UpdateTriageThresholds
@@ -150,13 +150,20 @@ def world_on(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     patience_seconds: float = PATIENCE_SECONDS,
+    renew_every_seconds: float = RENEW_EVERY_SECONDS,
 ) -> FlagWorld:
     cached = CachedFeatureFlags(provider, ttl=ttl)
+    side_effects = SideEffects(
+        transactions,
+        clock or SystemClock(),
+        ids or SequentialIds(),
+        renew_every_seconds=renew_every_seconds,
+    )
     tenant_flags = TenantFlags(
         catalogue=flags,
         flags=cached,
         tenants=KnownTenants(transactions),
-        side_effects=SideEffects(transactions, clock or SystemClock(), ids or SequentialIds()),
+        side_effects=side_effects,
         patience_seconds=patience_seconds,
     )
     return FlagWorld(

@@ -6,8 +6,9 @@ nothing. Expected answers come from those rules, not from the code."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.model import FlagChange
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome
+from admin_core.side_effects.runner import LEASE
+from tests.support.clock import ManualClock
 from tests.support.flags import OPERATOR, add_tenants, catalogue, world_on
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -220,3 +223,53 @@ def test_two_values_are_the_same_as_json_numbers_and_never_a_boolean_for_a_numbe
     assert overrides.same_value(True, 1) is False
     assert overrides.same_value(0.0, False) is False
     assert overrides.same_value(1.0, 1) is True
+
+
+class HeldWrites(InMemoryFeatureFlags):
+    """A provider whose writes wait until they are let go: a call that outlasts its lease."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.writing = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        self.writing.set()
+        await self.let_go.wait()
+        await super().set_override(identity, flag, value)
+
+
+async def test_a_change_whose_lease_another_caller_took_over_answers_flags_unavailable() -> None:
+    """The provider took longer than the change's lease and its caller could not renew it in
+    time: another caller (a reconcile on another replica) took the change over and settled
+    it. The first caller stops writing and answers FLAGS_UNAVAILABLE, saying to read the
+    flags again — never that its change was made — and the other's outcome stands: nothing at
+    the provider, no audit entry."""
+    provider = HeldWrites()
+    clock = ManualClock(step=timedelta(0))
+    ids = SequentialIds()
+    transactions = InMemoryTransactions(InMemoryStore(), clock, ids)
+    await add_tenants(transactions, TENANT)
+    flags = catalogue()
+    first = world_on(provider, transactions, flags, clock=clock, ids=ids, renew_every_seconds=0.01)
+    other = world_on(provider, transactions, flags, clock=clock, ids=ids)
+    command = OverrideFlagCommand(
+        tenant_id=TENANT, flag="mso_pfs_skip_threshold", value=90, reason="tune"
+    )
+    changing = asyncio.create_task(first.override.execute(OPERATOR, command))
+    await provider.writing.wait()
+    clock.set(clock.current + 2 * LEASE)  # the first caller's renewals did not come in time
+    report = await other.flags.side_effects.reconcile(other.flags.effects)
+    assert len(report.abandoned) == 1, report
+
+    with pytest.raises(FlagsUnavailable) as refused:
+        await asyncio.wait_for(changing, timeout=5)
+    assert refused.value.details == {"tenant_id": TENANT}
+    assert "try again" in refused.value.message
+    provider.let_go.set()  # a write still under way would land now
+    await asyncio.sleep(0)
+    assert "mso_pfs_skip_threshold" not in await provider.overrides(TENANT)
+    assert await first.audit("flag.identity_override") == []
+    intent = await first.intent(1)
+    assert intent is not None
+    assert intent.status is IntentStatus.FAILED
