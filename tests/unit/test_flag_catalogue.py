@@ -141,6 +141,15 @@ def test_a_float_flag_never_stores_negative_zero() -> None:
         assert str(definition.checked(-0.0)) == "0.0"
 
 
+def test_a_weight_is_never_stored_as_negative_zero() -> None:
+    definition = FlagDefinition(
+        name="w", type=FlagType.JSON, default={"a": 1, "b": 0}, weights=("a", "b")
+    )
+    stored = definition.checked({"a": 1, "b": -0.0})
+    assert stored == {"a": 1, "b": 0.0}
+    assert str(stored["b"]) == "0.0"
+
+
 @given(st.one_of(st.booleans(), st.text(max_size=5), st.none(), st.lists(st.integers())))
 def test_a_number_flag_refuses_what_is_not_a_number(value: object) -> None:
     assert _number(FlagType.FLOAT, minimum=0, maximum=1).problem(value) is not None
