@@ -394,6 +394,10 @@ async def test_a_refused_attempt_is_audited_with_who_asked_and_what_failed() -> 
     assert failed.actor_id == world.operator.user_id
     assert failed.after["idempotency_key"] == refund_key("mso_00002", 1)
     assert failed.after["error"]
+    # The attempt's own plan stays in its failure entry: which provider, and why it was asked.
+    session = await world.session("mso_00002")
+    assert failed.after["provider"] == session.payment_provider.value
+    assert failed.after["reason"] == refund_of("mso_00002").reason
 
 
 async def test_a_call_meeting_a_refund_in_flight_waits_and_answers_its_result() -> None:
