@@ -181,3 +181,49 @@ def test_the_membership_carries_the_strongest_role() -> None:
         membership_role(POLICY, OrgKind.PLATFORM, ["org:admin", "org:super_admin"])
         == "org:super_admin"
     )
+
+
+# Bounds every list and every change shares: a page of 1..200 items from offset 0..10**9,
+# a reason of at most 500 characters.
+
+
+def refused_fields(checks: FieldChecks) -> list[str]:
+    try:
+        checks.done()
+    except ValidationFailed as failure:
+        return sorted(e.field for e in failure.errors)
+    return []
+
+
+@given(
+    limit=st.integers(min_value=-5, max_value=205) | st.sampled_from([-(2**63), 2**63]),
+    offset=st.integers(min_value=-5, max_value=5)
+    | st.integers(min_value=10**9 - 5, max_value=10**9 + 5)
+    | st.sampled_from([2**63]),
+)
+def test_a_page_is_refused_exactly_when_its_limit_or_offset_is_out_of_bounds(
+    limit: int, offset: int
+) -> None:
+    checks = FieldChecks()
+    checks.page(limit, offset)
+    expected = [] if 1 <= limit <= 200 else ["limit"]
+    expected += [] if 0 <= offset <= 1_000_000_000 else ["offset"]
+    assert refused_fields(checks) == expected
+
+
+@given(st.integers(min_value=1, max_value=510), st.booleans())
+def test_a_reason_of_up_to_500_characters_is_kept_whole(length: int, required: bool) -> None:
+    checks = FieldChecks()
+    reason = checks.reason("r" * length, required=required)
+    if length <= 500:
+        assert (reason, refused_fields(checks)) == ("r" * length, [])
+    else:
+        assert (reason, refused_fields(checks)) == (None, ["reason"])
+
+
+def test_a_reason_is_required_unless_the_change_says_otherwise() -> None:
+    checks = FieldChecks()
+    assert checks.reason(None, required=False) is None
+    assert refused_fields(checks) == []
+    assert checks.reason(None) is None
+    assert refused_fields(checks) == ["reason"]
