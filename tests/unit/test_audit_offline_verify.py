@@ -3,6 +3,8 @@ the public key: the untouched export verifies, each tampered variant does not.""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -14,6 +16,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from adapters.ed25519.keys import (
     Ed25519CheckpointKeys,
@@ -432,3 +436,57 @@ async def test_a_checkpoint_holds_exactly_when_the_chain_is_intact_through_its_h
         True,
         True,
     ]
+
+
+async def test_a_checkpoint_is_the_documented_payload_signed_so_any_ed25519_tool_checks_it(
+    log: Log,
+) -> None:
+    """An auditor with a verifier of their own rebuilds the signed payload from the published
+    document (every field but `signature`, canonical JSON) and checks it with the public key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    checkpoints = [line["checkpoint"] for line in await log.export() if "checkpoint" in line]
+    public = Ed25519PublicKey.from_public_bytes(log.signer.public_key.raw)
+    previous = "0" * 64
+    for seq, document in enumerate(checkpoints, start=1):
+        body = {k: v for k, v in document.items() if k != "signature"}
+        assert body["type"] == "admin-core/audit-checkpoint"
+        assert (body["v"], body["seq"], body["prev_hash"]) == (1, seq, previous)
+        assert body["created_at"].endswith("Z")
+        assert body["key_id"] == hashlib.sha256(log.signer.public_key.raw).hexdigest()[:16]
+        assert body["heads"] == sorted(body["heads"])
+        payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("ascii")
+        signature = document["signature"]
+        public.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), payload)
+        previous = hashlib.sha256(payload).hexdigest()
+    first = checkpoints[0]["heads"]
+    assert first == [["tenant:tenant-a", 5, first[0][2]], ["tenant:tenant-b", 1, first[1][2]]]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=70),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+async def test_a_checkpoint_field_holding_any_other_json_value_fails_the_export_without_a_crash(
+    log: Log,
+) -> None:
+    lines = await log.export()
+    fields = sorted(lines[0]["checkpoint"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(field=st.sampled_from(fields), value=JSON_VALUES)
+    def altered(field: str, value: Any) -> None:
+        changed = json.loads(json.dumps(lines))
+        assume(changed[0]["checkpoint"][field] != value)
+        changed[0]["checkpoint"][field] = value
+        result = check(changed, log.signer.public_key)
+        assert not result.ok
+        assert result.checkpoint_problem is not None
+        assert result.checkpoint_problem.checkpoint_seq == 1
+
+    altered()
