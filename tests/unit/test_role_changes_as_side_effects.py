@@ -175,6 +175,28 @@ async def test_a_change_whose_caller_died_is_finished_by_the_next_change(world: 
     assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
 
 
+async def test_reconcile_leaves_a_change_alone_while_it_may_still_be_running(world: World) -> None:
+    """A change younger than half a minute belongs to a request still under way: reconcile
+    neither touches nor reports it; once the caller's lease has run out, reconcile finishes it
+    (its one entry written)."""
+    flaky(world).die_after_write = True
+    with pytest.raises(asyncio.CancelledError):
+        await world.grant.execute(ADMIN, grant("org:provider:staff"))
+    flaky(world).die_after_write = False
+    changes = world.role_changes
+
+    world.clock.advance(timedelta(seconds=10))
+    early = await changes.side_effects.reconcile(changes.effects)
+    assert (early.completed, early.abandoned, early.unresolved) == ([], [], [])
+    assert statuses(world) == [IntentStatus.PENDING]
+
+    world.clock.advance(LEASE)
+    late = await changes.side_effects.reconcile(changes.effects)
+    assert (len(late.completed), late.abandoned, late.unresolved) == (1, [], [])
+    assert [e.after["granted"] for e in world.audit() if e.after] == ["org:provider:staff"]
+    assert statuses(world) == [IntentStatus.DONE]
+
+
 async def test_a_change_the_provider_cannot_confirm_is_settled_once_it_answers(
     world: World,
 ) -> None:
