@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from admin_core.auth.policy import ROLES, RolePolicy
 from admin_core.kernel.errors import ValidationFailed
 from admin_core.kernel.principal import OrgKind, Permission, Principal, Scope
-from admin_core.kernel.validation import FieldChecks
+from admin_core.kernel.validation import FieldChecks, time_bound
 from admin_core.tenants.model import PaymentsProvider, TenantSettings
 from admin_core.tenants.rules import TENANT_ID, merge_settings, slug
 from admin_core.users.errors import RoleNotAllowed
@@ -227,3 +229,49 @@ def test_a_reason_is_required_unless_the_change_says_otherwise() -> None:
     assert refused_fields(checks) == []
     assert checks.reason(None) is None
     assert refused_fields(checks) == ["reason"]
+
+
+# A time bound (`from_date`, `to_date` of audit and session lists) is an instant in UTC.
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.one_of(
+            st.none(),
+            st.integers(min_value=-18 * 60 + 1, max_value=18 * 60 - 1).map(
+                lambda minutes: timezone(timedelta(minutes=minutes))
+            ),
+        ),
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_date_time_bound_is_the_same_instant_in_utc(
+    moment: datetime, as_text: bool, end: bool
+) -> None:
+    value: str | datetime = moment.isoformat() if as_text else moment
+    bound = time_bound(value, field="from_date", end=end)
+    expected = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    assert bound == expected
+    assert bound is not None
+    assert bound.utcoffset() == timedelta(0)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 1, 1)), st.booleans())
+def test_a_date_bound_covers_its_whole_utc_day(day: date, as_text: bool) -> None:
+    value: str | date = day.isoformat() if as_text else day
+    first = time_bound(value, field="from_date", end=False)
+    last = time_bound(value, field="to_date", end=True)
+    assert first == datetime(day.year, day.month, day.day, tzinfo=UTC)
+    assert last == first + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def test_a_bound_with_an_offset_counts_from_its_own_clock() -> None:
+    checks = FieldChecks()
+    first, last = checks.time_range("2026-03-01T10:00:00+05:30", "2026-03-01T04:30:00Z")
+    assert refused_fields(checks) == []
+    assert first == last == datetime(2026, 3, 1, 4, 30, tzinfo=UTC)
+    checks.time_range("2026-03-01T10:00:00+05:30", "2026-03-01T04:29:59Z")
+    assert refused_fields(checks) == ["to_date"]
