@@ -101,6 +101,10 @@ async def test_permission_matrix_matches_the_spec(
     full_role = role if role.startswith("org:") else f"org:{role}"
     want = expected(full_role, org or "", permission.value, target, platform)
     assert principal.can(permission, tenant_id=target, platform=platform) is want
+    # `has`: the permission held, however far it reaches.
+    assert principal.has(permission) is expected(
+        full_role, org or "", permission.value, None, False
+    )
 
 
 async def test_tenant_org_resolves_to_its_tenant_and_unmapped_org_to_nothing() -> None:
