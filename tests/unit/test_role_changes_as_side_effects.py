@@ -246,6 +246,27 @@ async def test_a_replica_waits_for_another_replicas_change_of_the_same_membershi
     assert world.clock.now() == T0
 
 
+async def test_two_changes_of_one_membership_on_one_replica_run_one_after_the_other(
+    world: World,
+) -> None:
+    """The second waits for the first to finish, then computes its own from the first's
+    outcome; then a third change of the membership is not kept waiting."""
+    identity = flaky(world)
+    identity.gate = asyncio.Event()
+    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(world.grant.execute(ADMIN, grant("org:admin")))
+    await asyncio.sleep(0.2)
+    assert not second.done()
+    identity.gate.set()
+    changes = await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert [c.org_role for c in changes] == ["org:provider:staff", "org:admin"]
+    third = await asyncio.wait_for(world.revoke.execute(ADMIN, revoke("org:admin")), 2)
+    assert third.roles == ("org:provider:staff",)
+    assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
+    assert statuses(world) == [IntentStatus.DONE] * 3
+
+
 # --------------------------------------------------------------------------- state machine
 
 ROLES = ["org:admin", "org:provider:admin", "org:provider:staff", "org:mso:doctor"]
