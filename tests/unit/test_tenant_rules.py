@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from admin_core.auth.policy import ROLES, RolePolicy
@@ -203,6 +203,10 @@ def refused_fields(checks: FieldChecks) -> list[str]:
     | st.integers(min_value=10**9 - 5, max_value=10**9 + 5)
     | st.sampled_from([2**63]),
 )
+@example(limit=1, offset=0)
+@example(limit=200, offset=1_000_000_000)
+@example(limit=0, offset=-1)
+@example(limit=201, offset=1_000_000_001)
 def test_a_page_is_refused_exactly_when_its_limit_or_offset_is_out_of_bounds(
     limit: int, offset: int
 ) -> None:
@@ -214,6 +218,9 @@ def test_a_page_is_refused_exactly_when_its_limit_or_offset_is_out_of_bounds(
 
 
 @given(st.integers(min_value=1, max_value=510), st.booleans())
+@example(500, True)
+@example(501, True)
+@example(501, False)
 def test_a_reason_of_up_to_500_characters_is_kept_whole(length: int, required: bool) -> None:
     checks = FieldChecks()
     reason = checks.reason("r" * length, required=required)
