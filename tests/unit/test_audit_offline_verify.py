@@ -28,7 +28,7 @@ from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
 from adapters.system.runtime import UlidGenerator
 from admin_core.audit.checkpoints import CheckpointIssue, PublicKey
-from admin_core.audit.model import AuditRecord, BreakReason, link, unlinked
+from admin_core.audit.model import AuditRecord, BreakReason, CheckpointProblem, link, unlinked
 from admin_core.audit.offline import ExportVerification, verify_export
 from admin_core.audit.use_cases import (
     ExportSealedChains,
@@ -487,5 +487,30 @@ async def test_a_checkpoint_field_holding_any_other_json_value_fails_the_export_
         result = check(changed, log.signer.public_key)
         assert not result.ok
         assert result.checkpoint_problem is not None
+        # Named by its place in the file: an unsigned `seq` points nowhere else.
+        assert result.checkpoint_problem.checkpoint_seq == 1, result.checkpoint_problem
 
     altered()
+
+
+async def test_a_checkpoint_whose_seq_was_altered_is_named_by_its_place_not_by_that_seq(
+    log: Log,
+) -> None:
+    """The first checkpoint's `seq` rewritten to 2: its signature fails, and the problem is
+    the first checkpoint's, not that of the real checkpoint 2 after it. A checkpoint taken out
+    of the file is still found where the chain breaks: at the signed checkpoint after it."""
+    lines = await log.export()
+    assert [line["checkpoint"]["seq"] for line in lines if "checkpoint" in line][:2] == [1, 2]
+    changed = json.loads(json.dumps(lines))
+    changed[0]["checkpoint"]["seq"] = 2
+    result = check(changed, log.signer.public_key)
+    assert not result.ok
+    assert result.checkpoint_problem == CheckpointProblem(
+        checkpoint_seq=1, reason=CheckpointIssue.SIGNATURE_INVALID
+    )
+
+    without_first = [line for line in lines if line.get("checkpoint", {}).get("seq") != 1]
+    result = check(without_first, log.signer.public_key)
+    assert result.checkpoint_problem == CheckpointProblem(
+        checkpoint_seq=2, reason=CheckpointIssue.CHAIN_BROKEN
+    )

@@ -103,6 +103,8 @@ class _Chain:
 
 #: An export without checkpoints proves nothing against a re-seal.
 _NO_CHECKPOINTS = CheckpointProblem(checkpoint_seq=0, reason="no_checkpoints")
+#: Reasons that leave a checkpoint's own fields unproven.
+_UNSIGNED = frozenset({CheckpointIssue.SIGNATURE_INVALID, CheckpointIssue.UNKNOWN_KEY})
 
 
 def _entry(data: dict[str, Any]) -> AuditEntry:
@@ -197,10 +199,15 @@ def _checkpoint(
         return expected + 1
     if checkpoint is None:
         reason: str | None = CheckpointIssue.MALFORMED
-    elif checkpoint.seq != expected:
-        reason = CheckpointIssue.CHAIN_BROKEN  # one is missing, or out of order
     else:
+        # The signature first: a `seq` is only believed once it is signed. One that is not is
+        # named by its place in the file, the seq expected there (an altered `seq` would
+        # otherwise point the auditor at another checkpoint).
         reason = check.check(seq, checkpoint.document())
+        if reason in _UNSIGNED:
+            seq = expected
+        elif seq != expected:
+            reason = CheckpointIssue.CHAIN_BROKEN  # signed: one is missing, or out of order
     if reason is not None:
         check.problem = CheckpointProblem(checkpoint_seq=seq, reason=reason)
     else:
