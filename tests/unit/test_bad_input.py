@@ -17,6 +17,7 @@ from litestar.routes import HTTPRoute
 
 from entrypoints.cli.main import main
 from entrypoints.http.requests import MAX_JSON_DEPTH
+from tests.support.doctors import doctor_body
 from tests.support.http import ApiClient, api
 
 TENANTS = "/api/v1/admin/tenants"
@@ -51,19 +52,7 @@ BODY_OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "POST",
         "/api/v1/admin/mso/doctors",
-        {
-            "tenant_id": "apollo-chennai",
-            "full_name": "Dr. X",
-            "email": "x@apollo.example",
-            "specialty": "cardiology",
-            "languages": ["en"],
-            "countries": ["IN"],
-            "license_number": "L-1",
-            "consultation_fee_minor": 100,
-            "currency": "INR",
-            "available_from": "2026-01-01",
-            "timezone": "Asia/Kolkata",
-        },
+        doctor_body("apollo-chennai"),
     ),
     ("PATCH", f"/api/v1/admin/mso/doctors/{DOCTOR}", {"active": False}),
     ("POST", f"/api/v1/admin/mso/sessions/{SESSION}/refund", {"reason": "r"}),

@@ -33,6 +33,7 @@ from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import RequestIdFilter
 from entrypoints.settings import Settings
+from tests.support.doctors import doctor_body
 from tests.support.services import service_url
 
 
@@ -321,19 +322,7 @@ async def test_ready_follows_the_schema_revision_while_the_process_runs(tmp_path
 #: One request per admin operation of the OpenAPI document, valid in every other respect:
 #: each declares 503, and a database out of reach is that 503, never a 500.
 _TENANT = "apollo-chennai"
-_DOCTOR_BODY = {
-    "tenant_id": _TENANT,
-    "full_name": "Dr. X",
-    "email": "x@apollo.example",
-    "specialty": "cardiology",
-    "languages": ["en"],
-    "countries": ["IN"],
-    "license_number": "L-1",
-    "consultation_fee_minor": 100,
-    "currency": "INR",
-    "available_from": "2026-01-01",
-    "timezone": "Asia/Kolkata",
-}
+_DOCTOR_BODY = doctor_body(_TENANT)
 OPERATIONS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "listTenants": ("GET", "/api/v1/admin/tenants", None),
     "createTenant": ("POST", "/api/v1/admin/tenants", {"provider_id": "prv_x"}),

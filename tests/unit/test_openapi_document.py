@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from entrypoints.container import build_container
 from entrypoints.http.app import ADMIN_SCHEMA_PATH, create_app
 from entrypoints.settings import Settings
+from tests.support.doctors import doctor_body
 
 METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -212,19 +213,7 @@ def test_each_operation_says_what_it_does_and_the_permission_it_needs(
 #: gets each, on the demo data. `{doctor}` and `{other_email}` are one apollo-chennai doctor
 #: and another's email.
 _T = "apollo-chennai"
-_DOCTOR = {
-    "tenant_id": "nowhere",
-    "full_name": "Dr. X",
-    "email": "l.ramanathan@apollo.example",
-    "specialty": "cardiology",
-    "languages": ["en"],
-    "countries": ["IN"],
-    "license_number": "L-1",
-    "consultation_fee_minor": 100,
-    "currency": "INR",
-    "available_from": "2026-01-01",
-    "timezone": "Asia/Kolkata",
-}
+_DOCTOR = doctor_body("nowhere", email="l.ramanathan@apollo.example")
 _FLAG = "flag=enable_mso_booking"
 NAMED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("createTenant", "PROVIDER_NOT_FOUND"): ("POST", "/tenants", {"provider_id": "prv_none"}),

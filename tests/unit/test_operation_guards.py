@@ -32,6 +32,7 @@ from entrypoints.http.envelope import ensure_request_id
 from entrypoints.http.errors import handle_exception
 from entrypoints.http.security import PRINCIPAL_KEY, REQUIRES, bearer_token, current_principal
 from entrypoints.settings import Settings
+from tests.support.doctors import doctor_body
 from tests.support.http import PLATFORM_ORG, ApiClient, api
 
 ADMIN = "/api/v1/admin"
@@ -102,19 +103,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "values": {"mso_max_offers_per_case": 3},
         "reason": "r",
     },
-    "onboardMsoDoctor": {
-        "tenant_id": "{t}",
-        "full_name": "Dr. Guard",
-        "email": "guard@example.org",
-        "specialty": "cardiology",
-        "languages": ["en"],
-        "countries": ["IN"],
-        "license_number": "L-1",
-        "consultation_fee_minor": 100,
-        "currency": "INR",
-        "available_from": "2026-01-01",
-        "timezone": "Asia/Kolkata",
-    },
+    "onboardMsoDoctor": doctor_body("{t}", full_name="Dr. Guard", email="guard@example.org"),
     "updateMsoDoctor": {"specialty": "cardiology"},
     "refundMsoSession": {"reason": "r"},
 }
