@@ -585,6 +585,17 @@ def test_signing_in_by_keyboard_leaves_the_focus_on_the_tenant_picker(
     assert page.unexpected_errors() == []
 
 
+def hold_saves(tab: Any) -> list[Any]:
+    """Every save (PUT of the thresholds) the page sends from now on, held unanswered in the
+    list returned until the test continues it; reads go through."""
+    held: list[Any] = []
+    tab.route(
+        "**/api/v1/admin/triage/thresholds",
+        lambda route: held.append(route) if route.request.method == "PUT" else route.continue_(),
+    )
+    return held
+
+
 def test_a_slow_save_says_it_is_saving_and_enter_pressed_again_sends_nothing_more(
     page: PageUnderTest,
 ) -> None:
@@ -592,11 +603,7 @@ def test_a_slow_save_says_it_is_saving_and_enter_pressed_again_sends_nothing_mor
     tab = open_page(page)
     sign_in(tab, app.token())
     pick_tenant(tab, tenant)
-    held: list[Any] = []
-    tab.route(
-        "**/api/v1/admin/triage/thresholds",
-        lambda route: held.append(route) if route.request.method == "PUT" else route.continue_(),
-    )
+    held = hold_saves(tab)
     field = tab.locator(f"#t-{PFS}")
     field.fill("83")
     tab.get_by_label("Reason for the change").fill("Saved over a slow line")
@@ -831,11 +838,7 @@ def test_while_a_save_is_under_way_nothing_can_be_typed_that_its_answer_would_re
     tab = open_page(page)
     sign_in(tab, app.token())
     pick_tenant(tab, tenant)
-    held: list[Any] = []
-    tab.route(
-        "**/api/v1/admin/triage/thresholds",
-        lambda route: held.append(route) if route.request.method == "PUT" else route.continue_(),
-    )
+    held = hold_saves(tab)
     tab.locator(f"#t-{PFS}").fill("82")
     reason = tab.get_by_label("Reason for the change")
     reason.fill("Saved while nothing else is typed")
