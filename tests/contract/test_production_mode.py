@@ -41,6 +41,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from entrypoints.cli.main import main
+from entrypoints.container import aclose, build_container
+from entrypoints.demo.seed import DemoStory
+from entrypoints.settings import Settings
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
 from tests.support.services import (
@@ -771,6 +774,44 @@ def test_embedded_demo_seed_fills_an_empty_database_once(
     assert second.code == 0, second.text
     assert json.loads(second.out) == {"state": "demo", "tenants_created": 0}
     assert sqlite_contents(db) == seeded
+
+
+def test_a_demo_seed_cut_short_is_named_by_demo_seed_and_serve_and_left_as_it_was(
+    adminctl: Callable[..., Run], tmp_path: Path
+) -> None:
+    """A first `make run` stopped while it seeded: the next start says so and how to start
+    again, rather than serving part of the demo set as if it were whole."""
+    db = tmp_path / "cut.db"
+    env = embedded_env(tmp_path, db)
+    assert adminctl("db", "upgrade", env=env).code == 0
+    asyncio.run(_tell_part_of_the_demo(env, steps=3))
+    before = sqlite_contents(db)
+    assert before.tenants
+    assert before.audit_ids
+
+    refused = adminctl("demo", "seed", env=env)
+    assert refused.code == EXIT_SEED_REFUSED, refused.text
+    assert "DEMO_SEED_REFUSED" in refused.err
+    assert "cut short" in refused.err
+    assert "empty database" in refused.err
+    with serving(env, tmp_path):
+        pass
+    assert "not seeding the demo data: a demo seed of this database was cut short" in (
+        (tmp_path / "serve.err").read_text()
+    )
+    assert sqlite_contents(db) == before
+
+
+async def _tell_part_of_the_demo(env: Mapping[str, str], *, steps: int) -> None:
+    settings = Settings(
+        database_url=env["ADMIN_DATABASE_URL"], local_key_path=Path(env["ADMIN_LOCAL_KEY_PATH"])
+    )
+    container = build_container(settings)
+    try:
+        for step in DemoStory(container).steps()[:steps]:
+            await step()
+    finally:
+        await aclose(container)
 
 
 @pytest.mark.parametrize("command", [["serve"], ["config", "check"], ["audit", "public-key"]])

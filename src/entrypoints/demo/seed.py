@@ -2,15 +2,16 @@
 history is genuine: every entry was written by the use case that made the change it records.
 
 Only into a database that holds nothing else (docs/adr/0040-run-modes.md): an empty database
-is seeded, one that holds the demo set already is left as it is, and one that holds any other
-data is refused. Production never seeds.
+is seeded, one the demo set was seeded into is left as it is, and one that holds any other
+data, or a seed cut short, is refused. Production never seeds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from adapters.sql.locks import held_exclusively
@@ -41,9 +42,17 @@ from entrypoints.demo.mso_sessions import demo_sessions
 SEEDER = "demo:seed"
 
 
+#: The story's last step that must happen: a platform admin suspends a tenant (the graph
+#: rebuild after it is best effort). Its audit entry, which the log keeps for good, tells a
+#: finished seed from one cut short.
+CLOSER, CLOSED_TENANT = "user_local_admin", "medanta-gurugram"
+CLOSING = AuditFilter(action="tenant.update", actor_id=CLOSER, tenant_id=CLOSED_TENANT)
+
+
 class SeedState(enum.StrEnum):
     EMPTY = "empty"  # nothing in it: the demo set may go in
-    DEMO = "demo"  # the demo set is there, and nothing but it
+    DEMO = "demo"  # the demo set was seeded into it (whatever was done with it since)
+    CUT = "cut"  # a seed began and never finished: never seeded again
     OTHER = "other"  # data that is not the demo set: never seeded
 
 
@@ -59,15 +68,21 @@ class SeedReport:
 
 async def seed_state(container: Container) -> SeedState:
     async with container.database.transactions()() as tx:
-        tenants = await tx.tenants.list(limit=len(DEMO_TENANTS) + 1, offset=0)
+        tenants = await tx.tenants.list(limit=1, offset=0)
         entries = await tx.audit.count(AuditFilter())
         platform_roles = await tx.user_roles.for_tenant(PLATFORM_TENANT_ID)
-    if tenants.total == 0 and entries == 0 and not platform_roles:
-        return SeedState.EMPTY
-    ids = {t.id for t in tenants.items}
-    if tenants.total == len(DEMO_TENANTS) and ids == {t.tenant_id for t in DEMO_TENANTS}:
+        if tenants.total == 0 and entries == 0 and not platform_roles:
+            return SeedState.EMPTY
+        closing = await tx.audit.query(CLOSING, before=None, limit=len(DEMO_TENANTS) + 1)
+        begun = await tx.audit.count(AuditFilter(actor_id=SEEDER))
+    if any(_told(entry.request_id) for entry in closing):
         return SeedState.DEMO
-    return SeedState.OTHER
+    return SeedState.CUT if begun else SeedState.OTHER
+
+
+def _told(request_id: str | None) -> bool:
+    """Whether an entry was written by the story (its requests are `demo-0001`, ...)."""
+    return request_id is not None and request_id.startswith("demo-")
 
 
 async def seed_demo(container: Container) -> SeedReport:
@@ -88,13 +103,23 @@ async def _seed(container: Container) -> SeedReport:
             "the database holds data that is not the demo set; "
             "the demo set goes only into an empty database"
         )
+    if state is SeedState.CUT:
+        raise DemoSeedRefused(
+            "a demo seed of this database was cut short, and what it wrote stays in the audit "
+            "log; the demo set goes only into an empty database (delete the SQLite file, or "
+            "name an empty database in ADMIN_DATABASE_URL)"
+        )
     if state is SeedState.DEMO:
         return SeedReport(state=state, tenants_created=0)
-    await _Story(container).tell()
+    for step in DemoStory(container).steps():
+        await step()
     return SeedReport(state=state, tenants_created=len(DEMO_TENANTS))
 
 
-class _Story:
+Step = Callable[[], Awaitable[None]]
+
+
+class DemoStory:
     """A few weeks of the platform, told through the use cases in the order they happened."""
 
     def __init__(self, container: Container) -> None:
@@ -127,24 +152,35 @@ class _Story:
             permissions=self._c.auth.role_policy().permissions(role, kind),
         )
 
-    async def tell(self) -> None:
-        await self._directory()
-        for demo in DEMO_TENANTS:
-            await self._onboard(demo)
-        await self._grant_roles()
-        await self._settle_time_zones()
-        doctors = await onboard_demo_doctors(self._c, lambda: self._as(self._operator))
-        await self._sessions(doctors)
-        platform_admin = self._member(
-            "user_local_admin", self._c.settings().platform_org, "org:admin", None
+    def steps(self) -> Sequence[Step]:
+        """The story's steps in order, each its own transactions: a process stopped between
+        two leaves the ones before it."""
+        return (
+            self._directory,
+            *(functools.partial(self._onboard, demo) for demo in DEMO_TENANTS),
+            self._grant_roles,
+            self._settle_time_zones,
+            self._sessions,
+            self._close,
+            self._rebuild,
         )
+
+    def _platform_admin(self) -> Principal:
+        return self._member(CLOSER, self._c.settings().platform_org, "org:admin", None)
+
+    async def _close(self) -> None:
+        """The last step that must happen; its entry is the mark of a finished seed."""
         await self._c.tenants.update_tenant().execute(
-            self._as(platform_admin),
-            UpdateTenantCommand(tenant_id="medanta-gurugram", status=TenantStatus.SUSPENDED),
+            self._as(self._platform_admin()),
+            UpdateTenantCommand(tenant_id=CLOSED_TENANT, status=TenantStatus.SUSPENDED),
         )
+
+    async def _rebuild(self) -> None:
         # A failed rebuild is audited by the rebuild itself; the demo works without a graph.
         with contextlib.suppress(GraphRebuildFailed):
-            await self._c.graph.rebuild_graph().execute(self._as(platform_admin), RebuildCommand())
+            await self._c.graph.rebuild_graph().execute(
+                self._as(self._platform_admin()), RebuildCommand()
+            )
 
     async def _directory(self) -> None:
         """The provider directory is loaded by the services that own it, not by an admin
@@ -216,9 +252,10 @@ class _Story:
                 ),
             )
 
-    async def _sessions(self, doctors: Mapping[str, Sequence[str]]) -> None:
-        """Second-opinion sessions are booked and paid by the booking service: written as
-        rows, with no audit entry."""
+    async def _sessions(self) -> None:
+        """Doctors are onboarded through the use case; second-opinion sessions with them are
+        booked and paid by the booking service: written as rows, with no audit entry."""
+        doctors = await onboard_demo_doctors(self._c, lambda: self._as(self._operator))
         currencies = {t.tenant_id: t.settings.default_currency or "USD" for t in DEMO_TENANTS}
         sessions = demo_sessions(currencies, doctors, now=self._c.runtime.clock().now())
         async with self._c.database.transactions()() as tx:
