@@ -19,9 +19,7 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.errors import unavailable
-from adapters.sql.locks import beside_database
-from adapters.sql.projection import PostgresRebuildLock, translate
+from adapters.sql.locks import PostgresAdvisoryLock, beside_database
 from adapters.sql.reads import Read, driver_connection, invalidate_unless_answered
 from adapters.sql.tables import audit_chain_heads, audit_chain_links, audit_checkpoints, audit_log
 from adapters.sql.types import UtcDateTime
@@ -43,7 +41,6 @@ from admin_core.audit.model import (
     prefix_upper_bound,
 )
 from admin_core.audit.ports import AuditLog, CheckpointLock, CheckpointStore
-from admin_core.graph.ports import GraphUnavailable
 from admin_core.kernel.runtime import Clock, IdGenerator
 
 #: SQLite: a prefix that matches more distinct actions than this is read as one range and
@@ -568,24 +565,17 @@ class SqlCheckpointStore(CheckpointStore):
 CHECKPOINT_LOCK_KEY = 0x0AD17C4E
 
 
-class PostgresCheckpointLock(PostgresRebuildLock, CheckpointLock):
+class PostgresCheckpointLock(PostgresAdvisoryLock, CheckpointLock):
     """`pg_try_advisory_lock` on its own key: one checkpoint writer across every replica."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine, key=CHECKPOINT_LOCK_KEY)
-
-    def _failure(self, error: sqlalchemy.exc.SQLAlchemyError) -> BaseException:
-        """A connection lost while taking the lock is the database out of reach, as for
-        every other audit operation; nothing of the graph's errors reaches the audit area."""
-        if isinstance(translate(error), GraphUnavailable):
-            return unavailable(error)
-        return error
+        super().__init__(engine, CHECKPOINT_LOCK_KEY)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[None]:
         """`pg_advisory_lock_shared` on the writer's key: waits for a writer to finish, and
         a writer's `pg_try_advisory_lock` fails while any reader holds it."""
-        async with self._session_lock("pg_advisory_lock_shared", "pg_advisory_unlock_shared"):
+        async with self.shared():
             yield
 
 

@@ -4,8 +4,10 @@ failed (the constraint's name), never by the wording of a message."""
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.inline_sqlite import DatabaseFileMissing
 from adapters.sql.tables import metadata
@@ -82,3 +84,38 @@ def unavailable(error: BaseException) -> DatabaseUnavailable:
             details={"sqlstate": sqlstate},
         )
     return DatabaseUnavailable()
+
+
+#: What opening a connection raises when the database gives none: the driver's errors (those
+#: it declares, wrapped by SQLAlchemy; asyncpg's OSError and TimeoutError, and a missing
+#: SQLite file, as they are) and the pool's wait for a free connection running out. Any other
+#: error of SQLAlchemy's is a mistake of the caller, not an outage.
+CONNECT_FAILURES = (
+    sqlalchemy.exc.DBAPIError,
+    sqlalchemy.exc.TimeoutError,
+    OSError,
+    TimeoutError,
+)
+
+
+async def connect_or_unavailable(engine: AsyncEngine) -> AsyncConnection:
+    """A connection of `engine`; one that cannot be opened is DATABASE_UNAVAILABLE, saying
+    why where the operator has to act (`never_migrated`, refused credentials: `unavailable`)."""
+    try:
+        return await engine.connect()
+    except CONNECT_FAILURES as error:
+        if schema_missing(error):  # no SQLite file yet: retrying will not make one
+            raise never_migrated() from error
+        raise unavailable(error) from error
+
+
+def connection_lost(
+    error: sqlalchemy.exc.SQLAlchemyError,
+) -> TypeGuard[sqlalchemy.exc.DBAPIError]:
+    """Whether `error` says an open connection is gone (dropped, or ended by the server),
+    rather than that the database answered a statement with an error."""
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and (
+        error.connection_invalidated
+        or isinstance(error.orig, OSError)
+        or isinstance(error, sqlalchemy.exc.InterfaceError)
+    )

@@ -1,7 +1,7 @@
 """Named locks of one database, held across processes: for work of several transactions, or
 outside the database, that two processes on it must not do at once (the embedded demo seed;
-on SQLite, the checkpoint writer and the graph rebuild, whose PostgreSQL locks are advisory
-locks of their own)."""
+on SQLite, the checkpoint writer and the graph rebuild); and `PostgresAdvisoryLock`, the
+PostgreSQL lock of one key that the checkpoint writer's and the graph rebuild's are built on."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import create_engine, is_sqlite
-from adapters.sql.errors import unavailable
+from adapters.sql.errors import connect_or_unavailable, connection_lost, unavailable
 from admin_core.kernel.errors import DatabaseUnavailable
 
 #: How long a process waits for another holding the lock before it gives up.
@@ -68,6 +68,71 @@ async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
         if connection is not None:
             await connection.close()  # the pool keeps none: the session ends, the lock goes
         await engine.dispose()
+
+
+class PostgresAdvisoryLock:
+    """A session advisory lock of one key, held on a connection of its own until the block
+    ends: made on the lock engine (`Database.lock_engine`, without a pool), a lock held for a
+    whole graph rebuild takes none of the transactions' connections. Every replica on the
+    database sees it; if the holder dies, PostgreSQL ends its session and the lock with it,
+    so a crash never leaves it taken.
+
+    A connection that cannot be opened, or is lost while the lock is taken, is
+    DATABASE_UNAVAILABLE; an error the database answers with is raised as it is."""
+
+    def __init__(self, engine: AsyncEngine, key: int) -> None:
+        self._engine = engine
+        self._key = key
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[bool]:
+        """`pg_try_advisory_lock`: exclusive, taken without waiting; yields whether it was."""
+        async with self._session_lock("pg_try_advisory_lock", "pg_advisory_unlock") as taken:
+            yield taken
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        """`pg_advisory_lock_shared`: held with any other shared holder; waits while the lock
+        is held exclusively, and keeps `hold` from taking it meanwhile."""
+        async with self._session_lock("pg_advisory_lock_shared", "pg_advisory_unlock_shared"):
+            yield
+
+    @asynccontextmanager
+    async def _session_lock(self, take: str, release: str) -> AsyncIterator[bool]:
+        """The lock `take` (an advisory-lock function of the key) returns, held on a
+        connection of its own until the block ends; `release` lets it go."""
+        conn = await connect_or_unavailable(self._engine)
+        try:
+            # pg_advisory_lock_shared, which waits, returns void: taken once it returns.
+            answer = await conn.scalar(sa.text(f"SELECT {take}(:key)"), {"key": self._key})
+            taken = answer is not False
+            await conn.commit()  # the lock is session-level; no transaction stays open
+        except BaseException as error:
+            await conn.invalidate()  # a wait cut short may yet leave the lock to the session
+            await conn.close()
+            failure = self._failure(error) if isinstance(error, sa.exc.SQLAlchemyError) else error
+            if failure is error:
+                raise
+            raise failure from error
+        try:
+            yield taken
+        finally:
+            await self._release(conn, release if taken else None)
+
+    def _failure(self, error: sa.exc.SQLAlchemyError) -> BaseException:
+        """What taking the lock failing on its open connection raises (`error` itself: raised
+        as it is)."""
+        return unavailable(error) if connection_lost(error) else error
+
+    async def _release(self, conn: AsyncConnection, release: str | None) -> None:
+        try:
+            if release is not None:
+                await conn.execute(sa.text(f"SELECT {release}(:key)"), {"key": self._key})
+                await conn.commit()
+        except sa.exc.SQLAlchemyError:
+            await conn.invalidate()  # closing the session releases the lock server-side
+        finally:
+            await conn.close()
 
 
 @asynccontextmanager

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.errors import never_migrated, schema_missing, unavailable
-from adapters.sql.locks import beside_database
+from adapters.sql.errors import connect_or_unavailable, connection_lost
+from adapters.sql.locks import PostgresAdvisoryLock, beside_database
 from adapters.sql.reads import invalidate_unless_answered
 from adapters.sql.tables import (
     accreditations,
@@ -236,33 +236,11 @@ _REL_BUILDERS: dict[RelType, Callable[[Sequence[Any]], GraphRelationship]] = {
 }
 
 
-#: What reaching the source database can raise: SQLAlchemy's errors, and the driver's own
-#: when a connection cannot be opened (asyncpg raises OSError and TimeoutError unwrapped).
-_FAILURES = (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError)
-
-
-async def _connect(engine: AsyncEngine) -> AsyncConnection:
-    """A connection of `engine`; one that cannot be opened — nothing listening, no answer in
-    time, credentials the server refuses — is DATABASE_UNAVAILABLE, as a transaction's is:
-    the source's rows and the advisory locks live in the database every other operation
-    reads."""
-    try:
-        return await engine.connect()
-    except _FAILURES as error:
-        if schema_missing(error):  # no SQLite file yet: retrying will not make one
-            raise never_migrated() from error
-        raise unavailable(error) from error
-
-
 def translate(error: BaseException) -> ProjectionError:
     """A lost or refused connection is `GraphUnavailable`; anything else a `ProjectionError`."""
     if not isinstance(error, sqlalchemy.exc.SQLAlchemyError):  # the driver's own, unwrapped
         return translate_driver(error)
-    if isinstance(error, sqlalchemy.exc.DBAPIError) and (
-        error.connection_invalidated
-        or isinstance(error.orig, OSError)
-        or isinstance(error, sqlalchemy.exc.InterfaceError)
-    ):
+    if connection_lost(error):
         return GraphUnavailable(f"the source database is unreachable: {type(error.orig).__name__}")
     return ProjectionError(f"the source database failed: {type(error).__name__}")
 
@@ -409,7 +387,7 @@ class SqlProjectionSource(ProjectionSource):
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ProjectionReader]:
-        conn = await _connect(self._engine)
+        conn = await connect_or_unavailable(self._engine)
         try:
             driver = None
             if conn.dialect.name == "postgresql":
@@ -435,60 +413,17 @@ REBUILD_LOCK_KEY = int.from_bytes(
 )
 
 
-class PostgresRebuildLock(RebuildLock):
-    """`pg_try_advisory_lock`, held by a dedicated connection for the rebuild's duration.
-
-    Every replica sharing the database sees the same lock; if the holder dies, PostgreSQL
-    drops its connection and with it the lock, so a crash never leaves rebuilds blocked.
-    """
+class PostgresRebuildLock(PostgresAdvisoryLock, RebuildLock):
+    """`pg_try_advisory_lock` of the rebuild key, held by a connection of its own for the
+    rebuild's duration, by one rebuild across every replica (`PostgresAdvisoryLock`)."""
 
     def __init__(self, engine: AsyncEngine, key: int = REBUILD_LOCK_KEY) -> None:
-        self._engine = engine
-        self._key = key
-
-    @asynccontextmanager
-    async def hold(self) -> AsyncIterator[bool]:
-        async with self._session_lock("pg_try_advisory_lock", "pg_advisory_unlock") as taken:
-            yield taken
-
-    @asynccontextmanager
-    async def _session_lock(self, take: str, release: str) -> AsyncIterator[bool]:
-        """The lock `take` (an advisory-lock function of the key) returns, held on a
-        connection of its own until the block ends; `release` lets it go."""
-        conn = await _connect(self._engine)
-        try:
-            # pg_advisory_lock_shared, which waits, returns void: taken once it returns.
-            answer = await conn.scalar(sa.text(f"SELECT {take}(:key)"), {"key": self._key})
-            taken = answer is not False
-            await conn.commit()  # the lock is session-level; no transaction stays open
-        except BaseException as error:
-            await conn.invalidate()  # a wait cut short may yet leave the lock to the session
-            await conn.close()
-            failure = (
-                self._failure(error) if isinstance(error, sqlalchemy.exc.SQLAlchemyError) else error
-            )
-            if failure is error:
-                raise
-            raise failure from error
-        try:
-            yield taken
-        finally:
-            await self._release(conn, release if taken else None)
+        super().__init__(engine, key)
 
     def _failure(self, error: sqlalchemy.exc.SQLAlchemyError) -> BaseException:
-        """What taking the lock failing on an open connection is said as (`error` itself:
-        raised as it is)."""
+        """Taking the lock failing on its open connection is said as the source's reads say
+        it: `GraphUnavailable` for a connection lost, else a `ProjectionError`."""
         return translate(error)
-
-    async def _release(self, conn: AsyncConnection, release: str | None) -> None:
-        try:
-            if release is not None:
-                await conn.execute(sa.text(f"SELECT {release}(:key)"), {"key": self._key})
-                await conn.commit()
-        except sqlalchemy.exc.SQLAlchemyError:
-            await conn.invalidate()  # closing the session releases the lock server-side
-        finally:
-            await conn.close()
 
 
 class SqliteRebuildLock(RebuildLock):

@@ -14,13 +14,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self, cast
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
-from adapters.sql.errors import never_migrated, schema_missing, unavailable
+from adapters.sql.errors import connect_or_unavailable, never_migrated, schema_missing
 from adapters.sql.flags import SqlFlagOverrides
 from adapters.sql.identity import SqlEmbeddedMemberships
 from adapters.sql.intents import SqlIntentLog
@@ -102,12 +101,7 @@ class SqlTransaction(
         return self._connection
 
     async def __aenter__(self) -> Self:
-        try:
-            self._connection = await self._engine.connect()
-        except (OSError, TimeoutError, sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
-            if schema_missing(error):  # no SQLite file yet: retrying will not make one
-                raise never_migrated() from error
-            raise unavailable(error) from error
+        self._connection = await connect_or_unavailable(self._engine)
         if self._postgres:
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         first = self._first_write = FirstWrite(self._connection, self._begin_writing)
