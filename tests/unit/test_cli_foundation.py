@@ -483,6 +483,39 @@ def test_with_json_a_database_without_a_schema_is_an_error_envelope(
     assert "adminctl db upgrade" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["graph", "rebuild"],
+        ["graph", "status"],
+        ["tenants", "list"],
+        ["users", "list", "apollo-chennai"],
+        ["audit", "verify"],
+        ["audit", "checkpoint"],
+        ["doctors", "list"],
+        ["sessions", "list"],
+        ["reconcile"],
+    ],
+    ids=" ".join,
+)
+def test_a_command_on_a_database_without_a_schema_says_so_without_a_traceback(
+    words: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A rebuild whose failure could not be audited (the database it would go to has no
+    schema either) logged the whole chain of errors before the one-line answer."""
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{empty}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(words) == 78
+    assert "the database has no schema yet" in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
 def test_with_json_a_database_a_later_release_migrated_is_an_error_envelope(
     embedded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,7 +34,7 @@ from admin_core.graph.ports import (
     ProjectionSource,
     RebuildLock,
 )
-from admin_core.kernel.errors import DatabaseUnavailable
+from admin_core.kernel.errors import AdminError, DatabaseUnavailable
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -256,7 +256,7 @@ class RebuildProjection:
         failure: GraphRebuildFailed,
     ) -> None:
         """Best effort: when the database itself is what failed, the rebuild's own error is
-        the one the caller must see."""
+        the one the caller must see, and the entry's loss is said in one line."""
         try:
             async with self._transactions() as tx:
                 await tx.audit.append(
@@ -272,6 +272,13 @@ class RebuildProjection:
                     )
                 )
                 await tx.commit()
+        except AdminError as error:  # the database out of reach: said in one line
+            log.warning(
+                "graph rebuild %s: its failure could not be audited: %s %s",
+                run,
+                error.code,
+                error.message,
+            )
         except Exception:
             log.exception("graph rebuild %s: its failure could not be audited", run)
 
