@@ -121,9 +121,10 @@ async def database(
 
 
 @asynccontextmanager
-async def icu_database() -> AsyncIterator[str]:
+async def icu_database(icu_locale: str = "und") -> AsyncIterator[str]:
     """The owner URL of a new, empty PostgreSQL database whose default collation is ICU's
-    root locale (`und`), as a cluster made for people's languages sorts, dropped on exit."""
+    `icu_locale` (the root locale `und` unless told), as a cluster made for people's
+    languages sorts, dropped on exit."""
     import asyncpg
 
     owner_url = service_url("POSTGRES_OWNER")
@@ -143,7 +144,7 @@ async def icu_database() -> AsyncIterator[str]:
     await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin(
         f'CREATE DATABASE "{name}" OWNER "{owner}" TEMPLATE template0 '
-        "LOCALE_PROVIDER icu ICU_LOCALE 'und' LOCALE 'C.UTF-8'"
+        f"LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' LOCALE 'C.UTF-8'"
     )
     try:
         yield urlunsplit(parts._replace(path=f"/{name}"))

@@ -18,6 +18,10 @@ metadata = sa.MetaData(
     }
 )
 
+#: Text compared byte by byte on PostgreSQL too (SQLite's default already is), so that ordered
+#: indexes serve prefix ranges and keyset order matches the application's string order.
+BinaryText = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+
 providers = sa.Table(
     "providers",
     metadata,
@@ -34,7 +38,7 @@ providers = sa.Table(
 tenants = sa.Table(
     "tenants",
     metadata,
-    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("id", BinaryText, primary_key=True),  # lists break ties by id: one order
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("provider_id", sa.Text, sa.ForeignKey("providers.id"), nullable=True, unique=True),
@@ -48,7 +52,7 @@ tenant_settings = sa.Table(
     "tenant_settings",
     metadata,
     sa.Column(
-        "tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+        "tenant_id", BinaryText, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("payments_provider", sa.Text, nullable=True),
     sa.Column("data_residency_region", sa.Text, nullable=True),
@@ -67,17 +71,13 @@ tenant_org_mappings = sa.Table(
     sa.Column("org_id", sa.Text, primary_key=True),
     sa.Column(
         "tenant_id",
-        sa.Text,
+        BinaryText,
         sa.ForeignKey("tenants.id", ondelete="CASCADE"),
         nullable=False,
         unique=True,
     ),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
-
-#: Text compared byte by byte on PostgreSQL too (SQLite's default already is), so that ordered
-#: indexes serve prefix ranges and keyset order matches the application's string order.
-BinaryText = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 
 audit_log = sa.Table(
     "audit_log",
@@ -321,8 +321,8 @@ flag_overrides = sa.Table(
 mso_sessions = sa.Table(
     "mso_sessions",
     metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("id", BinaryText, primary_key=True),  # the tie-break of the list's order
+    sa.Column("tenant_id", BinaryText, sa.ForeignKey("tenants.id"), nullable=False),
     sa.Column("patient_id", sa.Text, nullable=False),
     sa.Column("case_id", sa.Text, nullable=False),
     sa.Column("mso_doctor_id", sa.Text, nullable=False),
@@ -372,8 +372,8 @@ sandbox_refunds = sa.Table(
 mso_doctors = sa.Table(
     "mso_doctors",
     metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("id", BinaryText, primary_key=True),  # the tie-break of the list's order
+    sa.Column("tenant_id", BinaryText, sa.ForeignKey("tenants.id"), nullable=False),
     sa.Column("full_name", BinaryText, nullable=False),  # the order of every backend
     sa.Column("email", sa.Text, nullable=False),  # lower-cased
     sa.Column("specialty", sa.Text, nullable=False),
