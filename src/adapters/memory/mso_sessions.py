@@ -20,12 +20,18 @@ class InMemoryMsoSessionRepository(MsoSessionRepository):
         return self._store.mso_sessions.get(session_id)
 
     async def page(
-        self, where: SessionFilter, *, limit: int, offset: int
+        self,
+        where: SessionFilter,
+        *,
+        limit: int,
+        offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> OffsetPage[MsoSession]:
         found = [s for s in self._store.mso_sessions.values() if _matches(s, where)]
         found.sort(key=lambda s: (s.scheduled_at, s.id), reverse=True)
+        following = [s for s in found if after is None or (s.scheduled_at, s.id) < after]
         return OffsetPage(
-            items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset
+            items=following[offset : offset + limit], total=len(found), limit=limit, offset=offset
         )
 
     async def add(self, session: MsoSession) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.reads import Read
 from adapters.sql.tables import mso_sessions as sessions
+from adapters.sql.types import UtcDateTime
 from admin_core.kernel.paging import OffsetPage
 from admin_core.payments.model import (
     MsoSession,
@@ -85,8 +86,15 @@ def _where(shape: tuple[bool, ...]) -> list[Any]:
     return conditions
 
 
+#: Right after a session (`after_at`, `after_id`) in the list's order: a row comparison, which
+#: both databases read as one range of the `(…, scheduled_at, id)` indexes.
+_AFTER = sa.tuple_(sessions.c.scheduled_at, sessions.c.id) < sa.tuple_(
+    sa.bindparam("after_at", type_=UtcDateTime), sa.bindparam("after_id", type_=sa.Text)
+)
+
+
 @functools.cache
-def _page(shape: tuple[bool, ...]) -> Read:
+def _page(shape: tuple[bool, ...], after: bool = False) -> Read:
     """Newest first. With a status filter the page is ordered by the status index's columns
     too (the same order: the status is one value) and the status is written as a range:
     PostgreSQL otherwise walks `scheduled_at` backwards and filters, skipping every newer
@@ -99,7 +107,7 @@ def _page(shape: tuple[bool, ...]) -> Read:
             leading = [sessions.c.tenant_id.desc(), *leading]
     return Read(
         sa.select(*_COLUMNS)
-        .where(*_where(shape))
+        .where(*_where(shape), *([_AFTER] if after else []))
         .order_by(*leading, *_ORDER)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
@@ -203,14 +211,20 @@ class SqlMsoSessionRepository(MsoSessionRepository):
         return _session(row) if row is not None else None
 
     async def page(
-        self, where: SessionFilter, *, limit: int, offset: int
+        self,
+        where: SessionFilter,
+        *,
+        limit: int,
+        offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> OffsetPage[MsoSession]:
         shape, values = _conditions(where)
-        rows = await _page(shape).rows(
-            self._connection, {**values, "limit": limit, "offset": offset}
-        )
+        bounds: dict[str, Any] = {"limit": limit, "offset": offset}
+        if after is not None:
+            bounds["after_at"], bounds["after_id"] = after
+        rows = await _page(shape, after is not None).rows(self._connection, {**values, **bounds})
         total, exact = await self._total(shape, values)
-        if rows:
+        if rows and after is None:
             total = max(total, offset + len(rows))
         return OffsetPage(
             items=[_session(r) for r in rows],

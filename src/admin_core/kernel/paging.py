@@ -1,9 +1,23 @@
-"""Pages of results: offset pages and the bounds every paged query shares."""
+"""Pages of results: offset pages, the cursors that continue them, and the bounds every paged
+query shares.
+
+An offset counts rows, so a row added or removed before it between two pages shifts every
+later page: one row is read twice, or one is never read. Each offset list therefore also
+hands out a cursor with every page that has a next one: the sort key of the page's last row,
+bound to the list and its filters. The next page read with it starts right after that row,
+so a row that did not change is read exactly once, in order, whatever was added or removed
+meanwhile (a row whose sort key changed may be read again or not at all).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -12,6 +26,10 @@ MAX_OFFSET_LIMIT = 200
 #: The deepest offset any list accepts: far beyond any real list, and well inside the 64-bit
 #: integers both databases bind (a larger number is a 422, never a driver error).
 MAX_OFFSET = 1_000_000_000
+MAX_CURSOR_LENGTH = 1024
+
+#: The sort key of a row: the values its list orders by, the last one unique (an id).
+Key = tuple[str | int | datetime, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,7 +37,131 @@ class OffsetPage(Generic[T]):
     items: Sequence[T]
     total: int
     limit: int
+    #: How many rows come before this page: its offset, or for a page read with a cursor,
+    #: how many rows the pages before it held.
     offset: int
     #: False when `total` is the database's estimate (a list too long to count on every
     #: page; see the list's docs).
     total_exact: bool = True
+    #: Where the next page starts (None: this page is the last).
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Position:
+    """Right after the row whose sort key is `after`, with `seen` rows before it."""
+
+    after: Key
+    seen: int
+
+
+class CursorInvalid(ValueError):
+    """The cursor is not one this list issued for these filters."""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_VERSION = 1
+_NOT_OURS = "is not a cursor returned by this endpoint"
+
+
+def _micros(value: datetime) -> int:
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _scope_digest(scope: Sequence[object]) -> str:
+    """A short digest of a list's name and filters (datetimes as µs since the epoch)."""
+    values = [_micros(v) if isinstance(v, datetime) else v for v in scope]
+    raw = json.dumps(values, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(raw.encode("ascii")).hexdigest()[:16]
+
+
+def _check(raw: bytes) -> str:
+    return hashlib.sha256(b"page-cursor:" + raw).hexdigest()[:16]
+
+
+def encode_position(position: Position, *, scope: Sequence[object]) -> str:
+    """An opaque token for `position` in the list `scope` names (its name and filters):
+    URL-safe base64 of `[version, key, seen, scope digest]` and a checksum, so an edited or
+    truncated cursor, or one sent with other filters, is refused."""
+    key = [["t", _micros(v)] if isinstance(v, datetime) else v for v in position.after]
+    raw = json.dumps(
+        [_VERSION, key, position.seen, _scope_digest(scope)],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    ).encode("ascii")
+    token = raw + b"|" + _check(raw).encode("ascii")
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+
+
+def decode_position(token: str, *, scope: Sequence[object], shape: tuple[type, ...]) -> Position:
+    """The position `token` holds, for the list `scope` names, whose keys are of the types
+    `shape` lists; CursorInvalid otherwise."""
+    if not token or len(token) > MAX_CURSOR_LENGTH:
+        raise CursorInvalid(_NOT_OURS)
+    try:
+        raw_token = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError) as error:
+        raise CursorInvalid(_NOT_OURS) from error
+    canonical = base64.urlsafe_b64encode(raw_token).rstrip(b"=").decode("ascii")
+    raw, _, check = raw_token.rpartition(b"|")
+    if canonical != token or not raw or check != _check(raw).encode("ascii"):
+        raise CursorInvalid(_NOT_OURS)
+    try:
+        version, key, seen, digest = json.loads(raw)
+    except (ValueError, TypeError) as error:
+        raise CursorInvalid(_NOT_OURS) from error
+    if (
+        version != _VERSION
+        or not isinstance(key, list)
+        or len(key) != len(shape)
+        or type(seen) is not int
+        or not 0 <= seen <= MAX_OFFSET
+        or not isinstance(digest, str)
+    ):
+        raise CursorInvalid(_NOT_OURS)
+    if digest != _scope_digest(scope):
+        raise CursorInvalid("belongs to a different set of filters; start again without it")
+    after: list[str | int | datetime] = []
+    for value, kind in zip(key, shape, strict=True):
+        if kind is datetime:
+            if not (isinstance(value, list) and len(value) == 2 and value[0] == "t"):
+                raise CursorInvalid(_NOT_OURS)
+            micros = value[1]
+            if type(micros) is not int:
+                raise CursorInvalid(_NOT_OURS)
+            try:
+                after.append(_EPOCH + timedelta(microseconds=micros))
+            except OverflowError as error:
+                raise CursorInvalid(_NOT_OURS) from error
+        elif type(value) is kind and isinstance(value, str | int):
+            after.append(value)
+        else:
+            raise CursorInvalid(_NOT_OURS)
+    return Position(after=tuple(after), seen=seen)
+
+
+def continued(
+    found: OffsetPage[T],
+    *,
+    limit: int,
+    seen: int,
+    key: Callable[[T], Key],
+    scope: Sequence[object],
+) -> OffsetPage[T]:
+    """The page of `limit` rows out of `found`, read for `limit + 1` rows so that a next page
+    shows: with `next_cursor` right after its last row when one follows."""
+    items = list(found.items[:limit])
+    following = None
+    if len(found.items) > limit and items:
+        following = encode_position(
+            Position(after=key(items[-1]), seen=seen + len(items)), scope=scope
+        )
+    return OffsetPage(
+        items=items,
+        total=found.total,
+        limit=limit,
+        offset=seen,
+        total_exact=found.total_exact,
+        next_cursor=following,
+    )

@@ -13,7 +13,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 from admin_core.kernel.errors import FieldError, ValidationFailed
-from admin_core.kernel.paging import MAX_OFFSET, MAX_OFFSET_LIMIT
+from admin_core.kernel.paging import (
+    MAX_OFFSET,
+    MAX_OFFSET_LIMIT,
+    CursorInvalid,
+    Position,
+    decode_position,
+)
 
 #: Characters no stored text, id or filter holds: C0 and C1 controls (PostgreSQL cannot store
 #: a NUL at all; tabs and line breaks are refused too), and the invisible ones that change
@@ -162,6 +168,27 @@ class FieldChecks:
             self.fail("limit", f"must be between 1 and {max_limit}")
         if not 0 <= offset <= MAX_OFFSET:
             self.fail("offset", f"must be between 0 and {MAX_OFFSET}")
+
+    def position(
+        self,
+        cursor: str | None,
+        offset: int,
+        *,
+        scope: Sequence[object],
+        shape: tuple[type, ...],
+    ) -> Position | None:
+        """Where a page read with `cursor` starts (None: no cursor, the page starts at
+        `offset`). A cursor is refused if this list did not issue it for these filters, or
+        if an offset is given with it."""
+        if cursor is None:
+            return None
+        if offset:
+            self.fail("offset", "must not be given with cursor")
+        try:
+            return decode_position(cursor, scope=scope, shape=shape)
+        except CursorInvalid as error:
+            self.fail("cursor", str(error))
+            return None
 
     def time_range(
         self, start: TimeBound, stop: TimeBound

@@ -25,9 +25,16 @@ class MsoSessionRepository(Protocol):
         ...
 
     async def page(
-        self, where: SessionFilter, *, limit: int, offset: int
+        self,
+        where: SessionFilter,
+        *,
+        limit: int,
+        offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> OffsetPage[MsoSession]:
-        """Newest `scheduled_at` first (then id), with the total matching `where`."""
+        """Newest `scheduled_at` first (then id, highest first), with the total matching
+        `where`; `after` (a session's `scheduled_at` and id): only the sessions that come
+        after it in that order (the total still counts every match)."""
         ...
 
     async def add(self, session: MsoSession) -> None: ...

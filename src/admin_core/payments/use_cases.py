@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from admin_core.audit.recording import audit_record, completed_by
-from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.paging import OffsetPage, continued
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks, TimeBound
 from admin_core.payments.errors import (
@@ -49,13 +50,17 @@ class ListSessionsQuery:
     to_date: TimeBound = None
     limit: int = 50
     offset: int = 0
+    #: Where the page starts: the `next_cursor` of the page before (instead of `offset`).
+    cursor: str | None = None
 
 
 class ListMsoSessions:
-    """Sessions newest `scheduled_at` first, with the total. `tenant:manage`; a tenant-scoped
-    caller sees its own tenant only (another tenant named → 403); a tenant that does not
-    exist → TENANT_NOT_FOUND (looked up only when the page is empty; without `tenants`, its
-    page is just empty)."""
+    """Sessions newest `scheduled_at` first (then id), with the total. `tenant:manage`; a
+    tenant-scoped caller sees its own tenant only (another tenant named → 403); a tenant
+    that does not exist → TENANT_NOT_FOUND (looked up only when the page is empty; without
+    `tenants`, its page is just empty). A page that has a next one gives its `next_cursor`:
+    read with it, the next page starts right after this page's last session, so sessions
+    added or removed meanwhile shift nothing (an offset would read one twice or skip one)."""
 
     def __init__(self, payments: SessionPayments, *, tenants: KnownTenants | None = None) -> None:
         self._transactions = payments.transactions
@@ -73,6 +78,8 @@ class ListMsoSessions:
                 checks.fail("status", f"must be one of {', '.join(SessionStatus)}")
         scheduled_from, scheduled_to = checks.time_range(query.from_date, query.to_date)
         checks.page(query.limit, query.offset)
+        scope = ("mso_sessions", status, query.tenant_id, scheduled_from, scheduled_to)
+        position = checks.position(query.cursor, query.offset, scope=scope, shape=(datetime, str))
         checks.done()
         tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         where = SessionFilter(
@@ -82,10 +89,21 @@ class ListMsoSessions:
             scheduled_to=scheduled_to,
         )
         async with self._transactions() as tx:
-            page = await tx.mso_sessions.page(where, limit=query.limit, offset=query.offset)
-        if not page.items and tenant_id is not None and self._tenants is not None:
+            found = await tx.mso_sessions.page(
+                where,
+                limit=query.limit + 1,
+                offset=query.offset,
+                after=None if position is None else cast(tuple[datetime, str], position.after),
+            )
+        if not found.items and tenant_id is not None and self._tenants is not None:
             await self._tenants.require(tenant_id)
-        return page
+        return continued(
+            found,
+            limit=query.limit,
+            seen=query.offset if position is None else position.seen,
+            key=lambda s: (s.scheduled_at, s.id),
+            scope=scope,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

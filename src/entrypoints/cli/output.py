@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from admin_core.kernel.errors import AdminError, error_views
+from admin_core.kernel.paging import OffsetPage
 from entrypoints.http.errors import status_of
 from entrypoints.http.schemas import ErrorItem
 
@@ -93,6 +94,12 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
             *(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row)
         )
     stdout.print(table)
+
+
+def print_next_page(page: OffsetPage[Any]) -> None:
+    """Under a page that has a next one, how to read it."""
+    if page.next_cursor:
+        stdout.print(Text(f"next page: --cursor {page.next_cursor}"))
 
 
 def report_error(error: AdminError, *, as_json: bool) -> int:

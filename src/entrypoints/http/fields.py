@@ -17,6 +17,7 @@ from litestar.params import PathParameter, QueryParameter
 from admin_core.audit.model import ACTION_FILTER
 from admin_core.flags.model import FLAG_NAME
 from admin_core.kernel.errors import FieldError
+from admin_core.kernel.paging import MAX_CURSOR_LENGTH
 from admin_core.kernel.reference import COUNTRIES, CURRENCIES, LANGUAGES
 from admin_core.kernel.validation import CONTROL_RANGES, MAX_REASON_LENGTH, FieldChecks
 from admin_core.tenants.rules import ORG_ID, REGION, TENANT_ID, timezones
@@ -97,6 +98,18 @@ TenantFilter = Annotated[
     str | None, QueryParameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)
 ]
 TenantPath = Annotated[str, PathParameter(pattern=TENANT_ID_PATTERN, min_length=1, max_length=64)]
+#: The `next_cursor` of an offset list's page: the next page starts right after its last row.
+PageCursor = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=CURSOR_PATTERN,
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+        description="The `next_cursor` of the page before, with the same filters, instead "
+        "of an offset: the page starts right after that page's last row, whatever was "
+        "added or removed meanwhile.",
+    ),
+]
 OrgId = Annotated[str, msgspec.Meta(min_length=5, max_length=124, pattern=f"^{ORG_ID.pattern}$")]
 Region = Annotated[str, msgspec.Meta(min_length=4, max_length=32, pattern=f"^{REGION.pattern}$")]
 

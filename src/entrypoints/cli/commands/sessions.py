@@ -14,7 +14,7 @@ from admin_core.payments.use_cases import (
 )
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.cli.output import print_json, print_next_page, print_table, stdout
 from entrypoints.http.presenters.mso_sessions import session_out, session_page_out
 from entrypoints.http.presenters.side_effects import reconcile_report_out, reconcile_summary
 
@@ -29,7 +29,7 @@ def register(groups: Any) -> None:
     listing.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant's sessions")
     listing.add_argument("--from-date", help="scheduled on or after (date or ISO date-time)")
     listing.add_argument("--to-date", help="scheduled on or before (date or ISO date-time)")
-    options.page(listing)
+    options.page(listing, cursor=True)
     listing.set_defaults(handler=list_sessions)
     refund = commands.add_parser("refund", help="refund a session in full, exactly once")
     refund.add_argument("session_id", type=options.session_id, help="the session (mso_...)")
@@ -53,6 +53,7 @@ async def list_sessions(ctx: CommandContext) -> None:
             to_date=a.to_date,
             limit=a.limit,
             offset=a.offset,
+            cursor=a.cursor,
         ),
     )
     if ctx.as_json:
@@ -76,6 +77,7 @@ async def list_sessions(ctx: CommandContext) -> None:
             for s in page.items
         ),
     )
+    print_next_page(page)
 
 
 async def refund_session(ctx: CommandContext) -> None:

@@ -42,6 +42,8 @@ class MsoSessionPageOut(Out, frozen=True):
     total_exact: bool
     limit: int
     offset: int
+    #: Where the next page starts (null on the last page): send it as `cursor`.
+    next_cursor: str | None
 
 
 def _refund_out(refund: Refund | None) -> RefundOut | None:
@@ -82,4 +84,5 @@ def session_page_out(page: OffsetPage[MsoSession]) -> MsoSessionPageOut:
         total_exact=page.total_exact,
         limit=page.limit,
         offset=page.offset,
+        next_cursor=page.next_cursor,
     )

@@ -22,7 +22,14 @@ from admin_core.payments.use_cases import (
 from admin_core.tenants.errors import TenantNotFound
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
-from entrypoints.http.fields import TIME_PATTERN, Reason, TenantFilter, query_rules, time_range
+from entrypoints.http.fields import (
+    TIME_PATTERN,
+    PageCursor,
+    Reason,
+    TenantFilter,
+    query_rules,
+    time_range,
+)
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.mso_sessions import (
     MsoSessionOut,
@@ -86,10 +93,14 @@ class MsoSessionController(Controller):
         to_date: Bound = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
+        cursor: PageCursor = None,
     ) -> Response[SuccessEnvelope[MsoSessionPageOut]]:
-        """Newest `scheduled_at` first; a tenant-scoped caller sees its own tenant only.
-        `total` is exact up to 10,000 matching sessions; beyond, it is PostgreSQL's estimate
-        and `total_exact` is false."""
+        """Newest `scheduled_at` first, then id; a tenant-scoped caller sees its own tenant
+        only. `total` is exact up to 10,000 matching sessions; beyond, it is PostgreSQL's
+        estimate and `total_exact` is false. A page with a next one gives `next_cursor`:
+        sent as `cursor` (same filters, no offset), the next page starts right after this
+        one's last session, so none is read twice or skipped when sessions are added or
+        removed between pages."""
         page = await list_mso_sessions.execute(
             principal,
             ListSessionsQuery(
@@ -99,6 +110,7 @@ class MsoSessionController(Controller):
                 to_date=to_date,
                 limit=limit,
                 offset=offset,
+                cursor=cursor,
             ),
         )
         return ok(
@@ -108,6 +120,7 @@ class MsoSessionController(Controller):
             total_exact=page.total_exact,
             limit=page.limit,
             offset=page.offset,
+            next_cursor=page.next_cursor,
         )
 
     @post(

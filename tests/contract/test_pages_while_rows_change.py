@@ -1,0 +1,167 @@
+"""An operator pages through a list while rows are added and removed between its pages, on
+every database: following each page's `next_cursor`, every row that did not change is read
+exactly once, in the list's order, and no row is read twice."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.principal import Principal
+from admin_core.kernel.transaction import Transactions
+from admin_core.payments.model import SessionStatus
+from admin_core.payments.use_cases import ListMsoSessions, ListSessionsQuery
+from tests.support.flags import add_tenants
+from tests.support.payments import T0, payments_world, sessions
+
+OPERATOR = Principal.operator("pager")
+_RUNS = itertools.count()
+
+
+@dataclass(frozen=True)
+class Step:
+    """A page of `limit` rows, then `added` new rows and `removed` of the rows listed (by
+    their place among the rows still there)."""
+
+    limit: int
+    added: int
+    removed: Sequence[int]
+
+
+STEPS = st.lists(
+    st.builds(
+        Step,
+        limit=st.integers(1, 5),
+        added=st.integers(0, 3),
+        removed=st.lists(st.integers(0, 40), max_size=3),
+    ),
+    min_size=1,
+    max_size=12,
+)
+#: Few distinct times: many rows tie on the sort key and only their ids order them.
+TIMES = st.integers(0, 3)
+#: Ids of both cases, digits, `_` and `-`, as sessions' ids may be.
+ID_TAILS = st.text("aAbB_-1", min_size=1, max_size=3)
+
+
+def walked_right(
+    walked: Sequence[str], unchanged: set[str], order: Callable[[str], Any]
+) -> list[str]:
+    """What is wrong with a walk: a row read twice, an unchanged row not read, or unchanged
+    rows out of the list's order."""
+    wrong = [f"{row} read twice" for row in set(walked) if walked.count(row) > 1]
+    wrong += [f"{row} not read" for row in sorted(unchanged - set(walked))]
+    kept = [row for row in walked if row in unchanged]
+    if kept != sorted(kept, key=order):
+        wrong.append(f"out of order: {kept}")
+    return wrong
+
+
+Page = Callable[[int, str | None], Awaitable[OffsetPage[Any]]]
+
+
+async def walk_while_changing(
+    page: Page,
+    steps: Sequence[Step],
+    add: Callable[[int], Awaitable[None]],
+    remove: Callable[[str], Awaitable[None]],
+    listed: Callable[[], Awaitable[list[str]]],
+) -> tuple[list[str], set[str]]:
+    """The ids read following `next_cursor` while `steps` change the list, and the ids of
+    the rows that were there from the start and never changed."""
+    unchanged = set(await listed())
+    walked: list[str] = []
+    cursor: str | None = None
+    for step in itertools.chain(steps, itertools.repeat(Step(limit=5, added=0, removed=()))):
+        found = await page(step.limit, cursor)
+        walked += [item.id for item in found.items]
+        cursor = found.next_cursor
+        if cursor is None:
+            return walked, unchanged
+        await add(step.added)
+        present = await listed()
+        for place in step.removed:
+            if present:
+                gone = present.pop(place % len(present))
+                await remove(gone)
+                unchanged.discard(gone)
+    raise AssertionError("unreachable")
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    times=st.lists(TIMES, min_size=0, max_size=14),
+    tails=st.lists(ID_TAILS, min_size=20, max_size=40, unique=True),
+    steps=STEPS,
+)
+async def test_sessions_are_read_once_each_while_sessions_come_and_go(
+    uow: Transactions[Any], times: list[int], tails: list[str], steps: list[Step]
+) -> None:
+    """Sessions of one tenant and status (filters combined with paging); between pages new
+    ones are booked (at times before and after the page, tied with others) and some leave
+    the status (refunded)."""
+    run = next(_RUNS)
+    tenant = f"pager-{run}"
+    await add_tenants(uow, tenant)
+    fresh = iter(tails)
+    made = itertools.count()
+
+    def session(hour: int) -> Any:
+        [base] = sessions(1)
+        n = next(made)
+        return replace(
+            base,
+            id=f"s{run}{next(fresh, f'x{n}')}",
+            tenant_id=tenant,
+            status=SessionStatus.PAID,
+            scheduled_at=T0 - timedelta(hours=hour),
+            payment_ref=f"pi_{run}_{n}",
+        )
+
+    async def add_sessions(hours: Sequence[int]) -> None:
+        async with uow() as tx:
+            await tx.mso_sessions.add_many([session(h) for h in hours])
+            await tx.commit()
+
+    await add_sessions(times)
+    listing = ListMsoSessions(payments_world(uow, None).payments)  # type: ignore[arg-type]
+    query = ListSessionsQuery(tenant_id=tenant, status="paid")
+    order: dict[str, Any] = {}
+
+    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
+        found = await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
+        order.update({s.id: (-s.scheduled_at.timestamp(), _desc(s.id)) for s in found.items})
+        return found
+
+    async def add(count: int) -> None:
+        await add_sessions([n % 4 for n in range(run, run + count)])
+
+    async def remove(session_id: str) -> None:
+        async with uow() as tx:
+            current = await tx.mso_sessions.get(session_id)
+            assert current is not None
+            await tx.mso_sessions.update(replace(current, status=SessionStatus.REFUNDED))
+            await tx.commit()
+
+    async def listed() -> list[str]:
+        everything = await listing.execute(OPERATOR, replace(query, limit=200))
+        return [s.id for s in everything.items]
+
+    walked, unchanged = await walk_while_changing(page, steps, add, remove, listed)
+    assert walked_right(walked, unchanged, lambda row: order[row]) == []
+
+
+def _desc(text: str) -> tuple[int, ...]:
+    """A key that orders strings from the highest code point sequence down."""
+    return (*(-ord(c) for c in text), 1)
