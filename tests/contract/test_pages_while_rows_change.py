@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
+from admin_core.mso_doctors.model import MsoDoctor
+from admin_core.mso_doctors.use_cases import ListMsoDoctors, ListMsoDoctorsQuery
 from admin_core.payments.model import SessionStatus
 from admin_core.payments.use_cases import ListMsoSessions, ListSessionsQuery
 from tests.support.flags import add_tenants
@@ -165,3 +167,91 @@ async def test_sessions_are_read_once_each_while_sessions_come_and_go(
 def _desc(text: str) -> tuple[int, ...]:
     """A key that orders strings from the highest code point sequence down."""
     return (*(-ord(c) for c in text), 1)
+
+
+DAY = date(2026, 3, 1)
+#: Few names: many doctors share one, and only their ids order them.
+NAME_CHOICES = ["Dr. A", "Dr. a", "Dr. B", "de Souza"]
+NAMES = st.sampled_from(NAME_CHOICES)
+
+
+def doctor(doctor_id: str, tenant: str, full_name: str, n: int) -> MsoDoctor:
+    return MsoDoctor(
+        id=doctor_id,
+        tenant_id=tenant,
+        full_name=full_name,
+        email=f"doctor{n}@{tenant}.example",
+        specialty="cardiology",
+        languages=("en",),
+        countries=("IN",),
+        license_number=f"L-{n}",
+        consultation_fee_minor=100,
+        currency="INR",
+        available_from=DAY,
+        timezone="UTC",
+        active=True,
+        clerk_user_id=None,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def _asc(text: str) -> tuple[int, ...]:
+    return (*(ord(c) for c in text), -1)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    names=st.lists(NAMES, min_size=0, max_size=14),
+    tails=st.lists(ID_TAILS, min_size=20, max_size=40, unique=True),
+    steps=STEPS,
+)
+async def test_doctors_are_read_once_each_while_doctors_come_and_go(
+    uow: Transactions[Any], names: list[str], tails: list[str], steps: list[Step]
+) -> None:
+    """The doctors of one tenant available on a day (filters combined with paging); between
+    pages new ones are onboarded (names tied with others, before and after the page) and
+    some are deactivated (they leave the filter)."""
+    run = next(_RUNS)
+    tenant = f"pager-{run}"
+    await add_tenants(uow, tenant)
+    fresh = iter(tails)
+    made = itertools.count()
+
+    async def add_doctors(full_names: Sequence[str]) -> None:
+        async with uow() as tx:
+            for name in full_names:
+                n = next(made)
+                await tx.mso_doctors.add(doctor(f"msd{run}{next(fresh, f'x{n}')}", tenant, name, n))
+            await tx.commit()
+
+    await add_doctors(names)
+    listing = ListMsoDoctors(uow)
+    query = ListMsoDoctorsQuery(tenant_id=tenant, available_from=DAY.isoformat())
+
+    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
+        return await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
+
+    async def add(count: int) -> None:
+        await add_doctors([NAME_CHOICES[n % len(NAME_CHOICES)] for n in range(run, run + count)])
+
+    async def remove(doctor_id: str) -> None:
+        async with uow() as tx:
+            current = await tx.mso_doctors.get(doctor_id)
+            assert current is not None
+            await tx.mso_doctors.update(replace(current, active=False))
+            await tx.commit()
+
+    async def listed() -> list[str]:
+        everything = await listing.execute(OPERATOR, replace(query, limit=200))
+        return [d.id for d in everything.items]
+
+    walked, unchanged = await walk_while_changing(page, steps, add, remove, listed)
+    async with uow() as tx:
+        keys = {row: await tx.mso_doctors.get(row) for row in walked}
+    order = {row: (_asc(d.full_name), _asc(d.id)) for row, d in keys.items() if d is not None}
+    assert walked_right(walked, unchanged, lambda row: order[row]) == []

@@ -30,13 +30,21 @@ class InMemoryMsoDoctorRepository(MsoDoctorRepository):
         # A transaction holds the whole store until it ends: every read is locked.
         return self._store.mso_doctors.get(doctor_id)
 
-    async def page(self, where: DoctorFilter, *, limit: int, offset: int) -> OffsetPage[MsoDoctor]:
+    async def page(
+        self,
+        where: DoctorFilter,
+        *,
+        limit: int,
+        offset: int,
+        after: tuple[str, str] | None = None,
+    ) -> OffsetPage[MsoDoctor]:
         rows = sorted(
             (d for d in self._store.mso_doctors.values() if _matches(d, where)),
             key=lambda d: (d.full_name, d.id),
         )
+        following = [d for d in rows if after is None or (d.full_name, d.id) > after]
         return OffsetPage(
-            items=rows[offset : offset + limit], total=len(rows), limit=limit, offset=offset
+            items=following[offset : offset + limit], total=len(rows), limit=limit, offset=offset
         )
 
     def _check_email_free(self, doctor: MsoDoctor) -> None:

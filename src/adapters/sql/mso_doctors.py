@@ -78,10 +78,17 @@ def _conditions(dialect: str, shape: Shape) -> list[Any]:
     return conditions
 
 
-def _page_statement(dialect: str, shape: Shape) -> Any:
+#: Right after a doctor (`after_name`, `after_id`) in name order: one row comparison, a range
+#: of the `(…, full_name, id)` indexes.
+_AFTER = sa.tuple_(_c.full_name, _c.id) > sa.tuple_(
+    sa.bindparam("after_name", type_=sa.Text), sa.bindparam("after_id", type_=sa.Text)
+)
+
+
+def _page_statement(dialect: str, shape: Shape, after: bool) -> Any:
     return (
         sa.select(*_COLUMNS)
-        .where(*_conditions(dialect, shape))
+        .where(*_conditions(dialect, shape), *([_AFTER] if after else []))
         .order_by(_c.full_name, _c.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
@@ -93,13 +100,13 @@ def _count_statement(dialect: str, shape: Shape) -> Any:
 
 
 @functools.cache
-def _page(shape: Shape) -> Read:
+def _page(shape: Shape, after: bool = False) -> Read:
     """A page of doctors in name order, built once per filter shape. Its total is counted
     apart (`_count`): a window count over the page made the database read, and spill to
     disk, every matching doctor before the page's limit applied."""
     return Read(
-        _page_statement("sqlite", shape),
-        per_dialect={"postgresql": _page_statement("postgresql", shape)},
+        _page_statement("sqlite", shape, after),
+        per_dialect={"postgresql": _page_statement("postgresql", shape, after)},
     )
 
 
@@ -138,8 +145,17 @@ class SqlMsoDoctorRepository(MsoDoctorRepository):
         row = (await self._connection.execute(statement, {"doctor_id": doctor_id})).first()
         return _doctor(row) if row else None
 
-    async def page(self, where: DoctorFilter, *, limit: int, offset: int) -> OffsetPage[MsoDoctor]:
+    async def page(
+        self,
+        where: DoctorFilter,
+        *,
+        limit: int,
+        offset: int,
+        after: tuple[str, str] | None = None,
+    ) -> OffsetPage[MsoDoctor]:
         values: dict[str, Any] = {"limit": limit, "offset": offset}
+        if after is not None:
+            values["after_name"], values["after_id"] = after
         if where.tenant_id is not None:
             values["tenant_id"] = where.tenant_id
         if where.specialty is not None:
@@ -154,7 +170,7 @@ class SqlMsoDoctorRepository(MsoDoctorRepository):
             where.language is not None,
             where.available_on is not None,
         )
-        rows = await _page(shape).rows(self._connection, values)
+        rows = await _page(shape, after is not None).rows(self._connection, values)
         [(total,)] = await _count(shape).rows(self._connection, values)
         return OffsetPage(
             items=[_doctor(r) for r in rows], total=int(total), limit=limit, offset=offset

@@ -12,8 +12,17 @@ from admin_core.mso_doctors.model import DoctorFilter, MsoDoctor
 class MsoDoctorRepository(Protocol):
     async def get(self, doctor_id: str, *, lock: bool = False) -> MsoDoctor | None: ...
 
-    async def page(self, where: DoctorFilter, *, limit: int, offset: int) -> OffsetPage[MsoDoctor]:
-        """Ordered by full name, then id, with the total matching `where`."""
+    async def page(
+        self,
+        where: DoctorFilter,
+        *,
+        limit: int,
+        offset: int,
+        after: tuple[str, str] | None = None,
+    ) -> OffsetPage[MsoDoctor]:
+        """Ordered by full name, then id (code point order), with the total matching `where`;
+        `after` (a doctor's full name and id): only the doctors after it in that order (the
+        total still counts every match)."""
         ...
 
     async def add(self, doctor: MsoDoctor) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from admin_core.audit.recording import audit_record
-from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.paging import OffsetPage, continued
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -55,6 +55,8 @@ class ListMsoDoctorsQuery:
     available_from: date | str | None = None
     limit: int = 50
     offset: int = 0
+    #: Where the page starts: the `next_cursor` of the page before (instead of `offset`).
+    cursor: str | None = None
 
 
 class ListMsoDoctors:
@@ -66,7 +68,9 @@ class ListMsoDoctors:
     active doctors available on day D. Without it, inactive doctors are listed too. `limit`
     1..200, `offset` 0..10^9. Every bad filter is named at once (422). A tenant that does
     not exist → TENANT_NOT_FOUND (looked up only when the page is empty; without `tenants`,
-    its page is just empty).
+    its page is just empty). A page that has a next one gives its `next_cursor`: read with
+    it (same filters, no offset), the next page starts right after this page's last doctor,
+    so doctors onboarded or deactivated meanwhile shift nothing.
     """
 
     def __init__(
@@ -87,16 +91,29 @@ class ListMsoDoctors:
         specialty = check_specialty(checks, query.specialty, required=False)
         language = check_language(checks, query.language, field="language")
         day = check_day(checks, query.available_from, field="available_from", required=False)
+        scope = ("mso_doctors", requested, specialty, language, day and day.isoformat())
+        position = checks.position(query.cursor, query.offset, scope=scope, shape=(str, str))
         checks.done()
         tenant_id = principal.visible_tenant(requested, Permission.TENANT_MANAGE)
         where = DoctorFilter(
             tenant_id=tenant_id, specialty=specialty, language=language, available_on=day
         )
         async with self._transactions() as tx:
-            page = await tx.mso_doctors.page(where, limit=query.limit, offset=query.offset)
-        if not page.items and tenant_id is not None and self._tenants is not None:
+            found = await tx.mso_doctors.page(
+                where,
+                limit=query.limit + 1,
+                offset=query.offset,
+                after=None if position is None else cast(tuple[str, str], position.after),
+            )
+        if not found.items and tenant_id is not None and self._tenants is not None:
             await self._tenants.require(tenant_id)
-        return page
+        return continued(
+            found,
+            limit=query.limit,
+            seen=query.offset if position is None else position.seen,
+            key=lambda d: (d.full_name, d.id),
+            scope=scope,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

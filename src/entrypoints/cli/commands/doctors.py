@@ -20,7 +20,7 @@ from admin_core.mso_doctors.use_cases import (
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int
-from entrypoints.cli.output import print_json, print_table, stdout, styled
+from entrypoints.cli.output import print_json, print_next_page, print_table, stdout, styled
 from entrypoints.http.presenters.mso_doctors import mso_doctor_list_out, mso_doctor_out
 
 _COLUMNS = ["id", "tenant", "name", "specialty", "languages", "fee", "from", "active"]
@@ -83,7 +83,7 @@ def register(groups: Any) -> None:
         metavar="YYYY-MM-DD",
         help="active and available on this day (available_from on or before it)",
     )
-    options.page(listing)
+    options.page(listing, cursor=True)
     listing.set_defaults(handler=list_doctors)
 
     onboard = commands.add_parser("onboard", help="onboard a doctor into a tenant")
@@ -141,6 +141,7 @@ async def list_doctors(ctx: CommandContext) -> None:
             available_from=a.available_from,
             limit=a.limit,
             offset=a.offset,
+            cursor=a.cursor,
         ),
     )
     if ctx.as_json:
@@ -151,6 +152,7 @@ async def list_doctors(ctx: CommandContext) -> None:
         _COLUMNS,
         (_row(d) for d in page.items),
     )
+    print_next_page(page)
 
 
 async def onboard_doctor(ctx: CommandContext) -> None:

@@ -33,6 +33,8 @@ class MsoDoctorListOut(Out, frozen=True):
     total: int
     limit: int
     offset: int
+    #: Where the next page starts (null on the last page): send it as `cursor`.
+    next_cursor: str | None
 
 
 def mso_doctor_out(doctor: MsoDoctor) -> MsoDoctorOut:
@@ -62,4 +64,5 @@ def mso_doctor_list_out(page: OffsetPage[MsoDoctor]) -> MsoDoctorListOut:
         total=page.total,
         limit=page.limit,
         offset=page.offset,
+        next_cursor=page.next_cursor,
     )

@@ -50,6 +50,7 @@ from entrypoints.http.fields import (
     Country,
     Currency,
     Language,
+    PageCursor,
     TenantFilter,
     TenantId,
     TimeZone,
@@ -204,8 +205,12 @@ class MsoDoctorController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
+        cursor: PageCursor = None,
     ) -> Response[SuccessEnvelope[MsoDoctorListOut]]:
-        """Doctors by full name, then id. A tenant-scoped caller sees only its own tenant's."""
+        """Doctors by full name, then id. A tenant-scoped caller sees only its own tenant's.
+        A page with a next one gives `next_cursor`: sent as `cursor` (same filters, no
+        offset), the next page starts right after this one's last doctor, so none is read
+        twice or skipped when doctors are onboarded or leave the filter between pages."""
         page = await list_mso_doctors.execute(
             principal,
             ListMsoDoctorsQuery(
@@ -215,6 +220,7 @@ class MsoDoctorController(Controller):
                 available_from=available_from,
                 limit=limit,
                 offset=offset,
+                cursor=cursor,
             ),
         )
         return ok(
@@ -223,6 +229,7 @@ class MsoDoctorController(Controller):
             total=page.total,
             limit=page.limit,
             offset=page.offset,
+            next_cursor=page.next_cursor,
         )
 
     @post(
