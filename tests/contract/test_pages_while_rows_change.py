@@ -20,6 +20,8 @@ from admin_core.mso_doctors.model import MsoDoctor
 from admin_core.mso_doctors.use_cases import ListMsoDoctors, ListMsoDoctorsQuery
 from admin_core.payments.model import SessionStatus
 from admin_core.payments.use_cases import ListMsoSessions, ListSessionsQuery
+from admin_core.tenants.model import Tenant, TenantStatus
+from admin_core.tenants.use_cases import ListTenants, ListTenantsQuery
 from tests.support.flags import add_tenants
 from tests.support.payments import T0, payments_world, sessions
 
@@ -254,4 +256,74 @@ async def test_doctors_are_read_once_each_while_doctors_come_and_go(
     async with uow() as tx:
         keys = {row: await tx.mso_doctors.get(row) for row in walked}
     order = {row: (_asc(d.full_name), _asc(d.id)) for row, d in keys.items() if d is not None}
+    assert walked_right(walked, unchanged, lambda row: order[row]) == []
+
+
+TENANT_TAILS = st.from_regex(r"[a-c0-9](?:[a-c0-9-]{0,2}[a-c0-9])?", fullmatch=True)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    times=st.lists(TIMES, min_size=0, max_size=14),
+    tails=st.lists(TENANT_TAILS, min_size=20, max_size=40, unique=True),
+    steps=STEPS,
+)
+async def test_tenants_are_read_once_each_while_tenants_come_and_go(
+    uow: Transactions[Any], times: list[int], tails: list[str], steps: list[Step]
+) -> None:
+    """The active tenants (a filter combined with paging); between pages new ones are
+    created (created at times tied with others, before and after the page: replicas' clocks
+    differ) and some are suspended (they leave the filter)."""
+    run = next(_RUNS)
+    fresh = iter(tails)
+    made = itertools.count()
+
+    async def add_tenants_at(minutes: Sequence[int]) -> None:
+        async with uow() as tx:
+            for minute in minutes:
+                n = next(made)
+                await tx.tenants.add(
+                    Tenant(
+                        id=f"r{run}-{next(fresh, f'x{n}')}",
+                        name=f"Tenant {n}",
+                        status=TenantStatus.ACTIVE,
+                        provider_id=None,
+                        created_at=T0 + timedelta(minutes=minute),
+                        updated_at=T0,
+                    )
+                )
+            await tx.commit()
+
+    async def remove(tenant_id: str) -> None:
+        async with uow() as tx:
+            current = await tx.tenants.get(tenant_id)
+            assert current is not None
+            await tx.tenants.update(replace(current, status=TenantStatus.SUSPENDED))
+            await tx.commit()
+
+    listing = ListTenants(uow)
+    query = ListTenantsQuery(status=TenantStatus.ACTIVE)
+
+    async def listed() -> list[str]:
+        everything = await listing.execute(OPERATOR, replace(query, limit=200))
+        return [t.id for t in everything.items]
+
+    for earlier in await listed():  # the tenants of the examples before
+        await remove(earlier)
+    await add_tenants_at(times)
+
+    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
+        return await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
+
+    async def add(count: int) -> None:
+        await add_tenants_at([n % 4 for n in range(run, run + count)])
+
+    walked, unchanged = await walk_while_changing(page, steps, add, remove, listed)
+    async with uow() as tx:
+        found = {row: await tx.tenants.get(row) for row in walked}
+    order = {row: (t.created_at, _asc(t.id)) for row, t in found.items() if t is not None}
     assert walked_right(walked, unchanged, lambda row: order[row]) == []

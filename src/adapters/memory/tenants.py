@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from adapters.memory.store import InMemoryStore
 from admin_core.directory.model import Provider
@@ -43,13 +44,15 @@ class InMemoryTenantRepository(TenantRepository):
         status: TenantStatus | None = None,
         limit: int,
         offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> OffsetPage[Tenant]:
         rows = sorted(self._store.tenants.values(), key=lambda t: (t.created_at, t.id))
         if tenant_id is not None:
             rows = [t for t in rows if t.id == tenant_id]
         if status is not None:
             rows = [t for t in rows if t.status is status]
-        page = rows[offset : offset + limit]
+        following = [t for t in rows if after is None or (t.created_at, t.id) > after]
+        page = following[offset : offset + limit]
         return OffsetPage(items=page, total=len(rows), limit=limit, offset=offset)
 
     async def add(self, tenant: Tenant) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from adapters.sql.tables import (
     tenant_settings,
     tenants,
 )
+from adapters.sql.types import UtcDateTime
 from admin_core.directory.model import Provider
 from admin_core.directory.ports import ProviderRepository
 from admin_core.kernel.paging import OffsetPage
@@ -48,13 +50,20 @@ _LOCK = sa.select(tenants.c.id).where(tenants.c.id == sa.bindparam("tenant_id"))
 _GET_BY_PROVIDER = _SELECT.where(tenants.c.provider_id == sa.bindparam("provider_id"))
 
 
+#: Right after a tenant (`after_at`, `after_id`) in the list's order.
+_AFTER = sa.tuple_(tenants.c.created_at, tenants.c.id) > sa.tuple_(
+    sa.bindparam("after_at", type_=UtcDateTime), sa.bindparam("after_id", type_=sa.Text)
+)
+
+
 @functools.cache
-def _page(by_tenant: bool, by_status: bool) -> Read:
+def _page(by_tenant: bool, by_status: bool, after: bool = False) -> Read:
     """A page of tenants with the count of every tenant that matches (`total`), in one
-    statement, built once per filter shape: building a statement costs more than running it."""
+    statement, built once per filter shape: building a statement costs more than running it.
+    After a tenant, the count is of the tenants after it only (see `list`)."""
     return Read(
         _SELECT.add_columns(sa.func.count().over().label("total"))
-        .where(*_conditions(by_tenant, by_status))
+        .where(*_conditions(by_tenant, by_status), *([_AFTER] if after else []))
         .order_by(tenants.c.created_at, tenants.c.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
@@ -196,17 +205,20 @@ class SqlTenantRepository(TenantRepository):
         status: TenantStatus | None = None,
         limit: int,
         offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> OffsetPage[Tenant]:
         values: dict[str, Any] = {"limit": limit, "offset": offset}
         if tenant_id is not None:
             values["tenant_id"] = tenant_id
         if status is not None:
             values["status"] = status.value
+        if after is not None:
+            values["after_at"], values["after_id"] = after
         shape = (tenant_id is not None, status is not None)
-        rows = await _page(*shape).rows(self._connection, values)
-        if rows:
+        rows = await _page(*shape, after is not None).rows(self._connection, values)
+        if rows and after is None:
             total = int(rows[0][-1])
-        else:  # past the last page (or nothing matches): the total needs its own count
+        else:  # past the last page, nothing matches, or after a tenant: a count of its own
             total = int(await self._connection.scalar(_count(*shape), values) or 0)
         return OffsetPage(items=[_tenant(r) for r in rows], total=total, limit=limit, offset=offset)
 

@@ -3,6 +3,7 @@ tenant use cases work in."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from admin_core.audit.ports import AuditLog
@@ -27,8 +28,11 @@ class TenantRepository(Protocol):
         status: TenantStatus | None = None,
         limit: int,
         offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> OffsetPage[Tenant]:
-        """Ordered by `created_at`, then id; `tenant_id` and `status` narrow the list."""
+        """Ordered by `created_at`, then id (code point order); `tenant_id` and `status`
+        narrow the list; `after` (a tenant's `created_at` and id): only the tenants after it
+        in that order (the total still counts every match)."""
         ...
 
     async def add(self, tenant: Tenant) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from admin_core.audit.recording import audit_record
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.directory.model import Provider
 from admin_core.kernel.errors import InsufficientPermission
-from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.paging import OffsetPage, continued
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -51,13 +51,18 @@ class ListTenantsQuery:
     status: TenantStatus | None = None
     limit: int = 50
     offset: int = 0
+    #: Where the page starts: the `next_cursor` of the page before (instead of `offset`).
+    cursor: str | None = None
 
 
 class ListTenants:
-    """List tenants, oldest first.
+    """List tenants, oldest first (then by id).
 
     Rules: needs `tenant:manage`; a tenant-scoped caller sees only its own tenant, and naming
-    another tenant is refused (403). Suspended tenants are listed too.
+    another tenant is refused (403). Suspended tenants are listed too. A page that has a
+    next one gives its `next_cursor`: read with it (same filters, no offset), the next page
+    starts right after this page's last tenant, so tenants created, suspended or reactivated
+    meanwhile shift nothing.
     """
 
     def __init__(self, transactions: Transactions[TenantsTransaction]) -> None:
@@ -66,12 +71,25 @@ class ListTenants:
     async def execute(self, principal: Principal, query: ListTenantsQuery) -> OffsetPage[Tenant]:
         checks = FieldChecks()
         checks.page(query.limit, query.offset)
+        scope = ("tenants", query.tenant_id, query.status and query.status.value)
+        position = checks.position(query.cursor, query.offset, scope=scope, shape=(datetime, str))
         checks.done()
         tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         async with self._transactions() as tx:
-            return await tx.tenants.list(
-                tenant_id=tenant_id, status=query.status, limit=query.limit, offset=query.offset
+            found = await tx.tenants.list(
+                tenant_id=tenant_id,
+                status=query.status,
+                limit=query.limit + 1,
+                offset=query.offset,
+                after=None if position is None else cast(tuple[datetime, str], position.after),
             )
+        return continued(
+            found,
+            limit=query.limit,
+            seen=query.offset if position is None else position.seen,
+            key=lambda t: (t.created_at, t.id),
+            scope=scope,
+        )
 
 
 def tenant_snapshot(tenant: Tenant, clerk_org_id: str | None) -> dict[str, Any]:

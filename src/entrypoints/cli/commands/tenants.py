@@ -20,7 +20,7 @@ from admin_core.tenants.use_cases import (
 )
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, print_table, stdout, styled
+from entrypoints.cli.output import print_json, print_next_page, print_table, stdout, styled
 from entrypoints.http.presenters.tenants import (
     provider_with_tenant_out,
     tenant_list_out,
@@ -37,7 +37,7 @@ def register(groups: Any) -> None:
         "--status", choices=[s.value for s in TenantStatus], help="only tenants in this status"
     )
     list_parser.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant")
-    options.page(list_parser)
+    options.page(list_parser, cursor=True)
     list_parser.set_defaults(handler=list_tenants)
 
     create = commands.add_parser("create", help="create the tenant of an existing provider")
@@ -167,6 +167,7 @@ async def list_tenants(ctx: CommandContext) -> None:
             status=TenantStatus(a.status) if a.status else None,
             limit=a.limit,
             offset=a.offset,
+            cursor=a.cursor,
         ),
     )
     if ctx.as_json:
@@ -187,6 +188,7 @@ async def list_tenants(ctx: CommandContext) -> None:
             for t in page.items
         ),
     )
+    print_next_page(page)
 
 
 async def create_tenant(ctx: CommandContext) -> None:

@@ -33,6 +33,8 @@ class TenantListOut(Out, frozen=True):
     total: int
     limit: int
     offset: int
+    #: Where the next page starts (null on the last page): send it as `cursor`.
+    next_cursor: str | None
 
 
 class TenantViewOut(TenantOut, frozen=True):
@@ -87,6 +89,7 @@ def tenant_list_out(page: OffsetPage[Tenant]) -> TenantListOut:
         total=page.total,
         limit=page.limit,
         offset=page.offset,
+        next_cursor=page.next_cursor,
     )
 
 

@@ -44,6 +44,7 @@ from entrypoints.http.fields import (
     Language,
     Name,
     OrgId,
+    PageCursor,
     ProviderId,
     Region,
     Tags,
@@ -169,14 +170,25 @@ class TenantController(Controller):
         tenant_id: TenantFilter = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
+        cursor: PageCursor = None,
     ) -> Response[SuccessEnvelope[TenantListOut]]:
-        """Tenants, oldest first. A tenant-scoped caller sees only its own tenant."""
+        """Tenants, oldest first, then by id. A tenant-scoped caller sees only its own tenant.
+        A page with a next one gives `next_cursor`: sent as `cursor` (same filters, no
+        offset), the next page starts right after this one's last tenant, so none is read
+        twice or skipped when tenants are created or change status between pages."""
         page = await list_tenants.execute(
             principal,
-            ListTenantsQuery(tenant_id=tenant_id, status=status, limit=limit, offset=offset),
+            ListTenantsQuery(
+                tenant_id=tenant_id, status=status, limit=limit, offset=offset, cursor=cursor
+            ),
         )
         return ok(
-            request, tenant_list_out(page), total=page.total, limit=page.limit, offset=page.offset
+            request,
+            tenant_list_out(page),
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+            next_cursor=page.next_cursor,
         )
 
     @post(
