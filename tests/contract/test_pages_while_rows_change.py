@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.memory.identity import InMemoryIdentityProvider
 from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
@@ -22,6 +23,8 @@ from admin_core.payments.model import SessionStatus
 from admin_core.payments.use_cases import ListMsoSessions, ListSessionsQuery
 from admin_core.tenants.model import Tenant, TenantStatus
 from admin_core.tenants.use_cases import ListTenants, ListTenantsQuery
+from admin_core.users.model import UserContact, UserRole
+from admin_core.users.use_cases import ListTenantUsers, ListTenantUsersQuery
 from tests.support.flags import add_tenants
 from tests.support.payments import T0, payments_world, sessions
 
@@ -327,3 +330,71 @@ async def test_tenants_are_read_once_each_while_tenants_come_and_go(
         found = {row: await tx.tenants.get(row) for row in walked}
     order = {row: (t.created_at, _asc(t.id)) for row, t in found.items() if t is not None}
     assert walked_right(walked, unchanged, lambda row: order[row]) == []
+
+
+#: User ids (letters of both cases, digits, `_ . : -`), some a prefix of another.
+USER_TAILS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,3}", fullmatch=True)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.integers(0, 14),
+    tails=st.lists(USER_TAILS, min_size=20, max_size=40, unique=True),
+    steps=STEPS,
+)
+async def test_users_are_read_once_each_while_users_come_and_go(
+    uow: Transactions[Any], first: int, tails: list[str], steps: list[Step]
+) -> None:
+    """A tenant's users; between pages roles are granted to new users (ids before and after
+    the page) and users lose their only role (they leave the list)."""
+    run = next(_RUNS)
+    tenant = f"pager-{run}"
+    await add_tenants(uow, tenant)
+    fresh = iter(tails)
+    made = itertools.count()
+
+    async def grant(count: int) -> None:
+        async with uow() as tx:
+            for _ in range(count):
+                n = next(made)
+                user_id = next(fresh, f"zz{n}")
+                await tx.users.upsert(UserContact(id=user_id, email=None, name=None, updated_at=T0))
+                await tx.user_roles.add(
+                    UserRole(
+                        tenant_id=tenant,
+                        user_id=user_id,
+                        role="org:provider:staff",
+                        granted_by="pager",
+                        granted_at=T0,
+                    )
+                )
+            await tx.commit()
+
+    async def remove(user_id: str) -> None:
+        async with uow() as tx:
+            assert await tx.user_roles.remove(tenant, user_id, "org:provider:staff")
+            await tx.commit()
+
+    await grant(first)
+    listing = ListTenantUsers(uow, InMemoryIdentityProvider(), None)
+    query = ListTenantUsersQuery(tenant_id=tenant)
+
+    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
+        found = await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
+        return replace(found, items=[_Row(id=u.user_id) for u in found.items])
+
+    async def listed() -> list[str]:
+        everything = await listing.execute(OPERATOR, replace(query, limit=200))
+        return [u.user_id for u in everything.items]
+
+    walked, unchanged = await walk_while_changing(page, steps, grant, remove, listed)
+    assert walked_right(walked, unchanged, _asc) == []
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: str

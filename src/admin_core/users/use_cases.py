@@ -11,7 +11,7 @@ from typing import Any
 
 from admin_core.audit.model import AuditRecord
 from admin_core.audit.recording import audit_record
-from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.paging import OffsetPage, continued
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
@@ -86,6 +86,8 @@ class ListTenantUsersQuery:
     tenant_id: str  # a tenant id, or `platform` for the platform organisation
     limit: int = 50
     offset: int = 0
+    #: Where the page starts: the `next_cursor` of the page before (instead of `offset`).
+    cursor: str | None = None
 
 
 class ListTenantUsers:
@@ -99,7 +101,9 @@ class ListTenantUsers:
     A page of `limit` (1..200) users from `offset`, in user id order. An organisation with
     more members than one list reads (`MAX_PAGES` × `PAGE`) is listed from those it read:
     the page's `total` then estimates the whole (the members the identity provider counts,
-    plus the users with local roles only) and `total_exact` is false.
+    plus the users with local roles only) and `total_exact` is false. A page that has a next
+    one gives its `next_cursor`: read with it (no offset), the next page starts right after
+    this page's last user id, so users who join or leave meanwhile shift nothing.
     """
 
     def __init__(
@@ -119,6 +123,8 @@ class ListTenantUsers:
         principal.require(Permission.TENANT_MANAGE, tenant_id=tenant_id)
         checks = FieldChecks()
         checks.page(query.limit, query.offset)
+        scope = ("tenant_users", tenant_id)
+        position = checks.position(query.cursor, query.offset, scope=scope, shape=(str,))
         checks.done()
         async with self._transactions() as tx:
             org_id = await _org_of(tx, tenant_id, self._platform_org)
@@ -129,8 +135,11 @@ class ListTenantUsers:
         for grant in grants:
             roles.setdefault(grant.user_id, []).append(grant.role)
         everyone = sorted(set(roles) | set(members))
+        following = everyone
+        if position is not None:
+            following = [user_id for user_id in everyone if user_id > str(position.after[0])]
         result = []
-        for user_id in everyone[query.offset : query.offset + query.limit]:
+        for user_id in following[query.offset : query.offset + query.limit + 1]:
             member = members.get(user_id)
             cached = directory.get(user_id)
             local = user_id in roles
@@ -147,12 +156,19 @@ class ListTenantUsers:
                     source=source,
                 )
             )
-        return OffsetPage(
+        found = OffsetPage(
             items=result,
             total=len(everyone) + unread,
             limit=query.limit,
             offset=query.offset,
             total_exact=not unread,
+        )
+        return continued(
+            found,
+            limit=query.limit,
+            seen=query.offset if position is None else position.seen,
+            key=lambda user: (user.user_id,),
+            scope=scope,
         )
 
     async def _members(self, org_id: str) -> tuple[dict[str, OrgMembership], int]:

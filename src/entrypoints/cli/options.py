@@ -82,9 +82,9 @@ def older_than(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def page(parser: argparse.ArgumentParser, *, cursor: bool = False) -> None:
+def page(parser: argparse.ArgumentParser) -> None:
     """`--limit` and `--offset` of an offset-paged list, bounded as the API bounds them, and
-    `--cursor` (the `next_cursor` a page printed) where the list takes one."""
+    `--cursor`: the `next_cursor` a page printed."""
     parser.add_argument(
         "--limit",
         type=bounded_int("limit", 1, MAX_OFFSET_LIMIT),
@@ -97,9 +97,8 @@ def page(parser: argparse.ArgumentParser, *, cursor: bool = False) -> None:
         default=0,
         help="rows to skip (default 0)",
     )
-    if cursor:
-        parser.add_argument(
-            "--cursor",
-            help="continue right after the page that printed this cursor (same filters, "
-            "no --offset): nothing added or removed meanwhile shifts it",
-        )
+    parser.add_argument(
+        "--cursor",
+        help="continue right after the page that printed this cursor (same filters, "
+        "no --offset): nothing added or removed meanwhile shifts it",
+    )

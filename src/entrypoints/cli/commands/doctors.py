@@ -83,7 +83,7 @@ def register(groups: Any) -> None:
         metavar="YYYY-MM-DD",
         help="active and available on this day (available_from on or before it)",
     )
-    options.page(listing, cursor=True)
+    options.page(listing)
     listing.set_defaults(handler=list_doctors)
 
     onboard = commands.add_parser("onboard", help="onboard a doctor into a tenant")

@@ -29,7 +29,7 @@ def register(groups: Any) -> None:
     listing.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant's sessions")
     listing.add_argument("--from-date", help="scheduled on or after (date or ISO date-time)")
     listing.add_argument("--to-date", help="scheduled on or before (date or ISO date-time)")
-    options.page(listing, cursor=True)
+    options.page(listing)
     listing.set_defaults(handler=list_sessions)
     refund = commands.add_parser("refund", help="refund a session in full, exactly once")
     refund.add_argument("session_id", type=options.session_id, help="the session (mso_...)")

@@ -37,7 +37,7 @@ def register(groups: Any) -> None:
         "--status", choices=[s.value for s in TenantStatus], help="only tenants in this status"
     )
     list_parser.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant")
-    options.page(list_parser, cursor=True)
+    options.page(list_parser)
     list_parser.set_defaults(handler=list_tenants)
 
     create = commands.add_parser("create", help="create the tenant of an existing provider")

@@ -10,7 +10,7 @@ from admin_core.users.model import RoleChange
 from admin_core.users.use_cases import GrantRoleCommand, ListTenantUsersQuery, RevokeRoleCommand
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
-from entrypoints.cli.output import print_json, print_table, stdout
+from entrypoints.cli.output import print_json, print_next_page, print_table, stdout
 from entrypoints.http.presenters.users import role_change_out, tenant_users_out
 
 
@@ -41,7 +41,10 @@ def register(groups: Any) -> None:
 async def list_users(ctx: CommandContext) -> None:
     a = ctx.args
     page = await ctx.container.users.list_tenant_users().execute(
-        ctx.principal, ListTenantUsersQuery(tenant_id=a.tenant_id, limit=a.limit, offset=a.offset)
+        ctx.principal,
+        ListTenantUsersQuery(
+            tenant_id=a.tenant_id, limit=a.limit, offset=a.offset, cursor=a.cursor
+        ),
     )
     if ctx.as_json:
         print_json(tenant_users_out(a.tenant_id, page))
@@ -55,6 +58,7 @@ async def list_users(ctx: CommandContext) -> None:
             for u in page.items
         ),
     )
+    print_next_page(page)
 
 
 def _report(ctx: CommandContext, change: RoleChange, done: str, unchanged: str) -> None:

@@ -25,6 +25,8 @@ class TenantUsersOut(Out, frozen=True):
     total_exact: bool
     limit: int
     offset: int
+    #: Where the next page starts (null on the last page): send it as `cursor`.
+    next_cursor: str | None
 
 
 class RoleChangeOut(Out, frozen=True):
@@ -54,6 +56,7 @@ def tenant_users_out(tenant_id: str, page: OffsetPage[TenantUser]) -> TenantUser
         total_exact=page.total_exact,
         limit=page.limit,
         offset=page.offset,
+        next_cursor=page.next_cursor,
     )
 
 

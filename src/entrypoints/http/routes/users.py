@@ -26,7 +26,12 @@ from admin_core.users.use_cases import (
 )
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.envelope import ok
-from entrypoints.http.fields import ROLE_PATTERN, TENANT_ID_PATTERN, USER_ID_PATTERN
+from entrypoints.http.fields import (
+    ROLE_PATTERN,
+    TENANT_ID_PATTERN,
+    USER_ID_PATTERN,
+    PageCursor,
+)
 from entrypoints.http.openapi import WRITE, errors
 from entrypoints.http.presenters.users import (
     RoleChangeOut,
@@ -77,13 +82,17 @@ class TenantUserController(Controller):
         tenant_id: TenantPath,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_OFFSET_LIMIT)] = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
+        cursor: PageCursor = None,
     ) -> Response[SuccessEnvelope[TenantUsersOut]]:
         """Users with roles granted here and members of the tenant's organisation, in user id
         order, a page at a time. An organisation with more than 10,000 members is listed from
         the first 10,000 the identity provider gives: `total` then estimates the whole and
-        `total_exact` is false."""
+        `total_exact` is false. A page with a next one gives `next_cursor`: sent as `cursor`
+        (no offset), the next page starts right after this one's last user id, so none is
+        read twice or skipped when users join or leave between pages."""
         page = await list_tenant_users.execute(
-            principal, ListTenantUsersQuery(tenant_id=tenant_id, limit=limit, offset=offset)
+            principal,
+            ListTenantUsersQuery(tenant_id=tenant_id, limit=limit, offset=offset, cursor=cursor),
         )
         return ok(
             request,
@@ -92,6 +101,7 @@ class TenantUserController(Controller):
             total_exact=page.total_exact,
             limit=page.limit,
             offset=page.offset,
+            next_cursor=page.next_cursor,
         )
 
     @post(
