@@ -28,7 +28,7 @@ async def test_a_tenant_scoped_list_holds_its_own_tenant_rows_and_counts_only_th
     (or with its own tenant in the path), page by page: each row is its tenant's, all of
     them are there, each once, in the order a platform caller filtering on that tenant
     reads them, and each page's `total` counts them alone (SPEC §5: it sees only its own
-    tenant)."""
+    tenant). A list with offsets and cursors gives the same rows walked either way."""
     document = await document_of(http)
     tenant_scoped = http.auth(role, OWN_ORG, user="user_prober")
     platform = http.auth("org:super_admin", PLATFORM_ORG)
@@ -41,6 +41,9 @@ async def test_a_tenant_scoped_list_holds_its_own_tenant_rows_and_counts_only_th
         filtered = {} if names["tenant_id"]["in"] == "path" else {"tenant_id": OWN}
         mine, my_totals = await walk(http, path, {}, tenant_scoped, cursor=cursor)
         theirs, their_totals = await walk(http, path, filtered, platform, cursor=cursor)
+        if cursor and "offset" in names:
+            by_offset, offset_totals = await walk(http, path, {}, tenant_scoped, cursor=False)
+            assert (by_offset, offset_totals) == (mine, my_totals), template
         assert mine, template
         if "{tenant_id}" not in template:
             assert all(row.get("tenant_id", row.get("id")) == OWN for row in mine), template
