@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
@@ -230,6 +232,70 @@ async def test_available_on_keeps_the_active_doctors_available_that_day(
     )
     # Without a day, inactive doctors are listed too.
     assert (await page_ids(tenants))[1] == 5
+
+
+#: Doctors over both tenants, two specialties, some languages, days around DAY, some
+#: inactive, several sharing a name (their id orders them).
+VARIED = [
+    doctor(
+        n,
+        tenant_id=(APOLLO, BUMRUNGRAD)[n % 2],
+        full_name=("Dr. A", "Dr. a", "Dr. B")[n % 3],
+        specialty=("cardiology", "oncology")[n % 5 % 2],
+        languages=(("en",), ("ta", "en"), ("th",), ())[n % 4],
+        available_from=DAY + timedelta(days=n % 7 - 3),
+        active=n % 6 != 0,
+    )
+    for n in range(30)
+]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    tenant=st.sampled_from([None, APOLLO, BUMRUNGRAD]),
+    specialty=st.sampled_from([None, "cardiology", "oncology"]),
+    language=st.sampled_from([None, "en", "ta", "th", "fr"]),
+    day=st.none() | st.integers(-5, 5).map(lambda d: DAY + timedelta(days=d)),
+    limit=st.integers(1, 12),
+    offset=st.integers(0, 35),
+)
+async def test_every_filter_shape_pages_in_name_order_with_its_total(
+    varied: Transactions,
+    tenant: str | None,
+    specialty: str | None,
+    language: str | None,
+    day: date | None,
+    limit: int,
+    offset: int,
+) -> None:
+    """Each combination of the filters, at any page: the doctors SPEC §6.5 names (a day D
+    keeps the active doctors with `available_from <= D`), by name then id, and their total."""
+    wanted = sorted(
+        (
+            d
+            for d in VARIED
+            if (tenant is None or d.tenant_id == tenant)
+            and (specialty is None or d.specialty == specialty)
+            and (language is None or language in d.languages)
+            and (day is None or (d.active and d.available_from <= day))
+        ),
+        key=lambda d: (d.full_name, d.id),
+    )
+    where = DoctorFilter(tenant_id=tenant, specialty=specialty, language=language, available_on=day)
+    assert await page_ids(varied, where, limit=limit, offset=offset) == (
+        [d.id for d in wanted[offset : offset + limit]],
+        len(wanted),
+    )
+
+
+@pytest.fixture
+async def varied(tenants: Transactions) -> Transactions:
+    await add(tenants, *VARIED)
+    return tenants
 
 
 async def test_concurrent_adds_of_one_email_leave_one(tenants: Transactions) -> None:
