@@ -190,3 +190,34 @@ def test_names_are_printed_as_they_are_never_as_markup(
         printed = capsys.readouterr().out
         assert "Bumrungrad [/] [bold]x[/bold]" in printed.replace("\n", " "), argv
         assert ":smile:" in printed, argv
+
+
+@pytest.mark.parametrize(
+    ("command", "rows"),
+    [
+        (["tenants", "list"], "tenants"),
+        (["users", "list", "apollo-chennai"], "users"),
+        (["sessions", "list"], "sessions"),
+        (["doctors", "list"], "doctors"),
+    ],
+)
+def test_a_list_is_walked_by_the_cursor_each_page_prints(
+    embedded: str, capsys: pytest.CaptureFixture[str], command: list[str], rows: str
+) -> None:
+    """Each page of one row says how to read the next (`--cursor`, under the table and as
+    `next_cursor` in `--json`); following it reads the whole list, each row once."""
+    everyone = run_json(capsys, *command, "--limit", "200")[rows]
+    walked: list[Any] = []
+    cursor: list[str] = []
+    while True:
+        page = run_json(capsys, *command, "--limit", "1", *cursor)
+        walked += page[rows]
+        assert main([*command, "--limit", "1", *cursor]) == 0
+        printed = capsys.readouterr().out
+        if page["next_cursor"] is None:
+            assert "next page" not in printed
+            break
+        assert f"next page: --cursor {page['next_cursor']}" in printed
+        cursor = ["--cursor", page["next_cursor"]]
+    assert walked == everyone
+    assert len(everyone) > 1

@@ -99,7 +99,7 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 def print_next_page(page: OffsetPage[Any]) -> None:
     """Under a page that has a next one, how to read it."""
     if page.next_cursor:
-        stdout.print(Text(f"next page: --cursor {page.next_cursor}"))
+        stdout.print(Text(f"next page: --cursor {page.next_cursor}"), soft_wrap=True)
 
 
 def report_error(error: AdminError, *, as_json: bool) -> int:
