@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -18,12 +19,16 @@ from adapters.sql.migrate import upgrade
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.kernel.paging import OffsetPage
+from admin_core.kernel.principal import Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.mso_doctors.model import DoctorFilter, MsoDoctor
+from admin_core.mso_doctors.use_cases import ListMsoDoctors, ListMsoDoctorsQuery
 from admin_core.payments.model import SessionFilter
+from admin_core.payments.use_cases import ListMsoSessions, ListSessionsQuery
 from admin_core.tenants.model import Tenant, TenantStatus
+from admin_core.tenants.use_cases import ListTenants, ListTenantsQuery
 from tests.support.databases import APP_ROLE, icu_database
-from tests.support.payments import sessions
+from tests.support.payments import payments_world, sessions
 
 pytestmark = pytest.mark.postgres
 
@@ -121,6 +126,32 @@ async def walk(uow: Transactions, page: Page) -> Sequence[str]:
         ids += [item.id for item in found.items]  # type: ignore[attr-defined]
 
 
+async def walk_by_cursor(uow: Transactions, name: str) -> Sequence[str]:
+    """The ids of a whole list through its use case, three at a time, following
+    `next_cursor`: the database compares each page's last row with the rows after it."""
+    operator = Principal.operator("collation")
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        found: OffsetPage[Any]
+        if name == "tenants":
+            found = await ListTenants(uow).execute(
+                operator, ListTenantsQuery(limit=3, cursor=cursor)
+            )
+        elif name == "sessions":
+            found = await ListMsoSessions(payments_world(uow, SystemClock()).payments).execute(
+                operator, ListSessionsQuery(limit=3, cursor=cursor)
+            )
+        else:
+            found = await ListMsoDoctors(uow).execute(
+                operator, ListMsoDoctorsQuery(limit=3, cursor=cursor)
+            )
+        ids += [item.id for item in found.items]
+        cursor = found.next_cursor
+        if cursor is None:
+            return ids
+
+
 @pytest.mark.parametrize("icu_locale", ["und", "und-u-ka-shifted"])
 async def test_every_list_pages_in_the_in_memory_order_on_a_language_collation(
     icu_locale: str,
@@ -135,9 +166,11 @@ async def test_every_list_pages_in_the_in_memory_order_on_a_language_collation(
             uow = SqlTransactions(engine, SystemClock(), UlidGenerator())
             await fill(uow)
             found = {name: await walk(uow, page) for name, page in LISTS.items()}
+            by_cursor = {name: await walk_by_cursor(uow, name) for name in LISTS}
         finally:
             await engine.dispose()
     assert found == expected
+    assert by_cursor == expected
     assert expected["tenants"] == sorted(TENANT_IDS)
     assert expected["sessions"] == sorted(IDS, reverse=True)  # newest first, then id
     assert expected["doctors"] == sorted(IDS)
