@@ -859,3 +859,46 @@ def test_while_a_save_is_under_way_nothing_can_be_typed_that_its_answer_would_re
         expect(boxes.nth(index)).to_be_enabled()
     assert app.thresholds(tenant)[PFS]["value"] == 82
     assert page.unexpected_errors() == []
+
+
+def test_a_tenant_created_while_the_picker_loads_is_listed_once_and_none_is_missed(
+    page: PageUnderTest,
+) -> None:
+    """The picker reads the tenants 200 at a time. A tenant created between two of its reads
+    (before the place it reached: a replica whose clock lags) shifts an offset by one, which
+    listed one tenant twice; following each page's `next_cursor` lists each one once."""
+    listed = [f"t{n:03d}" for n in range(1, 202)]  # one more than a page
+    asked: list[str] = []
+
+    def tenants(route: Any) -> None:
+        url = route.request.url
+        asked.append(url)
+        if len(asked) == 2:
+            listed.insert(0, "t000")  # created before the second read, sorted first
+        query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+        limit = int(query.get("limit", "50"))
+        if "cursor" in query:
+            start = listed.index(query["cursor"]) + 1
+        else:
+            start = int(query.get("offset", "0"))
+        items = listed[start : start + limit]
+        following = items[-1] if start + limit < len(listed) else None
+        data = {
+            "tenants": [{"id": t, "name": t, "status": "active"} for t in items],
+            "total": len(listed),
+            "limit": limit,
+            "offset": start,
+            "next_cursor": following,
+        }
+        route.fulfill(json={"success": True, "data": data, "meta": {"request_id": "r"}})
+
+    tab = open_page(page)
+    tab.route("**/api/v1/admin/tenants?*", tenants)
+    sign_in(tab, page.app.token())
+    expect(tab.locator("#tenant option")).not_to_have_count(0)
+    labels = [label for label in tab.locator("#tenant option").all_inner_texts() if "—" in label]
+    ids = [label.split(" — ")[0] for label in labels]
+    assert len(asked) == 2, asked
+    assert sorted(set(ids)) == sorted(ids), "a tenant listed twice"
+    assert set(ids) >= {f"t{n:03d}" for n in range(1, 202)}
+    assert page.unexpected_errors() == []

@@ -334,11 +334,16 @@
     ui.tenant.disabled = true;
     try {
       const tenants = [];
+      // Each page after the first starts right after the one before (its `next_cursor`):
+      // a tenant created meanwhile cannot make the picker list one twice or miss one.
+      let cursor = null;
       for (let page = 0; page < MAX_TENANT_PAGES; page += 1) {
-        const data = await api("GET", `/tenants?limit=${TENANT_PAGE}&offset=${tenants.length}`);
+        const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+        const data = await api("GET", `/tenants?limit=${TENANT_PAGE}${after}`);
         const items = Array.isArray(data.tenants) ? data.tenants : [];
         tenants.push(...items);
-        if (items.length < TENANT_PAGE) break;
+        cursor = typeof data.next_cursor === "string" && data.next_cursor ? data.next_cursor : null;
+        if (!cursor || !items.length) break;
       }
       if (ticket !== state.ticket) return;
       state.tenants = tenants;
