@@ -6,6 +6,7 @@ other filters, sent to another list, or sent with an offset."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from admin_core.kernel.paging import (
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET,
+    Position,
+    decode_position,
+    encode_position,
+)
+from admin_core.mso_doctors.rules import FULL_NAME_MAX
+from tests.support.doctors import doctor_body
 from tests.support.http import ApiClient, api
 from tests.support.lists import ADMIN
 
@@ -110,3 +120,56 @@ async def test_the_last_page_gives_no_cursor(http: ApiClient, name: str) -> None
     assert (
         len(next(v for v in body["data"].values() if isinstance(v, list))) == body["meta"]["total"]
     )
+
+
+async def test_doctors_with_the_longest_names_are_paged_by_cursor(http: ApiClient) -> None:
+    """A cursor holds the last doctor's name: one of 200 Thai letters (or of characters
+    outside the BMP) still gives a cursor the list takes back."""
+    names = ["ก" * 200, "\U0001f600" * 200, "ข" * 200]
+    for n, name in enumerate(names):
+        body = doctor_body("bumrungrad-bangkok", full_name=name, email=f"long{n}@example.org")
+        response = await http.client.post(f"{ADMIN}/mso/doctors", json=body, headers=http.auth())
+        assert response.status_code == 201, response.text
+    walked: list[str] = []
+    params = {"tenant_id": "bumrungrad-bangkok", "specialty": "cardiology", "limit": "1"}
+    while True:
+        response = await http.client.get(f"{ADMIN}/mso/doctors", params=params, headers=http.auth())
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        walked += [d["full_name"] for d in data["doctors"]]
+        if data["next_cursor"] is None:
+            break
+        params["cursor"] = data["next_cursor"]
+    assert set(names) <= set(walked)
+    assert len(walked) == len(set(walked))
+
+
+#: Names at or near the longest a doctor may have, of letters beyond ASCII (2 to 4 bytes).
+LONGEST_NAMES = st.text(
+    st.characters(min_codepoint=0x80, exclude_categories=("Cs",)),
+    min_size=FULL_NAME_MAX - 10,
+    max_size=FULL_NAME_MAX,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.one_of(
+        st.tuples(st.text(max_size=FULL_NAME_MAX), st.text(max_size=64)),
+        st.tuples(LONGEST_NAMES, st.text(min_size=64, max_size=64)),
+        st.tuples(st.datetimes(timezones=st.just(UTC)), st.text(max_size=64)),
+        st.tuples(st.text(max_size=128)),
+    ),
+    seen=st.integers(0, MAX_OFFSET),
+    scope=st.lists(st.none() | st.text(max_size=64), max_size=5),
+)
+def test_every_sort_key_gives_a_cursor_the_list_takes_back(
+    key: tuple[Any, ...], seen: int, scope: list[str | None]
+) -> None:
+    """Whatever a list's last row holds (a name up to its longest, ids, a time), its cursor
+    fits the cursor's bound and names the same place."""
+    position = Position(after=key, seen=seen)
+    token = encode_position(position, scope=scope)
+    assert len(token) <= MAX_CURSOR_LENGTH
+    shape = tuple(datetime if isinstance(v, datetime) else str for v in key)
+    assert decode_position(token, scope=scope, shape=shape) == position

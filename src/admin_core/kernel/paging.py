@@ -26,7 +26,9 @@ MAX_OFFSET_LIMIT = 200
 #: The deepest offset any list accepts: far beyond any real list, and well inside the 64-bit
 #: integers both databases bind (a larger number is a 422, never a driver error).
 MAX_OFFSET = 1_000_000_000
-MAX_CURSOR_LENGTH = 1024
+#: The longest cursor a list gives or takes: a sort key of a 200-character name of 4-byte
+#: characters, an id, the count and the digest, in UTF-8 then base64, fits with room.
+MAX_CURSOR_LENGTH = 2048
 
 #: The sort key of a row: the values its list orders by, the last one unique (an id).
 Key = tuple[str | int | datetime, ...]
@@ -82,14 +84,14 @@ def _check(raw: bytes) -> str:
 
 def encode_position(position: Position, *, scope: Sequence[object]) -> str:
     """An opaque token for `position` in the list `scope` names (its name and filters):
-    URL-safe base64 of `[version, key, seen, scope digest]` and a checksum, so an edited or
-    truncated cursor, or one sent with other filters, is refused."""
+    URL-safe base64 of `[version, key, seen, scope digest]` (JSON in UTF-8) and a checksum,
+    so an edited or truncated cursor, or one sent with other filters, is refused."""
     key = [["t", _micros(v)] if isinstance(v, datetime) else v for v in position.after]
     raw = json.dumps(
         [_VERSION, key, position.seen, _scope_digest(scope)],
         separators=(",", ":"),
-        ensure_ascii=True,
-    ).encode("ascii")
+        ensure_ascii=False,  # UTF-8: a name's letters take 2-4 bytes, not a 6-byte escape each
+    ).encode("utf-8")
     token = raw + b"|" + _check(raw).encode("ascii")
     return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
 
