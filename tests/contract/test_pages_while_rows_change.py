@@ -82,12 +82,14 @@ async def walk_while_changing(
     listed: Callable[[], Awaitable[list[str]]],
 ) -> tuple[list[str], set[str]]:
     """The ids read following `next_cursor` while `steps` change the list, and the ids of
-    the rows that were there from the start and never changed."""
+    the rows that were there from the start and never changed. Each page's `total` counts
+    the whole list as it is then, and its `offset` the rows the pages before it held."""
     unchanged = set(await listed())
     walked: list[str] = []
     cursor: str | None = None
     for step in itertools.chain(steps, itertools.repeat(Step(limit=5, added=0, removed=()))):
         found = await page(step.limit, cursor)
+        assert (found.total, found.offset) == (len(await listed()), len(walked))
         walked += [item.id for item in found.items]
         cursor = found.next_cursor
         if cursor is None:

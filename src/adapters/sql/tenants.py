@@ -59,10 +59,12 @@ _AFTER = sa.tuple_(tenants.c.created_at, tenants.c.id) > sa.tuple_(
 @functools.cache
 def _page(by_tenant: bool, by_status: bool, after: bool = False) -> Read:
     """A page of tenants with the count of every tenant that matches (`total`), in one
-    statement, built once per filter shape: building a statement costs more than running it.
-    After a tenant, the count is of the tenants after it only (see `list`)."""
+    statement (one snapshot: the total counts what the page was read from), built once per
+    filter shape: building a statement costs more than running it. After a tenant, the
+    count is a subquery of its own, since the window would count the rows after it only."""
+    total = _count(by_tenant, by_status).scalar_subquery() if after else sa.func.count().over()
     return Read(
-        _SELECT.add_columns(sa.func.count().over().label("total"))
+        _SELECT.add_columns(total.label("total"))
         .where(*_conditions(by_tenant, by_status), *([_AFTER] if after else []))
         .order_by(tenants.c.created_at, tenants.c.id)
         .limit(sa.bindparam("limit"))
@@ -216,9 +218,9 @@ class SqlTenantRepository(TenantRepository):
             values["after_at"], values["after_id"] = after
         shape = (tenant_id is not None, status is not None)
         rows = await _page(*shape, after is not None).rows(self._connection, values)
-        if rows and after is None:
+        if rows:
             total = int(rows[0][-1])
-        else:  # past the last page, nothing matches, or after a tenant: a count of its own
+        else:  # past the last page (or nothing matches): the total needs its own count
             total = int(await self._connection.scalar(_count(*shape), values) or 0)
         return OffsetPage(items=[_tenant(r) for r in rows], total=total, limit=limit, offset=offset)
 
