@@ -86,8 +86,9 @@ _AFTER = sa.tuple_(_c.full_name, _c.id) > sa.tuple_(
 
 
 def _page_statement(dialect: str, shape: Shape, after: bool) -> Any:
+    total = _count_statement(dialect, shape).scalar_subquery().label("total")
     return (
-        sa.select(*_COLUMNS)
+        sa.select(*_COLUMNS, total)
         .where(*_conditions(dialect, shape), *([_AFTER] if after else []))
         .order_by(_c.full_name, _c.id)
         .limit(sa.bindparam("limit"))
@@ -101,9 +102,10 @@ def _count_statement(dialect: str, shape: Shape) -> Any:
 
 @functools.cache
 def _page(shape: Shape, after: bool = False) -> Read:
-    """A page of doctors in name order, built once per filter shape. Its total is counted
-    apart (`_count`): a window count over the page made the database read, and spill to
-    disk, every matching doctor before the page's limit applied."""
+    """A page of doctors in name order, built once per filter shape, each row with the
+    total: a subquery the database runs once, in the same statement, so the total counts
+    what the page was read from. (A window count over the page made the database read, and
+    spill to disk, every matching doctor before the page's limit applied.)"""
     return Read(
         _page_statement("sqlite", shape, after),
         per_dialect={"postgresql": _page_statement("postgresql", shape, after)},
@@ -171,7 +173,10 @@ class SqlMsoDoctorRepository(MsoDoctorRepository):
             where.available_on is not None,
         )
         rows = await _page(shape, after is not None).rows(self._connection, values)
-        [(total,)] = await _count(shape).rows(self._connection, values)
+        if rows:
+            total = rows[0][-1]
+        else:  # past the last page (or nothing matches): the total needs its own count
+            [(total,)] = await _count(shape).rows(self._connection, values)
         return OffsetPage(
             items=[_doctor(r) for r in rows], total=int(total), limit=limit, offset=offset
         )
