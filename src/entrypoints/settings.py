@@ -356,6 +356,13 @@ class Settings:
         " connect apart)",
         read=_integer(2, 100),
     )
+    database_statement_timeout_seconds: float = setting(
+        30.0,
+        "how long a statement of a request or command may go unanswered by PostgreSQL (a"
+        " stalled server or network, a lock never let go) before it gives up with"
+        " DATABASE_UNAVAILABLE (`adminctl db upgrade` waits as long as it takes)",
+        read=_positive_seconds,
+    )
     auth_issuer: str = setting(
         "http://127.0.0.1:8000",
         "required `iss` of session tokens (production: your Clerk instance's URL)",

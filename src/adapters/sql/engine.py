@@ -31,6 +31,10 @@ DEFAULT_POOL_SIZE = 4
 #: How long opening a PostgreSQL connection may take (asyncpg waits 60 s by default): a
 #: database that does not answer is reported as unreachable within it.
 CONNECT_TIMEOUT_S = 5.0
+#: How long one statement of the application's PostgreSQL pool may go unanswered by default
+#: (`ADMIN_DATABASE_STATEMENT_TIMEOUT_SECONDS`) before the request gives up with
+#: DATABASE_UNAVAILABLE: a stalled server or network, or a lock that is never let go.
+STATEMENT_TIMEOUT_S = 30.0
 #: How long a SQLite writer waits for another process's write lock before giving up.
 LOCK_TIMEOUT_S = 30.0
 
@@ -68,6 +72,7 @@ def create_engine(
     echo: bool = False,
     ping_after_idle: float = PING_AFTER_IDLE_S,
     connect_timeout: float = CONNECT_TIMEOUT_S,
+    statement_timeout: float | None = None,
     lock_timeout: float = LOCK_TIMEOUT_S,
     create: bool = True,
     pooled: bool = True,
@@ -77,7 +82,9 @@ def create_engine(
     process's write lock); every engine's errors name the statement, never the values bound to
     it (`hide_parameters`: they reach logs and the CLI, and hold names, emails and patients'
     ids); PostgreSQL gets a pool of `pool_size` connections whose idle ones
-    are checked before use (`ping_when_idle`), and takes libpq's `sslmode=` as `ssl=`.
+    are checked before use (`ping_when_idle`), each statement of which gives up after
+    `statement_timeout` seconds without an answer (None: waits for as long as it takes, for
+    migrations and other long work of an operator's), and takes libpq's `sslmode=` as `ssl=`.
     `create=False`: a SQLite file is never made (the application's engine; migrations make
     it). `pooled=False` (PostgreSQL): a connection of its own for each use, closed after it —
     for the advisory locks, which hold a session for as long as they are held and must not
@@ -117,7 +124,7 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=0,
         json_deserializer=json_loads,
-        connect_args={"timeout": connect_timeout},
+        connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
     )
     ping_when_idle(engine, ping_after_idle)
     return engine

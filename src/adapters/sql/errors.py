@@ -4,8 +4,8 @@ failed (the constraint's name), never by the wording of a message."""
 from __future__ import annotations
 
 import re
-from typing import TypeGuard
 
+import asyncpg
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -109,13 +109,33 @@ async def connect_or_unavailable(engine: AsyncEngine) -> AsyncConnection:
         raise unavailable(error) from error
 
 
-def connection_lost(
-    error: sqlalchemy.exc.SQLAlchemyError,
-) -> TypeGuard[sqlalchemy.exc.DBAPIError]:
-    """Whether `error` says an open connection is gone (dropped, or ended by the server),
-    rather than that the database answered a statement with an error."""
-    return isinstance(error, sqlalchemy.exc.DBAPIError) and (
-        error.connection_invalidated
-        or isinstance(error.orig, OSError)
-        or isinstance(error, sqlalchemy.exc.InterfaceError)
-    )
+#: SQLSTATE classes and codes of a server that is going away or not taking connections:
+#: 08 connection exception, 57P01 admin shutdown (`pg_terminate_backend`), 57P02 crash
+#: shutdown, 57P03 cannot connect now (starting up, in recovery), 53300 too many connections.
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the connection to the database failed, rather than the database
+    answering a statement with an error: the connection dropped (a server restart, a
+    terminated backend, a network cut, the driver's protocol left out of step by one), or no
+    answer came within the statement timeout.
+    Either way the connection's state is unknown and the work may be tried again later.
+    Told apart by exception class and SQLSTATE, never by text; SQLAlchemy's errors are looked
+    through to the driver's."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error, sqlalchemy.exc.InterfaceError):
+            return True
+        orig = error.orig
+        inner = orig.__cause__ if orig is not None and orig.__cause__ is not None else orig
+        return inner is not None and inner is not error and connection_lost(inner)
+    if isinstance(error, OSError | TimeoutError | asyncpg.InterfaceError):
+        return True
+    if isinstance(error, asyncpg.InternalClientError):
+        # The driver's protocol out of step with the server: what a backend's farewell
+        # (a FATAL error sent while the connection sat idle) leaves for the next statement.
+        return True
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        return sqlstate.startswith(_LOST_SQLSTATES)
+    return False

@@ -241,7 +241,8 @@ def translate(error: BaseException) -> ProjectionError:
     if not isinstance(error, sqlalchemy.exc.SQLAlchemyError):  # the driver's own, unwrapped
         return translate_driver(error)
     if connection_lost(error):
-        return GraphUnavailable(f"the source database is unreachable: {type(error.orig).__name__}")
+        cause = getattr(error, "orig", None) or error
+        return GraphUnavailable(f"the source database is unreachable: {type(cause).__name__}")
     return ProjectionError(f"the source database failed: {type(error).__name__}")
 
 

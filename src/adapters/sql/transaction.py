@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
 from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
-from adapters.sql.errors import connect_or_unavailable, never_migrated, schema_missing
+from adapters.sql.errors import (
+    connect_or_unavailable,
+    connection_lost,
+    never_migrated,
+    schema_missing,
+    unavailable,
+)
 from adapters.sql.flags import SqlFlagOverrides
 from adapters.sql.identity import SqlEmbeddedMemberships
 from adapters.sql.intents import SqlIntentLog
@@ -133,7 +139,10 @@ class SqlTransaction(
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        lost = exc is not None and not isinstance(exc, AdminError) and connection_lost(exc)
         try:
+            if lost:  # dropped, or silent past the statement timeout: never back to the pool
+                await self.connection.invalidate()
             await self.connection.close()  # rolls back whatever was not committed
         finally:
             self._connection = None
@@ -143,6 +152,12 @@ class SqlTransaction(
         if exc is not None and not isinstance(exc, AdminError) and schema_missing(exc):
             # A process using the core on a database never migrated, whoever it is.
             raise never_migrated() from exc
+        if lost:
+            # Whatever the transaction wrote was not committed (or, lost in the commit
+            # itself, is unknown to us, as with any commit whose answer never came): the
+            # caller is told the database was out of reach, as when it cannot connect.
+            assert exc is not None
+            raise unavailable(exc) from exc
 
     async def _begin_writing(self) -> None:
         """Before the first statement that writes (see `FirstWrite`). SQLite: queue behind the

@@ -29,7 +29,10 @@ def _engine(settings: Settings, resources: Resources) -> AsyncEngine:
     # The application's engine never makes a SQLite file: `db upgrade` (and the embedded
     # `serve`, which migrates first) does.
     engine = create_engine(
-        settings.database_url, pool_size=settings.database_pool_size, create=False
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        create=False,
     )
     resources.add("database engine", engine.dispose)
     return engine
