@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from adapters.sql.engine import create_engine
+from adapters.sql.transaction import SqlTransactions
+from adapters.system.runtime import SystemClock, UlidGenerator
 from entrypoints.settings import Settings
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.http import ApiClient, api
@@ -236,3 +239,26 @@ async def test_ready_follows_a_database_that_goes_away_and_comes_back(outage: Ou
     assert (await outage.http.client.get("/ready")).status_code == 200
     assert (await outage.request("tenants")).status_code == 200
     assert await outage.settled() == 0
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), TimeoutError()])
+async def test_an_error_of_other_work_inside_a_transaction_is_not_called_an_outage(
+    error: Exception,
+) -> None:
+    """A file or another service failing inside a transaction stays that failure (and the
+    connection goes back to the pool): only the driver's own say the database failed."""
+    app_url, _ = postgres_urls()
+    engine = create_engine(app_url)
+    transactions = SqlTransactions(engine, SystemClock(), UlidGenerator())
+
+    async def fail_inside() -> None:
+        async with transactions() as tx:
+            await tx.tenants.get(TENANT)
+            raise error
+
+    try:
+        with pytest.raises(type(error)):
+            await fail_inside()
+        assert engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()

@@ -129,8 +129,12 @@ def connection_lost(error: BaseException) -> bool:
         orig = error.orig
         inner = orig.__cause__ if orig is not None and orig.__cause__ is not None else orig
         return inner is not None and inner is not error and connection_lost(inner)
-    if isinstance(error, OSError | TimeoutError | asyncpg.InterfaceError):
+    if isinstance(error, asyncpg.InterfaceError):
         return True
+    if isinstance(error, OSError | TimeoutError):
+        # The driver's socket failing or its statement timeout; the same classes raised by
+        # other work inside a transaction (a file, another service) say nothing of it.
+        return _raised_through_the_driver(error)
     if isinstance(error, asyncpg.InternalClientError):
         # The driver's protocol out of step with the server: what a backend's farewell
         # (a FATAL error sent while the connection sat idle) leaves for the next statement.
@@ -138,4 +142,18 @@ def connection_lost(error: BaseException) -> bool:
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", None) or ""
         return sqlstate.startswith(_LOST_SQLSTATES)
+    return False
+
+
+_DRIVER_MODULES = ("asyncpg", "sqlalchemy")
+
+
+def _raised_through_the_driver(error: BaseException) -> bool:
+    """Whether `error` came out of the database driver (or SQLAlchemy calling it): a module
+    of theirs is among the frames it passed through."""
+    frame = error.__traceback__
+    while frame is not None:
+        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        frame = frame.tb_next
     return False
