@@ -437,6 +437,13 @@ class Settings:
     )
     neo4j_user: str | None = setting(None, "Neo4j user", example="neo4j")
     neo4j_password: str | None = setting(None, "Neo4j password", secret=True, example="replace_me")
+    neo4j_statement_timeout_seconds: float = setting(
+        60.0,
+        "how long one statement of a graph rebuild or status (a batch's upsert, a sweep of"
+        " stale items) may go unanswered by Neo4j before it fails as unreachable (503"
+        " GRAPH_REBUILD_FAILED) and lets the rebuild lock go",
+        read=_positive_seconds,
+    )
     flag_catalogue_file: Path = setting(
         CONFIG / "flags.yaml",
         "the flag catalogue: which flags exist and the values they allow (SPEC §6.2)",

@@ -8,6 +8,8 @@ The test then acts on the connections the app opened through it, and on nothing 
   new connections are forwarded as before.
 - `stall()` stops forwarding bytes, both ways, on every connection, open and new (a server
   or a network that has gone quiet); `resume()` forwards them again, the held bytes first.
+- `stall_on(marker)` stalls them as above once the app sends bytes holding `marker` (a
+  statement of its own), before those bytes reach the service.
 - `refuse()` closes each new connection as soon as it is accepted (a service that is down),
   after cutting the open ones; `resume()` forwards again.
 """
@@ -30,6 +32,7 @@ class FaultyProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing: asyncio.Event | None = None
         self._refusing = False
+        self._marker: bytes | None = None
         self.port = 0
         self.accepted = 0
 
@@ -64,6 +67,9 @@ class FaultyProxy:
 
     def stall(self) -> None:
         self._call(self._stall)
+
+    def stall_on(self, marker: bytes) -> None:
+        self._marker = marker
 
     def refuse(self) -> None:
         self._call(self._refuse)
@@ -121,6 +127,7 @@ class FaultyProxy:
     def _resume(self) -> None:
         assert self._flowing is not None
         self._refusing = False
+        self._marker = None
         self._flowing.set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -138,16 +145,22 @@ class FaultyProxy:
         pair = {writer, up_writer}
         self._writers |= pair
         try:
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            await asyncio.gather(
+                self._pipe(reader, up_writer, upstream=True), self._pipe(up_reader, writer)
+            )
         finally:
             for each in pair:
                 self._writers.discard(each)
                 each.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool = False
+    ) -> None:
         assert self._flowing is not None
         try:
             while chunk := await reader.read(65536):
+                if upstream and self._marker is not None and self._marker in chunk:
+                    self._stall()
                 await self._flowing.wait()
                 if writer.transport.is_closing():
                     return

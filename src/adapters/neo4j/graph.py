@@ -44,6 +44,14 @@ _UNREACHABLE = (
 )
 
 
+#: How long one statement of the projection (a batch's upsert, a sweep of stale items, a
+#: read) may go unanswered by default (`ADMIN_NEO4J_STATEMENT_TIMEOUT_SECONDS`).
+STATEMENT_TIMEOUT_S = 60.0
+#: How long the rebuild waits for Neo4j to bring new uniqueness indexes online (the
+#: `db.awaitIndexes(300)` it calls).
+_INDEXES_WAIT_S = 300
+
+
 def create_driver(
     url: str,
     user: str | None = None,
@@ -233,13 +241,30 @@ class Neo4jGraphProjection(GraphProjection):
         *,
         database: str | None = None,
         delete_batch_size: int = 10_000,
+        statement_timeout: float = STATEMENT_TIMEOUT_S,
     ) -> None:
         self._driver = driver
         self._database = database
         self._delete_batch_size = delete_batch_size
+        self._timeout = statement_timeout
 
     def _session(self) -> neo4j.AsyncSession:
         return self._driver.session(database=self._database)
+
+    @asynccontextmanager
+    async def _statement(self, *, also: float = 0.0) -> AsyncIterator[neo4j.AsyncSession]:
+        """A session for one statement (or the transaction of one), translated, and given up
+        when Neo4j has not answered within the statement timeout (plus `also`, for a
+        statement that itself waits that long): the driver reads without a timeout, so a
+        server or network gone quiet would hold the rebuild, and its lock, for good.
+        Cancelled, the driver closes the connection it was using."""
+        limit = self._timeout + also
+        async with translated():
+            try:
+                async with asyncio.timeout(limit), self._session() as session:
+                    yield session
+            except TimeoutError as error:
+                raise GraphUnavailable(f"Neo4j did not answer within {limit:g} s") from error
 
     async def _write(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
         """Run `query` in a write transaction; its records (a statement that returns nothing
@@ -249,7 +274,7 @@ class Neo4jGraphProjection(GraphProjection):
             result = await tx.run(query, params)
             return [record.data() async for record in result]
 
-        async with translated(), self._session() as session:
+        async with self._statement() as session:
             return await session.execute_write(work)
 
     async def _write_rows(
@@ -269,7 +294,7 @@ class Neo4jGraphProjection(GraphProjection):
             result = await tx.run(query, params)
             return [record async for record in result]
 
-        async with translated(), self._session() as session:
+        async with self._statement() as session:
             return await session.execute_read(work)
 
     async def ensure_constraints(self) -> None:
@@ -281,7 +306,7 @@ class Neo4jGraphProjection(GraphProjection):
                     f"FOR (n:{label.value}) REQUIRE n.{label.key} IS UNIQUE"
                 )
             )
-        async with translated(), self._session() as session:
+        async with self._statement(also=_INDEXES_WAIT_S) as session:
             await (await session.run("CALL db.awaitIndexes(300)")).consume()
 
     async def upsert_nodes(
@@ -374,7 +399,7 @@ class Neo4jGraphProjection(GraphProjection):
 
     async def _delete_stale(self, query: LiteralString, run: str) -> int:
         """Auto-commit query (required by `IN TRANSACTIONS`); returns what it deleted."""
-        async with translated(), self._session() as session:
+        async with self._statement() as session:
             result = await session.run(query, run=run, batch=self._delete_batch_size)
             record = await result.single()
             await result.consume()

@@ -43,7 +43,7 @@ def _graph(settings: Settings, resources: Resources) -> GraphProjection:
         return InMemoryGraphProjection()
     assert settings.neo4j_url is not None
     driver = create_driver(settings.neo4j_url, settings.neo4j_user, settings.neo4j_password)
-    graph = Neo4jGraphProjection(driver)
+    graph = Neo4jGraphProjection(driver, statement_timeout=settings.neo4j_statement_timeout_seconds)
     resources.add("Neo4j driver", graph.aclose)
     return graph
 
