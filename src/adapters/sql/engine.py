@@ -135,8 +135,10 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
     `idle_seconds`: one that the server dropped (a restart, an idle timeout) is replaced instead
     of failing the request. A ping costs three round trips with asyncpg, so pinging on every
     checkout, as `pool_pre_ping` does, would double the cost of a short transaction; a pool in
-    steady use skips it. A connection lost while in use still fails its request, and SQLAlchemy
-    then retires every connection of the pool opened before that moment."""
+    steady use skips it. One whose closing the driver has already seen (a backend terminated,
+    a connection reset, read while the connection sat in the pool) is replaced whatever its
+    idle time: that check costs no round trip. A connection lost while in use still fails its
+    request, and SQLAlchemy then retires every connection of the pool opened before then."""
 
     @sa.event.listens_for(engine.sync_engine, "checkin")
     def _idle_from(_dbapi_connection: Any, record: Any) -> None:
@@ -144,6 +146,9 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
     @sa.event.listens_for(engine.sync_engine, "checkout")
     def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.is_closed():  # the driver already saw it go
+            raise sa.exc.DisconnectionError("pooled connection was closed by the server")
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since <= idle_seconds:
             return
