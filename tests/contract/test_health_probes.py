@@ -10,6 +10,7 @@ Flagsmith on their fakes; Daily, Qdrant, Anthropic and Langfuse on `tests/suppor
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -40,6 +41,7 @@ from tests.support.fake_http import FakeServer, Reply
 from tests.support.fake_razorpay import fake_razorpay
 from tests.support.fake_saas import running_fake
 from tests.support.fake_stripe import fake_stripe
+from tests.support.proxy import FaultyProxy
 from tests.support.services import service_url
 
 TIMEOUT = 2.0
@@ -367,3 +369,53 @@ async def test_a_web_page_answering_200_is_down_not_the_service(technology: str)
         await _close(probe)
         server.stop()
     assert str(raised.value).startswith("unexpected answer ("), str(raised.value)
+
+
+#: The probes that keep a connection open between checks, each built on a proxied URL.
+KEEPING: dict[str, tuple[str, Callable[[str], Any], list[pytest.MarkDecorator]]] = {
+    "postgres": (
+        "POSTGRES",
+        lambda url: SqlDependencyProbe(create_engine(url)),
+        [pytest.mark.postgres],
+    ),
+    "neo4j": (
+        "NEO4J",
+        lambda url: Neo4jDependencyProbe.connect(url, None, None, timeout_seconds=TIMEOUT),
+        [pytest.mark.neo4j],
+    ),
+    "redis": (
+        "REDIS",
+        lambda url: RedisDependencyProbe(url=url, timeout_seconds=TIMEOUT),
+        [pytest.mark.redis],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "technology", [pytest.param(name, marks=marks) for name, (_, _, marks) in KEEPING.items()]
+)
+async def test_a_kept_connection_the_server_dropped_is_not_reported_down(technology: str) -> None:
+    """The dependency answers; only the connection the probe kept from its last check was
+    closed (a server's idle timeout, a restart, a proxy in between): the next check opens
+    another and says ok, instead of one false "down" that `adminctl health` and a monitor
+    would report. A dependency that refuses every connection is still down."""
+    key, make, _ = KEEPING[technology]
+    url = service_url(key)
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    with FaultyProxy(parts.hostname, parts.port) as proxy:
+        probe = make(proxy.url(url))
+        engine = getattr(probe, "_engine", None)
+        try:
+            await probe.check()
+            proxy.cut()
+            await asyncio.sleep(0.05)
+            await probe.check()
+            proxy.refuse()
+            with pytest.raises(DependencyDown):
+                await probe.check()
+        finally:
+            await _close(probe)
+            if engine is not None:
+                await engine.dispose()

@@ -1,5 +1,7 @@
-"""Redis's health probe: `PING` (answered `PONG`), with no retry — the caller bounds the
-time, and a retry would only hide a refused connection."""
+"""Redis's health probe: `PING` (answered `PONG`) on a connection kept between checks. A
+connection error is tried once more, on a new connection: the kept one may have been closed
+by the server (its idle `timeout`, a restart, a proxy in between) while Redis answers, and a
+refused connection is refused again. A timeout is not retried: the caller bounds the time."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ class RedisDependencyProbe(DependencyProbe):
             url,
             socket_connect_timeout=timeout_seconds,
             socket_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
         )
 
     async def check(self) -> None:
