@@ -35,9 +35,10 @@ STATUS = "/api/v1/admin/graph/status"
 
 
 class Graph:
-    def __init__(self, http: ApiClient, proxy: FaultyProxy) -> None:
+    def __init__(self, http: ApiClient, proxy: FaultyProxy, database: FaultyProxy) -> None:
         self.http = http
-        self.proxy = proxy
+        self.proxy = proxy  # to Neo4j
+        self.database = database  # to PostgreSQL
         self.headers = http.auth("org:super_admin")
 
     async def rebuild(self) -> Any:
@@ -46,6 +47,20 @@ class Graph:
     async def status(self) -> Any:
         return await self.http.client.get(STATUS, headers=self.headers)
 
+    async def in_time(self, proxy: FaultyProxy, marker: bytes) -> tuple[Any, float]:
+        """A rebuild whose `proxy` stalls once `marker` is sent; its answer and the time it
+        took. The test client holds this loop while the app serves: should the rebuild hang,
+        the service answers again after 15 s, and the time taken fails the test instead."""
+        proxy.stall_on(marker)
+        unstall = threading.Timer(15, proxy.resume)
+        unstall.start()
+        started = time.monotonic()
+        answer = await self.rebuild()
+        took = time.monotonic() - started
+        unstall.cancel()
+        proxy.resume()
+        return answer, took
+
 
 @pytest.fixture
 async def graph(tmp_path: Path) -> AsyncIterator[Graph]:
@@ -53,12 +68,19 @@ async def graph(tmp_path: Path) -> AsyncIterator[Graph]:
     await truncate_postgres(owner_url)
     key = tmp_path / "signing.pem"
     neo4j = urlsplit(service_url("NEO4J"))
+    postgres = urlsplit(app_url)
     assert neo4j.hostname is not None
     assert neo4j.port is not None
+    assert postgres.hostname is not None
+    assert postgres.port is not None
     async with neo4j_projection():  # the shared Neo4j, wiped and held for this test
-        with FaultyProxy(neo4j.hostname, neo4j.port) as proxy:
+        with (
+            FaultyProxy(neo4j.hostname, neo4j.port) as proxy,
+            FaultyProxy(postgres.hostname, postgres.port) as database,
+        ):
             settings = Settings(
-                database_url=app_url,
+                database_url=database.url(app_url),
+                database_statement_timeout_seconds=1.0,
                 neo4j_url=f"bolt://127.0.0.1:{proxy.port}",
                 neo4j_statement_timeout_seconds=1.0,
                 local_key_path=key,
@@ -70,7 +92,7 @@ async def graph(tmp_path: Path) -> AsyncIterator[Graph]:
             await aclose(seeding)
             container = build_container(settings)
             async with AsyncTestClient(create_app(container)) as client:
-                yield Graph(ApiClient(client=client, container=container), proxy)
+                yield Graph(ApiClient(client=client, container=container), proxy, database)
 
 
 def _codes(answer: Any) -> list[str]:
@@ -82,16 +104,7 @@ async def test_a_rebuild_whose_graph_stalls_half_way_fails_in_time_and_the_next_
 ) -> None:
     """Neo4j stops answering when the doctors' batch is sent (providers and procedures
     written): the rebuild gives up after the statement timeout (1 s here), not never."""
-    graph.proxy.stall_on(b"WORKS_AT")
-    # The test client holds this loop while the app serves: should the rebuild hang, Neo4j
-    # answers again after 15 s, and the time taken fails the test instead of hanging it.
-    unstall = threading.Timer(15, graph.proxy.resume)
-    unstall.start()
-    started = time.monotonic()
-    failed = await graph.rebuild()
-    took = time.monotonic() - started
-    unstall.cancel()
-    graph.proxy.resume()
+    failed, took = await graph.in_time(graph.proxy, b"WORKS_AT")
 
     assert (failed.status_code, _codes(failed)) == (503, ["GRAPH_REBUILD_FAILED"]), failed.text
     assert took < 10
@@ -116,3 +129,28 @@ async def test_a_rebuild_on_a_graph_that_went_away_fails_and_the_next_succeeds(
     assert status.status_code in (200, 503), status.text
     assert (await graph.rebuild()).status_code == 200
     assert (await graph.status()).status_code == 200
+
+
+async def test_a_database_stalled_when_the_rebuild_takes_its_lock_is_a_503_in_time(
+    graph: Graph,
+) -> None:
+    """PostgreSQL, where the single-flight lock lives, stops answering as the lock is asked
+    for: DATABASE_UNAVAILABLE after the statement timeout, and the next rebuild runs."""
+    failed, took = await graph.in_time(graph.database, b"pg_try_advisory_lock")
+
+    assert (failed.status_code, _codes(failed)) == (503, ["DATABASE_UNAVAILABLE"]), failed.text
+    assert took < 10
+    assert (await graph.rebuild()).status_code == 200
+
+
+async def test_a_database_stalled_when_the_rebuild_lets_its_lock_go_keeps_the_rebuild(
+    graph: Graph,
+) -> None:
+    """The rebuild is done (and audited) when PostgreSQL stops answering the lock's release:
+    the rebuild's answer comes after the statement timeout, the lock goes with its session,
+    and the next rebuild, on any replica, is not refused as one in progress."""
+    done, took = await graph.in_time(graph.database, b"pg_advisory_unlock")
+
+    assert done.status_code == 200, done.text
+    assert took < 10
+    assert (await graph.rebuild()).status_code == 200

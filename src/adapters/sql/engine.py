@@ -115,7 +115,7 @@ def create_engine(
             hide_parameters=True,
             poolclass=NullPool,
             json_deserializer=json_loads,
-            connect_args={"timeout": connect_timeout},
+            connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
         )
     engine = create_async_engine(
         libpq_ssl_mode(url),

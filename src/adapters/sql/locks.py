@@ -110,7 +110,12 @@ class PostgresAdvisoryLock:
         except BaseException as error:
             await conn.invalidate()  # a wait cut short may yet leave the lock to the session
             await conn.close()
-            failure = self._failure(error) if isinstance(error, sa.exc.SQLAlchemyError) else error
+            if isinstance(error, sa.exc.SQLAlchemyError):
+                failure = self._failure(error)
+            elif isinstance(error, Exception) and connection_lost(error):
+                failure = unavailable(error)  # the driver's own: dropped, or no answer in time
+            else:
+                raise
             if failure is error:
                 raise
             raise failure from error
@@ -129,8 +134,10 @@ class PostgresAdvisoryLock:
             if release is not None:
                 await conn.execute(sa.text(f"SELECT {release}(:key)"), {"key": self._key})
                 await conn.commit()
-        except sa.exc.SQLAlchemyError:
-            await conn.invalidate()  # closing the session releases the lock server-side
+        except (sa.exc.SQLAlchemyError, OSError, TimeoutError):
+            # Lost, or no answer within the statement timeout: closing the session releases
+            # the lock server-side, and the work done under it stands.
+            await conn.invalidate()
         finally:
             await conn.close()
 

@@ -42,7 +42,12 @@ def _lock_engine(settings: Settings, resources: Resources) -> AsyncEngine:
     """The advisory locks' connections (PostgreSQL), apart from the pool of transactions: a
     lock holds its session for as long as it is held (a whole graph rebuild), and holders
     waiting on the pool for a transaction could otherwise take every connection of it."""
-    engine = create_engine(settings.database_url, pooled=False, create=False)
+    engine = create_engine(
+        settings.database_url,
+        pooled=False,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        create=False,
+    )
     resources.add("database lock engine", engine.dispose)
     return engine
 
