@@ -154,3 +154,22 @@ async def test_a_database_stalled_when_the_rebuild_lets_its_lock_go_keeps_the_re
     assert done.status_code == 200, done.text
     assert took < 10
     assert (await graph.rebuild()).status_code == 200
+
+
+async def test_coverage_measured_on_a_stalled_graph_is_reported_in_time(graph: Graph) -> None:
+    """The matching registry's Neo4j coverage is measured on request: with Neo4j silent,
+    the registry still answers (its report says what it could not measure), in time."""
+    path = "/api/v1/admin/matching/parameters?refresh=true"
+    assert (await graph.rebuild()).status_code == 200
+    graph.proxy.stall()
+    unstall = threading.Timer(15, graph.proxy.resume)
+    unstall.start()
+    started = time.monotonic()
+    answer = await graph.http.client.get(path, headers=graph.headers)
+    took = time.monotonic() - started
+    unstall.cancel()
+    graph.proxy.resume()
+
+    assert answer.status_code == 200, answer.text
+    assert took < 10
+    assert (await graph.http.client.get(path, headers=graph.headers)).status_code == 200

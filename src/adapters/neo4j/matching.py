@@ -8,6 +8,7 @@ requested path of that label together; a pattern is an `EXISTS { ... }` sub-quer
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 from typing import LiteralString
 
@@ -81,9 +82,16 @@ def coverage_query(label: str, paths: Collection[str]) -> LiteralString:
 
 
 class Neo4jCoverageMeter(CoverageMeter):
-    def __init__(self, driver: neo4j.AsyncDriver, *, database: str | None = None) -> None:
+    def __init__(
+        self,
+        driver: neo4j.AsyncDriver,
+        *,
+        database: str | None = None,
+        statement_timeout: float = 60.0,
+    ) -> None:
         self._driver = driver
         self._database = database
+        self._timeout = statement_timeout
 
     async def measure(self, paths: Collection[str]) -> Mapping[str, Coverage]:
         by_label: dict[str, list[str]] = {}
@@ -91,9 +99,13 @@ class Neo4jCoverageMeter(CoverageMeter):
             by_label.setdefault(p.NEO4J_PATHS[path], []).append(path)
         result: dict[str, Coverage] = {}
         try:
-            async with self._driver.session(
-                database=self._database, default_access_mode=neo4j.READ_ACCESS
-            ) as session:
+            # The driver reads without a timeout: a Neo4j gone quiet would hold the request.
+            async with (
+                asyncio.timeout(self._timeout * len(by_label)),
+                self._driver.session(
+                    database=self._database, default_access_mode=neo4j.READ_ACCESS
+                ) as session,
+            ):
                 for label, names in by_label.items():
                     records = await session.run(coverage_query(label, names))
                     record = await records.single(strict=True)
@@ -101,6 +113,10 @@ class Neo4jCoverageMeter(CoverageMeter):
                         result[name] = Coverage(
                             entities=int(record["entities"]), covered=int(record[f"c{i}"])
                         )
+        except TimeoutError as error:
+            raise CoverageUnavailable(
+                f"Neo4j did not answer in time ({self._timeout:g} s a label)"
+            ) from error
         except _UNREACHABLE as error:
             raise CoverageUnavailable(f"Neo4j is unreachable: {type(error).__name__}") from error
         except neo4j.exceptions.Neo4jError as error:

@@ -46,7 +46,9 @@ def _meters(
         from adapters.neo4j.matching import Neo4jCoverageMeter
 
         assert isinstance(projection, Neo4jGraphProjection)
-        graph_meter = Neo4jCoverageMeter(projection.driver)  # one pool; the graph closes it
+        graph_meter = Neo4jCoverageMeter(  # one pool; the graph closes it
+            projection.driver, statement_timeout=settings.neo4j_statement_timeout_seconds
+        )
     else:
         assert isinstance(projection, InMemoryGraphProjection)
         graph_meter = InMemoryGraphCoverage(projection.graph)
