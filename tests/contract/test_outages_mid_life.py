@@ -9,6 +9,7 @@ checked out."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -22,11 +23,12 @@ import pytest
 from adapters.sql.engine import create_engine
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from entrypoints.cli.main import main
 from entrypoints.settings import Settings
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.http import ApiClient, api
 from tests.support.proxy import FaultyProxy
-from tests.support.services import service_url
+from tests.support.services import in_thread, service_url
 
 pytestmark = pytest.mark.postgres
 
@@ -290,3 +292,40 @@ async def test_ready_stays_ready_when_only_a_pooled_connection_was_dropped(
     assert await _terminate_app_backends() >= 1
     await asyncio.sleep(0.05)
     assert (await outage.http.client.get("/ready")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("command", "marker"),
+    [(["tenants", "list"], b"tenants"), (["audit", "verify"], b"audit_log")],
+    ids=["tenants list", "audit verify"],
+)
+def test_a_command_on_a_database_that_stalls_exits_6_in_time(
+    command: list[str],
+    marker: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`adminctl` on a database that stops answering once connected: the code and exit 6
+    after the statement timeout, as for a database out of reach, not a command that never
+    ends."""
+    app_url, owner_url = postgres_urls()
+    in_thread(truncate_postgres(owner_url))
+    server = urlsplit(app_url)
+    assert server.hostname is not None
+    assert server.port is not None
+    with FaultyProxy(server.hostname, server.port) as proxy:
+        monkeypatch.setenv("ADMIN_DATABASE_URL", proxy.url(app_url))
+        monkeypatch.setenv("ADMIN_DATABASE_STATEMENT_TIMEOUT_SECONDS", "1")
+        monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+        proxy.stall_on(marker)
+        unstall = threading.Timer(15, proxy.resume)  # should the command hang
+        unstall.start()
+        started = time.monotonic()
+        code = main(["--json", *command])
+        took = time.monotonic() - started
+        unstall.cancel()
+    assert code == 6
+    [error] = json.loads(capsys.readouterr().err)["errors"]
+    assert error["code"] == "DATABASE_UNAVAILABLE"
+    assert took < 10

@@ -30,6 +30,7 @@ class FaultyProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._serving: set[asyncio.Task[None]] = set()
         self._flowing: asyncio.Event | None = None
         self._refusing = False
         self._marker: bytes | None = None
@@ -104,9 +105,12 @@ class FaultyProxy:
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def _close(self) -> None:
-        self._cut()
         assert self._server is not None
         self._server.close()
+        self._cut()
+        for task in self._serving:
+            task.cancel()
+        await asyncio.gather(*self._serving, return_exceptions=True)
         await self._server.wait_closed()
 
     def _cut(self) -> None:
@@ -131,6 +135,10 @@ class FaultyProxy:
         self._flowing.set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
         self.accepted += 1
         if self._refusing:
             writer.transport.abort()
