@@ -7,6 +7,7 @@ import re
 
 import asyncpg
 import sqlalchemy.exc
+from asyncpg.exceptions._base import DataError as _ClientDataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.inline_sqlite import DatabaseFileMissing
@@ -124,11 +125,13 @@ def connection_lost(error: BaseException) -> bool:
     Told apart by exception class and SQLSTATE, never by text; SQLAlchemy's errors are looked
     through to the driver's."""
     if isinstance(error, sqlalchemy.exc.DBAPIError):
-        if error.connection_invalidated or isinstance(error, sqlalchemy.exc.InterfaceError):
+        if error.connection_invalidated:
             return True
         orig = error.orig
         inner = orig.__cause__ if orig is not None and orig.__cause__ is not None else orig
         return inner is not None and inner is not error and connection_lost(inner)
+    if isinstance(error, _ClientDataError):  # a value it could not encode: not the wire
+        return False
     if isinstance(error, asyncpg.InterfaceError):
         return True
     if isinstance(error, OSError | TimeoutError):
