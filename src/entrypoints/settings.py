@@ -609,8 +609,8 @@ class Settings:
         " the database's administrators cannot rewrite (required in production; embedded:"
         " beside the SQLite file)",
         read=_path,
-        shown_default="embedded: `audit-checkpoints` beside the SQLite database (`var/` for"
-        " `memory://` or PostgreSQL)",
+        shown_default="embedded: `audit-checkpoints` beside the SQLite database;"
+        " `var/audit-checkpoints/<host>-<port>-<database>` for PostgreSQL; memory for `memory://`",
         production="production publishes audit checkpoints outside the database",
         example="/mnt/audit-checkpoints",
     )

@@ -200,7 +200,7 @@ async def test_a_write_whose_connection_is_killed_half_way_writes_nothing(
     assert (answer.status_code, _codes(answer)) == (503, ["DATABASE_UNAVAILABLE"]), answer.text
     assert (await outage.get(f"{TENANTS}?limit=200")).json()["data"]["tenants"] == before
     verify = (await outage.get(VERIFY)).json()["data"]
-    assert verify["ok"] is True
+    assert verify["ok"] is True, verify
     assert verify["entries_checked"] == entries_before
     assert outage.checked_out() == 0
 

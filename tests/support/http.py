@@ -43,6 +43,9 @@ class ApiClient:
 async def api(tmp_key_dir: Any, settings: Settings | None = None) -> AsyncIterator[ApiClient]:
     """`tmp_key_dir`: where the embedded signing key lives (a pytest tmp_path)."""
     base = settings or Settings(database_url="memory://")
+    if base.audit_checkpoint_dir is None and not base.database_url.startswith("memory:"):
+        # Each test's checkpoints apart: a database truncated between tests keeps its name.
+        base = replace(base, audit_checkpoint_dir=tmp_key_dir / "audit-checkpoints")
     container = build_container(replace(base, local_key_path=tmp_key_dir / "signing.pem"))
     await seed_demo(container)
     if not base.database_url.startswith("memory:"):

@@ -8,8 +8,11 @@ external service only where its setting names one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from entrypoints.settings import Settings, mask_url
 
@@ -56,13 +59,24 @@ def checkpoint_key_path(settings: Settings) -> Path:
 
 def checkpoint_directory(settings: Settings) -> Path | None:
     """The checkpoint sink's directory: the configured one (production requires one), or
-    embedded, beside the database; None for the `memory://` database (a sink in memory,
-    which lives as long as the database does)."""
+    embedded, the database's own: beside the SQLite file, or for a PostgreSQL database one
+    named after its server and name under `var/audit-checkpoints` (the checkpoints of one
+    database are never the evidence against another's); None for the `memory://` database
+    (a sink in memory, which lives as long as the database does)."""
     if settings.audit_checkpoint_dir is not None:
         return settings.audit_checkpoint_dir
-    if database(settings) == "memory":
+    kind = database(settings)
+    if kind == "memory":
         return None
-    return embedded_directory(settings) / "audit-checkpoints"
+    sink = embedded_directory(settings) / "audit-checkpoints"
+    return sink if kind == "sqlite" else sink / _server_and_name(settings.database_url)
+
+
+def _server_and_name(url: str) -> str:
+    """`host-port-database` of a PostgreSQL URL, as one safe file name."""
+    parsed = make_url(url)
+    name = f"{parsed.host or 'localhost'}-{parsed.port or 5432}-{parsed.database or ''}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def uses_neo4j(settings: Settings) -> bool:
