@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from adapters.sql.errors import schema_missing
@@ -136,12 +137,33 @@ def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argpar
 
 
 def parse(words: Sequence[str]) -> argparse.Namespace:
-    """The parsed command line; raises `ArgumentsRefused` for one the parser refuses."""
+    """The parsed command line; raises `ArgumentsRefused` for one the parser refuses, and
+    `ValidationFailed` for an argument that is not UTF-8 text."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(words)
     if unknown:
         _chosen(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    for name, value in vars(args).items():
+        if _undecodable(value):
+            raise ValidationFailed.single(name, NOT_UTF8)
     return args
+
+
+#: An argument holding bytes that are not UTF-8 (`$'\xff'`) reaches Python as lone
+#: surrogates: no database, JSON document or API answer can hold it.
+NOT_UTF8 = "must be UTF-8 text (it holds bytes that are not)"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _undecodable(value: object) -> bool:
+    """Whether a parsed value (text, a path, a list or pair of them) holds lone surrogates."""
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, list | tuple):
+        return any(_undecodable(v) for v in value)
+    return False
 
 
 def _refused(refused: ArgumentsRefused, *, as_json: bool) -> int:

@@ -75,7 +75,7 @@ def older_than(parser: argparse.ArgumentParser) -> None:
     """`--older-than` of a reconcile: younger intents belong to calls still running."""
     parser.add_argument(
         "--older-than",
-        type=bounded_int("older-than", 0, 86_400),
+        type=bounded_int("older_than", 0, 86_400),
         default=int(RECONCILE_AFTER.total_seconds()),
         metavar="SECONDS",
         help=f"only intents recorded this long ago (default {RECONCILE_AFTER.seconds})",

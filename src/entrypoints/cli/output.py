@@ -111,11 +111,24 @@ def report_error(error: AdminError, *, as_json: bool) -> int:
 def print_errors(items: Sequence[ErrorItem], *, as_json: bool) -> None:
     """Error items on stderr: as the API's error envelope with `--json`, else one a line."""
     if as_json:
-        sys.stderr.write(msgspec.json.encode({"success": False, "errors": items}).decode() + "\n")
+        envelope = _printable(msgspec.to_builtins({"success": False, "errors": items}))
+        sys.stderr.write(msgspec.json.encode(envelope).decode() + "\n")
         return
     for item in items:
         where = f" ({item.field})" if item.field else ""
         stderr.print(styled(("error", "red"), f" {item.code}{where}: {item.message}"))
+
+
+def _printable(value: Any) -> Any:
+    """`value` with every lone surrogate (a byte of an argument that is not UTF-8, quoted
+    back in a message) written as its escape, `\\udcff`: JSON cannot hold it as it is."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    return value
 
 
 #: The code of a configuration that cannot run, in the `--json` error envelope (exit 78).

@@ -1,0 +1,133 @@
+"""`adminctl` as an operator's shell and scripts meet it: bytes that are not UTF-8 in an
+argument, a Ctrl-C while it starts, standard streams closed or full, file names no system
+takes. Each ends in one line on stderr (the error envelope with `--json`) and an exit code of
+the table in `adminctl --help`, never a traceback, and changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from admin_core.kernel.errors import ValidationFailed
+from entrypoints.cli.main import ArgumentsRefused, build_parser, main, parse
+
+ADMINCTL = Path(sys.executable).with_name("adminctl")
+#: What Python makes of the byte 0xff in an argument (PEP 383): a lone surrogate.
+NOT_UTF8 = os.fsdecode(b"\xff")
+
+#: A value each argument's type takes, for the arguments a command requires beside the one
+#: under test.
+VALID = {
+    "tenant_id": "apollo-chennai",
+    "user_id": "user_x",
+    "role": "org:admin",
+    "session_id": "mso_x",
+    "doctor_id": "msd_x",
+    "clerk_org_id": "org_x",
+    "available_from": "2026-01-01",
+    "consultation_fee_minor": "100",
+    "assignments": "triage_risk_threshold=0.5",
+}
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["demo", "seed"]) == 0
+    return tmp_path
+
+
+def _valued_arguments() -> list[tuple[list[str], argparse.Action]]:
+    """(command words, argument) for every argument of every command that takes a value."""
+    found: list[tuple[list[str], argparse.Action]] = []
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*words, name])
+            elif action.nargs != 0 and action.dest != "help":
+                found.append((words, action))
+
+    walk(build_parser(), [])
+    return found
+
+
+def _words(command: list[str], tested: argparse.Action, value: str) -> list[str]:
+    """`command` with `tested` given `value` and every other required argument a valid one."""
+    parser = build_parser()
+    for word in command:
+        [groups] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = groups.choices[word]
+    words = list(command)
+    for action in parser._actions:
+        if action.dest == tested.dest:
+            given = value
+        elif not action.option_strings or action.required:
+            given = VALID.get(action.dest, "x")
+        else:
+            continue
+        words += [action.option_strings[0], given] if action.option_strings else [given]
+    return words
+
+
+@pytest.mark.parametrize(
+    ("command", "argument"),
+    [pytest.param(c, a, id=" ".join([*c, a.dest])) for c, a in _valued_arguments()],
+)
+def test_an_argument_that_is_not_utf8_is_refused_naming_it(
+    command: list[str], argument: argparse.Action
+) -> None:
+    """Bytes that are not UTF-8 (`$'\\xff'`) in any argument of any command are bad input
+    for that argument, before anything runs: no database, JSON answer or audit entry could
+    hold them (a reason stored so once made every later query of the tenant's log fail)."""
+    words = _words(command, argument, f"a{NOT_UTF8}b")
+    with pytest.raises((ValidationFailed, ArgumentsRefused)) as refused:
+        parse(words)
+    if isinstance(refused.value, ValidationFailed):
+        assert [e.field for e in refused.value.errors] == [argument.dest], words
+    else:
+        assert refused.value.field == argument.dest, words
+
+
+def test_a_reason_that_is_not_utf8_changes_nothing_and_the_log_stays_readable(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = main(["--json", "audit", "query", "--tenant-id", "apollo-chennai"])
+    entries = json.loads(capsys.readouterr().out)["entries"]
+    assert before == 0
+    words = ["flags", "override", "apollo-chennai", "triage_risk_threshold", "0.5"]
+    assert main(["--json", *words, "--reason", f"checked{NOT_UTF8}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (error,) = json.loads(err)["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "reason")
+    assert main(["--json", "audit", "query", "--tenant-id", "apollo-chennai"]) == 0
+    assert json.loads(capsys.readouterr().out)["entries"] == entries
+
+
+def test_bytes_that_are_not_utf8_quoted_back_keep_the_json_error_readable(
+    tmp_path: Path,
+) -> None:
+    """argparse quotes an unknown argument back; with `--json` its bytes are escaped
+    (`\\udcff`), so the envelope is still JSON, as the real command line gives them."""
+    env = {"ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}
+    done = subprocess.run(
+        [str(ADMINCTL), "--json", "tenants", "list", b"\xff"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    (error,) = json.loads(done.stderr)["errors"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "\\udcff" in error["message"]
