@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from adapters.ed25519.keys import Ed25519CheckpointSigner
 from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.main import ArgumentsRefused, build_parser, main, parse
 
@@ -131,3 +133,94 @@ def test_bytes_that_are_not_utf8_quoted_back_keep_the_json_error_readable(
     (error,) = json.loads(done.stderr)["errors"]
     assert error["code"] == "VALIDATION_ERROR"
     assert "\\udcff" in error["message"]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}",
+        "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "keys" / "signing.pem"),
+    }
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_ctrl_c_while_the_command_line_starts_is_an_interruption_not_a_traceback(
+    tmp_path: Path, as_json: bool
+) -> None:
+    """The command line takes a second or more to import; a Ctrl-C then ends it as one
+    later does: 130, `interrupted`, no traceback. The command waits on a pipe nobody
+    writes, so it is still running whenever the signal lands."""
+    key = tmp_path / "key.pem"
+    Ed25519CheckpointSigner(key, create=True)
+    pipe = tmp_path / "export.jsonl"
+    os.mkfifo(pipe)
+    words = ["audit", "verify-export", str(pipe), "--public-key", str(key)]
+    command = subprocess.Popen(
+        [str(ADMINCTL), *(["--json"] if as_json else []), *words],
+        env={"PYTHONPROFILEIMPORTTIME": "1"},  # a line on stderr per module imported
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert command.stderr is not None
+    imported = []
+    for line in command.stderr:  # until the heavy imports have begun
+        imported.append(line)
+        if "sqlalchemy" in line:
+            break
+    command.send_signal(signal.SIGINT)
+    out, err = command.communicate(timeout=60)
+    assert command.returncode == 130, "".join(imported[-3:]) + err
+    assert out == ""
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    if as_json:
+        assert json.loads(last)["errors"][0]["code"] == "INTERRUPTED"
+    else:
+        assert last == "error INTERRUPTED: interrupted (Ctrl-C); nothing more was done"
+
+
+def _close(fd: int) -> None:
+    os.close(fd)
+
+
+@pytest.mark.parametrize("fd", [0, 2])
+def test_a_command_runs_with_stdin_or_stderr_closed(tmp_path: Path, fd: int) -> None:
+    """`adminctl ... 2>&-` discards the diagnostics, as `2>/dev/null` does; the command
+    still runs and prints its answer."""
+    done = subprocess.run(
+        [str(ADMINCTL), "--json", "db", "upgrade"],
+        env=_env(tmp_path),
+        stdin=subprocess.DEVNULL if fd else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if fd == 0 else None,
+        preexec_fn=lambda: _close(fd),
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["upgraded"] is True
+    assert b"Traceback" not in (done.stderr or b"")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_command_with_stdout_closed_does_nothing_and_says_why(
+    tmp_path: Path, as_json: bool
+) -> None:
+    """`adminctl ... >&-`: nothing it did could be reported, so it does nothing (no
+    database is created) and says so on stderr, with the status of output nobody reads."""
+    done = subprocess.run(
+        [str(ADMINCTL), *(["--json"] if as_json else []), "db", "upgrade"],
+        env=_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: _close(1),
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip()
+    if as_json:
+        assert json.loads(line)["errors"][0]["code"] == "OUTPUT_CLOSED"
+    else:
+        assert line.startswith("error OUTPUT_CLOSED: standard output is closed")
+    assert not (tmp_path / "admin.db").exists()

@@ -31,6 +31,7 @@ from entrypoints.cli.commands import (
     users,
 )
 from entrypoints.cli.context import CommandContext
+from entrypoints.cli.launch import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, INTERRUPTED
 from entrypoints.cli.output import (
     DATABASE_SCHEMA_NOT_CURRENT,
     EXIT_BAD_INPUT,
@@ -53,10 +54,6 @@ the reader of the output went away (`| head`)
 """
 #: The status of an unexpected error (a bug), as INTERNAL_ERROR is the API's 500.
 EXIT_INTERNAL = 1
-#: The shell's status of a command stopped by SIGINT.
-EXIT_INTERRUPTED = 130
-#: The shell's status of a command whose output's reader went away (SIGPIPE).
-EXIT_PIPE_CLOSED = 141
 
 
 class ArgumentsRefused(Exception):
@@ -226,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a reader gone away can still be answered
         return status
     except KeyboardInterrupt:  # Ctrl-C: what was running has been cancelled and closed
-        item = ErrorItem(code="INTERRUPTED", message="interrupted (Ctrl-C); nothing more was done")
+        item = ErrorItem(code="INTERRUPTED", message=INTERRUPTED)
         print_errors([item], as_json="--json" in words)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `adminctl ... | head`: the reader has what it wanted

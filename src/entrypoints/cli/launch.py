@@ -1,0 +1,79 @@
+"""The `adminctl` process: its standard streams and a Ctrl-C, settled before the command line
+is imported.
+
+Importing the command line takes seconds (the database toolkit, the web framework, the
+drivers), and an operator's Ctrl-C in that time is as much an interruption as one a moment
+later. This module imports only the standard library, so that it holds from the start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+#: The shell's status of a command stopped by SIGINT.
+EXIT_INTERRUPTED = 130
+#: The shell's status of a command whose output's reader went away (SIGPIPE).
+EXIT_PIPE_CLOSED = 141
+INTERRUPTED = "interrupted (Ctrl-C); nothing more was done"
+OUTPUT_CLOSED = (
+    "standard output is closed, so nothing could be reported; nothing was done"
+    " (redirect it to /dev/null to run without output)"
+)
+
+
+def main() -> int:
+    """The console script: `adminctl ...`."""
+    as_json = "--json" in sys.argv[1:]
+    try:
+        closed = _open_standard_streams()
+        if 1 in closed:
+            return _refuse("OUTPUT_CLOSED", OUTPUT_CLOSED, EXIT_PIPE_CLOSED, as_json=as_json)
+        from entrypoints.cli.main import main as run
+    except KeyboardInterrupt:
+        return _refuse("INTERRUPTED", INTERRUPTED, EXIT_INTERRUPTED, as_json=as_json)
+    return run()
+
+
+def _open_standard_streams() -> set[int]:
+    """The standard descriptors a caller closed (`adminctl ... >&-`), each opened again on
+    /dev/null: a file the command opens later (the database, an export) must never take
+    descriptor 1 or 2 and receive what is printed. stdin and stderr closed are read from
+    and written to as /dev/null; stdout closed stops the command (see `main`)."""
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    if 0 in closed:
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    if 1 in closed:
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    if 2 in closed:
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    return closed
+
+
+def _refuse(code: str, message: str, status: int, *, as_json: bool) -> int:
+    """One line on stderr, as `entrypoints.cli.output.print_errors` writes it."""
+    if as_json:
+        item = {"code": code, "message": message}
+        line = json.dumps({"success": False, "errors": [item]}, separators=(",", ":"))
+    else:
+        line = f"error {code}: {message}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
