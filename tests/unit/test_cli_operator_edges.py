@@ -224,3 +224,65 @@ def test_a_command_with_stdout_closed_does_nothing_and_says_why(
     else:
         assert line.startswith("error OUTPUT_CLOSED: standard output is closed")
     assert not (tmp_path / "admin.db").exists()
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["tenants", "list"],
+        ["--json", "tenants", "list"],
+        ["audit", "export", "--no-progress"],
+        ["audit", "export", "--no-progress", "-o", "/dev/full"],
+        ["--json", "audit", "export", "--no-progress", "-o", "/dev/full"],
+    ],
+)
+def test_output_the_disk_cannot_take_is_an_io_error_not_a_bug(
+    embedded: Path, words: list[str]
+) -> None:
+    """A full disk (here /dev/full) under stdout or `-o` is the machine's state: IO_ERROR,
+    exit 74, naming the system's reason; not INTERNAL_ERROR asking for a bug report."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(ADMINCTL), *words],
+            env=_env(embedded),
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 74, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    if "--json" in words:
+        assert json.loads(line)["errors"] == [
+            {
+                "code": "IO_ERROR",
+                "message": "the output could not be written: No space left on device",
+            }
+        ]
+    else:
+        assert line == "error IO_ERROR: the output could not be written: No space left on device"
+    assert "Exception ignored" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "field"),
+    [
+        (["audit", "export", "-o", "x" * 300], "output"),
+        (["audit", "public-key", "-o", "x" * 5000], "output"),
+        (["audit", "verify-export", "x" * 300, "--public-key", "k.pem"], "file"),
+        (["audit", "verify-export", "a.jsonl", "--public-key", "x" * 300], "public_key"),
+        (["matching", "check", "--dir", "x" * 300], "dir"),
+    ],
+)
+def test_a_file_name_longer_than_the_system_takes_is_bad_input_named_by_its_argument(
+    embedded: Path, capsys: pytest.CaptureFixture[str], words: list[str], field: str
+) -> None:
+    capsys.readouterr()
+    assert main(["--json", *words]) == 2
+    (error,) = json.loads(capsys.readouterr().err)["errors"]
+    assert error == {
+        "code": "VALIDATION_ERROR",
+        "message": "is too long for a file name",
+        "field": field,
+    }

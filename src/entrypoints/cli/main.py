@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import errno
 import io
 import logging
 import os
@@ -49,8 +50,9 @@ JSON_HELP = "machine-readable JSON output (the HTTP API's `data`)"
 WITHOUT_JSON = {"adminctl serve"}  # runs the server: nothing of its own to print as JSON
 EXIT_CODES = """exit codes: 0 done, 1 internal error (or a check that found a problem: audit verify,
 health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6 an
-unavailable dependency, 78 a configuration that cannot run, 130 interrupted (Ctrl-C), 141
-the reader of the output went away (`| head`)
+unavailable dependency, 74 the output could not be written (a full disk), 78 a
+configuration that cannot run, 130 interrupted (Ctrl-C), 141 the reader of the output went
+away (`| head`) or stdout is closed
 """
 #: The status of an unexpected error (a bug), as INTERNAL_ERROR is the API's 500.
 EXIT_INTERNAL = 1
@@ -231,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE_CLOSED
     except Exception as error:  # a bug: said as the API says it, its details on request
+        if isinstance(error, OSError) and error.errno in STORAGE_ERRORS:
+            return _storage_failed(error, as_json="--json" in words)
         if "--traceback" in words:
             raise
         message = (
@@ -239,6 +243,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print_errors([ErrorItem(code="INTERNAL_ERROR", message=message)], as_json="--json" in words)
         return EXIT_INTERNAL
+
+
+#: What the system answers a write it cannot keep (a full disk, a quota, a device error):
+#: the state of the machine, not a bug, whether it met the output or an `-o` file.
+STORAGE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+#: sysexits' EX_IOERR.
+EXIT_IO = 74
+
+
+def _storage_failed(error: OSError, *, as_json: bool) -> int:
+    """`IO_ERROR` (exit 74) naming the system's reason. What was buffered for stdout is
+    dropped if it cannot be written either, rather than failing again at exit."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    where = f" ({error.filename})" if error.filename else ""
+    message = f"the output could not be written: {error.strerror}{where}"
+    print_errors([ErrorItem(code="IO_ERROR", message=message)], as_json=as_json)
+    return EXIT_IO
 
 
 def _main(words: list[str]) -> int:

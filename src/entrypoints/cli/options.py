@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -45,12 +47,18 @@ def identifier(field: str, pattern: re.Pattern[str], hint: str) -> Callable[[str
 
 
 def path(field: str) -> Callable[[str], Path]:
-    """A file or directory name; one no system call takes (a NUL byte, none at all) is the
-    VALIDATION_ERROR of `field` (exit 2), not a traceback where it is opened."""
+    """A file or directory name; one no system call takes (a NUL byte, none at all, one
+    longer than the system allows) is the VALIDATION_ERROR of `field` (exit 2), not a
+    traceback where it is opened."""
 
     def read(text: str) -> Path:
         if not text or "\x00" in text:
             raise ValidationFailed.single(field, "must be a file name without NUL bytes")
+        try:
+            os.stat(text)
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                raise ValidationFailed.single(field, "is too long for a file name") from None
         return Path(text)
 
     return read
