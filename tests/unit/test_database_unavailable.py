@@ -189,6 +189,30 @@ def test_credentials_the_database_refuses_are_named_not_called_an_outage(
     assert error["details"]["sqlstate"].startswith("28")
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "command", [["tenants", "list"], ["audit", "verify"], ["graph", "status"]], ids=" ".join
+)
+def test_a_database_name_the_server_does_not_have_is_named_not_called_an_outage(
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A mistyped database name in the URL is the operator's to fix: "try again shortly"
+    would send them waiting for an outage that is not there (`db upgrade` says so too, as a
+    database that refused the upgrade, exit 78)."""
+    real = urlsplit(service_url("POSTGRES"))
+    mistyped = real._replace(path=f"{real.path}_no_such_database")
+    monkeypatch.setenv("ADMIN_DATABASE_URL", urlunsplit(mistyped))
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
+    assert main(["--json", *command]) == 6
+    [error] = json.loads(capsys.readouterr().err)["errors"]
+    assert error["code"] == "DATABASE_UNAVAILABLE"
+    assert "no database of the name" in error["message"]
+    assert error["details"] == {"sqlstate": "3D000"}
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", "/api/v1/admin/graph/status"), ("POST", "/api/v1/admin/graph/rebuild")],

@@ -75,9 +75,16 @@ def never_migrated() -> DatabaseUnavailable:
 
 def unavailable(error: BaseException) -> DatabaseUnavailable:
     """DATABASE_UNAVAILABLE for a connection that failed: one whose credentials the server
-    refused (SQLSTATE class 28: a wrong password, an unknown role) says so, since trying
-    again will not help; anything else is an outage. Told apart by SQLSTATE, never text."""
+    refused (SQLSTATE class 28: a wrong password, an unknown role) or whose database it does
+    not have (3D000: a mistyped name) says so, since trying again will not help; anything
+    else is an outage. Told apart by SQLSTATE, never text."""
     sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if sqlstate == "3D000":
+        return DatabaseUnavailable(
+            "The server has no database of the name the database URL gives (SQLSTATE 3D000):"
+            " check the name, or create it and run `adminctl db upgrade`.",
+            details={"sqlstate": sqlstate},
+        )
     if isinstance(sqlstate, str) and sqlstate.startswith("28"):
         return DatabaseUnavailable(
             f"The database refused the credentials (SQLSTATE {sqlstate}): check the user and"
