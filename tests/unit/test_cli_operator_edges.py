@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -286,3 +287,16 @@ def test_a_file_name_longer_than_the_system_takes_is_bad_input_named_by_its_argu
         "message": "is too long for a file name",
         "field": field,
     }
+
+
+def test_every_argument_s_help_says_what_it_takes_before_its_default() -> None:
+    """`--tenant-id  default: derived from the name` or `--specialty  repeatable` tells an
+    operator what happens without it, not what to give: each help starts with what the
+    value is."""
+    vague = []
+    for command, action in _valued_arguments():
+        what = re.split(r"\(default|; ", action.help or "")[0].strip()
+        if not what or what.startswith("default") or re.fullmatch(r"repeatable|\d+ to \d+", what):
+            name = "/".join(action.option_strings) or action.dest
+            vague.append(f"{' '.join(command)} {name}: {action.help}")
+    assert vague == []

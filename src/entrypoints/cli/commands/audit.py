@@ -67,7 +67,9 @@ EXIT_CHAIN_BROKEN = 1
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action", help="exact action, or a prefix ending in '.' or '*'")
-    parser.add_argument("--actor-id", help="only entries by this actor")
+    parser.add_argument(
+        "--actor-id", help="only entries by this actor, e.g. cli:alice or user_2abc"
+    )
     parser.add_argument("--tenant-id", type=options.tenant_id, help="only this tenant's entries")
     parser.add_argument("--case-id", help="only entries about this case")
     parser.add_argument("--patient-id", help="only entries about this patient")
@@ -86,7 +88,7 @@ def register(groups: Any) -> None:
         "--limit",
         type=bounded_int("limit", 1, MAX_AUDIT_LIMIT),
         default=DEFAULT_AUDIT_LIMIT,
-        help=f"1 to {MAX_AUDIT_LIMIT} (default: {DEFAULT_AUDIT_LIMIT})",
+        help=f"entries per page, 1 to {MAX_AUDIT_LIMIT} (default: {DEFAULT_AUDIT_LIMIT})",
     )
     query.set_defaults(handler=query_audit)
 

@@ -55,7 +55,13 @@ def register(groups: Any) -> None:
     show.set_defaults(handler=show_thresholds)
     set_ = commands.add_parser("set", help="set thresholds, all or nothing")
     set_.add_argument("tenant_id", type=options.tenant_id, help="the tenant")
-    set_.add_argument("values", nargs="+", metavar="NAME=VALUE", help="NAME=null clears one")
+    set_.add_argument(
+        "values",
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="a threshold `triage show` lists and its value, JSON as `flags override` takes it"
+        " (0.7, 30, '[\"decided_on_destination\"]'); NAME=null clears one",
+    )
     set_.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     set_.set_defaults(handler=set_thresholds)
 

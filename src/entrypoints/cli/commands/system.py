@@ -76,7 +76,9 @@ def register(groups: Any) -> None:
     )
     serve.add_argument("--host", type=host, help="the address to listen on (default: ADMIN_HOST)")
     serve.add_argument(
-        "--port", type=bounded_int("port", 1, 65535), help="the port (default: ADMIN_PORT)"
+        "--port",
+        type=bounded_int("port", 1, 65535),
+        help="the port, 1 to 65535 (default: ADMIN_PORT)",
     )
     serve.add_argument("--no-seed", action="store_true", help="do not seed the demo data")
     serve.set_defaults(sync_handler=run_serve)

@@ -27,6 +27,12 @@ from entrypoints.http.presenters.tenants import (
     tenant_view_out,
 )
 
+NEW_TENANT_ID = (
+    "the new tenant's id: lowercase letters, digits and inner dashes, at most 64 (default:"
+    " derived from the name)"
+)
+CLERK_ORG = "the Clerk organisation to map to the tenant (org_...)"
+
 
 def register(groups: Any) -> None:
     parser: argparse.ArgumentParser = groups.add_parser("tenants", help="manage tenants")
@@ -44,9 +50,9 @@ def register(groups: Any) -> None:
     create.add_argument(
         "--provider-id", required=True, help="the provider of the catalogue the tenant is"
     )
-    create.add_argument("--tenant-id", help="default: derived from the name")
-    create.add_argument("--name", help="default: the provider's name")
-    create.add_argument("--org", dest="clerk_org_id", help="Clerk organisation to map")
+    create.add_argument("--tenant-id", help=NEW_TENANT_ID)
+    create.add_argument("--name", help="the tenant's display name (default: the provider's name)")
+    create.add_argument("--org", dest="clerk_org_id", help=CLERK_ORG)
     add_settings_arguments(create)
     create.set_defaults(handler=create_tenant)
 
@@ -77,17 +83,25 @@ def register(groups: Any) -> None:
     p.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. IN")
     p.add_argument("--city", help="the city it is in")
     p.add_argument(
-        "--specialty", action="append", default=[], dest="specialties", help="repeatable"
+        "--specialty",
+        action="append",
+        default=[],
+        dest="specialties",
+        help="a specialty it offers, e.g. Cardiology; repeatable",
     )
     p.add_argument(
         "--language", action="append", default=[], dest="languages", help="ISO 639-1; repeatable"
     )
     p.add_argument(
-        "--accreditation", action="append", default=[], dest="accreditations", help="repeatable"
+        "--accreditation",
+        action="append",
+        default=[],
+        dest="accreditations",
+        help="an accreditation it holds, e.g. JCI; repeatable",
     )
-    p.add_argument("--tenant-id", help="default: derived from the name")
-    p.add_argument("--tenant-name", help="default: the provider's name")
-    p.add_argument("--org", dest="clerk_org_id", help="Clerk organisation to map")
+    p.add_argument("--tenant-id", help=NEW_TENANT_ID)
+    p.add_argument("--tenant-name", help="the tenant's display name (default: the provider's name)")
+    p.add_argument("--org", dest="clerk_org_id", help=CLERK_ORG)
     add_settings_arguments(p)
     p.set_defaults(handler=create_provider)
 
@@ -103,7 +117,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser, *, clearable: bool =
     )
     if clearable:
         parser.add_argument(
-            "--clear", action="append", default=[], metavar="KEY", help="unset a setting"
+            "--clear",
+            action="append",
+            default=[],
+            metavar="KEY",
+            help=f"unset a setting ({keys}); repeatable",
         )
 
 
