@@ -300,3 +300,31 @@ def test_every_argument_s_help_says_what_it_takes_before_its_default() -> None:
             name = "/".join(action.option_strings) or action.dest
             vague.append(f"{' '.join(command)} {name}: {action.help}")
     assert vague == []
+
+
+@pytest.mark.parametrize("name", [f"op{NOT_UTF8}", "op\nroot", "op\u202eelif"])
+def test_a_login_name_no_audit_entry_may_hold_stops_the_command_before_it_changes_anything(
+    embedded: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    """The CLI acts as `cli:<login name>`. A name from LOGNAME or USER with bytes that are
+    not UTF-8 or control characters is a configuration that cannot run (78), said before
+    anything is done: under it a flag change was left half-recorded, and the tenant's flags
+    refused every later change until someone edited the database."""
+    words = ["flags", "override", "apollo-chennai", "triage_risk_threshold", "0.4"]
+    monkeypatch.setenv("LOGNAME", name)
+    capsys.readouterr()
+    assert main(["--json", *words, "--reason", "checked"]) == 78
+    out, err = capsys.readouterr()
+    assert out == ""
+    (error,) = json.loads(err)["errors"]
+    assert error["code"] == "CONFIGURATION_INVALID"
+    assert "LOGNAME" in error["message"]
+    monkeypatch.setenv("LOGNAME", "jürgen.o'neil@corp")
+    assert main(["--json", *words, "--reason", "checked"]) == 0
+    assert json.loads(capsys.readouterr().out)["previous_value"] == 0.65
+    assert main(["--json", "audit", "query", "--tenant-id", "apollo-chennai", "--limit", "1"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)["entries"]
+    assert entry["actor_id"] == "cli:jürgen.o'neil@corp"

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from adapters.sql.errors import schema_missing
 from admin_core.kernel.errors import AdminError, ValidationFailed
+from admin_core.kernel.principal import Principal
 from entrypoints.cli.commands import (
     audit,
     doctors,
@@ -31,7 +32,7 @@ from entrypoints.cli.commands import (
     tenants,
     users,
 )
-from entrypoints.cli.context import CommandContext
+from entrypoints.cli.context import CommandContext, operator
 from entrypoints.cli.launch import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, INTERRUPTED
 from entrypoints.cli.output import (
     DATABASE_SCHEMA_NOT_CURRENT,
@@ -175,11 +176,15 @@ def _refused(refused: ArgumentsRefused, *, as_json: bool) -> int:
     return EXIT_BAD_INPUT
 
 
-async def execute(args: argparse.Namespace, container: Container) -> int:
-    """Run one parsed command on `container` (which the caller closes)."""
+async def execute(
+    args: argparse.Namespace, container: Container, principal: Principal | None = None
+) -> int:
+    """Run one parsed command on `container` (which the caller closes) as `principal`
+    (default: the operator, `cli:<login name>`)."""
+    acting = principal or operator()
     try:
         status = await args.handler(
-            CommandContext(args=args, container=container, as_json=args.json)
+            CommandContext(args=args, container=container, as_json=args.json, principal=acting)
         )
     except Exception as error:
         if schema_missing(error):
@@ -195,9 +200,9 @@ async def execute(args: argparse.Namespace, container: Container) -> int:
     return status if isinstance(status, int) else 0
 
 
-async def _run(args: argparse.Namespace, container: Container) -> int:
+async def _run(args: argparse.Namespace, container: Container, principal: Principal) -> int:
     try:
-        return await execute(args, container)
+        return await execute(args, container, principal)
     finally:
         await aclose(container)
 
@@ -298,7 +303,11 @@ def _handle(args: argparse.Namespace) -> int:
     if getattr(args, "sync_handler", None) is not None:
         status: int = args.sync_handler(args, settings)
         return status
-    return asyncio.run(_run(args, build_container(settings)))
+    try:
+        acting = operator()
+    except ConfigurationError as error:
+        return report_problems("the configuration cannot run:", error.problems, as_json=args.json)
+    return asyncio.run(_run(args, build_container(settings), acting))
 
 
 if __name__ == "__main__":
