@@ -742,6 +742,12 @@ class Settings:
             raw = environ.get(env_name(f.name), "")
             if raw == "":
                 continue
+            if _NOT_UTF8.search(raw):  # a byte that is not UTF-8 (PEP 383)
+                problems.append(
+                    f"{env_name(f.name)}: must be UTF-8 text (it holds bytes that are not)"
+                )
+                unreadable.add(env_name(f.name))
+                continue
             try:
                 values[f.name] = f.metadata["read"](raw)
             except ValueError as error:
@@ -799,6 +805,10 @@ def _production_only_problems(environ: Mapping[str, str]) -> list[str]:
         if environ.get(env_name(name))
     ]
     return problems + unknown_variables(environ)
+
+
+#: A lone surrogate: what Python makes of a byte of the environment that is not UTF-8.
+_NOT_UTF8 = re.compile(r"[\ud800-\udfff]")
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -328,3 +328,25 @@ def test_a_login_name_no_audit_entry_may_hold_stops_the_command_before_it_change
     assert main(["--json", "audit", "query", "--tenant-id", "apollo-chennai", "--limit", "1"]) == 0
     [entry] = json.loads(capsys.readouterr().out)["entries"]
     assert entry["actor_id"] == "cli:jürgen.o'neil@corp"
+
+
+@pytest.mark.parametrize(
+    "variable", ["ADMIN_AUTH_ISSUER", "ADMIN_LOCAL_KEY_PATH", "ADMIN_DATABASE_URL"]
+)
+def test_a_setting_holding_bytes_that_are_not_utf8_is_a_configuration_problem_naming_it(
+    embedded: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    """As for an argument: a value no token, URL, file name in JSON or log line can carry is
+    named as the configuration's problem (78), by `config check` too, never INTERNAL_ERROR."""
+    monkeypatch.setenv(variable, f"{os.environ.get(variable, 'http://127.0.0.1:8000/x')}{NOT_UTF8}")
+    problem = f"{variable}: must be UTF-8 text (it holds bytes that are not)"
+    capsys.readouterr()
+    assert main(["--json", "tenants", "list"]) == 78
+    (error,) = json.loads(capsys.readouterr().err)["errors"]
+    assert (error["code"], error["field"]) == ("CONFIGURATION_INVALID", variable)
+    assert error["message"].endswith(problem)
+    assert main(["--json", "config", "check"]) == 78
+    assert problem in json.loads(capsys.readouterr().out)["problems"]
