@@ -350,3 +350,10 @@ def test_a_setting_holding_bytes_that_are_not_utf8_is_a_configuration_problem_na
     assert error["message"].endswith(problem)
     assert main(["--json", "config", "check"]) == 78
     assert problem in json.loads(capsys.readouterr().out)["problems"]
+
+
+def test_version_says_which_release_this_is(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert re.fullmatch(r"adminctl \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -90,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"adminctl {metadata.version('admin-core')}",
+        help="the release of Admin Core this is, to quote in a report",
+    )
     parser.add_argument(
         "--traceback",
         action="store_true",
