@@ -357,3 +357,28 @@ def test_version_says_which_release_this_is(capsys: pytest.CaptureFixture[str]) 
         main(["--version"])
     assert done.value.code == 0
     assert re.fullmatch(r"adminctl \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("words", "field"),
+    [
+        (["tenants", "list", "--bogus"], None),
+        (["token", "--claims-version", "3"], "claims_version"),
+        (["tenants", "update"], None),
+        (["tenants"], None),
+        (["nothing-such"], "command"),
+        ([], None),
+    ],
+)
+def test_a_command_line_the_parser_refuses_ends_in_the_error_line_with_its_code(
+    capsys: pytest.CaptureFixture[str], words: list[str], field: str | None
+) -> None:
+    """SPEC §7: a failure prints its error code. The usage of the command is shown above the
+    line, which has the shape of every other failure's: `error CODE (field): message`."""
+    with pytest.raises(SystemExit) as stopped:
+        main(words)
+    assert stopped.value.code == 2
+    *usage, last = capsys.readouterr().err.strip().splitlines()
+    assert usage[0].startswith("usage: adminctl")
+    where = f" ({field})" if field else ""
+    assert last.startswith(f"error VALIDATION_ERROR{where}: "), last

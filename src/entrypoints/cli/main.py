@@ -174,11 +174,14 @@ def _undecodable(value: object) -> bool:
 
 
 def _refused(refused: ArgumentsRefused, *, as_json: bool) -> int:
-    """Bad input (exit 2): with `--json` the error envelope, else argparse's usage and
-    message (which leaves through `SystemExit`, as argparse's own would)."""
-    if not as_json:
-        argparse.ArgumentParser.error(refused.parser, refused.message)
+    """Bad input (exit 2): with `--json` the error envelope; else the command's usage, then
+    the error line every failure prints, with its code (which leaves through `SystemExit`,
+    as argparse's own would)."""
     item = ErrorItem(code=ValidationFailed.code, message=refused.message, field=refused.field)
+    if not as_json:
+        refused.parser.print_usage(sys.stderr)
+        print_errors([item], as_json=False)
+        sys.exit(EXIT_BAD_INPUT)
     print_errors([item], as_json=True)
     return EXIT_BAD_INPUT
 

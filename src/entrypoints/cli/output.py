@@ -116,7 +116,9 @@ def print_errors(items: Sequence[ErrorItem], *, as_json: bool) -> None:
         return
     for item in items:
         where = f" ({item.field})" if item.field else ""
-        stderr.print(styled(("error", "red"), f" {item.code}{where}: {item.message}"))
+        # One line however long: a log or a `grep` of it reads the whole error.
+        line = styled(("error", "red"), f" {item.code}{where}: {item.message}")
+        stderr.print(line, soft_wrap=True)
 
 
 def _printable(value: Any) -> Any:
@@ -161,5 +163,5 @@ def report_problems(
         return EXIT_CONFIG
     stderr.print(styled((title, "red")))
     for problem in problems:
-        stderr.print(f"  - {problem}")
+        stderr.print(f"  - {problem}", soft_wrap=True)
     return EXIT_CONFIG
