@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,13 +144,16 @@ def _env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("as_json", [False, True])
-def test_a_ctrl_c_while_the_command_line_starts_is_an_interruption_not_a_traceback(
-    tmp_path: Path, as_json: bool
-) -> None:
-    """The command line takes a second or more to import; a Ctrl-C then ends it as one
-    later does: 130, `interrupted`, no traceback. The command waits on a pipe nobody
-    writes, so it is still running whenever the signal lands."""
+STOPS = {
+    signal.SIGINT: (130, "INTERRUPTED", "interrupted (Ctrl-C); nothing more was done"),
+    signal.SIGTERM: (143, "TERMINATED", "terminated (SIGTERM); nothing more was done"),
+}
+
+
+def _stopped(tmp_path: Path, sig: signal.Signals, *, as_json: bool, starting: bool) -> None:
+    """`audit verify-export` of a pipe nobody writes waits, so the command is still running
+    whenever `sig` lands: while the command line is imported (`starting`), or once it
+    waits."""
     key = tmp_path / "key.pem"
     Ed25519CheckpointSigner(key, create=True)
     pipe = tmp_path / "export.jsonl"
@@ -157,27 +161,61 @@ def test_a_ctrl_c_while_the_command_line_starts_is_an_interruption_not_a_traceba
     words = ["audit", "verify-export", str(pipe), "--public-key", str(key)]
     command = subprocess.Popen(
         [str(ADMINCTL), *(["--json"] if as_json else []), *words],
-        env={"PYTHONPROFILEIMPORTTIME": "1"},  # a line on stderr per module imported
+        # While starting, a line on stderr per module imported says how far it has got.
+        env={"PYTHONPROFILEIMPORTTIME": "1"} if starting else {},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert command.stderr is not None
-    imported = []
-    for line in command.stderr:  # until the heavy imports have begun
-        imported.append(line)
-        if "sqlalchemy" in line:
-            break
-    command.send_signal(signal.SIGINT)
-    out, err = command.communicate(timeout=60)
-    assert command.returncode == 130, "".join(imported[-3:]) + err
+    writer = None
+    if starting:
+        for line in command.stderr:  # until the heavy imports have begun
+            if "sqlalchemy" in line:
+                break
+    else:
+        for _ in range(6000):  # until the command has opened the pipe: it is reading it
+            try:
+                writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:
+                time.sleep(0.01)
+        assert writer is not None, "the command never opened the export"
+    try:
+        command.send_signal(sig)
+        out, err = command.communicate(timeout=60)
+    finally:
+        if writer is not None:
+            os.close(writer)
+    status, code, message = STOPS[sig]
+    assert command.returncode == status, err[-2000:]
     assert out == ""
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     if as_json:
-        assert json.loads(last)["errors"][0]["code"] == "INTERRUPTED"
+        assert json.loads(last)["errors"] == [{"code": code, "message": message}]
     else:
-        assert last == "error INTERRUPTED: interrupted (Ctrl-C); nothing more was done"
+        assert last == f"error {code}: {message}"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_ctrl_c_while_the_command_line_starts_is_an_interruption_not_a_traceback(
+    tmp_path: Path, as_json: bool
+) -> None:
+    """The command line takes a second or more to import; a Ctrl-C then ends it as one
+    later does: 130, `interrupted`, no traceback."""
+    _stopped(tmp_path, signal.SIGINT, as_json=as_json, starting=True)
+
+
+@pytest.mark.parametrize("starting", [True, False], ids=["starting", "running"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_sigterm_stops_a_command_as_ctrl_c_does_with_the_status_of_sigterm(
+    tmp_path: Path, as_json: bool, starting: bool
+) -> None:
+    """`timeout 60 adminctl ...`, `kill`: what was running is cancelled and closed (an
+    export's unfinished file removed), the command says so and exits 143, where the process
+    used to vanish mid-way, leaving such a file behind."""
+    _stopped(tmp_path, signal.SIGTERM, as_json=as_json, starting=starting)
 
 
 def _close(fd: int) -> None:

@@ -10,13 +10,30 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+from types import FrameType
 
 #: The shell's status of a command stopped by SIGINT.
 EXIT_INTERRUPTED = 130
 #: The shell's status of a command whose output's reader went away (SIGPIPE).
 EXIT_PIPE_CLOSED = 141
+#: The shell's status of a command stopped by SIGTERM (`timeout`, `kill`, an orchestrator).
+EXIT_TERMINATED = 143
 INTERRUPTED = "interrupted (Ctrl-C); nothing more was done"
+TERMINATED = "terminated (SIGTERM); nothing more was done"
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: what was
+    running is cancelled and closed (an export's unfinished file removed, a transaction
+    rolled back) before the command exits 143, instead of the process vanishing mid-way."""
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated
+
+
 OUTPUT_CLOSED = (
     "standard output is closed, so nothing could be reported; nothing was done"
     " (redirect it to /dev/null to run without output)"
@@ -26,6 +43,7 @@ OUTPUT_CLOSED = (
 def main() -> int:
     """The console script: `adminctl ...`."""
     as_json = "--json" in sys.argv[1:]
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         closed = _open_standard_streams()
         if 1 in closed:
@@ -33,6 +51,8 @@ def main() -> int:
         from entrypoints.cli.main import main as run
     except KeyboardInterrupt:
         return _refuse("INTERRUPTED", INTERRUPTED, EXIT_INTERRUPTED, as_json=as_json)
+    except Terminated:
+        return _refuse("TERMINATED", TERMINATED, EXIT_TERMINATED, as_json=as_json)
     return run()
 
 

@@ -34,7 +34,14 @@ from entrypoints.cli.commands import (
     users,
 )
 from entrypoints.cli.context import CommandContext, operator
-from entrypoints.cli.launch import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, INTERRUPTED
+from entrypoints.cli.launch import (
+    EXIT_INTERRUPTED,
+    EXIT_PIPE_CLOSED,
+    EXIT_TERMINATED,
+    INTERRUPTED,
+    TERMINATED,
+    Terminated,
+)
 from entrypoints.cli.output import (
     DATABASE_SCHEMA_NOT_CURRENT,
     EXIT_BAD_INPUT,
@@ -54,7 +61,7 @@ EXIT_CODES = """exit codes: 0 done, 1 internal error (or a check that found a pr
 health), 2 bad input, 3 authentication or permission, 4 not found, 5 conflict, 6 an
 unavailable dependency, 74 the output could not be written (a full disk), 78 a
 configuration that cannot run, 130 interrupted (Ctrl-C), 141 the reader of the output went
-away (`| head`) or stdout is closed
+away (`| head`) or stdout is closed, 143 terminated (SIGTERM)
 """
 #: The status of an unexpected error (a bug), as INTERNAL_ERROR is the API's 500.
 EXIT_INTERNAL = 1
@@ -243,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         item = ErrorItem(code="INTERRUPTED", message=INTERRUPTED)
         print_errors([item], as_json="--json" in words)
         return EXIT_INTERRUPTED
+    except Terminated:  # SIGTERM (`timeout`, `kill`): the same, with the shell's status for it
+        print_errors([ErrorItem(code="TERMINATED", message=TERMINATED)], as_json="--json" in words)
+        return EXIT_TERMINATED
     except BrokenPipeError:  # `adminctl ... | head`: the reader has what it wanted
         # What is still buffered for stdout would fail again when Python flushes it at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
