@@ -420,3 +420,25 @@ def test_a_command_line_the_parser_refuses_ends_in_the_error_line_with_its_code(
     assert usage[0].startswith("usage: adminctl")
     where = f" ({field})" if field else ""
     assert last.startswith(f"error VALIDATION_ERROR{where}: "), last
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["audit", "export", "--no-progress", "-o", "-"],
+        ["--json", "audit", "public-key", "-o", "-"],
+        ["audit", "public-key", "--output", "-"],
+    ],
+)
+def test_output_dash_is_stdout_not_a_file_named_dash(
+    embedded: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    words: list[str],
+) -> None:
+    monkeypatch.chdir(embedded)
+    capsys.readouterr()
+    assert main(words) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(("{", "# key id"))
+    assert not (embedded / "-").exists()

@@ -64,6 +64,14 @@ def path(field: str) -> Callable[[str], Path]:
     return read
 
 
+def output(text: str) -> Path | None:
+    """An `--output` file; `-` is stdout, as for most commands that write files."""
+    return None if text == "-" else path("output")(text)
+
+
+OUTPUT_HELP = "file to write, or - for stdout (default: stdout)"
+
+
 def host(text: str) -> str:
     """An address to listen on, read as `ADMIN_HOST` is."""
     try:

@@ -110,9 +110,7 @@ def register(groups: Any) -> None:
     export.add_argument(
         "--format", choices=("jsonl", "csv"), default="jsonl", help="jsonl (default) or csv"
     )
-    export.add_argument(
-        "--output", "-o", type=path("output"), help="file to write (default: stdout)"
-    )
+    export.add_argument("--output", "-o", type=options.output, help=options.OUTPUT_HELP)
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.add_argument(
         "--with-checkpoints",
@@ -130,9 +128,7 @@ def register(groups: Any) -> None:
     public_key = commands.add_parser(
         "public-key", help="the public key(s) checkpoints verify under (PEM; --json: key set)"
     )
-    public_key.add_argument(
-        "--output", "-o", type=path("output"), help="file to write (default: stdout)"
-    )
+    public_key.add_argument("--output", "-o", type=options.output, help=options.OUTPUT_HELP)
     public_key.set_defaults(handler=show_public_key)
 
     offline = commands.add_parser(
