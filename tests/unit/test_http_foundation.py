@@ -197,6 +197,31 @@ async def test_each_bad_parameter_is_named(http: ApiClient, query: str, field: s
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (TENANTS, "limit"),
+        (TENANTS, "offset"),
+        ("/api/v1/admin/mso/sessions", "limit"),
+        ("/api/v1/admin/mso/doctors", "offset"),
+        ("/api/v1/admin/audit-log", "limit"),
+    ],
+)
+@pytest.mark.parametrize("value", ["1e1", "2E0", "1.0", "10.00", "1E+1", "-0"])
+async def test_an_integer_parameter_is_written_in_digits(
+    http: ApiClient, path: str, field: str, value: str
+) -> None:
+    """An integer of the query is decimal digits, as the document's `integer` says: `1e1` is
+    not read as 10 nor `1.0` as 1 (a JSON body refuses both too), like `01` or `+1`."""
+    response = await http.client.get(f"{path}?{field}={value}", headers=http.auth())
+    assert response.status_code == 422, response.text
+    assert [(e["code"], e["field"]) for e in response.json()["errors"]] == [
+        ("VALIDATION_ERROR", field)
+    ]
+    plain = await http.client.get(f"{path}?{field}=1", headers=http.auth())
+    assert plain.status_code == 200, plain.text
+
+
 async def test_unknown_route_and_method_use_the_error_envelope(http: ApiClient) -> None:
     missing = await http.client.get("/api/v1/admin/nothing-here", headers=http.auth())
     assert (missing.status_code, codes(missing.json())) == (404, ["NOT_FOUND"])

@@ -11,6 +11,8 @@ the body's type is checked:
 - a query string that is not UTF-8, as sent or once percent-decoded, is a 400: nothing
   reads it as something else;
 - a query or path value with a control character (NUL among them) is a 422;
+- an integer of the query is decimal digits: `1e1`, `1.0` or `-0`, which the framework's
+  decoding would read as 10, 1 and 0, are a 422 (a JSON body refuses them too);
 - a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
 - a body under a content coding (`Content-Encoding: gzip`, `br`, ...) is a 415: none is
   decoded, and bytes must not be read as other than their sender declared them;
@@ -72,6 +74,7 @@ class QueryShape:
     required: frozenset[str]
     strict: bool = True
     utf8: bool = True
+    integers: frozenset[str] = frozenset()
 
 
 def query_shape(handler: BaseRouteHandler, *, strict: bool = True, utf8: bool = True) -> QueryShape:
@@ -79,6 +82,7 @@ def query_shape(handler: BaseRouteHandler, *, strict: bool = True, utf8: bool = 
     dependencies = set(handler.resolve_dependencies())
     names: set[str] = set()
     required: set[str] = set()
+    integers: set[str] = set()
     for name, definition in handler.parsed_fn_signature.parameters.items():
         kwarg = definition.kwarg_definition
         if name in dependencies or name in RESERVED_KWARGS or name == "self":
@@ -91,7 +95,19 @@ def query_shape(handler: BaseRouteHandler, *, strict: bool = True, utf8: bool = 
         names.add(query)
         if not definition.has_default and not definition.is_optional:
             required.add(query)
-    return QueryShape(frozenset(names), frozenset(required), strict, utf8)
+        if _is_integer(definition.annotation):
+            integers.add(query)
+    return QueryShape(frozenset(names), frozenset(required), strict, utf8, frozenset(integers))
+
+
+def _is_integer(annotation: Any) -> bool:
+    """Whether a parameter's type is `int` (`Annotated` or optional alike; `bool` is not)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _is_integer(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        return len(members) == 1 and _is_integer(members[0])
+    return annotation is int
 
 
 def _query_shape(request: Request[Any, Any, Any]) -> QueryShape:
@@ -247,11 +263,34 @@ def _query_errors(
         if key in known and any(has_control_characters(v) for v in params.getall(key))
     ]
     errors += [
+        FieldError(
+            field=key, message="must be an integer in decimal digits (no fraction or exponent)"
+        )
+        for key in sorted(shape.integers & set(params))
+        if key in known and any(_lax_integer(v) for v in params.getall(key))
+    ]
+    errors += [
         FieldError(field=key, message="is required")
         for key in sorted(shape.required - set(path_params))
         if key not in params
     ]
     return errors
+
+
+_DIGITS = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def _lax_integer(value: str) -> bool:
+    """Whether `value` is not an integer in decimal digits, yet the framework's decoding reads
+    one in it (`1e1` as 10, `1.0` as 1, `-0` as 0). What it refuses (`abc`, `01`) is left to
+    it, and named beside the other values it refuses."""
+    if _DIGITS.fullmatch(value):
+        return False
+    try:
+        msgspec.convert(value, type=int, strict=False)
+    except (msgspec.ValidationError, ValueError):
+        return False
+    return True
 
 
 async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandler) -> bytes:
