@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,85 @@ async def test_missing_header_is_401_auth_header_missing(http: ApiClient) -> Non
 async def test_garbage_token_is_401_invalid(http: ApiClient) -> None:
     response = await http.client.get(TENANTS, headers={"Authorization": "Bearer not.a.jwt"})
     assert (response.status_code, codes(response.json())) == (401, ["AUTH_TOKEN_INVALID"])
+
+
+async def raw_request(
+    http: ApiClient, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+) -> tuple[int, dict[str, Any]]:
+    """A request with its header lines as listed, a name given twice as two lines, handed
+    to the app as a server hands it (the test client joins such lines into one)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), *((k.lower().encode(), v.encode()) for k, v in headers)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+        "state": {},
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await http.client.app(scope, receive, send)  # type: ignore[arg-type]
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(content)
+
+
+async def tenant_names(http: ApiClient) -> set[str]:
+    listed = await http.client.get(TENANTS, headers=http.auth())
+    return {t["name"] for t in listed.json()["data"]["tenants"]}
+
+
+@pytest.mark.parametrize("second", ["same", "Bearer not.a.jwt", "Basic YTpi"])
+async def test_two_authorization_headers_are_401_invalid(http: ApiClient, second: str) -> None:
+    """Authorization is given once (RFC 9110 §11.6.2): with two, which one counts would rest
+    on the reader, a proxy's or ours. The change asked is not made."""
+    token = http.auth()["Authorization"]
+    status, body = await raw_request(
+        http,
+        "PATCH",
+        f"{TENANTS}/apollo-chennai",
+        [
+            ("Authorization", token),
+            ("Authorization", token if second == "same" else second),
+            ("Content-Type", "application/json"),
+        ],
+        b'{"name": "Renamed"}',
+    )
+    assert (status, codes(body)) == (401, ["AUTH_TOKEN_INVALID"])
+    assert "Renamed" not in await tenant_names(http)
+
+
+@pytest.mark.parametrize("second", ["application/json", "text/plain"])
+async def test_two_content_types_are_415(http: ApiClient, second: str) -> None:
+    """A body has one media type (RFC 9110 §8.3): a request labelling it twice is refused, as
+    a body that is not JSON is, whichever label comes first. Nothing changes."""
+    status, body = await raw_request(
+        http,
+        "PATCH",
+        f"{TENANTS}/apollo-chennai",
+        [
+            *http.auth().items(),
+            ("Content-Type", "application/json"),
+            ("Content-Type", second),
+        ],
+        b'{"name": "Renamed"}',
+    )
+    assert (status, codes(body)) == (415, ["UNSUPPORTED_MEDIA_TYPE"])
+    assert "Renamed" not in await tenant_names(http)
 
 
 async def test_expired_token_is_401_expired(http: ApiClient) -> None:

@@ -13,7 +13,8 @@ the body's type is checked:
 - a query or path value with a control character (NUL among them) is a 422;
 - an integer of the query is decimal digits: `1e1`, `1.0` or `-0`, which the framework's
   decoding would read as 10, 1 and 0, are a 422 (a JSON body refuses them too);
-- a body on an operation that takes one must be JSON (`application/json` or `+json`): 415;
+- a body on an operation that takes one must be JSON (`application/json` or `+json`),
+  labelled once (two `Content-Type` lines, equal or not, are refused): 415;
 - a body under a content coding (`Content-Encoding: gzip`, `br`, ...) is a 415: none is
   decoded, and bytes must not be read as other than their sender declared them;
 - a body that is not UTF-8 is a 400;
@@ -304,6 +305,8 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         if required:
             raise ValidationFailed.single("body", "A JSON body is required.")
         return body
+    if len(request.headers.getall("content-type", [])) > 1:  # one body, one media type
+        raise UnsupportedMediaType("Content-Type is given more than once: a body has one.")
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType()
     if _content_codings(request.headers.get("content-encoding", "")):

@@ -23,6 +23,7 @@ import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 
+from admin_core.kernel.errors import AuthTokenInvalid
 from admin_core.kernel.principal import Permission, Principal, denied
 from entrypoints.http.envelope import ensure_request_id
 
@@ -42,6 +43,11 @@ def requires(permission: Permission, *, platform: bool = False) -> dict[str, Req
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The request's bearer token; None without one. Two `Authorization` lines are refused,
+    equal or not: the field is given once (RFC 9110 §11.6.2), and which line counts must not
+    rest on the reader (a proxy in front may read the other)."""
+    if len(connection.headers.getall("authorization", [])) > 1:
+        raise AuthTokenInvalid("The request carries more than one Authorization header.")
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
