@@ -57,9 +57,11 @@ async def test_garbage_token_is_401_invalid(http: ApiClient) -> None:
 
 async def raw_request(
     http: ApiClient, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, dict[str, Any], bool]:
     """A request with its header lines as listed, a name given twice as two lines, handed
-    to the app as a server hands it (the test client joins such lines into one)."""
+    to the app as a server hands it (the test client joins such lines into one). The
+    answer's status and body, and whether the app asked for the request's body (a server
+    sends `100 Continue` to a client that waits for it then)."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -78,7 +80,10 @@ async def raw_request(
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
 
+    read: list[bool] = []
+
     async def receive() -> dict[str, Any]:
+        read.append(True)
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
@@ -87,7 +92,7 @@ async def raw_request(
     await http.client.app(scope, receive, send)  # type: ignore[arg-type]
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(content)
+    return status, json.loads(content), bool(read)
 
 
 async def tenant_names(http: ApiClient) -> set[str]:
@@ -100,7 +105,7 @@ async def test_two_authorization_headers_are_401_invalid(http: ApiClient, second
     """Authorization is given once (RFC 9110 §11.6.2): with two, which one counts would rest
     on the reader, a proxy's or ours. The change asked is not made."""
     token = http.auth()["Authorization"]
-    status, body = await raw_request(
+    status, body, _ = await raw_request(
         http,
         "PATCH",
         f"{TENANTS}/apollo-chennai",
@@ -119,7 +124,7 @@ async def test_two_authorization_headers_are_401_invalid(http: ApiClient, second
 async def test_two_content_types_are_415(http: ApiClient, second: str) -> None:
     """A body has one media type (RFC 9110 §8.3): a request labelling it twice is refused, as
     a body that is not JSON is, whichever label comes first. Nothing changes."""
-    status, body = await raw_request(
+    status, body, _ = await raw_request(
         http,
         "PATCH",
         f"{TENANTS}/apollo-chennai",
@@ -131,6 +136,38 @@ async def test_two_content_types_are_415(http: ApiClient, second: str) -> None:
         b'{"name": "Renamed"}',
     )
     assert (status, codes(body)) == (415, ["UNSUPPORTED_MEDIA_TYPE"])
+    assert "Renamed" not in await tenant_names(http)
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ([("Content-Type", "text/plain")], "UNSUPPORTED_MEDIA_TYPE"),
+        (
+            [("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            [("Content-Type", "application/json"), ("Content-Type", "application/json")],
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+    ],
+)
+async def test_a_body_of_a_refused_type_is_refused_before_it_is_sent(
+    http: ApiClient, headers: list[tuple[str, str]], code: str
+) -> None:
+    """A client sending `Expect: 100-continue` waits for the server before it uploads the
+    body: a body its headers already say is refused gets the refusal, not a `100 Continue`
+    and then the refusal (RFC 9110 §10.1.1)."""
+    status, body, read = await raw_request(
+        http,
+        "PATCH",
+        f"{TENANTS}/apollo-chennai",
+        [*http.auth().items(), *headers, ("Content-Length", "19"), ("Expect", "100-continue")],
+        b'{"name": "Renamed"}',
+    )
+    assert (status, codes(body)) == (415, [code])
+    assert not read
     assert "Renamed" not in await tenant_names(http)
 
 

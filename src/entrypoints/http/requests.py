@@ -300,19 +300,14 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
     required = body_required(handler) if request.method in _BODY_METHODS else None
     if required is None:
         return b""
+    if _announces_body(request):  # refused before it is read: a client waiting on
+        _check_media(request)  # `Expect: 100-continue` is not asked to upload it
     body = await request.body()
     if not body:
         if required:
             raise ValidationFailed.single("body", "A JSON body is required.")
         return body
-    if len(request.headers.getall("content-type", [])) > 1:  # one body, one media type
-        raise UnsupportedMediaType("Content-Type is given more than once: a body has one.")
-    if not _is_json(request.headers.get("content-type", "")):
-        raise UnsupportedMediaType()
-    if _content_codings(request.headers.get("content-encoding", "")):
-        raise UnsupportedMediaType(
-            "Request bodies are taken without a content coding (no Content-Encoding, or identity)."
-        )
+    _check_media(request)
     try:
         body.decode()  # JSON exchanged is UTF-8 (RFC 8259 §8.1); no decoder meets other bytes
     except UnicodeDecodeError as error:
@@ -323,6 +318,24 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
     if twice is not None:
         raise BadRequest(f"The JSON body gives `{twice}` more than once.", field=twice)
     return body
+
+
+def _announces_body(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request's headers say a body follows (a length other than 0, or chunks)."""
+    length = request.headers.get("content-length", "").strip()
+    return (bool(length) and length != "0") or "transfer-encoding" in request.headers
+
+
+def _check_media(request: Request[Any, Any, Any]) -> None:
+    """A body is JSON, labelled once, under no content coding (415 otherwise)."""
+    if len(request.headers.getall("content-type", [])) > 1:  # one body, one media type
+        raise UnsupportedMediaType("Content-Type is given more than once: a body has one.")
+    if not _is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType()
+    if _content_codings(request.headers.get("content-encoding", "")):
+        raise UnsupportedMediaType(
+            "Request bodies are taken without a content coding (no Content-Encoding, or identity)."
+        )
 
 
 def _check_body_type(
