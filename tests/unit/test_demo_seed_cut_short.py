@@ -5,15 +5,30 @@ data, and must say what happened and the way out."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from admin_core.kernel.principal import Principal
-from admin_core.tenants.use_cases import CreateProviderCommand, NewProvider, NewTenant
+from admin_core.tenants.model import TenantStatus
+from admin_core.tenants.use_cases import (
+    CreateProviderCommand,
+    NewProvider,
+    NewTenant,
+    UpdateTenantCommand,
+)
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.demo.data import DEMO_TENANTS
-from entrypoints.demo.seed import DemoSeedRefused, DemoStory, SeedState, seed_demo, seed_state
+from entrypoints.demo.seed import (
+    CLOSED_TENANT,
+    CLOSER,
+    DemoSeedRefused,
+    DemoStory,
+    SeedState,
+    seed_demo,
+    seed_state,
+)
 from entrypoints.settings import Settings
 
 #: The story's steps: the directory, one a tenant, roles, time zones, sessions, the closing
@@ -86,6 +101,23 @@ async def test_the_demo_set_stays_the_demo_set_once_an_operator_has_added_to_it(
     assert await seed_state(container) is SeedState.DEMO
     report = await seed_demo(container)
     assert (report.state, report.tenants_created) == (SeedState.DEMO, 0)
+
+
+async def test_the_demo_set_stays_the_demo_set_however_often_its_closing_change_is_made_again(
+    container: Container,
+) -> None:
+    """The local token is the closing admin's own: an operator who suspends and reactivates
+    that tenant again and again leaves many entries of the closing kind after the story's."""
+    await seed_demo(container)
+    admin = replace(Principal.operator("test"), user_id=CLOSER)
+    update = container.tenants.update_tenant()
+    for n in range(150):
+        status = TenantStatus.ACTIVE if n % 2 == 0 else TenantStatus.SUSPENDED
+        await update.execute(
+            replace(admin, request_id=f"req-{n}"),
+            UpdateTenantCommand(tenant_id=CLOSED_TENANT, status=status),
+        )
+    assert await seed_state(container) is SeedState.DEMO
 
 
 async def test_a_database_holding_only_someone_else_s_tenant_is_other_data(
