@@ -13,8 +13,6 @@ compute the link of the next entry in the same statement that allocates its `seq
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import hashlib
 import json
@@ -23,9 +21,18 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+
+from admin_core.kernel.paging import (
+    NOT_OURS,
+    CursorInvalid,
+    from_micros,
+    micros,
+    open_cursor,
+    seal_cursor,
+)
 
 PLATFORM_CHAIN = "platform"
 DEFAULT_AUDIT_LIMIT = 50
@@ -34,7 +41,6 @@ MAX_AUDIT_LIMIT = 500
 MAX_ID_LENGTH = 200
 GENESIS_HASH = "0" * 64
 CANONICAL_VERSION = 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def chain_of(tenant_id: str | None) -> str:
@@ -411,8 +417,8 @@ class AuditFilter:
             self.tenant_id,
             self.case_id,
             self.patient_id,
-            _micros(self.occurred_from) if self.occurred_from else None,
-            _micros(self.occurred_to) if self.occurred_to else None,
+            micros(self.occurred_from) if self.occurred_from else None,
+            micros(self.occurred_to) if self.occurred_to else None,
         ]
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
         return hashlib.sha256(raw).hexdigest()[:16]
@@ -432,69 +438,42 @@ def newest_first(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
 
 CURSOR_VERSION = 1
 MAX_CURSOR_LENGTH = 512
-
-
-def _micros(value: datetime) -> int:
-    delta = value.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def _cursor_check(raw: bytes) -> str:
-    return hashlib.sha256(b"audit-cursor:" + raw).hexdigest()[:16]
+_CURSOR_PURPOSE = b"audit-cursor:"
 
 
 def encode_cursor(position: AuditPosition, audit_filter: AuditFilter) -> str:
     """An opaque token for 'the entries after `position`, under this filter set'.
 
-    URL-safe base64 of `[version, µs since epoch, id, filter fingerprint]` plus a checksum,
-    so an edited or truncated cursor, or one reused with other filters, is refused.
+    `[version, µs since epoch, id, filter fingerprint]`, sealed (`kernel.paging.seal_cursor`), so an
+    edited or truncated cursor, or one reused with other filters, is refused.
     """
     raw = json.dumps(
-        [CURSOR_VERSION, _micros(position.occurred_at), position.id, audit_filter.fingerprint()],
+        [CURSOR_VERSION, micros(position.occurred_at), position.id, audit_filter.fingerprint()],
         separators=(",", ":"),
         ensure_ascii=True,
     ).encode("ascii")
-    token = raw + b"|" + _cursor_check(raw).encode("ascii")
-    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
-
-
-class CursorInvalid(ValueError):
-    """The cursor is not one this log issued for this filter set."""
+    return seal_cursor(raw, purpose=_CURSOR_PURPOSE)
 
 
 def decode_cursor(token: str, audit_filter: AuditFilter) -> AuditPosition:
-    if not token or len(token) > MAX_CURSOR_LENGTH:
-        raise CursorInvalid("is not a cursor returned by this endpoint")
+    raw = open_cursor(token, purpose=_CURSOR_PURPOSE, max_length=MAX_CURSOR_LENGTH)
     try:
-        padded = token + "=" * (-len(token) % 4)
-        raw_token = base64.urlsafe_b64decode(padded.encode("ascii"))
-    except (binascii.Error, UnicodeEncodeError, ValueError) as error:
-        raise CursorInvalid("is not a cursor returned by this endpoint") from error
-    canonical = base64.urlsafe_b64encode(raw_token).rstrip(b"=").decode("ascii")
-    raw, _, check = raw_token.rpartition(b"|")
-    if canonical != token or not raw or check != _cursor_check(raw).encode("ascii"):
-        raise CursorInvalid("is not a cursor returned by this endpoint")
-    try:
-        version, micros, entry_id, fingerprint = json.loads(raw)
+        version, at, entry_id, fingerprint = json.loads(raw)
     except (ValueError, TypeError) as error:
-        raise CursorInvalid("is not a cursor returned by this endpoint") from error
+        raise CursorInvalid(NOT_OURS) from error
     if (
         version != CURSOR_VERSION
-        or not isinstance(micros, int)
+        or not isinstance(at, int)
         or not isinstance(entry_id, str)
         or not isinstance(fingerprint, str)
     ):
-        raise CursorInvalid("is not a cursor returned by this endpoint")
+        raise CursorInvalid(NOT_OURS)
     if fingerprint != audit_filter.fingerprint():
         raise CursorInvalid("belongs to a different set of filters; start again without it")
     try:
-        occurred_at = _from_micros(micros)
+        occurred_at = from_micros(at)
     except OverflowError as error:
-        raise CursorInvalid("is not a cursor returned by this endpoint") from error
+        raise CursorInvalid(NOT_OURS) from error
     return AuditPosition(occurred_at=occurred_at, id=entry_id)
 
 

@@ -41,7 +41,6 @@ from admin_core.audit.model import (
     ChainVerification,
     ChainVerifier,
     CheckpointProblem,
-    CursorInvalid,
     Seal,
     chain_of,
     decode_cursor,
@@ -57,6 +56,7 @@ from admin_core.audit.ports import (
     TenantCheck,
 )
 from admin_core.kernel.errors import FieldError, ValidationFailed
+from admin_core.kernel.paging import CursorInvalid
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock
 from admin_core.kernel.transaction import Transactions

@@ -63,56 +63,76 @@ class CursorInvalid(ValueError):
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _VERSION = 1
-_NOT_OURS = "is not a cursor returned by this endpoint"
+_PURPOSE = b"page-cursor:"
+NOT_OURS = "is not a cursor returned by this endpoint"
 
 
-def _micros(value: datetime) -> int:
+def micros(value: datetime) -> int:
+    """µs since the epoch: how a cursor holds a time, exactly."""
     delta = value.astimezone(UTC) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def from_micros(value: int) -> datetime:
+    """The time `micros` gave `value` for; OverflowError beyond the years a datetime holds."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _check(raw: bytes, purpose: bytes) -> bytes:
+    return hashlib.sha256(purpose + raw).hexdigest()[:16].encode("ascii")
+
+
+def seal_cursor(raw: bytes, *, purpose: bytes) -> str:
+    """`raw` as an opaque cursor: URL-safe base64, without padding, of `raw`, `|` and a
+    checksum for `purpose`, so that an edited or truncated cursor is told apart."""
+    token = raw + b"|" + _check(raw, purpose)
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+
+
+def open_cursor(token: str, *, purpose: bytes, max_length: int) -> bytes:
+    """The `raw` that `seal_cursor` made `token` of for `purpose`; CursorInvalid for anything else
+    (too long, not base64 as `seal_cursor` writes it, edited, or sealed for another purpose)."""
+    if not token or len(token) > max_length:
+        raise CursorInvalid(NOT_OURS)
+    try:
+        raw_token = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError) as error:
+        raise CursorInvalid(NOT_OURS) from error
+    canonical = base64.urlsafe_b64encode(raw_token).rstrip(b"=").decode("ascii")
+    raw, _, check = raw_token.rpartition(b"|")
+    if canonical != token or not raw or check != _check(raw, purpose):
+        raise CursorInvalid(NOT_OURS)
+    return raw
+
+
 def _scope_digest(scope: Sequence[object]) -> str:
     """A short digest of a list's name and filters (datetimes as µs since the epoch)."""
-    values = [_micros(v) if isinstance(v, datetime) else v for v in scope]
+    values = [micros(v) if isinstance(v, datetime) else v for v in scope]
     raw = json.dumps(values, separators=(",", ":"), ensure_ascii=True, default=str)
     return hashlib.sha256(raw.encode("ascii")).hexdigest()[:16]
-
-
-def _check(raw: bytes) -> str:
-    return hashlib.sha256(b"page-cursor:" + raw).hexdigest()[:16]
 
 
 def encode_position(position: Position, *, scope: Sequence[object]) -> str:
     """An opaque token for `position` in the list `scope` names (its name and filters):
     URL-safe base64 of `[version, key, seen, scope digest]` (JSON in UTF-8) and a checksum,
     so an edited or truncated cursor, or one sent with other filters, is refused."""
-    key = [["t", _micros(v)] if isinstance(v, datetime) else v for v in position.after]
+    key = [["t", micros(v)] if isinstance(v, datetime) else v for v in position.after]
     raw = json.dumps(
         [_VERSION, key, position.seen, _scope_digest(scope)],
         separators=(",", ":"),
         ensure_ascii=False,  # UTF-8: a name's letters take 2-4 bytes, not a 6-byte escape each
     ).encode("utf-8")
-    token = raw + b"|" + _check(raw).encode("ascii")
-    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+    return seal_cursor(raw, purpose=_PURPOSE)
 
 
 def decode_position(token: str, *, scope: Sequence[object], shape: tuple[type, ...]) -> Position:
     """The position `token` holds, for the list `scope` names, whose keys are of the types
     `shape` lists; CursorInvalid otherwise."""
-    if not token or len(token) > MAX_CURSOR_LENGTH:
-        raise CursorInvalid(_NOT_OURS)
-    try:
-        raw_token = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode("ascii"))
-    except (binascii.Error, UnicodeEncodeError, ValueError) as error:
-        raise CursorInvalid(_NOT_OURS) from error
-    canonical = base64.urlsafe_b64encode(raw_token).rstrip(b"=").decode("ascii")
-    raw, _, check = raw_token.rpartition(b"|")
-    if canonical != token or not raw or check != _check(raw).encode("ascii"):
-        raise CursorInvalid(_NOT_OURS)
+    raw = open_cursor(token, purpose=_PURPOSE, max_length=MAX_CURSOR_LENGTH)
     try:
         version, key, seen, digest = json.loads(raw)
     except (ValueError, TypeError) as error:
-        raise CursorInvalid(_NOT_OURS) from error
+        raise CursorInvalid(NOT_OURS) from error
     if (
         version != _VERSION
         or not isinstance(key, list)
@@ -121,25 +141,24 @@ def decode_position(token: str, *, scope: Sequence[object], shape: tuple[type, .
         or not 0 <= seen <= MAX_OFFSET
         or not isinstance(digest, str)
     ):
-        raise CursorInvalid(_NOT_OURS)
+        raise CursorInvalid(NOT_OURS)
     if digest != _scope_digest(scope):
         raise CursorInvalid("belongs to a different set of filters; start again without it")
     after: list[str | int | datetime] = []
     for value, kind in zip(key, shape, strict=True):
         if kind is datetime:
             if not (isinstance(value, list) and len(value) == 2 and value[0] == "t"):
-                raise CursorInvalid(_NOT_OURS)
-            micros = value[1]
-            if type(micros) is not int:
-                raise CursorInvalid(_NOT_OURS)
+                raise CursorInvalid(NOT_OURS)
+            if type(value[1]) is not int:
+                raise CursorInvalid(NOT_OURS)
             try:
-                after.append(_EPOCH + timedelta(microseconds=micros))
+                after.append(from_micros(value[1]))
             except OverflowError as error:
-                raise CursorInvalid(_NOT_OURS) from error
+                raise CursorInvalid(NOT_OURS) from error
         elif type(value) is kind and isinstance(value, str | int):
             after.append(value)
         else:
-            raise CursorInvalid(_NOT_OURS)
+            raise CursorInvalid(NOT_OURS)
     return Position(after=tuple(after), seen=seen)
 
 
