@@ -54,3 +54,54 @@ async def api(tmp_key_dir: Any, settings: Settings | None = None) -> AsyncIterat
         await container.database.engine().dispose()
     async with AsyncTestClient(create_app(container)) as client:
         yield ApiClient(client=client, container=container)
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    status: int
+    body: bytes
+    body_read: bool  # whether the app asked for the request's body
+
+
+async def raw_call(
+    app: Any,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    *,
+    query: bytes = b"",
+    body: bytes = b"",
+) -> RawAnswer:
+    """One request handed straight to the ASGI app as a server hands it: its query string as
+    these bytes (a client may send bytes no HTTP client library would), its header lines as
+    listed (a name given twice stays two lines; the test client joins them into one)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+        "state": {},
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+    read: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        read.append(True)
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return RawAnswer(status=status, body=content, body_read=bool(read))

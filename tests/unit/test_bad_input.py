@@ -18,7 +18,7 @@ from litestar.routes import HTTPRoute
 from entrypoints.cli.main import main
 from entrypoints.http.requests import MAX_JSON_DEPTH
 from tests.support.doctors import doctor_body
-from tests.support.http import ApiClient, api
+from tests.support.http import ApiClient, api, raw_call
 
 TENANTS = "/api/v1/admin/tenants"
 AUDIT = "/api/v1/admin/audit-log"
@@ -824,39 +824,6 @@ async def test_no_answer_of_the_api_may_be_kept_by_a_cache_or_framed(
     assert response.headers["x-frame-options"] == "DENY"
 
 
-async def _raw(app: Any, method: str, path: str, query: bytes, headers: dict[str, str]) -> Any:
-    """One request straight to the ASGI app, its query string as these bytes: a client may
-    send bytes no HTTP client library would (h11 hands them over as they came)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    answer: dict[str, Any] = {"body": b""}
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-        else:
-            answer["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)
-    return answer
-
-
 #: Query strings that are not UTF-8: as sent, or once percent-decoded, in a name or a value.
 NOT_UTF8_QUERIES = [b"status=\xff\xfe", b"limit=1&\xc3", b"tenant_id=%ff", b"%c3=1"]
 
@@ -875,9 +842,11 @@ async def test_a_query_string_that_is_not_utf8_is_400_on_every_operation(
     before = state(http)
     for call in paths:
         method, _, path = call.rpartition(" ")
-        answer = await _raw(http.client.app, method or "GET", path, query, http.auth())
-        body = json.loads(answer["body"])
-        answers[call] = (answer["status"], tuple(e["code"] for e in body["errors"]))
+        answer = await raw_call(
+            http.client.app, method or "GET", path, list(http.auth().items()), query=query
+        )
+        body = json.loads(answer.body)
+        answers[call] = (answer.status, tuple(e["code"] for e in body["errors"]))
     assert {call: a for call, a in answers.items() if a[0] >= 500} == {}
     refused = {a for call, a in answers.items() if call.startswith("GET ")}
     assert refused == {(400, ("BAD_REQUEST",))}, answers

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.http import ApiClient, api
+from tests.support.http import ApiClient, api, raw_call
 
 TENANTS = "/api/v1/admin/tenants"
 
@@ -62,37 +62,8 @@ async def raw_request(
     to the app as a server hands it (the test client joins such lines into one). The
     answer's status and body, and whether the app asked for the request's body (a server
     sends `100 Continue` to a client that waits for it then)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test"), *((k.lower().encode(), v.encode()) for k, v in headers)],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-        "state": {},
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    read: list[bool] = []
-
-    async def receive() -> dict[str, Any]:
-        read.append(True)
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await http.client.app(scope, receive, send)  # type: ignore[arg-type]
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(content), bool(read)
+    answer = await raw_call(http.client.app, method, path, [("host", "test"), *headers], body=body)
+    return answer.status, json.loads(answer.body), answer.body_read
 
 
 async def tenant_names(http: ApiClient) -> set[str]:
