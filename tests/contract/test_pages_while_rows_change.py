@@ -1,10 +1,14 @@
 """An operator pages through a list while rows are added and removed between its pages, on
 every database: following each page's `next_cursor`, every row that did not change is read
-exactly once, in the list's order, and no row is read twice."""
+exactly once, in the list's order, and no row is read twice. And while a writer changes the
+rows without pause, during the reads themselves: every page and its `total` are the list and
+its count at one instant."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -400,3 +404,264 @@ async def test_users_are_read_once_each_while_users_come_and_go(
 @dataclass(frozen=True)
 class _Row:
     id: str
+
+
+#: A list's rows as the test knows them at one instant: id → the row's place in the list's
+#: order (the rows that match the filters only).
+Rows = dict[str, Any]
+#: A change of the list's rows: appends the rows as they are once it commits to the history,
+#: then commits it.
+Write = Callable[[random.Random, list[Rows]], Awaitable[None]]
+OffsetOrCursor = Callable[[int, int, str | None], Awaitable[OffsetPage[Any]]]
+
+
+def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str]:
+    """The page of `rows` from `offset` (or right after the place `after`) that a list read at
+    that instant shows."""
+    ordered = sorted(rows, key=lambda row: rows[row])
+    if after is not None:
+        ordered = [row for row in ordered if rows[row] > after]
+    return ordered[offset : offset + limit]
+
+
+async def pages_while_writing(
+    page: OffsetOrCursor, write: Write, ids: Callable[[Any], str], *, reads: int = 800
+) -> list[str]:
+    """Pages read (by offset, some around the list's end, and by cursor) while a writer
+    changes the list without pause; what is wrong with them: a page whose rows and `total`
+    are not the rows and the count of the list at one instant between the read's start
+    and its end (`len(rows) <= total` and the filter follow)."""
+    history: list[Rows] = [{}]
+    done = asyncio.Event()
+
+    async def writer() -> None:
+        rng = random.Random(7)
+        while not done.is_set():
+            await write(rng, history)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(writer())
+    wrong: list[str] = []
+    rng = random.Random(11)
+    cursor: str | None = None
+    after: Any | None = None
+    try:
+        for _ in range(reads):
+            await asyncio.sleep(0)
+            limit = rng.randint(1, 5)
+            end = len(history[-1])  # the list's end: where a page has rows or is empty
+            offset = 0 if cursor else rng.choice([0, rng.randint(0, end + 3), *[end] * 4])
+            # The state committed when the read starts is the last one or, while its write
+            # is still committing, the one before it.
+            first = max(0, len(history) - 2)
+            found = await page(limit, offset, cursor)
+            got = ([ids(item) for item in found.items], found.total)
+            possible = [
+                (shown(rows, limit=limit, offset=offset, after=after), len(rows))
+                for rows in history[first:]
+            ]
+            if got not in possible:
+                wrong.append(f"{got} after {after} from {offset}: none of {possible[:3]}...")
+            cursor = found.next_cursor if rng.random() < 0.5 else None
+            after = None
+            if cursor:
+                last = got[0][-1]
+                after = next(rows[last] for rows in reversed(history) if last in rows)
+    finally:
+        done.set()
+        await task
+    return wrong
+
+
+def add_or_flip(rng: random.Random, rows: Rows, others: Rows) -> str | None:
+    """One change to the rows: a new one (None), or the id of one to move out of the filter
+    (one of `rows`) or back into it (one of `others`)."""
+    choice = rng.random()
+    if choice < 0.4 or not (rows or others):
+        return None
+    pool = rows if (choice < 0.7 and rows) or not others else others
+    return rng.choice(sorted(pool))
+
+
+async def test_a_session_page_and_its_total_are_read_at_one_instant(
+    uow: Transactions[Any],
+) -> None:
+    """Sessions of one tenant and status while sessions are booked and refunded (or back
+    to paid) without pause: every page is the list at one instant, its total that
+    instant's count."""
+    tenant = "pager-now"
+    await add_tenants(uow, tenant)
+    listing = ListMsoSessions(payments_world(uow, None).payments)  # type: ignore[arg-type]
+    query = ListSessionsQuery(tenant_id=tenant, status="paid")
+    made = itertools.count()
+    [base] = sessions(1)
+    refunded: Rows = {}
+
+    async def write(rng: random.Random, history: list[Rows]) -> None:
+        rows = dict(history[-1])
+        changed = add_or_flip(rng, rows, refunded)
+        async with uow() as tx:
+            if changed is None:
+                n = next(made)
+                hour = rng.randint(0, 3)
+                session = replace(
+                    base,
+                    id=f"s{n:04d}",
+                    tenant_id=tenant,
+                    status=SessionStatus.PAID,
+                    scheduled_at=T0 - timedelta(hours=hour),
+                    payment_ref=f"pi_now_{n}",
+                )
+                rows[session.id] = (hour, _desc(session.id))
+                history.append(rows)
+                await tx.mso_sessions.add(session)
+            else:
+                current = await tx.mso_sessions.get(changed)
+                assert current is not None
+                back = changed in refunded
+                if back:
+                    rows[changed] = refunded.pop(changed)
+                else:
+                    refunded[changed] = rows.pop(changed)
+                history.append(rows)
+                status = SessionStatus.PAID if back else SessionStatus.REFUNDED
+                await tx.mso_sessions.update(replace(current, status=status))
+            await tx.commit()
+
+    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
+        changes = {"limit": limit, "offset": offset, "cursor": cursor}
+        return await listing.execute(OPERATOR, replace(query, **changes))
+
+    assert await pages_while_writing(page, write, lambda s: s.id) == []
+
+
+async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
+    uow: Transactions[Any],
+) -> None:
+    """Doctors of one tenant available on a day while doctors are onboarded and
+    deactivated (or reactivated) without pause."""
+    tenant = "pager-now"
+    await add_tenants(uow, tenant)
+    listing = ListMsoDoctors(uow)
+    query = ListMsoDoctorsQuery(tenant_id=tenant, available_from=DAY.isoformat())
+    made = itertools.count()
+    inactive: Rows = {}
+
+    async def write(rng: random.Random, history: list[Rows]) -> None:
+        rows = dict(history[-1])
+        changed = add_or_flip(rng, rows, inactive)
+        async with uow() as tx:
+            if changed is None:
+                n = next(made)
+                name = rng.choice(NAME_CHOICES)
+                added = doctor(f"msd{n:04d}", tenant, name, n)
+                rows[added.id] = (_asc(name), _asc(added.id))
+                history.append(rows)
+                await tx.mso_doctors.add(added)
+            else:
+                current = await tx.mso_doctors.get(changed)
+                assert current is not None
+                back = changed in inactive
+                if back:
+                    rows[changed] = inactive.pop(changed)
+                else:
+                    inactive[changed] = rows.pop(changed)
+                history.append(rows)
+                await tx.mso_doctors.update(replace(current, active=back))
+            await tx.commit()
+
+    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
+        changes = {"limit": limit, "offset": offset, "cursor": cursor}
+        return await listing.execute(OPERATOR, replace(query, **changes))
+
+    assert await pages_while_writing(page, write, lambda d: d.id) == []
+
+
+async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
+    uow: Transactions[Any],
+) -> None:
+    """The active tenants while tenants are created and suspended (or reactivated) without
+    pause."""
+    listing = ListTenants(uow)
+    query = ListTenantsQuery(status=TenantStatus.ACTIVE)
+    made = itertools.count()
+    suspended: Rows = {}
+
+    async def write(rng: random.Random, history: list[Rows]) -> None:
+        rows = dict(history[-1])
+        changed = add_or_flip(rng, rows, suspended)
+        async with uow() as tx:
+            if changed is None:
+                n = next(made)
+                minute = rng.randint(0, 3)
+                tenant_id = f"now-{n:04d}"
+                rows[tenant_id] = (minute, _asc(tenant_id))
+                history.append(rows)
+                await tx.tenants.add(
+                    Tenant(
+                        id=tenant_id,
+                        name=f"Tenant {n}",
+                        status=TenantStatus.ACTIVE,
+                        provider_id=None,
+                        created_at=T0 + timedelta(minutes=minute),
+                        updated_at=T0,
+                    )
+                )
+            else:
+                current = await tx.tenants.get(changed)
+                assert current is not None
+                back = changed in suspended
+                if back:
+                    rows[changed] = suspended.pop(changed)
+                else:
+                    suspended[changed] = rows.pop(changed)
+                history.append(rows)
+                status = TenantStatus.ACTIVE if back else TenantStatus.SUSPENDED
+                await tx.tenants.update(replace(current, status=status))
+            await tx.commit()
+
+    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
+        changes = {"limit": limit, "offset": offset, "cursor": cursor}
+        return await listing.execute(OPERATOR, replace(query, **changes))
+
+    assert await pages_while_writing(page, write, lambda t: t.id) == []
+
+
+async def test_a_user_page_and_its_total_are_read_at_one_instant(
+    uow: Transactions[Any],
+) -> None:
+    """A tenant's users while roles are granted to new users and users lose their only
+    role (or get it back) without pause."""
+    tenant = "pager-now"
+    await add_tenants(uow, tenant)
+    listing = ListTenantUsers(uow, InMemoryIdentityProvider(), None)
+    query = ListTenantUsersQuery(tenant_id=tenant)
+    made = itertools.count()
+    gone: Rows = {}
+    role = "org:provider:staff"
+
+    async def write(rng: random.Random, history: list[Rows]) -> None:
+        rows = dict(history[-1])
+        changed = add_or_flip(rng, rows, gone)
+        async with uow() as tx:
+            if changed is None or changed in gone:
+                user_id = f"user_{next(made):04d}" if changed is None else changed
+                rows[user_id] = gone.pop(user_id, _asc(user_id))
+                history.append(rows)
+                await tx.users.upsert(UserContact(id=user_id, email=None, name=None, updated_at=T0))
+                grant = UserRole(
+                    tenant_id=tenant, user_id=user_id, role=role, granted_by="pager", granted_at=T0
+                )
+                assert await tx.user_roles.add(grant)
+            else:
+                gone[changed] = rows.pop(changed)
+                history.append(rows)
+                assert await tx.user_roles.remove(tenant, changed, role)
+            await tx.commit()
+
+    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
+        changes = {"limit": limit, "offset": offset, "cursor": cursor}
+        return await listing.execute(OPERATOR, replace(query, **changes))
+
+    # A page and its total come from one read of every role: fewer reads, each of them all.
+    assert await pages_while_writing(page, write, lambda u: u.user_id, reads=200) == []

@@ -16,6 +16,7 @@ import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import violated_constraint
+from adapters.sql.pages import page_and_total, with_total
 from adapters.sql.reads import Read
 from adapters.sql.tables import mso_doctors
 from admin_core.kernel.paging import OffsetPage
@@ -86,43 +87,33 @@ _AFTER = sa.tuple_(_c.full_name, _c.id) > sa.tuple_(
 
 
 def _page_statement(dialect: str, shape: Shape, after: bool) -> Any:
-    total = _count_statement(dialect, shape).scalar_subquery().label("total")
-    return (
-        sa.select(*_COLUMNS, total)
+    rows = (
+        sa.select(*_COLUMNS)
         .where(*_conditions(dialect, shape), *([_AFTER] if after else []))
         .order_by(_c.full_name, _c.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
     )
-
-
-def _count_statement(dialect: str, shape: Shape) -> Any:
-    return sa.select(sa.func.count()).select_from(mso_doctors).where(*_conditions(dialect, shape))
+    count = sa.select(sa.func.count()).select_from(mso_doctors).where(*_conditions(dialect, shape))
+    return with_total(rows, count, ((_c.full_name, False), (_c.id, False)))
 
 
 @functools.cache
 def _page(shape: Shape, after: bool = False) -> Read:
-    """A page of doctors in name order, built once per filter shape, each row with the
-    total: a subquery the database runs once, in the same statement, so the total counts
-    what the page was read from. (A window count over the page made the database read, and
-    spill to disk, every matching doctor before the page's limit applied.)"""
+    """A page of doctors in name order, built once per filter shape, with the count of every
+    matching doctor: in the same statement, counted once, so the total counts what the page
+    was read from, a page past the end included. (A window count over the page made the
+    database read, and spill to disk, every matching doctor before the page's limit
+    applied.)"""
     return Read(
         _page_statement("sqlite", shape, after),
         per_dialect={"postgresql": _page_statement("postgresql", shape, after)},
     )
 
 
-@functools.cache
-def _count(shape: Shape) -> Read:
-    return Read(
-        _count_statement("sqlite", shape),
-        per_dialect={"postgresql": _count_statement("postgresql", shape)},
-    )
-
-
 def _doctor(row: Sequence[Any]) -> MsoDoctor:
-    """A row of `_COLUMNS` (and perhaps more after them), by position."""
-    values = dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True))
+    """A row of `_COLUMNS`, by position."""
+    values = dict(zip(_FIELDS, row, strict=True))
     values["languages"] = tuple(values["languages"])
     values["countries"] = tuple(values["countries"])
     values["active"] = bool(values["active"])
@@ -172,14 +163,9 @@ class SqlMsoDoctorRepository(MsoDoctorRepository):
             where.language is not None,
             where.available_on is not None,
         )
-        rows = await _page(shape, after is not None).rows(self._connection, values)
-        if rows:
-            total = rows[0][-1]
-        else:  # past the last page (or nothing matches): the total needs its own count
-            [(total,)] = await _count(shape).rows(self._connection, values)
-        return OffsetPage(
-            items=[_doctor(r) for r in rows], total=int(total), limit=limit, offset=offset
-        )
+        found = await _page(shape, after is not None).rows(self._connection, values)
+        rows, total = page_and_total(found)
+        return OffsetPage(items=[_doctor(r) for r in rows], total=total, limit=limit, offset=offset)
 
     async def add(self, doctor: MsoDoctor) -> None:
         await self._write(mso_doctors.insert().values(**_values(doctor)), doctor)

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sql.pages import page_and_total, with_total
 from adapters.sql.reads import Read
 from adapters.sql.tables import mso_sessions as sessions
 from adapters.sql.types import UtcDateTime
@@ -93,8 +94,13 @@ _AFTER = sa.tuple_(sessions.c.scheduled_at, sessions.c.id) < sa.tuple_(
 )
 
 
-@functools.cache
-def _page(shape: tuple[bool, ...], after: bool = False) -> Read:
+#: Up to this many matching sessions are counted exactly on every page; beyond it PostgreSQL's
+#: planner estimates the total (flagged `total_exact=False`): counting a million rows costs
+#: 30-90 ms, far over a first page's budget (docs/adr/0051).
+EXACT_TOTAL_UP_TO = 10_000
+
+
+def _rows(shape: tuple[bool, ...], after: bool) -> Any:
     """Newest first. With a status filter the page is ordered by the status index's columns
     too (the same order: the status is one value) and the status is written as a range:
     PostgreSQL otherwise walks `scheduled_at` backwards and filters, skipping every newer
@@ -105,7 +111,7 @@ def _page(shape: tuple[bool, ...], after: bool = False) -> Read:
         leading = [sessions.c.status.desc()]
         if by_tenant:
             leading = [sessions.c.tenant_id.desc(), *leading]
-    return Read(
+    return (
         sa.select(*_COLUMNS)
         .where(*_where(shape), *([_AFTER] if after else []))
         .order_by(*leading, *_ORDER)
@@ -114,26 +120,31 @@ def _page(shape: tuple[bool, ...], after: bool = False) -> Read:
     )
 
 
-#: Up to this many matching sessions are counted exactly on every page; beyond it PostgreSQL's
-#: planner estimates the total (flagged `total_exact=False`): counting a million rows costs
-#: 30-90 ms, far over a first page's budget (docs/adr/0051).
-EXACT_TOTAL_UP_TO = 10_000
+def _count(shape: tuple[bool, ...]) -> Any:
+    return sa.select(sa.func.count()).select_from(sessions).where(*_where(shape))
 
 
-@functools.cache
-def _count(shape: tuple[bool, ...]) -> Read:
-    return Read(sa.select(sa.func.count()).select_from(sessions).where(*_where(shape)))
-
-
-@functools.cache
-def _capped_count(shape: tuple[bool, ...]) -> Read:
+def _capped_count(shape: tuple[bool, ...]) -> Any:
+    """The matching sessions counted up to `EXACT_TOTAL_UP_TO + 1`."""
     matching = (
         sa.select(sa.literal(1))
         .select_from(sessions)
         .where(*_where(shape))
         .limit(EXACT_TOTAL_UP_TO + 1)
     ).subquery()
-    return Read(sa.select(sa.func.count()).select_from(matching))
+    return sa.select(sa.func.count()).select_from(matching)
+
+
+@functools.cache
+def _page(shape: tuple[bool, ...], after: bool = False) -> Read:
+    """A page of sessions with the count of every matching one, in one statement (one
+    snapshot): exact on SQLite (the embedded mode's small database), capped on PostgreSQL."""
+    order = ((sessions.c.scheduled_at, True), (sessions.c.id, True))
+    rows = _rows(shape, after)
+    return Read(
+        with_total(rows, _count(shape), order),
+        per_dialect={"postgresql": with_total(rows, _capped_count(shape), order)},
+    )
 
 
 @functools.cache
@@ -222,10 +233,13 @@ class SqlMsoSessionRepository(MsoSessionRepository):
         bounds: dict[str, Any] = {"limit": limit, "offset": offset}
         if after is not None:
             bounds["after_at"], bounds["after_id"] = after
-        rows = await _page(shape, after is not None).rows(self._connection, {**values, **bounds})
-        total, exact = await self._total(shape, values)
-        if rows and after is None:
-            total = max(total, offset + len(rows))
+        found = await _page(shape, after is not None).rows(self._connection, {**values, **bounds})
+        rows, total = page_and_total(found)
+        exact = total <= EXACT_TOTAL_UP_TO or self._connection.dialect.name != "postgresql"
+        if not exact:
+            # Many: PostgreSQL's estimate, never below what the page shows there is.
+            estimate = await _estimate(shape).estimate(self._connection, values)
+            total = max(estimate, EXACT_TOTAL_UP_TO + 1, offset + len(rows))
         return OffsetPage(
             items=[_session(r) for r in rows],
             total=total,
@@ -233,18 +247,6 @@ class SqlMsoSessionRepository(MsoSessionRepository):
             offset=offset,
             total_exact=exact,
         )
-
-    async def _total(self, shape: tuple[bool, ...], values: dict[str, Any]) -> tuple[int, bool]:
-        """Exact up to `EXACT_TOTAL_UP_TO` (and always on SQLite, the embedded mode's small
-        database); PostgreSQL's estimate beyond."""
-        if self._connection.dialect.name != "postgresql":
-            [(total,)] = await _count(shape).rows(self._connection, values)
-            return int(total), True
-        [(capped,)] = await _capped_count(shape).rows(self._connection, values)
-        if capped <= EXACT_TOTAL_UP_TO:
-            return int(capped), True
-        estimate = await _estimate(shape).estimate(self._connection, values)
-        return max(estimate, EXACT_TOTAL_UP_TO + 1), False
 
     async def add(self, session: MsoSession) -> None:
         await self._connection.execute(_INSERT, session_values(session))

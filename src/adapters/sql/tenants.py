@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import violated_constraint
+from adapters.sql.pages import page_and_total, with_total
 from adapters.sql.reads import Read
 from adapters.sql.tables import (
     accreditations,
@@ -59,22 +60,18 @@ _AFTER = sa.tuple_(tenants.c.created_at, tenants.c.id) > sa.tuple_(
 @functools.cache
 def _page(by_tenant: bool, by_status: bool, after: bool = False) -> Read:
     """A page of tenants with the count of every tenant that matches (`total`), in one
-    statement (one snapshot: the total counts what the page was read from), built once per
-    filter shape: building a statement costs more than running it. After a tenant, the
-    count is a subquery of its own, since the window would count the rows after it only."""
-    total = _count(by_tenant, by_status).scalar_subquery() if after else sa.func.count().over()
-    return Read(
-        _SELECT.add_columns(total.label("total"))
-        .where(*_conditions(by_tenant, by_status), *([_AFTER] if after else []))
+    statement (one snapshot: the total counts what the page was read from, a page past the
+    end included), built once per filter shape: building a statement costs more than
+    running it."""
+    conditions = _conditions(by_tenant, by_status)
+    rows = (
+        _SELECT.where(*conditions, *([_AFTER] if after else []))
         .order_by(tenants.c.created_at, tenants.c.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
     )
-
-
-@functools.cache
-def _count(by_tenant: bool, by_status: bool) -> Any:
-    return sa.select(sa.func.count()).select_from(tenants).where(*_conditions(by_tenant, by_status))
+    count = sa.select(sa.func.count()).select_from(tenants).where(*conditions)
+    return Read(with_total(rows, count, ((tenants.c.created_at, False), (tenants.c.id, False))))
 
 
 def _conditions(by_tenant: bool, by_status: bool) -> list[Any]:
@@ -217,11 +214,8 @@ class SqlTenantRepository(TenantRepository):
         if after is not None:
             values["after_at"], values["after_id"] = after
         shape = (tenant_id is not None, status is not None)
-        rows = await _page(*shape, after is not None).rows(self._connection, values)
-        if rows:
-            total = int(rows[0][-1])
-        else:  # past the last page (or nothing matches): the total needs its own count
-            total = int(await self._connection.scalar(_count(*shape), values) or 0)
+        found = await _page(*shape, after is not None).rows(self._connection, values)
+        rows, total = page_and_total(found)
         return OffsetPage(items=[_tenant(r) for r in rows], total=total, limit=limit, offset=offset)
 
     async def add(self, tenant: Tenant) -> None:
