@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.http import PLATFORM_ORG, ApiClient
-from tests.support.lists import demo_api, document_of, list_operations, walk
+from tests.support.lists import demo_api, document_of, list_operations, rows, walk
 
 OWN, OWN_ORG = "apollo-chennai", "org_apollo_chennai"
 
@@ -58,3 +58,41 @@ async def test_a_tenant_scoped_list_holds_its_own_tenant_rows_and_counts_only_th
         "listTenants",
         "queryAuditLog",
     ]
+
+
+@pytest.mark.parametrize(
+    "operation_id", ["listMsoDoctors", "listMsoSessions", "listTenantUsers", "listTenants"]
+)
+async def test_a_page_read_with_a_cursor_counts_the_whole_list_as_the_first_page_does(
+    http: ApiClient, operation_id: str
+) -> None:
+    """`total` means one thing on every list that carries it, however a page was reached:
+    every row the filters match, the rows before the cursor too (not the rows left after
+    it), so a walk one row at a time by cursor says the same total on each page as on
+    the first, and each page's `offset` counts the rows shown before it."""
+    document = await document_of(http)
+    [(template, operation)] = [
+        (template, operation)
+        for template, operation in list_operations(document)
+        if operation["operationId"] == operation_id
+    ]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"cursor", "offset"} <= names, operation_id
+    path = template.replace("{tenant_id}", OWN)
+    platform = http.auth("org:super_admin", PLATFORM_ORG)
+    pages: list[tuple[int, int, int]] = []  # (rows, total, offset) of each page
+    page: dict[str, str] = {"limit": "1"}
+    while True:
+        response = await http.client.get(path, params=page, headers=platform)
+        assert response.status_code == 200, (path, response.text)
+        body = response.json()
+        meta = body["meta"]
+        pages.append((len(rows(body)), meta["total"], meta["offset"]))
+        if meta.get("next_cursor") is None:
+            break
+        page["cursor"] = meta["next_cursor"]
+    listed = sum(shown for shown, _, _ in pages)
+    assert len(pages) > 1, operation_id
+    assert [(total, offset) for _, total, offset in pages] == [
+        (listed, before) for before in range(len(pages))
+    ], operation_id

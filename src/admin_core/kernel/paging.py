@@ -37,6 +37,9 @@ Key = tuple[str | int | datetime, ...]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OffsetPage(Generic[T]):
     items: Sequence[T]
+    #: Every row the list's filters match, those before the page (or its cursor) too, at the
+    #: instant the page was read: on every list, whether the page was reached by offset or by
+    #: cursor.
     total: int
     limit: int
     #: How many rows come before this page: its offset, or for a page read with a cursor,
