@@ -22,7 +22,8 @@ class MsoDoctorRepository(Protocol):
     ) -> OffsetPage[MsoDoctor]:
         """Ordered by full name, then id (code point order), with the total matching `where`;
         `after` (a doctor's full name and id): only the doctors after it in that order (the
-        total still counts every match)."""
+        total still counts every match). The page and its total are read at one instant, a
+        page past the end too."""
         ...
 
     async def add(self, doctor: MsoDoctor) -> None:

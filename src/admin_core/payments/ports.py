@@ -34,7 +34,8 @@ class MsoSessionRepository(Protocol):
     ) -> OffsetPage[MsoSession]:
         """Newest `scheduled_at` first (then id, highest first), with the total matching
         `where`; `after` (a session's `scheduled_at` and id): only the sessions that come
-        after it in that order (the total still counts every match)."""
+        after it in that order (the total still counts every match). The page and its total
+        are read at one instant, a page past the end too."""
         ...
 
     async def add(self, session: MsoSession) -> None: ...

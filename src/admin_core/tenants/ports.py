@@ -32,7 +32,8 @@ class TenantRepository(Protocol):
     ) -> OffsetPage[Tenant]:
         """Ordered by `created_at`, then id (code point order); `tenant_id` and `status`
         narrow the list; `after` (a tenant's `created_at` and id): only the tenants after it
-        in that order (the total still counts every match)."""
+        in that order (the total still counts every match). The page and its total are read
+        at one instant, a page past the end too."""
         ...
 
     async def add(self, tenant: Tenant) -> None:
