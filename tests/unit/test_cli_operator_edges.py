@@ -9,10 +9,14 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -273,6 +277,8 @@ def test_a_command_with_stdout_closed_does_nothing_and_says_why(
         ["audit", "export", "--no-progress"],
         ["audit", "export", "--no-progress", "-o", "/dev/full"],
         ["--json", "audit", "export", "--no-progress", "-o", "/dev/full"],
+        ["audit", "public-key", "-o", "/dev/full"],
+        ["--json", "audit", "public-key", "-o", "/dev/full"],
     ],
 )
 def test_output_the_disk_cannot_take_is_an_io_error_not_a_bug(
@@ -302,6 +308,82 @@ def test_output_the_disk_cannot_take_is_an_io_error_not_a_bug(
     else:
         assert line == "error IO_ERROR: the output could not be written: No space left on device"
     assert "Exception ignored" not in done.stderr
+
+
+def _file_size_limit(size: int) -> Callable[[], None]:
+    """A file-size limit (`ulimit -f`) on the command: a write past `size` bytes of any file
+    fails (EFBIG) part-way, as on a disk that fills up while the command writes."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["audit", "public-key"],
+        ["--json", "audit", "public-key"],
+        ["audit", "export", "--no-progress"],
+        ["--json", "audit", "export", "--no-progress", "--format", "csv"],
+        ["audit", "export", "--no-progress", "--with-checkpoints"],
+    ],
+)
+def test_a_file_the_disk_refuses_half_way_leaves_the_file_it_was_to_replace_whole(
+    embedded: Path, words: list[str]
+) -> None:
+    """`-o FILE` over a good file, and the disk refuses the rest half-way: the good file is
+    still there as it was, no part-written one beside it, and the command says IO_ERROR
+    (exit 74), as for a full disk under stdout."""
+    assert main(["audit", "public-key"]) == 0  # the signing key made, before the limit
+    target = embedded / "out.txt"
+    target.write_text("the former file, whole\n")
+    # The database's shared-memory file, made by the first connection, is the size SQLite
+    # wants before the limit applies: the command reads the database as it would.
+    held = sqlite3.connect(embedded / "admin.db")
+    try:
+        held.execute("select count(*) from sqlite_master").fetchall()
+        done = subprocess.run(
+            [str(ADMINCTL), *words, "-o", str(target)],
+            # Python's own cache of compiled modules is cut short by the limit as well.
+            env={**_env(embedded), "PYTHONDONTWRITEBYTECODE": "1"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            preexec_fn=_file_size_limit(64),
+            timeout=60,
+        )
+    finally:
+        held.close()
+    assert done.returncode == 74, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    message = "the output could not be written: File too large"
+    if "--json" in words:
+        assert json.loads(line)["errors"] == [{"code": "IO_ERROR", "message": message}]
+    else:
+        assert line == f"error IO_ERROR: {message}"
+    assert target.read_text() == "the former file, whole\n"
+    assert not [p for p in embedded.iterdir() if p.name.startswith(".out.txt")]
+
+
+def test_a_public_key_file_replaces_the_former_one_whole_and_stays_readable(
+    embedded: Path,
+) -> None:
+    """A public key is for others to read (whoever checks an export): its file is made as any
+    new file (`umask`), where the export's is its owner's alone."""
+    target = embedded / "audit.pub"
+    target.write_text("x" * 10_000)
+    previous = os.umask(0o022)
+    try:
+        assert main(["audit", "public-key", "-o", str(target)]) == 0
+    finally:
+        os.umask(previous)
+    assert target.read_text().startswith("# key id ")
+    assert "x" * 100 not in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert not [p for p in embedded.iterdir() if p.name.startswith(".audit.pub")]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
-import errno
 import io
 import logging
 import os
@@ -34,6 +33,7 @@ from entrypoints.cli.commands import (
     users,
 )
 from entrypoints.cli.context import CommandContext, operator
+from entrypoints.cli.files import STORAGE_ERRORS
 from entrypoints.cli.launch import (
     EXIT_INTERRUPTED,
     EXIT_PIPE_CLOSED,
@@ -270,9 +270,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-#: What the system answers a write it cannot keep (a full disk, a quota, a device error):
-#: the state of the machine, not a bug, whether it met the output or an `-o` file.
-STORAGE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
 #: sysexits' EX_IOERR.
 EXIT_IO = 74
 

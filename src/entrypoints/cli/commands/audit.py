@@ -6,9 +6,7 @@ import argparse
 import contextlib
 import csv
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -46,7 +44,7 @@ from admin_core.audit.use_cases import (
     WriteCheckpointCommand,
 )
 from admin_core.kernel.errors import ValidationFailed
-from entrypoints.cli import options
+from entrypoints.cli import files, options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int, path
 from entrypoints.cli.output import print_json, print_table, stderr, stdout, styled
@@ -319,10 +317,6 @@ def unreadable(field: str, path: Path, error: OSError) -> ValidationFailed:
     return ValidationFailed.single(field, f"cannot read {path}: {error.strerror}")
 
 
-def unwritable(path: Path, error: OSError) -> ValidationFailed:
-    return ValidationFailed.single("output", f"{path} cannot be written: {error.strerror}")
-
-
 #: An export holds every entry of the chains it covers (who did what to which user, doctor,
 #: session and patient id): its file is readable by its owner only, even where it replaces
 #: one others could read.
@@ -331,39 +325,12 @@ EXPORT_FILE_MODE = 0o600
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
-    """stdout, or `path` written whole: a new file of `EXPORT_FILE_MODE` beside it, renamed
-    over it once complete, so the export never takes an existing file's permissions and a
-    failed one leaves that file as it was. A path that is no regular file (`/dev/stdout`, a
-    pipe) is written in place."""
+    """stdout, or `path` written whole (`files.written`), readable by its owner only."""
     if path is None:
         yield sys.stdout
         return
-    if path.exists() and not path.is_file():
-        try:
-            file = path.open("w", encoding="utf-8", newline="")
-        except OSError as error:
-            raise unwritable(path, error) from error
-        with file:
-            yield file
-        return
-    target = Path(os.path.realpath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.fchmod(fd, EXPORT_FILE_MODE)
-        file = os.fdopen(fd, "w", encoding="utf-8", newline="")
-    except OSError as error:
-        raise unwritable(path, error) from error
-    try:
-        with file:
-            yield file
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    try:
-        os.replace(temporary, target)
-    except OSError as error:
-        os.unlink(temporary)
-        raise unwritable(path, error) from error
+    with files.written(path, mode=EXPORT_FILE_MODE) as file:
+        yield file
 
 
 def _csv_row(entry: AuditEntry) -> list[Any]:
@@ -483,10 +450,8 @@ async def show_public_key(ctx: CommandContext) -> None:
     if ctx.args.output is None:
         sys.stdout.write(text)
         return
-    try:
-        ctx.args.output.write_text(text)
-    except OSError as error:
-        raise unwritable(ctx.args.output, error) from error
+    with files.written(ctx.args.output) as file:  # a public key: readable as any new file
+        file.write(text)
     stderr.print(f"{len(keys)} public key(s) written to {ctx.args.output}")
 
 
