@@ -244,6 +244,58 @@ def test_a_command_runs_with_stdin_or_stderr_closed(tmp_path: Path, fd: int) -> 
     assert b"Traceback" not in (done.stderr or b"")
 
 
+def _stderr_gone(how: str) -> tuple[int | None, Callable[[], None] | None]:
+    """stderr of a command: closed (`2>&-`), or a pipe whose reader has gone (`2>&1 >out |
+    head -1`, a log collector that stopped)."""
+    if how == "closed":
+        return None, lambda: _close(2)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    return write_end, None
+
+
+@pytest.mark.parametrize("how", ["closed", "reader gone"])
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [
+        (["tenants", "list"], 0),
+        (["--json", "tenants", "list"], 0),
+        (["tenants", "update", "no-such-tenant", "--name", "X"], 4),
+        (["--json", "tenants", "update", "no-such-tenant", "--name", "X"], 4),
+        (["tenants", "list", "--limit", "0"], 2),
+        (["tenants", "bogus"], 2),
+        (["audit", "export", "-o", "export.jsonl"], 0),
+    ],
+)
+def test_a_command_whose_stderr_nobody_reads_exits_with_its_own_status(
+    embedded: Path, words: list[str], status: int, how: str
+) -> None:
+    """A script tests `$?` for what the command did: with nobody reading the diagnostics,
+    the status is still the command's own (done, not found, bad input), not 141 as if its
+    output's reader had gone; what it prints on stdout and the files it writes are whole."""
+    stderr, before_exec = _stderr_gone(how)
+    try:
+        done = subprocess.run(
+            [str(ADMINCTL), *words],
+            cwd=embedded,
+            env=_env(embedded),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            preexec_fn=before_exec,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        if stderr is not None:
+            os.close(stderr)
+    assert done.returncode == status
+    if words[-1] == "list":
+        assert "apollo-chennai" in done.stdout
+    if "export" in words:
+        assert len((embedded / "export.jsonl").read_text().splitlines()) > 1
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_command_with_stdout_closed_does_nothing_and_says_why(
     tmp_path: Path, as_json: bool

@@ -8,6 +8,8 @@ later. This module imports only the standard library, so that it holds from the 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -56,11 +58,40 @@ def main() -> int:
     return run()
 
 
+class _Diagnostics(io.TextIOWrapper):
+    """stderr, whose reader may go away (`adminctl ... 2>&1 >out | head -1`, a log collector
+    that stopped) or whose disk may be full: what is written then is dropped, and so is the
+    rest (the descriptor is pointed at /dev/null), instead of the command stopping as if its
+    output's reader had gone (141). A script reads the command's own status: the result it
+    printed, the error it met, whoever was listening to the diagnostics."""
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError:
+            self._discard()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            self._discard()
+
+    def _discard(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.fileno())
+        os.close(devnull)
+        with contextlib.suppress(OSError):
+            super().flush()  # what was left buffered, to /dev/null now
+
+
 def _open_standard_streams() -> set[int]:
     """The standard descriptors a caller closed (`adminctl ... >&-`), each opened again on
     /dev/null: a file the command opens later (the database, an export) must never take
     descriptor 1 or 2 and receive what is printed. stdin and stderr closed are read from
-    and written to as /dev/null; stdout closed stops the command (see `main`)."""
+    and written to as /dev/null; stdout closed stops the command (see `main`). stderr is a
+    `_Diagnostics` from here on."""
     closed = set()
     for fd in (0, 1, 2):
         try:
@@ -75,8 +106,14 @@ def _open_standard_streams() -> set[int]:
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
     if 1 in closed:
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    if 2 in closed:
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    encoding = "utf-8" if 2 in closed or sys.stderr is None else sys.stderr.encoding
+    sys.stderr = _Diagnostics(
+        open(2, "wb", closefd=False),  # noqa: SIM115
+        encoding=encoding,
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
     return closed
 
 
