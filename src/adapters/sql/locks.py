@@ -26,14 +26,18 @@ WAIT_S = 120.0
 
 
 @asynccontextmanager
-async def held_exclusively(url: str, name: str, *, wait: float = WAIT_S) -> AsyncIterator[None]:
+async def held_exclusively(
+    url: str, name: str, *, wait: float = WAIT_S, statement_timeout: float | None = None
+) -> AsyncIterator[None]:
     """Hold the lock `name` of the database at `url` until the block ends, waiting while
-    another process holds it. PostgreSQL: a session advisory lock on a connection of its own.
-    SQLite: `flock` of a file beside the database (`<file>.<name>.lock`). Either is let go
-    when its holder dies, so a crash never leaves it taken. Any other URL (an in-memory
-    store) belongs to one process: nothing to hold."""
+    another process holds it. PostgreSQL: a session advisory lock on a connection of its own,
+    each of its statements answered within `statement_timeout` seconds (None: no limit) or
+    DATABASE_UNAVAILABLE, as any other statement of the app's. SQLite: `flock` of a file
+    beside the database (`<file>.<name>.lock`). Either is let go when its holder dies, so a
+    crash never leaves it taken. Any other URL (an in-memory store) belongs to one process:
+    nothing to hold."""
     if url.startswith("postgresql"):
-        async with _advisory(url, name, wait):
+        async with _advisory(url, name, wait, statement_timeout):
             yield
     elif is_sqlite(url) and sa.make_url(url).database not in (None, "", ":memory:"):
         async with beside_database(url, name, wait=wait) as taken:
@@ -45,23 +49,36 @@ async def held_exclusively(url: str, name: str, *, wait: float = WAIT_S) -> Asyn
 
 
 @asynccontextmanager
-async def _advisory(url: str, name: str, wait: float) -> AsyncIterator[None]:
+async def _advisory(
+    url: str, name: str, wait: float, statement_timeout: float | None
+) -> AsyncIterator[None]:
+    """Tried again until `wait` has passed, rather than one statement waiting on the server:
+    a server that stopped answering is then told from another process holding the lock
+    within the statement timeout."""
     key = int.from_bytes(
         hashlib.sha256(f"admin_core:{name}".encode()).digest()[:8], "big", signed=True
     )
-    engine = create_engine(url, pooled=False)
+    engine = create_engine(url, pooled=False, statement_timeout=statement_timeout)
     connection: AsyncConnection | None = None
     try:
         try:
             connection = await engine.connect()
-            await connection.execute(sa.text(f"SET lock_timeout = {int(wait * 1000)}"))
-            await connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            await connection.commit()  # session-level: no transaction stays open
-        except sa.exc.DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                raise _held_by_another(name) from error
-            raise unavailable(error) from error
+            deadline = time.monotonic() + wait
+            pause = 0.01
+            while True:
+                taken = await connection.scalar(
+                    sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
+                )
+                await connection.commit()  # session-level: no transaction stays open
+                if taken:
+                    break
+                if time.monotonic() + pause > deadline:
+                    raise _held_by_another(name)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.2)
         except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as error:
+            if connection is not None:
+                await connection.invalidate()  # no answer: closing it politely would wait
             raise unavailable(error) from error
         yield
     finally:

@@ -102,7 +102,8 @@ async def seed_demo(container: Container) -> SeedReport:
     settings = container.settings()
     if not settings.embedded:
         raise DemoSeedRefused("production mode never seeds demo data")
-    async with held_exclusively(settings.database_url, "demo_seed"):
+    timeout = settings.database_statement_timeout_seconds
+    async with held_exclusively(settings.database_url, "demo_seed", statement_timeout=timeout):
         return await _seed(container)
 
 
