@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jwt
@@ -19,6 +18,7 @@ import pytest
 from adapters.ed25519.keys import Ed25519CheckpointSigner
 from entrypoints.cli.main import build_parser, main
 from entrypoints.cli.output import print_table
+from tests.support.signals import stopped
 
 ADMINCTL = Path(sys.executable).with_name("adminctl")
 
@@ -638,32 +638,9 @@ def test_a_command_interrupted_with_ctrl_c_says_so_and_exits_130_without_a_trace
 ) -> None:
     """`verify-export` reading a pipe nobody has finished writing waits; the operator's Ctrl-C
     (SIGINT) stops it with the shell's status for it, not Python's traceback."""
-    key = tmp_path / "key.pem"
-    Ed25519CheckpointSigner(key, create=True)
-    pipe = tmp_path / "export.jsonl"
-    os.mkfifo(pipe)
-    words = ["audit", "verify-export", str(pipe), "--public-key", str(key)]
-    command = subprocess.Popen(
-        [str(ADMINCTL), *(["--json"] if as_json else []), *words],
-        env={},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    writer = None
-    for _ in range(6000):  # until the command has opened the pipe: it is reading it now
-        try:
-            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError:
-            time.sleep(0.01)
-    assert writer is not None, "the command never opened the export"
-    try:
-        command.send_signal(signal.SIGINT)
-        out, err = command.communicate(timeout=60)
-    finally:
-        os.close(writer)
-    assert command.returncode == 130
+    done = stopped(tmp_path, signal.SIGINT, as_json=as_json)
+    out, err = done.out, done.err
+    assert done.status == 130
     assert out == ""
     assert "Traceback" not in err
     if as_json:

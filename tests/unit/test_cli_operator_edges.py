@@ -23,12 +23,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from adapters.ed25519.keys import Ed25519CheckpointSigner
 from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.main import ArgumentsRefused, build_parser, main, parse
 from tests.support.databases import postgres_urls, truncate_postgres
 from tests.support.proxy import FaultyProxy
 from tests.support.services import in_thread
+from tests.support.signals import stopped
 
 ADMINCTL = Path(sys.executable).with_name("adminctl")
 #: What Python makes of the byte 0xff in an argument (PEP 383): a lone surrogate.
@@ -160,44 +160,11 @@ STOPS = {
 
 
 def _stopped(tmp_path: Path, sig: signal.Signals, *, as_json: bool, starting: bool) -> None:
-    """`audit verify-export` of a pipe nobody writes waits, so the command is still running
-    whenever `sig` lands: while the command line is imported (`starting`), or once it
-    waits."""
-    key = tmp_path / "key.pem"
-    Ed25519CheckpointSigner(key, create=True)
-    pipe = tmp_path / "export.jsonl"
-    os.mkfifo(pipe)
-    words = ["audit", "verify-export", str(pipe), "--public-key", str(key)]
-    command = subprocess.Popen(
-        [str(ADMINCTL), *(["--json"] if as_json else []), *words],
-        # While starting, a line on stderr per module imported says how far it has got.
-        env={"PYTHONPROFILEIMPORTTIME": "1"} if starting else {},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert command.stderr is not None
-    writer = None
-    if starting:
-        for line in command.stderr:  # until the heavy imports have begun
-            if "sqlalchemy" in line:
-                break
-    else:
-        for _ in range(6000):  # until the command has opened the pipe: it is reading it
-            try:
-                writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError:
-                time.sleep(0.01)
-        assert writer is not None, "the command never opened the export"
-    try:
-        command.send_signal(sig)
-        out, err = command.communicate(timeout=60)
-    finally:
-        if writer is not None:
-            os.close(writer)
+    """`sig` lands while the command line is imported (`starting`), or once it runs."""
+    done = stopped(tmp_path, sig, as_json=as_json, starting=starting)
+    out, err = done.out, done.err
     status, code, message = STOPS[sig]
-    assert command.returncode == status, err[-2000:]
+    assert done.status == status, err[-2000:]
     assert out == ""
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
