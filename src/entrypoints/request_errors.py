@@ -26,6 +26,11 @@ class PayloadTooLarge(AdminError):
     default_message = "The request body is too large."
 
 
+class RequestTimeout(AdminError):
+    code = "REQUEST_TIMEOUT"
+    default_message = "The request did not arrive in time; the connection is closed."
+
+
 class UnsupportedMediaType(AdminError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     default_message = "Request bodies must be JSON (Content-Type: application/json)."

@@ -427,6 +427,25 @@ class Settings:
     )
     host: str = setting("127.0.0.1", "where `adminctl serve` listens", read=listen_host)
     port: int = setting(8000, "the port `adminctl serve` listens on", read=_integer(1, 65535))
+    http_header_timeout_seconds: float = setting(
+        10.0,
+        "how long `adminctl serve` waits for a request's line and headers once its first byte"
+        " came; then it answers 408 REQUEST_TIMEOUT and closes the connection",
+        read=_positive_seconds,
+    )
+    http_body_timeout_seconds: float = setting(
+        30.0,
+        "how long a request's body may take to arrive once it is read; then 408"
+        " REQUEST_TIMEOUT, and `adminctl serve` closes the connection",
+        read=_positive_seconds,
+    )
+    http_keep_alive_seconds: float = setting(
+        5.0,
+        "how long `adminctl serve` keeps a connection open without a request (once opened, and"
+        " between requests); behind a load balancer that reuses connections, set it above the"
+        " balancer's idle timeout",
+        read=_positive_seconds,
+    )
     neo4j_url: str | None = setting(
         None,
         "Neo4j for the graph projection (required in production, `bolt+s://` or `neo4j+s://`"

@@ -2,9 +2,9 @@
 
 Every `AdminError` class has its status here (a test walks every subclass). Other framework
 errors are mapped by their status to codes of their own: 400 BAD_REQUEST, 404 NOT_FOUND,
-405 METHOD_NOT_ALLOWED, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 429 RATE_LIMITED;
-validation failures are 422 VALIDATION_ERROR naming the field. Anything else is a bug: 500
-INTERNAL_ERROR, logged, without internals.
+405 METHOD_NOT_ALLOWED, 408 REQUEST_TIMEOUT, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE,
+429 RATE_LIMITED; validation failures are 422 VALIDATION_ERROR naming the field. Anything else
+is a bug: 500 INTERNAL_ERROR, logged, without internals.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from entrypoints.request_errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     UnsupportedMediaType,
 )
 
@@ -91,6 +92,7 @@ STATUS: dict[type[AdminError], int] = {
     UnsupportedMediaType: 415,
     NotFound: 404,
     MethodNotAllowed: 405,
+    RequestTimeout: 408,
     RateLimited: 429,
     DatabaseUnavailable: 503,
     AuditChainBroken: 503,
@@ -101,6 +103,7 @@ _BY_STATUS: dict[int, type[AdminError]] = {
     400: BadRequest,
     404: NotFound,
     405: MethodNotAllowed,
+    408: RequestTimeout,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     429: RateLimited,
@@ -181,7 +184,10 @@ def allowed_methods(methods: Iterable[str]) -> str:
 
 
 def _headers_of(status: int) -> dict[str, str] | None:
-    """A 415 says the codings a request body may come in (RFC 9110 §12.5.3): none."""
+    """A 415 says the codings a request body may come in (RFC 9110 §12.5.3): none. A 408
+    closes the connection (RFC 9110 §15.5.9): what is left of the request is not read."""
+    if status == 408:
+        return {"Connection": "close"}
     return {"Accept-Encoding": "identity"} if status == 415 else None
 
 

@@ -44,6 +44,10 @@ _DESCRIPTIONS = {
     401: "AUTH_HEADER_MISSING, AUTH_TOKEN_INVALID or AUTH_TOKEN_EXPIRED",
     403: "AUTH_INSUFFICIENT_PERMISSION (or ROLE_NOT_ALLOWED where roles are granted)",
     404: "what the request names (in its path, query or body) does not exist",
+    408: (
+        "REQUEST_TIMEOUT: the body did not arrive within the server's deadline"
+        " (30 s unless configured); the connection is closed"
+    ),
     409: "a conflict with the current state",
     413: f"PAYLOAD_TOO_LARGE: the body is over {MAX_BODY_BYTES} bytes",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not application/json, or has a content coding",
@@ -60,7 +64,7 @@ _DESCRIPTIONS = {
 #: of reach). No 429: nothing in the app limits the rate of requests (ADR 0043).
 READ = (400, 401, 403, 422, 500, 503)
 #: What any authenticated write with a JSON body can answer.
-WRITE = (400, 401, 403, 413, 415, 422, 500, 503)
+WRITE = (400, 401, 403, 408, 413, 415, 422, 500, 503)
 
 
 def errors(*own: int | type[AdminError], base: tuple[int, ...] = READ) -> dict[int, ResponseSpec]:

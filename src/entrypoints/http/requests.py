@@ -15,6 +15,8 @@ the body's type is checked:
   decoding would read as 10, 1 and 0, are a 422 (a JSON body refuses them too);
 - a body on an operation that takes one must be JSON (`application/json` or `+json`),
   labelled once (two `Content-Type` lines, equal or not, are refused): 415;
+- a body that does not arrive within `http_body_timeout_seconds` of being read (a client
+  promising more bytes than it sends) is a 408 that closes the connection;
 - a body under a content coding (`Content-Encoding: gzip`, `br`, ...) is a 415: none is
   decoded, and bytes must not be read as other than their sender declared them;
 - a body that is not UTF-8 is a 400;
@@ -29,6 +31,7 @@ the body's type is checked:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -50,7 +53,7 @@ from admin_core.kernel.validation import FieldChecks, has_control_characters
 from entrypoints.http.fields import BODY_RULES, readable
 from entrypoints.http.schemas import In
 from entrypoints.http.security import REQUIRES, admit, authenticate, reach_url
-from entrypoints.request_errors import BadRequest, UnsupportedMediaType
+from entrypoints.request_errors import BadRequest, RequestTimeout, UnsupportedMediaType
 
 #: No admin body nests deeper than a few levels; this leaves room and stops pathological input.
 MAX_JSON_DEPTH = 32
@@ -302,7 +305,7 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
         return b""
     if _announces_body(request):  # refused before it is read: a client waiting on
         _check_media(request)  # `Expect: 100-continue` is not asked to upload it
-    body = await request.body()
+    body = await _body_in_time(request)
     if not body:
         if required:
             raise ValidationFailed.single("body", "A JSON body is required.")
@@ -318,6 +321,19 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
     if twice is not None:
         raise BadRequest(f"The JSON body gives `{twice}` more than once.", field=twice)
     return body
+
+
+async def _body_in_time(request: Request[Any, Any, Any]) -> bytes:
+    """The request's body, if it arrives within the deadline (408 otherwise): a client that
+    promises more bytes than it sends must not hold a request open for good."""
+    deadline: float = request.app.state.container.settings().http_body_timeout_seconds
+    try:
+        async with asyncio.timeout(deadline):
+            return await request.body()
+    except TimeoutError as error:
+        raise RequestTimeout(
+            f"The request body did not arrive within {deadline:g} s; the connection is closed."
+        ) from error
 
 
 def _announces_body(request: Request[Any, Any, Any]) -> bool:

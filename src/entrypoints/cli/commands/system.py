@@ -371,6 +371,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from entrypoints.http.app import create_app
+    from entrypoints.http.connections import bounded_protocol
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -425,6 +426,11 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=port,
             log_config=server_log_config(),
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            http=bounded_protocol(
+                header_seconds=settings.http_header_timeout_seconds,
+                body_seconds=settings.http_body_timeout_seconds,
+                keep_alive_seconds=settings.http_keep_alive_seconds,
+            ),
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             ws="none",  # no WebSocket route: an upgrade is never accepted, whatever is installed
         )

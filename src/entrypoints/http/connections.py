@@ -1,0 +1,215 @@
+"""The HTTP/1.1 connections of `adminctl serve`: uvicorn's h11 protocol, with bounds on the
+clients it waits for and the error envelope on what it answers itself.
+
+uvicorn bounds only the idle time between two requests of a connection. Here:
+- a connection that never sends a byte is closed after the keep-alive time too;
+- a request's line and headers must arrive within `header_seconds` of its first byte (a
+  client sending them a byte at a time, slowloris, holds a connection no longer): 408
+  REQUEST_TIMEOUT, and the connection is closed;
+- a body nobody reads (the answer came first) may trickle in for `body_seconds`, then the
+  connection is closed; a body the app reads is held to the same deadline by the app itself
+  (`entrypoints.http.requests`), whose 408 closes the connection;
+- a request giving both `Transfer-Encoding` and `Content-Length` is refused, 400 BAD_REQUEST,
+  and the connection closed (RFC 9112 §6.1): a proxy in front may have framed its body by
+  the other header, and what follows on the connection cannot be trusted;
+- a request h11 cannot parse is answered 400 BAD_REQUEST in the envelope, not in plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from http import HTTPStatus
+from typing import Any
+
+import h11
+import msgspec
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from admin_core.kernel.errors import AdminError, error_views
+from entrypoints.http.envelope import API_HEADERS, ensure_request_id
+from entrypoints.http.errors import status_of
+from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta
+from entrypoints.request_errors import BadRequest, RequestTimeout
+
+_CLOSE = (b"connection", b"close")
+
+
+def bounded_protocol(
+    *, header_seconds: float, body_seconds: float, keep_alive_seconds: float
+) -> type[asyncio.Protocol]:
+    """The protocol class `uvicorn.run(http=...)` takes, with these deadlines."""
+
+    class Bounded(_BoundedH11):
+        pass
+
+    Bounded.header_seconds = header_seconds
+    Bounded.body_seconds = body_seconds
+    Bounded.keep_alive_seconds = keep_alive_seconds
+    return Bounded
+
+
+class _BoundedH11(H11Protocol):
+    header_seconds: float
+    body_seconds: float
+    keep_alive_seconds: float
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.timeout_keep_alive = self.keep_alive_seconds  # type: ignore[assignment]
+        self.app = _framed_once(self.app)
+        self._headers_due: asyncio.TimerHandle | None = None
+        self._body_due: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # uvicorn waits for the first request without limit: idle is idle, first or not
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.keep_alive_seconds, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._stop_headers_clock()
+        self._stop_body_clock()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()
+
+    def send_400_response(self, msg: str) -> None:
+        """What h11 cannot parse (a header line without a colon, two different lengths, a
+        transfer coding other than chunked, headers over the limit), in the envelope (uvicorn
+        has logged it)."""
+        self._answer_and_close(BadRequest("The request is not well-formed HTTP/1.1."))
+
+    def _watch(self) -> None:
+        """Arm or cancel the deadlines by where the request in progress is."""
+        state = self.conn.their_state
+        begun = state is h11.IDLE and bool(self.conn.trailing_data[0])
+        if begun and self._headers_due is None and not self.transport.is_closing():
+            self._headers_due = self.loop.call_later(self.header_seconds, self._headers_late)
+        elif not begun:
+            self._stop_headers_clock()
+        if state is h11.SEND_BODY and self._body_due is None:
+            self._body_due = self.loop.call_later(self.body_seconds, self._body_late)
+        elif state is not h11.SEND_BODY:
+            self._stop_body_clock()
+
+    def _stop_headers_clock(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+            self._headers_due = None
+
+    def _stop_body_clock(self) -> None:
+        if self._body_due is not None:
+            self._body_due.cancel()
+            self._body_due = None
+
+    def _headers_late(self) -> None:
+        self._headers_due = None
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        self.logger.warning(
+            "%sno complete request line and headers within %g s: 408, connection closed",
+            self._who(),
+            self.header_seconds,
+        )
+        self._answer_and_close(
+            RequestTimeout(
+                f"The request's line and headers did not arrive within {self.header_seconds:g}"
+                " s; the connection is closed."
+            )
+        )
+
+    def _body_late(self) -> None:
+        """A body still arriving past its deadline. The app, when it reads it, answers 408
+        itself; an answer already given (the body was not wanted) ends the connection now."""
+        self._body_due = None
+        if self.conn.their_state is not h11.SEND_BODY or self.cycle is None:
+            return
+        if not self.cycle.response_complete:
+            self.cycle.keep_alive = False  # whatever the answer, the connection ends with it
+            return
+        self.logger.warning(
+            "%sthe rest of a request body answered already did not arrive within %g s:"
+            " connection closed",
+            self._who(),
+            self.body_seconds,
+        )
+        self.transport.close()
+
+    def _answer_and_close(self, error: AdminError) -> None:
+        """Answer `error` outside any request h11 knows of, then close the connection."""
+        status = status_of(error)
+        request_id = os.urandom(16).hex()  # no request to take one from
+        body = _envelope(error, request_id)
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode()]
+        headers = [
+            *self.server_state.default_headers,
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+            *API_HEADERS,
+            _CLOSE,
+        ]
+        head += [name + b": " + value for name, value in headers]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.close()
+
+    def _who(self) -> str:
+        return f"{self.client[0]}:{self.client[1]} - " if self.client else ""
+
+
+def _envelope(error: AdminError, request_id: str) -> bytes:
+    return msgspec.json.encode(
+        ErrorEnvelope(
+            success=False,
+            data=None,
+            errors=[ErrorItem.of(view) for view in error_views(error)],
+            meta=Meta(request_id=request_id),
+        )
+    )
+
+
+def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
+    names = {name.lower() for name, _ in headers}
+    return b"transfer-encoding" in names and b"content-length" in names
+
+
+def _framed_once(app: Any) -> Any:
+    """`app`, refusing a request whose body is framed two ways before it sees it."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not _framed_twice(scope["headers"]):
+            await app(scope, receive, send)
+            return
+        request_id = ensure_request_id(scope)
+        error = BadRequest(
+            "The request gives both Transfer-Encoding and Content-Length: its body could be"
+            " read two ways (RFC 9112 §6.1); the connection is closed."
+        )
+        body = _envelope(error, request_id)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode("latin-1")),
+            *API_HEADERS,
+            _CLOSE,
+        ]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return guarded
