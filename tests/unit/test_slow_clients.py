@@ -304,3 +304,17 @@ def test_a_request_that_is_not_http_is_answered_400_in_the_envelope(
         client.sendall(request_bytes)
         answer = _only_answer(*_read_until_closed(client))
     _in_envelope(answer, 400, "BAD_REQUEST")
+
+
+def test_a_client_that_hangs_up_before_its_body_is_whole_is_no_server_error(
+    server: Server,
+) -> None:
+    before = server.tenant_name()
+    with server.connect() as client:
+        client.sendall(_patch_head(server, 100) + b'{"name": "Gone')
+        time.sleep(0.5)  # the app is reading the body
+    time.sleep(0.5)  # the server has seen the connection close
+    assert server.tenant_name() == before
+    log = server.log.read_text()
+    assert "disconnected" not in log, log
+    assert " ERROR " not in log, log

@@ -45,6 +45,7 @@ import msgspec
 from litestar import Request
 from litestar.constants import RESERVED_KWARGS
 from litestar.datastructures import MultiDict
+from litestar.exceptions import InternalServerException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathParameter
 
@@ -325,11 +326,14 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
 
 async def _body_in_time(request: Request[Any, Any, Any]) -> bytes:
     """The request's body, if it arrives within the deadline (408 otherwise): a client that
-    promises more bytes than it sends must not hold a request open for good."""
+    promises more bytes than it sends must not hold a request open for good. A client that
+    hangs up before its body is whole gets nothing (it is gone): no 500, no error logged."""
     deadline: float = request.app.state.container.settings().http_body_timeout_seconds
     try:
         async with asyncio.timeout(deadline):
             return await request.body()
+    except InternalServerException as error:  # the framework's "client disconnected"
+        raise BadRequest("The connection closed before the request body arrived.") from error
     except TimeoutError as error:
         raise RequestTimeout(
             f"The request body did not arrive within {deadline:g} s; the connection is closed."
