@@ -54,7 +54,7 @@ from entrypoints.settings import Settings, env_name
 #: Exit status when the demo seed refuses the database (it holds other data).
 EXIT_SEED_REFUSED = 5
 #: Headers the server reads before answering (a long token must reach the app, which answers
-#: in the envelope; uvicorn's own limit answers in plain text).
+#: 401 for it; beyond this the server's own 400, which says less).
 MAX_HEADER_BYTES = 256 * 1024
 #: How often `serve` settles the intents of external side effects a crash left pending.
 RECONCILE_EVERY_S = 60.0
