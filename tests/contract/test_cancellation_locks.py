@@ -1,0 +1,160 @@
+"""The graph rebuild's lock and the checkpoint lock, their holder or waiter cancelled at any
+of its awaits (docs/adr/0064-cancellation.md): the lock is let go, so the next rebuild or
+checkpoint is not refused as busy, and no session holds it on the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory.audit import InProcessCheckpointLock
+from adapters.memory.graph import InProcessRebuildLock
+from adapters.sql.audit import PostgresCheckpointLock, SqliteCheckpointLock
+from adapters.sql.engine import create_engine
+from adapters.sql.migrate import upgrade
+from adapters.sql.projection import PostgresRebuildLock, SqliteRebuildLock
+from admin_core.audit.ports import CheckpointLock
+from admin_core.graph.ports import RebuildLock
+from tests.support.cancelling import at_every_suspension
+from tests.support.databases import postgres_urls
+
+KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+#: How long a writer holds the checkpoint lock while a reader waits for it.
+WRITER_HOLDS_S = 0.2
+
+
+class Locks:
+    def __init__(
+        self, rebuild: RebuildLock, checkpoint: CheckpointLock, engine: AsyncEngine | None
+    ) -> None:
+        self.rebuild = rebuild
+        self.checkpoint = checkpoint
+        self._engine = engine
+
+    async def advisory_locks_held(self) -> int:
+        """Advisory locks held by any session on the database (PostgreSQL; else 0)."""
+        if self._engine is None:
+            return 0
+        async with self._engine.connect() as conn:
+            return int(
+                await conn.scalar(
+                    sa.text(
+                        "select count(*) from pg_locks where locktype = 'advisory' and"
+                        " database = (select oid from pg_database"
+                        " where datname = current_database())"
+                    )
+                )
+                or 0
+            )
+
+
+@asynccontextmanager
+async def locks_of(kind: str, tmp_path: Path) -> AsyncIterator[Locks]:
+    if kind == "memory":
+        yield Locks(InProcessRebuildLock(), InProcessCheckpointLock(), None)
+    elif kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'admin.sqlite'}"
+        await upgrade(url)
+        yield Locks(SqliteRebuildLock(url), SqliteCheckpointLock(url), None)
+    else:
+        app_url, _ = postgres_urls()
+        engine = create_engine(app_url, pooled=False)  # as the lock engine of a service
+        try:
+            yield Locks(PostgresRebuildLock(engine), PostgresCheckpointLock(engine), engine)
+        finally:
+            await engine.dispose()
+
+
+async def _free(locks: Locks) -> None:
+    """Nobody holds either lock: the next rebuild and checkpoint take theirs."""
+    assert await locks.advisory_locks_held() == 0
+    async with locks.rebuild.hold() as taken:
+        assert taken
+    async with locks.checkpoint.hold() as taken:
+        assert taken
+    async with asyncio.timeout(5):
+        async with locks.checkpoint.reading():
+            pass
+
+
+async def _cancelled_everywhere(
+    locks: Locks, operation: Callable[[], Coroutine[Any, Any, None]], again: bool
+) -> int:
+    async def check(k: int) -> None:
+        await _free(locks)
+
+    return await at_every_suspension(operation, check, again=again)
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_rebuild_cancelled_while_holding_its_lock_lets_it_go(
+    kind: str, tmp_path: Path, again: bool
+) -> None:
+    async with locks_of(kind, tmp_path) as locks:
+
+        async def rebuild() -> None:
+            async with locks.rebuild.hold() as taken:
+                assert taken
+                await asyncio.sleep(0)  # the rebuild's work
+
+        assert await _cancelled_everywhere(locks, rebuild, again) >= 1
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_checkpoint_cancelled_while_holding_its_lock_lets_it_go(
+    kind: str, tmp_path: Path, again: bool
+) -> None:
+    async with locks_of(kind, tmp_path) as locks:
+
+        async def checkpoint() -> None:
+            async with locks.checkpoint.hold() as taken:
+                assert taken
+                await asyncio.sleep(0)  # the checkpoint's work
+
+        async def verify() -> None:
+            async with locks.checkpoint.reading():
+                await asyncio.sleep(0)  # the verifier's reads
+
+        assert await _cancelled_everywhere(locks, checkpoint, again) >= 1
+        assert await _cancelled_everywhere(locks, verify, again) >= 1
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_verifier_cancelled_while_waiting_for_a_writer_leaves_no_hold_behind(
+    kind: str, tmp_path: Path, again: bool
+) -> None:
+    """A reader waiting for a checkpoint writer to finish, cancelled while it waits (at each
+    await in turn, the writer letting go meanwhile): once the writer is done, the next writer
+    takes the lock, as if the cancelled reader had never come."""
+    async with locks_of(kind, tmp_path) as locks:
+        writers: list[asyncio.Task[None]] = []
+
+        async def writer(holding: asyncio.Event) -> None:
+            async with locks.checkpoint.hold() as taken:
+                assert taken
+                holding.set()
+                await asyncio.sleep(WRITER_HOLDS_S)
+
+        async def verify() -> None:
+            holding = asyncio.Event()
+            writers.append(asyncio.create_task(writer(holding)))
+            await holding.wait()
+            async with locks.checkpoint.reading():
+                pass
+
+        async def check(k: int) -> None:
+            await asyncio.gather(*writers)
+            writers.clear()
+            await _free(locks)
+
+        assert await at_every_suspension(verify, check, again=again) >= 2
