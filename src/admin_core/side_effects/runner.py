@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -76,6 +76,44 @@ class LeaseLost(Exception):
     and another caller took the intent over: this caller stopped calling the provider, and
     the other's outcome stands. Areas answer it as their provider being unavailable: the
     change is settled by the other caller, and asking again shows how."""
+
+
+class _Progress:
+    """How far a caller driving an intent got, for what its cancellation leaves to do."""
+
+    __slots__ = ("answer", "called", "error", "held")
+
+    def __init__(self, held: datetime | None) -> None:
+        self.called = False  # the provider's call has started
+        self.answer: Answer | None = None  # what the provider said, once it did
+        self.error: BaseException | None = None  # what its call raised, if it did
+        self.held = held  # the end of this caller's lease, as last written
+
+
+#: Reasons recorded on an intent whose caller was cancelled.
+CANCELLED_BEFORE_CALL = "the caller was cancelled before the provider was called"
+
+#: What cancelled callers left to finish, referred to until it ends (a task nobody refers
+#: to may be collected before it does).
+_FINISHING: set[asyncio.Task[Any]] = set()
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _FINISHING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("what a cancelled caller left could not be recorded: %r", task.exception())
+
+
+async def _despite_cancellation(work: Coroutine[Any, Any, Any]) -> None:
+    """Do `work` although the caller was just cancelled (docs/adr/0064-cancellation.md): in a
+    task of its own, which the caller waits for; cancelled again meanwhile, the caller stops
+    waiting and the work goes on. A failure of the work is logged, never raised: what the
+    caller raises is its cancellation."""
+    task = asyncio.ensure_future(work)
+    _FINISHING.add(task)
+    task.add_done_callback(_finished)
+    with contextlib.suppress(Exception):
+        await asyncio.shield(task)
 
 
 class SubjectBusy(Exception):
@@ -197,16 +235,28 @@ class SideEffects(Generic[T_co]):
         `premise`, if given, is asked once the intent is recorded (the subject is this
         caller's): whether what the change was planned on still holds. When it does not (or
         cannot be asked), the intent is withdrawn — recorded not applied, the provider never
-        called — and None returned (or the error raised), for the caller to plan again."""
+        called — and None returned (or the error raised), for the caller to plan again.
+
+        Cancelled before the provider is called, the intent is withdrawn likewise (if its
+        commit went through); cancelled later, see `drive`."""
         intent = self.new_intent(
             kind=kind, tenant_id=tenant_id, payload=payload, audit=audit, key=key, subject=subject
         )
-        async with self._transactions() as tx:
-            await tx.intents.add(intent)
-            await tx.commit()
+        try:
+            async with self._transactions() as tx:
+                await tx.intents.add(intent)
+                await tx.commit()
+        except asyncio.CancelledError:
+            # The commit may have gone through before the cancellation came: withdrawn, or
+            # the intent would keep its subject waiting for its lease to run out.
+            await self._withdraw(effect, intent)
+            raise
         if premise is not None:
             try:
                 holds = await premise()
+            except asyncio.CancelledError:
+                await self._withdraw(effect, intent)
+                raise
             except BaseException as error:
                 await self._record(effect, intent, NOT_APPLIED, error)
                 raise
@@ -230,33 +280,80 @@ class SideEffects(Generic[T_co]):
 
         The lease is renewed while the provider is called, however long that takes; when it
         cannot be renewed because another caller took the intent over, the calls stop and
-        `LeaseLost` is raised (the other caller settles the intent)."""
-        calls = effect.settle(intent, redrive=True) if ask_first else effect.apply(intent)
+        `LeaseLost` is raised (the other caller settles the intent).
+
+        Cancelled (an embedder's timeout, a server cancelling the request), the caller still
+        finishes what it can without waiting on the provider (docs/adr/0064-cancellation.md):
+        the provider's answer, once it came, is recorded; a call never started is withdrawn;
+        a call cut short leaves the intent pending with its lease ended, for the next change
+        of its subject or reconcile to settle at once rather than after the lease."""
+        progress = _Progress(intent.lease_until)
         try:
-            answer = await self._leased(intent, calls)
+            return await self._drive(effect, intent, progress, ask_first=ask_first)
+        except asyncio.CancelledError:
+            if progress.answer is not None:
+                await _despite_cancellation(
+                    self._record(effect, intent, progress.answer, progress.error)
+                )
+            elif not progress.called and not ask_first:
+                await self._withdraw(effect, intent)
+            else:
+                await _despite_cancellation(self._let_go(intent, progress.held))
+            raise
+
+    async def _drive(
+        self, effect: Effect[T_co], intent: Intent, progress: _Progress, *, ask_first: bool
+    ) -> Answer:
+        async def calls() -> Answer:
+            progress.called = True
+            if ask_first:
+                return await effect.settle(intent, redrive=True)
+            return await effect.apply(intent)
+
+        try:
+            answer = await self._leased(intent, calls(), progress)
         except LeaseLost:
             raise
         except Exception as error:
             answer = await _settle(effect, intent, redrive=False)
             if answer.outcome is not Outcome.APPLIED and answer.outcome is not Outcome.PENDING:
+                progress.answer, progress.error = answer, error
                 await self._record(effect, intent, answer, error)
                 raise
             log.warning("intent %s: the provider acted despite %r", intent.id, error)
+        progress.answer = answer
         await self._record(effect, intent, answer, None)
         return answer
 
-    async def _leased(self, intent: Intent, calls: Awaitable[Answer]) -> Answer:
+    async def _withdraw(self, effect: Effect[T_co], intent: Intent) -> None:
+        """Record, despite the caller's cancellation, that the provider was never called."""
+        await _despite_cancellation(
+            self._record(effect, intent, NOT_APPLIED, CANCELLED_BEFORE_CALL)
+        )
+
+    async def _let_go(self, intent: Intent, held: datetime | None) -> None:
+        """End this caller's lease now, if it is still the one it holds (`held`): the intent
+        stays pending, for the next caller to settle without waiting for the lease."""
+        if held is None:
+            return
+        now = self._clock.now()
+        async with self._transactions() as tx:
+            await tx.intents.renew(intent.id, held_until=held, until=now, at=now)
+            await tx.commit()
+
+    async def _leased(
+        self, intent: Intent, calls: Awaitable[Answer], progress: _Progress
+    ) -> Answer:
         """`calls` awaited while this caller renews the intent's lease every so often."""
         task = asyncio.ensure_future(calls)
-        held = intent.lease_until
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=self._renew_every)
                 if done:
                     return task.result()
-                if held is None:
+                if progress.held is None:
                     continue
-                held = await self._renew(intent, held) or held
+                progress.held = await self._renew(intent, progress.held) or progress.held
         finally:
             if not task.done():
                 task.cancel()
@@ -354,17 +451,37 @@ class SideEffects(Generic[T_co]):
         """Settle one intent left pending, as reconcile does: take its lease (raises
         `IntentInProgress` while another caller's runs), ask the provider what it holds, and
         record that. None when the intent was no longer pending."""
-        async with self._transactions() as tx:
-            intent = await self.claim(tx, intent_id)
-            await tx.commit()
+        claimed: Intent | None = None
+        try:
+            async with self._transactions() as tx:
+                claimed = await self.claim(tx, intent_id)
+                await tx.commit()
+        except asyncio.CancelledError:
+            # The commit may have gone through: the lease it took is ended again.
+            if claimed is not None and claimed.status is IntentStatus.PENDING:
+                await _despite_cancellation(self._let_go(claimed, claimed.lease_until))
+            raise
+        intent = claimed
         if intent.status is not IntentStatus.PENDING:
             return None
-        answer = await _settle(effect, intent, redrive=True)
-        await self._record(effect, intent, answer, None)
+        answer: Answer | None = None
+        try:
+            answer = await _settle(effect, intent, redrive=True)
+            await self._record(effect, intent, answer, None)
+        except asyncio.CancelledError:  # as in `drive`: the answer recorded, else the lease ended
+            if answer is not None:
+                await _despite_cancellation(self._record(effect, intent, answer, None))
+            else:
+                await _despite_cancellation(self._let_go(intent, intent.lease_until))
+            raise
         return answer.outcome
 
     async def _record(
-        self, effect: Effect[T_co], intent: Intent, answer: Answer, error: BaseException | None
+        self,
+        effect: Effect[T_co],
+        intent: Intent,
+        answer: Answer,
+        error: BaseException | str | None,
     ) -> None:
         """Record the answer once: applied → the area's writes, the audit entries, done;
         not applied → the area's writes, failed; pending or unknown → the answer kept, the
@@ -375,7 +492,7 @@ class SideEffects(Generic[T_co]):
             Outcome.APPLIED: IntentStatus.DONE,
             Outcome.NOT_APPLIED: IntentStatus.FAILED,
         }.get(outcome, IntentStatus.PENDING)
-        reason = None if error is None else repr(error)[:500]
+        reason = error if error is None or isinstance(error, str) else repr(error)[:500]
         if reason is None and outcome is Outcome.UNKNOWN:
             reason = "the provider could not be asked"
         now = self._clock.now()

@@ -1,0 +1,244 @@
+"""An external side effect whose caller is cancelled at any of its awaits, on every database
+(docs/adr/0064-cancellation.md): recording the intent, asking the premise, calling the
+provider, recording the outcome. The provider acts at most once; the intent ends done (with its
+audit entry, once) exactly when the provider acted, failed otherwise; and the next change of
+the same subject goes ahead at once, settling the cancelled one first, rather than waiting
+out the cancelled caller's lease. Reconcile finishes whatever is left the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.system.runtime import UlidGenerator
+from admin_core.audit.model import AuditFilter, AuditRecord
+from admin_core.kernel.transaction import Transactions
+from admin_core.side_effects.model import APPLIED, NOT_APPLIED, Answer, Intent, IntentStatus
+from admin_core.side_effects.runner import LEASE, SideEffects
+from tests.support.cancelling import at_every_suspension
+from tests.support.clock import ManualClock
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+KIND = "test.cancelled"
+#: How long the next change of the subject waits for the cancelled one: far less than a lease.
+PATIENCE_S = 2.0
+
+
+class Provider:
+    """Acts on every call (no idempotency key of its own), each call taking a few awaits;
+    asked afterwards, it says whether it acted, and acts then only when told to redrive."""
+
+    def __init__(self) -> None:
+        self.acted: list[str] = []
+        #: The caller's task, cancelled at the provider's `cancel_at`-th await of this run.
+        self.caller: asyncio.Task[None] | None = None
+        self.cancel_at: int | None = None
+        self.steps = 0
+
+    async def _step(self) -> None:
+        if self.steps == self.cancel_at and self.caller is not None:
+            self.caller.cancel()
+        self.steps += 1
+        await asyncio.sleep(0)
+
+    async def apply(self, intent: Intent) -> Answer:
+        await self._step()  # the request on its way
+        self.acted.append(intent.id)
+        await self._step()  # the answer on its way back
+        return APPLIED
+
+    async def settle(self, intent: Intent, *, redrive: bool) -> Answer:
+        await self._step()
+        if intent.id in self.acted:
+            return APPLIED
+        if redrive:
+            return await self.apply(intent)
+        return NOT_APPLIED
+
+    async def record(self, tx: object, intent: Intent, answer: Answer) -> None:
+        await asyncio.sleep(0)  # the area's own writes
+
+
+class Ids(UlidGenerator):
+    def __init__(self) -> None:
+        self.intents: list[str] = []
+
+    def new_id(self, prefix: str) -> str:
+        made = super().new_id(prefix)
+        if prefix == "int":
+            self.intents.append(made)
+        return made
+
+
+def _record(run: int) -> AuditRecord:
+    return AuditRecord(
+        tenant_id=f"tenant-{run}",
+        actor_id="user_ops",
+        actor_role="org:super_admin",
+        action="flag.identity_override",
+        event_type="ADMIN_FLAG_OVERRIDE",
+        resource_type="flag",
+        resource_id="enable_mso_booking",
+    )
+
+
+async def _premise() -> bool:
+    await asyncio.sleep(0)  # what the change was planned on, read again
+    return True
+
+
+async def _settled_once(uow: Transactions, provider: Provider, intent_id: str, run: int) -> None:
+    async with uow() as tx:
+        intent = await tx.intents.get(intent_id)
+        entries = await tx.audit.count(AuditFilter(tenant_id=f"tenant-{run}"))
+    acted = provider.acted.count(intent_id)
+    assert acted <= 1, run
+    if intent is None:  # cancelled before the intent was committed
+        assert (acted, entries) == (0, 0), run
+        return
+    assert intent.status is not IntentStatus.PENDING, run
+    assert intent.status is (IntentStatus.DONE if acted else IntentStatus.FAILED), run
+    assert entries == acted, run
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+@pytest.mark.parametrize("premise", [False, True], ids=["no_premise", "premise"])
+async def test_the_next_change_of_a_subject_settles_a_cancelled_one_and_goes_ahead(
+    uow: Transactions, premise: bool, again: bool
+) -> None:
+    clock = ManualClock(T0, step=timedelta(0))  # no lease runs out meanwhile
+    ids = Ids()
+    effects = SideEffects(uow, clock, ids)
+    provider = Provider()
+    run = 0
+
+    async def change() -> None:
+        await effects.perform(
+            provider,
+            kind=KIND,
+            tenant_id=None,
+            payload={},
+            audit=[_record(run)],
+            subject="flags:apollo",
+            premise=_premise if premise else None,
+        )
+
+    async def check(k: int) -> None:
+        nonlocal run
+        # the next change of the subject: it finds no pending intent, or settles it first
+        await asyncio.wait_for(
+            effects.clear(provider, "flags:apollo", patience_seconds=PATIENCE_S), 10
+        )
+        if len(ids.intents) > k:
+            await _settled_once(uow, provider, ids.intents[k], k)
+        run = k + 1
+        assert len(ids.intents) == run
+
+    assert await at_every_suspension(change, check, again=again) >= 2
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+async def test_reconcile_finishes_a_change_cancelled_at_any_point(
+    uow: Transactions, again: bool
+) -> None:
+    clock = ManualClock(T0, step=timedelta(0))
+    ids = Ids()
+    effects = SideEffects(uow, clock, ids)
+    provider = Provider()
+    run = 0
+
+    async def change() -> None:
+        await effects.perform(
+            provider, kind=KIND, tenant_id=None, payload={}, audit=[_record(run)], subject=None
+        )
+
+    async def check(k: int) -> None:
+        nonlocal run
+        await asyncio.sleep(0.05)  # whatever the cancelled caller left running
+        clock.set(clock.current + LEASE + timedelta(seconds=1))  # any lease has run out
+        report = await effects.reconcile({KIND: provider}, older_than=timedelta(0))
+        assert not report.unresolved
+        await _settled_once(uow, provider, ids.intents[k], k)
+        run = k + 1
+
+    assert await at_every_suspension(change, check, again=again) >= 2
+
+
+async def test_a_caller_cancelled_while_the_provider_acts_leaves_it_to_the_next_change(
+    uow: Transactions,
+) -> None:
+    """Cancelled at each of the provider's own awaits in turn — before it acted, after it
+    acted but before its answer came back: the next change of the subject settles the
+    cancelled one at once, the effect made (and audited) once."""
+    clock = ManualClock(T0, step=timedelta(0))
+    ids = Ids()
+    effects = SideEffects(uow, clock, ids)
+    provider = Provider()
+    for step in range(8):
+        provider.cancel_at, provider.steps = step, 0
+        provider.caller = asyncio.create_task(
+            _perform(effects, provider, step)  # type: ignore[arg-type]
+        )
+        try:
+            await provider.caller
+            cancelled = False
+        except asyncio.CancelledError:
+            cancelled = True
+        provider.cancel_at = None
+        await asyncio.wait_for(
+            effects.clear(provider, "flags:apollo", patience_seconds=PATIENCE_S), 10
+        )
+        await _settled_once(uow, provider, ids.intents[step], step)
+        if not cancelled:
+            break
+    assert not cancelled
+    assert step >= 2
+
+
+async def _perform(effects: SideEffects, provider: Provider, run: int) -> None:
+    await effects.perform(
+        provider,
+        kind=KIND,
+        tenant_id=None,
+        payload={},
+        audit=[_record(run)],
+        subject="flags:apollo",
+    )
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+async def test_a_settle_cancelled_at_any_point_leaves_the_intent_to_the_next(
+    uow: Transactions, again: bool
+) -> None:
+    """Reconcile, or the next change of a subject, settling an intent its caller left, is
+    itself cancelled at any of its awaits (a server stopping, an embedder's timeout): the
+    intent is not held for a lease's length; the change after settles it at once."""
+    clock = ManualClock(T0, step=timedelta(0))
+    effects = SideEffects(uow, clock, UlidGenerator())
+    provider = Provider()
+    left: list[str] = []
+
+    async def leave_one(run: int) -> None:
+        intent = effects.new_intent(
+            kind=KIND, tenant_id=None, payload={}, audit=[_record(run)], subject="flags:apollo"
+        )
+        async with uow() as tx:  # its caller gone, its lease run out
+            await tx.intents.add(replace(intent, lease_until=T0 - timedelta(seconds=1)))
+            await tx.commit()
+        left.append(intent.id)
+
+    async def settle() -> None:
+        await effects.finish(provider, left[-1])
+
+    async def check(k: int) -> None:
+        await asyncio.wait_for(
+            effects.clear(provider, "flags:apollo", patience_seconds=PATIENCE_S), 10
+        )
+        await _settled_once(uow, provider, left[k], k)
+        await leave_one(k + 1)
+
+    await leave_one(0)
+    assert await at_every_suspension(settle, check, again=again) >= 2
