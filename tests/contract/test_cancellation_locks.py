@@ -18,6 +18,7 @@ from adapters.memory.audit import InProcessCheckpointLock
 from adapters.memory.graph import InProcessRebuildLock
 from adapters.sql.audit import PostgresCheckpointLock, SqliteCheckpointLock
 from adapters.sql.engine import create_engine
+from adapters.sql.locks import held_exclusively
 from adapters.sql.migrate import upgrade
 from adapters.sql.projection import PostgresRebuildLock, SqliteRebuildLock
 from admin_core.audit.ports import CheckpointLock
@@ -32,11 +33,17 @@ WRITER_HOLDS_S = 0.2
 
 class Locks:
     def __init__(
-        self, rebuild: RebuildLock, checkpoint: CheckpointLock, engine: AsyncEngine | None
+        self,
+        rebuild: RebuildLock,
+        checkpoint: CheckpointLock,
+        engine: AsyncEngine | None,
+        url: str = "memory://",
     ) -> None:
         self.rebuild = rebuild
         self.checkpoint = checkpoint
         self._engine = engine
+        #: The database's URL, for `held_exclusively` (the demo seed's lock).
+        self.url = url
 
     async def advisory_locks_held(self) -> int:
         """Advisory locks held by any session on the database (PostgreSQL; else 0)."""
@@ -62,12 +69,14 @@ async def locks_of(kind: str, tmp_path: Path) -> AsyncIterator[Locks]:
     elif kind == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'admin.sqlite'}"
         await upgrade(url)
-        yield Locks(SqliteRebuildLock(url), SqliteCheckpointLock(url), None)
+        yield Locks(SqliteRebuildLock(url), SqliteCheckpointLock(url), None, url)
     else:
         app_url, _ = postgres_urls()
         engine = create_engine(app_url, pooled=False)  # as the lock engine of a service
         try:
-            yield Locks(PostgresRebuildLock(engine), PostgresCheckpointLock(engine), engine)
+            yield Locks(
+                PostgresRebuildLock(engine), PostgresCheckpointLock(engine), engine, app_url
+            )
         finally:
             await engine.dispose()
 
@@ -82,6 +91,8 @@ async def _free(locks: Locks) -> None:
     async with asyncio.timeout(5):
         async with locks.checkpoint.reading():
             pass
+    async with held_exclusively(locks.url, "demo_seed", wait=0.5):  # refused if still held
+        pass
 
 
 async def _cancelled_everywhere(
@@ -158,3 +169,17 @@ async def test_a_verifier_cancelled_while_waiting_for_a_writer_leaves_no_hold_be
             await _free(locks)
 
         assert await at_every_suspension(verify, check, again=again) >= 2
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_demo_seed_cancelled_while_holding_its_lock_lets_it_go(
+    kind: str, tmp_path: Path, again: bool
+) -> None:
+    async with locks_of(kind, tmp_path) as locks:
+
+        async def seed() -> None:
+            async with held_exclusively(locks.url, "demo_seed", wait=5):
+                await asyncio.sleep(0)  # the seed's writes
+
+        assert await _cancelled_everywhere(locks, seed, again) >= 1
