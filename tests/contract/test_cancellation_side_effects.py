@@ -8,18 +8,22 @@ out the cancelled caller's lease. Reconcile finishes whatever is left the same w
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from adapters.system.runtime import UlidGenerator
 from admin_core.audit.model import AuditFilter, AuditRecord
+from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.kernel.transaction import Transactions
 from admin_core.side_effects.model import APPLIED, NOT_APPLIED, Answer, Intent, IntentStatus
 from admin_core.side_effects.runner import LEASE, SideEffects
 from tests.support.cancelling import at_every_suspension
 from tests.support.clock import ManualClock
+from tests.support.flags import OPERATOR, add_tenants, catalogue, flag_provider, world_on
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 KIND = "test.cancelled"
@@ -242,3 +246,51 @@ async def test_a_settle_cancelled_at_any_point_leaves_the_intent_to_the_next(
 
     await leave_one(0)
     assert await at_every_suspension(settle, check, again=again) >= 2
+
+
+FLAG_PROVIDERS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _risk(value: float, reason: str) -> OverrideFlagCommand:
+    return OverrideFlagCommand(
+        tenant_id="apollo", flag="triage_risk_threshold", value=value, reason=reason
+    )
+
+
+@pytest.mark.parametrize("kind", FLAG_PROVIDERS)
+async def test_a_flag_override_cancelled_at_any_point_never_blocks_or_misaudits_the_next(
+    kind: str, tmp_path: Path
+) -> None:
+    """The use case an embedder calls under a timeout: a tenant's flag override cancelled at
+    each of its awaits in turn. The next override of the flag goes through at once, the
+    provider holds it, and the audit entries chain: each one's `before` is the `after` of the
+    one before it (a change the provider holds is audited once, one it does not never)."""
+    flags = catalogue()
+    async with flag_provider(kind, tmp_path, flags) as (provider, transactions):
+        await add_tenants(transactions, "apollo")
+        world = world_on(provider, transactions, flags, patience_seconds=PATIENCE_S)
+        run = 0
+
+        async def override() -> None:
+            await world.override.execute(OPERATOR, _risk(round(0.01 * (run + 1), 3), "cut"))
+
+        async def check(k: int) -> None:
+            nonlocal run
+            value = round(0.5 + 0.001 * k, 3)
+            await asyncio.wait_for(world.override.execute(OPERATOR, _risk(value, "next")), 10)
+            assert await provider.overrides("apollo") == {"triage_risk_threshold": value}
+            entries = sorted(await world.audit("flag.identity_override"), key=lambda e: e.seq)
+            chained = [(e.before, e.after) for e in entries]
+            for (_, previous), (before, _) in itertools.pairwise(chained):
+                assert before is not None
+                assert previous is not None
+                assert before["value"] == previous["value"], k
+            last = chained[-1][1]
+            assert last is not None
+            assert last["value"] == value
+            async with transactions() as tx:
+                left = await tx.intents.pending(created_before=datetime.now(UTC) + LEASE, limit=10)
+            assert list(left) == [], k
+            run = k + 1
+
+        assert await at_every_suspension(override, check) >= 1
