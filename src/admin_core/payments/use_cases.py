@@ -168,20 +168,28 @@ class RefundSession:
         """The attempt this call is to drive, with the session; the outcome when the session
         is refunded already; None while another call drives the pending attempt."""
         payments = self._payments
-        async with payments.transactions() as tx:
-            session = await tx.mso_sessions.get(session_id, lock=True)
-            if session is None:
-                raise MsoSessionNotFound(details={"session_id": session_id})
-            if session.status is SessionStatus.REFUNDED:
-                return RefundOutcome(session=session, in_progress=False)
-            if session.status not in REFUNDABLE:
-                raise MsoRefundNotAllowed(details={"status": session.status.value})
-            payments.refunds.gateway(session)  # PAYMENT_PROVIDER_NOT_CONFIGURED before any write
-            try:
-                intent = await self._attempt(tx, principal, session, reason)
-            except IntentInProgress:
-                return None
-            await tx.commit()
+        committing: Intent | None = None
+        claimed = False
+        try:
+            async with payments.transactions() as tx:
+                session = await tx.mso_sessions.get(session_id, lock=True)
+                if session is None:
+                    raise MsoSessionNotFound(details={"session_id": session_id})
+                if session.status is SessionStatus.REFUNDED:
+                    return RefundOutcome(session=session, in_progress=False)
+                if session.status not in REFUNDABLE:
+                    raise MsoRefundNotAllowed(details={"status": session.status.value})
+                payments.refunds.gateway(session)  # PAYMENT_PROVIDER_NOT_CONFIGURED first
+                try:
+                    intent = await self._attempt(tx, principal, session, reason)
+                except IntentInProgress:
+                    return None
+                committing, claimed = intent, intent.id == session.refund_intent_id
+                await tx.commit()
+        except asyncio.CancelledError:
+            if committing is not None and committing.status is IntentStatus.PENDING:
+                await payments.side_effects.abandon(payments.refunds, committing, claimed=claimed)
+            raise
         return intent, session
 
     async def _still_driven(self, session_id: str) -> bool:

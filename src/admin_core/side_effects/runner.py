@@ -325,6 +325,17 @@ class SideEffects(Generic[T_co]):
         await self._record(effect, intent, answer, None)
         return answer
 
+    async def abandon(self, effect: Effect[T_co], intent: Intent, *, claimed: bool) -> None:
+        """For a caller cancelled in the commit of its own transaction that added `intent`
+        beside the area's rows (or, `claimed`, took its lease), before it drove it: the commit
+        may have gone through. A new intent is withdrawn (the provider was never called for
+        it); a claimed one, driven before, has this caller's lease ended. Either way the next
+        change of the subject goes ahead at once (docs/adr/0064-cancellation.md)."""
+        if claimed:
+            await _despite_cancellation(self._let_go(intent, intent.lease_until))
+        else:
+            await self._withdraw(effect, intent)
+
     async def _withdraw(self, effect: Effect[T_co], intent: Intent) -> None:
         """Record, despite the caller's cancellation, that the provider was never called."""
         await _despite_cancellation(

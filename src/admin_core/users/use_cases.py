@@ -383,40 +383,51 @@ async def _change_membership(
                 if attempt and loop.time() > until:
                     break
                 added = False
-                async with changes.transactions() as tx:
-                    if not await _still_org(tx, changes, command.tenant_id, org_id):
-                        return None
-                    written = await write(tx)
-                    busy = await tx.intents.pending_of(subject)
-                    if busy is None:
-                        previous = await changes.memberships.sync.current(org_id, command.user_id)
-                        # A revoke for a user the provider deleted sets no membership.
-                        gone = (
-                            verb == memberships.REVOKE
-                            and previous is None
-                            and not await _known(changes, command.user_id)
+                committing: Intent | None = None
+                try:
+                    async with changes.transactions() as tx:
+                        if not await _still_org(tx, changes, command.tenant_id, org_id):
+                            return None
+                        written = await write(tx)
+                        busy = await tx.intents.pending_of(subject)
+                        if busy is None:
+                            previous = await changes.memberships.sync.current(
+                                org_id, command.user_id
+                            )
+                            # A revoke for a user the provider deleted sets no membership.
+                            gone = (
+                                verb == memberships.REVOKE
+                                and previous is None
+                                and not await _known(changes, command.user_id)
+                            )
+                            planned = plan(
+                                written=written, org_id=None if gone else org_id, previous=previous
+                            )
+                            if planned.grant is None or planned.record is None:
+                                return planned.change
+                            intent = changes.side_effects.new_intent(
+                                kind=memberships.KIND,
+                                tenant_id=_audit_tenant(command.tenant_id),
+                                payload=memberships.payload(
+                                    org_id=org_id,
+                                    verb=verb,
+                                    grant=planned.grant,
+                                    previous=previous,
+                                    target=planned.change.org_role,
+                                ),
+                                audit=[planned.record],
+                                subject=subject,
+                            )
+                            committing = intent
+                            added = await _committed(tx, intent)
+                            if not added:
+                                busy = await tx.intents.pending_of(subject)
+                except asyncio.CancelledError:
+                    if committing is not None:  # its commit may have landed: withdrawn
+                        await changes.side_effects.abandon(
+                            changes.memberships, committing, claimed=False
                         )
-                        planned = plan(
-                            written=written, org_id=None if gone else org_id, previous=previous
-                        )
-                        if planned.grant is None or planned.record is None:
-                            return planned.change
-                        intent = changes.side_effects.new_intent(
-                            kind=memberships.KIND,
-                            tenant_id=_audit_tenant(command.tenant_id),
-                            payload=memberships.payload(
-                                org_id=org_id,
-                                verb=verb,
-                                grant=planned.grant,
-                                previous=previous,
-                                target=planned.change.org_role,
-                            ),
-                            audit=[planned.record],
-                            subject=subject,
-                        )
-                        added = await _committed(tx, intent)
-                        if not added:
-                            busy = await tx.intents.pending_of(subject)
+                    raise
                 if added:
                     try:
                         await changes.side_effects.drive(changes.memberships, intent)
