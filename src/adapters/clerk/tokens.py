@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -17,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from admin_core.auth.ports import SessionClaims, SessionTokenVerifier
 from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
+from admin_core.kernel.loops import LoopLock
 from admin_core.users.errors import IdentityProviderUnavailable
 
 JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -73,7 +73,7 @@ class JwksCache:
         #: Why the last fetch failed (None: it did not), said again to the callers it left
         #: without a key until the next fetch may be made.
         self._failure: IdentityProviderUnavailable | AuthTokenInvalid | None = None
-        self._lock = asyncio.Lock()
+        self._lock = LoopLock()
 
     def _fresh(self) -> bool:
         return self._fetched_at is not None and (

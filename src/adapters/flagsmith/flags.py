@@ -51,6 +51,7 @@ from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, Fla
 from admin_core.flags.overrides import same_value
 from admin_core.flags.ports import FeatureFlags
 from admin_core.kernel.errors import FieldError
+from admin_core.kernel.loops import LoopLock
 
 log = logging.getLogger("admin_core.flagsmith")
 
@@ -234,7 +235,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
         #: How long the document Flagsmith serves may trail a write.
         self._trail = max(60.0, 6 * refresh_seconds) if trail_seconds is None else trail_seconds
         self._sdk: Flagsmith | None = None
-        self._starting = asyncio.Lock()
+        self._starting = LoopLock()
         self._http_client: httpx.AsyncClient | None = None
         #: When the document the SDK holds was fetched (`time.monotonic`, start of the request).
         self._fetched_at = 0.0

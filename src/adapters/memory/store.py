@@ -9,6 +9,7 @@ from typing import Any
 
 from admin_core.audit.model import AuditEntry
 from admin_core.directory.model import Procedure, ProcedureOffer, Provider, ProviderDoctor
+from admin_core.kernel.loops import LoopLock
 from admin_core.mso_doctors.model import MsoDoctor
 from admin_core.payments.model import MsoSession, Refund
 from admin_core.side_effects.model import Intent
@@ -42,7 +43,7 @@ class InMemoryStore:
     # The sandbox gateway's refunds: (idempotency key, payment ref, refund).
     sandbox_refunds: list[tuple[str, str, Refund]] = field(default_factory=list)
     mso_doctors: dict[str, MsoDoctor] = field(default_factory=dict)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lock: LoopLock = field(default_factory=LoopLock)
     #: The task whose transaction holds `lock`.
     holder: asyncio.Task[Any] | None = None
 

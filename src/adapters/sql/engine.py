@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from adapters.sql.inline_sqlite import inline_connector
+from admin_core.kernel.loops import LoopLock
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -164,7 +164,7 @@ class WriterGate:
     read never waits for a writer (ADR 0045)."""
 
     def __init__(self) -> None:
-        self._lock = asyncio.Lock()
+        self._lock = LoopLock()
 
     async def acquire(self) -> None:
         await self._lock.acquire()

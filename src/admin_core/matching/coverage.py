@@ -11,11 +11,11 @@ again.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from admin_core.kernel.loops import LoopLock
 from admin_core.kernel.runtime import Clock
 from admin_core.matching.model import Registry, Source
 from admin_core.matching.ports import CoverageMeter, CoverageUnavailable
@@ -45,7 +45,7 @@ class CoverageCache:
         self._meters = meters
         self._clock = clock
         self._snapshot = CoverageSnapshot()
-        self._lock = asyncio.Lock()
+        self._lock = LoopLock()
 
     async def get(self, *, refresh: bool = False) -> CoverageSnapshot:
         """The cached coverage, measured first when there is none, the last measurement was
