@@ -30,8 +30,12 @@ class Resources:
     async def aclose(self) -> None:
         """Close everything opened so far, concurrently (each adapter's client is its own),
         within `close_within` seconds. A close that fails or is still running then is logged
-        by name and kept in `left_open`; the others are closed all the same."""
-        closers, self._closers = self._closers[::-1], []
+        by name and kept in `left_open`; the others are closed all the same.
+
+        Each call closes everything again: a database pool that opened anew since the last
+        call (the container used on a later event loop) is closed too, and what stayed closed
+        has nothing more to close. So closing twice is safe."""
+        closers = self._closers[::-1]
         closing = {asyncio.ensure_future(_close(name, close)): name for name, close in closers}
         if not closing:
             return

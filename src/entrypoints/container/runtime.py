@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,8 +38,62 @@ def _engine(settings: Settings, resources: Resources) -> AsyncEngine:
         statement_timeout=settings.database_statement_timeout_seconds,
         create=False,
     )
+    if choices.database(settings) == "postgres":
+        _replace_connections_of_ended_loops(engine)
     resources.add("database engine", engine.dispose)
     return engine
+
+
+def _replace_connections_of_ended_loops(engine: AsyncEngine) -> None:
+    """A pooled PostgreSQL connection belongs to the event loop it was opened on: once that
+    loop has stopped (a test suite's `asyncio.run`, pytest-asyncio's loop per test), it can
+    neither serve another loop nor be closed by one. Such a connection is dropped from the
+    pool when it is next taken, and a new one opened on the loop that asked; its socket is
+    left to the collector (`aclose` before the loop ends closes it instead). Taken while its
+    loop is still running (a container used from two threads' loops at once), it is refused
+    with a `RuntimeError` that says so. Closing the pool (`aclose`) on a later loop drops such
+    connections the same way."""
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _opened_on(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LOOP] = asyncio.get_running_loop()
+
+    @sa.event.listens_for(engine.sync_engine, "checkout", insert=True)
+    def _on_this_loop(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        opened_on = record.info.get(_LOOP)
+        if opened_on is None or opened_on is asyncio.get_running_loop():
+            return
+        if opened_on.is_running():
+            raise RuntimeError(
+                "this container's database pool serves another event loop, still running:"
+                " build one container per event loop"
+            )
+        raise sa.exc.DisconnectionError("the event loop this connection was opened on ended")
+
+    @sa.event.listens_for(engine.sync_engine, "close")
+    def _closing(dbapi_connection: Any, record: Any) -> None:
+        opened_on = record.info.get(_LOOP)
+        if opened_on is not None and opened_on is not _running_loop():
+            _forget(dbapi_connection)
+
+
+#: Where a pooled connection's record keeps the event loop it was opened on.
+_LOOP = "admin_core.loop"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _forget(dbapi_connection: Any) -> None:
+    """Mark an asyncpg connection of an ended loop as closed, so that the pool's dropping it
+    does not try to close it through that loop ("Event loop is closed")."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None:
+        driver._aborted = True
 
 
 def _lock_engine(settings: Settings, resources: Resources) -> AsyncEngine:
