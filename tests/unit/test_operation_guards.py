@@ -286,8 +286,7 @@ async def state(http: ApiClient) -> Any:
     memberships, the graph."""
     container = http.container
     tables = container.database.store().snapshot()  # a copy of each table
-    areas: Any = container.flags.providers  # `.provider` is a method of the container's own
-    flags = areas["provider"]()
+    flags = container.flags.feature_flags()
     overrides = {t: dict(await flags.overrides(t)) for t in (OWN, OTHER, UNKNOWN)}
     identity = container.users.identity()
     members = {

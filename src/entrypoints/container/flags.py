@@ -64,7 +64,8 @@ class FlagsArea(containers.DeclarativeContainer):
     catalogue = providers.Singleton(
         load_flag_catalogue, runtime.settings.provided.flag_catalogue_file
     )
-    provider = providers.Singleton(
+    #: The flags port (`provider` would name the sub-container's own delegate instead).
+    feature_flags = providers.Singleton(
         _provider,
         runtime.settings,
         catalogue,
@@ -76,7 +77,7 @@ class FlagsArea(containers.DeclarativeContainer):
     tenant_flags = providers.Singleton(
         TenantFlags,
         catalogue=catalogue,
-        flags=provider,
+        flags=feature_flags,
         tenants=database.known_tenants,
         side_effects=side_effects.runner,
     )
