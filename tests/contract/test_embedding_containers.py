@@ -148,19 +148,21 @@ async def test_two_apps_in_one_process_answer_each_from_its_own_database(
         )
         return {"Authorization": f"Bearer {token}"}
 
-    async with (
-        AsyncTestClient(create_app(a)) as on_a,
-        AsyncTestClient(create_app(b)) as on_b,
-    ):
-        listed_a = await on_a.get("/api/v1/admin/tenants", headers=bearer(a))
-        listed_b = await on_b.get("/api/v1/admin/tenants", headers=bearer(b))
-        assert listed_a.status_code == listed_b.status_code == 200
-        assert listed_a.json()["meta"]["total"] > 0
-        assert listed_b.json()["meta"]["total"] == 0
-        # Each trusts its own signing key only.
-        assert (await on_b.get("/api/v1/admin/tenants", headers=bearer(a))).status_code == 401
-        audit_b = await on_b.get("/api/v1/admin/audit-log", headers=bearer(b))
-        assert audit_b.json()["data"]["entries"] == []
+    async with AsyncTestClient(create_app(b)) as on_b:
+        async with AsyncTestClient(create_app(a)) as on_a:
+            listed_a = await on_a.get("/api/v1/admin/tenants", headers=bearer(a))
+            listed_b = await on_b.get("/api/v1/admin/tenants", headers=bearer(b))
+            assert listed_a.status_code == listed_b.status_code == 200
+            assert listed_a.json()["meta"]["total"] > 0
+            assert listed_b.json()["meta"]["total"] == 0
+            # Each trusts its own signing key only.
+            refused = await on_b.get("/api/v1/admin/tenants", headers=bearer(a))
+            assert refused.status_code == 401
+            audit_b = await on_b.get("/api/v1/admin/audit-log", headers=bearer(b))
+            assert audit_b.json()["data"]["entries"] == []
+        # The one app stopped, and its lifespan closed its container: the other still serves.
+        assert (await on_b.get("/api/v1/admin/tenants", headers=bearer(b))).status_code == 200
+        assert (await on_b.get("/ready")).status_code == 200
 
 
 def open_fds() -> set[str]:
