@@ -204,6 +204,28 @@ def test_a_container_closed_at_the_end_of_each_event_loop_serves_the_next(
     assert [str(w.message) for w in leaks if issubclass(w.category, ResourceWarning)] == []
 
 
+@pytest.mark.postgres
+def test_a_container_whose_pool_another_running_loop_holds_says_so(tmp_path: Path) -> None:
+    container = build_container(place("postgres", tmp_path, "db").settings())
+    used, done = threading.Event(), threading.Event()
+
+    async def use_and_keep_running() -> None:
+        await tenants(container)
+        used.set()
+        await asyncio.to_thread(done.wait, 10)
+        await aclose(container)
+
+    other = threading.Thread(target=asyncio.run, args=(use_and_keep_running(),))
+    other.start()
+    try:
+        assert used.wait(10)
+        with pytest.raises(RuntimeError, match="holds connections of another event loop"):
+            asyncio.run(asyncio.wait_for(tenants(container), 10))
+    finally:
+        done.set()
+        other.join(10)
+
+
 @pytest.mark.parametrize("kind", kinds("memory", "sqlite", "postgres"))
 def test_a_container_left_open_by_an_event_loop_that_ended_serves_the_next(
     kind: str, tmp_path: Path

@@ -65,8 +65,9 @@ def _replace_connections_of_ended_loops(engine: AsyncEngine) -> None:
             return
         if opened_on.is_running():
             raise RuntimeError(
-                "this container's database pool serves another event loop, still running:"
-                " build one container per event loop"
+                "this container's database pool holds connections of another event loop, which"
+                " is still running: close the container there (aclose) before using it on this"
+                " loop, or build one container per event loop"
             )
         raise sa.exc.DisconnectionError("the event loop this connection was opened on ended")
 
