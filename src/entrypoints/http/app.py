@@ -226,13 +226,21 @@ async def _checkpoint_pass(container: Container) -> None:
 
 def _name_each_request(app: Litestar) -> None:
     """Every line written while serving a request carries its id, from the request's first
-    step: not only once it is authenticated or its answer starts (a probe's "not ready")."""
+    step: not only once it is authenticated or its answer starts (a probe's "not ready").
+    Once it is served, the caller's own id is back: a host that mounts the app calls it in
+    its own task, and its lines after the call are not the app's request's."""
     inner: ASGIApp = app.asgi_handler
 
     async def named(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
+        if scope["type"] != ScopeType.HTTP:
+            await inner(scope, receive, send)
+            return
+        callers = REQUEST_ID.set(REQUEST_ID.get())
+        try:
             ensure_request_id(scope)
-        await inner(scope, receive, send)
+            await inner(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(callers)
 
     app.asgi_handler = named
 
