@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.config_files import PROJECT_CONFIG
+from adapters.config_files.flags import load_flag_catalogue
 from adapters.sql.migrate import upgrade
 from admin_core.audit.recording import audit_record
 from admin_core.audit.use_cases import AuditQuery, WriteCheckpointCommand
@@ -27,6 +29,7 @@ from entrypoints.demo.seed import seed_demo
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.support.databases import postgres_urls, truncate_postgres
+from tests.support.fake_flagsmith import catalogue_features, running_fake_flagsmith
 from tests.support.services import in_thread
 
 OPERATOR = Principal.operator("embedder", request_id="req-embedder")
@@ -243,3 +246,36 @@ def test_a_container_left_open_by_an_event_loop_that_ended_serves_the_next(
         assert asyncio.run(asyncio.wait_for(run(2), 10)) == ["1a", "1b", "2a", "2b"]
         asyncio.run(aclose(container))
         gc.collect()
+
+
+def test_closing_a_container_with_flagsmith_leaves_no_thread_of_it(tmp_path: Path) -> None:
+    catalogue = load_flag_catalogue(PROJECT_CONFIG / "flags.yaml")
+    with running_fake_flagsmith(catalogue_features(catalogue)) as fake:
+        env = fake.adapter_env()
+        container = build_container(
+            Settings(
+                database_url="memory://",
+                local_key_path=tmp_path / "signing.pem",
+                flagsmith_api_url=env["ADMIN_TEST_FLAGSMITH_API_URL"],
+                flagsmith_server_key=env["ADMIN_TEST_FLAGSMITH_SERVER_KEY"],
+                flagsmith_admin_api_url=env["ADMIN_TEST_FLAGSMITH_ADMIN_API_URL"],
+                flagsmith_admin_key=env["ADMIN_TEST_FLAGSMITH_ADMIN_KEY"],
+                flagsmith_environment_key=env["ADMIN_TEST_FLAGSMITH_ENVIRONMENT_KEY"],
+            )
+        )
+        threads = set(threading.enumerate())
+
+        async def read_then_close() -> list[str]:
+            await container.flags.feature_flags().state("tnt_embedder")
+            assert set(threading.enumerate()) - threads  # the SDK polls in a thread
+            await aclose(container)
+            left = set(threading.enumerate()) - threads
+            # Not the container's: the loop's executor (asyncio.run ends it) and the fake's
+            # handler of the connection the SDK just closed.
+            return [
+                t.name
+                for t in left
+                if not t.name.startswith("asyncio_") and "process_request" not in t.name
+            ]
+
+        assert asyncio.run(read_then_close()) == []

@@ -181,6 +181,10 @@ class _Document:
         return self._document
 
 
+#: How long closing waits for the SDK's poller thread to end (a fetch in flight may hold it).
+POLLER_STOP_S = 1.0
+
+
 class FlagsmithFeatureFlags(FeatureFlags):
     """Flagsmith through its SDK (reads) and its Admin API (writes). No network I/O before the
     first call; the SDK starts then, off the event loop. Each HTTP call has `timeout`;
@@ -292,8 +296,8 @@ class FlagsmithFeatureFlags(FeatureFlags):
     async def aclose(self) -> None:
         self._closed = True
         sdk, self._sdk = self._sdk, None
-        if sdk is not None:
-            _stop(sdk)
+        if sdk is not None:  # its poller's thread ended, unless a fetch holds it past the wait
+            await asyncio.to_thread(_stop, sdk, wait=POLLER_STOP_S)
         if self._http_client is not None:
             await self._http_client.aclose()
             self._http_client = None
@@ -583,10 +587,14 @@ def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _stop(sdk: Flagsmith) -> None:
+def _stop(sdk: Flagsmith, *, wait: float = 0.0) -> None:
+    """Stop the SDK's poller (waiting up to `wait` seconds for its thread to end: between two
+    fetches it ends at once) and close its HTTP session."""
     poller = getattr(sdk, "environment_data_polling_manager_thread", None)
     if poller is not None:
         poller.stop()
+        if wait and poller.is_alive():
+            poller.join(wait)
     sdk.session.close()
 
 
