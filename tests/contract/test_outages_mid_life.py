@@ -296,8 +296,12 @@ async def test_ready_stays_ready_when_only_a_pooled_connection_was_dropped(
 
 @pytest.mark.parametrize(
     ("command", "marker"),
-    [(["tenants", "list"], b"tenants"), (["audit", "verify"], b"audit_log")],
-    ids=["tenants list", "audit verify"],
+    [
+        (["tenants", "list"], b"tenants"),
+        (["audit", "verify"], b"audit_log"),
+        (["demo", "seed"], b"advisory_lock"),  # the seed's lock, taken before any table
+    ],
+    ids=["tenants list", "audit verify", "demo seed at its lock"],
 )
 def test_a_command_on_a_database_that_stalls_exits_6_in_time(
     command: list[str],

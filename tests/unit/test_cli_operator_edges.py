@@ -15,19 +15,13 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.main import ArgumentsRefused, build_parser, main, parse
-from tests.support.databases import postgres_urls, truncate_postgres
-from tests.support.proxy import FaultyProxy
-from tests.support.services import in_thread
 from tests.support.signals import stopped
 
 ADMINCTL = Path(sys.executable).with_name("adminctl")
@@ -548,41 +542,3 @@ def test_output_dash_is_stdout_not_a_file_named_dash(
     out = capsys.readouterr().out
     assert out.startswith(("{", "# key id"))
     assert not (embedded / "-").exists()
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("as_json", [False, True])
-def test_a_demo_seed_on_a_database_that_stalls_at_its_lock_exits_6_in_time(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    as_json: bool,
-) -> None:
-    """`demo seed` (and the embedded `serve`'s seed at start) on a PostgreSQL server that stops
-    answering once connected, while the seed takes its lock: DATABASE_UNAVAILABLE and exit 6
-    after the statement timeout, as every other statement gives, not a start that never
-    ends."""
-    app_url, owner_url = postgres_urls()
-    in_thread(truncate_postgres(owner_url))
-    server = urlsplit(app_url)
-    assert server.hostname is not None
-    assert server.port is not None
-    with FaultyProxy(server.hostname, server.port) as proxy:
-        monkeypatch.setenv("ADMIN_DATABASE_URL", proxy.url(app_url))
-        monkeypatch.setenv("ADMIN_DATABASE_STATEMENT_TIMEOUT_SECONDS", "1")
-        monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "key.pem"))
-        proxy.stall_on(b"advisory_lock")
-        unstall = threading.Timer(15, proxy.resume)  # should the seed hang
-        unstall.start()
-        started = time.monotonic()
-        code = main([*(["--json"] if as_json else []), "demo", "seed"])
-        took = time.monotonic() - started
-        unstall.cancel()
-    assert code == 6
-    err = capsys.readouterr().err
-    if as_json:
-        [error] = json.loads(err)["errors"]
-        assert error["code"] == "DATABASE_UNAVAILABLE"
-    else:
-        assert err.startswith("error DATABASE_UNAVAILABLE: ")
-    assert took < 10
