@@ -412,7 +412,6 @@ Rows = dict[str, Any]
 #: A change of the list's rows: appends the rows as they are once it commits to the history,
 #: then commits it.
 Write = Callable[[random.Random, list[Rows]], Awaitable[None]]
-OffsetOrCursor = Callable[[int, int, str | None], Awaitable[OffsetPage[Any]]]
 
 
 def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str]:
@@ -425,14 +424,20 @@ def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str
 
 
 async def pages_while_writing(
-    page: OffsetOrCursor, write: Write, ids: Callable[[Any], str], *, reads: int = 800
+    listing: Any, query: Any, write: Write, ids: Callable[[Any], str], *, reads: int = 800
 ) -> list[str]:
-    """Pages read (by offset, some around the list's end, and by cursor) while a writer
+    """Pages of `listing` (a list use case) for `query` read (by offset, some around the
+    list's end, and by cursor) while a writer
     changes the list without pause; what is wrong with them: a page whose rows and `total`
     are not the rows and the count of the list at one instant between the read's start
     and its end (`len(rows) <= total` and the filter follow)."""
     history: list[Rows] = [{}]
     done = asyncio.Event()
+
+    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
+        changes = {"limit": limit, "offset": offset, "cursor": cursor}
+        read: OffsetPage[Any] = await listing.execute(OPERATOR, replace(query, **changes))
+        return read
 
     async def writer() -> None:
         rng = random.Random(7)
@@ -483,6 +488,17 @@ def add_or_flip(rng: random.Random, rows: Rows, others: Rows) -> str | None:
     return rng.choice(sorted(pool))
 
 
+def flip(rows: Rows, aside: Rows, changed: str) -> bool:
+    """Move `changed` out of the filter (from `rows` to `aside`) or back into it; True when
+    it came back."""
+    back = changed in aside
+    if back:
+        rows[changed] = aside.pop(changed)
+    else:
+        aside[changed] = rows.pop(changed)
+    return back
+
+
 async def test_a_session_page_and_its_total_are_read_at_one_instant(
     uow: Transactions[Any],
 ) -> None:
@@ -518,21 +534,13 @@ async def test_a_session_page_and_its_total_are_read_at_one_instant(
             else:
                 current = await tx.mso_sessions.get(changed)
                 assert current is not None
-                back = changed in refunded
-                if back:
-                    rows[changed] = refunded.pop(changed)
-                else:
-                    refunded[changed] = rows.pop(changed)
+                back = flip(rows, refunded, changed)
                 history.append(rows)
                 status = SessionStatus.PAID if back else SessionStatus.REFUNDED
                 await tx.mso_sessions.update(replace(current, status=status))
             await tx.commit()
 
-    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
-        changes = {"limit": limit, "offset": offset, "cursor": cursor}
-        return await listing.execute(OPERATOR, replace(query, **changes))
-
-    assert await pages_while_writing(page, write, lambda s: s.id) == []
+    assert await pages_while_writing(listing, query, write, lambda s: s.id) == []
 
 
 async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
@@ -561,20 +569,12 @@ async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
             else:
                 current = await tx.mso_doctors.get(changed)
                 assert current is not None
-                back = changed in inactive
-                if back:
-                    rows[changed] = inactive.pop(changed)
-                else:
-                    inactive[changed] = rows.pop(changed)
+                back = flip(rows, inactive, changed)
                 history.append(rows)
                 await tx.mso_doctors.update(replace(current, active=back))
             await tx.commit()
 
-    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
-        changes = {"limit": limit, "offset": offset, "cursor": cursor}
-        return await listing.execute(OPERATOR, replace(query, **changes))
-
-    assert await pages_while_writing(page, write, lambda d: d.id) == []
+    assert await pages_while_writing(listing, query, write, lambda d: d.id) == []
 
 
 async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
@@ -610,21 +610,13 @@ async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
             else:
                 current = await tx.tenants.get(changed)
                 assert current is not None
-                back = changed in suspended
-                if back:
-                    rows[changed] = suspended.pop(changed)
-                else:
-                    suspended[changed] = rows.pop(changed)
+                back = flip(rows, suspended, changed)
                 history.append(rows)
                 status = TenantStatus.ACTIVE if back else TenantStatus.SUSPENDED
                 await tx.tenants.update(replace(current, status=status))
             await tx.commit()
 
-    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
-        changes = {"limit": limit, "offset": offset, "cursor": cursor}
-        return await listing.execute(OPERATOR, replace(query, **changes))
-
-    assert await pages_while_writing(page, write, lambda t: t.id) == []
+    assert await pages_while_writing(listing, query, write, lambda t: t.id) == []
 
 
 async def test_a_user_page_and_its_total_are_read_at_one_instant(
@@ -659,9 +651,5 @@ async def test_a_user_page_and_its_total_are_read_at_one_instant(
                 assert await tx.user_roles.remove(tenant, changed, role)
             await tx.commit()
 
-    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
-        changes = {"limit": limit, "offset": offset, "cursor": cursor}
-        return await listing.execute(OPERATOR, replace(query, **changes))
-
     # A page and its total come from one read of every role: fewer reads, each of them all.
-    assert await pages_while_writing(page, write, lambda u: u.user_id, reads=200) == []
+    assert await pages_while_writing(listing, query, write, lambda u: u.user_id, reads=200) == []
