@@ -53,6 +53,11 @@ RECONCILE_BATCH = 100
 #: or by reconcile.
 LEASE = timedelta(seconds=60)
 RENEW_EVERY_SECONDS = LEASE.total_seconds() / 3
+#: How far ahead of a caller's clock another replica's may be (or step forward) without the
+#: other taking over the caller's intent while the caller still drives it: the lease of a
+#: caller alive runs at least this long past the time (now) by the caller's clock. The
+#: caller's own clock stepping backwards does not shorten its lease (see `SideEffects._renew`).
+CLOCK_TOLERANCE = LEASE - timedelta(seconds=RENEW_EVERY_SECONDS)
 
 #: The transaction the runner's own transactions give. Covariant: the one runner of a service,
 #: over transactions that satisfy every area's protocol, serves each area as its own.
@@ -81,13 +86,15 @@ class LeaseLost(Exception):
 class _Progress:
     """How far a caller driving an intent got, for what its cancellation leaves to do."""
 
-    __slots__ = ("answer", "called", "error", "held")
+    __slots__ = ("answer", "called", "error", "held", "held_since")
 
     def __init__(self, held: datetime | None) -> None:
         self.called = False  # the provider's call has started
         self.answer: Answer | None = None  # what the provider said, once it did
         self.error: BaseException | None = None  # what its call raised, if it did
         self.held = held  # the end of this caller's lease, as last written
+        #: When (by the event loop's monotonic clock) `held` was written, or later.
+        self.held_since = asyncio.get_running_loop().time()
 
 
 #: Reasons recorded on an intent whose caller was cancelled.
@@ -137,11 +144,13 @@ class SideEffects(Generic[T_co]):
         ids: IdGenerator,
         *,
         renew_every_seconds: float = RENEW_EVERY_SECONDS,
+        lease: timedelta = LEASE,
     ) -> None:
         self._transactions = transactions
         self._clock = clock
         self._ids = ids
         self._renew_every = renew_every_seconds
+        self._lease = lease
         self._locks: dict[str, _ScopeLock] = {}
 
     @contextlib.asynccontextmanager
@@ -196,7 +205,7 @@ class SideEffects(Generic[T_co]):
             status=IntentStatus.PENDING,
             created_at=now,
             updated_at=now,
-            lease_until=now + LEASE,
+            lease_until=now + self._lease,
             subject=subject,
         )
 
@@ -212,7 +221,7 @@ class SideEffects(Generic[T_co]):
         now = self._clock.now()
         if intent.lease_until is not None and intent.lease_until > now:
             raise IntentInProgress(intent_id)
-        until = now + LEASE
+        until = now + self._lease
         await tx.intents.lease(intent_id, until=until, at=now)
         return replace(intent, lease_until=until)
 
@@ -364,28 +373,36 @@ class SideEffects(Generic[T_co]):
                     return task.result()
                 if progress.held is None:
                     continue
-                progress.held = await self._renew(intent, progress.held) or progress.held
+                await self._renew(intent, progress)
         finally:
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
 
-    async def _renew(self, intent: Intent, held: datetime) -> datetime | None:
-        """The lease's new end; None when the database could not be asked (the next turn
-        tries again). Raises `LeaseLost` when the lease is no longer this caller's."""
+    async def _renew(self, intent: Intent, progress: _Progress) -> None:
+        """Move the end of this caller's lease (`progress.held`) on; left as it is when the
+        database could not be asked (the next turn tries again). Raises `LeaseLost` when the
+        lease is no longer this caller's."""
+        held = progress.held
+        assert held is not None
         now = self._clock.now()
-        until = now + LEASE
+        since = asyncio.get_running_loop().time()
+        # Never sooner than the lease held moved on by the time since it was written, as the
+        # event loop's monotonic clock measures it: the wall clock stepping backwards (NTP)
+        # would otherwise shorten the lease, and another replica take over a caller alive.
+        moved_on = held + timedelta(seconds=max(0.0, since - progress.held_since))
+        until = max(now + self._lease, moved_on)
         try:
             async with self._transactions() as tx:
                 renewed = await tx.intents.renew(intent.id, held_until=held, until=until, at=now)
                 await tx.commit()
         except DatabaseUnavailable as error:
             log.warning("intent %s: its lease could not be renewed: %r", intent.id, error)
-            return None
+            return
         if not renewed:
             raise LeaseLost(intent.id)
-        return until
+        progress.held, progress.held_since = until, since
 
     async def reconcile(
         self,
