@@ -248,3 +248,17 @@ async def test_a_lease_is_renewed_only_by_the_caller_holding_it_and_only_while_p
     async with uow() as tx:
         assert not await tx.intents.renew("int_renew", held_until=taken, until=taken, at=T0)
         assert not await tx.intents.renew("int_unknown", held_until=taken, until=taken, at=T0)
+
+
+async def test_a_lease_renewed_to_none_is_ended_for_any_caller(uow: Transactions) -> None:
+    first = intent("int_let_go")
+    await add(uow, first)
+    held = first.lease_until
+    assert held is not None
+    async with uow() as tx:
+        assert await tx.intents.renew("int_let_go", held_until=held, until=None, at=T0)
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.intents.get("int_let_go")
+    assert stored is not None
+    assert (stored.status, stored.lease_until) == (IntentStatus.PENDING, None)

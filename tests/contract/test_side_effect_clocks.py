@@ -153,3 +153,20 @@ async def test_a_crashed_callers_intent_is_taken_over_once_its_lease_ran_out_whe
         await b.finish(provider, intent.id)
     b_clock.set(true + offset)
     assert await b.finish(provider, intent.id) is NOT_APPLIED.outcome
+
+
+async def test_a_lease_a_cancelled_caller_let_go_is_free_to_a_replica_whose_clock_is_behind(
+    uow: Transactions,
+) -> None:
+    """Cut short mid-call, the caller ends its lease for the next caller to settle the
+    intent at once: at once too on a replica whose clock is behind the caller's."""
+    a = SideEffects(uow, ManualClock(T0, step=timedelta(0)), UlidGenerator())
+    b = SideEffects(
+        uow, ManualClock(T0 - timedelta(seconds=30), step=timedelta(0)), UlidGenerator()
+    )
+    provider = SlowProvider()
+    intent, driving = await started(uow, a, provider)
+    driving.cancel()
+    await asyncio.gather(driving, return_exceptions=True)
+    assert await b.finish(provider, intent.id) is NOT_APPLIED.outcome
+    assert await status_of(uow, intent.id) is IntentStatus.FAILED

@@ -55,7 +55,7 @@ class InMemoryIntentLog(IntentLog):
         self._store.intents[intent_id] = replace(intent, lease_until=until, updated_at=at)
 
     async def renew(
-        self, intent_id: str, *, held_until: datetime, until: datetime, at: datetime
+        self, intent_id: str, *, held_until: datetime, until: datetime | None, at: datetime
     ) -> bool:
         intent = self._store.intents.get(intent_id)
         if intent is None or intent.status is not IntentStatus.PENDING:

@@ -139,7 +139,7 @@ class SqlIntentLog(IntentLog):
         await self._connection.execute(_LEASE, {"intent_id": intent_id, "until": until, "at": at})
 
     async def renew(
-        self, intent_id: str, *, held_until: datetime, until: datetime, at: datetime
+        self, intent_id: str, *, held_until: datetime, until: datetime | None, at: datetime
     ) -> bool:
         renewed = await self._connection.execute(
             _RENEW, {"intent_id": intent_id, "held_until": held_until, "until": until, "at": at}

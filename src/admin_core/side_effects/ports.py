@@ -41,11 +41,12 @@ class IntentLog(Protocol):
         ...
 
     async def renew(
-        self, intent_id: str, *, held_until: datetime, until: datetime, at: datetime
+        self, intent_id: str, *, held_until: datetime, until: datetime | None, at: datetime
     ) -> bool:
-        """Extend the lease of a caller still driving the intent to `until`: only while the
-        intent is pending and its lease is still the one the caller holds (`held_until`).
-        False, and nothing written, when another caller took it over or it was settled."""
+        """Extend the lease of a caller still driving the intent to `until` (None: end it,
+        the intent free for the next caller whatever its clock): only while the intent is
+        pending and its lease is still the one the caller holds (`held_until`). False, and
+        nothing written, when another caller took it over or it was settled."""
         ...
 
     async def reassign(self, intent_id: str, audit: Sequence[AuditRecord]) -> None:

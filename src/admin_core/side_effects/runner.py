@@ -353,12 +353,14 @@ class SideEffects(Generic[T_co]):
 
     async def _let_go(self, intent: Intent, held: datetime | None) -> None:
         """End this caller's lease now, if it is still the one it holds (`held`): the intent
-        stays pending, for the next caller to settle without waiting for the lease."""
+        stays pending, for the next caller to settle without waiting for the lease. Ended
+        outright rather than at this caller's now, which a replica whose clock is behind
+        would see as a lease still running."""
         if held is None:
             return
         now = self._clock.now()
         async with self._transactions() as tx:
-            await tx.intents.renew(intent.id, held_until=held, until=now, at=now)
+            await tx.intents.renew(intent.id, held_until=held, until=None, at=now)
             await tx.commit()
 
     async def _leased(
