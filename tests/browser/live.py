@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.settings import PREFIX, Settings
 from tests.support.http import PLATFORM_ORG
+from tests.support.ports import free_port
 from tests.support.services import ROOT, in_thread, services_required
 
 #: Screenshots the tests leave behind (var/ is not versioned).
@@ -130,13 +130,6 @@ class PageUnderTest:
         return console + self.page_errors
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -174,7 +167,7 @@ def serve(folder: Path) -> Iterator[LiveApp]:
     adminctl = Path(sys.executable).with_name("adminctl")
     output = folder / "serve.log"
     for _ in range(_START_ATTEMPTS):
-        port = _free_port()
+        port = free_port()
         with output.open("wb") as log:
             process = subprocess.Popen(
                 [str(adminctl), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from entrypoints.container import aclose, build_container
 from entrypoints.settings import Settings
 from tests.support.at_once import Running, run_at_once, started_at_once
 from tests.support.graph import neo4j_projection
+from tests.support.ports import free_port
 from tests.support.services import _create_database, _drop_database, in_thread, service_url
 
 #: Enough processes that, without a lock, two of them meet in the same migration.
@@ -162,7 +162,7 @@ def test_two_servers_started_at_once_on_a_fresh_file_serve_one_demo_set_and_one_
     both."""
     db = tmp_path / "admin.sqlite"
     env = _env(tmp_path, f"sqlite+aiosqlite:///{db}")
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     commands = [["serve", "--host", "127.0.0.1", "--port", str(port)] for port in ports]
     with started_at_once(commands, env=env, cwd=tmp_path) as servers:
@@ -192,12 +192,6 @@ def test_two_servers_started_at_once_on_a_fresh_file_serve_one_demo_set_and_one_
 
 #: Guards against a hang, never a measure of speed.
 GUARD_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _until_ready(server: Running, base: str) -> None:

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from entrypoints.demo.seed import DemoStory
 from entrypoints.settings import Settings
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
+from tests.support.ports import free_port
 from tests.support.services import (
     ROOT,
     _create_database,
@@ -213,12 +213,6 @@ def adminctl(
         return Run(code, captured.out, captured.err)
 
     return run
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

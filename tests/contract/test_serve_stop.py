@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.ports import free_port
 from tests.support.services import ROOT
 
 ADMINCTL = Path(sys.executable).with_name("adminctl")
@@ -25,12 +26,6 @@ if not ADMINCTL.exists():  # pragma: no cover - pytest run from outside the venv
     ADMINCTL = ROOT / ".venv" / "bin" / "adminctl"
 #: Guards against a hang, never a measure of speed.
 GUARD_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _until(condition: Callable[[], bool], what: str) -> None:
@@ -53,7 +48,7 @@ def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
     db = tmp_path / "admin.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADMIN_")}
     env |= {"ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from entrypoints.settings import PREFIX
+from tests.support.ports import free_port
 from tests.support.services import ROOT
 
 ADMINCTL = Path(sys.executable).with_name("adminctl")
@@ -59,12 +60,6 @@ class Server:
         return name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("slow-clients")
@@ -75,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         f"{PREFIX}HTTP_BODY_TIMEOUT_SECONDS": str(BODY_S),
         f"{PREFIX}HTTP_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_S),
     }
-    port = _free_port()
+    port = free_port()
     out, err = folder / "serve.out", folder / "serve.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
