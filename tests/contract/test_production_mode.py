@@ -22,7 +22,6 @@ import re
 import secrets
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,21 +42,17 @@ from entrypoints.cli.main import main
 from entrypoints.container import aclose, build_container
 from entrypoints.demo.seed import DemoStory
 from entrypoints.settings import Settings
+from tests.support.adminctl import ADMINCTL
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.fake_clerk import FakeClerk, running_fake_clerk
 from tests.support.ports import free_port
 from tests.support.services import (
-    ROOT,
     _create_database,
     _drop_database,
     in_thread,
     service_url,
 )
 from tests.support.tokens import ISSUER, SigningKey, claims
-
-ADMINCTL = Path(sys.executable).with_name("adminctl")
-if not ADMINCTL.exists():  # pragma: no cover - pytest run from outside the venv
-    ADMINCTL = ROOT / ".venv" / "bin" / "adminctl"
 
 EXIT_CONFIG = 78
 EXIT_SEED_REFUSED = 5

@@ -11,19 +11,15 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from tests.support.adminctl import ADMINCTL
 from tests.support.ports import free_port
-from tests.support.services import ROOT
 
-ADMINCTL = Path(sys.executable).with_name("adminctl")
-if not ADMINCTL.exists():  # pragma: no cover - pytest run from outside the venv
-    ADMINCTL = ROOT / ".venv" / "bin" / "adminctl"
 #: Guards against a hang, never a measure of speed.
 GUARD_S = 60.0
 

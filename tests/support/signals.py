@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.ed25519.keys import Ed25519CheckpointSigner
-
-ADMINCTL = Path(sys.executable).with_name("adminctl")
+from tests.support.adminctl import ADMINCTL
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,11 +38,11 @@ from admin_core.audit.use_cases import (
 from admin_core.kernel.principal import Principal
 from entrypoints.cli.main import main
 from entrypoints.http.presenters.audit import entry_out
+from tests.support.adminctl import ADMINCTL
 from tests.support.clock import ManualClock
 
 OPERATOR = Principal.operator("auditor-test")
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-ADMINCTL = Path(sys.executable).with_name("adminctl")
 
 
 def record(n: int, tenant_id: str = "tenant-a") -> AuditRecord:

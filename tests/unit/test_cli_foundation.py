@@ -9,7 +9,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import jwt
@@ -18,9 +17,8 @@ import pytest
 from adapters.ed25519.keys import Ed25519CheckpointSigner
 from entrypoints.cli.main import build_parser, main
 from entrypoints.cli.output import print_table
+from tests.support.adminctl import ADMINCTL
 from tests.support.signals import stopped
-
-ADMINCTL = Path(sys.executable).with_name("adminctl")
 
 
 @pytest.fixture

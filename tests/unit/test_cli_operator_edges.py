@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import stat
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,9 +21,9 @@ import pytest
 
 from admin_core.kernel.errors import ValidationFailed
 from entrypoints.cli.main import ArgumentsRefused, build_parser, main, parse
+from tests.support.adminctl import ADMINCTL
 from tests.support.signals import stopped
 
-ADMINCTL = Path(sys.executable).with_name("adminctl")
 #: What Python makes of the byte 0xff in an argument (PEP 383): a lone surrogate.
 NOT_UTF8 = os.fsdecode(b"\xff")
 

@@ -10,7 +10,6 @@ import re
 import select
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,12 +20,10 @@ import httpx
 import pytest
 
 from entrypoints.settings import PREFIX
+from tests.support.adminctl import ADMINCTL
 from tests.support.ports import free_port
 from tests.support.services import ROOT
 
-ADMINCTL = Path(sys.executable).with_name("adminctl")
-if not ADMINCTL.exists():  # pragma: no cover - pytest run from outside the venv
-    ADMINCTL = ROOT / ".venv" / "bin" / "adminctl"
 HEADERS_S = 2.0
 BODY_S = 2.0
 KEEP_ALIVE_S = 1.0
