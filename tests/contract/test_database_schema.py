@@ -16,6 +16,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.migrate import SqlDatabaseSchema, head_revision, upgrade
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.health.errors import NotReady
 from admin_core.health.model import SchemaAge
 from admin_core.health.use_cases import CheckReadiness
 from tests.support.databases import postgres_urls
@@ -93,6 +94,7 @@ async def test_a_database_that_takes_no_writes_is_not_ready() -> None:
         schema=SqlDatabaseSchema(engine),
     )
     try:
-        assert await readiness.execute() is False
+        with pytest.raises(NotReady, match="takes no writes"):
+            await readiness.execute()
     finally:
         await engine.dispose()

@@ -26,6 +26,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.migrate import head_revision, upgrade
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
+from admin_core.health.errors import NotReady
 from admin_core.health.use_cases import CheckReadiness
 from admin_core.kernel.errors import DatabaseUnavailable
 from entrypoints.cli.main import _commands, build_parser, main
@@ -111,7 +112,12 @@ async def test_the_api_answers_503_in_the_envelope_and_ready_says_not_ready(
         ready = await client.get("/ready")
     assert tenants.status_code == 503, tenants.text
     assert [e["code"] for e in tenants.json()["errors"]] == ["DATABASE_UNAVAILABLE"]
+    # A probe is answered in the error envelope, saying why in words that name no host.
     assert ready.status_code == 503
+    assert ready.json()["success"] is False
+    [not_ready] = ready.json()["errors"]
+    assert not_ready["code"] == "NOT_READY"
+    assert "127.0.0.1" not in not_ready["message"]
     # The operator's log says it too, with the request and the cause.
     [line] = [r for r in caplog.records if "answered 503 DATABASE_UNAVAILABLE" in r.message]
     assert line.levelname == "WARNING"
@@ -289,12 +295,14 @@ async def test_ready_answers_not_ready_in_time_when_the_database_stalls() -> Non
         stalled, timeout_seconds=0.2, schema=InMemoryDatabaseSchema()
     )
     started = time.monotonic()
-    answers = await asyncio.gather(*(readiness.execute() for _ in range(5)))
-    assert answers == [False] * 5
+    answers = await asyncio.gather(*(readiness.execute() for _ in range(5)), return_exceptions=True)
+    assert [(type(a), str(a)) for a in answers] == [
+        (NotReady, "The database did not answer within 0.2 s.")
+    ] * 5
     assert time.monotonic() - started < 2
     assert stalled.opened == 1
     stalled.answer.set()
-    assert await readiness.execute() is True
+    await readiness.execute()  # ready: returns
 
 
 @pytest.mark.parametrize("file_made", [True, False], ids=["empty-file", "no-file"])
@@ -336,7 +344,14 @@ async def test_ready_follows_the_schema_revision_while_the_process_runs(tmp_path
         assert (await client.get("/ready")).status_code == 200
         stamp("0011")
         older = await client.get("/ready")
-        assert (older.status_code, older.json()["data"]) == (503, {"status": "not_ready"})
+        assert older.status_code == 503
+        assert older.json()["errors"] == [
+            {
+                "code": "NOT_READY",
+                "message": "The database's schema is older than this release's:"
+                " it must be upgraded.",
+            }
+        ]
         stamp("9999_a_later_release")
         assert (await client.get("/ready")).status_code == 200
         stamp(head_revision())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from admin_core.health.errors import NotReady
 from admin_core.health.model import ExternalHealth, SchemaAge
 from admin_core.health.monitor import DependencyMonitor
 from admin_core.health.ports import DatabaseSchema
+from admin_core.kernel.errors import AdminError
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.tenants.ports import TenantLookupTransaction
@@ -43,32 +45,39 @@ class CheckReadiness:
         self._transactions = transactions
         self._timeout = timeout_seconds
         self._schema = schema
-        self._running: asyncio.Task[bool] | None = None
+        self._running: asyncio.Task[str | None] | None = None
         self._newer_told: str | None = None
 
-    async def execute(self) -> bool:
+    async def execute(self) -> None:
+        """Returns when ready; else NOT_READY, its message saying why in general words (a
+        probe is answered to anyone), the log saying it in full."""
         if self._running is None or self._running.done():
             self._running = asyncio.ensure_future(self._check())
         try:
-            return await asyncio.wait_for(asyncio.shield(self._running), self._timeout)
+            reason = await asyncio.wait_for(asyncio.shield(self._running), self._timeout)
         except TimeoutError:
             log.warning("not ready: the database did not answer within %ss", self._timeout)
-            return False
+            reason = f"The database did not answer within {self._timeout:g} s."
+        if reason is not None:
+            raise NotReady(reason)
 
-    async def _check(self) -> bool:
+    async def _check(self) -> str | None:
+        """Why not ready, or None when ready."""
         try:
             async with self._transactions() as tx:
                 await tx.tenants.get("")
             revision = await self._schema.revision()
         except Exception as error:  # noqa: BLE001 - any failure means "not ready", never a crash
             log.warning("not ready: %s", error.__cause__ or error)
-            return False
+            if isinstance(error, AdminError):  # worded for a client already
+                return error.message
+            return "The database could not be read."
         if not revision.writable:
             log.warning(
                 "not ready: the database answers reads but takes no writes (a standby, or"
                 " read-only by default)"
             )
-            return False
+            return "The database answers reads but takes no writes."
         if revision.age is SchemaAge.OLDER:
             log.warning(
                 "not ready: the database's schema is at %s, this release needs %s"
@@ -76,7 +85,7 @@ class CheckReadiness:
                 revision.found or "no revision",
                 revision.needed,
             )
-            return False
+            return "The database's schema is older than this release's: it must be upgraded."
         if revision.age is SchemaAge.NEWER and revision.found != self._newer_told:
             self._newer_told = revision.found
             log.warning(
@@ -85,7 +94,7 @@ class CheckReadiness:
                 revision.found,
                 revision.needed,
             )
-        return True
+        return None
 
 
 class CheckExternalDependencies:

@@ -27,6 +27,7 @@ from admin_core.flags.errors import (
     ThresholdsChanged,
 )
 from admin_core.graph.errors import GraphRebuildFailed, GraphRebuildInProgress
+from admin_core.health.errors import NotReady
 from admin_core.kernel.errors import (
     AdminError,
     AuthHeaderMissing,
@@ -96,6 +97,7 @@ STATUS: dict[type[AdminError], int] = {
     RateLimited: 429,
     DatabaseUnavailable: 503,
     AuditChainBroken: 503,
+    NotReady: 503,
 }
 
 #: Framework errors without a class of ours, by status.

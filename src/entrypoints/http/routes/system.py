@@ -10,10 +10,12 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from adapters.ed25519.keys import public_key_jwk
+from admin_core.health.errors import NotReady
 from admin_core.health.use_cases import CheckReadiness
+from admin_core.kernel.errors import error_views
 from entrypoints.http.dependencies import open_use_case
-from entrypoints.http.envelope import ok
-from entrypoints.http.schemas import StatusOut, SuccessEnvelope
+from entrypoints.http.envelope import error_response, ok
+from entrypoints.http.schemas import ErrorEnvelope, StatusOut, SuccessEnvelope
 
 
 @get("/health", include_in_schema=False, sync_to_thread=False)
@@ -28,10 +30,12 @@ def health(request: Request[Any, Any, Any]) -> Response[SuccessEnvelope[StatusOu
 )
 async def ready(
     request: Request[Any, Any, Any], check_readiness: NamedDependency[CheckReadiness]
-) -> Response[SuccessEnvelope[StatusOut]]:
-    if await check_readiness.execute():
-        return ok(request, StatusOut(status="ready"))
-    return ok(request, StatusOut(status="not_ready"), status_code=503)
+) -> Response[SuccessEnvelope[StatusOut]] | Response[ErrorEnvelope]:
+    try:
+        await check_readiness.execute()
+    except NotReady as not_ready:  # logged already, in full: no second line per probe
+        return error_response(request, 503, error_views(not_ready))
+    return ok(request, StatusOut(status="ready"))
 
 
 @get("/.well-known/jwks.json", include_in_schema=False, sync_to_thread=False)
