@@ -13,9 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +24,8 @@ import pytest
 from entrypoints.container import Container, aclose, build_container
 from entrypoints.settings import PREFIX, Settings
 from tests.support.http import PLATFORM_ORG
-from tests.support.ports import free_port
 from tests.support.services import ROOT, in_thread, services_required
+from tests.support.serving import serving
 
 #: Screenshots the tests leave behind (var/ is not versioned).
 ARTIFACTS = ROOT / "var" / "artifacts"
@@ -46,8 +43,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-default-apps",
 ]
-START_TIMEOUT = 60.0
-_START_ATTEMPTS = 3  # a free port can be taken by another process before the server binds it
 
 
 def chromium_executable() -> str:
@@ -130,69 +125,21 @@ class PageUnderTest:
         return console + self.page_errors
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _serving(process: subprocess.Popen[bytes], base_url: str) -> bool:
-    """Wait until the server answers (True) or exits (False)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200:
-                return True
-        time.sleep(0.1)
-    _stop(process)
-    pytest.fail(f"adminctl serve did not answer within {START_TIMEOUT:g} s", pytrace=False)
-
-
 @contextlib.contextmanager
 def serve(folder: Path) -> Iterator[LiveApp]:
     """`adminctl serve` with its database, signing key and output in `folder`."""
     key = folder / "signing.pem"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-    env |= {
+    settings = {
         f"{PREFIX}MODE": "embedded",
         f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.db'}",
         f"{PREFIX}LOCAL_KEY_PATH": str(key),
         f"{PREFIX}DEMO_SEED": "true",
     }
-    adminctl = Path(sys.executable).with_name("adminctl")
-    output = folder / "serve.log"
-    for _ in range(_START_ATTEMPTS):
-        port = free_port()
-        with output.open("wb") as log:
-            process = subprocess.Popen(
-                [str(adminctl), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,  # where config/ (the flag catalogue) is, as under `make run`
-            )
-        base_url = f"http://127.0.0.1:{port}"
-        if _serving(process, base_url):
-            break
-        if "address already in use" not in output.read_text().lower():
-            break
-    else:
-        pytest.fail(f"no free port after {_START_ATTEMPTS} attempts", pytrace=False)
-    if process.returncode is not None:
-        pytest.fail(
-            f"adminctl serve exited with {process.returncode}:\n{output.read_text()}",
-            pytrace=False,
-        )
-    container = build_container(Settings(database_url="memory://", local_key_path=key))
-    app = LiveApp(base_url=base_url, output=output, container=container)
-    try:
-        yield app
-    finally:
-        app.http.close()
-        _stop(process)
-        in_thread(aclose(container))
+    with serving(settings, folder) as server:
+        container = build_container(Settings(database_url="memory://", local_key_path=key))
+        app = LiveApp(base_url=server.url, output=server.log, container=container)
+        try:
+            yield app
+        finally:
+            app.http.close()
+            in_thread(aclose(container))

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets
 import signal
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,10 +26,11 @@ from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.kernel.principal import Principal
 from entrypoints.container import aclose, build_container
 from entrypoints.settings import Settings
-from tests.support.at_once import Running, run_at_once, started_at_once
+from tests.support.at_once import run_at_once, started_at_once
 from tests.support.graph import neo4j_projection
 from tests.support.ports import free_port
 from tests.support.services import _create_database, _drop_database, in_thread, service_url
+from tests.support.serving import printed_token, until_answering
 
 #: Enough processes that, without a lock, two of them meet in the same migration.
 UPGRADES = 4
@@ -167,12 +166,8 @@ def test_two_servers_started_at_once_on_a_fresh_file_serve_one_demo_set_and_one_
     commands = [["serve", "--host", "127.0.0.1", "--port", str(port)] for port in ports]
     with started_at_once(commands, env=env, cwd=tmp_path) as servers:
         for server, base in zip(servers, bases, strict=True):
-            _until_ready(server, base)
-        tokens = []
-        for server in servers:
-            found = re.search(r"export ADMIN_TOKEN=(\S+)", server.stdout.read_text())
-            assert found is not None, server.output()
-            tokens.append(found[1])
+            until_answering(server.process, f"{base}/ready", server.output)
+        tokens = [printed_token(server.stdout.read_text()) for server in servers]
         for token in tokens:
             for base in bases:
                 answer = httpx.get(
@@ -192,19 +187,6 @@ def test_two_servers_started_at_once_on_a_fresh_file_serve_one_demo_set_and_one_
 
 #: Guards against a hang, never a measure of speed.
 GUARD_S = 60.0
-
-
-def _until_ready(server: Running, base: str) -> None:
-    deadline = time.monotonic() + GUARD_S
-    while True:
-        assert server.process.poll() is None, server.output()
-        try:
-            if httpx.get(f"{base}/ready", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, server.output()
-        time.sleep(0.1)
 
 
 async def test_a_process_waiting_for_the_seed_lock_past_its_wait_is_told_to_try_again(

@@ -22,9 +22,7 @@ import re
 import secrets
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -52,11 +50,11 @@ from tests.support.services import (
     in_thread,
     service_url,
 )
+from tests.support.serving import environment, is_setting, serving
 from tests.support.tokens import ISSUER, SigningKey, claims
 
 EXIT_CONFIG = 78
 EXIT_SEED_REFUSED = 5
-START_TIMEOUT = 40.0
 PLATFORM_ORG = "org_platform_ops"
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
@@ -166,17 +164,6 @@ class Run:
         return self.out + self.err
 
 
-def _is_setting(name: str) -> bool:
-    """ADMIN_* variables of the application (ADMIN_TEST_* belong to the test tooling)."""
-    return name.startswith("ADMIN_") and not name.startswith("ADMIN_TEST_")
-
-
-def process_env(settings: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without any application setting, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not _is_setting(k)}
-    return env | dict(settings)
-
-
 @pytest.fixture(autouse=True)
 def server_ca(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """`COMPLETE`'s database URLs check the server's certificate (`?ssl=verify-full`), so
@@ -198,7 +185,7 @@ def adminctl(
     checkpoint_key(tmp_path / "secrets")
 
     def run(*args: str, env: Mapping[str, str]) -> Run:
-        for name in [n for n in os.environ if _is_setting(n)]:
+        for name in [n for n in os.environ if is_setting(n)]:
             monkeypatch.delenv(name)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -208,64 +195,6 @@ def adminctl(
         return Run(code, captured.out, captured.err)
 
     return run
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text() + self.stderr.read_text()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-@contextmanager
-def serving(settings: Mapping[str, str], workdir: Path) -> Iterator[Server]:
-    """`adminctl serve` as a subprocess on a free port, up once `/health` answers 200; always
-    stopped (terminate, then kill) on the way out, whatever happened inside."""
-    port = free_port()
-    out, err = workdir / "serve.out", workdir / "serve.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=process_env(settings),
-            stdout=stdout,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, out, err)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"adminctl serve exited with {process.returncode}:\n{server.output()}",
-                    pytrace=False,
-                )
-            try:
-                if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"adminctl serve did not start:\n{server.output()}", pytrace=False)
-            time.sleep(0.1)
-        yield server
-    finally:
-        _stop(process)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -327,7 +256,7 @@ def test_production_with_nothing_set_refuses_to_serve_naming_every_missing_setti
     done = subprocess.run(
         [str(ADMINCTL), "serve", "--port", str(free_port())],
         cwd=tmp_path,
-        env=process_env({"ADMIN_MODE": "production"}),
+        env=environment({"ADMIN_MODE": "production"}),
         capture_output=True,
         text=True,
         timeout=60,
@@ -735,7 +664,7 @@ def test_embedded_demo_seed_and_serve_leave_a_database_with_other_data_alone(
         assert listed.status_code == 200, listed.text
         assert [t["id"] for t in listed.json()["data"]["tenants"]] == [tenant_id]
         assert httpx.get(f"{server.url}/.well-known/jwks.json", timeout=5).status_code == 200
-    assert "not seeding the demo data" in server.stderr.read_text(), server.output()
+    assert "not seeding the demo data" in server.output()
 
     after = adminctl("--json", "tenants", "list", env=env)
     assert after.code == 0, after.text
@@ -783,10 +712,10 @@ def test_a_demo_seed_cut_short_is_named_by_demo_seed_and_serve_and_left_as_it_wa
     assert "DEMO_SEED_REFUSED" in refused.err
     assert "cut short" in refused.err
     assert "empty database" in refused.err
-    with serving(env, tmp_path):
+    with serving(env, tmp_path) as server:
         pass
     assert "not seeding the demo data: a demo seed of this database was cut short" in (
-        (tmp_path / "serve.err").read_text()
+        server.output()
     )
     assert sqlite_contents(db) == before
 

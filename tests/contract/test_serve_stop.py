@@ -5,20 +5,14 @@ stopped as asked (exit 0). A real server on an embedded SQLite file."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import socket
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from tests.support.adminctl import ADMINCTL
-from tests.support.ports import free_port
+from tests.support.serving import serving
 
 #: Guards against a hang, never a measure of speed.
 GUARD_S = 60.0
@@ -31,55 +25,29 @@ def _until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/ready", timeout=1.0).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "admin.sqlite"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMIN_")}
-    env |= {"ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    out, err = tmp_path / "serve.out", tmp_path / "serve.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        server = subprocess.Popen(
-            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        _until(lambda: _ready(base) or server.poll() is not None, "the server answered")
-        assert server.poll() is None, err.read_text()
-        found = re.search(r"export ADMIN_TOKEN=(\S+)", out.read_text())
-        assert found is not None, out.read_text()
-        token = found[1]
-
+    settings = {"ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    with serving(settings, tmp_path, ready="/ready") as server:
         # Another process holds the write lock: the request waits for it inside the server.
         holder = sqlite3.connect(db, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         body = json.dumps({"name": "Apollo Chennai (renamed)"}).encode()
         head = (
             "PATCH /api/v1/admin/tenants/apollo-chennai HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {server.token()}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
         )
-        client = socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=GUARD_S)
         try:
             client.sendall(head.encode() + body)  # in the server's hands before the SIGTERM
             time.sleep(0.2)  # lets it read them; too short fails, never passes
-            server.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             _until(
-                lambda: "Waiting for connections to close" in err.read_text(),
+                lambda: "Waiting for connections to close" in server.output(),
                 "the server stopped listening and waited for the request",
             )
             holder.execute("COMMIT")
@@ -90,11 +58,7 @@ def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
         finally:
             client.close()
 
-        assert server.wait(GUARD_S) == 0, err.read_text()
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        assert server.process.wait(GUARD_S) == 0
     # the server closed its connections: the last one to close folds the WAL into the file
     assert not Path(f"{db}-wal").exists()
     assert answer.startswith(b"HTTP/1.1 200 "), answer
@@ -104,4 +68,4 @@ def test_sigterm_answers_the_request_in_flight_closes_the_database_and_exits_0(
     finally:
         connection.close()
     assert name == "Apollo Chennai (renamed)"
-    assert "Traceback" not in err.read_text()
+    assert "Traceback" not in server.output()

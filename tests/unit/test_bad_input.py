@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from entrypoints.cli.main import main
 from entrypoints.http.requests import MAX_JSON_DEPTH
 from tests.support.doctors import doctor_body
 from tests.support.http import ApiClient, api, raw_call
+from tests.support.serving import serving
 
 TENANTS = "/api/v1/admin/tenants"
 AUDIT = "/api/v1/admin/audit-log"
@@ -351,44 +353,15 @@ def test_the_cli_takes_dates_past_the_calendar_like_the_api(
 def test_the_server_itself_hands_a_large_authorization_header_to_the_app(tmp_path: Path) -> None:
     """uvicorn answers a request whose headers exceed its limit with a plain-text 400 of its
     own; `adminctl serve` raises that limit so the app answers in the envelope."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMIN_")}
-    env |= {
+    embedded = {
         "ADMIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}",
         "ADMIN_LOCAL_KEY_PATH": str(tmp_path / "signing.pem"),
-        "ADMIN_PORT": str(port),
     }
-    adminctl = Path(sys.executable).with_name("adminctl")
-    server = subprocess.Popen(
-        [str(adminctl), "serve", "--no-seed"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.25)
+    with serving(embedded, tmp_path, args=["--no-seed"]) as server:
         response = httpx.get(
-            f"{base}/api/v1/admin/tenants", headers={"Authorization": "Bearer " + "a" * 100_000}
+            f"{server.url}/api/v1/admin/tenants",
+            headers={"Authorization": "Bearer " + "a" * 100_000},
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] == "AUTH_TOKEN_INVALID"
 

@@ -5,11 +5,8 @@ on an embedded SQLite file, driven over raw sockets, with short deadlines."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import select
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +17,7 @@ import httpx
 import pytest
 
 from entrypoints.settings import PREFIX
-from tests.support.adminctl import ADMINCTL
-from tests.support.ports import free_port
-from tests.support.services import ROOT
+from tests.support.serving import serving
 
 HEADERS_S = 2.0
 BODY_S = 2.0
@@ -60,43 +55,14 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("slow-clients")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-    env |= {
+    settings = {
         f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.sqlite'}",
         f"{PREFIX}HTTP_HEADER_TIMEOUT_SECONDS": str(HEADERS_S),
         f"{PREFIX}HTTP_BODY_TIMEOUT_SECONDS": str(BODY_S),
         f"{PREFIX}HTTP_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_S),
     }
-    port = free_port()
-    out, err = folder / "serve.out", folder / "serve.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert process.poll() is None, err.read_text()
-        found = re.search(r"export ADMIN_TOKEN=(\S+)", out.read_text())
-        assert found is not None, out.read_text()
-        yield Server(port=port, token=found[1], log=err)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=GUARD_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(settings, folder, ready="/ready") as served:
+        yield Server(port=served.port, token=served.token(), log=served.log)
 
 
 @dataclass(frozen=True)
