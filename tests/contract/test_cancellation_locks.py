@@ -5,10 +5,9 @@ checkpoint is not refused as busy, and no session holds it on the database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -82,7 +81,7 @@ async def locks_of(kind: str, tmp_path: Path) -> AsyncIterator[Locks]:
 
 
 async def _free(locks: Locks) -> None:
-    """Nobody holds either lock: the next rebuild and checkpoint take theirs."""
+    """Nobody holds any lock: the next rebuild, checkpoint, verifier and seed take theirs."""
     assert await locks.advisory_locks_held() == 0
     async with locks.rebuild.hold() as taken:
         assert taken
@@ -95,48 +94,33 @@ async def _free(locks: Locks) -> None:
         pass
 
 
-async def _cancelled_everywhere(
-    locks: Locks, operation: Callable[[], Coroutine[Any, Any, None]], again: bool
-) -> int:
-    async def check(k: int) -> None:
-        await _free(locks)
-
-    return await at_every_suspension(operation, check, again=again)
-
-
-@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
-@pytest.mark.parametrize("kind", KINDS)
-async def test_a_rebuild_cancelled_while_holding_its_lock_lets_it_go(
-    kind: str, tmp_path: Path, again: bool
-) -> None:
-    async with locks_of(kind, tmp_path) as locks:
-
-        async def rebuild() -> None:
-            async with locks.rebuild.hold() as taken:
-                assert taken
-                await asyncio.sleep(0)  # the rebuild's work
-
-        assert await _cancelled_everywhere(locks, rebuild, again) >= 1
+#: Each lock as its holder takes it: a rebuild, a checkpoint's writer, a verifier reading the
+#: log between checkpoints, a demo seed. `hold()` yields whether it took the lock; the others
+#: wait for it and yield nothing.
+HOLDERS: dict[str, Callable[[Locks], AbstractAsyncContextManager[bool | None]]] = {
+    "rebuild": lambda locks: locks.rebuild.hold(),
+    "checkpoint": lambda locks: locks.checkpoint.hold(),
+    "verifier": lambda locks: locks.checkpoint.reading(),
+    "demo_seed": lambda locks: held_exclusively(locks.url, "demo_seed", wait=5),
+}
 
 
 @pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+@pytest.mark.parametrize("holder", HOLDERS)
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_checkpoint_cancelled_while_holding_its_lock_lets_it_go(
-    kind: str, tmp_path: Path, again: bool
+async def test_a_holder_cancelled_while_taking_or_holding_its_lock_lets_it_go(
+    kind: str, holder: str, tmp_path: Path, again: bool
 ) -> None:
+    """Cancelled at each await in turn, from taking the lock to letting it go: afterwards
+    every lock is free for the next holder."""
     async with locks_of(kind, tmp_path) as locks:
 
-        async def checkpoint() -> None:
-            async with locks.checkpoint.hold() as taken:
-                assert taken
-                await asyncio.sleep(0)  # the checkpoint's work
+        async def hold() -> None:
+            async with HOLDERS[holder](locks) as taken:
+                assert taken is not False
+                await asyncio.sleep(0)  # the holder's work
 
-        async def verify() -> None:
-            async with locks.checkpoint.reading():
-                await asyncio.sleep(0)  # the verifier's reads
-
-        assert await _cancelled_everywhere(locks, checkpoint, again) >= 1
-        assert await _cancelled_everywhere(locks, verify, again) >= 1
+        assert await at_every_suspension(hold, lambda _: _free(locks), again=again) >= 1
 
 
 @pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
@@ -169,17 +153,3 @@ async def test_a_verifier_cancelled_while_waiting_for_a_writer_leaves_no_hold_be
             await _free(locks)
 
         assert await at_every_suspension(verify, check, again=again) >= 2
-
-
-@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
-@pytest.mark.parametrize("kind", KINDS)
-async def test_a_demo_seed_cancelled_while_holding_its_lock_lets_it_go(
-    kind: str, tmp_path: Path, again: bool
-) -> None:
-    async with locks_of(kind, tmp_path) as locks:
-
-        async def seed() -> None:
-            async with held_exclusively(locks.url, "demo_seed", wait=5):
-                await asyncio.sleep(0)  # the seed's writes
-
-        assert await _cancelled_everywhere(locks, seed, again) >= 1
