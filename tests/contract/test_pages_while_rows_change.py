@@ -409,9 +409,32 @@ class _Row:
 #: A list's rows as the test knows them at one instant: id → the row's place in the list's
 #: order (the rows that match the filters only).
 Rows = dict[str, Any]
-#: A change of the list's rows: appends the rows as they are once it commits to the history,
-#: then commits it.
-Write = Callable[[random.Random, list[Rows]], Awaitable[None]]
+#: Takes a listed row (by its id) out of the list's filter or, `back`, into it again.
+Move = Callable[[Any, str, bool], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Churn:
+    """How a test changes one list's rows without pause, each change in a transaction of its
+    own: `new(n, rng)` is a new row and its place in the list's order, which `add(tx, row)`
+    writes; `move` takes a row out of the filter or back into it."""
+
+    new: Callable[[int, random.Random], tuple[Any, Any]]
+    add: Callable[[Any, Any], Awaitable[object]]
+    move: Move
+
+
+def setting(repository: str, field: str, listed: Any, unlisted: Any) -> Move:
+    """The move that sets the row's `field` in `tx.<repository>`: to `listed`, which the
+    list's filter takes, or to `unlisted`, which it leaves out."""
+
+    async def move(tx: Any, row_id: str, back: bool) -> None:
+        rows = getattr(tx, repository)
+        current = await rows.get(row_id)
+        assert current is not None
+        await rows.update(replace(current, **{field: listed if back else unlisted}))
+
+    return move
 
 
 def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str]:
@@ -424,13 +447,19 @@ def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str
 
 
 async def pages_while_writing(
-    listing: Any, query: Any, write: Write, ids: Callable[[Any], str], *, reads: int = 800
+    listing: Any,
+    query: Any,
+    uow: Transactions[Any],
+    churn: Churn,
+    ids: Callable[[Any], str],
+    *,
+    reads: int = 800,
 ) -> list[str]:
     """Pages of `listing` (a list use case) for `query` read (by offset, some around the
-    list's end, and by cursor) while a writer
-    changes the list without pause; what is wrong with them: a page whose rows and `total`
-    are not the rows and the count of the list at one instant between the read's start
-    and its end (`len(rows) <= total` and the filter follow)."""
+    list's end, and by cursor) while a writer changes the list without pause (`churn`); what
+    is wrong with them: a page whose rows and `total` are not the rows and the count of the
+    list at one instant between the read's start and its end (`len(rows) <= total` and the
+    filter follow)."""
     history: list[Rows] = [{}]
     done = asyncio.Event()
 
@@ -441,8 +470,23 @@ async def pages_while_writing(
 
     async def writer() -> None:
         rng = random.Random(7)
+        made = itertools.count()
+        aside: Rows = {}  # rows out of the filter, by their place were they back in it
         while not done.is_set():
-            await write(rng, history)
+            rows = dict(history[-1])
+            changed = add_or_flip(rng, rows, aside)
+            async with uow() as tx:
+                # The rows as they are once this change commits join the history first.
+                if changed is None:
+                    row, place = churn.new(next(made), rng)
+                    rows[ids(row)] = place
+                    history.append(rows)
+                    await churn.add(tx, row)
+                else:
+                    back = flip(rows, aside, changed)
+                    history.append(rows)
+                    await churn.move(tx, changed, back)
+                await tx.commit()
             await asyncio.sleep(0)
 
     task = asyncio.create_task(writer())
@@ -509,38 +553,26 @@ async def test_a_session_page_and_its_total_are_read_at_one_instant(
     await add_tenants(uow, tenant)
     listing = ListMsoSessions(payments_world(uow, None).payments)  # type: ignore[arg-type]
     query = ListSessionsQuery(tenant_id=tenant, status="paid")
-    made = itertools.count()
     [base] = sessions(1)
-    refunded: Rows = {}
 
-    async def write(rng: random.Random, history: list[Rows]) -> None:
-        rows = dict(history[-1])
-        changed = add_or_flip(rng, rows, refunded)
-        async with uow() as tx:
-            if changed is None:
-                n = next(made)
-                hour = rng.randint(0, 3)
-                session = replace(
-                    base,
-                    id=f"s{n:04d}",
-                    tenant_id=tenant,
-                    status=SessionStatus.PAID,
-                    scheduled_at=T0 - timedelta(hours=hour),
-                    payment_ref=f"pi_now_{n}",
-                )
-                rows[session.id] = (hour, _desc(session.id))
-                history.append(rows)
-                await tx.mso_sessions.add(session)
-            else:
-                current = await tx.mso_sessions.get(changed)
-                assert current is not None
-                back = flip(rows, refunded, changed)
-                history.append(rows)
-                status = SessionStatus.PAID if back else SessionStatus.REFUNDED
-                await tx.mso_sessions.update(replace(current, status=status))
-            await tx.commit()
+    def new(n: int, rng: random.Random) -> tuple[Any, Any]:
+        hour = rng.randint(0, 3)
+        session = replace(
+            base,
+            id=f"s{n:04d}",
+            tenant_id=tenant,
+            status=SessionStatus.PAID,
+            scheduled_at=T0 - timedelta(hours=hour),
+            payment_ref=f"pi_now_{n}",
+        )
+        return session, (hour, _desc(session.id))
 
-    assert await pages_while_writing(listing, query, write, lambda s: s.id) == []
+    churn = Churn(
+        new,
+        add=lambda tx, session: tx.mso_sessions.add(session),
+        move=setting("mso_sessions", "status", SessionStatus.PAID, SessionStatus.REFUNDED),
+    )
+    assert await pages_while_writing(listing, query, uow, churn, lambda s: s.id) == []
 
 
 async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
@@ -552,29 +584,18 @@ async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
     await add_tenants(uow, tenant)
     listing = ListMsoDoctors(uow)
     query = ListMsoDoctorsQuery(tenant_id=tenant, available_from=DAY.isoformat())
-    made = itertools.count()
-    inactive: Rows = {}
 
-    async def write(rng: random.Random, history: list[Rows]) -> None:
-        rows = dict(history[-1])
-        changed = add_or_flip(rng, rows, inactive)
-        async with uow() as tx:
-            if changed is None:
-                n = next(made)
-                name = rng.choice(NAME_CHOICES)
-                added = doctor(f"msd{n:04d}", tenant, name, n)
-                rows[added.id] = (_asc(name), _asc(added.id))
-                history.append(rows)
-                await tx.mso_doctors.add(added)
-            else:
-                current = await tx.mso_doctors.get(changed)
-                assert current is not None
-                back = flip(rows, inactive, changed)
-                history.append(rows)
-                await tx.mso_doctors.update(replace(current, active=back))
-            await tx.commit()
+    def new(n: int, rng: random.Random) -> tuple[Any, Any]:
+        name = rng.choice(NAME_CHOICES)
+        added = doctor(f"msd{n:04d}", tenant, name, n)
+        return added, (_asc(name), _asc(added.id))
 
-    assert await pages_while_writing(listing, query, write, lambda d: d.id) == []
+    churn = Churn(
+        new,
+        add=lambda tx, added: tx.mso_doctors.add(added),
+        move=setting("mso_doctors", "active", True, False),
+    )
+    assert await pages_while_writing(listing, query, uow, churn, lambda d: d.id) == []
 
 
 async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
@@ -584,39 +605,25 @@ async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
     pause."""
     listing = ListTenants(uow)
     query = ListTenantsQuery(status=TenantStatus.ACTIVE)
-    made = itertools.count()
-    suspended: Rows = {}
 
-    async def write(rng: random.Random, history: list[Rows]) -> None:
-        rows = dict(history[-1])
-        changed = add_or_flip(rng, rows, suspended)
-        async with uow() as tx:
-            if changed is None:
-                n = next(made)
-                minute = rng.randint(0, 3)
-                tenant_id = f"now-{n:04d}"
-                rows[tenant_id] = (minute, _asc(tenant_id))
-                history.append(rows)
-                await tx.tenants.add(
-                    Tenant(
-                        id=tenant_id,
-                        name=f"Tenant {n}",
-                        status=TenantStatus.ACTIVE,
-                        provider_id=None,
-                        created_at=T0 + timedelta(minutes=minute),
-                        updated_at=T0,
-                    )
-                )
-            else:
-                current = await tx.tenants.get(changed)
-                assert current is not None
-                back = flip(rows, suspended, changed)
-                history.append(rows)
-                status = TenantStatus.ACTIVE if back else TenantStatus.SUSPENDED
-                await tx.tenants.update(replace(current, status=status))
-            await tx.commit()
+    def new(n: int, rng: random.Random) -> tuple[Any, Any]:
+        minute = rng.randint(0, 3)
+        tenant = Tenant(
+            id=f"now-{n:04d}",
+            name=f"Tenant {n}",
+            status=TenantStatus.ACTIVE,
+            provider_id=None,
+            created_at=T0 + timedelta(minutes=minute),
+            updated_at=T0,
+        )
+        return tenant, (minute, _asc(tenant.id))
 
-    assert await pages_while_writing(listing, query, write, lambda t: t.id) == []
+    churn = Churn(
+        new,
+        add=lambda tx, tenant: tx.tenants.add(tenant),
+        move=setting("tenants", "status", TenantStatus.ACTIVE, TenantStatus.SUSPENDED),
+    )
+    assert await pages_while_writing(listing, query, uow, churn, lambda t: t.id) == []
 
 
 async def test_a_user_page_and_its_total_are_read_at_one_instant(
@@ -628,28 +635,29 @@ async def test_a_user_page_and_its_total_are_read_at_one_instant(
     await add_tenants(uow, tenant)
     listing = ListTenantUsers(uow, InMemoryIdentityProvider(), None)
     query = ListTenantUsersQuery(tenant_id=tenant)
-    made = itertools.count()
-    gone: Rows = {}
     role = "org:provider:staff"
 
-    async def write(rng: random.Random, history: list[Rows]) -> None:
-        rows = dict(history[-1])
-        changed = add_or_flip(rng, rows, gone)
-        async with uow() as tx:
-            if changed is None or changed in gone:
-                user_id = f"user_{next(made):04d}" if changed is None else changed
-                rows[user_id] = gone.pop(user_id, _asc(user_id))
-                history.append(rows)
-                await tx.users.upsert(UserContact(id=user_id, email=None, name=None, updated_at=T0))
-                grant = UserRole(
-                    tenant_id=tenant, user_id=user_id, role=role, granted_by="pager", granted_at=T0
-                )
-                assert await tx.user_roles.add(grant)
-            else:
-                gone[changed] = rows.pop(changed)
-                history.append(rows)
-                assert await tx.user_roles.remove(tenant, changed, role)
-            await tx.commit()
+    def granted(user_id: str) -> UserRole:
+        return UserRole(
+            tenant_id=tenant, user_id=user_id, role=role, granted_by="pager", granted_at=T0
+        )
 
+    def new(n: int, rng: random.Random) -> tuple[Any, Any]:
+        user_id = f"user_{n:04d}"
+        return granted(user_id), _asc(user_id)
+
+    async def grant(tx: Any, grant: UserRole) -> None:
+        await tx.users.upsert(UserContact(id=grant.user_id, email=None, name=None, updated_at=T0))
+        assert await tx.user_roles.add(grant)
+
+    async def move(tx: Any, user_id: str, back: bool) -> None:
+        if back:
+            await grant(tx, granted(user_id))
+        else:
+            assert await tx.user_roles.remove(tenant, user_id, role)
+
+    churn = Churn(new, add=grant, move=move)
     # A page and its total come from one read of every role: fewer reads, each of them all.
-    assert await pages_while_writing(listing, query, write, lambda u: u.user_id, reads=200) == []
+    # A user listed and a grant the test adds both name the user.
+    wrong = await pages_while_writing(listing, query, uow, churn, lambda u: u.user_id, reads=200)
+    assert wrong == []
