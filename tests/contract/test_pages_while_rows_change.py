@@ -75,31 +75,75 @@ def walked_right(
     return wrong
 
 
-Page = Callable[[int, str | None], Awaitable[OffsetPage[Any]]]
+@dataclass(frozen=True)
+class Listed:
+    """A list as an operator reads it: a list use case, the query of its filters, and how
+    an item of it (or a row the test adds to it) names its row."""
+
+    listing: Any
+    query: Any
+    ids: Callable[[Any], str]
+
+    async def page(
+        self, limit: int, *, offset: int = 0, cursor: str | None = None
+    ) -> OffsetPage[Any]:
+        changes = {"limit": limit, "offset": offset, "cursor": cursor}
+        read: OffsetPage[Any] = await self.listing.execute(OPERATOR, replace(self.query, **changes))
+        return read
+
+    async def everything(self) -> list[str]:
+        return [self.ids(item) for item in (await self.page(200)).items]
+
+
+#: Takes a listed row (by its id) out of the list's filter or, `back`, into it again.
+Move = Callable[[Any, str, bool], Awaitable[None]]
+
+
+def setting(repository: str, field: str, listed: Any, unlisted: Any) -> Move:
+    """The move that sets the row's `field` in `tx.<repository>`: to `listed`, which the
+    list's filter takes, or to `unlisted`, which it leaves out."""
+
+    async def move(tx: Any, row_id: str, back: bool) -> None:
+        rows = getattr(tx, repository)
+        current = await rows.get(row_id)
+        assert current is not None
+        await rows.update(replace(current, **{field: listed if back else unlisted}))
+
+    return move
+
+
+def leaving(uow: Transactions[Any], move: Move) -> Callable[[str], Awaitable[None]]:
+    """A row taken out of the list's filter by `move`, in a transaction of its own."""
+
+    async def remove(row_id: str) -> None:
+        async with uow() as tx:
+            await move(tx, row_id, False)
+            await tx.commit()
+
+    return remove
 
 
 async def walk_while_changing(
-    page: Page,
+    listed: Listed,
     steps: Sequence[Step],
     add: Callable[[int], Awaitable[None]],
     remove: Callable[[str], Awaitable[None]],
-    listed: Callable[[], Awaitable[list[str]]],
 ) -> tuple[list[str], set[str]]:
     """The ids read following `next_cursor` while `steps` change the list, and the ids of
     the rows that were there from the start and never changed. Each page's `total` counts
     the whole list as it is then, and its `offset` the rows the pages before it held."""
-    unchanged = set(await listed())
+    unchanged = set(await listed.everything())
     walked: list[str] = []
     cursor: str | None = None
     for step in itertools.chain(steps, itertools.repeat(Step(limit=5, added=0, removed=()))):
-        found = await page(step.limit, cursor)
-        assert (found.total, found.offset) == (len(await listed()), len(walked))
-        walked += [item.id for item in found.items]
+        found = await listed.page(step.limit, cursor=cursor)
+        assert (found.total, found.offset) == (len(await listed.everything()), len(walked))
+        walked += [listed.ids(item) for item in found.items]
         cursor = found.next_cursor
         if cursor is None:
             return walked, unchanged
         await add(step.added)
-        present = await listed()
+        present = await listed.everything()
         for place in step.removed:
             if present:
                 gone = present.pop(place % len(present))
@@ -108,11 +152,15 @@ async def walk_while_changing(
     raise AssertionError("unreachable")
 
 
-@settings(
+#: Each walk's examples: the databases are shared between them, and some are slow.
+WALKS = settings(
     max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@WALKS
 @given(
     times=st.lists(TIMES, min_size=0, max_size=14),
     tails=st.lists(ID_TAILS, min_size=20, max_size=40, unique=True),
@@ -149,29 +197,18 @@ async def test_sessions_are_read_once_each_while_sessions_come_and_go(
 
     await add_sessions(times)
     listing = ListMsoSessions(payments_world(uow, None).payments)  # type: ignore[arg-type]
-    query = ListSessionsQuery(tenant_id=tenant, status="paid")
-    order: dict[str, Any] = {}
-
-    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
-        found = await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
-        order.update({s.id: (-s.scheduled_at.timestamp(), _desc(s.id)) for s in found.items})
-        return found
+    listed = Listed(listing, ListSessionsQuery(tenant_id=tenant, status="paid"), lambda s: s.id)
 
     async def add(count: int) -> None:
         await add_sessions([n % 4 for n in range(run, run + count)])
 
-    async def remove(session_id: str) -> None:
-        async with uow() as tx:
-            current = await tx.mso_sessions.get(session_id)
-            assert current is not None
-            await tx.mso_sessions.update(replace(current, status=SessionStatus.REFUNDED))
-            await tx.commit()
-
-    async def listed() -> list[str]:
-        everything = await listing.execute(OPERATOR, replace(query, limit=200))
-        return [s.id for s in everything.items]
-
-    walked, unchanged = await walk_while_changing(page, steps, add, remove, listed)
+    refunded = setting("mso_sessions", "status", SessionStatus.PAID, SessionStatus.REFUNDED)
+    walked, unchanged = await walk_while_changing(listed, steps, add, leaving(uow, refunded))
+    async with uow() as tx:
+        found = {row: await tx.mso_sessions.get(row) for row in walked}
+    order = {
+        row: (-s.scheduled_at.timestamp(), _desc(s.id)) for row, s in found.items() if s is not None
+    }
     assert walked_right(walked, unchanged, lambda row: order[row]) == []
 
 
@@ -211,11 +248,7 @@ def _asc(text: str) -> tuple[int, ...]:
     return (*(ord(c) for c in text), -1)
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@WALKS
 @given(
     names=st.lists(NAMES, min_size=0, max_size=14),
     tails=st.lists(ID_TAILS, min_size=20, max_size=40, unique=True),
@@ -241,27 +274,14 @@ async def test_doctors_are_read_once_each_while_doctors_come_and_go(
             await tx.commit()
 
     await add_doctors(names)
-    listing = ListMsoDoctors(uow)
     query = ListMsoDoctorsQuery(tenant_id=tenant, available_from=DAY.isoformat())
-
-    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
-        return await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
+    listed = Listed(ListMsoDoctors(uow), query, lambda d: d.id)
 
     async def add(count: int) -> None:
         await add_doctors([NAME_CHOICES[n % len(NAME_CHOICES)] for n in range(run, run + count)])
 
-    async def remove(doctor_id: str) -> None:
-        async with uow() as tx:
-            current = await tx.mso_doctors.get(doctor_id)
-            assert current is not None
-            await tx.mso_doctors.update(replace(current, active=False))
-            await tx.commit()
-
-    async def listed() -> list[str]:
-        everything = await listing.execute(OPERATOR, replace(query, limit=200))
-        return [d.id for d in everything.items]
-
-    walked, unchanged = await walk_while_changing(page, steps, add, remove, listed)
+    deactivated = setting("mso_doctors", "active", True, False)
+    walked, unchanged = await walk_while_changing(listed, steps, add, leaving(uow, deactivated))
     async with uow() as tx:
         keys = {row: await tx.mso_doctors.get(row) for row in walked}
     order = {row: (_asc(d.full_name), _asc(d.id)) for row, d in keys.items() if d is not None}
@@ -271,11 +291,7 @@ async def test_doctors_are_read_once_each_while_doctors_come_and_go(
 TENANT_TAILS = st.from_regex(r"[a-c0-9](?:[a-c0-9-]{0,2}[a-c0-9])?", fullmatch=True)
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@WALKS
 @given(
     times=st.lists(TIMES, min_size=0, max_size=14),
     tails=st.lists(TENANT_TAILS, min_size=20, max_size=40, unique=True),
@@ -307,31 +323,18 @@ async def test_tenants_are_read_once_each_while_tenants_come_and_go(
                 )
             await tx.commit()
 
-    async def remove(tenant_id: str) -> None:
-        async with uow() as tx:
-            current = await tx.tenants.get(tenant_id)
-            assert current is not None
-            await tx.tenants.update(replace(current, status=TenantStatus.SUSPENDED))
-            await tx.commit()
-
-    listing = ListTenants(uow)
-    query = ListTenantsQuery(status=TenantStatus.ACTIVE)
-
-    async def listed() -> list[str]:
-        everything = await listing.execute(OPERATOR, replace(query, limit=200))
-        return [t.id for t in everything.items]
-
-    for earlier in await listed():  # the tenants of the examples before
-        await remove(earlier)
+    suspend = leaving(
+        uow, setting("tenants", "status", TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+    )
+    listed = Listed(ListTenants(uow), ListTenantsQuery(status=TenantStatus.ACTIVE), lambda t: t.id)
+    for earlier in await listed.everything():  # the tenants of the examples before
+        await suspend(earlier)
     await add_tenants_at(times)
-
-    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
-        return await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
 
     async def add(count: int) -> None:
         await add_tenants_at([n % 4 for n in range(run, run + count)])
 
-    walked, unchanged = await walk_while_changing(page, steps, add, remove, listed)
+    walked, unchanged = await walk_while_changing(listed, steps, add, suspend)
     async with uow() as tx:
         found = {row: await tx.tenants.get(row) for row in walked}
     order = {row: (t.created_at, _asc(t.id)) for row, t in found.items() if t is not None}
@@ -342,11 +345,7 @@ async def test_tenants_are_read_once_each_while_tenants_come_and_go(
 USER_TAILS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,3}", fullmatch=True)
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@WALKS
 @given(
     first=st.integers(0, 14),
     tails=st.lists(USER_TAILS, min_size=20, max_size=40, unique=True),
@@ -387,30 +386,14 @@ async def test_users_are_read_once_each_while_users_come_and_go(
 
     await grant(first)
     listing = ListTenantUsers(uow, InMemoryIdentityProvider(), None)
-    query = ListTenantUsersQuery(tenant_id=tenant)
-
-    async def page(limit: int, cursor: str | None) -> OffsetPage[Any]:
-        found = await listing.execute(OPERATOR, replace(query, limit=limit, cursor=cursor))
-        return replace(found, items=[_Row(id=u.user_id) for u in found.items])
-
-    async def listed() -> list[str]:
-        everything = await listing.execute(OPERATOR, replace(query, limit=200))
-        return [u.user_id for u in everything.items]
-
-    walked, unchanged = await walk_while_changing(page, steps, grant, remove, listed)
+    listed = Listed(listing, ListTenantUsersQuery(tenant_id=tenant), lambda u: u.user_id)
+    walked, unchanged = await walk_while_changing(listed, steps, grant, remove)
     assert walked_right(walked, unchanged, _asc) == []
-
-
-@dataclass(frozen=True)
-class _Row:
-    id: str
 
 
 #: A list's rows as the test knows them at one instant: id → the row's place in the list's
 #: order (the rows that match the filters only).
 Rows = dict[str, Any]
-#: Takes a listed row (by its id) out of the list's filter or, `back`, into it again.
-Move = Callable[[Any, str, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -424,19 +407,6 @@ class Churn:
     move: Move
 
 
-def setting(repository: str, field: str, listed: Any, unlisted: Any) -> Move:
-    """The move that sets the row's `field` in `tx.<repository>`: to `listed`, which the
-    list's filter takes, or to `unlisted`, which it leaves out."""
-
-    async def move(tx: Any, row_id: str, back: bool) -> None:
-        rows = getattr(tx, repository)
-        current = await rows.get(row_id)
-        assert current is not None
-        await rows.update(replace(current, **{field: listed if back else unlisted}))
-
-    return move
-
-
 def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str]:
     """The page of `rows` from `offset` (or right after the place `after`) that a list read at
     that instant shows."""
@@ -447,26 +417,14 @@ def shown(rows: Rows, *, limit: int, offset: int, after: Any | None) -> list[str
 
 
 async def pages_while_writing(
-    listing: Any,
-    query: Any,
-    uow: Transactions[Any],
-    churn: Churn,
-    ids: Callable[[Any], str],
-    *,
-    reads: int = 800,
+    listed: Listed, uow: Transactions[Any], churn: Churn, *, reads: int = 800
 ) -> list[str]:
-    """Pages of `listing` (a list use case) for `query` read (by offset, some around the
-    list's end, and by cursor) while a writer changes the list without pause (`churn`); what
-    is wrong with them: a page whose rows and `total` are not the rows and the count of the
-    list at one instant between the read's start and its end (`len(rows) <= total` and the
-    filter follow)."""
+    """Pages of `listed` read (by offset, some around the list's end, and by cursor) while
+    a writer changes the list without pause (`churn`); what is wrong with them: a page whose
+    rows and `total` are not the rows and the count of the list at one instant between the
+    read's start and its end (`len(rows) <= total` and the filter follow)."""
     history: list[Rows] = [{}]
     done = asyncio.Event()
-
-    async def page(limit: int, offset: int, cursor: str | None) -> OffsetPage[Any]:
-        changes = {"limit": limit, "offset": offset, "cursor": cursor}
-        read: OffsetPage[Any] = await listing.execute(OPERATOR, replace(query, **changes))
-        return read
 
     async def writer() -> None:
         rng = random.Random(7)
@@ -479,7 +437,7 @@ async def pages_while_writing(
                 # The rows as they are once this change commits join the history first.
                 if changed is None:
                     row, place = churn.new(next(made), rng)
-                    rows[ids(row)] = place
+                    rows[listed.ids(row)] = place
                     history.append(rows)
                     await churn.add(tx, row)
                 else:
@@ -503,8 +461,8 @@ async def pages_while_writing(
             # The state committed when the read starts is the last one or, while its write
             # is still committing, the one before it.
             first = max(0, len(history) - 2)
-            found = await page(limit, offset, cursor)
-            got = ([ids(item) for item in found.items], found.total)
+            found = await listed.page(limit, offset=offset, cursor=cursor)
+            got = ([listed.ids(item) for item in found.items], found.total)
             possible = [
                 (shown(rows, limit=limit, offset=offset, after=after), len(rows))
                 for rows in history[first:]
@@ -552,7 +510,7 @@ async def test_a_session_page_and_its_total_are_read_at_one_instant(
     tenant = "pager-now"
     await add_tenants(uow, tenant)
     listing = ListMsoSessions(payments_world(uow, None).payments)  # type: ignore[arg-type]
-    query = ListSessionsQuery(tenant_id=tenant, status="paid")
+    listed = Listed(listing, ListSessionsQuery(tenant_id=tenant, status="paid"), lambda s: s.id)
     [base] = sessions(1)
 
     def new(n: int, rng: random.Random) -> tuple[Any, Any]:
@@ -572,7 +530,7 @@ async def test_a_session_page_and_its_total_are_read_at_one_instant(
         add=lambda tx, session: tx.mso_sessions.add(session),
         move=setting("mso_sessions", "status", SessionStatus.PAID, SessionStatus.REFUNDED),
     )
-    assert await pages_while_writing(listing, query, uow, churn, lambda s: s.id) == []
+    assert await pages_while_writing(listed, uow, churn) == []
 
 
 async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
@@ -582,8 +540,8 @@ async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
     deactivated (or reactivated) without pause."""
     tenant = "pager-now"
     await add_tenants(uow, tenant)
-    listing = ListMsoDoctors(uow)
     query = ListMsoDoctorsQuery(tenant_id=tenant, available_from=DAY.isoformat())
+    listed = Listed(ListMsoDoctors(uow), query, lambda d: d.id)
 
     def new(n: int, rng: random.Random) -> tuple[Any, Any]:
         name = rng.choice(NAME_CHOICES)
@@ -595,7 +553,7 @@ async def test_a_doctor_page_and_its_total_are_read_at_one_instant(
         add=lambda tx, added: tx.mso_doctors.add(added),
         move=setting("mso_doctors", "active", True, False),
     )
-    assert await pages_while_writing(listing, query, uow, churn, lambda d: d.id) == []
+    assert await pages_while_writing(listed, uow, churn) == []
 
 
 async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
@@ -603,8 +561,7 @@ async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
 ) -> None:
     """The active tenants while tenants are created and suspended (or reactivated) without
     pause."""
-    listing = ListTenants(uow)
-    query = ListTenantsQuery(status=TenantStatus.ACTIVE)
+    listed = Listed(ListTenants(uow), ListTenantsQuery(status=TenantStatus.ACTIVE), lambda t: t.id)
 
     def new(n: int, rng: random.Random) -> tuple[Any, Any]:
         minute = rng.randint(0, 3)
@@ -623,7 +580,7 @@ async def test_a_tenant_page_and_its_total_are_read_at_one_instant(
         add=lambda tx, tenant: tx.tenants.add(tenant),
         move=setting("tenants", "status", TenantStatus.ACTIVE, TenantStatus.SUSPENDED),
     )
-    assert await pages_while_writing(listing, query, uow, churn, lambda t: t.id) == []
+    assert await pages_while_writing(listed, uow, churn) == []
 
 
 async def test_a_user_page_and_its_total_are_read_at_one_instant(
@@ -634,7 +591,8 @@ async def test_a_user_page_and_its_total_are_read_at_one_instant(
     tenant = "pager-now"
     await add_tenants(uow, tenant)
     listing = ListTenantUsers(uow, InMemoryIdentityProvider(), None)
-    query = ListTenantUsersQuery(tenant_id=tenant)
+    # A user listed and a grant the test adds both name the user.
+    listed = Listed(listing, ListTenantUsersQuery(tenant_id=tenant), lambda u: u.user_id)
     role = "org:provider:staff"
 
     def granted(user_id: str) -> UserRole:
@@ -658,6 +616,4 @@ async def test_a_user_page_and_its_total_are_read_at_one_instant(
 
     churn = Churn(new, add=grant, move=move)
     # A page and its total come from one read of every role: fewer reads, each of them all.
-    # A user listed and a grant the test adds both name the user.
-    wrong = await pages_while_writing(listing, query, uow, churn, lambda u: u.user_id, reads=200)
-    assert wrong == []
+    assert await pages_while_writing(listed, uow, churn, reads=200) == []
