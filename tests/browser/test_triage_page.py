@@ -52,6 +52,14 @@ def pick_tenant(page: Any, tenant_id: str) -> None:
     expect(page.locator(".threshold")).to_have_count(len(THRESHOLDS))
 
 
+def at_tenant(under_test: PageUnderTest, tenant_id: str) -> Any:
+    """The page opened and signed in as a platform admin, showing `tenant_id`'s thresholds."""
+    tab = open_page(under_test)
+    sign_in(tab, under_test.app.token())
+    pick_tenant(tab, tenant_id)
+    return tab
+
+
 def threshold(page: Any, name: str) -> Any:
     return page.locator(f".threshold[data-name='{name}']")
 
@@ -108,9 +116,7 @@ def test_a_value_out_of_range_is_shown_next_to_its_field_and_nothing_is_written(
 ) -> None:
     app, tenant = page.app, "apollo-chennai"
     before, audited = app.thresholds(tenant), len(app.audit(tenant))
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
 
     field = tab.get_by_label("Triage risk threshold", exact=True)
     expect(field).to_have_value(str(before[RISK]["value"]))
@@ -142,9 +148,7 @@ def test_a_valid_value_with_a_reason_is_saved_audited_and_shown_as_overridden_af
     app, tenant = page.app, "apollo-chennai"
     audited = len(app.audit(tenant))
     reason = "Clinical review asked for a lower bar (ticket TRI-42)"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
 
     tab.get_by_label("Triage risk threshold", exact=True).fill("0.7")
     tab.get_by_label("Reason for the change").fill(reason)
@@ -182,9 +186,7 @@ def test_the_stage_list_is_a_group_of_checkboxes_and_an_override_can_be_cleared(
     page: PageUnderTest,
 ) -> None:
     app, tenant = page.app, "bumrungrad-bangkok"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
 
     group = tab.get_by_role("group", name="MSO eligible decision stages")
     boxes = group.get_by_role("checkbox")
@@ -230,9 +232,7 @@ def test_a_missing_reason_is_shown_next_to_the_reason_and_every_field_is_labelle
 ) -> None:
     app, tenant = page.app, "acibadem-istanbul"
     before = app.thresholds(tenant)
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     unlabelled = tab.evaluate(
         """() => Array.from(document.querySelectorAll('input, select, textarea'))
             .filter((el) => el.offsetParent !== null && el.labels.length === 0)
@@ -382,10 +382,8 @@ def test_switching_tenant_hides_the_old_form_at_once_and_asks_before_dropping_ed
 
 
 def test_clearing_one_override_keeps_what_was_typed_in_the_others(page: PageUnderTest) -> None:
-    app, tenant = page.app, "bumrungrad-bangkok"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tenant = "bumrungrad-bangkok"
+    tab = at_tenant(page, tenant)
     tab.get_by_label("Triage risk threshold", exact=True).fill("0.72")
     tab.get_by_label("Reason for the change").fill("Set it")
     tab.get_by_role("button", name="Save changes").click()
@@ -405,9 +403,7 @@ def test_the_arrow_keys_move_a_float_threshold_by_a_small_step_not_to_an_end(
 ) -> None:
     """The risk threshold has no step in the catalogue: ArrowUp on 0.65 is 0.66, not 1."""
     app, tenant = page.app, "apollo-chennai"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     field = tab.get_by_label("Triage risk threshold", exact=True)
     expect(field).to_have_value(str(app.thresholds(tenant)[RISK]["value"]))
     field.fill("0.65")
@@ -448,10 +444,8 @@ def test_a_token_that_expires_while_editing_keeps_what_was_typed_for_the_next_si
 
 
 def test_signing_out_with_changes_not_saved_asks_first(page: PageUnderTest) -> None:
-    app, tenant = page.app, "apollo-chennai"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tenant = "apollo-chennai"
+    tab = at_tenant(page, tenant)
     tab.locator(f"#t-{PFS}").fill("78")
     tab.once("dialog", lambda dialog: dialog.dismiss())
     tab.get_by_role("button", name="Sign out").click()
@@ -502,9 +496,7 @@ def test_a_change_someone_made_since_the_page_read_it_is_not_saved_over(
     (409), the page reads the thresholds again with 75 kept in the field, and a second save
     then goes through over the value it now shows."""
     app, tenant = page.app, "apollo-chennai"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     field = tab.locator(f"#t-{PFS}")
     shown = field.input_value()
     app.api(
@@ -535,9 +527,7 @@ def test_a_save_whose_answer_is_lost_says_so_and_saving_again_saves_it_once(
     claim the server was unreachable, and saving again is a success, not a conflict blamed on
     someone else; the change is audited once."""
     app, tenant = page.app, "acibadem-istanbul"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     audited = len(app.audit(tenant))
     lost: list[str] = []
 
@@ -600,9 +590,7 @@ def test_a_slow_save_says_it_is_saving_and_enter_pressed_again_sends_nothing_mor
     page: PageUnderTest,
 ) -> None:
     app, tenant = page.app, "bumrungrad-bangkok"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     held = hold_saves(tab)
     field = tab.locator(f"#t-{PFS}")
     field.fill("83")
@@ -641,10 +629,8 @@ def test_a_screen_reader_hears_a_save_the_status_region_being_there_before_it(
 ) -> None:
     """A live region is announced when its text changes, not when it appears with its text:
     the status region is in the accessibility tree, empty, before the save it reports."""
-    app, tenant = page.app, "acibadem-istanbul"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tenant = "acibadem-istanbul"
+    tab = at_tenant(page, tenant)
     status = tab.locator("#status")
     expect(status).to_have_text("")
     assert live_regions(page) == ["status"]
@@ -723,9 +709,7 @@ def test_a_long_reason_is_seen_in_a_wide_field_and_one_too_long_is_refused_not_c
     field spans the form: a box of twenty characters hid most of a sentence."""
     app, tenant = page.app, "apollo-chennai"
     before = app.thresholds(tenant)
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     tab.locator(f"#t-{PFS}").fill("86")
     reason = tab.get_by_label("Reason for the change")
     reason.focus()
@@ -785,9 +769,7 @@ def test_a_save_says_which_other_thresholds_someone_changed_since_the_page_read_
     another threshold here shows the new risk value, and says so instead of changing the
     field without a word."""
     app, tenant = page.app, "acibadem-istanbul"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     risk = tab.get_by_label("Triage risk threshold", exact=True)
     was = risk.input_value()
     app.api(
@@ -814,9 +796,7 @@ def test_a_missing_reason_and_a_value_out_of_range_are_both_shown_at_once(
     """The server used to name only the reason, and the value's error came one save later."""
     app, tenant = page.app, "apollo-chennai"
     before = app.thresholds(tenant)
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     field = tab.get_by_label("Triage risk threshold", exact=True)
     field.fill("1.5")
     tab.get_by_role("button", name="Save changes").click()
@@ -835,9 +815,7 @@ def test_while_a_save_is_under_way_nothing_can_be_typed_that_its_answer_would_re
     while it was on its way would lose what was typed without a word, so every field is
     read-only (a box disabled) until the answer comes, and editable again after it."""
     app, tenant = page.app, "bumrungrad-bangkok"
-    tab = open_page(page)
-    sign_in(tab, app.token())
-    pick_tenant(tab, tenant)
+    tab = at_tenant(page, tenant)
     held = hold_saves(tab)
     tab.locator(f"#t-{PFS}").fill("82")
     reason = tab.get_by_label("Reason for the change")
