@@ -13,8 +13,9 @@ providers, which count the refunds they really made:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.payments.errors import PaymentProviderError
 from admin_core.payments.model import SessionStatus
+from admin_core.payments.ports import PaymentGateway
 from admin_core.payments.use_cases import ReconcileRefundsCommand, RefundSessionCommand
 from admin_core.side_effects.runner import LEASE
 from entrypoints.settings import Settings
@@ -42,6 +44,8 @@ from tests.support.killed_refund import gateway_for, prepare
 from tests.support.payments import payments_world
 
 SESSIONS = "/api/v1/admin/mso/sessions"
+#: The refund an operator asks for in the tests of one paid session (`mso_00000`).
+REFUND = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
 
 
 def stripe_settings(fake: FakeStripe, database_url: str) -> Settings:
@@ -170,10 +174,7 @@ async def test_a_process_killed_after_the_provider_accepted_is_finished_once(
             assert (await world.session("mso_00000")).status is SessionStatus.REFUND_PENDING
             assert await world.audit_entries("mso_00000") == []
             if finisher == "next_call":
-                outcome = await world.refund.execute(
-                    world.operator,
-                    RefundSessionCommand(session_id="mso_00000", reason="patient asked"),
-                )
+                outcome = await world.refund.execute(world.operator, REFUND)
                 assert outcome.session.status is SessionStatus.REFUNDED
             else:
                 report = await world.reconcile.execute(
@@ -196,13 +197,23 @@ async def test_a_process_killed_after_the_provider_accepted_is_finished_once(
             await engine.dispose()
 
 
-async def test_a_failure_stripe_saved_for_the_key_ends_the_attempt_at_reconcile(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Stripe saved a 500 for the attempt's key and replays it for the key's lifetime (24 h
-    or more). The caller gets a retry-safe 502; reconcile asks Stripe, finds no refund and
-    the replayed failure, and ends the attempt (`refund_failed`) instead of re-driving the
-    key for a day; the next call refunds with a new key, once."""
+@dataclass(frozen=True)
+class OnStripe:
+    """A paid session (`mso_00000`) on an in-memory store, its payment the fake Stripe's;
+    `world` refunds and reconciles it through the Stripe adapter."""
+
+    fake: Any
+    transactions: InMemoryTransactions
+    gateway: PaymentGateway
+    world: Any
+
+    def later(self) -> Any:
+        """`world` in a process that runs after the attempt's lease has run out."""
+        return payments_world(self.transactions, LaterClock(LEASE), self.gateway)
+
+
+@pytest.fixture
+async def on_stripe(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OnStripe]:
     with running_fake("stripe") as fake:
         for name, value in fake.adapter_env().items():
             monkeypatch.setenv(name, value)
@@ -211,96 +222,83 @@ async def test_a_failure_stripe_saved_for_the_key_ends_the_attempt_at_reconcile(
         gateway = gateway_for("stripe")
         try:
             world = payments_world(transactions, SystemClock(), gateway)
-            command = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
-            fake.fail_next(500, saved=True)
-            with pytest.raises(PaymentProviderError) as raised:
-                await world.refund.execute(world.operator, command)
-            assert raised.value.details["retry_safe"] is True
-            assert (await world.session("mso_00000")).status is SessionStatus.REFUND_PENDING
-
-            later = payments_world(transactions, LaterClock(LEASE), gateway)
-            report = await later.reconcile.execute(
-                later.operator, ReconcileRefundsCommand(older_than=timedelta(0))
-            )
-            assert (len(report.abandoned), len(report.unresolved)) == (1, 0)
-            assert (await later.session("mso_00000")).status is SessionStatus.REFUND_FAILED
-            assert await later.audit_entries("mso_00000") == []
-
-            outcome = await later.refund.execute(later.operator, command)
-            assert outcome.session.status is SessionStatus.REFUNDED
-            assert fake.refunds_created == 1
-            assert len(await later.audit_entries("mso_00000")) == 1
+            yield OnStripe(fake, transactions, gateway, world)
         finally:
             await gateway.aclose()
 
 
+async def test_a_failure_stripe_saved_for_the_key_ends_the_attempt_at_reconcile(
+    on_stripe: OnStripe,
+) -> None:
+    """Stripe saved a 500 for the attempt's key and replays it for the key's lifetime (24 h
+    or more). The caller gets a retry-safe 502; reconcile asks Stripe, finds no refund and
+    the replayed failure, and ends the attempt (`refund_failed`) instead of re-driving the
+    key for a day; the next call refunds with a new key, once."""
+    fake, world = on_stripe.fake, on_stripe.world
+    fake.fail_next(500, saved=True)
+    with pytest.raises(PaymentProviderError) as raised:
+        await world.refund.execute(world.operator, REFUND)
+    assert raised.value.details["retry_safe"] is True
+    assert (await world.session("mso_00000")).status is SessionStatus.REFUND_PENDING
+
+    later = on_stripe.later()
+    report = await later.reconcile.execute(
+        later.operator, ReconcileRefundsCommand(older_than=timedelta(0))
+    )
+    assert (len(report.abandoned), len(report.unresolved)) == (1, 0)
+    assert (await later.session("mso_00000")).status is SessionStatus.REFUND_FAILED
+    assert await later.audit_entries("mso_00000") == []
+
+    outcome = await later.refund.execute(later.operator, REFUND)
+    assert outcome.session.status is SessionStatus.REFUNDED
+    assert fake.refunds_created == 1
+    assert len(await later.audit_entries("mso_00000")) == 1
+
+
 @pytest.mark.parametrize("forgotten", [False, True], ids=["key_kept", "key_pruned"])
 async def test_calling_again_on_a_pending_stripe_refund_answers_it_as_stripe_holds_it_now(
-    forgotten: bool, monkeypatch: pytest.MonkeyPatch
+    forgotten: bool, on_stripe: OnStripe
 ) -> None:
     """Stripe answered the refund `pending`. Calling again looks the refund up before sending
     the key again: Stripe would replay its first answer (`pending`, though confirmed since),
     and once it has pruned the key (24 hours) it would refuse a second refund of the charge —
     which read as the attempt failed while its refund stood. The call answers the refund as
     Stripe holds it: still pending, then refunded once Stripe confirms, one refund made."""
-    with running_fake("stripe") as fake:
-        for name, value in fake.adapter_env().items():
-            monkeypatch.setenv(name, value)
-        transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
-        await prepare(transactions, "stripe")
-        gateway = gateway_for("stripe")
-        try:
-            world = payments_world(transactions, SystemClock(), gateway)
-            command = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
-            fake.pending_next()
-            first = await world.refund.execute(world.operator, command)
-            assert (first.in_progress, first.session.status) == (True, SessionStatus.REFUND_PENDING)
-            if forgotten:
-                fake.forget_keys()
-                still = await world.refund.execute(world.operator, command)
-                assert (still.in_progress, still.session.status) == (
-                    True,
-                    SessionStatus.REFUND_PENDING,
-                )
-            [made] = fake.refunds.values()
-            fake.confirm(made.id)
-            again = await world.refund.execute(world.operator, command)
-            assert (again.in_progress, again.session.status) == (False, SessionStatus.REFUNDED)
-            assert again.session.refund is not None
-            assert again.session.refund.id == made.id
-            assert fake.refunds_created == 1
-            assert len(await world.audit_entries("mso_00000")) == 1
-        finally:
-            await gateway.aclose()
+    fake, world = on_stripe.fake, on_stripe.world
+    fake.pending_next()
+    first = await world.refund.execute(world.operator, REFUND)
+    assert (first.in_progress, first.session.status) == (True, SessionStatus.REFUND_PENDING)
+    if forgotten:
+        fake.forget_keys()
+        still = await world.refund.execute(world.operator, REFUND)
+        assert (still.in_progress, still.session.status) == (True, SessionStatus.REFUND_PENDING)
+    [made] = fake.refunds.values()
+    fake.confirm(made.id)
+    again = await world.refund.execute(world.operator, REFUND)
+    assert (again.in_progress, again.session.status) == (False, SessionStatus.REFUNDED)
+    assert again.session.refund is not None
+    assert again.session.refund.id == made.id
+    assert fake.refunds_created == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
 
 
 async def test_a_call_again_after_a_failure_stripe_saved_ends_the_attempt_then_refunds_once(
-    monkeypatch: pytest.MonkeyPatch,
+    on_stripe: OnStripe,
 ) -> None:
     """The call that re-drives an attempt whose key Stripe answers with a saved 500 and no
     refund ends it as reconcile would (retry no longer safe: `refund_failed`); the next call
     refunds with a new key, once."""
-    with running_fake("stripe") as fake:
-        for name, value in fake.adapter_env().items():
-            monkeypatch.setenv(name, value)
-        transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), UlidGenerator())
-        await prepare(transactions, "stripe")
-        gateway = gateway_for("stripe")
-        try:
-            world = payments_world(transactions, SystemClock(), gateway)
-            command = RefundSessionCommand(session_id="mso_00000", reason="patient asked")
-            fake.fail_next(500, saved=True)
-            with pytest.raises(PaymentProviderError) as first:
-                await world.refund.execute(world.operator, command)
-            assert first.value.details["retry_safe"] is True
-            with pytest.raises(PaymentProviderError) as second:
-                await world.refund.execute(world.operator, command)
-            assert second.value.details["retry_safe"] is False
-            assert second.value.details["provider_code"] == "failure_replayed"
-            assert (await world.session("mso_00000")).status is SessionStatus.REFUND_FAILED
-            outcome = await world.refund.execute(world.operator, command)
-            assert outcome.session.status is SessionStatus.REFUNDED
-            assert fake.refunds_created == 1
-            assert len(await world.audit_entries("mso_00000")) == 1
-        finally:
-            await gateway.aclose()
+    fake, world = on_stripe.fake, on_stripe.world
+    fake.fail_next(500, saved=True)
+    with pytest.raises(PaymentProviderError) as first:
+        await world.refund.execute(world.operator, REFUND)
+    assert first.value.details["retry_safe"] is True
+    with pytest.raises(PaymentProviderError) as second:
+        await world.refund.execute(world.operator, REFUND)
+    assert second.value.details["retry_safe"] is False
+    assert second.value.details["provider_code"] == "failure_replayed"
+    assert (await world.session("mso_00000")).status is SessionStatus.REFUND_FAILED
+    outcome = await world.refund.execute(world.operator, REFUND)
+    assert outcome.session.status is SessionStatus.REFUNDED
+    assert fake.refunds_created == 1
+    assert len(await world.audit_entries("mso_00000")) == 1
