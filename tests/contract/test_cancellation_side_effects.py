@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,18 +94,58 @@ async def _premise() -> bool:
     return True
 
 
-async def _settled_once(uow: Transactions, provider: Provider, intent_id: str, run: int) -> None:
-    async with uow() as tx:
-        intent = await tx.intents.get(intent_id)
-        entries = await tx.audit.count(AuditFilter(tenant_id=f"tenant-{run}"))
-    acted = provider.acted.count(intent_id)
-    assert acted <= 1, run
-    if intent is None:  # cancelled before the intent was committed
-        assert (acted, entries) == (0, 0), run
-        return
-    assert intent.status is not IntentStatus.PENDING, run
-    assert intent.status is (IntentStatus.DONE if acted else IntentStatus.FAILED), run
-    assert entries == acted, run
+#: The subject every change of these tests is of.
+SUBJECT = "flags:apollo"
+
+
+@dataclass
+class Changes:
+    """Side effects on `uow` through `provider`, on a clock that stands still (no lease runs
+    out unless a test moves it); `ids` lists the intents made, in order."""
+
+    uow: Transactions
+    clock: ManualClock = field(default_factory=lambda: ManualClock(T0, step=timedelta(0)))
+    ids: Ids = field(default_factory=Ids)
+    provider: Provider = field(default_factory=Provider)
+
+    def __post_init__(self) -> None:
+        self.effects = SideEffects(self.uow, self.clock, self.ids)
+
+    async def change(
+        self, run: int, *, subject: str | None = SUBJECT, premise: bool = False
+    ) -> None:
+        """The `run`-th change, audited under `tenant-{run}`."""
+        await self.effects.perform(
+            self.provider,
+            kind=KIND,
+            tenant_id=None,
+            payload={},
+            audit=[_record(run)],
+            subject=subject,
+            premise=_premise if premise else None,
+        )
+
+    async def next_change_clears(self) -> None:
+        """What the next change of the subject does first: it finds no pending intent, or
+        settles it, in far less than a lease."""
+        await asyncio.wait_for(
+            self.effects.clear(self.provider, SUBJECT, patience_seconds=PATIENCE_S), 10
+        )
+
+    async def settled_once(self, intent_id: str, run: int) -> None:
+        """The `run`-th change's intent ended, done (and audited once) exactly when the
+        provider acted, which it did at most once."""
+        async with self.uow() as tx:
+            intent = await tx.intents.get(intent_id)
+            entries = await tx.audit.count(AuditFilter(tenant_id=f"tenant-{run}"))
+        acted = self.provider.acted.count(intent_id)
+        assert acted <= 1, run
+        if intent is None:  # cancelled before the intent was committed
+            assert (acted, entries) == (0, 0), run
+            return
+        assert intent.status is not IntentStatus.PENDING, run
+        assert intent.status is (IntentStatus.DONE if acted else IntentStatus.FAILED), run
+        assert entries == acted, run
 
 
 @pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
@@ -113,33 +153,19 @@ async def _settled_once(uow: Transactions, provider: Provider, intent_id: str, r
 async def test_the_next_change_of_a_subject_settles_a_cancelled_one_and_goes_ahead(
     uow: Transactions, premise: bool, again: bool
 ) -> None:
-    clock = ManualClock(T0, step=timedelta(0))  # no lease runs out meanwhile
-    ids = Ids()
-    effects = SideEffects(uow, clock, ids)
-    provider = Provider()
+    changes = Changes(uow)
     run = 0
-
-    async def change() -> None:
-        await effects.perform(
-            provider,
-            kind=KIND,
-            tenant_id=None,
-            payload={},
-            audit=[_record(run)],
-            subject="flags:apollo",
-            premise=_premise if premise else None,
-        )
 
     async def check(k: int) -> None:
         nonlocal run
-        # the next change of the subject: it finds no pending intent, or settles it first
-        await asyncio.wait_for(
-            effects.clear(provider, "flags:apollo", patience_seconds=PATIENCE_S), 10
-        )
-        if len(ids.intents) > k:
-            await _settled_once(uow, provider, ids.intents[k], k)
+        await changes.next_change_clears()
+        if len(changes.ids.intents) > k:
+            await changes.settled_once(changes.ids.intents[k], k)
         run = k + 1
-        assert len(ids.intents) == run
+        assert len(changes.ids.intents) == run
+
+    async def change() -> None:
+        await changes.change(run, premise=premise)
 
     assert await at_every_suspension(change, check, again=again) >= 2
 
@@ -148,25 +174,21 @@ async def test_the_next_change_of_a_subject_settles_a_cancelled_one_and_goes_ahe
 async def test_reconcile_finishes_a_change_cancelled_at_any_point(
     uow: Transactions, again: bool
 ) -> None:
-    clock = ManualClock(T0, step=timedelta(0))
-    ids = Ids()
-    effects = SideEffects(uow, clock, ids)
-    provider = Provider()
+    changes = Changes(uow)
+    clock, effects = changes.clock, changes.effects
     run = 0
-
-    async def change() -> None:
-        await effects.perform(
-            provider, kind=KIND, tenant_id=None, payload={}, audit=[_record(run)], subject=None
-        )
 
     async def check(k: int) -> None:
         nonlocal run
         await asyncio.sleep(0.05)  # whatever the cancelled caller left running
         clock.set(clock.current + LEASE + timedelta(seconds=1))  # any lease has run out
-        report = await effects.reconcile({KIND: provider}, older_than=timedelta(0))
+        report = await effects.reconcile({KIND: changes.provider}, older_than=timedelta(0))
         assert not report.unresolved
-        await _settled_once(uow, provider, ids.intents[k], k)
+        await changes.settled_once(changes.ids.intents[k], k)
         run = k + 1
+
+    async def change() -> None:
+        await changes.change(run, subject=None)
 
     assert await at_every_suspension(change, check, again=again) >= 2
 
@@ -177,40 +199,23 @@ async def test_a_caller_cancelled_while_the_provider_acts_leaves_it_to_the_next_
     """Cancelled at each of the provider's own awaits in turn — before it acted, after it
     acted but before its answer came back: the next change of the subject settles the
     cancelled one at once, the effect made (and audited) once."""
-    clock = ManualClock(T0, step=timedelta(0))
-    ids = Ids()
-    effects = SideEffects(uow, clock, ids)
-    provider = Provider()
+    changes = Changes(uow)
+    provider = changes.provider
     for step in range(8):
         provider.cancel_at, provider.steps = step, 0
-        provider.caller = asyncio.create_task(
-            _perform(effects, provider, step)  # type: ignore[arg-type]
-        )
+        provider.caller = asyncio.create_task(changes.change(step))
         try:
             await provider.caller
             cancelled = False
         except asyncio.CancelledError:
             cancelled = True
         provider.cancel_at = None
-        await asyncio.wait_for(
-            effects.clear(provider, "flags:apollo", patience_seconds=PATIENCE_S), 10
-        )
-        await _settled_once(uow, provider, ids.intents[step], step)
+        await changes.next_change_clears()
+        await changes.settled_once(changes.ids.intents[step], step)
         if not cancelled:
             break
     assert not cancelled
     assert step >= 2
-
-
-async def _perform(effects: SideEffects, provider: Provider, run: int) -> None:
-    await effects.perform(
-        provider,
-        kind=KIND,
-        tenant_id=None,
-        payload={},
-        audit=[_record(run)],
-        subject="flags:apollo",
-    )
 
 
 @pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
@@ -220,14 +225,13 @@ async def test_a_settle_cancelled_at_any_point_leaves_the_intent_to_the_next(
     """Reconcile, or the next change of a subject, settling an intent its caller left, is
     itself cancelled at any of its awaits (a server stopping, an embedder's timeout): the
     intent is not held for a lease's length; the change after settles it at once."""
-    clock = ManualClock(T0, step=timedelta(0))
-    effects = SideEffects(uow, clock, UlidGenerator())
-    provider = Provider()
+    changes = Changes(uow)
+    effects = changes.effects
     left: list[str] = []
 
     async def leave_one(run: int) -> None:
         intent = effects.new_intent(
-            kind=KIND, tenant_id=None, payload={}, audit=[_record(run)], subject="flags:apollo"
+            kind=KIND, tenant_id=None, payload={}, audit=[_record(run)], subject=SUBJECT
         )
         async with uow() as tx:  # its caller gone, its lease run out
             await tx.intents.add(replace(intent, lease_until=T0 - timedelta(seconds=1)))
@@ -235,13 +239,11 @@ async def test_a_settle_cancelled_at_any_point_leaves_the_intent_to_the_next(
         left.append(intent.id)
 
     async def settle() -> None:
-        await effects.finish(provider, left[-1])
+        await effects.finish(changes.provider, left[-1])
 
     async def check(k: int) -> None:
-        await asyncio.wait_for(
-            effects.clear(provider, "flags:apollo", patience_seconds=PATIENCE_S), 10
-        )
-        await _settled_once(uow, provider, left[k], k)
+        await changes.next_change_clears()
+        await changes.settled_once(left[k], k)
         await leave_one(k + 1)
 
     await leave_one(0)
