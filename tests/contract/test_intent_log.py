@@ -1,9 +1,11 @@
 """Contract of the intent log (`IntentLog`), on every adapter: what an intent holds reads
 back as written; its end is recorded once; reconcile finds what is left pending; at most one
-intent of a subject is pending at a time."""
+intent of a subject is pending at a time; an add still committing elsewhere can be waited
+for."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -262,3 +264,31 @@ async def test_a_lease_renewed_to_none_is_ended_for_any_caller(uow: Transactions
         stored = await tx.intents.get("int_let_go")
     assert stored is not None
     assert (stored.status, stored.lease_until) == (IntentStatus.PENDING, None)
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["committed", "rolled_back"])
+async def test_await_add_returns_once_the_transaction_adding_the_intent_has_ended(
+    uow: Transactions, commits: bool
+) -> None:
+    """A caller cancelled while its add was committing withdraws the intent: after
+    `await_add`, it reads the intent exactly when that add was committed, and finds no
+    other left by the wait."""
+    added = intent("int_1", subject="flags:apollo")
+    adding = asyncio.Event()
+
+    async def add_and_end_later() -> None:
+        async with uow() as tx:
+            await tx.intents.add(added)
+            adding.set()
+            await asyncio.sleep(0.3)  # the commit's answer on its way, the caller gone
+            if commits:
+                await tx.commit()
+
+    other = asyncio.create_task(add_and_end_later())
+    await adding.wait()
+    async with uow() as tx:  # rolled back, as the caller of `await_add` does
+        await tx.intents.await_add(added)
+    async with uow() as tx:
+        assert await tx.intents.get("int_1") == (added if commits else None)
+        assert (await tx.intents.pending_of("flags:apollo")) == (added if commits else None)
+    await other

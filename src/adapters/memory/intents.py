@@ -24,6 +24,10 @@ class InMemoryIntentLog(IntentLog):
             raise IntentSubjectBusy(intent.subject)
         self._store.intents[intent.id] = intent
 
+    async def await_add(self, intent: Intent) -> None:
+        """Nothing to wait for: the store's lock let this transaction begin only once every
+        other had ended."""
+
     async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
         return self._store.intents.get(intent_id)
 

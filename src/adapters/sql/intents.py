@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import violated_constraint
@@ -88,25 +89,14 @@ class SqlIntentLog(IntentLog):
             raise
 
     async def _insert(self, intent: Intent) -> None:
-        await self._connection.execute(
-            _INSERT,
-            {
-                "id": intent.id,
-                "kind": intent.kind,
-                "key": intent.key,
-                "tenant_id": intent.tenant_id,
-                "payload": dict(intent.payload),
-                "audit": [_record_values(r) for r in intent.audit],
-                "status": intent.status.value,
-                "created_at": intent.created_at,
-                "updated_at": intent.updated_at,
-                "attempts": intent.attempts,
-                "error": intent.error,
-                "result": None if intent.result is None else dict(intent.result),
-                "lease_until": intent.lease_until,
-                "subject": intent.subject,
-            },
-        )
+        await self._connection.execute(_INSERT, _values(intent))
+
+    async def await_add(self, intent: Intent) -> None:
+        # Adding the same id again waits for a transaction that added it and has not ended
+        # (it holds the key), then adds nothing if that one committed. The caller rolls back.
+        postgres = self._connection.dialect.name == "postgresql"
+        insert = postgresql.insert if postgres else sqlite.insert
+        await self._connection.execute(insert(intents).on_conflict_do_nothing(), _values(intent))
 
     async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
         found = await self._connection.execute(_LOCK if lock else _GET, {"intent_id": intent_id})
@@ -205,3 +195,22 @@ def _intent(row: Any) -> Intent:
         lease_until=row.lease_until,
         subject=row.subject,
     )
+
+
+def _values(intent: Intent) -> dict[str, Any]:
+    return {
+        "id": intent.id,
+        "kind": intent.kind,
+        "key": intent.key,
+        "tenant_id": intent.tenant_id,
+        "payload": dict(intent.payload),
+        "audit": [_record_values(r) for r in intent.audit],
+        "status": intent.status.value,
+        "created_at": intent.created_at,
+        "updated_at": intent.updated_at,
+        "attempts": intent.attempts,
+        "error": intent.error,
+        "result": None if intent.result is None else dict(intent.result),
+        "lease_until": intent.lease_until,
+        "subject": intent.subject,
+    }

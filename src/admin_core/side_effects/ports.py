@@ -16,6 +16,14 @@ class IntentLog(Protocol):
         """Raises `IntentSubjectBusy` when the intent's subject has a pending intent."""
         ...
 
+    async def await_add(self, intent: Intent) -> None:
+        """Return once no other transaction that added `intent` is still in flight, so that
+        what is read next finds the intent exactly when that add was committed: a caller
+        cancelled while it waited for its commit's answer cannot tell whether the commit
+        went through, and the server may still be committing it. Whatever this writes is
+        not to be committed (the caller rolls this transaction back)."""
+        ...
+
     async def get(self, intent_id: str, *, lock: bool = False) -> Intent | None:
         """`lock=True`: a concurrent settle of the same intent waits until this transaction
         ends, then reads what it wrote."""

@@ -347,9 +347,15 @@ class SideEffects(Generic[T_co]):
 
     async def _withdraw(self, effect: Effect[T_co], intent: Intent) -> None:
         """Record, despite the caller's cancellation, that the provider was never called."""
-        await _despite_cancellation(
-            self._record(effect, intent, NOT_APPLIED, CANCELLED_BEFORE_CALL)
-        )
+        await _despite_cancellation(self._withdrawn(effect, intent))
+
+    async def _withdrawn(self, effect: Effect[T_co], intent: Intent) -> None:
+        # The add may still be committing (the caller was cancelled waiting for its answer):
+        # recorded before it lands, the withdrawal would find no intent, and the intent land
+        # pending after it, keeping its subject waiting for its lease to run out.
+        async with self._transactions() as tx:  # rolled back: written only to wait
+            await tx.intents.await_add(intent)
+        await self._record(effect, intent, NOT_APPLIED, CANCELLED_BEFORE_CALL)
 
     async def _let_go(self, intent: Intent, held: datetime | None) -> None:
         """End this caller's lease now, if it is still the one it holds (`held`): the intent
