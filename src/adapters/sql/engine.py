@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from adapters.sql.errors import connection_closed
 from adapters.sql.inline_sqlite import inline_connector
 from admin_core.kernel.loops import LoopLock
+
+T = TypeVar("T")
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -183,16 +186,45 @@ class FirstWrite:
     write begins the transaction. Under READ COMMITTED every statement sees what was committed
     when it started, inside a transaction or not, so a read before the first write sees the
     same either way; a read-only transaction then costs no BEGIN and no ROLLBACK round trip
-    (ADR 0047). Locks and savepoints need the transaction, so they begin it too."""
+    (ADR 0047). Locks and savepoints need the transaction, so they begin it too.
+
+    The transaction's first statement that finds the connection closed runs once more on
+    the one `reconnect` gives (`attempt`)."""
 
     def __init__(
         self,
         connection: AsyncConnection,
         begin_writing: Callable[[], Awaitable[None]],
+        *,
+        reconnect: Callable[[BaseException], Awaitable[AsyncConnection]] | None = None,
     ) -> None:
         self._connection = connection
         self._begin_writing = begin_writing
+        self._reconnect = reconnect
         self.writing = False
+        #: Whether a statement was sent on the transaction's connection (or its commit).
+        self.sent = False
+
+    async def attempt(self, run: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`run` (one statement) on the transaction's connection. The transaction's first
+        statement, should it find the connection closed (it died while parked in the pool:
+        a server restart, a terminated backend, a network that forgot it), runs once more on
+        a fresh connection: nothing was seen on the dead one, and nothing of the statement
+        can remain — a read ran on its own in autocommit, and a write or a lock in a
+        transaction that was never committed. Any later statement, the commit, and a
+        statement that went unanswered past the timeout (the server may still be running
+        it) fail as before: their outcome, or what came before them, is the caller's to
+        know."""
+        if self.sent or self._reconnect is None:
+            return await run(self._connection)
+        self.sent = True
+        try:
+            return await run(self._connection)
+        except Exception as error:
+            if not connection_closed(error):
+                raise
+            self._connection = await self._reconnect(error)
+        return await run(self._connection)
 
     async def _before(self, statement: Any) -> None:
         if self.writing or not _writes(statement):
@@ -202,15 +234,15 @@ class FirstWrite:
 
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         await self._before(statement)
-        return await self._connection.execute(statement, *args, **kwargs)
+        return await self.attempt(lambda c: c.execute(statement, *args, **kwargs))
 
     async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         await self._before(statement)
-        return await self._connection.scalar(statement, *args, **kwargs)
+        return await self.attempt(lambda c: c.scalar(statement, *args, **kwargs))
 
     async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         await self._before(statement)
-        return await self._connection.scalars(statement, *args, **kwargs)
+        return await self.attempt(lambda c: c.scalars(statement, *args, **kwargs))
 
     def begin_nested(self) -> Any:
         """A savepoint belongs to a transaction: it begins writing before it is opened (on
@@ -228,11 +260,28 @@ class _Savepoint:
 
     async def __aenter__(self) -> Any:
         await self._first._before(None)
-        self._savepoint = self._first._connection.begin_nested()
+        return await self._first.attempt(self._open)
+
+    async def _open(self, connection: AsyncConnection) -> Any:
+        self._savepoint = connection.begin_nested()
         return await self._savepoint.__aenter__()
 
     async def __aexit__(self, *exc: Any) -> Any:
         return await self._savepoint.__aexit__(*exc)
+
+
+async def attempt(connection: AsyncConnection, run: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`run` on `connection`, through `FirstWrite.attempt` where it is a transaction's."""
+    if isinstance(connection, FirstWrite):
+        return await connection.attempt(run)
+    return await run(connection)
+
+
+def retire_pool(engine: AsyncEngine, error: BaseException) -> None:
+    """Every connection of `engine`'s pool opened until now is replaced at its next checkout,
+    as SQLAlchemy does itself when one of its statements finds its connection closed
+    (`Pool._invalidate`, given no connection: its generation is every one until now)."""
+    engine.sync_engine.pool._invalidate(None, error, _checkin=False)  # type: ignore[arg-type]
 
 
 def _writes(statement: Any) -> bool:

@@ -155,6 +155,28 @@ def connection_lost(error: BaseException) -> bool:
     return False
 
 
+def connection_closed(error: BaseException) -> bool:
+    """Whether `error` says the connection was closed under the statement — by the server (a
+    restart, a terminated backend: its farewell), or by the network (a reset) — as opposed to
+    `connection_lost`'s other case, a statement left unanswered past the statement timeout,
+    which the server may still be running (or waiting on a lock for)."""
+    return connection_lost(error) and not _timed_out(error)
+
+
+def _timed_out(error: BaseException) -> bool:
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TimeoutError):
+            return True
+        pending += [current.__cause__, getattr(current, "orig", None)]
+    return False
+
+
 _DRIVER_MODULES = ("asyncpg", "sqlalchemy")
 
 

@@ -7,7 +7,9 @@ dialect — its SQL, the order of its parameters, their bind processors and the 
 processors of its columns, all as SQLAlchemy itself would use them — and runs it on the
 driver connection the transaction already holds: asyncpg's `fetch` (its statement cache
 prepares once), or the embedded SQLite connection. Rows come back as tuples of processed
-values, in the statement's column order. Writes stay on SQLAlchemy.
+values, in the statement's column order. Writes stay on SQLAlchemy. A transaction's first
+statement that finds its connection closed runs once more on a fresh one, a hot read as any
+other (`FirstWrite.attempt`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sql.engine import attempt
 from adapters.sql.inline_sqlite import InlineConnection
 
 Processor = Callable[[Any], Any] | None
@@ -70,15 +73,7 @@ class Read:
     ) -> list[tuple[Any, ...]]:
         compiled = self._for(connection.dialect)
         args = self._args(compiled, values)
-        raw = await driver_connection(connection)
-        if isinstance(raw, InlineConnection):
-            fetched: Sequence[Sequence[Any]] = raw.execute_now(compiled.sql, args)
-        else:
-            try:
-                fetched = await raw.fetch(compiled.sql, *args)
-            except BaseException as error:
-                await invalidate_unless_answered(connection, raw, error)
-                raise
+        fetched = await attempt(connection, lambda on: _fetch(on, compiled.sql, args))
         processors = compiled.results
         if not processors:
             return [tuple(row) for row in fetched]
@@ -96,17 +91,34 @@ class Read:
         """PostgreSQL's estimate of how many rows the statement returns (`EXPLAIN`: nothing
         is read)."""
         compiled = self._for(connection.dialect)
-        raw = await driver_connection(connection)
-        try:
-            plan = await raw.fetchval(
-                f"EXPLAIN (FORMAT JSON) {compiled.sql}", *self._args(compiled, values)
-            )
-        except BaseException as error:
-            await invalidate_unless_answered(connection, raw, error)
-            raise
+        args = self._args(compiled, values)
+        plan = await attempt(
+            connection, lambda on: _fetchval(on, f"EXPLAIN (FORMAT JSON) {compiled.sql}", args)
+        )
         if isinstance(plan, str | bytes):  # decoded already where a JSON codec is set
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
+
+
+async def _fetch(connection: AsyncConnection, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
+    raw = await driver_connection(connection)
+    if isinstance(raw, InlineConnection):
+        return raw.execute_now(sql, args)
+    try:
+        fetched: Sequence[Sequence[Any]] = await raw.fetch(sql, *args)
+    except BaseException as error:
+        await invalidate_unless_answered(connection, raw, error)
+        raise
+    return fetched
+
+
+async def _fetchval(connection: AsyncConnection, sql: str, args: list[Any]) -> Any:
+    raw = await driver_connection(connection)
+    try:
+        return await raw.fetchval(sql, *args)
+    except BaseException as error:
+        await invalidate_unless_answered(connection, raw, error)
+        raise
 
 
 def _compile(statement: Any, dialect: Dialect) -> _Compiled:

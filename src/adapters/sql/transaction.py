@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.audit import SqlAuditLog, SqlCheckpointStore, chain_broken, write_appended
 from adapters.sql.directory import SqlDirectoryWriter
-from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite
+from adapters.sql.engine import FirstWrite, WriterGate, is_sqlite, retire_pool
 from adapters.sql.errors import (
     connect_or_unavailable,
     connection_lost,
@@ -110,7 +110,11 @@ class SqlTransaction(
         self._connection = await connect_or_unavailable(self._engine)
         if self._postgres:
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
-        first = self._first_write = FirstWrite(self._connection, self._begin_writing)
+        first = self._first_write = FirstWrite(
+            self._connection,
+            self._begin_writing,
+            reconnect=self._reconnect if self._postgres else None,
+        )
         connection = cast(AsyncConnection, first)
         self.providers = SqlProviderRepository(connection)
         self.tenants = SqlTenantRepository(connection)
@@ -176,6 +180,23 @@ class SqlTransaction(
             await self.connection.commit()  # ends the autocommit reads; nothing to send
             await self.connection.execution_options(isolation_level=_READ_COMMITTED)
 
+    async def _reconnect(self, error: BaseException) -> AsyncConnection:
+        """A fresh connection in place of the transaction's, which its first statement found
+        closed (`FirstWrite.attempt`), in the state that statement expects: autocommit
+        reads, or writing. Every other connection of the pool opened before now is replaced
+        at its next checkout (`retire_pool`): whatever ended this one (a restart, a
+        failover, a network that forgot its idle connections) most likely ended them too,
+        and the fresh connection must not be one of them."""
+        retire_pool(self._engine, error)
+        await self.connection.invalidate()
+        await self.connection.close()
+        fresh = await connect_or_unavailable(self._engine)
+        first = self._first_write
+        writing = first is not None and first.writing
+        await fresh.execution_options(isolation_level=_READ_COMMITTED if writing else "AUTOCOMMIT")
+        self._connection = fresh
+        return fresh
+
     def _end_writing(self) -> None:
         """After a commit or a rollback on SQLite: let the next writer in; a later write of
         this transaction queues and begins again."""
@@ -194,6 +215,8 @@ class SqlTransaction(
             raise refused from error
 
     async def _commit(self) -> None:
+        if self._first_write is not None:
+            self._first_write.sent = True  # a commit, sent, is never run again
         if self._appended:
             try:
                 await write_appended(self.connection, self._appended)
