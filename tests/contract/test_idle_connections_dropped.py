@@ -282,3 +282,21 @@ async def test_a_connection_lost_after_a_write_was_sent_is_a_503_never_run_again
     again = await app.request("tenant-update")
     assert again.status_code == 200, again.text
     assert await app.audited() == (True, entries + kept + 1)
+
+
+@pytest.mark.parametrize("fault", ["network", "server"])
+async def test_ready_stays_ready_when_every_pooled_connection_died_idle(
+    app: App, fault: str
+) -> None:
+    """The database answers; the pool's dead connections are the pool's to replace, not a
+    reason for a load balancer to take the replica out."""
+    app.fill_pool()
+    app.proxy.forget()
+    if fault == "server":
+        assert await _terminate_app_backends() == DEFAULT_POOL_SIZE
+
+    answers = [(await app.http.client.get("/ready")).status_code for _ in range(2)]
+
+    assert answers == [200, 200]
+    assert (await app.request("tenants")).status_code == 200
+    assert app.checked_out() == 0
