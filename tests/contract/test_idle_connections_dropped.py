@@ -12,6 +12,7 @@ and the server, and the app role's backends on this test session's database."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -212,10 +213,12 @@ def _codes(answer: Any) -> list[str]:
 @pytest.mark.parametrize("fault", ["network", "server"])
 @pytest.mark.parametrize("first", sorted(REQUESTS))
 async def test_requests_after_every_pooled_connection_died_idle_are_all_served(
-    app: App, first: str, fault: str
+    app: App, first: str, fault: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Every parked connection is dead, and the app has not noticed; the requests that
-    follow, the first of which is `first`, all answer 200, and each write is made once."""
+    follow, the first of which is `first`, all answer 200, and each write is made once. The
+    first statement to find its connection closed renews the whole pool: one line in the
+    log says so, and no other statement fails."""
     ok, entries = await app.audited()
     assert ok
     app.fill_pool()
@@ -224,9 +227,13 @@ async def test_requests_after_every_pooled_connection_died_idle_are_all_served(
         assert await _terminate_app_backends() == DEFAULT_POOL_SIZE
 
     order = [first, *(name for name in sorted(REQUESTS) if name != first)]
-    answers = [(name, await app.request(name)) for name in order * 2]
+    with caplog.at_level(logging.INFO, logger="admin_core.database"):
+        answers = [(name, await app.request(name)) for name in order * 2]
 
     assert [(name, a.status_code) for name, a in answers] == [(name, 200) for name in order * 2]
+    renewed = [r for r in caplog.records if r.name == "admin_core.database"]
+    assert len(renewed) == 1, [r.getMessage() for r in renewed]
+    assert "found closed" in renewed[0].getMessage()
     assert app.checked_out() == 0
     assert await app.audited() == (True, entries + app.writes)
     assert app.writes == 2

@@ -11,6 +11,7 @@ see docs/adr/0007-sql-unit-of-work.md."""
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -52,6 +53,8 @@ from admin_core.tenants.ports import OrgMappingRepository, TenantRepository, Ten
 from admin_core.users.ports import UserContacts, UserRoleRepository, UsersTransaction
 
 _READ_COMMITTED = "READ COMMITTED"
+
+log = logging.getLogger("admin_core.database")
 
 
 class SqlTransaction(
@@ -187,14 +190,20 @@ class SqlTransaction(
         at its next checkout (`retire_pool`): whatever ended this one (a restart, a
         failover, a network that forgot its idle connections) most likely ended them too,
         and the fresh connection must not be one of them."""
+        log.info(
+            "a pooled database connection was found closed (%s: %s); the pool is renewed and"
+            " the statement runs on a fresh connection",
+            type(error).__name__,
+            error,
+        )
         retire_pool(self._engine, error)
         await self.connection.invalidate()
         await self.connection.close()
-        fresh = await connect_or_unavailable(self._engine)
+        # Held from here, so that the exit closes it whatever comes next.
+        fresh = self._connection = await connect_or_unavailable(self._engine)
         first = self._first_write
         writing = first is not None and first.writing
         await fresh.execution_options(isolation_level=_READ_COMMITTED if writing else "AUTOCOMMIT")
-        self._connection = fresh
         return fresh
 
     def _end_writing(self) -> None:
