@@ -24,7 +24,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.engine import DEFAULT_POOL_SIZE
+from adapters.sql.engine import DEFAULT_POOL_SIZE, create_engine
+from adapters.sql.projection import SqlProjectionSource
+from admin_core.graph.model import NodeLabel
 from entrypoints.settings import Settings
 from tests.support.databases import APP_ROLE, postgres_urls, truncate_postgres
 from tests.support.http import ApiClient, api
@@ -307,3 +309,29 @@ async def test_ready_stays_ready_when_every_pooled_connection_died_idle(
     assert answers == [200, 200]
     assert (await app.request("tenants")).status_code == 200
     assert app.checked_out() == 0
+
+
+async def test_a_graph_rebuild_reads_its_source_when_every_pooled_connection_died_idle() -> None:
+    """The graph's source is read on a connection of the application's pool: a rebuild
+    started after the pool's connections died reads it all the same."""
+    app_url, owner_url = postgres_urls()
+    await truncate_postgres(owner_url)
+    server = urlsplit(app_url)
+    assert server.hostname is not None
+    assert server.port is not None
+    with DroppingProxy(server.hostname, server.port) as proxy:
+        engine = create_engine(proxy.url(app_url))
+        try:
+            async with AsyncExitStack() as held:
+                for _ in range(DEFAULT_POOL_SIZE):
+                    connection = await held.enter_async_context(engine.connect())
+                    await connection.scalar(sa.text("select 1"))
+            proxy.forget()
+
+            async with SqlProjectionSource(engine).read() as reader:
+                counted = await reader.count_nodes(NodeLabel.PROVIDER)
+
+            assert counted == 0
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        finally:
+            await engine.dispose()

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.errors import connect_or_unavailable, connection_lost
+from adapters.sql.engine import retire_pool
+from adapters.sql.errors import connect_or_unavailable, connection_closed, connection_lost
 from adapters.sql.locks import PostgresAdvisoryLock, beside_database
 from adapters.sql.reads import invalidate_unless_answered
 from adapters.sql.tables import (
@@ -382,19 +383,36 @@ class _SqlReader(ProjectionReader):
         return await self._count(_REL_TABLES[rel])
 
 
+async def _begin_snapshot(conn: AsyncConnection) -> None:
+    await conn.execution_options(isolation_level="REPEATABLE READ")
+    await conn.begin()
+    await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+
+
 class SqlProjectionSource(ProjectionSource):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ProjectionReader]:
+        """One snapshot of the source (PostgreSQL: a read-only REPEATABLE READ transaction).
+        Its first statement, should it find the pooled connection closed (it died while
+        parked), runs once more on a fresh one, the pool renewed, as a transaction's does
+        (`FirstWrite.attempt`): nothing was read yet."""
         conn = await connect_or_unavailable(self._engine)
         try:
             driver = None
             if conn.dialect.name == "postgresql":
-                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-                await conn.begin()
-                await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+                try:
+                    await _begin_snapshot(conn)
+                except sqlalchemy.exc.DBAPIError as error:
+                    if not connection_closed(error):
+                        raise
+                    retire_pool(self._engine, error)
+                    await conn.invalidate()
+                    await conn.close()
+                    conn = await connect_or_unavailable(self._engine)
+                    await _begin_snapshot(conn)
                 driver = (await conn.get_raw_connection()).driver_connection
             else:
                 await conn.begin()
