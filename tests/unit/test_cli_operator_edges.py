@@ -315,15 +315,17 @@ def test_output_the_disk_cannot_take_is_an_io_error_not_a_bug(
         )
     assert done.returncode == 74, done.stderr
     line = done.stderr.strip().splitlines()[-1]
+    # An `-o` file is named, with the argument that named it; stdout is "the output".
+    named, field = ("/dev/full", "output") if "-o" in words else ("the output", None)
+    message = f"{named} could not be written: No space left on device"
     if "--json" in words:
-        assert json.loads(line)["errors"] == [
-            {
-                "code": "IO_ERROR",
-                "message": "the output could not be written: No space left on device",
-            }
-        ]
+        (error,) = json.loads(line)["errors"]
+        assert error["code"] == "IO_ERROR"
+        assert error["message"].startswith(message)
+        assert error.get("field") == field
     else:
-        assert line == "error IO_ERROR: the output could not be written: No space left on device"
+        where = f" ({field})" if field else ""
+        assert line.startswith(f"error IO_ERROR{where}: {message}")
     assert "Exception ignored" not in done.stderr
 
 
@@ -376,11 +378,13 @@ def test_a_file_the_disk_refuses_half_way_leaves_the_file_it_was_to_replace_whol
         held.close()
     assert done.returncode == 74, done.stderr
     line = done.stderr.strip().splitlines()[-1]
-    message = "the output could not be written: File too large"
+    message = f"{target} could not be written: File too large"
     if "--json" in words:
-        assert json.loads(line)["errors"] == [{"code": "IO_ERROR", "message": message}]
+        (error,) = json.loads(line)["errors"]
+        assert (error["code"], error["field"]) == ("IO_ERROR", "output")
+        assert error["message"].startswith(message)
     else:
-        assert line == f"error IO_ERROR: {message}"
+        assert line.startswith(f"error IO_ERROR (output): {message}")
     assert target.read_text() == "the former file, whole\n"
     assert not [p for p in embedded.iterdir() if p.name.startswith(".out.txt")]
 

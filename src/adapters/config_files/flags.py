@@ -44,7 +44,8 @@ def load_flag_catalogue(path: Path) -> FlagCatalogue:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise FlagCatalogueInvalid(f"{path}: cannot be read ({error})") from error
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise FlagCatalogueInvalid(f"{path}: cannot be read ({reason})") from error
     return parse_flag_catalogue(text, source=str(path))
 
 

@@ -97,7 +97,8 @@ def _read(path: Path, findings: _Findings) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        findings.problems.append(f"{path}: cannot be read ({error})")
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        findings.problems.append(f"{path}: cannot be read ({reason})")
         return None
 
 

@@ -72,12 +72,24 @@ class RolePolicy:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Mapping[str, Iterable[str]]]) -> RolePolicy:
-        """Build from `{"platform": {role: [perm, ...]}, "tenant": {...}}` (e.g. parsed JSON)."""
+        """Build from `{"platform": {role: [perm, ...]}, "tenant": {...}}` (e.g. parsed JSON).
+        A section left out gives nothing; any other key (a file that is some other JSON, a
+        misspelt section) or a role's permissions given as one string is a `ValueError`:
+        read as a policy, it would silently grant no role anything."""
+        unknown = sorted(set(raw) - {"platform", "tenant"})
+        if unknown:
+            raise ValueError(
+                f"unknown section {unknown[0]!r}: a role policy has 'platform' and 'tenant'"
+            )
 
         def table(section: str) -> dict[str, frozenset[Permission]]:
+            roles = raw.get(section, {})
+            for role, perms in roles.items():
+                if isinstance(perms, str):
+                    raise ValueError(f"{section}.{role}: the permissions must be a list")
             return {
                 normalise_role(role) or role: frozenset(Permission(p) for p in perms)
-                for role, perms in raw.get(section, {}).items()
+                for role, perms in roles.items()
             }
 
         return cls(platform=table("platform"), tenant=table("tenant"))

@@ -33,7 +33,7 @@ from entrypoints.cli.commands import (
     users,
 )
 from entrypoints.cli.context import CommandContext, operator
-from entrypoints.cli.files import STORAGE_ERRORS
+from entrypoints.cli.files import STORAGE_ERRORS, NotKept
 from entrypoints.cli.launch import (
     EXIT_INTERRUPTED,
     EXIT_PIPE_CLOSED,
@@ -275,15 +275,22 @@ EXIT_IO = 74
 
 
 def _storage_failed(error: OSError, *, as_json: bool) -> int:
-    """`IO_ERROR` (exit 74) naming the system's reason. What was buffered for stdout is
-    dropped if it cannot be written either, rather than failing again at exit."""
+    """`IO_ERROR` (exit 74) of the command's output, naming the system's reason. A file the
+    command writes is `NotKept`, which names it; this is stdout, or a file no `-o` names."""
+    where = f" ({error.filename})" if error.filename else ""
+    return _not_kept(
+        f"the output could not be written: {error.strerror}{where}", field=None, as_json=as_json
+    )
+
+
+def _not_kept(message: str, *, field: str | None, as_json: bool) -> int:
+    """`IO_ERROR` (exit 74). What was buffered for stdout is dropped if it cannot be written
+    either, rather than failing again at exit."""
     try:
         sys.stdout.flush()
     except OSError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    where = f" ({error.filename})" if error.filename else ""
-    message = f"the output could not be written: {error.strerror}{where}"
-    print_errors([ErrorItem(code="IO_ERROR", message=message)], as_json=as_json)
+    print_errors([ErrorItem(code="IO_ERROR", message=message, field=field)], as_json=as_json)
     return EXIT_IO
 
 
@@ -301,6 +308,10 @@ def _main(words: list[str]) -> int:
         return _handle(args)
     except AdminError as error:
         return report_error(error, as_json=args.json)
+    except ConfigurationError as error:  # a file a setting names, met as the command ran
+        return report_problems("the configuration cannot run:", error.problems, as_json=args.json)
+    except NotKept as error:
+        return _not_kept(error.message, field=error.field, as_json=args.json)
 
 
 def _handle(args: argparse.Namespace) -> int:

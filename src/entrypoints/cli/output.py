@@ -149,18 +149,19 @@ def report_problems(
     as_json: bool = False,
     code: str = CONFIGURATION_INVALID,
 ) -> int:
-    """What stops the command from running at all (exit 78): a list under `title`, or with
-    `--json` the error envelope, one item per problem, `field` the setting it names."""
-    if as_json:
-        items = [
-            ErrorItem(
-                code=code,
-                message=f"{title} {problem}",
-                field=found[1] if (found := _SETTING.match(problem)) else None,
-            )
-            for problem in problems
-        ]
-        print_errors(items, as_json=True)
+    """What stops the command from running at all (exit 78): with `--json` the error
+    envelope, one item per problem, `field` the setting it names; else one problem as the
+    line every failure prints (`error CODE (field): ...`), several as a list under `title`."""
+    items = [
+        ErrorItem(
+            code=code,
+            message=f"{title} {problem}",
+            field=found[1] if (found := _SETTING.match(problem)) else None,
+        )
+        for problem in problems
+    ]
+    if as_json or len(items) == 1:
+        print_errors(items, as_json=as_json)
         return EXIT_CONFIG
     stderr.print(styled((title, "red")))
     for problem in problems:

@@ -48,6 +48,7 @@ from entrypoints.cli import files, options
 from entrypoints.cli.context import CommandContext
 from entrypoints.cli.options import bounded_int, path
 from entrypoints.cli.output import print_json, print_table, stderr, stdout, styled
+from entrypoints.container import Container, choices
 from entrypoints.http.presenters.audit import (
     ENTRY_FIELDS,
     checkpoint_out,
@@ -210,9 +211,20 @@ def _progress() -> Progress:
     )
 
 
+def checkpoint_keys(container: Container) -> Ed25519CheckpointKeys:
+    """The checkpoint keys, the signer's made on first use (embedded): a key file that cannot
+    be read or made is said naming its variable and path (`files.setting_file`)."""
+    path = choices.checkpoint_key_path(container.settings())
+    with files.setting_file("audit_checkpoint_key_file", path, files.CHECKPOINT_KEY):
+        container.audit.checkpoint_signer()
+    keys: Ed25519CheckpointKeys = container.audit.checkpoint_keys()
+    return keys
+
+
 async def verify_audit(ctx: CommandContext) -> int:
+    checkpoint_keys(ctx.container)
     use_case = ctx.container.audit.verify_audit_chain()
-    show = not ctx.args.no_progress and not ctx.as_json
+    show = not ctx.args.no_progress and not ctx.as_json and stderr.is_terminal
     with _progress() if show else contextlib.nullcontext() as bar:
         task: TaskID | None = bar.add_task("verifying", total=None) if bar else None
 
@@ -346,7 +358,7 @@ async def export_audit(ctx: CommandContext) -> None:
         await _export_sealed(ctx)
         return
     export = await ctx.container.audit.export_audit_log().execute(ctx.principal, _query(ctx.args))
-    show = not ctx.args.no_progress
+    show = not ctx.args.no_progress and stderr.is_terminal  # a log gets no blank line
     written = 0
     with _output(ctx.args.output) as out, _progress() if show else contextlib.nullcontext() as bar:
         task = bar.add_task("exporting", total=export.total) if bar else None
@@ -420,9 +432,11 @@ async def _export_sealed(ctx: CommandContext) -> None:
 
 
 async def write_checkpoint(ctx: CommandContext) -> int:
-    result = await ctx.container.audit.write_checkpoint().execute(
-        ctx.principal, WriteCheckpointCommand()
-    )
+    checkpoint_keys(ctx.container)
+    with files.published(choices.checkpoint_directory(ctx.container.settings())):
+        result = await ctx.container.audit.write_checkpoint().execute(
+            ctx.principal, WriteCheckpointCommand()
+        )
     shown = checkpoint_out(result)
     if ctx.as_json:
         print_json(shown)
@@ -441,7 +455,7 @@ async def write_checkpoint(ctx: CommandContext) -> int:
 async def show_public_key(ctx: CommandContext) -> None:
     """PEM, or with `--json` the key set of /.well-known/audit-checkpoint-keys; to stdout or
     to `--output` (either form is what `audit verify-export --public-key` reads)."""
-    keys = ctx.container.audit.checkpoint_keys().public_keys()
+    keys = checkpoint_keys(ctx.container).public_keys()
     if ctx.as_json:
         key_set = {"keys": [public_key_jwk(k) for k in keys]}
         text = msgspec.json.format(msgspec.json.encode(key_set), indent=2).decode() + "\n"

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from adapters.config_files.matching import check_matching_configuration, load_registry
+from admin_core.kernel.errors import ValidationFailed
 from admin_core.matching.model import Domain, Status
 from admin_core.matching.use_cases import DomainWeightsQuery, ParametersQuery
 from entrypoints.cli import options
@@ -98,7 +100,15 @@ async def show_weights(ctx: CommandContext) -> None:
 
 def check_files(args: argparse.Namespace) -> int:
     """Every problem of the files (exit 78), or the registry's counts; with `--json`, one
-    object either way: `ok`, `problems` (file:line each) and the counts when there are none."""
+    object either way: `ok`, `problems` (file:line each) and the counts when there are none.
+    A `--dir` that is no directory it can read is bad input on `dir` (exit 2), as any file
+    argument that cannot be read: there are no files to check."""
+    try:
+        os.listdir(args.dir)
+    except OSError as error:
+        raise ValidationFailed.single(
+            "dir", f"cannot read the directory {args.dir}: {error.strerror}"
+        ) from error
     problems = check_matching_configuration(args.dir)
     registry = None if problems else load_registry(args.dir)
     if args.json:

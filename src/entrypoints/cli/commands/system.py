@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import os
 import shlex
 import signal
 import socket
@@ -30,7 +31,9 @@ from admin_core.auth.policy import normalise_role
 from admin_core.kernel.errors import FieldError, ValidationFailed
 from admin_core.tenants.rules import ORG_ID
 from admin_core.users.model import USER_ID
+from entrypoints.cli.commands.audit import checkpoint_keys
 from entrypoints.cli.context import CommandContext
+from entrypoints.cli.files import SIGNING_KEY, setting_file
 from entrypoints.cli.options import bounded_int, host
 from entrypoints.cli.output import (
     DATABASE_SCHEMA_NOT_CURRENT,
@@ -126,9 +129,56 @@ def register(groups: Any) -> None:
 async def migrate(settings: Settings) -> Upgrade:
     if choices.database(settings) == "memory":
         return Upgrade(before=None, after=None)  # a memory database has no schema to keep
-    if choices.database(settings) == "sqlite":
-        Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
-    return await upgrade(settings.migrations_url, app_role=settings.database_app_role)
+    with _sqlite_file(settings):
+        if choices.database(settings) == "sqlite":
+            Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        return await upgrade(settings.migrations_url, app_role=settings.database_app_role)
+
+
+#: SQLite's answers about the file itself, as the system's: a full disk is `IO_ERROR` (74),
+#: a file it may not make or open a configuration that cannot run (78); neither is an
+#: unreachable database that trying again shortly would fix.
+_SQLITE_FILE_ERRORS = {
+    "SQLITE_FULL": errno.ENOSPC,
+    "SQLITE_IOERR": errno.EIO,
+    "SQLITE_CANTOPEN": errno.EACCES,
+    "SQLITE_READONLY": errno.EACCES,
+    "SQLITE_PERM": errno.EACCES,
+}
+
+
+@contextlib.contextmanager
+def _sqlite_file(settings: Settings) -> Iterator[None]:
+    """Making or migrating the SQLite file of `settings.migrations_url`: what the system or
+    SQLite refuses of the file is said naming its variable and path (`files.setting_file`),
+    and a file this command made and left empty is removed."""
+    url = sa.make_url(settings.migrations_url)
+    database = url.database or ""
+    database = "file:" if database.startswith("file:") else database  # a URI: no file to name
+    if not url.drivername.startswith("sqlite") or database in ("", ":memory:", "file:"):
+        yield
+        return
+    path = Path(database)
+    name = "migration_database_url" if settings.migration_database_url else "database_url"
+    existed = os.path.lexists(path)
+    try:
+        with setting_file(name, path, "the SQLite database"):
+            try:
+                yield
+            except sa.exc.DBAPIError as error:
+                code = str(getattr(error.orig, "sqlite_errorname", ""))
+                kind = next((v for k, v in _SQLITE_FILE_ERRORS.items() if code.startswith(k)), None)
+                if kind is None:
+                    raise
+                reason = os.strerror(kind) if kind != errno.EACCES else str(error.orig)
+                raise OSError(kind, reason) from error
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if not existed and path.stat().st_size == 0:
+                path.unlink()
+        raise
 
 
 async def db_upgrade(ctx: CommandContext) -> int:
@@ -237,9 +287,7 @@ def _token(
 
 async def mint_token(ctx: CommandContext) -> int:
     a = ctx.args
-    unusable = _unusable_signing_key(ctx.container, as_json=ctx.as_json)
-    if unusable is not None:
-        return unusable
+    _usable_signing_key(ctx.container)
     token = _token(
         ctx.container,
         user=a.user,
@@ -255,20 +303,15 @@ async def mint_token(ctx: CommandContext) -> int:
     return 0
 
 
-def _unusable_signing_key(container: Container, *, as_json: bool = False) -> int | None:
-    """The exit status of reporting a local signing key that cannot be read (a file that is
-    not a key, one this process may not read), or None when it can be used."""
-    try:
+def _usable_signing_key(container: Container) -> None:
+    """The local signing key, read or made on first use: one that cannot be (a file that is
+    not a key, one this process may not read or make, a full disk) is said naming its
+    variable and path (`files.setting_file`). Production mints none: `_token` says so."""
+    if not choices.mints_local_tokens(container.settings()):
+        return
+    path = choices.local_key_path(container.settings())
+    with setting_file("local_key_path", path, SIGNING_KEY):
         container.auth.token_issuer()
-    except LocalTokensRefused:
-        return None  # production: `_token` says so
-    except (OSError, ValueError) as error:
-        return report_problems(
-            "the local signing key cannot be used:",
-            [f"{env_name('local_key_path')}: {error}"],
-            as_json=as_json,
-        )
-    return None
 
 
 async def demo_seed(ctx: CommandContext) -> int:
@@ -390,16 +433,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
         return _database_problem(error, as_json=False)
     container = build_container(settings)
-    try:  # production never makes a key: one it cannot read stops start-up here
-        container.audit.checkpoint_keys()
-    except (OSError, ValueError) as error:
-        return report_problems(
-            "the audit checkpoint key cannot be used:",
-            [f"{env_name('audit_checkpoint_key_file')}: {error}"],
-        )
-    unusable = _unusable_signing_key(container)
-    if unusable is not None:
-        return unusable
+    checkpoint_keys(container)  # production never makes a key: one it cannot read stops here
+    _usable_signing_key(container)
     seed = settings.embedded and settings.demo_seed and not args.no_seed
 
     async def seed_on_start(started: Container) -> None:
