@@ -88,17 +88,18 @@ def _stored(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def setting_file(setting: str, path: Path, what: str) -> Iterator[None]:
-    """Reading, or making on first use, `what` at `path`, which the setting `setting` (its
-    field name) chose. A full disk (or a read-only file system) is `NotKept`; anything else
-    the system refuses, or a file that holds no such key, is a `ConfigurationError` naming
-    the variable and the file, never the temporary file beside it or Python's `[Errno n]`."""
+def setting_file(setting: str, path: Path, what: str, *, makes: bool = True) -> Iterator[None]:
+    """Reading, or making on first use (`makes`), `what` at `path`, which the setting
+    `setting` (its field name) chose. A full disk (or a read-only file system) is `NotKept`;
+    anything else the system refuses, or a file that holds no such key, is a
+    `ConfigurationError` naming the variable and the file, never the temporary file beside
+    it or Python's `[Errno n]`."""
     name = env_name(setting)
     existed = os.path.lexists(path)
     try:
         yield
     except OSError as error:
-        verb, done = ("read", "read") if existed else ("create", "created")
+        verb, done = ("read", "read") if existed or not makes else ("create", "created")
         if error.errno in STORAGE_ERRORS:
             raise NotKept(
                 f"{what} {path} could not be {done}: {error.strerror};"

@@ -214,8 +214,10 @@ def _progress() -> Progress:
 def checkpoint_keys(container: Container) -> Ed25519CheckpointKeys:
     """The checkpoint keys, the signer's made on first use (embedded): a key file that cannot
     be read or made is said naming its variable and path (`files.setting_file`)."""
-    path = choices.checkpoint_key_path(container.settings())
-    with files.setting_file("audit_checkpoint_key_file", path, files.CHECKPOINT_KEY):
+    settings = container.settings()
+    path = choices.checkpoint_key_path(settings)
+    made = settings.embedded  # production only reads the key it was given
+    with files.setting_file("audit_checkpoint_key_file", path, files.CHECKPOINT_KEY, makes=made):
         container.audit.checkpoint_signer()
     keys: Ed25519CheckpointKeys = container.audit.checkpoint_keys()
     return keys
