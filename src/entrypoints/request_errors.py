@@ -26,6 +26,11 @@ class PayloadTooLarge(AdminError):
     default_message = "The request body is too large."
 
 
+class HeadersTooLarge(AdminError):
+    code = "HEADERS_TOO_LARGE"
+    default_message = "The request's line and headers are over the limit."
+
+
 class RequestTimeout(AdminError):
     code = "REQUEST_TIMEOUT"
     default_message = "The request did not arrive in time; the connection is closed."

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 import h11
 import msgspec
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
@@ -32,7 +35,7 @@ from admin_core.kernel.errors import AdminError, error_views
 from entrypoints.http.envelope import API_HEADERS, ensure_request_id
 from entrypoints.http.errors import status_of
 from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta
-from entrypoints.request_errors import BadRequest, RequestTimeout
+from entrypoints.request_errors import BadRequest, HeadersTooLarge, RequestTimeout
 
 _CLOSE = (b"connection", b"close")
 
@@ -65,7 +68,10 @@ class _BoundedH11(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.timeout_keep_alive = self.keep_alive_seconds  # type: ignore[assignment]
-        self.app = _framed_once(self.app)
+        self.max_head_bytes = (
+            config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+        )
+        self.app = _at_the_door(self.app, max_head_bytes=self.max_head_bytes)
         self._headers_due: asyncio.TimerHandle | None = None
         self._body_due: asyncio.TimerHandle | None = None
 
@@ -91,8 +97,11 @@ class _BoundedH11(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         """What h11 cannot parse (a header line without a colon, two different lengths, a
-        transfer coding other than chunked, headers over the limit), in the envelope (uvicorn
-        has logged it)."""
+        transfer coding other than chunked), in the envelope (uvicorn has logged it). Headers
+        still incomplete past the limit are h11's too: they are a 431."""
+        if len(self.conn.trailing_data[0]) > self.max_head_bytes:
+            self._answer_and_close(_headers_too_large(self.max_head_bytes))
+            return
         self._answer_and_close(BadRequest("The request is not well-formed HTTP/1.1."))
 
     def _watch(self) -> None:
@@ -184,23 +193,84 @@ def _envelope(error: AdminError, request_id: str) -> bytes:
     )
 
 
+def _headers_too_large(limit: int) -> HeadersTooLarge:
+    return HeadersTooLarge(
+        f"The request's line and headers are over {limit} bytes; the connection is closed."
+    )
+
+
+def _head_bytes(scope: Any) -> int:
+    """The size of the request's line and headers as sent, but for the spaces h11 trims."""
+    line = len(scope["method"]) + len(scope["raw_path"]) + len(scope["query_string"]) + 12
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"]) + 2
+
+
 def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
     names = {name.lower() for name, _ in headers}
     return b"transfer-encoding" in names and b"content-length" in names
 
 
-def _framed_once(app: Any) -> Any:
-    """`app`, refusing a request whose body is framed two ways before it sees it."""
+_ABSOLUTE = re.compile(rb"(?i:https?)://(?P<authority>[^/@]*)(?P<path>/.*)?", re.DOTALL)
 
-    async def guarded(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not _framed_twice(scope["headers"]):
-            await app(scope, receive, send)
-            return
-        request_id = ensure_request_id(scope)
-        error = BadRequest(
+
+def _target_refused(scope: Any) -> AdminError | None:
+    """Why the request's target is no path the app can route, if it is not one."""
+    raw: bytes = scope["raw_path"][len(scope["root_path"]) :]
+    if raw.startswith(b"/") or _ABSOLUTE.fullmatch(raw):
+        return None
+    if raw == b"*" and scope["method"] == "OPTIONS":
+        return None  # the server in general (RFC 9110 §9.3.7): no resource of the app
+    return BadRequest(
+        "The request target must be a path (`/api/...`) or an absolute URI"
+        " (`http://host/api/...`), RFC 9112 §3.2."
+    )
+
+
+def _in_origin_form(scope: Any) -> Any:
+    """The request as if its target were in origin-form: an absolute-form target (RFC 9112
+    §3.2.2) routes by its path, and its authority is the request's host (the Host header is
+    ignored)."""
+    root: str = scope["root_path"]
+    absolute = _ABSOLUTE.fullmatch(scope["raw_path"][len(root) :])
+    if absolute is None:
+        return scope
+    raw = absolute["path"] or b"/"
+    host = absolute["authority"]
+    headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
+    return {
+        **scope,
+        "path": root + unquote(raw.decode("ascii")),
+        "raw_path": root.encode("ascii") + raw,
+        "headers": [(b"host", host), *headers],
+    }
+
+
+def _refusal(scope: Any, max_head_bytes: int) -> AdminError | None:
+    """Why the request is answered before the app sees it, if it is."""
+    if _head_bytes(scope) > max_head_bytes:
+        return _headers_too_large(max_head_bytes)
+    if _framed_twice(scope["headers"]):
+        return BadRequest(
             "The request gives both Transfer-Encoding and Content-Length: its body could be"
             " read two ways (RFC 9112 §6.1); the connection is closed."
         )
+    return _target_refused(scope)
+
+
+def _at_the_door(app: Any, *, max_head_bytes: int) -> Any:
+    """`app`, with what the server refuses before it (headers over the limit, a body framed
+    two ways, a target that is no path) answered in the envelope, and an absolute-form target
+    routed by its path."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        error = _refusal(scope, max_head_bytes)
+        if error is None:
+            await app(_in_origin_form(scope), receive, send)
+            return
+        request_id = ensure_request_id(scope)
         body = _envelope(error, request_id)
         headers = [
             (b"content-type", b"application/json"),
@@ -209,7 +279,8 @@ def _framed_once(app: Any) -> Any:
             *API_HEADERS,
             _CLOSE,
         ]
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        status = status_of(error)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return guarded

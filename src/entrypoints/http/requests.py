@@ -256,7 +256,9 @@ def _query_errors(
 ) -> list[FieldError]:
     known = shape.names - set(path_params)
     errors = [
-        FieldError(field=key, message="unknown query parameter")
+        FieldError(field="query", message="a query parameter has no name (`=value`)")
+        if not key
+        else FieldError(field=key, message="unknown query parameter")
         if key not in known
         else FieldError(field=key, message="given more than once")
         for key in sorted(params)

@@ -1,0 +1,265 @@
+"""The edges of HTTP/1.1 that `adminctl serve` answers itself, before or around the app: headers
+over the limit, request targets in other forms than a path, a query parameter without a
+name (ADR 0062). A real server on an embedded SQLite file, driven over raw sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from entrypoints.settings import PREFIX
+from tests.support.adminctl import ADMINCTL
+from tests.support.ports import free_port
+from tests.support.services import ROOT
+
+#: Guards against a hang; never a measure of speed.
+GUARD_S = 20.0
+#: The limit `adminctl serve` sets on a request's line and headers.
+MAX_HEAD = 256 * 1024
+TENANTS = "/api/v1/admin/tenants"
+TENANT_ID = "apollo-chennai"
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    token: str
+    log: Path
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=GUARD_S)
+
+    def exchange(self, *requests: bytes) -> list[Answer]:
+        """The answers to `requests`, sent at once on one connection, until it closes."""
+        with self.connect() as client:
+            client.sendall(b"".join(requests))
+            return _answers(_read_until_closed(client))
+
+    def tenant_name(self) -> str:
+        response = httpx.get(
+            f"http://127.0.0.1:{self.port}{TENANTS}",
+            params={"tenant_id": TENANT_ID},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=GUARD_S,
+        )
+        assert response.status_code == 200, response.text
+        [tenant] = response.json()["data"]["tenants"]
+        name: str = tenant["name"]
+        return name
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("http-edges")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+    env |= {
+        f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.sqlite'}",
+        f"{PREFIX}HTTP_KEEP_ALIVE_SECONDS": "1",
+    }
+    port = free_port()
+    out, err = folder / "serve.out", folder / "serve.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert process.poll() is None, err.read_text()
+        found = re.search(r"export ADMIN_TOKEN=(\S+)", out.read_text())
+        assert found is not None, out.read_text()
+        yield Server(port=port, token=found[1], log=err)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=GUARD_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def _read_until_closed(client: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (it does, at the latest
+    once the keep-alive time is up); the guard fails a server that never does."""
+    start = time.monotonic()
+    received = b""
+    while time.monotonic() - start < GUARD_S:
+        readable, _, _ = select.select([client], [], [], 0.2)
+        if readable:
+            try:
+                chunk = client.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return received
+            received += chunk
+    pytest.fail(f"the connection was still open after {GUARD_S:g} s; received {received!r}")
+
+
+def _answers(raw: bytes) -> list[Answer]:
+    found = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        body = rest[:length]
+        found.append(
+            Answer(int(status_line.split()[1]), headers, json.loads(body) if body else None)
+        )
+        raw = rest[length:]
+    return found
+
+
+def _request(method: str, target: str, *headers: str, body: bytes = b"") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _closing_in_envelope(answer: Answer, status: int, code: str) -> None:
+    assert answer.status == status, answer
+    assert answer.headers["content-type"] == "application/json", answer
+    assert answer.headers["connection"] == "close", answer
+    assert answer.body["success"] is False
+    assert [e["code"] for e in answer.body["errors"]] == [code], answer.body
+    assert answer.headers["x-request-id"] == answer.body["meta"]["request_id"]
+
+
+def _auth(server: Server) -> str:
+    return f"Authorization: Bearer {server.token}"
+
+
+# Headers over the limit: 431 (RFC 6585 §5), however they arrive.
+
+
+def _sent_in_pieces(server: Server, head: bytes, piece: int) -> list[Answer]:
+    with server.connect() as client:
+        for start in range(0, len(head), piece):
+            try:
+                client.sendall(head[start : start + piece])
+            except (BrokenPipeError, ConnectionResetError):
+                break  # refused before the end
+        return _answers(_read_until_closed(client))
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [10 * 1024, 64 * 1024, 1024 * 1024],
+    ids=["10KiB-pieces", "64KiB-pieces", "at-once"],
+)
+@pytest.mark.parametrize("size", [MAX_HEAD + 1024, 2 * MAX_HEAD + 1024])
+def test_headers_over_the_limit_are_a_431_in_the_envelope_and_the_connection_closed(
+    server: Server, size: int, piece: int
+) -> None:
+    """h11 counts only what it holds of headers still incomplete: headers that end within a
+    read past the limit went through (a 200), and those it caught were a 400."""
+    head = _request("GET", "/ready", "Host: admin.test", "X-Big: " + "x" * size)
+    [answer] = _sent_in_pieces(server, head, piece)
+    _closing_in_envelope(answer, 431, "HEADERS_TOO_LARGE")
+    assert f"over {MAX_HEAD} bytes" in answer.body["errors"][0]["message"]
+
+
+def test_headers_just_under_the_limit_are_taken(server: Server) -> None:
+    filler = MAX_HEAD - 1024
+    head = _request(
+        "GET", "/ready", "Host: admin.test", "Connection: close", "X-Big: " + "x" * filler
+    )
+    [answer] = _sent_in_pieces(server, head, 64 * 1024)
+    assert answer.status == 200, answer
+
+
+# The request target: a path (origin-form) or an absolute URI (RFC 9112 §3.2).
+
+
+def test_an_absolute_form_target_is_routed_by_its_path(server: Server) -> None:
+    """RFC 9112 §3.2.2: a server MUST accept it; its authority is the host."""
+    target = f"http://127.0.0.1:{server.port}{TENANTS}?tenant_id={TENANT_ID}"
+    [answer] = server.exchange(
+        _request("GET", target, "Host: elsewhere.test", _auth(server), "Connection: close")
+    )
+    assert answer.status == 200, answer
+    [tenant] = answer.body["data"]["tenants"]
+    assert tenant["id"] == TENANT_ID
+
+
+@pytest.mark.parametrize("target", ["HTTP://admin.test/ready", "https://admin.test:443/ready"])
+def test_an_absolute_form_target_of_either_scheme_in_any_case_is_taken(
+    server: Server, target: str
+) -> None:
+    [answer] = server.exchange(_request("GET", target, "Host: admin.test", "Connection: close"))
+    assert answer.status == 200, answer
+
+
+def test_an_absolute_form_change_is_applied_as_its_path_names(server: Server) -> None:
+    body = json.dumps({"name": "Apollo Chennai (absolute)"}).encode()
+    target = f"http://admin.test{TENANTS}/{TENANT_ID}"
+    [answer] = server.exchange(
+        _request(
+            "PATCH",
+            target,
+            "Host: admin.test",
+            _auth(server),
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+            body=body,
+        )
+    )
+    assert answer.status == 200, answer
+    assert server.tenant_name() == "Apollo Chennai (absolute)"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["ready", "api/v1/admin/tenants", "admin.test:443", "*", "http://user@admin.test/ready"],
+    ids=["no-slash", "api-no-slash", "authority-form", "asterisk-on-get", "userinfo"],
+)
+def test_a_target_that_is_no_path_is_a_400_in_the_envelope(server: Server, target: str) -> None:
+    """`GET ready` was routed as `/ready`: a proxy in front guarding `/api/` by its prefix
+    would let `api/v1/admin/...` through to a server that routes it."""
+    [answer] = server.exchange(_request("GET", target, "Host: admin.test", _auth(server)))
+    _closing_in_envelope(answer, 400, "BAD_REQUEST")
+    assert "request target" in answer.body["errors"][0]["message"]
+
+
+# The query.
+
+
+def test_a_query_parameter_without_a_name_is_named_as_the_query(server: Server) -> None:
+    [answer] = server.exchange(
+        _request("GET", f"{TENANTS}?=1", "Host: admin.test", _auth(server), "Connection: close")
+    )
+    assert answer.status == 422, answer
+    [error] = answer.body["errors"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["field"] == "query"
+    assert "no name" in error["message"]
