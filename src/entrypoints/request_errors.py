@@ -41,6 +41,11 @@ class UnsupportedMediaType(AdminError):
     default_message = "Request bodies must be JSON (Content-Type: application/json)."
 
 
+class ServerBusy(AdminError):
+    code = "SERVER_BUSY"
+    default_message = "The server holds as many connections as it takes; try again shortly."
+
+
 class RateLimited(AdminError):
     code = "RATE_LIMITED"
     default_message = "Too many requests."

@@ -446,6 +446,12 @@ class Settings:
         " balancer's idle timeout",
         read=_positive_seconds,
     )
+    http_max_connections: int = setting(
+        1000,
+        "how many connections `adminctl serve` holds at once; a request on one more is answered"
+        " 503 SERVER_BUSY with `Retry-After`, and its connection closed",
+        read=_integer(1, 1_000_000),
+    )
     neo4j_url: str | None = setting(
         None,
         "Neo4j for the graph projection (required in production, `bolt+s://` or `neo4j+s://`"

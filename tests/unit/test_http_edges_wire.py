@@ -1,17 +1,20 @@
 """The edges of HTTP/1.1 that `adminctl serve` answers itself, before or around the app: headers
 over the limit, request targets in other forms than a path, a query parameter without a
-name (ADR 0062). A real server on an embedded SQLite file, driven over raw sockets."""
+name, more connections than it takes (ADR 0062). A real server on an embedded SQLite file,
+driven over raw sockets."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import resource
 import select
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,8 @@ GUARD_S = 20.0
 MAX_HEAD = 256 * 1024
 TENANTS = "/api/v1/admin/tenants"
 TENANT_ID = "apollo-chennai"
+#: The server's cap on connections, low enough for a test to reach.
+MAX_CONNECTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -60,16 +65,21 @@ class Server:
         return name
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("http-edges")
+@contextmanager
+def _serving(
+    folder: Path, settings: dict[str, str], open_files: tuple[int, int] | None = None
+) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
+    """`adminctl serve` with these settings (and this limit of open files), once ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-    env |= {
-        f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.sqlite'}",
-        f"{PREFIX}HTTP_KEEP_ALIVE_SECONDS": "1",
-    }
+    env |= {f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.sqlite'}"}
+    env |= {f"{PREFIX}{name}": value for name, value in settings.items()}
     port = free_port()
     out, err = folder / "serve.out", folder / "serve.err"
+
+    def limited() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
             [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -78,6 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stdout=stdout,
             stderr=stderr,
             stdin=subprocess.DEVNULL,
+            preexec_fn=limited,
         )
     try:
         deadline = time.monotonic() + 60
@@ -90,7 +101,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert process.poll() is None, err.read_text()
         found = re.search(r"export ADMIN_TOKEN=(\S+)", out.read_text())
         assert found is not None, out.read_text()
-        yield Server(port=port, token=found[1], log=err)
+        yield Server(port=port, token=found[1], log=err), process
     finally:
         process.terminate()
         try:
@@ -98,6 +109,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    settings = {"HTTP_KEEP_ALIVE_SECONDS": "1", "HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS)}
+    with _serving(tmp_path_factory.mktemp("http-edges"), settings) as (server, _):
+        yield server
 
 
 @dataclass(frozen=True)
@@ -263,3 +281,62 @@ def test_a_query_parameter_without_a_name_is_named_as_the_query(server: Server) 
     assert error["code"] == "VALIDATION_ERROR"
     assert error["field"] == "query"
     assert "no name" in error["message"]
+
+
+# More connections than the server takes: 503 in the envelope, and room for the rest.
+
+
+def test_a_request_past_the_connections_the_server_takes_is_a_503_saying_when_to_retry(
+    server: Server,
+) -> None:
+    """Clients holding every connection (their headers unfinished, within their deadline):
+    one more is answered at once in the envelope, not in uvicorn's plain text, and once they
+    are gone the server answers again."""
+    held = [server.connect() for _ in range(MAX_CONNECTIONS)]
+    try:
+        for client in held:
+            client.sendall(b"GET /ready HTTP/1.1\r\n")
+        [answer] = server.exchange(_request("GET", "/ready", "Host: admin.test"))
+    finally:
+        for client in held:
+            client.close()
+    _closing_in_envelope(answer, 503, "SERVER_BUSY")
+    assert answer.headers["retry-after"] == "1"
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        [again] = server.exchange(
+            _request("GET", "/ready", "Host: admin.test", "Connection: close")
+        )
+        if again.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # the server has yet to see the held connections close
+    assert again.status == 200, again
+    assert "over ADMIN_HTTP_MAX_CONNECTIONS (4)" in server.log.read_text()
+
+
+def _soft_open_files(process: subprocess.Popen[bytes]) -> int:
+    limits = Path(f"/proc/{process.pid}/limits").read_text()
+    found = re.search(r"^Max open files\s+(\d+)", limits, re.MULTILINE)
+    assert found is not None, limits
+    return int(found[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc")
+def test_the_server_raises_its_limit_of_open_files_to_leave_room_beside_its_connections(
+    tmp_path: Path,
+) -> None:
+    """Clients must not take the descriptors the database and the other services need: a
+    soft limit below the cap plus room for those is raised, within the hard limit."""
+    with _serving(tmp_path, {"HTTP_MAX_CONNECTIONS": "1000"}, (512, 4096)) as (_, process):
+        assert _soft_open_files(process) == 1000 + 256
+
+
+def test_the_server_says_when_its_hard_limit_of_open_files_is_short_of_its_connections(
+    tmp_path: Path,
+) -> None:
+    with _serving(tmp_path, {"HTTP_MAX_CONNECTIONS": "1000"}, (512, 768)) as (server, _):
+        assert "ADMIN_HTTP_MAX_CONNECTIONS" in (tmp_path / "serve.err").read_text()
+        [answer] = server.exchange(
+            _request("GET", "/ready", "Host: admin.test", "Connection: close")
+        )
+        assert answer.status == 200

@@ -12,7 +12,14 @@ uvicorn bounds only the idle time between two requests of a connection. Here:
 - a request giving both `Transfer-Encoding` and `Content-Length` is refused, 400 BAD_REQUEST,
   and the connection closed (RFC 9112 §6.1): a proxy in front may have framed its body by
   the other header, and what follows on the connection cannot be trusted;
-- a request h11 cannot parse is answered 400 BAD_REQUEST in the envelope, not in plain text.
+- a request h11 cannot parse is answered 400 BAD_REQUEST in the envelope, not in plain text;
+- a request's line and headers over the limit (h11's `max_incomplete_event_size`) are 431
+  HEADERS_TOO_LARGE, however they arrive, and the connection is closed;
+- a target in absolute form (`http://host/api/...`, RFC 9112 §3.2.2) is routed by its path,
+  its authority taken for the host; a target that is neither a path nor that (`api/...`,
+  `host:443`) is 400 BAD_REQUEST;
+- past `max_connections` connections, a request is answered 503 SERVER_BUSY with
+  `Retry-After`, and its connection closed (uvicorn's `limit_concurrency` answers in plain text).
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import resource
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -35,15 +45,26 @@ from admin_core.kernel.errors import AdminError, error_views
 from entrypoints.http.envelope import API_HEADERS, ensure_request_id
 from entrypoints.http.errors import status_of
 from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta
-from entrypoints.request_errors import BadRequest, HeadersTooLarge, RequestTimeout
+from entrypoints.request_errors import BadRequest, HeadersTooLarge, RequestTimeout, ServerBusy
 
 _CLOSE = (b"connection", b"close")
+#: What a client refused for want of room is told to wait before it asks again.
+RETRY_AFTER_SECONDS = 1
+#: File descriptors the process needs beside its clients' connections: the database pools,
+#: the Neo4j drivers, Redis, the HTTP clients of the providers, logs.
+RESERVED_FDS = 256
+#: How often, at most, refusals for want of room are logged (with their count since).
+_BUSY_LOG_EVERY_S = 10.0
 
 
 def bounded_protocol(
-    *, header_seconds: float, body_seconds: float, keep_alive_seconds: float
+    *,
+    header_seconds: float,
+    body_seconds: float,
+    keep_alive_seconds: float,
+    max_connections: int,
 ) -> type[asyncio.Protocol]:
-    """The protocol class `uvicorn.run(http=...)` takes, with these deadlines."""
+    """The protocol class `uvicorn.run(http=...)` takes, with these deadlines and this cap."""
 
     class Bounded(_BoundedH11):
         pass
@@ -51,13 +72,35 @@ def bounded_protocol(
     Bounded.header_seconds = header_seconds
     Bounded.body_seconds = body_seconds
     Bounded.keep_alive_seconds = keep_alive_seconds
+    Bounded.max_connections = max_connections
+    Bounded.busy_refusals = [0, 0.0]
     return Bounded
+
+
+def room_for_connections(max_connections: int) -> str | None:
+    """Raise the process's soft limit of open files, within its hard one, so that
+    `max_connections` clients leave `RESERVED_FDS` to the rest; what is short, if any."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + RESERVED_FDS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        return (
+            f"the process may open {soft} files: {max_connections} connections"
+            f" (ADMIN_HTTP_MAX_CONNECTIONS) and {RESERVED_FDS} more for the database and the"
+            " other services need more; lower the setting or raise the limit (ulimit -n)"
+        )
+    return None
 
 
 class _BoundedH11(H11Protocol):
     header_seconds: float
     body_seconds: float
     keep_alive_seconds: float
+    max_connections: int
+    #: Refusals for want of room since last logged, and when that was (shared by the server).
+    busy_refusals: list[Any]
 
     def __init__(
         self,
@@ -71,7 +114,8 @@ class _BoundedH11(H11Protocol):
         self.max_head_bytes = (
             config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
         )
-        self.app = _at_the_door(self.app, max_head_bytes=self.max_head_bytes)
+        self.limit_concurrency = None  # the cap is `max_connections`, answered in the envelope
+        self.app = _at_the_door(self.app, max_head_bytes=self.max_head_bytes, busy=self._busy)
         self._headers_due: asyncio.TimerHandle | None = None
         self._body_due: asyncio.TimerHandle | None = None
 
@@ -178,6 +222,26 @@ class _BoundedH11(H11Protocol):
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         self.transport.close()
 
+    def _busy(self) -> bool:
+        """Whether the server holds more connections, or requests, than it takes (this one
+        counted); each refusal is logged, at most once every few seconds with a count."""
+        state, cap = self.server_state, self.max_connections
+        if len(state.connections) <= cap and len(state.tasks) <= cap:
+            return False
+        self.busy_refusals[0] += 1
+        now = time.monotonic()
+        if now - self.busy_refusals[1] >= _BUSY_LOG_EVERY_S:
+            self.logger.warning(
+                "%s%d connections or requests, over ADMIN_HTTP_MAX_CONNECTIONS (%d): %d"
+                " request(s) answered 503 and closed",
+                self._who(),
+                max(len(state.connections), len(state.tasks)),
+                cap,
+                self.busy_refusals[0],
+            )
+            self.busy_refusals[:] = [0, now]
+        return True
+
     def _who(self) -> str:
         return f"{self.client[0]}:{self.client[1]} - " if self.client else ""
 
@@ -257,16 +321,16 @@ def _refusal(scope: Any, max_head_bytes: int) -> AdminError | None:
     return _target_refused(scope)
 
 
-def _at_the_door(app: Any, *, max_head_bytes: int) -> Any:
-    """`app`, with what the server refuses before it (headers over the limit, a body framed
-    two ways, a target that is no path) answered in the envelope, and an absolute-form target
-    routed by its path."""
+def _at_the_door(app: Any, *, max_head_bytes: int, busy: Callable[[], bool]) -> Any:
+    """`app`, with what the server refuses before it (any request while it is `busy`, headers
+    over the limit, a body framed two ways, a target that is no path) answered in the
+    envelope, and an absolute-form target routed by its path."""
 
     async def guarded(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        error = _refusal(scope, max_head_bytes)
+        error = ServerBusy() if busy() else _refusal(scope, max_head_bytes)
         if error is None:
             await app(_in_origin_form(scope), receive, send)
             return
@@ -279,6 +343,8 @@ def _at_the_door(app: Any, *, max_head_bytes: int) -> Any:
             *API_HEADERS,
             _CLOSE,
         ]
+        if isinstance(error, ServerBusy):
+            headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
         status = status_of(error)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -28,7 +28,12 @@ from litestar.routes import HTTPRoute
 
 from admin_core.kernel.errors import AdminError
 from entrypoints.http.errors import STATUS
-from entrypoints.http.requests import MAX_BODY_BYTES, MAX_JSON_DEPTH, body_required
+from entrypoints.http.requests import (
+    MAX_BODY_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_JSON_DEPTH,
+    body_required,
+)
 from entrypoints.http.schemas import ErrorEnvelope, In
 from entrypoints.http.security import REQUIRES, Requirement
 
@@ -56,7 +61,8 @@ _DESCRIPTIONS = {
     502: "the upstream provider refused or failed",
     503: (
         "the service cannot answer now, and the code says why: a dependency out of reach or not"
-        " configured, or (a write) the tenant's audit chain inconsistent"
+        " configured, (a write) the tenant's audit chain inconsistent, or SERVER_BUSY: the"
+        " server holds as many connections as it takes (`Retry-After` says when to try again)"
     ),
 }
 
@@ -100,6 +106,11 @@ def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> Open
         description=(
             "The admin control plane. Every operation needs a Clerk session token "
             "(`Authorization: Bearer <token>`); errors come in the envelope of SPEC §4."
+            " `adminctl serve` answers some requests itself, before any operation, and closes"
+            " the connection: 400 BAD_REQUEST (not HTTP/1.1, a target that is no path, a body"
+            " framed two ways), 408 REQUEST_TIMEOUT (headers that did not arrive in time), 431"
+            f" HEADERS_TOO_LARGE (a request line and headers over {MAX_HEADER_BYTES} bytes), 503"
+            " SERVER_BUSY."
         ),
         path=path,
         render_plugins=render_plugins,

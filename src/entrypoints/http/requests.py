@@ -60,6 +60,9 @@ from entrypoints.request_errors import BadRequest, RequestTimeout, UnsupportedMe
 MAX_JSON_DEPTH = 32
 #: No admin request body comes near this; a larger one is a 413 PAYLOAD_TOO_LARGE.
 MAX_BODY_BYTES = 1024 * 1024
+#: A request's line and headers `adminctl serve` reads (a long token must reach the app, which
+#: answers 401 for it); over it, the server's own 431 HEADERS_TOO_LARGE.
+MAX_HEADER_BYTES = 256 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Where an app keeps the query shapes of its handlers (`app.state`).
 _QUERY_SHAPES = "query_shapes"

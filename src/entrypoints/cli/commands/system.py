@@ -56,9 +56,6 @@ from entrypoints.settings import Settings, env_name
 
 #: Exit status when the demo seed refuses the database (it holds other data).
 EXIT_SEED_REFUSED = 5
-#: Headers the server reads before answering (a long token must reach the app, which answers
-#: 401 for it; beyond this the server's own 400, which says less).
-MAX_HEADER_BYTES = 256 * 1024
 #: How often `serve` settles the intents of external side effects a crash left pending.
 RECONCILE_EVERY_S = 60.0
 #: After SIGTERM, how long requests in flight may take before `serve` stops anyway: within
@@ -414,7 +411,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from entrypoints.http.app import create_app
-    from entrypoints.http.connections import bounded_protocol
+    from entrypoints.http.connections import bounded_protocol, room_for_connections
+    from entrypoints.http.requests import MAX_HEADER_BYTES
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -446,6 +444,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         if report.state is SeedState.EMPTY:
             stderr.print(f"demo data seeded: {report.tenants_created} tenants")
 
+    short = room_for_connections(settings.http_max_connections)
+    if short is not None:
+        stderr.print(short)
     if settings.embedded:
         _print_welcome(container, f"http://{host}:{port}")
     with _stopped_as_asked():
@@ -465,6 +466,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
                 header_seconds=settings.http_header_timeout_seconds,
                 body_seconds=settings.http_body_timeout_seconds,
                 keep_alive_seconds=settings.http_keep_alive_seconds,
+                max_connections=settings.http_max_connections,
             ),
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             ws="none",  # no WebSocket route: an upgrade is never accepted, whatever is installed
