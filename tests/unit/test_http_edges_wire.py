@@ -269,7 +269,29 @@ def test_a_target_that_is_no_path_is_a_400_in_the_envelope(server: Server, targe
     assert "request target" in answer.body["errors"][0]["message"]
 
 
-# The query.
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/{TENANTS}",
+        f"{TENANTS}//{TENANT_ID}",
+        "/api/v1/admin%2Ftenants",
+        "/api/v1/admin%2ftenants",
+    ],
+    ids=["leading", "inner", "encoded", "encoded-lower"],
+)
+@pytest.mark.parametrize("form", ["origin", "absolute"])
+def test_a_path_spelt_with_another_slash_is_a_400_not_the_resource_it_would_route_to(
+    server: Server, path: str, form: str
+) -> None:
+    """The router read `//` and `%2F` as `/`: a proxy in front refusing `/api/v1/admin/` to
+    some callers by its prefix let `//api/...` and `/api/v1/admin%2F...` through to it."""
+    target = path if form == "origin" else f"http://admin.test{path}"
+    [answer] = server.exchange(_request("GET", target, "Host: admin.test", _auth(server)))
+    _closing_in_envelope(answer, 400, "BAD_REQUEST")
+    assert "encoded `/`" in answer.body["errors"][0]["message"]
+
+
+# The query, and a body where none is taken.
 
 
 def test_a_query_parameter_without_a_name_is_named_as_the_query(server: Server) -> None:
@@ -340,3 +362,60 @@ def test_the_server_says_when_its_hard_limit_of_open_files_is_short_of_its_conne
             _request("GET", "/ready", "Host: admin.test", "Connection: close")
         )
         assert answer.status == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("GET", f"{TENANTS}?limit=1"),
+        (
+            "DELETE",
+            f"/api/v1/admin/flags/identity-override?tenant_id={TENANT_ID}&flag=enable_mso_booking",
+        ),
+    ],
+    ids=["get", "delete"],
+)
+@pytest.mark.parametrize("framing", ["Content-Length: 13", "Transfer-Encoding: chunked"])
+def test_a_body_on_an_api_operation_that_takes_none_is_a_422_naming_it(
+    server: Server, method: str, target: str, framing: str
+) -> None:
+    """A filter sent in a GET's body was ignored, and the whole list answered; a DELETE's was
+    ignored, and the change made: the body is refused as an unknown query parameter is,
+    before anything is read or changed."""
+    body = b'{"limit": 99}'
+    if framing.startswith("Transfer"):
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    [answer] = server.exchange(
+        _request(
+            method,
+            target,
+            "Host: admin.test",
+            _auth(server),
+            "Content-Type: application/json",
+            framing,
+            "Connection: close",
+            body=body,
+        )
+    )
+    assert answer.status == 422, answer
+    [error] = answer.body["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "body")
+    assert "takes no body" in error["message"]
+
+
+def test_an_empty_body_on_a_get_and_a_body_on_a_probe_are_taken(server: Server) -> None:
+    """`Content-Length: 0` announces no body; the probes ignore what they are sent."""
+    [listed] = server.exchange(
+        _request(
+            "GET",
+            f"{TENANTS}?limit=1",
+            "Host: a",
+            _auth(server),
+            "Content-Length: 0",
+            "Connection: close",
+        )
+    )
+    [probed] = server.exchange(
+        _request("GET", "/ready", "Host: a", "Content-Length: 2", "Connection: close", body=b"{}")
+    )
+    assert (listed.status, probed.status) == (200, 200), (listed, probed)

@@ -17,7 +17,8 @@ uvicorn bounds only the idle time between two requests of a connection. Here:
   HEADERS_TOO_LARGE, however they arrive, and the connection is closed;
 - a target in absolute form (`http://host/api/...`, RFC 9112 §3.2.2) is routed by its path,
   its authority taken for the host; a target that is neither a path nor that (`api/...`,
-  `host:443`) is 400 BAD_REQUEST;
+  `host:443`), or a path with an empty segment or an encoded `/` (the router reads either as
+  a plain `/`), is 400 BAD_REQUEST;
 - past `max_connections` connections, a request is answered 503 SERVER_BUSY with
   `Retry-After`, and its connection closed (uvicorn's `limit_concurrency` answers in plain text).
 """
@@ -277,17 +278,30 @@ def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
 _ABSOLUTE = re.compile(rb"(?i:https?)://(?P<authority>[^/@]*)(?P<path>/.*)?", re.DOTALL)
 
 
+#: An empty segment, or a `/` percent-encoded: the router reads both as a plain `/`.
+_OTHER_SLASH = re.compile(rb"//|%2f", re.IGNORECASE)
+
+
 def _target_refused(scope: Any) -> AdminError | None:
-    """Why the request's target is no path the app can route, if it is not one."""
+    """Why the request's target is no path the app can route, or one spelt another way than
+    the path it would be routed as, if it is either."""
     raw: bytes = scope["raw_path"][len(scope["root_path"]) :]
-    if raw.startswith(b"/") or _ABSOLUTE.fullmatch(raw):
-        return None
-    if raw == b"*" and scope["method"] == "OPTIONS":
+    absolute = _ABSOLUTE.fullmatch(raw)
+    if absolute is not None:
+        raw = absolute["path"] or b"/"
+    elif raw == b"*" and scope["method"] == "OPTIONS":
         return None  # the server in general (RFC 9110 §9.3.7): no resource of the app
-    return BadRequest(
-        "The request target must be a path (`/api/...`) or an absolute URI"
-        " (`http://host/api/...`), RFC 9112 §3.2."
-    )
+    if not raw.startswith(b"/"):
+        return BadRequest(
+            "The request target must be a path (`/api/...`) or an absolute URI"
+            " (`http://host/api/...`), RFC 9112 §3.2."
+        )
+    if _OTHER_SLASH.search(raw):
+        return BadRequest(
+            "The request path has an empty segment (`//`) or an encoded `/` (`%2F`): each"
+            " resource has one path, with single `/` between its segments."
+        )
+    return None
 
 
 def _in_origin_form(scope: Any) -> Any:

@@ -13,6 +13,9 @@ the body's type is checked:
 - a query or path value with a control character (NUL among them) is a 422;
 - an integer of the query is decimal digits: `1e1`, `1.0` or `-0`, which the framework's
   decoding would read as 10, 1 and 0, are a 422 (a JSON body refuses them too);
+- a body on an API operation that takes none (a GET, a POST without one) is a 422 naming
+  `body`, never silently ignored, as an unknown query parameter is not (pages, the probes and
+  OPTIONS ignore it);
 - a body on an operation that takes one must be JSON (`application/json` or `+json`),
   labelled once (two `Content-Type` lines, equal or not, are refused): 415;
 - a body that does not arrive within `http_body_timeout_seconds` of being read (a client
@@ -308,6 +311,11 @@ async def _checked_body(request: Request[Any, Any, Any], handler: BaseRouteHandl
     required (its type is checked by `_check_body_type`)."""
     required = body_required(handler) if request.method in _BODY_METHODS else None
     if required is None:
+        if _announces_body(request) and _query_shape(request).strict:
+            raise ValidationFailed.single(
+                "body",
+                "this operation takes no body (its parameters, if any, are in the path and query)",
+            )
         return b""
     if _announces_body(request):  # refused before it is read: a client waiting on
         _check_media(request)  # `Expect: 100-continue` is not asked to upload it
