@@ -26,6 +26,11 @@ class PayloadTooLarge(AdminError):
     default_message = "The request body is too large."
 
 
+class UriTooLong(AdminError):
+    code = "URI_TOO_LONG"
+    default_message = "The request target is over the limit."
+
+
 class HeadersTooLarge(AdminError):
     code = "HEADERS_TOO_LARGE"
     default_message = "The request's line and headers are over the limit."

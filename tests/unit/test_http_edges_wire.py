@@ -1,7 +1,7 @@
-"""The edges of HTTP/1.1 that `adminctl serve` answers itself, before or around the app: headers
-over the limit, request targets in other forms than a path, a query parameter without a
-name, more connections than it takes (ADR 0062). A real server on an embedded SQLite file,
-driven over raw sockets."""
+"""The edges of HTTP/1.1 that `adminctl serve` answers itself, before or around the app: a
+request line or headers over the limit, request targets in other forms than a path, a query
+parameter without a name, a body where none is taken, more connections than it takes (ADR
+0062). A real server on an embedded SQLite file, driven over raw sockets."""
 
 from __future__ import annotations
 
@@ -203,6 +203,19 @@ def test_headers_over_the_limit_are_a_431_in_the_envelope_and_the_connection_clo
     head = _request("GET", "/ready", "Host: admin.test", "X-Big: " + "x" * size)
     [answer] = _sent_in_pieces(server, head, piece)
     _closing_in_envelope(answer, 431, "HEADERS_TOO_LARGE")
+    assert f"over {MAX_HEAD} bytes" in answer.body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("piece", [10 * 1024, 1024 * 1024], ids=["10KiB-pieces", "at-once"])
+@pytest.mark.parametrize("where", ["path", "query"])
+def test_a_request_line_over_the_limit_is_a_414_in_the_envelope(
+    server: Server, where: str, piece: int
+) -> None:
+    """RFC 9112 §3: a target longer than the server will parse MUST be answered 414."""
+    long = "a" * (MAX_HEAD + 1024)
+    target = f"/{long}" if where == "path" else f"/ready?{long}"
+    [answer] = _sent_in_pieces(server, _request("GET", target, "Host: admin.test"), piece)
+    _closing_in_envelope(answer, 414, "URI_TOO_LONG")
     assert f"over {MAX_HEAD} bytes" in answer.body["errors"][0]["message"]
 
 

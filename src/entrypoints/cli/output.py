@@ -34,6 +34,7 @@ EXIT_BY_STATUS: dict[int, int] = {
     413: EXIT_BAD_INPUT,
     415: EXIT_BAD_INPUT,
     422: EXIT_BAD_INPUT,
+    414: EXIT_BAD_INPUT,
     431: EXIT_BAD_INPUT,
     401: 3,
     403: 3,

@@ -14,7 +14,8 @@ uvicorn bounds only the idle time between two requests of a connection. Here:
   the other header, and what follows on the connection cannot be trusted;
 - a request h11 cannot parse is answered 400 BAD_REQUEST in the envelope, not in plain text;
 - a request's line and headers over the limit (h11's `max_incomplete_event_size`) are 431
-  HEADERS_TOO_LARGE, however they arrive, and the connection is closed;
+  HEADERS_TOO_LARGE (414 URI_TOO_LONG when the line alone is), however they arrive, and the
+  connection is closed;
 - a target in absolute form (`http://host/api/...`, RFC 9112 §3.2.2) is routed by its path,
   its authority taken for the host; a target that is neither a path nor that (`api/...`,
   `host:443`), or a path with an empty segment or an encoded `/` (the router reads either as
@@ -46,7 +47,13 @@ from admin_core.kernel.errors import AdminError, error_views
 from entrypoints.http.envelope import API_HEADERS, ensure_request_id
 from entrypoints.http.errors import status_of
 from entrypoints.http.schemas import ErrorEnvelope, ErrorItem, Meta
-from entrypoints.request_errors import BadRequest, HeadersTooLarge, RequestTimeout, ServerBusy
+from entrypoints.request_errors import (
+    BadRequest,
+    HeadersTooLarge,
+    RequestTimeout,
+    ServerBusy,
+    UriTooLong,
+)
 
 _CLOSE = (b"connection", b"close")
 #: What a client refused for want of room is told to wait before it asks again.
@@ -144,8 +151,10 @@ class _BoundedH11(H11Protocol):
         """What h11 cannot parse (a header line without a colon, two different lengths, a
         transfer coding other than chunked), in the envelope (uvicorn has logged it). Headers
         still incomplete past the limit are h11's too: they are a 431."""
-        if len(self.conn.trailing_data[0]) > self.max_head_bytes:
-            self._answer_and_close(_headers_too_large(self.max_head_bytes))
+        held = self.conn.trailing_data[0]
+        if len(held) > self.max_head_bytes:
+            line_ends = b"\n" in held[: self.max_head_bytes]
+            self._answer_and_close(_too_large(self.max_head_bytes, line_too_long=not line_ends))
             return
         self._answer_and_close(BadRequest("The request is not well-formed HTTP/1.1."))
 
@@ -258,16 +267,26 @@ def _envelope(error: AdminError, request_id: str) -> bytes:
     )
 
 
-def _headers_too_large(limit: int) -> HeadersTooLarge:
+def _too_large(limit: int, *, line_too_long: bool) -> AdminError:
+    """414 when the request line alone is over `limit` (RFC 9112 §3), else 431."""
+    if line_too_long:
+        return UriTooLong(
+            f"The request line is over {limit} bytes (RFC 9112 §3); the connection is closed."
+        )
     return HeadersTooLarge(
         f"The request's line and headers are over {limit} bytes; the connection is closed."
     )
 
 
+def _line_bytes(scope: Any) -> int:
+    """The size of the request line as sent (`GET /path?query HTTP/1.1`, CRLF included)."""
+    return len(scope["method"]) + len(scope["raw_path"]) + len(scope["query_string"]) + 12
+
+
 def _head_bytes(scope: Any) -> int:
     """The size of the request's line and headers as sent, but for the spaces h11 trims."""
-    line = len(scope["method"]) + len(scope["raw_path"]) + len(scope["query_string"]) + 12
-    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"]) + 2
+    headers = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    return _line_bytes(scope) + headers + 2
 
 
 def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -326,7 +345,7 @@ def _in_origin_form(scope: Any) -> Any:
 def _refusal(scope: Any, max_head_bytes: int) -> AdminError | None:
     """Why the request is answered before the app sees it, if it is."""
     if _head_bytes(scope) > max_head_bytes:
-        return _headers_too_large(max_head_bytes)
+        return _too_large(max_head_bytes, line_too_long=_line_bytes(scope) > max_head_bytes)
     if _framed_twice(scope["headers"]):
         return BadRequest(
             "The request gives both Transfer-Encoding and Content-Length: its body could be"

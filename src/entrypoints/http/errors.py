@@ -4,9 +4,9 @@ Every `AdminError` class has its status here (a test walks every subclass). Othe
 errors are mapped by their status to codes of their own: 400 BAD_REQUEST, 404 NOT_FOUND,
 405 METHOD_NOT_ALLOWED, 408 REQUEST_TIMEOUT, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE,
 429 RATE_LIMITED; validation failures are 422 VALIDATION_ERROR naming the field. Anything else
-is a bug: 500 INTERNAL_ERROR, logged, without internals. 431 HEADERS_TOO_LARGE and 503
-SERVER_BUSY are answered by `adminctl serve` itself (`entrypoints.http.connections`), never by
-the framework.
+is a bug: 500 INTERNAL_ERROR, logged, without internals. 414 URI_TOO_LONG, 431
+HEADERS_TOO_LARGE and 503 SERVER_BUSY are answered by `adminctl serve` itself
+(`entrypoints.http.connections`), never by the framework.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from entrypoints.request_errors import (
     RequestTimeout,
     ServerBusy,
     UnsupportedMediaType,
+    UriTooLong,
 )
 
 log = logging.getLogger("admin_core.http")
@@ -94,6 +95,7 @@ STATUS: dict[type[AdminError], int] = {
     ValidationFailed: 422,
     BadRequest: 400,
     PayloadTooLarge: 413,
+    UriTooLong: 414,
     HeadersTooLarge: 431,
     UnsupportedMediaType: 415,
     NotFound: 404,

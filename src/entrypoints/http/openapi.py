@@ -108,7 +108,8 @@ def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> Open
             "(`Authorization: Bearer <token>`); errors come in the envelope of SPEC §4."
             " `adminctl serve` answers some requests itself, before any operation, and closes"
             " the connection: 400 BAD_REQUEST (not HTTP/1.1, a target that is no path, a body"
-            " framed two ways), 408 REQUEST_TIMEOUT (headers that did not arrive in time), 431"
+            " framed two ways), 408 REQUEST_TIMEOUT (headers that did not arrive in time), 414"
+            f" URI_TOO_LONG (a request line over {MAX_HEADER_BYTES} bytes), 431"
             f" HEADERS_TOO_LARGE (a request line and headers over {MAX_HEADER_BYTES} bytes), 503"
             " SERVER_BUSY."
         ),
