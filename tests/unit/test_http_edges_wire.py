@@ -176,7 +176,8 @@ def _auth(server: Server) -> str:
     return f"Authorization: Bearer {server.token}"
 
 
-# Headers over the limit: 431 (RFC 6585 §5), however they arrive.
+# A request line or headers over the limit: 414 or 431 (RFC 9112 §3, RFC 6585 §5), however
+# they arrive.
 
 
 def _sent_in_pieces(server: Server, head: bytes, piece: int) -> list[Answer]:
@@ -318,6 +319,63 @@ def test_a_query_parameter_without_a_name_is_named_as_the_query(server: Server) 
     assert "no name" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("GET", f"{TENANTS}?limit=1"),
+        (
+            "DELETE",
+            f"/api/v1/admin/flags/identity-override?tenant_id={TENANT_ID}&flag=enable_mso_booking",
+        ),
+    ],
+    ids=["get", "delete"],
+)
+@pytest.mark.parametrize("framing", ["Content-Length: 13", "Transfer-Encoding: chunked"])
+def test_a_body_on_an_api_operation_that_takes_none_is_a_422_naming_it(
+    server: Server, method: str, target: str, framing: str
+) -> None:
+    """A filter sent in a GET's body was ignored, and the whole list answered; a DELETE's was
+    ignored, and the change made: the body is refused as an unknown query parameter is,
+    before anything is read or changed."""
+    body = b'{"limit": 99}'
+    if framing.startswith("Transfer"):
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    [answer] = server.exchange(
+        _request(
+            method,
+            target,
+            "Host: admin.test",
+            _auth(server),
+            "Content-Type: application/json",
+            framing,
+            "Connection: close",
+            body=body,
+        )
+    )
+    assert answer.status == 422, answer
+    [error] = answer.body["errors"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "body")
+    assert "takes no body" in error["message"]
+
+
+def test_an_empty_body_on_a_get_and_a_body_on_a_probe_are_taken(server: Server) -> None:
+    """`Content-Length: 0` announces no body; the probes ignore what they are sent."""
+    [listed] = server.exchange(
+        _request(
+            "GET",
+            f"{TENANTS}?limit=1",
+            "Host: a",
+            _auth(server),
+            "Content-Length: 0",
+            "Connection: close",
+        )
+    )
+    [probed] = server.exchange(
+        _request("GET", "/ready", "Host: a", "Content-Length: 2", "Connection: close", body=b"{}")
+    )
+    assert (listed.status, probed.status) == (200, 200), (listed, probed)
+
+
 # More connections than the server takes: 503 in the envelope, and room for the rest.
 
 
@@ -375,60 +433,3 @@ def test_the_server_says_when_its_hard_limit_of_open_files_is_short_of_its_conne
             _request("GET", "/ready", "Host: admin.test", "Connection: close")
         )
         assert answer.status == 200
-
-
-@pytest.mark.parametrize(
-    ("method", "target"),
-    [
-        ("GET", f"{TENANTS}?limit=1"),
-        (
-            "DELETE",
-            f"/api/v1/admin/flags/identity-override?tenant_id={TENANT_ID}&flag=enable_mso_booking",
-        ),
-    ],
-    ids=["get", "delete"],
-)
-@pytest.mark.parametrize("framing", ["Content-Length: 13", "Transfer-Encoding: chunked"])
-def test_a_body_on_an_api_operation_that_takes_none_is_a_422_naming_it(
-    server: Server, method: str, target: str, framing: str
-) -> None:
-    """A filter sent in a GET's body was ignored, and the whole list answered; a DELETE's was
-    ignored, and the change made: the body is refused as an unknown query parameter is,
-    before anything is read or changed."""
-    body = b'{"limit": 99}'
-    if framing.startswith("Transfer"):
-        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-    [answer] = server.exchange(
-        _request(
-            method,
-            target,
-            "Host: admin.test",
-            _auth(server),
-            "Content-Type: application/json",
-            framing,
-            "Connection: close",
-            body=body,
-        )
-    )
-    assert answer.status == 422, answer
-    [error] = answer.body["errors"]
-    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "body")
-    assert "takes no body" in error["message"]
-
-
-def test_an_empty_body_on_a_get_and_a_body_on_a_probe_are_taken(server: Server) -> None:
-    """`Content-Length: 0` announces no body; the probes ignore what they are sent."""
-    [listed] = server.exchange(
-        _request(
-            "GET",
-            f"{TENANTS}?limit=1",
-            "Host: a",
-            _auth(server),
-            "Content-Length: 0",
-            "Connection: close",
-        )
-    )
-    [probed] = server.exchange(
-        _request("GET", "/ready", "Host: a", "Content-Length: 2", "Connection: close", body=b"{}")
-    )
-    assert (listed.status, probed.status) == (200, 200), (listed, probed)
