@@ -11,6 +11,7 @@ import re
 import resource
 import select
 import socket
+import string
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from entrypoints.settings import PREFIX
 from tests.support.adminctl import ADMINCTL
@@ -303,6 +306,36 @@ def test_a_path_spelt_with_another_slash_is_a_400_not_the_resource_it_would_rout
     [answer] = server.exchange(_request("GET", target, "Host: admin.test", _auth(server)))
     _closing_in_envelope(answer, 400, "BAD_REQUEST")
     assert "encoded `/`" in answer.body["errors"][0]["message"]
+
+
+_SEGMENT = st.text(
+    alphabet=string.ascii_letters + string.digits + "-._~:@", min_size=1, max_size=12
+)
+_PATHS = st.one_of(
+    st.sampled_from(["/ready", "/health", TENANTS, f"{TENANTS}/{TENANT_ID}", "/api/v1/admin/"]),
+    st.lists(_SEGMENT, min_size=1, max_size=4).map(lambda segments: "/" + "/".join(segments)),
+    st.lists(_SEGMENT, max_size=3).map(lambda segments: "/api/v1/admin/" + "/".join(segments)),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=_PATHS, authority=st.sampled_from(["admin.test", "127.0.0.1:8000", "[::1]"]))
+def test_a_path_is_answered_alike_in_origin_and_absolute_form_and_refused_with_another_slash(
+    server: Server, path: str, authority: str
+) -> None:
+    def status(target: str) -> int:
+        request = _request("GET", target, "Host: admin.test", _auth(server), "Connection: close")
+        [answer] = server.exchange(request)
+        return answer.status
+
+    origin = status(path)
+    assert status(f"http://{authority}{path}") == origin
+    if path.count("/") > 1:
+        slash = path.index("/", 1)
+        assert status(f"{path[:slash]}/{path[slash:]}") == 400
+        assert status(f"{path[:slash]}%2F{path[slash + 1 :]}") == 400
 
 
 # The query, and a body where none is taken.
