@@ -423,11 +423,15 @@ def test_a_request_past_the_connections_the_server_takes_is_a_503_saying_when_to
         for client in held:
             client.sendall(b"GET /ready HTTP/1.1\r\n")
         [answer] = server.exchange(_request("GET", "/ready", "Host: admin.test"))
+        [alive] = server.exchange(
+            _request("GET", "/health", "Host: admin.test", "Connection: close")
+        )
     finally:
         for client in held:
             client.close()
     _closing_in_envelope(answer, 503, "SERVER_BUSY")
     assert answer.headers["retry-after"] == "1"
+    assert alive.status == 200, alive  # a busy replica is alive: no orchestrator restarts it
     deadline = time.monotonic() + GUARD_S
     while True:
         [again] = server.exchange(

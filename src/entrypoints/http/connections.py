@@ -21,7 +21,8 @@ uvicorn bounds only the idle time between two requests of a connection. Here:
   `host:443`), or a path with an empty segment or an encoded `/` (the router reads either as
   a plain `/`), is 400 BAD_REQUEST;
 - past `max_connections` connections, a request is answered 503 SERVER_BUSY with
-  `Retry-After`, and its connection closed (uvicorn's `limit_concurrency` answers in plain text).
+  `Retry-After`, and its connection closed (uvicorn's `limit_concurrency` answers in plain
+  text); the liveness probe is answered all the same.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ RETRY_AFTER_SECONDS = 1
 #: File descriptors the process needs beside its clients' connections: the database pools,
 #: the Neo4j drivers, Redis, the HTTP clients of the providers, logs.
 RESERVED_FDS = 256
+#: The liveness probe, answered past the cap: a replica that is busy is alive, and an
+#: orchestrator restarting it for a failed probe would only add to the load of the others.
+LIVENESS_PATH = "/health"
 #: How often, at most, refusals for want of room are logged (with their count since).
 _BUSY_LOG_EVERY_S = 10.0
 
@@ -363,7 +367,8 @@ def _at_the_door(app: Any, *, max_head_bytes: int, busy: Callable[[], bool]) -> 
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        error = ServerBusy() if busy() else _refusal(scope, max_head_bytes)
+        turned_away = scope["path"] != LIVENESS_PATH and busy()
+        error = ServerBusy() if turned_away else _refusal(scope, max_head_bytes)
         if error is None:
             await app(_in_origin_form(scope), receive, send)
             return
