@@ -28,6 +28,7 @@ uvicorn bounds only the idle time between two requests of a connection. Here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import resource
@@ -95,8 +96,10 @@ def room_for_connections(max_connections: int) -> str | None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = max_connections + RESERVED_FDS
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):  # a system capping it lower (macOS)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
     if soft != resource.RLIM_INFINITY and soft < wanted:
         return (
             f"the process may open {soft} files: {max_connections} connections"
