@@ -301,7 +301,8 @@ def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
     return b"transfer-encoding" in names and b"content-length" in names
 
 
-_ABSOLUTE = re.compile(rb"(?i:https?)://(?P<authority>[^/@]*)(?P<path>/.*)?", re.DOTALL)
+#: An absolute URI of HTTP: a host is required (RFC 9110 §4.2.1), userinfo refused (§4.2.4).
+_ABSOLUTE = re.compile(rb"(?i:https?)://(?P<authority>[^/@]+)(?P<path>/.*)?", re.DOTALL)
 
 
 #: An empty segment, or a `/` percent-encoded: the router reads both as a plain `/`.
@@ -370,10 +371,11 @@ def _at_the_door(app: Any, *, max_head_bytes: int, busy: Callable[[], bool]) -> 
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        turned_away = scope["path"] != LIVENESS_PATH and busy()
+        origin = _in_origin_form(scope)
+        turned_away = origin["path"] != LIVENESS_PATH and busy()
         error = ServerBusy() if turned_away else _refusal(scope, max_head_bytes)
         if error is None:
-            await app(_in_origin_form(scope), receive, send)
+            await app(origin, receive, send)
             return
         request_id = ensure_request_id(scope)
         body = _envelope(error, request_id)
