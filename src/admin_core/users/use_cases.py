@@ -4,6 +4,7 @@ case takes the acting principal and one command defined beside it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -370,91 +371,162 @@ async def _change_membership(
     org_id: str,
 ) -> RoleChange | None:
     """The change with the membership of `org_id`; None when the tenant was mapped to another
-    organisation meanwhile."""
-    plan = partial(_plan, changes, principal, verb=verb, command=command)
-    subject = memberships.subject(org_id, command.user_id)
-    loop = asyncio.get_running_loop()
-    until = loop.time() + changes.patience_seconds  # waiting in this process's queue counts
-    try:
+    organisation meanwhile. One change of the membership at a time in this process, then
+    attempts until one commits (see `_MembershipChange`), all within the patience, counted
+    from the call: waiting in this process's queue counts."""
+    change = _MembershipChange(changes, principal, verb, command, write, org_id)
+    until = asyncio.get_running_loop().time() + changes.patience_seconds
+    # SubjectBusy: the changes queued ahead in this process took the patience.
+    with contextlib.suppress(SubjectBusy):
         async with changes.side_effects.serialized(
-            subject, patience_seconds=changes.patience_seconds
+            change.subject, patience_seconds=changes.patience_seconds
         ):
-            for attempt in range(wait_steps(changes.patience_seconds)):
-                if attempt and loop.time() > until:
-                    break
-                added = False
-                committing: Intent | None = None
-                try:
-                    async with changes.transactions() as tx:
-                        if not await _still_org(tx, changes, command.tenant_id, org_id):
-                            return None
-                        written = await write(tx)
-                        busy = await tx.intents.pending_of(subject)
-                        if busy is None:
-                            previous = await changes.memberships.sync.current(
-                                org_id, command.user_id
-                            )
-                            # A revoke for a user the provider deleted sets no membership.
-                            gone = (
-                                verb == memberships.REVOKE
-                                and previous is None
-                                and not await _known(changes, command.user_id)
-                            )
-                            planned = plan(
-                                written=written, org_id=None if gone else org_id, previous=previous
-                            )
-                            if planned.grant is None or planned.record is None:
-                                return planned.change
-                            intent = changes.side_effects.new_intent(
-                                kind=memberships.KIND,
-                                tenant_id=_audit_tenant(command.tenant_id),
-                                payload=memberships.payload(
-                                    org_id=org_id,
-                                    verb=verb,
-                                    grant=planned.grant,
-                                    previous=previous,
-                                    target=planned.change.org_role,
-                                ),
-                                audit=[planned.record],
-                                subject=subject,
-                            )
-                            committing = intent
-                            added = await _committed(tx, intent)
-                            if not added:
-                                busy = await tx.intents.pending_of(subject)
-                except asyncio.CancelledError:
-                    if committing is not None:  # its commit may have landed: withdrawn
-                        await changes.side_effects.abandon(
-                            changes.memberships, committing, claimed=False
-                        )
-                    raise
-                if added:
-                    try:
-                        await changes.side_effects.drive(changes.memberships, intent)
-                    except LeaseLost as error:
-                        raise IdentityProviderUnavailable(
-                            "The identity provider took longer than this change's lease, and "
-                            "another caller settled it; read the user's roles and try again.",
-                            details={"intent_id": intent.id},
-                        ) from error
-                    return planned.change
-                if busy is not None:
-                    try:
-                        await changes.side_effects.step_aside(changes.memberships, busy)
-                    except SubjectBusy as error:
-                        raise IdentityProviderUnavailable(
-                            "An earlier change of this user's roles cannot be confirmed with the "
-                            "identity provider now; try again shortly.",
-                            details={"intent_id": busy.id},
-                        ) from error
-    except SubjectBusy:  # the changes queued ahead in this process took the patience
-        pass
+            return await change.attempts(until)
+    raise change.still_busy()
 
-    raise IdentityProviderUnavailable(
-        "Another change of this user's roles is still waiting for the identity provider; "
-        "try again shortly.",
-        details={"tenant_id": command.tenant_id, "user_id": command.user_id},
-    )
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """How one attempt's transaction ended: `planned`, the answer, with the `intent` it
+    committed to set the membership (None: nothing to set); or `busy`, another change of the
+    membership still pending, to wait for (neither: it ended meanwhile, attempt again at
+    once); or `remapped`: the tenant has another organisation now."""
+
+    planned: _Planned | None = None
+    intent: Intent | None = None
+    busy: Intent | None = None
+    remapped: bool = False
+
+
+class _MembershipChange:
+    """One grant or revoke with the membership of `org_id` (`_change_role` says how)."""
+
+    def __init__(
+        self,
+        changes: RoleChanges,
+        principal: Principal,
+        verb: str,
+        command: RoleCommand,
+        write: LocalWrite,
+        org_id: str,
+    ) -> None:
+        self._changes = changes
+        self._plan = partial(_plan, changes, principal, verb=verb, command=command)
+        self._verb = verb
+        self._command = command
+        self._write = write
+        self._org_id = org_id
+        self.subject = memberships.subject(org_id, command.user_id)
+
+    async def attempts(self, until: float) -> RoleChange | None:
+        """Attempt the change until one attempt commits it (and then set the membership) or
+        finds nothing to change, waiting between attempts for the change of the membership
+        still pending; past `until`, the membership is still busy."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(wait_steps(self._changes.patience_seconds)):
+            if attempt and loop.time() > until:
+                break
+            begun = await self._begin()
+            if begun.remapped:
+                return None
+            if begun.intent is not None:
+                await self._set_membership(begun.intent)
+            if begun.planned is not None:
+                return begun.planned.change
+            if begun.busy is not None:
+                await self._wait_for(begun.busy)
+        raise self.still_busy()
+
+    async def _begin(self) -> _Attempt:
+        """One transaction: the local write (which locks the user), and, when no other change
+        of the membership is pending, the change planned on the membership as the provider
+        has it now and committed with its intent. Cancelled once the intent may be committing,
+        the intent is withdrawn (docs/adr/0064-cancellation.md)."""
+        changes, command = self._changes, self._command
+        committing: Intent | None = None
+        try:
+            async with changes.transactions() as tx:
+                if not await _still_org(tx, changes, command.tenant_id, self._org_id):
+                    return _Attempt(remapped=True)
+                written = await self._write(tx)
+                busy = await tx.intents.pending_of(self.subject)
+                if busy is not None:
+                    return _Attempt(busy=busy)
+                planned, intent = await self._planned(written)
+                if intent is None:
+                    return _Attempt(planned=planned)
+                committing = intent
+                if not await _committed(tx, intent):
+                    return _Attempt(busy=await tx.intents.pending_of(self.subject))
+        except asyncio.CancelledError:
+            if committing is not None:  # its commit may have landed: withdrawn
+                await changes.side_effects.abandon(changes.memberships, committing, claimed=False)
+            raise
+        return _Attempt(planned=planned, intent=intent)
+
+    async def _planned(
+        self, written: tuple[tuple[str, ...], UserRole | None]
+    ) -> tuple[_Planned, Intent | None]:
+        """The change whose local side is `written`, planned on the membership as the
+        provider has it now, and the intent to set the membership (None: nothing changes)."""
+        user_id = self._command.user_id
+        previous = await self._changes.memberships.sync.current(self._org_id, user_id)
+        # A revoke for a user the provider deleted sets no membership.
+        gone = (
+            self._verb == memberships.REVOKE
+            and previous is None
+            and not await _known(self._changes, user_id)
+        )
+        planned = self._plan(
+            written=written, org_id=None if gone else self._org_id, previous=previous
+        )
+        if planned.grant is None or planned.record is None:
+            return planned, None
+        intent = self._changes.side_effects.new_intent(
+            kind=memberships.KIND,
+            tenant_id=_audit_tenant(self._command.tenant_id),
+            payload=memberships.payload(
+                org_id=self._org_id,
+                verb=self._verb,
+                grant=planned.grant,
+                previous=previous,
+                target=planned.change.org_role,
+            ),
+            audit=[planned.record],
+            subject=self.subject,
+        )
+        return planned, intent
+
+    async def _set_membership(self, intent: Intent) -> None:
+        """Set the membership as the committed `intent` says, and record the outcome."""
+        try:
+            await self._changes.side_effects.drive(self._changes.memberships, intent)
+        except LeaseLost as error:
+            raise IdentityProviderUnavailable(
+                "The identity provider took longer than this change's lease, and "
+                "another caller settled it; read the user's roles and try again.",
+                details={"intent_id": intent.id},
+            ) from error
+
+    async def _wait_for(self, busy: Intent) -> None:
+        """One step of waiting for `busy`, the other change of the membership still pending
+        (finished now when its caller is gone)."""
+        try:
+            await self._changes.side_effects.step_aside(self._changes.memberships, busy)
+        except SubjectBusy as error:
+            raise IdentityProviderUnavailable(
+                "An earlier change of this user's roles cannot be confirmed with the "
+                "identity provider now; try again shortly.",
+                details={"intent_id": busy.id},
+            ) from error
+
+    def still_busy(self) -> IdentityProviderUnavailable:
+        """What a change kept waiting past its patience answers."""
+        return IdentityProviderUnavailable(
+            "Another change of this user's roles is still waiting for the identity provider; "
+            "try again shortly.",
+            details={"tenant_id": self._command.tenant_id, "user_id": self._command.user_id},
+        )
 
 
 async def _known(changes: RoleChanges, user_id: str) -> bool:
