@@ -137,26 +137,51 @@ class RebuildProjection:
     ) -> RebuildResult:
         await self._graph.ensure_constraints()
         before = await self._graph.counts()
-        done: list[list[int]] = []  # items written, per label: its nodes, then each type
         replaced: dict[RelType, int] = {}  # relationships the written nodes no longer have
+        written = await self._copy_scope(scope, run, before, progress, replaced)
+        removed = await self._remove_missing(scope, run, before, replaced)
+        counts = await self._graph.counts()
+        return RebuildResult(
+            scope=scope,
+            run_id=run,
+            counts={label: counts.nodes.get(label, 0) for label in scope.labels},
+            relationships={rel: counts.relationships.get(rel, 0) for rel in scope.relationships},
+            removed=removed,
+            written=written,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+
+    async def _copy_scope(
+        self,
+        scope: GraphScope,
+        run: str,
+        before: GraphCounts,
+        progress: ProgressCallback,
+        replaced: dict[RelType, int],
+    ) -> int:
+        """Copy each label of the scope from the source, part by part in write order; the
+        items written (nodes and relationships), counted once every write has ended."""
+        labels = [label for part in scope.parts for label in _write_order(part.labels)]
+        done: list[list[int]] = []  # items written, per label: its nodes, then each type
         writes = _Writes(self._concurrency)
         try:
             async with self._source.read() as reader:
-                for part in scope.parts:
-                    for label in _write_order(part.labels):
-                        # Empty when this run began: created in bulk, and not swept.
-                        absent: set[NodeLabel | RelType] = {
-                            rel for rel in label.outgoing if before.relationships.get(rel, 0) == 0
-                        }
-                        if before.nodes.get(label, 0) == 0:
-                            absent.add(label)
-                        done.append(
-                            await self._copy(reader, label, run, absent, progress, replaced, writes)
-                        )
+                for label in labels:
+                    absent = _empty_before(label, before)
+                    done.append(
+                        await self._copy(reader, label, run, absent, progress, replaced, writes)
+                    )
                 await writes.finish()
         finally:
             await writes.cancel()
-        # A label or type that was empty when this run began holds only what it wrote.
+        return sum(map(sum, done))
+
+    async def _remove_missing(
+        self, scope: GraphScope, run: str, before: GraphCounts, replaced: dict[RelType, int]
+    ) -> GraphCounts:
+        """Remove what this run did not write, and count, per label and type of the scope,
+        what went: those and the relationships the written nodes no longer have. A label or
+        type that was empty when this run began holds only what it wrote."""
         removed = await self._graph.remove_missing(
             labels=[label for label in scope.labels if before.nodes.get(label, 0)],
             relationships=[
@@ -166,22 +191,12 @@ class RebuildProjection:
             ],
             run=run,
         )
-        removed = GraphCounts(
+        return GraphCounts(
             nodes={label: removed.nodes.get(label, 0) for label in scope.labels},
             relationships={
                 rel: removed.relationships.get(rel, 0) + replaced.get(rel, 0)
                 for rel in scope.relationships
             },
-        )
-        counts = await self._graph.counts()
-        return RebuildResult(
-            scope=scope,
-            run_id=run,
-            counts={label: counts.nodes.get(label, 0) for label in scope.labels},
-            relationships={rel: counts.relationships.get(rel, 0) for rel in scope.relationships},
-            removed=removed,
-            written=sum(map(sum, done)),
-            duration_ms=round((time.monotonic() - started) * 1000),
         )
 
     async def _copy(
@@ -332,6 +347,17 @@ class _Writes:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+
+def _empty_before(label: NodeLabel, before: GraphCounts) -> set[NodeLabel | RelType]:
+    """The label and its outgoing types that were empty when the run began: created in bulk,
+    and not swept."""
+    absent: set[NodeLabel | RelType] = {
+        rel for rel in label.outgoing if before.relationships.get(rel, 0) == 0
+    }
+    if before.nodes.get(label, 0) == 0:
+        absent.add(label)
+    return absent
 
 
 def _write_order(labels: Sequence[NodeLabel]) -> list[NodeLabel]:
