@@ -193,21 +193,26 @@ class SqlDirectoryBulkLoader(DirectoryBulkLoader):
     async def load(self, batches: Iterable[DirectoryBatch], *, now: datetime) -> int:
         written = 0
         async with self._engine.connect() as conn:
-            postgres = conn.dialect.name == "postgresql"
             for batch in batches:
                 async with conn.begin():
                     for table, rows in _rows(batch, now, held_accreditations=False):
-                        if not rows:
-                            continue
-                        if postgres:
-                            await _copy(conn, table, rows)
-                        else:
-                            for start in range(0, len(rows), _CHUNK):
-                                await conn.execute(
-                                    table.insert().values(rows[start : start + _CHUNK])
-                                )
+                        await _append(conn, table, rows)
                         written += len(rows)
         return written
+
+
+async def _append(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Append `rows` to `table`: `COPY` on PostgreSQL, multi-row inserts of `_CHUNK` rows on
+    SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        await _copy(conn, table, rows)
+        return
+    for start in range(0, len(rows), _CHUNK):
+        await conn.execute(table.insert().values(rows[start : start + _CHUNK]))
 
 
 async def _copy(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
