@@ -126,60 +126,93 @@ def verify_export(
     the export is to hold every chain (an export made without a tenant filter); a chain the
     latest trusted checkpoint seals and the export lacks — one taken out of the file — then
     fails it. The export cannot say so itself: nothing in it but the checkpoints is signed."""
-    check = SignatureCheck(verify)
-    trusted: list[Checkpoint] = []
-    all_checkpoints: list[tuple[int, Checkpoint | None, str | None]] = []
-    chains: dict[str, _Chain] = {}
-    entries = 0
+    export = _ExportReading(SignatureCheck(verify))
     bad_line: tuple[int, str] | None = None
-    expected_checkpoint = 1
     for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
         try:
-            data = json.loads(raw)
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            if "checkpoint" in data:
-                if chains:
-                    raise ValueError("a checkpoint after the entries")
-                expected_checkpoint = _checkpoint(
-                    data["checkpoint"], expected_checkpoint, check, trusted, all_checkpoints
-                )
-                continue
-            entry = _entry(data)
+            entry = export.read(raw)
         except (ValueError, TypeError, KeyError) as error:
             bad_line = (number, str(error))
             break
-        state = chains.get(entry.chain)
+        if entry is not None:
+            export.feed(entry)
+    return export.verification(bad_line, every_chain=every_chain)
+
+
+class _ExportReading:
+    """An export as far as it was read: its checkpoints first (each with its problem, and
+    those trusted), then its entries, chain by chain."""
+
+    def __init__(self, check: SignatureCheck) -> None:
+        self._check = check
+        self._trusted: list[Checkpoint] = []
+        self._checkpoints: list[tuple[int, Checkpoint | None, str | None]] = []
+        self._expected_checkpoint = 1
+        self._chains: dict[str, _Chain] = {}
+        self._entries = 0
+
+    def read(self, raw: bytes | str) -> AuditEntry | None:
+        """The entry a line holds; None for a blank line or a checkpoint (taken in here).
+        Raises ValueError, TypeError or KeyError, saying why, for a line that is neither, or a
+        checkpoint after the entries."""
+        if not raw.strip():
+            return None
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if "checkpoint" not in data:
+            return _entry(data)
+        if self._chains:
+            raise ValueError("a checkpoint after the entries")
+        self._expected_checkpoint = _checkpoint(
+            data["checkpoint"],
+            self._expected_checkpoint,
+            self._check,
+            self._trusted,
+            self._checkpoints,
+        )
+        return None
+
+    def feed(self, entry: AuditEntry) -> None:
+        """The next entry of its chain, checked against the chain's seals."""
+        state = self._chains.get(entry.chain)
         if state is None:
-            seals = _seals(trusted, entry.chain)
-            state = chains[entry.chain] = _Chain(ChainVerifier(entry.chain, seals), seals)
+            seals = _seals(self._trusted, entry.chain)
+            state = self._chains[entry.chain] = _Chain(ChainVerifier(entry.chain, seals), seals)
         state.verifier.feed(entry)
-        entries += 1
-    reports = tuple(_chain_report(chain, state, trusted) for chain, state in chains.items())
-    checkpoints = tuple(_checkpoint_report(c, reports) for c in all_checkpoints)
-    missing = tuple(
-        MissingChain(chain=head.chain, through_seq=head.seq, checkpoint_seq=trusted[-1].seq)
-        for head in (trusted[-1].heads if trusted else ())
-        if head.chain not in chains
-    )
-    ok = (
-        bad_line is None
-        and check.problem is None
-        and bool(all_checkpoints)
-        and all(r.ok for r in reports)
-        and not (every_chain and missing)
-    )
-    return ExportVerification(
-        ok=ok,
-        entries=entries,
-        chains=reports,
-        checkpoints=checkpoints,
-        checkpoint_problem=check.problem or (None if all_checkpoints else _NO_CHECKPOINTS),
-        bad_line=bad_line,
-        missing_chains=missing,
-    )
+        self._entries += 1
+
+    def verification(
+        self, bad_line: tuple[int, str] | None, *, every_chain: bool
+    ) -> ExportVerification:
+        """What the export proves, read up to `bad_line` (None: to its end)."""
+        trusted = self._trusted
+        reports = tuple(
+            _chain_report(chain, state, trusted) for chain, state in self._chains.items()
+        )
+        checkpoints = tuple(_checkpoint_report(c, reports) for c in self._checkpoints)
+        missing = tuple(
+            MissingChain(chain=head.chain, through_seq=head.seq, checkpoint_seq=trusted[-1].seq)
+            for head in (trusted[-1].heads if trusted else ())
+            if head.chain not in self._chains
+        )
+        problem = self._check.problem
+        ok = (
+            bad_line is None
+            and problem is None
+            and bool(self._checkpoints)
+            and all(r.ok for r in reports)
+            and not (every_chain and missing)
+        )
+        return ExportVerification(
+            ok=ok,
+            entries=self._entries,
+            chains=reports,
+            checkpoints=checkpoints,
+            checkpoint_problem=problem or (None if self._checkpoints else _NO_CHECKPOINTS),
+            bad_line=bad_line,
+            missing_chains=missing,
+        )
 
 
 def _checkpoint(
