@@ -10,7 +10,7 @@ against it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,9 +156,20 @@ def finish_document(
     `flags` and `thresholds` (the flag catalogue's) those a flag name and a triage threshold's
     name take."""
     document: dict[str, Any] = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
-    schemas: dict[str, Any] = document["components"]["schemas"]
-    structs = _request_structs()
-    _, components = msgspec.json.schema_components(structs, ref_template=_REF)
+    _describe_bodies(document["components"]["schemas"], roles, flags, thresholds)
+    _name_parameter_values(document["paths"], roles, flags)
+    _describe_operations(document["paths"], app)
+
+
+def _describe_bodies(
+    schemas: dict[str, Any],
+    roles: Collection[str],
+    flags: Collection[str],
+    thresholds: Collection[str],
+) -> None:
+    """The request bodies' schemas, as msgspec gives them, closed to unknown fields and with
+    the values a role, a flag and a threshold's name take."""
+    _, components = msgspec.json.schema_components(_request_structs(), ref_template=_REF)
     for name, schema in components.items():
         if schema.get("type") == "object":
             schema["additionalProperties"] = False
@@ -170,22 +181,36 @@ def finish_document(
         if "values" in properties and thresholds:
             properties["values"]["propertyNames"] = {"enum": sorted(thresholds)}
         schemas[name] = schema
-    for item in document["paths"].values():
-        for operation in item.values():
-            for parameter in operation.get("parameters", []):
-                if parameter["name"] == "role" and parameter["in"] == "path":
-                    parameter["schema"]["enum"] = sorted(roles)
-                if parameter["name"] == "flag" and parameter["in"] == "query" and flags:
-                    parameter["schema"]["enum"] = sorted(flags)
-    optional = {(path, method) for path, method in _optional_bodies(app)}
+
+
+def _name_parameter_values(
+    paths: dict[str, Any], roles: Collection[str], flags: Collection[str]
+) -> None:
+    """The values a role in a path and a flag in a query take."""
+    for operation in _operations(paths):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] == "role" and parameter["in"] == "path":
+                parameter["schema"]["enum"] = sorted(roles)
+            if parameter["name"] == "flag" and parameter["in"] == "query" and flags:
+                parameter["schema"]["enum"] = sorted(flags)
+
+
+def _describe_operations(paths: dict[str, Any], app: Litestar) -> None:
+    """Which bodies are optional, and what each operation needs (permission and scope)."""
+    optional = set(_optional_bodies(app))
     needs = _requirements(app)
-    for path, item in document["paths"].items():
+    for path, item in paths.items():
         for method, operation in item.items():
             if (path, method) in optional and "requestBody" in operation:
                 operation["requestBody"]["required"] = False
             if (requirement := needs.get((path, method))) is not None:
                 said = operation.get("description", "").strip()
                 operation["description"] = f"{said}\n\n{_needs(requirement)}".strip()
+
+
+def _operations(paths: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for item in paths.values():
+        yield from item.values()
 
 
 _REF = "#/components/schemas/{name}"
