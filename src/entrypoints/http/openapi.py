@@ -19,6 +19,7 @@ import swagger_ui_bundle
 from litestar import Litestar, get
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -219,14 +220,10 @@ _REF = "#/components/schemas/{name}"
 def _requirements(app: Litestar) -> dict[tuple[str, str], Requirement]:
     """(path, method) → the permission and scope the operation needs (`requires(...)`)."""
     found = {}
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        for handler in route.route_handlers:
-            requirement = handler.opt.get(REQUIRES)
-            if isinstance(requirement, Requirement):
-                for method in handler.http_methods:
-                    found[(route.path_format, method.lower())] = requirement
+    for path, handler in _handlers(app):
+        requirement = handler.opt.get(REQUIRES)
+        if isinstance(requirement, Requirement):
+            found.update({(path, method.lower()): requirement for method in handler.http_methods})
     return found
 
 
@@ -241,13 +238,17 @@ def _needs(requirement: Requirement) -> str:
 def _optional_bodies(app: Litestar) -> list[tuple[str, str]]:
     """(path, method) of the operations whose JSON body may be left out."""
     found = []
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        for handler in route.route_handlers:
-            if body_required(handler) is False:
-                found += [(route.path_format, m.lower()) for m in handler.http_methods]
+    for path, handler in _handlers(app):
+        if body_required(handler) is False:
+            found += [(path, m.lower()) for m in handler.http_methods]
     return found
+
+
+def _handlers(app: Litestar) -> Iterator[tuple[str, HTTPRouteHandler]]:
+    """Each HTTP handler of the app, with the path of its route as the document writes it."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            yield from ((route.path_format, handler) for handler in route.route_handlers)
 
 
 #: The files the viewer loads; nothing else of the package (its demo page calls other hosts).
