@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from litestar import Litestar, get
 
-from entrypoints.cli.commands.system import MAX_HEADER_BYTES
+from entrypoints.http.requests import MAX_HEADER_BYTES
 
 PATH = "/bare"
 SERVER_OPTIONS: dict[str, Any] = {
