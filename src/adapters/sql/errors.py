@@ -4,6 +4,7 @@ failed (the constraint's name), never by the wording of a message."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import asyncpg
 import sqlalchemy.exc
@@ -78,6 +79,9 @@ def unavailable(error: BaseException) -> DatabaseUnavailable:
     refused (SQLSTATE class 28: a wrong password, an unknown role) or whose database it does
     not have (3D000: a mistyped name) says so, since trying again will not help; anything
     else is an outage. Told apart by SQLSTATE, never text."""
+    refused = storage_refused(error)
+    if refused is not None:  # the database answered, and cannot keep a write
+        return refused
     sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
     if sqlstate == "3D000":
         return DatabaseUnavailable(
@@ -92,6 +96,75 @@ def unavailable(error: BaseException) -> DatabaseUnavailable:
             details={"sqlstate": sqlstate},
         )
     return DatabaseUnavailable()
+
+
+#: PostgreSQL's answers of a server that is reached and cannot keep a write, by SQLSTATE:
+#: waiting will not help, the operator has to act (free disk or memory, write to the primary).
+_REFUSING_SQLSTATES = {
+    "53100": ("The database server's disk is full", "free space on it"),
+    "53200": ("The database server is out of memory", "look at its memory and settings"),
+    "25006": (
+        "The database takes no writes",
+        "point the database URL at the primary, or clear default_transaction_read_only on"
+        " the database or role",
+    ),
+}
+
+
+def storage_refused(error: BaseException) -> DatabaseUnavailable | None:
+    """DATABASE_UNAVAILABLE saying why, for a database that was reached and could not keep
+    what a statement wrote — a full disk, a read-only file or file system, a failing disk, a
+    server out of memory or taking no writes — or None for any other error. Retrying will
+    not help until the operator acts, so the message says what to look at, naming no path
+    (it reaches API clients); `details` carries SQLite's error name or PostgreSQL's SQLSTATE.
+    Told apart by the driver's error code (SQLite's result code, PostgreSQL's SQLSTATE), never
+    by text; the error's causes are looked through to the driver's."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            return _sqlite_refused(current)
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(current, asyncpg.PostgresError) and sqlstate in _REFUSING_SQLSTATES:
+            why, act = _REFUSING_SQLSTATES[sqlstate]
+            return DatabaseUnavailable(
+                f"{why} (SQLSTATE {sqlstate}): {act}, then try again.",
+                details={"sqlstate": sqlstate},
+            )
+        pending += [current.__cause__, getattr(current, "orig", None)]
+    return None
+
+
+def _sqlite_refused(error: sqlite3.Error) -> DatabaseUnavailable | None:
+    """SQLite's result codes of a file that cannot keep a write: SQLITE_FULL (the disk, or
+    the file's `max_page_count`), SQLITE_READONLY and its extended codes (a file or file
+    system this process may not write), SQLITE_IOERR and its extended codes (the disk
+    failed a read or write; SQLITE_IOERR_SHMSIZE, the `-shm` file that could not grow, is
+    most often a full disk)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    name = getattr(error, "sqlite_errorname", None)
+    if not isinstance(code, int) or not isinstance(name, str):
+        return None
+    primary = code & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        why, act = "The database's disk is full", "free space on it"
+    elif primary == sqlite3.SQLITE_READONLY:
+        why = "The database file, or the file system holding it, is read-only to this process"
+        act = "make it writable"
+    elif name == "SQLITE_IOERR_SHMSIZE":
+        why = "The database's shared-memory file could not grow, most likely its disk is full"
+        act = "free space on it"
+    elif primary == sqlite3.SQLITE_IOERR:
+        why, act = "The database's disk failed a read or a write", "check the disk"
+    else:
+        return None
+    return DatabaseUnavailable(
+        f"{why} ({name}): {act}, then try again.", details={"sqlite_error": name}
+    )
 
 
 #: What opening a connection raises when the database gives none: the driver's errors (those

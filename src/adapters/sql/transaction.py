@@ -25,6 +25,7 @@ from adapters.sql.errors import (
     connection_lost,
     never_migrated,
     schema_missing,
+    storage_refused,
     unavailable,
 )
 from adapters.sql.flags import SqlFlagOverrides
@@ -159,6 +160,11 @@ class SqlTransaction(
         if exc is not None and not isinstance(exc, AdminError) and schema_missing(exc):
             # A process using the core on a database never migrated, whoever it is.
             raise never_migrated() from exc
+        refused = None if exc is None or isinstance(exc, AdminError) else storage_refused(exc)
+        if refused is not None:
+            # A full disk, a read-only file, a server taking no writes: whatever the
+            # transaction wrote was rolled back with it, and saying so beats a 500.
+            raise refused from exc
         if lost:
             # Whatever the transaction wrote was not committed (or, lost in the commit
             # itself, is unknown to us, as with any commit whose answer never came): the

@@ -77,10 +77,11 @@ class ValidationFailed(AdminError):
 
 
 class DatabaseUnavailable(AdminError):
-    """The database could not be reached, gave no connection in time, or kept its write lock
-    held by another process: the transaction that met it did nothing, and the same request
-    can be sent again (a change to an external provider it cut short is finished by that
-    retry or by reconcile)."""
+    """The database could not be reached, gave no connection in time, kept its write lock
+    held by another process, or could not keep a write (a full disk, a read-only file, a
+    server taking no writes: the message says which and what to do first): the transaction
+    that met it did nothing, and the same request can be sent again (a change to an
+    external provider it cut short is finished by that retry or by reconcile)."""
 
     code = "DATABASE_UNAVAILABLE"
     default_message = "The database is unreachable; try again shortly."

@@ -19,7 +19,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from adapters.sql.errors import never_migrated, schema_missing
+from adapters.sql.errors import never_migrated, schema_missing, storage_refused
 from admin_core.audit.errors import AuditChainBroken
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.flags.errors import (
@@ -221,6 +221,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         # refuses first): the operator's to fix, not a bug.
         missing = never_migrated()
         missing.__cause__, exc = exc, missing
+    refused = None if isinstance(exc, AdminError) else storage_refused(exc)
+    if refused is not None:  # a full disk, a read-only file, met outside a transaction
+        refused.__cause__, exc = exc, refused
     if isinstance(exc, ValidationException):
         if exc.status_code == 400 and not isinstance(exc.extra, list):
             return error_response(request, 400, error_views(BadRequest()))

@@ -62,8 +62,10 @@ _DESCRIPTIONS = {
     502: "the upstream provider refused or failed",
     503: (
         "the service cannot answer now, and the code says why: a dependency out of reach or not"
-        " configured, (a write) the tenant's audit chain inconsistent, or SERVER_BUSY: the"
-        " server holds as many connections as it takes (`Retry-After` says when to try again)"
+        " configured, (a write) the database unable to keep it (its disk full, its file"
+        " read-only: the message says which), the tenant's audit chain inconsistent, or"
+        " SERVER_BUSY: the server holds as many connections as it takes (`Retry-After` says"
+        " when to try again)"
     ),
 }
 
