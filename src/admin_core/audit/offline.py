@@ -93,6 +93,10 @@ class ExportVerification:
     #: Chains sealed by the latest trusted checkpoint but not in the export: a failure when
     #: the export was expected to hold every chain (`every_chain`).
     missing_chains: tuple[MissingChain, ...] = ()
+    #: No line of the file is a checkpoint or an entry, not even a damaged one, and `bad_line`
+    #: is its first: the file is no audit export at all (a PDF, a CSV, a JSON document). An
+    #: empty file is the export of an empty log (what `audit export` writes for one).
+    not_an_export: bool = False
 
 
 @dataclass
@@ -109,9 +113,14 @@ _UNSIGNED = frozenset({CheckpointIssue.SIGNATURE_INVALID, CheckpointIssue.UNKNOW
 
 def _entry(data: dict[str, Any]) -> AuditEntry:
     if set(data) != _ENTRY_FIELDS:
-        raise ValueError("not an audit entry (fields differ)")
+        raise ValueError(
+            "a JSON object, but neither a checkpoint nor an audit entry (fields differ)"
+        )
     values = dict(data)
-    values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+    try:
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+    except (ValueError, TypeError):
+        raise ValueError("occurred_at is not an ISO 8601 time") from None
     if values["occurred_at"].tzinfo is None:
         raise ValueError("occurred_at has no time zone")
     if type(values["seq"]) is not int:
@@ -128,15 +137,42 @@ def verify_export(
     fails it. The export cannot say so itself: nothing in it but the checkpoints is signed."""
     export = _ExportReading(SignatureCheck(verify))
     bad_line: tuple[int, str] | None = None
-    for number, raw in enumerate(lines, start=1):
+    numbered = enumerate(lines, start=1)
+    for number, raw in numbered:
         try:
             entry = export.read(raw)
         except (ValueError, TypeError, KeyError) as error:
             bad_line = (number, str(error))
-            break
+            # Before any checkpoint or entry: a damaged export still has lines of one, here
+            # or further on; a file that is none has not a single one.
+            not_an_export = not export.has_read and not any(
+                _export_line(line) for line in (raw, *(line for _, line in numbered))
+            )
+            return export.verification(
+                bad_line, every_chain=every_chain, not_an_export=not_an_export
+            )
         if entry is not None:
             export.feed(entry)
-    return export.verification(bad_line, every_chain=every_chain)
+    return export.verification(None, every_chain=every_chain, not_an_export=False)
+
+
+def _json(raw: bytes | str) -> Any:
+    """The JSON value a line holds; ValueError saying so, in words of ours, for one that holds
+    none (the parser's position in the line helps no one reading a report)."""
+    try:
+        return json.loads(raw)
+    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8 text
+        raise ValueError("not JSON") from None
+
+
+def _export_line(raw: bytes | str) -> bool:
+    """Whether `raw` has the shape of an export's line, sound or not: a JSON object holding a
+    checkpoint, or an entry's fields."""
+    try:
+        data = _json(raw) if raw.strip() else None
+    except ValueError:
+        return False
+    return isinstance(data, dict) and ("checkpoint" in data or set(data) == _ENTRY_FIELDS)
 
 
 class _ExportReading:
@@ -150,6 +186,8 @@ class _ExportReading:
         self._expected_checkpoint = 1
         self._chains: dict[str, _Chain] = {}
         self._entries = 0
+        #: Whether a checkpoint or an entry has been read (a blank line is neither).
+        self.has_read = False
 
     def read(self, raw: bytes | str) -> AuditEntry | None:
         """The entry a line holds; None for a blank line or a checkpoint (taken in here).
@@ -157,13 +195,16 @@ class _ExportReading:
         checkpoint after the entries."""
         if not raw.strip():
             return None
-        data = json.loads(raw)
+        data = _json(raw)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         if "checkpoint" not in data:
-            return _entry(data)
+            entry = _entry(data)
+            self.has_read = True
+            return entry
         if self._chains:
             raise ValueError("a checkpoint after the entries")
+        self.has_read = True
         self._expected_checkpoint = _checkpoint(
             data["checkpoint"],
             self._expected_checkpoint,
@@ -183,9 +224,10 @@ class _ExportReading:
         self._entries += 1
 
     def verification(
-        self, bad_line: tuple[int, str] | None, *, every_chain: bool
+        self, bad_line: tuple[int, str] | None, *, every_chain: bool, not_an_export: bool
     ) -> ExportVerification:
-        """What the export proves, read up to `bad_line` (None: to its end)."""
+        """What the export proves, read up to `bad_line` (None: to its end); nothing, for a
+        file that is `not_an_export`."""
         trusted = self._trusted
         reports = tuple(
             _chain_report(chain, state, trusted) for chain, state in self._chains.items()
@@ -199,6 +241,7 @@ class _ExportReading:
         problem = self._check.problem
         ok = (
             bad_line is None
+            and not not_an_export
             and problem is None
             and bool(self._checkpoints)
             and all(r.ok for r in reports)
@@ -212,6 +255,7 @@ class _ExportReading:
             checkpoint_problem=problem or (None if self._checkpoints else _NO_CHECKPOINTS),
             bad_line=bad_line,
             missing_chains=missing,
+            not_an_export=not_an_export,
         )
 
 

@@ -490,6 +490,15 @@ def verify_export_file(args: argparse.Namespace) -> int:
             )
     except OSError as error:
         raise unreadable("file", args.file, error) from error
+    if result.not_an_export:
+        assert result.bad_line is not None
+        number, why = result.bad_line
+        raise ValidationFailed.single(
+            "file",
+            f"{args.file} is not an audit export: line {number} is {why}; an export's lines"
+            " are JSON objects, each a checkpoint or an audit entry"
+            " (`adminctl audit export --with-checkpoints` writes one)",
+        )
     _report_export(args, result)
     return 0 if result.ok else EXIT_CHAIN_BROKEN
 
