@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 
 import asyncpg
 import sqlalchemy.exc
@@ -52,6 +53,19 @@ def violated_constraint(error: sqlalchemy.exc.IntegrityError) -> str | None:
 def schema_missing(error: BaseException) -> bool:
     """Whether `error` (or what caused it) says a table does not exist: a database that was
     never migrated. SQLite: "no such table", or no file at all; PostgreSQL: SQLSTATE 42P01."""
+    for current in _causes(error, context=True):
+        if getattr(current, "sqlstate", None) == "42P01" or isinstance(
+            current, DatabaseFileMissing
+        ):
+            return True
+        if type(current).__name__ == "OperationalError" and "no such table" in str(current):
+            return True
+    return False
+
+
+def _causes(error: BaseException, *, context: bool = False) -> Iterator[BaseException]:
+    """`error` and, once each, what it was raised from (`__cause__`), the driver's error it
+    wraps (`orig`) and, with `context`, what was being handled when it was raised."""
     pending: list[BaseException | None] = [error]
     seen: set[int] = set()
     while pending:
@@ -59,14 +73,9 @@ def schema_missing(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if getattr(current, "sqlstate", None) == "42P01" or isinstance(
-            current, DatabaseFileMissing
-        ):
-            return True
-        if type(current).__name__ == "OperationalError" and "no such table" in str(current):
-            return True
-        pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
-    return False
+        yield current
+        pending += [current.__cause__, *([current.__context__] if context else [])]
+        pending.append(getattr(current, "orig", None))
 
 
 def never_migrated() -> DatabaseUnavailable:
@@ -119,13 +128,7 @@ def storage_refused(error: BaseException) -> DatabaseUnavailable | None:
     (it reaches API clients); `details` carries SQLite's error name or PostgreSQL's SQLSTATE.
     Told apart by the driver's error code (SQLite's result code, PostgreSQL's SQLSTATE), never
     by text; the error's causes are looked through to the driver's."""
-    pending: list[BaseException | None] = [error]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _causes(error):
         if isinstance(current, sqlite3.Error):
             return _sqlite_refused(current)
         sqlstate = getattr(current, "sqlstate", None)
@@ -135,7 +138,6 @@ def storage_refused(error: BaseException) -> DatabaseUnavailable | None:
                 f"{why} (SQLSTATE {sqlstate}): {act}, then try again.",
                 details={"sqlstate": sqlstate},
             )
-        pending += [current.__cause__, getattr(current, "orig", None)]
     return None
 
 
@@ -237,17 +239,7 @@ def connection_closed(error: BaseException) -> bool:
 
 
 def _timed_out(error: BaseException) -> bool:
-    pending: list[BaseException | None] = [error]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, TimeoutError):
-            return True
-        pending += [current.__cause__, getattr(current, "orig", None)]
-    return False
+    return any(isinstance(current, TimeoutError) for current in _causes(error))
 
 
 _DRIVER_MODULES = ("asyncpg", "sqlalchemy")
