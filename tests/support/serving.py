@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -106,10 +107,12 @@ def serving(
     *,
     ready: str = "/health",
     args: Sequence[str] = (),
+    open_files: tuple[int, int] | None = None,
 ) -> Iterator[Served]:
     """`adminctl serve [args]` with exactly the application settings `settings` (and the
     rest of this process's environment), run in `folder`, its output in `folder/serve.log`;
-    yielded once `ready` answers 200."""
+    yielded once `ready` answers 200. `open_files` (soft, hard) limits the descriptors the
+    server may open (`RLIMIT_NOFILE`), set in the child before it starts."""
     log = folder / "serve.log"
     for _ in range(_ATTEMPTS):
         port = free_port()
@@ -121,6 +124,7 @@ def serving(
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=None if open_files is None else _limit_open_files(open_files),
             )
         served = Served(f"http://127.0.0.1:{port}", port, process, log)
         try:
@@ -139,6 +143,13 @@ def serving(
         raise
     finally:
         stop(process)
+
+
+def _limit_open_files(limits: tuple[int, int]) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+    return limit
 
 
 def _tail(output: str) -> str:

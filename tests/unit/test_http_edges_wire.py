@@ -6,173 +6,49 @@ parameter without a name, a body where none is taken, more connections than it t
 from __future__ import annotations
 
 import json
-import os
 import re
-import resource
-import select
-import socket
 import string
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entrypoints.settings import PREFIX
-from tests.support.adminctl import ADMINCTL
-from tests.support.ports import free_port
-from tests.support.services import ROOT
+from tests.support.serving import serving
+from tests.support.wire import (
+    GUARD_S,
+    TENANT_ID,
+    TENANTS,
+    Answer,
+    Server,
+    answers,
+    closing_in_envelope,
+    read_until_closed,
+    request,
+)
 
-#: Guards against a hang; never a measure of speed.
-GUARD_S = 20.0
 #: The limit `adminctl serve` sets on a request's line and headers.
 MAX_HEAD = 256 * 1024
-TENANTS = "/api/v1/admin/tenants"
-TENANT_ID = "apollo-chennai"
 #: The server's cap on connections, low enough for a test to reach.
 MAX_CONNECTIONS = 4
 
 
-@dataclass(frozen=True)
-class Server:
-    port: int
-    token: str
-    log: Path
-
-    def connect(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=GUARD_S)
-
-    def exchange(self, *requests: bytes) -> list[Answer]:
-        """The answers to `requests`, sent at once on one connection, until it closes."""
-        with self.connect() as client:
-            client.sendall(b"".join(requests))
-            return _answers(_read_until_closed(client))
-
-    def tenant_name(self) -> str:
-        response = httpx.get(
-            f"http://127.0.0.1:{self.port}{TENANTS}",
-            params={"tenant_id": TENANT_ID},
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=GUARD_S,
-        )
-        assert response.status_code == 200, response.text
-        [tenant] = response.json()["data"]["tenants"]
-        name: str = tenant["name"]
-        return name
-
-
-@contextmanager
-def _serving(
-    folder: Path, settings: dict[str, str], open_files: tuple[int, int] | None = None
-) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
-    """`adminctl serve` with these settings (and this limit of open files), once ready."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-    env |= {f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.sqlite'}"}
-    env |= {f"{PREFIX}{name}": value for name, value in settings.items()}
-    port = free_port()
-    out, err = folder / "serve.out", folder / "serve.err"
-
-    def limited() -> None:
-        if open_files is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
-
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [str(ADMINCTL), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=limited,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert process.poll() is None, err.read_text()
-        found = re.search(r"export ADMIN_TOKEN=(\S+)", out.read_text())
-        assert found is not None, out.read_text()
-        yield Server(port=port, token=found[1], log=err), process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=GUARD_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("http-edges")
     settings = {"HTTP_KEEP_ALIVE_SECONDS": "1", "HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS)}
-    with _serving(tmp_path_factory.mktemp("http-edges"), settings) as (server, _):
-        yield server
+    with serving(_settings(folder, settings), folder, ready="/ready") as served:
+        yield Server.of(served)
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-def _read_until_closed(client: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection (it does, at the latest
-    once the keep-alive time is up); the guard fails a server that never does."""
-    start = time.monotonic()
-    received = b""
-    while time.monotonic() - start < GUARD_S:
-        readable, _, _ = select.select([client], [], [], 0.2)
-        if readable:
-            try:
-                chunk = client.recv(65536)
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                return received
-            received += chunk
-    pytest.fail(f"the connection was still open after {GUARD_S:g} s; received {received!r}")
-
-
-def _answers(raw: bytes) -> list[Answer]:
-    found = []
-    while raw:
-        head, _, rest = raw.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        length = int(headers.get("content-length", "0"))
-        body = rest[:length]
-        found.append(
-            Answer(int(status_line.split()[1]), headers, json.loads(body) if body else None)
-        )
-        raw = rest[length:]
-    return found
-
-
-def _request(method: str, target: str, *headers: str, body: bytes = b"") -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def _closing_in_envelope(answer: Answer, status: int, code: str) -> None:
-    assert answer.status == status, answer
-    assert answer.headers["content-type"] == "application/json", answer
-    assert answer.headers["connection"] == "close", answer
-    assert answer.body["success"] is False
-    assert [e["code"] for e in answer.body["errors"]] == [code], answer.body
-    assert answer.headers["x-request-id"] == answer.body["meta"]["request_id"]
+def _settings(folder: Path, settings: dict[str, str]) -> dict[str, str]:
+    """`settings` (named without their prefix) on an embedded SQLite file in `folder`."""
+    database = {"DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'admin.sqlite'}"}
+    return {f"{PREFIX}{name}": value for name, value in (database | settings).items()}
 
 
 def _auth(server: Server) -> str:
@@ -190,7 +66,8 @@ def _sent_in_pieces(server: Server, head: bytes, piece: int) -> list[Answer]:
                 client.sendall(head[start : start + piece])
             except (BrokenPipeError, ConnectionResetError):
                 break  # refused before the end
-        return _answers(_read_until_closed(client))
+        raw, _ = read_until_closed(client)
+        return answers(raw)
 
 
 @pytest.mark.parametrize(
@@ -204,9 +81,9 @@ def test_headers_over_the_limit_are_a_431_in_the_envelope_and_the_connection_clo
 ) -> None:
     """h11 counts only what it holds of headers still incomplete: headers that end within a
     read past the limit went through (a 200), and those it caught were a 400."""
-    head = _request("GET", "/ready", "Host: admin.test", "X-Big: " + "x" * size)
+    head = request("GET", "/ready", "Host: admin.test", "X-Big: " + "x" * size)
     [answer] = _sent_in_pieces(server, head, piece)
-    _closing_in_envelope(answer, 431, "HEADERS_TOO_LARGE")
+    closing_in_envelope(answer, 431, "HEADERS_TOO_LARGE")
     assert f"over {MAX_HEAD} bytes" in answer.body["errors"][0]["message"]
 
 
@@ -218,14 +95,14 @@ def test_a_request_line_over_the_limit_is_a_414_in_the_envelope(
     """RFC 9112 §3: a target longer than the server will parse MUST be answered 414."""
     long = "a" * (MAX_HEAD + 1024)
     target = f"/{long}" if where == "path" else f"/ready?{long}"
-    [answer] = _sent_in_pieces(server, _request("GET", target, "Host: admin.test"), piece)
-    _closing_in_envelope(answer, 414, "URI_TOO_LONG")
+    [answer] = _sent_in_pieces(server, request("GET", target, "Host: admin.test"), piece)
+    closing_in_envelope(answer, 414, "URI_TOO_LONG")
     assert f"over {MAX_HEAD} bytes" in answer.body["errors"][0]["message"]
 
 
 def test_headers_just_under_the_limit_are_taken(server: Server) -> None:
     filler = MAX_HEAD - 1024
-    head = _request(
+    head = request(
         "GET", "/ready", "Host: admin.test", "Connection: close", "X-Big: " + "x" * filler
     )
     [answer] = _sent_in_pieces(server, head, 64 * 1024)
@@ -239,7 +116,7 @@ def test_an_absolute_form_target_is_routed_by_its_path(server: Server) -> None:
     """RFC 9112 §3.2.2: a server MUST accept it; its authority is the host."""
     target = f"http://127.0.0.1:{server.port}{TENANTS}?tenant_id={TENANT_ID}"
     [answer] = server.exchange(
-        _request("GET", target, "Host: elsewhere.test", _auth(server), "Connection: close")
+        request("GET", target, "Host: elsewhere.test", _auth(server), "Connection: close")
     )
     assert answer.status == 200, answer
     [tenant] = answer.body["data"]["tenants"]
@@ -250,7 +127,7 @@ def test_an_absolute_form_target_is_routed_by_its_path(server: Server) -> None:
 def test_an_absolute_form_target_of_either_scheme_in_any_case_is_taken(
     server: Server, target: str
 ) -> None:
-    [answer] = server.exchange(_request("GET", target, "Host: admin.test", "Connection: close"))
+    [answer] = server.exchange(request("GET", target, "Host: admin.test", "Connection: close"))
     assert answer.status == 200, answer
 
 
@@ -258,7 +135,7 @@ def test_an_absolute_form_change_is_applied_as_its_path_names(server: Server) ->
     body = json.dumps({"name": "Apollo Chennai (absolute)"}).encode()
     target = f"http://admin.test{TENANTS}/{TENANT_ID}"
     [answer] = server.exchange(
-        _request(
+        request(
             "PATCH",
             target,
             "Host: admin.test",
@@ -288,8 +165,8 @@ def test_an_absolute_form_change_is_applied_as_its_path_names(server: Server) ->
 def test_a_target_that_is_no_path_is_a_400_in_the_envelope(server: Server, target: str) -> None:
     """`GET ready` was routed as `/ready`: a proxy in front guarding `/api/` by its prefix
     would let `api/v1/admin/...` through to a server that routes it."""
-    [answer] = server.exchange(_request("GET", target, "Host: admin.test", _auth(server)))
-    _closing_in_envelope(answer, 400, "BAD_REQUEST")
+    [answer] = server.exchange(request("GET", target, "Host: admin.test", _auth(server)))
+    closing_in_envelope(answer, 400, "BAD_REQUEST")
     assert "request target" in answer.body["errors"][0]["message"]
 
 
@@ -310,8 +187,8 @@ def test_a_path_spelt_with_another_slash_is_a_400_not_the_resource_it_would_rout
     """The router read `//` and `%2F` as `/`: a proxy in front refusing `/api/v1/admin/` to
     some callers by its prefix let `//api/...` and `/api/v1/admin%2F...` through to it."""
     target = path if form == "origin" else f"http://admin.test{path}"
-    [answer] = server.exchange(_request("GET", target, "Host: admin.test", _auth(server)))
-    _closing_in_envelope(answer, 400, "BAD_REQUEST")
+    [answer] = server.exchange(request("GET", target, "Host: admin.test", _auth(server)))
+    closing_in_envelope(answer, 400, "BAD_REQUEST")
     assert "encoded `/`" in answer.body["errors"][0]["message"]
 
 
@@ -333,8 +210,8 @@ def test_a_path_is_answered_alike_in_origin_and_absolute_form_and_refused_with_a
     server: Server, path: str, authority: str
 ) -> None:
     def status(target: str) -> int:
-        request = _request("GET", target, "Host: admin.test", _auth(server), "Connection: close")
-        [answer] = server.exchange(request)
+        sent = request("GET", target, "Host: admin.test", _auth(server), "Connection: close")
+        [answer] = server.exchange(sent)
         return answer.status
 
     origin = status(path)
@@ -350,7 +227,7 @@ def test_a_path_is_answered_alike_in_origin_and_absolute_form_and_refused_with_a
 
 def test_a_query_parameter_without_a_name_is_named_as_the_query(server: Server) -> None:
     [answer] = server.exchange(
-        _request("GET", f"{TENANTS}?=1", "Host: admin.test", _auth(server), "Connection: close")
+        request("GET", f"{TENANTS}?=1", "Host: admin.test", _auth(server), "Connection: close")
     )
     assert answer.status == 422, answer
     [error] = answer.body["errors"]
@@ -381,7 +258,7 @@ def test_a_body_on_an_api_operation_that_takes_none_is_a_422_naming_it(
     if framing.startswith("Transfer"):
         body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     [answer] = server.exchange(
-        _request(
+        request(
             method,
             target,
             "Host: admin.test",
@@ -401,7 +278,7 @@ def test_a_body_on_an_api_operation_that_takes_none_is_a_422_naming_it(
 def test_an_empty_body_on_a_get_and_a_body_on_a_probe_are_taken(server: Server) -> None:
     """`Content-Length: 0` announces no body; the probes ignore what they are sent."""
     [listed] = server.exchange(
-        _request(
+        request(
             "GET",
             f"{TENANTS}?limit=1",
             "Host: a",
@@ -411,7 +288,7 @@ def test_an_empty_body_on_a_get_and_a_body_on_a_probe_are_taken(server: Server) 
         )
     )
     [probed] = server.exchange(
-        _request("GET", "/ready", "Host: a", "Content-Length: 2", "Connection: close", body=b"{}")
+        request("GET", "/ready", "Host: a", "Content-Length: 2", "Connection: close", body=b"{}")
     )
     assert (listed.status, probed.status) == (200, 200), (listed, probed)
 
@@ -429,25 +306,23 @@ def test_a_request_past_the_connections_the_server_takes_is_a_503_saying_when_to
     try:
         for client in held:
             client.sendall(b"GET /ready HTTP/1.1\r\n")
-        [answer] = server.exchange(_request("GET", "/ready", "Host: admin.test"))
+        [answer] = server.exchange(request("GET", "/ready", "Host: admin.test"))
         [alive] = server.exchange(
-            _request("GET", "/health", "Host: admin.test", "Connection: close")
+            request("GET", "/health", "Host: admin.test", "Connection: close")
         )
         [alive_too] = server.exchange(
-            _request("GET", "http://admin.test/health", "Host: admin.test", "Connection: close")
+            request("GET", "http://admin.test/health", "Host: admin.test", "Connection: close")
         )
     finally:
         for client in held:
             client.close()
-    _closing_in_envelope(answer, 503, "SERVER_BUSY")
+    closing_in_envelope(answer, 503, "SERVER_BUSY")
     assert answer.headers["retry-after"] == "1"
     # a busy replica is alive: no orchestrator restarts it
     assert (alive.status, alive_too.status) == (200, 200), (alive, alive_too)
     deadline = time.monotonic() + GUARD_S
     while True:
-        [again] = server.exchange(
-            _request("GET", "/ready", "Host: admin.test", "Connection: close")
-        )
+        [again] = server.exchange(request("GET", "/ready", "Host: admin.test", "Connection: close"))
         if again.status == 200 or time.monotonic() > deadline:
             break
         time.sleep(0.2)  # the server has yet to see the held connections close
@@ -468,16 +343,18 @@ def test_the_server_raises_its_limit_of_open_files_to_leave_room_beside_its_conn
 ) -> None:
     """Clients must not take the descriptors the database and the other services need: a
     soft limit below the cap plus room for those is raised, within the hard limit."""
-    with _serving(tmp_path, {"HTTP_MAX_CONNECTIONS": "1000"}, (512, 4096)) as (_, process):
-        assert _soft_open_files(process) == 1000 + 256
+    settings = _settings(tmp_path, {"HTTP_MAX_CONNECTIONS": "1000"})
+    with serving(settings, tmp_path, ready="/ready", open_files=(512, 4096)) as served:
+        assert _soft_open_files(served.process) == 1000 + 256
 
 
 def test_the_server_says_when_its_hard_limit_of_open_files_is_short_of_its_connections(
     tmp_path: Path,
 ) -> None:
-    with _serving(tmp_path, {"HTTP_MAX_CONNECTIONS": "1000"}, (512, 768)) as (server, _):
-        assert "ADMIN_HTTP_MAX_CONNECTIONS" in (tmp_path / "serve.err").read_text()
-        [answer] = server.exchange(
-            _request("GET", "/ready", "Host: admin.test", "Connection: close")
+    settings = _settings(tmp_path, {"HTTP_MAX_CONNECTIONS": "1000"})
+    with serving(settings, tmp_path, ready="/ready", open_files=(512, 768)) as served:
+        assert "ADMIN_HTTP_MAX_CONNECTIONS" in served.output()
+        [answer] = Server.of(served).exchange(
+            request("GET", "/ready", "Host: admin.test", "Connection: close")
         )
         assert answer.status == 200
