@@ -218,6 +218,64 @@ async def test_a_caller_cancelled_while_the_provider_acts_leaves_it_to_the_next_
     assert step >= 2
 
 
+class OutlastingProvider(Provider):
+    """Slower than the caller's lease renewals: while `outlasting`, it answers only once the
+    caller has renewed its lease (as a provider taking minutes would, renewals every few
+    seconds); otherwise at once."""
+
+    def __init__(self, uow: Transactions) -> None:
+        super().__init__()
+        self.uow = uow
+        self.outlasting = True
+
+    async def apply(self, intent: Intent) -> Answer:
+        while self.outlasting:
+            async with self.uow() as tx:
+                stored = await tx.intents.get(intent.id)
+            if stored is None or stored.lease_until != intent.lease_until:
+                break
+            await asyncio.sleep(0.005)
+        self.acted.append(intent.id)
+        return APPLIED
+
+
+async def _changes_cancelled_while_outlasted(uow: Transactions, base: int, again: bool) -> int:
+    """Changes through an `OutlastingProvider`, the `k`-th cancelled at its `k`-th await and
+    audited under `tenant-{base + k}`; the next change clears each one at once."""
+    provider = OutlastingProvider(uow)
+    changes = Changes(uow, provider=provider)
+    changes.effects = SideEffects(uow, changes.clock, changes.ids, renew_every_seconds=0.01)
+    run = base
+
+    async def check(k: int) -> None:
+        nonlocal run
+        provider.outlasting = False  # the next change's provider answers at once
+        await changes.next_change_clears()
+        provider.outlasting = True
+        if len(changes.ids.intents) > k:
+            await changes.settled_once(changes.ids.intents[k], base + k)
+        run = base + k + 1
+
+    async def change() -> None:
+        await changes.change(run)
+
+    return await at_every_suspension(change, check, again=again)
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
+async def test_a_caller_cancelled_while_renewing_its_lease_leaves_it_to_the_next_change(
+    uow: Transactions, again: bool
+) -> None:
+    """Cancelled at any await of a change whose provider outlasts the lease renewals — among
+    them the commit renewing the lease, which may land though its answer never comes: the
+    caller's lease is ended whichever lease it then holds, and the next change of the
+    subject settles the cancelled one at once instead of waiting out the renewed lease.
+    Stepped through three times: whether taking a connection from the pool waits varies
+    from run to run, which moves the renewal's commit by a step."""
+    for base in (0, 100, 200):
+        assert await _changes_cancelled_while_outlasted(uow, base, again) >= 2
+
+
 @pytest.mark.parametrize("again", [False, True], ids=["once", "again_and_again"])
 async def test_a_settle_cancelled_at_any_point_leaves_the_intent_to_the_next(
     uow: Transactions, again: bool

@@ -86,7 +86,7 @@ class LeaseLost(Exception):
 class _Progress:
     """How far a caller driving an intent got, for what its cancellation leaves to do."""
 
-    __slots__ = ("answer", "called", "error", "held", "held_since")
+    __slots__ = ("answer", "called", "error", "held", "held_since", "renewing")
 
     def __init__(self, held: datetime | None) -> None:
         self.called = False  # the provider's call has started
@@ -95,6 +95,9 @@ class _Progress:
         self.held = held  # the end of this caller's lease, as last written
         #: When (by the event loop's monotonic clock) `held` was written, or later.
         self.held_since = asyncio.get_running_loop().time()
+        #: The end a renewal not known to have ended was writing: cancelled while waiting
+        #: for its commit's answer, the caller may hold this lease or `held`.
+        self.renewing: datetime | None = None
 
 
 #: Reasons recorded on an intent whose caller was cancelled.
@@ -307,7 +310,7 @@ class SideEffects(Generic[T_co]):
             elif not progress.called and not ask_first:
                 await self._withdraw(effect, intent)
             else:
-                await _despite_cancellation(self._let_go(intent, progress.held))
+                await _despite_cancellation(self._let_go(intent, progress.held, progress.renewing))
             raise
 
     async def _drive(
@@ -357,16 +360,20 @@ class SideEffects(Generic[T_co]):
             await tx.intents.await_add(intent)
         await self._record(effect, intent, NOT_APPLIED, CANCELLED_BEFORE_CALL)
 
-    async def _let_go(self, intent: Intent, held: datetime | None) -> None:
-        """End this caller's lease now, if it is still the one it holds (`held`): the intent
-        stays pending, for the next caller to settle without waiting for the lease. Ended
-        outright rather than at this caller's now, which a replica whose clock is behind
-        would see as a lease still running."""
-        if held is None:
+    async def _let_go(self, intent: Intent, *held: datetime | None) -> None:
+        """End this caller's lease now, if it is still one it holds (`held`: the lease last
+        written, and one a renewal cut short may have written since; an update of the row
+        waits for that renewal's transaction to end): the intent stays pending, for the next
+        caller to settle without waiting for the lease. Ended outright rather than at this
+        caller's now, which a replica whose clock is behind would see as a lease still
+        running."""
+        ends = [end for end in held if end is not None]
+        if not ends:
             return
         now = self._clock.now()
         async with self._transactions() as tx:
-            await tx.intents.renew(intent.id, held_until=held, until=None, at=now)
+            for end in ends:
+                await tx.intents.renew(intent.id, held_until=end, until=None, at=now)
             await tx.commit()
 
     async def _leased(
@@ -401,13 +408,16 @@ class SideEffects(Generic[T_co]):
         # would otherwise shorten the lease, and another replica take over a caller alive.
         moved_on = held + timedelta(seconds=max(0.0, since - progress.held_since))
         until = max(now + self._lease, moved_on)
+        progress.renewing = until  # cleared once the renewal is known to have ended
         try:
             async with self._transactions() as tx:
                 renewed = await tx.intents.renew(intent.id, held_until=held, until=until, at=now)
                 await tx.commit()
         except DatabaseUnavailable as error:
+            progress.renewing = None
             log.warning("intent %s: its lease could not be renewed: %r", intent.id, error)
             return
+        progress.renewing = None
         if not renewed:
             raise LeaseLost(intent.id)
         progress.held, progress.held_since = until, since
