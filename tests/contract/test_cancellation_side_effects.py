@@ -132,6 +132,21 @@ class Changes:
             self.effects.clear(self.provider, SUBJECT, patience_seconds=PATIENCE_S), 10
         )
 
+    async def left_by_its_caller(self, intent_id: str) -> None:
+        """Return once what a cancelled caller finishes despite its cancellation, in a task
+        it may no longer wait for, has ended: its intent never added, settled, or pending
+        with the caller's lease ended. That is a transaction or two; the 10 s bound is there
+        only to fail a caller that left its lease held."""
+        for _ in range(200):
+            async with self.uow() as tx:
+                intent = await tx.intents.get(intent_id)
+            if intent is None or intent.status is not IntentStatus.PENDING:
+                return
+            if intent.lease_until is None:
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"{intent_id} is still held by its cancelled caller's lease")
+
     async def settled_once(self, intent_id: str, run: int) -> None:
         """The `run`-th change's intent ended, done (and audited once) exactly when the
         provider acted, which it did at most once."""
@@ -180,7 +195,9 @@ async def test_reconcile_finishes_a_change_cancelled_at_any_point(
 
     async def check(k: int) -> None:
         nonlocal run
-        await asyncio.sleep(0.05)  # whatever the cancelled caller left running
+        # Reconcile runs once the cancelled caller is done: it takes over intents whose
+        # lease ran out, which the moved clock makes of every one, the caller's included.
+        await changes.left_by_its_caller(changes.ids.intents[k])
         clock.set(clock.current + LEASE + timedelta(seconds=1))  # any lease has run out
         report = await effects.reconcile({KIND: changes.provider}, older_than=timedelta(0))
         assert not report.unresolved
