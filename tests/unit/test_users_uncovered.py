@@ -1,0 +1,194 @@
+"""Role changes and user listings where the identity provider or another replica gets in the
+way, on the in-memory adapters: what the caller is told, and that a refused change writes
+nothing (ADR 0058)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from datetime import timedelta
+
+import pytest
+
+from adapters.memory.identity import InMemoryIdentityProvider
+from admin_core.side_effects.model import IntentStatus
+from admin_core.side_effects.runner import LEASE
+from admin_core.users.errors import IdentityProviderUnavailable
+from admin_core.users.ports import MembershipPage, OrganizationNotFound, OrgMembership
+from admin_core.users.use_cases import (
+    GrantRole,
+    GrantRoleCommand,
+    ListTenantUsersQuery,
+)
+from tests.support.use_cases import PLATFORM_ORG, World, org_of, role_changes, tenant_caller
+
+APOLLO = "apollo-chennai"
+APOLLO_ORG = org_of(APOLLO)
+ADMIN = tenant_caller("org:admin", APOLLO, user_id="user_apollo_admin")
+HIRE = "user_new_hire"
+
+
+class Remote(InMemoryIdentityProvider):
+    """The in-memory identity provider with what a remote one does to a caller: writes held
+    at a gate, answers lost with the caller, reads refused, organisations deleted there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+        self.die_after_write = False
+        self.unreachable_reads = False
+        self.deleted_orgs: set[str] = set()
+
+    async def _write(self) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+
+    async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
+        await self._write()
+        created = await super().create_membership(org_id, user_id, role)
+        if self.die_after_write:
+            raise asyncio.CancelledError
+        return created
+
+    async def update_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
+        await self._write()
+        return await super().update_membership(org_id, user_id, role)
+
+    async def list_memberships(
+        self,
+        org_id: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        user_ids: Collection[str] = (),
+    ) -> MembershipPage:
+        if self.unreachable_reads:
+            raise IdentityProviderUnavailable()
+        if org_id in self.deleted_orgs:
+            raise OrganizationNotFound(org_id)
+        return await super().list_memberships(org_id, limit=limit, offset=offset, user_ids=user_ids)
+
+
+@pytest.fixture
+async def world() -> World:
+    w = World(identity=Remote())
+    await w.add_tenant(APOLLO, name="Apollo Chennai")
+    w.add_user("user_apollo_admin", "Kavya Iyer")
+    w.add_user(HIRE, "Sam Carter")
+    await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
+    return w
+
+
+def remote(world: World) -> Remote:
+    assert isinstance(world.identity, Remote)
+    return world.identity
+
+
+def grant(role: str) -> GrantRoleCommand:
+    return GrantRoleCommand(tenant_id=APOLLO, user_id=HIRE, role=role)
+
+
+def statuses(world: World) -> list[IntentStatus]:
+    return [i.status for i in world.store.intents.values()]
+
+
+async def test_a_change_kept_waiting_by_another_replica_past_its_patience_writes_nothing(
+    world: World,
+) -> None:
+    """Another replica's change of the membership is still with the provider (its lease
+    runs): a change on this replica waits for it no longer than its patience, then answers
+    503 saying so, and leaves neither a role nor an entry; the other change ends as it
+    would have."""
+    identity = remote(world)
+    identity.gate = asyncio.Event()
+    impatient = GrantRole(
+        role_changes(
+            world.transactions,
+            identity,
+            clock=world.clock,
+            platform_org=PLATFORM_ORG,
+            patience_seconds=0.2,
+        )
+    )
+    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    await asyncio.sleep(0.05)  # the first holds the membership's intent, its write waiting
+    with pytest.raises(IdentityProviderUnavailable, match="still waiting") as refused:
+        await asyncio.wait_for(impatient.execute(ADMIN, grant("org:admin")), 5)
+    assert refused.value.details == {"tenant_id": APOLLO, "user_id": HIRE}
+    assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)  # the first's only
+
+    identity.gate.set()
+    change = await asyncio.wait_for(first, 5)
+    assert change.roles == ("org:provider:staff",)
+    assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
+    assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
+    assert [e.after["granted"] for e in world.audit() if e.after] == ["org:provider:staff"]
+    assert statuses(world) == [IntentStatus.DONE]
+
+
+async def test_an_earlier_change_the_provider_cannot_confirm_keeps_the_next_one_out(
+    world: World,
+) -> None:
+    """A grant's caller died once its write had landed, and the provider cannot be asked
+    what it holds: the next change of the membership cannot tell what it would build on, so
+    it answers 503 naming the earlier change and writes nothing; once the provider answers,
+    the next change settles the earlier one first and then makes its own."""
+    identity = remote(world)
+    identity.die_after_write = True
+    with pytest.raises(asyncio.CancelledError):
+        await world.grant.execute(ADMIN, grant("org:provider:staff"))
+    identity.die_after_write = False
+    (pending,) = world.store.intents.values()
+    assert pending.status is IntentStatus.PENDING
+
+    world.clock.advance(LEASE + timedelta(seconds=1))  # its caller is gone
+    identity.unreachable_reads = True
+    with pytest.raises(IdentityProviderUnavailable, match="cannot be confirmed") as refused:
+        await world.grant.execute(ADMIN, grant("org:admin"))
+    assert refused.value.details == {"intent_id": pending.id}
+    assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
+    assert world.audit() == []
+    assert statuses(world) == [IntentStatus.PENDING]
+
+    identity.unreachable_reads = False
+    change = await world.grant.execute(ADMIN, grant("org:admin"))
+    assert change.roles == ("org:admin", "org:provider:staff")
+    assert await world.membership(APOLLO_ORG, HIRE) == "org:admin"
+    assert [e.after["granted"] for e in world.audit() if e.after] == [
+        "org:provider:staff",
+        "org:admin",
+    ]
+    assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
+
+
+async def test_a_membership_removed_at_the_provider_meanwhile_is_made_again(
+    world: World,
+) -> None:
+    """The grant read the membership, then someone removed it at the provider before the
+    grant's write: the grant creates it with the role it computed, rather than failing."""
+    await world.add_role(APOLLO, HIRE, "org:provider:staff")
+    identity = remote(world)
+    identity.gate = asyncio.Event()
+    granting = asyncio.create_task(world.grant.execute(ADMIN, grant("org:admin")))
+    await asyncio.sleep(0.05)  # read as org:provider:staff; its update waits at the gate
+    await InMemoryIdentityProvider.delete_membership(identity, APOLLO_ORG, HIRE)
+    identity.gate.set()
+    change = await asyncio.wait_for(granting, 5)
+    assert change.org_role == "org:admin"
+    assert await world.membership(APOLLO_ORG, HIRE) == "org:admin"
+    assert await world.roles(APOLLO, HIRE) == ("org:admin", "org:provider:staff")
+    assert [e.after["granted"] for e in world.audit() if e.after] == ["org:admin"]
+    assert statuses(world) == [IntentStatus.DONE]
+
+
+async def test_listing_the_users_of_a_tenant_whose_organisation_the_provider_deleted(
+    world: World,
+) -> None:
+    """The tenant is mapped to an organisation the provider no longer has: its user list
+    answers 503 naming the organisation (the tenant must be mapped to another), not an
+    empty list and not a crash."""
+    remote(world).deleted_orgs.add(APOLLO_ORG)
+    with pytest.raises(IdentityProviderUnavailable) as refused:
+        await world.list_users.execute(ADMIN, ListTenantUsersQuery(tenant_id=APOLLO))
+    assert refused.value.details == {"clerk_org_id": APOLLO_ORG}
+    assert APOLLO_ORG in refused.value.message
