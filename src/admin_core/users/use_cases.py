@@ -17,7 +17,6 @@ from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission,
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
 from admin_core.side_effects.model import Intent
-from admin_core.side_effects.ports import IntentSubjectBusy
 from admin_core.side_effects.runner import LeaseLost, SubjectBusy, wait_steps
 from admin_core.tenants.errors import TenantNotFound
 from admin_core.users import memberships
@@ -389,8 +388,8 @@ async def _change_membership(
 class _Attempt:
     """How one attempt's transaction ended: `planned`, the answer, with the `intent` it
     committed to set the membership (None: nothing to set); or `busy`, another change of the
-    membership still pending, to wait for (neither: it ended meanwhile, attempt again at
-    once); or `remapped`: the tenant has another organisation now."""
+    membership still pending, to wait for; or `remapped`: the tenant has another organisation
+    now."""
 
     planned: _Planned | None = None
     intent: Intent | None = None
@@ -456,8 +455,10 @@ class _MembershipChange:
                 if intent is None:
                     return _Attempt(planned=planned)
                 committing = intent
-                if not await _committed(tx, intent):
-                    return _Attempt(busy=await tx.intents.pending_of(self.subject))
+                # No other change of the membership can add its intent meanwhile: each
+                # locks the user's row (a role's row needs it) before reading the pending one.
+                await tx.intents.add(intent)
+                await tx.commit()
         except asyncio.CancelledError:
             if committing is not None:  # its commit may have landed: withdrawn
                 await changes.side_effects.abandon(changes.memberships, committing, claimed=False)
@@ -537,18 +538,6 @@ async def _known(changes: RoleChanges, user_id: str) -> bool:
         await changes.identity.get_user(user_id)
     except UserNotFound:
         return False
-    return True
-
-
-async def _committed(tx: UsersTransaction, intent: Intent) -> bool:
-    """Commit `intent` with the transaction's writes; False, with nothing committed, when
-    another change of its membership began meanwhile (a user nobody granted anything yet has
-    no row to lock, so two first grants meet at the intents' index)."""
-    try:
-        await tx.intents.add(intent)
-    except IntentSubjectBusy:
-        return False
-    await tx.commit()
     return True
 
 
