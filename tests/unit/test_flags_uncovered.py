@@ -1,0 +1,73 @@
+"""Flag changes of one tenant from two replicas that plan at the same moment, on the
+in-memory adapters (ADR 0050): the one whose intent comes second plans again on what the
+first wrote, so both land and neither undoes the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.memory.flags import InMemoryFeatureFlags
+from adapters.memory.runtime import SequentialIds
+from adapters.memory.store import InMemoryStore
+from adapters.memory.transaction import InMemoryTransactions
+from adapters.system.runtime import SystemClock
+from admin_core.flags.use_cases import OverrideFlagCommand
+from admin_core.side_effects.model import IntentStatus
+from tests.support.flags import OPERATOR, add_tenants, catalogue, defaults, world_on
+
+TENANT = "apollo"
+
+
+class Rendezvous(InMemoryFeatureFlags):
+    """The tenant's overrides, read by the first two callers at the same moment: each is
+    handed them only once both have asked, so both plan on the same overrides."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.reads = 0
+        self.both_asked = asyncio.Event()
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        self.reads += 1
+        if self.reads == 2:
+            self.both_asked.set()
+        if self.reads <= 2:
+            await self.both_asked.wait()
+        return await super().overrides(identity)
+
+
+async def test_two_replicas_planning_one_tenants_flags_at_once_both_land() -> None:
+    """Two replicas override two flags of one tenant, both planned on the same overrides:
+    the second to record its intent finds the first's, plans again once the first has
+    landed, and writes its own beside it; each change has its one entry."""
+    flags = catalogue()
+    provider = Rendezvous(defaults(flags))
+    transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), SequentialIds())
+    await add_tenants(transactions, TENANT)
+    replicas = [world_on(provider, transactions, flags, patience_seconds=5) for _ in range(2)]
+    commands = [
+        OverrideFlagCommand(
+            tenant_id=TENANT, flag="mso_pfs_skip_threshold", value=90, reason="tune"
+        ),
+        OverrideFlagCommand(
+            tenant_id=TENANT, flag="matching_strategy_version", value="v1.0", reason="trial"
+        ),
+    ]
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                replica.override.execute(OPERATOR, c)
+                for replica, c in zip(replicas, commands, strict=True)
+            )
+        ),
+        10,
+    )
+    held = await provider.overrides(TENANT)
+    assert (held["mso_pfs_skip_threshold"], held["matching_strategy_version"]) == (90, "v1.0")
+    entries = await replicas[0].audit("flag.identity_override")
+    assert len(entries) == 2
+    assert provider.reads > 3  # the second planned again
+    statuses = [i.status for i in transactions.store.intents.values()]
+    assert statuses == [IntentStatus.DONE, IntentStatus.DONE]
