@@ -13,6 +13,7 @@ import pytest
 from adapters.memory.identity import InMemoryIdentityProvider
 from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
+from admin_core.tenants.use_cases import MapOrganizationCommand
 from admin_core.users.errors import IdentityProviderUnavailable
 from admin_core.users.ports import MembershipPage, OrganizationNotFound, OrgMembership
 from admin_core.users.use_cases import (
@@ -20,7 +21,14 @@ from admin_core.users.use_cases import (
     GrantRoleCommand,
     ListTenantUsersQuery,
 )
-from tests.support.use_cases import PLATFORM_ORG, World, org_of, role_changes, tenant_caller
+from tests.support.use_cases import (
+    PLATFORM_ORG,
+    World,
+    org_of,
+    platform_caller,
+    role_changes,
+    tenant_caller,
+)
 
 APOLLO = "apollo-chennai"
 APOLLO_ORG = org_of(APOLLO)
@@ -192,3 +200,32 @@ async def test_listing_the_users_of_a_tenant_whose_organisation_the_provider_del
         await world.list_users.execute(ADMIN, ListTenantUsersQuery(tenant_id=APOLLO))
     assert refused.value.details == {"clerk_org_id": APOLLO_ORG}
     assert APOLLO_ORG in refused.value.message
+
+
+async def test_a_grant_queued_while_the_tenant_is_mapped_to_another_organisation_lands_there(
+    world: World,
+) -> None:
+    """A grant waits behind another change of the user's membership in the tenant's
+    organisation; meanwhile the tenant is mapped to a new organisation. The waiting grant
+    plans again for the new one: the role is granted and the membership made there, with
+    the strongest of the user's roles, while the earlier change ends in the old one."""
+    identity = remote(world)
+    identity.gate = asyncio.Event()
+    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    await asyncio.sleep(0.05)  # committed for the old organisation; its write waits
+    second = asyncio.create_task(world.grant.execute(ADMIN, grant("org:admin")))
+    await asyncio.sleep(0.05)  # queued behind the first
+    await world.map_org.execute(
+        platform_caller(), MapOrganizationCommand(tenant_id=APOLLO, clerk_org_id="org_apollo_new")
+    )
+    identity.gate.set()
+    changes = await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert [c.org_role for c in changes] == ["org:provider:staff", "org:admin"]
+    assert await world.roles(APOLLO, HIRE) == ("org:admin", "org:provider:staff")
+    assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
+    assert await world.membership("org_apollo_new", HIRE) == "org:admin"
+    assert [e.after["granted"] for e in world.audit() if e.after and "granted" in e.after] == [
+        "org:provider:staff",
+        "org:admin",
+    ]
+    assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
