@@ -8,11 +8,14 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from adapters.memory.flags import InMemoryFeatureFlags
 from adapters.memory.runtime import SequentialIds
 from adapters.memory.store import InMemoryStore
 from adapters.memory.transaction import InMemoryTransactions
 from adapters.system.runtime import SystemClock
+from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import IntentStatus
 from tests.support.flags import OPERATOR, add_tenants, catalogue, defaults, world_on
@@ -71,3 +74,39 @@ async def test_two_replicas_planning_one_tenants_flags_at_once_both_land() -> No
     assert provider.reads > 3  # the second planned again
     statuses = [i.status for i in transactions.store.intents.values()]
     assert statuses == [IntentStatus.DONE, IntentStatus.DONE]
+
+
+class ReadsFailAfter(InMemoryFeatureFlags):
+    """Answers the first `n` reads of the overrides, then cannot be reached."""
+
+    def __init__(self, values: Mapping[str, Any], n: int) -> None:
+        super().__init__(values)
+        self.n = n
+        self.reads = 0
+
+    async def overrides(self, identity: str) -> Mapping[str, Any]:
+        self.reads += 1
+        if self.reads > self.n:
+            raise FlagsUnavailable(details={"tenant_id": identity})
+        return await super().overrides(identity)
+
+
+async def test_a_change_whose_plan_cannot_be_checked_again_is_not_made() -> None:
+    """The overrides are read to plan the change, then cannot be read again to check that
+    nobody changed them before the change's intent was recorded: the change is not made
+    (FLAGS_UNAVAILABLE), its intent is closed as not applied, and no entry is written."""
+    flags = catalogue()
+    provider = ReadsFailAfter(defaults(flags), n=1)
+    transactions = InMemoryTransactions(InMemoryStore(), SystemClock(), SequentialIds())
+    await add_tenants(transactions, TENANT)
+    world = world_on(provider, transactions, flags, patience_seconds=1)
+    command = OverrideFlagCommand(
+        tenant_id=TENANT, flag="mso_pfs_skip_threshold", value=90, reason="tune"
+    )
+    with pytest.raises(FlagsUnavailable):
+        await world.override.execute(OPERATOR, command)
+    provider.n = 10**6
+    assert "mso_pfs_skip_threshold" not in await provider.overrides(TENANT)
+    assert await world.audit("flag.identity_override") == []
+    statuses = [i.status for i in transactions.store.intents.values()]
+    assert statuses == [IntentStatus.FAILED]

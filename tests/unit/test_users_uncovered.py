@@ -229,3 +229,27 @@ async def test_a_grant_queued_while_the_tenant_is_mapped_to_another_organisation
         "org:admin",
     ]
     assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
+
+
+async def test_a_change_queued_on_this_replica_past_its_patience_writes_nothing() -> None:
+    """Changes of one membership on one replica run one after the other; one kept in that
+    queue longer than its patience (the one ahead waits on the provider) answers 503 saying
+    so, and leaves neither a role nor an entry; the one ahead ends as it would have."""
+    w = World(identity=Remote(), patience_seconds=0.2)
+    await w.add_tenant(APOLLO, name="Apollo Chennai")
+    w.add_user("user_apollo_admin", "Kavya Iyer")
+    w.add_user(HIRE, "Sam Carter")
+    await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
+    identity = remote(w)
+    identity.gate = asyncio.Event()
+    first = asyncio.create_task(w.grant.execute(ADMIN, grant("org:provider:staff")))
+    await asyncio.sleep(0.05)
+    with pytest.raises(IdentityProviderUnavailable, match="still waiting"):
+        await asyncio.wait_for(w.grant.execute(ADMIN, grant("org:admin")), 5)
+    identity.gate.set()
+    change = await asyncio.wait_for(first, 5)
+    assert change.roles == ("org:provider:staff",)
+    assert await w.roles(APOLLO, HIRE) == ("org:provider:staff",)
+    assert await w.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
+    assert [e.after["granted"] for e in w.audit() if e.after] == ["org:provider:staff"]
+    assert statuses(w) == [IntentStatus.DONE]
