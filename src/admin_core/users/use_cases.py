@@ -432,8 +432,8 @@ class _MembershipChange:
                 await self._set_membership(begun.intent)
             if begun.planned is not None:
                 return begun.planned.change
-            if begun.busy is not None:
-                await self._wait_for(begun.busy)
+            assert begun.busy is not None  # remapped, planned or busy: nothing else
+            await self._wait_for(begun.busy)
         raise self.still_busy()
 
     async def _begin(self) -> _Attempt:
