@@ -5,7 +5,8 @@ first wrote, so both land and neither undoes the other."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from adapters.memory.transaction import InMemoryTransactions
 from adapters.system.runtime import SystemClock
 from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.use_cases import OverrideFlagCommand
+from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.side_effects.model import IntentStatus
 from tests.support.flags import OPERATOR, add_tenants, catalogue, defaults, world_on
 
@@ -110,3 +112,63 @@ async def test_a_change_whose_plan_cannot_be_checked_again_is_not_made() -> None
     assert await world.audit("flag.identity_override") == []
     statuses = [i.status for i in transactions.store.intents.values()]
     assert statuses == [IntentStatus.FAILED]
+
+
+class OutageDatabase:
+    """In-memory transactions behind a database that can drop out for a while: opening one
+    is DATABASE_UNAVAILABLE while `down`."""
+
+    def __init__(self, inner: InMemoryTransactions) -> None:
+        self.inner = inner
+        self.down = False
+        self.refused = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Any]:
+        if self.down:
+            self.refused += 1
+            raise DatabaseUnavailable()
+        async with self.inner() as tx:
+            yield tx
+
+
+class SlowWrites(InMemoryFeatureFlags):
+    """A provider whose writes wait until let go."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.writing = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        self.writing.set()
+        await self.let_go.wait()
+        await super().set_override(identity, flag, value)
+
+
+async def test_a_change_whose_lease_cannot_be_renewed_for_a_while_still_lands() -> None:
+    """The database drops out while the provider takes its time with a change: renewing the
+    change's lease fails meanwhile (said in the log), the call goes on, and once the database
+    is back the change is recorded as made, with its one entry."""
+    flags = catalogue()
+    provider = SlowWrites(defaults(flags))
+    inner = InMemoryTransactions(InMemoryStore(), SystemClock(), SequentialIds())
+    await add_tenants(inner, TENANT)
+    database = OutageDatabase(inner)
+    world = world_on(provider, database, flags, renew_every_seconds=0.01)
+    command = OverrideFlagCommand(
+        tenant_id=TENANT, flag="mso_pfs_skip_threshold", value=90, reason="tune"
+    )
+    changing = asyncio.create_task(world.override.execute(OPERATOR, command))
+    await asyncio.wait_for(provider.writing.wait(), 5)
+    database.down = True
+    await asyncio.sleep(0.1)  # several renewals refused
+    database.down = False
+    provider.let_go.set()
+    change = await asyncio.wait_for(changing, 5)
+    assert database.refused >= 2
+    assert change.value == 90
+    assert (await provider.overrides(TENANT))["mso_pfs_skip_threshold"] == 90
+    assert len(await world.audit("flag.identity_override")) == 1
+    statuses = [i.status for i in inner.store.intents.values()]
+    assert statuses == [IntentStatus.DONE]
