@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql.engine import create_engine, libpq_ssl_mode
+from adapters.sql.fair_pool import OVERTAKE_FOR_S
 from adapters.sql.transaction import SqlTransactions
 from adapters.system.runtime import SystemClock, UlidGenerator
 from admin_core.audit.model import AuditFilter, AuditRecord
@@ -141,3 +142,36 @@ async def test_held_advisory_locks_leave_the_pool_to_the_transactions(tmp_path: 
             await asyncio.wait_for(asyncio.gather(read(), read()), 5)
     finally:
         await aclose(container)
+
+
+async def test_callers_waiting_for_a_pooled_connection_are_not_overtaken_by_newcomers() -> None:
+    """Under load a connection comes back while other requests are ready to run; once the
+    callers already in line have waited a moment, those requests queue behind them instead of
+    taking the connection first."""
+    app_url, _ = postgres_urls()
+    engine = create_engine(app_url, pool_size=1)
+    returning = asyncio.Event()
+    sa.event.listen(engine.sync_engine, "checkin", lambda *_: returning.set())
+    order: list[str] = []
+
+    async def use(name: str) -> None:
+        async with engine.connect() as connection:
+            await connection.scalar(sa.text("select 1"))
+            order.append(name)
+
+    async def newcomer() -> None:
+        await returning.wait()  # ready to run the moment the connection returns
+        await use("newcomer")
+
+    try:
+        async with engine.connect() as connection:
+            await connection.scalar(sa.text("select 1"))
+            waiting = [asyncio.create_task(use(name)) for name in ("A", "B")]
+            await asyncio.sleep(OVERTAKE_FOR_S * 3)  # both are in line by now
+            waiting.append(asyncio.create_task(newcomer()))
+            await asyncio.sleep(0)
+        await asyncio.gather(*waiting)
+
+        assert order == ["A", "B", "newcomer"]
+    finally:
+        await engine.dispose()

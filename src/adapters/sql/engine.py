@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from adapters.sql.errors import connection_closed
+from adapters.sql.fair_pool import FairQueuePool
 from adapters.sql.inline_sqlite import inline_connector
 from admin_core.kernel.loops import LoopLock
 
@@ -84,10 +85,11 @@ def create_engine(
     WAL, foreign keys and a busy timeout (`lock_timeout`: how long a writer waits for another
     process's write lock); every engine's errors name the statement, never the values bound to
     it (`hide_parameters`: they reach logs and the CLI, and hold names, emails and patients'
-    ids); PostgreSQL gets a pool of `pool_size` connections whose idle ones
-    are checked before use (`ping_when_idle`), each statement of which gives up after
-    `statement_timeout` seconds without an answer (None: waits for as long as it takes, for
-    migrations and other long work of an operator's), and takes libpq's `sslmode=` as `ssl=`.
+    ids); PostgreSQL gets a pool of `pool_size` connections, handed to waiters in the order
+    they came (`FairQueuePool`), whose idle ones are checked before use (`ping_when_idle`),
+    each statement of which gives up after `statement_timeout` seconds without an answer
+    (None: waits for as long as it takes, for migrations and other long work of an
+    operator's), and takes libpq's `sslmode=` as `ssl=`.
     `create=False`: a SQLite file is never made (the application's engine; migrations make
     it). `pooled=False` (PostgreSQL): a connection of its own for each use, closed after it —
     for the advisory locks, which hold a session for as long as they are held and must not
@@ -124,6 +126,7 @@ def create_engine(
         libpq_ssl_mode(url),
         echo=echo,
         hide_parameters=True,
+        poolclass=FairQueuePool,
         pool_size=pool_size,
         max_overflow=0,
         json_deserializer=json_loads,

@@ -1,0 +1,138 @@
+"""The PostgreSQL pool's line of waiters (`FairQueue`): a caller that has waited long enough
+is never overtaken, a waiter whose time is up leaves the line, and no connection is lost by
+a caller that leaves as one is handed to it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.util.concurrency import greenlet_spawn
+from sqlalchemy.util.queue import Empty
+
+from adapters.sql.fair_pool import OVERTAKE_FOR_S, FairQueue
+
+LONG_ENOUGH = OVERTAKE_FOR_S * 2
+
+
+def _take(
+    queue: FairQueue[str],
+    order: list[str],
+    name: str,
+    timeout: float = 5.0,
+    after: asyncio.Event | None = None,
+) -> asyncio.Task[str]:
+    async def take() -> str:
+        if after is not None:
+            await after.wait()
+        item = await greenlet_spawn(queue.get, True, timeout)
+        order.append(name)
+        return item
+
+    return asyncio.ensure_future(take())
+
+
+async def test_callers_who_waited_long_enough_are_served_in_the_order_they_came() -> None:
+    queue: FairQueue[str] = FairQueue(1)
+    order: list[str] = []
+    waiting = []
+    for name in "ABC":
+        waiting.append(_take(queue, order, name))
+        await asyncio.sleep(0)
+    await asyncio.sleep(LONG_ENOUGH)
+
+    newcomers = []
+    for _ in range(3):  # each connection comes back just as a newcomer asks for one
+        arrived = asyncio.Event()
+        newcomers.append(_take(queue, order, "newcomer", after=arrived))
+        await asyncio.sleep(0)
+        arrived.set()  # the newcomer runs before anyone woken by the return below
+        queue.put_nowait("connection")
+        await waiting.pop(0)
+
+    assert order == ["A", "B", "C"]
+    for newcomer in newcomers:  # and the newcomers after them
+        queue.put_nowait("connection")
+        await newcomer
+    assert order == ["A", "B", "C", "newcomer", "newcomer", "newcomer"]
+
+
+async def test_a_caller_takes_an_idle_connection_at_once_when_nobody_waits() -> None:
+    queue: FairQueue[str] = FairQueue(2)
+    queue.put_nowait("first")
+    queue.put_nowait("second")
+
+    assert await greenlet_spawn(queue.get, True, 0.0) == "first"
+    assert queue.qsize() == 1
+
+
+async def test_a_waiter_whose_time_is_up_leaves_the_line_and_the_next_is_served() -> None:
+    queue: FairQueue[str] = FairQueue(1)
+    order: list[str] = []
+    impatient = _take(queue, order, "impatient", timeout=0.01)
+    patient = _take(queue, order, "patient")
+
+    with pytest.raises(Empty):
+        await impatient
+    queue.put_nowait("connection")
+
+    assert await patient == "connection"
+    assert order == ["patient"]
+
+
+@pytest.mark.parametrize("waited", [0.0, LONG_ENOUGH], ids=["woken", "handed-over"])
+async def test_a_caller_cancelled_as_a_connection_reaches_it_passes_it_on(waited: float) -> None:
+    queue: FairQueue[str] = FairQueue(1)
+    order: list[str] = []
+    leaving = _take(queue, order, "leaving")
+    await asyncio.sleep(0)
+    staying = _take(queue, order, "staying")
+    await asyncio.sleep(waited)
+
+    queue.put_nowait("connection")  # reaches the head of the line ...
+    leaving.cancel()  # ... which leaves before it runs
+
+    assert await staying == "connection"
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["arrive", "return", "cancel", "wait"]), max_size=40))
+def test_no_connection_is_lost_or_left_idle_while_a_caller_waits(steps: list[str]) -> None:
+    """However callers arrive, give up and return connections, once the loop has run every
+    connection is idle or held by exactly one caller, and nobody waits while one is idle."""
+
+    async def settle() -> None:
+        for _ in range(8):
+            await asyncio.sleep(0)
+
+    async def run() -> None:
+        queue: FairQueue[str] = FairQueue(2)
+        queue.put_nowait("one")
+        queue.put_nowait("two")
+        callers: list[asyncio.Task[str]] = []
+        held: list[str] = []
+        for step in steps:
+            if step == "arrive":
+                callers.append(asyncio.ensure_future(greenlet_spawn(queue.get, True, 60.0)))
+            elif step == "return" and held:
+                queue.put_nowait(held.pop(0))
+            elif step == "cancel" and callers:
+                callers.pop(0).cancel()
+            elif step == "wait":
+                await asyncio.sleep(LONG_ENOUGH)
+            await settle()
+            for caller in [c for c in callers if c.done()]:
+                callers.remove(caller)
+                held.append(caller.result())
+
+            assert sorted(held + list(queue._idle)) == ["one", "two"]
+            assert not (callers and queue.qsize()), "a caller waits while a connection is idle"
+        for caller in callers:
+            caller.cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+
+    asyncio.run(run())
