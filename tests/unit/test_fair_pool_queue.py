@@ -136,3 +136,27 @@ def test_no_connection_is_lost_or_left_idle_while_a_caller_waits(steps: list[str
         await asyncio.gather(*callers, return_exceptions=True)
 
     asyncio.run(run())
+
+
+def test_a_waiter_left_behind_by_a_closed_event_loop_takes_no_connection() -> None:
+    """A container an embedding service uses from one `asyncio.run` after another: a caller
+    still waiting when its loop was closed can never be woken, so it is passed over."""
+    queue: FairQueue[str] = FairQueue(1)
+    left: list[asyncio.Future[str]] = []
+
+    async def leave_one_waiting() -> None:
+        left.append(asyncio.ensure_future(greenlet_spawn(queue.get, True, 60.0)))
+        for _ in range(4):
+            await asyncio.sleep(0)
+
+    old = asyncio.new_event_loop()
+    old.run_until_complete(leave_one_waiting())
+    old.close()
+    assert not left[0].done()
+
+    async def later() -> str:
+        queue.put_nowait("connection")
+        item: str = await greenlet_spawn(queue.get, True, 1.0)
+        return item
+
+    assert asyncio.run(later()) == "connection"

@@ -92,8 +92,9 @@ class FairQueue(AsyncAdaptedQueue[T]):
         return await_only(self._wait(timeout))
 
     def _head(self) -> _Waiter | None:
-        """The longest waiter still waiting, with those whose wait ended dropped."""
-        while self._waiters and self._waiters[0].future.done():
+        """The longest waiter still waiting, with those whose wait ended dropped (and any left
+        by an event loop that was closed under them: nothing can wake those)."""
+        while self._waiters and _gone(self._waiters[0].future):
             self._waiters.popleft()
         return self._waiters[0] if self._waiters else None
 
@@ -140,6 +141,10 @@ class FairQueue(AsyncAdaptedQueue[T]):
                 future.cancel()
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
+
+
+def _gone(future: asyncio.Future[Any]) -> bool:
+    return future.done() or future.get_loop().is_closed()
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
