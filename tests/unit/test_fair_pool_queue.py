@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.util.concurrency import greenlet_spawn
 from sqlalchemy.util.queue import Empty
 
+from adapters.sql import fair_pool
 from adapters.sql.fair_pool import OVERTAKE_FOR_S, FairQueue
 
 LONG_ENOUGH = OVERTAKE_FOR_S * 2
@@ -160,3 +161,22 @@ def test_a_waiter_left_behind_by_a_closed_event_loop_takes_no_connection() -> No
         return item
 
     assert asyncio.run(later()) == "connection"
+
+
+async def test_a_pool_emptying_itself_takes_every_idle_connection_whoever_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`dispose` empties the pool without waiting: it must not leave an idle connection open
+    because a caller has waited long, or the connection stays open for good."""
+    queue: FairQueue[str] = FairQueue(1)
+    order: list[str] = []
+    woken, long_waiting = _take(queue, order, "woken"), _take(queue, order, "long waiting")
+    await asyncio.sleep(0.001)
+    queue.put_nowait("connection")  # idle, and the head of the line woken to take it ...
+    monkeypatch.setattr(fair_pool, "OVERTAKE_FOR_S", 0.0)  # ... while the next has waited long
+
+    assert await greenlet_spawn(queue.get, False) == "connection"
+    assert queue.qsize() == 0
+    for caller in (woken, long_waiting):
+        caller.cancel()
+    await asyncio.gather(woken, long_waiting, return_exceptions=True)

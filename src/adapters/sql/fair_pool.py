@@ -84,11 +84,13 @@ class FairQueue(AsyncAdaptedQueue[T]):
         return self._idle.pop() if self.use_lifo else self._idle.popleft()
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
+        """An idle connection, or one to come. A caller that will not wait (the pool while it
+        still opens new connections, or emptying itself) takes an idle one whoever waits."""
+        if not block:
+            return self.get_nowait()
         head = self._head()
         if self._idle and (head is None or time.monotonic() - head.since <= OVERTAKE_FOR_S):
             return self.get_nowait()
-        if not block:
-            raise Empty()
         return await_only(self._wait(timeout))
 
     def _head(self) -> _Waiter | None:
