@@ -411,71 +411,89 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from entrypoints.http.app import create_app
-    from entrypoints.http.connections import bounded_protocol, room_for_connections
-    from entrypoints.http.requests import MAX_HEADER_BYTES
+    from entrypoints.http.connections import room_for_connections
 
     host = args.host or settings.host
     port = args.port or settings.port
     taken = _cannot_listen(host, port)
     if taken:  # before migrating or printing a token for a server that never runs
         return report_problems(f"cannot listen on {host}:{port}:", taken)
-    try:
-        if settings.embedded:
-            asyncio.run(migrate(settings))
-        else:
-            behind = asyncio.run(_schema_behind(settings))
-            if behind:
-                return report_problems("the database schema is not this release's:", [behind])
-    except SchemaNewer as error:
-        return report_problems("the database schema is not this release's:", [_newer(error.found)])
-    except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
-        return _database_problem(error, as_json=False)
+    unfit = _database_unfit(settings)
+    if unfit is not None:
+        return unfit
     container = build_container(settings)
     checkpoint_keys(container)  # production never makes a key: one it cannot read stops here
     _usable_signing_key(container)
     seed = settings.embedded and settings.demo_seed and not args.no_seed
-
-    async def seed_on_start(started: Container) -> None:
-        try:
-            report = await seed_demo(started)
-        except DemoSeedRefused as error:
-            stderr.print(f"not seeding the demo data: {error}")
-            return
-        if report.state is SeedState.EMPTY:
-            stderr.print(f"demo data seeded: {report.tenants_created} tenants")
-
     short = room_for_connections(settings.http_max_connections)
     if short is not None:
         stderr.print(short)
     if settings.embedded:
         _print_welcome(container, f"http://{host}:{port}")
     with _stopped_as_asked():
-        uvicorn.run(
-            create_app(
-                container,
-                on_startup=seed_on_start if seed else None,
-                reconcile_every=RECONCILE_EVERY_S,
-                checkpoint_every=settings.audit_checkpoint_seconds,
-                freeze_after_start=True,
-            ),
-            host=host,
-            port=port,
-            log_config=server_log_config(),
-            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            http=bounded_protocol(
-                header_seconds=settings.http_header_timeout_seconds,
-                body_seconds=settings.http_body_timeout_seconds,
-                keep_alive_seconds=settings.http_keep_alive_seconds,
-                max_connections=settings.http_max_connections,
-            ),
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-            ws="none",  # no WebSocket route: an upgrade is never accepted, whatever is installed
+        app = create_app(
+            container,
+            on_startup=_seed_on_start if seed else None,
+            reconcile_every=RECONCILE_EVERY_S,
+            checkpoint_every=settings.audit_checkpoint_seconds,
+            freeze_after_start=True,
         )
+        uvicorn.run(app, host=host, port=port, **_server_options(settings))
     left_open = container.runtime.resources().left_open
     if left_open:  # named in the log as it happened; the stop was not a clean one
         stderr.print(f"stopped, leaving open: {', '.join(left_open)}")
         return EXIT_LEFT_OPEN
     return 0
+
+
+async def _seed_on_start(started: Container) -> None:
+    """The demo data set, seeded as the embedded server starts; a database holding other
+    data is left as it is, and said so."""
+    try:
+        report = await seed_demo(started)
+    except DemoSeedRefused as error:
+        stderr.print(f"not seeding the demo data: {error}")
+        return
+    if report.state is SeedState.EMPTY:
+        stderr.print(f"demo data seeded: {report.tenants_created} tenants")
+
+
+def _database_unfit(settings: Settings) -> int | None:
+    """The exit status of a database `serve` cannot serve, said on stderr, or None. The
+    embedded mode migrates its database; production only checks that the schema is this
+    release's (an operator migrates it, as the owner)."""
+    try:
+        if settings.embedded:
+            asyncio.run(migrate(settings))
+            return None
+        behind = asyncio.run(_schema_behind(settings))
+    except SchemaNewer as error:
+        return report_problems("the database schema is not this release's:", [_newer(error.found)])
+    except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
+        return _database_problem(error, as_json=False)
+    if behind:
+        return report_problems("the database schema is not this release's:", [behind])
+    return None
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the app: the connection deadlines, cap and header limit of
+    `bounded_protocol`, the server's log lines, and a graceful stop."""
+    from entrypoints.http.connections import bounded_protocol
+    from entrypoints.http.requests import MAX_HEADER_BYTES
+
+    return {
+        "log_config": server_log_config(),
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "http": bounded_protocol(
+            header_seconds=settings.http_header_timeout_seconds,
+            body_seconds=settings.http_body_timeout_seconds,
+            keep_alive_seconds=settings.http_keep_alive_seconds,
+            max_connections=settings.http_max_connections,
+        ),
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "ws": "none",  # no WebSocket route: an upgrade is never accepted, whatever is installed
+    }
 
 
 class _Stopped(Exception):
