@@ -23,6 +23,7 @@ from admin_core.directory.model import Provider
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal, Scope
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
+from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import PATIENCE_SECONDS, SideEffects
 from admin_core.tenants.model import OrgMapping, Tenant, TenantSettings, TenantStatus
 from admin_core.tenants.ports import OrgCache
@@ -36,7 +37,7 @@ from admin_core.tenants.use_cases import (
 from admin_core.users.model import UserContact, UserRole
 from admin_core.users.ports import IdentityProvider, IdentityUser, OrgMembership, UsersTransaction
 from admin_core.users.role_changes import RoleChanges
-from admin_core.users.use_cases import GrantRole, ListTenantUsers, RevokeRole
+from admin_core.users.use_cases import GrantRole, GrantRoleCommand, ListTenantUsers, RevokeRole
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 PLATFORM_ORG = "org_platform"
@@ -334,3 +335,35 @@ class World:
 def fields_of(errors: Iterable[Any]) -> list[str]:
     """The offending fields of a `ValidationFailed`, sorted."""
     return sorted(e.field for e in errors)
+
+
+# --- one new user's role changes ----------------------------------------------------------------
+
+#: The tenant the role change tests work in (it has an organisation), and its admin.
+APOLLO = "apollo-chennai"
+APOLLO_ORG = org_of(APOLLO)
+APOLLO_ADMIN = tenant_caller("org:admin", APOLLO, user_id="user_apollo_admin")
+#: The user whose roles they change, granted nothing yet.
+HIRE = "user_new_hire"
+
+
+async def hiring_world(
+    identity: InMemoryIdentityProvider, *, patience_seconds: float = PATIENCE_SECONDS
+) -> World:
+    """Apollo Chennai with its admin, and the new hire, on `identity`."""
+    world = World(identity=identity, patience_seconds=patience_seconds)
+    await world.add_tenant(APOLLO, name="Apollo Chennai")
+    world.add_user(APOLLO_ADMIN.user_id, "Kavya Iyer")
+    world.add_user(HIRE, "Sam Carter")
+    await world.add_role(APOLLO, APOLLO_ADMIN.user_id, "org:admin")
+    return world
+
+
+def hire_grant(role: str) -> GrantRoleCommand:
+    """A grant of `role` to the new hire at Apollo Chennai."""
+    return GrantRoleCommand(tenant_id=APOLLO, user_id=HIRE, role=role)
+
+
+def intent_statuses(world: World) -> list[IntentStatus]:
+    """The status of every intent the world's changes made, oldest first."""
+    return [intent.status for intent in world.store.intents.values()]

@@ -16,13 +16,20 @@ from admin_core.side_effects.runner import LEASE
 from admin_core.users.errors import IdentityProviderUnavailable
 from admin_core.users.model import RoleChange
 from admin_core.users.ports import OrgMembership
-from admin_core.users.use_cases import GrantRole, GrantRoleCommand
-from tests.support.use_cases import PLATFORM_ORG, World, org_of, role_changes, tenant_caller
+from admin_core.users.use_cases import GrantRole
+from tests.support.use_cases import (
+    APOLLO,
+    APOLLO_ADMIN,
+    APOLLO_ORG,
+    HIRE,
+    PLATFORM_ORG,
+    World,
+    hire_grant,
+    hiring_world,
+    intent_statuses,
+    role_changes,
+)
 
-APOLLO = "apollo-chennai"
-APOLLO_ORG = org_of(APOLLO)
-ADMIN = tenant_caller("org:admin", APOLLO, user_id="user_apollo_admin")
-HIRE = "user_new_hire"
 PATIENCE = 0.3
 
 
@@ -42,12 +49,7 @@ class GatedIdentity(InMemoryIdentityProvider):
 
 @pytest.fixture
 async def world() -> World:
-    w = World(identity=GatedIdentity(), patience_seconds=PATIENCE)
-    await w.add_tenant(APOLLO, name="Apollo Chennai")
-    w.add_user("user_apollo_admin", "Kavya Iyer")
-    w.add_user(HIRE, "Sam Carter")
-    await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
-    return w
+    return await hiring_world(GatedIdentity(), patience_seconds=PATIENCE)
 
 
 def gate(world: World) -> asyncio.Event:
@@ -55,19 +57,11 @@ def gate(world: World) -> asyncio.Event:
     return world.identity.gate
 
 
-def grant(role: str) -> GrantRoleCommand:
-    return GrantRoleCommand(tenant_id=APOLLO, user_id=HIRE, role=role)
-
-
-def statuses(world: World) -> list[IntentStatus]:
-    return [i.status for i in world.store.intents.values()]
-
-
 async def _first_change_waiting_at_the_provider(world: World) -> asyncio.Task[RoleChange]:
     gate(world).clear()
-    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    first = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)  # its intent committed, its membership write waiting
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
     return first
 
 
@@ -88,11 +82,11 @@ async def test_a_replica_kept_waiting_past_its_patience_answers_busy_and_changes
         )
     )
     with pytest.raises(IdentityProviderUnavailable) as refused:
-        await asyncio.wait_for(other.execute(ADMIN, grant("org:admin")), 5)
+        await asyncio.wait_for(other.execute(APOLLO_ADMIN, hire_grant("org:admin")), 5)
     assert "still waiting for the identity provider" in refused.value.message
     assert refused.value.details == {"tenant_id": APOLLO, "user_id": HIRE}
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
 
     gate(world).set()
     await asyncio.wait_for(first, 5)
@@ -107,10 +101,10 @@ async def test_a_change_queued_in_this_process_past_its_patience_answers_busy(
     for the membership: past the patience it answers 503 naming the user, writing nothing."""
     first = await _first_change_waiting_at_the_provider(world)
     with pytest.raises(IdentityProviderUnavailable) as refused:
-        await asyncio.wait_for(world.grant.execute(ADMIN, grant("org:admin")), 5)
+        await asyncio.wait_for(world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin")), 5)
     assert refused.value.details == {"tenant_id": APOLLO, "user_id": HIRE}
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
 
     gate(world).set()
     change = await asyncio.wait_for(first, 5)
@@ -139,5 +133,5 @@ async def test_a_change_settled_by_another_caller_after_its_lease_answers_unavai
     assert "longer than this change's lease" in late.value.message
     assert late.value.details == {"intent_id": intent_id}
     assert await world.roles(APOLLO, HIRE) == ()
-    assert statuses(world) == [IntentStatus.FAILED]
+    assert intent_statuses(world) == [IntentStatus.FAILED]
     assert world.audit("user_role.assign") == []

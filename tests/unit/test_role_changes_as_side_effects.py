@@ -23,19 +23,19 @@ from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
 from admin_core.users.ports import MembershipPage, OrgMembership
 from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRoleCommand
 from tests.support.use_cases import (
+    APOLLO,
+    APOLLO_ADMIN,
+    APOLLO_ORG,
+    HIRE,
     PLATFORM_ORG,
     T0,
     World,
-    org_of,
+    hire_grant,
+    hiring_world,
+    intent_statuses,
     platform_caller,
     role_changes,
-    tenant_caller,
 )
-
-APOLLO = "apollo-chennai"
-APOLLO_ORG = org_of(APOLLO)
-ADMIN = tenant_caller("org:admin", APOLLO, user_id="user_apollo_admin")
-HIRE = "user_new_hire"
 
 
 class Flaky(InMemoryIdentityProvider):
@@ -95,12 +95,7 @@ class Flaky(InMemoryIdentityProvider):
 
 @pytest.fixture
 async def world() -> World:
-    w = World(identity=Flaky())
-    await w.add_tenant(APOLLO, name="Apollo Chennai")
-    w.add_user("user_apollo_admin", "Kavya Iyer")
-    w.add_user(HIRE, "Sam Carter")
-    await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
-    return w
+    return await hiring_world(Flaky())
 
 
 def flaky(world: World) -> Flaky:
@@ -108,35 +103,27 @@ def flaky(world: World) -> Flaky:
     return world.identity
 
 
-def grant(role: str) -> GrantRoleCommand:
-    return GrantRoleCommand(tenant_id=APOLLO, user_id=HIRE, role=role)
-
-
 def revoke(role: str) -> RevokeRoleCommand:
     return RevokeRoleCommand(tenant_id=APOLLO, user_id=HIRE, role=role)
-
-
-def statuses(world: World) -> list[IntentStatus]:
-    return [i.status for i in world.store.intents.values()]
 
 
 async def test_a_grant_the_provider_refused_is_undone_and_not_audited(world: World) -> None:
     flaky(world).refuse_writes = True
     with pytest.raises(IdentityProviderUnavailable):
-        await world.grant.execute(ADMIN, grant("org:provider:staff"))
+        await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     assert await world.roles(APOLLO, HIRE) == ()
     assert await world.membership(APOLLO_ORG, HIRE) is None
     assert world.audit() == []
-    assert statuses(world) == [IntentStatus.FAILED]
+    assert intent_statuses(world) == [IntentStatus.FAILED]
 
 
 async def test_a_revoke_the_provider_refused_puts_the_grant_back_as_it_was(world: World) -> None:
-    await world.grant.execute(ADMIN, grant("org:provider:staff"))
+    await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     granted = world.store.user_roles[(APOLLO, HIRE, "org:provider:staff")]
     world.clock.advance(timedelta(hours=1))
     flaky(world).refuse_writes = True
     with pytest.raises(IdentityProviderUnavailable):
-        await world.revoke.execute(ADMIN, revoke("org:provider:staff"))
+        await world.revoke.execute(APOLLO_ADMIN, revoke("org:provider:staff"))
     assert world.store.user_roles[(APOLLO, HIRE, "org:provider:staff")] == granted
     assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
     assert [e.action for e in world.audit()] == ["user_role.assign"]
@@ -144,12 +131,12 @@ async def test_a_revoke_the_provider_refused_puts_the_grant_back_as_it_was(world
 
 async def test_a_write_whose_answer_was_lost_stands_and_is_audited_once(world: World) -> None:
     flaky(world).lose_answers = True
-    change = await world.grant.execute(ADMIN, grant("org:provider:staff"))
+    change = await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     assert change.changed
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
     assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
     assert [e.action for e in world.audit()] == ["user_role.assign"]
-    assert statuses(world) == [IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE]
 
 
 async def test_a_change_whose_caller_died_is_finished_by_the_next_change(world: World) -> None:
@@ -158,13 +145,13 @@ async def test_a_change_whose_caller_died_is_finished_by_the_next_change(world: 
     (its entry first), then makes its own."""
     flaky(world).die_after_write = True
     with pytest.raises(asyncio.CancelledError):
-        await world.grant.execute(ADMIN, grant("org:provider:staff"))
+        await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     flaky(world).die_after_write = False
     assert world.audit() == []
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
 
     world.clock.advance(LEASE + timedelta(seconds=1))
-    change = await world.grant.execute(ADMIN, grant("org:admin"))
+    change = await world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin"))
     assert change.org_role == "org:admin"
     assert await world.roles(APOLLO, HIRE) == ("org:admin", "org:provider:staff")
     assert await world.membership(APOLLO_ORG, HIRE) == "org:admin"
@@ -172,7 +159,7 @@ async def test_a_change_whose_caller_died_is_finished_by_the_next_change(world: 
         "org:provider:staff",
         "org:admin",
     ]
-    assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
 
 
 async def test_reconcile_leaves_a_change_alone_while_it_may_still_be_running(world: World) -> None:
@@ -181,20 +168,20 @@ async def test_reconcile_leaves_a_change_alone_while_it_may_still_be_running(wor
     (its one entry written)."""
     flaky(world).die_after_write = True
     with pytest.raises(asyncio.CancelledError):
-        await world.grant.execute(ADMIN, grant("org:provider:staff"))
+        await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     flaky(world).die_after_write = False
     changes = world.role_changes
 
     world.clock.advance(timedelta(seconds=10))
     early = await changes.side_effects.reconcile(changes.effects)
     assert (early.completed, early.abandoned, early.unresolved) == ([], [], [])
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
 
     world.clock.advance(LEASE)
     late = await changes.side_effects.reconcile(changes.effects)
     assert (len(late.completed), late.abandoned, late.unresolved) == (1, [], [])
     assert [e.after["granted"] for e in world.audit() if e.after] == ["org:provider:staff"]
-    assert statuses(world) == [IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE]
 
 
 async def test_a_change_the_provider_cannot_confirm_is_settled_once_it_answers(
@@ -206,16 +193,16 @@ async def test_a_change_the_provider_cannot_confirm_is_settled_once_it_answers(
     identity = flaky(world)
     identity.refuse_writes = identity.then_unreachable = True
     with pytest.raises(IdentityProviderUnavailable):
-        await world.grant.execute(ADMIN, grant("org:provider:staff"))
-    assert statuses(world) == [IntentStatus.PENDING]
+        await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
+    assert intent_statuses(world) == [IntentStatus.PENDING]
     identity.refuse_writes = identity.then_unreachable = identity.unreachable_reads = False
 
-    change = await world.grant.execute(ADMIN, grant("org:admin"))
+    change = await world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin"))
     assert change.roles == ("org:admin",)
     assert await world.roles(APOLLO, HIRE) == ("org:admin",)
     assert await world.membership(APOLLO_ORG, HIRE) == "org:admin"
     assert [e.after["granted"] for e in world.audit() if e.after] == ["org:admin"]
-    assert statuses(world) == [IntentStatus.FAILED, IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.FAILED, IntentStatus.DONE]
 
 
 async def test_a_replica_waits_for_another_replicas_change_of_the_same_membership(
@@ -229,9 +216,9 @@ async def test_a_replica_waits_for_another_replicas_change_of_the_same_membershi
     other = GrantRole(
         role_changes(world.transactions, identity, clock=world.clock, platform_org=PLATFORM_ORG)
     )
-    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    first = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)  # the first holds the membership's intent, its write waiting
-    second = asyncio.create_task(other.execute(ADMIN, grant("org:admin")))
+    second = asyncio.create_task(other.execute(APOLLO_ADMIN, hire_grant("org:admin")))
     await asyncio.sleep(0.2)
     assert not second.done()  # waiting for the first
     identity.gate.set()
@@ -242,7 +229,7 @@ async def test_a_replica_waits_for_another_replicas_change_of_the_same_membershi
         "org:provider:staff",
         "org:admin",
     ]
-    assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
     assert world.clock.now() == T0
 
 
@@ -253,18 +240,18 @@ async def test_two_changes_of_one_membership_on_one_replica_run_one_after_the_ot
     outcome; then a third change of the membership is not kept waiting."""
     identity = flaky(world)
     identity.gate = asyncio.Event()
-    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    first = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)
-    second = asyncio.create_task(world.grant.execute(ADMIN, grant("org:admin")))
+    second = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin")))
     await asyncio.sleep(0.2)
     assert not second.done()
     identity.gate.set()
     changes = await asyncio.wait_for(asyncio.gather(first, second), 5)
     assert [c.org_role for c in changes] == ["org:provider:staff", "org:admin"]
-    third = await asyncio.wait_for(world.revoke.execute(ADMIN, revoke("org:admin")), 2)
+    third = await asyncio.wait_for(world.revoke.execute(APOLLO_ADMIN, revoke("org:admin")), 2)
     assert third.roles == ("org:provider:staff",)
     assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
-    assert statuses(world) == [IntentStatus.DONE] * 3
+    assert intent_statuses(world) == [IntentStatus.DONE] * 3
 
 
 # --------------------------------------------------------------------------- state machine
@@ -301,7 +288,7 @@ class RoleChangeMachine(RuleBasedStateMachine):
     def _change(self, use_case: Any, command: Any) -> None:
         identity = flaky(self.world)
         try:
-            asyncio.run(use_case.execute(ADMIN, command))
+            asyncio.run(use_case.execute(APOLLO_ADMIN, command))
         except (IdentityProviderUnavailable, asyncio.CancelledError):
             pass
         finally:  # a fault is for one call
@@ -310,7 +297,7 @@ class RoleChangeMachine(RuleBasedStateMachine):
 
     @rule(role=st.sampled_from(ROLES))
     def grant(self, role: str) -> None:
-        self._change(self.world.grant, grant(role))
+        self._change(self.world.grant, hire_grant(role))
 
     @rule(role=st.sampled_from(ROLES))
     def revoke(self, role: str) -> None:
@@ -344,7 +331,9 @@ class RoleChangeMachine(RuleBasedStateMachine):
         assert len(self.world.audit()) == len(done)
 
     @precondition(
-        lambda self: hasattr(self, "world") and IntentStatus.PENDING not in statuses(self.world)
+        lambda self: (
+            hasattr(self, "world") and IntentStatus.PENDING not in intent_statuses(self.world)
+        )
     )
     @invariant()
     def settled_changes_agree_everywhere(self) -> None:
@@ -381,7 +370,7 @@ async def test_a_super_admin_grant_still_pending_does_not_count_beside_the_last_
             owner,
             GrantRoleCommand(tenant_id=PLATFORM_TENANT_ID, user_id=HIRE, role="org:super_admin"),
         )
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
     identity.refuse_writes = identity.then_unreachable = identity.unreachable_reads = False
 
     with pytest.raises(RoleNotAllowed):

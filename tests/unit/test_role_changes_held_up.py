@@ -18,22 +18,21 @@ from admin_core.users.errors import IdentityProviderUnavailable
 from admin_core.users.ports import MembershipPage, OrganizationNotFound, OrgMembership
 from admin_core.users.use_cases import (
     GrantRole,
-    GrantRoleCommand,
     ListTenantUsersQuery,
 )
 from tests.support.use_cases import (
+    APOLLO,
+    APOLLO_ADMIN,
+    APOLLO_ORG,
+    HIRE,
     PLATFORM_ORG,
     World,
-    org_of,
+    hire_grant,
+    hiring_world,
+    intent_statuses,
     platform_caller,
     role_changes,
-    tenant_caller,
 )
-
-APOLLO = "apollo-chennai"
-APOLLO_ORG = org_of(APOLLO)
-ADMIN = tenant_caller("org:admin", APOLLO, user_id="user_apollo_admin")
-HIRE = "user_new_hire"
 
 
 class Remote(InMemoryIdentityProvider):
@@ -79,25 +78,12 @@ class Remote(InMemoryIdentityProvider):
 
 @pytest.fixture
 async def world() -> World:
-    w = World(identity=Remote())
-    await w.add_tenant(APOLLO, name="Apollo Chennai")
-    w.add_user("user_apollo_admin", "Kavya Iyer")
-    w.add_user(HIRE, "Sam Carter")
-    await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
-    return w
+    return await hiring_world(Remote())
 
 
 def remote(world: World) -> Remote:
     assert isinstance(world.identity, Remote)
     return world.identity
-
-
-def grant(role: str) -> GrantRoleCommand:
-    return GrantRoleCommand(tenant_id=APOLLO, user_id=HIRE, role=role)
-
-
-def statuses(world: World) -> list[IntentStatus]:
-    return [i.status for i in world.store.intents.values()]
 
 
 async def test_a_change_kept_waiting_by_another_replica_past_its_patience_writes_nothing(
@@ -118,10 +104,10 @@ async def test_a_change_kept_waiting_by_another_replica_past_its_patience_writes
             patience_seconds=0.2,
         )
     )
-    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    first = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)  # the first holds the membership's intent, its write waiting
     with pytest.raises(IdentityProviderUnavailable, match="still waiting") as refused:
-        await asyncio.wait_for(impatient.execute(ADMIN, grant("org:admin")), 5)
+        await asyncio.wait_for(impatient.execute(APOLLO_ADMIN, hire_grant("org:admin")), 5)
     assert refused.value.details == {"tenant_id": APOLLO, "user_id": HIRE}
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)  # the first's only
 
@@ -131,7 +117,7 @@ async def test_a_change_kept_waiting_by_another_replica_past_its_patience_writes
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
     assert await world.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
     assert [e.after["granted"] for e in world.audit() if e.after] == ["org:provider:staff"]
-    assert statuses(world) == [IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE]
 
 
 async def test_an_earlier_change_the_provider_cannot_confirm_keeps_the_next_one_out(
@@ -144,7 +130,7 @@ async def test_an_earlier_change_the_provider_cannot_confirm_keeps_the_next_one_
     identity = remote(world)
     identity.die_after_write = True
     with pytest.raises(asyncio.CancelledError):
-        await world.grant.execute(ADMIN, grant("org:provider:staff"))
+        await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     identity.die_after_write = False
     (pending,) = world.store.intents.values()
     assert pending.status is IntentStatus.PENDING
@@ -152,21 +138,21 @@ async def test_an_earlier_change_the_provider_cannot_confirm_keeps_the_next_one_
     world.clock.advance(LEASE + timedelta(seconds=1))  # its caller is gone
     identity.unreachable_reads = True
     with pytest.raises(IdentityProviderUnavailable, match="cannot be confirmed") as refused:
-        await world.grant.execute(ADMIN, grant("org:admin"))
+        await world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin"))
     assert refused.value.details == {"intent_id": pending.id}
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
     assert world.audit() == []
-    assert statuses(world) == [IntentStatus.PENDING]
+    assert intent_statuses(world) == [IntentStatus.PENDING]
 
     identity.unreachable_reads = False
-    change = await world.grant.execute(ADMIN, grant("org:admin"))
+    change = await world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin"))
     assert change.roles == ("org:admin", "org:provider:staff")
     assert await world.membership(APOLLO_ORG, HIRE) == "org:admin"
     assert [e.after["granted"] for e in world.audit() if e.after] == [
         "org:provider:staff",
         "org:admin",
     ]
-    assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
 
 
 async def test_a_membership_removed_at_the_provider_meanwhile_is_made_again(
@@ -177,7 +163,7 @@ async def test_a_membership_removed_at_the_provider_meanwhile_is_made_again(
     await world.add_role(APOLLO, HIRE, "org:provider:staff")
     identity = remote(world)
     identity.gate = asyncio.Event()
-    granting = asyncio.create_task(world.grant.execute(ADMIN, grant("org:admin")))
+    granting = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin")))
     await asyncio.sleep(0.05)  # read as org:provider:staff; its update waits at the gate
     await InMemoryIdentityProvider.delete_membership(identity, APOLLO_ORG, HIRE)
     identity.gate.set()
@@ -186,7 +172,7 @@ async def test_a_membership_removed_at_the_provider_meanwhile_is_made_again(
     assert await world.membership(APOLLO_ORG, HIRE) == "org:admin"
     assert await world.roles(APOLLO, HIRE) == ("org:admin", "org:provider:staff")
     assert [e.after["granted"] for e in world.audit() if e.after] == ["org:admin"]
-    assert statuses(world) == [IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE]
 
 
 async def test_listing_the_users_of_a_tenant_whose_organisation_the_provider_deleted(
@@ -197,7 +183,7 @@ async def test_listing_the_users_of_a_tenant_whose_organisation_the_provider_del
     empty list and not a crash."""
     remote(world).deleted_orgs.add(APOLLO_ORG)
     with pytest.raises(IdentityProviderUnavailable) as refused:
-        await world.list_users.execute(ADMIN, ListTenantUsersQuery(tenant_id=APOLLO))
+        await world.list_users.execute(APOLLO_ADMIN, ListTenantUsersQuery(tenant_id=APOLLO))
     assert refused.value.details == {"clerk_org_id": APOLLO_ORG}
     assert APOLLO_ORG in refused.value.message
 
@@ -211,9 +197,9 @@ async def test_a_grant_queued_while_the_tenant_is_mapped_to_another_organisation
     the strongest of the user's roles, while the earlier change ends in the old one."""
     identity = remote(world)
     identity.gate = asyncio.Event()
-    first = asyncio.create_task(world.grant.execute(ADMIN, grant("org:provider:staff")))
+    first = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)  # committed for the old organisation; its write waits
-    second = asyncio.create_task(world.grant.execute(ADMIN, grant("org:admin")))
+    second = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:admin")))
     await asyncio.sleep(0.05)  # queued behind the first
     await world.map_org.execute(
         platform_caller(), MapOrganizationCommand(tenant_id=APOLLO, clerk_org_id="org_apollo_new")
@@ -228,28 +214,24 @@ async def test_a_grant_queued_while_the_tenant_is_mapped_to_another_organisation
         "org:provider:staff",
         "org:admin",
     ]
-    assert statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
+    assert intent_statuses(world) == [IntentStatus.DONE, IntentStatus.DONE]
 
 
 async def test_a_change_queued_on_this_replica_past_its_patience_writes_nothing() -> None:
     """Changes of one membership on one replica run one after the other; one kept in that
     queue longer than its patience (the one ahead waits on the provider) answers 503 saying
     so, and leaves neither a role nor an entry; the one ahead ends as it would have."""
-    w = World(identity=Remote(), patience_seconds=0.2)
-    await w.add_tenant(APOLLO, name="Apollo Chennai")
-    w.add_user("user_apollo_admin", "Kavya Iyer")
-    w.add_user(HIRE, "Sam Carter")
-    await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
+    w = await hiring_world(Remote(), patience_seconds=0.2)
     identity = remote(w)
     identity.gate = asyncio.Event()
-    first = asyncio.create_task(w.grant.execute(ADMIN, grant("org:provider:staff")))
+    first = asyncio.create_task(w.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)
     with pytest.raises(IdentityProviderUnavailable, match="still waiting"):
-        await asyncio.wait_for(w.grant.execute(ADMIN, grant("org:admin")), 5)
+        await asyncio.wait_for(w.grant.execute(APOLLO_ADMIN, hire_grant("org:admin")), 5)
     identity.gate.set()
     change = await asyncio.wait_for(first, 5)
     assert change.roles == ("org:provider:staff",)
     assert await w.roles(APOLLO, HIRE) == ("org:provider:staff",)
     assert await w.membership(APOLLO_ORG, HIRE) == "org:provider:staff"
     assert [e.after["granted"] for e in w.audit() if e.after] == ["org:provider:staff"]
-    assert statuses(w) == [IntentStatus.DONE]
+    assert intent_statuses(w) == [IntentStatus.DONE]
