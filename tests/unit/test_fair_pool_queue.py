@@ -100,15 +100,12 @@ async def test_a_caller_cancelled_as_a_connection_reaches_it_passes_it_on(waited
         await leaving
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.sampled_from(["arrive", "return", "cancel", "wait"]), max_size=40))
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["arrive", "return", "cancel", "run", "wait"]), max_size=40))
 def test_no_connection_is_lost_or_left_idle_while_a_caller_waits(steps: list[str]) -> None:
-    """However callers arrive, give up and return connections, once the loop has run every
-    connection is idle or held by exactly one caller, and nobody waits while one is idle."""
-
-    async def settle() -> None:
-        for _ in range(8):
-            await asyncio.sleep(0)
+    """However callers arrive, give up and return connections (a caller may give up in the
+    same turn of the loop as a connection reaches it), once the loop has run every connection
+    is idle or held by exactly one caller, and nobody waits while one is idle."""
 
     async def run() -> None:
         queue: FairQueue[str] = FairQueue(2)
@@ -116,6 +113,16 @@ def test_no_connection_is_lost_or_left_idle_while_a_caller_waits(steps: list[str
         queue.put_nowait("two")
         callers: list[asyncio.Task[str]] = []
         held: list[str] = []
+
+        async def settle() -> None:
+            for _ in range(8):
+                await asyncio.sleep(0)
+            for caller in [c for c in callers if c.done()]:
+                callers.remove(caller)
+                held.append(caller.result())
+            assert sorted(held + list(queue._idle)) == ["one", "two"]
+            assert not (callers and queue.qsize()), "a caller waits while a connection is idle"
+
         for step in steps:
             if step == "arrive":
                 callers.append(asyncio.ensure_future(greenlet_spawn(queue.get, True, 60.0)))
@@ -123,15 +130,12 @@ def test_no_connection_is_lost_or_left_idle_while_a_caller_waits(steps: list[str
                 queue.put_nowait(held.pop(0))
             elif step == "cancel" and callers:
                 callers.pop(0).cancel()
+            elif step == "run":
+                await settle()
             elif step == "wait":
                 await asyncio.sleep(LONG_ENOUGH)
-            await settle()
-            for caller in [c for c in callers if c.done()]:
-                callers.remove(caller)
-                held.append(caller.result())
-
-            assert sorted(held + list(queue._idle)) == ["one", "two"]
-            assert not (callers and queue.qsize()), "a caller waits while a connection is idle"
+                await settle()
+        await settle()
         for caller in callers:
             caller.cancel()
         await asyncio.gather(*callers, return_exceptions=True)
