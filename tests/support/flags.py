@@ -299,3 +299,18 @@ class PauseAfterRead(FeatureFlags):
 
     async def clear_override(self, identity: str, flag: str) -> None:
         await self.inner.clear_override(identity, flag)
+
+
+class HeldWrites(InMemoryFeatureFlags):
+    """The in-memory provider whose writes wait until a test lets them go (`let_go`): a call
+    that takes its time, or outlasts its lease. `writing` is set once one has begun."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(values or {})
+        self.writing = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def set_override(self, identity: str, flag: str, value: Any) -> None:
+        self.writing.set()
+        await self.let_go.wait()
+        await super().set_override(identity, flag, value)

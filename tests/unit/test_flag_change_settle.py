@@ -28,7 +28,7 @@ from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.side_effects.model import Intent, IntentStatus, Outcome
 from admin_core.side_effects.runner import LEASE
 from tests.support.clock import ManualClock
-from tests.support.flags import OPERATOR, add_tenants, catalogue, world_on
+from tests.support.flags import OPERATOR, HeldWrites, add_tenants, catalogue, world_on
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TENANT = "apollo"
@@ -223,20 +223,6 @@ def test_two_values_are_the_same_as_json_numbers_and_never_a_boolean_for_a_numbe
     assert overrides.same_value(True, 1) is False
     assert overrides.same_value(0.0, False) is False
     assert overrides.same_value(1.0, 1) is True
-
-
-class HeldWrites(InMemoryFeatureFlags):
-    """A provider whose writes wait until they are let go: a call that outlasts its lease."""
-
-    def __init__(self) -> None:
-        super().__init__({})
-        self.writing = asyncio.Event()
-        self.let_go = asyncio.Event()
-
-    async def set_override(self, identity: str, flag: str, value: Any) -> None:
-        self.writing.set()
-        await self.let_go.wait()
-        await super().set_override(identity, flag, value)
 
 
 async def test_a_change_whose_lease_another_caller_took_over_answers_flags_unavailable() -> None:

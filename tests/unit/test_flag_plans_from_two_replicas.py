@@ -20,7 +20,7 @@ from admin_core.flags.errors import FlagsUnavailable
 from admin_core.flags.use_cases import OverrideFlagCommand
 from admin_core.kernel.errors import DatabaseUnavailable
 from admin_core.side_effects.model import IntentStatus
-from tests.support.flags import OPERATOR, add_tenants, catalogue, defaults, world_on
+from tests.support.flags import OPERATOR, HeldWrites, add_tenants, catalogue, defaults, world_on
 
 TENANT = "apollo"
 
@@ -132,26 +132,12 @@ class OutageDatabase:
             yield tx
 
 
-class SlowWrites(InMemoryFeatureFlags):
-    """A provider whose writes wait until let go."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        super().__init__(values)
-        self.writing = asyncio.Event()
-        self.let_go = asyncio.Event()
-
-    async def set_override(self, identity: str, flag: str, value: Any) -> None:
-        self.writing.set()
-        await self.let_go.wait()
-        await super().set_override(identity, flag, value)
-
-
 async def test_a_change_whose_lease_cannot_be_renewed_for_a_while_still_lands() -> None:
     """The database drops out while the provider takes its time with a change: renewing the
     change's lease fails meanwhile (said in the log), the call goes on, and once the database
     is back the change is recorded as made, with its one entry."""
     flags = catalogue()
-    provider = SlowWrites(defaults(flags))
+    provider = HeldWrites(defaults(flags))
     inner = InMemoryTransactions(InMemoryStore(), SystemClock(), SequentialIds())
     await add_tenants(inner, TENANT)
     database = OutageDatabase(inner)
