@@ -165,27 +165,41 @@ def decode_position(token: str, *, scope: Sequence[object], shape: tuple[type, .
     return Position(after=tuple(after), seen=seen)
 
 
-def continued(
-    found: OffsetPage[T],
-    *,
-    limit: int,
-    seen: int,
-    key: Callable[[T], Key],
-    scope: Sequence[object],
-) -> OffsetPage[T]:
-    """The page of `limit` rows out of `found`, read for `limit + 1` rows so that a next page
-    shows: with `next_cursor` right after its last row when one follows."""
-    items = list(found.items[:limit])
-    following = None
-    if len(found.items) > limit and items:
-        following = encode_position(
-            Position(after=key(items[-1]), seen=seen + len(items)), scope=scope
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """Where a page of the list `scope` names starts, and how long it is: `limit` rows from
+    `offset`, or right after the row a cursor named (`position`). A repository reads `reads`
+    rows, one more than the page holds, so that `page` can tell whether a next one follows."""
+
+    limit: int
+    offset: int
+    scope: Sequence[object]
+    position: Position | None = None
+
+    @property
+    def reads(self) -> int:
+        return self.limit + 1
+
+    @property
+    def after(self) -> Key | None:
+        """The sort key of the row the page starts right after (None: it starts at `offset`)."""
+        return None if self.position is None else self.position.after
+
+    def page(self, found: OffsetPage[T], key: Callable[[T], Key]) -> OffsetPage[T]:
+        """The page of `limit` rows out of the `reads` rows `found` holds: with `next_cursor`
+        right after its last row (`key` gives a row's sort key) when one follows."""
+        seen = self.offset if self.position is None else self.position.seen
+        items = list(found.items[: self.limit])
+        following = None
+        if len(found.items) > self.limit and items:
+            following = encode_position(
+                Position(after=key(items[-1]), seen=seen + len(items)), scope=self.scope
+            )
+        return OffsetPage(
+            items=items,
+            total=found.total,
+            limit=self.limit,
+            offset=seen,
+            total_exact=found.total_exact,
+            next_cursor=following,
         )
-    return OffsetPage(
-        items=items,
-        total=found.total,
-        limit=limit,
-        offset=seen,
-        total_exact=found.total_exact,
-        next_cursor=following,
-    )

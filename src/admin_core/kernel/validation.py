@@ -17,7 +17,7 @@ from admin_core.kernel.paging import (
     MAX_OFFSET,
     MAX_OFFSET_LIMIT,
     CursorInvalid,
-    Position,
+    Window,
     decode_position,
 )
 
@@ -169,26 +169,28 @@ class FieldChecks:
         if not 0 <= offset <= MAX_OFFSET:
             self.fail("offset", f"must be between 0 and {MAX_OFFSET}")
 
-    def position(
+    def window(
         self,
         cursor: str | None,
+        limit: int,
         offset: int,
         *,
         scope: Sequence[object],
         shape: tuple[type, ...],
-    ) -> Position | None:
-        """Where a page read with `cursor` starts (None: no cursor, the page starts at
-        `offset`). A cursor is refused if this list did not issue it for these filters, or
-        if an offset is given with it."""
+    ) -> Window:
+        """The page of `limit` rows the list `scope` names starts at: `offset`, or right
+        after the row `cursor` names (keys of the types `shape` lists). A cursor is refused
+        if this list did not issue it for these filters, or if an offset is given with it."""
+        window = Window(limit=limit, offset=offset, scope=scope)
         if cursor is None:
-            return None
+            return window
         if offset:
             self.fail("offset", "must not be given with cursor")
         try:
-            return decode_position(cursor, scope=scope, shape=shape)
+            return replace(window, position=decode_position(cursor, scope=scope, shape=shape))
         except CursorInvalid as error:
             self.fail("cursor", str(error))
-            return None
+            return window
 
     def time_range(
         self, start: TimeBound, stop: TimeBound

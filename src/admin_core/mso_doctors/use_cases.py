@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, cast
 
 from admin_core.audit.recording import audit_record
-from admin_core.kernel.paging import OffsetPage, continued
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -92,7 +92,9 @@ class ListMsoDoctors:
         language = check_language(checks, query.language, field="language")
         day = check_day(checks, query.available_from, field="available_from", required=False)
         scope = ("mso_doctors", requested, specialty, language, day and day.isoformat())
-        position = checks.position(query.cursor, query.offset, scope=scope, shape=(str, str))
+        window = checks.window(
+            query.cursor, query.limit, query.offset, scope=scope, shape=(str, str)
+        )
         checks.done()
         tenant_id = principal.visible_tenant(requested, Permission.TENANT_MANAGE)
         where = DoctorFilter(
@@ -101,19 +103,13 @@ class ListMsoDoctors:
         async with self._transactions() as tx:
             found = await tx.mso_doctors.page(
                 where,
-                limit=query.limit + 1,
-                offset=query.offset,
-                after=None if position is None else cast(tuple[str, str], position.after),
+                limit=window.reads,
+                offset=window.offset,
+                after=cast(tuple[str, str] | None, window.after),
             )
         if not found.items and tenant_id is not None and self._tenants is not None:
             await self._tenants.require(tenant_id)
-        return continued(
-            found,
-            limit=query.limit,
-            seen=query.offset if position is None else position.seen,
-            key=lambda d: (d.full_name, d.id),
-            scope=scope,
-        )
+        return window.page(found, key=lambda d: (d.full_name, d.id))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from admin_core.audit.recording import audit_record, completed_by
-from admin_core.kernel.paging import OffsetPage, continued
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.validation import FieldChecks, TimeBound
 from admin_core.payments.errors import (
@@ -79,7 +79,9 @@ class ListMsoSessions:
         scheduled_from, scheduled_to = checks.time_range(query.from_date, query.to_date)
         checks.page(query.limit, query.offset)
         scope = ("mso_sessions", status, query.tenant_id, scheduled_from, scheduled_to)
-        position = checks.position(query.cursor, query.offset, scope=scope, shape=(datetime, str))
+        window = checks.window(
+            query.cursor, query.limit, query.offset, scope=scope, shape=(datetime, str)
+        )
         checks.done()
         tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         where = SessionFilter(
@@ -91,19 +93,13 @@ class ListMsoSessions:
         async with self._transactions() as tx:
             found = await tx.mso_sessions.page(
                 where,
-                limit=query.limit + 1,
-                offset=query.offset,
-                after=None if position is None else cast(tuple[datetime, str], position.after),
+                limit=window.reads,
+                offset=window.offset,
+                after=cast(tuple[datetime, str] | None, window.after),
             )
         if not found.items and tenant_id is not None and self._tenants is not None:
             await self._tenants.require(tenant_id)
-        return continued(
-            found,
-            limit=query.limit,
-            seen=query.offset if position is None else position.seen,
-            key=lambda s: (s.scheduled_at, s.id),
-            scope=scope,
-        )
+        return window.page(found, key=lambda s: (s.scheduled_at, s.id))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

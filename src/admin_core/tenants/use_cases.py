@@ -12,7 +12,7 @@ from admin_core.audit.recording import audit_record
 from admin_core.directory.errors import ProviderNotFound
 from admin_core.directory.model import Provider
 from admin_core.kernel.errors import InsufficientPermission
-from admin_core.kernel.paging import OffsetPage, continued
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import Permission, Principal
 from admin_core.kernel.runtime import Clock, IdGenerator
 from admin_core.kernel.transaction import Transactions
@@ -72,24 +72,20 @@ class ListTenants:
         checks = FieldChecks()
         checks.page(query.limit, query.offset)
         scope = ("tenants", query.tenant_id, query.status and query.status.value)
-        position = checks.position(query.cursor, query.offset, scope=scope, shape=(datetime, str))
+        window = checks.window(
+            query.cursor, query.limit, query.offset, scope=scope, shape=(datetime, str)
+        )
         checks.done()
         tenant_id = principal.visible_tenant(query.tenant_id, Permission.TENANT_MANAGE)
         async with self._transactions() as tx:
             found = await tx.tenants.list(
                 tenant_id=tenant_id,
                 status=query.status,
-                limit=query.limit + 1,
-                offset=query.offset,
-                after=None if position is None else cast(tuple[datetime, str], position.after),
+                limit=window.reads,
+                offset=window.offset,
+                after=cast(tuple[datetime, str] | None, window.after),
             )
-        return continued(
-            found,
-            limit=query.limit,
-            seen=query.offset if position is None else position.seen,
-            key=lambda t: (t.created_at, t.id),
-            scope=scope,
-        )
+        return window.page(found, key=lambda t: (t.created_at, t.id))
 
 
 def tenant_snapshot(tenant: Tenant, clerk_org_id: str | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from admin_core.audit.model import AuditRecord
 from admin_core.audit.recording import audit_record
-from admin_core.kernel.paging import OffsetPage, continued
+from admin_core.kernel.paging import OffsetPage
 from admin_core.kernel.principal import PLATFORM_TENANT_ID, OrgKind, Permission, Principal
 from admin_core.kernel.transaction import Transactions
 from admin_core.kernel.validation import FieldChecks
@@ -124,7 +124,7 @@ class ListTenantUsers:
         checks = FieldChecks()
         checks.page(query.limit, query.offset)
         scope = ("tenant_users", tenant_id)
-        position = checks.position(query.cursor, query.offset, scope=scope, shape=(str,))
+        window = checks.window(query.cursor, query.limit, query.offset, scope=scope, shape=(str,))
         checks.done()
         async with self._transactions() as tx:
             org_id = await _org_of(tx, tenant_id, self._platform_org)
@@ -136,10 +136,10 @@ class ListTenantUsers:
             roles.setdefault(grant.user_id, []).append(grant.role)
         everyone = sorted(set(roles) | set(members))
         following = everyone
-        if position is not None:
-            following = [user_id for user_id in everyone if user_id > str(position.after[0])]
+        if window.after is not None:
+            following = [user_id for user_id in everyone if user_id > str(window.after[0])]
         result = []
-        for user_id in following[query.offset : query.offset + query.limit + 1]:
+        for user_id in following[window.offset : window.offset + window.reads]:
             member = members.get(user_id)
             cached = directory.get(user_id)
             local = user_id in roles
@@ -163,13 +163,7 @@ class ListTenantUsers:
             offset=query.offset,
             total_exact=not unread,
         )
-        return continued(
-            found,
-            limit=query.limit,
-            seen=query.offset if position is None else position.seen,
-            key=lambda user: (user.user_id,),
-            scope=scope,
-        )
+        return window.page(found, key=lambda user: (user.user_id,))
 
     async def _members(self, org_id: str) -> tuple[dict[str, OrgMembership], int]:
         """The organisation's members, up to `MAX_PAGES` pages of them, and how many of its
