@@ -13,8 +13,8 @@ from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
 from admin_core.users.errors import IdentityProviderUnavailable
 from admin_core.users.use_cases import GrantRoleCommand
+from tests.support.remote_identity import RemoteIdentity, remote
 from tests.support.use_cases import World, org_of, tenant_caller
-from tests.unit.test_role_changes_as_side_effects import Flaky
 
 APOLLO = "apollo-chennai"
 APOLLO_ORG = org_of(APOLLO)
@@ -24,18 +24,13 @@ HIRES = [f"user_hire_{n}" for n in range(5)]
 
 @pytest.fixture
 async def world() -> World:
-    w = World(identity=Flaky())
+    w = World(identity=RemoteIdentity())
     await w.add_tenant(APOLLO, name="Apollo Chennai")
     w.add_user("user_apollo_admin", "Kavya Iyer")
     for user_id in HIRES:
         w.add_user(user_id)
     await w.add_role(APOLLO, "user_apollo_admin", "org:admin")
     return w
-
-
-def flaky(world: World) -> Flaky:
-    assert isinstance(world.identity, Flaky)
-    return world.identity
 
 
 def grant(user_id: str) -> GrantRoleCommand:
@@ -49,11 +44,11 @@ def statuses(world: World) -> list[IntentStatus]:
 async def left_by_dying_callers(world: World, user_ids: list[str]) -> list[str]:
     """Grants whose caller died once the provider took the membership: each leaves its
     intent pending, unrecorded; their ids, oldest first."""
-    flaky(world).die_after_write = True
+    remote(world).die_after_write = True
     for user_id in user_ids:
         with pytest.raises(asyncio.CancelledError):
             await world.grant.execute(ADMIN, grant(user_id))
-    flaky(world).die_after_write = False
+    remote(world).die_after_write = False
     return list(world.store.intents)
 
 
@@ -66,13 +61,13 @@ async def test_intents_the_provider_cannot_be_asked_about_are_reported_and_read_
     ids = await left_by_dying_callers(world, HIRES)
     world.clock.advance(LEASE + timedelta(seconds=1))
     changes = world.role_changes
-    flaky(world).unreachable_reads = True
+    remote(world).unreachable_reads = True
     report = await changes.side_effects.reconcile(changes.effects, limit=2)
     assert (report.completed, report.abandoned, report.unresolved) == ([], [], ids)
     assert statuses(world) == [IntentStatus.PENDING] * 5
     assert world.audit() == []
 
-    flaky(world).unreachable_reads = False
+    remote(world).unreachable_reads = False
     report = await changes.side_effects.reconcile(changes.effects, limit=2)
     assert (report.completed, report.abandoned, report.unresolved) == (ids, [], [])
     assert statuses(world) == [IntentStatus.DONE] * 5
@@ -85,7 +80,7 @@ async def test_a_change_the_provider_never_took_is_reported_abandoned_and_undone
     """The write failed and the provider could not be asked either (the grant stays
     pending); once it answers, reconcile finds the membership absent: the grant is undone,
     reported abandoned, and leaves no entry."""
-    identity = flaky(world)
+    identity = remote(world)
     identity.refuse_writes = identity.then_unreachable = True
     with pytest.raises(IdentityProviderUnavailable):
         await world.grant.execute(ADMIN, grant(HIRES[0]))
@@ -108,7 +103,7 @@ async def test_a_change_still_driven_by_its_caller_is_reported_and_left_alone(
     """Reconcile told to take every intent, however young, finds one whose caller's lease
     still runs (its provider write under way): reported unresolved, untouched; the caller
     then finishes it as if reconcile had never looked."""
-    identity = flaky(world)
+    identity = remote(world)
     identity.gate = asyncio.Event()
     granting = asyncio.create_task(world.grant.execute(ADMIN, grant(HIRES[0])))
     await asyncio.sleep(0.05)  # committed with its intent; its write waits at the gate

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -15,13 +14,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from adapters.memory.identity import InMemoryIdentityProvider
 from admin_core.kernel.principal import PLATFORM_TENANT_ID
 from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
 from admin_core.users.errors import IdentityProviderUnavailable, RoleNotAllowed
-from admin_core.users.ports import MembershipPage, OrgMembership
 from admin_core.users.use_cases import GrantRole, GrantRoleCommand, RevokeRoleCommand
+from tests.support.remote_identity import RemoteIdentity, remote
 from tests.support.use_cases import (
     APOLLO,
     APOLLO_ADMIN,
@@ -38,69 +36,9 @@ from tests.support.use_cases import (
 )
 
 
-class Flaky(InMemoryIdentityProvider):
-    """The in-memory identity provider with the failures of a remote one."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refuse_writes = False  # writes fail and do not land
-        self.then_unreachable = False  # ... and after a refusal, reads fail too
-        self.lose_answers = False  # writes land, their answers are lost
-        self.unreachable_reads = False
-        self.die_after_write = False  # the caller dies once the write has landed
-        self.gate: asyncio.Event | None = None  # writes wait for it
-
-    async def _write(self) -> None:
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.refuse_writes:
-            self.unreachable_reads = self.then_unreachable
-            raise IdentityProviderUnavailable()
-
-    def _after_write(self) -> None:
-        if self.lose_answers:
-            raise IdentityProviderUnavailable()
-        if self.die_after_write:
-            raise asyncio.CancelledError  # the request is gone before it records anything
-
-    async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
-        await self._write()
-        created = await super().create_membership(org_id, user_id, role)
-        self._after_write()
-        return created
-
-    async def update_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
-        await self._write()
-        updated = await super().update_membership(org_id, user_id, role)
-        self._after_write()
-        return updated
-
-    async def delete_membership(self, org_id: str, user_id: str) -> None:
-        await self._write()
-        await super().delete_membership(org_id, user_id)
-        self._after_write()
-
-    async def list_memberships(
-        self,
-        org_id: str,
-        *,
-        limit: int = 100,
-        offset: int = 0,
-        user_ids: Collection[str] = (),
-    ) -> MembershipPage:
-        if self.unreachable_reads:
-            raise IdentityProviderUnavailable()
-        return await super().list_memberships(org_id, limit=limit, offset=offset, user_ids=user_ids)
-
-
 @pytest.fixture
 async def world() -> World:
-    return await hiring_world(Flaky())
-
-
-def flaky(world: World) -> Flaky:
-    assert isinstance(world.identity, Flaky)
-    return world.identity
+    return await hiring_world(RemoteIdentity())
 
 
 def revoke(role: str) -> RevokeRoleCommand:
@@ -108,7 +46,7 @@ def revoke(role: str) -> RevokeRoleCommand:
 
 
 async def test_a_grant_the_provider_refused_is_undone_and_not_audited(world: World) -> None:
-    flaky(world).refuse_writes = True
+    remote(world).refuse_writes = True
     with pytest.raises(IdentityProviderUnavailable):
         await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     assert await world.roles(APOLLO, HIRE) == ()
@@ -121,7 +59,7 @@ async def test_a_revoke_the_provider_refused_puts_the_grant_back_as_it_was(world
     await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     granted = world.store.user_roles[(APOLLO, HIRE, "org:provider:staff")]
     world.clock.advance(timedelta(hours=1))
-    flaky(world).refuse_writes = True
+    remote(world).refuse_writes = True
     with pytest.raises(IdentityProviderUnavailable):
         await world.revoke.execute(APOLLO_ADMIN, revoke("org:provider:staff"))
     assert world.store.user_roles[(APOLLO, HIRE, "org:provider:staff")] == granted
@@ -130,7 +68,7 @@ async def test_a_revoke_the_provider_refused_puts_the_grant_back_as_it_was(world
 
 
 async def test_a_write_whose_answer_was_lost_stands_and_is_audited_once(world: World) -> None:
-    flaky(world).lose_answers = True
+    remote(world).lose_answers = True
     change = await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
     assert change.changed
     assert await world.roles(APOLLO, HIRE) == ("org:provider:staff",)
@@ -143,10 +81,10 @@ async def test_a_change_whose_caller_died_is_finished_by_the_next_change(world: 
     """The first request dies after the write landed: its grant and intent are committed,
     unrecorded. Once its lease has run out, the next change of the membership finishes it
     (its entry first), then makes its own."""
-    flaky(world).die_after_write = True
+    remote(world).die_after_write = True
     with pytest.raises(asyncio.CancelledError):
         await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
-    flaky(world).die_after_write = False
+    remote(world).die_after_write = False
     assert world.audit() == []
     assert intent_statuses(world) == [IntentStatus.PENDING]
 
@@ -166,10 +104,10 @@ async def test_reconcile_leaves_a_change_alone_while_it_may_still_be_running(wor
     """A change younger than half a minute belongs to a request still under way: reconcile
     neither touches nor reports it; once the caller's lease has run out, reconcile finishes it
     (its one entry written)."""
-    flaky(world).die_after_write = True
+    remote(world).die_after_write = True
     with pytest.raises(asyncio.CancelledError):
         await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
-    flaky(world).die_after_write = False
+    remote(world).die_after_write = False
     changes = world.role_changes
 
     world.clock.advance(timedelta(seconds=10))
@@ -190,7 +128,7 @@ async def test_a_change_the_provider_cannot_confirm_is_settled_once_it_answers(
     """The write fails and the provider cannot be asked either: the grant stays pending and
     the caller gets 503. The next change, once the provider answers, settles it first (it
     never landed: undone, no entry)."""
-    identity = flaky(world)
+    identity = remote(world)
     identity.refuse_writes = identity.then_unreachable = True
     with pytest.raises(IdentityProviderUnavailable):
         await world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff"))
@@ -211,7 +149,7 @@ async def test_a_replica_waits_for_another_replicas_change_of_the_same_membershi
     """Two replicas (nothing shared but the database) change one membership at once: the
     second waits until the first's write is recorded, so the provider ends with the role
     the last change computed from both."""
-    identity = flaky(world)
+    identity = remote(world)
     identity.gate = asyncio.Event()
     other = GrantRole(
         role_changes(world.transactions, identity, clock=world.clock, platform_org=PLATFORM_ORG)
@@ -238,7 +176,7 @@ async def test_two_changes_of_one_membership_on_one_replica_run_one_after_the_ot
 ) -> None:
     """The second waits for the first to finish, then computes its own from the first's
     outcome; then a third change of the membership is not kept waiting."""
-    identity = flaky(world)
+    identity = remote(world)
     identity.gate = asyncio.Event()
     first = asyncio.create_task(world.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
     await asyncio.sleep(0.05)
@@ -278,7 +216,7 @@ class RoleChangeMachine(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         async def build() -> World:
-            w = World(identity=Flaky(), patience_seconds=0.1)
+            w = World(identity=RemoteIdentity(), patience_seconds=0.1)
             await w.add_tenant(APOLLO, name="Apollo Chennai")
             w.add_user(HIRE, "Sam Carter")
             return w
@@ -286,7 +224,7 @@ class RoleChangeMachine(RuleBasedStateMachine):
         self.world = asyncio.run(build())
 
     def _change(self, use_case: Any, command: Any) -> None:
-        identity = flaky(self.world)
+        identity = remote(self.world)
         try:
             asyncio.run(use_case.execute(APOLLO_ADMIN, command))
         except (IdentityProviderUnavailable, asyncio.CancelledError):
@@ -305,7 +243,7 @@ class RoleChangeMachine(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(list(Fault)))
     def provider_fault_next(self, fault: Fault) -> None:
-        identity = flaky(self.world)
+        identity = remote(self.world)
         identity.refuse_writes = fault in (Fault.REFUSE, Fault.REFUSE_THEN_UNREACHABLE)
         identity.then_unreachable = fault is Fault.REFUSE_THEN_UNREACHABLE
         identity.lose_answers = fault is Fault.LOSE_ANSWER
@@ -313,7 +251,7 @@ class RoleChangeMachine(RuleBasedStateMachine):
 
     @rule()
     def provider_answers_again(self) -> None:
-        flaky(self.world).unreachable_reads = False
+        remote(self.world).unreachable_reads = False
 
     @rule()
     def time_passes(self) -> None:
@@ -363,7 +301,7 @@ async def test_a_super_admin_grant_still_pending_does_not_count_beside_the_last_
     owner = platform_caller("org:super_admin", user_id="user_owner")
     world.add_user("user_owner", "Olivia Owner")
     await world.add_role(PLATFORM_TENANT_ID, "user_owner", "org:super_admin")
-    identity = flaky(world)
+    identity = remote(world)
     identity.refuse_writes = identity.then_unreachable = True
     with pytest.raises(IdentityProviderUnavailable):
         await world.grant.execute(

@@ -5,7 +5,6 @@ nothing (ADR 0058)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
 from datetime import timedelta
 
 import pytest
@@ -15,11 +14,11 @@ from admin_core.side_effects.model import IntentStatus
 from admin_core.side_effects.runner import LEASE
 from admin_core.tenants.use_cases import MapOrganizationCommand
 from admin_core.users.errors import IdentityProviderUnavailable
-from admin_core.users.ports import MembershipPage, OrganizationNotFound, OrgMembership
 from admin_core.users.use_cases import (
     GrantRole,
     ListTenantUsersQuery,
 )
+from tests.support.remote_identity import RemoteIdentity, remote
 from tests.support.use_cases import (
     APOLLO,
     APOLLO_ADMIN,
@@ -35,55 +34,9 @@ from tests.support.use_cases import (
 )
 
 
-class Remote(InMemoryIdentityProvider):
-    """The in-memory identity provider with what a remote one does to a caller: writes held
-    at a gate, answers lost with the caller, reads refused, organisations deleted there."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate: asyncio.Event | None = None
-        self.die_after_write = False
-        self.unreachable_reads = False
-        self.deleted_orgs: set[str] = set()
-
-    async def _write(self) -> None:
-        if self.gate is not None:
-            await self.gate.wait()
-
-    async def create_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
-        await self._write()
-        created = await super().create_membership(org_id, user_id, role)
-        if self.die_after_write:
-            raise asyncio.CancelledError
-        return created
-
-    async def update_membership(self, org_id: str, user_id: str, role: str) -> OrgMembership:
-        await self._write()
-        return await super().update_membership(org_id, user_id, role)
-
-    async def list_memberships(
-        self,
-        org_id: str,
-        *,
-        limit: int = 100,
-        offset: int = 0,
-        user_ids: Collection[str] = (),
-    ) -> MembershipPage:
-        if self.unreachable_reads:
-            raise IdentityProviderUnavailable()
-        if org_id in self.deleted_orgs:
-            raise OrganizationNotFound(org_id)
-        return await super().list_memberships(org_id, limit=limit, offset=offset, user_ids=user_ids)
-
-
 @pytest.fixture
 async def world() -> World:
-    return await hiring_world(Remote())
-
-
-def remote(world: World) -> Remote:
-    assert isinstance(world.identity, Remote)
-    return world.identity
+    return await hiring_world(RemoteIdentity())
 
 
 async def test_a_change_kept_waiting_by_another_replica_past_its_patience_writes_nothing(
@@ -221,7 +174,7 @@ async def test_a_change_queued_on_this_replica_past_its_patience_writes_nothing(
     """Changes of one membership on one replica run one after the other; one kept in that
     queue longer than its patience (the one ahead waits on the provider) answers 503 saying
     so, and leaves neither a role nor an entry; the one ahead ends as it would have."""
-    w = await hiring_world(Remote(), patience_seconds=0.2)
+    w = await hiring_world(RemoteIdentity(), patience_seconds=0.2)
     identity = remote(w)
     identity.gate = asyncio.Event()
     first = asyncio.create_task(w.grant.execute(APOLLO_ADMIN, hire_grant("org:provider:staff")))
