@@ -35,7 +35,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 from urllib.parse import quote
@@ -73,45 +73,80 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def _finite(literal: str) -> float:
+    """A JSON number with a fraction or exponent, which must be one a float holds (`1e400`
+    is not)."""
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is beyond a number's range")
+    return number
+
+
 def decode(definition: FlagDefinition | None, enabled: Any, value: Any) -> Any:
-    """Our value of a feature Flagsmith holds as (`enabled`, `value`); raises `Unreadable`."""
+    """Our value of a feature Flagsmith holds as (`enabled`, `value`); raises `Unreadable`
+    for anything else it may hold (a dashboard or another client writes what it likes)."""
     if definition is None:
         return enabled if value is None else value
-    kind = definition.type
-    if kind is FlagType.BOOL:
-        if isinstance(enabled, bool):
-            return enabled
-    elif kind is FlagType.INT:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-            return int(value)
-    elif kind is FlagType.FLOAT:
-        number: float | None = None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                number = None
-        if number is not None and math.isfinite(number):
-            return number
-    elif kind is FlagType.STRING:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):  # a dashboard types "true" as a boolean
-            return "true" if value else "false"
-        if isinstance(value, int):  # ... and "12" as an integer
-            return str(value)
-    elif isinstance(value, str):
-        try:
-            return json.loads(value, parse_constant=_reject_constant)
-        except ValueError:
-            pass
-    elif isinstance(value, bool | int | float):
+    read = _READERS[definition.type](enabled, value)
+    if read is _UNREADABLE:
+        raise Unreadable(f"{value!r:.100} is not a {definition.type.value}")
+    return read
+
+
+#: What a reader of `_READERS` answers for a value that is not one of its type.
+_UNREADABLE = object()
+
+
+def _read_bool(enabled: Any, _value: Any) -> Any:
+    return enabled if isinstance(enabled, bool) else _UNREADABLE
+
+
+def _read_int(_enabled: Any, value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise Unreadable(f"{value!r} is not a {kind.value}")
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value)
+    return _UNREADABLE
+
+
+def _read_float(_enabled: Any, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return _UNREADABLE
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # not a number; an integer beyond a float
+        return _UNREADABLE
+    return number if math.isfinite(number) else _UNREADABLE
+
+
+def _read_string(_enabled: Any, value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):  # a dashboard types "true" as a boolean
+        return "true" if value else "false"
+    if isinstance(value, int):  # ... and "12" as an integer
+        return str(value)
+    return _UNREADABLE
+
+
+def _read_json(_enabled: Any, value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        return value
+    if not isinstance(value, str):
+        return _UNREADABLE
+    try:
+        return json.loads(value, parse_constant=_reject_constant, parse_float=_finite)
+    except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
+        return _UNREADABLE
+
+
+_READERS: dict[FlagType, Callable[[Any, Any], Any]] = {
+    FlagType.BOOL: _read_bool,
+    FlagType.INT: _read_int,
+    FlagType.FLOAT: _read_float,
+    FlagType.STRING: _read_string,
+    FlagType.JSON: _read_json,
+}
 
 
 def encode(definition: FlagDefinition | None, value: Any) -> tuple[bool, str | int | None]:
