@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 from admin_core.audit.checkpoints import (
     Checkpoint,
@@ -256,6 +256,64 @@ class CheckpointEvidence:
     problem: CheckpointProblem | None
 
 
+class _StoredCheckpoint(NamedTuple):
+    """A checkpoint as the database stores it, with the sink's copy (None: the sink lacks
+    it; without a sink, the database's stands for both)."""
+
+    seq: int
+    document: bytes
+    published: bytes | None
+
+
+class _TrustedSoFar:
+    """The checkpoints found trustworthy so far, in order from the first: the latest one's
+    seq and document, as the database and the sink both held it, and each chain's latest
+    seal."""
+
+    def __init__(self, known: TrustedPrefix | None) -> None:
+        self.latest_seq = known.latest.seq if known else 0
+        self.latest_document = known.document if known else b""
+        self._remembered = known.seals if known else {}
+        # chain: the head a trusted checkpoint sealed last, and that checkpoint's seq; made
+        # into seals once, as a verify may check thousands of checkpoints of every chain
+        self._last_sealed: dict[str, tuple[SealedHead, int]] = {}
+
+    def add(self, seq: int, document: bytes, checkpoint: Checkpoint) -> None:
+        self._last_sealed.update({head.chain: (head, seq) for head in checkpoint.heads})
+        self.latest_seq, self.latest_document = seq, document
+
+    def seals(self) -> dict[str, Seal]:
+        seals = dict(self._remembered)
+        for chain, (head, seq) in self._last_sealed.items():
+            seals[chain] = Seal(seq=head.seq, hash=head.hash, checkpoint_seq=seq)
+        return seals
+
+
+#: The checkpoints' verdict (the first problem, the latest trusted one, how many were
+#: checked) and each chain's latest seal among the trusted ones.
+_Checked: TypeAlias = tuple[SignatureCheck, dict[str, Seal]]
+
+
+async def _as_remembered(known: TrustedPrefix, stored: AsyncIterator[_StoredCheckpoint]) -> bool:
+    """Whether the first of `stored` is `known`'s latest checkpoint, both copies as they were
+    when it was trusted."""
+    first = await anext(stored, None)
+    return (
+        first is not None
+        and first.seq == known.latest.seq
+        and first.document == first.published == known.document
+    )
+
+
+def _checked_to(seal: Seal, broken: ChainBreak, verified: int) -> int | None:
+    """The last entry a seal can be held to in the search for the earliest one `broken`
+    contradicts: the break itself when it is a seal's mismatch, else the last entry checked;
+    None when the latest seal held, and so every one before it."""
+    if broken.reason is BreakReason.CHECKPOINT_MISMATCH:
+        return broken.seq
+    return None if seal.seq <= verified else verified
+
+
 class VerifyAuditChain:
     """Prove a chain was not altered: recompute every entry's hash and link, in `seq` order,
     and hold the chain to what the signed checkpoints sealed.
@@ -416,68 +474,62 @@ class VerifyAuditChain:
         before `seal`'s, each read again and checked by its signature. A seal past the checked
         entries tells nothing and sends the search lower. One no longer trustworthy ends the
         search with what was found so far."""
-        if broken.reason is BreakReason.CHECKPOINT_MISMATCH:
-            checked_to = broken.seq
-        elif seal.seq <= verified:  # the latest seal held, and so every one before it
+        checked_to = _checked_to(seal, broken, verified)
+        if checked_to is None or self._keys is None:
             return broken
-        else:
-            checked_to = verified
         found = broken
         low, high = 1, seal.checkpoint_seq - 1
-        while low <= high and self._keys is not None:
+        while low <= high:
             middle = (low + high) // 2
-            async with self._transactions() as tx:
-                documents = await tx.checkpoints.documents(after_seq=middle - 1, limit=1)
-                checkpoint = (
-                    signed_checkpoint(middle, documents[0][1], self._keys.verify)
-                    if documents
-                    else None
-                )
-                if not isinstance(checkpoint, Checkpoint):
-                    break
-                sealed = checkpoint.head_of(chain)
-                rows = (
-                    await tx.audit.read_chain_rows(chain, after_seq=sealed.seq - 1, limit=1)
-                    if sealed is not None
-                    else ()
-                )
+            read = await self._seal_and_entry(chain, middle, self._keys)
+            if read is None:
+                break
+            sealed, row = read
             if sealed is None:  # the chain had no entry yet
                 low = middle + 1
-                continue
-            if sealed.seq > checked_to:
+            elif sealed.seq > checked_to:  # tells nothing
                 high = middle - 1
-                continue
-            row = rows[0] if rows and rows[0][_SEQ_AT] == sealed.seq else None
-            if row is not None and row[_HASH_AT] == sealed.hash:
+            elif row is not None and row[_HASH_AT] == sealed.hash:  # holds
                 low = middle + 1
-                continue
-            found = ChainBreak(
-                seq=sealed.seq,
-                entry_id=row[_ID_AT] if row is not None else None,
-                reason=BreakReason.CHECKPOINT_MISMATCH,
-                checkpoint_seq=middle,
-            )
-            high = middle - 1
+            else:
+                found = ChainBreak(
+                    seq=sealed.seq,
+                    entry_id=row[_ID_AT] if row is not None else None,
+                    reason=BreakReason.CHECKPOINT_MISMATCH,
+                    checkpoint_seq=middle,
+                )
+                high = middle - 1
         return found
+
+    async def _seal_and_entry(
+        self, chain: str, checkpoint_seq: int, keys: CheckpointKeys
+    ) -> tuple[SealedHead | None, Sequence[Any] | None] | None:
+        """What checkpoint `checkpoint_seq` sealed of `chain` and the chain's entry at that seq
+        now (each None when there is none); None when the checkpoint is gone or fails its
+        signature."""
+        async with self._transactions() as tx:
+            documents = await tx.checkpoints.documents(after_seq=checkpoint_seq - 1, limit=1)
+            checkpoint = (
+                signed_checkpoint(checkpoint_seq, documents[0][1], keys.verify)
+                if documents
+                else None
+            )
+            if not isinstance(checkpoint, Checkpoint):
+                return None
+            sealed = checkpoint.head_of(chain)
+            if sealed is None:
+                return None, None
+            rows = await tx.audit.read_chain_rows(chain, after_seq=sealed.seq - 1, limit=1)
+        return sealed, rows[0] if rows and rows[0][_SEQ_AT] == sealed.seq else None
 
     async def _evidence(self, chains: Sequence[str]) -> dict[str, CheckpointEvidence]:
         """What the trusted checkpoints sealed of each of `chains`."""
         if self._keys is None:
-            return {
-                chain: CheckpointEvidence(
-                    latest=None, latest_checkpoint=None, checked=0, problem=None
-                )
-                for chain in chains
-            }
-        # A writer stores a checkpoint, then publishes it: read both sides between writes.
-        async with self._lock.reading() if self._lock else contextlib.nullcontext():
-            known = self._trusted.prefix
-            checked = await self._check_checkpoints(self._keys, known) if known else None
-            if checked is None:  # nothing remembered, or what was is changed or gone
-                self._trusted.forget()
-                checked = await self._check_checkpoints(self._keys, None)
-                assert checked is not None
-        check, seals = checked
+            unchecked = CheckpointEvidence(
+                latest=None, latest_checkpoint=None, checked=0, problem=None
+            )
+            return dict.fromkeys(chains, unchecked)
+        check, seals = await self._check_checkpoints(self._keys)
         return {
             chain: CheckpointEvidence(
                 latest=seals.get(chain),
@@ -488,49 +540,93 @@ class VerifyAuditChain:
             for chain in chains
         }
 
-    async def _check_checkpoints(
-        self, keys: CheckpointKeys, known: TrustedPrefix | None
-    ) -> tuple[SignatureCheck, dict[str, Seal]] | None:
-        """Check the checkpoints in order from the first, or from `known`'s latest one, which
-        must be unchanged on both sides (else None); remember how far they are trusted."""
-        check = SignatureCheck(keys.verify, after=known.latest if known else None)
-        seals = dict(known.seals) if known else {}
-        # chain: the head a trusted checkpoint sealed last, and that checkpoint's seq
-        last_sealed: dict[str, tuple[SealedHead, int]] = {}
-        trusted = known.document if known else b""
-        after = known.latest.seq - 1 if known else 0
-        batch = min(self._batch_size, CHECKPOINTS_PER_READ)
-        while check.problem is None:
+    async def _check_checkpoints(self, keys: CheckpointKeys) -> _Checked:
+        """The checkpoints written since the remembered ones; all of them when nothing is
+        remembered, or what was is changed or gone. A writer stores a checkpoint, then
+        publishes it: both sides are read between writes."""
+        async with self._lock.reading() if self._lock else contextlib.nullcontext():
+            known = self._trusted.prefix
+            checked = await self._check_since(keys, known) if known else None
+            if checked is None:
+                self._trusted.forget()
+                checked = await self._check_all(keys)
+        return checked
+
+    async def _check_all(self, keys: CheckpointKeys) -> _Checked:
+        """Every checkpoint, from the first."""
+        async with contextlib.aclosing(self._stored_checkpoints(after=0)) as stored:
+            return await self._check_in_order(
+                SignatureCheck(keys.verify), _TrustedSoFar(None), stored
+            )
+
+    async def _check_since(self, keys: CheckpointKeys, known: TrustedPrefix) -> _Checked | None:
+        """The checkpoints after `known`'s latest, which is read again first: None when it is
+        gone or either side's copy changed."""
+        after = known.latest.seq - 1
+        async with contextlib.aclosing(self._stored_checkpoints(after=after)) as stored:
+            if not await _as_remembered(known, stored):
+                return None
+            return await self._check_in_order(
+                SignatureCheck(keys.verify, after=known.latest), _TrustedSoFar(known), stored
+            )
+
+    async def _check_in_order(
+        self,
+        check: SignatureCheck,
+        trusted: _TrustedSoFar,
+        stored: AsyncIterator[_StoredCheckpoint],
+    ) -> _Checked:
+        """The stored checkpoints in order, then the next one in case only the sink holds it;
+        remember how far they are trusted."""
+        await self._check_stored(check, trusted, stored)
+        if check.problem is None:
+            await self._check_sink_tail(check, trusted.latest_seq + 1)
+        seals = trusted.seals()
+        if check.latest is not None:
+            self._trusted.advance(
+                TrustedPrefix(latest=check.latest, document=trusted.latest_document, seals=seals)
+            )
+        return check, seals
+
+    async def _check_stored(
+        self,
+        check: SignatureCheck,
+        trusted: _TrustedSoFar,
+        stored: AsyncIterator[_StoredCheckpoint],
+    ) -> None:
+        """Each stored checkpoint up to the first that fails; a seq skipped is a checkpoint
+        deleted from the database."""
+        async for seq, document, published in stored:
+            expected = trusted.latest_seq + 1
+            if seq != expected:
+                check.feed(expected, None, await self._published(expected))
+                return
+            checkpoint = check.feed(seq, document, published)
+            if checkpoint is None:
+                return
+            trusted.add(seq, document, checkpoint)
+
+    async def _check_sink_tail(self, check: SignatureCheck, seq: int) -> None:
+        """Checkpoint `seq`, after the database's latest: held by the sink, it is one of the
+        latest checkpoints deleted from the database."""
+        published = await self._published(seq)
+        if published is not None:
+            check.feed(seq, None, published)
+
+    async def _stored_checkpoints(self, *, after: int) -> AsyncGenerator[_StoredCheckpoint, None]:
+        """The checkpoints the database holds after seq `after`, in order, each with the
+        sink's copy; read `CHECKPOINTS_PER_READ` at a time (fewer for a smaller
+        `batch_size`), each read in its own unit of work."""
+        limit = min(self._batch_size, CHECKPOINTS_PER_READ)
+        while True:
             async with self._transactions() as tx:
-                documents = await tx.checkpoints.documents(after_seq=after, limit=batch)
+                documents = await tx.checkpoints.documents(after_seq=after, limit=limit)
             copies = await self._published_many(documents)
             for (seq, document), published in zip(documents, copies, strict=True):
-                if known is not None:  # the remembered one comes first, as it was
-                    if seq != known.latest.seq or not document == published == known.document:
-                        return None
-                    known, after = None, seq
-                    continue
-                if seq != after + 1:  # a checkpoint was deleted from the database
-                    check.feed(after + 1, None, await self._published(after + 1))
-                    break
-                checkpoint = check.feed(seq, document, published)
-                if checkpoint is None:
-                    break
-                last_sealed.update({head.chain: (head, seq) for head in checkpoint.heads})
-                trusted, after = document, seq
-            if len(documents) < batch:
-                break
-        if known is not None:  # the remembered checkpoint is gone from the database
-            return None
-        for chain, (head, seq) in last_sealed.items():
-            seals[chain] = Seal(seq=head.seq, hash=head.hash, checkpoint_seq=seq)
-        if check.problem is None and self._sink is not None:
-            later = await self._sink.read(after + 1)
-            if later is not None:  # the latest checkpoints were deleted from the database
-                check.feed(after + 1, None, later)
-        if check.latest is not None:
-            self._trusted.advance(TrustedPrefix(latest=check.latest, document=trusted, seals=seals))
-        return check, seals
+                yield _StoredCheckpoint(seq, document, published)
+            if len(documents) < limit:
+                return
+            after = documents[-1][0]
 
     async def _published_many(
         self, documents: Sequence[tuple[int, bytes]]
