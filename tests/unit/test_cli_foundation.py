@@ -18,6 +18,7 @@ from adapters.ed25519.keys import Ed25519CheckpointSigner
 from entrypoints.cli.main import build_parser, main
 from entrypoints.cli.output import print_table
 from tests.support.adminctl import ADMINCTL
+from tests.support.ports import free_port
 from tests.support.signals import stopped
 
 
@@ -522,6 +523,20 @@ def test_with_json_a_database_a_later_release_migrated_is_an_error_envelope(
     status, envelope = _json_failure(["--json", "db", "upgrade"], capsys)
     assert status == 78
     assert envelope["errors"][0]["code"] == "DATABASE_SCHEMA_NOT_CURRENT"
+
+
+def test_serve_on_a_database_a_later_release_migrated_names_the_schema_code(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` called it CONFIGURATION_INVALID, where `db upgrade` and every other command
+    call the same schema DATABASE_SCHEMA_NOT_CURRENT."""
+    with sqlite3.connect(embedded / "admin.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    capsys.readouterr()
+    assert main(["serve", "--port", str(free_port())]) == 78
+    err = capsys.readouterr().err
+    assert "error DATABASE_SCHEMA_NOT_CURRENT: the database schema is not this release's" in err
+    assert "which a later release made" in err
 
 
 def test_with_json_a_signing_key_that_cannot_be_read_is_an_error_envelope(

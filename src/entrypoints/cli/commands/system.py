@@ -468,12 +468,19 @@ def _database_unfit(settings: Settings) -> int | None:
             return None
         behind = asyncio.run(_schema_behind(settings))
     except SchemaNewer as error:
-        return report_problems("the database schema is not this release's:", [_newer(error.found)])
+        return _schema_not_current(_newer(error.found))
     except (OSError, TimeoutError, sa.exc.DBAPIError) as error:
         return _database_problem(error, as_json=False)
     if behind:
-        return report_problems("the database schema is not this release's:", [behind])
+        return _schema_not_current(behind)
     return None
+
+
+def _schema_not_current(problem: str) -> int:
+    """DATABASE_SCHEMA_NOT_CURRENT (exit 78), as `db upgrade` and every command say it."""
+    return report_problems(
+        "the database schema is not this release's:", [problem], code=DATABASE_SCHEMA_NOT_CURRENT
+    )
 
 
 def _server_options(settings: Settings) -> dict[str, Any]:
