@@ -3,8 +3,6 @@ a code of their own."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 import pytest
@@ -12,27 +10,12 @@ from litestar import Litestar, post
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-import admin_core
-from admin_core.graph.errors import GraphRebuildFailed
 from admin_core.kernel.errors import AdminError
-from admin_core.users.errors import RoleNotAllowed
 from entrypoints.cli.output import EXIT_BY_STATUS, exit_code_of
 from entrypoints.http.errors import STATUS, handle_exception, status_of
+from tests.support.errors import BY_CAUSE, error_classes
 
-
-def _all_error_classes() -> set[type[AdminError]]:
-    for module in pkgutil.walk_packages(admin_core.__path__, "admin_core."):
-        importlib.import_module(module.name)
-    found: set[type[AdminError]] = set()
-    pending: list[type[AdminError]] = [AdminError]
-    while pending:
-        cls = pending.pop()
-        found.add(cls)
-        pending += cls.__subclasses__()
-    return found
-
-
-ERRORS = sorted(_all_error_classes(), key=lambda cls: cls.code)
+ERRORS = error_classes()
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda cls: cls.__name__)
@@ -45,15 +28,7 @@ def test_the_table_names_every_class_and_nothing_else() -> None:
     assert set(STATUS) == set(ERRORS)
 
 
-@pytest.mark.parametrize(
-    ("error", "status", "exit_code"),
-    [
-        (GraphRebuildFailed(unreachable=True), 503, 6),
-        (GraphRebuildFailed(unreachable=False), 500, 1),
-        (RoleNotAllowed(unknown=True), 422, 2),
-        (RoleNotAllowed(unknown=False), 403, 3),
-    ],
-)
+@pytest.mark.parametrize(("error", "status", "exit_code"), BY_CAUSE)
 def test_an_error_whose_status_depends_on_its_cause_exits_by_the_same_cause(
     error: AdminError, status: int, exit_code: int
 ) -> None:
