@@ -108,7 +108,8 @@ def openapi_config(path: str, render_plugins: list[OpenAPIRenderPlugin]) -> Open
         version="1.0.0",
         description=(
             "The admin control plane. Every operation needs a Clerk session token "
-            "(`Authorization: Bearer <token>`); errors come in the envelope of SPEC §4."
+            "(`Authorization: Bearer <token>`); errors come in the envelope of SPEC §4, and"
+            " docs/errors.md lists every code with its status and what the caller does."
             " `adminctl serve` answers some requests itself, before any operation, and closes"
             " the connection: 400 BAD_REQUEST (not HTTP/1.1, a target that is no path, a body"
             " framed two ways), 408 REQUEST_TIMEOUT (headers that did not arrive in time), 414"
