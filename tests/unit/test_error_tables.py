@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar import Litestar, post
+from litestar import Litestar, get, post
+from litestar.exceptions import HTTPException
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
@@ -45,9 +46,14 @@ async def echo(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     return data
 
 
+@get("/teapot")
+async def teapot() -> None:
+    raise HTTPException(status_code=418, detail="I'm a teapot.")
+
+
 def _app() -> Litestar:
     return Litestar(
-        [echo], exception_handlers={Exception: handle_exception}, request_max_body_size=64
+        [echo, teapot], exception_handlers={Exception: handle_exception}, request_max_body_size=64
     )
 
 
@@ -74,3 +80,10 @@ async def test_an_unknown_route_and_method_keep_their_codes() -> None:
         wrong = await client.get("/echo")
     assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "NOT_FOUND")
     assert (wrong.status_code, wrong.json()["errors"][0]["code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
+async def test_a_framework_4xx_without_a_code_of_its_own_is_a_bad_request() -> None:
+    async with AsyncTestClient(_app()) as client:
+        response = await client.get("/teapot")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"code": "BAD_REQUEST", "message": "I'm a teapot."}]

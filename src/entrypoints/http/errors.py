@@ -175,7 +175,8 @@ def _query_rule_views(request: Request[Any, Any, Any], named: list[ErrorView]) -
 
 
 def _framework(exc: HTTPException) -> tuple[int, AdminError]:
-    """A framework error by its status; a 4xx we have no class for keeps its status."""
+    """A framework error by its status; a 4xx we have no class for is a 400 BAD_REQUEST
+    carrying the framework's message (ADR 0043)."""
     status = exc.status_code
     kind = _BY_STATUS.get(status)
     if kind is not None:
