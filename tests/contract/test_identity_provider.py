@@ -192,11 +192,12 @@ async def test_429_asking_too_long_a_wait_is_unavailable(fake_clerk: FakeClerk) 
         base_url=fake_clerk.url, secret_key=fake_clerk.secret_key, max_retry_after=5
     )
     try:
-        with pytest.raises(IdentityProviderUnavailable):
+        with pytest.raises(IdentityProviderUnavailable) as caught:
             await client.get_user("user_ana")
     finally:
         await client.aclose()
     assert fake_clerk.calls_of("GET") == 1
+    assert caught.value.retry_after_seconds == 120  # Clerk's wait, passed on to the caller
 
 
 async def test_5xx_is_retried_then_succeeds(

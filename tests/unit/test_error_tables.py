@@ -11,7 +11,8 @@ from litestar.exceptions import HTTPException
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
-from admin_core.kernel.errors import AdminError
+from admin_core.flags.errors import FlagsUnavailable
+from admin_core.kernel.errors import RETRY_AFTER_SECONDS, AdminError
 from entrypoints.cli.output import EXIT_BY_STATUS, exit_code_of
 from entrypoints.http.errors import STATUS, handle_exception, status_of
 from tests.support.errors import BY_CAUSE, error_classes
@@ -51,9 +52,21 @@ async def teapot() -> None:
     raise HTTPException(status_code=418, detail="I'm a teapot.")
 
 
+@get("/flags/waiting")
+async def flags_waiting() -> None:
+    raise FlagsUnavailable(details={RETRY_AFTER_SECONDS: 3})
+
+
+@get("/flags/down")
+async def flags_down() -> None:
+    raise FlagsUnavailable()
+
+
 def _app() -> Litestar:
     return Litestar(
-        [echo, teapot], exception_handlers={Exception: handle_exception}, request_max_body_size=64
+        [echo, teapot, flags_waiting, flags_down],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=64,
     )
 
 
@@ -87,3 +100,14 @@ async def test_a_framework_4xx_without_a_code_of_its_own_is_a_bad_request() -> N
         response = await client.get("/teapot")
     assert response.status_code == 400
     assert response.json()["errors"] == [{"code": "BAD_REQUEST", "message": "I'm a teapot."}]
+
+
+async def test_an_error_that_knows_how_long_to_wait_answers_retry_after() -> None:
+    """A client, a proxy or a load balancer reads the wait from the header: the same whole
+    seconds as `details.retry_after_seconds`; an error that does not know sends none."""
+    async with AsyncTestClient(_app()) as client:
+        waiting = await client.get("/flags/waiting")
+        unknown = await client.get("/flags/down")
+    assert (waiting.status_code, waiting.headers.get("retry-after")) == (503, "3")
+    assert waiting.json()["errors"][0]["details"] == {"retry_after_seconds": 3}
+    assert (unknown.status_code, unknown.headers.get("retry-after")) == (503, None)

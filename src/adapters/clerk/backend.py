@@ -9,6 +9,7 @@ Endpoints (base `https://api.clerk.com/v1`, `Authorization: Bearer <secret key>`
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.http.retry import RetryPolicy
+from admin_core.kernel.errors import RETRY_AFTER_SECONDS
 from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
 from admin_core.users.ports import (
     IdentityProvider,
@@ -161,7 +163,7 @@ class ClerkIdentityProvider(IdentityProvider):
                 "The identity provider is rate limiting us.",
                 details={
                     "attempts": attempts,
-                    "retry_after": self._retry_policy.wait_after(last, attempts),
+                    RETRY_AFTER_SECONDS: math.ceil(self._retry_policy.wait_after(last, attempts)),
                 },
             )
         if last.status_code == 401:

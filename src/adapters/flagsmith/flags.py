@@ -50,7 +50,7 @@ from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
 from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, FlagType
 from admin_core.flags.overrides import same_value
 from admin_core.flags.ports import FeatureFlags
-from admin_core.kernel.errors import FieldError
+from admin_core.kernel.errors import RETRY_AFTER_SECONDS, FieldError
 from admin_core.kernel.loops import LoopLock
 
 log = logging.getLogger("admin_core.flagsmith")
@@ -493,7 +493,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
         raise FlagsUnavailable(
             "A write to Flagsmith got no answer, and Flagsmith's environment document may not "
             "show it yet: what Flagsmith holds for this identity cannot be told until then.",
-            details={"retry_after_seconds": math.ceil(self._trail - waited)},
+            details={RETRY_AFTER_SECONDS: math.ceil(self._trail - waited)},
         )
 
     def _remember(self, identity: str, flag: str, write: _Write) -> None:

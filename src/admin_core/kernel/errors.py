@@ -22,6 +22,11 @@ class FieldError:
     code: str | None = None
 
 
+#: The `details` key of an error that knows how long to wait before trying again: whole
+#: seconds, which the API also answers as `Retry-After`.
+RETRY_AFTER_SECONDS = "retry_after_seconds"
+
+
 class AdminError(Exception):
     """Base of every error the core raises on purpose. `code` is part of the API contract."""
 
@@ -39,6 +44,12 @@ class AdminError(Exception):
         self.field = field
         self.details: dict[str, Any] = dict(details or {})
         super().__init__(self.message)
+
+    @property
+    def retry_after_seconds(self) -> int | None:
+        """How many whole seconds to wait before trying again, when the error knows."""
+        wait = self.details.get(RETRY_AFTER_SECONDS)
+        return wait if type(wait) is int and wait >= 0 else None
 
 
 class AuthHeaderMissing(AdminError):

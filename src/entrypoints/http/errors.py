@@ -194,12 +194,16 @@ def allowed_methods(methods: Iterable[str]) -> str:
     return ", ".join(sorted(allowed))
 
 
-def _headers_of(status: int) -> dict[str, str] | None:
+def _headers_of(status: int, error: AdminError | None = None) -> dict[str, str] | None:
     """A 415 says the codings a request body may come in (RFC 9110 §12.5.3): none. A 408
-    closes the connection (RFC 9110 §15.5.9): what is left of the request is not read."""
+    closes the connection (RFC 9110 §15.5.9): what is left of the request is not read. An
+    error that knows how long to wait says so in `Retry-After` (RFC 9110 §10.2.3) too."""
     if status == 408:
         return {"Connection": "close"}
-    return {"Accept-Encoding": "identity"} if status == 415 else None
+    if status == 415:
+        return {"Accept-Encoding": "identity"}
+    wait = None if error is None else error.retry_after_seconds
+    return None if wait is None else {"Retry-After": str(wait)}
 
 
 def _cause(error: BaseException) -> str:
@@ -242,7 +246,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 exc.message,
                 _cause(exc),
             )
-        return error_response(request, status, error_views(exc), headers=_headers_of(status))
+        return error_response(request, status, error_views(exc), headers=_headers_of(status, exc))
     if isinstance(exc, HTTPException):
         status, error = _framework(exc)
         headers = _headers_of(status)
