@@ -351,15 +351,23 @@ async def test_langfuse_without_status_ok_is_down(tmp_path: Path) -> None:
 
 
 PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to the network</h1></body></html>"
+#: Bodies of a 200 that no service's API answers, with their content types.
+NOT_THE_SERVICE = {
+    "a web page": (PORTAL_PAGE, "text/html"),
+    "JSON nested deeper than a parser goes": ("[" * 100_000 + "]" * 100_000, "application/json"),
+}
 
 
+@pytest.mark.parametrize("body", list(NOT_THE_SERVICE))
 @pytest.mark.parametrize("technology", [t for t in UNREACHABLE if t not in SQL_AND_DRIVERS])
-async def test_a_web_page_answering_200_is_down_not_the_service(technology: str) -> None:
-    """A captive portal, a proxy or a wrong base URL answering every path 200 with a web page
-    is not the JSON API the probe calls (Qdrant's readiness is text: it is not asked)."""
-    server = FakeServer(
-        lambda _: Reply(200, PORTAL_PAGE, content_type="text/html"), name="web-page"
-    )
+async def test_a_200_that_is_not_the_services_api_is_down_not_the_service(
+    technology: str, body: str
+) -> None:
+    """A captive portal, a proxy or a wrong base URL answering every path 200 with a web page,
+    or with a JSON document no parser reads, is not the JSON API the probe calls (Qdrant's
+    readiness is text: it is not asked)."""
+    text, content_type = NOT_THE_SERVICE[body]
+    server = FakeServer(lambda _: Reply(200, text, content_type=content_type), name="web-page")
     hp = server.url.removeprefix("http://")
     probe = UNREACHABLE[technology](hp)
     try:

@@ -26,6 +26,9 @@ ANSWERS = {
     "a list": httpx.Response(200, json=[1, 2]),
     "fields missing": httpx.Response(200, json={"object": "user"}),
     "a field of another type": httpx.Response(200, json={"data": 5, "total_count": "many"}),
+    "JSON nested deeper than a parser goes": httpx.Response(
+        200, content=b"[" * 100_000 + b"]" * 100_000
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters.http.answers import json_body
 from adapters.http.retry import RetryPolicy
 from admin_core.kernel.errors import RETRY_AFTER_SECONDS
 from admin_core.users.errors import IdentityProviderUnavailable, UserNotFound
@@ -43,7 +44,7 @@ def _segment(value: str) -> str:
 
 def _first_error(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
         return {}
     errors = body.get("errors") if isinstance(body, Mapping) else None
@@ -196,7 +197,7 @@ class ClerkIdentityProvider(IdentityProvider):
         """A successful answer's body through `parse`; one that is not what Clerk documents
         (not JSON, a field missing or of another type) is the provider's failure, not ours."""
         try:
-            return parse(response.json())
+            return parse(json_body(response))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise self._unexpected(response) from error
 

@@ -14,6 +14,7 @@ import httpx
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
+from adapters.http.answers import json_body
 from admin_core.auth.ports import SessionClaims, SessionTokenVerifier
 from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
 from admin_core.kernel.loops import LoopLock
@@ -37,7 +38,7 @@ def http_jwks_fetcher(
         async with httpx.AsyncClient(timeout=timeout) as client:
             response = await client.get(url, headers=headers)
             response.raise_for_status()
-            document: Mapping[str, Any] = response.json()
+            document: Mapping[str, Any] = json_body(response)
             return document
 
     return fetch

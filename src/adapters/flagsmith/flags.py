@@ -45,6 +45,7 @@ from flagsmith import Flagsmith
 from flagsmith.exceptions import FlagsmithClientError
 from urllib3 import Retry
 
+from adapters.http.answers import json_body
 from adapters.http.retry import RetryPolicy
 from admin_core.flags.errors import FlagsUnavailable, FlagValueInvalid
 from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, FlagType
@@ -187,7 +188,7 @@ def _invalid(message: str) -> FlagValueInvalid:
 def _provider_message(response: httpx.Response) -> str | None:
     """Flagsmith's own words about a refusal (`{"detail": ...}` or field errors), shortened."""
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
         return None
     text = body.get("detail") if isinstance(body, Mapping) else None
@@ -423,7 +424,7 @@ class FlagsmithFeatureFlags(FeatureFlags):
         if response.status_code != 200:
             raise self._unexpected(response)
         try:
-            document = response.json()
+            document = json_body(response)
         except ValueError:
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("feature_states"), list):
@@ -606,7 +607,7 @@ def _identity_not_found(response: httpx.Response) -> bool:
     if response.status_code != 404:
         return False
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
         return False
     return isinstance(body, dict) and isinstance(body.get("detail"), str)

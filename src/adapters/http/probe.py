@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from adapters.http.answers import json_body
 from admin_core.health.ports import DependencyDown, DependencyProbe
 
 
@@ -56,6 +57,6 @@ class HttpDependencyProbe(DependencyProbe):
 
 def _json_object(response: httpx.Response) -> bool:
     try:
-        return isinstance(response.json(), dict)
+        return isinstance(json_body(response), dict)
     except ValueError:
         return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import httpx
 
+from adapters.http.answers import json_body
 from adapters.http.probe import HttpDependencyProbe
 from admin_core.health.ports import DependencyDown
 
@@ -33,7 +34,7 @@ class LangfuseDependencyProbe(HttpDependencyProbe):
 
 def _status_ok(response: httpx.Response) -> None:
     try:
-        status = response.json().get("status")
+        status = json_body(response).get("status")
     except (ValueError, AttributeError):
         status = None
     if not isinstance(status, str) or status.upper() != "OK":
@@ -42,7 +43,7 @@ def _status_ok(response: httpx.Response) -> None:
 
 def _projects(response: httpx.Response) -> None:
     try:
-        projects = response.json().get("data")
+        projects = json_body(response).get("data")
     except (ValueError, AttributeError):
         projects = None
     if not isinstance(projects, list):

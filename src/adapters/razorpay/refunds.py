@@ -41,6 +41,7 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters.http.answers import json_body
 from admin_core.payments.model import Refund, RefundStatus
 from admin_core.payments.ports import (
     GatewayRefused,
@@ -78,7 +79,7 @@ def _segment(value: str) -> str:
 def _error(response: httpx.Response) -> dict[str, Any]:
     """Razorpay's `error` object, empty when the body is not Razorpay's error shape."""
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
         return {}
     error = body.get("error") if isinstance(body, Mapping) else None
@@ -212,7 +213,7 @@ class RazorpayPaymentGateway(PaymentGateway):
     @staticmethod
     def _json(response: httpx.Response) -> Any:
         try:
-            return response.json()
+            return json_body(response)
         except ValueError as error:
             raise GatewayUnavailable(
                 f"Razorpay answered HTTP {response.status_code} with a body that is not JSON"
