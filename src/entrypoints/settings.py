@@ -19,7 +19,6 @@ import dataclasses
 import enum
 import inspect
 import ipaddress
-import json
 import os
 import re
 import sys
@@ -32,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from adapters.config_files import PROJECT_CONFIG
+from admin_core.kernel.json_text import read_json
 from admin_core.tenants.rules import ORG_ID
 
 EMBEDDED_DATABASE = "sqlite+aiosqlite:///var/admin_core.db"
@@ -857,7 +857,7 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
 def _policy_file_problems(path: Path) -> list[str]:
     name = env_name("role_policy_file")
     try:
-        raw = json.loads(path.read_text())
+        raw = read_json(path.read_text())
     except OSError as error:
         return [f"{name}: cannot read {path}: {error.strerror}"]
     except ValueError as error:

@@ -525,6 +525,26 @@ async def test_a_tail_deleted_with_the_triggers_dropped_is_a_truncation(
     assert (result.head_seq, result.sealed_seq) == (8, 10)
 
 
+async def test_an_entry_whose_document_no_parser_reads_is_reported_altered(
+    sealed: Sealed,
+) -> None:
+    """A document nested deeper than a parser goes, written past the application (which never
+    stores one): the entry reads as the text stored, a verify names it altered, and the chain
+    still reads, instead of every read of it failing."""
+    entries = await ten_sealed_then_two(sealed)
+    deep = '{"fee_minor":' + "[" * 5_000 + "]" * 5_000 + "}"
+    await sealed.attacker.run(
+        [("UPDATE audit_log SET after = ?j WHERE id = ?", (deep, entries[4].id))],
+        without_triggers=True,
+    )
+    result = await sealed.verify()
+    assert result.broken_at is not None
+    assert (result.broken_at.seq, result.broken_at.reason) == (5, BreakReason.HASH_MISMATCH)
+    read = await sealed.chain()
+    assert [e.id for e in read] == [e.id for e in entries]
+    assert isinstance(read[4].after, str)
+
+
 async def test_an_unsealed_tail_deleted_is_within_the_unsealed_window(sealed: Sealed) -> None:
     entries = await ten_sealed_then_two(sealed)
     gone = [entries[11].id]

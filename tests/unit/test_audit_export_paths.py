@@ -42,8 +42,13 @@ async def test_blank_lines_between_the_lines_of_an_export_are_skipped(log: Log) 
 
 @pytest.mark.parametrize(
     ("line", "why"),
-    [("[1, 2]", "not a JSON object"), ('"entry"', "not a JSON object"), ("{", "")],
-    ids=["an array", "a string", "broken json"],
+    [
+        ("[1, 2]", "not a JSON object"),
+        ('"entry"', "not a JSON object"),
+        ("{", ""),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
+    ],
+    ids=["an array", "a string", "broken json", "json nested deeper than a parser goes"],
 )
 async def test_a_line_that_is_no_json_object_fails_the_export_and_is_named(
     log: Log, line: str, why: str

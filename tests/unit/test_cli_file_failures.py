@@ -201,6 +201,14 @@ CASES: dict[str, Case] = {
         ["audit", "verify-export", "{export}", "--public-key", "{export}"],
         2, "VALIDATION_ERROR", "{export}", "public_key",
     ),
+    "verify-export key a key set nested deeper than a parser goes": Case(
+        ["audit", "verify-export", "{export}", "--public-key", "{tmp}/deep.json"],
+        2, "VALIDATION_ERROR", "{tmp}/deep.json", "public_key",
+    ),
+    "verify-export key a key set whose keys are no list": Case(
+        ["audit", "verify-export", "{export}", "--public-key", "{tmp}/keys5.json"],
+        2, "VALIDATION_ERROR", "{tmp}/keys5.json", "public_key",
+    ),
     "verify-export key an RSA key": Case(
         ["audit", "verify-export", "{export}", "--public-key", "{rsa}"],
         2, "VALIDATION_ERROR", "{rsa}", "public_key",
@@ -213,6 +221,10 @@ CASES: dict[str, Case] = {
     "role policy not JSON": Case(
         ["tenants", "list"], 78, "CONFIGURATION_INVALID", "{tmp}/text",
         "ADMIN_ROLE_POLICY_FILE", env={"ADMIN_ROLE_POLICY_FILE": "{tmp}/text"},
+    ),
+    "role policy nested deeper than a parser goes": Case(
+        ["tenants", "list"], 78, "CONFIGURATION_INVALID", "{tmp}/deep.json",
+        "ADMIN_ROLE_POLICY_FILE", env={"ADMIN_ROLE_POLICY_FILE": "{tmp}/deep.json"},
     ),
     "role policy another JSON document": Case(
         ["tenants", "list"], 78, "CONFIGURATION_INVALID", "{tmp}/keys.json",
@@ -409,6 +421,8 @@ def test_a_file_the_system_refuses_or_that_holds_the_wrong_thing_is_named_and_ch
         (tmp_path / "disk").mkdir()
     (tmp_path / "text").write_text("not a key, not JSON\n")
     (tmp_path / "keys.json").write_text(json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519"}]}))
+    (tmp_path / "keys5.json").write_text(json.dumps({"keys": 5}))
+    (tmp_path / "deep.json").write_text('{"keys":' + "[" * 100_000 + "]" * 100_000 + "}")
     values = {"tmp": str(tmp_path), **seeded}
 
     def filled(text: str) -> str:

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from admin_core.kernel.paging import (
+    MAX_CURSOR_LENGTH,
     MAX_OFFSET,
     CursorInvalid,
     Position,
@@ -121,4 +122,15 @@ def test_a_key_of_another_shape_than_the_lists_is_refused(
 def test_a_cursor_sealed_for_other_filters_says_so() -> None:
     token = seal_cursor(json.dumps([1, ["x"], 0, digest_of(["tenants"])]).encode(), purpose=PURPOSE)
     with pytest.raises(CursorInvalid, match="different set of filters"):
+        decode_position(token, scope=SCOPE, shape=(str,))
+
+
+@pytest.mark.parametrize("depth", [1_100, 1_500])
+def test_json_nested_deeper_than_a_parser_goes_is_refused_as_not_a_cursor(depth: int) -> None:
+    """Within the longest cursor a list takes, a caller can seal more levels of nesting than
+    the parser goes: refused as any other content (422), never the parser's RecursionError
+    (a 500)."""
+    token = seal_cursor(b"[" * depth, purpose=PURPOSE)
+    assert len(token) <= MAX_CURSOR_LENGTH
+    with pytest.raises(CursorInvalid, match="not a cursor"):
         decode_position(token, scope=SCOPE, shape=(str,))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -17,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 from adapters.http.answers import json_body
 from admin_core.auth.ports import SessionClaims, SessionTokenVerifier
 from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
+from admin_core.kernel.json_text import read_json
 from admin_core.kernel.loops import LoopLock
 from admin_core.users.errors import IdentityProviderUnavailable
 
@@ -393,13 +393,13 @@ def _parse_payload(payload: bytes) -> dict[str, object]:
         raise ValueError(f"{text} is not JSON")
 
     try:
-        claims = json.loads(
+        claims = read_json(
             payload,
             object_pairs_hook=no_duplicates,
             parse_float=finite,
             parse_constant=refuse,
         )
-    except (ValueError, RecursionError) as error:
+    except ValueError as error:
         raise AuthTokenInvalid("The session token's payload is malformed.") from error
     if not isinstance(claims, dict):
         raise AuthTokenInvalid("The session token's payload is malformed.")

@@ -3,7 +3,6 @@ checkpoints are trusted under (docs/adr/0056-signed-audit-checkpoints.md)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from adapters.keyfiles import publish_once
 from admin_core.audit.checkpoints import PublicKey, b64, key_id_of, unb64
 from admin_core.audit.ports import CheckpointKeys, CheckpointSigner
+from admin_core.kernel.json_text import read_json
 
 
 class CheckpointKeyUnusable(ValueError):
@@ -89,7 +89,11 @@ def read_public_keys(data: bytes) -> list[PublicKey]:
     a JSON key set (`{"keys": [JWK, ...]}`, what the well-known path serves)."""
     text = data.strip()
     if text.startswith(b"{"):
-        return _from_jwks(json.loads(text))
+        try:
+            document = read_json(text)
+        except ValueError as error:
+            raise CheckpointKeyUnusable("not a JSON key set") from error
+        return _from_jwks(document)
     keys: list[PublicKey] = []
     for block in _pem_blocks(text):
         try:
@@ -122,9 +126,12 @@ def _pem_blocks(text: bytes) -> Iterable[bytes]:
 
 
 def _from_jwks(document: Mapping[str, Any]) -> list[PublicKey]:
+    jwks = document.get("keys", [])
+    if not isinstance(jwks, list):
+        raise CheckpointKeyUnusable("a key set whose `keys` is not a list")
     keys: list[PublicKey] = []
-    for jwk in document.get("keys", []):
-        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+    for jwk in jwks:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
             continue
         try:
             raw = unb64(str(jwk["x"]))

@@ -52,6 +52,7 @@ from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, Fla
 from admin_core.flags.overrides import same_value
 from admin_core.flags.ports import FeatureFlags
 from admin_core.kernel.errors import RETRY_AFTER_SECONDS, FieldError
+from admin_core.kernel.json_text import read_json
 from admin_core.kernel.loops import LoopLock
 
 log = logging.getLogger("admin_core.flagsmith")
@@ -136,8 +137,8 @@ def _read_json(_enabled: Any, value: Any) -> Any:
     if not isinstance(value, str):
         return _UNREADABLE
     try:
-        return json.loads(value, parse_constant=_reject_constant, parse_float=_finite)
-    except (ValueError, RecursionError):  # not JSON; nested deeper than the parser goes
+        return read_json(value, parse_constant=_reject_constant, parse_float=_finite)
+    except ValueError:  # not JSON; nested deeper than the parser goes
         return _UNREADABLE
 
 

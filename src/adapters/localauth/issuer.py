@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.keyfiles import publish_once
+from admin_core.kernel.json_text import read_json
 
 
 def _b64(data: bytes) -> str:
@@ -33,7 +34,7 @@ class LocalTokenIssuer:
     def __init__(self, key_path: Path, *, issuer: str) -> None:
         self.issuer = issuer
         self._key = self._load_or_create(key_path)
-        public_jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
+        public_jwk: dict[str, Any] = read_json(RSAAlgorithm.to_jwk(self._key.public_key()))
         self.kid = _thumbprint(public_jwk)
         self._jwk = public_jwk | {"kid": self.kid, "use": "sig", "alg": "RS256"}
 

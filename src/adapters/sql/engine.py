@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from adapters.sql.errors import connection_closed
 from adapters.sql.fair_pool import FairQueuePool
 from adapters.sql.inline_sqlite import inline_connector
+from admin_core.kernel.json_text import JsonTooDeep, read_json
 from admin_core.kernel.loops import LoopLock
 
 T = TypeVar("T")
@@ -49,11 +49,18 @@ _JSON = msgspec.json.Decoder()
 def json_loads(text: str | bytes) -> Any:
     """JSON columns decoded by msgspec (several times faster than `json.loads`), falling back
     to `json.loads` for what msgspec refuses and the standard library reads (a lone
-    surrogate escape): every stored value reads back as before."""
+    surrogate escape): every stored value reads back as before. A document nested deeper
+    than either parser goes was written past the application, which never stores one: it is
+    read as the text stored, a value that is not what was recorded (an audit entry holding
+    it no longer hashes as it did, and a verify names it altered), rather than failing every
+    read of its row."""
     try:
-        return _JSON.decode(text)
-    except msgspec.DecodeError:
-        return json.loads(text)
+        try:
+            return _JSON.decode(text)
+        except msgspec.DecodeError:
+            return read_json(text)
+    except (RecursionError, JsonTooDeep):
+        return text if isinstance(text, str) else text.decode("utf-8", "replace")
 
 
 def libpq_ssl_mode(url: str) -> sa.URL:

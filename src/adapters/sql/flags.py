@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sql.tables import flag_overrides as overrides
 from admin_core.flags.model import FlagState
 from admin_core.flags.ports import FeatureFlags
+from admin_core.kernel.json_text import read_json
 
 if TYPE_CHECKING:
     from adapters.sql.transaction import SqlTransactions
@@ -32,7 +33,7 @@ class SqlFlagOverrides:
         rows = await self._connection.execute(
             sa.select(overrides.c.flag, overrides.c.value).where(overrides.c.identity == identity)
         )
-        return {row.flag: json.loads(row.value) for row in rows}
+        return {row.flag: read_json(row.value) for row in rows}
 
     async def set(self, identity: str, flag: str, value: Any, *, at: datetime) -> None:
         postgres = self._connection.dialect.name == "postgresql"

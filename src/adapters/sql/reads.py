@@ -14,7 +14,6 @@ other (`FirstWrite.attempt`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.engine import attempt
 from adapters.sql.inline_sqlite import InlineConnection
+from admin_core.kernel.json_text import read_json
 
 Processor = Callable[[Any], Any] | None
 
@@ -96,7 +96,7 @@ class Read:
             connection, lambda on: _fetchval(on, f"EXPLAIN (FORMAT JSON) {compiled.sql}", args)
         )
         if isinstance(plan, str | bytes):  # decoded already where a JSON codec is set
-            plan = json.loads(plan)
+            plan = read_json(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
 
 

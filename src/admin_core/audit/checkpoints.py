@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from admin_core.audit.model import GENESIS_HASH, CheckpointProblem, Seal
+from admin_core.kernel.json_text import read_json
 
 CHECKPOINT_TYPE = "admin-core/audit-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -167,7 +168,7 @@ def _heads(value: Any) -> tuple[SealedHead, ...] | None:
 
 def parse_checkpoint(document: bytes | str) -> Checkpoint:
     try:
-        data = json.loads(document)
+        data = read_json(document)
     except ValueError as error:
         raise CheckpointMalformed("not JSON") from error
     if not isinstance(data, dict):

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from admin_core.kernel.json_text import read_json
 from admin_core.kernel.paging import (
     NOT_OURS,
     CursorInvalid,
@@ -458,7 +459,7 @@ def encode_cursor(position: AuditPosition, audit_filter: AuditFilter) -> str:
 def decode_cursor(token: str, audit_filter: AuditFilter) -> AuditPosition:
     raw = open_cursor(token, purpose=_CURSOR_PURPOSE, max_length=MAX_CURSOR_LENGTH)
     try:
-        version, at, entry_id, fingerprint = json.loads(raw)
+        version, at, entry_id, fingerprint = read_json(raw)
     except (ValueError, TypeError) as error:
         raise CursorInvalid(NOT_OURS) from error
     if (

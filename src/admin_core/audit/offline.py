@@ -11,7 +11,6 @@ each exported chain) and whether they hold.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from admin_core.audit.model import (
     CheckpointProblem,
     Seal,
 )
+from admin_core.kernel.json_text import read_json
 
 _ENTRY_FIELDS = frozenset((*CONTENT_FIELDS, "seq", "prev_hash", "hash"))
 
@@ -160,8 +160,8 @@ def _json(raw: bytes | str) -> Any:
     """The JSON value a line holds; ValueError saying so, in words of ours, for one that holds
     none (the parser's position in the line helps no one reading a report)."""
     try:
-        return json.loads(raw)
-    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8 text
+        return read_json(raw)
+    except ValueError:  # not JSON, bytes that are not UTF-8 text, nested too deep
         raise ValueError("not JSON") from None
 
 

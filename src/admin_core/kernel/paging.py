@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
+from admin_core.kernel.json_text import read_json
+
 T = TypeVar("T")
 
 MAX_OFFSET_LIMIT = 200
@@ -133,7 +135,7 @@ def decode_position(token: str, *, scope: Sequence[object], shape: tuple[type, .
     `shape` lists; CursorInvalid otherwise."""
     raw = open_cursor(token, purpose=_PURPOSE, max_length=MAX_CURSOR_LENGTH)
     try:
-        version, key, seen, digest = json.loads(raw)
+        version, key, seen, digest = read_json(raw)
     except (ValueError, TypeError) as error:
         raise CursorInvalid(NOT_OURS) from error
     if (

@@ -3,7 +3,6 @@ role policy and `Authenticate`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from adapters.clerk.tokens import ClerkSessionTokenVerifier, JwksCache, http_jwk
 from adapters.localauth.issuer import LocalTokenIssuer
 from admin_core.auth.policy import RolePolicy
 from admin_core.auth.use_cases import Authenticate
+from admin_core.kernel.json_text import read_json
 from entrypoints.container import choices
 from entrypoints.settings import Settings
 
@@ -44,7 +44,7 @@ def _jwks_fetcher(
 def _role_policy(settings: Settings) -> RolePolicy:
     if settings.role_policy_file is None:
         return RolePolicy.default()
-    return RolePolicy.from_mapping(json.loads(settings.role_policy_file.read_text()))
+    return RolePolicy.from_mapping(read_json(settings.role_policy_file.read_text()))
 
 
 class AuthArea(containers.DeclarativeContainer):

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 import types
 import typing
@@ -53,6 +52,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import BodyKwarg, DependencyKwarg, ParameterKwarg, PathParameter
 
 from admin_core.kernel.errors import FieldError, ValidationFailed
+from admin_core.kernel.json_text import read_json
 from admin_core.kernel.validation import FieldChecks, has_control_characters
 from entrypoints.http.fields import BODY_RULES, readable
 from entrypoints.http.schemas import In
@@ -229,14 +229,14 @@ def duplicate_name(document: bytes | str) -> str | None:
     """The path (`provider.name`, `values.0.x`) of a name some object of `document` gives
     more than once; None when none does, or when it is no JSON (its decoder says why)."""
     try:
-        value = json.loads(
+        value = read_json(
             document,
             object_pairs_hook=_object_or_twice,
             parse_int=lambda _: 0,  # the values are not wanted: no digit limit, no float cost
             parse_float=lambda _: 0,
             parse_constant=lambda _: 0,
         )
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
     return _twice_in(value)
 

@@ -17,6 +17,7 @@ from admin_core.flags.use_cases import (
     OverrideFlagCommand,
 )
 from admin_core.kernel.errors import FieldError, ValidationFailed
+from admin_core.kernel.json_text import JsonTooDeep, read_json
 from admin_core.triage.use_cases import TriageThresholdsQuery, UpdateTriageThresholdsCommand
 from entrypoints.cli import options
 from entrypoints.cli.context import CommandContext
@@ -71,8 +72,8 @@ def value_of(text: str) -> Any:
     API takes, or giving a name twice in an object, is refused as the API refuses it."""
     too_deep = BadRequest(f"The value nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        value = json.loads(text)
-    except RecursionError:
+        value = read_json(text)
+    except JsonTooDeep:
         raise too_deep from None
     except ValueError:
         return text
