@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections import OrderedDict
@@ -16,7 +15,7 @@ from jwt.algorithms import RSAAlgorithm
 from adapters.http.answers import json_body
 from admin_core.auth.ports import SessionClaims, SessionTokenVerifier
 from admin_core.kernel.errors import AuthTokenExpired, AuthTokenInvalid
-from admin_core.kernel.json_text import read_json
+from admin_core.kernel.json_text import finite_number, no_constant, read_json
 from admin_core.kernel.loops import LoopLock
 from admin_core.users.errors import IdentityProviderUnavailable
 
@@ -383,21 +382,12 @@ def _parse_payload(payload: bytes) -> dict[str, object]:
             raise ValueError("duplicate name")
         return result
 
-    def finite(text: str) -> float:
-        number = float(text)
-        if not math.isfinite(number):
-            raise ValueError("number out of range")
-        return number
-
-    def refuse(text: str) -> object:
-        raise ValueError(f"{text} is not JSON")
-
     try:
         claims = read_json(
             payload,
             object_pairs_hook=no_duplicates,
-            parse_float=finite,
-            parse_constant=refuse,
+            parse_float=finite_number,
+            parse_constant=no_constant,
         )
     except ValueError as error:
         raise AuthTokenInvalid("The session token's payload is malformed.") from error

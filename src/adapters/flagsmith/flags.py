@@ -37,7 +37,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -52,7 +52,7 @@ from admin_core.flags.model import FlagCatalogue, FlagDefinition, FlagState, Fla
 from admin_core.flags.overrides import same_value
 from admin_core.flags.ports import FeatureFlags
 from admin_core.kernel.errors import RETRY_AFTER_SECONDS, FieldError
-from admin_core.kernel.json_text import read_json
+from admin_core.kernel.json_text import finite_number, no_constant, read_json
 from admin_core.kernel.loops import LoopLock
 
 log = logging.getLogger("admin_core.flagsmith")
@@ -69,19 +69,6 @@ _DOCUMENT_PATH = "/environment-document/"
 
 class Unreadable(ValueError):
     """A value Flagsmith holds that is not a value of its flag's type."""
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite(literal: str) -> float:
-    """A JSON number with a fraction or exponent, which must be one a float holds (`1e400`
-    is not)."""
-    number = float(literal)
-    if not math.isfinite(number):
-        raise ValueError(f"{literal} is beyond a number's range")
-    return number
 
 
 def decode(definition: FlagDefinition | None, enabled: Any, value: Any) -> Any:
@@ -137,7 +124,7 @@ def _read_json(_enabled: Any, value: Any) -> Any:
     if not isinstance(value, str):
         return _UNREADABLE
     try:
-        return read_json(value, parse_constant=_reject_constant, parse_float=_finite)
+        return read_json(value, parse_constant=no_constant, parse_float=finite_number)
     except ValueError:  # not JSON; nested deeper than the parser goes
         return _UNREADABLE
 

@@ -7,6 +7,7 @@ ValueError every reader of such text already takes for "not JSON"."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -16,6 +17,20 @@ class JsonUnreadable(ValueError):
 
 class JsonTooDeep(JsonUnreadable):
     """JSON nested deeper than the parser goes."""
+
+
+def finite_number(literal: str) -> float:
+    """A JSON number with a fraction or exponent, which must be one a float holds (`1e400`
+    is not): the `parse_float` of JSON that admits no infinity."""
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is beyond a number's range")
+    return number
+
+
+def no_constant(name: str) -> float:
+    """The `parse_constant` of JSON proper: NaN and Infinity are not JSON."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def read_json(text: str | bytes, **options: Any) -> Any:
