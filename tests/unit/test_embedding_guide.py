@@ -1,5 +1,6 @@
 """Every Python block of the embedding guide (README's "Embedding" section and the
-docs/embedding.md it points to) runs as written, so the text cannot drift from the code."""
+docs/embedding.md it points to) runs as written, and every adapter the guide names comes with
+the module it is imported from, so the text cannot drift from the code."""
 
 from __future__ import annotations
 
@@ -56,3 +57,35 @@ async def test_each_block_of_the_embedding_guide_runs_as_written(
     if "page" in namespace:  # what each way reads back
         page = namespace["page"]
         assert getattr(page, "entries", None) or getattr(page, "total", None) == 0
+
+
+def adapter_modules() -> dict[str, set[str]]:
+    """Every class the `adapters` package defines, by name: the modules that define it (the
+    migrations left out, which are scripts of alembic's)."""
+    import importlib
+    import pkgutil
+
+    import adapters
+
+    found: dict[str, set[str]] = {}
+    for info in pkgutil.walk_packages(adapters.__path__, "adapters."):
+        if ".migrations" in info.name:
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and value.__module__ == info.name:
+                found.setdefault(name, set()).add(info.name)
+    return found
+
+
+def test_each_adapter_the_guide_names_comes_with_the_module_to_import_it_from() -> None:
+    """An embedder composing adapters (Way 1) reads where each one is imported from: no
+    adapter is named without its module somewhere in the guide."""
+    text = GUIDE.read_text()
+    named = set(re.findall(r"`([A-Z]\w*)[(`]", text))
+    unplaced = {
+        name: sorted(modules)
+        for name, modules in adapter_modules().items()
+        if name in named and not any(module in text for module in modules)
+    }
+    assert not unplaced
