@@ -468,6 +468,39 @@ def test_with_json_a_configuration_that_cannot_run_is_an_error_envelope_per_prob
     }
 
 
+@pytest.mark.parametrize("command", [["tenants", "list"], ["config", "check"]])
+def test_a_configuration_with_several_problems_says_its_code_as_every_failure_does(
+    command: list[str],
+    embedded: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without `--json`, several problems are a list under one line that carries the error
+    code, as the one line of any other failure does: a script or an operator grepping
+    `error CONFIGURATION_INVALID` finds it whatever the count."""
+    monkeypatch.setenv("ADMIN_PORT", "http")
+    monkeypatch.setenv("ADMIN_DEMO_SEED", "maybe")
+    capsys.readouterr()
+    assert main(command) == 78
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "error CONFIGURATION_INVALID: the configuration cannot run:"
+    assert {line.split(":")[0] for line in lines[1:]} == {
+        "  - ADMIN_PORT",
+        "  - ADMIN_DEMO_SEED",
+    }
+
+
+def test_serve_on_a_port_it_cannot_take_says_its_code_over_the_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADMIN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 78
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"error CONFIGURATION_INVALID: cannot listen on 127.0.0.1:{port}:"
+
+
 def test_with_json_a_database_without_a_schema_is_an_error_envelope(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -232,6 +232,7 @@ def test_adminctl_matching_check_names_every_problem_and_fails(
     capsys.readouterr()
     assert adminctl(["matching", "check", "--dir", str(config)]) != 0
     err = capsys.readouterr().err
+    assert err.startswith("error CONFIGURATION_INVALID: 2 problem(s) in ")
     assert f"{path}:{line_of(path, 'status: planned')}:" in err
     assert f"{other}:{line_of(other, 'source: mysql')}:" in err
 

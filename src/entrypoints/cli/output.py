@@ -153,7 +153,8 @@ def report_problems(
 ) -> int:
     """What stops the command from running at all (exit 78): with `--json` the error
     envelope, one item per problem, `field` the setting it names; else one problem as the
-    line every failure prints (`error CODE (field): ...`), several as a list under `title`."""
+    line every failure prints (`error CODE (field): ...`), several as a list under that line
+    (`error CODE: title`), so the code is said whatever the count."""
     items = [
         ErrorItem(
             code=code,
@@ -165,7 +166,7 @@ def report_problems(
     if as_json or len(items) == 1:
         print_errors(items, as_json=as_json)
         return EXIT_CONFIG
-    stderr.print(styled((title, "red")))
+    stderr.print(styled(("error", "red"), f" {code}: {title}"), soft_wrap=True)
     for problem in problems:
         stderr.print(f"  - {problem}", soft_wrap=True)
     return EXIT_CONFIG

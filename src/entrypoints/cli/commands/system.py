@@ -345,11 +345,8 @@ def config_check(args: argparse.Namespace) -> int:
             "Adapters", ["port", "adapter", "why"], ([c.port, c.adapter, c.why] for c in adapters)
         )
         if problems:
-            stderr.print(styled(("the configuration cannot run:", "red")))
-            for problem in problems:
-                stderr.print(f"  - {problem}")
-        else:
-            stdout.print(styled(("ok", "green"), ": the configuration can run"))
+            return report_problems("the configuration cannot run:", problems)
+        stdout.print(styled(("ok", "green"), ": the configuration can run"))
     return EXIT_CONFIG if problems else 0
 
 
