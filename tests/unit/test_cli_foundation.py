@@ -166,6 +166,31 @@ def test_a_command_on_a_graph_of_its_own_says_so_on_stderr_only(
     assert "this command sees its own, not the server's" in scripted.err
 
 
+def test_a_command_on_a_memory_database_says_it_is_its_own_on_stderr_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`demo seed` on `memory://` seeds a database gone when the command ends: the next
+    command lists nothing, and each says why."""
+    monkeypatch.setenv("ADMIN_DATABASE_URL", "memory://")
+    monkeypatch.setenv("ADMIN_LOCAL_KEY_PATH", str(tmp_path / "keys" / "signing.pem"))
+    own = "this command's database is its own, empty when it starts and gone when it ends"
+    assert main(["demo", "seed"]) == 0
+    seeded = capsys.readouterr()
+    assert "4 tenants seeded" in seeded.out
+    assert own in seeded.err
+    assert main(["--json", "tenants", "list"]) == 0
+    listed = capsys.readouterr()
+    assert json.loads(listed.out)["tenants"] == []  # stdout stays the data alone
+    assert own in listed.err
+
+
+def test_a_command_on_a_sqlite_database_makes_no_note_of_it(
+    embedded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tenants", "list"]) == 0
+    assert "memory://" not in capsys.readouterr().err
+
+
 def test_db_upgrade_says_what_it_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

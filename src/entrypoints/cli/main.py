@@ -51,7 +51,7 @@ from entrypoints.cli.output import (
     stderr,
     styled,
 )
-from entrypoints.container import Container, aclose, build_container
+from entrypoints.container import Container, aclose, build_container, choices
 from entrypoints.http.schemas import ErrorItem
 from entrypoints.settings import ConfigurationError, Settings, unknown_variables
 
@@ -335,7 +335,22 @@ def _handle(args: argparse.Namespace) -> int:
         acting = operator()
     except ConfigurationError as error:
         return report_problems("the configuration cannot run:", error.problems, as_json=args.json)
+    if choices.database(settings) == "memory":
+        _note_own_database()
     return asyncio.run(_run(args, build_container(settings), acting))
+
+
+def _note_own_database() -> None:
+    """A `memory://` database lives in one process: a command's is its own, empty when it
+    starts and gone when it ends, and not the server's. Said on stderr, `--json` or not, as
+    the graph's note is: what it reads or writes is not where the operator may think."""
+    stderr.print(
+        styled(
+            ("note", "yellow"),
+            ": ADMIN_DATABASE_URL is memory://, which lives in one process's memory: this"
+            " command's database is its own, empty when it starts and gone when it ends",
+        )
+    )
 
 
 if __name__ == "__main__":
