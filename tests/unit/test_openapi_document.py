@@ -409,3 +409,105 @@ async def test_the_limits_the_document_states_for_bodies_are_the_limits_applied(
             deeper = b'{"a": ' + b"[" * levels + b"]" * levels + b"}"
             assert await send(deeper) == (400, "BAD_REQUEST"), (method, path)
     assert checked >= 10
+
+
+def _probes(schema: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """Values a flag's value schema admits, and values it refuses, read from its keywords."""
+    if "enum" in schema:
+        return list(schema["enum"]), ["not one of them", None]
+    kind = schema.get("type")
+    if kind == "boolean":
+        return [True, False], [1, "true", None]
+    if kind in ("integer", "number"):
+        low, high = schema["minimum"], schema["maximum"]
+        refused = [low - 1, high + 1, str(low), True, None]
+        return [low, high], refused + ([low + 0.5] if kind == "integer" else [])
+    if kind == "array":
+        allowed = schema["items"]["enum"]
+        return [[], allowed[:2]], [[allowed[0], allowed[0]], ["not one of them"], allowed[0]]
+    if kind == "object":
+        keys = schema["required"]
+        even = dict.fromkeys(keys, 1 / len(keys))
+        return [even], [{**even, "other": 0}, dict.fromkeys(keys[1:], 0), {**even, keys[0]: 2}]
+    raise AssertionError(f"a flag value schema without probes: {schema}")
+
+
+async def test_each_flag_value_the_document_admits_is_taken_and_each_it_refuses_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Generated from the document: the value schema it gives each flag of an override, and
+    each threshold of a thresholds update (a name not among them refused too), admits the
+    values the API takes and refuses those the API answers FLAG_VALUE_INVALID (a float's
+    step, which JSON Schema cannot state within a float's rounding, is said in words)."""
+    from tests.support.http import api
+
+    async with api(tmp_path) as http:
+        document = (await http.client.get(f"{ADMIN_SCHEMA_PATH}/openapi.json")).json()
+        schemas = document["components"]["schemas"]
+        catalogue = http.container.flags.catalogue()
+        headers = http.auth("org:super_admin")
+        by_flag = {
+            variant["properties"]["flag"]["const"]: variant["properties"]["value"]
+            for variant in schemas["OverrideIn"]["oneOf"]
+        }
+        assert set(by_flag) == set(catalogue.definitions)
+        answers: dict[tuple[str, str], set[tuple[int, str]]] = {}
+        for flag, schema in by_flag.items():
+            taken, refused = _probes(schema)
+            for kind, values in (("taken", taken), ("refused", refused)):
+                for value in values:
+                    body = {"tenant_id": _T, "flag": flag, "value": value, "reason": "probe"}
+                    answer = await http.client.post(
+                        "/api/v1/admin/flags/identity-override", json=body, headers=headers
+                    )
+                    errors = answer.json().get("errors") or [{"code": ""}]
+                    said = (answer.status_code, f"{errors[0]['code']} {errors[0].get('field')}")
+                    answers.setdefault((flag, kind), set()).add(said)
+        expected = {
+            (flag, kind): {(200, " None")}
+            if kind == "taken"
+            else {(422, "FLAG_VALUE_INVALID value")}
+            for flag in by_flag
+            for kind in ("taken", "refused")
+        }
+        assert answers == expected
+
+        values = schemas["ThresholdsIn"]["properties"]["values"]
+        names = {d.name for d in catalogue.triage}
+        assert set(values["properties"]) == names
+        assert values["additionalProperties"] is False
+        expected_names = next(
+            v for v in schemas["ThresholdsIn"]["properties"]["expected"]["anyOf"] if "type" in v
+        )
+        assert set(expected_names["propertyNames"]["enum"]) == names
+        found: dict[str, set[tuple[int, str]]] = {}
+        for name, either in values["properties"].items():
+            schema, null = either["anyOf"]
+            assert null == {"type": "null"}
+            taken, refused = _probes(schema)
+            for value in [*taken, None]:
+                body = {"tenant_id": _T, "values": {name: value}, "reason": "probe"}
+                answer = await http.client.put(
+                    "/api/v1/admin/triage/thresholds", json=body, headers=headers
+                )
+                found.setdefault("taken", set()).add((answer.status_code, ""))
+            for value in [v for v in refused if v is not None]:
+                body = {"tenant_id": _T, "values": {name: value}, "reason": "probe"}
+                answer = await http.client.put(
+                    "/api/v1/admin/triage/thresholds", json=body, headers=headers
+                )
+                error = (answer.json().get("errors") or [{"field": ""}])[0]
+                found.setdefault(name, set()).add((answer.status_code, error["field"]))
+        assert found == {
+            "taken": {(200, "")},
+            **{name: {(422, f"values.{name}")} for name in names},
+        }
+        unknown = {"tenant_id": _T, "values": {"not_a_threshold": 1}, "reason": "probe"}
+        for body in (unknown, {**unknown, "values": {name: None}, "expected": {"x": 1}}):
+            answer = await http.client.put(
+                "/api/v1/admin/triage/thresholds", json=body, headers=headers
+            )
+            assert (answer.status_code, answer.json()["errors"][0]["code"]) == (
+                422,
+                "FLAG_UNKNOWN",
+            )

@@ -159,7 +159,7 @@ def create_app(
         app,
         container.auth.role_policy().known_roles(),
         flags=catalogue.definitions,
-        thresholds=[d.name for d in catalogue.triage],
+        thresholds=catalogue.triage,
     )
     return app
 

@@ -10,7 +10,7 @@ against it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +27,9 @@ from litestar.params import PathParameter
 from litestar.response import File
 from litestar.routes import HTTPRoute
 
+from admin_core.flags.model import MAX_STRING_LENGTH, FlagDefinition, FlagType
 from admin_core.kernel.errors import AdminError
+from admin_core.kernel.validation import CONTROL_RANGES
 from entrypoints.http.errors import STATUS
 from entrypoints.http.requests import (
     MAX_BODY_BYTES,
@@ -148,8 +150,8 @@ def finish_document(
     app: Litestar,
     roles: Collection[str],
     *,
-    flags: Collection[str] = (),
-    thresholds: Collection[str] = (),
+    flags: Mapping[str, FlagDefinition] | None = None,
+    thresholds: Collection[FlagDefinition] = (),
 ) -> None:
     """Complete the app's (cached) OpenAPI document, once its routes are registered.
 
@@ -157,22 +159,25 @@ def finish_document(
     so the document states every constraint the API enforces (Litestar's own schemas leave
     out the constraints of list items), with `additionalProperties: false` as those Structs
     reject unknown fields. `roles` (the configured policy's) are the values a role takes;
-    `flags` and `thresholds` (the flag catalogue's) those a flag name and a triage threshold's
-    name take."""
+    `flags` (the flag catalogue, by name) the names a flag takes and the values each takes,
+    and `thresholds` (the catalogue's triage thresholds) the names of a thresholds update and
+    the values each takes."""
     document: dict[str, Any] = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
-    _describe_bodies(document["components"]["schemas"], roles, flags, thresholds)
-    _name_parameter_values(document["paths"], roles, flags)
+    _describe_bodies(document["components"]["schemas"], roles, flags or {}, thresholds)
+    _name_parameter_values(document["paths"], roles, flags or {})
     _describe_operations(document["paths"], app)
 
 
 def _describe_bodies(
     schemas: dict[str, Any],
     roles: Collection[str],
-    flags: Collection[str],
-    thresholds: Collection[str],
+    flags: Mapping[str, FlagDefinition],
+    thresholds: Collection[FlagDefinition],
 ) -> None:
     """The request bodies' schemas, as msgspec gives them, closed to unknown fields and with
-    the values a role, a flag and a threshold's name take."""
+    the values a role and a flag take: a flag's `value` is one the catalogue allows that
+    flag; a thresholds update names thresholds only, in its `values` (each with the values
+    the catalogue allows it, or null) and its `expected`."""
     _, components = msgspec.json.schema_components(_request_structs(), ref_template=_REF)
     for name, schema in components.items():
         if schema.get("type") == "object":
@@ -182,9 +187,98 @@ def _describe_bodies(
             properties["role"]["enum"] = sorted(roles)
         if "flag" in properties and flags:
             properties["flag"]["enum"] = sorted(flags)
+            if "value" in properties:
+                schema["oneOf"] = [
+                    {"properties": {"flag": {"const": flag}, "value": _flag_value_schema(d)}}
+                    for flag, d in sorted(flags.items())
+                ]
         if "values" in properties and thresholds:
-            properties["values"]["propertyNames"] = {"enum": sorted(thresholds)}
+            _name_thresholds(properties["values"], thresholds, valued=True)
+        if "expected" in properties and thresholds:
+            for variant in properties["expected"].get("anyOf", [properties["expected"]]):
+                if variant.get("type") == "object":
+                    _name_thresholds(variant, thresholds, valued=False)
         schemas[name] = schema
+
+
+def _name_thresholds(
+    schema: dict[str, Any], thresholds: Collection[FlagDefinition], *, valued: bool
+) -> None:
+    """An object keyed by triage thresholds: no other name (FLAG_UNKNOWN), and, `valued`, each
+    threshold's value as the catalogue allows it, or null (the tenant's override cleared)."""
+    schema["propertyNames"] = {"enum": sorted(d.name for d in thresholds)}
+    if valued:
+        schema["properties"] = {
+            d.name: {"anyOf": [_flag_value_schema(d), {"type": "null"}]}
+            for d in sorted(thresholds, key=lambda d: d.name)
+        }
+        schema["additionalProperties"] = False
+
+
+#: A string flag's value: no control characters (`admin_core.flags.model`).
+_FLAG_STRING_PATTERN = rf"^[^{CONTROL_RANGES}]*$"
+
+
+def _flag_value_schema(definition: FlagDefinition) -> dict[str, Any]:
+    """The JSON Schema of the values the catalogue allows a flag. What JSON Schema cannot
+    state is said in words: a float's step (the check forgives a float's rounding, which
+    `multipleOf` does not), and weights that sum to 1."""
+    described: dict[str, Any] = (
+        {"description": definition.description} if definition.description else {}
+    )
+    if definition.type is FlagType.BOOL:
+        return {"type": "boolean", **described}
+    if definition.type in (FlagType.INT, FlagType.FLOAT):
+        schema: dict[str, Any] = {
+            "type": "integer" if definition.type is FlagType.INT else "number",
+            **described,
+        }
+        if definition.minimum is not None:
+            schema["minimum"] = _bound(definition.minimum)
+        if definition.maximum is not None:
+            schema["maximum"] = _bound(definition.maximum)
+        step, low = definition.step, definition.minimum or 0
+        whole = step is not None and float(step).is_integer() and float(low) % step == 0
+        if step is not None and definition.type is FlagType.INT and whole:
+            schema["multipleOf"] = int(step)  # the grid from `minimum` is the step's multiples
+            return schema
+        if step is not None:
+            words = f"A multiple of {_bound(step)}" + (f" from {_bound(low)}" if low else "")
+            schema["description"] = f"{schema.get('description', '')} {words}.".strip()
+        return schema
+    if definition.type is FlagType.STRING:
+        if definition.allowed:
+            return {"enum": list(definition.allowed), **described}
+        return {
+            "type": "string",
+            "maxLength": MAX_STRING_LENGTH,
+            "pattern": _FLAG_STRING_PATTERN,
+            **described,
+        }
+    if definition.allowed:
+        return {
+            "type": "array",
+            "items": {"enum": list(definition.allowed)},
+            "uniqueItems": True,
+            **described,
+        }
+    if definition.weights:
+        weight = {"type": "number", "minimum": 0, "maximum": 1}
+        return {
+            "type": "object",
+            "properties": dict.fromkeys(definition.weights, weight),
+            "required": list(definition.weights),
+            "additionalProperties": False,
+            "description": definition.description
+            if "sum to 1" in definition.description
+            else f"{definition.description} The weights sum to 1.".strip(),
+        }
+    return described
+
+
+def _bound(value: float) -> float:
+    """A bound as the catalogue wrote it: a whole one as an integer (`0`, not `0.0`)."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _name_parameter_values(
